@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - the whole service on the embedded default (SQLite, Asterisk emulator, web page)
+#   make test   - lint, types and the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo serve test lint bench clean
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/hotline demo $(ARGS)
+
+serve: setup
+	$(BIN)/hotline serve $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/hotline check-config --config config
+	$(BIN)/pytest -q $(ARGS)
+
+bench: setup
+	$(BIN)/python bench/fastagi_bench.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

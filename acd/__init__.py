@@ -1,0 +1,1 @@
+"""Automatic call distribution: priority, skills, agents, queues, the router, KPIs."""

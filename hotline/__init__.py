@@ -1,0 +1,1 @@
+"""The application shell: config, composition root, CLI, web."""

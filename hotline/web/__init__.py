@@ -1,0 +1,1 @@
+"""hotline's web application: health, supervisor, agent and admin pages, REST API."""

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages hotline's tests and demo need. Installs only what is missing, so a second
+# run is instant; needs root (CI and these machines run as root) or sudo.
+set -euo pipefail
+packages=(make)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
