@@ -1,0 +1,215 @@
+"""FastAGI load test: N concurrent fake-Asterisk connections against two FastAGI servers.
+
+The generator plays Asterisk on 127.0.0.1: each connection sends an environment block, then
+answers every command at once with `200 result=0`. The server under test runs in its own
+process and runs the same IVR-like handler on every call (COMMANDS commands cycling VERBOSE,
+GET VARIABLE and STREAM FILE). Round-trip latency is measured on the Asterisk side, from
+sending a reply to receiving the next command.
+
+    .venv/bin/python bench/fastagi_bench.py [--calls 1,100,1000] [--commands 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+IMPLEMENTATIONS = ("hotline", "panoramisk")
+RUN_TIMEOUT_S = 40.0
+ENV = (
+    b"agi_network: yes\nagi_network_script: hotline\nagi_request: agi://127.0.0.1/hotline\n"
+    b"agi_channel: SIP/caller-00000001\nagi_language: en\nagi_type: SIP\n"
+    b"agi_uniqueid: 1795356514.3\nagi_version: 20.20.1\nagi_callerid: caller\n"
+    b"agi_calleridname: bench\nagi_context: hotline\nagi_extension: 100\nagi_priority: 3\n\n"
+)
+
+
+def raise_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 16384 if hard == resource.RLIM_INFINITY else min(hard, 16384)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+# -- the servers under test (child process) ---------------------------------------------------
+
+
+async def serve_hotline(commands: int) -> None:
+    from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
+    from telephony.agi_session import AgiSession
+
+    async def ivr(session: AgiSession) -> None:
+        for i in range(commands):
+            if i % 3 == 0:
+                await session.verbose("bench")
+            elif i % 3 == 1:
+                await session.get_variable("IVR_STAGE")
+            else:
+                await session.stream_file("beep")
+
+    server = FastAgiServer(
+        host=HOST, port=0, routes={"hotline": ivr}, allowed_hosts=[HOST],
+        fallback=Fallback("hotline-fallback"), limits=AgiLimits(max_sessions=100_000),
+    )  # fmt: skip
+    await server.start()
+    print(f"PORT {server.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+async def serve_panoramisk(commands: int) -> None:
+    from panoramisk.fast_agi import Application
+
+    app = Application()
+
+    async def ivr(request: object) -> None:
+        for i in range(commands):
+            command = ('VERBOSE "bench" 1', "GET VARIABLE IVR_STAGE", 'STREAM FILE beep ""')[i % 3]
+            await request.send_command(command)  # type: ignore[attr-defined]
+
+    app.add_route("hotline", ivr)
+    server = await asyncio.start_server(app.handler, HOST, 0, backlog=1024)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.Event().wait()
+
+
+# -- the generator (Asterisk's side) ------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    calls: int
+    completed: int = 0
+    failed: int = 0
+    commands: int = 0
+    peak: int = 0
+    in_progress: int = 0
+    latencies: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+
+
+async def one_call(port: int, run: Run, go: asyncio.Event, expected: int) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    await go.wait()
+    writer.write(ENV)
+    seen = 0
+    sent_at: float | None = None
+    try:
+        while await reader.readline():
+            now = time.perf_counter()
+            if sent_at is None:
+                run.in_progress += 1
+                run.peak = max(run.peak, run.in_progress)
+            else:
+                run.latencies.append(now - sent_at)
+            seen += 1
+            writer.write(b"200 result=0\n")
+            sent_at = time.perf_counter()
+    except ConnectionError:
+        pass
+    finally:
+        if sent_at is not None:
+            run.in_progress -= 1
+        run.commands += seen
+        if seen == expected:
+            run.completed += 1
+        else:
+            run.failed += 1
+        writer.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, pid: int, calls: int, commands: int) -> Run:
+    run = Run(calls)
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(one_call(port, run, go, commands)) for _ in range(calls)]
+    await asyncio.sleep(0.2 + calls / 2000)  # let every connection be accepted first
+    cpu = cpu_seconds(pid)
+    started = time.perf_counter()
+    go.set()
+    try:
+        async with asyncio.timeout(RUN_TIMEOUT_S):
+            await asyncio.gather(*tasks, return_exceptions=True)
+    except TimeoutError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    run.wall_s = time.perf_counter() - started
+    run.server_cpu_s = cpu_seconds(pid) - cpu
+    return run
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def row(name: str, run: Run) -> str:
+    rate = run.commands / run.wall_s if run.wall_s else 0.0
+    p50 = statistics.median(run.latencies) * 1000 if run.latencies else float("nan")
+    p99 = percentile(run.latencies, 0.99) * 1000
+    return (
+        f"{name:<11} {run.calls:>5} {run.completed:>6}/{run.calls:<5} {run.peak:>5} "
+        f"{run.commands:>7} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} {run.wall_s:>7.2f} "
+        f"{run.server_cpu_s:>7.2f} {run.server_cpu_s / max(run.commands, 1) * 1e6:>7.0f}"
+    )
+
+
+async def main(calls: list[int], commands: int) -> None:
+    raise_open_file_limit()
+    print(f"{commands} commands per call; Asterisk side answers instantly; 127.0.0.1")
+    print(
+        f"{'server':<11} {'calls':>5} {'completed':>12} {'peak':>5} {'cmds':>7} {'cmd/s':>9} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'wall s':>7} {'srv cpu':>7} {'µs/cmd':>7}"
+    )
+    servers = {}
+    try:
+        for name in IMPLEMENTATIONS:
+            proc = subprocess.Popen(  # noqa: ASYNC220 (once, before measuring)
+                [sys.executable, __file__, "--serve", name, "--commands", str(commands)],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert proc.stdout is not None
+            servers[name] = (proc, int(proc.stdout.readline().split()[1]))
+        for proc, port in servers.values():  # warm-up, not reported
+            await measure(port, proc.pid, 100, commands)
+        for i, n in enumerate(calls):
+            order = list(servers.items())
+            for name, (proc, port) in order if i % 2 == 0 else reversed(order):
+                print(row(name, await measure(port, proc.pid, n, commands)), flush=True)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", default="1,100,1000")
+    parser.add_argument("--commands", type=int, default=50)
+    parser.add_argument("--serve", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        raise_open_file_limit()
+        serve = serve_hotline if args.serve == "hotline" else serve_panoramisk
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args.commands))
+    else:
+        asyncio.run(main([int(n) for n in args.calls.split(",")], args.commands))

@@ -1,0 +1,473 @@
+"""One FastAGI call as typed async methods, over a small transport (one command at a time).
+
+The connection feeds decoded replies in (`feed`, `connection_lost`); handlers call the methods.
+Hang-up rules, from the recorded Asterisk transcripts:
+
+* The asynchronous `HANGUP` line, a 511, or `result=-1` from a media command (stream, digits,
+  record, say, Playback) mean the caller is gone: the session turns `dead` and media methods
+  raise `CallerHangup`, the one exception handlers see for it. `HANGUP` follows a -1 by ~40 ms.
+* `STREAM FILE` of a missing prompt also answers `result=-1 endpos=0`, on a live channel; that
+  one is told apart by waiting `hangup_grace_s` for the `HANGUP` line (`Playback.played=False`).
+* `EXEC Dial` answers -1 whenever the call was bridged, even if the caller is still up. `dial()`
+  never raises for that: it waits the grace period for `HANGUP`, reads DIALSTATUS & co (which
+  works on a dead channel) and returns a `DialOutcome` with `caller_alive`; if the caller is gone
+  the session is dead and the next media method raises.
+* Dead mode: GET/SET VARIABLE, GET FULL VARIABLE, VERBOSE, NOOP and EXEC still work after the
+  hang-up, so cleanup code may read variables. `hangup()`/`stop_music_on_hold()` are no-ops then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from telephony import agi_codec as agi
+from telephony.agi_codec import AgiEnvironment, AgiResponse, Hangup
+
+log = logging.getLogger("telephony.agi")
+
+# Commands that return at once; anything else may block for the prompt/dial/recording length.
+_QUICK = frozenset(
+    {agi.ANSWER, agi.CHANNEL_STATUS, agi.GET_VARIABLE, agi.GET_FULL_VARIABLE, agi.SET_VARIABLE}
+    | {agi.VERBOSE, agi.NOOP, agi.HANGUP, agi.SET_CONTEXT, agi.SET_EXTENSION, agi.SET_PRIORITY}
+    | {agi.SET_CALLERID, agi.SET_MUSIC, agi.SET_AUTOHANGUP, agi.GOSUB}
+)
+_DEFAULT: float = -1.0  # "use the session's timeout for this kind of command"
+
+
+class CallerHangup(Exception):
+    """The caller is gone, or the connection to Asterisk is (reason says which)."""
+
+    def __init__(self, reason: str = "hangup") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AgiCommandError(Exception):
+    """Asterisk refused a command (510 unknown, 520 bad syntax) or reported it failed."""
+
+    def __init__(self, command: str, response: AgiResponse) -> None:
+        detail = response.extra or f"result={response.result} ({response.data})"
+        super().__init__(f"{command}: {response.code} {detail}")
+        self.command = command
+        self.response = response
+        self.code = response.code
+        self.usage = response.usage
+
+
+class AgiTransport(Protocol):
+    """The part of an asyncio transport the session writes to."""
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def is_closing(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Playback:
+    digit: str | None  # the escape digit that interrupted the prompt
+    endpos: int  # sample offset reached (8 kHz samples)
+    played: bool = True  # False when Asterisk could not play the prompt (missing file)
+
+
+@dataclass(frozen=True)
+class DigitInput:
+    digits: str
+    timed_out: bool
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: str  # the file Asterisk wrote: `<path>.<format>`
+    reason: Literal["timeout", "dtmf", "hangup"]  # timeout includes silence detection
+    digit: str | None
+    endpos: int
+
+
+@dataclass(frozen=True)
+class DialOutcome:
+    status: str  # DIALSTATUS: ANSWER/BUSY/NOANSWER/CHANUNAVAIL/CONGESTION/CANCEL/...
+    result: int  # EXEC's result: -1 after a bridge or a caller hang-up, else 0
+    caller_alive: bool
+    answered_ms: int | None = None  # talk time (None: not answered)
+    dialed_ms: int | None = None
+    hangup_cause: int | None = None  # Q.850
+    peer_name: str | None = None  # DIALEDPEERNAME, the agent's channel
+    peer_number: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status == "ANSWER"
+
+
+def _digit(code: int) -> str | None:
+    return chr(code) if 0 < code < 0x110000 else None
+
+
+def _to_int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+class AgiSession:
+    """Typed AGI commands for one call. Not thread-safe; commands are serialised by a lock."""
+
+    def __init__(
+        self,
+        env: AgiEnvironment,
+        transport: AgiTransport,
+        *,
+        command_timeout_s: float | None = 10.0,
+        hangup_grace_s: float = 0.25,
+        peer: str = "",
+    ) -> None:
+        self.env = env
+        self._transport = transport
+        self._command_timeout_s = command_timeout_s
+        self._grace_s = hangup_grace_s
+        self._label = f"{env.channel or '?'} ({env.uniqueid or '?'}) from {peer or '?'}"
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[AgiResponse] | None = None
+        self._discard = 0  # replies still owed to commands whose caller was cancelled
+        self._hung_up = asyncio.Event()
+        self._closed = False
+        self._deadline: float | None = None  # when the running command times out
+        self._timeout_of_pending = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.on_activity: Callable[[bool], None] | None = None  # busy=True while a command runs
+
+    # -- state fed by the connection ------------------------------------------------------
+
+    @property
+    def dead(self) -> bool:
+        """The channel hung up (or the connection is gone): only dead-mode commands work."""
+        return self._hung_up.is_set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait_hangup(self) -> None:
+        """Returns when the caller hangs up, even while no command runs (e.g. during hold)."""
+        await self._hung_up.wait()
+
+    def feed(self, item: AgiResponse | Hangup) -> None:
+        if isinstance(item, Hangup):
+            self._hung_up.set()
+        elif self._discard:
+            self._discard -= 1
+        elif self._pending is not None and not self._pending.done():
+            self._pending.set_result(item)
+        else:
+            self.abort(f"unsolicited AGI reply {item.code} {item.result}")
+
+    def connection_lost(self, reason: str = "connection closed") -> None:
+        self._closed = True
+        self._hung_up.set()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_exception(CallerHangup(reason))
+
+    def abort(self, reason: str, hangup_reason: str = "connection closed") -> None:
+        """Drop the connection after a protocol fault or timeout (logged here, once)."""
+        if not self._closed:
+            log.warning("AGI %s: %s; closing the connection", self._label, reason)
+            self._transport.close()
+            self.connection_lost(hangup_reason)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """One lazy timer per session instead of one per command (commands are ~100 µs)."""
+        self._deadline = deadline
+        if self._timer is None or self._timer.when() > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(deadline, self._check_deadline, loop)
+
+    def _check_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if self._deadline is None or self._closed:
+            return
+        if loop.time() >= self._deadline:
+            self.abort(f"no reply within {self._timeout_of_pending} s", "command timeout")
+        else:
+            self._timer = loop.call_at(self._deadline, self._check_deadline, loop)
+
+    # -- raw command ----------------------------------------------------------------------
+
+    async def command(
+        self, name: str, *args: str | int, timeout_s: float | None = _DEFAULT
+    ) -> AgiResponse:
+        """Sends one command and returns its final reply (works in dead mode).
+
+        Raises CallerHangup for 511 and a lost connection, AgiCommandError for 510/520/other."""
+        line = agi.encode_command(name, *args)
+        if timeout_s == _DEFAULT:
+            quick = name in _QUICK or name.upper() in _QUICK
+            timeout_s = self._command_timeout_s if quick else None
+        async with self._lock:
+            if self._closed:
+                raise CallerHangup("connection closed")
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[AgiResponse] = loop.create_future()
+            self._pending = future
+            try:
+                self._transport.write(line)
+                if self.on_activity is not None:
+                    self.on_activity(True)
+                if timeout_s is not None:
+                    self._timeout_of_pending = timeout_s
+                    self._arm(loop, loop.time() + timeout_s)
+                response = await future
+            except asyncio.CancelledError:
+                if not (future.done() and not future.cancelled()):
+                    self._discard += 1  # its reply will still come; it is not for the next one
+                raise
+            finally:
+                self._pending = None
+                self._deadline = None
+                if self.on_activity is not None:
+                    self.on_activity(False)
+        if response.code == 511:
+            self._hung_up.set()
+            raise CallerHangup("dead channel")
+        if response.code != 200:
+            raise AgiCommandError(name, response)
+        return response
+
+    async def _media(
+        self, name: str, *args: str | int, timeout_s: float | None = None
+    ) -> tuple[int, AgiResponse]:
+        """A command that needs a live channel; its integer result (-1 = hung up) and reply."""
+        if self.dead:
+            raise CallerHangup("hangup")
+        response = await self.command(name, *args, timeout_s=timeout_s)
+        code = response.result_int
+        if code is None:
+            raise AgiCommandError(name, response)
+        return code, response
+
+    def _gone(self) -> CallerHangup:
+        self._hung_up.set()
+        return CallerHangup("hangup")
+
+    async def _await_hangup_line(self) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._grace_s):
+                await self._hung_up.wait()
+        return self.dead
+
+    def _bounded(self, ms: int) -> float | None:
+        if self._command_timeout_s is None or ms < 0:
+            return None
+        return ms / 1000 + self._command_timeout_s
+
+    # -- channel ----------------------------------------------------------------------------
+
+    async def answer(self) -> None:
+        code, _ = await self._media(agi.ANSWER, timeout_s=self._command_timeout_s)
+        if code < 0:
+            raise self._gone()
+
+    async def hangup(self) -> None:
+        if not self.dead:
+            await self.command(agi.HANGUP)
+            self._hung_up.set()
+
+    async def channel_status(self) -> int:
+        """Asterisk's channel state (4 ringing, 6 up); CallerHangup on a dead channel."""
+        code, _ = await self._media(agi.CHANNEL_STATUS, timeout_s=self._command_timeout_s)
+        return code
+
+    async def continue_at(self, context: str, extension: str, priority: int | str) -> None:
+        """Where the dialplan continues once this AGI connection closes."""
+        if self.dead:
+            raise CallerHangup("hangup")
+        await self.command(agi.SET_CONTEXT, context)
+        await self.command(agi.SET_EXTENSION, extension)
+        await self.command(agi.SET_PRIORITY, priority)
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        await self.command(agi.VERBOSE, message, level)
+
+    # -- variables (dead mode allowed) -------------------------------------------------------
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command(agi.SET_VARIABLE, name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        response = await self.command(agi.GET_VARIABLE, name)
+        return response.data if response.result == "1" else None
+
+    async def get_full_variable(self, expression: str) -> str | None:
+        response = await self.command(agi.GET_FULL_VARIABLE, expression)
+        return response.data if response.result == "1" else None
+
+    # -- media --------------------------------------------------------------------------------
+
+    async def stream_file(
+        self, prompt: str, escape_digits: str = "", offset: int | None = None
+    ) -> Playback:
+        extra = () if offset is None else (offset,)
+        code, response = await self._media(agi.STREAM_FILE, prompt, escape_digits, *extra)
+        endpos = response.endpos or 0
+        if code < 0:
+            if endpos == 0 and not await self._await_hangup_line():
+                log.warning("AGI %s: prompt %r could not be played", self._label, prompt)
+                return Playback(None, 0, played=False)
+            raise self._gone()
+        return Playback(_digit(code), endpos)
+
+    async def get_data(
+        self, prompt: str, timeout_ms: int | None = None, max_digits: int | None = None
+    ) -> DigitInput:
+        args: list[str | int] = [prompt]
+        if timeout_ms is not None or max_digits is not None:
+            args.append(timeout_ms if timeout_ms is not None else 0)  # 0: Asterisk's default
+        if max_digits is not None:
+            args.append(max_digits)
+        if self.dead:
+            raise CallerHangup("hangup")
+        response = await self.command(agi.GET_DATA, *args, timeout_s=None)
+        if response.result.startswith("-"):
+            raise self._gone()
+        return DigitInput(response.result, timed_out=response.data == "timeout")
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        bound = self._bounded(timeout_ms)
+        code, _ = await self._media(agi.WAIT_FOR_DIGIT, timeout_ms, timeout_s=bound)
+        if code < 0:
+            raise self._gone()
+        return _digit(code)
+
+    async def record_file(
+        self,
+        path: str,
+        fmt: str = "wav",
+        escape_digits: str = "#",
+        timeout_ms: int = 20000,
+        silence_s: int | None = None,
+        beep: bool = True,
+    ) -> Recording:
+        """Records until a digit, `silence_s` of silence or `timeout_ms`. A hang-up returns the
+        partial recording (reason "hangup") and leaves the session dead."""
+        args: list[str | int] = [path, fmt, escape_digits, timeout_ms]
+        if beep or silence_s is not None:
+            args.append(0)  # sample offset, needed before the optional words
+        if beep:
+            args.append("BEEP")
+        if silence_s is not None:
+            args.append(f"s={silence_s}")
+        bound = self._bounded(timeout_ms + 1000)
+        code, response = await self._media(agi.RECORD_FILE, *args, timeout_s=bound)
+        reason, endpos = response.data, response.endpos or 0
+        if reason == "hangup":
+            self._hung_up.set()
+            return Recording(f"{path}.{fmt}", "hangup", None, endpos)
+        if reason == "dtmf" and code >= 0:
+            return Recording(f"{path}.{fmt}", "dtmf", _digit(code), endpos)
+        if reason == "timeout" and code >= 0:
+            return Recording(f"{path}.{fmt}", "timeout", None, endpos)
+        if await self._await_hangup_line():
+            raise self._gone()
+        raise AgiCommandError(agi.RECORD_FILE, response)  # e.g. (writefile): bad format/path
+
+    async def say_number(self, number: int, escape_digits: str = "") -> str | None:
+        return await self._say(agi.SAY_NUMBER, number, escape_digits)
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        return await self._say(agi.SAY_DIGITS, digits, escape_digits)
+
+    async def say_alpha(self, text: str, escape_digits: str = "") -> str | None:
+        return await self._say(agi.SAY_ALPHA, text, escape_digits)
+
+    async def _say(self, name: str, value: str | int, escape_digits: str) -> str | None:
+        code, _ = await self._media(name, value, escape_digits)
+        if code < 0:
+            raise self._gone()
+        return _digit(code)
+
+    async def playback(self, *prompts: str) -> None:
+        """`Playback(a&b)`: uninterruptible. A missing prompt is not an error (Asterisk's 0)."""
+        code, _ = await self._media(agi.EXEC, agi.APP_PLAYBACK, "&".join(prompts))
+        if code < 0:
+            raise self._gone()
+
+    async def background(self, prompt: str) -> str | None:
+        """`Background(prompt)`: the digit that interrupted it, if any."""
+        code, _ = await self._media(agi.EXEC, agi.APP_BACKGROUND, prompt)
+        if code < 0:
+            raise self._gone()
+        return _digit(code)
+
+    async def music_on_hold(self, cls: str, seconds: int) -> None:
+        bound = self._bounded(seconds * 1000)
+        arg = f"{cls},{seconds}"
+        code, _ = await self._media(agi.EXEC, agi.APP_MUSIC_ON_HOLD, arg, timeout_s=bound)
+        if code < 0:
+            raise self._gone()
+
+    async def start_music_on_hold(self, cls: str = "") -> None:
+        args = (cls,) if cls else ()
+        t = self._command_timeout_s
+        code, _ = await self._media(agi.EXEC, agi.APP_START_MUSIC_ON_HOLD, *args, timeout_s=t)
+        if code < 0:
+            raise self._gone()
+
+    async def stop_music_on_hold(self) -> None:
+        if not self.dead:
+            t = self._command_timeout_s
+            await self._media(agi.EXEC, agi.APP_STOP_MUSIC_ON_HOLD, timeout_s=t)
+
+    async def exec(self, app: str, *args: str, timeout_s: float | None = None) -> int:
+        """Any dialplan application; its raw result (-2: no such application). Args are joined
+        with "," into the one argument EXEC passes on. Works in dead mode."""
+        words = (app, ",".join(args)) if args else (app,)
+        response = await self.command(agi.EXEC, *words, timeout_s=timeout_s)
+        code = response.result_int
+        if code is None:
+            raise AgiCommandError(agi.EXEC, response)
+        return code
+
+    async def gosub(self, context: str, extension: str, priority: int, *args: str) -> bool:
+        """Runs a dialplan subroutine; False when the label does not exist."""
+        words = (",".join(args),) if args else ()
+        response = await self.command(agi.GOSUB, context, extension, priority, *words)
+        return response.result == "0"
+
+    # -- dial ---------------------------------------------------------------------------------
+
+    async def dial(self, endpoint: str, timeout_s: int, options: str = "") -> DialOutcome:
+        """`Dial(endpoint,timeout[,options])`, then the outcome from DIALSTATUS & co.
+
+        Never raises for the caller hanging up during the dial: see `caller_alive`."""
+        arg = f"{endpoint},{timeout_s}" + (f",{options}" if options else "")
+        code, _ = await self._media(agi.EXEC, agi.APP_DIAL, arg)
+        if code < 0:  # bridged (either side hung up) or the caller cancelled: wait for HANGUP
+            await self._await_hangup_line()
+        status = await self.get_variable(agi.VAR_DIALSTATUS) or ""
+        answered = await self._dial_ms(agi.VAR_ANSWEREDTIME_MS, agi.VAR_ANSWEREDTIME)
+        dialed = await self._dial_ms(agi.VAR_DIALEDTIME_MS, agi.VAR_DIALEDTIME)
+        cause = _to_int(await self.get_variable(agi.VAR_HANGUPCAUSE))
+        peer_name = await self.get_variable(agi.VAR_DIALEDPEERNAME) or None
+        peer_number = await self.get_variable(agi.VAR_DIALEDPEERNUMBER) or None
+        if code < 0 and not self.dead:
+            with contextlib.suppress(CallerHangup):
+                await self.channel_status()  # confirms the caller is still up (511 if not)
+        return DialOutcome(
+            status, code, not self.dead, answered, dialed, cause, peer_name, peer_number
+        )
+
+    async def _dial_ms(self, var_ms: str, var_s: str) -> int | None:
+        """Asterisk 20 sets `*_MS`; older ones only the whole seconds."""
+        ms = _to_int(await self.get_variable(var_ms))
+        if ms is None and (seconds := _to_int(await self.get_variable(var_s))) is not None:
+            ms = seconds * 1000
+        return ms

@@ -1,0 +1,643 @@
+"""AgiSession against a fake Asterisk that replays a recorded transcript's replies in order.
+
+The fake checks that the session sends exactly the recorded commands. With `flexible_reads`,
+GET VARIABLE and CHANNEL STATUS may differ from the recording (the session reads what it
+needs; the recorder read other things): they are answered from the recorded values of that
+point of the call, or as Asterisk answers an unset variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import pytest
+
+from telephony import agi_codec as agi
+from telephony.agi_codec import CommandDecoder, EnvironmentDecoder, ResponseDecoder
+from telephony.agi_session import (
+    AgiCommandError,
+    AgiSession,
+    CallerHangup,
+    DialOutcome,
+    DigitInput,
+    Playback,
+    Recording,
+)
+from tests.transcripts import ASTERISK_TO_SERVICE, SERVICE_TO_ASTERISK, load, names, stream
+
+REC = "/var/spool/asterisk/recording"
+READS = ("GET VARIABLE ", "CHANNEL STATUS")
+
+
+@dataclass
+class Exchange:
+    command: str  # the line the recorder sent, without its "\n"
+    reply: bytes  # everything Asterisk sent until the next command
+
+
+def exchanges(name: str, conn: int | None = None) -> list[Exchange]:
+    out: list[Exchange] = []
+    for r in load(name):
+        if r.conn != conn:
+            continue
+        if r.eof:
+            break  # what follows answers the service's close, not a command
+        if r.dir == SERVICE_TO_ASTERISK:
+            out.append(Exchange(r.data.removesuffix("\n"), b""))
+        elif out:
+            out[-1].reply += r.data.encode()
+    return out
+
+
+def recorded(line: str) -> list[str]:
+    """The recorded line as `command` arguments: the command name as one word, then its args."""
+    words = agi.split_command(line)
+    name, _ = agi.parse_command(words)
+    n = len(name.split()) if name else 1
+    return [" ".join(words[:n]), *words[n:]]
+
+
+def is_read(line: str) -> bool:
+    return line.startswith(READS)
+
+
+class ScriptedAsterisk:
+    """A transport for AgiSession that answers like the recording did."""
+
+    def __init__(
+        self, name: str, *, conn: int | None = None, flexible_reads: bool = False,
+        hangup_delay_s: float = 0.0,
+    ) -> None:  # fmt: skip
+        self.script = exchanges(name, conn)
+        self.pos = 0
+        self.block_start = 0
+        self.flexible = flexible_reads
+        self.hangup_delay_s = hangup_delay_s
+        self.sent: list[str] = []
+        self.closed = False
+        self.hung_up = False
+        self._commands = CommandDecoder()
+        self._replies = ResponseDecoder()
+        env = EnvironmentDecoder().feed(stream(name, ASTERISK_TO_SERVICE, conn))
+        assert env is not None
+        self.session = AgiSession(env, self, hangup_grace_s=0.2, command_timeout_s=2.0)
+
+    # transport
+    def write(self, data: bytes) -> None:
+        for line in self._commands.feed(data):
+            self.sent.append(line)
+            self._deliver(self._answer(line))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    # script
+    def skip(self) -> None:
+        """Plays the next exchange's HANGUP lines only (its command was not ours to send)."""
+        self._deliver(hangups(self.script[self.pos].reply))
+        self.pos += 1
+
+    @property
+    def finished(self) -> bool:
+        rest = self.script[self.pos :]
+        return all(is_read(e.command) for e in rest) if self.flexible else not rest
+
+    def _answer(self, line: str) -> bytes:
+        if self.flexible:
+            end = self._block_end()
+            for i in range(self.block_start, end):
+                if self.script[i].command == line and is_read(line):
+                    self._skip_to(max(self.pos, i + 1))
+                    return without_hangups(self.script[i].reply)
+            if is_read(line):
+                if line.startswith("GET VARIABLE"):
+                    return b"200 result=0\n"
+                return agi.DEAD_CHANNEL if self.hung_up else b"200 result=6\n"
+            self._skip_to(end)
+        assert self.pos < len(self.script), f"unexpected command after the script: {line!r}"
+        expected = self.script[self.pos]
+        assert line == expected.command, f"sent {line!r}, recording has {expected.command!r}"
+        self.pos += 1
+        self.block_start = self.pos
+        return expected.reply
+
+    def _block_end(self) -> int:
+        end = self.pos
+        while end < len(self.script) and is_read(self.script[end].command):
+            end += 1
+        return end
+
+    def _skip_to(self, index: int) -> None:
+        while self.pos < index:
+            self.skip()
+
+    def _deliver(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._feed, without_hangups(data))
+        if hangups(data):
+            if self.hangup_delay_s:
+                loop.call_later(self.hangup_delay_s, self._feed, hangups(data))
+            else:
+                loop.call_soon(self._feed, hangups(data))
+
+    def _feed(self, data: bytes) -> None:
+        for item in self._replies.feed(data):
+            if isinstance(item, agi.Hangup):
+                self.hung_up = True
+            self.session.feed(item)
+
+
+def hangups(data: bytes) -> bytes:
+    return b"".join(x for x in data.splitlines(keepends=True) if x == agi.HANGUP_LINE)
+
+
+def without_hangups(data: bytes) -> bytes:
+    return b"".join(x for x in data.splitlines(keepends=True) if x != agi.HANGUP_LINE)
+
+
+# -- the IVR commands ----------------------------------------------------------------------
+
+
+async def test_ivr_basic_commands_give_typed_results() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        await s.answer()
+        assert await s.channel_status() == 6
+        await s.verbose("IVR started for caller")
+        await s.set_variable("IVR_LANG", "en")
+        await s.set_variable("IVR_NOTE", "hello world with spaces")
+        assert await s.get_variable("IVR_LANG") == "en"
+        assert await s.get_variable("IVR_NOTE") == "hello world with spaces"
+        assert await s.get_variable("NO_SUCH_VAR") is None
+        assert await s.get_variable("CALLERID(num)") == "caller"
+        assert await s.get_variable("CHANNEL") == s.env.channel
+        assert await s.get_variable("UNIQUEID") == s.env.uniqueid
+        assert await s.get_full_variable("${CALLERID(name)}") == "ivr_basic"
+        assert await s.get_full_variable("${IVR_LANG}-${EXTEN}@${CONTEXT}") == "en-101@hotline"
+        expr = "${IVR_NOTE} / ${CALLERID(all)}"
+        assert await s.get_full_variable(expr) == 'hello world with spaces / "ivr_basic" <caller>'
+        assert await s.get_full_variable("${NO_SUCH_VAR}") == ""
+        assert await s.say_number(123) is None
+        assert await s.say_digits("4711") is None
+        assert await s.say_alpha("abc") is None
+        assert await s.stream_file("hello-world") == Playback(None, 11234)
+        assert await s.stream_file("hello-world", offset=8000) == Playback(None, 11234)
+        assert await s.stream_file("no-such-prompt") == Playback(None, 0, played=False)
+        assert not fake.session.dead
+        custom = "/var/lib/asterisk/sounds/custom/lab-test"
+        assert await s.stream_file(custom) == Playback(None, 18215)
+        await s.playback("hello-world")
+        await s.playback("no-such-prompt")
+        assert await s.get_variable("PLAYBACKSTATUS") == "FAILED"
+        assert await s.background("hello-world") is None
+        assert await s.exec("Wait", "1") == 0
+        assert await s.exec("NoSuchApp", "foo") == -2
+        assert await s.exec("Set", "IVR_FROM_EXEC=via exec") == 0
+        assert await s.get_variable("IVR_FROM_EXEC") == "via exec"
+        await s.command(agi.EXEC, "Set", "IVR_UNQUOTED=two", "words")  # EXEC passes one arg
+        assert await s.get_variable("IVR_UNQUOTED") == "two"
+        await s.command(agi.NOOP)
+        await s.command(agi.NOOP, "some", "text", "here")
+        assert (await s.command(agi.DATABASE_PUT, "labfam", "key1", "value1")).result == "1"
+        assert (await s.command(agi.DATABASE_GET, "labfam", "key1")).data == "value1"
+        assert (await s.command(agi.DATABASE_GET, "labfam", "nokey")).result == "0"
+        await s.command(agi.DATABASE_DEL, "labfam", "key1")
+        await s.set_variable("IVR_RESULT", "ok")
+        await s.hangup()
+        assert s.dead
+        assert await s.get_variable("IVR_LANG") == "en"  # dead mode still reads variables
+        with pytest.raises(CallerHangup):
+            await s.command(agi.STREAM_FILE, "hello-world", "")  # 511
+    assert fake.finished
+
+
+async def test_ivr_dtmf_digits_come_back_as_characters() -> None:
+    fake = ScriptedAsterisk("agi_ivr_dtmf")
+    s = fake.session
+    all_digits = "0123456789*#"
+    async with asyncio.timeout(5):
+        await s.answer()
+        assert await s.stream_file("hello-world") == Playback(None, 11234)
+        assert await s.stream_file("demo-congrats", all_digits) == Playback("5", 16800)
+        assert await s.stream_file("vm-sorry", all_digits) == Playback(None, 24580)
+        assert await s.get_data("beep", 5000, 1) == DigitInput("7", timed_out=False)
+        assert await s.get_data("beep", 2000, 4) == DigitInput("", timed_out=True)
+        assert await s.get_data("beep", 3000, 4) == DigitInput("12", timed_out=True)
+        assert await s.get_data("beep", 5000, 3) == DigitInput("34", timed_out=False)
+        assert await s.wait_for_digit(5000) == "9"
+        assert await s.wait_for_digit(2000) is None
+        assert await s.wait_for_digit(-1) == "*"
+        assert (await s.command(agi.GET_OPTION, "vm-sorry", "123", 3000)).result == "50"
+        assert await s.background("demo-congrats") == "8"
+        assert await s.get_full_variable("${CONTEXT},${EXTEN},${PRIORITY}") == "hotline,101,2"
+        assert await s.say_digits("12345", "#") == "#"
+        assert await s.get_data("demo-congrats", 3000, 2) == DigitInput("6", timed_out=True)
+        await s.command(agi.GET_OPTION, "hello-world", "123", 2000)
+        await s.hangup()
+    assert s.dead
+    assert fake.finished
+
+
+async def test_record_file_reports_why_it_stopped() -> None:
+    fake = ScriptedAsterisk("agi_record")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        rec = await s.record_file(f"{REC}/rec_silence", "wav", "#", 20000, silence_s=2)
+        assert rec == Recording(f"{REC}/rec_silence.wav", "timeout", None, 59040)
+        rec = await s.record_file(f"{REC}/rec_maxtime", timeout_ms=3000)
+        assert rec == Recording(f"{REC}/rec_maxtime.wav", "timeout", None, 24000)
+        rec = await s.record_file(f"{REC}/rec_dtmf", timeout_ms=20000, silence_s=5)
+        assert rec == Recording(f"{REC}/rec_dtmf.wav", "dtmf", "#", 18880)
+        rec = await s.record_file(f"{REC}/rec_noaudio", timeout_ms=2000, beep=False)
+        assert (rec.reason, rec.endpos) == ("timeout", 0)
+        with pytest.raises(AgiCommandError) as failed:
+            await s.record_file(f"{REC}/rec_badfmt", "xyz", timeout_ms=2000, beep=False)
+        assert failed.value.response.data == "writefile"
+        assert not s.dead
+        rec = await s.record_file(f"{REC}/rec_gsm", "gsm", timeout_ms=1500)
+        assert rec.path.endswith(".gsm")
+        assert await s.stream_file(f"{REC}/rec_silence") == Playback(None, 59040)
+        await s.hangup()
+    assert fake.finished
+
+
+async def test_misc_commands_gosub_and_continue_at() -> None:
+    fake = ScriptedAsterisk("agi_ivr_misc")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        await s.command(agi.SET_CALLERID, '"IVR Name" <5551234>')
+        assert await s.get_full_variable("${CALLERID(all)}") == '"IVR Name" <5551234>'
+        await s.command(agi.SET_CALLERID, "5550000")
+        assert await s.get_full_variable("${CALLERID(all)}") == '"" <5550000>'
+        for say in (agi.SAY_DATETIME, agi.SAY_DATE, agi.SAY_TIME):
+            await s.command(say, 1700000000, "")
+        await s.command(agi.SAY_PHONETIC, "ab", "")
+        assert (await s.command(agi.CONTROL_STREAM_FILE, "hello-world", "")).endpos == -1
+        assert await s.gosub("sub-lab", "s", 1, "arg one", "arg2") is True
+        assert await s.get_variable("SUBVAR") == "set in sub"
+        assert await s.get_variable("GOSUB_RETVAL") == "sub-ok"
+        assert await s.gosub("nosuchcontext", "s", 1) is False
+        await s.command(agi.DATABASE_PUT, "labfam", "k1", "v1")
+        await s.command(agi.DATABASE_DELTREE, "labfam")
+        await s.command(agi.DATABASE_GET, "labfam", "k1")
+        await s.continue_at("hotline", "110", 1)
+        assert await s.get_full_variable("${CONTEXT},${EXTEN},${PRIORITY}") == "hotline,110,0"
+    assert fake.finished
+
+
+async def test_music_on_hold_commands() -> None:
+    fake = ScriptedAsterisk("agi_moh")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        await s.start_music_on_hold("default")
+        await s.stop_music_on_hold()
+        await s.start_music_on_hold()
+        await s.stop_music_on_hold()
+        await s.command(agi.SET_MUSIC, "on", "default")
+        await s.command(agi.SET_MUSIC, "off")
+        await s.music_on_hold("default", 3)
+        await s.start_music_on_hold("nosuchclass")
+        await s.stop_music_on_hold()
+        await s.hangup()
+        await s.stop_music_on_hold()  # nothing to stop on a dead channel: no command sent
+    assert fake.finished
+
+
+# -- hang-ups ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hangup_delay_s", [0.0, 0.04])
+async def test_hangup_during_stream_raises_caller_hangup(hangup_delay_s: float) -> None:
+    fake = ScriptedAsterisk("agi_hangup_during_stream", hangup_delay_s=hangup_delay_s)
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        with pytest.raises(CallerHangup):
+            await s.stream_file("demo-congrats", "#")
+        assert s.dead
+        with pytest.raises(CallerHangup):
+            await s.stream_file("hello-world")  # known dead: raised without a round trip
+        with pytest.raises(CallerHangup):
+            await s.command(agi.STREAM_FILE, "hello-world", "")  # Asterisk's 511
+        assert await s.get_variable("DIALSTATUS") is None
+    assert fake.finished
+
+
+async def test_hangup_during_get_data_raises_caller_hangup() -> None:
+    fake = ScriptedAsterisk("agi_hangup_during_getdata")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        with pytest.raises(CallerHangup):
+            await s.get_data("demo-congrats", 10000, 4)
+        with pytest.raises(CallerHangup):
+            await s.command(agi.GET_DATA, "beep", 1000, 1)
+    assert fake.finished
+
+
+@pytest.mark.parametrize("name", ["agi_hangup_during_waitfordigit", "agi_autohangup"])
+async def test_hangup_during_wait_for_digit_raises_caller_hangup(name: str) -> None:
+    fake = ScriptedAsterisk(name)
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        if name == "agi_autohangup":
+            await s.command(agi.SET_AUTOHANGUP, 2)
+        with pytest.raises(CallerHangup):
+            await s.wait_for_digit(int(fake.script[fake.pos].command.split()[-1]))
+        for e in fake.script[fake.pos :]:
+            assert e.command == "GET VARIABLE HANGUPCAUSE"
+            assert await s.get_variable("HANGUPCAUSE") == "0"
+    assert fake.finished
+
+
+async def test_hangup_during_record_keeps_the_partial_recording() -> None:
+    fake = ScriptedAsterisk("agi_hangup_during_record")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        rec = await s.record_file(f"{REC}/rec_hangup", silence_s=5)
+        assert rec == Recording(f"{REC}/rec_hangup.wav", "hangup", None, 20640)
+        assert s.dead
+        with pytest.raises(CallerHangup):
+            await s.stream_file("hello-world")
+    assert fake.finished
+
+
+async def test_hangup_during_exec_playback_raises_caller_hangup() -> None:
+    fake = ScriptedAsterisk("agi_hangup_during_exec_playback")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        with pytest.raises(CallerHangup):
+            await s.playback(agi.split_command(fake.script[fake.pos].command)[-1])
+        await replay_rest(fake)
+    assert fake.finished
+
+
+async def test_ami_redirect_looks_like_a_hangup_but_variables_stay_readable() -> None:
+    fake = ScriptedAsterisk("agi_ami_redirect")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        await s.set_variable("IVR_STAGE", "menu")
+        with pytest.raises(CallerHangup):
+            await s.wait_for_digit(30000)
+        assert await s.get_variable("IVR_STAGE") == "menu"
+        assert await s.get_variable("FROM_AMI") == "set by ami"
+        with pytest.raises(CallerHangup):
+            await s.command(agi.CHANNEL_STATUS)
+    assert fake.finished
+
+
+async def test_idle_hangup_wakes_wait_hangup_and_later_commands_get_511() -> None:
+    fake = ScriptedAsterisk("agi_errors")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        with pytest.raises(AgiCommandError) as unknown:
+            await s.command("FOO", "BAR")
+        assert unknown.value.code == 510
+        with pytest.raises(AgiCommandError) as usage:
+            await s.command(agi.STREAM_FILE)
+        assert usage.value.code == 520
+        assert len(usage.value.usage) == 5
+        assert usage.value.usage[-1] == "    <value>FAILED</value>"
+        for words in (("SAY NUMBER", "abc", ""), ("GET DATA",), ("EXEC",), ("WAIT FOR DIGIT",)):
+            with pytest.raises(AgiCommandError):
+                await s.command(*words)
+        with pytest.raises(AgiCommandError):
+            await s.command(agi.HANGUP, "too", "many", "args")
+        assert (await s.command(agi.HANGUP, "SIP/no-such-channel-00000000")).result == "-1"
+        await s.command("answer")
+        assert (await s.command("stream file", "hello-world", "")).endpos == 11234
+        await s.set_variable("IVR_X", "1")
+        fake.skip()  # "GET VARIABLE IVR_X\r": not something our encoder can send
+        assert await s.get_variable("IVR_X") == "1"
+        fake.skip()  # the bare "\n" (510), then Asterisk's unsolicited HANGUP
+        await s.wait_hangup()
+        assert s.dead
+        for words in ((agi.ANSWER,), (agi.STREAM_FILE, "hello-world", ""), (agi.CHANNEL_STATUS,)):
+            with pytest.raises(CallerHangup):
+                await s.command(*words)
+        assert await s.get_variable("IVR_X") == "1"
+        await s.verbose("after hangup")
+        await s.command(agi.NOOP)
+        assert await s.exec("Playback", "hello-world") == 0
+        await s.set_variable("IVR_AFTER", "1")
+        assert await s.get_full_variable("${IVR_AFTER}") == "1"
+    assert fake.finished
+
+
+# -- dial ----------------------------------------------------------------------------------
+
+
+async def dial_like_recording(fake: ScriptedAsterisk) -> list[DialOutcome]:
+    outcomes = []
+    while fake.pos < len(fake.script):
+        words = agi.split_command(fake.script[fake.pos].command)
+        if words[:2] == ["EXEC", "Dial"]:
+            endpoint, timeout, *options = words[2].split(",")
+            outcomes.append(await fake.session.dial(endpoint, int(timeout), *options))
+        elif words == ["STREAM", "FILE", "hello-world", ""]:
+            await fake.session.stream_file("hello-world")
+        elif is_read(fake.script[fake.pos].command):
+            fake.skip()
+        elif words == ["HANGUP"]:
+            await fake.session.hangup()
+        else:
+            await fake.session.command(*recorded(fake.script[fake.pos].command))
+    return outcomes
+
+
+@pytest.mark.parametrize("hangup_delay_s", [0.0, 0.04])
+async def test_dial_answered_then_agent_hangs_up_leaves_the_caller_alive(
+    hangup_delay_s: float,
+) -> None:
+    fake = ScriptedAsterisk(
+        "agi_dial_answered_agent_hangup", flexible_reads=True, hangup_delay_s=hangup_delay_s
+    )
+    async with asyncio.timeout(5):
+        await fake.session.answer()
+        await fake.session.set_variable("IVR_RESULT", "transfer")
+        (outcome,) = await dial_like_recording(fake)
+    assert outcome == DialOutcome(
+        "ANSWER", -1, True, 5026, 5028, 16, "SIP/agent1001-0000000e", "agent1001"
+    )
+    assert outcome.answered
+    assert "CHANNEL STATUS" in fake.sent  # the -1 was confirmed, not assumed
+    assert fake.finished
+
+
+async def test_dial_with_g_option_returns_zero() -> None:
+    fake = ScriptedAsterisk("agi_dial_answered_agent_hangup_g", flexible_reads=True)
+    async with asyncio.timeout(5):
+        await fake.session.answer()
+        (outcome,) = await dial_like_recording(fake)
+    assert (outcome.status, outcome.result, outcome.caller_alive) == ("ANSWER", 0, True)
+    assert outcome.answered_ms == 5000  # only ANSWEREDTIME was recorded: whole seconds
+    assert fake.finished
+
+
+@pytest.mark.parametrize("hangup_delay_s", [0.0, 0.04])
+async def test_dial_when_the_caller_hangs_up_while_bridged(hangup_delay_s: float) -> None:
+    fake = ScriptedAsterisk(
+        "agi_dial_answered_caller_hangup", flexible_reads=True, hangup_delay_s=hangup_delay_s
+    )
+    async with asyncio.timeout(5):
+        await fake.session.answer()
+        (outcome,) = await dial_like_recording(fake)
+        assert (outcome.status, outcome.caller_alive, outcome.answered_ms) == (
+            "ANSWER",
+            False,
+            6000,
+        )
+        assert outcome.hangup_cause == 16
+        assert fake.session.dead
+        with pytest.raises(CallerHangup):
+            await fake.session.stream_file("hello-world")
+    assert fake.finished
+
+
+async def test_dial_when_the_caller_hangs_up_while_ringing() -> None:
+    fake = ScriptedAsterisk("agi_dial_caller_hangup_while_ringing", flexible_reads=True)
+    async with asyncio.timeout(5):
+        await fake.session.answer()
+        (outcome,) = await dial_like_recording(fake)
+    assert outcome == DialOutcome("CANCEL", -1, False, None, None, 0)
+    assert fake.finished
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("agi_dial_noanswer", [("NOANSWER", 0)]),
+        ("agi_dial_busy_congestion", [("BUSY", 17), ("CONGESTION", 34)]),
+        ("agi_dial_unavailable", [("CHANUNAVAIL", 20), ("CHANUNAVAIL", 20), ("NOANSWER", 20)]),
+    ],
+)
+async def test_dial_failures_return_status_and_cause(
+    name: str, expected: list[tuple[str, int]]
+) -> None:
+    fake = ScriptedAsterisk(name, flexible_reads=True)
+    async with asyncio.timeout(5):
+        await fake.session.answer()
+        outcomes = await dial_like_recording(fake)
+    assert [(o.status, o.hangup_cause) for o in outcomes] == expected
+    assert all(o.caller_alive and o.result == 0 and o.answered_ms is None for o in outcomes)
+    assert "CHANNEL STATUS" not in fake.sent
+    assert fake.finished
+
+
+async def test_queue_exec_returns_minus_one_with_the_caller_still_up() -> None:
+    fake = ScriptedAsterisk("agi_ami_queue_call")
+    s = fake.session
+    async with asyncio.timeout(5):
+        await s.answer()
+        await s.set_variable("IVR_RESULT", "queue")
+        assert await s.exec("Queue", "hotline", "", "", "", "20") == -1
+        assert not s.dead
+        for var in ("QUEUESTATUS", "DIALSTATUS", "MEMBERINTERFACE"):
+            assert await s.get_variable(var) is None
+        assert await s.channel_status() == 6
+        await s.hangup()
+    assert fake.finished
+
+
+# -- every transcript, raw ---------------------------------------------------------------------
+
+
+async def replay_rest(fake: ScriptedAsterisk) -> None:
+    while fake.pos < len(fake.script):
+        words = agi.split_command(fake.script[fake.pos].command)
+        if not words or "\r" in words[-1]:
+            fake.skip()
+            continue
+        with contextlib.suppress(CallerHangup, AgiCommandError):
+            await fake.session.command(*recorded(fake.script[fake.pos].command))
+
+
+@pytest.mark.parametrize("name", names("agi_"))
+async def test_every_transcript_replays_through_the_raw_command_api(name: str) -> None:
+    for conn in sorted({r.conn for r in load(name)}, key=lambda c: c or 0):
+        fake = ScriptedAsterisk(name, conn=conn)
+        async with asyncio.timeout(5):
+            await replay_rest(fake)
+        assert fake.finished
+        assert fake.session.dead == (agi.HANGUP_LINE in without_eof(name, conn))
+
+
+def without_eof(name: str, conn: int | None) -> bytes:
+    """Asterisk's bytes before the service closed (the final HANGUP answers our close)."""
+    out = b""
+    for r in load(name):
+        if r.conn != conn:
+            continue
+        if r.dir == SERVICE_TO_ASTERISK and r.eof:
+            break
+        if r.dir == ASTERISK_TO_SERVICE:
+            out += r.data.encode()
+    return out
+
+
+# -- connection faults ---------------------------------------------------------------------
+
+
+async def test_connection_loss_during_a_command_raises_caller_hangup() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    fake.write = lambda data: None  # type: ignore[method-assign]  # the reply never comes
+    task = asyncio.create_task(fake.session.stream_file("hello-world"))
+    await asyncio.sleep(0)
+    fake.session.connection_lost()
+    with pytest.raises(CallerHangup):
+        await task
+    assert fake.session.dead
+    with pytest.raises(CallerHangup):
+        await fake.session.get_variable("X")  # nothing can be sent after EOF
+
+
+async def test_command_timeout_closes_the_connection() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    fake.write = lambda data: None  # type: ignore[method-assign]  # Asterisk never answers
+    with pytest.raises(CallerHangup) as gone:
+        await fake.session.command(agi.NOOP, timeout_s=0.05)
+    assert gone.value.reason == "command timeout"
+    assert fake.closed
+    assert fake.session.closed
+
+
+async def test_cancelled_command_reply_is_not_taken_for_the_next_one() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    sent: list[bytes] = []
+    fake.write = sent.append  # type: ignore[method-assign,assignment]
+    s = fake.session
+    task = asyncio.create_task(s.stream_file("hello-world"))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pending = asyncio.create_task(s.get_variable("X"))
+    await asyncio.sleep(0)
+    for item in ResponseDecoder().feed(b"200 result=0 endpos=11234\n200 result=1 (x)\n"):
+        s.feed(item)
+    assert await pending == "x"
+    assert len(sent) == 2
+
+
+async def test_unsolicited_reply_aborts_the_connection() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    fake.session.feed(agi.AgiResponse(200, "0"))
+    assert fake.closed
+    assert fake.session.closed
+    with pytest.raises(CallerHangup):
+        await fake.session.answer()
