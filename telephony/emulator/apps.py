@@ -1,0 +1,120 @@
+"""Dialplan applications, shared by the dialplan runner and AGI `EXEC`.
+
+Each returns what Asterisk's application returns: 0 to go on, -1 when the channel hung up (or
+a bridged call ended), a digit's ASCII code for an interrupted Background. None means the
+application does not exist (EXEC answers -2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from telephony import agi_codec as agi
+from telephony.emulator import events
+from telephony.emulator.channel import ALL_DIGITS, UP, Channel
+from telephony.emulator.dial import dial_app
+from telephony.emulator.media import RATE
+from telephony.emulator.pbx import Pbx
+from telephony.emulator.queue import queue_app
+
+App = Callable[[Pbx, Channel, str], Awaitable[int]]
+PLAYBACKSTATUS: Final = "PLAYBACKSTATUS"
+
+
+async def answer_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    ch.set_state(UP)
+    return 0
+
+
+async def noop_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    return 0
+
+
+async def hangup_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    cause = int(data) if data.strip().isdigit() else None
+    ch.hang_up(cause, by="dialplan")
+    return -1
+
+
+async def playback_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    files = data.split(",")[0]
+    samples = pbx.prompts.total(files, ch.language)
+    if samples is None:
+        ch.set_var(PLAYBACKSTATUS, "FAILED")
+        return 0
+    waited = await ch.wait(samples / RATE)
+    if waited.interrupted:
+        return -1
+    ch.set_var(PLAYBACKSTATUS, "SUCCESS")
+    return 0
+
+
+async def background_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    """Plays the prompt; any digit interrupts it and is returned (as the AGI sees it)."""
+    samples = pbx.prompts.total(data.split(",")[0], ch.language) or 0
+    queued = ch.listens(ALL_DIGITS, asking=True)
+    waited = await ch.wait(samples / RATE, accept=ALL_DIGITS, queued=queued)
+    if waited.interrupted:
+        return -1
+    return ord(waited.digit) if waited.digit else 0
+
+
+async def wait_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    try:
+        seconds = float(data or "0")
+    except ValueError:
+        seconds = 0.0
+    return -1 if (await ch.wait(seconds)).interrupted else 0
+
+
+async def moh_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    """MusicOnHold(class[,duration]): blocks for the duration, or until hang-up."""
+    klass, _, duration = data.partition(",")
+    pbx.emit(events.musiconhold(ch, True, klass or "default"))
+    try:
+        seconds: float | None = float(duration) if duration.strip() else None
+    except ValueError:
+        seconds = None
+    waited = await ch.wait(seconds)
+    pbx.emit(events.musiconhold(ch, False, ""))
+    return -1 if waited.interrupted else 0
+
+
+async def start_moh_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    pbx.emit(events.musiconhold(ch, True, data.split(",")[0] or "default"))
+    return 0
+
+
+async def stop_moh_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    pbx.emit(events.musiconhold(ch, False, ""))
+    return 0
+
+
+async def set_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    name, sep, value = data.partition("=")
+    if sep and name.strip():
+        ch.set_var(name.strip(), value)
+    return 0
+
+
+APPS: Final[dict[str, App]] = {
+    "answer": answer_app,
+    "noop": noop_app,
+    "verbose": noop_app,
+    "log": noop_app,
+    "hangup": hangup_app,
+    agi.APP_PLAYBACK.lower(): playback_app,
+    agi.APP_BACKGROUND.lower(): background_app,
+    "wait": wait_app,
+    agi.APP_MUSIC_ON_HOLD.lower(): moh_app,
+    agi.APP_START_MUSIC_ON_HOLD.lower(): start_moh_app,
+    agi.APP_STOP_MUSIC_ON_HOLD.lower(): stop_moh_app,
+    "set": set_app,
+    agi.APP_DIAL.lower(): dial_app,
+    "queue": queue_app,
+}
+
+
+def find_app(name: str) -> App | None:
+    return APPS.get(name.lower())
