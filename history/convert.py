@@ -1,0 +1,115 @@
+"""Rows to records: the one place ORM objects become the frozen values callers see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from history.identities import IdentityKind
+from history.inputs import Channel, Direction, Status
+from history.models import (
+    CustomerRow,
+    ErasureRow,
+    EventRow,
+    IdentityRow,
+    InteractionRow,
+    MergeRow,
+    NoteRow,
+)
+from history.records import Customer, Erasure, Event, Identity, Interaction, Merge, Note
+
+
+def identity(row: IdentityRow) -> Identity:
+    return Identity(kind=IdentityKind(row.kind), value=row.value, created_at=row.created_at)
+
+
+def customer(row: CustomerRow) -> Customer:
+    return Customer(
+        id=row.id,
+        name=row.name,
+        tier=row.tier,
+        language=row.language,
+        tags=tuple(row.tags),
+        consent=dict(row.consent),
+        custom_fields=dict(row.custom_fields),
+        identities=tuple(identity(i) for i in row.identities),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        erased_at=row.erased_at,
+    )
+
+
+def interaction(row: InteractionRow | Row[Any]) -> Interaction:
+    return Interaction(
+        id=row.id,
+        customer_id=row.customer_id,
+        channel=Channel(row.channel),
+        direction=Direction(row.direction),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        intent=row.intent,
+        call_type=row.call_type,
+        priority=row.priority,
+        queue=row.queue,
+        agent=row.agent,
+        wait_s=row.wait_s,
+        talk_s=row.talk_s,
+        outcome=row.outcome,
+        status=Status(row.status),
+        disposition=row.disposition,
+        recording_ref=row.recording_ref,
+        transcript=row.transcript,
+        csat=row.csat,
+        source=row.source,
+        external_id=row.external_id,
+        idempotency_key=row.idempotency_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def note(row: NoteRow | Row[Any]) -> Note:
+    return Note(
+        id=row.id,
+        customer_id=row.customer_id,
+        interaction_id=row.interaction_id,
+        author=row.author,
+        body=row.body,
+        source=row.source,
+        created_at=row.created_at,
+    )
+
+
+def event(row: EventRow) -> Event:
+    return Event(
+        seq=row.seq,
+        at=row.at,
+        kind=row.kind,
+        call_id=row.call_id,
+        agent_id=row.agent_id,
+        payload=dict(row.payload),
+        key=row.key,
+    )
+
+
+def merge(row: MergeRow) -> Merge:
+    return Merge(
+        survivor_id=row.survivor_id,
+        merged_id=row.merged_id,
+        merged_at=row.merged_at,
+        merged_by=row.merged_by,
+        reason=row.reason,
+        moved=dict(row.moved),
+    )
+
+
+def erasure(row: ErasureRow, recording_refs: tuple[str, ...] = ()) -> Erasure:
+    return Erasure(
+        customer_id=row.customer_id,
+        erased_at=row.erased_at,
+        erased_by=row.erased_by,
+        reason=row.reason,
+        removed=dict(row.removed),
+        recording_refs=recording_refs,
+    )

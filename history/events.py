@@ -1,0 +1,82 @@
+"""The ACD event log: append-only, ordered by ``seq``, each event written once by its key.
+
+KPIs and replays read it in ``seq`` order. On PostgreSQL ``seq`` comes from a sequence, so
+with several concurrent writers a commit can become visible after a higher ``seq``;
+readers that tail the log should re-read a short overlap rather than trust gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from history.context import Context
+from history.inputs import NewEvent
+from history.models import EventRow
+
+MAX_READ = 10_000
+
+
+def _columns(ctx: Context, new: NewEvent) -> dict[str, Any]:
+    return {
+        "at": new.at or ctx.now(),
+        "kind": new.kind,
+        "call_id": new.call_id,
+        "agent_id": new.agent_id,
+        "payload": new.payload,
+        "key": new.key,
+    }
+
+
+async def _by_key(session: AsyncSession, key: str) -> EventRow | None:
+    found = await session.execute(select(EventRow).where(EventRow.key == key))
+    return found.scalar_one_or_none()
+
+
+async def append(session: AsyncSession, ctx: Context, new: NewEvent) -> EventRow:
+    if (existing := await _by_key(session, new.key)) is not None:
+        return existing
+    row = EventRow(**_columns(ctx, new))
+    try:
+        # The savepoint first: begin_nested() flushes what is pending outside of it.
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        if (existing := await _by_key(session, new.key)) is not None:
+            return existing
+        raise
+    return row
+
+
+async def append_many(session: AsyncSession, ctx: Context, batch: Sequence[NewEvent]) -> int:
+    if not batch:
+        return 0
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(EventRow).on_conflict_do_nothing(index_elements=["key"]).returning(EventRow.seq)
+    )
+    result = await session.execute(statement, [_columns(ctx, new) for new in batch])
+    return len(result.all())
+
+
+async def read(
+    session: AsyncSession,
+    *,
+    after_seq: int,
+    limit: int,
+    call_id: str | None,
+    kinds: Collection[str] | None,
+) -> list[EventRow]:
+    query = select(EventRow).where(EventRow.seq > after_seq)
+    if call_id is not None:
+        query = query.where(EventRow.call_id == call_id)
+    if kinds:
+        query = query.where(EventRow.kind.in_(list(kinds)))
+    query = query.order_by(EventRow.seq).limit(max(1, min(limit, MAX_READ)))
+    return list((await session.execute(query)).scalars())

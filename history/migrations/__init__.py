@@ -1,0 +1,1 @@
+"""Alembic migrations of the history store (scripts ship inside the package)."""

@@ -1,0 +1,218 @@
+"""The store's tables (SQLAlchemy 2.0 declarative). Internal: the repository hands out records.
+
+Timestamps are timezone-aware UTC in Python on every backend (``UtcDateTime``); ids are
+64-bit on PostgreSQL and SQLite's rowid. Indexes follow the repository's queries: the
+timeline and "last agent" walk ``(customer_id, started_at, id)`` backwards; open issues use
+``(customer_id, status)``; period KPIs use ``started_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; naive values are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the history store keeps aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+CHANNELS = ("voice", "chat", "email", "whatsapp", "sms")
+IDENTITY_KINDS = ("phone", "email", "chat", "whatsapp", "sms")
+DIRECTIONS = ("in", "out")
+STATUSES = ("open", "resolved", "postponed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    tier: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    consent: Mapped[dict[str, bool]] = mapped_column(JSON)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: Set when this customer was merged into another: old ids held elsewhere still resolve.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    identities: Mapped[list[IdentityRow]] = relationship(
+        back_populates="customer", lazy="raise", order_by="IdentityRow.id"
+    )
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (
+        # value first: a number is looked up across the phone-like kinds by value alone.
+        UniqueConstraint("value", "kind"),
+        Index(None, "customer_id"),
+        CheckConstraint(_one_of("kind", IDENTITY_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    customer: Mapped[CustomerRow] = relationship(back_populates="identities", lazy="raise")
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("source", "idempotency_key"),
+        Index(None, "customer_id", "started_at", "id"),
+        Index(None, "customer_id", "status"),
+        Index(None, "started_at"),
+        Index(None, "source", "external_id"),
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        CheckConstraint("csat IS NULL OR csat BETWEEN 1 AND 5", name="csat"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    #: NULL for an anonymous contact (caller ID withheld): kept for the KPIs.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    intent: Mapped[str | None] = mapped_column(String(64))
+    call_type: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    recording_ref: Mapped[str | None] = mapped_column(String(512))
+    transcript: Mapped[str | None] = mapped_column(Text)
+    csat: Mapped[int | None] = mapped_column(SmallInteger)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+    __table_args__ = (
+        UniqueConstraint("source", "idempotency_key"),
+        Index(None, "customer_id", "created_at"),
+        Index(None, "interaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    #: NULL only for a note on an anonymous interaction.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    author: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class EventRow(Base):
+    """The ACD event log: append-only, ``seq`` is the order of record (never reused)."""
+
+    __tablename__ = "acd_events"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index(None, "call_id"),
+        Index(None, "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(128))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Writer-chosen unique key: a replayed event is recognised and not logged twice.
+    key: Mapped[str] = mapped_column(String(64))
+
+
+class MergeRow(Base):
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    merged_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(500))
+    moved: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class ErasureRow(Base):
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    erased_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(500))
+    removed: Mapped[dict[str, int]] = mapped_column(JSON)

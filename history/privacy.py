@@ -1,0 +1,176 @@
+"""A customer's right of access (export) and to erasure.
+
+Erasure removes what identifies or describes the person (name, identities, custom fields,
+consent, notes, transcripts, recording references, and numbers or addresses inside the
+ACD event payloads of their calls) and keeps what the KPIs count (channel, times, queue,
+agent, wait and talk, outcome, status, CSAT, tier, language), so last quarter's service
+level does not change when someone exercises their rights. The customer row stays as an
+anonymous shell (its id is referenced by those interactions) and an erasure record says
+who erased it, when and why; neither holds personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from history import convert, customers
+from history.context import Context
+from history.masking import mask_text
+from history.models import (
+    ErasureRow,
+    EventRow,
+    IdentityRow,
+    InteractionRow,
+    MergeRow,
+    NoteRow,
+)
+from history.records import to_json
+
+EXPORT_FORMAT = "hotline.history.export/1"
+
+#: Event payload keys whose values describe the caller: replaced outright on erasure.
+PERSONAL_KEYS = frozenset(
+    {
+        "caller_id",
+        "callerid",
+        "caller_name",
+        "calleridname",
+        "calleridnum",
+        "connectedlinenum",
+        "connectedlinename",
+        "name",
+        "email",
+        "phone",
+        "number",
+        "transcript",
+        "utterance",
+    }
+)
+ERASED = "[erased]"
+
+
+async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[str, Any]:
+    """Everything held about the customer, as plain JSON values."""
+    row = await customers.load(session, customer_id)
+    interactions = (
+        await session.execute(
+            select(InteractionRow)
+            .where(InteractionRow.customer_id == row.id)
+            .order_by(InteractionRow.started_at, InteractionRow.id)
+        )
+    ).scalars()
+    interaction_records = [convert.interaction(i) for i in interactions]
+    notes = (
+        await session.execute(
+            select(NoteRow).where(NoteRow.customer_id == row.id).order_by(NoteRow.id)
+        )
+    ).scalars()
+    merges = (
+        await session.execute(
+            select(MergeRow)
+            .where(or_(MergeRow.survivor_id == row.id, MergeRow.merged_id == row.id))
+            .order_by(MergeRow.id)
+        )
+    ).scalars()
+    erasures = (
+        await session.execute(
+            select(ErasureRow).where(ErasureRow.customer_id == row.id).order_by(ErasureRow.id)
+        )
+    ).scalars()
+    events = await _events_of_calls(session, [i.external_id for i in interaction_records])
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": ctx.now().isoformat(),
+        "customer": to_json(convert.customer(row)),
+        "interactions": to_json(interaction_records),
+        "notes": [to_json(convert.note(n)) for n in notes],
+        "merges": [to_json(convert.merge(m)) for m in merges],
+        "erasures": [
+            {k: v for k, v in to_json(convert.erasure(e)).items() if k != "recording_refs"}
+            for e in erasures
+        ],
+        "events": [to_json(convert.event(e)) for e in events],
+    }
+
+
+async def _events_of_calls(session: AsyncSession, call_ids: list[str | None]) -> list[EventRow]:
+    ids = sorted({c for c in call_ids if c is not None})
+    rows: list[EventRow] = []
+    for start in range(0, len(ids), 500):
+        found = await session.execute(
+            select(EventRow).where(EventRow.call_id.in_(ids[start : start + 500]))
+        )
+        rows.extend(found.scalars())
+    return sorted(rows, key=lambda e: e.seq)
+
+
+async def erase(
+    session: AsyncSession, ctx: Context, customer_id: int, by: str, reason: str
+) -> tuple[ErasureRow, tuple[str, ...]]:
+    """Anonymise the customer; returns the record and the recording refs that were dropped."""
+    row = await customers.load(session, customer_id)
+    removed: dict[str, int] = {}
+    removed["identities"] = _count(
+        await session.execute(delete(IdentityRow).where(IdentityRow.customer_id == row.id))
+    )
+    removed["notes"] = _count(
+        await session.execute(delete(NoteRow).where(NoteRow.customer_id == row.id))
+    )
+    held = (
+        await session.execute(
+            select(
+                InteractionRow.external_id,
+                InteractionRow.recording_ref,
+                InteractionRow.transcript.is_not(None),
+            ).where(InteractionRow.customer_id == row.id)
+        )
+    ).all()
+    recording_refs = tuple(sorted({ref for _, ref, _ in held if ref is not None}))
+    removed["recordings"] = sum(1 for _, ref, _ in held if ref is not None)
+    removed["transcripts"] = sum(1 for *_, has_transcript in held if has_transcript)
+    await session.execute(
+        update(InteractionRow)
+        .where(InteractionRow.customer_id == row.id)
+        .values(transcript=None, recording_ref=None)
+        .execution_options(synchronize_session=False)
+    )
+    removed["event_payloads"] = await _scrub_events(session, [e for e, _, _ in held])
+    now = ctx.now()
+    row.name, row.tags, row.consent, row.custom_fields = None, [], {}, {}
+    row.erased_at = row.updated_at = now
+    record = ErasureRow(
+        customer_id=row.id, erased_at=now, erased_by=by, reason=reason, removed=removed
+    )
+    session.add(record)
+    await session.flush()
+    return record, recording_refs
+
+
+async def _scrub_events(session: AsyncSession, call_ids: list[str | None]) -> int:
+    scrubbed = 0
+    for event in await _events_of_calls(session, call_ids):
+        masked = _masked(event.payload)
+        if masked != event.payload:
+            event.payload = masked
+            scrubbed += 1
+    return scrubbed
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {
+            k: ERASED if k.lower() in PERSONAL_KEYS and v is not None else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,219 @@
+"""Reading the history: timeline, open issues, repeat contact, first-contact resolution, last agent.
+
+The timeline pages by keyset (``started_at, id`` below the last one seen) over the
+``(customer_id, started_at, id)`` index: page 20 costs what page 1 costs, and an interaction
+written meanwhile never shifts a page (OFFSET would repeat or skip rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, Select, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from history import customers
+from history.errors import InvalidCursor, UnknownInteraction
+from history.inputs import Channel, Direction, Status
+from history.models import InteractionRow, NoteRow, UtcDateTime
+from history.records import Fcr
+
+MAX_PAGE = 500
+
+
+def encode_cursor(started_at: datetime, interaction_id: int) -> str:
+    raw = json.dumps([started_at.isoformat(), interaction_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started, interaction_id = json.loads(raw)
+        moment = datetime.fromisoformat(started)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidCursor() from None
+    if not isinstance(interaction_id, int) or moment.tzinfo is None:
+        raise InvalidCursor()
+    return moment, interaction_id
+
+
+INTERACTION = InteractionRow.__table__.c
+NOTE = NoteRow.__table__.c
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(INTERACTION.started_at.desc(), INTERACTION.id.desc())
+
+
+async def _of_customer(
+    session: AsyncSession, customer_id: int, query: Callable[[int], Select[Any]]
+) -> list[Row[Any]]:
+    """Rows of ``query(customer_id)``; the id is resolved (merges, existence) only when the
+    answer is empty, so the common case is one round trip."""
+    rows = list((await session.execute(query(customer_id))).all())
+    if not rows:
+        owner = await customers.resolve_id(session, customer_id)
+        if owner != customer_id:
+            rows = list((await session.execute(query(owner))).all())
+    return rows
+
+
+async def timeline(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    limit: int,
+    cursor: str | None,
+    channels: Collection[Channel] | None,
+) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]], str | None]:
+    limit = max(1, min(limit, MAX_PAGE))
+    before = None if cursor is None else decode_cursor(cursor)
+
+    def page(owner: int) -> Select[Any]:
+        query = select(*INTERACTION).where(INTERACTION.customer_id == owner)
+        if channels:
+            query = query.where(INTERACTION.channel.in_([c.value for c in channels]))
+        if before is not None:
+            query = query.where(
+                tuple_(INTERACTION.started_at, INTERACTION.id)
+                < tuple_(literal(before[0], UtcDateTime()), literal(before[1]))
+            )
+        return _newest_first(query).limit(limit + 1)
+
+    rows = await _of_customer(session, customer_id, page)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
+    return rows, await notes_of(session, [r.id for r in rows]), next_cursor
+
+
+async def notes_of(session: AsyncSession, interaction_ids: list[int]) -> dict[int, list[Row[Any]]]:
+    notes: dict[int, list[Row[Any]]] = defaultdict(list)
+    if interaction_ids:
+        found = await session.execute(
+            select(*NOTE)
+            .where(NOTE.interaction_id.in_(interaction_ids))
+            .order_by(NOTE.created_at, NOTE.id)
+        )
+        for note in found:
+            notes[note.interaction_id].append(note)
+    return notes
+
+
+async def customer_notes(session: AsyncSession, customer_id: int) -> list[Row[Any]]:
+    owner = await customers.resolve_id(session, customer_id)
+    found = await session.execute(
+        select(*NOTE)
+        .where(NOTE.customer_id == owner, NOTE.interaction_id.is_(None))
+        .order_by(NOTE.created_at.desc(), NOTE.id.desc())
+    )
+    return list(found.all())
+
+
+async def open_issues(session: AsyncSession, customer_id: int, limit: int) -> list[Row[Any]]:
+    def query(owner: int) -> Select[Any]:
+        open_ = (Status.OPEN.value, Status.POSTPONED.value)
+        found = select(*INTERACTION).where(
+            INTERACTION.customer_id == owner, INTERACTION.status.in_(open_)
+        )
+        return _newest_first(found).limit(limit)
+
+    return await _of_customer(session, customer_id, query)
+
+
+async def contacts_since(
+    session: AsyncSession, customer_id: int, since: datetime, limit: int
+) -> list[Row[Any]]:
+    def query(owner: int) -> Select[Any]:
+        found = select(*INTERACTION).where(
+            INTERACTION.customer_id == owner, INTERACTION.started_at >= since
+        )
+        return _newest_first(found).limit(limit)
+
+    return await _of_customer(session, customer_id, query)
+
+
+async def last_agent(session: AsyncSession, customer_id: int) -> Row[Any] | None:
+    def query(owner: int) -> Select[Any]:
+        found = select(
+            INTERACTION.id, INTERACTION.agent, INTERACTION.channel, INTERACTION.started_at
+        ).where(INTERACTION.customer_id == owner, INTERACTION.agent.is_not(None))
+        return _newest_first(found).limit(1)
+
+    rows = await _of_customer(session, customer_id, query)
+    return rows[0] if rows else None
+
+
+def _verdict(
+    status: str,
+    started_at: datetime,
+    next_inbound: datetime | None,
+    window: timedelta,
+    now: datetime,
+) -> Fcr:
+    if status != Status.RESOLVED.value:
+        return Fcr.UNRESOLVED
+    if next_inbound is not None and next_inbound - started_at <= window:
+        return Fcr.REPEATED
+    return Fcr.PENDING if now < started_at + window else Fcr.ACHIEVED
+
+
+async def first_contact_resolution(
+    session: AsyncSession, interaction_id: int, window: timedelta, now: datetime
+) -> tuple[InteractionRow, Fcr]:
+    """Resolved, and no later inbound contact of the customer on any channel in ``window``."""
+    row = await session.get(InteractionRow, interaction_id)
+    if row is None:
+        raise UnknownInteraction(str(interaction_id))
+    if row.customer_id is None:
+        return row, Fcr.UNKNOWN
+    later = await session.execute(
+        select(InteractionRow.started_at)
+        .where(
+            InteractionRow.customer_id == row.customer_id,
+            InteractionRow.direction == Direction.IN.value,
+            tuple_(InteractionRow.started_at, InteractionRow.id)
+            > tuple_(literal(row.started_at, UtcDateTime()), literal(row.id)),
+        )
+        .order_by(InteractionRow.started_at, InteractionRow.id)
+        .limit(1)
+    )
+    return row, _verdict(row.status, row.started_at, later.scalar_one_or_none(), window, now)
+
+
+async def fcr_counts(
+    session: AsyncSession, since: datetime, until: datetime, window: timedelta, now: datetime
+) -> dict[Fcr, int]:
+    """FCR of every inbound, identified contact started in [since, until)."""
+    next_inbound = (
+        func.lead(InteractionRow.started_at, type_=UtcDateTime())
+        .over(
+            partition_by=InteractionRow.customer_id,
+            order_by=(InteractionRow.started_at, InteractionRow.id),
+        )
+        .label("next_inbound")
+    )
+    contacts = (
+        select(InteractionRow.started_at, InteractionRow.status, next_inbound)
+        .where(
+            InteractionRow.customer_id.is_not(None),
+            InteractionRow.direction == Direction.IN.value,
+            InteractionRow.started_at >= since,
+            InteractionRow.started_at < until + window,
+        )
+        .subquery()
+    )
+    started = contacts.c.started_at
+    query = select(started, contacts.c.status, contacts.c.next_inbound).where(started < until)
+    counts = dict.fromkeys(Fcr, 0)
+    for started_at, status, following in await session.execute(query):
+        counts[_verdict(status, started_at, following, window, now)] += 1
+    return counts

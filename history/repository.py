@@ -1,0 +1,273 @@
+"""The history store's Python API: what the IVR, the ACD and chat/e-mail modules call.
+
+Every method is one transaction and returns frozen records (``history.records``), never ORM
+objects. Identities are normalised on the way in (``history.identities``), so callers pass
+what they have. Writes are idempotent where a writer may retry: interactions and notes by
+``(source, idempotency_key)``, events by ``key``. Refusals are ``history.errors`` exceptions;
+an outage surfaces as SQLAlchemy's errors (``history.writer`` spools around those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from history import convert, customers, events, interactions, privacy, queries
+from history.context import Clock, Context, utc_now
+from history.identities import IdentityKind, IdentityNormaliser
+from history.inputs import (
+    Channel,
+    CustomerUpdate,
+    IdentityIn,
+    InteractionRef,
+    InteractionUpdate,
+    NewCustomer,
+    NewEvent,
+    NewInteraction,
+    NewNote,
+)
+from history.records import (
+    Customer,
+    Erasure,
+    Event,
+    Fcr,
+    FcrRate,
+    Interaction,
+    LastAgent,
+    Merge,
+    Note,
+    TimelineEntry,
+    TimelinePage,
+)
+from history.store import WRITE
+
+
+class HistoryRepository:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        identities: IdentityNormaliser | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.context = Context(identities or IdentityNormaliser(), clock)
+        self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(
+            engine.execution_options(**{WRITE: True}), expire_on_commit=False
+        )
+
+    @property
+    def identities(self) -> IdentityNormaliser:
+        return self.context.identities
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reads() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._writes() as session, session.begin():
+            yield session
+
+    # customers and identities
+
+    async def find_customer(self, kind: IdentityKind | str, value: str) -> Customer | None:
+        """The customer holding this identity (normalised first), or None."""
+        async with self._read() as session:
+            row = await customers.find(session, self.context, kind, value)
+            return None if row is None else convert.customer(row)
+
+    async def get_customer(self, customer_id: int) -> Customer:
+        """The customer, or the one it was merged into. ``UnknownCustomer`` if none."""
+        async with self._read() as session:
+            return convert.customer(await customers.load(session, customer_id))
+
+    async def create_customer(self, new: NewCustomer) -> Customer:
+        """``IdentityConflict`` names the customer already holding one of the identities."""
+        async with self._write() as session:
+            return convert.customer(await customers.create(session, self.context, new))
+
+    async def update_customer(self, customer_id: int, change: CustomerUpdate) -> Customer:
+        async with self._write() as session:
+            row = await customers.update_fields(session, self.context, customer_id, change)
+            return convert.customer(row)
+
+    async def add_identity(self, customer_id: int, identity: IdentityIn) -> Customer:
+        """Adding one the customer already holds is a no-op; another's is ``IdentityConflict``."""
+        async with self._write() as session:
+            row = await customers.add_identity(session, self.context, customer_id, identity)
+            return convert.customer(row)
+
+    async def merge_customers(
+        self, survivor_id: int, merged_id: int, *, by: str, reason: str
+    ) -> Merge:
+        """Two records found to be one person: identities, interactions and notes move to
+        ``survivor_id``; ``merged_id`` keeps resolving to it; the merge is recorded."""
+        async with self._write() as session:
+            row = await customers.merge(session, self.context, survivor_id, merged_id, by, reason)
+            return convert.merge(row)
+
+    # interactions and notes
+
+    async def append_interaction(self, new: NewInteraction) -> Interaction:
+        """A retry with the same ``(source, idempotency_key)`` returns the first one unchanged."""
+        async with self._write() as session:
+            row, _created = await interactions.append(session, self.context, new)
+            return convert.interaction(row)
+
+    async def append_interactions(self, batch: Sequence[NewInteraction]) -> int:
+        """Bulk import (one statement); returns how many were new."""
+        async with self._write() as session:
+            return await interactions.append_many(session, self.context, batch)
+
+    async def update_interaction(
+        self, target: int | InteractionRef, change: InteractionUpdate
+    ) -> Interaction:
+        async with self._write() as session:
+            row = await interactions.update(session, self.context, target, change)
+            return convert.interaction(row)
+
+    async def get_interaction(self, target: int | InteractionRef) -> Interaction:
+        async with self._read() as session:
+            return convert.interaction(await interactions.get(session, target))
+
+    async def add_note(self, new: NewNote) -> Note:
+        async with self._write() as session:
+            return convert.note(await interactions.add_note(session, self.context, new))
+
+    async def customer_notes(self, customer_id: int) -> list[Note]:
+        """Notes on the customer rather than on one interaction, newest first."""
+        async with self._read() as session:
+            rows = await queries.customer_notes(session, customer_id)
+            return [convert.note(n) for n in rows]
+
+    # what the next agent needs to know
+
+    async def timeline(
+        self,
+        customer_id: int,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        channels: Collection[Channel] | None = None,
+    ) -> TimelinePage:
+        """Every channel's interactions with their notes, newest first, ``limit`` per page."""
+        async with self._read() as session:
+            rows, notes, next_cursor = await queries.timeline(
+                session, customer_id, limit=limit, cursor=cursor, channels=channels
+            )
+            entries = tuple(
+                TimelineEntry(
+                    interaction=convert.interaction(r),
+                    notes=tuple(convert.note(n) for n in notes.get(r.id, ())),
+                )
+                for r in rows
+            )
+            return TimelinePage(entries=entries, next_cursor=next_cursor)
+
+    async def open_issues(self, customer_id: int, *, limit: int = 50) -> list[Interaction]:
+        """Interactions still open or postponed, newest first."""
+        async with self._read() as session:
+            rows = await queries.open_issues(session, customer_id, limit)
+            return [convert.interaction(r) for r in rows]
+
+    async def recent_contacts(
+        self, customer_id: int, *, days: float = 7.0, now: datetime | None = None, limit: int = 100
+    ) -> list[Interaction]:
+        """Contacts on any channel in the last ``days`` (non-empty: a repeat contact)."""
+        since = (now or self.context.now()) - timedelta(days=days)
+        async with self._read() as session:
+            rows = await queries.contacts_since(session, customer_id, since, limit)
+            return [convert.interaction(r) for r in rows]
+
+    async def first_contact_resolution(
+        self, interaction_id: int, *, window_days: float = 7.0, now: datetime | None = None
+    ) -> Fcr:
+        async with self._read() as session:
+            _row, verdict = await queries.first_contact_resolution(
+                session, interaction_id, timedelta(days=window_days), now or self.context.now()
+            )
+            return verdict
+
+    async def fcr_rate(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        window_days: float = 7.0,
+        now: datetime | None = None,
+    ) -> FcrRate:
+        """FCR over the inbound, identified contacts that started in [since, until)."""
+        window = timedelta(days=window_days)
+        async with self._read() as session:
+            counts = await queries.fcr_counts(
+                session, since, until, window, now or self.context.now()
+            )
+        return FcrRate(
+            since=since,
+            until=until,
+            window_days=window_days,
+            contacts=sum(counts[v] for v in Fcr if v is not Fcr.UNKNOWN),
+            achieved=counts[Fcr.ACHIEVED],
+            repeated=counts[Fcr.REPEATED],
+            unresolved=counts[Fcr.UNRESOLVED],
+            pending=counts[Fcr.PENDING],
+        )
+
+    async def last_agent(self, customer_id: int) -> LastAgent | None:
+        """Who last handled this customer, on any channel."""
+        async with self._read() as session:
+            row = await queries.last_agent(session, customer_id)
+            if row is None:
+                return None
+            return LastAgent(
+                agent=row.agent,
+                interaction_id=row.id,
+                channel=Channel(row.channel),
+                at=row.started_at,
+            )
+
+    # the ACD event log
+
+    async def append_event(self, new: NewEvent) -> Event:
+        """An event whose ``key`` is already logged is returned, not logged twice."""
+        async with self._write() as session:
+            return convert.event(await events.append(session, self.context, new))
+
+    async def append_events(self, batch: Sequence[NewEvent]) -> int:
+        async with self._write() as session:
+            return await events.append_many(session, self.context, batch)
+
+    async def events(
+        self,
+        *,
+        after_seq: int = 0,
+        limit: int = 1000,
+        call_id: str | None = None,
+        kinds: Collection[str] | None = None,
+    ) -> list[Event]:
+        async with self._read() as session:
+            rows = await events.read(
+                session, after_seq=after_seq, limit=limit, call_id=call_id, kinds=kinds
+            )
+            return [convert.event(e) for e in rows]
+
+    # privacy
+
+    async def export_customer(self, customer_id: int) -> dict[str, Any]:
+        """Everything held about the customer as JSON values (the right of access)."""
+        async with self._read() as session:
+            return await privacy.export(session, self.context, customer_id)
+
+    async def erase_customer(self, customer_id: int, *, by: str, reason: str) -> Erasure:
+        """Remove the personal data, keep the KPIs. The result lists the recording refs that
+        were dropped: deleting those files is the recording store's job."""
+        async with self._write() as session:
+            row, refs = await privacy.erase(session, self.context, customer_id, by, reason)
+            return convert.erasure(row, refs)

@@ -1,0 +1,133 @@
+"""The durable spool: writes the database could not take, on disk, in order, until replayed.
+
+A JSON-lines journal, each line fsync'd before the writer is told "spooled", and beside it
+a mark of how far replay has got (``<journal>.applied``, a byte offset). The mark is
+written without fsync: after a crash the last few entries may be replayed twice, which
+the store's idempotency keys make harmless. Entries the store refuses on replay (bad data,
+not an outage) go to ``<journal>.rejected`` with the reason, so one poisoned write cannot
+hold back the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 4 * 1024 * 1024
+UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    op: str
+    data: dict[str, Any]
+    end: int  # byte offset just after this entry's line
+
+
+class Spool:
+    """Append-only journal of pending writes. Synchronous file I/O: call it off the loop."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.mark_path = self.path.with_name(self.path.name + ".applied")
+        self.rejected_path = self.path.with_name(self.path.name + ".rejected")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        self._file = open(self.path, "ab")  # noqa: SIM115 (held open for the journal's life)
+
+    def _recover(self) -> None:
+        """Drop a torn last line (a crash mid-append: that write was never acknowledged)."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        cut = data.rfind(b"\n") + 1
+        if cut != len(data):
+            log.warning(
+                "history spool %s: dropping a torn last entry (%d bytes)",
+                self.path,
+                len(data) - cut,
+            )
+            with open(self.path, "r+b") as journal:
+                journal.truncate(cut)
+                os.fsync(journal.fileno())
+        if self._mark() > cut:
+            self._write_mark(0)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def append(self, op: str, data: dict[str, Any]) -> None:
+        """Journal one write; returns once it is on disk."""
+        line = json.dumps({"op": op, "data": data}, separators=(",", ":")).encode() + b"\n"
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError(f"a spool entry of {len(line)} bytes is over {MAX_LINE_BYTES}")
+        self._file.write(line)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def pending(self) -> list[SpoolEntry]:
+        """Entries not yet applied, oldest first (a line still being written is left out)."""
+        start = self._mark()
+        with open(self.path, "rb") as journal:
+            journal.seek(start)
+            data = journal.read()
+        entries: list[SpoolEntry] = []
+        position = start
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            position += len(line)
+            try:
+                record = json.loads(line)
+                entries.append(SpoolEntry(str(record["op"]), dict(record["data"]), position))
+            except (ValueError, KeyError, TypeError):
+                # Kept in its place: the replayer refuses it in order (an unknown operation).
+                text = line.decode(errors="replace")
+                entries.append(SpoolEntry(UNREADABLE, {"line": text}, position))
+        return entries
+
+    @property
+    def empty(self) -> bool:
+        return self._mark() >= self.path.stat().st_size
+
+    def mark_applied(self, entry: SpoolEntry) -> None:
+        self._write_mark(entry.end)
+
+    def reject(self, entry: SpoolEntry, reason: str) -> None:
+        record = {"op": entry.op, "data": entry.data, "reason": reason}
+        with open(self.rejected_path, "ab") as rejected:
+            rejected.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+            rejected.flush()
+            os.fsync(rejected.fileno())
+        self._write_mark(entry.end)
+
+    def reset_if_drained(self) -> bool:
+        """Empty the journal once everything in it is applied; False if entries remain."""
+        if not self.empty:
+            return False
+        self._file.truncate(0)
+        os.fsync(self._file.fileno())
+        self._write_mark(0)
+        return True
+
+    def _mark(self) -> int:
+        try:
+            return int(self.mark_path.read_text() or 0)
+        except FileNotFoundError:
+            return 0
+        except ValueError:
+            log.warning(
+                "history spool mark %s unreadable: replaying from the start", self.mark_path
+            )
+            return 0
+
+    def _write_mark(self, offset: int) -> None:
+        temporary = self.mark_path.with_name(self.mark_path.name + ".tmp")
+        temporary.write_text(str(offset))
+        os.replace(temporary, self.mark_path)

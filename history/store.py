@@ -1,0 +1,105 @@
+"""Opening the store: an async engine from a URL, and the schema migrated to head.
+
+SQLite (the zero set-up default) gets WAL (readers never wait for the writer), a busy
+timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions so that two writers
+queue on the busy timeout instead of failing on a read-to-write lock upgrade. PostgreSQL
+gets bounded connect and statement timeouts so an outage surfaces as an error the
+:class:`~history.writer.HistoryWriter` can spool around, not as a hang.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+DEFAULT_URL = "sqlite+aiosqlite:///var/hotline.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: Execution option that marks a connection whose transaction will write.
+WRITE = "hotline_write"
+
+
+def create_engine(
+    url: str | URL = DEFAULT_URL,
+    *,
+    busy_timeout_s: float = 5.0,
+    connect_timeout_s: float = 5.0,
+    statement_timeout_s: float = 30.0,
+    schema: str | None = None,
+    pool_size: int = 5,
+) -> AsyncEngine:
+    """An engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``).
+
+    ``schema`` puts a PostgreSQL store in its own schema (``search_path``), as the tests and
+    benches do; the schema must exist.
+    """
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, busy_timeout_s)
+    connect_args: dict[str, Any] = {}
+    if url.drivername == "postgresql+asyncpg":
+        connect_args = {"timeout": connect_timeout_s, "command_timeout": statement_timeout_s}
+        if schema is not None:
+            connect_args["server_settings"] = {"search_path": schema}
+    elif schema is not None:
+        connect_args = {"options": f"-csearch_path={schema}"}
+    return create_async_engine(
+        url, connect_args=connect_args, pool_pre_ping=True, pool_size=pool_size
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout_s: float) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+    busy_ms = int(busy_timeout_s * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # The driver's implicit BEGIN is replaced by ours (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration for this package (no alembic.ini: the scripts ship inside).
+
+    For new revisions: ``command.revision(alembic_config(url), "what", autogenerate=True)``.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the store to ``revision`` (idempotent; run at start-up)."""
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**{WRITE: True})
+        async with connection.begin():
+            await connection.run_sync(_upgrade, revision)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

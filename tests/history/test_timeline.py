@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from history.errors import InvalidCursor
+from history.identities import IdentityKind
+from history.inputs import (
+    Channel,
+    Direction,
+    IdentityIn,
+    InteractionUpdate,
+    NewCustomer,
+    NewInteraction,
+    NewNote,
+    Status,
+)
+from history.records import Fcr
+from history.repository import HistoryRepository
+
+from .conftest import ManualClock
+
+PHONE = IdentityIn(kind=IdentityKind.PHONE, value="01632 960123")
+CHAT = IdentityIn(kind=IdentityKind.CHAT, value="jane-web-7")
+
+
+async def _jane(repository: HistoryRepository) -> int:
+    customer = await repository.create_customer(NewCustomer(name="Jane", identities=(PHONE, CHAT)))
+    return customer.id
+
+
+def contact(
+    at: datetime, channel: str = "voice", status: str = "resolved", **fields: object
+) -> NewInteraction:
+    return NewInteraction.model_validate(
+        {
+            "channel": channel,
+            "identity": PHONE if channel == "voice" else CHAT,
+            "started_at": at,
+            "status": status,
+            **fields,
+        }
+    )
+
+
+async def test_follow_up_in_chat_sees_the_phone_complaint(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    await _jane(repository)
+    complaint = await repository.append_interaction(
+        NewInteraction(
+            channel=Channel.VOICE,
+            identity=IdentityIn(kind=IdentityKind.PHONE, value="+441632960123"),
+            intent="complaint",
+            agent="agent1001",
+            idempotency_key="call-1",
+        )
+    )
+    await repository.add_note(
+        NewNote(
+            author="agent1001",
+            body="router broken, engineer booked for Friday",
+            interaction_id=complaint.id,
+        )
+    )
+    clock.advance(minutes=15)
+
+    # The chat module knows only the chat handle.
+    customer = await repository.find_customer("chat", "jane-web-7")
+    assert customer is not None
+    chat = await repository.append_interaction(
+        NewInteraction(
+            channel=Channel.CHAT, customer_id=customer.id, source="chat", idempotency_key="conv-9"
+        )
+    )
+    page = await repository.timeline(customer.id)
+    assert [e.interaction.id for e in page.entries] == [chat.id, complaint.id]
+    seen = page.entries[1]
+    assert seen.interaction.intent == "complaint"
+    assert seen.notes[0].body == "router broken, engineer booked for Friday"
+    assert [i.id for i in await repository.open_issues(customer.id)] == [chat.id, complaint.id]
+    assert len(await repository.recent_contacts(customer.id, days=1)) == 2
+    last = await repository.last_agent(customer.id)
+    assert last is not None
+    assert (last.agent, last.channel) == ("agent1001", Channel.VOICE)
+
+
+async def test_timeline_pages_newest_first_without_gaps_or_repeats(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    customer_id = await _jane(repository)
+    base = clock.now
+    for i in range(23):
+        # Two contacts share each timestamp: the id breaks the tie.
+        await repository.append_interaction(contact(base + timedelta(hours=i // 2)))
+    seen: list[int] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await repository.timeline(customer_id, limit=5, cursor=cursor)
+        pages += 1
+        seen += [e.interaction.id for e in page.entries]
+        if pages == 1:
+            # A contact arriving meanwhile does not shift the older pages.
+            await repository.append_interaction(contact(clock.advance(days=1)))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert pages == 5
+    assert len(seen) == len(set(seen)) == 23
+    interactions = [await repository.get_interaction(i) for i in seen]
+    keys = [(i.started_at, i.id) for i in interactions]
+    assert keys == sorted(keys, reverse=True)
+
+
+async def test_timeline_can_be_limited_to_some_channels(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    customer_id = await _jane(repository)
+    await repository.append_interaction(contact(clock.now, "voice"))
+    chat = await repository.append_interaction(contact(clock.now, "chat"))
+    page = await repository.timeline(customer_id, channels=[Channel.CHAT])
+    assert [e.interaction.id for e in page.entries] == [chat.id]
+
+
+async def test_a_forged_cursor_is_refused(repository: HistoryRepository) -> None:
+    customer_id = await _jane(repository)
+    with pytest.raises(InvalidCursor):
+        await repository.timeline(customer_id, cursor="not-a-cursor")
+
+
+async def test_open_issues_are_the_open_and_postponed_ones(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    customer_id = await _jane(repository)
+    open_ = await repository.append_interaction(contact(clock.now, status="open"))
+    await repository.append_interaction(contact(clock.now, status="resolved"))
+    later = await repository.append_interaction(contact(clock.advance(hours=1), status="postponed"))
+    assert [i.id for i in await repository.open_issues(customer_id)] == [later.id, open_.id]
+    await repository.update_interaction(open_.id, InteractionUpdate(status=Status.RESOLVED))
+    assert [i.id for i in await repository.open_issues(customer_id)] == [later.id]
+
+
+async def test_repeat_contact_counts_every_channel_within_the_window(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    customer_id = await _jane(repository)
+    now = clock.now
+    await repository.append_interaction(contact(now - timedelta(days=10)))
+    email = await repository.append_interaction(contact(now - timedelta(days=2), "chat"))
+    recent = await repository.recent_contacts(customer_id, days=7, now=now)
+    assert [i.id for i in recent] == [email.id]
+    assert await repository.recent_contacts(customer_id, days=1, now=now) == []
+
+
+async def test_first_contact_resolution_of_one_interaction(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    await _jane(repository)
+    t0 = clock.now
+    fixed = await repository.append_interaction(contact(t0))
+    assert await repository.first_contact_resolution(fixed.id, window_days=7, now=t0) is Fcr.PENDING
+    after_window = t0 + timedelta(days=8)
+    assert (
+        await repository.first_contact_resolution(fixed.id, window_days=7, now=after_window)
+        is Fcr.ACHIEVED
+    )
+    # The customer comes back three days later, in chat: the first contact did not fix it.
+    await repository.append_interaction(contact(t0 + timedelta(days=3), "chat", status="open"))
+    assert (
+        await repository.first_contact_resolution(fixed.id, window_days=7, now=after_window)
+        is Fcr.REPEATED
+    )
+    # An outbound callback by us is not the customer coming back.
+    unresolved = await repository.append_interaction(
+        contact(t0 + timedelta(days=20), status="open")
+    )
+    await repository.append_interaction(contact(t0 + timedelta(days=21), direction=Direction.OUT))
+    assert await repository.first_contact_resolution(unresolved.id) is Fcr.UNRESOLVED
+
+
+async def test_first_contact_resolution_rate_over_a_period(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    await _jane(repository)
+    other = IdentityIn(kind=IdentityKind.PHONE, value="07700 900456")
+    t0 = clock.now
+    await repository.append_interaction(contact(t0))  # repeated: chat 2 days later
+    await repository.append_interaction(contact(t0 + timedelta(days=2), "chat"))  # achieved
+    await repository.append_interaction(
+        NewInteraction(channel=Channel.VOICE, identity=other, started_at=t0, status=Status.OPEN)
+    )  # unresolved
+    await repository.append_interaction(
+        NewInteraction(
+            channel=Channel.EMAIL,
+            identity=IdentityIn(kind=IdentityKind.EMAIL, value="x@y.org"),
+            started_at=t0 + timedelta(days=29),
+            status=Status.RESOLVED,
+        )
+    )  # pending at "now"
+    await repository.append_interaction(NewInteraction(channel=Channel.VOICE, started_at=t0))
+    rate = await repository.fcr_rate(
+        t0, t0 + timedelta(days=30), window_days=7, now=t0 + timedelta(days=31)
+    )
+    assert (rate.contacts, rate.achieved, rate.repeated, rate.unresolved, rate.pending) == (
+        4,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert rate.rate == pytest.approx(1 / 3)
+
+
+async def test_last_agent_is_the_latest_one_on_any_channel(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    customer_id = await _jane(repository)
+    assert await repository.last_agent(customer_id) is None
+    await repository.append_interaction(contact(clock.now, agent="agent1001"))
+    chat = await repository.append_interaction(
+        contact(clock.advance(hours=1), "chat", agent="chat-anna")
+    )
+    await repository.append_interaction(contact(clock.advance(hours=1)))  # abandoned in queue
+    last = await repository.last_agent(customer_id)
+    assert last is not None
+    assert (last.agent, last.interaction_id) == ("chat-anna", chat.id)
