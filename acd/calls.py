@@ -1,0 +1,38 @@
+"""What the IVR and the customer history know about a caller, as the ACD sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CallFacts", "IncomingCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """The inputs of priority and skill rules; none of them changes while the call waits."""
+
+    intent: str | None = None
+    tier: str | None = None
+    #: 0 = trivial; the IVR raises it from the intent hint, its answers and open issues.
+    complexity: int = 0
+    #: Days since this customer's previous contact on any channel (None: first contact).
+    days_since_last_contact: float | None = None
+    #: Chronic-issue tags from the history (e.g. "outage-area", "billing-dispute").
+    tags: frozenset[str] = frozenset()
+    #: The caller's language code ("en", "fr"), if the IVR knows it.
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """A call handed to the ACD by the IVR (or a callback keeping its place)."""
+
+    call_id: str
+    queue: str
+    facts: CallFacts = CallFacts()
+    #: The caller's channel, so a reconcile can tell a vanished call from a waiting one.
+    channel: str | None = None
+    #: The customer's last agent; tried first for the queue's preferred-agent window.
+    preferred_agent: str | None = None
+    #: Original entry time; None means "now". A callback or a transfer keeps its place.
+    entry_time: float | None = None

@@ -1,0 +1,170 @@
+"""The ACD's append-only event log: every change of a call or an agent, in order.
+
+Records carry a monotonic sequence number and the clock's time. KPIs, the supervisor's
+live view and replays are all computed from records alone. The store behind the log is
+an ``EventSink``: in memory here; the history store persists it (same protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "AcdEvent",
+    "AgentStateChanged",
+    "CallAbandoned",
+    "CallAnswered",
+    "CallEnded",
+    "CallHoldChanged",
+    "CallOffered",
+    "CallQueued",
+    "CallRequeued",
+    "EventRecord",
+    "EventRejected",
+    "EventSink",
+    "InMemoryEventSink",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    call_id: str
+    queue: str
+    #: Original entry time (a callback or a transfer keeps its place).
+    entry_time: float
+    priority: float
+    call_type: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered:
+    call_id: str
+    agent_id: str
+    queue: str
+    priority: float
+    step: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequeued:
+    """The offer failed; the call is back in line with its original entry time."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    call_id: str
+    agent_id: str
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallHoldChanged:
+    call_id: str
+    agent_id: str
+    on_hold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    call_id: str
+    agent_id: str
+    queue: str
+    reason: str = "hung up"
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """The caller left before being answered (or vanished, found by a reconcile)."""
+
+    call_id: str
+    queue: str
+    during_offer: bool
+    reason: str = "caller hung up"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    agent_id: str
+    before: str
+    after: str
+    event: str
+    reason: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRejected:
+    """An input the ACD refused (unknown agent, illegal transition, stale telephony fact):
+    kept so that nothing that happened is lost."""
+
+    subject: str
+    event: str
+    reason: str
+
+
+AcdEvent = (
+    CallQueued
+    | CallOffered
+    | CallRequeued
+    | CallAnswered
+    | CallHoldChanged
+    | CallEnded
+    | CallAbandoned
+    | AgentStateChanged
+    | EventRejected
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    at: float
+    event: AcdEvent
+
+
+class EventSink(Protocol):
+    """Where the ACD appends its events."""
+
+    def append(self, at: float, event: AcdEvent) -> EventRecord: ...
+
+
+class InMemoryEventSink:
+    """Keeps records in a list (``keep=False``: only numbers and forwards them) and tells
+    listeners about each one as it is appended."""
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self._records: list[EventRecord] = []
+        self._keep = keep
+        self._listeners: list[Callable[[EventRecord], None]] = []
+        self.last_seq = 0
+
+    def append(self, at: float, event: AcdEvent) -> EventRecord:
+        self.last_seq += 1
+        record = EventRecord(self.last_seq, at, event)
+        if self._keep:
+            self._records.append(record)
+        for listener in self._listeners:
+            listener(record)
+        return record
+
+    def subscribe(self, listener: Callable[[EventRecord], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def records(self, after_seq: int = 0) -> Sequence[EventRecord]:
+        if not after_seq:
+            return self._records
+        first = self._records[0].seq if self._records else 1
+        return self._records[max(0, after_seq - first + 1) :]
+
+    def __len__(self) -> int:
+        return len(self._records)

@@ -1,0 +1,281 @@
+"""The ACD's config files as typed, frozen models, and the runtime objects built from them.
+
+One model per file, for the loader to register (``hotline/config.py``):
+``PriorityConfig`` (priority.yaml), ``SkillsConfig`` (skills.yaml), ``QueuesConfig``
+(queues.yaml), ``AgentsConfig`` (agents.yaml). Cross-file checks (a skill no agent has, a
+queue nobody can serve, aging too weak to prevent starvation) are ``check_acd_config``'s.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from acd.agents import AgentPolicy
+from acd.kpi import AbandonTreatment, SlPolicy
+from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
+from acd.queue import QueuePolicy
+from acd.skills import Condition, QueueSkills, RelaxStep, SkillRule
+from acd.strategy import Strategy
+
+__all__ = [
+    "AgentConfig",
+    "AgentPolicyConfig",
+    "AgentsConfig",
+    "AgingConfig",
+    "ConditionConfig",
+    "LanguageConfig",
+    "PreferredAgentConfig",
+    "PriorityConfig",
+    "QueueConfig",
+    "QueuesConfig",
+    "RelaxConfig",
+    "RepeatConfig",
+    "RuleConfig",
+    "ServiceLevelConfig",
+    "SkillDef",
+    "SkillsConfig",
+    "SlRiskConfig",
+]
+
+Level = Annotated[int, Field(ge=0, le=100)]
+MinLevel = Annotated[int, Field(ge=1, le=100)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# priority.yaml ---------------------------------------------------------------------------
+class RepeatConfig(_Model):
+    #: A contact on any channel this many days before makes the call a repeat contact.
+    within_days: Seconds = 7.0
+    points: float = 0.0
+
+
+class PriorityConfig(_Model):
+    call_types: dict[str, float] = {}
+    intents: dict[str, str] = {}
+    default_call_type: str | None = None
+    tiers: dict[str, float] = {}
+    complexity_points: float = 0.0
+    max_complexity: Annotated[int, Field(ge=0, le=100)] = 5
+    repeat: RepeatConfig = RepeatConfig()
+    chronic_tags: dict[str, float] = {}
+    chronic_cap: float | None = None
+
+    @model_validator(mode="after")
+    def _known_call_types(self) -> PriorityConfig:
+        for intent, call_type in self.intents.items():
+            if call_type not in self.call_types:
+                raise ValueError(f"intents.{intent}: unknown call type {call_type!r}")
+        if self.default_call_type is not None and self.default_call_type not in self.call_types:
+            raise ValueError(f"default_call_type: unknown call type {self.default_call_type!r}")
+        return self
+
+    def weights(self) -> PriorityWeights:
+        return PriorityWeights(
+            call_type_points=dict(self.call_types),
+            intent_call_types=dict(self.intents),
+            default_call_type=self.default_call_type,
+            tier_points=dict(self.tiers),
+            complexity_points=self.complexity_points,
+            max_complexity=self.max_complexity,
+            repeat_within_days=self.repeat.within_days,
+            repeat_points=self.repeat.points,
+            chronic_tag_points=dict(self.chronic_tags),
+            chronic_cap=self.chronic_cap,
+        )
+
+
+# skills.yaml -----------------------------------------------------------------------------
+class SkillDef(_Model):
+    description: str = ""
+    max_level: MinLevel = 5
+
+
+class SkillsConfig(_Model):
+    #: Skill names, or shell patterns for families ("lang.*").
+    skills: dict[str, SkillDef] = {}
+
+    def definition(self, skill: str) -> SkillDef | None:
+        if skill in self.skills:
+            return self.skills[skill]
+        return next((d for p, d in self.skills.items() if fnmatchcase(skill, p)), None)
+
+
+# queues.yaml -----------------------------------------------------------------------------
+class AgingConfig(_Model):
+    points_per_minute: Annotated[float, Field(ge=0)] = 0.0
+    #: The most aging can add; to prevent starvation it must exceed the priority spread.
+    max_points: Annotated[float, Field(ge=0)] | None = None
+
+
+class SlRiskConfig(_Model):
+    lead_s: Seconds = 5.0
+    points: float = 0.0
+    after_target: Literal["keep", "drop"] = "drop"
+
+
+class LanguageConfig(_Model):
+    skill_prefix: str = "lang."
+    min_level: MinLevel = 1
+
+
+class PreferredAgentConfig(_Model):
+    window_s: Seconds = 0.0
+
+
+class ConditionConfig(_Model):
+    intents: list[str] | None = None
+    tiers: list[str] | None = None
+    languages: list[str] | None = None
+    tags_any: list[str] | None = None
+    repeat: bool | None = None
+    min_complexity: int | None = None
+
+    def condition(self) -> Condition:
+        def opt(values: list[str] | None) -> frozenset[str] | None:
+            return None if values is None else frozenset(values)
+
+        return Condition(
+            opt(self.intents),
+            opt(self.tiers),
+            opt(self.languages),
+            opt(self.tags_any),
+            self.repeat,
+            self.min_complexity,
+        )
+
+
+class RuleConfig(_Model):
+    name: str
+    when: ConditionConfig
+    required: dict[str, MinLevel] = {}
+    preferred: dict[str, float] = {}
+
+
+class RelaxConfig(_Model):
+    after_s: Annotated[float, Field(gt=0)]
+    #: skill (or shell pattern) -> highest level still required (0 drops it)
+    levels: dict[str, Level] = {}
+    #: keep only the requirements matching these patterns
+    keep_only: list[str] | None = None
+    label: str = ""
+
+
+class QueueConfig(_Model):
+    sl_target_s: Annotated[float, Field(gt=0)] = 20.0
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    aging: AgingConfig = AgingConfig()
+    sl_risk: SlRiskConfig = SlRiskConfig()
+    required: dict[str, MinLevel] = {}
+    preferred: dict[str, float] = {}
+    language: LanguageConfig | None = None
+    preferred_agent: PreferredAgentConfig = PreferredAgentConfig()
+    rules: list[RuleConfig] = []
+    relax: list[RelaxConfig] = []
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> QueueConfig:
+        times = [step.after_s for step in self.relax]
+        if times != sorted(set(times)):
+            raise ValueError("relax: after_s must be strictly increasing")
+        return self
+
+    def policy(self, name: str) -> QueuePolicy:
+        risk = self.sl_risk
+        urgency = Urgency(
+            Aging(self.aging.points_per_minute / 60.0, self.aging.max_points),
+            SlRisk(self.sl_target_s, risk.lead_s, risk.points, risk.after_target == "keep"),
+        )
+        return QueuePolicy(name, self.strategy, urgency, self.preferred_agent.window_s)
+
+    def skills(self, name: str) -> QueueSkills:
+        return QueueSkills(
+            name=name,
+            required=tuple(sorted(self.required.items())),
+            preferred=tuple(sorted(self.preferred.items())),
+            language_prefix=None if self.language is None else self.language.skill_prefix,
+            language_min_level=1 if self.language is None else self.language.min_level,
+            rules=tuple(
+                SkillRule(
+                    r.name,
+                    r.when.condition(),
+                    tuple(sorted(r.required.items())),
+                    tuple(sorted(r.preferred.items())),
+                )
+                for r in self.rules
+            ),
+            steps=tuple(
+                RelaxStep(
+                    s.after_s,
+                    tuple(sorted(s.levels.items())),
+                    None if s.keep_only is None else tuple(s.keep_only),
+                    s.label,
+                )
+                for s in self.relax
+            ),
+        )
+
+
+class ServiceLevelConfig(_Model):
+    short_abandon_s: Seconds = 5.0
+    abandons: AbandonTreatment = AbandonTreatment.AGAINST
+
+
+class QueuesConfig(_Model):
+    service_level: ServiceLevelConfig = ServiceLevelConfig()
+    queues: dict[str, QueueConfig] = {}
+
+    def sl_policy(self) -> SlPolicy:
+        targets = {name: q.sl_target_s for name, q in self.queues.items()}
+        return SlPolicy(
+            target_s=next(iter(targets.values()), 20.0),
+            short_abandon_s=self.service_level.short_abandon_s,
+            abandons=self.service_level.abandons,
+            queue_targets=targets,
+        )
+
+
+# agents.yaml -----------------------------------------------------------------------------
+class AgentPolicyConfig(_Model):
+    #: Seconds of wrap-up after each call; null: until the agent says done.
+    wrap_up_s: Seconds | None = 10.0
+    #: How long the caller's session rings an agent before it is a ring-no-answer.
+    ring_timeout_s: Annotated[float, Field(gt=0)] = 15.0
+    rona_pause_reason: str | None = "no answer"
+    busy_pause_reason: str | None = None
+    unavailable_pause_reason: str | None = "unreachable"
+
+    def agent_policy(self) -> AgentPolicy:
+        return AgentPolicy(
+            self.wrap_up_s,
+            self.rona_pause_reason,
+            self.busy_pause_reason,
+            self.unavailable_pause_reason,
+        )
+
+
+class AgentConfig(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: str = ""
+    endpoint: str = ""
+    skills: dict[str, Level] = {}
+
+
+class AgentsConfig(_Model):
+    policy: AgentPolicyConfig = AgentPolicyConfig()
+    agents: list[AgentConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> AgentsConfig:
+        seen: set[str] = set()
+        for agent in self.agents:
+            if agent.id in seen:
+                raise ValueError(f"agent id {agent.id!r} appears twice")
+            seen.add(agent.id)
+        return self

@@ -1,0 +1,209 @@
+"""Routing decision latency: the indexed ``acd.router.Router`` against the full-scan
+``acd.naive_router.NaiveRouter``, on identical centres and identical operations.
+
+A centre has 8 product queues (longest idle, least calls, round robin, weighted), callers in
+4 languages, rules (repeat callers need seniors, complex calls need experts), relaxation
+steps at 10 s and 30 s, aging and a service-level-risk lift. All agents start busy with N
+calls waiting (entered over the last 10 minutes). Each step the clock moves 0.2 s and one
+busy agent becomes available (an *agent decision*); if that produces an offer, the call is
+answered and a new caller arrives (a *call decision*), so the waiting count stays at N.
+Latency is the wall time of ``set_available`` + ``dispatch`` (agent) or ``enqueue`` +
+``dispatch`` (call). The naive router replays the same first steps under a time budget;
+both routers' offers are compared, decision by decision. The first ``--warmup`` steps are
+not measured. Before the calls arrive, the indexed router's routing classes are created by
+enqueuing and withdrawing 3,000 sample callers (a one-off cost per distinct requirement,
+shown in the last column; in service it is paid once per requirement after start-up).
+
+    .venv/bin/python bench/router_bench.py [--agents 50,1000,5000] [--calls 100,10000,50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from dataclasses import dataclass
+
+from acd.calls import CallFacts
+from acd.clock import ManualClock
+from acd.naive_router import NaiveRouter
+from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
+from acd.queue import QueuePolicy, WaitingCall
+from acd.router import Router
+from acd.skills import Condition, QueueSkills, RelaxStep, SkillRule
+from acd.strategy import Strategy
+
+PRODUCTS = [f"product{i}" for i in range(8)]
+LANGUAGES = ["en", "fr", "de", "es"]
+STRATEGIES = [Strategy.LONGEST_IDLE, Strategy.LEAST_CALLS, Strategy.ROUND_ROBIN, Strategy.WEIGHTED]
+PRIORITY = PriorityWeights(
+    tier_points={"gold": 30, "silver": 15, "regular": 0}, complexity_points=4, repeat_points=20
+)
+
+
+def queues() -> tuple[list[QueuePolicy], dict[str, QueueSkills]]:
+    urgency = Urgency(Aging(20 / 60, 150), SlRisk(20, 8, 40))
+    policies = [QueuePolicy(p, STRATEGIES[i % 4], urgency) for i, p in enumerate(PRODUCTS)]
+    skills = {
+        p: QueueSkills(
+            name=p,
+            required=((p, 2),),
+            preferred=(("experience", 0.5),),
+            language_prefix="lang.",
+            rules=(
+                SkillRule("repeat to senior", Condition(repeat=True), (("experience", 3),)),
+                SkillRule("complex to expert", Condition(min_complexity=3), ((p, 4),)),
+            ),
+            steps=(
+                RelaxStep(10, ((p, 1), ("experience", 2))),
+                RelaxStep(30, keep_only=("lang.*",)),
+            ),
+        )
+        for p in PRODUCTS
+    }
+    return policies, skills
+
+
+def agent_skills(rng: random.Random) -> dict[str, int]:
+    skills = {"lang.en": 3, "experience": rng.randint(1, 5)}
+    for lang in rng.sample(LANGUAGES[1:], rng.choice([0, 0, 1, 2])):
+        skills[f"lang.{lang}"] = rng.randint(1, 3)
+    for product in rng.sample(PRODUCTS, rng.randint(1, 4)):
+        skills[product] = rng.randint(1, 5)
+    return skills
+
+
+class CallMaker:
+    def __init__(self, rng: random.Random, skills: dict[str, QueueSkills]) -> None:
+        self.rng, self.skills, self.n = rng, skills, 0
+
+    def make(self, now: float, max_age: float) -> WaitingCall:
+        rng = self.rng
+        facts = CallFacts(
+            tier=rng.choice(["gold", "silver", "regular", "regular"]),
+            complexity=rng.choice([0, 0, 1, 2, 4]),
+            days_since_last_contact=rng.choice([None, None, None, 2.0]),
+            language=rng.choice(["en"] * 7 + LANGUAGES[1:]),
+        )
+        queue = rng.choice(PRODUCTS)
+        self.n += 1
+        profile = self.skills[queue].profile(facts, PRIORITY.is_repeat(facts))
+        entry = now - rng.uniform(0, max_age)
+        return WaitingCall(f"c{self.n}", queue, entry, PRIORITY.score(facts), profile)
+
+
+@dataclass
+class Result:
+    agent_us: list[float]
+    call_us: list[float]
+    #: every offer, warm-up included, to compare the two routers decision by decision
+    offers: list[tuple[str, str]]
+    seconds: float
+    primed_s: float = 0.0
+
+
+def drive(
+    router: Router | NaiveRouter, agents: int, calls: int, args: argparse.Namespace, budget_s: float
+) -> Result:
+    """Set the centre up, run ``args.warmup`` unmeasured steps, then measure ``args.steps``."""
+    seed, steps, warmup = args.seed, args.steps, args.warmup
+    rng = random.Random(seed)
+    clock: ManualClock = router._clock  # type: ignore[assignment]
+    _, skills = queues()
+    maker = CallMaker(rng, skills)
+    for i in range(agents):
+        router.add_agent(f"a{i}", agent_skills(rng), order=i)
+    primed = 0.0
+    if isinstance(router, Router):  # create the routing classes up front (one-off cost)
+        t0 = time.perf_counter()
+        sampler = CallMaker(random.Random(seed + 1), skills)
+        for _ in range(3000):
+            router.enqueue(sampler.make(clock(), 60.0))
+            router.withdraw(f"c{sampler.n}")
+        primed = time.perf_counter() - t0
+    for _ in range(calls):
+        router.enqueue(maker.make(clock(), 600.0))
+    busy = [f"a{i}" for i in range(agents)]
+    handled = dict.fromkeys(busy, 0)
+    agent_us: list[float] = []
+    call_us: list[float] = []
+    offers: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    for step in range(warmup + steps):
+        if step == warmup:
+            agent_us.clear()
+            call_us.clear()
+            started = time.perf_counter()
+        if step >= warmup and time.perf_counter() - started > budget_s:
+            break
+        clock.advance(0.2)
+        agent = busy[rng.randrange(len(busy))]
+        t0 = time.perf_counter()
+        router.set_available(
+            agent, idle_since=clock() - rng.uniform(0, 60), calls_handled=handled[agent]
+        )
+        made = router.dispatch()
+        agent_us.append((time.perf_counter() - t0) * 1e6)
+        if not made:
+            router.set_unavailable(agent)
+        while made:
+            offer = made.pop()
+            offers.append((offer.call_id, offer.agent_id))
+            router.settle(offer.call_id)
+            handled[offer.agent_id] += 1
+            t0 = time.perf_counter()
+            router.enqueue(maker.make(clock(), 0.0))
+            made += router.dispatch()
+            call_us.append((time.perf_counter() - t0) * 1e6)
+    return Result(agent_us, call_us, offers, time.perf_counter() - started, primed)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rate(latencies_us: list[float]) -> float:
+    return len(latencies_us) / (sum(latencies_us) / 1e6)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", default="50,1000,5000")
+    parser.add_argument("--calls", default="100,10000,50000")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=0, help="unmeasured steps first")
+    parser.add_argument("--naive-budget", type=float, default=5.0, help="seconds per naive run")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        f"{'agents':>6} {'calls':>6} | {'indexed p50':>11} {'p99':>8} {'dec/s':>8} | "
+        f"{'naive p50':>10} {'p99':>9} {'dec/s':>7} {'n':>5} | {'speed-up':>8} same {'classes':>14}"
+    )
+    for m in (int(x) for x in args.agents.split(",")):
+        for n in (int(x) for x in args.calls.split(",")):
+            policies, _ = queues()
+            indexed_router = Router(policies, clock=ManualClock(1e6), seed=1)
+            fast = drive(indexed_router, m, n, args, 1e9)
+            classes = len(indexed_router._classes)
+            naive_router = NaiveRouter(policies, clock=ManualClock(1e6), seed=1)
+            slow = drive(naive_router, m, n, args, args.naive_budget)
+            both = fast.agent_us + fast.call_us
+            naive = slow.agent_us + slow.call_us
+            k = len(slow.offers)
+            same = "yes" if fast.offers[:k] == slow.offers else "NO"
+            speedup = statistics.mean(naive[: len(both)]) / statistics.mean(both[: len(naive)])
+            indexed = f"{pct(both, 0.5):>9.1f}us {pct(both, 0.99):>6.0f}us {rate(both):>8.0f}"
+            p50, p99 = pct(naive, 0.5) / 1e3, pct(naive, 0.99) / 1e3
+            scan = f"{p50:>8.2f}ms {p99:>7.1f}ms {rate(naive):>7.1f}"
+            tail = f"{speedup:>7.1f}x {same:>4} {classes:>4} in {1e3 * fast.primed_s:>4.0f} ms"
+            print(f"{m:>6} {n:>6} | {indexed} | {scan} {len(naive):>5} | {tail}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
