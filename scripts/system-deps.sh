@@ -2,7 +2,13 @@
 # Debian packages hotline's tests and demo need. Installs only what is missing, so a second
 # run is instant; needs root (CI and these machines run as root) or sudo.
 set -euo pipefail
-packages=(make)
+packages=(
+  make
+  ffmpeg                       # pydub reads mp3/ogg prompts uploaded by admins
+  espeak-ng sox                # test utterances and the placeholder prompts
+  asterisk-core-sounds-en-wav  # real recorded telephony prompts (tests, demo)
+  asterisk-core-sounds-en      # their transcripts (speech accuracy tests)
+)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

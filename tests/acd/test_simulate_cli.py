@@ -25,7 +25,7 @@ def test_json_output_has_simulation_and_erlang_c_kpis() -> None:
     args = parse(
         "--agents", "4", "--erlangs", "3", "--aht", "60", "--calls", "2000", "--seed", "2", "--json"
     )
-    assert args.handler is simulate_cli.run
+    assert args.run is simulate_cli.run
     assert simulate_cli.run(args, out) == 0
     data = json.loads(out.getvalue())
     for key in ("service_level", "asa", "p_wait", "abandon_rate", "occupancy"):

@@ -1,0 +1,257 @@
+"""The composition root: one ``Config`` in, the running service out.
+
+``Hotline`` builds every long-lived object by constructor injection (no globals) and owns
+their lifecycles: the FastAGI server Asterisk sends calls to, the AMI client that watches and
+acts on Asterisk, and the web server. ``serve`` adds the process concerns: signals (SIGINT
+and SIGTERM stop cleanly, SIGHUP reloads the config) and the exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hotline.config import Config, ConfigError, load_config
+from hotline.logs import set_level
+from hotline.web.app import create_web_app
+from hotline.web.server import WebServer
+from ivr.callers import InMemoryDirectory
+from ivr.catalog import CatalogError
+from ivr.flow.engine import FlowEngine
+from ivr.flow.flow import build_flow
+from ivr.flow.handoff import FallbackAcd, InMemoryCallbacks
+from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
+from telephony.ami_client import AmiClient
+from telephony.channels import ChannelTracker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The FastAGI script name the dialplan calls: AGI(agi://host:port/hotline).
+HOTLINE_SCRIPT = "hotline"
+
+#: Sections that only take effect when the sockets and clients are rebuilt.
+RESTART_SECTIONS = ("fastagi", "ami", "web", "database")
+
+
+class Hotline:
+    """The running service. ``start`` then ``close``; ``reload`` applies a new config."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> None:
+        self._built_from = config
+        self._config = config
+        self._config_dir = config_dir
+        self._environ = environ
+        self._overrides = dict(overrides or {})
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Until the ACD is wired, a call the flow queues goes to Asterisk's own Queue().
+        self.ivr = FlowEngine(
+            build_flow(config.ivr),
+            callers=InMemoryDirectory(),
+            acd=FallbackAcd(_fallback(config)),
+            callbacks=InMemoryCallbacks(),
+            fallback=_fallback(config),
+        )
+        self._agi_listening = False
+        self.agi = FastAgiServer(
+            host=config.fastagi.host,
+            port=config.fastagi.port,
+            routes={HOTLINE_SCRIPT: self.ivr},
+            allowed_hosts=config.fastagi.allowed_hosts,
+            fallback=_fallback(config),
+            limits=_agi_limits(config),
+        )
+        self.ami = AmiClient(
+            host=config.ami.host,
+            port=config.ami.port,
+            username=config.ami.username,
+            secret=config.ami.secret.get_secret_value(),
+            events=config.ami.events,
+            reconnect_min_s=config.ami.reconnect_min_s,
+            reconnect_max_s=config.ami.reconnect_max_s,
+            action_timeout_s=config.ami.action_timeout_s,
+        )
+        self.channels = ChannelTracker(self.ami)
+        web_app = create_web_app(readiness={"fastagi": self._agi_ready, "ami": self._ami_ready})
+        self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    async def start(self) -> None:
+        """Listen for calls and HTTP, and begin connecting to AMI (in the background)."""
+        _prepare_database_dir(self._config)
+        if not self._config.ami.secret.get_secret_value():
+            log.warning("ami.secret is empty: set HOTLINE_AMI_SECRET (AMI login will fail)")
+        started = False
+        try:
+            await self.agi.start()
+            self._agi_listening = True
+            await self.ami.start()
+            await self.web.start()
+            started = True
+        finally:
+            if not started:
+                await self.close()
+
+    async def close(self) -> None:
+        """Stop taking new work, end calls cleanly (to the fallback), disconnect."""
+        await self.web.close()
+        self._agi_listening = False
+        await self.agi.close()
+        await self.ami.close()
+        self.channels.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def request_reload(self) -> asyncio.Task[bool]:
+        """Reload in the background (from a signal handler); errors are logged there."""
+        return self._spawn(self.reload(), name="config-reload")
+
+    async def reload(self) -> bool:
+        """Re-read the config directory; keep the running config if the new one is bad."""
+        if self._config_dir is None:
+            log.warning("reload requested but the service runs without a config directory")
+            return False
+        try:
+            new = await asyncio.to_thread(
+                load_config, self._config_dir, environ=self._environ, overrides=self._overrides
+            )
+            flow = await asyncio.to_thread(build_flow, new.ivr)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("config reload refused: %s", issue)
+            log.error("config reload refused; still running the previous config")
+            return False
+        except CatalogError as exc:
+            log.error("config reload refused: %s; still running the previous config", exc)
+            return False
+        self.apply(new)
+        self.ivr.swap(flow)  # calls in progress finish on the flow they started with
+        return True
+
+    def apply(self, new: Config) -> None:
+        """Apply what can change live; name what needs a restart."""
+        set_level(new.logging.level)
+        old = self._built_from
+        needs_restart = [
+            name for name in RESTART_SECTIONS if getattr(new, name) != getattr(old, name)
+        ]
+        if new.logging.mask_phone_numbers != old.logging.mask_phone_numbers:
+            needs_restart.append("logging.mask_phone_numbers")
+        if new.fallback != old.fallback:
+            needs_restart.append("fallback")
+        if needs_restart:
+            log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
+        self._config = new
+        log.info("config reloaded")
+
+    def _agi_ready(self) -> str | None:
+        return None if self._agi_listening else "FastAGI server is not listening"
+
+    def _ami_ready(self) -> str | None:
+        if self.ami.connected:
+            return None
+        ami = self._built_from.ami
+        reason = f"not connected to Asterisk manager at {ami.host}:{ami.port}"
+        return f"{reason}: {self.ami.last_error}" if self.ami.last_error else reason
+
+    def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def serve(
+    config: Config,
+    *,
+    config_dir: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the service until SIGINT/SIGTERM (or ``stop`` is set); SIGHUP reloads."""
+    stop = stop or asyncio.Event()
+    service = Hotline(config, config_dir=config_dir, overrides=overrides)
+    await service.start()
+    try:
+        with stop_on_signals(stop, reload=service.request_reload):
+            await stop.wait()
+        log.info("stopping")
+    finally:
+        await service.close()
+        log.info("stopped")
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    stop: asyncio.Event, *, reload: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop``; SIGHUP calls ``reload``. Handlers removed on exit.
+
+    Outside the main thread (or on platforms without signals) this silently does nothing.
+    """
+    loop = asyncio.get_running_loop()
+    handlers: dict[signal.Signals, Callable[[], object]] = {
+        signal.SIGINT: stop.set,
+        signal.SIGTERM: stop.set,
+    }
+    if reload is not None:
+        handlers[signal.SIGHUP] = reload
+    installed = []
+    for signum, handler in handlers.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, handler)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _fallback(config: Config) -> Fallback:
+    fallback = config.fallback
+    return Fallback(
+        context=fallback.context, extension=fallback.extension, priority=fallback.priority
+    )
+
+
+def _agi_limits(config: Config) -> AgiLimits:
+    limits = config.fastagi.limits
+    return AgiLimits(
+        max_header_bytes=limits.max_header_bytes,
+        max_line=limits.max_line_bytes,
+        header_timeout_s=limits.header_timeout_s,
+        idle_timeout_s=limits.idle_timeout_s,
+        command_timeout_s=limits.command_timeout_s,
+        max_sessions=limits.max_sessions,
+    )
+
+
+def _prepare_database_dir(config: Config) -> None:
+    """The history store is a later issue; its SQLite file's directory must exist by then."""
+    path = config.database.sqlite_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

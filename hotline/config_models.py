@@ -1,0 +1,211 @@
+"""The typed, frozen shape of the admin-edited config files.
+
+One model per file (``ServiceSettings`` for ``hotline.yaml``; ``ivr.yaml``'s ``IvrSettings``
+lives in ``ivr.flow.models``, the ACD's files in ``acd.policy``) so that a validation error
+can always be traced back to the file that caused it; ``Config`` composes them. Every model
+refuses unknown keys: a typo must not silently become a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
+from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
+
+#: SQLAlchemy drivers the (asyncio) history store can use.
+ASYNC_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg")
+
+_DIALPLAN_NAME = re.compile(r"[A-Za-z0-9_\-+*#.]+")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_section_means_defaults(cls, data: object) -> object:
+        """``ami:`` with every child commented out is YAML null: read it as "all defaults"."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: {} if value is None and _is_section(cls, key) else value
+            for key, value in data.items()
+        }
+
+
+def _is_section(model: type[BaseModel], key: object) -> bool:
+    info = model.model_fields.get(key) if isinstance(key, str) else None
+    annotation = info.annotation if info is not None else None
+    return isinstance(annotation, type) and issubclass(annotation, _Settings)
+
+
+def _host(value: str) -> str:
+    """An IP address or a DNS name: nothing with spaces, schemes or ports glued on."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.rstrip(".").split(".")
+        if not value or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"{value!r} is neither an IP address nor a host name") from None
+    return value
+
+
+def _network(value: str) -> str:
+    """An IP address or a CIDR block, normalised (``10.1.0.0/16``, ``::1/128``)."""
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or CIDR block") from None
+        raise ValueError(f"{value!r} has host bits set; did you mean {loose}?") from None
+
+
+def _dialplan_name(value: str) -> str:
+    if not _DIALPLAN_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a dialplan name (letters, digits, _-+*#. only)")
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        # The value is not echoed: a mistyped URL may still hold a password.
+        raise ValueError("not a database URL (dialect+driver://user@host/name)") from None
+    if url.drivername not in ASYNC_DATABASE_DRIVERS:
+        allowed = ", ".join(ASYNC_DATABASE_DRIVERS)
+        raise ValueError(f"driver {url.drivername!r} is not supported; use one of {allowed}")
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise ValueError("a SQLite URL needs a file path, e.g. sqlite+aiosqlite:///var/hotline.db")
+    return value
+
+
+Host = Annotated[str, AfterValidator(_host)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+Network = Annotated[str, AfterValidator(_network)]
+DialplanName = Annotated[str, AfterValidator(_dialplan_name)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
+
+
+class FastAgiLimits(_Settings):
+    """Caps on what one Asterisk connection may send or take before it is dropped."""
+
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 16384
+    max_line_bytes: Annotated[int, Field(ge=256, le=1 << 20)] = 8192
+    header_timeout_s: PositiveSeconds = 5.0
+    idle_timeout_s: PositiveSeconds = 300.0
+    command_timeout_s: PositiveSeconds = 10.0
+    max_sessions: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+
+class FastAgiSettings(_Settings):
+    host: Host = "127.0.0.1"
+    port: Port = 4573
+    allowed_hosts: tuple[Network, ...] = ("127.0.0.1/32", "::1/128")
+    limits: FastAgiLimits = FastAgiLimits()
+
+
+class AmiSettings(_Settings):
+    host: Host = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5038
+    username: Annotated[str, Field(min_length=1, max_length=80)] = "hotline"
+    #: Empty by default: set it in hotline.yaml or, better, in HOTLINE_AMI_SECRET.
+    secret: SecretStr = SecretStr("")
+    events: bool = True
+    reconnect_min_s: PositiveSeconds = 0.5
+    reconnect_max_s: PositiveSeconds = 30.0
+    action_timeout_s: PositiveSeconds = 10.0
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> AmiSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must not be smaller than reconnect_min_s")
+        return self
+
+
+class WebSettings(_Settings):
+    host: Host = "127.0.0.1"
+    port: Port = 8080
+
+
+class DatabaseSettings(_Settings):
+    url: Annotated[str, AfterValidator(_database_url)] = "sqlite+aiosqlite:///var/hotline.db"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
+        """A server URL may carry a password: keep it out of reprs and logs."""
+        yield "url", self.display_url
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file (relative to the working directory), or None for servers/memory."""
+        url = make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
+
+
+class FallbackSettings(_Settings):
+    """Where a call goes when the service cannot handle it (Asterisk's own Queue())."""
+
+    context: DialplanName = "hotline-fallback"
+    extension: DialplanName = "s"
+    priority: Annotated[int, Field(ge=1)] = 1
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class LoggingSettings(_Settings):
+    level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    #: Mask phone numbers in log lines, keeping the last 4 digits.
+    mask_phone_numbers: bool = True
+
+
+class ServiceSettings(_Settings):
+    """``hotline.yaml``: the service itself (sockets, credentials, store, fallback, logs)."""
+
+    fastagi: FastAgiSettings = FastAgiSettings()
+    ami: AmiSettings = AmiSettings()
+    web: WebSettings = WebSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    fallback: FallbackSettings = FallbackSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+class Config(ServiceSettings):
+    """Everything the service runs on: ``hotline.yaml`` sections at the top, one field per
+    other file (see ``hotline.config.CONFIG_FILES``)."""
+
+    ivr: IvrSettings = IvrSettings()
+    priority: PriorityConfig = PriorityConfig()
+    skills: SkillsConfig = SkillsConfig()
+    queues: QueuesConfig = QueuesConfig()
+    agents: AgentsConfig = AgentsConfig()

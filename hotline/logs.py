@@ -1,0 +1,44 @@
+"""Logging for the service: one format on stderr, phone numbers and e-mails masked.
+
+Callers' numbers are personal data; logs are read by more people than the history is. The
+filter (``history.masking``) rewrites every record once, after formatting its arguments, so
+no handler (and no library logger) can print a full number. Asterisk uniqueids
+(``1795356299.0``), channel suffixes (``SIP/agent1001-0000000e``), addresses and times are
+left intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from history.masking import PersonalDataFilter
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class _ServiceHandler(logging.StreamHandler[TextIO]):
+    """Marks the handler this module installed, so a second configure replaces it."""
+
+
+def configure_logging(
+    level: str = "INFO", *, mask_phone_numbers: bool = True, stream: TextIO | None = None
+) -> logging.Handler:
+    """Route all logs to one stderr handler (replacing a previous one from this function)."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old, _ServiceHandler):
+            root.removeHandler(old)
+    handler = _ServiceHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    if mask_phone_numbers:
+        handler.addFilter(PersonalDataFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def set_level(level: str) -> None:
+    """Change the level at runtime (config reload)."""
+    logging.getLogger().setLevel(level)

@@ -1,0 +1,164 @@
+"""``ivr.yaml``: the IVR flow and what it needs (languages, prompts, hours, speech).
+
+The flow is a set of named nodes, each one step (``ivr.flow.nodes``), starting at ``entry``.
+Cross-references (targets, prompt files, intents, loops without input) are checked by
+``ivr.flow.validation.check_flow``, registered with the file so that every problem is
+reported with its line. Relative paths are relative to the directory the service runs in
+(like the SQLite database path in hotline.yaml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+
+from ivr.flow.fields import WEEKDAYS, FrozenModel, NodeName, PromptName, Window
+from ivr.flow.nodes import PlayStep, QueueStep, Step
+
+__all__ = [
+    "BusinessHours",
+    "Holiday",
+    "IvrSettings",
+    "PromptSettings",
+    "SpeechTurnSettings",
+]
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+_DAYS = re.compile(r"(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?")
+
+
+def _language(value: str) -> str:
+    if not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a language code such as 'en', 'ar' or 'pt_BR'")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone such as 'Europe/London'") from None
+    return value
+
+
+def _days(value: str) -> str:
+    if not _DAYS.fullmatch(value):
+        raise ValueError(f"{value!r} is not a day (mon..sun) or a range such as 'sun-thu'")
+    return value
+
+
+def expand_days(spec: str) -> tuple[int, ...]:
+    """``'sun-thu'`` -> (6, 0, 1, 2, 3) (Monday is 0; ranges wrap around the week)."""
+    first, _, last = spec.partition("-")
+    start = WEEKDAYS.index(first)
+    end = WEEKDAYS.index(last) if last else start
+    return tuple((start + i) % 7 for i in range((end - start) % 7 + 1))
+
+
+Language = Annotated[str, AfterValidator(_language)]
+DaySpec = Annotated[str, AfterValidator(_days)]
+
+
+class Holiday(FrozenModel):
+    date: dt.date  # YYYY-MM-DD, in the business hours' time zone
+    name: str = ""
+
+
+class BusinessHours(FrozenModel):
+    """When the hotline is open, in ``timezone``. No hours at all means always open.
+
+    Days are ``mon``..``sun`` or ranges (``sun-thu``); a window ending before it starts runs
+    past midnight (``22:00-06:00``). Holidays close the whole day.
+    """
+
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    hours: dict[DaySpec, tuple[Window, ...]] = Field(default_factory=dict)
+    holidays: tuple[Holiday, ...] = ()
+
+    @model_validator(mode="after")
+    def _each_day_once(self) -> BusinessHours:
+        seen: dict[int, str] = {}
+        for spec in self.hours:
+            for day in expand_days(spec):
+                if day in seen:
+                    raise ValueError(f"{WEEKDAYS[day]} is in both {seen[day]!r} and {spec!r}")
+                seen[day] = spec
+        return self
+
+
+class PromptSettings(FrozenModel):
+    #: Where hotline keeps the prompts: ``<directory>/<language>/<name>.wav``.
+    directory: Path = Path("prompts")
+    #: The same directory as Asterisk sees it (absolute, or relative to Asterisk's sounds
+    #: directory): hotline plays ``<asterisk_dir>/<language>/<name>``.
+    asterisk_dir: Annotated[str, Field(min_length=1)] = "/var/lib/asterisk/sounds/hotline"
+    #: Asterisk's own prompts, played by name in the channel's language (CHANNEL(language)).
+    core: tuple[PromptName, ...] = ("hello-world", "beep")
+    #: Asterisk's sounds directory, to check core prompts (skipped where it does not exist).
+    core_sounds_dir: Path | None = Path("/usr/share/asterisk/sounds")
+    #: The price/offer catalog (products, offers, their recorded messages).
+    catalog: Path | None = None
+
+
+class SpeechTurnSettings(FrozenModel):
+    """How a spoken answer is recorded (``RECORD FILE`` with silence detection)."""
+
+    #: Where Asterisk writes the turn's audio and hotline reads it (the same path on both
+    #: sides: one host or a shared volume). Files are deleted after recognition.
+    recordings_dir: Path = Path("var/recordings")
+    max_s: Annotated[float, Field(gt=0, le=60)] = 10.0
+    silence_s: Annotated[int, Field(ge=1, le=10)] = 2
+    beep: bool = True
+
+
+def _default_nodes() -> dict[str, Step]:
+    return {
+        "welcome": PlayStep(type="play", prompt=("hello-world",), next="agents"),
+        "agents": QueueStep(type="queue"),
+    }
+
+
+class IvrSettings(FrozenModel):
+    """``ivr.yaml``. Without the file: greet with Asterisk's hello-world and queue the call."""
+
+    #: The call's language until a menu choice or the customer's profile picks another.
+    language: Language = "en"
+    #: Every language the flow speaks: each prompt must exist in each (default: language).
+    languages: tuple[Language, ...] = ()
+    entry: NodeName = "welcome"
+    nodes: Annotated[dict[NodeName, Step], Field(min_length=1)] = Field(
+        default_factory=_default_nodes
+    )
+    business_hours: BusinessHours = BusinessHours()
+    prompts: PromptSettings = PromptSettings()
+    speech: SpeechTurnSettings = SpeechTurnSettings()
+    #: The intents the classifier knows (names are checked against it when it exists).
+    intents_file: Path | None = Path("config/intents.yaml")
+    #: Steps one call may take before it is sent to the fallback (a runaway-loop guard).
+    max_steps: Annotated[int, Field(ge=10, le=10_000)] = 200
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: object) -> object:
+        """``prompts:`` with every child commented out is YAML null: all defaults."""
+        if not isinstance(data, dict):
+            return data
+        sections = ("business_hours", "prompts", "speech")
+        return {k: {} if v is None and k in sections else v for k, v in data.items()}
+
+    @model_validator(mode="after")
+    def _language_spoken(self) -> IvrSettings:
+        if self.languages and self.language not in self.languages:
+            raise ValueError(f"language {self.language!r} is not one of languages")
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages lists a language twice")
+        return self
+
+    @property
+    def all_languages(self) -> tuple[str, ...]:
+        return self.languages or (self.language,)

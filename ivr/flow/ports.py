@@ -1,0 +1,51 @@
+"""What the flow engine needs from speech recognition and intent classification.
+
+Structural protocols, so ``ivr.speech.SpeechService`` and ``ivr.intent.IntentClassifier``
+fit without the engine importing them (and tests can pass small fakes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["Classifier", "Heard", "IntentResult", "Recogniser"]
+
+
+class Heard(Protocol):
+    """A transcript (``ivr.speech.Transcript``)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class Recogniser(Protocol):
+    """``ivr.speech.SpeechService``: None means "fall back to DTMF" (busy, failed, slow)."""
+
+    async def recognise(
+        self, wav: Path, *, language: str, phrases: Sequence[str] | None = None
+    ) -> Heard | None: ...
+
+
+class IntentResult(Protocol):
+    """``ivr.intent.IntentMatch``."""
+
+    @property
+    def intent(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def call_type(self) -> str: ...
+    @property
+    def complexity(self) -> int: ...
+    @property
+    def known(self) -> bool: ...
+
+
+class Classifier(Protocol):
+    """``ivr.intent.IntentClassifier``: pure and fast, called on the event loop."""
+
+    def classify(self, text: str, language: str) -> IntentResult: ...

@@ -1,0 +1,173 @@
+"""The composed service: starts on ephemeral ports, stays up without Asterisk, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from hotline.app import Hotline, serve, stop_on_signals
+from hotline.config import Config, load_config
+from ivr.flow.nodes import PlayStep
+
+
+def unused_port() -> int:
+    """A port nobody listens on: AMI connects to it are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(directory: Path, *, prompt: str = "hello-world") -> Path:
+    directory.mkdir(exist_ok=True)
+    (directory / "hotline.yaml").write_text(
+        "fastagi:\n  port: 0\n"
+        f"ami:\n  port: {unused_port()}\n  secret: s\n  reconnect_min_s: 0.05\n"
+        "  reconnect_max_s: 0.2\n"
+        "web:\n  port: 0\n"
+        f"database:\n  url: sqlite+aiosqlite:///{directory.parent}/var/hotline.db\n",
+        encoding="utf-8",
+    )
+    (directory / "ivr.yaml").write_text(
+        f"prompts: {{core: [{prompt}]}}\nentry: welcome\nnodes:\n"
+        f"  welcome: {{play: {{prompt: {prompt}, next: agents}}}}\n  agents: {{queue: {{}}}}\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "config")
+
+
+@pytest.fixture
+def config(config_dir: Path) -> Config:
+    return load_config(config_dir, environ={})
+
+
+@pytest.fixture
+async def service(config: Config, config_dir: Path) -> AsyncIterator[Hotline]:
+    hotline = Hotline(config, config_dir=config_dir, environ={})
+    async with asyncio.timeout(5):
+        await hotline.start()
+    try:
+        yield hotline
+    finally:
+        async with asyncio.timeout(5):
+            await hotline.close()
+
+
+async def get(url: str) -> tuple[int, dict[str, object]]:
+    async with asyncio.timeout(5), aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.json()
+
+
+async def test_service_listens_on_ephemeral_ports_and_creates_the_database_dir(
+    service: Hotline, tmp_path: Path
+) -> None:
+    assert service.agi.port > 0
+    assert service.web.port > 0
+    assert (tmp_path / "var").is_dir()
+    with socket.create_connection(("127.0.0.1", service.agi.port), timeout=1):
+        pass
+
+
+async def test_healthz_is_200_while_asterisk_is_unreachable(service: Hotline) -> None:
+    status, _ = await get(service.web.url + "healthz")
+    assert status == 200
+
+
+async def test_readyz_is_503_naming_ami_while_asterisk_is_unreachable(
+    service: Hotline, config: Config
+) -> None:
+    status, body = await get(service.web.url + "readyz")
+    assert status == 503
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    assert checks["fastagi"] == "ok"
+    assert f"127.0.0.1:{config.ami.port}" in checks["ami"]
+
+
+async def test_ami_keeps_retrying_and_says_so(
+    service: Hotline, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="telephony")
+    await asyncio.sleep(0.3)
+    assert not service.ami.connected
+    assert "retrying" in caplog.text
+
+
+async def test_close_leaves_no_task_behind(config: Config) -> None:
+    before = asyncio.all_tasks()
+    hotline = Hotline(config)
+    async with asyncio.timeout(5):
+        await hotline.start()
+        await asyncio.sleep(0.1)  # let the AMI client fail a connect or two
+        await hotline.close()
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_serve_returns_cleanly_when_stopped(config: Config) -> None:
+    before = asyncio.all_tasks()
+    stop = asyncio.Event()
+    stop.set()
+    async with asyncio.timeout(5):
+        await serve(config, stop=stop)
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_sigterm_and_sigint_stop_the_service() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), signum)
+            async with asyncio.timeout(2):
+                await stop.wait()
+
+
+async def test_sighup_asks_for_a_reload() -> None:
+    stop, reloads = asyncio.Event(), asyncio.Event()
+    with stop_on_signals(stop, reload=reloads.set):
+        os.kill(os.getpid(), signal.SIGHUP)
+        async with asyncio.timeout(2):
+            await reloads.wait()
+    assert not stop.is_set()
+
+
+def welcome_prompt(service: Hotline) -> tuple[str, ...]:
+    step = service.ivr.flow.settings.nodes["welcome"]
+    assert isinstance(step, PlayStep)
+    return step.prompt
+
+
+async def test_reload_gives_new_calls_the_new_flow(service: Hotline, config_dir: Path) -> None:
+    write_config(config_dir, prompt="demo-congrats")
+    async with asyncio.timeout(5):
+        assert await service.request_reload() is True
+    assert welcome_prompt(service) == ("demo-congrats",)
+
+
+async def test_bad_reload_keeps_the_running_config(
+    service: Hotline, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (config_dir / "ivr.yaml").write_text("entry: [oops\n", encoding="utf-8")
+    assert await service.reload() is False
+    assert welcome_prompt(service) == ("hello-world",)
+    assert f"{config_dir / 'ivr.yaml'}:1: YAML syntax error" in caplog.text
+
+
+async def test_reload_names_settings_that_need_a_restart(
+    service: Hotline, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = (config_dir / "hotline.yaml").read_text(encoding="utf-8")
+    (config_dir / "hotline.yaml").write_text(text.replace("web:\n  port: 0", "web:\n  port: 1"))
+    assert await service.reload() is True
+    assert "need a restart: web" in caplog.text

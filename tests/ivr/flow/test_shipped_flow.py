@@ -1,0 +1,84 @@
+"""The shipped config/ivr.yaml, prompts and catalog serving callers (keys only, no speech
+service: the open question falls back to the main menu)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from hotline.config_yaml import parse_yaml
+from ivr.callers import CallerProfile, InMemoryDirectory
+from ivr.flow.flow import Flow, build_flow
+from ivr.flow.models import IvrSettings
+from telephony.emulator import Caller
+
+from .support import OPEN_MONDAY, names, played, rig
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Flow:
+    monkeypatch.chdir(ROOT)
+    document = parse_yaml((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
+    settings = IvrSettings.model_validate(document.data)
+    prompts = settings.prompts.model_copy(update={"asterisk_dir": str(ROOT / "prompts")})
+    speech = settings.speech.model_copy(update={"recordings_dir": tmp_path})
+    return build_flow(settings.model_copy(update={"prompts": prompts, "speech": speech}))
+
+
+async def test_english_caller_hears_the_offers_then_reaches_an_agent(shipped: Flow) -> None:
+    async with rig(shipped, clock=OPEN_MONDAY) as r:
+        result = await r.call(Caller(number="0501234567", dtmf="120", barge_in=False))
+
+    assert names(played(result)) == [
+        "en/choose-language",
+        "en/welcome",
+        "en/main-menu",
+        "en/offer-double-speed",
+        "en/anything-else",
+        "en/transfer",
+    ]
+    assert r.acd.calls[0].language == "en"
+    assert [e.node for e in r.reports[0].trace] == [
+        "start",
+        "hours",
+        "language",
+        "welcome",
+        "reason",
+        "main",
+        "offers",
+        "more",
+        "agent",
+    ]
+
+
+async def test_known_arabic_customer_skips_the_language_menu_and_reports_a_fault(
+    shipped: Flow,
+) -> None:
+    profile = CallerProfile(customer_id="7", tier="loyal", language="ar")
+    callers = InMemoryDirectory([(profile, ["0501234567"], [])])
+    async with rig(shipped, callers=callers, clock=OPEN_MONDAY) as r:
+        result = await r.call(Caller(number="0501234567", dtmf="412345678#", barge_in=False))
+
+    assert names(played(result)) == ["ar/welcome", "ar/main-menu", "ar/transfer"]
+    assert any("/ar/enter-account" in c for c in result.commands if c.startswith("GET DATA"))
+    (handed,) = r.acd.calls
+    assert (handed.language, handed.queue, handed.call_type) == ("ar", "support", "technical_fault")
+    assert (handed.account, handed.complexity, handed.tier) == ("12345678", 3, "loyal")
+
+
+async def test_after_hours_the_closed_menu_ends_politely(shipped: Flow) -> None:
+    saturday_evening = dt.datetime(2026, 3, 7, 15, 0, tzinfo=dt.UTC)  # 19:00 in Dubai
+    async with rig(shipped, clock=saturday_evening) as r:
+        result = await r.call(Caller(dtmf="9", barge_in=False))
+
+    assert names(played(result)) == [
+        "en/closed",
+        "en/invalid-option",
+        "en/closed",
+        "en/goodbye",
+    ]
+    assert r.reports[0].ending == "hangup"
