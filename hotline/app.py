@@ -21,7 +21,6 @@ from hotline.logs import set_level
 from hotline.web.app import create_web_app
 from hotline.web.server import WebServer
 from ivr.callers import InMemoryDirectory
-from ivr.catalog import CatalogError
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
 from ivr.flow.handoff import FallbackAcd, InMemoryCallbacks
@@ -134,13 +133,10 @@ class Hotline:
                 load_config, self._config_dir, environ=self._environ, overrides=self._overrides
             )
             flow = await asyncio.to_thread(build_flow, new.ivr)
-        except ConfigError as exc:
+        except ConfigError as exc:  # the catalog's CatalogError included
             for issue in exc.issues:
                 log.error("config reload refused: %s", issue)
             log.error("config reload refused; still running the previous config")
-            return False
-        except CatalogError as exc:
-            log.error("config reload refused: %s; still running the previous config", exc)
             return False
         self.apply(new)
         self.ivr.swap(flow)  # calls in progress finish on the flow they started with

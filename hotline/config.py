@@ -46,7 +46,7 @@ from pydantic_core import ErrorDetails
 from acd.build import check_acd_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from hotline.config_models import Config, IvrSettings, ServiceSettings
-from hotline.config_yaml import YamlDocument, YamlFileError, parse_yaml
+from hotline.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
 from ivr.flow.validation import check_flow
 
 __all__ = [
@@ -113,32 +113,6 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("HOTLINE_DATABASE_URL", "hotline.yaml", ("database", "url")),
     EnvOverride("HOTLINE_LOG_LEVEL", "hotline.yaml", ("logging", "level")),
 )
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    """One reason the config was refused.
-
-    ``file`` is the file as the admin named it, or ``$VARIABLE`` / ``--set`` when the
-    offending value came from the environment or the command line (then ``line`` is None).
-    """
-
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class ConfigError(Exception):
-    """The config was refused; ``issues`` lists every problem found."""
-
-    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
-        self.issues = tuple(issues)
-        super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
 def config_files_present(directory: Path | str) -> list[Path]:

@@ -143,3 +143,29 @@ class _Walker:
             seen[key] = line
             self.lines[(*path, key)] = line
             self.walk(value_node, (*path, key))
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One reason the config was refused.
+
+    ``file`` is the file as the admin named it, or ``$VARIABLE`` / ``--set`` when the
+    offending value came from the environment or the command line (then ``line`` is None).
+    """
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config was refused; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))

@@ -21,7 +21,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from hotline.config_yaml import YamlFileError, parse_yaml
+from hotline.config_yaml import ConfigError, ConfigIssue, YamlFileError, parse_yaml
 from ivr.flow.fields import FrozenModel, Loc, PromptName
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogFile",
-    "CatalogIssue",
     "Offer",
     "Product",
     "load_catalog",
@@ -102,22 +101,8 @@ def check_catalog(data: CatalogFile) -> Iterator[tuple[Loc, str]]:
             owner.setdefault(intent, product_id)
 
 
-@dataclass(frozen=True)
-class CatalogIssue:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class CatalogError(Exception):
-    def __init__(self, issues: Sequence[CatalogIssue]) -> None:
-        self.issues = tuple(issues)
-        super().__init__("\n".join(str(issue) for issue in self.issues))
+class CatalogError(ConfigError):
+    """The catalog was refused; ``issues`` lists every problem, located like config errors."""
 
 
 @dataclass(frozen=True)
@@ -164,23 +149,23 @@ class Catalog:
 EMPTY_CATALOG = Catalog()
 
 
-def read_catalog(path: Path) -> tuple[Catalog | None, list[CatalogIssue]]:
+def read_catalog(path: Path) -> tuple[Catalog | None, list[ConfigIssue]]:
     """The catalog and no issues, or None and every issue found (with lines)."""
     label = str(path)
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
-        return None, [CatalogIssue(label, None, "", f"cannot read: {exc.strerror or exc}")]
+        return None, [ConfigIssue(label, None, "", f"cannot read: {exc.strerror or exc}")]
     if len(raw) > MAX_CATALOG_BYTES:
-        return None, [CatalogIssue(label, None, "", f"larger than {MAX_CATALOG_BYTES} bytes")]
+        return None, [ConfigIssue(label, None, "", f"larger than {MAX_CATALOG_BYTES} bytes")]
     try:
         document = parse_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [CatalogIssue(label, line, "", "not UTF-8 text")]
+        return None, [ConfigIssue(label, line, "", "not UTF-8 text")]
     except YamlFileError as exc:
-        issues = [CatalogIssue(label, p.line, _dotted(p.path), p.message) for p in exc.problems]
+        issues = [ConfigIssue(label, p.line, _dotted(p.path), p.message) for p in exc.problems]
         return None, issues
     try:
         data = CatalogFile.model_validate(document.data)
@@ -189,11 +174,11 @@ def read_catalog(path: Path) -> tuple[Catalog | None, list[CatalogIssue]]:
         for error in exc.errors():
             loc = tuple(part for part in error["loc"] if part != "[key]")  # a bad mapping key
             message = _message(error["type"], loc, error["msg"])
-            issues.append(CatalogIssue(label, document.line_of(loc), _dotted(loc), message))
+            issues.append(ConfigIssue(label, document.line_of(loc), _dotted(loc), message))
         return None, issues
     catalog = Catalog(data, path, dict(document.lines))
     problems = [
-        CatalogIssue(label, catalog.line_of(loc), _dotted(loc), message)
+        ConfigIssue(label, catalog.line_of(loc), _dotted(loc), message)
         for loc, message in check_catalog(data)
     ]
     return (None, problems) if problems else (catalog, [])
