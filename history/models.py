@@ -216,3 +216,40 @@ class ErasureRow(Base):
     erased_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(String(500))
     removed: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class ApiTokenRow(Base):
+    """A bearer token of the HTTP API (``hotline.web.tokens``): only its SHA-256 is kept.
+
+    Here, not in the web package, because the token table lives in the shared store and
+    its migration must know it.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("name"), UniqueConstraint("token_hash"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    #: What the token's writes are recorded as (``interactions.source``): the namespace of
+    #: its idempotency keys. A rotated token keeps its predecessor's source.
+    source: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ApiIdempotencyRow(Base):
+    """The fingerprint of the first request an HTTP ``Idempotency-Key`` came with, so a retry
+    with another body is refused rather than silently answered with the first result."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("source", "operation", "key"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

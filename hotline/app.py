@@ -16,11 +16,17 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from history.repository import HistoryRepository
+from history.spool import Spool
+from history.store import create_engine, migrate
+from history.writer import HistoryWriter
 from hotline.config import Config, ConfigError, load_config
 from hotline.logs import set_level
 from hotline.web.app import create_web_app
 from hotline.web.server import WebServer
-from ivr.callers import InMemoryDirectory
+from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
 from ivr.flow.handoff import FallbackAcd, InMemoryCallbacks
@@ -56,10 +62,15 @@ class Hotline:
         self._environ = environ
         self._overrides = dict(overrides or {})
         self._tasks: set[asyncio.Task[Any]] = set()
+        _prepare_database_dir(config)
+        self.store = create_engine(config.database.url)
+        self.history = HistoryRepository(self.store)
+        self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
+        self._history_migrated = False
         # Until the ACD is wired, a call the flow queues goes to Asterisk's own Queue().
         self.ivr = FlowEngine(
             build_flow(config.ivr),
-            callers=InMemoryDirectory(),
+            callers=HistoryDirectory(self.history),
             acd=FallbackAcd(_fallback(config)),
             callbacks=InMemoryCallbacks(),
             fallback=_fallback(config),
@@ -84,7 +95,15 @@ class Hotline:
             action_timeout_s=config.ami.action_timeout_s,
         )
         self.channels = ChannelTracker(self.ami)
-        web_app = create_web_app(readiness={"fastagi": self._agi_ready, "ami": self._ami_ready})
+        web_app = create_web_app(
+            readiness={
+                "fastagi": self._agi_ready,
+                "ami": self._ami_ready,
+                "history": self._history_ready,
+            },
+            repository=self.history,
+            writer=self.history_writer,
+        )
         self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
 
     @property
@@ -92,12 +111,18 @@ class Hotline:
         return self._config
 
     async def start(self) -> None:
-        """Listen for calls and HTTP, and begin connecting to AMI (in the background)."""
-        _prepare_database_dir(self._config)
+        """Listen for calls and HTTP, and begin connecting to AMI (in the background).
+
+        A history store that is down does not stop the service: calls are served, writes
+        are spooled, and the schema is brought up to date as soon as the store answers.
+        """
         if not self._config.ami.secret.get_secret_value():
             log.warning("ami.secret is empty: set HOTLINE_AMI_SECRET (AMI login will fail)")
         started = False
         try:
+            if not await self._migrate_history_once():
+                self._spawn(self._migrate_history(), name="history-migrate")
+            await self.history_writer.start()
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
@@ -118,6 +143,8 @@ class Hotline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.history_writer.close()
+        await self.store.dispose()
 
     def request_reload(self) -> asyncio.Task[bool]:
         """Reload in the background (from a signal handler); errors are logged there."""
@@ -157,6 +184,36 @@ class Hotline:
             log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
         self._config = new
         log.info("config reloaded")
+
+    async def _migrate_history_once(self) -> bool:
+        """Bring the store's schema to head; False (and one log line) if it is down."""
+        try:
+            await migrate(self.store)
+        except (OSError, SQLAlchemyError) as exc:
+            log.error(
+                "history store %s unavailable (%s: %s); calls are served and history writes "
+                "are spooled until it answers",
+                self._built_from.database.display_url,
+                type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "",
+            )
+            return False
+        self._history_migrated = True
+        return True
+
+    async def _migrate_history(self) -> None:
+        """Retry the migration with back-off until the store answers."""
+        delay = 0.5
+        while not self._history_migrated:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            if await self._migrate_history_once():
+                log.info("history store reachable again; schema up to date")
+
+    def _history_ready(self) -> str | None:
+        if self._history_migrated:
+            return None
+        return "history store not reachable yet (writes are spooled)"
 
     def _agi_ready(self) -> str | None:
         return None if self._agi_listening else "FastAGI server is not listening"

@@ -30,7 +30,12 @@ CONFIG_DIR_VARIABLE = "HOTLINE_CONFIG_DIR"
 #: Modules that add their own sub-commands: each has ``register(subparsers)``, which sets
 #: ``run=callable(args) -> int`` on its parsers. Imported when the parser is built, so they
 #: keep heavy imports (models, telephony) inside their handlers.
-COMMAND_MODULES: tuple[str, ...] = ("acd.simulate_cli", "ivr.prompts_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "acd.simulate_cli",
+    "ivr.prompts_cli",
+    "hotline.tokens_cli",
+    "hotline.privacy_cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

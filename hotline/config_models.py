@@ -154,6 +154,8 @@ class WebSettings(_Settings):
 
 class DatabaseSettings(_Settings):
     url: Annotated[str, AfterValidator(_database_url)] = "sqlite+aiosqlite:///var/hotline.db"
+    #: Where history writes wait, on disk, while the database is unreachable.
+    spool: Path = Path("var/history-spool.jsonl")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         """A server URL may carry a password: keep it out of reprs and logs."""

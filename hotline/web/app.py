@@ -11,10 +11,24 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from history.repository import HistoryRepository
+from history.writer import HistoryWriter
+from hotline.web.api.context import ApiSettings
+from hotline.web.api.service import HistoryApi
 from hotline.web.health import Health, ReadinessCheck
 
 
-def create_web_app(*, readiness: Mapping[str, ReadinessCheck]) -> web.Application:
+def create_web_app(
+    *,
+    readiness: Mapping[str, ReadinessCheck],
+    repository: HistoryRepository | None = None,
+    writer: HistoryWriter | None = None,
+    api_settings: ApiSettings | None = None,
+) -> web.Application:
+    """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
+    side's spooling writer) lets it accept interaction appends while the store is down."""
     app = web.Application()
     Health(readiness).add_routes(app)
+    if repository is not None:
+        HistoryApi(repository, writer=writer, settings=api_settings).mount(app)
     return app

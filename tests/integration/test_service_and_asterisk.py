@@ -151,3 +151,40 @@ async def test_service_down_means_asterisk_queues_the_caller_itself(tmp_path: Pa
     assert result.agi_status == "FAILURE"
     assert result.fallback_used
     assert result.fallback_phone in {p.endpoint for p in PHONES}
+
+
+async def test_calls_are_served_while_the_history_store_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config(
+        None,
+        environ={},
+        overrides={
+            "fastagi.port": 0,
+            "web.port": 0,
+            "ami.port": unused_port(),
+            "ami.secret": "secret",
+            "database.url": f"postgresql+asyncpg://hotline:pw-s3cret@127.0.0.1:{unused_port()}/x",
+            "database.spool": str(tmp_path / "spool.jsonl"),
+        },
+    )
+    hotline = Hotline(config)
+    async with asyncio.timeout(15):
+        await hotline.start()
+        try:
+            emulator = AsteriskEmulator(
+                agi_port=hotline.agi.port,
+                ami_port=config.ami.port,
+                phones=PHONES,
+                time_scale=TIME_SCALE,
+            )
+            await emulator.start()
+            call = await emulator.place_call(Caller(number="+441632960007"))
+            result = await call.wait_done(timeout_s=10)
+            await emulator.stop()
+        finally:
+            await hotline.close()
+    assert result.fallback_used
+    assert any(c.startswith("STREAM FILE hello-world") for c in result.commands)
+    assert "history store" in caplog.text
+    assert "pw-s3cret" not in caplog.text

@@ -1,0 +1,30 @@
+"""What the API's handlers work with: the store, the spooling writer, and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from history.repository import HistoryRepository
+from history.writer import HistoryWriter
+from hotline.web.api.idempotency import IdempotencyStore
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    #: Above the store's own caps (a 1,000,000-character transcript, JSON-escaped).
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: What a 503 tells clients to wait before retrying.
+    retry_after_s: int = 5
+    #: A token checked this recently is not looked up again (revocation delay).
+    token_fresh_s: float = 30.0
+    #: While the store is down, a token checked this recently is still trusted.
+    token_stale_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    repository: HistoryRepository
+    #: Spools interaction appends while the store is down (202); without it they get 503.
+    writer: HistoryWriter | None
+    idempotency: IdempotencyStore
+    settings: ApiSettings

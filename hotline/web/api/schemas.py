@@ -1,0 +1,232 @@
+"""What the API reads and writes, as pydantic models: the single source of the OpenAPI schemas.
+
+Request bodies are the store's own input models (``history.inputs``), so the API accepts
+exactly what the Python repository accepts. Two are narrowed: on HTTP, ``source`` comes from
+the caller's token and ``idempotency_key`` from the ``Idempotency-Key`` header, so a module
+cannot write under another module's name. Responses are the store's frozen records
+(``history.records``) and small wrappers around them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
+
+from history.identities import IdentityKind
+from history.inputs import Channel, NewInteraction, NewNote
+from history.records import Customer, Event, Fcr, Interaction, LastAgent, Merge, Note
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Who = Annotated[str, Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+IdentityValue = Annotated[str, Field(min_length=1, max_length=320)]
+
+
+def _narrowed(
+    model: type[BaseModel], name: str, drop: tuple[str, ...], ids: tuple[str, ...]
+) -> type[BaseModel]:
+    """``model`` without the fields in ``drop``, with the fields in ``ids`` bounded to ids
+    the database can hold (so an absurd number is a 422, not a driver overflow)."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in drop:
+            continue
+        annotation: Any = Id | None if field_name in ids else info.annotation
+        fields[field_name] = (annotation, info)
+    narrowed: type[BaseModel] = create_model(
+        name, __config__=model.model_config, __doc__=model.__doc__, **fields
+    )
+    return narrowed
+
+
+InteractionIn = _narrowed(
+    NewInteraction, "InteractionIn", ("source", "idempotency_key"), ("customer_id",)
+)
+NoteIn = _narrowed(
+    NewNote, "NoteIn", ("source", "idempotency_key"), ("customer_id", "interaction_id")
+)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MergeIn(_Body):
+    """``merged_id`` is folded into the customer in the path (the survivor)."""
+
+    merged_id: Id
+    by: Who
+    reason: Reason
+
+
+class EraseIn(_Body):
+    by: Who
+    reason: Reason
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Limit = Annotated[int, Field(ge=1, le=200)]
+
+
+class CustomerLookup(_Query):
+    """Exactly one identity; it is normalised like every stored one (E.164 for numbers)."""
+
+    phone: IdentityValue | None = None
+    email: IdentityValue | None = None
+    chat: IdentityValue | None = None
+    whatsapp: IdentityValue | None = None
+    sms: IdentityValue | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CustomerLookup:
+        given = [kind for kind in IdentityKind if getattr(self, kind.value) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of phone, email, chat, whatsapp, sms")
+        return self
+
+    @property
+    def identity(self) -> tuple[IdentityKind, str | None]:
+        for kind in IdentityKind:
+            value = getattr(self, kind.value)
+            if value is not None:
+                return kind, value
+        return IdentityKind.PHONE, None
+
+
+class TimelineQuery(_Query):
+    limit: Limit = 50
+    cursor: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    channel: list[Channel] = Field(default_factory=list, max_length=len(Channel))
+
+
+class ListQuery(_Query):
+    limit: Limit = 50
+
+
+class RecentQuery(_Query):
+    days: Annotated[float, Field(gt=0, le=3660)] = 7.0
+    limit: Limit = 100
+
+
+class FcrQuery(_Query):
+    window_days: Annotated[float, Field(gt=0, le=366)] = 7.0
+
+
+class FcrRateQuery(FcrQuery):
+    since: AwareDatetime
+    until: AwareDatetime
+
+
+class EventsQuery(_Query):
+    after_seq: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    call_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    kind: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
+class RefQuery(_Query):
+    """An interaction by its writer's reference; ``source`` defaults to the token's own."""
+
+    key: IdempotencyKey
+    source: (
+        Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.\-]+$")] | None
+    ) = None
+
+
+# responses
+
+
+class CustomerList(BaseModel):
+    items: list[Customer]
+
+
+class InteractionList(BaseModel):
+    items: list[Interaction]
+
+
+class NoteList(BaseModel):
+    items: list[Note]
+
+
+class RecentContacts(BaseModel):
+    days: float
+    #: True when there was any contact in the window: a repeat contact.
+    repeat: bool
+    items: list[Interaction]
+
+
+class LastAgentOut(BaseModel):
+    last_agent: LastAgent | None
+
+
+class FcrOut(BaseModel):
+    interaction_id: int
+    window_days: float
+    verdict: Fcr
+
+
+class FcrRateOut(BaseModel):
+    since: datetime
+    until: datetime
+    window_days: float
+    contacts: int
+    achieved: int
+    repeated: int
+    unresolved: int
+    pending: int
+    #: achieved / decided contacts; null when none is decided yet.
+    rate: float | None
+
+
+class EventList(BaseModel):
+    items: list[Event]
+    #: Pass as ``after_seq`` to read on (the last seq of this page, or the one given).
+    next_after_seq: int
+
+
+class Accepted(BaseModel):
+    """The store is unavailable: the write is in the durable spool and will be applied, in
+    order, when it returns. Read it back later by its reference (``location``)."""
+
+    status: Literal["spooled"] = "spooled"
+    source: str
+    idempotency_key: str
+    location: str
+
+
+class ErasureRecord(BaseModel):
+    customer_id: int
+    erased_at: datetime
+    erased_by: str
+    reason: str
+    removed: dict[str, int]
+
+
+class ErasureOut(ErasureRecord):
+    #: The recordings whose references were removed: delete them from the recording store.
+    recording_refs: list[str]
+
+
+class CustomerExport(BaseModel):
+    """Everything held about a customer (the right of access). Keys the store adds later
+    pass through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str
+    exported_at: datetime
+    customer: Customer
+    interactions: list[Interaction]
+    notes: list[Note]
+    merges: list[Merge]
+    erasures: list[ErasureRecord]
+    events: list[Event]
