@@ -290,7 +290,14 @@ class FastAgiServer:
         try:
             async with asyncio.timeout(timeout_s):
                 await session.continue_at(fb.context, fb.extension, fb.priority)
-        except (CallerHangup, AgiCommandError, TimeoutError) as exc:
+        except TimeoutError:
+            log.info(
+                "AGI %s: Asterisk was still busy with the last command after %ss; the "
+                "dialplan continues at its next priority instead of the fallback",
+                session.env.channel,
+                timeout_s,
+            )
+        except (CallerHangup, AgiCommandError) as exc:
             log.info(
                 "AGI %s: could not send the call to the fallback: %s", session.env.channel, exc
             )
