@@ -12,6 +12,9 @@ class CallFacts:
     """The inputs of priority and skill rules; none of them changes while the call waits."""
 
     intent: str | None = None
+    #: The call type the IVR's intent implies (config/intents.yaml); priority.yaml's
+    #: ``intents`` map, when it names the intent, takes precedence.
+    call_type: str | None = None
     tier: str | None = None
     #: 0 = trivial; the IVR raises it from the intent hint, its answers and open issues.
     complexity: int = 0

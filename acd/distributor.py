@@ -113,11 +113,16 @@ class CallDistributor:
 
     def caller_hung_up(self, call_id: str) -> list[Offer]:
         """The caller left: abandoned if not yet answered, else the call is over."""
+        return self.caller_left(call_id, "caller hung up", event="caller_hung_up")
+
+    def caller_left(self, call_id: str, reason: str, *, event: str = "caller_left") -> list[Offer]:
+        """The call left the line for ``reason`` (a callback request, an overflow, no agent
+        left): like a hang-up, with the reason kept in the log."""
         info = self._calls.get(call_id)
         if info is None:
-            self._log(EventRejected(call_id, "caller_hung_up", "unknown call"))
+            self._log(EventRejected(call_id, event, "unknown call"))
             return []
-        self._caller_gone(info, "caller hung up")
+        self._caller_gone(info, reason)
         return self.dispatch()
 
     # agents ----------------------------------------------------------------------------

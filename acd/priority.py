@@ -71,6 +71,8 @@ class PriorityWeights:
     def call_type(self, facts: CallFacts) -> str | None:
         if facts.intent is not None and facts.intent in self.intent_call_types:
             return self.intent_call_types[facts.intent]
+        if facts.call_type is not None and facts.call_type in self.call_type_points:
+            return facts.call_type
         return self.default_call_type
 
     def is_repeat(self, facts: CallFacts) -> bool:

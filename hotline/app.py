@@ -18,6 +18,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.build import build_acd
+from acd.events import InMemoryEventSink
+from acd.live.agent_feed import AmiAgentFeed
+from acd.live.gateway import LiveAcd
+from acd.live.persistence import HistoryEventSink, HistoryInteractions
+from acd.live.service import AcdService
+from acd.live.waiting import recorded_or_core
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -29,7 +36,9 @@ from hotline.web.server import WebServer
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
-from ivr.flow.handoff import FallbackAcd, InMemoryCallbacks
+from ivr.flow.handoff import InMemoryCallbacks
+from ivr.intent import build_classifier
+from ivr.speech.service import build_speech_service
 from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
 from telephony.ami_client import AmiClient
 from telephony.channels import ChannelTracker
@@ -41,8 +50,21 @@ T = TypeVar("T")
 #: The FastAGI script name the dialplan calls: AGI(agi://host:port/hotline).
 HOTLINE_SCRIPT = "hotline"
 
-#: Sections that only take effect when the sockets and clients are rebuilt.
-RESTART_SECTIONS = ("fastagi", "ami", "web", "database")
+#: Sections that only take effect when the service is restarted: its sockets and clients,
+#: the loaded speech models and classifier, and the ACD's agents, queues and policies.
+RESTART_SECTIONS = (
+    "fastagi",
+    "ami",
+    "web",
+    "database",
+    "speech",
+    "intents",
+    "priority",
+    "skills",
+    "queues",
+    "agents",
+    "waiting",
+)
 
 
 class Hotline:
@@ -67,13 +89,34 @@ class Hotline:
         self.history = HistoryRepository(self.store)
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
         self._history_migrated = False
-        # Until the ACD is wired, a call the flow queues goes to Asterisk's own Queue().
+        self.speech = build_speech_service(config.speech)
+        # The ACD: every state change goes to the live view and, through the spooling
+        # writer, to the history's event log; every queued call is one interaction.
+        self.acd_events = InMemoryEventSink(keep=False)
+        self.acd_log = HistoryEventSink(self.history_writer, inner=self.acd_events)
+        self.acd = AcdService(
+            build_acd(config.priority, config.queues, config.agents, config.skills),
+            sink=self.acd_log,
+        )
+        self.interactions = HistoryInteractions(self.history_writer)
+        callbacks = InMemoryCallbacks()
+        self.ivr: FlowEngine
+        self.acd_gateway = LiveAcd(
+            self.acd,
+            config.waiting,
+            fallback=_fallback(config),
+            callbacks=callbacks,
+            interactions=self.interactions,
+            resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
+        )
         self.ivr = FlowEngine(
             build_flow(config.ivr),
             callers=HistoryDirectory(self.history),
-            acd=FallbackAcd(_fallback(config)),
-            callbacks=InMemoryCallbacks(),
+            acd=self.acd_gateway,
+            callbacks=callbacks,
             fallback=_fallback(config),
+            recogniser=self.speech,
+            classifier=build_classifier(config.intents),
         )
         self._agi_listening = False
         self.agi = FastAgiServer(
@@ -95,6 +138,9 @@ class Hotline:
             action_timeout_s=config.ami.action_timeout_s,
         )
         self.channels = ChannelTracker(self.ami)
+        self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
+        self.acd_feed = AmiAgentFeed(self.acd)
+        self.acd_feed.attach(self.ami)
         web_app = create_web_app(
             readiness={
                 "fastagi": self._agi_ready,
@@ -123,6 +169,9 @@ class Hotline:
             if not await self._migrate_history_once():
                 self._spawn(self._migrate_history(), name="history-migrate")
             await self.history_writer.start()
+            # Models load in the background: until they are ready, speech turns use DTMF.
+            self._spawn(self.speech.start(), name="speech-models")
+            await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
@@ -139,10 +188,15 @@ class Hotline:
         await self.agi.close()
         await self.ami.close()
         self.channels.close()
+        self.acd_feed.close()
+        await self.acd.close()
+        await self.acd_log.close()
+        await self.interactions.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.speech.close()
         await self.history_writer.close()
         await self.store.dispose()
 

@@ -33,6 +33,8 @@ CONFIG_DIR_VARIABLE = "HOTLINE_CONFIG_DIR"
 COMMAND_MODULES: tuple[str, ...] = (
     "acd.simulate_cli",
     "ivr.prompts_cli",
+    "ivr.speech.cli",
+    "ivr.intent.cli",
     "hotline.tokens_cli",
     "hotline.privacy_cli",
 )
@@ -61,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the service against a simulated Asterisk placing calls"
     )
-    _config_options(demo, default=None)
+    _config_options(demo, optional=True)
     demo.add_argument(
         "--duration", type=_positive, metavar="S", help="stop after S seconds (default: never)"
     )
@@ -74,12 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_options(parser: argparse.ArgumentParser, default: str | None = "") -> None:
-    if default == "":
-        default = os.environ.get(CONFIG_DIR_VARIABLE) or DEFAULT_CONFIG_DIR
-        where = f"default: ${CONFIG_DIR_VARIABLE} or ./{DEFAULT_CONFIG_DIR}"
-    else:
-        where = "default: built-in settings"
+def _config_options(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    """``optional``: without a directory, run on the built-in settings instead of failing."""
+    default: str | None = os.environ.get(CONFIG_DIR_VARIABLE) or DEFAULT_CONFIG_DIR
+    where = f"default: ${CONFIG_DIR_VARIABLE} or ./{DEFAULT_CONFIG_DIR}"
+    if optional and not Path(str(default)).is_dir():
+        default = None
+    if optional:
+        where += ", else built-in settings"
     parser.add_argument("--config", type=Path, default=default, metavar="DIR", help=where)
     parser.add_argument(
         "--set",

@@ -44,10 +44,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from acd.build import check_acd_config
+from acd.live.settings import WaitingConfig, check_waiting_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from hotline.config_models import Config, IvrSettings, ServiceSettings
 from hotline.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
 from ivr.flow.validation import check_flow
+from ivr.intent.config import IntentsConfig, check_intents
+from ivr.speech.settings import SpeechSettings, speech_warnings
 
 __all__ = [
     "CONFIG_FILES",
@@ -78,11 +81,17 @@ class ConfigFile:
     #: Checks across fields that a model alone cannot state (a menu option pointing at a
     #: node that does not exist): returns (key path, reason) pairs, located like any error.
     check: Callable[[Any], Iterable[tuple[tuple[str | int, ...], str]]] | None = None
+    #: Like ``check``, for what does not refuse the config (a speech model missing on this
+    #: machine: callers of that language use the keypad).
+    warn: Callable[[Any], Iterable[tuple[tuple[str | int, ...], str]]] | None = None
 
 
 CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("hotline.yaml", ServiceSettings, field=None, required=True),
     ConfigFile("ivr.yaml", IvrSettings, field="ivr", check=check_flow),
+    ConfigFile("speech.yaml", SpeechSettings, field="speech", warn=speech_warnings),
+    ConfigFile("intents.yaml", IntentsConfig, field="intents", check=check_intents),
+    ConfigFile("waiting.yaml", WaitingConfig, field="waiting"),
     ConfigFile("priority.yaml", PriorityConfig, field="priority"),
     ConfigFile("skills.yaml", SkillsConfig, field="skills"),
     ConfigFile("queues.yaml", QueuesConfig, field="queues"),
@@ -155,11 +164,13 @@ def load_config(
     for key, value in (overrides or {}).items():
         issues.extend(_apply_cli_override(sources, key, value))
     parts: dict[str, object] = {}
+    found: list[tuple[str, ConfigIssue]] = []
     for source in sources.values():
         validated, problems = source.validate()
         issues.extend(problems)
         if validated is None:
             continue
+        found.extend(("warning", issue) for issue in source.warnings(validated))
         if source.entry.field is None:
             parts.update({name: getattr(validated, name) for name in type(validated).model_fields})
         else:
@@ -167,9 +178,12 @@ def load_config(
     if issues:
         raise ConfigError(issues)
     config = Config.model_validate(parts)
-    found = [
+    found += [
         (issue.severity, ConfigIssue(str(base / issue.file), None, issue.path, issue.message))
-        for issue in check_acd_config(config.priority, config.queues, config.agents, config.skills)
+        for issue in [
+            *check_acd_config(config.priority, config.queues, config.agents, config.skills),
+            *check_waiting_config(config.waiting, config.queues.queues),
+        ]
     ]
     errors = [issue for severity, issue in found if severity == "error"]
     if errors:
@@ -247,6 +261,14 @@ class _Source:
             for loc, message in self.entry.check(validated)
         ]
         return (None if problems else validated), problems
+
+    def warnings(self, validated: BaseModel) -> list[ConfigIssue]:
+        if self.entry.warn is None:
+            return []
+        return [
+            ConfigIssue(self.label, self.document.line_of(loc), _dotted(loc), message)
+            for loc, message in self.entry.warn(validated)
+        ]
 
     def _issue(self, error: ErrorDetails) -> ConfigIssue:
         loc = tuple(error["loc"])
@@ -346,4 +368,6 @@ def _unwrap(annotation: object) -> object:
 
 
 def _dotted(loc: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in loc)
+    """``("intents", "Billing", "[key]")`` -> ``intents.Billing``: pydantic's marker for an
+    error in a mapping's key says nothing the path does not."""
+    return ".".join(str(part) for part in loc if part != "[key]")

@@ -26,8 +26,11 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
+from ivr.intent.config import IntentsConfig
+from ivr.speech.settings import SpeechSettings
 
 #: SQLAlchemy drivers the (asyncio) history store can use.
 ASYNC_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg")
@@ -207,6 +210,9 @@ class Config(ServiceSettings):
     other file (see ``hotline.config.CONFIG_FILES``)."""
 
     ivr: IvrSettings = IvrSettings()
+    speech: SpeechSettings = SpeechSettings()
+    intents: IntentsConfig = IntentsConfig()
+    waiting: WaitingConfig = WaitingConfig()
     priority: PriorityConfig = PriorityConfig()
     skills: SkillsConfig = SkillsConfig()
     queues: QueuesConfig = QueuesConfig()

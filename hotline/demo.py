@@ -20,12 +20,25 @@ from pydantic import SecretStr
 
 from hotline.app import Hotline, stop_on_signals
 from hotline.config import Config
+from ivr.flow.models import BusinessHours
 from telephony.emulator import AgentPhone, AsteriskEmulator, Call, Caller, CallResult
 
 log = logging.getLogger(__name__)
 
 DEMO_AMI_USER = "hotline"
 DEMO_AMI_SECRET = "demo"  # only ever given to the in-process emulator
+
+#: What demo callers press, through the shipped flow: language, then a main-menu choice
+#: (the spoken question before it hears silence and falls back to the keypad).
+KEYPRESSES = (
+    "10",  # English, an agent
+    "20",  # Arabic, an agent
+    "120",  # English, the latest offers, then an agent
+    "110",  # English, the price of fibre, then an agent
+    "13123456#",  # English, billing with an account number
+    "14654321#",  # English, a fault with an account number
+    "1",  # English, says nothing more: the menu times out to an agent
+)
 
 #: Used when agents.yaml lists no agents.
 DEMO_PHONES = (
@@ -104,8 +117,9 @@ class DemoTraffic:
     async def run(self, emulator: AsteriskEmulator, interval_s: float, rng: random.Random) -> None:
         async with asyncio.TaskGroup() as calls:
             while True:
-                number = "06" + "".join(rng.choice("0123456789") for _ in range(8))
-                call = await emulator.place_call(Caller(number=number, name="Demo caller"))
+                number = "+4416329" + "".join(rng.choice("0123456789") for _ in range(5))
+                caller = Caller(number=number, name="Demo caller", dtmf=rng.choice(KEYPRESSES))
+                call = await emulator.place_call(caller)
                 self.placed += 1
                 calls.create_task(self._follow(call, number))
                 await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
@@ -153,7 +167,14 @@ def _wired_to(config: Config, *, agi_port: int, ami_port: int) -> Config:
         }
     )
     fastagi = config.fastagi.model_copy(update={"port": agi_port})
-    return config.model_copy(update={"ami": ami, "fastagi": fastagi})
+    # The emulated agents are at their desks from the start, and the hotline is open
+    # whenever the demo runs (the shipped business hours would send a night-time demo to
+    # the "closed" branch).
+    waiting = config.waiting.model_copy(update={"login_all_agents_at_start": True})
+    ivr = config.ivr.model_copy(update={"business_hours": BusinessHours()})
+    return config.model_copy(
+        update={"ami": ami, "fastagi": fastagi, "waiting": waiting, "ivr": ivr}
+    )
 
 
 def _free_port(host: str) -> int:

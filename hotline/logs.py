@@ -17,6 +17,9 @@ from history.masking import PersonalDataFilter
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
+#: Libraries that narrate routine work at INFO (every decoded turn, every migration step).
+QUIET_LIBRARIES = ("faster_whisper", "alembic")
+
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):
     """Marks the handler this module installed, so a second configure replaces it."""
@@ -36,6 +39,8 @@ def configure_logging(
         handler.addFilter(PersonalDataFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

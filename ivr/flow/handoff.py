@@ -123,6 +123,7 @@ def to_incoming_call(call: CallAttributes, *, default_queue: str) -> IncomingCal
     """The ACD's view of the call (``acd.calls.IncomingCall``)."""
     facts = CallFacts(
         intent=call.intent,
+        call_type=call.call_type,
         tier=call.tier,
         complexity=call.complexity,
         days_since_last_contact=call.days_since_last_contact,

@@ -46,6 +46,15 @@ def test_unknown_intent_falls_back_to_the_default_call_type() -> None:
     assert [(t.name, t.detail, t.value) for t in score.terms] == [("call_type", "how_to", 10)]
 
 
+def test_call_type_from_the_ivr_counts_unless_the_intent_map_overrides_it() -> None:
+    from_ivr = WEIGHTS.score(CallFacts(intent="quit", call_type="cancellation"))
+    overridden = WEIGHTS.score(CallFacts(intent="setup_help", call_type="cancellation"))
+    unknown_type = WEIGHTS.score(CallFacts(intent="x", call_type="not_configured"))
+    assert from_ivr.terms[0].detail == "cancellation"
+    assert overridden.terms[0].detail == "how_to"
+    assert unknown_type.terms[0].detail == "how_to"
+
+
 def test_contact_older_than_the_repeat_window_is_not_a_repeat() -> None:
     assert not WEIGHTS.is_repeat(CallFacts(days_since_last_contact=8))
     assert WEIGHTS.is_repeat(CallFacts(days_since_last_contact=7))

@@ -35,6 +35,8 @@ def write_config(directory: Path, *, prompt: str = "hello-world") -> Path:
         f"database:\n  url: sqlite+aiosqlite:///{directory.parent}/var/hotline.db\n",
         encoding="utf-8",
     )
+    # Speech models are tested in tests/ivr/speech; here they would only load in the background.
+    (directory / "speech.yaml").write_text("enabled: false\n", encoding="utf-8")
     (directory / "ivr.yaml").write_text(
         f"prompts: {{core: [{prompt}]}}\nentry: welcome\nnodes:\n"
         f"  welcome: {{play: {{prompt: {prompt}, next: agents}}}}\n  agents: {{queue: {{}}}}\n",

@@ -20,6 +20,7 @@ async def test_demo_places_calls_prints_the_web_url_and_stops_after_its_duration
         overrides={
             "fastagi.port": 0,
             "web.port": 0,
+            "speech.enabled": False,  # models are tested in tests/ivr/speech
             "database.url": f"sqlite+aiosqlite:///{tmp_path}/var/hotline.db",
         },
     )

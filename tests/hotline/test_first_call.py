@@ -32,6 +32,7 @@ def service_config(tmp_path: Path, *, ami_port: int) -> Config:
         overrides={
             "fastagi.port": 0,
             "web.port": 0,
+            "speech.enabled": False,  # models are tested in tests/ivr/speech
             "ami.port": ami_port,
             "ami.secret": "secret",
             "ami.reconnect_min_s": 0.05,

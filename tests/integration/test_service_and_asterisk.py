@@ -34,6 +34,7 @@ async def service(tmp_path: Path) -> AsyncIterator[Hotline]:
         overrides={
             "fastagi.port": 0,
             "web.port": 0,
+            "speech.enabled": False,  # models are tested in tests/ivr/speech
             "ami.port": unused_port(),
             "ami.secret": "secret",
             "ami.reconnect_min_s": 0.05,
@@ -162,6 +163,7 @@ async def test_calls_are_served_while_the_history_store_is_down(
         overrides={
             "fastagi.port": 0,
             "web.port": 0,
+            "speech.enabled": False,  # models are tested in tests/ivr/speech
             "ami.port": unused_port(),
             "ami.secret": "secret",
             "database.url": f"postgresql+asyncpg://hotline:pw-s3cret@127.0.0.1:{unused_port()}/x",

@@ -125,6 +125,7 @@ async def test_generated_requests_get_no_server_error_and_only_documented_answer
         max_examples=50,
         deadline=None,
         database=None,
+        derandomize=True,  # the same requests every run: a failure is reproducible
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
@@ -140,7 +141,7 @@ async def test_generated_requests_get_no_server_error_and_only_documented_answer
             failures.append(f"{case.method} {case.path}: {found.exceptions[0]}")
 
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(90):
             await asyncio.to_thread(explore)  # requests blocks; the server runs on this loop
     finally:
         session.close()

@@ -1,0 +1,322 @@
+"""``LiveAcd``: the ``AcdGateway`` that queues calls in hotline's own ACD.
+
+The IVR hands the call over and the caller's AGI session stays with it until an agent has
+talked to the caller or the call has left the line:
+
+1. **join**: the call is queued (``AcdService.call_arrived``); with no logged-in agent who
+   could ever serve it, the queue's ``on_empty`` action instead (unless ``join_empty``);
+2. **wait** (``acd.live.waiting``): hold music, position and expected-wait announcements,
+   the callback key, the maximum wait, leave-when-empty;
+3. **offer** (``acd.live.ringing``): Dial the agent; a failed ring goes back to 2 with the
+   call's place kept; after the conversation, if the agent hung up first, the caller hears
+   ``prompts.after_call`` and the call ends (a satisfaction survey would go there);
+4. **leave** without an agent: the queue's overflow (another queue, voicemail, a callback,
+   the dialplan fallback, goodbye).
+
+Callbacks: the key books a ``CallbackRequest`` (``ivr.flow.handoff``) for the caller ID and
+the call leaves the line. The request carries the queue and the original entry time
+(``acd.entry_at``), so whoever calls back can queue the call with its place kept
+(``callback_entry_time``). The call does not stay in the router as a virtual call: nothing
+yet connects an agent to an outbound leg.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from acd.calls import IncomingCall
+from acd.live.persistence import InteractionRecorder, NoInteractions
+from acd.live.ringing import Rang, ring_agent
+from acd.live.service import AcdService, CallTicket
+from acd.live.settings import Overflow, WaitingConfig, WaitingPolicy
+from acd.live.waiting import (
+    AskedForCallback,
+    GotOffer,
+    NoAgentLeft,
+    PromptResolver,
+    WaitedTooLong,
+    WaitingCaller,
+    bare_prompt,
+)
+from acd.offer import Offer
+from ivr.flow.handoff import (
+    CallAttributes,
+    CallbackRequest,
+    CallbackRequests,
+    FallbackAcd,
+    to_incoming_call,
+)
+from telephony.agi_server import Fallback
+from telephony.agi_session import AgiSession, CallerHangup
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ATTR_ENTRY_AT", "ATTR_QUEUE", "ATTR_WAITED_S", "LiveAcd", "callback_entry_time"]
+
+#: Attributes a callback request carries (beside the IVR's).
+ATTR_QUEUE = "acd.queue"
+ATTR_ENTRY_AT = "acd.entry_at"
+ATTR_WAITED_S = "acd.waited_s"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def callback_entry_time(
+    attributes: Mapping[str, str], *, wall_now: dt.datetime, clock_now: float
+) -> float | None:
+    """The ACD clock reading of a callback's original entry (for ``IncomingCall.entry_time``)."""
+    try:
+        entry = dt.datetime.fromisoformat(attributes[ATTR_ENTRY_AT])
+    except (KeyError, ValueError):
+        return None
+    return clock_now - max((wall_now - entry).total_seconds(), 0.0)
+
+
+@dataclass
+class _Run:
+    """One call's way through the gateway, and what the history records of it."""
+
+    session: AgiSession
+    call: CallAttributes
+    outcome: str = "abandoned"
+    talk_s: float | None = None
+    recording: str | None = None
+
+
+class LiveAcd:
+    def __init__(
+        self,
+        service: AcdService,
+        settings: WaitingConfig,
+        *,
+        fallback: Fallback,
+        callbacks: CallbackRequests,
+        interactions: InteractionRecorder | None = None,
+        resolve_prompt: PromptResolver = bare_prompt,
+        wall: Callable[[], dt.datetime] = _utc_now,
+        max_overflows: int = 3,
+    ) -> None:
+        self._service = service
+        self._settings = settings
+        self._fallback = FallbackAcd(fallback)
+        self._callbacks = callbacks
+        self._interactions: InteractionRecorder = interactions or NoInteractions()
+        self._resolve = resolve_prompt
+        self._wall = wall
+        self._max_overflows = max_overflows
+        service.on_answered(self._answered)
+
+    @property
+    def default_queue(self) -> str | None:
+        names = self._service.queue_names
+        return self._settings.default_queue or (names[0] if names else None)
+
+    async def enqueue(self, session: AgiSession, call: CallAttributes) -> None:
+        run = _Run(session, call)
+        queue = call.queue or self.default_queue
+        if queue is None:
+            log.error("call %s: no queue configured; sending it to the fallback", call.call_id)
+            await self._to_fallback(run)
+            return
+        self._interactions.queued(call, queue)
+        try:
+            await self._join(run, to_incoming_call(call, default_queue=queue), 0)
+        finally:
+            self._interactions.ended(
+                call.call_id, outcome=run.outcome, talk_s=run.talk_s, recording=run.recording
+            )
+
+    # join, wait, ring ------------------------------------------------------------------
+    async def _join(self, run: _Run, incoming: IncomingCall, depth: int) -> None:
+        service = self._service
+        if not service.has_queue(incoming.queue):
+            log.error("call %s: queue %r is not in queues.yaml", incoming.call_id, incoming.queue)
+            await self._to_fallback(run)
+            return
+        run.outcome = "abandoned"
+        policy = self._settings.policy(incoming.queue)
+        ticket = service.call_arrived(incoming)
+        waiter: WaitingCaller | None = None
+        try:
+            if not policy.join_empty and not service.can_serve(ticket):
+                reason = "join-empty: no logged-in agent can serve the call"
+                await self._leave(run, ticket, None, policy.on_empty, reason, depth)
+                return
+            waiter = WaitingCaller(
+                run.session,
+                service,
+                ticket,
+                policy,
+                self._settings.prompts,
+                language=run.call.language,
+                poll_s=self._settings.poll_s,
+                resolve=self._resolve,
+            )
+            await self._wait(run, waiter, policy, depth)
+        except CallerHangup:
+            service.caller_hung_up((waiter.ticket if waiter else ticket).call_id)
+            raise
+        finally:
+            service.release(waiter.ticket if waiter else ticket)
+
+    async def _wait(
+        self, run: _Run, waiter: WaitingCaller, policy: WaitingPolicy, depth: int
+    ) -> None:
+        failed: tuple[str, float] | None = None  # the last agent whose phone failed, when
+        while True:
+            outcome = await waiter.wait()
+            ticket = waiter.ticket
+            if isinstance(outcome, GotOffer):
+                await self._hold_off(run, waiter, outcome.offer, failed)
+                rang = await self._ring(run, waiter, outcome.offer)
+                if rang.connected:
+                    run.outcome, run.talk_s = "answered", rang.talk_s
+                    self._service.talk_times.observe(
+                        ticket.queue, rang.talk_s, policy.assumed_talk_s
+                    )
+                    await self._after_call(run, rang)
+                    return
+                if rang.outcome is not None:
+                    failed = (outcome.offer.agent_id, self._service.now())
+            elif isinstance(outcome, AskedForCallback):
+                if await self._book_callback(run, ticket, waiter):
+                    return
+            elif isinstance(outcome, WaitedTooLong):
+                reason = f"max wait: {outcome.waited_s:.0f} s in {ticket.queue}"
+                await self._leave(run, ticket, waiter, policy.on_max_wait, reason, depth)
+                return
+            elif isinstance(outcome, NoAgentLeft):
+                reason = "leave-when-empty: no agent left who can serve the call"
+                await self._leave(run, ticket, waiter, policy.on_empty, reason, depth)
+                return
+            else:  # the ACD let go (a reconcile) though the caller is still here
+                log.warning(
+                    "call %s: dropped by the ACD (%s) while the caller waits; queued again",
+                    ticket.call_id,
+                    outcome.reason,
+                )
+                self._service.release(ticket)
+                again = replace(ticket.call, entry_time=ticket.entry_time)
+                waiter.ticket = self._service.call_arrived(again)
+
+    async def _hold_off(
+        self, run: _Run, waiter: WaitingCaller, offer: Offer, failed: tuple[str, float] | None
+    ) -> None:
+        """Don't ring the phone that just failed this call again at once."""
+        if failed is None or failed[0] != offer.agent_id:
+            return
+        left = failed[1] + self._settings.retry_s - self._service.now()
+        if left > 0:
+            await waiter.start_music()
+            await run.session.wait_for_digit(max(1, round(left * 1000)))
+
+    async def _ring(self, run: _Run, waiter: WaitingCaller, offer: Offer) -> Rang:
+        await waiter.stop_music()
+        try:
+            return await ring_agent(
+                run.session,
+                self._service,
+                offer,
+                ring_timeout_s=self._service.setup.ring_timeout_s,
+                options=self._settings.dial_options,
+                rest_s=self._settings.failed_offer_rest_s,
+            )
+        finally:
+            waiter.music_stopped()
+
+    async def _after_call(self, run: _Run, rang: Rang) -> None:
+        """The agent hung up first: a last word, then the call ends."""
+        if rang.outcome is None or not rang.outcome.caller_alive or run.session.dead:
+            return
+        after = self._settings.prompts.after_call
+        if after is not None:
+            await self._play(run, after)
+        await run.session.hangup()
+
+    # leaving without an agent ----------------------------------------------------------
+    async def _leave(
+        self,
+        run: _Run,
+        ticket: CallTicket,
+        waiter: WaitingCaller | None,
+        overflow: Overflow,
+        reason: str,
+        depth: int,
+    ) -> None:
+        self._service.caller_left(ticket.call_id, reason)
+        log.info(
+            "call %s leaves %s (%s): %s", ticket.call_id, ticket.queue, reason, overflow.action
+        )
+        if waiter is not None:
+            await waiter.stop_music()
+        if overflow.prompt is not None:
+            await self._play(run, overflow.prompt)
+        action = overflow.action
+        if action == "queue" and overflow.queue is not None and depth < self._max_overflows:
+            moved = replace(ticket.call, queue=overflow.queue, entry_time=ticket.entry_time)
+            await self._join(run, moved, depth + 1)
+        elif action == "voicemail":
+            await self._voicemail(run)
+        elif action == "callback" and await self._book_callback(run, ticket, None):
+            pass
+        elif action == "hangup":
+            run.outcome = "no agent"
+            await self._play(run, self._settings.prompts.goodbye)
+            await run.session.hangup()
+        else:
+            await self._to_fallback(run)
+
+    async def _book_callback(
+        self, run: _Run, ticket: CallTicket, waiter: WaitingCaller | None
+    ) -> bool:
+        """Book a callback to the caller ID, keeping the entry time; False when the number
+        is withheld (the caller is told, and keeps waiting)."""
+        prompts, number = self._settings.prompts, run.call.caller_number
+        if waiter is not None:
+            await waiter.stop_music()
+        if not number:
+            await self._play(run, prompts.callback_impossible)
+            return False
+        waited = self._service.now() - ticket.entry_time
+        now = self._wall()
+        self._service.caller_left(ticket.call_id, "callback requested")
+        run.outcome = "callback requested"
+        attributes = {
+            **run.call.attributes,
+            ATTR_QUEUE: ticket.queue,
+            ATTR_ENTRY_AT: (now - dt.timedelta(seconds=waited)).isoformat(),
+            ATTR_WAITED_S: f"{waited:.1f}",
+        }
+        request = CallbackRequest(number, ticket.call_id, run.call.language, now, attributes)
+        await self._callbacks.request(request)
+        await self._play(run, prompts.callback_booked)
+        await run.session.hangup()
+        return True
+
+    async def _voicemail(self, run: _Run) -> None:
+        settings = self._settings
+        base = f"{settings.voicemail_dir.rstrip('/')}/{_UNSAFE.sub('_', run.call.call_id)}"
+        recording = await run.session.record_file(
+            base, "wav", "#", timeout_ms=settings.voicemail_max_s * 1000, silence_s=5
+        )
+        run.outcome, run.recording = "voicemail", recording.path
+        if recording.reason != "hangup":
+            await self._play(run, settings.prompts.goodbye)
+            await run.session.hangup()
+
+    async def _to_fallback(self, run: _Run) -> None:
+        run.outcome = "fallback"
+        await self._fallback.enqueue(run.session, run.call)
+
+    async def _play(self, run: _Run, prompt: str) -> None:
+        await run.session.stream_file(self._resolve(prompt, run.call.language))
+
+    def _answered(self, ticket: CallTicket, agent_id: str, wait_s: float) -> None:
+        self._interactions.answered(ticket.call_id, agent_id=agent_id, wait_s=wait_s)

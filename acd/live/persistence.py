@@ -1,0 +1,298 @@
+"""The ACD's writes to the customer history, never on a call's path.
+
+* ``HistoryEventSink``: the distributor's ``EventSink``. Each record is numbered in memory
+  (``inner``: listeners such as the supervisor's live view see it at once) and appended to
+  the history store's event log through ``HistoryWriter.append_event`` by one owned task,
+  in order. The writer spools to disk when the database is down, so nothing is lost and no
+  call waits: ``append`` only puts the record on a queue. Keys are ``<run>-<seq>``, so a
+  replayed write is not logged twice.
+* ``HistoryInteractions``: the voice interaction of a queued call, written through: appended
+  when the call is queued (idempotency key = the call's uniqueid, the same key any other
+  writer of that call uses, so a second append finds the first), updated with the agent
+  and the wait when answered, and with the talk time and outcome at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from enum import Enum
+from typing import Any, Protocol
+from uuid import uuid4
+
+from acd.clock import Clock
+from acd.events import AcdEvent, EventRecord, InMemoryEventSink
+from history.identities import IdentityKind
+from history.inputs import (
+    Channel,
+    IdentityIn,
+    InteractionRef,
+    InteractionUpdate,
+    NewEvent,
+    NewInteraction,
+)
+from ivr.flow.handoff import CallAttributes
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "EventWriter",
+    "HistoryEventSink",
+    "HistoryInteractions",
+    "InteractionRecorder",
+    "InteractionWriter",
+    "NoInteractions",
+    "event_kind",
+    "to_new_event",
+]
+
+#: Queued writes beyond this are worth a warning (the store is slow and not spooling).
+BACKLOG_WARNING = 10_000
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class EventWriter(Protocol):
+    """``history.writer.HistoryWriter``'s event side."""
+
+    async def append_event(self, new: NewEvent) -> object: ...
+
+
+class InteractionWriter(Protocol):
+    """``history.writer.HistoryWriter``'s interaction side."""
+
+    async def append_interaction(self, new: NewInteraction) -> object: ...
+    async def update_interaction(
+        self, target: int | InteractionRef, change: InteractionUpdate
+    ) -> object: ...
+
+
+class _Outbox:
+    """Writes run one at a time, in order, on one owned task started on first use."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._warned = False
+
+    def put(self, write: Callable[[], Awaitable[object]]) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name=self._name)
+        self._queue.put_nowait(write)
+        if self._queue.qsize() > BACKLOG_WARNING and not self._warned:
+            self._warned = True
+            log.warning("%s: %d writes waiting for the history store", self._name, BACKLOG_WARNING)
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    async def close(self, timeout_s: float = 2.0) -> None:
+        """Let queued writes finish (the writer spools them if the store is down), then stop."""
+        if self._task is None:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.flush()
+        except TimeoutError:
+            log.warning("%s: %d writes not done at close", self._name, self._queue.qsize())
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def _drain(self) -> None:
+        while True:
+            write = await self._queue.get()
+            try:
+                await write()
+            except Exception:  # the outbox task's boundary: a refused write is logged once
+                log.exception("%s: a history write was refused", self._name)
+            finally:
+                self._queue.task_done()
+
+
+def event_kind(event: AcdEvent) -> str:
+    """``CallQueued`` -> ``call_queued``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Enum) else value
+
+
+def to_new_event(record: EventRecord, at: dt.datetime, run: str) -> NewEvent:
+    event = record.event
+    fields = {k: _plain(v) for k, v in asdict(event).items()}
+    call_id, agent_id = fields.pop("call_id", None), fields.pop("agent_id", None)
+    payload: dict[str, Any] = {**fields, "seq": record.seq, "clock": record.at}
+    return NewEvent(
+        kind=event_kind(event),
+        call_id=call_id if isinstance(call_id, str) else None,
+        agent_id=agent_id if isinstance(agent_id, str) else None,
+        payload=payload,
+        at=at,
+        key=f"{run}-{record.seq}",
+    )
+
+
+class HistoryEventSink:
+    def __init__(
+        self,
+        writer: EventWriter,
+        *,
+        inner: InMemoryEventSink | None = None,
+        clock: Clock = time.monotonic,
+        wall: Callable[[], dt.datetime] = _utc_now,
+        run: str | None = None,
+    ) -> None:
+        self._writer = writer
+        self.inner = inner if inner is not None else InMemoryEventSink(keep=False)
+        #: The ACD's clock is monotonic; this pair turns its readings into UTC times.
+        self._origin = (clock(), wall())
+        self.run = run or uuid4().hex[:12]
+        self._outbox = _Outbox("acd-event-log")
+
+    def append(self, at: float, event: AcdEvent) -> EventRecord:
+        record = self.inner.append(at, event)
+        when = self._origin[1] + dt.timedelta(seconds=at - self._origin[0])
+        try:
+            new = to_new_event(record, when, self.run)
+        except ValueError as error:  # oversized or malformed: kept in memory, not persisted
+            log.error("ACD event %d not persisted: %s", record.seq, error)
+            return record
+        self._outbox.put(lambda: self._writer.append_event(new))
+        return record
+
+    async def flush(self) -> None:
+        await self._outbox.flush()
+
+    async def close(self, timeout_s: float = 2.0) -> None:
+        """Wait up to ``timeout_s`` for queued writes (the writer spools what the store
+        cannot take), then stop."""
+        await self._outbox.close(timeout_s)
+
+
+class InteractionRecorder(Protocol):
+    """The voice interaction of a queued call (fire and forget: never raises, never waits)."""
+
+    def queued(self, call: CallAttributes, queue: str) -> None: ...
+    def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
+    def ended(
+        self,
+        call_id: str,
+        *,
+        outcome: str,
+        talk_s: float | None = None,
+        recording: str | None = None,
+    ) -> None: ...
+
+
+class NoInteractions:
+    """When there is no history store: nothing is written."""
+
+    def queued(self, call: CallAttributes, queue: str) -> None:
+        pass
+
+    def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
+        pass
+
+    def ended(
+        self,
+        call_id: str,
+        *,
+        outcome: str,
+        talk_s: float | None = None,
+        recording: str | None = None,
+    ) -> None:
+        pass
+
+
+class HistoryInteractions:
+    def __init__(
+        self,
+        writer: InteractionWriter,
+        *,
+        wall: Callable[[], dt.datetime] = _utc_now,
+        source: str = "hotline",
+    ) -> None:
+        self._writer = writer
+        self._wall = wall
+        self._source = source
+        self._outbox = _Outbox("acd-interactions")
+
+    def queued(self, call: CallAttributes, queue: str) -> None:
+        def build() -> NewInteraction:
+            customer = call.customer_id
+            known = customer is not None and customer.isdigit()
+            number = call.caller_number
+            return NewInteraction(
+                channel=Channel.VOICE,
+                started_at=self._wall(),
+                customer_id=int(customer) if known and customer else None,
+                identity=(
+                    IdentityIn(kind=IdentityKind.PHONE, value=number)
+                    if number and not known
+                    else None
+                ),
+                intent=call.intent,
+                call_type=call.call_type,
+                queue=queue,
+                source=self._source,
+                external_id=call.call_id,
+                idempotency_key=call.call_id,
+            )
+
+        self._write(call.call_id, build, self._writer.append_interaction)
+
+    def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
+        self._update(call_id, lambda: InteractionUpdate(agent=agent_id, wait_s=max(wait_s, 0.0)))
+
+    def ended(
+        self,
+        call_id: str,
+        *,
+        outcome: str,
+        talk_s: float | None = None,
+        recording: str | None = None,
+    ) -> None:
+        def build() -> InteractionUpdate:
+            change: dict[str, Any] = {"ended_at": self._wall(), "outcome": outcome[:64]}
+            if talk_s is not None:
+                change["talk_s"] = max(talk_s, 0.0)
+            if recording is not None:
+                change["recording_ref"] = recording
+            return InteractionUpdate(**change)
+
+        self._update(call_id, build)
+
+    async def close(self) -> None:
+        await self._outbox.close()
+
+    async def flush(self) -> None:
+        await self._outbox.flush()
+
+    def _update(self, call_id: str, build: Callable[[], InteractionUpdate]) -> None:
+        def make() -> tuple[InteractionRef, InteractionUpdate]:
+            return InteractionRef(source=self._source, idempotency_key=call_id), build()
+
+        self._write(call_id, make, lambda pair: self._writer.update_interaction(*pair))
+
+    def _write(
+        self,
+        call_id: str,
+        build: Callable[[], Any],
+        send: Callable[[Any], Awaitable[object]],
+    ) -> None:
+        try:
+            value = build()
+        except ValueError as error:  # a value the history refuses: the call goes on
+            log.error("call %s: interaction not written: %s", call_id, error)
+            return
+        self._outbox.put(lambda: send(value))

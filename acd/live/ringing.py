@@ -1,0 +1,96 @@
+"""The offer: Dial the chosen agent from the caller's AGI session, and what its outcome means.
+
+``Dial`` returns when the agent's phone gave up (no answer, busy, unreachable) or, after an
+answer, when the conversation ended. The outcome becomes agent facts:
+
+========================  =====================================================
+DIALSTATUS                agent fact (the call)
+========================  =====================================================
+ANSWER                    ``Answered`` then ``HungUp`` (wrap-up); AMI usually told
+                          the answer already, and then only ``HungUp`` is new
+NOANSWER                  ``RingNoAnswer`` (paused per agents.yaml; the call goes
+                          back in line, its place kept)
+BUSY                      ``Busy``
+CHANUNAVAIL, CONGESTION,  ``Unreachable``
+anything else
+CANCEL / caller gone      the caller hung up while the phone rang: ``CallerHangup``
+========================  =====================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from acd.agent_events import Answered, Busy, HungUp, RingNoAnswer, Unreachable
+from acd.live.service import AcdService, FailedOffer
+from acd.offer import Offer
+from telephony.agi_session import AgiSession, CallerHangup, DialOutcome
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Rang", "ring_agent"]
+
+# DIALSTATUS values (Asterisk's Dial application)
+DIAL_ANSWER: Final = "ANSWER"
+DIAL_NOANSWER: Final = "NOANSWER"
+DIAL_BUSY: Final = "BUSY"
+DIAL_CANCEL: Final = "CANCEL"
+
+
+@dataclass(frozen=True, slots=True)
+class Rang:
+    connected: bool
+    #: None: the offer was no longer current (or the agent has no phone), nothing dialled.
+    outcome: DialOutcome | None = None
+
+    @property
+    def talk_s(self) -> float:
+        ms = self.outcome.answered_ms if self.outcome is not None else None
+        return 0.0 if ms is None else ms / 1000
+
+
+async def ring_agent(
+    session: AgiSession,
+    service: AcdService,
+    offer: Offer,
+    *,
+    ring_timeout_s: float,
+    options: str = "",
+    rest_s: float = 0.0,
+) -> Rang:
+    """Ring ``offer``'s agent; raises ``CallerHangup`` if the caller left meanwhile."""
+    agent_id, call_id = offer.agent_id, offer.call_id
+    if not service.offer_current(offer):
+        log.debug("call %s: offer to agent %s is no longer current", call_id, agent_id)
+        return Rang(False)
+    endpoint = service.endpoint(agent_id)
+    if not endpoint:
+        log.error("agent %s has no endpoint in agents.yaml: cannot ring them", agent_id)
+        service.offer_failed(Unreachable(agent_id, call_id))
+        return Rang(False)
+    channel = session.env.channel
+    service.dialing(channel, offer)
+    try:
+        outcome = await session.dial(endpoint, max(1, math.ceil(ring_timeout_s)), options)
+    finally:
+        service.done_dialing(channel)
+    status = outcome.status
+    if status == DIAL_ANSWER:
+        service.fact(Answered(agent_id, call_id, outcome.peer_name))
+        service.fact(HungUp(agent_id, call_id))
+        return Rang(True, outcome)
+    if status == DIAL_CANCEL or not outcome.caller_alive:
+        raise CallerHangup("caller hung up while the agent's phone rang")
+    failed: FailedOffer
+    if status == DIAL_NOANSWER:
+        failed = RingNoAnswer(agent_id, call_id)
+    elif status == DIAL_BUSY:
+        failed = Busy(agent_id, call_id)
+    else:
+        failed = Unreachable(agent_id, call_id)
+    log.info("call %s: agent %s's phone %s: %s", call_id, agent_id, endpoint, status or "?")
+    service.offer_failed(failed, rest_s=rest_s)
+    return Rang(False, outcome)

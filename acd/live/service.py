@@ -1,0 +1,416 @@
+"""The live ACD: one ``CallDistributor`` on the event loop, its timer, and where offers go.
+
+Concurrency: everything here runs on the event loop's thread and never awaits in the middle
+of a call into the distributor, so each call into the pure core runs to completion before
+any other coroutine runs: no lock is needed, and none is taken. The one owned timer task
+sleeps until ``next_wakeup()`` (a wrap-up ending, a relaxation step), and is re-armed after
+every change that may move that time; it never polls.
+
+Offers, whatever produced them (a call arriving, an agent made ready, a wrap-up timer, a
+reconcile), are logged with their explanation once and put in the waiting call's
+``CallTicket``; the caller's AGI session (``acd.live.gateway``) takes them from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Collection
+from dataclasses import replace
+
+from acd.agent_events import (
+    AgentError,
+    AgentEvent,
+    AgentState,
+    Answered,
+    Busy,
+    HungUp,
+    Login,
+    Logout,
+    OfferRang,
+    Pause,
+    Ready,
+    RingNoAnswer,
+    StaleCallEvent,
+    Unreachable,
+    WrapUpDone,
+    event_name,
+)
+from acd.agents import AgentView
+from acd.build import AcdSetup
+from acd.calls import IncomingCall
+from acd.clock import Clock
+from acd.events import (
+    AcdEvent,
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    EventRecord,
+    EventSink,
+)
+from acd.live.ewt import TalkTimes, WaitEstimate
+from acd.live.staffing import Servable, estimate_wait
+from acd.live.tickets import AnswerListener, CallTicket, OfferNote
+from acd.offer import Offer
+from acd.router import RoutingError
+from acd.skills import Requirement, RoutingProfile
+from telephony.channels import ChannelTable, ChannelTracker
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AcdService",
+    "CallTicket",
+    "FailedOffer",
+    "OfferNote",
+    "TelephonyFact",
+    "live_channel_keys",
+]
+
+TelephonyFact = OfferRang | Answered | HungUp | RingNoAnswer | Busy | Unreachable
+FailedOffer = RingNoAnswer | Busy | Unreachable
+S = AgentState
+#: The states in which each telephony fact is about the agent's current offer or call.
+_FACT_STATES: dict[type, tuple[AgentState, ...]] = {
+    OfferRang: (S.OFFERED,),
+    Answered: (S.OFFERED,),
+    HungUp: (S.OFFERED, S.ON_CALL),
+    RingNoAnswer: (S.OFFERED,),
+    Busy: (S.OFFERED,),
+    Unreachable: (S.OFFERED,),
+}
+#: A timer that finds nothing to do at the time it was armed for sleeps at least this long.
+_STUCK_SLEEP_S = 0.05
+
+
+def live_channel_keys(table: ChannelTable) -> set[str]:
+    """What ``reconcile`` compares against: every live channel's name and uniqueid."""
+    keys: set[str] = set()
+    for channel in table:
+        keys.add(channel.name)
+        keys.add(channel.uniqueid)
+    return keys
+
+
+class _Tap:
+    """The distributor's sink: forwards to the real one and shows each record to the service."""
+
+    def __init__(self, sink: EventSink, service: AcdService) -> None:
+        self._sink = sink
+        self._service = service
+
+    def append(self, at: float, event: AcdEvent) -> EventRecord:
+        record = self._sink.append(at, event)
+        self._service._saw(record)
+        return record
+
+
+class AcdService:
+    def __init__(
+        self,
+        setup: AcdSetup,
+        *,
+        sink: EventSink,
+        clock: Clock = time.monotonic,
+        seed: int = 0,
+        keep_offers: int = 200,
+    ) -> None:
+        self.setup = setup
+        self._clock = clock
+        self._skills = {q.policy.name: q.skills for q in setup.queues}
+        self.distributor = setup.distributor(clock=clock, sink=_Tap(sink, self), seed=seed)
+        self._tickets: dict[str, CallTicket] = {}
+        self._dials: dict[str, tuple[str, str]] = {}
+        self._servable = Servable(self.distributor)
+        self._rests: dict[str, asyncio.TimerHandle] = {}
+        self._answer_listeners: list[AnswerListener] = []
+        self.talk_times = TalkTimes()
+        #: The latest offers and why they were made (newest last).
+        self.recent_offers: deque[OfferNote] = deque(maxlen=keep_offers)
+        self._rearm = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+    async def start(self, *, login_all: bool = False) -> None:
+        """Start the timer; ``login_all`` logs every configured agent in (demo, tests)."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().create_task(
+                self._run_timer(), name="acd-timer"
+            )
+        if login_all:
+            for agent_id in self.distributor.agents:
+                with contextlib.suppress(AgentError):
+                    self.login(agent_id)
+
+    async def close(self) -> None:
+        for handle in self._rests.values():
+            handle.cancel()
+        self._rests.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+
+    def on_answered(self, listener: AnswerListener) -> None:
+        """``listener(ticket, agent_id, wait_s)`` when an agent answers a queued call (from
+        inside the distributor: it must not call back into the service)."""
+        self._answer_listeners.append(listener)
+
+    def watch(self, tracker: ChannelTracker) -> None:
+        """The watchdog: after every AMI (re)login's channel rebuild, reconcile."""
+        tracker.on_resync(lambda _: self.reconcile(live_channel_keys(tracker.table)))
+
+    # views -----------------------------------------------------------------------------
+    def now(self) -> float:
+        return self._clock()
+
+    def agent(self, agent_id: str) -> AgentView:
+        """Raises ``UnknownAgent``."""
+        return self.distributor.book.view(agent_id)
+
+    def agents(self) -> list[AgentView]:
+        return self.distributor.book.views()
+
+    def endpoint(self, agent_id: str) -> str:
+        profile = self.distributor.agents.get(agent_id)
+        return "" if profile is None else profile.endpoint
+
+    def has_queue(self, queue: str) -> bool:
+        return queue in self._skills
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(self._skills)
+
+    def offer_current(self, offer: Offer) -> bool:
+        """Is this offer still out (the caller waits for it, the agent is reserved for it)?"""
+        if self.distributor.call_state(offer.call_id) != "offered":
+            return False
+        view = self.agent(offer.agent_id)
+        return view.state is S.OFFERED and view.call_id == offer.call_id
+
+    # calls -----------------------------------------------------------------------------
+    def call_arrived(self, call: IncomingCall) -> CallTicket:
+        """Queue a call and open its ticket; raises ``RoutingError`` (unknown queue, a call
+        id already queued)."""
+        skills = self._skills.get(call.queue)
+        now = self.now()
+        entry = now if call.entry_time is None else min(call.entry_time, now)
+        call = replace(call, entry_time=entry)  # the ticket and the router agree on it
+        profile = _NO_PROFILE
+        if skills is not None:
+            profile = skills.profile(call.facts, self.setup.priority.is_repeat(call.facts))
+        ticket = CallTicket(call, profile, entry)
+        previous = self._tickets.get(call.call_id)
+        self._tickets[call.call_id] = ticket  # before: offers are delivered from inside
+        try:
+            offers = self.distributor.call_arrived(call)
+        except RoutingError:
+            if previous is None:
+                del self._tickets[call.call_id]
+            else:
+                self._tickets[call.call_id] = previous
+            raise
+        self._settled(offers)
+        return ticket
+
+    def caller_hung_up(self, call_id: str) -> None:
+        if self.distributor.call_state(call_id) is not None:
+            self._settled(self.distributor.caller_hung_up(call_id))
+
+    def caller_left(self, call_id: str, reason: str) -> None:
+        if self.distributor.call_state(call_id) is not None:
+            self._settled(self.distributor.caller_left(call_id, reason))
+
+    def release(self, ticket: CallTicket) -> None:
+        """The session is done with the call; if the ACD still holds it, it leaves."""
+        if self._tickets.get(ticket.call_id) is not ticket:
+            return  # already released, or the call was queued again under a new ticket
+        del self._tickets[ticket.call_id]
+        self.caller_left(ticket.call_id, "session ended")
+
+    # agents: actions (the API) ---------------------------------------------------------
+    # Each raises what the core raises: ``UnknownAgent``, ``IllegalTransition``.
+    def login(self, agent_id: str, paused_reason: str | None = None) -> None:
+        self._agent_event(Login(agent_id, paused_reason))
+
+    def logout(self, agent_id: str) -> None:
+        self._agent_event(Logout(agent_id))
+
+    def pause(self, agent_id: str, reason: str = "break") -> None:
+        self._agent_event(Pause(agent_id, reason))
+
+    def ready(self, agent_id: str) -> None:
+        self._agent_event(Ready(agent_id))
+
+    def wrapup_done(self, agent_id: str) -> None:
+        self._agent_event(WrapUpDone(agent_id))
+
+    # agents: telephony facts (AMI, the dial outcome) ------------------------------------
+    def fact(self, event: TelephonyFact) -> bool:
+        """Apply a fact if it is about the agent's current offer or call; otherwise (a
+        duplicate from the other source, a late event, an unknown agent) ignore it quietly.
+        True when it was applied."""
+        if event.agent_id not in self.distributor.book:
+            log.debug("%s for unknown agent %s ignored", event_name(event), event.agent_id)
+            return False
+        view = self.agent(event.agent_id)
+        if view.call_id != event.call_id or view.state not in _FACT_STATES[type(event)]:
+            log.debug(
+                "%s for agent %s call %s ignored: agent is %s with call %s",
+                event_name(event),
+                event.agent_id,
+                event.call_id,
+                view.state.value,
+                view.call_id,
+            )
+            return False
+        try:
+            self._agent_event(event)
+        except StaleCallEvent as error:
+            log.debug("stale telephony fact: %s", error)
+            return False
+        return True
+
+    def offer_failed(self, event: FailedOffer, *, rest_s: float = 0.0) -> bool:
+        """A ring that did not connect. When agents.yaml gives no pause reason for this
+        outcome, the agent may rest ``rest_s`` (paused "rest after busy", then made ready
+        again), so the call tries someone else instead of the same phone at once."""
+        policy = self.setup.agent_policy
+        configured = {
+            RingNoAnswer: policy.rona_pause_reason,
+            Busy: policy.busy_pause_reason,
+            Unreachable: policy.unavailable_pause_reason,
+        }[type(event)]
+        rest_reason = None
+        if configured is None and rest_s > 0 and event.agent_id in self.distributor.book:
+            view = self.agent(event.agent_id)
+            if view.state is S.OFFERED and view.call_id == event.call_id and view.pending is None:
+                rest_reason = f"rest after {event_name(event).replace('_', ' ')}"
+                self._agent_event(Pause(event.agent_id, rest_reason))  # pending: atomic below
+        applied = self.fact(event)
+        if applied and rest_reason is not None:
+            self._rest(event.agent_id, rest_reason, rest_s)
+        return applied
+
+    # the AMI feed's view of the offers being dialled ------------------------------------
+    def dialing(self, caller_channel: str, offer: Offer) -> None:
+        self._dials[caller_channel] = (offer.call_id, offer.agent_id)
+
+    def done_dialing(self, caller_channel: str) -> None:
+        self._dials.pop(caller_channel, None)
+
+    def dial_of(self, caller_channel: str) -> tuple[str, str] | None:
+        """(call id, agent id) of the offer this caller's channel is dialling, if any."""
+        return self._dials.get(caller_channel)
+
+    # the watchdog ----------------------------------------------------------------------
+    def reconcile(self, live_channels: Collection[str]) -> None:
+        """Clear offers, calls and callers whose channels Asterisk no longer has."""
+        offers = self.distributor.reconcile(live_channels)
+        log.info("ACD reconciled with Asterisk's %d live channels", len(live_channels) // 2)
+        self._settled(offers)
+
+    # estimates -------------------------------------------------------------------------
+    def can_serve(self, ticket: CallTicket) -> bool:
+        """Could some logged-in agent (paused or not) ever take this call?"""
+        return self._servable(ticket)
+
+    def estimate(self, ticket: CallTicket, *, talk_s: float, wrap_s: float) -> WaitEstimate | None:
+        """Position and expected wait (``wrap_s`` when agents.yaml's wrap-up is open-ended)."""
+        wrap = self.setup.agent_policy.wrap_up_s
+        return estimate_wait(
+            self.distributor,
+            ticket,
+            now=self.now(),
+            talk_s=talk_s,
+            wrap_s=wrap_s if wrap is None else wrap,
+        )
+
+    # internals -------------------------------------------------------------------------
+    def _agent_event(self, event: AgentEvent) -> None:
+        self._settled(self.distributor.agent_event(event))
+
+    def _settled(self, offers: list[Offer]) -> None:
+        """After any change: hand out the offers it produced and re-arm the timer."""
+        for offer in offers:
+            self._deliver(offer)
+        self._rearm.set()
+
+    def _deliver(self, offer: Offer) -> None:
+        explanation = offer.explain()
+        log.info("offer: %s", explanation)
+        self.recent_offers.append(
+            OfferNote(
+                offer.at, offer.call_id, offer.agent_id, offer.queue, offer.entry_time, explanation
+            )
+        )
+        ticket = self._tickets.get(offer.call_id)
+        if ticket is not None:
+            ticket.offers.put_nowait(offer)
+            return
+        log.warning("offer for call %s, which no session waits for: withdrawn", offer.call_id)
+        self._settled(self.distributor.caller_left(offer.call_id, "no session waits for the call"))
+
+    def _saw(self, record: EventRecord) -> None:
+        """Every record the distributor appends (called inside it: no calls back into it)."""
+        event = record.event
+        if isinstance(event, CallAnswered):
+            ticket = self._tickets.get(event.call_id)
+            if ticket is not None:
+                for listener in self._answer_listeners:
+                    listener(ticket, event.agent_id, record.at - ticket.entry_time)
+        elif isinstance(event, CallAbandoned | CallEnded):
+            ticket = self._tickets.get(event.call_id)
+            if ticket is not None:
+                ticket.gone_reason = event.reason
+                ticket.gone.set()
+        elif isinstance(event, AgentStateChanged) and _logged_in_or_out(event):
+            self._servable.forget()  # who can serve which call has changed
+
+    def _rest(self, agent_id: str, reason: str, seconds: float) -> None:
+        old = self._rests.pop(agent_id, None)
+        if old is not None:
+            old.cancel()
+
+        def back() -> None:
+            self._rests.pop(agent_id, None)
+            view = self.agent(agent_id)
+            if view.state is S.PAUSED and view.pause_reason == reason:
+                with contextlib.suppress(AgentError):
+                    self.ready(agent_id)
+
+        self._rests[agent_id] = asyncio.get_running_loop().call_later(seconds, back)
+
+    async def _run_timer(self) -> None:
+        while True:
+            self._rearm.clear()
+            wake = self.distributor.next_wakeup()
+            if wake is None:
+                await self._rearm.wait()
+                continue
+            delay = wake - self.now()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._rearm.wait()
+                if self.now() < wake:
+                    continue  # woken early by a change: recompute the time
+            try:
+                self._settled(self.distributor.tick())
+            except Exception:  # the timer task's boundary: log once, keep the ACD running
+                log.exception("ACD timer tick failed")
+            if self.distributor.next_wakeup() == wake:
+                await asyncio.sleep(_STUCK_SLEEP_S)
+
+
+_NO_PROFILE = RoutingProfile.fixed(Requirement())
+
+
+def _logged_in_or_out(event: AgentStateChanged) -> bool:
+    return event.before != event.after and S.LOGGED_OUT in (event.before, event.after)

