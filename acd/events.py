@@ -83,12 +83,25 @@ class CallEnded:
 
 @dataclass(frozen=True, slots=True)
 class CallAbandoned:
-    """The caller left before being answered (or vanished, found by a reconcile)."""
+    """The call left the queue before being answered: the caller hung up (or vanished,
+    found by a reconcile), or the ACD routed it elsewhere (``reason``)."""
 
     call_id: str
     queue: str
     during_offer: bool
     reason: str = "caller hung up"
+
+    @property
+    def by_caller(self) -> bool:
+        """True for a real abandon; False for a deliberate exit (callback, overflow, no
+        agent): those are counted apart and kept out of service level and abandonment."""
+        return self.reason in CALLER_GONE_REASONS
+
+
+#: ``CallAbandoned.reason`` values that mean the caller went away.
+CALLER_GONE_REASONS = frozenset(
+    {"caller hung up", "reconciled: caller channel gone", "session ended"}
+)
 
 
 @dataclass(frozen=True, slots=True)

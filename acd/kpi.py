@@ -12,6 +12,9 @@ Definitions (waits are measured from the call's original entry time):
   (non-short) abandoned calls that were not offered to an agent the instant they arrived
   (Erlang C's C(N, A)).
 * **Abandonment rate**: Ab / (A + Ab), short abandons excluded.
+* **Exits**: calls the ACD routed out of the queue (a callback request, an overflow on
+  maximum wait, a queue with no agent) are counted as ``left`` and kept out of service
+  level and abandonment: the caller did not give up, the centre chose another path.
 * **AHT**: talk + hold + wrap-up, averaged over calls that ended (wrap-up counted as far as
   it has gone when the report is made).
 * **Occupancy**: time offered (ringing), on call or in wrap-up, over that plus time
@@ -96,6 +99,8 @@ class CallOutcome:
     answered_at: float | None = None
     ended_at: float | None = None
     abandoned_at: float | None = None
+    #: Routed out of the queue by the ACD (callback, overflow, no agent): not an abandon.
+    left_at: float | None = None
     hold_s: float = 0.0
     hold_since: float | None = None
     wrap_s: float = 0.0
@@ -107,6 +112,8 @@ class CallKpis:
     answered: int
     abandoned: int
     short_abandoned: int
+    #: Calls the ACD sent elsewhere (callback, overflow, empty queue): outside the ratios.
+    left: int
     waiting: int
     answered_within_target: int
     abandoned_within_target: int
@@ -154,7 +161,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
     targets, default, short = policy.queue_targets, policy.target_s, policy.short_abandon_s
-    answered = abandoned = short_ab = waiting = a_t = ab_t = waited = handled = 0
+    answered = abandoned = short_ab = left = waiting = a_t = ab_t = waited = handled = 0
     wait_sum = talk_sum = hold_sum = wrap_sum = longest = 0.0
     for c in outcomes:
         if c.answered_at is not None:
@@ -170,6 +177,8 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
                 talk_sum += c.ended_at - c.answered_at - c.hold_s
                 hold_sum += c.hold_s
                 wrap_sum += c.wrap_s
+        elif c.left_at is not None:
+            left += 1
         elif c.abandoned_at is not None:
             wait = c.abandoned_at - c.entry
             if wait < short:
@@ -183,10 +192,11 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
             waiting += 1
     decided = answered + abandoned
     return CallKpis(
-        offered=decided + short_ab + waiting,
+        offered=decided + short_ab + left + waiting,
         answered=answered,
         abandoned=abandoned,
         short_abandoned=short_ab,
+        left=left,
         waiting=waiting,
         answered_within_target=a_t,
         abandoned_within_target=ab_t,
@@ -248,7 +258,10 @@ class KpiAccumulator:
                 c.ended_at = at
         elif isinstance(e, CallAbandoned):
             if (c := self.calls.get(e.call_id)) is not None:
-                c.abandoned_at = at
+                if e.by_caller:
+                    c.abandoned_at = at
+                else:
+                    c.left_at = at
         elif isinstance(e, CallHoldChanged) and (c := self.calls.get(e.call_id)) is not None:
             if e.on_hold:
                 c.hold_since = at if c.hold_since is None else c.hold_since

@@ -104,6 +104,18 @@ def test_short_abandons_are_left_out_of_every_ratio() -> None:
     assert counted.abandon_rate == pytest.approx(3 / 7)
 
 
+def test_callbacks_and_overflows_are_exits_not_abandons() -> None:
+    log = mixed_day()
+    log.at(500, CallQueued("cb", "q", 500, 0.0))
+    log.at(560, CallAbandoned("cb", "q", during_offer=False, reason="callback requested"))
+    log.at(600, CallQueued("ov", "q", 600, 0.0))
+    log.at(700, CallAbandoned("ov", "q", during_offer=False, reason="max wait: 100 s in q"))
+    calls = compute_kpis(log.records, SlPolicy(target_s=20, short_abandon_s=5)).calls
+    assert (calls.offered, calls.abandoned, calls.left) == (9, 2, 2)
+    assert calls.abandon_rate == pytest.approx(2 / 6)
+    assert calls.service_level == pytest.approx(2 / 6)
+
+
 def test_asa_p_wait_and_longest_wait() -> None:
     calls = compute_kpis(mixed_day().records, SlPolicy(short_abandon_s=5)).calls
     assert calls.asa == pytest.approx((0 + 10 + 25 + 40) / 4)
