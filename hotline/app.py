@@ -117,6 +117,7 @@ class Hotline:
             fallback=_fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
+            on_report=self.interactions.ivr_ended,
         )
         self._agi_listening = False
         self.agi = FastAgiServer(

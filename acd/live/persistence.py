@@ -9,7 +9,9 @@
 * ``HistoryInteractions``: the voice interaction of a queued call, written through: appended
   when the call is queued (idempotency key = the call's uniqueid, the same key any other
   writer of that call uses, so a second append finds the first), updated with the agent
-  and the wait when answered, and with the talk time and outcome at the end.
+  and the wait when answered, and with the talk time and outcome at the end. A call that
+  never reaches a queue (self-service, voicemail, a caller who leaves in the IVR) is
+  written when its flow ends (``ivr_ended``), so every call is one interaction.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from history.inputs import (
     InteractionUpdate,
     NewEvent,
     NewInteraction,
+    Status,
 )
 from ivr.flow.handoff import CallAttributes
+from ivr.flow.state import CallReport, WellKnown
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,17 @@ __all__ = [
     "event_kind",
     "to_new_event",
 ]
+
+#: How a call that ended in the IVR is recorded: (outcome, status). Self-service that ran
+#: to its goodbye is resolved; a voicemail or a call handed to the dialplan's fallback still
+#: needs someone.
+IVR_OUTCOMES: dict[str, tuple[str, Status]] = {
+    "hangup": ("self-service", Status.RESOLVED),
+    "voicemail": ("voicemail", Status.OPEN),
+    "caller_hangup": ("caller left in the IVR", Status.RESOLVED),
+    "fallback": ("sent to the fallback queue", Status.OPEN),
+    "error": ("sent to the fallback queue after an error", Status.OPEN),
+}
 
 #: Queued writes beyond this are worth a warning (the store is slow and not spooling).
 BACKLOG_WARNING = 10_000
@@ -271,6 +286,37 @@ class HistoryInteractions:
             return InteractionUpdate(**change)
 
         self._update(call_id, build)
+
+    def ivr_ended(self, report: CallReport) -> None:
+        """The flow's end: a queued call is the ACD's to record; any other is written now."""
+        if report.ending == "queued":
+            return
+        outcome, status = IVR_OUTCOMES[report.ending]
+
+        def build() -> NewInteraction:
+            known = WellKnown
+            customer = report.attributes.get(known.CUSTOMER_ID, "")
+            number = report.caller_number
+            return NewInteraction(
+                channel=Channel.VOICE,
+                started_at=report.started_at,
+                ended_at=self._wall(),
+                customer_id=int(customer) if customer.isdigit() else None,
+                identity=(
+                    IdentityIn(kind=IdentityKind.PHONE, value=number)
+                    if number and not customer.isdigit()
+                    else None
+                ),
+                intent=report.attributes.get(known.INTENT) or None,
+                call_type=report.attributes.get(known.CALL_TYPE) or None,
+                outcome=outcome,
+                status=status,
+                source=self._source,
+                external_id=report.call_id,
+                idempotency_key=report.call_id,
+            )
+
+        self._write(report.call_id, build, self._writer.append_interaction)
 
     async def close(self) -> None:
         await self._outbox.close()

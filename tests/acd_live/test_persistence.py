@@ -16,12 +16,14 @@ from acd.events import InMemoryEventSink
 from acd.live.persistence import HistoryEventSink, HistoryInteractions
 from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from history.errors import UnknownInteraction
 from history.inputs import InteractionRef, NewEvent
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
 from ivr.flow.handoff import CallAttributes
+from ivr.flow.state import CallReport, Ending
 
 from .support import PRIORITY, QUEUES
 
@@ -125,4 +127,48 @@ async def test_the_queued_calls_interaction_is_written_through(writer: HistoryWr
     )
     assert stored.intent == "internet_down"
     assert stored.ended_at == now
+    await interactions.close()
+
+
+def ivr_report(call_id: str, ending: Ending) -> CallReport:
+    return CallReport(
+        call_id=call_id,
+        channel="SIP/caller-08",
+        caller_number="+441632960888",
+        flow_version="v1",
+        started_at=dt.datetime(2026, 3, 2, 8, 59, tzinfo=dt.UTC),
+        ending=ending,
+        last_node="price",
+        attributes={"intent": "price_question", "call_type": "price_question"},
+        trace=(),
+    )
+
+
+async def test_a_call_that_ends_in_the_ivr_is_one_interaction_too(writer: HistoryWriter) -> None:
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    interactions = HistoryInteractions(writer, wall=lambda: now)
+    interactions.ivr_ended(ivr_report("self.1", "hangup"))
+    interactions.ivr_ended(ivr_report("vm.1", "voicemail"))
+    interactions.ivr_ended(ivr_report("queued.1", "queued"))  # the ACD's to record
+    await interactions.flush()
+
+    repository = writer.repository
+    self_service = await repository.get_interaction(
+        InteractionRef(source="hotline", idempotency_key="self.1")
+    )
+    voicemail = await repository.get_interaction(
+        InteractionRef(source="hotline", idempotency_key="vm.1")
+    )
+    assert (self_service.outcome, self_service.status, self_service.intent) == (
+        "self-service",
+        "resolved",
+        "price_question",
+    )
+    assert (voicemail.outcome, voicemail.status) == ("voicemail", "open")
+    with pytest.raises(UnknownInteraction):
+        await repository.get_interaction(
+            InteractionRef(source="hotline", idempotency_key="queued.1")
+        )
+    customer = await repository.find_customer("phone", "+441632960888")
+    assert customer is not None
     await interactions.close()
