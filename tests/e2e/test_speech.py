@@ -1,0 +1,44 @@
+"""A caller who says why they call: espeak-ng speech recorded by the emulated Asterisk's
+RECORD FILE, Whisper tiny.en in the service's speech pool, the intent classifier trained
+from the shipped config/intents.yaml, and the fault queue's problem solvers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acd.events import CallQueued
+from ivr.speech.synth import synthesis_available, synthesize
+from telephony.emulator import Caller
+
+from .stack import running_stack, wait_until
+from .test_calls import answered_by
+
+pytestmark = pytest.mark.slow
+
+pytest.importorskip("faster_whisper")
+
+
+async def test_spoken_fault_report_is_understood_and_routed_to_a_problem_solver(
+    tmp_path: Path,
+) -> None:
+    if not synthesis_available():
+        pytest.skip("espeak-ng and sox are not installed")
+    voice = synthesize("my internet is not working", tmp_path / "voice")
+    async with running_stack(tmp_path, speech=True, overrides={"speech.timeout_s": 30}) as stack:
+        speech = stack.service.speech
+        await wait_until(lambda: "en" in speech.languages, timeout_s=60)
+        # "1": English; then the open question is answered by voice; then the account.
+        result = await stack.call(
+            Caller(number="+971501110030", dtmf="1654321#", speech=voice, barge_in=False),
+            timeout_s=60,
+        )
+        interaction = await stack.interaction(result.uniqueid)
+
+    assert any(c.startswith("RECORD FILE") for c in result.commands)
+    (queued,) = stack.events(CallQueued)
+    assert (queued.queue, queued.call_type) == ("support", "technical_fault")
+    assert answered_by(result) in {"PJSIP/agent1001", "PJSIP/agent1004"}
+    assert (interaction.call_type, interaction.outcome) == ("technical_fault", "answered")
+    assert not list((tmp_path / "recordings").glob("*.wav"))  # turns are deleted once heard
