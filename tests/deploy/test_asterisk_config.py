@@ -1,0 +1,179 @@
+"""docker/ agrees with config/: one place for names, no drift.
+
+Docker cannot run here, so the Asterisk configs the compose file mounts are read and held
+against what the service is configured to use and what its code sends: the AGI URL and
+script, the fallback context, the agents' endpoints, the AMI user and its permissions, the
+shared prompt and recording directories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from hotline.app import HOTLINE_SCRIPT
+from hotline.config import Config, load_config
+from telephony import ami_codec as ami
+
+from .asterisk_conf import Section, dialplan, named, read_conf
+
+ROOT = Path(__file__).resolve().parents[2]
+ASTERISK = ROOT / "docker" / "asterisk"
+
+#: What hotline sends over AMI, and the class Asterisk 20 requires for each
+#: (``manager.c``/the modules' ``ast_manager_register_xml`` privileges; an empty set: none).
+ACTIONS_SENT: dict[str, frozenset[str]] = {
+    ami.ACTION_LOGIN: frozenset(),
+    ami.ACTION_LOGOFF: frozenset(),
+    ami.ACTION_PING: frozenset(),
+    ami.ACTION_CORE_SHOW_CHANNELS: frozenset({"system", "reporting"}),  # any one of them
+}
+#: The events hotline listens to (telephony.channels, acd.live.agent_feed, the AMI client),
+#: and the class Asterisk sends each under.
+EVENTS_READ: dict[str, str] = {
+    ami.EVENT_NEWCHANNEL: "call",
+    ami.EVENT_NEWSTATE: "call",
+    ami.EVENT_HANGUP: "call",
+    ami.EVENT_DIAL_BEGIN: "call",
+    ami.EVENT_DIAL_END: "call",
+    ami.EVENT_DEVICE_STATE_CHANGE: "call",
+    ami.EVENT_FULLY_BOOTED: "system",
+    ami.EVENT_SHUTDOWN: "system",
+}
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config(ROOT / "config", environ={})
+
+
+@pytest.fixture(scope="module")
+def extensions() -> dict[str, Section]:
+    return {s.name: s for s in read_conf(ASTERISK / "extensions.conf")}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())
+    return document
+
+
+def agent_endpoints(config: Config) -> set[str]:
+    return {a.endpoint for a in config.agents.agents if a.endpoint}
+
+
+def test_the_hotline_context_answers_and_runs_the_services_agi_script(
+    config: Config, extensions: dict[str, Section], compose: dict[str, Any]
+) -> None:
+    steps = dialplan(extensions["hotline"])
+    apps = [s.app for s in steps if s.exten == "100"]
+    assert apps.index("Answer") < apps.index("AGI")
+    (agi,) = [s for s in steps if s.app == "AGI"]
+    url = urlsplit(agi.args)
+    assert url.scheme == "agi"
+    assert url.hostname in compose["services"]  # the compose service name resolves
+    assert url.port == config.fastagi.port
+    assert url.path.lstrip("/") == HOTLINE_SCRIPT
+
+
+def test_a_failed_agi_goes_to_the_fallback_context_hotline_also_uses(
+    config: Config, extensions: dict[str, Section]
+) -> None:
+    fallback = config.fallback
+    target = f"{fallback.context},{fallback.extension},{fallback.priority}"
+    steps = dialplan(extensions["hotline"])
+    agi_at = next(s.priority for s in steps if s.app == "AGI")
+    (check,) = [s for s in steps if s.app == "GotoIf" and s.priority > agi_at]
+    assert '"${AGISTATUS}" != "SUCCESS"' in check.args
+    assert check.args.endswith(f"?{target}")
+    fallback_steps = dialplan(extensions[fallback.context])
+    first = [s for s in fallback_steps if s.exten == fallback.extension]
+    assert first[0].priority == fallback.priority
+    assert "Queue" in [s.app for s in first]
+
+
+def test_calls_from_the_trunk_reach_the_hotline(extensions: dict[str, Section]) -> None:
+    for step in dialplan(extensions["from-trunk"]):
+        assert (step.app, step.args) == ("Goto", "hotline,100,1")
+
+
+def test_the_fallback_queue_rings_exactly_the_agents_of_agents_yaml(
+    config: Config, extensions: dict[str, Section]
+) -> None:
+    fallback_steps = dialplan(extensions[config.fallback.context])
+    (queue_step,) = [s for s in fallback_steps if s.app == "Queue"]
+    queue_name = queue_step.args.split(",")[0]
+    (queue,) = named(read_conf(ASTERISK / "queues.conf"), queue_name)
+    members = {m.split(",")[0] for m in queue.all("member")}
+    assert members == agent_endpoints(config)
+
+
+def test_every_agent_has_a_pjsip_endpoint_auth_and_aor_and_no_other_agent_exists(
+    config: Config,
+) -> None:
+    sections = read_conf(ASTERISK / "pjsip.conf")
+    for endpoint in agent_endpoints(config):
+        tech, _, name = endpoint.partition("/")
+        assert tech == "PJSIP"
+        kinds = {s.get("type") for s in named(sections, name)}
+        assert kinds == {"endpoint", "auth", "aor"}, endpoint
+    agents = {
+        f"PJSIP/{s.name}"
+        for s in sections
+        if not s.template and s.get("type") == "endpoint" and s.get("context") == "agents"
+    }
+    assert agents == agent_endpoints(config)
+
+
+def test_agents_phones_land_in_a_context_that_exists(extensions: dict[str, Section]) -> None:
+    contexts = {
+        s.get("context") for s in read_conf(ASTERISK / "pjsip.conf") if s.get("type") == "endpoint"
+    }
+    assert contexts <= set(extensions)
+
+
+def test_the_ami_user_may_do_what_hotline_sends_and_nothing_more(config: Config) -> None:
+    manager = read_conf(ASTERISK / "manager.conf")
+    (general,) = named(manager, "general")
+    assert int(general.get("port") or 0) == config.ami.port
+    (user,) = named(manager, config.ami.username)
+    read = set((user.get("read") or "").split(","))
+    write = set((user.get("write") or "").split(","))
+    assert "all" not in read | write
+    for action, classes in ACTIONS_SENT.items():
+        assert not classes or classes & write, f"{action} needs write={'|'.join(classes)}"
+    assert read == set(EVENTS_READ.values())  # every class needed, and no other
+    assert write == {"reporting"}
+    assert user.all("deny") == ["0.0.0.0/0.0.0.0"]  # then only the permitted networks
+
+
+def test_compose_shares_prompts_and_recordings_where_config_says(
+    config: Config, compose: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    asterisk, hotline = mounts(services["asterisk"]), mounts(services["hotline"])
+    assert ("../prompts", config.ivr.prompts.asterisk_dir) in asterisk
+    (setting,) = [c for c in services["hotline"]["command"] if "recordings_dir=" in c]
+    directory = setting.split("=", 1)[1]
+    assert ("recordings", directory) in asterisk  # Asterisk records the speech turns...
+    assert ("recordings", directory) in hotline  # ...hotline reads them at the same path
+
+
+def test_compose_wires_hotline_to_asterisk_and_the_ami_user(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    env = services["hotline"]["environment"]
+    (user,) = named(read_conf(ASTERISK / "manager.conf"), env["HOTLINE_AMI_USERNAME"])
+    assert env["HOTLINE_AMI_HOST"] == "asterisk"
+    asterisk_ip = services["asterisk"]["networks"]["hotline"]["ipv4_address"]
+    assert asterisk_ip in env["HOTLINE_FASTAGI_ALLOWED_HOSTS"].split(",")
+    assert env["HOTLINE_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert user.get("secret")  # replaced from HOTLINE_AMI_SECRET by the entrypoint
+
+
+def mounts(service: dict[str, Any]) -> set[tuple[str, str]]:
+    """``source:target[:mode]`` volumes as (source, target)."""
+    return {tuple(v.split(":")[:2]) for v in service["volumes"]}
