@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ivr.intent.cli",
     "hotline.tokens_cli",
     "hotline.privacy_cli",
+    "hotline.bots_cli",
 )
 
 

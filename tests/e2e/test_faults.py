@@ -37,6 +37,7 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
         await stack.emulator.restart()  # every channel is gone, the AMI link drops
         cut = await talking.wait_done(10)
         await wait_until(lambda: service.ami.connected and service.channels.resyncs > resyncs)
+        assert talking.uniqueid not in service.channels.table  # rebuilt from CoreShowChannels
         await wait_until(lambda: acd.agent(AGENT).state.value == "available")
 
         # The service takes calls again, through the whole path.

@@ -1,0 +1,57 @@
+"""The agent bot: registers as an agent's softphone, answers every offered call after a
+ring, talks for a while (a tone, so the caller's recording shows it was bridged), and
+hangs up, like an agent on a desk phone."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from pyVoIP.VoIP import CallState, VoIPCall, VoIPPhone
+
+from telephony.bots.audio import dtmf, silence
+from telephony.bots.phone import Account, play, registered
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AgentBot"]
+
+
+@dataclass
+class AgentBot:
+    account: Account
+    ring_s: float = 1.0
+    talk_s: float = 5.0
+    answered: int = 0
+    hung_up_by_caller: int = 0
+    _phone: VoIPPhone | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        self._phone = registered(self.account, self._on_call)
+
+    def stop(self) -> None:
+        if self._phone is not None:
+            self._phone.stop()
+            self._phone = None
+
+    def _on_call(self, call: VoIPCall) -> None:
+        """pyVoIP runs this in its own thread for each incoming INVITE."""
+        time.sleep(self.ring_s)
+        try:
+            call.answer()
+        except Exception:  # pyVoIP's thread boundary: a refused answer ends this call only
+            log.exception("%s: could not answer", self.account.username)
+            return
+        with self._lock:
+            self.answered += 1
+        heard = bytearray()
+        # "Hello" as a short burst of tones, then silence for the rest of the talk time.
+        play(call, dtmf("5") + silence(max(self.talk_s - 0.24, 0.0)), heard)
+        if call.state == CallState.ANSWERED:
+            call.hangup()
+        else:
+            with self._lock:
+                self.hung_up_by_caller += 1
