@@ -253,3 +253,22 @@ class ApiIdempotencyRow(Base):
     key: Mapped[str] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebUserRow(Base):
+    """A person who signs in to the web pages (``hotline.web.auth``): an agent, a supervisor
+    or an admin. Only an argon2 hash of the password is kept. ``agent_id`` ties an agent's
+    login to the ACD agent (``config/agents.yaml``) whose calls it takes."""
+
+    __tablename__ = "web_users"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    #: A supervisor's own phone (``PJSIP/sup1``): where listen/whisper/barge calls ring.
+    endpoint: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -32,6 +32,7 @@ from history.writer import HistoryWriter
 from hotline.config import Config, ConfigError, load_config
 from hotline.logs import set_level
 from hotline.web.app import create_web_app
+from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -150,7 +151,9 @@ class Hotline:
             },
             repository=self.history,
             writer=self.history_writer,
+            auth=(web_auth := build_web_auth(self.store, environ)),
         )
+        self.web_auth = web_auth
         self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
 
     @property

@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hotline.tokens_cli",
     "hotline.privacy_cli",
     "hotline.bots_cli",
+    "hotline.users_cli",
 )
 
 

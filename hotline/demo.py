@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import socket
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.app import Hotline, stop_on_signals
 from hotline.config import Config
@@ -79,6 +81,7 @@ async def run_demo(
         service = Hotline(_wired_to(config, agi_port=agi_port, ami_port=emulator.ami_port))
         await service.start()
         try:
+            await _demo_users(service, config, out)
             print(
                 f"hotline demo: web {service.web.url}  FastAGI 127.0.0.1:{service.agi.port}  "
                 f"emulated AMI 127.0.0.1:{emulator.ami_port}\n"
@@ -105,6 +108,30 @@ async def run_demo(
     done = len(traffic.results)
     print(f"hotline demo: {traffic.placed} calls placed, {done} completed", file=out, flush=True)
     return traffic
+
+
+async def _demo_users(service: Hotline, config: Config, out: TextIO) -> None:
+    """One web user per role, each with a fresh random password printed here (never a
+    default one): a real deployment adds its users with ``hotline user add``."""
+    from hotline.web.auth.users import Role, UserError
+
+    users = service.web_auth.users
+    agent = config.agents.agents[0].id if config.agents.agents else None
+    for name, role, agent_id in (
+        ("demo-supervisor", Role.SUPERVISOR, None),
+        ("demo-admin", Role.ADMIN, None),
+        ("demo-agent", Role.AGENT, agent),
+    ):
+        password = secrets.token_urlsafe(12)
+        try:
+            try:
+                await users.add(name, role, password, agent_id=agent_id)
+            except UserError:
+                await users.set_password(name, password)
+        except (OSError, SQLAlchemyError) as error:
+            print(f"hotline demo: no web users (store unavailable: {error})", file=out)
+            return
+        print(f"hotline demo: web user {name} ({role}) password {password}", file=out, flush=True)
 
 
 @dataclass

@@ -8,6 +8,8 @@ their own objects, never through module globals.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
 
 from aiohttp import web
 
@@ -15,6 +17,8 @@ from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
+from hotline.web.auth import login
+from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.health import Health, ReadinessCheck
 
 
@@ -24,11 +28,19 @@ def create_web_app(
     repository: HistoryRepository | None = None,
     writer: HistoryWriter | None = None,
     api_settings: ApiSettings | None = None,
+    auth: WebAuth | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
-    side's spooling writer) lets it accept interaction appends while the store is down."""
+    side's spooling writer) lets it accept interaction appends while the store is down.
+    ``auth`` mounts the sign-in pages."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if repository is not None:
         HistoryApi(repository, writer=writer, settings=api_settings).mount(app)
+    if auth is not None:
+        # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
+        app[AUTH] = auth
+        login.add_routes(app)
+        static = Path(str(resources.files("hotline.web").joinpath("static")))
+        app.router.add_static("/static/", static)
     return app

@@ -1,0 +1,115 @@
+"""Who may reach a page: ``@requires(Role...)`` on every page and page-API handler.
+
+No session (or an expired one): pages redirect to the login page, page APIs answer 401 JSON.
+A wrong role: a 403 page (or JSON). A POST without the session's CSRF token: 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hotline.web.auth.sessions import COOKIE, Session, SessionStore
+from hotline.web.auth.throttle import LoginThrottle
+from hotline.web.auth.users import Role, UserStore
+from hotline.web.templates import Safe, render
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class WebAuth:
+    """What the guard and the login page share. ``secure_cookies``: set when served over
+    https (directly or behind a proxy), so the browser never sends the cookie in clear."""
+
+    users: UserStore
+    sessions: SessionStore
+    throttle: LoginThrottle
+    secure_cookies: bool = False
+
+
+AUTH = web.AppKey("hotline_web_auth", WebAuth)
+
+
+def _session(request: web.Request) -> Session | None:
+    """The request's live session (a dictionary lookup; it also restarts the idle timer)."""
+    return request.app[AUTH].sessions.get(request.cookies.get(COOKIE))
+
+
+def current_session(request: web.Request) -> Session:
+    session = _session(request)
+    if session is None:
+        raise RuntimeError("handler reached without @requires")
+    return session
+
+
+def page(request: web.Request, title: str, body: Safe, *, status: int = 200) -> web.Response:
+    session = _session(request) if AUTH in request.app else None
+    csrf = session.csrf if session is not None else ""
+    account = (
+        render("account.html", name=session.user.name, role=session.user.role, csrf=csrf)
+        if session is not None
+        else Safe("")
+    )
+    text = render("layout.html", title=title, body=body, account=account, csrf=csrf)
+    response = web.Response(text=text, content_type="text/html", status=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/page-api/") or request.path.startswith("/ws/")
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    allowed = frozenset(roles)
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = _session(request)
+            if session is None:
+                if _wants_json(request):
+                    return web.json_response({"error": "sign in first"}, status=401)
+                target = quote(request.path_qs, safe="")
+                raise web.HTTPSeeOther(f"/login?next={target}")
+            if session.user.role not in allowed:
+                if _wants_json(request):
+                    return web.json_response({"error": "not for your role"}, status=403)
+                body = render(
+                    "forbidden.html",
+                    roles=" or ".join(sorted(allowed)),
+                    name=session.user.name,
+                    role=session.user.role,
+                )
+                return page(request, "Forbidden", body, status=403)
+            if request.method not in _SAFE_METHODS and not await _csrf_ok(request, session):
+                return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
+            return await handler(request)
+
+        guarded.required_roles = allowed  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+async def _csrf_ok(request: web.Request, session: Session) -> bool:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get("csrf")
+        given = value if isinstance(value, str) else None
+    return given is not None and hmac.compare_digest(given, session.csrf)

@@ -1,0 +1,111 @@
+"""``/login`` and ``/logout``; ``/`` sends each role to its page."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from hotline.web.auth.guard import AUTH, current_session, page, requires
+from hotline.web.auth.sessions import COOKIE
+from hotline.web.auth.users import Role
+from hotline.web.templates import render
+
+log = logging.getLogger(__name__)
+
+LOGIN_CSRF_COOKIE = "hotline_login_csrf"
+HOME = {Role.AGENT: "/agent", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/supervisor"}
+
+
+def _local_target(value: str) -> str:
+    """Only a path on this site (no scheme, no host, no ``//``): no open redirect."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+def _login_page(
+    request: web.Request, *, error: str = "", next_: str = "/", status: int = 200
+) -> web.Response:
+    token = secrets.token_urlsafe(32)
+    body = render("login.html", error=error, csrf=token, next=_local_target(next_))
+    response = page(request, "Sign in", body, status=status)
+    auth = request.app[AUTH]
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=auth.secure_cookies,
+        path="/login",
+    )
+    return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return _login_page(request, next_=request.query.get("next", "/"))
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    auth = request.app[AUTH]
+    form = await request.post()
+    name = str(form.get("name", ""))[:64]
+    password = str(form.get("password", ""))
+    next_ = str(form.get("next", "/"))
+    given = str(form.get("csrf", ""))
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(given, expected):
+        return _login_page(request, error="The form expired; try again.", status=403)
+    ip = request.remote or "?"
+    wait = auth.throttle.blocked(ip, name)
+    if wait > 0:
+        response = _login_page(
+            request, error=f"Too many failed sign-ins; try again in {int(wait) + 1} s.", status=429
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    user = await auth.users.authenticate(name, password)
+    if user is None:
+        auth.throttle.failed(ip, name)
+        log.info("web sign-in refused for a user from %s", ip)
+        return _login_page(request, error="Wrong user or password.", next_=next_, status=401)
+    auth.throttle.succeeded(name)
+    session = auth.sessions.create(user)
+    log.info("web sign-in: %s (%s)", user.name, user.role)
+    target = _local_target(next_)
+    response = web.HTTPSeeOther(HOME[user.role] if target == "/" else target)
+    response.set_cookie(
+        COOKIE,
+        session.id,
+        httponly=True,
+        samesite="Strict",
+        secure=auth.secure_cookies,
+        path="/",
+    )
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    raise response
+
+
+@requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+async def logout(request: web.Request) -> web.StreamResponse:
+    auth = request.app[AUTH]
+    auth.sessions.end(request.cookies.get(COOKIE))
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+@requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(HOME[current_session(request).user.role])
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)

@@ -1,0 +1,146 @@
+"""Web users with a role (agent, supervisor, admin); passwords kept as argon2 hashes only.
+
+Unlike API tokens (256 random bits, a fast hash is enough), passwords are chosen by people
+and guessable, so a slow, salted, memory-hard hash (argon2id) makes a stolen table costly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from history.context import Clock, utc_now
+from history.models import WebUserRow
+from history.store import WRITE
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
+#: What goes into an AMI Originate's Channel: no commas, spaces or line breaks.
+ENDPOINT_PATTERN = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9_.@:\-]{1,120}$")
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1024
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class UserError(Exception):
+    """A user command refused (bad name, weak password, name taken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: Role
+    agent_id: str | None
+    #: A supervisor's phone, where listen/whisper/barge calls ring.
+    endpoint: str | None = None
+
+
+class UserStore:
+    """The ``web_users`` table. Hashing runs off the event loop (it is slow on purpose)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        hasher: PasswordHasher | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._hasher = hasher or PasswordHasher()
+        self._clock = clock
+        self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(
+            engine.execution_options(**{WRITE: True}), expire_on_commit=False
+        )
+        # Verifying against this when the name is unknown keeps the timing the same.
+        self._dummy_hash = self._hasher.hash("not a password of anyone")
+
+    async def add(
+        self,
+        name: str,
+        role: Role,
+        password: str,
+        *,
+        agent_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> User:
+        if not NAME_PATTERN.match(name):
+            raise UserError(f"user name {name!r}: 1-64 of A-Z a-z 0-9 _ . @ -")
+        _check_password(password)
+        if role is Role.AGENT and agent_id is None:
+            agent_id = name
+        if endpoint is not None and not ENDPOINT_PATTERN.match(endpoint):
+            raise UserError(f"endpoint {endpoint!r}: TECH/resource, e.g. PJSIP/sup1")
+        digest = await asyncio.to_thread(self._hasher.hash, password)
+        row = WebUserRow(
+            name=name,
+            role=role.value,
+            agent_id=agent_id,
+            endpoint=endpoint,
+            password_hash=digest,
+            created_at=self._clock(),
+        )
+        try:
+            async with self._writes() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            raise UserError(f"a user named {name!r} exists") from None
+        return User(name, role, agent_id, endpoint)
+
+    async def set_password(self, name: str, password: str) -> None:
+        """Replace ``name``'s password (a forgotten one, or the demo's fresh one per run)."""
+        _check_password(password)
+        digest = await asyncio.to_thread(self._hasher.hash, password)
+        async with self._writes() as session, session.begin():
+            result = await session.execute(
+                update(WebUserRow).where(WebUserRow.name == name).values(password_hash=digest)
+            )
+        if getattr(result, "rowcount", 0) != 1:
+            raise UserError(f"no user named {name!r}")
+
+    async def list(self) -> list[User]:
+        async with self._reads() as session:
+            rows = await session.execute(select(WebUserRow).order_by(WebUserRow.name))
+            return [_user(r) for r in rows.scalars() if r.disabled_at is None]
+
+    async def authenticate(self, name: str, password: str) -> User | None:
+        """The user when ``password`` is theirs; None otherwise (unknown, wrong, disabled)."""
+        if len(password) > MAX_PASSWORD_CHARS or len(name) > 64:
+            return None
+        async with self._reads() as session:
+            row = (
+                await session.execute(select(WebUserRow).where(WebUserRow.name == name))
+            ).scalar_one_or_none()
+        digest = self._dummy_hash if row is None else row.password_hash
+        ok = await asyncio.to_thread(self._verify, digest, password)
+        if not ok or row is None or row.disabled_at is not None:
+            return None
+        return _user(row)
+
+    def _verify(self, digest: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UserError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise UserError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+
+
+def _user(row: WebUserRow) -> User:
+    return User(row.name, Role(row.role), row.agent_id, row.endpoint)
