@@ -34,6 +34,7 @@ from hotline.logs import set_level
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
+from hotline.web.supervisor.hub import SupervisorHub
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
@@ -152,8 +153,12 @@ class Hotline:
             repository=self.history,
             writer=self.history_writer,
             auth=(web_auth := build_web_auth(self.store, environ)),
+            acd=self.acd,
+            hub=(hub := SupervisorHub(self.acd, self.acd_events.subscribe)),
+            ami=self.ami,
         )
         self.web_auth = web_auth
+        self.supervisor_hub = hub
         self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
 
     @property
@@ -179,6 +184,7 @@ class Hotline:
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
+            await self.supervisor_hub.start()
             await self.web.start()
             started = True
         finally:
@@ -188,6 +194,7 @@ class Hotline:
     async def close(self) -> None:
         """Stop taking new work, end calls cleanly (to the fallback), disconnect."""
         await self.web.close()
+        await self.supervisor_hub.close()
         self._agi_listening = False
         await self.agi.close()
         await self.ami.close()

@@ -227,6 +227,12 @@ class AcdService:
         if self.distributor.call_state(call_id) is not None:
             self._settled(self.distributor.caller_left(call_id, reason))
 
+    def call(self, call_id: str) -> IncomingCall | None:
+        """The call as the IVR handed it (facts: intent, tier, language) while its session
+        holds it: for the supervisor's view and the agent's screen-pop."""
+        ticket = self._tickets.get(call_id)
+        return None if ticket is None else ticket.call
+
     def release(self, ticket: CallTicket) -> None:
         """The session is done with the call; if the ACD still holds it, it leaves."""
         if self._tickets.get(ticket.call_id) is not ticket:

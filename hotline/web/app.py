@@ -13,13 +13,20 @@ from pathlib import Path
 
 from aiohttp import web
 
+from acd.live.service import AcdService
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
+from hotline.web import metrics
+from hotline.web.agent.pages import AgentPages
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
 from hotline.web.auth import login
 from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.health import Health, ReadinessCheck
+from hotline.web.supervisor import pages as supervisor_pages
+from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.tokens import TokenStore
+from telephony.ami_client import AmiClient
 
 
 def create_web_app(
@@ -29,10 +36,14 @@ def create_web_app(
     writer: HistoryWriter | None = None,
     api_settings: ApiSettings | None = None,
     auth: WebAuth | None = None,
+    acd: AcdService | None = None,
+    hub: SupervisorHub | None = None,
+    ami: AmiClient | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
-    ``auth`` mounts the sign-in pages."""
+    ``auth`` mounts the sign-in pages; with ``acd`` and ``hub`` also the supervisor and
+    (with ``repository``) agent pages; ``ami`` lets supervisors listen, whisper and barge."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if repository is not None:
@@ -43,4 +54,10 @@ def create_web_app(
         login.add_routes(app)
         static = Path(str(resources.files("hotline.web").joinpath("static")))
         app.router.add_static("/static/", static)
+        if acd is not None and hub is not None:
+            supervisor_pages.add_routes(app, hub, acd, ami)
+            if repository is not None:
+                AgentPages(acd, hub, repository, writer).add_routes(app)
+            tokens = TokenStore(repository.engine) if repository is not None else None
+            metrics.add_routes(app, hub, tokens)
     return app

@@ -1,0 +1,232 @@
+"""``/agent``, its live feed ``/ws/agent``, its actions and the screen-pop.
+
+Every route acts on the signed-in user's own ACD agent (``User.agent_id``): an agent can
+never act for another. Wrap-up goes to the history through the voice side's writer, on the
+call's interaction (source ``hotline``, the call's uniqueid as idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from acd.calls import CallFacts
+from acd.live.service import AcdService
+from history.errors import HistoryError
+from history.inputs import InteractionRef, InteractionUpdate, NewNote, Status
+from history.records import to_json
+from history.repository import HistoryRepository
+from history.writer import HistoryWriter
+from hotline.web.auth.guard import current_session, page, requires
+from hotline.web.auth.users import Role
+from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.templates import render
+
+log = logging.getLogger(__name__)
+
+AGENT_PAGES: web.AppKey[AgentPages] = web.AppKey("hotline_agent_pages")
+MAX_REASON_CHARS = 64
+TIMELINE_ENTRIES = 10
+SOURCE = "hotline"
+
+
+class AgentPages:
+    def __init__(
+        self,
+        acd: AcdService,
+        hub: SupervisorHub,
+        repository: HistoryRepository,
+        writer: HistoryWriter | None,
+    ) -> None:
+        self.acd = acd
+        self.hub = hub
+        self.repository = repository
+        self.writer = writer
+
+    def add_routes(self, app: web.Application) -> None:
+        app[AGENT_PAGES] = self
+        app.router.add_get("/agent", agent_page)
+        app.router.add_get("/ws/agent", agent_feed)
+        app.router.add_post("/page-api/agent/{action:login|logout|ready|pause|wrapup-done}", act)
+        app.router.add_get("/page-api/agent/calls/{call_id}", screen_pop)
+        app.router.add_post("/page-api/agent/calls/{call_id}/wrapup", wrap_up)
+
+
+def _agent_id(request: web.Request) -> str:
+    agent_id = current_session(request).user.agent_id
+    if agent_id is None:
+        raise web.HTTPForbidden(text="this user is not tied to an ACD agent")
+    return agent_id
+
+
+@requires(Role.AGENT)
+async def agent_page(request: web.Request) -> web.StreamResponse:
+    return page(request, "Agent", render("agent.html", agent_id=_agent_id(request)))
+
+
+@requires(Role.AGENT)
+async def agent_feed(request: web.Request) -> web.StreamResponse:
+    pages = request.app[AGENT_PAGES]
+    client = pages.hub.connect(_agent_id(request))
+    if client is None:
+        raise web.HTTPServiceUnavailable(text="too many pages open")
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    reader = asyncio.create_task(_drain(ws))
+    try:
+        while not ws.closed:
+            get = asyncio.create_task(client.queue.get())
+            dropped = asyncio.create_task(client.dropped.wait())
+            done, pending = await asyncio.wait(
+                {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending - {reader}:
+                task.cancel()
+            if get in done:
+                await ws.send_str(get.result())
+            if dropped in done or reader in done:
+                break
+    finally:
+        pages.hub.disconnect(client)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    async for message in ws:
+        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+            break
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="malformed JSON") from None
+    return body if isinstance(body, dict) else {}
+
+
+@requires(Role.AGENT)
+async def act(request: web.Request) -> web.StreamResponse:
+    acd = request.app[AGENT_PAGES].acd
+    agent_id = _agent_id(request)
+    action = request.match_info["action"]
+    body = await _body(request)
+    try:
+        if action == "login":
+            acd.login(agent_id)
+        elif action == "logout":
+            acd.logout(agent_id)
+        elif action == "ready":
+            acd.ready(agent_id)
+        elif action == "pause":
+            acd.pause(agent_id, str(body.get("reason") or "break")[:MAX_REASON_CHARS])
+        else:
+            acd.wrapup_done(agent_id)
+    except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
+        return web.json_response({"error": str(error)}, status=409)
+    return web.json_response({"ok": True, "state": str(acd.agent(agent_id).state)})
+
+
+def _may_see(pages: AgentPages, agent_id: str, call_id: str) -> bool:
+    """An agent sees the calls it was offered (to pop, talk and wrap up); no other."""
+    return pages.hub.offered_to(call_id) == agent_id
+
+
+@requires(Role.AGENT)
+async def screen_pop(request: web.Request) -> web.StreamResponse:
+    pages = request.app[AGENT_PAGES]
+    agent_id = _agent_id(request)
+    call_id = request.match_info["call_id"]
+    if not _may_see(pages, agent_id, call_id):
+        return web.json_response({"error": "not your call"}, status=403)
+    facts = pages.hub.facts(call_id)
+    answer: dict[str, Any] = {
+        "call_id": call_id,
+        "ivr": _facts(facts) if facts is not None else None,
+        "customer": None,
+        "timeline": [],
+        "open_issues": [],
+    }
+    try:
+        interaction = await pages.repository.get_interaction(
+            InteractionRef(source=SOURCE, idempotency_key=call_id)
+        )
+        answer["interaction"] = to_json(interaction)
+        if interaction.customer_id is not None:
+            customer_id = interaction.customer_id
+            answer["customer"] = to_json(await pages.repository.get_customer(customer_id))
+            timeline = await pages.repository.timeline(customer_id, limit=TIMELINE_ENTRIES)
+            answer["timeline"] = to_json(list(timeline.entries))
+            issues = await pages.repository.open_issues(customer_id, limit=TIMELINE_ENTRIES)
+            answer["open_issues"] = to_json(issues)
+    except (HistoryError, OSError) as error:
+        answer["history_unavailable"] = type(error).__name__
+    except Exception as error:  # noqa: BLE001 (a store that is down must not break the pop)
+        log.warning("screen-pop: history unavailable (%s)", type(error).__name__)
+        answer["history_unavailable"] = type(error).__name__
+    return web.json_response(answer)
+
+
+def _facts(facts: CallFacts) -> dict[str, Any]:
+    return {
+        "intent": facts.intent,
+        "call_type": facts.call_type,
+        "tier": facts.tier,
+        "language": facts.language,
+        "complexity": facts.complexity,
+        "days_since_last_contact": facts.days_since_last_contact,
+        "tags": sorted(facts.tags),
+    }
+
+
+@requires(Role.AGENT)
+async def wrap_up(request: web.Request) -> web.StreamResponse:
+    pages = request.app[AGENT_PAGES]
+    agent_id = _agent_id(request)
+    call_id = request.match_info["call_id"]
+    if not _may_see(pages, agent_id, call_id):
+        return web.json_response({"error": "not your call"}, status=403)
+    body = await _body(request)
+    ref = InteractionRef(source=SOURCE, idempotency_key=call_id)
+    try:
+        change = InteractionUpdate(
+            disposition=body.get("disposition") or None,
+            status=Status(body.get("status") or "resolved"),
+        )
+        note_text = str(body.get("note") or "").strip()
+        note = (
+            NewNote(
+                author=f"agent:{agent_id}",
+                body=note_text,
+                interaction=ref,
+                source=SOURCE,
+                idempotency_key=f"wrapup-{call_id}",
+            )
+            if note_text
+            else None
+        )
+    except (ValidationError, ValueError) as error:
+        return web.json_response({"error": str(error).splitlines()[0]}, status=422)
+    if pages.writer is not None:
+        await pages.writer.update_interaction(ref, change)
+        if note is not None:
+            await pages.writer.add_note(note)
+    else:
+        await pages.repository.update_interaction(ref, change)
+        if note is not None:
+            await pages.repository.add_note(note)
+    if body.get("done"):
+        with contextlib.suppress(Exception):
+            pages.acd.wrapup_done(agent_id)
+    return web.json_response({"ok": True})
