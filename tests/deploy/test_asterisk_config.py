@@ -8,6 +8,7 @@ shared prompt and recording directories.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ import yaml
 from hotline.app import HOTLINE_SCRIPT
 from hotline.config import Config, load_config
 from telephony import ami_codec as ami
+from telephony.emulator import AsteriskEmulator
+from telephony.emulator.contexts import HOTLINE
 
 from .asterisk_conf import Section, dialplan, named, read_conf
 
@@ -177,3 +180,16 @@ def test_compose_wires_hotline_to_asterisk_and_the_ami_user(compose: dict[str, A
 def mounts(service: dict[str, Any]) -> set[tuple[str, str]]:
     """``source:target[:mode]`` volumes as (source, target)."""
     return {tuple(v.split(":")[:2]) for v in service["volumes"]}
+
+
+def test_the_emulator_plays_the_same_dialplan_names_as_the_deployment(
+    config: Config, extensions: dict[str, Section]
+) -> None:
+    """The tests' fake Asterisk and the real one must not drift apart either."""
+    defaults = inspect.signature(AsteriskEmulator).parameters
+    fallback = defaults["fallback_context"].default
+    assert fallback == config.fallback.context
+    assert fallback in extensions
+    (queue_step,) = [s for s in dialplan(extensions[fallback]) if s.app == "Queue"]
+    assert queue_step.args.split(",")[0] == defaults["queue_name"].default
+    assert HOTLINE in extensions
