@@ -17,6 +17,7 @@ from acd.live.service import AcdService
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web import metrics
+from hotline.web.admin import users as admin_users
 from hotline.web.agent.pages import AgentPages
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
@@ -52,6 +53,7 @@ def create_web_app(
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
         app[AUTH] = auth
         login.add_routes(app)
+        admin_users.add_routes(app)
         static = Path(str(resources.files("hotline.web").joinpath("static")))
         app.router.add_static("/static/", static)
         if acd is not None and hub is not None:

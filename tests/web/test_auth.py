@@ -243,3 +243,39 @@ def test_user_add_reads_the_password_from_stdin(
     assert "added sam (supervisor)" in out
     assert "sam\tsupervisor" in out
     assert PASSWORD not in out
+
+
+async def test_an_admin_adds_a_user_through_the_users_page(site: Site) -> None:
+    async with browser() as http:
+        await signed_in(http, site.url, "ada")
+        async with http.get(site.url + "admin/users") as page_:
+            text = await page_.text()
+            csrf = text[text.index('id="add-user"') :].split('name="csrf" value="')[1].split('"')[0]
+        form = {"csrf": csrf, "name": "sue", "role": "supervisor", "password": PASSWORD}
+        async with http.post(site.url + "admin/users", data=form) as response:
+            assert response.status == 200
+            assert 'data-user="sue"' in await response.text()
+    assert await site.auth.users.authenticate("sue", PASSWORD) is not None
+
+
+async def test_a_bad_user_form_says_why_beside_the_field_and_changes_nothing(site: Site) -> None:
+    async with browser() as http:
+        await signed_in(http, site.url, "ada")
+        async with http.get(site.url + "admin/users") as page_:
+            text = await page_.text()
+            csrf = text[text.index('id="add-user"') :].split('name="csrf" value="')[1].split('"')[0]
+        form = {"csrf": csrf, "name": "bad name", "role": "boss", "password": "short"}
+        async with http.post(site.url + "admin/users", data=form) as response:
+            assert response.status == 422
+            text = await response.text()
+    assert '<span class="error" id="name-error">1-64' in text
+    assert 'id="role-error">agent, supervisor or admin' in text
+    assert 'id="password-error">the password needs' in text
+    assert [u.name for u in await site.auth.users.list()] == ["1001", "ada", "sam"]
+
+
+async def test_a_supervisor_is_refused_the_users_page(site: Site) -> None:
+    async with browser() as http:
+        await signed_in(http, site.url, "sam")
+        async with http.get(site.url + "admin/users") as response:
+            assert response.status == 403

@@ -186,3 +186,11 @@ async def test_an_agent_session_does_not_reach_the_metrics(stack: Stack) -> None
         await signed_in(http, stack.url, "sam")
         async with http.get(stack.url + "metrics") as response:
             assert response.status == 200
+
+
+async def test_a_websocket_from_another_site_is_refused(stack: Stack) -> None:
+    async with jar() as http:
+        await signed_in(http, stack.url, "sam")
+        evil = {"Origin": "https://evil.example"}
+        async with http.get(stack.url + "ws/supervisor", headers=evil) as response:
+            assert response.status == 403

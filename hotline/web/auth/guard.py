@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -38,6 +38,12 @@ class WebAuth:
 AUTH = web.AppKey("hotline_web_auth", WebAuth)
 
 
+_NAV = {
+    Role.SUPERVISOR: Safe('<a href="/supervisor">Queues</a>'),
+    Role.ADMIN: Safe('<a href="/supervisor">Queues</a> <a href="/admin/users">Users</a>'),
+}
+
+
 def _session(request: web.Request) -> Session | None:
     """The request's live session (a dictionary lookup; it also restarts the idle timer)."""
     return request.app[AUTH].sessions.get(request.cookies.get(COOKIE))
@@ -54,7 +60,13 @@ def page(request: web.Request, title: str, body: Safe, *, status: int = 200) -> 
     session = _session(request) if AUTH in request.app else None
     csrf = session.csrf if session is not None else ""
     account = (
-        render("account.html", name=session.user.name, role=session.user.role, csrf=csrf)
+        render(
+            "account.html",
+            name=session.user.name,
+            role=session.user.role,
+            csrf=csrf,
+            nav=_NAV.get(session.user.role, Safe("")),
+        )
         if session is not None
         else Safe("")
     )
@@ -93,6 +105,8 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
                     role=session.user.role,
                 )
                 return page(request, "Forbidden", body, status=403)
+            if request.path.startswith("/ws/") and not _same_origin(request):
+                return web.json_response({"error": "cross-site WebSocket refused"}, status=403)
             if request.method not in _SAFE_METHODS and not await _csrf_ok(request, session):
                 return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
             return await handler(request)
@@ -101,6 +115,12 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
         return guarded
 
     return decorate
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A browser's WebSocket handshake names the page's origin: it must be this site."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:

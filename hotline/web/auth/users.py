@@ -77,7 +77,7 @@ class UserStore:
     ) -> User:
         if not NAME_PATTERN.match(name):
             raise UserError(f"user name {name!r}: 1-64 of A-Z a-z 0-9 _ . @ -")
-        _check_password(password)
+        check_password(password)
         if role is Role.AGENT and agent_id is None:
             agent_id = name
         if endpoint is not None and not ENDPOINT_PATTERN.match(endpoint):
@@ -100,7 +100,7 @@ class UserStore:
 
     async def set_password(self, name: str, password: str) -> None:
         """Replace ``name``'s password (a forgotten one, or the demo's fresh one per run)."""
-        _check_password(password)
+        check_password(password)
         digest = await asyncio.to_thread(self._hasher.hash, password)
         async with self._writes() as session, session.begin():
             result = await session.execute(
@@ -135,7 +135,7 @@ class UserStore:
             return False
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
         raise UserError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
     if len(password) > MAX_PASSWORD_CHARS:

@@ -1,0 +1,102 @@
+"""``/admin/users``: who may sign in, and adding a user (validated like ``hotline user add``).
+
+A form with a bad value comes back with the message beside its field and changes nothing.
+Each addition is logged with who made it (the password never is).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from hotline.web.auth.guard import AUTH, current_session, page, requires
+from hotline.web.auth.users import ENDPOINT_PATTERN, NAME_PATTERN, Role, UserError, check_password
+from hotline.web.templates import Safe, escape, render
+
+log = logging.getLogger(__name__)
+FIELDS = ("name", "role", "password", "agent_id", "endpoint")
+
+
+def _rows(users: list[tuple[str, str, str, str]]) -> Safe:
+    return Safe(
+        "".join(
+            f'<tr data-user="{escape(n)}"><td>{escape(n)}</td><td>{escape(r)}</td>'
+            f"<td>{escape(a)}</td><td>{escape(e)}</td></tr>"
+            for n, r, a, e in users
+        )
+    )
+
+
+async def _page(
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> web.Response:
+    errors = errors or {}
+    values = values or {}
+    users = await request.app[AUTH].users.list()
+    rows = _rows([(u.name, u.role, u.agent_id or "", u.endpoint or "") for u in users])
+    options = Safe(
+        "".join(
+            f"<option{' selected' if values.get('role') == r.value else ''}>{r.value}</option>"
+            for r in Role
+        )
+    )
+    body = render(
+        "admin_users.html",
+        rows=rows,
+        options=options,
+        notice=notice,
+        csrf=current_session(request).csrf,
+        **{f"{f}_value": values.get(f, "") for f in FIELDS if f != "password"},
+        **{f"{f}_error": errors.get(f, "") for f in FIELDS},
+    )
+    return page(request, "Users", body, status=status)
+
+
+@requires(Role.ADMIN)
+async def users_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request)
+
+
+@requires(Role.ADMIN)
+async def add_user(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = {f: str(form.get(f, "")).strip() for f in FIELDS}
+    password = str(form.get("password", ""))
+    errors: dict[str, str] = {}
+    if not NAME_PATTERN.match(values["name"]):
+        errors["name"] = "1-64 of A-Z a-z 0-9 _ . @ -"
+    if values["role"] not in {r.value for r in Role}:
+        errors["role"] = "agent, supervisor or admin"
+    try:
+        check_password(password)
+    except UserError as error:
+        errors["password"] = str(error)
+    if values["endpoint"] and not ENDPOINT_PATTERN.match(values["endpoint"]):
+        errors["endpoint"] = "TECH/resource, e.g. PJSIP/sup1"
+    if not errors:
+        try:
+            await request.app[AUTH].users.add(
+                values["name"],
+                Role(values["role"]),
+                password,
+                agent_id=values["agent_id"] or None,
+                endpoint=values["endpoint"] or None,
+            )
+        except UserError as error:
+            errors["name"] = str(error)
+    if errors:
+        return await _page(request, errors=errors, values=values, status=422)
+    admin = current_session(request).user.name
+    log.info("admin %s added web user %s (%s)", admin, values["name"], values["role"])
+    return await _page(request, notice=f"added {values['name']} ({values['role']})")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/users", users_page)
+    app.router.add_post("/admin/users", add_user)
