@@ -7,12 +7,11 @@ call's interaction (source ``hotline``, the call's uniqueid as idempotency key).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from pydantic import ValidationError
 
 from acd.calls import CallFacts
@@ -24,6 +23,7 @@ from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
+from hotline.web.supervisor.feed import serve_feed
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.templates import render
 
@@ -72,38 +72,7 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
 @requires(Role.AGENT)
 async def agent_feed(request: web.Request) -> web.StreamResponse:
     pages = request.app[AGENT_PAGES]
-    client = pages.hub.connect(_agent_id(request))
-    if client is None:
-        raise web.HTTPServiceUnavailable(text="too many pages open")
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    reader = asyncio.create_task(_drain(ws))
-    try:
-        while not ws.closed:
-            get = asyncio.create_task(client.queue.get())
-            dropped = asyncio.create_task(client.dropped.wait())
-            done, pending = await asyncio.wait(
-                {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending - {reader}:
-                task.cancel()
-            if get in done:
-                await ws.send_str(get.result())
-            if dropped in done or reader in done:
-                break
-    finally:
-        pages.hub.disconnect(client)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await ws.close()
-    return ws
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    async for message in ws:
-        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-            break
+    return await serve_feed(request, pages.hub, agent_id=_agent_id(request), what="agent")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

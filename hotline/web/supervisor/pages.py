@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from acd.live.service import AcdService
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
+from hotline.web.supervisor.feed import serve_feed
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.spy import SpyMode, spy
 from hotline.web.templates import render
@@ -32,40 +31,7 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
 
 @requires(*SUPERVISORS)
 async def supervisor_feed(request: web.Request) -> web.StreamResponse:
-    hub = request.app[HUB]
-    client = hub.connect()
-    if client is None:
-        raise web.HTTPServiceUnavailable(text="too many supervisor pages open")
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    reader = asyncio.create_task(_drain(ws))
-    try:
-        while not ws.closed:
-            get = asyncio.create_task(client.queue.get())
-            dropped = asyncio.create_task(client.dropped.wait())
-            done, pending = await asyncio.wait(
-                {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending - {reader}:
-                task.cancel()
-            if get in done:
-                await ws.send_str(get.result())
-            if dropped in done or reader in done:
-                break
-    finally:
-        hub.disconnect(client)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await ws.close()
-    return ws
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read (and ignore) what the page sends, so closes and pings are seen."""
-    async for message in ws:
-        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-            break
+    return await serve_feed(request, request.app[HUB], what="supervisor")
 
 
 def _agent(request: web.Request) -> str:

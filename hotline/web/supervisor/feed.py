@@ -1,0 +1,52 @@
+"""One page's live feed: the hub's updates for a client, pushed over a WebSocket.
+
+The supervisor and agent pages share it. The client's queue is bounded by the hub; when the
+hub drops a slow client, or the page goes away, the feed ends and the client is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from hotline.web.supervisor.hub import SupervisorHub
+
+
+async def serve_feed(
+    request: web.Request, hub: SupervisorHub, *, agent_id: str | None = None, what: str
+) -> web.WebSocketResponse:
+    client = hub.connect(agent_id)
+    if client is None:
+        raise web.HTTPServiceUnavailable(text=f"too many {what} pages open")
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    reader = asyncio.create_task(_drain(ws))
+    try:
+        while not ws.closed:
+            get = asyncio.create_task(client.queue.get())
+            dropped = asyncio.create_task(client.dropped.wait())
+            done, pending = await asyncio.wait(
+                {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending - {reader}:
+                task.cancel()
+            if get in done:
+                await ws.send_str(get.result())
+            if dropped in done or reader in done:
+                break
+    finally:
+        hub.disconnect(client)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the page sends, so closes and pings are seen."""
+    async for message in ws:
+        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+            break
