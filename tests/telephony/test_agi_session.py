@@ -10,155 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 
 import pytest
 
 from telephony import agi_codec as agi
-from telephony.agi_codec import CommandDecoder, EnvironmentDecoder, ResponseDecoder
+from telephony.agi_codec import ResponseDecoder
 from telephony.agi_session import (
     AgiCommandError,
-    AgiSession,
     CallerHangup,
-    DialOutcome,
     DigitInput,
     Playback,
     Recording,
 )
-from tests.transcripts import ASTERISK_TO_SERVICE, SERVICE_TO_ASTERISK, load, names, stream
-
-REC = "/var/spool/asterisk/recording"
-READS = ("GET VARIABLE ", "CHANNEL STATUS")
-
-
-@dataclass
-class Exchange:
-    command: str  # the line the recorder sent, without its "\n"
-    reply: bytes  # everything Asterisk sent until the next command
-
-
-def exchanges(name: str, conn: int | None = None) -> list[Exchange]:
-    out: list[Exchange] = []
-    for r in load(name):
-        if r.conn != conn:
-            continue
-        if r.eof:
-            break  # what follows answers the service's close, not a command
-        if r.dir == SERVICE_TO_ASTERISK:
-            out.append(Exchange(r.data.removesuffix("\n"), b""))
-        elif out:
-            out[-1].reply += r.data.encode()
-    return out
-
-
-def recorded(line: str) -> list[str]:
-    """The recorded line as `command` arguments: the command name as one word, then its args."""
-    words = agi.split_command(line)
-    name, _ = agi.parse_command(words)
-    n = len(name.split()) if name else 1
-    return [" ".join(words[:n]), *words[n:]]
-
-
-def is_read(line: str) -> bool:
-    return line.startswith(READS)
-
-
-class ScriptedAsterisk:
-    """A transport for AgiSession that answers like the recording did."""
-
-    def __init__(
-        self, name: str, *, conn: int | None = None, flexible_reads: bool = False,
-        hangup_delay_s: float = 0.0,
-    ) -> None:  # fmt: skip
-        self.script = exchanges(name, conn)
-        self.pos = 0
-        self.block_start = 0
-        self.flexible = flexible_reads
-        self.hangup_delay_s = hangup_delay_s
-        self.sent: list[str] = []
-        self.closed = False
-        self.hung_up = False
-        self._commands = CommandDecoder()
-        self._replies = ResponseDecoder()
-        env = EnvironmentDecoder().feed(stream(name, ASTERISK_TO_SERVICE, conn))
-        assert env is not None
-        self.session = AgiSession(env, self, hangup_grace_s=0.2, command_timeout_s=2.0)
-
-    # transport
-    def write(self, data: bytes) -> None:
-        for line in self._commands.feed(data):
-            self.sent.append(line)
-            self._deliver(self._answer(line))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    # script
-    def skip(self) -> None:
-        """Plays the next exchange's HANGUP lines only (its command was not ours to send)."""
-        self._deliver(hangups(self.script[self.pos].reply))
-        self.pos += 1
-
-    @property
-    def finished(self) -> bool:
-        rest = self.script[self.pos :]
-        return all(is_read(e.command) for e in rest) if self.flexible else not rest
-
-    def _answer(self, line: str) -> bytes:
-        if self.flexible:
-            end = self._block_end()
-            for i in range(self.block_start, end):
-                if self.script[i].command == line and is_read(line):
-                    self._skip_to(max(self.pos, i + 1))
-                    return without_hangups(self.script[i].reply)
-            if is_read(line):
-                if line.startswith("GET VARIABLE"):
-                    return b"200 result=0\n"
-                return agi.DEAD_CHANNEL if self.hung_up else b"200 result=6\n"
-            self._skip_to(end)
-        assert self.pos < len(self.script), f"unexpected command after the script: {line!r}"
-        expected = self.script[self.pos]
-        assert line == expected.command, f"sent {line!r}, recording has {expected.command!r}"
-        self.pos += 1
-        self.block_start = self.pos
-        return expected.reply
-
-    def _block_end(self) -> int:
-        end = self.pos
-        while end < len(self.script) and is_read(self.script[end].command):
-            end += 1
-        return end
-
-    def _skip_to(self, index: int) -> None:
-        while self.pos < index:
-            self.skip()
-
-    def _deliver(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        loop.call_soon(self._feed, without_hangups(data))
-        if hangups(data):
-            if self.hangup_delay_s:
-                loop.call_later(self.hangup_delay_s, self._feed, hangups(data))
-            else:
-                loop.call_soon(self._feed, hangups(data))
-
-    def _feed(self, data: bytes) -> None:
-        for item in self._replies.feed(data):
-            if isinstance(item, agi.Hangup):
-                self.hung_up = True
-            self.session.feed(item)
-
-
-def hangups(data: bytes) -> bytes:
-    return b"".join(x for x in data.splitlines(keepends=True) if x == agi.HANGUP_LINE)
-
-
-def without_hangups(data: bytes) -> bytes:
-    return b"".join(x for x in data.splitlines(keepends=True) if x != agi.HANGUP_LINE)
-
+from tests.telephony.agi_peer import (
+    REC,
+    ScriptedAsterisk,
+    recorded,
+)
+from tests.transcripts import ASTERISK_TO_SERVICE, SERVICE_TO_ASTERISK, load, names
 
 # -- the IVR commands ----------------------------------------------------------------------
 
@@ -436,121 +305,6 @@ async def test_idle_hangup_wakes_wait_hangup_and_later_commands_get_511() -> Non
         assert await s.exec("Playback", "hello-world") == 0
         await s.set_variable("IVR_AFTER", "1")
         assert await s.get_full_variable("${IVR_AFTER}") == "1"
-    assert fake.finished
-
-
-# -- dial ----------------------------------------------------------------------------------
-
-
-async def dial_like_recording(fake: ScriptedAsterisk) -> list[DialOutcome]:
-    outcomes = []
-    while fake.pos < len(fake.script):
-        words = agi.split_command(fake.script[fake.pos].command)
-        if words[:2] == ["EXEC", "Dial"]:
-            endpoint, timeout, *options = words[2].split(",")
-            outcomes.append(await fake.session.dial(endpoint, int(timeout), *options))
-        elif words == ["STREAM", "FILE", "hello-world", ""]:
-            await fake.session.stream_file("hello-world")
-        elif is_read(fake.script[fake.pos].command):
-            fake.skip()
-        elif words == ["HANGUP"]:
-            await fake.session.hangup()
-        else:
-            await fake.session.command(*recorded(fake.script[fake.pos].command))
-    return outcomes
-
-
-@pytest.mark.parametrize("hangup_delay_s", [0.0, 0.04])
-async def test_dial_answered_then_agent_hangs_up_leaves_the_caller_alive(
-    hangup_delay_s: float,
-) -> None:
-    fake = ScriptedAsterisk(
-        "agi_dial_answered_agent_hangup", flexible_reads=True, hangup_delay_s=hangup_delay_s
-    )
-    async with asyncio.timeout(5):
-        await fake.session.answer()
-        await fake.session.set_variable("IVR_RESULT", "transfer")
-        (outcome,) = await dial_like_recording(fake)
-    assert outcome == DialOutcome(
-        "ANSWER", -1, True, 5026, 5028, 16, "SIP/agent1001-0000000e", "agent1001"
-    )
-    assert outcome.answered
-    assert "CHANNEL STATUS" in fake.sent  # the -1 was confirmed, not assumed
-    assert fake.finished
-
-
-async def test_dial_with_g_option_returns_zero() -> None:
-    fake = ScriptedAsterisk("agi_dial_answered_agent_hangup_g", flexible_reads=True)
-    async with asyncio.timeout(5):
-        await fake.session.answer()
-        (outcome,) = await dial_like_recording(fake)
-    assert (outcome.status, outcome.result, outcome.caller_alive) == ("ANSWER", 0, True)
-    assert outcome.answered_ms == 5000  # only ANSWEREDTIME was recorded: whole seconds
-    assert fake.finished
-
-
-@pytest.mark.parametrize("hangup_delay_s", [0.0, 0.04])
-async def test_dial_when_the_caller_hangs_up_while_bridged(hangup_delay_s: float) -> None:
-    fake = ScriptedAsterisk(
-        "agi_dial_answered_caller_hangup", flexible_reads=True, hangup_delay_s=hangup_delay_s
-    )
-    async with asyncio.timeout(5):
-        await fake.session.answer()
-        (outcome,) = await dial_like_recording(fake)
-        assert (outcome.status, outcome.caller_alive, outcome.answered_ms) == (
-            "ANSWER",
-            False,
-            6000,
-        )
-        assert outcome.hangup_cause == 16
-        assert fake.session.dead
-        with pytest.raises(CallerHangup):
-            await fake.session.stream_file("hello-world")
-    assert fake.finished
-
-
-async def test_dial_when_the_caller_hangs_up_while_ringing() -> None:
-    fake = ScriptedAsterisk("agi_dial_caller_hangup_while_ringing", flexible_reads=True)
-    async with asyncio.timeout(5):
-        await fake.session.answer()
-        (outcome,) = await dial_like_recording(fake)
-    assert outcome == DialOutcome("CANCEL", -1, False, None, None, 0)
-    assert fake.finished
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("agi_dial_noanswer", [("NOANSWER", 0)]),
-        ("agi_dial_busy_congestion", [("BUSY", 17), ("CONGESTION", 34)]),
-        ("agi_dial_unavailable", [("CHANUNAVAIL", 20), ("CHANUNAVAIL", 20), ("NOANSWER", 20)]),
-    ],
-)
-async def test_dial_failures_return_status_and_cause(
-    name: str, expected: list[tuple[str, int]]
-) -> None:
-    fake = ScriptedAsterisk(name, flexible_reads=True)
-    async with asyncio.timeout(5):
-        await fake.session.answer()
-        outcomes = await dial_like_recording(fake)
-    assert [(o.status, o.hangup_cause) for o in outcomes] == expected
-    assert all(o.caller_alive and o.result == 0 and o.answered_ms is None for o in outcomes)
-    assert "CHANNEL STATUS" not in fake.sent
-    assert fake.finished
-
-
-async def test_queue_exec_returns_minus_one_with_the_caller_still_up() -> None:
-    fake = ScriptedAsterisk("agi_ami_queue_call")
-    s = fake.session
-    async with asyncio.timeout(5):
-        await s.answer()
-        await s.set_variable("IVR_RESULT", "queue")
-        assert await s.exec("Queue", "hotline", "", "", "", "20") == -1
-        assert not s.dead
-        for var in ("QUEUESTATUS", "DIALSTATUS", "MEMBERINTERFACE"):
-            assert await s.get_variable(var) is None
-        assert await s.channel_status() == 6
-        await s.hangup()
     assert fake.finished
 
 
