@@ -272,3 +272,52 @@ class WebUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class CallbackRow(Base):
+    """A caller's request to be called back (``acd.live.callbacks``), kept until an agent has
+    talked to them or the attempts run out. ``entry_at`` is when the call first joined the
+    queue: the callback is queued with that place kept."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        UniqueConstraint("call_id"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    #: The call that asked for it (the interaction's ``external_id``).
+    call_id: Mapped[str] = mapped_column(String(128))
+    number: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    queue: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    entry_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: What the IVR found (``CallAttributes`` as strings), for the agent's screen-pop.
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON)
+    #: pending | dialing | done | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_result: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditRow(Base):
+    """Who changed what, when, through the admin pages (``hotline.web.admin``): a config file
+    written back, a user added. ``diff`` is the unified diff of a file change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    #: What was changed: "config/queues.yaml", "prompts/en/price-basic.wav", "user:alice".
+    target: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(String(500))
+    diff: Mapped[str | None] = mapped_column(Text)
