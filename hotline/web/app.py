@@ -24,6 +24,7 @@ from hotline.web.api.service import HistoryApi
 from hotline.web.auth import login
 from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.health import Health, ReadinessCheck
+from hotline.web.i18n import switch as language_switch
 from hotline.web.supervisor import pages as supervisor_pages
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.tokens import TokenStore
@@ -53,6 +54,7 @@ def create_web_app(
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
         app[AUTH] = auth
         login.add_routes(app)
+        language_switch.add_routes(app)
         admin_users.add_routes(app)
         static = Path(str(resources.files("hotline.web").joinpath("static")))
         app.router.add_static("/static/", static)

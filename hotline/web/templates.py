@@ -14,7 +14,10 @@ class Safe(str):
 
 
 def escape(value: object) -> Safe:
-    return value if isinstance(value, Safe) else Safe(html.escape(str(value), quote=True))
+    """HTML-escaped, and ``[`` too, so no value can form a translation marker (``[[..]]``)."""
+    if isinstance(value, Safe):
+        return value
+    return Safe(html.escape(str(value), quote=True).replace("[", "&#91;"))
 
 
 @cache

@@ -17,7 +17,8 @@ from aiohttp import web
 from hotline.web.auth.sessions import COOKIE, Session, SessionStore
 from hotline.web.auth.throttle import LoginThrottle
 from hotline.web.auth.users import Role, UserStore
-from hotline.web.templates import Safe, render
+from hotline.web.i18n import LANGUAGES, page_language, script_catalog, translate
+from hotline.web.templates import Safe, escape, render
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CSRF_HEADER = "X-CSRF-Token"
@@ -39,9 +40,12 @@ AUTH = web.AppKey("hotline_web_auth", WebAuth)
 
 
 _NAV = {
-    Role.SUPERVISOR: Safe('<a href="/supervisor">Queues</a>'),
-    Role.ADMIN: Safe('<a href="/supervisor">Queues</a> <a href="/admin/users">Users</a>'),
+    Role.SUPERVISOR: Safe('<a href="/supervisor">[[Queues]]</a>'),
+    Role.ADMIN: Safe('<a href="/supervisor">[[Queues]]</a> <a href="/admin/users">[[Users]]</a>'),
 }
+
+
+_CURRENT = ' aria-current="true"'
 
 
 def _session(request: web.Request) -> Session | None:
@@ -63,14 +67,34 @@ def page(request: web.Request, title: str, body: Safe, *, status: int = 200) -> 
         render(
             "account.html",
             name=session.user.name,
-            role=session.user.role,
+            role=Safe(f"[[{escape(session.user.role)}]]"),
             csrf=csrf,
             nav=_NAV.get(session.user.role, Safe("")),
         )
         if session is not None
         else Safe("")
     )
-    text = render("layout.html", title=title, body=body, account=account, csrf=csrf)
+    language = page_language(request)
+    here = quote(request.path_qs, safe="/")
+    languages = Safe(
+        " ".join(
+            f'<a href="/language/{code}?next={here}" lang="{code}" hreflang="{code}"'
+            f"{_CURRENT if code == language.code else ''}>{escape(lang.name)}</a>"
+            for code, lang in LANGUAGES.items()
+        )
+    )
+    text = render(
+        "layout.html",
+        title=Safe(f"[[{escape(title)}]]"),
+        body=body,
+        account=account,
+        csrf=csrf,
+        lang=language.code,
+        dir=language.direction,
+        languages=languages,
+        messages=Safe(script_catalog(language.code)),
+    )
+    text = translate(text, language.code)
     response = web.Response(text=text, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

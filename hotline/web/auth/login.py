@@ -20,10 +20,10 @@ LOGIN_CSRF_COOKIE = "hotline_login_csrf"
 HOME = {Role.AGENT: "/agent", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/supervisor"}
 
 
-def _local_target(value: str) -> str:
+def local_target(value: str) -> str:
     """Only a path on this site (no scheme, no host, no ``//``): no open redirect."""
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+    if parts.scheme or parts.netloc or not value.startswith("/") or value[1:2] in ("/", "\\"):
         return "/"
     return value
 
@@ -32,7 +32,7 @@ def _login_page(
     request: web.Request, *, error: str = "", next_: str = "/", status: int = 200
 ) -> web.Response:
     token = secrets.token_urlsafe(32)
-    body = render("login.html", error=error, csrf=token, next=_local_target(next_))
+    body = render("login.html", error=error, csrf=token, next=local_target(next_))
     response = page(request, "Sign in", body, status=status)
     auth = request.app[AUTH]
     response.set_cookie(
@@ -76,7 +76,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     auth.throttle.succeeded(name)
     session = auth.sessions.create(user)
     log.info("web sign-in: %s (%s)", user.name, user.role)
-    target = _local_target(next_)
+    target = local_target(next_)
     response = web.HTTPSeeOther(HOME[user.role] if target == "/" else target)
     response.set_cookie(
         COOKIE,

@@ -2,6 +2,7 @@
 // The agent's page: its own state pushed over a WebSocket; the screen-pop is fetched once
 // when a new call is offered (an event, not a polling loop).
 (function () {
+  const T = window.T || ((s) => s);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   let currentCall = null;
@@ -22,12 +23,12 @@
     const p = await res.json();
     $("pop").hidden = false; $("pop-call").textContent = callId;
     const ivr = p.ivr || {};
-    $("pop-ivr").replaceChildren(el("p", `Intent: ${ivr.intent || "–"} · type: ${ivr.call_type || "–"} · tier: ${ivr.tier || "–"} · language: ${ivr.language || "–"}`));
+    $("pop-ivr").replaceChildren(el("p", `${T("Intent")}: ${ivr.intent || "–"} · ${T("type")}: ${ivr.call_type || "–"} · ${T("tier")}: ${ivr.tier || "–"} · ${T("language")}: ${ivr.language || "–"}`));
     const c = p.customer;
-    $("pop-customer").replaceChildren(el("p", c ? `Customer #${c.id} ${c.name || ""} · tier ${c.tier || "–"} · ${(c.identities || []).map((i) => i.value).join(", ")}` : "Unknown caller"));
+    $("pop-customer").replaceChildren(el("p", c ? `${T("Customer")} #${c.id} ${c.name || ""} · ${T("tier")} ${c.tier || "–"} · ${(c.identities || []).map((i) => i.value).join(", ")}` : T("Unknown caller")));
     $("pop-timeline").replaceChildren(...(p.timeline || []).map((e) => {
       const i = e.interaction;
-      return el("li", `${i.started_at} ${i.channel} ${i.intent || ""} ${i.status} ${i.disposition || ""} ${(e.notes || []).map((n) => n.body).join(" / ")}`);
+      return el("li", `${i.started_at} ${i.channel} ${i.intent || ""} ${T(i.status)} ${i.disposition || ""} ${(e.notes || []).map((n) => n.body).join(" / ")}`);
     }));
   }
   $("wrapup").addEventListener("submit", async (ev) => {
@@ -36,7 +37,7 @@
     const f = new FormData($("wrapup"));
     const ok = await post(`/page-api/agent/calls/${encodeURIComponent(currentCall)}/wrapup`,
       { disposition: f.get("disposition"), status: f.get("status"), note: f.get("note") });
-    $("wrapup-saved").textContent = ok ? "saved" : "";
+    $("wrapup-saved").textContent = ok ? T("saved") : "";
   });
   let delay = 500;
   function connect() {
@@ -45,9 +46,9 @@
     ws.onmessage = (m) => {
       const a = JSON.parse(m.data).agent;
       if (!a) return;
-      $("state").textContent = a.state;
-      $("since").textContent = `for ${Math.round(a.time_in_state_s)} s`;
-      $("reason").textContent = a.pause_reason ? `(${a.pause_reason})` : "";
+      $("state").textContent = T(a.state);
+      $("since").textContent = T("for {s} s", { s: Math.round(a.time_in_state_s) });
+      $("reason").textContent = a.pause_reason ? `(${T(a.pause_reason)})` : "";
       if (a.call_id && a.call_id !== currentCall) { currentCall = a.call_id; $("wrapup").reset(); $("wrapup-saved").textContent = ""; pop(a.call_id); }
     };
     ws.onclose = async () => {
