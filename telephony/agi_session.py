@@ -134,7 +134,11 @@ class AgiSession:
         self._label = f"{env.channel or '?'} ({env.uniqueid or '?'}) from {peer or '?'}"
         self._lock = asyncio.Lock()
         self._pending: asyncio.Future[AgiResponse] | None = None
-        self._discard = 0  # replies still owed to commands whose caller was cancelled
+        # Commands written and replies read, counted: reply n answers command n, so the reply
+        # of a command whose caller was cancelled is recognised and dropped, whenever it comes.
+        self._sent = 0
+        self._received = 0
+        self._pending_seq = 0
         self._hung_up = asyncio.Event()
         self._closed = False
         self._deadline: float | None = None  # when the running command times out
@@ -160,12 +164,14 @@ class AgiSession:
     def feed(self, item: AgiResponse | Hangup) -> None:
         if isinstance(item, Hangup):
             self._hung_up.set()
-        elif self._discard:
-            self._discard -= 1
-        elif self._pending is not None and not self._pending.done():
-            self._pending.set_result(item)
-        else:
+        elif self._received >= self._sent:
             self.abort(f"unsolicited AGI reply {item.code} {item.result}")
+        else:
+            self._received += 1
+            pending = self._pending
+            if self._received == self._pending_seq and pending is not None and not pending.done():
+                pending.set_result(item)
+            # else: the reply of a command whose caller was cancelled: dropped
 
     def connection_lost(self, reason: str = "connection closed") -> None:
         self._closed = True
@@ -220,16 +226,14 @@ class AgiSession:
             self._pending = future
             try:
                 self._transport.write(line)
+                self._sent += 1
+                self._pending_seq = self._sent
                 if self.on_activity is not None:
                     self.on_activity(True)
                 if timeout_s is not None:
                     self._timeout_of_pending = timeout_s
                     self._arm(loop, loop.time() + timeout_s)
                 response = await future
-            except asyncio.CancelledError:
-                if not (future.done() and not future.cancelled()):
-                    self._discard += 1  # its reply will still come; it is not for the next one
-                raise
             finally:
                 self._pending = None
                 self._deadline = None

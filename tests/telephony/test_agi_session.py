@@ -388,6 +388,27 @@ async def test_cancelled_command_reply_is_not_taken_for_the_next_one() -> None:
     assert len(sent) == 2
 
 
+async def test_a_reply_arriving_while_its_cancelled_caller_unwinds_is_not_unsolicited() -> None:
+    """The waiting caller's race: an offer cancels WAIT FOR DIGIT in the same loop turn as
+    its reply arrives (the future is cancelled, the task has not yet unwound)."""
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    sent: list[bytes] = []
+    fake.write = sent.append  # type: ignore[method-assign,assignment]
+    s = fake.session
+    task = asyncio.create_task(s.wait_for_digit(100))
+    await asyncio.sleep(0)
+    task.cancel()  # cancels the awaited future at once; the task unwinds at its next step
+    s.feed(agi.AgiResponse(200, "0"))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not fake.closed
+    pending = asyncio.create_task(s.get_variable("X"))
+    await asyncio.sleep(0)
+    s.feed(agi.AgiResponse(200, "1", "x"))
+    assert await pending == "x"
+    assert len(sent) == 2
+
+
 async def test_unsolicited_reply_aborts_the_connection() -> None:
     fake = ScriptedAsterisk("agi_ivr_basic")
     fake.session.feed(agi.AgiResponse(200, "0"))
