@@ -8,6 +8,7 @@ service side (our client) first expects the `Asterisk Call Manager/x.y.z` banner
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -121,6 +122,7 @@ HEADER_OUTPUT: Final = "Output"
 HEADER_COMMAND: Final = "Command"
 HEADER_CHANNEL: Final = "Channel"
 HEADER_CHANNEL_STATE: Final = "ChannelState"
+HEADER_CHANNEL_ID: Final = "ChannelId"  # Originate: the uniqueid the new channel gets
 HEADER_CHANNEL_STATE_DESC: Final = "ChannelStateDesc"
 HEADER_CALLER_ID: Final = "CallerID"
 HEADER_CALLER_ID_NUM: Final = "CallerIDNum"
@@ -327,6 +329,11 @@ class AmiDecoder:
     Bytes that are not UTF-8 become U+FFFD, and NUL does too, so a caller name with a Latin-1
     byte costs one character, never the connection, and no later DB write chokes on it.
     Oversized lines or messages raise `AmiProtocolError`; after that the decoder stays failed.
+
+    A message is parsed whole: its blank line is found with `bytes.find`, its header block
+    decoded once and split into pairs by one regex pass. Header lines of a message that is
+    still arriving are parsed (and checked) as they come, so a bad line fails the stream
+    without waiting for the rest of its message.
     """
 
     def __init__(
@@ -340,6 +347,7 @@ class AmiDecoder:
         self._max_message = max_message_bytes
         self._max_line = max_line_bytes
         self._role: Role = role or ("service" if expect_banner else "asterisk")
+        self._headers = _SERVICE_HEADER if self._role == "service" else _ASTERISK_HEADER
         self._need_banner = expect_banner
         self.banner: str | None = None
         self._buf = bytearray()
@@ -365,22 +373,60 @@ class AmiDecoder:
             raise AmiProtocolError(self._failure)
         self._buf += data
         out: list[AmiMessage] = []
-        pos = 0
         try:
-            while True:
-                nl = self._buf.find(b"\n", pos)
-                if nl < 0:
-                    self._check_partial(len(self._buf) - pos)
-                    break
-                line = bytes(self._buf[pos:nl])
-                pos = nl + 1
-                self._line(line, out)
+            used = self._messages(out)
         except AmiProtocolError as exc:
             self._failure = str(exc)
             self._buf.clear()
             raise AmiProtocolError(str(exc), tuple(out)) from None
-        del self._buf[:pos]
+        del self._buf[:used]
         return out
+
+    def _messages(self, out: list[AmiMessage]) -> int:
+        """Decodes what `_buf` holds into `out`; returns how many bytes were used."""
+        buf = self._buf
+        end = len(buf)
+        pos = 0
+        if self._need_banner and self.banner is None:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                self._check_partial(end)
+                return 0
+            self._banner(bytes(buf[:nl]))
+            pos = nl + 1
+        # Where the next "\n\r\n" / "\n\n" starts: a blank line right after a header line.
+        # -2: not searched yet; -1: none left in this buffer (so a long LF-only or CRLF-only
+        # stream is scanned once per feed, not once per message).
+        crlf = lf = -2
+        while pos < end:
+            first = buf[pos]
+            if first == _LF:  # a blank line right here: it ends the message, if any
+                self._end_message(out)
+                pos += 1
+                continue
+            if first == _CR and pos + 1 < end and buf[pos + 1] == _LF:
+                self._end_message(out)
+                pos += 2
+                continue
+            if crlf != -1 and crlf < pos:
+                crlf = buf.find(b"\n\r\n", pos)
+            if lf != -1 and lf < pos:
+                lf = buf.find(b"\n\n", pos)
+            if crlf < 0 and lf < 0:  # the message is still arriving: take its whole lines
+                last = buf.rfind(b"\n", pos)
+                if last >= 0:
+                    self._header_block(bytes(buf[pos : last + 1]))
+                    pos = last + 1
+                self._check_partial(end - pos)
+                break
+            if lf < 0 or 0 <= crlf < lf:
+                self._header_block(bytes(buf[pos : crlf + 1]))
+                pos = crlf + 3
+            else:
+                self._header_block(bytes(buf[pos : lf + 1]))
+                pos = lf + 2
+            self._end_message(out)
+        return pos
 
     def _check_partial(self, size: int) -> None:
         if size > self._max_line + 1:
@@ -388,24 +434,51 @@ class AmiDecoder:
         if self._message_bytes + size > self._max_message:
             raise AmiProtocolError(f"AMI message larger than {self._max_message} bytes")
 
-    def _line(self, raw: bytes, out: list[AmiMessage]) -> None:
+    def _banner(self, raw: bytes) -> None:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if len(raw) > self._max_line:
             raise AmiProtocolError(f"AMI line longer than {self._max_line} bytes")
-        if self._need_banner and self.banner is None:
-            text = _text(raw)
-            if not text.startswith(BANNER_PREFIX):
-                raise AmiProtocolError(f"not an AMI server: first line {text[:60]!r}")
-            self.banner = text
-            return
-        if not raw:
-            if self._in_message or self._role == "asterisk":
-                out.append(AmiMessage(tuple(self._pairs)))
-            self._pairs = []
-            self._in_message = False
-            self._message_bytes = 0
-            return
+        text = _text(raw)
+        if not text.startswith(BANNER_PREFIX):
+            raise AmiProtocolError(f"not an AMI server: first line {text[:60]!r}")
+        self.banner = text
+
+    def _end_message(self, out: list[AmiMessage]) -> None:
+        if self._in_message or self._role == "asterisk":
+            out.append(AmiMessage(tuple(self._pairs)))
+        self._pairs = []
+        self._in_message = False
+        self._message_bytes = 0
+
+    def _header_block(self, block: bytes) -> None:
+        """Whole header lines (none blank), each ending in `\\n`, of the current message.
+
+        One decode and one regex pass; when a line may break a cap or does not parse as
+        `Key: Value`, `_header_line` goes line by line to fail (or skip) exactly there.
+        """
+        lines = block.count(b"\n")
+        size = self._message_bytes + len(block) + lines - block.count(b"\r\n")  # +2 per line
+        if size <= self._max_message and (
+            len(block) <= self._max_line or max(map(len, block.split(b"\n"))) <= self._max_line
+        ):
+            text = _text(block)
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")  # one CR per line, as `_header_line` does
+            pairs = self._headers.findall(text)
+            if len(pairs) == lines:
+                self._pairs += pairs
+                self._in_message = True
+                self._message_bytes = size
+                return
+        for raw in block.split(b"\n")[:-1]:
+            self._header_line(raw)
+
+    def _header_line(self, raw: bytes) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if len(raw) > self._max_line:
+            raise AmiProtocolError(f"AMI line longer than {self._max_line} bytes")
         self._in_message = True
         self._message_bytes += len(raw) + 2
         if self._message_bytes > self._max_message:
@@ -423,5 +496,14 @@ class AmiDecoder:
         self._pairs.append((key, value))
 
 
+_LF: Final = ord("\n")
+_CR: Final = ord("\r")
+# `Key: Value` lines of a decoded header block: the key is everything before the first colon
+# (never empty); the service side drops one space after the colon, Asterisk's side all blanks.
+_SERVICE_HEADER: Final = re.compile(r"^([^:\n]+): ?(.*)", re.MULTILINE)
+_ASTERISK_HEADER: Final = re.compile(r"^([^:\n]+):[ \t]*(.*)", re.MULTILINE)
+
+
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    text = raw.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

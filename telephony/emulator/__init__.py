@@ -2,6 +2,14 @@
 
 from telephony.emulator.calls import Call
 from telephony.emulator.emulator import AsteriskEmulator
-from telephony.emulator.model import AgentPhone, Caller, CallResult, DialRecord
+from telephony.emulator.model import AgentPhone, Caller, CallResult, Customer, DialRecord
 
-__all__ = ["AgentPhone", "AsteriskEmulator", "Call", "CallResult", "Caller", "DialRecord"]
+__all__ = [
+    "AgentPhone",
+    "AsteriskEmulator",
+    "Call",
+    "CallResult",
+    "Caller",
+    "Customer",
+    "DialRecord",
+]

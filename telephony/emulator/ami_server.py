@@ -2,7 +2,8 @@
 
 Actions other than Login/Logoff go to `ami_actions`. A session handles one action at a time
 (a synchronous Originate blocks it, and events that happen meanwhile are held and sent after
-the response, as Asterisk does). List items reach a session even with events off.
+the response, as Asterisk does). List items reach a session even with events off. A user's
+`eventfilter=` lines (`ami_filter`) decide which events reach that user's sessions.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 from telephony import ami_codec as ami
 from telephony.emulator import events
+from telephony.emulator.ami_filter import EventFilter
 from telephony.emulator.events import Pairs
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,7 @@ class AmiSession:
         self.authenticated = False
         self.username = ""
         self.mask: frozenset[str] | None = frozenset()
+        self.event_filter = EventFilter()
         self.session_id = f"0x{id(self):x}"
         self.session_tv = _EPOCH_TV
         self.closed = False
@@ -119,8 +122,10 @@ class AmiSession:
         if not self.closed and not self._writer.is_closing():
             self._writer.write(data)
 
-    def deliver(self, pairs: Pairs) -> None:
-        """An event from the bus, if this session wants its class."""
+    def deliver(self, pairs: Pairs, *, filtered: bool = True) -> None:
+        """An event from the bus, if this session wants its class and the user's event
+        filters let it through (`filtered=False`: written directly, as Asterisk's
+        `astman_append` does, e.g. the FullyBooted of a login)."""
         if not self.authenticated or (self.mask is not None and not self.mask):
             return
         privilege = next((v for k, v in pairs if k == ami.HEADER_PRIVILEGE), "")
@@ -128,6 +133,8 @@ class AmiSession:
         if self.mask is not None and klass not in self.mask:
             return
         data = ami.encode_message(pairs)
+        if filtered and self.event_filter and not self.event_filter.allows(data.decode()):
+            return
         if self._held is not None:
             self._held.append(data)
         else:
@@ -185,6 +192,7 @@ class AmiServer:
         port: int,
         users: Mapping[str, str],
         *,
+        event_filters: Mapping[str, Sequence[str]] | None = None,
         login_failure_delay_s: float,
         dispatch: Dispatch,
         uptime: Callable[[], int],
@@ -192,6 +200,10 @@ class AmiServer:
         self.host = host
         self.port = port
         self._users = dict(users)
+        filters = dict(event_filters or {})
+        if unknown := set(filters) - set(users):
+            raise ValueError(f"event filters for unknown AMI users: {sorted(unknown)}")
+        self._filters = {user: EventFilter(filters.get(user, ())) for user in users}
         self._delay = login_failure_delay_s
         self._dispatch = dispatch
         self._uptime = uptime
@@ -258,13 +270,15 @@ class AmiServer:
         secret = msg.get(ami.HEADER_SECRET)
         if user in self._users and secret == self._users[user]:
             session.authenticated, session.username = True, user
+            session.event_filter = self._filters[user]
             session.mask = parse_event_mask(msg.get(ami.HEADER_EVENTS))
             session.session_tv = event_tv()
             session.send(
                 response(msg, ami.RESPONSE_SUCCESS, (ami.HEADER_MESSAGE, ami.MESSAGE_AUTH_ACCEPTED))
             )
             if session.mask is None or session.mask:
-                session.deliver(events.fully_booted(self._uptime(), booting=self.booting))
+                booted = events.fully_booted(self._uptime(), booting=self.booting)
+                session.deliver(booted, filtered=False)
             self.broadcast(self._security(session, ami.EVENT_SUCCESSFUL_AUTH, user))
             return
         name = ami.EVENT_INVALID_PASSWORD if user in self._users else ami.EVENT_INVALID_ACCOUNT_ID

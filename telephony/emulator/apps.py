@@ -7,19 +7,23 @@ application does not exist (EXEC answers -2).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from telephony import agi_codec as agi
+from telephony import ami_codec as ami
 from telephony.emulator import events
 from telephony.emulator.channel import ALL_DIGITS, UP, Channel
 from telephony.emulator.dial import dial_app
 from telephony.emulator.media import RATE
 from telephony.emulator.pbx import Pbx
 from telephony.emulator.queue import queue_app
+from telephony.emulator.variables import parse_callerid
 
 App = Callable[[Pbx, Channel, str], Awaitable[int]]
 PLAYBACKSTATUS: Final = "PLAYBACKSTATUS"
+_CALLERID_PART: Final = re.compile(r"CALLERID\((all|num|number|name)\)", re.IGNORECASE)
 
 
 async def answer_app(pbx: Pbx, ch: Channel, data: str) -> int:
@@ -93,8 +97,21 @@ async def stop_moh_app(pbx: Pbx, ch: Channel, data: str) -> int:
 
 async def set_app(pbx: Pbx, ch: Channel, data: str) -> int:
     name, sep, value = data.partition("=")
-    if sep and name.strip():
+    if not sep or not name.strip():
+        return 0
+    part = _CALLERID_PART.fullmatch(name.strip())
+    if part is None:
         ch.set_var(name.strip(), value)
+        return 0
+    which = part.group(1).lower()  # CALLERID(all|num|name)=: the channel's caller ID
+    if which == "all":
+        ch.caller_name, ch.caller_num = parse_callerid(value)
+    elif which in ("num", "number"):
+        ch.caller_num = value
+    else:
+        ch.caller_name = value
+    cid = ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
+    pbx.emit(events.channel_event(ami.EVENT_NEW_CALLERID, events.CALL, ch, cid))
     return 0
 
 

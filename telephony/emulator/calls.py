@@ -27,6 +27,7 @@ def configure(ch: Channel, caller: Caller) -> None:
     ch.dtmf_delay_v = caller.dtmf_delay_s
     ch.inter_digit_v = caller.inter_digit_s
     ch.barge_in = caller.barge_in
+    ch.after_call_dtmf = caller.after_call_dtmf
     speech = caller.speech
     if isinstance(speech, Path):
         ch.audio = CallerAudio(

@@ -139,6 +139,7 @@ class Channel:
     dtmf_delay_v: float = 0.5
     inter_digit_v: float = 0.3
     barge_in: bool = True
+    after_call_dtmf: str = ""  # queued when the agent hangs up first (see Caller)
     on_caller_hangup: Callable[[], None] | None = None  # fired when a scripted BYE lands
     created_v: float = 0.0
     answered_v: float | None = None

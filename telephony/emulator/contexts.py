@@ -4,6 +4,8 @@
 FastAGI server is unreachable, like the docker dialplan); 101 has no Answer(), 102 passes AGI
 arguments, 110 is the lab's redirect target, 111 the Originate target. Any other extension in
 `hotline` runs the 100 steps. Every extension of the fallback context runs its `s` steps.
+Every extension of the callback context (hotline-callback, as in the deployment) is a
+customer's number, dialled over the trunk.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ Step = tuple[str, str]  # (application, data with ${...} expanded at run time)
 HOTLINE: Final = "hotline"
 AGI_URL_VAR: Final = "__HOTLINE_AGI_URL"  # set on each caller channel by the emulator
 HANGUP_EXTEN: Final = "h"
+#: The callback context's channel variables, as docker/asterisk/extensions.conf reads them.
+CALLBACK_CALLERID_VAR: Final = "HOTLINE_CALLBACK_CALLERID"
+CALLBACK_RING_VAR: Final = "HOTLINE_CALLBACK_RING_S"
+CALLBACK_ID_VAR: Final = "HOTLINE_CALLBACK"
 
 
 @dataclass(frozen=True)
@@ -22,8 +28,12 @@ class Contexts:
     fallback: str
     queue: str
     queue_timeout_s: float
+    callback: str = "hotline-callback"
+    trunk: str = "PJSIP/trunk"
 
     def steps(self, context: str, exten: str) -> list[Step] | None:
+        if context == self.callback:
+            return None if exten == HANGUP_EXTEN else self.callback_steps()
         if context == self.fallback:
             if exten == HANGUP_EXTEN:
                 return None
@@ -69,6 +79,17 @@ class Contexts:
         if exten == HANGUP_EXTEN:
             return [("NoOp", "hangup handler: cause ${HANGUPCAUSE}")]
         return [cid, ("Answer", ""), agi, *after_agi]
+
+    def callback_steps(self) -> list[Step]:
+        """The agent answered an Originate into the callback context (exten = the customer's
+        number): show the business's caller ID and dial the customer over the trunk."""
+        tech, _, trunk = self.trunk.partition("/")
+        return [
+            ("NoOp", "Callback ${" + CALLBACK_ID_VAR + "} to ${EXTEN}"),
+            ("Set", "CALLERID(all)=${" + CALLBACK_CALLERID_VAR + "}"),
+            ("Dial", f"{tech}/${{EXTEN}}@{trunk},${{{CALLBACK_RING_VAR}}}"),
+            ("Hangup", ""),
+        ]
 
     def exists(self, context: str, exten: str, priority: int) -> bool:
         steps = self.steps(context, exten)

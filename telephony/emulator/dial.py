@@ -1,4 +1,5 @@
-"""Dial(): ringing the agents' phones, the outcomes, and the two-party bridge.
+"""Dial(): ringing the agents' phones (or a customer over the trunk), the outcomes, and the
+two-party bridge.
 
 Outcomes follow the recorded transcripts (agi_dial_*.jsonl): BUSY 17, CONGESTION 34 and
 CHANUNAVAIL 20 are instant with result 0; NOANSWER after the timeout with result 0; CANCEL
@@ -37,7 +38,11 @@ class Leg:
 
 
 def open_leg(
-    pbx: Pbx, line: PhoneLine, caller: Channel | None, callerid: tuple[str, str] | None = None
+    pbx: Pbx,
+    line: PhoneLine,
+    caller: Channel | None,
+    callerid: tuple[str, str] | None = None,
+    uniqueid: str | None = None,
 ) -> Leg:
     """Newchannel plus the caller-ID events chan_sip sends before the INVITE."""
     phone = line.phone
@@ -47,6 +52,7 @@ def open_leg(
         linkedid=caller.linkedid if caller else "",
         context="agents",
         exten="s",
+        uniqueid=uniqueid,
     )
     if caller is not None:
         ch.caller_num, ch.exten = caller.exten, caller.exten
@@ -127,6 +133,7 @@ async def bridge(pbx: Pbx, caller: Channel, leg: Leg, talk_v: float) -> str:
     b.num_channels -= 1
     pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_LEAVE, b, caller))
     pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_DESTROY, b))
+    caller.dtmf.push(caller.after_call_dtmf)
     return "agent"
 
 
@@ -164,7 +171,7 @@ async def dial_app(pbx: Pbx, caller: Channel, data: str) -> int:
     failures: list[str] = []
     ringers: list[Leg] = []
     for target in targets:
-        line = pbx.book.get(target)
+        line = pbx.book.get(target) or pbx.customer_line(target)
         if line is None or line.phone.behaviour == "unavailable":
             failures.append("CHANUNAVAIL")
             continue

@@ -3,6 +3,8 @@
 Calls are placed with `place_call(Caller(...))`: the emulator runs the caller's channel
 through its dialplan, connecting to the FastAGI server like Asterisk's AGI() does, while the
 AMI server reports the call's events. See the README in ../shared/asterisk for the ground truth.
+`ami_users` are manager.conf's users (name: secret); `ami_event_filters` gives a user its
+`eventfilter=` lines, so a rig can receive exactly what the deployed manager.conf lets through.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from telephony.emulator.contexts import AGI_URL_VAR, HOTLINE, Contexts
 from telephony.emulator.dialplan import Dialplan
 from telephony.emulator.events import Pairs
 from telephony.emulator.media import Prompts
-from telephony.emulator.model import AgentPhone, Caller
+from telephony.emulator.model import AgentPhone, Caller, Customer
 from telephony.emulator.pbx import Pbx, PbxConfig
 from telephony.emulator.phones import PhoneBook
 
@@ -38,6 +40,7 @@ class AsteriskEmulator:
         ami_host: str = "127.0.0.1",
         ami_port: int = 0,
         ami_users: Mapping[str, str] | None = None,
+        ami_event_filters: Mapping[str, Sequence[str]] | None = None,
         phones: Sequence[AgentPhone] = (),
         time_scale: float = 1.0,
         fallback_context: str = "hotline-fallback",
@@ -51,6 +54,9 @@ class AsteriskEmulator:
         shutdown_grace_s: float = 2.0,
         varset_events: bool = False,
         channel_tech: str = "SIP",
+        customers: Sequence[Customer] = (),
+        callback_context: str = "hotline-callback",
+        trunk: str = "PJSIP/trunk",
     ) -> None:
         self.clock = Clock(time_scale)
         config = PbxConfig(
@@ -60,16 +66,22 @@ class AsteriskEmulator:
             queue_name=queue_name,
             queue_timeout_s=queue_timeout_s,
             varset_events=varset_events,
+            trunk=trunk,
         )
         book = PhoneBook(phones, lambda pairs: self.pbx.emit(pairs), int(self.clock.epoch()))
         prompts = Prompts(sounds_dir, prompt_lengths_s, unknown_prompt_s)
         self.pbx = Pbx(self.clock, book, config, prompts)
-        self.contexts = Contexts(fallback_context, queue_name, queue_timeout_s)
+        for customer in customers:
+            self.set_customer(customer)
+        self.contexts = Contexts(
+            fallback_context, queue_name, queue_timeout_s, callback_context, trunk
+        )
         self.dialplan = Dialplan(self.pbx, self.contexts, self._on_command)
         self.ami = AmiServer(
             ami_host,
             ami_port,
             ami_users if ami_users is not None else {"hotline": "secret"},
+            event_filters=ami_event_filters,
             login_failure_delay_s=login_failure_delay_s,
             dispatch=lambda session, msg: self._actions.dispatch(session, msg),
             uptime=self.pbx.uptime_s,
@@ -137,6 +149,10 @@ class AsteriskEmulator:
     def set_phone(self, phone: AgentPhone) -> None:
         """Adds a phone or changes an existing one's behaviour (matched by endpoint)."""
         self.pbx.book.set_phone(phone)
+
+    def set_customer(self, customer: Customer) -> None:
+        """Adds a customer reachable over the trunk, or changes one (matched by number)."""
+        self.pbx.customers[customer.number] = customer
 
     def subscribe(self, listener: Callable[[Pairs], None]) -> Callable[[], None]:
         """Every AMI event as (key, value) pairs, in process (returns the unsubscribe)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 Behaviour = Literal["answer", "busy", "noanswer", "unavailable", "congestion"]
+CustomerBehaviour = Literal["answer", "busy", "noanswer"]
 HungUpBy = Literal["caller", "agi", "dialplan", "ami", "agent", "shutdown", ""]
 
 
@@ -48,6 +49,25 @@ class AgentPhone:
 
 
 @dataclass(frozen=True)
+class Customer:
+    """A customer's phone beyond the trunk, reached by number (a callback's second leg).
+
+    `Dial(PJSIP/<number>@trunk)` rings it on a `PJSIP/trunk-…` channel: `answer` rings
+    `ring_s`, answers, talks `talk_s` and hangs up; `noanswer` rings until Dial's timeout;
+    `busy` (486) fails at once. A number nobody configured is CHANUNAVAIL.
+    """
+
+    number: str
+    behaviour: CustomerBehaviour = "answer"
+    ring_s: float = 2.0
+    talk_s: float = 10.0
+
+    def line_phone(self, trunk: str) -> AgentPhone:
+        """The trunk leg as a ringing phone (the Dial machinery rings phones)."""
+        return AgentPhone(trunk, self.behaviour, ring_s=self.ring_s, talk_s=self.talk_s)
+
+
+@dataclass(frozen=True)
 class Caller:
     """A scripted caller.
 
@@ -63,6 +83,8 @@ class Caller:
     command is reading then is lost, as on a real channel. `Call.press()` presses now.
     `speech` is what the caller says to RECORD FILE (`speech_delay_s` after recording starts):
     one wav for every recording, or a sequence consumed one per recording (silence after).
+    `after_call_dtmf` is queued when an agent hangs up on the caller first (the caller is
+    still there: a satisfaction survey's key).
     `hangup_on_command=N` hangs up `hangup_delay_s` into the N-th AGI command (1-based;
     deterministic positions); `hangup_after_s` at a virtual time after the call starts.
     """
@@ -75,6 +97,7 @@ class Caller:
     dtmf_delay_s: float = 0.5
     inter_digit_s: float = 0.3
     barge_in: bool = True
+    after_call_dtmf: str = ""
     timed_dtmf: Sequence[tuple[float, str]] = ()
     speech: Path | Sequence[Path] | None = None
     speech_delay_s: float = 0.5

@@ -34,6 +34,7 @@ class OriginateRequest:
     timeout_v: float
     callerid: tuple[str, str] | None  # (number, name)
     variables: tuple[tuple[str, str], ...]
+    channel_id: str | None = None  # ChannelId: the uniqueid the new channel gets
 
 
 def parse(msg: ami.AmiMessage) -> OriginateRequest | str:
@@ -72,6 +73,7 @@ def parse(msg: ami.AmiMessage) -> OriginateRequest | str:
         timeout_v,
         callerid,
         tuple(variables),
+        msg.get(ami.HEADER_CHANNEL_ID) or None,
     )
 
 
@@ -86,7 +88,7 @@ async def originate(
     if line is None or line.phone.behaviour == "unavailable":
         _respond(pbx, req, None, "CHANUNAVAIL", emit_response)
         return False
-    leg = dial.open_leg(pbx, line, None, req.callerid)
+    leg = dial.open_leg(pbx, line, None, req.callerid, req.channel_id)
     dial.dial_begin(pbx, leg, None)
     status = ""
     if line.state != "idle" or line.phone.behaviour == "busy":

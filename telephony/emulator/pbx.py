@@ -14,7 +14,8 @@ from telephony.emulator.channel import Channel
 from telephony.emulator.clock import Clock
 from telephony.emulator.events import Pairs
 from telephony.emulator.media import Prompts
-from telephony.emulator.phones import PhoneBook
+from telephony.emulator.model import Customer
+from telephony.emulator.phones import PhoneBook, PhoneLine
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class PbxConfig:
     queue_retry_s: float = 5.0
     varset_events: bool = False
     agi_connect_timeout_s: float = 2.0  # real seconds
+    trunk: str = "PJSIP/trunk"  # the endpoint customers are dialled over (`tech/number@name`)
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Pbx:
     processed_calls: int = 0
     booted_v: float = 0.0
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Customers beyond the trunk, by number (callbacks dial them).
+    customers: dict[str, Customer] = field(default_factory=dict)
     _counter: int = 0
     _listeners: list[Listener] = field(default_factory=list)
 
@@ -95,11 +99,13 @@ class Pbx:
         caller_num: str = "",
         caller_name: str = "",
         language: str = "en",
+        uniqueid: str | None = None,
     ) -> Channel:
-        """A new channel named like chan_sip does (`SIP/peer-0000000a`, uniqueid `epoch.10`)."""
+        """A new channel named like chan_sip does (`SIP/peer-0000000a`, uniqueid `epoch.10`
+        unless Originate's `ChannelId` chose one)."""
         seq = self._counter
         self._counter += 1
-        uniqueid = f"{int(self.clock.epoch())}.{seq}"
+        uniqueid = uniqueid or f"{int(self.clock.epoch())}.{seq}"
         ch = Channel(
             name=f"{tech}/{peer}-{seq:08x}",
             uniqueid=uniqueid,
@@ -126,6 +132,17 @@ class Pbx:
             del self.channels[ch.name]
         self.emit(events.hangup(ch, cause))
         ch.gone.set()
+
+    def customer_line(self, target: str) -> PhoneLine | None:
+        """`PJSIP/<number>@trunk`: a fresh line to that customer (a trunk carries many
+        calls at once, so each dial gets its own), or None if nobody has that number."""
+        tech, _, rest = target.partition("/")
+        number, _, trunk = rest.partition("@")
+        trunk_tech, _, trunk_name = self.config.trunk.partition("/")
+        customer = self.customers.get(number)
+        if customer is None or (tech.lower(), trunk) != (trunk_tech.lower(), trunk_name):
+            return None
+        return PhoneLine(customer.line_phone(self.config.trunk), in_queue=False)
 
     def find(self, name: str) -> Channel | None:
         ch = self.channels.get(name)

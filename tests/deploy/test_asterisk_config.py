@@ -16,10 +16,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from hotline.app import HOTLINE_SCRIPT
+from acd.live.callback_legs import CallbackLegs
+from hotline.ami_events import CONSUMED_EVENTS, EVENT_FILTERS
+from hotline.app import HOTLINE_SCRIPT, Hotline
 from hotline.config import Config, load_config
 from telephony import ami_codec as ami
+from telephony.ami_client import AmiClient
 from telephony.emulator import AsteriskEmulator
+from telephony.emulator.ami_filter import EventFilter
 from telephony.emulator.contexts import HOTLINE
 
 from .asterisk_conf import Section, dialplan, named, read_conf
@@ -34,9 +38,9 @@ ACTIONS_SENT: dict[str, frozenset[str]] = {
     ami.ACTION_LOGOFF: frozenset(),
     ami.ACTION_PING: frozenset(),
     ami.ACTION_CORE_SHOW_CHANNELS: frozenset({"system", "reporting"}),  # any one of them
+    ami.ACTION_ORIGINATE: frozenset({"originate"}),  # callbacks, supervisor's spy calls
 }
-#: The events hotline listens to (telephony.channels, acd.live.agent_feed, the AMI client),
-#: and the class Asterisk sends each under.
+#: The events hotline consumes (hotline.ami_events), and the class Asterisk sends each under.
 EVENTS_READ: dict[str, str] = {
     ami.EVENT_NEWCHANNEL: "call",
     ami.EVENT_NEWSTATE: "call",
@@ -44,9 +48,11 @@ EVENTS_READ: dict[str, str] = {
     ami.EVENT_DIAL_BEGIN: "call",
     ami.EVENT_DIAL_END: "call",
     ami.EVENT_DEVICE_STATE_CHANGE: "call",
-    ami.EVENT_FULLY_BOOTED: "system",
+    ami.EVENT_ORIGINATE_RESPONSE: "call",
     ami.EVENT_SHUTDOWN: "system",
 }
+#: Every event name the codec knows: the filters must pass the consumed ones and no other.
+KNOWN_EVENTS = {v for k, v in vars(ami).items() if k.startswith("EVENT_") and isinstance(v, str)}
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +155,39 @@ def test_the_ami_user_may_do_what_hotline_sends_and_nothing_more(config: Config)
     assert "all" not in read | write
     for action, classes in ACTIONS_SENT.items():
         assert not classes or classes & write, f"{action} needs write={'|'.join(classes)}"
+    assert set(EVENTS_READ) == set(CONSUMED_EVENTS)
     assert read == set(EVENTS_READ.values())  # every class needed, and no other
-    assert write == {"reporting"}
+    assert write == {"reporting", "originate"}
     assert user.all("deny") == ["0.0.0.0/0.0.0.0"]  # then only the permitted networks
+
+
+def test_the_ami_user_is_sent_exactly_the_events_hotline_consumes(config: Config) -> None:
+    (user,) = named(read_conf(ASTERISK / "manager.conf"), config.ami.username)
+    filters = user.all("eventfilter")
+    assert filters == list(EVENT_FILTERS)  # the file says what the code says, in its order
+    asterisk = EventFilter(filters)  # applied as manager.c does, on the whole event text
+    for name in KNOWN_EVENTS:
+        text = ami.encode_message([(ami.HEADER_EVENT, name), (ami.HEADER_PRIVILEGE, "call,all")])
+        assert asterisk.allows(text.decode()) == (name in CONSUMED_EVENTS), name
+
+
+def test_the_consumed_events_are_the_ones_the_service_subscribes_to(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription the list lacks would be filtered away by Asterisk (and by the rigs):
+    the service would wait forever for an event that never comes."""
+    subscribed: set[str] = set()
+    on_event = AmiClient.on_event
+
+    def recording(client: AmiClient, name: str, callback: Any) -> Any:
+        subscribed.add(name.lower())
+        return on_event(client, name, callback)
+
+    monkeypatch.setattr(AmiClient, "on_event", recording)
+    service = Hotline(config)  # telephony.channels and acd.live.agent_feed subscribe here
+    CallbackLegs().attach(service.ami)  # the callback dialler attaches its legs at start
+    handled_by_the_client = {ami.EVENT_SHUTDOWN.lower()}  # ami_client drops the link itself
+    assert subscribed | handled_by_the_client == {e.lower() for e in CONSUMED_EVENTS}
 
 
 def test_compose_shares_prompts_and_recordings_where_config_says(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.ami_codec_bench import LineDecoder
 from telephony.ami_codec import (
     BANNER_PREFIX,
     HEADER_OUTPUT,
@@ -15,6 +16,7 @@ from telephony.ami_codec import (
     AmiDecoder,
     AmiMessage,
     AmiProtocolError,
+    Role,
     encode_banner,
     encode_message,
 )
@@ -266,3 +268,80 @@ def test_truncated_and_resplit_transcripts_decode_to_a_prefix(
     for start, end in itertools.pairwise(bounds):
         got.extend(decoder.feed(cut[start:end]))
     assert got == full[: len(got)]
+
+
+# -- the frame-at-once decoder against the line-at-a-time one it replaced -------------------
+
+READ_SIZES = [*range(1, 33), 47, 64, 97, 128, 509, 977, 4096, 65536]
+
+
+@pytest.mark.parametrize(("name", "conn"), CONNECTIONS)
+@pytest.mark.parametrize("direction", [ASTERISK_TO_SERVICE, SERVICE_TO_ASTERISK])
+def test_reads_of_every_size_decode_exactly_like_the_line_at_a_time_decoder(
+    name: str, conn: int | None, direction: str
+) -> None:
+    data = stream(name, direction, conn)
+    expect_banner = direction == ASTERISK_TO_SERVICE
+    reference = LineDecoder(expect_banner=expect_banner).feed(data)
+    assert reference
+    for size in READ_SIZES:  # 1 to 32 put a read boundary at every offset of every message
+        assert _decode_in_chunks(data, size, expect_banner=expect_banner) == reference, size
+
+
+AMI_SOUP = st.sampled_from(
+    [b"Event: Newchannel", b"Key", b":", b": ", b" ", b"\t", b"\r\n", b"\n", b"\r", b"\r\n\r\n",
+     b"\n\n", b"Value", b"\xe9", b"\xe2\x82", b"\x00", b"A" * 40, b"Asterisk Call Manager/9.0.0"]
+)  # fmt: skip
+
+
+def _outcomes(decoder: AmiDecoder | LineDecoder, chunks: list[bytes]) -> list[object]:
+    """What each feed gave: the messages and what is held, or the error and what came first."""
+    got: list[object] = []
+    for chunk in chunks:
+        try:
+            got.append((decoder.feed(chunk), decoder.pending_bytes))
+        except AmiProtocolError as exc:
+            got.append((str(exc), exc.messages))
+    return got
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(AMI_SOUP, max_size=60),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+    role=st.sampled_from(["service", "asterisk"]),
+    caps=st.sampled_from([(65536, 8192), (120, 40), (60, 200)]),
+)
+def test_hostile_bytes_give_the_same_messages_errors_and_timing_as_before(
+    parts: list[bytes], cuts: list[int], role: Role, caps: tuple[int, int]
+) -> None:
+    data = b"".join(parts)
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    message, line = caps
+    kwargs = {"max_message_bytes": message, "max_line_bytes": line, "role": role}
+    expect_banner = role == "service"
+    new = AmiDecoder(expect_banner=expect_banner, **kwargs)  # type: ignore[arg-type]
+    old = LineDecoder(expect_banner=expect_banner, **kwargs)  # type: ignore[arg-type]
+    assert _outcomes(new, chunks) == _outcomes(old, chunks)
+    assert new.banner == old.banner
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n"])
+@pytest.mark.parametrize("role", ["service", "asterisk"])
+def test_caps_hold_to_the_byte_for_whole_messages_as_before(eol: bytes, role: Role) -> None:
+    frame = eol.join([b"Event: Newchannel", b"Channel: SIP/caller-0000002a", b"Exten: 100", b""])
+    data = (BANNER_PREFIX.encode() + b"9.0.0" + eol if role == "service" else b"") + frame + eol
+    # the accounting of the old decoder: each line's bytes without its line end, plus 2
+    size = sum(len(line) + 2 for line in frame.split(eol) if line)
+    longest = max(len(line) for line in frame.split(eol))
+    for message, line in [*((m, 8192) for m in range(size - 2, size + 3)),
+                          *((65536, n) for n in range(longest - 2, longest + 3))]:  # fmt: skip
+        kwargs = {"max_message_bytes": message, "max_line_bytes": line, "role": role}
+        new = AmiDecoder(expect_banner=role == "service", **kwargs)  # type: ignore[arg-type]
+        old = LineDecoder(expect_banner=role == "service", **kwargs)  # type: ignore[arg-type]
+        assert _outcomes(new, [data]) == _outcomes(old, [data]), (message, line)
+    banner = role == "service"
+    assert AmiDecoder(max_message_bytes=size, expect_banner=banner, role=role).feed(data)
+    with pytest.raises(AmiProtocolError, match="message larger"):
+        AmiDecoder(max_message_bytes=size - 1, expect_banner=banner, role=role).feed(data)
