@@ -1,12 +1,12 @@
 """A customer's right of access (export) and to erasure.
 
 Erasure removes what identifies or describes the person (name, identities, custom fields,
-consent, notes, transcripts, recording references, and numbers or addresses inside the
-ACD event payloads of their calls) and keeps what the KPIs count (channel, times, queue,
-agent, wait and talk, outcome, status, CSAT, tier, language), so last quarter's service
-level does not change when someone exercises their rights. The customer row stays as an
-anonymous shell (its id is referenced by those interactions) and an erasure record says
-who erased it, when and why; neither holds personal data.
+consent, notes, transcripts, recording references, callback requests, and numbers or
+addresses inside the ACD event payloads of their calls) and keeps what the KPIs count
+(channel, times, queue, agent, wait and talk, outcome, status, CSAT, tier, language), so
+last quarter's service level does not change when someone exercises their rights. The
+customer row stays as an anonymous shell (its id is referenced by those interactions) and
+an erasure record says who erased it, when and why; neither holds personal data.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from history import convert, customers
 from history.context import Context
+from history.identities import PHONE_KINDS
 from history.masking import mask_text
 from history.models import (
+    CallbackRow,
     ErasureRow,
     EventRow,
     IdentityRow,
@@ -81,6 +83,11 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         )
     ).scalars()
     events = await _events_of_calls(session, [i.external_id for i in interaction_records])
+    callbacks = (
+        await session.execute(
+            select(CallbackRow).where(await _callbacks_of(session, row.id)).order_by(CallbackRow.id)
+        )
+    ).scalars()
     return {
         "format": EXPORT_FORMAT,
         "exported_at": ctx.now().isoformat(),
@@ -93,6 +100,7 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
             for e in erasures
         ],
         "events": [to_json(convert.event(e)) for e in events],
+        "callbacks": [_callback_json(c) for c in callbacks],
     }
 
 
@@ -113,6 +121,11 @@ async def erase(
     """Anonymise the customer; returns the record and the recording refs that were dropped."""
     row = await customers.load(session, customer_id)
     removed: dict[str, int] = {}
+    callbacks = _count(  # before the identities: a number identifies a request too
+        await session.execute(delete(CallbackRow).where(await _callbacks_of(session, row.id)))
+    )
+    if callbacks:
+        removed["callbacks"] = callbacks
     removed["identities"] = _count(
         await session.execute(delete(IdentityRow).where(IdentityRow.customer_id == row.id))
     )
@@ -170,6 +183,30 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
+
+
+async def _callbacks_of(session: AsyncSession, customer_id: int) -> Any:
+    """Callback requests of the customer: theirs by id, or to one of their phone numbers."""
+    numbers = (
+        await session.execute(
+            select(IdentityRow.value).where(
+                IdentityRow.customer_id == customer_id,
+                IdentityRow.kind.in_(sorted(k.value for k in PHONE_KINDS)),
+            )
+        )
+    ).scalars()
+    return or_(CallbackRow.customer_id == customer_id, CallbackRow.number.in_(list(numbers)))
+
+
+def _callback_json(row: CallbackRow) -> dict[str, Any]:
+    fields = ("call_id", "number", "queue", "language", "status", "attempts", "last_result")
+    times = ("requested_at", "entry_at", "next_attempt_at", "updated_at")
+    return {
+        **{name: getattr(row, name) for name in fields},
+        **{name: getattr(row, name).isoformat() for name in times},
+        "agent": row.agent,
+        "attributes": dict(row.attributes),
+    }
 
 
 def _count(result: Any) -> int:

@@ -9,14 +9,16 @@ an outage surfaces as SQLAlchemy's errors (``history.writer`` spools around thos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from history import convert, customers, events, interactions, privacy, queries
+from history import convert, customers, events, interactions, privacy, queries, satisfaction
 from history.context import Clock, Context, utc_now
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import (
@@ -30,6 +32,7 @@ from history.inputs import (
     NewInteraction,
     NewNote,
 )
+from history.models import EventRow
 from history.records import (
     Customer,
     Erasure,
@@ -43,7 +46,24 @@ from history.records import (
     TimelineEntry,
     TimelinePage,
 )
+from history.satisfaction import CsatSummary
 from history.store import WRITE
+
+
+@dataclass(frozen=True)
+class InteractionChange:
+    """``update_interaction``'s arguments, as one write of a batch."""
+
+    target: int | InteractionRef
+    change: InteractionUpdate
+
+
+#: ``write_batch`` inserts a batch's events this many to a statement.
+EVENTS_PER_STATEMENT = 100
+
+#: One write of ``HistoryRepository.write_batch`` and what it returns.
+BatchWrite = NewInteraction | InteractionChange | NewNote | NewEvent
+Written = Interaction | Note | Event
 
 
 class HistoryRepository:
@@ -220,6 +240,14 @@ class HistoryRepository:
             pending=counts[Fcr.PENDING],
         )
 
+    async def csat(
+        self, since: datetime, until: datetime, *, channel: Channel | None = None
+    ) -> CsatSummary:
+        """Survey scores (1-5) of the contacts that started in [since, until): how many
+        were scored, and their mean."""
+        async with self._read() as session:
+            return await satisfaction.csat_summary(session, since, until, channel)
+
     async def last_agent(self, customer_id: int) -> LastAgent | None:
         """Who last handled this customer, on any channel."""
         async with self._read() as session:
@@ -257,6 +285,61 @@ class HistoryRepository:
                 session, after_seq=after_seq, limit=limit, call_id=call_id, kinds=kinds
             )
             return [convert.event(e) for e in rows]
+
+    # group commit
+
+    async def write_batch(
+        self,
+        batch: Sequence[BatchWrite],
+        *,
+        answered: Callable[[], None] | None = None,
+    ) -> list[Written]:
+        """Several writes in one transaction, in order: all of them or none.
+
+        Each does exactly what its own method does (idempotent appends; refusals raised as
+        ``history.errors``, which roll the whole batch back). ``answered()`` is called each
+        time the store has applied a write (or all of the batch's events): the writer's
+        health check.
+        """
+        logged: dict[str, Event] = {}
+        written: list[Written] = []
+        async with self._write() as session:
+            news = [w for w in batch if isinstance(w, NewEvent)]
+            # The event log's rows first, a statement per chunk: no event depends on the
+            # interactions or notes, and none of them on an event.
+            for first in range(0, len(news), EVENTS_PER_STATEMENT):
+                chunk = news[first : first + EVENTS_PER_STATEMENT]
+                logged.update(await self._log_events(session, chunk))
+                if answered is not None:
+                    answered()
+            for write in batch:
+                if isinstance(write, NewEvent):
+                    written.append(logged[write.key])
+                    continue
+                written.append(await self._apply(session, write))
+                if answered is not None:
+                    answered()
+        return written
+
+    async def _log_events(self, session: AsyncSession, news: list[NewEvent]) -> dict[str, Event]:
+        """Events in order, in one insert; those whose key is logged already are skipped
+        and, like the new ones, read back by key."""
+        await events.append_many(session, self.context, news)
+        keys = list(dict.fromkeys(new.key for new in news))
+        rows = await session.scalars(select(EventRow).where(EventRow.key.in_(keys)))
+        return {row.key: convert.event(row) for row in rows}
+
+    async def _apply(self, session: AsyncSession, write: BatchWrite) -> Written:
+        ctx = self.context
+        if isinstance(write, NewInteraction):
+            row, _created = await interactions.append(session, ctx, write)
+            return convert.interaction(row)
+        if isinstance(write, InteractionChange):
+            updated = await interactions.update(session, ctx, write.target, write.change)
+            return convert.interaction(updated)
+        if isinstance(write, NewNote):
+            return convert.note(await interactions.add_note(session, ctx, write))
+        return convert.event(await events.append(session, ctx, write))
 
     # privacy
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 UNREADABLE = "unreadable"
+
+
+def _line(op: str, data: dict[str, Any]) -> bytes:
+    line = json.dumps({"op": op, "data": data}, separators=(",", ":")).encode() + b"\n"
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"a spool entry of {len(line)} bytes is over {MAX_LINE_BYTES}")
+    return line
 
 
 @dataclass(frozen=True)
@@ -64,10 +72,15 @@ class Spool:
 
     def append(self, op: str, data: dict[str, Any]) -> None:
         """Journal one write; returns once it is on disk."""
-        line = json.dumps({"op": op, "data": data}, separators=(",", ":")).encode() + b"\n"
-        if len(line) > MAX_LINE_BYTES:
-            raise ValueError(f"a spool entry of {len(line)} bytes is over {MAX_LINE_BYTES}")
-        self._file.write(line)
+        self.append_many([(op, data)])
+
+    def append_many(self, writes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Journal several writes, in order, with one fsync; returns once all are on disk.
+
+        One oversized write refuses the lot before anything is written.
+        """
+        lines = [_line(op, data) for op, data in writes]
+        self._file.write(b"".join(lines))
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -97,6 +110,7 @@ class Spool:
         return self._mark() >= self.path.stat().st_size
 
     def mark_applied(self, entry: SpoolEntry) -> None:
+        """``entry`` and every entry before it are applied."""
         self._write_mark(entry.end)
 
     def reject(self, entry: SpoolEntry, reason: str) -> None:

@@ -1,14 +1,25 @@
 """HistoryWriter: how the voice side writes history without ever waiting on the database.
 
-Each write tries the store for at most ``timeout_s``. If the store is down, locked or slow,
-the write goes to the on-disk :class:`~history.spool.Spool` instead and the call carries on;
-a background task replays the spool, in order, when the store answers again. While
-anything is spooled, later writes queue behind it in the spool too, so an update never
-overtakes the append it updates. A write that timed out may still land later: its spooled
-copy then finds it by idempotency key, which is why every spooled write carries one.
+**Group commit.** Writes queue in the order they are called (a write is queued before its
+call first yields, so writes started in order are applied in order). One committer task
+takes everything queued, up to ``max_batch``, and commits it in one transaction
+(``HistoryRepository.write_batch``); what arrives meanwhile forms the next batch. A single
+write on an idle store is its own batch at once: no collecting delay, and a batch is never
+older than the commit before it took.
 
-Refusals (``HistoryError``: bad data, not an outage) are raised to the caller when the store
-answered directly; found on replay, they go to the spool's rejected file.
+**Health, not queueing, decides an outage.** The store is judged unavailable when the
+batch in flight has had no answer, no write applied and no commit, for ``timeout_s``. A
+write that waits in the queue behind a working batch is not a sign of an outage, however
+long the queue. Then that batch and everything after it go to the on-disk
+:class:`~history.spool.Spool` instead and callers carry on; a background task replays the
+spool, in order and in batches, when the store answers again. While anything is spooled,
+later writes queue behind it in the spool too, so an update never overtakes the append it
+updates. A batch that got no answer may still land later: its spooled copies then find
+their rows by idempotency key, which is why every spooled write carries one.
+
+**Refusals** (``HistoryError``, bad data: not an outage) roll their batch back; the batch
+is then retried one write at a time, so only the refused write fails: it is raised to its
+caller and logged. Found on replay, it goes to the spool's rejected file.
 """
 
 from __future__ import annotations
@@ -16,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
 from uuid import uuid4
 
 from sqlalchemy import exc
@@ -26,11 +39,10 @@ from history.errors import HistoryError
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction, NewNote
 from history.masking import mask_text
 from history.records import Event, Interaction, Note
-from history.repository import HistoryRepository
+from history.repository import BatchWrite, HistoryRepository, InteractionChange, Written
 from history.spool import Spool, SpoolEntry
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 APPEND_INTERACTION = "interaction.append"
 UPDATE_INTERACTION = "interaction.update"
@@ -40,6 +52,12 @@ APPEND_EVENT = "event.append"
 #: PostgreSQL error classes that mean "try again later": connection (08), resources (53),
 #: operator intervention (57: shutdown, statement timeout), serialization/deadlock (40).
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+
+#: How many times the writer waits again when its own event loop, not the store, was late.
+LOOP_LAG_ROUNDS = 4
+
+#: What a write can fail with: an outage (``is_outage``) or a refusal of that write.
+_FAILURES = (HistoryError, ValueError, KeyError, TypeError, OSError, exc.SQLAlchemyError)
 
 
 def is_outage(error: BaseException) -> bool:
@@ -56,6 +74,52 @@ def is_outage(error: BaseException) -> bool:
     return False
 
 
+def decode(op: str, data: dict[str, Any]) -> BatchWrite:
+    """A journalled write back as the repository's input (``ValueError`` if malformed)."""
+    if op == APPEND_INTERACTION:
+        return NewInteraction.model_validate(data)
+    if op == UPDATE_INTERACTION:
+        raw = data["target"]
+        target = raw if isinstance(raw, int) else InteractionRef.model_validate(raw)
+        return InteractionChange(target, InteractionUpdate.model_validate(data["change"]))
+    if op == ADD_NOTE:
+        return NewNote.model_validate(data)
+    if op == APPEND_EVENT:
+        return NewEvent.model_validate(data)
+    raise HistoryError(f"unknown spool operation {op!r}")
+
+
+def describe(op: str, data: dict[str, Any]) -> str:
+    """Which write this is, for a log line: the operation and its key."""
+    key = data.get("key") or data.get("idempotency_key") or data.get("target")
+    if isinstance(key, dict):
+        key = f"{key.get('source')}/{key.get('idempotency_key')}"
+    return f"{op} {key}" if key is not None else op
+
+
+@dataclass
+class _Pending:
+    """A write waiting for its batch; ``done`` gets the record, None (spooled) or a refusal."""
+
+    op: str
+    data: dict[str, Any]
+    done: asyncio.Future[Written | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self, result: Written | None) -> None:
+        if not self.done.done():  # the caller may have given up (cancelled)
+            self.done.set_result(result)
+
+    def refuse(self, error: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+
+
+class _NoAnswer(Exception):
+    """The store did not answer within the timeout (the batch may still land)."""
+
+
 class HistoryWriter:
     def __init__(
         self,
@@ -65,17 +129,28 @@ class HistoryWriter:
         timeout_s: float = 0.5,
         retry_min_s: float = 0.5,
         retry_max_s: float = 30.0,
+        max_batch: int = 500,
     ) -> None:
         self.repository = repository
         self.spool = spool
+        #: How long the store may go without answering the batch in flight.
         self.timeout_s = timeout_s
         self.retry_min_s = retry_min_s
         self.retry_max_s = retry_max_s
-        self._lock = asyncio.Lock()
+        self.max_batch = max(1, max_batch)
+        self._lock = asyncio.Lock()  # the spool's journal vs. replay's "drained" decision
         self._spooling = False
+        self._closed = False
+        self._queue: deque[_Pending] = deque()
+        self._queued = asyncio.Event()
+        self._busy = False  # the committer holds a batch
+        self._flushed = asyncio.Event()  # nothing queued, no batch held
+        self._flushed.set()
         self._work = asyncio.Event()
         self._idle = asyncio.Event()
+        self._idle.set()
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._committer: asyncio.Task[None] | None = None
         self._replayer: asyncio.Task[None] | None = None
 
     @property
@@ -83,19 +158,27 @@ class HistoryWriter:
         """True while writes are going to the spool (the store is unavailable or catching up)."""
         return self._spooling
 
+    @property
+    def backlog(self) -> int:
+        """Writes queued for the next batches (not counting the one being committed)."""
+        return len(self._queue)
+
     async def start(self) -> None:
         """Start the replay task; anything left in the spool by a previous run is replayed."""
         self._spooling = not await asyncio.to_thread(lambda: self.spool.empty)
         if self._spooling:
             log.warning("history spool %s holds writes from a previous run", self.spool.path)
+            self._idle.clear()
             self._work.set()
-        else:
-            self._idle.set()
         self._replayer = asyncio.create_task(self._replay_forever(), name="history-spool-replay")
+        self._start_committer()
 
     async def close(self) -> None:
-        """Stop replaying; what is still spooled stays on disk for the next start."""
-        tasks = [t for t in (self._replayer, *self._in_flight) if t is not None]
+        """Commit (or spool) everything queued, then stop replaying; what is still spooled
+        stays on disk for the next start."""
+        self._closed = True
+        await self.flush()
+        tasks = [t for t in (self._committer, self._replayer, *self._in_flight) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -103,8 +186,12 @@ class HistoryWriter:
                 await task
         self.spool.close()
 
+    async def flush(self) -> None:
+        """Wait until every write queued so far is committed, spooled or refused."""
+        await self._flushed.wait()
+
     async def drained(self) -> None:
-        """Wait until nothing is spooled or in flight."""
+        """Wait until nothing is queued, spooled or in flight."""
         await self._idle.wait()
 
     async def append_interaction(self, new: NewInteraction) -> Interaction | None:
@@ -116,92 +203,192 @@ class HistoryWriter:
         if new.idempotency_key is None:
             raise ValueError("HistoryWriter needs an idempotency_key on every interaction")
         data = new.model_dump(mode="json")
-        return await self._write(APPEND_INTERACTION, data, self._append_interaction)
+        return cast(Interaction | None, await self._write(APPEND_INTERACTION, data))
 
     async def update_interaction(
         self, target: int | InteractionRef, change: InteractionUpdate
     ) -> Interaction | None:
         ref = target if isinstance(target, int) else target.model_dump(mode="json")
         data = {"target": ref, "change": change.model_dump(mode="json", exclude_unset=True)}
-        return await self._write(UPDATE_INTERACTION, data, self._update_interaction)
+        return cast(Interaction | None, await self._write(UPDATE_INTERACTION, data))
 
     async def add_note(self, new: NewNote) -> Note | None:
         if new.idempotency_key is None:
             new = new.model_copy(update={"idempotency_key": f"note-{uuid4().hex}"})
-        return await self._write(ADD_NOTE, new.model_dump(mode="json"), self._add_note)
+        return cast(Note | None, await self._write(ADD_NOTE, new.model_dump(mode="json")))
 
     async def append_event(self, new: NewEvent) -> Event | None:
-        return await self._write(APPEND_EVENT, new.model_dump(mode="json"), self._append_event)
+        return cast(Event | None, await self._write(APPEND_EVENT, new.model_dump(mode="json")))
 
-    # applying one write (the same code runs directly and on replay)
+    # the queue (no await before a write is queued: that is what keeps callers' order)
 
-    async def _append_interaction(self, data: dict[str, Any]) -> Interaction:
-        return await self.repository.append_interaction(NewInteraction.model_validate(data))
+    def _write(self, op: str, data: dict[str, Any]) -> asyncio.Future[Written | None]:
+        if self._closed:
+            raise RuntimeError("the history writer is closed")
+        pending = _Pending(op, data)
+        self._queue.append(pending)
+        self._idle.clear()
+        self._flushed.clear()
+        self._queued.set()
+        self._start_committer()
+        return pending.done
 
-    async def _update_interaction(self, data: dict[str, Any]) -> Interaction:
-        raw = data["target"]
-        target = raw if isinstance(raw, int) else InteractionRef.model_validate(raw)
-        change = InteractionUpdate.model_validate(data["change"])
-        return await self.repository.update_interaction(target, change)
+    def _start_committer(self) -> None:
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_forever(), name="history-commit")
 
-    async def _add_note(self, data: dict[str, Any]) -> Note:
-        return await self.repository.add_note(NewNote.model_validate(data))
+    async def _commit_forever(self) -> None:
+        while True:
+            await self._queued.wait()
+            count = min(len(self._queue), self.max_batch)
+            batch = [self._queue.popleft() for _ in range(count)]
+            if not self._queue:
+                self._queued.clear()
+            if not batch:
+                continue
+            self._busy = True
+            try:
+                await self._settle(batch)
+            except Exception as error:  # the committer's boundary: never leave a caller hanging
+                log.exception("history writer: a batch of %d writes failed", len(batch))
+                for pending in batch:
+                    pending.refuse(error)
+            finally:
+                self._busy = False
+                self._check_idle()
 
-    async def _append_event(self, data: dict[str, Any]) -> Event:
-        return await self.repository.append_event(NewEvent.model_validate(data))
-
-    def _apply(self, op: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
-        appliers: dict[str, Callable[[dict[str, Any]], Awaitable[object]]] = {
-            APPEND_INTERACTION: self._append_interaction,
-            UPDATE_INTERACTION: self._update_interaction,
-            ADD_NOTE: self._add_note,
-            APPEND_EVENT: self._append_event,
-        }
-        if op not in appliers:
-            raise HistoryError(f"unknown spool operation {op!r}")
-        return appliers[op]
-
-    # the direct path and the fall-back to the spool
-
-    async def _write(
-        self,
-        op: str,
-        data: dict[str, Any],
-        apply: Callable[[dict[str, Any]], Coroutine[Any, Any, T]],
-    ) -> T | None:
+    async def _settle(self, batch: list[_Pending]) -> None:
+        """Commit the batch, or spool it; a refused write is isolated from the rest."""
         async with self._lock:
             if self._spooling:
-                await self._journal(op, data)
-                return None
-            attempt = asyncio.create_task(apply(data))
+                await self._journal(batch)
+                return
         try:
-            return await asyncio.wait_for(asyncio.shield(attempt), self.timeout_s)
-        except TimeoutError:
-            # Still running: it may land yet. Replay waits for it, then applies the copy.
-            self._in_flight.add(attempt)
-            attempt.add_done_callback(self._settled)
-            reason = f"no answer within {self.timeout_s}s"
-        except (OSError, exc.SQLAlchemyError) as error:
-            if not is_outage(error):
-                raise
-            reason = mask_text(f"{type(error).__name__}: {error}".splitlines()[0])
+            results = await self._attempt(batch)
+        except _NoAnswer:
+            return await self._spool(batch, f"no answer within {self.timeout_s}s")
+        except _FAILURES as error:
+            if is_outage(error):
+                return await self._spool(batch, _reason(error))
+            if len(batch) == 1:
+                return self._refused(batch[0], error)
+            log.info("history batch of %d refused (%s): retrying one by one", len(batch), error)
+            return await self._one_by_one(batch)
+        for pending, result in zip(batch, results, strict=True):
+            pending.settle(result)
+
+    async def _one_by_one(self, batch: list[_Pending]) -> None:
+        for index, pending in enumerate(batch):
+            try:
+                (result,) = await self._attempt([pending])
+            except _NoAnswer:
+                return await self._spool(batch[index:], f"no answer within {self.timeout_s}s")
+            except _FAILURES as error:
+                if is_outage(error):
+                    return await self._spool(batch[index:], _reason(error))
+                self._refused(pending, error)
+                continue
+            pending.settle(result)
+
+    def _refused(self, pending: _Pending, error: Exception) -> None:
+        log.error(
+            "history write refused: %s: %s",
+            describe(pending.op, pending.data),
+            mask_text(f"{type(error).__name__}: {error}".splitlines()[0]),
+        )
+        pending.refuse(error)
+
+    async def _attempt(self, batch: list[_Pending]) -> list[Written]:
+        """One transaction; ``_NoAnswer`` once the store has been silent for ``timeout_s``.
+
+        Silence is measured from the batch's start or the last write the store applied, so
+        a big batch on a slow-but-working store is never mistaken for an outage.
+        """
+        writes = [decode(p.op, p.data) for p in batch]
+        loop = asyncio.get_running_loop()
+        answered = loop.time()
+
+        def progress() -> None:
+            nonlocal answered
+            answered = loop.time()
+
+        task = asyncio.create_task(self.repository.write_batch(writes, answered=progress))
+        try:
+            await self._watch(task, lambda: answered)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not task.done():
+            # Still running: it may land yet. Replay waits for it, then applies the copies.
+            self._in_flight.add(task)
+            task.add_done_callback(self._settled)
+            raise _NoAnswer
+        return task.result()
+
+    async def _watch(self, task: asyncio.Task[Any], answered: Callable[[], float]) -> None:
+        """Return when the task is done or the store has been silent for ``timeout_s``.
+
+        A busy event loop is not a silent store: an answer that has arrived may still be
+        waiting its turn on the loop, so at the deadline the loop runs what is ready first,
+        and a deadline the loop itself overslept (by half the timeout or more) is given
+        another round, up to ``LOOP_LAG_ROUNDS`` times.
+        """
+        loop = asyncio.get_running_loop()
+        overslept = 0
+        wake = loop.time()
+        while not task.done():
+            due = answered() + self.timeout_s
+            if due > loop.time():
+                wake = due
+                await asyncio.wait({task}, timeout=due - loop.time())
+                continue
+            late = loop.time() - wake
+            for _ in range(3):  # the answer's callback, the task's step, its progress call
+                await asyncio.sleep(0)
+            if task.done() or answered() + self.timeout_s > loop.time():
+                continue
+            if late < self.timeout_s / 2 or overslept >= LOOP_LAG_ROUNDS:
+                return
+            overslept += 1
+            wake = loop.time() + self.timeout_s
+            await asyncio.wait({task}, timeout=self.timeout_s)
+
+    async def _spool(self, batch: list[_Pending], reason: str) -> None:
         async with self._lock:
             if not self._spooling:
                 log.warning(
                     "history store unavailable (%s): spooling to %s", reason, self.spool.path
                 )
-            await self._journal(op, data)
-        return None
+            await self._journal(batch)
 
     def _settled(self, task: asyncio.Task[Any]) -> None:
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.debug("a timed-out history write failed too; its spooled copy will be replayed")
-        if not self._spooling and not self._in_flight:
+            log.debug("a timed-out history batch failed too; its spooled copy will be replayed")
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not (self._queue or self._busy):
+            self._flushed.set()
+        if not (self._spooling or self._in_flight or self._queue or self._busy):
             self._idle.set()
 
-    async def _journal(self, op: str, data: dict[str, Any]) -> None:
-        await asyncio.to_thread(self.spool.append, op, data)
+    async def _journal(self, batch: list[_Pending]) -> None:
+        """Journal the batch (one fsync); each caller is told "spooled" (None)."""
+        writes = [(p.op, p.data) for p in batch]
+        try:
+            await asyncio.to_thread(self.spool.append_many, writes)
+        except ValueError:  # one oversized write: journal the others, refuse that one
+            for pending in batch:
+                try:
+                    await asyncio.to_thread(self.spool.append, pending.op, pending.data)
+                except ValueError as error:
+                    self._refused(pending, error)
+                else:
+                    pending.settle(None)
+        else:
+            for pending in batch:
+                pending.settle(None)
         self._spooling = True
         self._idle.clear()
         self._work.set()
@@ -236,17 +423,31 @@ class HistoryWriter:
                     if await asyncio.to_thread(self.spool.reset_if_drained):
                         self._spooling = False
                         self._work.clear()
-                        if not self._in_flight:
-                            self._idle.set()
+                        self._check_idle()
                         return replayed
                 continue
-            for entry in entries:
+            for first in range(0, len(entries), self.max_batch):
+                chunk = entries[first : first + self.max_batch]
+                await self._replay_batch(chunk)
+                replayed += len(chunk)
+
+    async def _replay_batch(self, chunk: list[SpoolEntry]) -> None:
+        """The chunk in one transaction; if it is refused, entry by entry to set aside the
+        refused ones. An outage is raised: replay starts again from the mark later."""
+        try:
+            writes = [decode(entry.op, entry.data) for entry in chunk]
+            await self.repository.write_batch(writes)
+        except _FAILURES as error:
+            if is_outage(error):
+                raise
+            for entry in chunk:
                 await self._replay_one(entry)
-                replayed += 1
+            return
+        await asyncio.to_thread(self.spool.mark_applied, chunk[-1])
 
     async def _replay_one(self, entry: SpoolEntry) -> None:
         try:
-            await self._apply(entry.op)(entry.data)
+            await self.repository.write_batch([decode(entry.op, entry.data)])
         except (HistoryError, ValueError, KeyError, TypeError, exc.DBAPIError) as error:
             if is_outage(error):
                 raise
@@ -255,3 +456,7 @@ class HistoryWriter:
             await asyncio.to_thread(self.spool.reject, entry, reason)
             return
         await asyncio.to_thread(self.spool.mark_applied, entry)
+
+
+def _reason(error: BaseException) -> str:
+    return mask_text(f"{type(error).__name__}: {error}".splitlines()[0])

@@ -1,0 +1,362 @@
+"""History write path bench: the ACD's event log and interaction writes, as the service makes them.
+
+Each simulated call goes through ``HistoryEventSink`` and ``HistoryInteractions`` (the
+objects ``hotline.app`` wires): queued (an interaction and its events), offered, answered
+(an update), ended (an update), the agent's state changes: 8 events and 3 interaction
+writes per call. Two ways of writing, on SQLite and PostgreSQL:
+
+* **one at a time** (the baseline, the way before group commit): each write is its own
+  transaction through the repository, one at a time per stream (events, interactions);
+* **group commit**: ``history.writer.HistoryWriter``: while a batch commits, the next
+  writes queue, and the writer commits them together in one transaction.
+
+Loads: calls arriving at a steady rate (``--rates``, calls/s, for ``--seconds``), and
+``--calls`` calls with ``--concurrency`` of them at once, as fast as they go. Printed:
+writes/s (every write committed, from the first append to the last commit), the lag from
+``append`` to committed (p50/p95/max), and how many writes were spooled (0 unless the
+writer judged the store unavailable).
+
+    .venv/bin/python bench/history_write_bench.py                      # about three minutes
+    .venv/bin/python bench/history_write_bench.py --backends sqlite --calls 200
+
+PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
+SQLite in a temporary file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from acd.events import (
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    InMemoryEventSink,
+)
+from acd.live.persistence import HistoryEventSink, HistoryInteractions
+from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction
+from history.repository import HistoryRepository
+from history.spool import Spool
+from history.store import create_engine, migrate
+from history.writer import HistoryWriter
+from ivr.flow.handoff import CallAttributes
+
+PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+EVENTS_PER_CALL, INTERACTION_WRITES_PER_CALL = 8, 3
+
+
+class OneAtATime:
+    """The baseline: each write its own transaction, one at a time (per stream)."""
+
+    def __init__(self, repository: HistoryRepository) -> None:
+        self.repository = repository
+        self._turn = asyncio.Lock()  # FIFO: writes go in the order they were handed over
+
+    async def append_event(self, new: NewEvent) -> object:
+        async with self._turn:
+            return await self.repository.append_event(new)
+
+    async def append_interaction(self, new: NewInteraction) -> object:
+        async with self._turn:
+            return await self.repository.append_interaction(new)
+
+    async def update_interaction(
+        self, target: int | InteractionRef, change: InteractionUpdate
+    ) -> object:
+        async with self._turn:
+            return await self.repository.update_interaction(target, change)
+
+
+@dataclass
+class Clocked:
+    """When each write was appended and when it was committed (``None`` results: spooled)."""
+
+    appended: dict[str, float] = field(default_factory=dict)
+    committed: dict[str, float] = field(default_factory=dict)
+    spooled: int = 0
+    _updates: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def done(self, key: str, result: object) -> None:
+        self.committed[key] = time.perf_counter()
+        self.spooled += result is None
+
+    def update_key(self, call_id: str) -> str:
+        self._updates[call_id] += 1
+        return f"{call_id}/u{self._updates[call_id]}"
+
+
+class TimedWriter:
+    """Stamps each write's commit (the writer's answer) for the lag."""
+
+    def __init__(self, events: object, interactions: object, clocked: Clocked) -> None:
+        self._events = events
+        self._interactions = interactions
+        self._clocked = clocked
+
+    async def append_event(self, new: NewEvent) -> object:
+        result = await self._events.append_event(new)  # type: ignore[attr-defined]
+        self._clocked.done(new.key, result)
+        return result
+
+    async def append_interaction(self, new: NewInteraction) -> object:
+        result = await self._interactions.append_interaction(new)  # type: ignore[attr-defined]
+        self._clocked.done(f"{new.idempotency_key}/a", result)
+        return result
+
+    async def update_interaction(
+        self, target: int | InteractionRef, change: InteractionUpdate
+    ) -> object:
+        assert isinstance(target, InteractionRef)
+        key = self._clocked.update_key(target.idempotency_key)
+        result = await self._interactions.update_interaction(target, change)  # type: ignore[attr-defined]
+        self._clocked.done(key, result)
+        return result
+
+
+class Calls:
+    """What the ACD writes for one call, through the service's own sink and recorder."""
+
+    def __init__(
+        self, sink: HistoryEventSink, interactions: HistoryInteractions, clocked: Clocked
+    ) -> None:
+        self.sink = sink
+        self.interactions = interactions
+        self.clocked = clocked
+        self._updates: dict[str, int] = defaultdict(int)
+
+    def _event(self, event: object) -> None:
+        record = self.sink.append(time.monotonic(), event)  # type: ignore[arg-type]
+        self.clocked.appended[f"{self.sink.run}-{record.seq}"] = time.perf_counter()
+
+    def _interaction(self, call_id: str, suffix: str | None = None) -> None:
+        if suffix is None:
+            self._updates[call_id] += 1
+            suffix = f"u{self._updates[call_id]}"
+        self.clocked.appended[f"{call_id}/{suffix}"] = time.perf_counter()
+
+    async def call(self, n: int) -> None:
+        call_id, agent = f"bench.{n}", f"agent{n % 50}"
+        self.interactions.queued(
+            CallAttributes(
+                call_id=call_id,
+                channel=f"PJSIP/caller-{n}",
+                caller_number=f"+4477{n:09d}",
+                language="en",
+                intent="internet_down",
+                call_type="technical_fault",
+            ),
+            "support",
+        )
+        self._interaction(call_id, "a")
+        self._event(CallQueued(call_id, "support", time.monotonic(), 42.0, "technical_fault"))
+        await asyncio.sleep(0)
+        self._event(
+            CallOffered(call_id, agent, "support", 42.0, 0, f"call {call_id} waited 3 s; skills")
+        )
+        self._event(AgentStateChanged(agent, "idle", "ringing", "offer", f"offered {call_id}"))
+        await asyncio.sleep(0)
+        self._event(AgentStateChanged(agent, "ringing", "busy", "answer", "answered"))
+        self._event(CallAnswered(call_id, agent, "support"))
+        self.interactions.answered(call_id, agent_id=agent, wait_s=3.0)
+        self._interaction(call_id)
+        await asyncio.sleep(0)
+        self._event(CallEnded(call_id, agent, "support"))
+        self._event(AgentStateChanged(agent, "busy", "wrap_up", "hangup", "call ended"))
+        self.interactions.ended(call_id, outcome="answered", talk_s=60.0)
+        self._interaction(call_id)
+        self._event(AgentStateChanged(agent, "wrap_up", "idle", "timer", "wrap-up over"))
+
+
+@dataclass(frozen=True)
+class Measured:
+    load: str
+    mode: str
+    writes: int
+    writes_per_s: float
+    lag_ms: tuple[float, float, float]  # p50, p95, max
+    spooled: int
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(
+    make: Callable[[Clocked], Awaitable[tuple[Calls, Callable[[], Awaitable[None]]]]],
+    load: tuple[str, float, int],
+    seconds: float,
+    first: int,
+) -> tuple[Clocked, float]:
+    """Run the load; (the clock, elapsed from the first append to the last commit)."""
+    kind, rate, concurrency = load
+    clocked = Clocked()
+    calls, finish = await make(clocked)
+    started = time.perf_counter()
+    if kind == "rate":
+        total = int(rate * seconds)
+        tasks = []
+        for n in range(total):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(calls.call(first + n)))
+        await asyncio.gather(*tasks)
+    else:
+        numbers = iter(range(first, first + int(rate)))
+
+        async def worker() -> None:
+            for n in numbers:
+                await calls.call(n)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await finish()
+    last = max(clocked.committed.values())
+    return clocked, last - started
+
+
+async def measure(
+    repository: HistoryRepository, workdir: Path, args: argparse.Namespace
+) -> list[Measured]:
+    results: list[Measured] = []
+    loads: list[tuple[str, float, int]] = [("rate", float(r), 0) for r in args.rates.split(",")]
+    loads.append(("burst", float(args.calls), args.concurrency))
+    first = 0
+    for load in loads:
+        for mode in ("one at a time", "group commit"):
+
+            async def make(
+                clocked: Clocked, mode: str = mode
+            ) -> tuple[Calls, Callable[[], Awaitable[None]]]:
+                if mode == "one at a time":
+                    timed = TimedWriter(OneAtATime(repository), OneAtATime(repository), clocked)
+                    writer: HistoryWriter | None = None
+                else:
+                    spool = Spool(workdir / f"spool-{uuid.uuid4().hex}.jsonl")
+                    writer = HistoryWriter(repository, spool)
+                    await writer.start()
+                    timed = TimedWriter(writer, writer, clocked)
+                sink = HistoryEventSink(timed, inner=InMemoryEventSink(keep=False))
+                interactions = HistoryInteractions(timed)
+                calls = Calls(sink, interactions, clocked)
+
+                async def finish() -> None:
+                    await sink.close(timeout_s=600)
+                    await interactions.close()
+                    if writer is not None:
+                        await writer.close()
+
+                return calls, finish
+
+            print(f"  {load[0]} {load[1]:g}: {mode} ...", file=sys.stderr)
+            clocked, elapsed = await drive(make, load, args.seconds, first)
+            first += 100_000
+            lags = [clocked.committed[k] - clocked.appended[k] for k in clocked.committed]
+            name = (
+                f"{load[1]:g} calls/s for {args.seconds:g} s"
+                if load[0] == "rate"
+                else f"{load[1]:g} calls, {load[2]} at once"
+            )
+            results.append(
+                Measured(
+                    load=name,
+                    mode=mode,
+                    writes=len(lags),
+                    writes_per_s=len(lags) / elapsed,
+                    lag_ms=(
+                        statistics.median(lags) * 1000,
+                        pct(lags, 0.95) * 1000,
+                        max(lags) * 1000,
+                    ),
+                    spooled=clocked.spooled,
+                )
+            )
+    return results
+
+
+async def admin(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def run_backend(backend: str, args: argparse.Namespace) -> list[Measured]:
+    schema: str | None = None
+    workdir = Path(tempfile.mkdtemp(prefix="history-write-bench-", dir=args.dir))
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    else:
+        url, schema = args.pg_url, f"hotline_bench_{uuid.uuid4().hex[:8]}"
+        await admin(url, f"CREATE SCHEMA {schema}")
+    engine = create_engine(url, schema=schema)
+    try:
+        await migrate(engine)
+        print(f"[{backend}]", file=sys.stderr)
+        return await measure(HistoryRepository(engine), workdir, args)
+    finally:
+        await engine.dispose()
+        if schema is not None:
+            await admin(url, f"DROP SCHEMA {schema} CASCADE")
+        await asyncio.to_thread(shutil.rmtree, workdir)
+
+
+def table(by_backend: dict[str, list[Measured]]) -> str:
+    lines = [
+        f"history write path: {EVENTS_PER_CALL} events + {INTERACTION_WRITES_PER_CALL} "
+        "interaction writes per call; lag = append to committed, ms",
+        "",
+        "| backend | load | mode | writes | writes/s | lag p50 | lag p95 | lag max | spooled |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for backend, results in by_backend.items():
+        for m in results:
+            p50, p95, top = m.lag_ms
+            lines.append(
+                f"| {backend} | {m.load} | {m.mode} | {m.writes:,} | {m.writes_per_s:,.0f} "
+                f"| {p50:,.1f} | {p95:,.1f} | {top:,.1f} | {m.spooled} |"
+            )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="20,40", help="steady loads, calls/s")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of a steady load")
+    parser.add_argument("--calls", type=int, default=500, help="calls in the burst load")
+    parser.add_argument("--concurrency", type=int, default=50, help="calls at once (burst)")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="    %(name)s: %(message)s")
+    by_backend = {b: await run_backend(b, args) for b in args.backends.split(",")}
+    print(table(by_backend))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
