@@ -18,13 +18,17 @@ __all__ = [
     "CallAnswered",
     "CallEnded",
     "CallHoldChanged",
+    "CallMoved",
     "CallOffered",
+    "CallPriorityChanged",
     "CallQueued",
     "CallRequeued",
     "EventRecord",
     "EventRejected",
     "EventSink",
     "InMemoryEventSink",
+    "PriorityWeightsUpdated",
+    "QueueUpdated",
 ]
 
 
@@ -57,6 +61,49 @@ class CallRequeued:
     agent_id: str
     queue: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallPriorityChanged:
+    """A supervisor (``actor``) raised a waiting call's base priority by ``by`` points;
+    ``priority`` is the new base (aging keeps counting from the original entry time)."""
+
+    call_id: str
+    queue: str
+    by: float
+    priority: float
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallMoved:
+    """A supervisor (``actor``) moved a waiting call to ``queue``, with that queue's skills
+    and its original entry time."""
+
+    call_id: str
+    from_queue: str
+    queue: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpdated:
+    """A config reload changed a queue, live. ``change`` is ``added`` (it takes calls from
+    now on), ``changed`` (its calls are routed by its new rules at once) or ``removed`` (it
+    takes no new calls, but serves the calls in it until they leave: it drains).
+    ``calls_reprofiled``: its calls that took new skills (each keeps its entry time)."""
+
+    queue: str
+    change: str
+    calls_reprofiled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityWeightsUpdated:
+    """A config reload changed the priority weights, live: ``calls_rescored`` calls took a
+    new base priority (a supervisor's raise kept, aging still from the entry time)."""
+
+    calls_rescored: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +175,15 @@ AcdEvent = (
     CallQueued
     | CallOffered
     | CallRequeued
+    | CallPriorityChanged
+    | CallMoved
     | CallAnswered
     | CallHoldChanged
     | CallEnded
     | CallAbandoned
     | AgentStateChanged
+    | QueueUpdated
+    | PriorityWeightsUpdated
     | EventRejected
 )
 

@@ -21,6 +21,10 @@ Definitions (waits are measured from the call's original entry time):
   available; paused and logged-out time count in neither.
 
 Calls belong to the interval of their entry time; agent time is split at interval edges.
+A call a supervisor moved to another queue (``CallMoved``) belongs to the queue where it
+ends: it is offered, answered or abandoned there, once, and never in the queue it left; its
+wait still runs from its original entry time. A supervisor's priority bump changes nothing
+here.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from acd.events import (
     CallAnswered,
     CallEnded,
     CallHoldChanged,
+    CallMoved,
     CallOffered,
     CallQueued,
     EventRecord,
@@ -262,6 +267,9 @@ class KpiAccumulator:
                     c.abandoned_at = at
                 else:
                     c.left_at = at
+        elif isinstance(e, CallMoved):
+            if (c := self.calls.get(e.call_id)) is not None:
+                c.queue = e.queue
         elif isinstance(e, CallHoldChanged) and (c := self.calls.get(e.call_id)) is not None:
             if e.on_hold:
                 c.hold_since = at if c.hold_since is None else c.hold_since
@@ -296,6 +304,41 @@ class KpiAccumulator:
             rows = {a: self._open_times(a, end, lo, hi, bucket=k) for a in self._agents}
             reports.append(self._report(by_bucket.get(k, []), rows, lo, min(hi, max(end, lo))))
         return reports
+
+    def window(self, lo: float, hi: float, end: float | None = None) -> KpiReport:
+        """The report of the calls that entered in [lo, hi) and of agent time in it (``lo``
+        and ``hi`` on interval edges; ``interval_s`` must be set): today, the last interval.
+        """
+        if self.interval_s is None:
+            raise ValueError("KpiAccumulator was made without interval_s")
+        size = self.interval_s
+        end = self.last if end is None else end
+        first, stop = math.floor(lo / size), math.ceil(hi / size) if math.isfinite(hi) else None
+        outcomes = [c for c in self.calls.values() if lo <= c.entry < hi]
+        rows: dict[str, dict[str, float]] = {}
+        for agent_id, agent in self._agents.items():
+            row: dict[str, float] = {}
+            for k, cells in self._buckets.items():
+                if k >= first and (stop is None or k < stop):
+                    for state, value in cells.get(agent_id, {}).items():
+                        row[state] = row.get(state, 0.0) + value
+            open_lo, open_hi = max(agent.since, lo), min(end, hi)
+            if open_hi > open_lo:
+                row[agent.state] = row.get(agent.state, 0.0) + open_hi - open_lo
+            rows[agent_id] = row
+        return self._report(outcomes, rows, lo, min(hi, max(end, lo)))
+
+    def forget_before(self, at: float) -> None:
+        """Drop calls that entered before ``at`` and are over, and interval cells that end
+        by ``at`` (a long-running page keeps only today); overall agent time stays."""
+        for call_id, c in list(self.calls.items()):
+            over = c.ended_at is not None or c.abandoned_at is not None or c.left_at is not None
+            if c.entry < at and over:
+                del self.calls[call_id]
+        if self.interval_s is not None:
+            size = self.interval_s
+            for k in [k for k in self._buckets if (k + 1) * size <= at]:
+                del self._buckets[k]
 
     # internals -------------------------------------------------------------------------
     def _end_hold(self, c: CallOutcome, at: float) -> None:

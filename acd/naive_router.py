@@ -13,17 +13,26 @@ Rules (both routers):
    priority (then earliest entry, then first enqueued); give it its preferred agent if that
    agent may take it, else the agent with the highest skill match, then the smallest
    strategy key, then the smallest agent id.
+4. A supervisor may raise a waiting call's base priority (a ``supervisor`` term) or move it
+   to another queue (that queue's policy, a new profile); either way it keeps its entry
+   time and its place in the "first enqueued" tie-break.
+5. A config reload may add a queue or change its policy (its calls follow the new policy
+   at once), give a call a new profile and priority (``revise``: same queue, entry time and
+   place), or remove a queue: it takes no new calls, but the calls in it are routed by its
+   policy until they leave.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
 from acd.clock import Clock
 from acd.offer import AgentChoice, Offer
 from acd.queue import QueuePolicy, WaitingCall
-from acd.skills import SkillLevels, explain_match
+from acd.router import RoutingError, bumped
+from acd.skills import RoutingProfile, SkillLevels, explain_match
 from acd.strategy import strategy_key
 
 __all__ = ["NaiveRouter"]
@@ -45,6 +54,7 @@ class NaiveRouter:
 
     def __init__(self, queues: Iterable[QueuePolicy], *, clock: Clock, seed: int = 0) -> None:
         self._policies = {q.name: q for q in queues}
+        self._open = set(self._policies)
         self._clock = clock
         self._rng = random.Random(seed)
         self._agents: dict[str, _Agent] = {}
@@ -83,7 +93,25 @@ class NaiveRouter:
     def set_unavailable(self, agent_id: str) -> None:
         self._available.pop(agent_id, None)
 
+    def update_queue(self, policy: QueuePolicy) -> None:
+        self._policies[policy.name] = policy
+        self._open.add(policy.name)
+
+    def remove_queue(self, queue: str) -> None:
+        if queue not in self._open:
+            raise RoutingError(f"unknown queue {queue!r}")
+        self._open.discard(queue)
+
+    def revise(self, call: WaitingCall) -> None:
+        for held in (self._calls, self._offered):
+            if call.call_id in held:
+                held[call.call_id] = (held[call.call_id][0], call)
+                return
+        raise RoutingError(f"unknown call {call.call_id!r}")
+
     def enqueue(self, call: WaitingCall) -> None:
+        if call.queue not in self._open:
+            raise RoutingError(f"unknown queue {call.queue!r}")
         self._calls[call.call_id] = (self._seq, call)
         self._seq += 1
 
@@ -93,6 +121,26 @@ class NaiveRouter:
 
     def requeue(self, call_id: str) -> None:
         self._calls[call_id] = self._offered.pop(call_id)
+
+    def raise_priority(self, call_id: str, by: float, *, detail: str = "") -> WaitingCall:
+        seq, call = self._waiting(call_id)
+        call = bumped(call, by, detail)
+        self._calls[call_id] = (seq, call)
+        return call
+
+    def move(self, call_id: str, queue: str, profile: RoutingProfile) -> WaitingCall:
+        seq, call = self._waiting(call_id)
+        if queue not in self._open or queue == call.queue:
+            raise RoutingError(f"call {call_id!r} cannot move to {queue!r}")
+        call = replace(call, queue=queue, profile=profile)
+        self._calls[call_id] = (seq, call)
+        return call
+
+    def _waiting(self, call_id: str) -> tuple[int, WaitingCall]:
+        try:
+            return self._calls[call_id]
+        except KeyError:
+            raise RoutingError(f"call {call_id!r} is not waiting") from None
 
     def settle(self, call_id: str) -> WaitingCall:
         return self._offered.pop(call_id)[1]

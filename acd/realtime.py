@@ -1,4 +1,7 @@
-"""The supervisor's "now": waiting calls, the longest wait, agents by state, from the log."""
+"""The supervisor's "now": waiting calls, the longest wait, agents by state, from the log.
+
+A call a supervisor moved (``CallMoved``) waits in its new queue from then on, with its
+original entry time."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from acd.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
+    CallMoved,
     CallOffered,
     CallQueued,
     CallRequeued,
@@ -48,6 +52,10 @@ class RealtimeView:
         elif isinstance(e, CallOffered):
             if e.call_id in self._waiting:
                 self._ringing[e.call_id] = self._waiting.pop(e.call_id)
+        elif isinstance(e, CallMoved):
+            waiting = self._waiting.get(e.call_id)
+            if waiting is not None:
+                self._waiting[e.call_id] = (e.queue, waiting[1])
         elif isinstance(e, CallRequeued):
             if e.call_id in self._ringing:
                 self._waiting[e.call_id] = self._ringing.pop(e.call_id)

@@ -4,63 +4,67 @@ Pure and synchronous; the only source of time is the injected clock. A decision 
 pair with the highest-priority call among the calls that some available agent can take,
 then for that call the agent with the best skill match, then the queue's strategy.
 
-Cost per decision does not depend on the number of calls or agents (see
-``acd.routing_index``): the router looks at the head of each *active* routing class (one
-that has both waiting calls and available agents), plus calls reserved for an available
-preferred agent. Calls move between phases/classes at precomputed times (priority phase
-changes, relaxation steps, the end of a preferred-agent window) from one timer heap.
-Semantics are specified by ``acd.naive_router.NaiveRouter``, which the tests compare with.
+The router keeps the calls (waiting, or out on an offer) and the queues; the indexes that
+make a decision cost the same however many calls and agents there are are its routing
+table's (``acd.routing_table``). Semantics are specified by ``acd.naive_router.NaiveRouter``,
+which the tests compare with.
+
+A supervisor may raise a waiting call's base priority (``raise_priority``: a ``supervisor``
+term the offer's explanation shows) or move it to another queue (``move``: that queue's
+policy and the caller's profile there); the call is taken out of its indexes and placed
+again with its entry time and sequence, so aging, relaxation and tie-breaks carry on.
+
+A config reload changes queues the same way: ``update_queue`` adds a queue or gives it a
+new policy (its routing classes are rebuilt and its calls placed again), ``revise`` gives a
+call a new profile and priority, and ``remove_queue`` closes a queue to new calls while the
+calls in it are still routed by its policy until they leave (it *drains*; then it is
+forgotten).
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Iterator
-from heapq import heappop, heappush
+from dataclasses import replace
 
 from acd.clock import Clock
-from acd.offer import AgentChoice, Offer
+from acd.offer import Offer
+from acd.priority import ScoreTerm
 from acd.queue import QueuePolicy, WaitingCall
-from acd.routing_index import AgentSlot, CallSlot, RoutingClass
-from acd.skills import Requirement, RoutingProfile, SkillLevels, explain_match
-from acd.strategy import Strategy, strategy_key
+from acd.routing_index import CallSlot
+from acd.routing_table import RoutingTable
+from acd.skills import RoutingProfile, SkillLevels, explain_match
 
-__all__ = ["Router", "RoutingError"]
+__all__ = ["SUPERVISOR_TERM", "Router", "RoutingError", "bumped"]
 
-
-#: per (profile, queue, has preferred agent): the profile (kept alive: the key is its id),
-#: the call's breakpoints, and the routing class of each step (made on first use)
-_ProfileEntry = tuple[RoutingProfile, tuple[float, ...], list[RoutingClass | None]]
+#: The name of the priority term a supervisor's bump adds (it shows in offer explanations).
+SUPERVISOR_TERM = "supervisor"
 
 
 class RoutingError(LookupError):
     """A call or agent the router does not know, or a call in the wrong state."""
 
 
+def bumped(call: WaitingCall, by: float, detail: str) -> WaitingCall:
+    """``call`` with ``by`` more base priority, as a term of its own (both routers use it)."""
+    if not by > 0 or not math.isfinite(by):
+        raise RoutingError(f"call {call.call_id!r}: a priority bump must be positive, not {by}")
+    return replace(call, priority=call.priority.plus(ScoreTerm(SUPERVISOR_TERM, by, detail)))
+
+
 class Router:
     def __init__(self, queues: Iterable[QueuePolicy], *, clock: Clock, seed: int = 0) -> None:
+        #: every queue with calls to route: the open ones and the draining ones
         self._policies = {q.name: q for q in queues}
+        #: the queues that take new calls (``enqueue``, ``move``)
+        self._open = set(self._policies)
+        #: queue -> calls in it (waiting or out on an offer): when a draining queue is empty
+        self._held: dict[str, int] = {}
         self._clock = clock
-        self._rng = random.Random(seed)
-        self._agents: dict[str, AgentSlot] = {}
-        #: skill -> agents with it at level >= 1: a new class only looks at these
-        self._with_skill: dict[str, dict[str, AgentSlot]] = {}
+        self._table = RoutingTable(self._policies, seed=seed)
         self._calls: dict[str, CallSlot] = {}
-        self._classes: dict[tuple[str, Requirement], RoutingClass] = {}
-        self._profile_classes: dict[tuple[int, str, bool], _ProfileEntry] = {}
-        self._active: set[RoutingClass] = set()
-        self._reserved: dict[str, dict[int, CallSlot]] = {}
-        self._reserved_ready: set[str] = set()
-        self._preferring: dict[str, dict[int, CallSlot]] = {}
-        self._due: list[tuple[float, int, int, CallSlot]] = []
         self._seq = 0
-        self._offers = 0
         self._out = 0
-        self._available = 0
-        self._agent_order = 0
-        #: one counter for every agent's availability epochs: heap entries never tie
-        self._epoch = 0
 
     # views -----------------------------------------------------------------------------
     @property
@@ -73,108 +77,118 @@ class Router:
 
     @property
     def available_count(self) -> int:
-        return self._available
+        return self._table.available_count
 
     def waiting(self) -> Iterator[WaitingCall]:
         return (s.call for s in self._calls.values() if not s.offered)
 
+    def calls(self) -> Iterator[WaitingCall]:
+        """Every call the router holds: waiting, or out on an offer."""
+        return (s.call for s in self._calls.values())
+
     def is_available(self, agent_id: str) -> bool:
-        agent = self._agents.get(agent_id)
+        agent = self._table.agent(agent_id)
         return agent is not None and agent.available
 
     def has_agent(self, agent_id: str) -> bool:
-        return agent_id in self._agents
+        return self._table.has_agent(agent_id)
 
     def policy(self, queue: str) -> QueuePolicy:
+        """The policy of an open or a draining queue."""
         try:
             return self._policies[queue]
         except KeyError:
             raise RoutingError(f"unknown queue {queue!r}") from None
 
+    def is_draining(self, queue: str) -> bool:
+        """Removed from the config, but calls still wait in it (or are out on an offer)."""
+        return queue in self._policies and queue not in self._open
+
+    # queues (a config reload) ----------------------------------------------------------
+    def update_queue(self, policy: QueuePolicy) -> None:
+        """Add a queue, or give one a new policy (strategy, aging, service-level risk, the
+        preferred-agent window): it takes calls from now on (a draining queue is opened
+        again), and its calls are placed again under the new policy with their entry time
+        and sequence, so aging and relaxation go on from where they are. A call out on an
+        offer keeps the offer; if the offer fails, it is back under the new policy."""
+        name = policy.name
+        slots = [slot for slot in self._calls.values() if slot.queue == name]
+        waiting = [slot for slot in slots if not slot.offered]
+        for slot in waiting:
+            self._table.unplace(slot)
+        self._table.drop_queue(name)
+        self._policies[name] = policy
+        self._open.add(name)
+        for slot in slots:
+            _, breakpoints, step_classes = self._table.profile_entry(slot.call, policy)
+            slot.become(slot.call, breakpoints, step_classes)
+        now = self._clock()
+        for slot in waiting:
+            self._table.place(slot, now)
+
+    def remove_queue(self, queue: str) -> None:
+        """The queue takes no new calls (``enqueue`` and ``move`` into it raise); the calls
+        in it are still routed by its policy until they leave, then it is forgotten."""
+        if queue not in self._open:
+            raise RoutingError(f"unknown queue {queue!r}")
+        self._open.discard(queue)
+        if not self._held.get(queue):
+            self._forget_queue(queue)
+
+    def revise(self, call: WaitingCall) -> None:
+        """A call the router holds takes a new profile and priority (a reload changed its
+        queue's skills or the priority weights); its queue, entry time, preferred agent and
+        sequence stay. A call out on an offer keeps the offer and comes back revised."""
+        slot = self._call(call.call_id)
+        same = (slot.queue, slot.entry, slot.preferred)
+        if (call.queue, call.entry_time, call.preferred_agent) != same:
+            raise RoutingError(f"call {call.call_id!r}: a revision keeps queue and entry time")
+        _, breakpoints, step_classes = self._table.profile_entry(call, self._policies[slot.queue])
+        if slot.offered:
+            slot.become(call, breakpoints, step_classes)
+            return
+        self._table.unplace(slot)
+        slot.become(call, breakpoints, step_classes)
+        self._table.place(slot, self._clock())
+
     # agents ----------------------------------------------------------------------------
     def add_agent(self, agent_id: str, skills: SkillLevels, *, order: int | None = None) -> None:
         """An agent logged in (unavailable until ``set_available``)."""
-        if agent_id in self._agents:
+        if self._table.has_agent(agent_id):
             raise RoutingError(f"agent {agent_id!r} is already known")
-        if order is None:
-            order = self._agent_order
-        self._agent_order = max(self._agent_order, order) + 1
-        agent = AgentSlot(agent_id, skills, order)
-        self._agents[agent_id] = agent
-        for skill, level in agent.skills.items():
-            if level > 0:
-                self._with_skill.setdefault(skill, {})[agent_id] = agent
-        for cls in self._classes.values():
-            self._admit(cls, agent)
-        self._replace_preferring(agent_id)
+        self._table.add_agent(agent_id, skills, order, self._clock())
 
     def remove_agent(self, agent_id: str) -> None:
         """An agent logged out: calls waiting for them stop waiting for them."""
-        agent = self._agent(agent_id)
-        if agent.available:
-            self._make_unavailable(agent)
-        for cls in agent.classes:
-            del cls.eligible[agent_id]
-        for skill in agent.skills:
-            self._with_skill.get(skill, {}).pop(agent_id, None)
-        del self._agents[agent_id]
-        self._replace_preferring(agent_id)
+        self._known_agent(agent_id)
+        self._table.remove_agent(agent_id, self._clock())
 
     def set_available(self, agent_id: str, *, idle_since: float, calls_handled: int) -> None:
-        agent = self._agent(agent_id)
-        if agent.available:
-            self._make_unavailable(agent)
-        agent.available = True
-        agent.epoch = self._epoch = self._epoch + 1
-        agent.idle_since = idle_since
-        agent.calls_handled = calls_handled
-        agent.draw = 1.0 - self._rng.random()
-        self._available += 1
-        keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
-        for cls in agent.classes:
-            key = keys.get(cls.queue)
-            if key is None:
-                key = self._strategy_key(cls, agent)
-                if self._policies[cls.queue].strategy is not Strategy.WEIGHTED:
-                    keys[cls.queue] = key
-            cls.push_agent(agent, cls.eligible[agent_id][0], key)
-            if cls.calls:
-                self._active.add(cls)
-        if self._reserved.get(agent_id):
-            self._reserved_ready.add(agent_id)
+        self._known_agent(agent_id)
+        self._table.set_available(agent_id, idle_since=idle_since, calls_handled=calls_handled)
 
     def set_unavailable(self, agent_id: str) -> None:
-        agent = self._agent(agent_id)
+        agent = self._table.agent(agent_id)
+        if agent is None:
+            raise RoutingError(f"unknown agent {agent_id!r}")
         if agent.available:
-            self._make_unavailable(agent)
+            self._table.make_unavailable(agent)
 
     # calls -----------------------------------------------------------------------------
     def enqueue(self, call: WaitingCall) -> None:
-        policy = self.policy(call.queue)
+        policy = self._open_policy(call.queue)
         if call.call_id in self._calls:
             raise RoutingError(f"call {call.call_id!r} is already queued")
         now = self._clock()
         if call.entry_time > now:
             raise ValueError(f"call {call.call_id!r} enters in the future")
-        has_pref = call.preferred_agent is not None and policy.preferred_window_s > 0
-        key = (id(call.profile), call.queue, has_pref)
-        cached = self._profile_classes.get(key)
-        if cached is None:
-            marks = {*call.profile.breakpoints, *policy.urgency.breakpoints}
-            if has_pref:
-                marks.add(policy.preferred_window_s)
-            cached = (
-                call.profile,
-                tuple(sorted(m for m in marks if m > 0)),
-                [None] * len(call.profile.steps),
-            )
-            self._profile_classes[key] = cached
+        cached = self._table.profile_entry(call, policy)
         slot = CallSlot(call, self._seq, cached[1], cached[2])
         self._seq += 1
         self._calls[call.call_id] = slot
-        if call.preferred_agent is not None:
-            self._preferring.setdefault(call.preferred_agent, {})[slot.seq] = slot
-        self._place(slot, now)
+        self._held[call.queue] = self._held.get(call.queue, 0) + 1
+        self._table.track(slot)
+        self._table.place(slot, now)
 
     def withdraw(self, call_id: str) -> WaitingCall:
         """The caller hung up (waiting or while offered): forget the call."""
@@ -182,7 +196,7 @@ class Router:
         if slot.offered:
             self._out -= 1
         else:
-            self._unplace(slot)
+            self._table.unplace(slot)
         self._forget(slot)
         return slot.call
 
@@ -193,7 +207,34 @@ class Router:
             raise RoutingError(f"call {call_id!r} is not out on an offer")
         slot.offered = False
         self._out -= 1
-        self._place(slot, self._clock())
+        self._table.place(slot, self._clock())
+
+    def raise_priority(self, call_id: str, by: float, *, detail: str = "") -> WaitingCall:
+        """A supervisor lifts a waiting call's base priority by ``by`` (> 0); aging goes on
+        from the same entry time. Returns the call as it now waits."""
+        slot = self._waiting_slot(call_id)
+        call = bumped(slot.call, by, detail)
+        self._table.unplace(slot)
+        slot.become(call)
+        self._table.place(slot, self._clock())
+        return call
+
+    def move(self, call_id: str, queue: str, profile: RoutingProfile) -> WaitingCall:
+        """A waiting call changes queue: the new queue's policy and ``profile`` (its skills
+        for this caller), with the same entry time, so aging and relaxation continue."""
+        slot = self._waiting_slot(call_id)
+        policy = self._open_policy(queue)
+        if queue == slot.queue:
+            raise RoutingError(f"call {call_id!r} already waits in {queue!r}")
+        before = slot.queue
+        call = replace(slot.call, queue=queue, profile=profile)
+        _, breakpoints, step_classes = self._table.profile_entry(call, policy)
+        self._table.unplace(slot)
+        slot.become(call, breakpoints, step_classes)
+        self._table.place(slot, self._clock())
+        self._held[queue] = self._held.get(queue, 0) + 1
+        self._release(before)
+        return call
 
     def settle(self, call_id: str) -> WaitingCall:
         """The offered agent answered: the call leaves the router."""
@@ -208,39 +249,21 @@ class Router:
     def next_change_at(self) -> float | None:
         """When a waiting call next changes phase, step or reservation (None: no need to
         wake up: with no agent available no such change can produce an offer)."""
-        due = self._due
-        while due and (due[0][3].token != due[0][2] or due[0][3].offered):
-            heappop(due)
-        return due[0][0] if due and self._available else None
+        return self._table.next_change_at()
 
     def dispatch(self) -> list[Offer]:
         """Every offer that can be made now, best call first."""
         now = self._clock()
-        self._advance(now)
+        self._table.advance(now)
         offers: list[Offer] = []
-        while True:
-            best: tuple[float, float, int] | None = None
-            best_slot: CallSlot | None = None
-            for cls in self._active:
-                for slot in cls.top_calls():
-                    rank = (-self._effective(slot, now), slot.entry, slot.seq)
-                    if best is None or rank < best:
-                        best, best_slot = rank, slot
-            for agent_id in self._reserved_ready:
-                for slot in self._reserved[agent_id].values():
-                    rank = (-self._effective(slot, now), slot.entry, slot.seq)
-                    if best is None or rank < best:
-                        best, best_slot = rank, slot
-            if best_slot is None:
-                return offers
-            offers.append(self._offer(best_slot, now))
+        while (slot := self._table.best_call(now)) is not None:
+            offers.append(self._offer(slot, now))
+        return offers
 
     # internals -------------------------------------------------------------------------
-    def _agent(self, agent_id: str) -> AgentSlot:
-        try:
-            return self._agents[agent_id]
-        except KeyError:
-            raise RoutingError(f"unknown agent {agent_id!r}") from None
+    def _known_agent(self, agent_id: str) -> None:
+        if not self._table.has_agent(agent_id):
+            raise RoutingError(f"unknown agent {agent_id!r}")
 
     def _call(self, call_id: str) -> CallSlot:
         try:
@@ -248,155 +271,42 @@ class Router:
         except KeyError:
             raise RoutingError(f"unknown call {call_id!r}") from None
 
-    def _effective(self, slot: CallSlot, now: float) -> float:
-        return self._policies[slot.queue].urgency.effective(slot.base, now - slot.entry)
+    def _waiting_slot(self, call_id: str) -> CallSlot:
+        slot = self._call(call_id)
+        if slot.offered:
+            raise RoutingError(f"call {call_id!r} is out on an offer")
+        return slot
 
-    def _class_for(self, queue: str, requirement: Requirement) -> RoutingClass:
-        cls = self._classes.get((queue, requirement))
-        if cls is None:
-            phases = len(self._policies[queue].urgency.phases)
-            cls = self._classes[(queue, requirement)] = RoutingClass(queue, requirement, phases)
-            pools = [self._with_skill.get(skill, {}) for skill, _ in requirement.required]
-            for agent in list(min(pools, key=len).values() if pools else self._agents.values()):
-                self._admit(cls, agent)
-        return cls
+    def _open_policy(self, queue: str) -> QueuePolicy:
+        if queue not in self._open:
+            raise RoutingError(f"unknown queue {queue!r}")
+        return self._policies[queue]
 
-    def _admit(self, cls: RoutingClass, agent: AgentSlot) -> None:
-        requirement = cls.requirement
-        if requirement.admits(agent.skills):
-            match = requirement.match_score(agent.skills)
-            weighted = self._policies[cls.queue].strategy is Strategy.WEIGHTED
-            weight = requirement.level_weight(agent.skills) if weighted else 1.0
-            cls.eligible[agent.agent_id] = (match, weight)
-            agent.classes.append(cls)
-            if agent.available:
-                self._push_agent(cls, agent)
-
-    def _push_agent(self, cls: RoutingClass, agent: AgentSlot) -> None:
-        cls.push_agent(agent, cls.eligible[agent.agent_id][0], self._strategy_key(cls, agent))
-        if cls.calls:
-            self._active.add(cls)
-
-    def _strategy_key(self, cls: RoutingClass, agent: AgentSlot) -> float:
-        return strategy_key(
-            self._policies[cls.queue].strategy,
-            idle_since=agent.idle_since,
-            calls_handled=agent.calls_handled,
-            last_offered=agent.last_offered.get(cls.queue, -1),
-            draw=agent.draw,
-            weight=cls.eligible[agent.agent_id][1],
-            order=agent.order,
-        )
-
-    def _make_unavailable(self, agent: AgentSlot) -> None:
-        agent.available = False
-        agent.epoch = self._epoch = self._epoch + 1
-        self._available -= 1
-        for cls in agent.classes:
-            cls.available -= 1
-            if not cls.available:
-                self._active.discard(cls)
-        self._reserved_ready.discard(agent.agent_id)
-
-    def _place(self, slot: CallSlot, now: float) -> None:
-        waited = now - slot.entry
-        policy = self._policies[slot.queue]
-        step = slot.profile.step_at(waited)
-        cls = slot.step_classes[step]
-        if cls is None:
-            cls = slot.step_classes[step] = self._class_for(
-                slot.queue, slot.profile.steps[step].requirement
-            )
-        slot.step = step
-        slot.token += 1
-        pref = slot.preferred
-        if pref is not None and waited < policy.preferred_window_s and pref in cls.eligible:
-            slot.reserved_for = self._agents[pref]
-            self._reserved.setdefault(pref, {})[slot.seq] = slot
-            if slot.reserved_for.available:
-                self._reserved_ready.add(pref)
+    def _release(self, queue: str) -> None:
+        """A call left ``queue``; a draining queue's last call takes the queue with it."""
+        left = self._held[queue] - 1
+        if left:
+            self._held[queue] = left
         else:
-            urgency = policy.urgency
-            phase = urgency.phase_index(waited)
-            shape = urgency.phases[phase]
-            if shape.linear:
-                order_key = slot.base + shape.bonus - urgency.rate * slot.entry
-            else:
-                order_key = slot.base + (urgency.cap or 0.0) + shape.bonus
-            slot.cls = cls
-            cls.push_call(slot, phase, order_key)
-            if cls.available:
-                self._active.add(cls)
-        for mark in slot.breakpoints:
-            if mark > waited:
-                due = slot.entry + mark
-                if due <= now:  # rounding: never re-fire at the same instant
-                    due = math.nextafter(now, math.inf)
-                heappush(self._due, (due, slot.seq, slot.token, slot))
-                break
+            del self._held[queue]
+            if queue not in self._open:
+                self._forget_queue(queue)
 
-    def _unplace(self, slot: CallSlot) -> None:
-        slot.token += 1
-        cls = slot.cls
-        if cls is not None:
-            cls.calls -= 1
-            if not cls.calls:
-                self._active.discard(cls)
-            slot.cls = None
-        agent = slot.reserved_for
-        if agent is not None:
-            reserved = self._reserved[agent.agent_id]
-            del reserved[slot.seq]
-            if not reserved:
-                self._reserved_ready.discard(agent.agent_id)
-            slot.reserved_for = None
+    def _forget_queue(self, queue: str) -> None:
+        self._table.drop_queue(queue)
+        del self._policies[queue]
 
     def _forget(self, slot: CallSlot) -> None:
         slot.offered = True  # out of every index for good
         slot.token += 1
         del self._calls[slot.call.call_id]
-        if slot.preferred is not None:
-            preferring = self._preferring[slot.preferred]
-            del preferring[slot.seq]
-            if not preferring:
-                del self._preferring[slot.preferred]
-
-    def _advance(self, now: float) -> None:
-        due = self._due
-        while due and due[0][0] <= now:
-            _, _, token, slot = heappop(due)
-            if slot.token == token and not slot.offered:
-                self._unplace(slot)
-                self._place(slot, now)
-
-    def _replace_preferring(self, agent_id: str) -> None:
-        now = self._clock()
-        for slot in list(self._preferring.get(agent_id, {}).values()):
-            if not slot.offered:
-                self._unplace(slot)
-                self._place(slot, now)
+        self._table.untrack(slot)
+        self._release(slot.queue)
 
     def _offer(self, slot: CallSlot, now: float) -> Offer:
-        policy = self._policies[slot.queue]
-        cls = slot.step_classes[slot.step]
-        assert cls is not None, "a placed call has its class"
-        reserved = slot.reserved_for
-        pref = self._agents.get(slot.preferred) if slot.preferred is not None else None
-        if reserved is not None:
-            agent, reason, key = reserved, "reserved for preferred agent", 0.0
-        elif pref is not None and pref.available and pref.agent_id in cls.eligible:
-            agent, reason, key = pref, "preferred agent", 0.0
-        else:
-            top = cls.top_agent()
-            assert top is not None, "an active class has an available agent"
-            (agent, key), reason = top, "best match"
-        choice = AgentChoice(reason, policy.strategy, key, cls.available)
-        self._unplace(slot)
+        agent, choice = self._table.hand_out(slot)
         slot.offered = True
         self._out += 1
-        agent.last_offered[slot.queue] = self._offers
-        self._offers += 1
-        self._make_unavailable(agent)
         waited = now - slot.entry
         return Offer(
             call_id=slot.call.call_id,
@@ -404,7 +314,7 @@ class Router:
             queue=slot.queue,
             at=now,
             entry_time=slot.entry,
-            priority=slot.call.priority.plus(*policy.urgency.terms(waited)),
+            priority=slot.call.priority.plus(*self._policies[slot.queue].urgency.terms(waited)),
             match=explain_match(slot.profile, slot.step, agent.skills),
             choice=choice,
         )

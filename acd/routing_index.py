@@ -69,6 +69,25 @@ class CallSlot:
         self.reserved_for: AgentSlot | None = None
         self.offered = False
 
+    def become(
+        self,
+        call: WaitingCall,
+        breakpoints: tuple[float, ...] | None = None,
+        step_classes: list[RoutingClass | None] | None = None,
+    ) -> None:
+        """A supervisor changed the call (priority, queue and profile); its entry time and
+        sequence stay. Only for a call out of every index (the router re-places it)."""
+        assert self.cls is None, "unplace the call first"
+        assert self.reserved_for is None, "unplace the call first"
+        self.call = call
+        self.base = call.priority.total
+        self.profile = call.profile
+        self.queue = call.queue
+        if breakpoints is not None:
+            self.breakpoints = breakpoints
+        if step_classes is not None:
+            self.step_classes = step_classes
+
 
 class AgentSlot:
     """A logged-in agent as the router sees it."""

@@ -190,7 +190,7 @@ def main() -> None:
             policies, _ = queues()
             indexed_router = Router(policies, clock=ManualClock(1e6), seed=1)
             fast = drive(indexed_router, m, n, args, 1e9)
-            classes = len(indexed_router._classes)
+            classes = indexed_router._table.class_count
             naive_router = NaiveRouter(policies, clock=ManualClock(1e6), seed=1)
             slow = drive(naive_router, m, n, args, args.naive_budget)
             both = fast.agent_us + fast.call_us

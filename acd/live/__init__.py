@@ -6,6 +6,7 @@
 * ``waiting``: the waiting caller on the AGI session (hold music, announcements, keys);
 * ``ringing``: the offer as a Dial from the caller's session, and its outcome as facts;
 * ``agent_feed``: AMI events as agents' telephony facts;
+* ``callbacks``: booked callbacks queued as virtual calls and dialled back (agent first);
 * ``ewt``: the expected-wait model (pure);
 * ``persistence``: the event log and the voice interaction, written to the history store;
 * ``settings``: ``waiting.yaml``'s model.

@@ -9,15 +9,21 @@ talked to the caller or the call has left the line:
    the callback key, the maximum wait, leave-when-empty;
 3. **offer** (``acd.live.ringing``): Dial the agent; a failed ring goes back to 2 with the
    call's place kept; after the conversation, if the agent hung up first, the caller hears
-   ``prompts.after_call`` and the call ends (a satisfaction survey would go there);
+   ``prompts.after_call`` and the call ends; with ``survey.enabled`` they are first asked
+   to rate the call from 1 to 5 by key (the interaction's ``csat``);
 4. **leave** without an agent: the queue's overflow (another queue, voicemail, a callback,
    the dialplan fallback, goodbye).
 
 Callbacks: the key books a ``CallbackRequest`` (``ivr.flow.handoff``) for the caller ID and
 the call leaves the line. The request carries the queue and the original entry time
-(``acd.entry_at``), so whoever calls back can queue the call with its place kept
-(``callback_entry_time``). The call does not stay in the router as a virtual call: nothing
-yet connects an agent to an outbound leg.
+(``acd.entry_at``). The dialler (``acd.live.callbacks``) keeps it and queues it again as a
+virtual call with that entry time (``callback_entry_time``), so it keeps its place; when an
+agent is offered it, the agent's phone is rung first and the dialplan then dials the
+customer.
+
+The rules are the current ``waiting.yaml`` (``LiveAcd.settings``): a reload swaps it, and
+calls already in the gateway follow the new one from their next step (a waiting caller:
+from its next hold slice).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from acd.calls import IncomingCall
 from acd.live.persistence import InteractionRecorder, NoInteractions
 from acd.live.ringing import Rang, ring_agent
 from acd.live.service import AcdService, CallTicket
-from acd.live.settings import Overflow, WaitingConfig, WaitingPolicy
+from acd.live.settings import Overflow, Survey, WaitingConfig
 from acd.live.waiting import (
     AskedForCallback,
     GotOffer,
@@ -55,7 +61,14 @@ from telephony.agi_session import AgiSession, CallerHangup
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ATTR_ENTRY_AT", "ATTR_QUEUE", "ATTR_WAITED_S", "LiveAcd", "callback_entry_time"]
+__all__ = [
+    "ATTR_ENTRY_AT",
+    "ATTR_QUEUE",
+    "ATTR_WAITED_S",
+    "LiveAcd",
+    "callback_entry_time",
+    "csat_score",
+]
 
 #: Attributes a callback request carries (beside the IVR's).
 ATTR_QUEUE = "acd.queue"
@@ -111,7 +124,21 @@ class LiveAcd:
         self._resolve = resolve_prompt
         self._wall = wall
         self._max_overflows = max_overflows
+        #: Calls whose interaction this gateway records (a callback's is the dialler's).
+        self._recording: set[str] = set()
         service.on_answered(self._answered)
+        service.on_moved(self._moved)
+
+    @property
+    def settings(self) -> WaitingConfig:
+        """The current ``waiting.yaml``."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: WaitingConfig) -> None:
+        """A reload's ``waiting.yaml``: new calls follow it at once, and so does each
+        waiting caller from its next hold slice (``acd.live.waiting``)."""
+        self._settings = settings
 
     @property
     def default_queue(self) -> str | None:
@@ -126,9 +153,11 @@ class LiveAcd:
             await self._to_fallback(run)
             return
         self._interactions.queued(call, queue)
+        self._recording.add(call.call_id)
         try:
             await self._join(run, to_incoming_call(call, default_queue=queue), 0)
         finally:
+            self._recording.discard(call.call_id)
             self._interactions.ended(
                 call.call_id, outcome=run.outcome, talk_s=run.talk_s, recording=run.recording
             )
@@ -153,26 +182,24 @@ class LiveAcd:
                 run.session,
                 service,
                 ticket,
-                policy,
-                self._settings.prompts,
+                lambda: self._settings,
                 language=run.call.language,
-                poll_s=self._settings.poll_s,
                 resolve=self._resolve,
             )
-            await self._wait(run, waiter, policy, depth)
+            await self._wait(run, waiter, depth)
         except CallerHangup:
             service.caller_hung_up((waiter.ticket if waiter else ticket).call_id)
             raise
         finally:
             service.release(waiter.ticket if waiter else ticket)
 
-    async def _wait(
-        self, run: _Run, waiter: WaitingCaller, policy: WaitingPolicy, depth: int
-    ) -> None:
+    async def _wait(self, run: _Run, waiter: WaitingCaller, depth: int) -> None:
+        """Until the call is answered or leaves; the rules (overflows, assumed talk time)
+        are those of the queue the call waits in when it happens (a supervisor may move it)."""
         failed: tuple[str, float] | None = None  # the last agent whose phone failed, when
         while True:
             outcome = await waiter.wait()
-            ticket = waiter.ticket
+            ticket, policy = waiter.ticket, waiter.policy
             if isinstance(outcome, GotOffer):
                 await self._hold_off(run, waiter, outcome.offer, failed)
                 rang = await self._ring(run, waiter, outcome.offer)
@@ -235,10 +262,29 @@ class LiveAcd:
         """The agent hung up first: a last word, then the call ends."""
         if rang.outcome is None or not rang.outcome.caller_alive or run.session.dead:
             return
+        if self._settings.survey.enabled:
+            await self._survey(run, self._settings.survey)
         after = self._settings.prompts.after_call
         if after is not None:
             await self._play(run, after)
         await run.session.hangup()
+
+    async def _survey(self, run: _Run, survey: Survey) -> None:
+        """Ask "rate this call from 1 to 5": a valid key is the interaction's ``csat``; another
+        key or none records nothing; a hang-up raises ``CallerHangup`` (the call's outcome
+        and talk time are written all the same)."""
+        assert survey.prompt is not None, "settings refuse an enabled survey without prompt"
+        prompt = self._resolve(survey.prompt, run.call.language)
+        heard = await run.session.get_data(
+            prompt, timeout_ms=max(1, round(survey.timeout_s * 1000)), max_digits=1
+        )
+        score = csat_score(heard.digits)
+        if score is None:
+            log.info("call %s: no survey score (heard %r)", run.call.call_id, heard.digits)
+            return
+        self._interactions.rated(run.call.call_id, score)
+        if survey.thanks is not None:
+            await self._play(run, survey.thanks)
 
     # leaving without an agent ----------------------------------------------------------
     async def _leave(
@@ -319,4 +365,14 @@ class LiveAcd:
         await run.session.stream_file(self._resolve(prompt, run.call.language))
 
     def _answered(self, ticket: CallTicket, agent_id: str, wait_s: float) -> None:
+        if ticket.call_id not in self._recording:
+            return  # queued by someone else (the callback dialler), who records it
         self._interactions.answered(ticket.call_id, agent_id=agent_id, wait_s=wait_s)
+
+    def _moved(self, ticket: CallTicket, queue: str) -> None:
+        self._interactions.moved(ticket.call_id, queue)
+
+
+def csat_score(digits: str) -> int | None:
+    """A survey key as a score: "1" to "5", else None."""
+    return int(digits) if len(digits) == 1 and digits in "12345" else None

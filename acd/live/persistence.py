@@ -3,13 +3,14 @@
 * ``HistoryEventSink``: the distributor's ``EventSink``. Each record is numbered in memory
   (``inner``: listeners such as the supervisor's live view see it at once) and appended to
   the history store's event log through ``HistoryWriter.append_event`` by one owned task,
-  in order. The writer spools to disk when the database is down, so nothing is lost and no
-  call waits: ``append`` only puts the record on a queue. Keys are ``<run>-<seq>``, so a
-  replayed write is not logged twice.
+  in order, many to a transaction (the writer's group commit). The writer spools to disk
+  when the database is down, so nothing is lost and no call waits: ``append`` only puts
+  the record on a queue. Keys are ``<run>-<seq>``, so a replayed write is not logged twice.
 * ``HistoryInteractions``: the voice interaction of a queued call, written through: appended
   when the call is queued (idempotency key = the call's uniqueid, the same key any other
   writer of that call uses, so a second append finds the first), updated with the agent
-  and the wait when answered, and with the talk time and outcome at the end. A call that
+  and the wait when answered, with the queue when a supervisor moves it, with the caller's
+  survey score (``csat``), and with the talk time and outcome at the end. A call that
   never reaches a queue (self-service, voicemail, a caller who leaves in the IVR) is
   written when its flow ends (``ivr_ended``), so every call is one interaction.
 """
@@ -32,6 +33,7 @@ from acd.events import AcdEvent, EventRecord, InMemoryEventSink
 from history.identities import IdentityKind
 from history.inputs import (
     Channel,
+    Direction,
     IdentityIn,
     InteractionRef,
     InteractionUpdate,
@@ -68,6 +70,8 @@ IVR_OUTCOMES: dict[str, tuple[str, Status]] = {
 
 #: Queued writes beyond this are worth a warning (the store is slow and not spooling).
 BACKLOG_WARNING = 10_000
+#: Writes handed to the writer and not yet answered, per outbox: two of its batches.
+MAX_OUTSTANDING = 1_000
 
 
 def _utc_now() -> dt.datetime:
@@ -90,12 +94,18 @@ class InteractionWriter(Protocol):
 
 
 class _Outbox:
-    """Writes run one at a time, in order, on one owned task started on first use."""
+    """Writes handed to the writer in order, without waiting for each other: the writer
+    queues a write before its call first yields, so writes started in order are committed
+    in order, many to a transaction (``history.writer``'s group commit). At most
+    ``limit`` are outstanding at once; the rest wait here. One owned task hands them over,
+    started on first use."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, limit: int = MAX_OUTSTANDING) -> None:
         self._name = name
         self._queue: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(limit)
         self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
         self._warned = False
 
     def put(self, write: Callable[[], Awaitable[object]]) -> None:
@@ -110,27 +120,46 @@ class _Outbox:
         await self._queue.join()
 
     async def close(self, timeout_s: float = 2.0) -> None:
-        """Let queued writes finish (the writer spools them if the store is down), then stop."""
+        """Let queued writes finish (the writer spools them if the store is down), then stop.
+
+        Writes already handed to the writer stay queued there when this gives up waiting
+        for their answer: ``HistoryWriter.close`` commits or spools them. Only writes never
+        handed over are lost, and counted.
+        """
         if self._task is None:
             return
         try:
             async with asyncio.timeout(timeout_s):
                 await self.flush()
         except TimeoutError:
-            log.warning("%s: %d writes not done at close", self._name, self._queue.qsize())
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+            if self._queue.qsize():
+                log.warning(
+                    "%s: %d writes not done at close (%d more still with the writer)",
+                    self._name,
+                    self._queue.qsize(),
+                    len(self._writes),
+                )
+        for task in (self._task, *self._writes):
+            task.cancel()
+        await asyncio.gather(self._task, *self._writes, return_exceptions=True)
         self._task = None
 
     async def _drain(self) -> None:
         while True:
             write = await self._queue.get()
-            try:
-                await write()
-            except Exception:  # the outbox task's boundary: a refused write is logged once
-                log.exception("%s: a history write was refused", self._name)
-            finally:
-                self._queue.task_done()
+            await self._slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._run(write))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _run(self, write: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await write()
+        except Exception:  # the outbox's boundary: a refused write is logged once
+            log.exception("%s: a history write was refused", self._name)
+        finally:
+            self._slots.release()
+            self._queue.task_done()
 
 
 def event_kind(event: AcdEvent) -> str:
@@ -198,7 +227,9 @@ class InteractionRecorder(Protocol):
     """The voice interaction of a queued call (fire and forget: never raises, never waits)."""
 
     def queued(self, call: CallAttributes, queue: str) -> None: ...
+    def moved(self, call_id: str, queue: str) -> None: ...
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
+    def rated(self, call_id: str, csat: int) -> None: ...
     def ended(
         self,
         call_id: str,
@@ -215,7 +246,13 @@ class NoInteractions:
     def queued(self, call: CallAttributes, queue: str) -> None:
         pass
 
+    def moved(self, call_id: str, queue: str) -> None:
+        pass
+
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
+        pass
+
+    def rated(self, call_id: str, csat: int) -> None:
         pass
 
     def ended(
@@ -249,6 +286,7 @@ class HistoryInteractions:
             number = call.caller_number
             return NewInteraction(
                 channel=Channel.VOICE,
+                direction=Direction(call.direction),
                 started_at=self._wall(),
                 customer_id=int(customer) if known and customer else None,
                 identity=(
@@ -266,8 +304,16 @@ class HistoryInteractions:
 
         self._write(call.call_id, build, self._writer.append_interaction)
 
+    def moved(self, call_id: str, queue: str) -> None:
+        """A supervisor moved the waiting call: the interaction says the queue it is in."""
+        self._update(call_id, lambda: InteractionUpdate(queue=queue))
+
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
         self._update(call_id, lambda: InteractionUpdate(agent=agent_id, wait_s=max(wait_s, 0.0)))
+
+    def rated(self, call_id: str, csat: int) -> None:
+        """The caller's satisfaction score (1-5) from the after-call survey."""
+        self._update(call_id, lambda: InteractionUpdate(csat=csat))
 
     def ended(
         self,

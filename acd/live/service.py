@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 
 from acd.agent_events import (
@@ -43,6 +43,7 @@ from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
+from acd.distributor import AgentProfile
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
@@ -51,14 +52,20 @@ from acd.events import (
     CallEnded,
     EventRecord,
     EventSink,
+    PriorityWeightsUpdated,
+    QueueUpdated,
 )
 from acd.live.ewt import TalkTimes, WaitEstimate
 from acd.live.staffing import Servable, estimate_wait
 from acd.live.tickets import AnswerListener, CallTicket, OfferNote
 from acd.offer import Offer
+from acd.queue import WaitingCall
 from acd.router import RoutingError
 from acd.skills import Requirement, RoutingProfile
 from telephony.channels import ChannelTable, ChannelTracker
+
+#: (ticket, new queue) when a supervisor moves a queued call.
+MoveListener = Callable[[CallTicket, str], None]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,7 @@ __all__ = [
     "AcdService",
     "CallTicket",
     "FailedOffer",
+    "MoveListener",
     "OfferNote",
     "TelephonyFact",
     "live_channel_keys",
@@ -128,6 +136,7 @@ class AcdService:
         self._servable = Servable(self.distributor)
         self._rests: dict[str, asyncio.TimerHandle] = {}
         self._answer_listeners: list[AnswerListener] = []
+        self._move_listeners: list[MoveListener] = []
         self.talk_times = TalkTimes()
         #: The latest offers and why they were made (newest last).
         self.recent_offers: deque[OfferNote] = deque(maxlen=keep_offers)
@@ -176,9 +185,36 @@ class AcdService:
     def agents(self) -> list[AgentView]:
         return self.distributor.book.views()
 
+    def update_roster(self, agents: Iterable[AgentProfile]) -> list[str]:
+        """Agents from a reloaded config (``CallDistributor.update_roster``)."""
+        return self.distributor.update_roster(agents)
+
+    def update_queues(self, setup: AcdSetup) -> None:
+        """The queues, priority weights and service-level targets of a reloaded config,
+        applied while calls wait (``CallDistributor.update_queues``): a new queue takes calls
+        at once, a changed one's waiting calls follow its new rules (their tickets get the
+        new profile for estimates and leave-when-empty), a removed one takes no new calls
+        (``has_queue`` says no) and drains. The agents and the agents' policy are not taken
+        from ``setup``: see ``update_roster``."""
+        offers = self.distributor.update_queues(setup.queues, setup.priority)
+        self._skills = {q.policy.name: q.skills for q in setup.queues}
+        self.setup = replace(
+            self.setup, queues=setup.queues, priority=setup.priority, sl_policy=setup.sl_policy
+        )
+        for ticket in self._tickets.values():
+            profile = self.distributor.profile(ticket.call_id)
+            if profile is not None:
+                ticket.profile = profile
+        self._settled(offers)
+
     def endpoint(self, agent_id: str) -> str:
         profile = self.distributor.agents.get(agent_id)
         return "" if profile is None else profile.endpoint
+
+    def held_calls(self) -> Iterator[WaitingCall]:
+        """Every call the router holds (waiting, or out on an offer): its queue and priority
+        as they are now, after supervisors' actions and reloads."""
+        return self.distributor.router.calls()
 
     def has_queue(self, queue: str) -> bool:
         return queue in self._skills
@@ -226,6 +262,29 @@ class AcdService:
     def caller_left(self, call_id: str, reason: str) -> None:
         if self.distributor.call_state(call_id) is not None:
             self._settled(self.distributor.caller_left(call_id, reason))
+
+    # supervisors' actions on waiting calls -----------------------------------------------
+    # Each raises ``RoutingError`` (unknown call, already offered or connected, unknown or
+    # same queue, a bump that is not positive); the refusal is in the event log too.
+    def raise_priority(self, call_id: str, by: float, actor: str) -> None:
+        self._settled(self.distributor.raise_priority(call_id, by, actor))
+
+    def move_call(self, call_id: str, queue: str, actor: str) -> None:
+        """The call waits in ``queue`` from now on: its ticket (announcements, estimates,
+        the interaction's queue through ``on_moved``) follows; its entry time stays."""
+        offers = self.distributor.move_call(call_id, queue, actor)
+        ticket = self._tickets.get(call_id)
+        if ticket is not None:
+            ticket.call = replace(ticket.call, queue=queue)
+            ticket.profile = self.distributor.profile(call_id) or ticket.profile
+            for listener in self._move_listeners:
+                listener(ticket, queue)
+        self._settled(offers)
+
+    def on_moved(self, listener: MoveListener) -> None:
+        """``listener(ticket, queue)`` after a supervisor moved a queued call (its ticket
+        already says the new queue)."""
+        self._move_listeners.append(listener)
 
     def call(self, call_id: str) -> IncomingCall | None:
         """The call as the IVR handed it (facts: intent, tier, language) while its session
@@ -366,7 +425,20 @@ class AcdService:
     def _saw(self, record: EventRecord) -> None:
         """Every record the distributor appends (called inside it: no calls back into it)."""
         event = record.event
-        if isinstance(event, CallAnswered):
+        if isinstance(event, QueueUpdated):
+            draining = " (drains: its calls are still served)" if event.change == "removed" else ""
+            log.info(
+                "queue %s %s by a reload%s; %d calls re-profiled",
+                event.queue,
+                event.change,
+                draining,
+                event.calls_reprofiled,
+            )
+        elif isinstance(event, PriorityWeightsUpdated):
+            log.info(
+                "priority weights changed by a reload; %d calls re-scored", event.calls_rescored
+            )
+        elif isinstance(event, CallAnswered):
             ticket = self._tickets.get(event.call_id)
             if ticket is not None:
                 for listener in self._answer_listeners:

@@ -19,7 +19,9 @@ from acd.build import AcdConfigIssue
 
 __all__ = [
     "Announcements",
+    "CallbackDialling",
     "Overflow",
+    "Survey",
     "WaitingConfig",
     "WaitingPolicy",
     "WaitingPrompts",
@@ -103,6 +105,45 @@ class WaitingPrompts(_Model):
     goodbye: Prompt = "vm-goodbye"
 
 
+class Survey(_Model):
+    """The satisfaction survey: after the conversation, when the agent hung up first (the
+    caller is still in the session), "rate this call from 1 to 5"; the key is stored as the
+    interaction's ``csat``. Another key, no key or a hang-up records nothing."""
+
+    enabled: bool = False
+    #: What the caller hears while the key is awaited. Asterisk has no such core sound:
+    #: record one (``hotline prompts import ... --name rate-call``) and name it here.
+    prompt: Prompt | None = None
+    #: How long to wait for the key after the prompt.
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+    #: Played after a valid score (then ``prompts.after_call``); null: nothing.
+    thanks: Prompt | None = "auth-thankyou"
+
+    @model_validator(mode="after")
+    def _prompt_named(self) -> Survey:
+        if self.enabled and self.prompt is None:
+            raise ValueError("prompt: an enabled survey needs the prompt that asks for 1-5")
+        return self
+
+
+class CallbackDialling(_Model):
+    """How booked callbacks are dialled back (``acd.live.callbacks``): the agent's phone is
+    rung first by AMI Originate into ``context``, whose dialplan dials the customer."""
+
+    #: The dialplan context the agent's answered leg runs (docker/asterisk/extensions.conf).
+    context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "hotline-callback"
+    #: Times the customer is dialled before the request is given up as failed.
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    #: After the customer did not answer or was busy: try again this much later.
+    retry_after_s: Positive = 300.0
+    #: What the customer's phone shows, e.g. '"Hotline" <+441632960000>'; "": the trunk's.
+    caller_id: Annotated[str, Field(max_length=80, pattern=r'^[A-Za-z0-9 +"<>._-]*$')] = ""
+    #: How long the agent's phone rings before the offer counts as no answer (RONA).
+    agent_ring_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    #: How long the customer's phone rings (passed to the dialplan's Dial).
+    customer_ring_timeout_s: Annotated[int, Field(ge=5, le=300)] = 30
+
+
 class WaitingConfig(_Model):
     #: Log every configured agent in (available) at start: the demo and tests; agents
     #: otherwise log in through the API.
@@ -124,6 +165,9 @@ class WaitingConfig(_Model):
     voicemail_dir: str = "/var/spool/asterisk/hotline-voicemail"
     voicemail_max_s: Annotated[int, Field(ge=1, le=3600)] = 120
     prompts: WaitingPrompts = WaitingPrompts()
+    survey: Survey = Survey()
+    #: Dialling booked callbacks back.
+    callbacks: CallbackDialling = CallbackDialling()
     defaults: WaitingPolicy = WaitingPolicy()
     queues: dict[str, WaitingPolicy] = {}
 

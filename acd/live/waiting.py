@@ -7,6 +7,15 @@ FastAGI server sees a command at least every slice (its idle timeout never fires
 caller presses is read at once, and an offer never waits more than one slice for Asterisk.
 Each command is raced against the ticket: when an offer arrives the session stops waiting
 for the command's reply (it is discarded when it comes) and moves on.
+
+The rules are those of the queue the ticket says the call waits in, in the current
+``waiting.yaml``. When a supervisor moves the call, the new queue's rules apply from the
+next hold slice, as if the caller had just joined it (like an overflow): its hold music,
+callback key, maximum wait and announcement schedule, the last two counted from the move.
+When a reload changes the rules of the queue the call waits in, they apply from the next
+hold slice too, but the call keeps its place in them: the maximum wait still counts from
+joining, and the next announcement comes the new period after the last one (the new first
+delay after joining, if none was made yet).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from acd.live.service import AcdService, CallTicket
-from acd.live.settings import WaitingPolicy, WaitingPrompts
+from acd.live.settings import WaitingConfig, WaitingPolicy
 from acd.offer import Offer
 from ivr.prompts import PromptStore
 from telephony.agi_session import AgiSession, Playback
@@ -95,49 +104,78 @@ WaitOutcome = GotOffer | AskedForCallback | WaitedTooLong | NoAgentLeft | LetGo
 
 class WaitingCaller:
     """Keeps one caller company; ``wait`` returns at the next thing the gateway must act on
-    and may be called again (after a failed offer) with the same announcements schedule."""
+    and may be called again (after a failed offer) with the same announcements schedule.
+    ``settings`` gives the current ``waiting.yaml`` (a reload swaps it)."""
 
     def __init__(
         self,
         session: AgiSession,
         service: AcdService,
         ticket: CallTicket,
-        policy: WaitingPolicy,
-        prompts: WaitingPrompts,
+        settings: Callable[[], WaitingConfig],
         *,
         language: str,
-        poll_s: float,
         resolve: PromptResolver = bare_prompt,
     ) -> None:
         self._session = session
         self._service = service
         self.ticket = ticket
-        self._policy = policy
-        self._prompts = prompts
+        self._settings = settings
         self._language = language
-        self._poll_s = poll_s
         self._resolve = resolve
-        self.joined_at = service.now()
-        self._next_announce: float | None = self.joined_at + policy.announce.first_after_s
-        self._escape = policy.callback_digit or ""
-        self._music = False
+        #: The music class on hold now (None: no music).
+        self._music: str | None = None
         self.announcements = 0
+        #: The queue whose rules the loop follows, the rules, when the call joined it
+        #: (moved: when it was moved) and when it last heard an announcement there.
+        self._queue = ticket.queue
+        self._policy = settings().policy(ticket.queue)
+        self.joined_at = service.now()
+        self._announced_at: float | None = None
+        self._next_announce = self._next_announcement()
+
+    @property
+    def policy(self) -> WaitingPolicy:
+        """The waiting rules of the queue the call waits in now."""
+        return self._settings().policy(self.ticket.queue)
+
+    async def _follow_rules(self) -> None:
+        """After a supervisor's move, take the new queue's rules as if just joined; after
+        a reload, the queue's new rules from where the call is. Either way its hold music."""
+        queue, policy = self.ticket.queue, self.policy
+        if queue != self._queue:
+            self._queue = queue
+            self.joined_at = self._service.now()
+            self._announced_at = None
+        elif policy is self._policy:
+            return
+        self._policy = policy
+        self._next_announce = self._next_announcement()
+        if self._music is not None and self._music != policy.music_class:
+            await self.stop_music()  # the loop starts the new class
+
+    def _next_announcement(self) -> float | None:
+        announce = self._policy.announce
+        if self._announced_at is None:
+            return self.joined_at + announce.first_after_s
+        return None if announce.every_s is None else self._announced_at + announce.every_s
 
     # the loop --------------------------------------------------------------------------
     async def wait(self) -> WaitOutcome:
-        policy = self._policy
         while True:
             pending = self._pending()
             if pending is not None:
                 return pending
+            await self._follow_rules()
+            policy = self._policy
             now = self._service.now()
             if policy.max_wait_s is not None and now - self.joined_at >= policy.max_wait_s:
                 return WaitedTooLong(now - self.joined_at)
             if policy.leave_when_empty and not self._service.can_serve(self.ticket):
                 return NoAgentLeft()
             if self._next_announce is not None and now >= self._next_announce:
-                every = policy.announce.every_s
-                self._next_announce = None if every is None else now + every
+                self._announced_at = now
+                self._next_announce = self._next_announcement()
                 outcome = await self._announce()
                 if outcome is not None:
                     return outcome
@@ -149,25 +187,26 @@ class WaitingCaller:
                 return AskedForCallback()
 
     async def start_music(self) -> None:
-        if not self._music:
-            await self._session.start_music_on_hold(self._policy.music_class)
-            self._music = True
+        if self._music is None:
+            music_class = self._policy.music_class
+            await self._session.start_music_on_hold(music_class)
+            self._music = music_class
 
     async def stop_music(self) -> None:
-        if self._music:
-            self._music = False
+        if self._music is not None:
+            self._music = None
             await self._session.stop_music_on_hold()
 
     def music_stopped(self) -> None:
         """Something else (a Dial) ended the hold music."""
-        self._music = False
+        self._music = None
 
     # announcements -------------------------------------------------------------------
     async def _announce(self) -> WaitOutcome | None:
         """Position, expected wait and the callback offer; the callback key works here too."""
         await self.stop_music()
         self.announcements += 1
-        policy, prompts = self._policy, self._prompts
+        policy, prompts = self._policy, self._settings().prompts
         estimate = self._service.estimate(
             self.ticket,
             talk_s=self._service.talk_times.mean(self.ticket.queue, policy.assumed_talk_s),
@@ -196,10 +235,11 @@ class WaitingCaller:
         return None
 
     async def _say(self, part: str | int) -> str | None:
+        escape = self._policy.callback_digit or ""
         if isinstance(part, int):
-            return await self._session.say_number(part, self._escape)
+            return await self._session.say_number(part, escape)
         played: Playback = await self._session.stream_file(
-            self._resolve(part, self._language), self._escape
+            self._resolve(part, self._language), escape
         )
         return played.digit
 
@@ -241,7 +281,7 @@ class WaitingCaller:
         return running.result()
 
     def _slice_ms(self, now: float) -> int:
-        until = [self._poll_s]
+        until = [self._settings().poll_s]
         if self._next_announce is not None:
             until.append(self._next_announce - now)
         if self._policy.max_wait_s is not None:

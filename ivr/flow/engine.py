@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from ivr.callers import CallerDirectory
 from ivr.flow.calendar import Clock, system_clock
@@ -118,11 +119,18 @@ class FlowEngine:
     def flow(self) -> Flow:
         return self._flow
 
-    def swap(self, flow: Flow) -> None:
-        """Calls that start from now on run ``flow``; calls in progress keep theirs."""
+    @property
+    def classifier(self) -> Classifier | None:
+        return self._services.classifier
+
+    def swap(self, flow: Flow, *, classifier: Classifier | None = None) -> None:
+        """Calls that start from now on run ``flow`` (and ``classifier``, when given: one
+        retrained from a new intents file); calls in progress keep theirs."""
         if flow.version != self._flow.version:
             log.info("IVR flow %s replaces %s for new calls", flow.version, self._flow.version)
         self._flow = flow
+        if classifier is not None:
+            self._services = replace(self._services, classifier=classifier)
 
     async def __call__(self, session: AgiSession) -> None:
         report = await _CallRun(session, self._flow, self._services).run()

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from acd.calls import CallFacts, IncomingCall
 from ivr.flow.state import CallState, TraceEntry, WellKnown
@@ -63,6 +63,8 @@ class CallAttributes:
     attributes: Mapping[str, str] = field(default_factory=dict)
     #: The IVR's findings so far (for the agent's screen-pop).
     trace: tuple[TraceEntry, ...] = ()
+    #: "out" for a callback dialled to the customer (``acd.live.callbacks``).
+    direction: Literal["in", "out"] = "in"
 
     @classmethod
     def from_state(
@@ -149,7 +151,8 @@ class CallbackRequest:
 
 
 class CallbackRequests(Protocol):
-    """Where callback requests are kept until an agent (or the dialler) calls back."""
+    """Where callback requests are kept until an agent calls back: the dialler
+    (``acd.live.callbacks.CallbackDialler``) in the service, ``InMemoryCallbacks`` in tests."""
 
     async def request(self, callback: CallbackRequest) -> None: ...
 

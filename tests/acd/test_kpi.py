@@ -12,8 +12,10 @@ from acd.events import (
     CallAnswered,
     CallEnded,
     CallHoldChanged,
+    CallMoved,
     CallOffered,
     CallQueued,
+    CallRequeued,
     EventRecord,
     InMemoryEventSink,
 )
@@ -187,6 +189,19 @@ def test_realtime_view_counts_waiting_longest_wait_and_agents_by_state() -> None
     assert view.longest_waiting_call == "c2"  # a callback: entered at 5, queued at 20
     assert view.ringing == 1
     assert view.agents_by_state == {"offered": 1, "paused": 1}
+
+
+def test_realtime_view_counts_a_moved_call_in_its_new_queue_with_its_entry_time() -> None:
+    log = Log().state(0, "a1", "logged_out", "available", "login")
+    log.at(10, CallQueued("c1", "sales", 10, 0.0)).at(12, CallQueued("c2", "sales", 12, 0.0))
+    log.at(20, CallMoved("c1", "sales", "support", "sam"))
+    view = RealtimeView().add_all(log.records).snapshot(now=40)
+    assert view.waiting_by_queue == {"sales": 1, "support": 1}
+    assert (view.longest_waiting_call, view.longest_wait_s) == ("c1", 30)
+    log.at(41, CallOffered("c1", "a1", "support", 0, 0, ""))
+    log.at(45, CallRequeued("c1", "a1", "support", "no answer"))  # back in its new queue
+    view = RealtimeView().add_all(log.records).snapshot(now=50)
+    assert view.waiting_by_queue == {"sales": 1, "support": 1}
 
 
 def test_kpis_follow_a_live_log_as_it_grows() -> None:

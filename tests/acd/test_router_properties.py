@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,8 +24,11 @@ OPS = (
     + ["ready"] * 4
     + ["call"] * 4
     + ["tick"] * 2
-    + ["logout", "unready", "abandon", "answer", "rona", "dispatch"]
+    + ["logout", "unready", "abandon", "answer", "rona", "dispatch", "bump", "move"]
+    + ["retune", "close", "revise"]
 )
+#: q2 is not there at first: a reload ("retune") may add it.
+QUEUE_NAMES = ("q0", "q1", "q2")
 
 
 @st.composite
@@ -77,6 +80,8 @@ class World:
     waiting: set[str] = field(default_factory=set)
     offered: dict[str, str] = field(default_factory=dict)  # call -> agent
     holding: set[str] = field(default_factory=set)  # agents with an offered/answered call
+    queue_of: dict[str, str] = field(default_factory=dict)  # call -> queue it waits in
+    open: set[str] = field(default_factory=lambda: {"q0", "q1"})  # queues taking calls
     calls: int = 0
 
 
@@ -154,7 +159,7 @@ def step(w: World, op: str, data: st.DataObject, pool: list[RoutingProfile]) -> 
         pref = data.draw(st.one_of(st.none(), st.integers(0, len(w.skills) - 1)))
         call = WaitingCall(
             f"c{w.calls}",
-            data.draw(st.sampled_from(["q0", "q1"])),
+            data.draw(st.sampled_from(sorted(w.open))),
             w.clock.now - data.draw(st.integers(0, 6)),
             PriorityScore((ScoreTerm("base", float(data.draw(st.integers(0, 12)))),)),
             data.draw(st.sampled_from(pool)),
@@ -163,6 +168,7 @@ def step(w: World, op: str, data: st.DataObject, pool: list[RoutingProfile]) -> 
         w.calls += 1
         for r in (w.fast, w.slow):
             r.enqueue(call)
+        w.queue_of[call.call_id] = call.queue
         w.waiting.add(call.call_id)
     elif op == "tick":
         w.clock.advance(data.draw(st.sampled_from([0.5, 1.0, 2.0, 3.0])))
@@ -175,6 +181,43 @@ def step(w: World, op: str, data: st.DataObject, pool: list[RoutingProfile]) -> 
             w.waiting.discard(c)
             if c in w.offered:
                 w.holding.discard(w.offered.pop(c))
+    elif op == "bump":
+        if w.waiting:
+            c = data.draw(st.sampled_from(sorted(w.waiting)))
+            by = float(data.draw(st.integers(1, 15)))
+            bumped = [r.raise_priority(c, by, detail="supervisor") for r in (w.fast, w.slow)]
+            assert bumped[0] == bumped[1]
+    elif op == "move":
+        if w.waiting:
+            c = data.draw(st.sampled_from(sorted(w.waiting)))
+            targets = sorted(w.open - {w.queue_of[c]})
+            if targets:
+                queue = data.draw(st.sampled_from(targets))
+                profile = data.draw(st.sampled_from(pool))
+                for r in (w.fast, w.slow):
+                    r.move(c, queue, profile)
+                w.queue_of[c] = queue
+    elif op == "retune":  # a reload adds a queue or changes its policy
+        policy = data.draw(queue_policies(data.draw(st.sampled_from(QUEUE_NAMES))))
+        for r in (w.fast, w.slow):
+            r.update_queue(policy)
+        w.open.add(policy.name)
+    elif op == "close":  # a reload removes a queue: its calls drain
+        if len(w.open) > 1:
+            queue = data.draw(st.sampled_from(sorted(w.open)))
+            for r in (w.fast, w.slow):
+                r.remove_queue(queue)
+            w.open.discard(queue)
+    elif op == "revise":  # a reload re-profiles (and re-scores) a call, waiting or offered
+        held = {c.call_id: c for c in w.fast.calls()}
+        if held:
+            call = held[data.draw(st.sampled_from(sorted(held)))]
+            base = ScoreTerm("base", float(data.draw(st.integers(0, 12))))
+            revised = replace(
+                call, priority=PriorityScore((base,)), profile=data.draw(st.sampled_from(pool))
+            )
+            for r in (w.fast, w.slow):
+                r.revise(revised)
     elif op in ("answer", "rona"):
         if w.offered:
             c = data.draw(st.sampled_from(sorted(w.offered)))

@@ -93,8 +93,14 @@ class Interactions:
     def queued(self, call: CallAttributes, queue: str) -> None:
         self.log.append(("queued", call.call_id, {"queue": queue}))
 
+    def moved(self, call_id: str, queue: str) -> None:
+        self.log.append(("moved", call_id, {"queue": queue}))
+
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
         self.log.append(("answered", call_id, {"agent_id": agent_id, "wait_s": wait_s}))
+
+    def rated(self, call_id: str, csat: int) -> None:
+        self.log.append(("rated", call_id, {"csat": csat}))
 
     def ended(
         self,
@@ -116,6 +122,7 @@ class Rig:
     tracker: ChannelTracker
     ami: AmiClient
     interactions: Interactions
+    gateway: LiveAcd
     #: caller number -> attributes the IVR would have collected
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -228,7 +235,9 @@ async def live_acd(
         await ami.start()
         await ami.wait_connected()
         await wait_until(lambda: tracker.resyncs > 0)
-    rig = Rig(emulator, service, sink, callbacks, tracker, ami, interactions, rig_attributes)
+    rig = Rig(
+        emulator, service, sink, callbacks, tracker, ami, interactions, gateway, rig_attributes
+    )
     try:
         yield rig
     finally:

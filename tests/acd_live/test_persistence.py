@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from acd.agent_events import Answered, HungUp
 from acd.build import build_acd
 from acd.calls import IncomingCall
-from acd.events import InMemoryEventSink
+from acd.events import AgentStateChanged, InMemoryEventSink
 from acd.live.persistence import HistoryEventSink, HistoryInteractions
 from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
@@ -80,6 +81,43 @@ async def test_every_acd_event_reaches_the_history_event_log_in_order(
     assert (offered.call_id, offered.agent_id) == ("c1", "1001")
     assert offered.payload["explanation"].startswith("call c1 waited")
     assert stored[-1].payload["reason"] == "call ended, wrap-up 10 s"
+
+
+async def test_a_reloads_queue_changes_reach_the_history_event_log(writer: HistoryWriter) -> None:
+    sink = HistoryEventSink(writer, run="run1")
+    service = service_with(sink)
+    service.call_arrived(IncomingCall("c1", "support"))
+    reloaded = build_acd(
+        PriorityConfig.model_validate({**PRIORITY, "tiers": {"key_account": 50, "regular": 0}}),
+        QueuesConfig.model_validate({"queues": {"support": QUEUES["support"]}}),
+        AgentsConfig.model_validate({"agents": []}),
+    )
+    service.update_queues(reloaded)
+    await sink.flush()
+
+    stored = [e for e in await writer.repository.events() if e.kind != "call_queued"]
+    assert [(e.kind, e.payload.get("queue"), e.payload.get("change")) for e in stored] == [
+        ("queue_updated", "billing", "removed"),
+        ("priority_weights_updated", None, None),
+    ]
+    assert stored[1].payload["calls_rescored"] == 0  # c1 has no tier: its score is the same
+
+
+async def test_a_burst_of_acd_events_is_logged_in_order_in_a_few_transactions(
+    writer: HistoryWriter,
+) -> None:
+    commits: list[object] = []
+    event.listen(writer.repository.engine.sync_engine, "commit", commits.append)
+    memory = InMemoryEventSink()
+    sink = HistoryEventSink(writer, inner=memory, run="burst")
+    for n in range(600):
+        sink.append(float(n), AgentStateChanged(f"a{n % 9}", "idle", "busy", "offer", f"c{n}"))
+    await sink.close()
+
+    stored = await writer.repository.events(limit=1000)
+    assert [e.payload["seq"] for e in stored] == [r.seq for r in memory.records()]
+    assert len(stored) == 600
+    assert len(commits) <= 6  # group commit: one at a time would be 600
 
 
 async def test_a_stalled_store_never_makes_the_acd_wait() -> None:

@@ -32,6 +32,7 @@ from history.inputs import (
     Status,
 )
 from history.records import Interaction
+from hotline.ami_events import EVENT_FILTERS
 from hotline.app import Hotline
 from hotline.config import Config, load_config
 from hotline.web.tokens import TokenStore
@@ -175,6 +176,7 @@ async def running_stack(
     emulator = AsteriskEmulator(
         agi_port=agi_port,
         ami_users={"hotline": AMI_SECRET},
+        ami_event_filters={"hotline": EVENT_FILTERS},
         time_scale=TIME_SCALE,
         restart_refuse_s=0.05,
     )
