@@ -21,24 +21,28 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from acd.live.agent_feed import AmiAgentFeed
+from acd.live.callbacks import CallbackDialler
 from acd.live.gateway import LiveAcd
 from acd.live.persistence import HistoryEventSink, HistoryInteractions
 from acd.live.service import AcdService
 from acd.live.waiting import recorded_or_core
+from history.audit import AuditLog
+from history.callbacks import CallbackStore
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
 from hotline.config import Config, ConfigError, load_config
+from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.quality import ContactQuality
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
-from ivr.flow.handoff import InMemoryCallbacks
 from ivr.intent import build_classifier
 from ivr.speech.service import build_speech_service
 from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
@@ -53,19 +57,16 @@ T = TypeVar("T")
 HOTLINE_SCRIPT = "hotline"
 
 #: Sections that only take effect when the service is restarted: its sockets and clients,
-#: the loaded speech models and classifier, and the ACD's agents, queues and policies.
+#: the loaded speech models. (The IVR flow and the intents, retrained, apply to new calls;
+#: queues, skills, priority weights and the waiting callers' rules apply live, and so do
+#: agents unless one left the roster or the agents' policy changed: ``Hotline._apply_acd``.)
 RESTART_SECTIONS = (
     "fastagi",
     "ami",
     "web",
     "database",
     "speech",
-    "intents",
-    "priority",
-    "skills",
-    "queues",
     "agents",
-    "waiting",
 )
 
 
@@ -86,6 +87,8 @@ class Hotline:
         self._environ = environ
         self._overrides = dict(overrides or {})
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Changed sections the last reload could not apply live (they need a restart).
+        self.restart_needed: tuple[str, ...] = ()
         _prepare_database_dir(config)
         self.store = create_engine(config.database.url)
         self.history = HistoryRepository(self.store)
@@ -101,7 +104,26 @@ class Hotline:
             sink=self.acd_log,
         )
         self.interactions = HistoryInteractions(self.history_writer)
-        callbacks = InMemoryCallbacks()
+        self.ami = AmiClient(
+            host=config.ami.host,
+            port=config.ami.port,
+            username=config.ami.username,
+            secret=config.ami.secret.get_secret_value(),
+            events=config.ami.events,
+            reconnect_min_s=config.ami.reconnect_min_s,
+            reconnect_max_s=config.ami.reconnect_max_s,
+            action_timeout_s=config.ami.action_timeout_s,
+        )
+        # Booked callbacks: kept in the history store, dialled back through the ACD (agent
+        # first, by AMI Originate); pending ones are reloaded when the dialler starts.
+        self.callbacks = CallbackDialler(
+            self.acd,
+            CallbackStore(self.store, identities=self.history.identities),
+            self.ami,
+            config.waiting,
+            interactions=self.interactions,
+        )
+        callbacks = self.callbacks
         self.ivr: FlowEngine
         self.acd_gateway = LiveAcd(
             self.acd,
@@ -130,16 +152,6 @@ class Hotline:
             fallback=_fallback(config),
             limits=_agi_limits(config),
         )
-        self.ami = AmiClient(
-            host=config.ami.host,
-            port=config.ami.port,
-            username=config.ami.username,
-            secret=config.ami.secret.get_secret_value(),
-            events=config.ami.events,
-            reconnect_min_s=config.ami.reconnect_min_s,
-            reconnect_max_s=config.ami.reconnect_max_s,
-            action_timeout_s=config.ami.action_timeout_s,
-        )
         self.channels = ChannelTracker(self.ami)
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
         self.acd_feed = AmiAgentFeed(self.acd)
@@ -154,9 +166,25 @@ class Hotline:
             writer=self.history_writer,
             auth=(web_auth := build_web_auth(self.store, environ)),
             acd=self.acd,
-            hub=(hub := SupervisorHub(self.acd, self.acd_events.subscribe)),
+            hub=(
+                hub := SupervisorHub(
+                    self.acd, self.acd_events.subscribe, quality=ContactQuality(self.history)
+                )
+            ),
             ami=self.ami,
+            audit=(audit := AuditLog(self.store)),
+            config_editor=None
+            if config_dir is None
+            else ConfigEditor(
+                config_dir,
+                current=lambda: self._config,
+                reload=self.admin_reload,
+                audit=audit,
+                environ=environ,
+                overrides=self._overrides,
+            ),
         )
+        self.audit = audit
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
@@ -184,6 +212,7 @@ class Hotline:
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
+            await self.callbacks.start()
             await self.supervisor_hub.start()
             await self.web.start()
             started = True
@@ -200,6 +229,7 @@ class Hotline:
         await self.ami.close()
         self.channels.close()
         self.acd_feed.close()
+        await self.callbacks.close()
         await self.acd.close()
         await self.acd_log.close()
         await self.interactions.close()
@@ -215,6 +245,11 @@ class Hotline:
         """Reload in the background (from a signal handler); errors are logged there."""
         return self._spawn(self.reload(), name="config-reload")
 
+    async def admin_reload(self) -> ReloadOutcome:
+        """The admin pages' reload: the SIGHUP path, and what still needs a restart."""
+        applied = await self.reload()
+        return ReloadOutcome(applied, self.restart_needed)
+
     async def reload(self) -> bool:
         """Re-read the config directory; keep the running config if the new one is bad."""
         if self._config_dir is None:
@@ -225,21 +260,32 @@ class Hotline:
                 load_config, self._config_dir, environ=self._environ, overrides=self._overrides
             )
             flow = await asyncio.to_thread(build_flow, new.ivr)
+            classifier = None
+            if new.intents != self._config.intents:  # retrained off the loop (about a second)
+                classifier = await asyncio.to_thread(build_classifier, new.intents)
         except ConfigError as exc:  # the catalog's CatalogError included
             for issue in exc.issues:
                 log.error("config reload refused: %s", issue)
             log.error("config reload refused; still running the previous config")
             return False
         self.apply(new)
-        self.ivr.swap(flow)  # calls in progress finish on the flow they started with
+        # calls in progress finish on the flow and classifier they started with
+        self.ivr.swap(flow, classifier=classifier)
         return True
 
     def apply(self, new: Config) -> None:
         """Apply what can change live; name what needs a restart."""
         set_level(new.logging.level)
         old = self._built_from
+        live = self._apply_acd(new)
+        # waiting.yaml: swapped in one go (no await) with the queues it names; callers
+        # waiting now take their queue's new rules at their next hold slice.
+        self.acd_gateway.settings = new.waiting
+        self.callbacks.settings = new.waiting
         needs_restart = [
-            name for name in RESTART_SECTIONS if getattr(new, name) != getattr(old, name)
+            name
+            for name in RESTART_SECTIONS
+            if getattr(new, name) != getattr(old, name) and name not in live
         ]
         if new.logging.mask_phone_numbers != old.logging.mask_phone_numbers:
             needs_restart.append("logging.mask_phone_numbers")
@@ -247,8 +293,25 @@ class Hotline:
             needs_restart.append("fallback")
         if needs_restart:
             log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
+        self.restart_needed = tuple(needs_restart)
         self._config = new
         log.info("config reloaded")
+
+    def _apply_acd(self, new: Config) -> set[str]:
+        """The ACD's config, live, without dropping calls: agents join and change (a new
+        agent can log in at once); then queues, their skills and the priority weights apply
+        at once (``AcdService.update_queues``: waiting calls follow their queue's new rules,
+        a removed queue drains). Returns the restart sections applied live: ``agents``,
+        unless an agent left the roster or the agents' policy changed."""
+        live: set[str] = set()
+        setup = build_acd(new.priority, new.queues, new.agents, new.skills)
+        gone = self.acd.update_roster(setup.agents)
+        self.acd.update_queues(setup)
+        if gone:
+            log.warning("agents removed from agents.yaml stay until a restart: %s", gone)
+        elif new.agents.policy == self._built_from.agents.policy:
+            live.add("agents")
+        return live
 
     async def _migrate_history_once(self) -> bool:
         """Bring the store's schema to head; False (and one log line) if it is down."""

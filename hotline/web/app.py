@@ -13,9 +13,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+import hotline.web.admin.pages as admin_pages
 from acd.live.service import AcdService
+from history.audit import AuditLog
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
+from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
 from hotline.web.admin import users as admin_users
 from hotline.web.agent.pages import AgentPages
@@ -41,11 +44,14 @@ def create_web_app(
     acd: AcdService | None = None,
     hub: SupervisorHub | None = None,
     ami: AmiClient | None = None,
+    audit: AuditLog | None = None,
+    config_editor: ConfigEditor | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
     ``auth`` mounts the sign-in pages; with ``acd`` and ``hub`` also the supervisor and
-    (with ``repository``) agent pages; ``ami`` lets supervisors listen, whisper and barge."""
+    (with ``repository``) agent pages; ``ami`` lets supervisors listen, whisper and barge.
+    ``audit`` records admins' changes; ``config_editor`` mounts the config editing pages."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if repository is not None:
@@ -56,6 +62,8 @@ def create_web_app(
         login.add_routes(app)
         language_switch.add_routes(app)
         admin_users.add_routes(app)
+        # Admins edit agents, queues, prompts and the catalog (``config_edit``), audited.
+        admin_pages.add_routes(app, audit=audit, editor=config_editor)
         static = Path(str(resources.files("hotline.web").joinpath("static")))
         app.router.add_static("/static/", static)
         if acd is not None and hub is not None:

@@ -76,7 +76,7 @@ def render(hub: SupervisorHub) -> str:
         ("hotline_aht_seconds", "aht", "Average handle time."),
         ("hotline_abandon_ratio", "abandon_rate", "Share of offered calls abandoned."),
     ):
-        out.metric(name, "gauge", help_ + " Since the service started.", [("", kpis[key])])
+        out.metric(name, "gauge", help_ + " Today, since local midnight.", [("", kpis[key])])
     counts = hub.event_counts
     for name, kind, help_ in (
         ("hotline_routing_decisions_total", "CallOffered", "Offers of a call to an agent."),

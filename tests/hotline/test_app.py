@@ -157,6 +157,34 @@ async def test_reload_gives_new_calls_the_new_flow(service: Hotline, config_dir:
     assert welcome_prompt(service) == ("demo-congrats",)
 
 
+async def test_reload_retrains_the_intents_for_new_calls(
+    service: Hotline, config_dir: Path
+) -> None:
+    before = service.ivr.classifier
+    assert before is not None
+    assert before.classify("my router keeps blinking red", "en").intent == "unknown"
+    (config_dir / "intents.yaml").write_text(
+        "languages: [en]\n"
+        "intents:\n"
+        "  technical_fault:\n"
+        "    call_type: technical_fault\n"
+        "    examples:\n"
+        "      en: [my router keeps blinking red, the internet is down, no connection at all]\n"
+        "  billing:\n"
+        "    call_type: billing\n"
+        "    examples:\n"
+        "      en: [a question about my bill, I was charged twice, my invoice is wrong]\n",
+        encoding="utf-8",
+    )
+    async with asyncio.timeout(10):
+        assert await service.reload() is True
+    after = service.ivr.classifier
+    assert after is not before
+    assert after is not None
+    assert after.classify("my router keeps blinking red", "en").intent == "technical_fault"
+    assert "intents" not in service.restart_needed
+
+
 async def test_bad_reload_keeps_the_running_config(
     service: Hotline, config_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -57,6 +57,9 @@ def test_every_marked_text_has_an_arabic_translation() -> None:
 
 def test_agent_states_and_roles_shown_by_the_pages_are_translated() -> None:
     shown = {str(state) for state in AgentState} | {str(role) for role in Role}
+    # what supervisor.js passes to T() from data: table headings, chart series, spy modes
+    shown |= {"offered", "answered", "abandoned", "priority", "wait", "intent", "ringing"}
+    shown |= {"listen", "whisper", "barge"}
     assert shown <= set(catalog("ar"))
 
 

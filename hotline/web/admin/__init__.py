@@ -1,1 +1,2 @@
-"""Admin pages: users and roles today (agents, queues, prompts and the catalog are to come)."""
+"""Admin pages: users and roles, the ACD's agents and queue rules, recorded prompts, the
+price/offer catalog (edited through ``hotline.config_edit``), and the audit log."""

@@ -10,6 +10,7 @@ import logging
 
 from aiohttp import web
 
+from hotline.web.admin.context import audited
 from hotline.web.auth.guard import AUTH, current_session, page, requires
 from hotline.web.auth.users import ENDPOINT_PATTERN, NAME_PATTERN, Role, UserError, check_password
 from hotline.web.templates import Safe, escape, render
@@ -94,6 +95,13 @@ async def add_user(request: web.Request) -> web.StreamResponse:
         return await _page(request, errors=errors, values=values, status=422)
     admin = current_session(request).user.name
     log.info("admin %s added web user %s (%s)", admin, values["name"], values["role"])
+    await audited(
+        request,
+        actor=admin,
+        target=f"user:{values['name']}",
+        action="add",
+        summary=f"web user {values['name']} added ({values['role']})",
+    )
     return await _page(request, notice=f"added {values['name']} ({values['role']})")
 
 

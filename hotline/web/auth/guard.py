@@ -41,7 +41,12 @@ AUTH = web.AppKey("hotline_web_auth", WebAuth)
 
 _NAV = {
     Role.SUPERVISOR: Safe('<a href="/supervisor">[[Queues]]</a>'),
-    Role.ADMIN: Safe('<a href="/supervisor">[[Queues]]</a> <a href="/admin/users">[[Users]]</a>'),
+    Role.ADMIN: Safe(
+        '<a href="/supervisor">[[Queues]]</a> <a href="/admin/users">[[Users]]</a>'
+        ' <a href="/admin/agents">[[Agents]]</a> <a href="/admin/queues">[[Queue rules]]</a>'
+        ' <a href="/admin/prompts">[[Prompts]]</a> <a href="/admin/catalog">[[Catalog]]</a>'
+        ' <a href="/admin/audit">[[Audit log]]</a>'
+    ),
 }
 
 
@@ -94,8 +99,9 @@ def page(request: web.Request, title: str, body: Safe, *, status: int = 200) -> 
         languages=languages,
         messages=Safe(script_catalog(language.code)),
     )
-    text = translate(text, language.code)
-    response = web.Response(text=text, content_type="text/html", status=status)
+    response = web.Response(
+        text=translate(text, language.code), content_type="text/html", status=status
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"

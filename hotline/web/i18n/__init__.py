@@ -67,9 +67,9 @@ def script_catalog(code: str) -> str:
 
 def page_language(request: web.Request) -> Language:
     """The cookie the switch sets, else the browser's best supported language, else English."""
-    chosen = request.cookies.get(COOKIE)
-    if chosen in LANGUAGES:
-        return LANGUAGES[chosen]
+    chosen = LANGUAGES.get(request.cookies.get(COOKIE, ""))
+    if chosen is not None:
+        return chosen
     for code in _accepted(request.headers.get("Accept-Language", "")):
         if code in LANGUAGES:
             return LANGUAGES[code]

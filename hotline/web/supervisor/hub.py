@@ -1,9 +1,18 @@
 """One hub per service: fed by the ACD's event sink, it pushes snapshots to every page.
 
-The ACD's listener only folds the record and sets a flag (no I/O on the ACD's path). A
+The ACD's listener only folds the record and sets a flag (no I/O on the ACD's path); after
+a reload re-scored or re-profiled waiting calls (``PriorityWeightsUpdated``, ``QueueUpdated``)
+it takes each waiting call's priority and queue from the router, once per such event. A
 single task builds one snapshot per change (coalesced, at most every ``min_interval_s``, and
 every ``tick_s`` so wait times advance) and offers it to each client's bounded queue; a
 client whose queue is full is too slow and is dropped, so no page can slow the service.
+
+KPIs are by wall-clock 15-minute interval: the hub shifts the ACD's clock readings onto the
+wall clock (one offset taken at start), so *today* starts at local midnight and intervals
+start on the quarter hour. The snapshot carries today's and the last complete interval's
+figures (overall and per queue) and, for the charts, service level and volume per interval
+of today. FCR and CSAT come from the history store through ``ContactQuality``, fetched by
+the hub's own task (never on the ACD's path), stale-flagged when the store is down.
 """
 
 from __future__ import annotations
@@ -12,8 +21,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 from acd.calls import CallFacts
@@ -21,17 +32,24 @@ from acd.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
+    CallMoved,
     CallOffered,
+    CallPriorityChanged,
     CallQueued,
     CallRequeued,
     EventRecord,
+    PriorityWeightsUpdated,
+    QueueUpdated,
 )
-from acd.kpi import KpiAccumulator
+from acd.kpi import CallKpis, KpiAccumulator, KpiReport
 from acd.live.service import AcdService
+from hotline.web.supervisor.quality import ContactQuality, day_start
 
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_CALLS = 2000
+#: The KPI interval: the charts' bars and the "last interval" figures.
+INTERVAL_S = 900.0
 Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
 
 
@@ -66,8 +84,16 @@ class SupervisorHub:
         min_interval_s: float = 0.1,
         tick_s: float = 1.0,
         max_clients: int = 500,
+        quality: ContactQuality | None = None,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self._acd = acd
+        self._quality = quality
+        self._quality_task: asyncio.Task[None] | None = None
+        self._wall = wall or (lambda: datetime.now().astimezone())
+        #: wall-clock epoch seconds minus the ACD's clock: KPI times are wall times
+        self._offset = self._wall().timestamp() - acd.now()
+        self._today = day_start(self._wall()).timestamp()
         self._subscribe = subscribe
         self._min_interval_s = min_interval_s
         self._tick_s = tick_s
@@ -77,7 +103,7 @@ class SupervisorHub:
         self._facts: dict[str, CallFacts] = {}
         #: The agent each recent call was last offered to (who may see and wrap it up).
         self._offered_to: dict[str, str] = {}
-        self._kpis = KpiAccumulator()
+        self._kpis = KpiAccumulator(interval_s=INTERVAL_S)
         self._clients: set[Client] = set()
         self._changed = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -91,16 +117,19 @@ class SupervisorHub:
         if self._task is None:
             self._unsubscribe = self._subscribe(self._saw)
             self._task = asyncio.create_task(self._run(), name="supervisor-hub")
+        if self._quality is not None and self._quality_task is None:
+            self._quality_task = asyncio.create_task(self._quality.run(), name="supervisor-fcr")
 
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._quality_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._quality_task = None
         for client in self._clients:
             client.dropped.set()
         self._clients.clear()
@@ -131,7 +160,7 @@ class SupervisorHub:
 
     # the ACD's side: cheap and synchronous --------------------------------------------------
     def _saw(self, record: EventRecord) -> None:
-        self._kpis.add(record)
+        self._kpis.add(self._on_wall(record))
         event = record.event
         kind = type(event).__name__
         self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
@@ -158,13 +187,34 @@ class SupervisorHub:
             waiting = self._waiting.get(event.call_id)
             if waiting is not None:
                 waiting.ringing_agent = event.agent_id
+        elif isinstance(event, CallPriorityChanged):
+            waiting = self._waiting.get(event.call_id)
+            if waiting is not None:
+                waiting.priority = event.priority
+        elif isinstance(event, CallMoved):
+            waiting = self._waiting.get(event.call_id)
+            if waiting is not None:
+                waiting.queue = event.queue
         elif isinstance(event, CallRequeued):
             waiting = self._waiting.get(event.call_id)
             if waiting is not None:
                 waiting.ringing_agent = None
         elif isinstance(event, CallAnswered | CallAbandoned | CallEnded):
             self._waiting.pop(event.call_id, None)
+        elif isinstance(event, PriorityWeightsUpdated | QueueUpdated) and _revised(event):
+            self._refresh_waiting()
         self._changed.set()
+
+    def _refresh_waiting(self) -> None:
+        """Each waiting call's base priority and queue as the router holds them now (a
+        reload revised them without an event per call): one pass over the router's calls."""
+        if not self._waiting:
+            return
+        for held in self._acd.held_calls():
+            waiting = self._waiting.get(held.call_id)
+            if waiting is not None:
+                waiting.priority = held.priority.total
+                waiting.queue = held.queue
 
     # the pages' side --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -190,10 +240,11 @@ class SupervisorHub:
                 }
             )
             queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
-        report = self._kpis.report(end=now if self._kpis.start is not None else None)
-        for name, kpis in report.by_queue.items():
-            if name in queues:
-                queues[name]["kpis"] = _kpis(kpis)
+        wall = now + self._offset
+        today, last, series = self._reports(wall)
+        for name, queue in queues.items():
+            queue["kpis"] = _kpis(today.by_queue.get(name))
+            queue["last_interval"] = _kpis(last.by_queue.get(name))
         agents = [
             {
                 "agent_id": a.agent_id,
@@ -208,8 +259,36 @@ class SupervisorHub:
         return {
             "queues": list(queues.values()),
             "agents": agents,
-            "kpis": _kpis(report.calls),
+            "kpis": _kpis(today.calls),
+            "last_interval": {**_kpis(last.calls), **_span(last, self._wall().tzinfo)},
+            "intervals": series,
+            "quality": None if self._quality is None else self._quality.figures(),
         }
+
+    def _reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
+        """Today's report, the last complete interval's, and today's interval series."""
+        tz = self._wall().tzinfo
+        midnight = day_start(datetime.fromtimestamp(wall, tz)).timestamp()
+        if midnight > self._today:  # a new day: yesterday's finished calls are let go
+            self._today = midnight
+            self._kpis.forget_before(midnight)
+        kpis = self._kpis
+        current = math.floor(wall / INTERVAL_S) * INTERVAL_S
+        today = kpis.window(midnight, math.inf, end=wall)
+        last = kpis.window(current - INTERVAL_S, current, end=wall)
+        series = [
+            {**_span(r, tz), **_volume(r.calls)}
+            for r in kpis.intervals(end=wall)
+            if r.start >= midnight
+        ]
+        return today, last, series
+
+    def _on_wall(self, record: EventRecord) -> EventRecord:
+        """The record with its times on the wall clock (epoch seconds)."""
+        event = record.event
+        if isinstance(event, CallQueued):
+            event = replace(event, entry_time=event.entry_time + self._offset)
+        return EventRecord(record.seq, record.at + self._offset, event)
 
     def snapshot_json(self) -> str:
         return json.dumps(self.snapshot(), default=str)
@@ -237,6 +316,13 @@ class SupervisorHub:
                 log.warning("supervisor page dropped: it did not keep up")
 
 
+def _revised(event: PriorityWeightsUpdated | QueueUpdated) -> bool:
+    """Did a reload give waiting calls a new priority or a new profile?"""
+    if isinstance(event, PriorityWeightsUpdated):
+        return event.calls_rescored > 0
+    return event.calls_reprofiled > 0
+
+
 def _for(client: Client, snapshot: dict[str, Any]) -> str:
     if client.agent_id is None:
         return json.dumps(snapshot, default=str)
@@ -244,7 +330,30 @@ def _for(client: Client, snapshot: dict[str, Any]) -> str:
     return json.dumps({"agent": mine[0] if mine else None}, default=str)
 
 
-def _kpis(k: Any) -> dict[str, Any]:
+def _span(report: KpiReport, tz: tzinfo | None) -> dict[str, Any]:
+    start = datetime.fromtimestamp(report.start, tz)
+    end = datetime.fromtimestamp(math.floor(report.start / INTERVAL_S + 1) * INTERVAL_S, tz)
+    return {
+        "start": start.isoformat(),
+        "label": start.strftime("%H:%M"),
+        "until": end.strftime("%H:%M"),
+    }
+
+
+def _volume(k: CallKpis) -> dict[str, Any]:
+    return {
+        "offered": k.offered,
+        "answered": k.answered,
+        "abandoned": k.abandoned,
+        "service_level": k.service_level,
+    }
+
+
+def _kpis(k: CallKpis | None) -> dict[str, Any]:
+    if k is None:
+        return dict.fromkeys(("service_level", "asa", "aht", "abandon_rate"), None) | dict.fromkeys(
+            ("offered", "answered", "abandoned", "waiting", "longest_wait"), 0
+        )
     return {
         "offered": k.offered,
         "answered": k.answered,

@@ -1,12 +1,15 @@
-"""``/supervisor`` (the page), ``/ws/supervisor`` (its live feed) and its actions."""
+"""``/supervisor`` (the page), ``/ws/supervisor`` (its live feed) and its actions: pause,
+ready and spy on agents; raise a waiting call's priority or move it to another queue."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
 from acd.live.service import AcdService
+from acd.router import RoutingError
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
 from hotline.web.supervisor.feed import serve_feed
@@ -22,6 +25,8 @@ ACD = web.AppKey("hotline_acd", AcdService)
 AMI = web.AppKey("hotline_ami", AmiClient)
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 MAX_REASON_CHARS = 64
+#: The largest priority bump one click may give (priority.yaml's scores are tens of points).
+MAX_BUMP = 1000
 
 
 @requires(*SUPERVISORS)
@@ -96,6 +101,56 @@ async def spy_on_agent(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "mode": mode.value})
 
 
+def _waiting_call(request: web.Request) -> str:
+    call_id = request.match_info["call_id"]
+    if request.app[ACD].call(call_id) is None:
+        raise web.HTTPNotFound(text="no such call waiting")
+    return call_id
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPUnprocessableEntity(text="a JSON object is expected") from None
+    if not isinstance(body, dict):
+        raise web.HTTPUnprocessableEntity(text="a JSON object is expected")
+    return body
+
+
+@requires(*SUPERVISORS)
+async def raise_call_priority(request: web.Request) -> web.StreamResponse:
+    call_id = _waiting_call(request)
+    by = (await _body(request)).get("by")
+    if isinstance(by, bool) or not isinstance(by, int | float) or not 0 < by <= MAX_BUMP:
+        message = f"by: a number of priority points above 0, at most {MAX_BUMP}"
+        return web.json_response({"error": message}, status=422)
+    user = current_session(request).user.name
+    try:
+        request.app[ACD].raise_priority(call_id, float(by), user)
+    except RoutingError as error:
+        return web.json_response({"error": str(error)}, status=409)
+    log.info("supervisor %s raised call %s's priority by %g", user, call_id, by)
+    return web.json_response({"ok": True})
+
+
+@requires(*SUPERVISORS)
+async def move_call(request: web.Request) -> web.StreamResponse:
+    call_id = _waiting_call(request)
+    queue = (await _body(request)).get("queue")
+    acd = request.app[ACD]
+    if not isinstance(queue, str) or not acd.has_queue(queue):
+        names = ", ".join(acd.queue_names)
+        return web.json_response({"error": f"queue: one of {names}"}, status=422)
+    user = current_session(request).user.name
+    try:
+        acd.move_call(call_id, queue, user)
+    except RoutingError as error:
+        return web.json_response({"error": str(error)}, status=409)
+    log.info("supervisor %s moved call %s to queue %s", user, call_id, queue)
+    return web.json_response({"ok": True})
+
+
 def add_routes(
     app: web.Application, hub: SupervisorHub, acd: AcdService, ami: AmiClient | None = None
 ) -> None:
@@ -108,3 +163,5 @@ def add_routes(
     app.router.add_post("/page-api/agents/{agent_id}/pause", pause_agent)
     app.router.add_post("/page-api/agents/{agent_id}/ready", ready_agent)
     app.router.add_post("/page-api/agents/{agent_id}/spy", spy_on_agent)
+    app.router.add_post("/page-api/calls/{call_id}/priority", raise_call_priority)
+    app.router.add_post("/page-api/calls/{call_id}/move", move_call)

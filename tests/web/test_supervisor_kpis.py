@@ -1,0 +1,225 @@
+"""The supervisor snapshot's figures: today and the last 15-minute interval (overall and per
+queue), the interval series the charts draw, and FCR/CSAT from the history store, kept with
+a stale flag while the store is down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.agent_events import Answered, HungUp
+from acd.build import AcdSetup, build_acd
+from acd.calls import CallFacts, IncomingCall
+from acd.clock import ManualClock
+from acd.events import InMemoryEventSink
+from acd.live.service import AcdService
+from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from history.inputs import Channel, NewInteraction
+from history.records import FcrRate
+from history.repository import HistoryRepository
+from history.satisfaction import CsatSummary
+from history.store import create_engine, migrate
+from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.quality import ContactQuality, last_interval
+from tests.acd_live.support import PRIORITY, QUEUES
+from tests.acd_live.test_service import setup_of
+
+NINE_O_FIVE = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
+
+
+class Wall:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class Outage:
+    """The real repository, made unreachable at will (as a stopped database would be)."""
+
+    def __init__(self, repository: HistoryRepository) -> None:
+        self._repository = repository
+        self.down = False
+
+    async def fcr_rate(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        window_days: float = 7.0,
+        now: datetime | None = None,
+    ) -> FcrRate:
+        self._check()
+        return await self._repository.fcr_rate(since, until, window_days=window_days, now=now)
+
+    async def csat(
+        self, since: datetime, until: datetime, *, channel: Channel | None = None
+    ) -> CsatSummary:
+        self._check()
+        return await self._repository.csat(since, until, channel=channel)
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("connection refused")
+
+
+@pytest.fixture
+async def repository(tmp_path: Path) -> AsyncIterator[HistoryRepository]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hotline.db")
+    await migrate(engine)
+    try:
+        yield HistoryRepository(engine)
+    finally:
+        await engine.dispose()
+
+
+def centre(quality: ContactQuality | None = None) -> tuple[AcdService, ManualClock, SupervisorHub]:
+    clock = ManualClock(1000.0)
+    sink = InMemoryEventSink()
+    service = AcdService(
+        setup_of([("1001", {"internet": 2}), ("1002", {"billing": 1})]), sink=sink, clock=clock
+    )
+    hub = SupervisorHub(service, sink.subscribe, quality=quality, wall=Wall(NINE_O_FIVE))
+    hub._unsubscribe = sink.subscribe(hub._saw)  # the hub's listener, without its task
+    return service, clock, hub
+
+
+def test_today_the_last_interval_and_the_interval_series_are_on_the_quarter_hour() -> None:
+    service, clock, hub = centre()
+    service.login("1001")
+    service.call_arrived(IncomingCall("a", "support"))  # 09:05:00, offered at once
+    clock.advance(10)
+    service.fact(Answered("1001", "a"))  # answered in 10 s: within the 20 s target
+    clock.advance(50)
+    service.fact(HungUp("1001", "a"))
+    clock.advance(660)  # 09:16:00
+    service.pause("1001", "lunch")
+    service.call_arrived(IncomingCall("b", "support"))
+    clock.advance(30)
+    service.caller_hung_up("b")  # abandoned after 30 s
+    clock.advance(30)  # 09:17:00
+
+    snapshot = hub.snapshot()
+
+    assert [
+        (i["label"], i["offered"], i["answered"], i["abandoned"]) for i in snapshot["intervals"]
+    ] == [
+        ("09:00", 1, 1, 0),
+        ("09:15", 1, 0, 1),
+    ]
+    assert [i["service_level"] for i in snapshot["intervals"]] == [1.0, 0.0]
+    last = snapshot["last_interval"]
+    assert (last["label"], last["offered"], last["service_level"], last["asa"]) == (
+        "09:00",
+        1,
+        1.0,
+        pytest.approx(10.0),
+    )
+    today = snapshot["kpis"]
+    assert (today["offered"], today["answered"], today["abandoned"]) == (2, 1, 1)
+    assert today["service_level"] == 0.5
+    support = next(q for q in snapshot["queues"] if q["name"] == "support")
+    assert support["kpis"]["offered"] == 2
+    assert support["last_interval"]["offered"] == 1
+    billing = next(q for q in snapshot["queues"] if q["name"] == "billing")
+    assert (billing["kpis"]["offered"], billing["last_interval"]["service_level"]) == (0, None)
+
+
+def test_waiting_rows_follow_a_raise_and_a_move() -> None:
+    service, _, hub = centre()
+    service.call_arrived(IncomingCall("c1", "support"))
+    service.raise_priority("c1", 15, "sam")
+    service.move_call("c1", "billing", "sam")
+    queues = {q["name"]: q["calls"] for q in hub.snapshot()["queues"]}
+    assert queues["support"] == []
+    [row] = queues["billing"]
+    assert (row["call_id"], row["priority"]) == ("c1", 15.0)
+
+
+def reloaded(priority: dict[str, Any]) -> AcdSetup:
+    """The centre's queues and agents with other priority weights."""
+    return build_acd(
+        PriorityConfig.model_validate({**PRIORITY, **priority}),
+        QueuesConfig.model_validate({"queues": QUEUES}),
+        AgentsConfig.model_validate({"agents": []}),
+    )
+
+
+def test_waiting_rows_take_the_priority_a_reload_rescored_them_with() -> None:
+    service, _, hub = centre()
+    service.call_arrived(IncomingCall("gold", "support", CallFacts(tier="key_account")))
+    service.call_arrived(IncomingCall("plain", "billing", CallFacts(tier="regular")))
+    service.raise_priority("plain", 15, "sam")
+
+    service.update_queues(reloaded({"tiers": {"key_account": 50, "regular": 5}}))
+
+    queues = {q["name"]: q["calls"] for q in hub.snapshot()["queues"]}
+    assert [(r["call_id"], r["priority"]) for r in queues["support"]] == [("gold", 50.0)]
+    assert [(r["call_id"], r["priority"]) for r in queues["billing"]] == [("plain", 20.0)]
+
+
+def test_a_new_day_starts_from_zero() -> None:
+    service, clock, hub = centre()
+    service.call_arrived(IncomingCall("late", "support"))
+    service.caller_hung_up("late")
+    clock.advance(timedelta(hours=15).total_seconds())  # past midnight
+    snapshot = hub.snapshot()
+    assert snapshot["kpis"]["offered"] == 0
+    assert snapshot["intervals"] == []
+
+
+def test_the_last_interval_is_the_latest_complete_quarter_hour() -> None:
+    assert last_interval(NINE_O_FIVE, 900) == (
+        datetime(2026, 3, 2, 8, 45, tzinfo=UTC),
+        datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+
+
+async def test_fcr_and_csat_are_fetched_and_kept_with_a_stale_flag_while_the_store_is_down(
+    repository: HistoryRepository,
+) -> None:
+    for key, minute, score in (("a", 1, 5), ("b", 2, 2), ("c", 50, 3)):
+        await repository.append_interaction(
+            NewInteraction(
+                channel=Channel.VOICE,
+                started_at=NINE_O_FIVE - timedelta(minutes=65 - minute),  # 08:01, 08:02, 08:50
+                csat=score,
+                source="hotline",
+                idempotency_key=key,
+            )
+        )
+    store = Outage(repository)
+    wall = Wall(NINE_O_FIVE)
+    quality = ContactQuality(store, wall=wall)
+    _, _, hub = centre(quality)
+
+    assert await quality.refresh()
+    figures: dict[str, Any] = hub.snapshot()["quality"]
+    assert figures["stale"] is False
+    assert (figures["today"]["csat"], figures["today"]["csat_responses"]) == (
+        pytest.approx(10 / 3),
+        3,
+    )
+    assert (figures["last_interval"]["csat"], figures["last_interval"]["csat_responses"]) == (
+        3.0,
+        1,
+    )
+
+    store.down = True
+    wall.at += timedelta(minutes=15)
+    assert not await quality.refresh()
+    stale = hub.snapshot()["quality"]
+    assert stale["stale"] is True
+    assert stale["today"] == figures["today"]  # the last good figures, not blanks
+    assert stale["as_of"] == figures["as_of"]
+
+    store.down = False
+    assert await quality.refresh()
+    fresh = hub.snapshot()["quality"]
+    assert fresh["stale"] is False
+    assert fresh["last_interval"]["csat_responses"] == 0  # 09:00-09:15 has no scores
