@@ -1,46 +1,58 @@
 """``hotline demo``: the real service against the Asterisk emulator, with simulated traffic.
 
-Nothing is mocked inside the service: the emulator speaks FastAGI and AMI on real sockets,
-rings a few simulated agent phones from its fallback queue, and callers arrive at a steady
-rate. It is a way to watch the whole system move on a machine without Asterisk.
+Nothing is mocked inside the service: the emulator speaks FastAGI and AMI on real sockets and
+rings a simulated softphone for each agent, and callers arrive at a steady rate in a
+realistic mix (``hotline.demo_mix``): people who say why they call (espeak-ng speech fed to
+RECORD FILE), keypad and Arabic callers, repeat callers, key accounts and loyal customers
+seeded in the history, callers who give up and callers who ask to be called back. Agents
+answer, talk, wrap up and now and then take a break. It is a way to watch the whole system
+move on a machine without Asterisk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import secrets
 import socket
 import sys
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import SecretStr
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.events import CallAbandoned, CallQueued, EventRecord
+from history.identities import IdentityKind
+from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
+from hotline.ami_events import EVENT_FILTERS
 from hotline.app import Hotline, stop_on_signals
 from hotline.config import Config
+from hotline.demo_mix import (
+    KNOWN_CUSTOMERS,
+    MIX,
+    UTTERANCES,
+    CallerMix,
+    DemoCall,
+    Kind,
+    KnownCustomer,
+    Queued,
+    Tally,
+)
 from ivr.flow.models import BusinessHours
-from telephony.emulator import AgentPhone, AsteriskEmulator, Call, Caller, CallResult
+from ivr.speech.synth import SynthesisError, synthesis_available, synthesize
+from telephony.emulator import AgentPhone, AsteriskEmulator, Call, CallResult
 
 log = logging.getLogger(__name__)
 
 DEMO_AMI_USER = "hotline"
 DEMO_AMI_SECRET = "demo"  # only ever given to the in-process emulator
-
-#: What demo callers press, through the shipped flow: language, then a main-menu choice
-#: (the spoken question before it hears silence and falls back to the keypad).
-KEYPRESSES = (
-    "10",  # English, an agent
-    "20",  # Arabic, an agent
-    "120",  # English, the latest offers, then an agent
-    "110",  # English, the price of fibre, then an agent
-    "13123456#",  # English, billing with an account number
-    "14654321#",  # English, a fault with an account number
-    "1",  # English, says nothing more: the menu times out to an agent
-)
 
 #: Used when agents.yaml lists no agents.
 DEMO_PHONES = (
@@ -49,6 +61,16 @@ DEMO_PHONES = (
     AgentPhone("SIP/agent1003", "noanswer"),
     AgentPhone("SIP/agent1004", "busy"),
 )
+
+#: Agents' breaks: one every BREAK_EVERY_S virtual seconds (jittered), lasting BREAK_S.
+BREAK_EVERY_S = 90.0
+BREAK_S = 45.0
+#: How long a stopped demo lets the calls in progress finish before hanging them up.
+DRAIN_S = 5.0
+#: A call is followed until the emulator ends it (at the latest when the demo stops).
+FOLLOW_S = 24 * 3600.0
+#: How long the demo waits for the speech model before its first caller.
+SPEECH_READY_S = 120.0
 
 
 async def run_demo(
@@ -60,8 +82,15 @@ async def run_demo(
     out: TextIO = sys.stdout,
     rng: random.Random | None = None,
     time_scale: float = 1.0,
+    mix: CallerMix | None = None,
+    weights: Mapping[Kind, float] = MIX,
+    drain_s: float = DRAIN_S,
 ) -> DemoTraffic:
-    """Run until SIGINT/SIGTERM, ``stop``, or ``duration_s``; return what the callers got."""
+    """Run until SIGINT/SIGTERM, ``stop``, or ``duration_s``; return what the callers got.
+
+    ``mix``: who calls (default: each kind as often as ``weights`` says; speakers when
+    espeak-ng, sox and a speech model are there). ``drain_s``: real seconds the calls in
+    progress get to finish."""
     stop = stop or asyncio.Event()
     rng = rng or random.Random()
     agi_port = config.fastagi.port or _free_port(config.fastagi.host)
@@ -71,17 +100,26 @@ async def run_demo(
         agi_port=agi_port,
         ami_port=0,
         ami_users={DEMO_AMI_USER: DEMO_AMI_SECRET},
+        ami_event_filters={DEMO_AMI_USER: EVENT_FILTERS},
         phones=phones,
         fallback_context=config.fallback.context,
         time_scale=time_scale,
     )
     await emulator.start()
-    traffic = DemoTraffic()
-    try:
+    with tempfile.TemporaryDirectory(prefix="hotline-demo-") as scratch:
         service = Hotline(_wired_to(config, agi_port=agi_port, ami_port=emulator.ami_port))
-        await service.start()
         try:
+            await service.start()
             await _demo_users(service, config, out)
+            await seed_customers(service, KNOWN_CUSTOMERS, out)
+            if mix is None:
+                voices = await _voices(config, Path(scratch), out)
+                waiting = service.config.waiting.defaults
+                mix = CallerMix(voices, waiting.callback_digit, weights=weights)
+            if mix.voices:
+                await _speech_ready(service, SPEECH_READY_S, out)
+            traffic = DemoTraffic(mix, speaking=lambda: "en" in service.speech.languages)
+            unsubscribe = service.acd_events.subscribe(lambda r: traffic.acd_event(service, r))
             print(
                 f"hotline demo: web {service.web.url}  FastAGI 127.0.0.1:{service.agi.port}  "
                 f"emulated AMI 127.0.0.1:{emulator.ami_port}\n"
@@ -90,23 +128,28 @@ async def run_demo(
                 file=out,
                 flush=True,
             )
-            callers = asyncio.create_task(
-                traffic.run(emulator, 60.0 / calls_per_minute * time_scale, rng),
-                name="demo-traffic",
-            )
+            interval_s = 60.0 / calls_per_minute * time_scale
+            tasks = [
+                asyncio.create_task(traffic.place(emulator, interval_s, rng), name="demo-calls"),
+                asyncio.create_task(
+                    take_breaks(service, rng, time_scale), name="demo-agent-breaks"
+                ),
+            ]
             try:
                 with stop_on_signals(stop), contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(duration_s):
                         await stop.wait()
             finally:
-                callers.cancel()
-                await asyncio.gather(callers, return_exceptions=True)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await traffic.drain(drain_s)
+            unsubscribe()
         finally:
             await service.close()
-    finally:
-        await emulator.stop()
-    done = len(traffic.results)
-    print(f"hotline demo: {traffic.placed} calls placed, {done} completed", file=out, flush=True)
+            await emulator.stop()  # hangs up what is left: each call still gets its result
+    await traffic.drain(None)
+    print(f"hotline demo: {traffic.tally.summary()}", file=out, flush=True)
     return traffic
 
 
@@ -134,52 +177,148 @@ async def _demo_users(service: Hotline, config: Config, out: TextIO) -> None:
         print(f"hotline demo: web user {name} ({role}) password {password}", file=out, flush=True)
 
 
+async def seed_customers(
+    service: Hotline, customers: tuple[KnownCustomer, ...], out: TextIO
+) -> None:
+    """Key accounts and loyal customers known by their phone number, so the IVR's caller-ID
+    lookup finds their tier. Idempotent: a second demo on the same store updates them."""
+    history = service.history
+    try:
+        for known in customers:
+            found = await history.find_customer(IdentityKind.PHONE, known.number)
+            if found is None:
+                await history.create_customer(
+                    NewCustomer(
+                        name=known.name,
+                        tier=known.tier,
+                        language=known.language,
+                        identities=(IdentityIn(kind=IdentityKind.PHONE, value=known.number),),
+                    )
+                )
+            elif (found.tier, found.language) != (known.tier, known.language):
+                update = CustomerUpdate(tier=known.tier, language=known.language)
+                await history.update_customer(found.id, update)
+    except (OSError, SQLAlchemyError) as error:
+        print(f"hotline demo: no known customers (store unavailable: {error})", file=out)
+
+
+async def _voices(config: Config, directory: Path, out: TextIO) -> Mapping[str, Path]:
+    """The speakers' sentences as 8 kHz wavs (espeak-ng + sox) in a scratch directory."""
+    if not config.speech.enabled:
+        return {}
+    if not synthesis_available():
+        print("hotline demo: no speaking callers (install espeak-ng and sox)", file=out)
+        return {}
+    try:
+        return {
+            said.text: await asyncio.to_thread(synthesize, said.text, directory)
+            for said in UTTERANCES
+        }
+    except SynthesisError as error:
+        print(f"hotline demo: no speaking callers ({error})", file=out)
+        return {}
+
+
+async def _speech_ready(service: Hotline, timeout_s: float, out: TextIO) -> None:
+    print("hotline demo: loading the speech model...", file=out, flush=True)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while "en" not in service.speech.languages:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.1)
+    if "en" not in service.speech.languages:
+        print("hotline demo: no speech model yet: speakers use the keypad", file=out)
+
+
 @dataclass
 class DemoTraffic:
-    """Callers arriving at a steady rate (jittered), and what happened to each."""
+    """Callers arriving at a steady rate (jittered), and what happened to each.
 
-    placed: int = 0
+    ``speaking()``: the service can hear speech now (its model is loaded); until then the
+    speakers in the mix use the keypad instead."""
+
+    mix: CallerMix
+    speaking: Callable[[], bool] = lambda: True
+    tally: Tally = field(default_factory=Tally)
     results: list[CallResult] = field(default_factory=list)
+    _following: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def run(self, emulator: AsteriskEmulator, interval_s: float, rng: random.Random) -> None:
-        async with asyncio.TaskGroup() as calls:
-            while True:
-                number = "+4416329" + "".join(rng.choice("0123456789") for _ in range(5))
-                caller = Caller(number=number, name="Demo caller", dtmf=rng.choice(KEYPRESSES))
-                call = await emulator.place_call(caller)
-                self.placed += 1
-                calls.create_task(self._follow(call, number))
-                await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
+    @property
+    def placed(self) -> int:
+        return self.tally.placed
 
-    async def _follow(self, call: Call, number: str) -> None:
+    async def place(
+        self, emulator: AsteriskEmulator, interval_s: float, rng: random.Random
+    ) -> None:
+        keypad_only = dataclasses.replace(self.mix, voices={})
+        while True:
+            demo_call = (self.mix if self.speaking() else keypad_only).next(rng)
+            call = await emulator.place_call(demo_call.caller)
+            self.tally.placed_call(call.uniqueid, demo_call)
+            task = asyncio.create_task(self._follow(call, demo_call), name="demo-call")
+            self._following.add(task)
+            task.add_done_callback(self._following.discard)
+            await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
+
+    async def drain(self, timeout_s: float | None) -> None:
+        """Wait for the calls in progress to end (``timeout_s`` real seconds at most)."""
+        if self._following:
+            await asyncio.wait(set(self._following), timeout=timeout_s)
+
+    async def _follow(self, call: Call, demo_call: DemoCall) -> None:
+        number = demo_call.caller.number
         try:
-            result = await call.wait_done(timeout_s=600.0)
+            result = await call.wait_done(timeout_s=FOLLOW_S)
         except Exception:  # task boundary: one odd call must not end the demo
             log.exception("demo call from %s failed", number)
+            self.tally.ended(call.uniqueid, None)
             return
         self.results.append(result)
-        log.info(
-            "demo call from %s done: %s, answered by %s, hung up by %s",
-            number,
-            "fallback queue" if result.fallback_used else "handled by the service",
-            result.fallback_phone or "nobody",
-            result.hung_up_by or "?",
-        )
+        ended = self.tally.ended(call.uniqueid, result)
+        log.info("demo call from %s (%s): %s", number, demo_call.kind, ended)
+
+    def acd_event(self, service: Hotline, record: EventRecord) -> None:
+        """What the ACD was told about each call (called from inside the distributor)."""
+        event = record.event
+        if isinstance(event, CallQueued):
+            call = service.acd.call(event.call_id)
+            facts = call.facts if call is not None else None
+            self.tally.queued.setdefault(
+                event.call_id,
+                Queued(
+                    priority=event.priority,
+                    tier=event.tier,
+                    intent=facts.intent if facts else None,
+                    repeat=facts is not None and service.acd.setup.priority.is_repeat(facts),
+                ),
+            )
+        elif isinstance(event, CallAbandoned):
+            self.tally.left[event.call_id] = event.reason
+
+
+async def take_breaks(service: Hotline, rng: random.Random, time_scale: float) -> None:
+    """Now and then an available agent goes on a break, and comes back ready."""
+    while True:
+        await asyncio.sleep(BREAK_EVERY_S * rng.uniform(0.5, 1.5) * time_scale)
+        free = [v.agent_id for v in service.acd.agents() if v.state.value == "available"]
+        if not free:
+            continue
+        agent_id = rng.choice(free)
+        service.acd.pause(agent_id, "break")
+        try:
+            await asyncio.sleep(BREAK_S * rng.uniform(0.5, 1.5) * time_scale)
+        finally:
+            if service.acd.agent(agent_id).state.value == "paused":
+                service.acd.ready(agent_id)
 
 
 def agent_phones(config: Config, rng: random.Random) -> tuple[AgentPhone, ...]:
-    """A softphone for each agent in agents.yaml; most answer, after a human-like ring."""
+    """A softphone for each agent in agents.yaml that answers after a human-like ring."""
     endpoints = [agent.endpoint for agent in config.agents.agents if agent.endpoint]
     if not endpoints:
         return DEMO_PHONES
     return tuple(
-        AgentPhone(
-            endpoint,
-            "noanswer" if index % 5 == 4 else "answer",
-            ring_s=rng.uniform(1.0, 5.0),
-            talk_s=rng.uniform(15.0, 60.0),
-        )
-        for index, endpoint in enumerate(endpoints)
+        AgentPhone(endpoint, "answer", ring_s=rng.uniform(1.0, 5.0), talk_s=rng.uniform(15.0, 60.0))
+        for endpoint in endpoints
     )
 
 

@@ -1,0 +1,285 @@
+"""Who calls the demo hotline and what happened to each call: pure decisions, no I/O.
+
+The mix is what a real contact center hears: people who say why they call, keypad callers,
+Arabic speakers, repeat callers, key accounts and loyal customers known by their caller ID,
+callers who give up while waiting and callers who ask to be called back. ``hotline.demo``
+turns each ``DemoCall`` into an emulated caller and tallies the ``Outcome`` of each.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from acd.events import CALLER_GONE_REASONS
+from telephony.emulator import Caller, CallResult
+
+#: What keypad callers press through the shipped flow (config/ivr.yaml): the language, then
+#: (the open question hears silence and falls back to the keypad) a main-menu choice.
+KEYPRESSES = (
+    "10",  # English, an agent
+    "120",  # English, the latest offers, then an agent
+    "110",  # English, the price of fibre, then an agent
+    "13123456#",  # English, billing with an account number
+    "14654321#",  # English, a fault with an account number
+    "1",  # English, says nothing more: the menu times out to an agent
+)
+#: (No Arabic fault by keys: config/agents.yaml has no Arabic-speaking problem solver, so
+#: such a call waits for queues.yaml's relaxation step at 60 s.)
+ARABIC_KEYPRESSES = ("20", "23123456#")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A sentence a speaking caller says to the open question, and the keys around it:
+    ``keys`` are the language digit, then whatever the branch the intent leads to asks."""
+
+    text: str
+    intent: str
+    keys: str
+
+
+#: Each reaches a real intent of config/intents.yaml through the "reason" question.
+UTTERANCES = (
+    Utterance("I want to know the price of fibre", "price_question", "10"),  # price, agent
+    Utterance("what are your latest offers", "latest_offers", "10"),  # offers, agent
+    Utterance("my internet is down since this morning", "technical_fault", "1654321#"),
+    Utterance("I want to complain about my bill", "complaint", "1"),
+    Utterance("can I speak to an agent please", "speak_to_agent", "1"),
+)
+
+
+@dataclass(frozen=True)
+class KnownCustomer:
+    """A customer seeded in the history at demo start, identified by caller ID."""
+
+    number: str
+    name: str
+    tier: str
+    language: str | None
+    keys: str  # a profile language skips the language menu
+
+
+KNOWN_CUSTOMERS = (
+    KnownCustomer("+971501110101", "Gulf Logistics (key account)", "key_account", None, "10"),
+    KnownCustomer("+971501110102", "Desert Bank (key account)", "key_account", None, "14654321#"),
+    KnownCustomer("+971501110103", "Layla Haddad", "loyal", "ar", "0"),
+    KnownCustomer("+971501110104", "Omar Farouk", "loyal", None, "13123456#"),
+)
+
+#: The key a caller presses when the survey asks after the agent hung up ("": no answer).
+RATINGS = ("5", "4", "3", "2", "1", "")
+RATING_WEIGHTS = (40, 28, 12, 6, 4, 10)
+
+#: Numbers that call again and again: from their second call they are repeat contacts.
+REPEAT_NUMBERS = tuple(f"+97150222{n:04d}" for n in range(1, 7))
+
+
+class Kind(enum.StrEnum):
+    SPEAKER = "speaker"
+    KEYPAD = "keypad"
+    ARABIC = "arabic"
+    REPEAT = "repeat"
+    KNOWN = "key account or loyal"
+    ABANDON = "abandons"
+    CALLBACK = "asks for a callback"
+
+
+#: How often each kind calls (relative weights).
+MIX: Mapping[Kind, float] = {
+    Kind.SPEAKER: 3,
+    Kind.KEYPAD: 3,
+    Kind.ARABIC: 1,
+    Kind.REPEAT: 2,
+    Kind.KNOWN: 1,
+    Kind.ABANDON: 1,
+    Kind.CALLBACK: 1,
+}
+
+
+@dataclass(frozen=True)
+class DemoCall:
+    kind: Kind
+    caller: Caller
+    intent: str | None = None  # what a speaker means
+
+
+@dataclass(frozen=True)
+class CallerMix:
+    """Draws the next caller. ``voices``: an utterance's text -> its wav (empty: nobody
+    speaks, speakers use the keypad); ``callback_digit``: the waiting caller's key."""
+
+    voices: Mapping[str, Path] = field(default_factory=dict)
+    callback_digit: str | None = None
+    repeat_numbers: Sequence[str] = REPEAT_NUMBERS
+    known_customers: Sequence[KnownCustomer] = KNOWN_CUSTOMERS
+    weights: Mapping[Kind, float] = field(default_factory=lambda: dict(MIX))
+
+    def next(self, rng: random.Random) -> DemoCall:
+        kinds = [k for k in self.weights if self._possible(k)]
+        if not kinds:  # e.g. only speakers wanted, and nobody can speak yet
+            return self.call(Kind.KEYPAD, rng)
+        kind = rng.choices(kinds, [self.weights[k] for k in kinds])[0]
+        return self.call(kind, rng)
+
+    def _possible(self, kind: Kind) -> bool:
+        if kind is Kind.SPEAKER:
+            return bool(self.voices)
+        if kind is Kind.CALLBACK:
+            return bool(self.callback_digit)
+        return True
+
+    def call(self, kind: Kind, rng: random.Random) -> DemoCall:
+        drawn = self._call(kind, rng)
+        rating = rng.choices(RATINGS, RATING_WEIGHTS)[0]
+        return replace(drawn, caller=replace(drawn.caller, after_call_dtmf=rating))
+
+    def _call(self, kind: Kind, rng: random.Random) -> DemoCall:
+        new = new_number(rng)
+        if kind is Kind.SPEAKER:
+            spoken = [u for u in UTTERANCES if u.text in self.voices]
+            said = rng.choice(spoken)
+            voice = self.voices[said.text]
+            caller = Caller(number=new, dtmf=said.keys, speech=voice, barge_in=False)
+            return DemoCall(kind, caller, said.intent)
+        if kind is Kind.ARABIC:
+            return DemoCall(kind, _keypad(new, rng.choice(ARABIC_KEYPRESSES)))
+        if kind is Kind.REPEAT:
+            return DemoCall(kind, _keypad(rng.choice(self.repeat_numbers), rng.choice(KEYPRESSES)))
+        if kind is Kind.KNOWN:
+            customer = rng.choice(self.known_customers)
+            return DemoCall(kind, _keypad(customer.number, customer.keys))
+        if kind is Kind.ABANDON:
+            # Gives up after 20-90 s: mostly while waiting for an agent, some in the menus.
+            patience = rng.uniform(20.0, 90.0)
+            caller = Caller(number=new, dtmf="10", barge_in=False, hangup_after_s=patience)
+            return DemoCall(kind, caller)
+        if kind is Kind.CALLBACK:
+            keys = "10" + (self.callback_digit or "")
+            return DemoCall(kind, _keypad(new, keys))
+        return DemoCall(kind, _keypad(new, rng.choice(KEYPRESSES)))
+
+
+def _keypad(number: str, keys: str) -> Caller:
+    # The open question hears silence (no barge-in), then the keys answer the menus.
+    return Caller(number=number, name="Demo caller", dtmf=keys, barge_in=False)
+
+
+def new_number(rng: random.Random) -> str:
+    """A first-time caller's number (the UK's drama range: never a real subscriber)."""
+    return "+4416329" + "".join(rng.choice("0123456789") for _ in range(5))
+
+
+class Outcome(enum.StrEnum):
+    ANSWERED = "answered by an agent"
+    ABANDONED = "abandoned"
+    FALLBACK = "went to fallback"
+    CALLBACK = "callbacks requested"
+    IN_IVR = "ended in the IVR"  # self-service, voicemail, the menus' goodbye
+    CUT = "cut off by the end of the demo"
+    #: The caller was waiting and did not hang up, yet the ACD lost them (the service's
+    #: session for the call ended): a lost call, like LOST.
+    DROPPED = "dropped while waiting"
+    LOST = "lost"  # no result at all: must stay 0
+
+
+#: Printed only when they happened (they never should).
+_ONLY_IF_ANY = frozenset({Outcome.LOST, Outcome.DROPPED})
+
+#: ``CallAbandoned.reason`` of a caller who pressed the callback key while waiting.
+CALLBACK_REQUESTED = "callback requested"
+
+
+def outcome(result: CallResult | None, left_reason: str | None) -> Outcome:
+    """What happened to one call, from the emulator's record and the ACD's exit reason."""
+    if result is None:
+        return Outcome.LOST
+    if result.fallback_used:
+        return Outcome.FALLBACK
+    if any(dial.status == "ANSWER" for dial in result.dials):
+        return Outcome.ANSWERED
+    if left_reason == CALLBACK_REQUESTED:
+        return Outcome.CALLBACK
+    if result.hung_up_by == "caller":
+        return Outcome.ABANDONED
+    if left_reason in CALLER_GONE_REASONS and result.hung_up_by != "shutdown":
+        return Outcome.DROPPED
+    if result.hung_up_by == "shutdown":
+        return Outcome.CUT
+    return Outcome.IN_IVR
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What the ACD was told about a call when it was queued."""
+
+    priority: float
+    tier: str | None
+    intent: str | None
+    repeat: bool
+
+
+@dataclass
+class Tally:
+    """Every placed call, its kind, what the ACD saw and how it ended."""
+
+    kinds: dict[str, Kind] = field(default_factory=dict)  # by uniqueid
+    intents: dict[str, str] = field(default_factory=dict)  # a speaker's meaning
+    queued: dict[str, Queued] = field(default_factory=dict)
+    left: dict[str, str] = field(default_factory=dict)  # ACD exit reasons
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def placed(self) -> int:
+        return len(self.kinds)
+
+    def placed_call(self, call_id: str, call: DemoCall) -> None:
+        self.kinds[call_id] = call.kind
+        if call.intent is not None:
+            self.intents[call_id] = call.intent
+
+    def ended(self, call_id: str, result: CallResult | None) -> Outcome:
+        self.outcomes[call_id] = outcome(result, self.left.get(call_id))
+        return self.outcomes[call_id]
+
+    def counts(self) -> Counter[Outcome]:
+        counts = Counter(self.outcomes.values())
+        counts[Outcome.LOST] += self.placed - len(self.outcomes)
+        return counts
+
+    def of_kind(self, kind: Kind) -> list[str]:
+        return [call_id for call_id, k in self.kinds.items() if k is kind]
+
+    def speakers_recognised(self) -> int:
+        """Speakers queued with the intent they meant."""
+        return sum(
+            1
+            for call_id, meant in self.intents.items()
+            if (queued := self.queued.get(call_id)) is not None and queued.intent == meant
+        )
+
+    def repeats_recognised(self) -> int:
+        return sum(1 for q in self.queued.values() if q.repeat)
+
+    def summary(self) -> str:
+        counts = self.counts()
+        parts = [f"{self.placed} placed"]
+        parts += [f"{counts[o]} {o}" for o in Outcome if o not in _ONLY_IF_ANY or counts[o]]
+        speakers = len(self.intents)
+        parts.append(f"{self.speakers_recognised()}/{speakers} speech callers recognised")
+        parts.append(f"{self.repeats_recognised()} repeat callers recognised")
+        return ", ".join(parts)
+
+
+def priorities_by_kind(tally: Tally, kinds: Sequence[Kind]) -> dict[Kind, list[float]]:
+    """Queued priorities per caller kind (to show who was put first)."""
+    found: dict[Kind, list[float]] = {k: [] for k in kinds}
+    for call_id, queued in tally.queued.items():
+        kind = tally.kinds.get(call_id)
+        if kind in found:
+            found[kind].append(queued.priority)
+    return found
