@@ -75,7 +75,9 @@ async def get(session: AsyncSession, target: int | InteractionRef) -> Interactio
     return found
 
 
-def _columns(new: NewInteraction, customer_id: int | None, ctx: Context) -> dict[str, Any]:
+def interaction_columns(
+    new: NewInteraction, customer_id: int | None, ctx: Context
+) -> dict[str, Any]:
     now = ctx.now()
     values = new.model_dump(exclude={"customer_id", "identity"})
     for name in ("channel", "direction", "status"):
@@ -99,11 +101,11 @@ _UPSERTS = {
         index_elements=["source", "idempotency_key"]
     ),
 }
-_APPEND = {name: upsert.returning(*_TABLE.c) for name, upsert in _UPSERTS.items()}
+APPEND = {name: upsert.returning(*_TABLE.c) for name, upsert in _UPSERTS.items()}
 _APPEND_MANY = {name: upsert.returning(_TABLE.c.id) for name, upsert in _UPSERTS.items()}
 
 
-def _dialect(session: AsyncSession) -> str:
+def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
@@ -116,8 +118,8 @@ async def append(
     only then is the existing row read.
     """
     (customer_id,) = await resolve_customers(session, ctx, [new])
-    values = _columns(new, customer_id, ctx)
-    created = (await session.execute(_APPEND[_dialect(session)], values)).one_or_none()
+    values = interaction_columns(new, customer_id, ctx)
+    created = (await session.execute(APPEND[dialect_of(session)], values)).one_or_none()
     if created is not None:
         return created, True
     ref = new.ref
@@ -135,8 +137,8 @@ async def append_many(session: AsyncSession, ctx: Context, batch: Sequence[NewIn
     if not batch:
         return 0
     owners = await resolve_customers(session, ctx, batch)
-    rows = [_columns(new, owner, ctx) for new, owner in zip(batch, owners, strict=True)]
-    result = await session.execute(_APPEND_MANY[_dialect(session)], rows)
+    rows = [interaction_columns(new, owner, ctx) for new, owner in zip(batch, owners, strict=True)]
+    result = await session.execute(_APPEND_MANY[dialect_of(session)], rows)
     return len(result.all())
 
 

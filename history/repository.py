@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from history import convert, customers, events, interactions, privacy, queries, satisfaction
+from history import (
+    bulk,
+    convert,
+    customers,
+    events,
+    interactions,
+    privacy,
+    queries,
+    satisfaction,
+)
 from history.context import Clock, Context, utc_now
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import (
@@ -56,6 +65,60 @@ class InteractionChange:
 
     target: int | InteractionRef
     change: InteractionUpdate
+
+
+Ref = tuple[str, str]  # an interaction's (source, idempotency_key)
+
+
+def _ref_of(new: NewInteraction) -> Ref | None:
+    return None if new.idempotency_key is None else (new.source, new.idempotency_key)
+
+
+@dataclass
+class _Run:
+    """A batch's appends not inserted yet, and the updates of them that wait behind them.
+
+    Writes on other interactions go ahead of the run: an append changes no existing row.
+    Only a write that needs a row of the run, or could see a row the run would return,
+    makes the repository insert the run first.
+    """
+
+    appends: list[tuple[int, NewInteraction]] = field(default_factory=list)
+    changes: list[tuple[int, InteractionChange]] = field(default_factory=list)
+    keys: set[Ref] = field(default_factory=set)
+    #: The keys ``changes`` update: a repeat of one of those appends must see the update.
+    changed: set[Ref] = field(default_factory=set)
+
+    def add(self, index: int, new: NewInteraction) -> None:
+        self.appends.append((index, new))
+        if (ref := _ref_of(new)) is not None:
+            self.keys.add(ref)
+
+    def appended(self, target: int | InteractionRef | None) -> Ref | None:
+        """The target's key if an append of the run is its."""
+        if not isinstance(target, InteractionRef):
+            return None
+        ref = (target.source, target.idempotency_key)
+        return ref if ref in self.keys else None
+
+    def wait(self, index: int, change: InteractionChange, ref: Ref) -> None:
+        self.changes.append((index, change))
+        self.changed.add(ref)
+
+    def needed_by(self, write: InteractionChange | NewNote) -> bool:
+        """An update by id may be of a row an append of the run returns as it stands; a
+        note on an interaction of the run needs it stored."""
+        if not self.appends:
+            return False
+        if isinstance(write, InteractionChange):
+            return isinstance(write.target, int)
+        return self.appended(write.interaction) is not None
+
+    def clear(self) -> None:
+        self.appends.clear()
+        self.changes.clear()
+        self.keys.clear()
+        self.changed.clear()
 
 
 #: ``write_batch`` inserts a batch's events this many to a statement.
@@ -297,12 +360,16 @@ class HistoryRepository:
         """Several writes in one transaction, in order: all of them or none.
 
         Each does exactly what its own method does (idempotent appends; refusals raised as
-        ``history.errors``, which roll the whole batch back). ``answered()`` is called each
-        time the store has applied a write (or all of the batch's events): the writer's
-        health check.
+        ``history.errors``, which roll the whole batch back). Appends are inserted in bulk
+        (``history.bulk``), a run at a time: a write that needs an appended row inserts the
+        run first, and an update of an appended interaction is applied after it, in batch
+        order. ``answered()`` is called each time the store has applied a write, a run of
+        appends or a chunk of the batch's events: the writer's health check.
         """
         logged: dict[str, Event] = {}
-        written: list[Written] = []
+        written: dict[int, Written] = {}
+        run = _Run()
+        tick = answered or (lambda: None)
         async with self._write() as session:
             news = [w for w in batch if isinstance(w, NewEvent)]
             # The event log's rows first, a statement per chunk: no event depends on the
@@ -310,16 +377,50 @@ class HistoryRepository:
             for first in range(0, len(news), EVENTS_PER_STATEMENT):
                 chunk = news[first : first + EVENTS_PER_STATEMENT]
                 logged.update(await self._log_events(session, chunk))
-                if answered is not None:
-                    answered()
-            for write in batch:
+                tick()
+            # Appends gather in a run, inserted together when something needs them in place;
+            # an update of one of them waits for it, behind it, in batch order.
+            for index, write in enumerate(batch):
                 if isinstance(write, NewEvent):
-                    written.append(logged[write.key])
-                    continue
-                written.append(await self._apply(session, write))
-                if answered is not None:
-                    answered()
-        return written
+                    written[index] = logged[write.key]
+                elif isinstance(write, NewInteraction):
+                    if _ref_of(write) in run.changed:  # a repeat of an append updated since
+                        await self._flush(session, run, written, tick)
+                    run.add(index, write)
+                elif isinstance(write, InteractionChange) and (ref := run.appended(write.target)):
+                    run.wait(index, write, ref)
+                else:
+                    if run.needed_by(write):
+                        await self._flush(session, run, written, tick)
+                    written[index] = await self._apply(session, write)
+                    tick()
+            await self._flush(session, run, written, tick)
+        return [written[index] for index in range(len(batch))]
+
+    async def _flush(
+        self,
+        session: AsyncSession,
+        run: _Run,
+        written: dict[int, Written],
+        tick: Callable[[], None],
+    ) -> None:
+        """The run's appends in bulk, then the updates that waited for them, in order."""
+        if not run.appends:
+            return
+        appended = await self._append_run(session, [new for _, new in run.appends])
+        for (index, _), record in zip(run.appends, appended, strict=True):
+            written[index] = record
+        tick()
+        for index, change in run.changes:
+            written[index] = await self._apply(session, change)
+            tick()
+        run.clear()
+
+    async def _append_run(
+        self, session: AsyncSession, run: Sequence[NewInteraction]
+    ) -> list[Interaction]:
+        rows = await bulk.append_run(session, self.context, run)
+        return [convert.interaction(row) for row in rows]
 
     async def _log_events(self, session: AsyncSession, news: list[NewEvent]) -> dict[str, Event]:
         """Events in order, in one insert; those whose key is logged already are skipped
@@ -329,17 +430,13 @@ class HistoryRepository:
         rows = await session.scalars(select(EventRow).where(EventRow.key.in_(keys)))
         return {row.key: convert.event(row) for row in rows}
 
-    async def _apply(self, session: AsyncSession, write: BatchWrite) -> Written:
+    async def _apply(self, session: AsyncSession, write: InteractionChange | NewNote) -> Written:
+        """One update or note (appends go in runs, events in chunks)."""
         ctx = self.context
-        if isinstance(write, NewInteraction):
-            row, _created = await interactions.append(session, ctx, write)
-            return convert.interaction(row)
         if isinstance(write, InteractionChange):
             updated = await interactions.update(session, ctx, write.target, write.change)
             return convert.interaction(updated)
-        if isinstance(write, NewNote):
-            return convert.note(await interactions.add_note(session, ctx, write))
-        return convert.event(await events.append(session, ctx, write))
+        return convert.note(await interactions.add_note(session, ctx, write))
 
     # privacy
 

@@ -155,6 +155,10 @@ class SlowStore(HistoryRepository):
         await asyncio.sleep(self.per_write_s)
         return await super()._apply(session, write)
 
+    async def _append_run(self, session: Any, run: Any) -> Any:
+        await asyncio.sleep(self.per_write_s * len(run))
+        return await super()._append_run(session, run)
+
 
 async def test_a_slow_but_answering_store_is_not_declared_unavailable(
     store: AsyncEngine, tmp_path: Path
