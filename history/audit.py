@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from history.context import Clock, utc_now
 from history.models import AuditRow
-from history.store import WRITE
+from history.store import writing_sessions
 
 __all__ = ["MAX_DIFF_CHARS", "AuditEntry", "AuditLog"]
 
@@ -42,9 +42,7 @@ class AuditLog:
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self._clock = clock
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
 
     async def append(
         self, *, actor: str, target: str, action: str, summary: str, diff: str | None = None

@@ -17,6 +17,7 @@ identities have, so an erasure finds them), as given otherwise.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, Protocol
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from history.context import Clock, utc_now
 from history.identities import IdentityNormaliser
 from history.models import CallbackRow, CustomerRow
-from history.store import WRITE
+from history.store import writing_sessions
 
 __all__ = [
     "CLOSED",
@@ -144,11 +145,70 @@ def _normalised(number: str, identities: IdentityNormaliser) -> str:
     return identities.caller_number(number) or number.strip()
 
 
-def _closing(attempts: int, counted: bool) -> int:
-    return attempts + 1 if counted else attempts
+class _Transitions(ABC):
+    """How a request moves from one status to the next, the same in every book: each move is
+    one ``_move`` (conditional on the status it starts from)."""
+
+    async def claim(self, callback_id: int) -> Callback | None:
+        return await self._move(callback_id, {PENDING}, status=DIALING)
+
+    async def finished(self, callback_id: int, *, agent: str, result: str) -> Callback:
+        return await self._close(callback_id, DONE, result, agent, counted=True)
+
+    async def retry(
+        self, callback_id: int, *, at: dt.datetime, result: str, agent: str | None
+    ) -> Callback:
+        return await self._pending_again(callback_id, at, result, counted=True, agent=agent)
+
+    async def failed(self, callback_id: int, *, result: str, agent: str | None = None) -> Callback:
+        return await self._close(callback_id, FAILED, result, agent, counted=agent is not None)
+
+    async def release(self, callback_id: int, *, at: dt.datetime, result: str) -> Callback:
+        return await self._pending_again(callback_id, at, result, counted=False)
+
+    async def cancel(self, callback_id: int) -> Callback | None:
+        return await self._move(callback_id, set(OPEN), status=CANCELLED)
+
+    async def _pending_again(
+        self, callback_id: int, at: dt.datetime, result: str, *, counted: bool, **values: object
+    ) -> Callback:
+        moved = await self._move(
+            callback_id,
+            {DIALING},
+            counted=counted,
+            status=PENDING,
+            next_attempt_at=at,
+            last_result=result[:_RESULT_LENGTH],
+            **values,
+        )
+        return moved or await self._must(callback_id)
+
+    async def _close(
+        self, callback_id: int, status: str, result: str, agent: str | None, *, counted: bool
+    ) -> Callback:
+        moved = await self._move(
+            callback_id,
+            set(OPEN),
+            counted=counted,
+            status=status,
+            last_result=result[:_RESULT_LENGTH],
+            agent=agent,
+        )
+        return moved or await self._must(callback_id)
+
+    @abstractmethod
+    async def _move(
+        self, callback_id: int, before: set[str], *, counted: bool = False, **values: object
+    ) -> Callback | None:
+        """The request with ``values`` (and one attempt more when ``counted``), or None when
+        it is no longer in ``before``."""
+
+    @abstractmethod
+    async def _must(self, callback_id: int) -> Callback:
+        """The request as it is (KeyError when there is none)."""
 
 
-class CallbackStore:
+class CallbackStore(_Transitions):
     """The book in the history store."""
 
     def __init__(
@@ -161,9 +221,7 @@ class CallbackStore:
         self._identities = identities or IdentityNormaliser()
         self._clock = clock
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
 
     async def add(self, new: NewCallback) -> Callback:
         async with self._writes() as session, session.begin():
@@ -226,42 +284,6 @@ class CallbackStore:
             )
             return earliest  # min() keeps the column's type: an aware UTC time
 
-    async def claim(self, callback_id: int) -> Callback | None:
-        return await self._move(callback_id, {PENDING}, status=DIALING)
-
-    async def finished(self, callback_id: int, *, agent: str, result: str) -> Callback:
-        return await self._close(callback_id, DONE, result, agent, counted=True)
-
-    async def retry(
-        self, callback_id: int, *, at: dt.datetime, result: str, agent: str | None
-    ) -> Callback:
-        moved = await self._move(
-            callback_id,
-            {DIALING},
-            status=PENDING,
-            next_attempt_at=at,
-            last_result=result[:_RESULT_LENGTH],
-            agent=agent,
-            attempts=CallbackRow.attempts + 1,
-        )
-        return moved or await self._must(callback_id)
-
-    async def failed(self, callback_id: int, *, result: str, agent: str | None = None) -> Callback:
-        return await self._close(callback_id, FAILED, result, agent, counted=agent is not None)
-
-    async def release(self, callback_id: int, *, at: dt.datetime, result: str) -> Callback:
-        moved = await self._move(
-            callback_id,
-            {DIALING},
-            status=PENDING,
-            next_attempt_at=at,
-            last_result=result[:_RESULT_LENGTH],
-        )
-        return moved or await self._must(callback_id)
-
-    async def cancel(self, callback_id: int) -> Callback | None:
-        return await self._move(callback_id, set(OPEN), status=CANCELLED)
-
     async def open(self) -> list[Callback]:
         async with self._reads() as session:
             rows = await session.scalars(
@@ -282,17 +304,12 @@ class CallbackStore:
             return int(getattr(result, "rowcount", 0) or 0)
 
     # internals -------------------------------------------------------------------------
-    async def _close(
-        self, callback_id: int, status: str, result: str, agent: str | None, *, counted: bool
-    ) -> Callback:
-        values: dict[str, object] = {"last_result": result[:_RESULT_LENGTH], "agent": agent}
+    async def _move(
+        self, callback_id: int, before: set[str], *, counted: bool = False, **values: object
+    ) -> Callback | None:
+        """One conditional UPDATE: only a row still in ``before`` changes."""
         if counted:
             values["attempts"] = CallbackRow.attempts + 1
-        moved = await self._move(callback_id, set(OPEN), status=status, **values)
-        return moved or await self._must(callback_id)
-
-    async def _move(self, callback_id: int, before: set[str], **values: object) -> Callback | None:
-        """One conditional UPDATE: only a row still in ``before`` changes."""
         async with self._writes() as session, session.begin():
             result = await session.execute(
                 update(CallbackRow)
@@ -335,7 +352,7 @@ def _record(row: CallbackRow) -> Callback:
     )
 
 
-class InMemoryCallbackBook:
+class InMemoryCallbackBook(_Transitions):
     """The same book in a dict: for a service without a history store, and tests."""
 
     def __init__(
@@ -380,43 +397,6 @@ class InMemoryCallbackBook:
         times = [c.next_attempt_at for c in self._rows.values() if c.status == PENDING]
         return min(times, default=None)
 
-    async def claim(self, callback_id: int) -> Callback | None:
-        return self._move(callback_id, {PENDING}, status=DIALING)
-
-    async def finished(self, callback_id: int, *, agent: str, result: str) -> Callback:
-        return self._close(callback_id, DONE, result, agent, counted=True)
-
-    async def retry(
-        self, callback_id: int, *, at: dt.datetime, result: str, agent: str | None
-    ) -> Callback:
-        current = self._rows[callback_id]
-        moved = self._move(
-            callback_id,
-            {DIALING},
-            status=PENDING,
-            next_attempt_at=at,
-            last_result=result[:_RESULT_LENGTH],
-            agent=agent,
-            attempts=current.attempts + 1,
-        )
-        return moved or self._rows[callback_id]
-
-    async def failed(self, callback_id: int, *, result: str, agent: str | None = None) -> Callback:
-        return self._close(callback_id, FAILED, result, agent, counted=agent is not None)
-
-    async def release(self, callback_id: int, *, at: dt.datetime, result: str) -> Callback:
-        moved = self._move(
-            callback_id,
-            {DIALING},
-            status=PENDING,
-            next_attempt_at=at,
-            last_result=result[:_RESULT_LENGTH],
-        )
-        return moved or self._rows[callback_id]
-
-    async def cancel(self, callback_id: int) -> Callback | None:
-        return self._move(callback_id, set(OPEN), status=CANCELLED)
-
     async def open(self) -> list[Callback]:
         return sorted(
             (c for c in self._rows.values() if c.status in OPEN), key=lambda c: (c.entry_at, c.id)
@@ -425,27 +405,20 @@ class InMemoryCallbackBook:
     async def recover(self) -> int:
         dialing = [c.id for c in self._rows.values() if c.status == DIALING]
         for callback_id in dialing:
-            self._move(callback_id, {DIALING}, status=PENDING)
+            await self._move(callback_id, {DIALING}, status=PENDING)
         return len(dialing)
 
-    def _close(
-        self, callback_id: int, status: str, result: str, agent: str | None, *, counted: bool
-    ) -> Callback:
-        current = self._rows[callback_id]
-        moved = self._move(
-            callback_id,
-            set(OPEN),
-            status=status,
-            last_result=result[:_RESULT_LENGTH],
-            agent=agent,
-            attempts=_closing(current.attempts, counted),
-        )
-        return moved or current
-
-    def _move(self, callback_id: int, before: set[str], **values: object) -> Callback | None:
+    async def _move(
+        self, callback_id: int, before: set[str], *, counted: bool = False, **values: object
+    ) -> Callback | None:
         current = self._rows.get(callback_id)
         if current is None or current.status not in before:
             return None
+        if counted:
+            values["attempts"] = current.attempts + 1
         moved = replace(current, **values, updated_at=self._clock())  # type: ignore[arg-type]
         self._rows[callback_id] = moved
         return moved
+
+    async def _must(self, callback_id: int) -> Callback:
+        return self._rows[callback_id]

@@ -56,7 +56,7 @@ from history.records import (
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import WRITE
+from history.store import writing_sessions
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,7 @@ class HistoryRepository:
         self.engine = engine
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
 
     @property
     def identities(self) -> IdentityNormaliser:

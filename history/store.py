@@ -16,7 +16,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/hotline.db"
@@ -24,6 +29,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 #: Execution option that marks a connection whose transaction will write.
 WRITE = "hotline_write"
+
+
+def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on connections marked ``WRITE``, for transactions that write."""
+    return async_sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
 
 
 def create_engine(

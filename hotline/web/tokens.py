@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from history.context import Clock, utc_now
 from history.inputs import Channel
 from history.models import ApiTokenRow
-from history.store import WRITE
+from history.store import writing_sessions
 
 PREFIX = "hl_"
 SECRET_BYTES = 32
@@ -127,9 +127,7 @@ class TokenStore:
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self._clock = clock
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
 
     async def create(
         self, name: str, scopes: Collection[str], *, source: str | None = None

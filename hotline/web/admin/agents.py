@@ -15,19 +15,23 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from hotline.config_edit import Snapshot, yaml_text
 from hotline.web.admin.forms import (
+    FRESH,
     IDENTIFIER,
     SKILL,
     FormErrors,
-    editor_of,
+    Outcome,
+    config_snapshot,
     error,
+    form_page,
     form_problems,
     hidden,
     number,
+    refused,
     save,
     saved_notice,
     text,
 )
-from hotline.web.auth.guard import page, requires
+from hotline.web.auth.guard import requires
 from hotline.web.auth.users import ENDPOINT_PATTERN, Role
 from hotline.web.templates import Safe, escape, render
 
@@ -69,9 +73,8 @@ def _form_of(entry: Mapping[str, object]) -> AgentForm:
 
 
 def _skill_names(request: web.Request, data: CommentedMap, shown: AgentForm) -> list[str]:
-    editor = editor_of(request)
     names: dict[str, None] = {}
-    catalogue = editor.snapshot(editor.config_file(SKILLS_FILE)).data.get("skills")
+    catalogue = config_snapshot(request, SKILLS_FILE)[1].data.get("skills")
     if isinstance(catalogue, Mapping):
         names.update({str(k): None for k in catalogue if "*" not in str(k)})
     for entry in _agents(data):
@@ -185,10 +188,9 @@ def _agent_form(
     values: AgentForm,
     *,
     adding: bool,
-    errors: FormErrors | None = None,
-    version: str | None = None,
+    outcome: Outcome = FRESH,
 ) -> Safe:
-    errors = errors or FormErrors()
+    errors = outcome.errors or FormErrors()
     skills = _skill_names(request, snapshot.data, values)
     action = "/admin/agents" if adding else f"/admin/agents/{values.id}"
     id_field = (
@@ -202,7 +204,7 @@ def _agent_form(
     return render(
         "admin_agent_form.html",
         action=action,
-        hidden=hidden(request, version or snapshot.version),
+        hidden=hidden(request, outcome.version or snapshot.version),
         heading=Safe("[[Add an agent]]" if adding else "[[Edit agent]]"),
         problems=form_problems(errors),
         id_field=id_field,
@@ -241,33 +243,19 @@ def _table(data: CommentedMap) -> Safe:
 
 
 async def _list_page(
-    request: web.Request,
-    *,
-    values: AgentForm | None = None,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
+    request: web.Request, values: AgentForm | None = None, outcome: Outcome = FRESH
 ) -> web.Response:
-    editor = editor_of(request)
-    snapshot = editor.snapshot(editor.config_file(FILE))
-    form = _agent_form(request, snapshot, values or AgentForm(), adding=True, errors=errors)
-    body = render("admin_agents.html", notice=notice, rows=_table(snapshot.data), form=form)
-    return page(request, "Agents", body, status=status)
+    _, snapshot = config_snapshot(request, FILE)
+    form = _agent_form(request, snapshot, values or AgentForm(), adding=True, outcome=outcome)
+    rows = _table(snapshot.data)
+    return form_page(request, "Agents", "admin_agents.html", outcome, rows=rows, form=form)
 
 
 async def _edit_page(
-    request: web.Request,
-    snapshot: Snapshot,
-    values: AgentForm,
-    *,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
-    version: str | None = None,
+    request: web.Request, snapshot: Snapshot, values: AgentForm, outcome: Outcome = FRESH
 ) -> web.Response:
-    form = _agent_form(request, snapshot, values, adding=False, errors=errors, version=version)
-    body = render("admin_agent.html", notice=notice, form=form)
-    return page(request, f"Agent {values.id}", body, status=status)
+    form = _agent_form(request, snapshot, values, adding=False, outcome=outcome)
+    return form_page(request, f"Agent {values.id}", "admin_agent.html", outcome, form=form)
 
 
 @requires(Role.ADMIN)
@@ -277,8 +265,7 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.ADMIN)
 async def agent_page(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    snapshot = editor.snapshot(editor.config_file(FILE))
+    _, snapshot = config_snapshot(request, FILE)
     index = _index(snapshot.data, request.match_info["agent_id"])
     if index is None:
         raise web.HTTPNotFound(text="no such agent")
@@ -287,9 +274,7 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.ADMIN)
 async def add_agent(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    file = editor.config_file(FILE)
-    snapshot = editor.snapshot(file)
+    file, snapshot = config_snapshot(request, FILE)
     form = await request.post()
     errors = FormErrors()
     values = _read(form, _skill_names(request, snapshot.data, AgentForm()), errors)
@@ -298,7 +283,7 @@ async def add_agent(request: web.Request) -> web.StreamResponse:
     elif _index(snapshot.data, values.id) is not None:
         errors.add("id", f"agent {values.id} exists")
     if errors:
-        return await _list_page(request, values=values, errors=errors, status=422)
+        return await _list_page(request, values, Outcome(errors, status=422))
 
     def change(data: CommentedMap) -> None:
         agents = data.get("agents")
@@ -312,20 +297,16 @@ async def add_agent(request: web.Request) -> web.StreamResponse:
     index = len(_agents(snapshot.data))
     result = await save(request, file, form, change, errors, _summary(None, values))
     if result is None or result.errors:
-        errors.add_issues(result.errors if result else (), _fields(index, values))
-        status = 409 if result is None else 422
-        return await _list_page(request, values=values, errors=errors, status=status)
-    snapshot = editor.snapshot(file)
-    return await _edit_page(
-        request, snapshot, values, notice=saved_notice(result, f"agent {values.id}")
-    )
+        status = refused(result, errors, _fields(index, values))
+        return await _list_page(request, values, Outcome(errors, status=status))
+    _, snapshot = config_snapshot(request, FILE)
+    notice = saved_notice(result, f"agent {values.id}")
+    return await _edit_page(request, snapshot, values, Outcome(notice=notice))
 
 
 @requires(Role.ADMIN)
 async def save_agent(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    file = editor.config_file(FILE)
-    snapshot = editor.snapshot(file)
+    file, snapshot = config_snapshot(request, FILE)
     agent_id = request.match_info["agent_id"]
     index = _index(snapshot.data, agent_id)
     if index is None:
@@ -333,6 +314,7 @@ async def save_agent(request: web.Request) -> web.StreamResponse:
     before = _form_of(_agents(snapshot.data)[index])
     form = await request.post()
     errors = FormErrors()
+    version = text(form, "version")
     if text(form, "action") == "remove":
         values = before
 
@@ -346,9 +328,8 @@ async def save_agent(request: web.Request) -> web.StreamResponse:
         values = _read(form, _skill_names(request, snapshot.data, before), errors)
         values.id = agent_id
         if errors:
-            return await _edit_page(
-                request, snapshot, values, errors=errors, status=422, version=text(form, "version")
-            )
+            outcome = Outcome(errors, status=422, version=version)
+            return await _edit_page(request, snapshot, values, outcome)
 
         def change(data: CommentedMap) -> None:
             at = _index(data, agent_id)
@@ -358,17 +339,14 @@ async def save_agent(request: web.Request) -> web.StreamResponse:
         summary = _summary(before, values)
     result = await save(request, file, form, change, errors, summary)
     if result is None or result.errors:
-        errors.add_issues(result.errors if result else (), _fields(index, values))
-        status = 409 if result is None else 422
-        return await _edit_page(
-            request, snapshot, values, errors=errors, status=status, version=text(form, "version")
-        )
+        status = refused(result, errors, _fields(index, values))
+        outcome = Outcome(errors, status=status, version=version)
+        return await _edit_page(request, snapshot, values, outcome)
     if text(form, "action") == "remove":
-        return await _list_page(request, notice=saved_notice(result, summary))
-    snapshot = editor.snapshot(file)
-    return await _edit_page(
-        request, snapshot, values, notice=saved_notice(result, f"agent {agent_id}")
-    )
+        return await _list_page(request, outcome=Outcome(notice=saved_notice(result, summary)))
+    _, snapshot = config_snapshot(request, FILE)
+    notice = saved_notice(result, f"agent {agent_id}")
+    return await _edit_page(request, snapshot, values, Outcome(notice=notice))
 
 
 def add_routes(app: web.Application) -> None:

@@ -17,17 +17,21 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from hotline.config_edit import EditableFile, Snapshot, yaml_text
 from hotline.web.admin.forms import (
+    FRESH,
     IDENTIFIER,
     FormErrors,
+    Outcome,
     editor_of,
     error,
+    form_page,
     form_problems,
     hidden,
+    refused,
     save,
     saved_notice,
     text,
 )
-from hotline.web.auth.guard import page, requires
+from hotline.web.auth.guard import requires
 from hotline.web.auth.users import Role
 from hotline.web.templates import Safe, escape, render
 from ivr.catalog import Offer, Product
@@ -179,10 +183,9 @@ def _item_form(
     values: Mapping[str, str],
     *,
     adding: bool,
-    errors: FormErrors | None = None,
-    version: str | None = None,
+    outcome: Outcome = FRESH,
 ) -> Safe:
-    errors = errors or FormErrors()
+    errors = outcome.errors or FormErrors()
     rows = []
     if adding:
         rows.append(
@@ -200,7 +203,7 @@ def _item_form(
         "admin_catalog_form.html",
         form_id=f"{kind.singular}-form",
         action=action,
-        hidden=hidden(request, version or snapshot.version),
+        hidden=hidden(request, outcome.version or snapshot.version),
         heading=Safe(
             {
                 ("products", True): "[[Add a product]]",
@@ -237,9 +240,7 @@ async def _list_page(
     kind: Kind | None = None,
     item_id: str = "",
     values: Mapping[str, str] | None = None,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
+    outcome: Outcome = FRESH,
 ) -> web.Response:
     snapshot = editor_of(request).snapshot(_file(request))
     forms = {}
@@ -252,19 +253,20 @@ async def _list_page(
             item_id if mine else "",
             (values or {}) if mine else {},
             adding=True,
-            errors=errors if mine else None,
+            outcome=outcome if mine else FRESH,
         )
     currency = _shown(snapshot.data.get("currency"))
-    body = render(
+    return form_page(
+        request,
+        "Catalog",
         "admin_catalog.html",
-        notice=notice,
+        outcome,
         currency=currency,
         products=_table(snapshot.data, KINDS["products"]),
         offers=_table(snapshot.data, KINDS["offers"]),
         product_form=forms["products"],
         offer_form=forms["offers"],
     )
-    return page(request, "Catalog", body, status=status)
 
 
 async def _edit_page(
@@ -273,17 +275,10 @@ async def _edit_page(
     kind: Kind,
     item_id: str,
     values: Mapping[str, str],
-    *,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
-    version: str | None = None,
+    outcome: Outcome = FRESH,
 ) -> web.Response:
-    form = _item_form(
-        request, snapshot, kind, item_id, values, adding=False, errors=errors, version=version
-    )
-    body = render("admin_catalog_item.html", notice=notice, form=form)
-    return page(request, "Catalog", body, status=status)
+    form = _item_form(request, snapshot, kind, item_id, values, adding=False, outcome=outcome)
+    return form_page(request, "Catalog", "admin_catalog_item.html", outcome, form=form)
 
 
 def _kind(request: web.Request) -> Kind:
@@ -339,17 +334,17 @@ async def save_item(request: web.Request) -> web.StreamResponse:
         if problem is not None:
             errors.add("prompt", problem)
 
-    async def refused(status: int) -> web.Response:
+    async def show_again(status: int) -> web.Response:
         if adding:
+            outcome = Outcome(errors, status=status)
             return await _list_page(
-                request, kind=kind, item_id=item_id, values=values, errors=errors, status=status
+                request, kind=kind, item_id=item_id, values=values, outcome=outcome
             )
-        return await _edit_page(
-            request, snapshot, kind, item_id, values, errors=errors, status=status, version=version
-        )
+        outcome = Outcome(errors, status=status, version=version)
+        return await _edit_page(request, snapshot, kind, item_id, values, outcome)
 
     if errors:
-        return await refused(422)
+        return await show_again(422)
 
     def change(data: CommentedMap) -> None:
         items = data.get(kind.key)
@@ -364,13 +359,12 @@ async def save_item(request: web.Request) -> web.StreamResponse:
     verb = "added" if adding else "changed: " + (", ".join(changed) or "nothing")
     result = await save(request, file, form, change, errors, f"{kind.singular} {item_id} {verb}")
     if result is None or result.errors:
-        errors.add_issues(result.errors if result else (), {})
-        return await refused(409 if result is None else 422)
+        return await show_again(refused(result, errors, {}))
     snapshot = editor_of(request).snapshot(file)
     item = _items(snapshot.data, kind).get(item_id)
     shown = _values_of(item, kind) if isinstance(item, Mapping) else values
     notice = saved_notice(result, f"{kind.singular} {item_id}")
-    return await _edit_page(request, snapshot, kind, item_id, shown, notice=notice)
+    return await _edit_page(request, snapshot, kind, item_id, shown, Outcome(notice=notice))
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,14 +6,22 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from hotline.config_edit import ConfigEditor, Edit, EditableFile, EditResult, StaleVersion
+from hotline.config_edit import (
+    ConfigEditor,
+    Edit,
+    EditableFile,
+    EditResult,
+    Snapshot,
+    StaleVersion,
+)
 from hotline.config_yaml import ConfigIssue
 from hotline.web.admin.context import EDITOR
-from hotline.web.auth.guard import current_session
-from hotline.web.templates import Safe, escape
+from hotline.web.auth.guard import current_session, page
+from hotline.web.templates import Safe, escape, render
 
 #: A form made from an older version of the file.
 STALE = "changed by someone else, reload the page and make your change again"
@@ -46,6 +54,30 @@ class FormErrors(dict[str, str]):
 
     def __bool__(self) -> bool:  # a dict with only general problems is still not empty
         return bool(len(self) or self.general)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an edit page shows its form after a request: the problems beside its fields, a
+    notice (what a save did), the HTTP status, and the file version the form was made from
+    (None: the version shown now)."""
+
+    errors: FormErrors | None = None
+    notice: Safe | str = ""
+    status: int = 200
+    version: str | None = None
+
+
+#: A page as first shown: no problems, no notice.
+FRESH = Outcome()
+
+
+def form_page(
+    request: web.Request, title: str, template: str, outcome: Outcome, **parts: object
+) -> web.Response:
+    """An edit page: ``template`` filled with ``parts`` and the outcome's notice."""
+    body = render(template, notice=outcome.notice, **parts)
+    return page(request, title, body, status=outcome.status)
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -159,6 +191,13 @@ def editor_of(request: web.Request) -> ConfigEditor:
     return request.app[EDITOR]
 
 
+def config_snapshot(request: web.Request, name: str) -> tuple[EditableFile, Snapshot]:
+    """The config file ``name`` (``agents.yaml``) and what it holds now."""
+    editor = editor_of(request)
+    file = editor.config_file(name)
+    return file, editor.snapshot(file)
+
+
 async def save(
     request: web.Request,
     file: EditableFile,
@@ -176,3 +215,11 @@ async def save(
     except StaleVersion:
         errors.general.append(STALE)
         return None
+
+
+def refused(result: EditResult | None, errors: FormErrors, fields: Mapping[str, str]) -> int:
+    """After a save that did not happen (``result`` None or with errors): the check's issues
+    put beside their fields, and the status to show the form again with (409 when the form
+    was stale, 422 when the check refused the change)."""
+    errors.add_issues(result.errors if result else (), fields)
+    return 409 if result is None else 422

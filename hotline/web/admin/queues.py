@@ -23,20 +23,24 @@ from ruamel.yaml.error import YAMLError
 from acd.strategy import Strategy
 from hotline.config_edit import Snapshot, dump
 from hotline.web.admin.forms import (
+    FRESH,
     IDENTIFIER,
     FormErrors,
-    editor_of,
+    Outcome,
+    config_snapshot,
     error,
+    form_page,
     form_problems,
     hidden,
     levels,
     levels_text,
     number,
+    refused,
     save,
     saved_notice,
     text,
 )
-from hotline.web.auth.guard import page, requires
+from hotline.web.auth.guard import requires
 from hotline.web.auth.users import Role
 from hotline.web.templates import Safe, escape, render
 
@@ -216,10 +220,9 @@ def _queue_form(
     values: QueueForm,
     *,
     adding: bool,
-    errors: FormErrors | None = None,
-    version: str | None = None,
+    outcome: Outcome = FRESH,
 ) -> Safe:
-    errors = errors or FormErrors()
+    errors = outcome.errors or FormErrors()
     options = "".join(
         f"<option{' selected' if s.value == values.strategy else ''}>{escape(s.value)}</option>"
         for s in Strategy
@@ -229,7 +232,7 @@ def _queue_form(
     return render(
         "admin_queue_form.html",
         action="/admin/queues" if adding else f"/admin/queues/{values.name}",
-        hidden=hidden(request, version or snapshot.version),
+        hidden=hidden(request, outcome.version or snapshot.version),
         heading=Safe("[[Add a queue]]" if adding else "[[Edit queue]]"),
         problems=form_problems(errors),
         name_field=Safe(
@@ -269,34 +272,20 @@ def _table(data: CommentedMap) -> Safe:
 
 
 async def _list_page(
-    request: web.Request,
-    *,
-    values: QueueForm | None = None,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
+    request: web.Request, values: QueueForm | None = None, outcome: Outcome = FRESH
 ) -> web.Response:
-    editor = editor_of(request)
-    snapshot = editor.snapshot(editor.config_file(FILE))
+    _, snapshot = config_snapshot(request, FILE)
     blank = QueueForm(numbers={"sl_target_s": "20"})
-    form = _queue_form(request, snapshot, values or blank, adding=True, errors=errors)
-    body = render("admin_queues.html", notice=notice, rows=_table(snapshot.data), form=form)
-    return page(request, "Queue rules", body, status=status)
+    form = _queue_form(request, snapshot, values or blank, adding=True, outcome=outcome)
+    rows = _table(snapshot.data)
+    return form_page(request, "Queue rules", "admin_queues.html", outcome, rows=rows, form=form)
 
 
 async def _edit_page(
-    request: web.Request,
-    snapshot: Snapshot,
-    values: QueueForm,
-    *,
-    errors: FormErrors | None = None,
-    notice: Safe | str = "",
-    status: int = 200,
-    version: str | None = None,
+    request: web.Request, snapshot: Snapshot, values: QueueForm, outcome: Outcome = FRESH
 ) -> web.Response:
-    form = _queue_form(request, snapshot, values, adding=False, errors=errors, version=version)
-    body = render("admin_queue.html", notice=notice, form=form)
-    return page(request, f"Queue {values.name}", body, status=status)
+    form = _queue_form(request, snapshot, values, adding=False, outcome=outcome)
+    return form_page(request, f"Queue {values.name}", "admin_queue.html", outcome, form=form)
 
 
 @requires(Role.ADMIN)
@@ -306,8 +295,7 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.ADMIN)
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    snapshot = editor.snapshot(editor.config_file(FILE))
+    _, snapshot = config_snapshot(request, FILE)
     name = request.match_info["queue"]
     queue = _queues(snapshot.data).get(name)
     if not isinstance(queue, Mapping):
@@ -317,9 +305,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.ADMIN)
 async def add_queue(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    file = editor.config_file(FILE)
-    snapshot = editor.snapshot(file)
+    file, snapshot = config_snapshot(request, FILE)
     form = await request.post()
     errors = FormErrors()
     values, parsed = _read(form, errors)
@@ -328,7 +314,7 @@ async def add_queue(request: web.Request) -> web.StreamResponse:
     elif values.name in _queues(snapshot.data):
         errors.add("name", f"queue {values.name} exists")
     if errors:
-        return await _list_page(request, values=values, errors=errors, status=422)
+        return await _list_page(request, values, Outcome(errors, status=422))
 
     def change(data: CommentedMap) -> None:
         queues = data.get("queues")
@@ -340,20 +326,17 @@ async def add_queue(request: web.Request) -> web.StreamResponse:
 
     result = await save(request, file, form, change, errors, f"queue {values.name} added")
     if result is None or result.errors:
-        errors.add_issues(result.errors if result else (), _fields(values.name))
-        status = 409 if result is None else 422
-        return await _list_page(request, values=values, errors=errors, status=status)
-    snapshot = editor.snapshot(file)
+        status = refused(result, errors, _fields(values.name))
+        return await _list_page(request, values, Outcome(errors, status=status))
+    _, snapshot = config_snapshot(request, FILE)
     values = _form_of(values.name, _queues(snapshot.data)[values.name])
     notice = saved_notice(result, f"queue {values.name}")
-    return await _edit_page(request, snapshot, values, notice=notice)
+    return await _edit_page(request, snapshot, values, Outcome(notice=notice))
 
 
 @requires(Role.ADMIN)
 async def save_queue(request: web.Request) -> web.StreamResponse:
-    editor = editor_of(request)
-    file = editor.config_file(FILE)
-    snapshot = editor.snapshot(file)
+    file, snapshot = config_snapshot(request, FILE)
     name = request.match_info["queue"]
     queue = _queues(snapshot.data).get(name)
     if not isinstance(queue, Mapping):
@@ -366,7 +349,7 @@ async def save_queue(request: web.Request) -> web.StreamResponse:
     version = text(form, "version", limit=64)
     if errors:
         return await _edit_page(
-            request, snapshot, values, errors=errors, status=422, version=version
+            request, snapshot, values, Outcome(errors, status=422, version=version)
         )
 
     def change(data: CommentedMap) -> None:
@@ -382,14 +365,13 @@ async def save_queue(request: web.Request) -> web.StreamResponse:
     summary = f"queue {name}: " + (", ".join(changed) or "unchanged")
     result = await save(request, file, form, change, errors, summary)
     if result is None or result.errors:
-        errors.add_issues(result.errors if result else (), _fields(name))
-        status = 409 if result is None else 422
-        return await _edit_page(
-            request, snapshot, values, errors=errors, status=status, version=version
-        )
-    snapshot = editor.snapshot(file)
+        status = refused(result, errors, _fields(name))
+        outcome = Outcome(errors, status=status, version=version)
+        return await _edit_page(request, snapshot, values, outcome)
+    _, snapshot = config_snapshot(request, FILE)
     values = _form_of(name, _queues(snapshot.data)[name])
-    return await _edit_page(request, snapshot, values, notice=saved_notice(result, f"queue {name}"))
+    notice = saved_notice(result, f"queue {name}")
+    return await _edit_page(request, snapshot, values, Outcome(notice=notice))
 
 
 def add_routes(app: web.Application) -> None:

@@ -21,11 +21,11 @@ from enum import Enum
 from pydantic import BaseModel
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from history.context import Clock, utc_now
 from history.models import ApiIdempotencyRow, InteractionRow, NoteRow
-from history.store import WRITE
+from history.store import writing_sessions
 
 INTERACTION = "interaction"
 NOTE = "note"
@@ -72,9 +72,7 @@ class IdempotencyStore:
         self._retention = retention
         self._purge_every = purge_every
         self._last_purge: datetime | None = None
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
 
     async def claim(self, source: str, operation: str, key: str, print_: str) -> Claimed:
         """NEW (now claimed) or REPEAT; ``IdempotencyConflict`` if the bodies differ."""

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from history.context import Clock, utc_now
 from history.models import WebUserRow
-from history.store import WRITE
+from history.store import writing_sessions
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 #: What goes into an AMI Originate's Channel: no commas, spaces or line breaks.
@@ -60,9 +60,7 @@ class UserStore:
         self._hasher = hasher or PasswordHasher()
         self._clock = clock
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = writing_sessions(engine)
         # Verifying against this when the name is unknown keeps the timing the same.
         self._dummy_hash = self._hasher.hash("not a password of anyone")
 
