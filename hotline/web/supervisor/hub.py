@@ -86,8 +86,16 @@ class SupervisorHub:
         max_clients: int = 500,
         quality: ContactQuality | None = None,
         wall: Callable[[], datetime] | None = None,
+        kpi_every_s: float = 1.0,
     ) -> None:
         self._acd = acd
+        # The day's KPIs scan every call of the day (about 80 ms at 20,000 calls): they are
+        # recomputed at most every ``kpi_every_s`` (and at each new interval), while the
+        # waiting calls and agents go out with every change.
+        self._kpi_every_s = kpi_every_s
+        self._reported: (
+            tuple[float, float, tuple[KpiReport, KpiReport, list[dict[str, Any]]]] | None
+        ) = None
         self._quality = quality
         self._quality_task: asyncio.Task[None] | None = None
         self._wall = wall or (lambda: datetime.now().astimezone())
@@ -266,7 +274,18 @@ class SupervisorHub:
         }
 
     def _reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
-        """Today's report, the last complete interval's, and today's interval series."""
+        """Today's report, the last complete interval's, and today's interval series (the
+        previous ones for ``kpi_every_s`` within an interval)."""
+        current = math.floor(wall / INTERVAL_S) * INTERVAL_S
+        if self._reported is not None:
+            at, interval, reports = self._reported
+            if interval == current and wall - at < self._kpi_every_s:
+                return reports
+        reports = self._compute_reports(wall)
+        self._reported = (wall, current, reports)
+        return reports
+
+    def _compute_reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
         tz = self._wall().tzinfo
         midnight = day_start(datetime.fromtimestamp(wall, tz)).timestamp()
         if midnight > self._today:  # a new day: yesterday's finished calls are let go
