@@ -124,9 +124,6 @@ class LiveAcd:
         self._resolve = resolve_prompt
         self._wall = wall
         self._max_overflows = max_overflows
-        #: Calls whose interaction this gateway records (a callback's is the dialler's).
-        self._recording: set[str] = set()
-        service.on_answered(self._answered)
         service.on_moved(self._moved)
 
     @property
@@ -153,11 +150,9 @@ class LiveAcd:
             await self._to_fallback(run)
             return
         self._interactions.queued(call, queue)
-        self._recording.add(call.call_id)
         try:
             await self._join(run, to_incoming_call(call, default_queue=queue), 0)
         finally:
-            self._recording.discard(call.call_id)
             self._interactions.ended(
                 call.call_id, outcome=run.outcome, talk_s=run.talk_s, recording=run.recording
             )
@@ -171,7 +166,7 @@ class LiveAcd:
             return
         run.outcome = "abandoned"
         policy = self._settings.policy(incoming.queue)
-        ticket = service.call_arrived(incoming)
+        ticket = service.call_arrived(incoming, on_answered=self._answered)
         waiter: WaitingCaller | None = None
         try:
             if not policy.join_empty and not service.can_serve(ticket):
@@ -231,7 +226,7 @@ class LiveAcd:
                 )
                 self._service.release(ticket)
                 again = replace(ticket.call, entry_time=ticket.entry_time)
-                waiter.ticket = self._service.call_arrived(again)
+                waiter.ticket = self._service.call_arrived(again, on_answered=self._answered)
 
     async def _hold_off(
         self, run: _Run, waiter: WaitingCaller, offer: Offer, failed: tuple[str, float] | None
@@ -365,8 +360,6 @@ class LiveAcd:
         await run.session.stream_file(self._resolve(prompt, run.call.language))
 
     def _answered(self, ticket: CallTicket, agent_id: str, wait_s: float) -> None:
-        if ticket.call_id not in self._recording:
-            return  # queued by someone else (the callback dialler), who records it
         self._interactions.answered(ticket.call_id, agent_id=agent_id, wait_s=wait_s)
 
     def _moved(self, ticket: CallTicket, queue: str) -> None:

@@ -135,7 +135,6 @@ class AcdService:
         self._dials: dict[str, tuple[str, str]] = {}
         self._servable = Servable(self.distributor)
         self._rests: dict[str, asyncio.TimerHandle] = {}
-        self._answer_listeners: list[AnswerListener] = []
         self._move_listeners: list[MoveListener] = []
         self.talk_times = TalkTimes()
         #: The latest offers and why they were made (newest last).
@@ -164,11 +163,6 @@ class AcdService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
-
-    def on_answered(self, listener: AnswerListener) -> None:
-        """``listener(ticket, agent_id, wait_s)`` when an agent answers a queued call (from
-        inside the distributor: it must not call back into the service)."""
-        self._answer_listeners.append(listener)
 
     def watch(self, tracker: ChannelTracker) -> None:
         """The watchdog: after every AMI (re)login's channel rebuild, reconcile."""
@@ -231,9 +225,12 @@ class AcdService:
         return view.state is S.OFFERED and view.call_id == offer.call_id
 
     # calls -----------------------------------------------------------------------------
-    def call_arrived(self, call: IncomingCall) -> CallTicket:
+    def call_arrived(
+        self, call: IncomingCall, *, on_answered: AnswerListener | None = None
+    ) -> CallTicket:
         """Queue a call and open its ticket; raises ``RoutingError`` (unknown queue, a call
-        id already queued)."""
+        id already queued). ``on_answered(ticket, agent_id, wait_s)`` when an agent answers
+        it (from inside the distributor: it must not call back into the service)."""
         skills = self._skills.get(call.queue)
         now = self.now()
         entry = now if call.entry_time is None else min(call.entry_time, now)
@@ -241,7 +238,7 @@ class AcdService:
         profile = _NO_PROFILE
         if skills is not None:
             profile = skills.profile(call.facts, self.setup.priority.is_repeat(call.facts))
-        ticket = CallTicket(call, profile, entry)
+        ticket = CallTicket(call, profile, entry, on_answered)
         previous = self._tickets.get(call.call_id)
         self._tickets[call.call_id] = ticket  # before: offers are delivered from inside
         try:
@@ -440,9 +437,8 @@ class AcdService:
             )
         elif isinstance(event, CallAnswered):
             ticket = self._tickets.get(event.call_id)
-            if ticket is not None:
-                for listener in self._answer_listeners:
-                    listener(ticket, event.agent_id, record.at - ticket.entry_time)
+            if ticket is not None and ticket.on_answered is not None:
+                ticket.on_answered(ticket, event.agent_id, record.at - ticket.entry_time)
         elif isinstance(event, CallAbandoned | CallEnded):
             ticket = self._tickets.get(event.call_id)
             if ticket is not None:

@@ -28,7 +28,13 @@ class OfferNote:
 class CallTicket:
     """A queued call's mailbox: the offers made for it, and whether the ACD let it go."""
 
-    def __init__(self, call: IncomingCall, profile: RoutingProfile, entry_time: float) -> None:
+    def __init__(
+        self,
+        call: IncomingCall,
+        profile: RoutingProfile,
+        entry_time: float,
+        on_answered: AnswerListener | None = None,
+    ) -> None:
         self.call = call
         #: The call's requirement at each relaxation step (for estimates and join-empty).
         self.profile = profile
@@ -38,6 +44,8 @@ class CallTicket:
         #: Set when the call left the distributor (abandoned, ended, reconciled away).
         self.gone = asyncio.Event()
         self.gone_reason = ""
+        #: Told when an agent answers the call (whoever queued it records that).
+        self.on_answered = on_answered
 
     @property
     def call_id(self) -> str:
