@@ -123,13 +123,12 @@ class Hotline:
             config.waiting,
             interactions=self.interactions,
         )
-        callbacks = self.callbacks
         self.ivr: FlowEngine
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
             fallback=_fallback(config),
-            callbacks=callbacks,
+            callbacks=self.callbacks,
             interactions=self.interactions,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
         )
@@ -137,7 +136,7 @@ class Hotline:
             build_flow(config.ivr),
             callers=HistoryDirectory(self.history),
             acd=self.acd_gateway,
-            callbacks=callbacks,
+            callbacks=self.callbacks,
             fallback=_fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
