@@ -144,6 +144,7 @@ async def run_demo(
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await traffic.drain(drain_s)
+                traffic.tally.service_stopped = True  # calls still in it go to Asterisk's queue
             unsubscribe()
         finally:
             await service.close()

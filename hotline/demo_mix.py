@@ -178,6 +178,9 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered by an agent"
     ABANDONED = "abandoned"
     FALLBACK = "went to fallback"
+    #: Still in the service when the demo stopped it: handed to Asterisk's own queue, as
+    #: in production when hotline stops (the dialplan fallback).
+    AT_STOP = "handed to Asterisk's queue at the stop"
     CALLBACK = "callbacks requested"
     IN_IVR = "ended in the IVR"  # self-service, voicemail, the menus' goodbye
     CUT = "cut off by the end of the demo"
@@ -194,12 +197,15 @@ _ONLY_IF_ANY = frozenset({Outcome.LOST, Outcome.DROPPED})
 CALLBACK_REQUESTED = "callback requested"
 
 
-def outcome(result: CallResult | None, left_reason: str | None) -> Outcome:
-    """What happened to one call, from the emulator's record and the ACD's exit reason."""
+def outcome(
+    result: CallResult | None, left_reason: str | None, *, service_stopped: bool = False
+) -> Outcome:
+    """What happened to one call, from the emulator's record and the ACD's exit reason
+    (``service_stopped``: the call ended after the demo began stopping the service)."""
     if result is None:
         return Outcome.LOST
     if result.fallback_used:
-        return Outcome.FALLBACK
+        return Outcome.AT_STOP if service_stopped else Outcome.FALLBACK
     if any(dial.status == "ANSWER" for dial in result.dials):
         return Outcome.ANSWERED
     if left_reason == CALLBACK_REQUESTED:
@@ -232,6 +238,8 @@ class Tally:
     queued: dict[str, Queued] = field(default_factory=dict)
     left: dict[str, str] = field(default_factory=dict)  # ACD exit reasons
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    #: Set when the demo begins stopping the service.
+    service_stopped: bool = False
 
     @property
     def placed(self) -> int:
@@ -243,7 +251,8 @@ class Tally:
             self.intents[call_id] = call.intent
 
     def ended(self, call_id: str, result: CallResult | None) -> Outcome:
-        self.outcomes[call_id] = outcome(result, self.left.get(call_id))
+        left = self.left.get(call_id)
+        self.outcomes[call_id] = outcome(result, left, service_stopped=self.service_stopped)
         return self.outcomes[call_id]
 
     def counts(self) -> Counter[Outcome]:

@@ -242,3 +242,8 @@ def test_without_voices_or_a_callback_key_those_callers_are_not_drawn() -> None:
     kinds = {CallerMix().next(rng).kind for _ in range(500)}
     assert kinds == set(MIX) - {Kind.SPEAKER, Kind.CALLBACK}
     assert priorities_by_kind(Tally(), [Kind.KNOWN]) == {Kind.KNOWN: []}
+
+
+def test_a_call_the_stopping_service_hands_to_asterisk_is_not_a_plain_fallback() -> None:
+    assert outcome(_result(fallback=True), None, service_stopped=True) is Outcome.AT_STOP
+    assert outcome(_result(fallback=True), None, service_stopped=False) is Outcome.FALLBACK
