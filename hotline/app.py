@@ -426,6 +426,7 @@ def _agi_limits(config: Config) -> AgiLimits:
         header_timeout_s=limits.header_timeout_s,
         idle_timeout_s=limits.idle_timeout_s,
         command_timeout_s=limits.command_timeout_s,
+        media_timeout_s=limits.media_timeout_s,
         max_sessions=limits.max_sessions,
     )
 

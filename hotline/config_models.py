@@ -122,6 +122,7 @@ class FastAgiLimits(_Settings):
     header_timeout_s: PositiveSeconds = 5.0
     idle_timeout_s: PositiveSeconds = 300.0
     command_timeout_s: PositiveSeconds = 10.0
+    media_timeout_s: PositiveSeconds = 600.0
     max_sessions: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
 

@@ -6,6 +6,12 @@ sends nothing to Asterisk for `idle_timeout_s` is stopped. The caller is never l
 an unknown script, a handler's unhandled exception, an idle handler, a full server
 (`max_sessions`) or a server shutdown sends a live call to the `Fallback` (SET CONTEXT,
 EXTENSION, PRIORITY, then close: Asterisk continues the dialplan there).
+
+A crash cannot do that, and Asterisk ends `AGI()` with `AGISTATUS=SUCCESS` whenever the
+socket closes, crash or not. So the server says it is done: before it closes a session on
+purpose it sets `HOTLINE_DONE=1` on the channel, and the dialplan after `AGI()` sends any
+call without it to the fallback (docker/asterisk/extensions.conf). A killed service, a
+connection dropped by the command watchdog or a lost network all land there.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from telephony.agi_session import AgiCommandError, AgiSession, CallerHangup
 log = logging.getLogger("telephony.agi")
 
 Handler = Callable[[AgiSession], Awaitable[None]]
+#: The channel variable that tells the dialplan hotline ended the session on purpose.
+DONE_VARIABLE = "HOTLINE_DONE"
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAX_REMEMBERED_REFUSALS = 1024
 _BACKLOG = 1024  # a burst of calls (e.g. after an Asterisk restart) must not overflow the queue
@@ -35,6 +43,7 @@ class AgiLimits:
     header_timeout_s: float = 5.0  # Asterisk sends the block within ~1 ms of the accept
     idle_timeout_s: float = 300.0  # a handler sending nothing this long is stopped
     command_timeout_s: float = 10.0  # commands that return at once (not prompts/dials)
+    media_timeout_s: float = 600.0  # the watchdog on a prompt, GET DATA or application
     hangup_grace_s: float = 0.25  # how long to wait for HANGUP after a -1 (recorded: ~45 ms)
     max_sessions: int = 1000  # calls beyond this go straight to the fallback
 
@@ -100,6 +109,7 @@ class _Connection(asyncio.Protocol):
                     env,
                     self.transport,
                     command_timeout_s=self._limits.command_timeout_s,
+                    media_timeout_s=self._limits.media_timeout_s,
                     hangup_grace_s=self._limits.hangup_grace_s,
                     peer=self.peer,
                 )
@@ -254,12 +264,25 @@ class FastAgiServer:
                     await self._run_handler(handler, session, script)
                 finally:
                     self.active_sessions -= 1
+            await self._done(session)
         except asyncio.CancelledError:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._to_fallback(session, timeout_s=1.0)  # server shutdown
+                await self._done(session, timeout_s=1.0)
             raise
         finally:
             connection.close()
+
+    @staticmethod
+    async def _done(session: AgiSession, timeout_s: float | None = None) -> None:
+        """Tell the dialplan this end is on purpose (a dead channel runs only its `h`)."""
+        if session.dead:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await session.set_variable(DONE_VARIABLE, "1")
+        except (TimeoutError, CallerHangup, AgiCommandError) as exc:
+            log.info("AGI %s: could not mark the session done: %s", session.env.channel, exc)
 
     async def _run_handler(self, handler: Handler, session: AgiSession, script: str) -> None:
         task = asyncio.current_task()

@@ -14,6 +14,23 @@ Hang-up rules, from the recorded Asterisk transcripts:
   the session is dead and the next media method raises.
 * Dead mode: GET/SET VARIABLE, GET FULL VARIABLE, VERBOSE, NOOP and EXEC still work after the
   hang-up, so cleanup code may read variables. `hangup()`/`stop_music_on_hold()` are no-ops then.
+
+One command, one reply, except when a command is interrupted. res_agi watches the AGI socket
+while STREAM FILE, CONTROL STREAM FILE, GET OPTION, GET DATA and SAY * play, and while WAIT
+FOR DIGIT waits: a new line written then stops the running command. WAIT FOR DIGIT still
+answers (`200 result=1`, with a WARNING in Asterisk's log); the others print **no** reply
+("don't print a result line, as there is a new command"), unless they had just ended on
+their own. So a command whose caller stops waiting for it (`asyncio` cancellation: an offer
+arrived while the caller was on hold or hearing an announcement) is followed at once by a
+*fence*, `GET FULL VARIABLE <token>`, whose reply carries the token back: it interrupts the
+media, and every reply before it belongs to the abandoned command and is dropped, whether
+Asterisk sent one or not. Commands written after the fence are matched to replies again.
+
+Every command has a deadline (the watchdog): quick ones `command_timeout_s`, media ones
+their own length plus that margin, the rest (a prompt of unknown length, a Dial) a bound
+of their own. When Asterisk does not answer in time the connection is closed and the
+reason logged; the dialplan then sends the call to the fallback (hotline never said it was
+done: see `telephony.agi_server`'s `HOTLINE_DONE`).
 """
 
 from __future__ import annotations
@@ -37,6 +54,8 @@ _QUICK = frozenset(
     | {agi.SET_CALLERID, agi.SET_MUSIC, agi.SET_AUTOHANGUP, agi.GOSUB}
 )
 _DEFAULT: float = -1.0  # "use the session's timeout for this kind of command"
+#: The watchdog's bound on a bridged conversation (Dial returns when it ends).
+MAX_BRIDGE_S = 8 * 3600.0
 
 
 class CallerHangup(Exception):
@@ -124,25 +143,28 @@ class AgiSession:
         transport: AgiTransport,
         *,
         command_timeout_s: float | None = 10.0,
+        media_timeout_s: float | None = 600.0,
         hangup_grace_s: float = 0.25,
         peer: str = "",
     ) -> None:
         self.env = env
         self._transport = transport
         self._command_timeout_s = command_timeout_s
+        #: The bound of a command of unknown length (a prompt, GET DATA, an application).
+        self._media_timeout_s = media_timeout_s
         self._grace_s = hangup_grace_s
         self._label = f"{env.channel or '?'} ({env.uniqueid or '?'}) from {peer or '?'}"
         self._lock = asyncio.Lock()
         self._pending: asyncio.Future[AgiResponse] | None = None
-        # Commands written and replies read, counted: reply n answers command n, so the reply
-        # of a command whose caller was cancelled is recognised and dropped, whenever it comes.
-        self._sent = 0
-        self._received = 0
-        self._pending_seq = 0
+        #: Replies are dropped until one carries this token (see the module's doc).
+        self._fence: str | None = None
+        self._fences = 0
+        self._replied = False  # the pending command's reply came
         self._hung_up = asyncio.Event()
         self._closed = False
         self._deadline: float | None = None  # when the running command times out
         self._timeout_of_pending = 0.0
+        self._command_of_pending = ""
         self._timer: asyncio.TimerHandle | None = None
         self.on_activity: Callable[[bool], None] | None = None  # busy=True while a command runs
 
@@ -164,14 +186,24 @@ class AgiSession:
     def feed(self, item: AgiResponse | Hangup) -> None:
         if isinstance(item, Hangup):
             self._hung_up.set()
-        elif self._received >= self._sent:
+        elif self._fence is not None:
+            if item.code == 200 and item.data == self._fence:
+                self._fence = None
+            # else: the late reply of an abandoned command, or an earlier fence's: dropped
+        elif self._pending is None or self._replied:
             self.abort(f"unsolicited AGI reply {item.code} {item.result}")
         else:
-            self._received += 1
-            pending = self._pending
-            if self._received == self._pending_seq and pending is not None and not pending.done():
-                pending.set_result(item)
-            # else: the reply of a command whose caller was cancelled: dropped
+            self._replied = True
+            if not self._pending.done():  # else: cancelled, its caller is unwinding
+                self._pending.set_result(item)
+
+    def _abandoned(self) -> None:
+        """The running command's caller stopped waiting: interrupt it with a fence."""
+        if self._closed or self._transport.is_closing():
+            return
+        self._fences += 1
+        self._fence = f"hotline-fence-{self._fences}"
+        self._transport.write(agi.encode_command(agi.GET_FULL_VARIABLE, self._fence))
 
     def connection_lost(self, reason: str = "connection closed") -> None:
         self._closed = True
@@ -202,7 +234,11 @@ class AgiSession:
         if self._deadline is None or self._closed:
             return
         if loop.time() >= self._deadline:
-            self.abort(f"no reply within {self._timeout_of_pending} s", "command timeout")
+            self.abort(
+                f"no reply to {self._command_of_pending} within {self._timeout_of_pending:g} s"
+                " (watchdog): the dialplan sends the call to the fallback",
+                "command timeout",
+            )
         else:
             self._timer = loop.call_at(self._deadline, self._check_deadline, loop)
 
@@ -217,24 +253,26 @@ class AgiSession:
         line = agi.encode_command(name, *args)
         if timeout_s == _DEFAULT:
             quick = name in _QUICK or name.upper() in _QUICK
-            timeout_s = self._command_timeout_s if quick else None
+            timeout_s = self._command_timeout_s if quick else self._media_timeout_s
         async with self._lock:
             if self._closed:
                 raise CallerHangup("connection closed")
             loop = asyncio.get_running_loop()
             future: asyncio.Future[AgiResponse] = loop.create_future()
             self._pending = future
+            self._replied = False
             try:
                 self._transport.write(line)
-                self._sent += 1
-                self._pending_seq = self._sent
                 if self.on_activity is not None:
                     self.on_activity(True)
                 if timeout_s is not None:
                     self._timeout_of_pending = timeout_s
+                    self._command_of_pending = name
                     self._arm(loop, loop.time() + timeout_s)
                 response = await future
             finally:
+                if not self._replied:
+                    self._abandoned()
                 self._pending = None
                 self._deadline = None
                 if self.on_activity is not None:
@@ -247,7 +285,7 @@ class AgiSession:
         return response
 
     async def _media(
-        self, name: str, *args: str | int, timeout_s: float | None = None
+        self, name: str, *args: str | int, timeout_s: float | None = _DEFAULT
     ) -> tuple[int, AgiResponse]:
         """A command that needs a live channel; its integer result (-1 = hung up) and reply."""
         if self.dead:
@@ -339,7 +377,7 @@ class AgiSession:
             args.append(max_digits)
         if self.dead:
             raise CallerHangup("hangup")
-        response = await self.command(agi.GET_DATA, *args, timeout_s=None)
+        response = await self.command(agi.GET_DATA, *args)
         if response.result.startswith("-"):
             raise self._gone()
         return DigitInput(response.result, timed_out=response.data == "timeout")
@@ -430,7 +468,7 @@ class AgiSession:
             t = self._command_timeout_s
             await self._media(agi.EXEC, agi.APP_STOP_MUSIC_ON_HOLD, timeout_s=t)
 
-    async def exec(self, app: str, *args: str, timeout_s: float | None = None) -> int:
+    async def exec(self, app: str, *args: str, timeout_s: float | None = _DEFAULT) -> int:
         """Any dialplan application; its raw result (-2: no such application). Args are joined
         with "," into the one argument EXEC passes on. Works in dead mode."""
         words = (app, ",".join(args)) if args else (app,)
@@ -453,7 +491,8 @@ class AgiSession:
 
         Never raises for the caller hanging up during the dial: see `caller_alive`."""
         arg = f"{endpoint},{timeout_s}" + (f",{options}" if options else "")
-        code, _ = await self._media(agi.EXEC, agi.APP_DIAL, arg)
+        bound = None if self._media_timeout_s is None else timeout_s + MAX_BRIDGE_S
+        code, _ = await self._media(agi.EXEC, agi.APP_DIAL, arg, timeout_s=bound)
         if code < 0:  # bridged (either side hung up) or the caller cancelled: wait for HANGUP
             await self._await_hangup_line()
         status = await self.get_variable(agi.VAR_DIALSTATUS) or ""

@@ -32,6 +32,15 @@ DEFAULT_PORT: Final = 4573
 HANGUP_DELAY_V: Final = 0.040
 THREAD_ID: Final = 140483689825984
 READ_CHUNK: Final = 4096
+#: Commands res_agi runs with the AGI socket as their control fd: a new line stops them.
+INTERRUPTIBLE: Final = (
+    agi.STREAM_FILE,
+    agi.CONTROL_STREAM_FILE,
+    agi.GET_OPTION,
+    agi.GET_DATA,
+    "SAY ",
+    agi.WAIT_FOR_DIGIT,
+)
 
 
 class AgiLink:
@@ -146,7 +155,10 @@ class AgiLink:
                         writer.write(agi.HANGUP_LINE)
                         await writer.drain()
                     return
-                reply = await self._command(line)
+                next_line = asyncio.create_task(lines.get())
+                reply = await self._command_or_interruption(line, next_line)
+                if reply is None:
+                    continue  # stopped by the next line, which is run now
                 writer.write(reply.data)
                 await writer.drain()
                 if reply.tail:
@@ -160,6 +172,27 @@ class AgiLink:
             reading.cancel()
             if next_line is not None:
                 next_line.cancel()
+
+    async def _command_or_interruption(
+        self, line: str, next_line: asyncio.Task[str | None]
+    ) -> Reply | None:
+        """Runs one command; a media command that watches the AGI socket is stopped by the
+        next line (or the socket's end). Then WAIT FOR DIGIT answers 1 and the others do not
+        answer at all (res_agi: "don't print a result line, as there is a new command")."""
+        command = asyncio.ensure_future(self._command(line))
+        if not line.upper().startswith(INTERRUPTIBLE):
+            return await command
+        await asyncio.wait({command, next_line}, return_when=asyncio.FIRST_COMPLETED)
+        if command.done():
+            return command.result()
+        command.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await command
+        if line.upper().startswith(agi.WAIT_FOR_DIGIT):
+            log.warning("The FD we were waiting for has something waiting. "
+                        "Waitfordigit returning numeric 1")  # fmt: skip
+            return Reply(b"200 result=1\n")
+        return None
 
     async def _command(self, line: str) -> Reply:
         ch = self._ch

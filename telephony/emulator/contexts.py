@@ -1,17 +1,20 @@
 """The emulator's dialplan, as data: the lab's `hotline` context plus the fallback queue.
 
-`hotline,100` is the production-like path (NoOp, Answer, AGI, then the fallback jump when the
-FastAGI server is unreachable, like the docker dialplan); 101 has no Answer(), 102 passes AGI
-arguments, 110 is the lab's redirect target, 111 the Originate target. Any other extension in
-`hotline` runs the 100 steps. Every extension of the fallback context runs its `s` steps.
-Every extension of the callback context (hotline-callback, as in the deployment) is a
-customer's number, dialled over the trunk.
+`hotline,100` is the production-like path (NoOp, Answer, AGI, then the fallback jump when
+hotline did not end the session on purpose (`HOTLINE_DONE` unset), like the docker
+dialplan); 101 has no Answer(), 102 passes AGI arguments, 110 is the lab's redirect target,
+111 the Originate target. Any other extension in `hotline` runs the 100 steps. Every
+extension of the fallback context runs its `s` steps. Every extension of the callback
+context (hotline-callback, as in the deployment) is a customer's number, dialled over the
+trunk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+
+from telephony.agi_server import DONE_VARIABLE
 
 Step = tuple[str, str]  # (application, data with ${...} expanded at run time)
 HOTLINE: Final = "hotline"
@@ -49,7 +52,9 @@ class Contexts:
             return None
         agi = ("AGI", "${" + AGI_URL_VAR + "}")
         after_agi = [
-            ("GotoIf", f'$["${{AGISTATUS}}" = "FAILURE"]?{self.fallback},s,1'),
+            # as docker/asterisk/extensions.conf: a session hotline did not end on purpose
+            # (unreachable, killed, dropped by its watchdog) goes to the fallback
+            ("GotoIf", f'$["${{{DONE_VARIABLE}}}" != "1"]?{self.fallback},s,1'),
             ("NoOp", "AGI done ${AGISTATUS}"),
             ("Hangup", ""),
         ]

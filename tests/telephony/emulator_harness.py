@@ -225,6 +225,9 @@ class AgiPeer:
         self.writer.write((line + "\n").encode())
         return (await self.reader.readline()).decode()
 
+    def send(self, line: str) -> None:
+        self.writer.write((line + "\n").encode())
+
     async def line(self) -> str:
         return (await self.reader.readline()).decode()
 

@@ -16,7 +16,9 @@ from telephony.agi_session import AgiSession, CallerHangup
 from tests.transcripts import ASTERISK_TO_SERVICE, stream
 
 FALLBACK = Fallback("hotline-fallback")
-FALLBACK_COMMANDS = ["SET CONTEXT hotline-fallback", "SET EXTENSION s", "SET PRIORITY 1"]
+#: What the server writes last to a live call it ends on purpose (a crash writes nothing).
+DONE = "SET VARIABLE HOTLINE_DONE 1"
+FALLBACK_COMMANDS = ["SET CONTEXT hotline-fallback", "SET EXTENSION s", "SET PRIORITY 1", DONE]
 LOCAL = ["127.0.0.0/8"]
 Answer = Callable[[str], bytes]
 
@@ -118,7 +120,7 @@ async def test_calls_are_routed_by_script_without_query_string(start_server: Any
     async with asyncio.timeout(5):
         for script, route in [("hotline?lang=de", "hotline"), ("sales", "sales")]:
             ast = await Asterisk.call(server.port, env_block(script))
-            assert await ast.serve() == ["ANSWER", f"SET VARIABLE ROUTE {route}"]
+            assert await ast.serve() == ["ANSWER", f"SET VARIABLE ROUTE {route}", DONE]
 
 
 async def test_unknown_script_sends_the_call_to_the_fallback(
@@ -209,7 +211,7 @@ async def test_non_utf8_environment_value_reaches_the_handler_replaced(start_ser
     server = await start_server({"hotline": note})
     data = env_block().replace(b"agi_calleridname: ivr_basic", b"agi_calleridname: J\xf6rg")
     async with asyncio.timeout(5):
-        assert await (await Asterisk.call(server.port, data)).serve() == []
+        assert await (await Asterisk.call(server.port, data)).serve() == [DONE]
     assert names == ["J\ufffdrg"]
 
 
@@ -251,7 +253,7 @@ async def test_bad_environment_closes_only_that_connection(start_server: Any, da
         bad = await Asterisk.call(server.port, data)
         assert await bad.closed_by_service()
         good = await Asterisk.call(server.port, env_block())
-        assert await good.serve() == ["ANSWER", "SET VARIABLE ROUTE hotline"]
+        assert await good.serve() == ["ANSWER", "SET VARIABLE ROUTE hotline", DONE]
 
 
 async def test_half_written_environment_then_eof_is_closed_without_spinning(
@@ -266,7 +268,7 @@ async def test_half_written_environment_then_eof_is_closed_without_spinning(
         await asyncio.sleep(0.3)
         assert time.process_time() - cpu < 0.1
         good = await Asterisk.call(server.port, env_block())
-        assert await good.serve() == ["ANSWER", "SET VARIABLE ROUTE hotline"]
+        assert await good.serve() == ["ANSWER", "SET VARIABLE ROUTE hotline", DONE]
     assert not server.connections
 
 
@@ -296,7 +298,7 @@ async def test_garbage_reply_aborts_that_session_only(start_server: Any) -> None
         assert await bad.command() == "ANSWER"
         bad.send(b"this is not AGI\n")
         assert await bad.closed_by_service()
-        assert await good.serve() == ["ANSWER", 'VERBOSE "still here" 1']
+        assert await good.serve() == ["ANSWER", 'VERBOSE "still here" 1', DONE]
     assert sorted(outcomes) == ["connection closed", "ok"]
 
 
@@ -334,7 +336,8 @@ async def test_long_command_is_not_idle(start_server: Any) -> None:
     server = await start_server({"hotline": ivr}, idle_timeout_s=0.2)
     async with asyncio.timeout(5):
         assert await slow(await Asterisk.call(server.port, env_block())) == [
-            'STREAM FILE long-prompt ""'
+            'STREAM FILE long-prompt ""',
+            DONE,
         ]
 
 
@@ -371,7 +374,7 @@ async def test_calls_beyond_max_sessions_go_to_the_fallback(start_server: Any) -
         assert server.active_sessions == 2
         assert await (await Asterisk.call(server.port, env_block())).serve() == FALLBACK_COMMANDS
         release.set()
-        assert [await ast.serve() for ast in first] == [["ANSWER"], ["ANSWER"]]
+        assert [await ast.serve() for ast in first] == [["ANSWER", DONE], ["ANSWER", DONE]]
     assert server.active_sessions == 0
 
 
@@ -386,7 +389,7 @@ async def test_many_concurrent_sessions_all_complete(start_server: Any) -> None:
     async with asyncio.timeout(20):
         calls = [await Asterisk.call(server.port, env_block()) for _ in range(300)]
         results = await asyncio.gather(*(ast.serve() for ast in calls))
-    assert all(len(commands) == 7 for commands in results)
+    assert all(len(commands) == 8 for commands in results)
     assert server.active_sessions == 0
     await asyncio.sleep(0)
     assert not server._tasks
@@ -418,3 +421,30 @@ async def test_close_sends_live_calls_to_the_fallback_and_leaves_no_task(
     assert cancelled == [True]
     assert not server._tasks
     assert not server.connections
+
+
+async def test_a_crashed_handler_leaves_the_call_without_the_done_mark(start_server: Any) -> None:
+    """A session closed without HOTLINE_DONE (a killed service, the watchdog) is the
+    dialplan's cue to send the call to the fallback."""
+
+    async def dies(session: AgiSession) -> None:
+        await session.answer()
+        session.abort("simulated crash")
+
+    server = await start_server({"hotline": dies})
+    async with asyncio.timeout(5):
+        assert await (await Asterisk.call(server.port, env_block())).serve() == ["ANSWER"]
+
+
+async def test_a_prompt_asterisk_never_answers_is_ended_by_the_watchdog(
+    start_server: Any, agi_log: pytest.LogCaptureFixture
+) -> None:
+    async def ivr(session: AgiSession) -> None:
+        await session.stream_file("hello-world")
+
+    server = await start_server({"hotline": ivr}, media_timeout_s=0.2)
+    async with asyncio.timeout(5):
+        ast = await Asterisk.call(server.port, env_block())
+        assert await ast.command() == 'STREAM FILE hello-world ""'
+        assert await ast.closed_by_service()
+    assert any("watchdog" in r.getMessage() for r in warnings(agi_log))

@@ -9,7 +9,10 @@ import socket
 import wave
 from pathlib import Path
 
+import pytest
+
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
+from tests.telephony.agi_interruption import SCENARIOS, interrupt
 from tests.telephony.emulator_harness import RawAmi, ScriptedAgi, name_of
 
 
@@ -196,3 +199,43 @@ async def test_caller_hanging_up_while_the_agi_is_idle_gets_an_immediate_hangup_
         assert await peer.half_close() == b"HANGUP\n"
         result = await call.wait_done(5)
     assert (result.agi_status, result.hung_up_by) == ("HANGUP", "caller")
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+async def test_a_command_written_while_media_plays_stops_it_as_asterisk_does(
+    scenario: str,
+) -> None:
+    command, expected = SCENARIOS[scenario]
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, time_scale=1.0) as emu,
+    ):
+        call = await emu.place_call(Caller())
+        peer = await agi.next()
+        assert await peer.command("ANSWER") == "200 result=0\n"
+        assert await interrupt(peer, command) == expected
+        assert await peer.command("GET VARIABLE NOPE") == "200 result=0\n"  # in step again
+        peer.close()
+        call.hang_up()
+        await call.wait_done(5)
+
+
+async def test_a_session_closed_without_the_done_mark_goes_to_the_fallback() -> None:
+    """A killed service closes the socket: AGISTATUS is SUCCESS, as on real Asterisk, and
+    only the missing HOTLINE_DONE sends the caller to the fallback queue."""
+    phones = [AgentPhone("SIP/agent1001", "answer", ring_s=0.5, talk_s=1.0)]
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, phones=phones, time_scale=0.01) as emu,
+    ):
+        done = await emu.place_call(Caller())
+        peer = await agi.next()
+        assert await peer.command("SET VARIABLE HOTLINE_DONE 1") == "200 result=1\n"
+        peer.close()
+        crashed = await emu.place_call(Caller())
+        (await agi.next()).close()
+        done_result, crashed_result = await done.wait_done(5), await crashed.wait_done(5)
+    assert done_result.agi_status == crashed_result.agi_status == "SUCCESS"
+    assert not done_result.fallback_used
+    assert crashed_result.fallback_used
+    assert crashed_result.fallback_phone == "SIP/agent1001"
