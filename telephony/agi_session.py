@@ -16,15 +16,17 @@ Hang-up rules, from the recorded Asterisk transcripts:
   hang-up, so cleanup code may read variables. `hangup()`/`stop_music_on_hold()` are no-ops then.
 
 One command, one reply, except when a command is interrupted. res_agi watches the AGI socket
-while STREAM FILE, CONTROL STREAM FILE, GET OPTION, GET DATA and SAY * play, and while WAIT
-FOR DIGIT waits: a new line written then stops the running command. WAIT FOR DIGIT still
+while STREAM FILE, CONTROL STREAM FILE, GET OPTION and GET DATA play, and while WAIT FOR
+DIGIT waits: a new line written then stops the running command. WAIT FOR DIGIT still
 answers (`200 result=1`, with a WARNING in Asterisk's log); the others print **no** reply
 ("don't print a result line, as there is a new command"), unless they had just ended on
-their own. So a command whose caller stops waiting for it (`asyncio` cancellation: an offer
-arrived while the caller was on hold or hearing an announcement) is followed at once by a
-*fence*, `GET FULL VARIABLE <token>`, whose reply carries the token back: it interrupts the
-media, and every reply before it belongs to the abandoned command and is dropped, whether
-Asterisk sent one or not. Commands written after the fence are matched to replies again.
+their own. SAY NUMBER is not stopped: it ends and answers first (measured on both
+Asterisks by tests/telephony/agi_interruption.py). So a command whose caller stops waiting
+for it (`asyncio` cancellation: an offer arrived while the caller was on hold or hearing an
+announcement) is followed at once by a *fence*, `GET FULL VARIABLE <token>`, whose reply
+carries the token back: it interrupts the media, and every reply before it belongs to the
+abandoned command and is dropped, whether Asterisk sent one or not. Commands written after
+the fence are matched to replies again.
 
 Every command has a deadline (the watchdog): quick ones `command_timeout_s`, media ones
 their own length plus that margin, the rest (a prompt of unknown length, a Dial) a bound
