@@ -117,4 +117,4 @@ def test_bad_config_is_refused_with_the_reason(
 def test_config_models_are_frozen() -> None:
     config = QueuesConfig.model_validate(load("queues.yaml"))
     with pytest.raises(ValidationError):
-        config.queues["support"].sl_target_s = 5  # type: ignore[misc]
+        config.queues["support"].sl_target_s = 5

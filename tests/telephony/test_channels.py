@@ -24,7 +24,7 @@ def test_a_recorded_call_flow_opens_two_channels_and_ends_with_none() -> None:
 
 def test_channel_state_follows_newstate() -> None:
     table = ChannelTable()
-    states = []
+    states: list[object] = []
     for message in events("ami_call_flow"):
         table.apply(message)
         caller = table.by_name("SIP/caller-00000027")

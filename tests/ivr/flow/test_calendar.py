@@ -15,8 +15,8 @@ def calendar(**settings: object) -> BusinessCalendar:
     return BusinessCalendar.from_settings(BusinessHours.model_validate(settings))
 
 
-def utc(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 def test_no_hours_means_always_open_except_holidays() -> None:

@@ -151,7 +151,7 @@ async def test_queued_turn_that_times_out_is_never_decoded(
     blocking.release.set()
     await service.close()
 
-    assert results == [None, None]
+    assert list(results) == [None, None]
     assert service.stats.fallbacks["timeout"] == 2
     assert blocking.calls == 1
 
