@@ -51,7 +51,7 @@ from hotline.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFile
 from ivr.flow.models import anchor_config_paths
 from ivr.flow.validation import check_flow
 from ivr.intent.config import IntentsConfig, check_intents
-from ivr.speech.settings import SpeechSettings, speech_warnings
+from ivr.speech.settings import SpeechSettings
 
 __all__ = [
     "CONFIG_FILES",
@@ -93,7 +93,9 @@ class ConfigFile:
 CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("hotline.yaml", ServiceSettings, field=None, required=True),
     ConfigFile("ivr.yaml", IvrSettings, field="ivr", check=check_flow, anchor=anchor_config_paths),
-    ConfigFile("speech.yaml", SpeechSettings, field="speech", warn=speech_warnings),
+    # A model missing on this machine is said by the speech service when it starts (serve,
+    # demo), once: not by every command that reads the config.
+    ConfigFile("speech.yaml", SpeechSettings, field="speech"),
     ConfigFile("intents.yaml", IntentsConfig, field="intents", check=check_intents),
     ConfigFile("waiting.yaml", WaitingConfig, field="waiting"),
     ConfigFile("priority.yaml", PriorityConfig, field="priority"),

@@ -281,3 +281,22 @@ async def test_build_from_settings_recognises_english_and_skips_a_missing_model(
     stats = service.stats
     assert (stats.turns, stats.recognised, stats.fallbacks["no_backend"]) == (3, 2, 1)
     assert stats.languages == ("en",)
+
+
+async def test_a_missing_model_is_logged_once_when_the_service_is_built(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "no-arabic-model"
+    settings = SpeechSettings(languages={"ar": LanguageModel(engine="vosk", model=str(missing))})
+    service = build_speech_service(settings)
+    await service.start()
+    try:
+        results = [await service.recognise(tmp_path / "a.wav", language="ar") for _ in range(3)]
+    finally:
+        await service.close()
+
+    assert results == [None, None, None]
+    warned = [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
+    assert len(warned) == 1
+    assert "no-arabic-model not found" in warned[0].getMessage()
+    assert service.stats.fallbacks["no_backend"] == 3
