@@ -1,7 +1,7 @@
 """AMI decoding speed: the frame-at-once ``telephony.ami_codec.AmiDecoder`` against the
 line-at-a-time decoder it replaced (``LineDecoder`` below, kept here as the baseline).
 
-The traffic is every AMI connection recorded from a real Asterisk 20 in ../shared/asterisk
+The traffic is every AMI connection recorded from a real Asterisk 20 in tests/fixtures/asterisk
 (``ami_*.jsonl``, Asterisk's side: the banner, responses, lists and call events), fed to the
 service-side decoder the way the AMI client reads it: one message per read (a quiet link),
 4 KiB reads, and 64 KiB reads (the client's read size, a busy link). Both decoders must give

@@ -42,6 +42,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+#: ``hotline.demo.CALLS_PER_MINUTE``, repeated so that the parser imports no telephony.
+DEMO_CALLS_PER_MINUTE = 8.0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return int(args.run(args))
@@ -70,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         "--duration", type=_positive, metavar="S", help="stop after S seconds (default: never)"
     )
     demo.add_argument(
-        "--rate", type=_positive, default=6.0, metavar="CALLS_PER_MIN", help="default: 6"
+        "--rate",
+        type=_positive,
+        default=DEMO_CALLS_PER_MINUTE,
+        metavar="CALLS_PER_MIN",
+        help=f"default: {DEMO_CALLS_PER_MINUTE:g}, after an opening burst of calls",
     )
     demo.set_defaults(run=_demo)
     for name in COMMAND_MODULES:
@@ -182,14 +190,33 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from hotline.demo import run_demo
+    from hotline.demo_files import DemoFilesError, prepare_demo_files
 
     loaded = _load(args)
     if loaded is None:
         return 1
-    config, _ = loaded
+    config, overrides = loaded
     configure_logging(config.logging.level, mask_phone_numbers=config.logging.mask_phone_numbers)
+    # Its own files, never serve's: the config (and prompts) copied for the admin pages,
+    # its own database; the command line's --set still has the last word.
     try:
-        asyncio.run(run_demo(config, duration_s=args.duration, calls_per_minute=args.rate))
+        files = prepare_demo_files(args.config, config)
+        demo_overrides = {**files.overrides, **overrides}
+        config = load_config(files.config_dir, overrides=demo_overrides, warnings=[])
+    except (DemoFilesError, ConfigError) as exc:
+        log.error("cannot prepare the demo's files: %s", exc)
+        return 1
+    print(f"hotline demo: its own files in {files.root} (made afresh at each run)", flush=True)
+    try:
+        asyncio.run(
+            run_demo(
+                config,
+                duration_s=args.duration,
+                calls_per_minute=args.rate,
+                config_dir=files.config_dir,
+                overrides=demo_overrides,
+            )
+        )
     except OSError as exc:
         log.error("cannot start the demo: %s", exc)
         return 1

@@ -48,9 +48,10 @@ from acd.live.settings import WaitingConfig, check_waiting_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from hotline.config_models import Config, IvrSettings, ServiceSettings
 from hotline.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
+from ivr.flow.models import anchor_config_paths
 from ivr.flow.validation import check_flow
 from ivr.intent.config import IntentsConfig, check_intents
-from ivr.speech.settings import SpeechSettings, speech_warnings
+from ivr.speech.settings import SpeechSettings
 
 __all__ = [
     "CONFIG_FILES",
@@ -84,12 +85,17 @@ class ConfigFile:
     #: Like ``check``, for what does not refuse the config (a speech model missing on this
     #: machine: callers of that language use the keypad).
     warn: Callable[[Any], Iterable[tuple[tuple[str | int, ...], str]]] | None = None
+    #: Rewrites the file's raw data so that the relative paths written in it are relative to
+    #: the config directory (given as the second argument), not to the working directory.
+    anchor: Callable[[dict[str, object], Path], None] | None = None
 
 
 CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("hotline.yaml", ServiceSettings, field=None, required=True),
-    ConfigFile("ivr.yaml", IvrSettings, field="ivr", check=check_flow),
-    ConfigFile("speech.yaml", SpeechSettings, field="speech", warn=speech_warnings),
+    ConfigFile("ivr.yaml", IvrSettings, field="ivr", check=check_flow, anchor=anchor_config_paths),
+    # A model missing on this machine is said by the speech service when it starts (serve,
+    # demo), once: not by every command that reads the config.
+    ConfigFile("speech.yaml", SpeechSettings, field="speech"),
     ConfigFile("intents.yaml", IntentsConfig, field="intents", check=check_intents),
     ConfigFile("waiting.yaml", WaitingConfig, field="waiting"),
     ConfigFile("priority.yaml", PriorityConfig, field="priority"),
@@ -136,8 +142,13 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
     warnings: list[ConfigIssue] | None = None,
+    paths_relative_to: Path | str | None = None,
 ) -> Config:
     """Read, merge and validate the config directory; raise ConfigError with every issue.
+
+    Relative paths written in the files (ivr.yaml's prompts, catalog, intents) are relative
+    to ``directory``, or to ``paths_relative_to`` when given (a scratch copy of the files
+    checked as if they were still in place).
 
     Checks across files (a queue requiring a skill no agent has) refuse the config when
     they find an error; their warnings are appended to ``warnings`` when given, else logged.
@@ -148,7 +159,8 @@ def load_config(
     """
     issues: list[ConfigIssue] = []
     base = Path(directory) if directory is not None else Path("<built-in>")
-    sources = {entry.name: _Source(entry, base / entry.name) for entry in CONFIG_FILES}
+    anchor = Path(paths_relative_to) if paths_relative_to is not None else base
+    sources = {entry.name: _Source(entry, base / entry.name, anchor) for entry in CONFIG_FILES}
     if directory is not None:
         if not base.is_dir():
             raise ConfigError([ConfigIssue(str(base), None, "", "config directory not found")])
@@ -199,10 +211,11 @@ def load_config(
 class _Source:
     """One file's data on its way to validation, remembering where each value came from."""
 
-    def __init__(self, entry: ConfigFile, path: Path) -> None:
+    def __init__(self, entry: ConfigFile, path: Path, anchor: Path) -> None:
         self.entry = entry
         self.label = str(path)
         self.path = path
+        self.anchor = anchor  # the directory the file's relative paths are relative to
         self.document = YamlDocument({})
         self.broken = False
         self.origins: dict[tuple[str, ...], str] = {}
@@ -232,6 +245,8 @@ class _Source:
             return [
                 ConfigIssue(self.label, p.line, _dotted(p.path), p.message) for p in exc.problems
             ]
+        if self.entry.anchor is not None:  # before any override: those are used as given
+            self.entry.anchor(self.document.data, self.anchor)
         return []
 
     def override(self, path: Sequence[str], value: object, origin: str) -> None:

@@ -176,7 +176,13 @@ def check_candidate(
             renames[str(candidate)] = str(catalog[0])
         warnings: list[ConfigIssue] = []
         try:
-            load_config(base, environ=environ, overrides=settings, warnings=warnings)
+            load_config(
+                base,
+                environ=environ,
+                overrides=settings,
+                warnings=warnings,
+                paths_relative_to=config_dir,
+            )
         except ConfigError as exc:
             return [_renamed(i, renames) for i in exc.issues], []
         return [], [_renamed(i, renames) for i in warnings]

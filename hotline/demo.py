@@ -5,8 +5,14 @@ rings a simulated softphone for each agent, and callers arrive at a steady rate 
 realistic mix (``hotline.demo_mix``): people who say why they call (espeak-ng speech fed to
 RECORD FILE), keypad and Arabic callers, repeat callers, key accounts and loyal customers
 seeded in the history, callers who give up and callers who ask to be called back. Agents
-answer, talk, wrap up and now and then take a break. It is a way to watch the whole system
-move on a machine without Asterisk.
+answer, talk, wrap up and now and then take a break; callers' own phones are on the
+emulator's trunk, so the callbacks they asked for ring them (most answer, some are busy or
+let it ring). It opens with a burst of calls, so the centre is busy within the first minute.
+It is a way to watch the whole system move on a machine without Asterisk.
+
+``hotline demo`` runs on files of its own (``hotline.demo_files``: a database, and a copy
+of the config and prompts for the admin pages to edit), never on what ``hotline serve``
+uses; ``run_demo`` runs on whatever config it is given.
 """
 
 from __future__ import annotations
@@ -20,17 +26,20 @@ import secrets
 import socket
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.events import CallAbandoned, CallQueued, EventRecord
 from history.identities import IdentityKind
 from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
+from history.models import CallbackRow
 from hotline.ami_events import EVENT_FILTERS
 from hotline.app import Hotline, stop_on_signals
 from hotline.config import Config
@@ -44,6 +53,7 @@ from hotline.demo_mix import (
     KnownCustomer,
     Queued,
     Tally,
+    callers_phone,
 )
 from ivr.flow.models import BusinessHours
 from ivr.speech.synth import SynthesisError, synthesis_available, synthesize
@@ -71,28 +81,42 @@ DRAIN_S = 5.0
 FOLLOW_S = 24 * 3600.0
 #: How long the demo waits for the speech model before its first caller.
 SPEECH_READY_S = 120.0
+#: Callers per minute by default: a little more than the shipped five agents can answer
+#: (about 6 a minute), so callers queue, some give up and some ask to be called back.
+CALLS_PER_MINUTE = 8.0
+#: Calls already coming in when the demo opens: this many more than there are agent phones
+#: (a full floor and callers waiting), one every OPENING_GAP_S virtual seconds.
+OPENING_EXTRA_CALLS = 4
+OPENING_GAP_S = 1.0
 
 
 async def run_demo(
     config: Config,
     *,
     duration_s: float | None = None,
-    calls_per_minute: float = 6.0,
+    calls_per_minute: float = CALLS_PER_MINUTE,
     stop: asyncio.Event | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     rng: random.Random | None = None,
     time_scale: float = 1.0,
     mix: CallerMix | None = None,
     weights: Mapping[Kind, float] = MIX,
     drain_s: float = DRAIN_S,
+    config_dir: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+    opening_calls: int | None = None,
 ) -> DemoTraffic:
     """Run until SIGINT/SIGTERM, ``stop``, or ``duration_s``; return what the callers got.
 
     ``mix``: who calls (default: each kind as often as ``weights`` says; speakers when
     espeak-ng, sox and a speech model are there). ``drain_s``: real seconds the calls in
-    progress get to finish."""
+    progress get to finish. ``config_dir``: the directory ``config`` was loaded from (with
+    ``overrides``), for the admin pages to edit (None: no admin config pages).
+    ``opening_calls``: calls placed at once when the demo opens (default: the agent phones
+    plus OPENING_EXTRA_CALLS)."""
     stop = stop or asyncio.Event()
     rng = rng or random.Random()
+    out = out or sys.stdout
     agi_port = config.fastagi.port or _free_port(config.fastagi.host)
     phones = agent_phones(config, rng)
     emulator = AsteriskEmulator(
@@ -106,8 +130,17 @@ async def run_demo(
         time_scale=time_scale,
     )
     await emulator.start()
+    wiring = _wiring(agi_port=agi_port, ami_port=emulator.ami_port)
+    if opening_calls is None:
+        opening_calls = len(phones) + OPENING_EXTRA_CALLS
+    callbacks: Counter[str] | None = None
     with tempfile.TemporaryDirectory(prefix="hotline-demo-") as scratch:
-        service = Hotline(_wired_to(config, agi_port=agi_port, ami_port=emulator.ami_port))
+        service = Hotline(
+            _wired_to(config, agi_port=agi_port, ami_port=emulator.ami_port),
+            config_dir=config_dir,
+            # An admin's reload reads config_dir again: the same wiring to the emulator.
+            overrides={**(overrides or {}), **wiring},
+        )
         try:
             await service.start()
             await _demo_users(service, config, out)
@@ -123,14 +156,21 @@ async def run_demo(
             print(
                 f"hotline demo: web {service.web.url}  FastAGI 127.0.0.1:{service.agi.port}  "
                 f"emulated AMI 127.0.0.1:{emulator.ami_port}\n"
-                f"hotline demo: {calls_per_minute:g} calls/min, "
-                f"{len(phones)} agent phones; Ctrl-C to stop",
+                f"hotline demo: {opening_calls} calls coming in, then {calls_per_minute:g} "
+                f"calls/min, {len(phones)} agent phones; Ctrl-C to stop",
                 file=out,
                 flush=True,
             )
             interval_s = 60.0 / calls_per_minute * time_scale
+            arrivals = traffic.place(
+                emulator,
+                interval_s,
+                rng,
+                opening=opening_calls,
+                opening_gap_s=OPENING_GAP_S * time_scale,
+            )
             tasks = [
-                asyncio.create_task(traffic.place(emulator, interval_s, rng), name="demo-calls"),
+                asyncio.create_task(arrivals, name="demo-calls"),
                 asyncio.create_task(
                     take_breaks(service, rng, time_scale), name="demo-agent-breaks"
                 ),
@@ -146,12 +186,37 @@ async def run_demo(
                 await traffic.drain(drain_s)
                 traffic.tally.service_stopped = True  # calls still in it go to Asterisk's queue
             unsubscribe()
+            callbacks = await callback_statuses(service)
         finally:
             await service.close()
             await emulator.stop()  # hangs up what is left: each call still gets its result
     await traffic.drain(None)
-    print(f"hotline demo: {traffic.tally.summary()}", file=out, flush=True)
+    if callbacks is not None:
+        print(f"hotline demo: {callback_summary(callbacks)}", file=out, flush=True)
+    print(f"hotline demo: {traffic.tally.summary()}", file=out, flush=True)  # the last line
     return traffic
+
+
+async def callback_statuses(service: Hotline) -> Counter[str] | None:
+    """The callback requests in the store by status (None: the store did not answer)."""
+    try:
+        async with service.store.connect() as connection:
+            rows = await connection.execute(
+                select(CallbackRow.status, func.count()).group_by(CallbackRow.status)
+            )
+            return Counter({str(status): int(count) for status, count in rows})
+    except (OSError, SQLAlchemyError) as error:
+        log.warning("demo: cannot count the callbacks: %s", error)
+        return None
+
+
+def callback_summary(statuses: Counter[str]) -> str:
+    """One line on the callbacks, from the store's statuses."""
+    still_open = statuses["pending"] + statuses["dialing"]
+    return (
+        f"callbacks: {statuses.total()} booked, {statuses['done']} completed (an agent talked "
+        f"to the customer), {statuses['failed']} failed, {still_open} still to do at the stop"
+    )
 
 
 async def _demo_users(service: Hotline, config: Config, out: TextIO) -> None:
@@ -242,23 +307,41 @@ class DemoTraffic:
     tally: Tally = field(default_factory=Tally)
     results: list[CallResult] = field(default_factory=list)
     _following: set[asyncio.Task[None]] = field(default_factory=set)
+    _phones: set[str] = field(default_factory=set)  # callers' numbers on the trunk
 
     @property
     def placed(self) -> int:
         return self.tally.placed
 
     async def place(
-        self, emulator: AsteriskEmulator, interval_s: float, rng: random.Random
+        self,
+        emulator: AsteriskEmulator,
+        interval_s: float,
+        rng: random.Random,
+        *,
+        opening: int = 0,
+        opening_gap_s: float = 0.0,
     ) -> None:
+        """Places ``opening`` calls ``opening_gap_s`` apart, then one every ``interval_s``
+        (jittered). Each caller's phone is put on the trunk first: a callback rings it."""
         keypad_only = dataclasses.replace(self.mix, voices={})
+        placed = 0
         while True:
             demo_call = (self.mix if self.speaking() else keypad_only).next(rng)
+            number = demo_call.caller.number
+            if number not in self._phones:
+                self._phones.add(number)
+                emulator.set_customer(callers_phone(number, rng))
             call = await emulator.place_call(demo_call.caller)
             self.tally.placed_call(call.uniqueid, demo_call)
             task = asyncio.create_task(self._follow(call, demo_call), name="demo-call")
             self._following.add(task)
             task.add_done_callback(self._following.discard)
-            await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
+            placed += 1
+            if placed < opening:
+                await asyncio.sleep(opening_gap_s)
+            else:
+                await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
 
     async def drain(self, timeout_s: float | None) -> None:
         """Wait for the calls in progress to end (``timeout_s`` real seconds at most)."""
@@ -321,6 +404,19 @@ def agent_phones(config: Config, rng: random.Random) -> tuple[AgentPhone, ...]:
         AgentPhone(endpoint, "answer", ring_s=rng.uniform(1.0, 5.0), talk_s=rng.uniform(15.0, 60.0))
         for endpoint in endpoints
     )
+
+
+def _wiring(*, agi_port: int, ami_port: int) -> dict[str, object]:
+    """``_wired_to`` as settings, for the reloads of the admin pages."""
+    return {
+        "ami.host": "127.0.0.1",
+        "ami.port": ami_port,
+        "ami.username": DEMO_AMI_USER,
+        "ami.secret": DEMO_AMI_SECRET,
+        "fastagi.port": agi_port,
+        "waiting.login_all_agents_at_start": True,
+        "ivr.business_hours": {},
+    }
 
 
 def _wired_to(config: Config, *, agi_port: int, ami_port: int) -> Config:

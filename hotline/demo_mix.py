@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acd.events import CALLER_GONE_REASONS
-from telephony.emulator import Caller, CallResult
+from telephony.emulator import Caller, CallResult, Customer
+from telephony.emulator.model import CustomerBehaviour
 
 #: What keypad callers press through the shipped flow (config/ivr.yaml): the language, then
 #: (the open question hears silence and falls back to the keypad) a main-menu choice.
@@ -172,6 +173,18 @@ def _keypad(number: str, keys: str) -> Caller:
 def new_number(rng: random.Random) -> str:
     """A first-time caller's number (the UK's drama range: never a real subscriber)."""
     return "+4416329" + "".join(rng.choice("0123456789") for _ in range(5))
+
+
+#: How a caller's phone answers when the hotline calls back (relative weights): most pick
+#: up, some are on another call, a few let it ring out.
+CALLBACK_ANSWERS: Mapping[CustomerBehaviour, float] = {"answer": 7, "busy": 2, "noanswer": 1}
+
+
+def callers_phone(number: str, rng: random.Random) -> Customer:
+    """The caller's own phone, as the emulator's trunk reaches it for a callback."""
+    behaviours = list(CALLBACK_ANSWERS)
+    behaviour = rng.choices(behaviours, [CALLBACK_ANSWERS[b] for b in behaviours])[0]
+    return Customer(number, behaviour, ring_s=rng.uniform(2.0, 8.0), talk_s=rng.uniform(20.0, 60.0))
 
 
 class Outcome(enum.StrEnum):

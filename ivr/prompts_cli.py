@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hotline.config_yaml import YamlFileError, parse_yaml
 from ivr.catalog import read_catalog
-from ivr.flow.models import IvrSettings
+from ivr.flow.models import IvrSettings, anchor_config_paths
 from ivr.flow.validation import prompt_problems, prompt_references
 from ivr.prompts import PromptImportError, PromptStore, import_prompt
 
@@ -78,6 +78,7 @@ def _settings(config_dir: Path, err: TextIO) -> IvrSettings | None:
         for problem in exc.problems:
             print(f"{path}:{problem.line}: {problem.message}", file=err)
         return None
+    anchor_config_paths(document.data, path.parent)
     try:
         return IvrSettings.model_validate(document.data)
     except ValidationError as exc:

@@ -1,4 +1,7 @@
-"""Loader for the recorded Asterisk wire transcripts in ../shared/asterisk (the ground truth)."""
+"""Loader for the recorded Asterisk wire transcripts in tests/fixtures/asterisk (the ground truth).
+
+The format and what each transcript shows are described in tests/fixtures/asterisk/README.md.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-TRANSCRIPTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "asterisk"
+TRANSCRIPTS = Path(__file__).resolve().parent / "fixtures" / "asterisk"
 ASTERISK_TO_SERVICE = "asterisk>service"
 SERVICE_TO_ASTERISK = "service>asterisk"
 

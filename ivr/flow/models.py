@@ -3,17 +3,26 @@
 The flow is a set of named nodes, each one step (``ivr.flow.nodes``), starting at ``entry``.
 Cross-references (targets, prompt files, intents, loops without input) are checked by
 ``ivr.flow.validation.check_flow``, registered with the file so that every problem is
-reported with its line. Relative paths are relative to the directory the service runs in
-(like the SQLite database path in hotline.yaml).
+reported with its line.
+
+Relative paths: what the file names for hotline to read with its config (the prompts
+directory, the catalog, Asterisk's sounds directory, the intents file) are relative to the
+directory of ``ivr.yaml`` itself (``anchor_config_paths``), so a config directory works from
+wherever the service starts; where the service keeps its working files (``speech.
+recordings_dir``, shared with Asterisk) is relative to the directory the service runs in
+(like the SQLite database path in hotline.yaml). Defaults and ``--set`` values are used as
+given.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import zoneinfo
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -21,11 +30,13 @@ from ivr.flow.fields import WEEKDAYS, FrozenModel, NodeName, PromptName, Window
 from ivr.flow.nodes import PlayStep, QueueStep, Step
 
 __all__ = [
+    "CONFIG_RELATIVE_PATHS",
     "BusinessHours",
     "Holiday",
     "IvrSettings",
     "PromptSettings",
     "SpeechTurnSettings",
+    "anchor_config_paths",
 ]
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
@@ -162,3 +173,30 @@ class IvrSettings(FrozenModel):
     @property
     def all_languages(self) -> tuple[str, ...]:
         return self.languages or (self.language,)
+
+
+#: Keys of ``ivr.yaml`` naming files read with the config: relative to the file's directory.
+CONFIG_RELATIVE_PATHS: Final[tuple[tuple[str, ...], ...]] = (
+    ("prompts", "directory"),
+    ("prompts", "catalog"),
+    ("prompts", "core_sounds_dir"),
+    ("intents_file",),
+)
+
+
+def anchor_config_paths(data: MutableMapping[str, object], directory: Path) -> None:
+    """Rewrites, in ``ivr.yaml``'s raw data, each relative path of ``CONFIG_RELATIVE_PATHS``
+    written in the file as the same path under ``directory`` (the file's own directory).
+
+    Anything that is not a non-empty relative path string is left to validation."""
+    for keys in CONFIG_RELATIVE_PATHS:
+        node: MutableMapping[str, object] = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, MutableMapping):
+                break
+            node = child
+        else:
+            value = node.get(keys[-1])
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                node[keys[-1]] = os.path.normpath(directory / value)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +57,10 @@ class SpeechService:
         workers: int = 2,
         queue: int = 0,
         timeout_s: float = 4.0,
+        unavailable: Iterable[str] = (),
     ) -> None:
+        """``unavailable``: languages left out because their model is missing, already
+        logged: their callers use DTMF without a second warning."""
         if workers < 1 or queue < 0 or timeout_s <= 0:
             raise ValueError("workers >= 1, queue >= 0 and timeout_s > 0 are required")
         self._backends = dict(backends)
@@ -71,7 +74,7 @@ class SpeechService:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._counters = SpeechCounters()
-        self._warned_languages: set[str] = set()
+        self._warned_languages: set[str] = set(unavailable)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -267,12 +270,14 @@ def build_speech_service(settings: SpeechSettings) -> SpeechService:
     """The service for ``settings``: languages without a usable model are left out (logged),
     so their callers use DTMF. Call ``await service.start()`` to load the models."""
     backends: dict[str, Backend] = {}
+    unavailable: list[str] = []
     if settings.enabled:
         for language, choice in settings.languages.items():
             try:
                 model_dir = resolve_model(choice.engine, language, choice.model)
             except ModelError as exc:
                 log.warning("speech: %r: %s: callers use DTMF", language, exc)
+                unavailable.append(language)
                 continue
             # Whisper is told the language at load; vosk's model is language-bound already.
             key = model_dir if choice.engine == "vosk" else f"{model_dir} [{language}]"
@@ -281,7 +286,11 @@ def build_speech_service(settings: SpeechSettings) -> SpeechService:
                 _loader(choice.engine, language, model_dir, settings),
             )
     return SpeechService(
-        backends, workers=settings.workers, queue=settings.queue, timeout_s=settings.timeout_s
+        backends,
+        workers=settings.workers,
+        queue=settings.queue,
+        timeout_s=settings.timeout_s,
+        unavailable=unavailable,
     )
 
 

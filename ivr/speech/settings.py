@@ -1,7 +1,8 @@
 """``config/speech.yaml``: which engine and model serve each language, and the pool's bounds.
 
-A language whose model is not on this machine is not an error: its callers use DTMF, and
-``speech_warnings`` says so (``hotline check-config`` prints them without failing).
+A language whose model is not on this machine is not an error: its callers use DTMF. The
+speech service says so once when it starts (``hotline serve``, ``hotline demo``), and
+``speech_warnings`` lists what will not work, located by key path, for tools that ask.
 """
 
 from __future__ import annotations

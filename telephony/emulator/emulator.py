@@ -2,7 +2,7 @@
 
 Calls are placed with `place_call(Caller(...))`: the emulator runs the caller's channel
 through its dialplan, connecting to the FastAGI server like Asterisk's AGI() does, while the
-AMI server reports the call's events. See the README in ../shared/asterisk for the ground truth.
+AMI server reports the call's events. See tests/fixtures/asterisk/README.md for the ground truth.
 `ami_users` are manager.conf's users (name: secret); `ami_event_filters` gives a user its
 `eventfilter=` lines, so a rig can receive exactly what the deployed manager.conf lets through.
 """

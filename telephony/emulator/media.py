@@ -19,7 +19,7 @@ from typing import Final
 log = logging.getLogger(__name__)
 
 RATE: Final = 8000
-# Lengths in samples of the prompts the lab's Asterisk played (see ../shared/asterisk).
+# Lengths in samples of the prompts the lab's Asterisk played (see tests/fixtures/asterisk).
 KNOWN_PROMPTS: Final[Mapping[str, int]] = {
     "hello-world": 11234,
     "vm-sorry": 24580,

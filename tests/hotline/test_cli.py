@@ -90,3 +90,20 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["dance"])
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_commands_that_use_no_speech_do_not_warn_about_speech_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model missing on this machine is the speech service's to say, when it starts."""
+    shutil.copytree(SHIPPED, tmp_path / "config")
+    shutil.copytree(SHIPPED.parent / "prompts", tmp_path / "prompts")
+    speech = tmp_path / "config" / "speech.yaml"
+    text = speech.read_text(encoding="utf-8")
+    assert "/var/lib/hotline/models/vosk-model-ar" in text
+    speech.write_text(text.replace("/var/lib/hotline/", "/nonexistent/"), encoding="utf-8")
+
+    assert main(["check-config", "--config", str(tmp_path / "config")]) == 0
+
+    captured = capsys.readouterr()
+    assert "vosk-model-ar" not in captured.out + captured.err

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from hotline.config import ConfigError, ConfigIssue, load_config
+from hotline.config_edit import check_candidate
 from hotline.config_models import Config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
@@ -276,3 +278,62 @@ def test_unknown_key_inside_a_list_or_map_of_settings_is_located(config_dir: Pat
     issue = only_issue(config_dir)
     assert (Path(issue.file).name, issue.line, issue.path) == ("agents.yaml", 3, "agents.0.nmae")
     assert "did you mean 'name'" in issue.message
+
+
+def test_paths_in_ivr_yaml_are_relative_to_the_config_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment's config and prompts side by side, the service started elsewhere: the
+    prompts, catalog and intents that ivr.yaml names are found, with nothing reported."""
+    site = tmp_path / "site"
+    shutil.copytree(SHIPPED, site / "config")
+    shutil.copytree(SHIPPED.parent / "prompts", site / "prompts")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    config = load_config(Path("../site/config"), environ={})
+
+    prompts = config.ivr.prompts
+    assert prompts.directory == Path("../site/prompts")
+    assert prompts.catalog == Path("../site/prompts/catalog.yaml")
+    assert config.ivr.intents_file == Path("../site/config/intents.yaml")
+    assert prompts.core_sounds_dir == Path("/usr/share/asterisk/sounds")  # absolute: as written
+    # Where the service keeps its working files stays relative to where it runs.
+    assert config.ivr.speech.recordings_dir == Path("var/recordings")
+
+
+def test_a_config_without_its_prompts_names_where_it_looked(tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED, tmp_path / "config")
+    issues = refused(tmp_path / "config")
+    assert issues
+    catalog = str(tmp_path / "prompts" / "catalog.yaml")
+    assert any(catalog in issue.message for issue in issues), issues[0]
+
+
+def test_paths_set_on_the_command_line_are_used_as_given(config_dir: Path) -> None:
+    write(config_dir, "ivr.yaml", "prompts:\n  directory: recorded\nintents_file: null\n")
+    config = load_config(config_dir, environ={})
+    assert config.ivr.prompts.directory == config_dir / "recorded"
+
+    overridden = load_config(
+        config_dir, environ={}, overrides={"ivr.prompts.directory": "my-prompts"}
+    )
+    assert overridden.ivr.prompts.directory == Path("my-prompts")
+
+
+def test_defaults_are_relative_to_the_working_directory(config_dir: Path) -> None:
+    write(config_dir, "ivr.yaml", "language: en\n")
+    assert load_config(config_dir, environ={}).ivr.prompts.directory == Path("prompts")
+
+
+def test_an_admin_edit_is_checked_with_the_paths_of_the_real_directory(tmp_path: Path) -> None:
+    """The admin pages check a candidate file in a scratch copy of the config: its relative
+    paths still mean the real directory's neighbours, so a good edit is not refused."""
+    shutil.copytree(SHIPPED, tmp_path / "config")
+    shutil.copytree(SHIPPED.parent / "prompts", tmp_path / "prompts")
+    queues = (tmp_path / "config" / "queues.yaml").read_text(encoding="utf-8")
+
+    errors, _ = check_candidate(tmp_path / "config", {"queues.yaml": queues}, environ={})
+
+    assert errors == []

@@ -46,7 +46,7 @@ def decode_asterisk_side(
 
 
 def test_every_agi_transcript_is_covered() -> None:
-    assert len(AGI_TRANSCRIPTS) >= 30  # all of ../shared/asterisk/agi_*.jsonl
+    assert len(AGI_TRANSCRIPTS) >= 30  # all of tests/fixtures/asterisk/agi_*.jsonl
 
 
 @pytest.mark.parametrize("name", AGI_TRANSCRIPTS)

