@@ -39,6 +39,7 @@ from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.supervisor.quality import ContactQuality
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -167,7 +168,10 @@ class Hotline:
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
-                    self.acd, self.acd_events.subscribe, quality=ContactQuality(self.history)
+                    self.acd,
+                    self.acd_events.subscribe,
+                    quality=ContactQuality(self.history),
+                    link=TelephonyLink(self.ami, agi_listening=lambda: self._agi_listening),
                 )
             ),
             ami=self.ami,
