@@ -39,8 +39,8 @@ from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
-from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.supervisor.quality import ContactQuality
+from hotline.web.supervisor.telephony_link import TelephonyLink
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
