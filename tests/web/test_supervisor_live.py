@@ -158,7 +158,8 @@ def test_arabic_callers_with_the_only_arabic_agent_paused_raise_an_alert(
     support = queue_of(snapshot, "support")
     assert support["alerts"] == [alert]
     (waiting,) = support["calls"]
-    assert (waiting["eligible_now"], waiting["available_now"], waiting["eligible_ever"]) == (1, 0, 1)
+    cover = (waiting["eligible_now"], waiting["available_now"], waiting["eligible_ever"])
+    assert cover == (1, 0, 1)
 
     acd.logout("1005")
     (alert,) = hub.snapshot()["alerts"]
