@@ -43,7 +43,8 @@ def centre(tmp_path: Path) -> tuple[AcdService, ManualClock, SupervisorHub, list
 
 
 def calls_of(snapshot: dict[str, Any], queue: str) -> list[dict[str, Any]]:
-    return next(q for q in snapshot["queues"] if q["name"] == queue)["calls"]
+    calls: list[dict[str, Any]] = queue_of(snapshot, queue)["calls"]
+    return calls
 
 
 def queue_of(snapshot: dict[str, Any], queue: str) -> dict[str, Any]:
