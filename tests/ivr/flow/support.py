@@ -178,7 +178,8 @@ async def rig(
     clock: dt.datetime = OPEN_MONDAY,
     time_scale: float = TIME_SCALE,
 ) -> AsyncIterator[Rig]:
-    acd, callbacks, reports = RecordingAcd(), InMemoryCallbacks(), []
+    acd, callbacks = RecordingAcd(), InMemoryCallbacks()
+    reports: list[CallReport] = []
     engine = FlowEngine(
         flow,
         callers=callers or InMemoryDirectory(),
