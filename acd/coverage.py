@@ -25,7 +25,7 @@ from acd.agents import AgentView
 from acd.queue import WaitingCall
 from acd.skills import Requirement, SkillLevels
 
-__all__ = ["Alert", "AlertKind", "CallCover", "QueueCover", "StaffMember", "cover"]
+__all__ = ["Alert", "AlertKind", "CallCover", "QueueCover", "StaffMember", "cover", "needs"]
 
 S = AgentState
 _WORKING = frozenset({S.AVAILABLE, S.OFFERED, S.ON_CALL, S.WRAP_UP})
@@ -109,7 +109,7 @@ def cover(
             able_now = who(current)
             call_covers[call.call_id] = CallCover(
                 call.call_id,
-                current.describe(),
+                needs(current),
                 len(able_now),
                 sum(1 for m in able_now if m.view.state is S.AVAILABLE),
                 len(who(final)),
@@ -130,10 +130,15 @@ def cover(
     return result
 
 
+def needs(requirement: Requirement) -> str:
+    """The skills a call must find ("lang.ar>=2, product.internet>=1"; preferences aside)."""
+    return ", ".join(f"{skill}>={level}" for skill, level in requirement.required) or "any agent"
+
+
 def _alert(
     queue: str, requirement: Requirement, calls: tuple[str, ...], able: list[StaffMember]
 ) -> Alert | None:
-    need = requirement.describe()
+    need = needs(requirement)
     agents = tuple(m.view.agent_id for m in able)
     if not able:
         return Alert(AlertKind.NO_AGENT, queue, need, calls)

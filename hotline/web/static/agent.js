@@ -13,6 +13,8 @@
     if (cls) e.className = cls;
     return e;
   }
+  // A config or history name in the page's language, or at least without underscores.
+  function label(name) { const t = T(name); return t === name ? String(name).replace(/_/g, " ") : t; }
   // Numbers, ids, phone numbers: left to right inside Arabic text, isolated.
   function ltr(text, title) { const s = el("span", text, "ltr"); if (title) s.title = title; return s; }
   // "3 days ago" and "6 Dec 2026, 09:14" in the page's language and the browser's time zone.
@@ -56,7 +58,7 @@
     const dl = $("pop-ivr");
     dl.replaceChildren();
     if (!ivr) { row(dl, T("Intent"), "–"); return; }
-    const intent = el("span", ivr.intent ? T(ivr.intent) : T("not understood"), "intent");
+    const intent = el("span", ivr.intent ? label(ivr.intent) : T("not understood"), "intent");
     const parts = [intent];
     if (ivr.intent_confidence !== null && ivr.intent_confidence !== undefined) {
       parts.push(" ", el("span", T("{p} sure", { p: Math.round(ivr.intent_confidence * 100) + "%" }), "confidence"));
@@ -65,7 +67,7 @@
     row(dl, T("Caller said"), ivr.transcript ? el("q", ivr.transcript, "transcript") : el("span", T("nothing (keys only)"), "unknown"));
     const path = el("ol", null, "path");
     for (const step of ivr.menu_path || []) {
-      const li = el("li");
+      const li = el("li", null, step.heard ? "heard" : "passed"); // where the caller did something
       li.append(ltr(step.node));
       if (step.heard) li.append(" ", el("small", `(${step.heard})`));
       path.append(li);
@@ -73,7 +75,7 @@
     row(dl, T("Menu path"), (ivr.menu_path || []).length ? path : "–");
     const entities = (ivr.entities || []).map((e) => ltr(`${e.name} = ${e.value}`));
     row(dl, T("Entities"), ...(entities.length ? entities.flatMap((e, i) => (i ? [", ", e] : [e])) : ["–"]));
-    row(dl, T("type"), ivr.call_type ? T(ivr.call_type) : "–");
+    row(dl, T("type"), ivr.call_type ? label(ivr.call_type) : "–");
     row(dl, T("language"), ivr.language || "–");
     row(dl, T("complexity"), ltr(`${ivr.complexity} / 5`));
     if (ivr.tags && ivr.tags.length) row(dl, T("tags"), ivr.tags.join(", "));
@@ -86,7 +88,7 @@
       return;
     }
     const head = el("p", null, "customer");
-    head.append(el("b", c.name || T("no name on record")), " ", el("span", T("tier {tier}", { tier: c.tier ? T(c.tier) : (ivr && ivr.tier) || "–" }), "tier"));
+    head.append(el("b", c.name || T("no name on record")), " ", el("span", T("tier {tier}", { tier: c.tier ? label(c.tier) : (ivr && ivr.tier) || "–" }), "tier"));
     const ids = el("p", null, "identities");
     ids.append(T("customer"), " ", ltr("#" + c.id));
     for (const i of c.identities || []) ids.append(" · ", ltr(i.value, T(i.kind)));
@@ -94,21 +96,21 @@
     if (c.tags && c.tags.length) box.append(el("p", T("tags") + ": " + c.tags.join(", "), "tags"));
   }
   function contactParts(i, agentName) {
-    const parts = [el("span", T(i.channel), "channel channel-" + i.channel), " ", when(i.started_at)];
+    const parts = [el("span", label(i.channel), "channel channel-" + i.channel), " ", when(i.started_at)];
     const outcome = i.outcome || i.disposition;
-    parts.push(" · ", el("span", outcome ? T(outcome) : T(i.status), "outcome"));
-    if (i.intent) parts.push(" · ", el("span", T(i.intent), "intent"));
+    parts.push(" · ", el("span", outcome ? label(outcome) : label(i.status), "outcome"));
+    if (i.intent) parts.push(" · ", el("span", label(i.intent), "intent"));
     if (agentName) parts.push(" · ", el("span", T("with {agent}", { agent: agentName }), "agent"));
     return parts;
   }
   function renderIssues(issues) {
     const list = $("pop-issues");
-    if (!issues || !issues.length) { list.replaceChildren(el("li", T("none"), "none")); return; }
+    if (!issues || !issues.length) { list.replaceChildren(el("li", T("none"), "empty")); return; }
     list.replaceChildren(...issues.map((i) => { const li = el("li"); li.append(...contactParts(i, i.agent_name)); return li; }));
   }
   function renderTimeline(entries) {
     const list = $("pop-timeline");
-    if (!entries || !entries.length) { list.replaceChildren(el("li", T("No earlier contact."), "none")); return; }
+    if (!entries || !entries.length) { list.replaceChildren(el("li", T("No earlier contact."), "empty")); return; }
     list.replaceChildren(...entries.map((e) => {
       const li = el("li", null, e.current ? "current" : "");
       li.append(...contactParts(e.interaction, e.agent_name));
@@ -149,7 +151,8 @@
       const a = JSON.parse(m.data).agent;
       if (!a) return;
       if (a.name) $("agent-name").textContent = a.name;
-      $("state").textContent = T(a.state);
+      const state = T(a.state);
+      $("state").textContent = state === a.state ? a.state.replace(/_/g, " ") : state;
       $("since").textContent = T("for {s} s", { s: Math.round(a.time_in_state_s) });
       $("reason").textContent = a.pause_reason ? `(${T(a.pause_reason)})` : "";
       const pending = $("pending");

@@ -131,6 +131,9 @@
     box.replaceChildren(vol, sl);
   }
 
+  // "on_call" -> "on call" where the page's language has no word of its own for it
+  function stateLabel(state) { const t = T(state); return t === state ? state.replace(/_/g, " ") : t; }
+
   // who is calling, and Asterisk's link --------------------------------------------------
   // The caller as people know them: customer name and number; Asterisk's id as a tooltip.
   function callerParts(caller, callId) {
@@ -197,12 +200,13 @@
     none_free: () => T("every agent who can take them is busy:"),
   };
   function alertParts(a) {
-    const parts = [el("b", a.queue, { class: "queue-name" }), ": ",
-      T("{n} waiting callers need", { n: a.calls }), " ", ltr(a.need), " — ", ALERT_TEXT[a.kind]()];
+    const who = a.calls === 1 ? T("1 caller needs") : T("{n} callers need", { n: a.calls });
+    const parts = [el("b", a.queue, { class: "queue-name" }), ": ", who, " ", ltr(a.need), " — ", ALERT_TEXT[a.kind]()];
+    const comma = T(", ");
     a.agents.forEach((g, i) => {
-      parts.push(i ? ", " : " ", el("b", g.name));
-      if (g.state === "paused") parts.push(" (", g.pause_reason ? T(g.pause_reason) : T("paused"), ", ", dur(g.time_in_state_s), ")");
-      else if (g.state) parts.push(" (", T(g.state), ")");
+      parts.push(i ? comma : " ", el("b", g.name));
+      if (g.state === "paused") parts.push(" (", g.pause_reason ? T(g.pause_reason) : T("paused"), comma, dur(g.time_in_state_s), ")");
+      else if (g.state) parts.push(" (", stateLabel(g.state), ")");
     });
     return parts;
   }
@@ -277,6 +281,21 @@
       { need: c.need, free, n, ever: c.eligible_ever });
     return [s];
   }
+  // "today: service level 92%, ASA 12 s, ...": each figure isolated, so Arabic keeps each
+  // label beside its value.
+  function queueKpiParts(label, k, offered) {
+    const figures = [[T("service level"), pct(k.service_level)], [T("ASA"), secs(k.asa)], [T("AHT"), secs(k.aht)],
+      [T("abandoned"), pct(k.abandon_rate)]];
+    if (offered) figures.push([T("offered"), String(k.offered || 0)]);
+    const parts = [label + ": "];
+    figures.forEach(([name, value], i) => {
+      const figure = el("span", name + " ", { class: "figure" });
+      figure.append(ltr(value));
+      if (i) parts.push(T(", "));
+      parts.push(figure);
+    });
+    return parts;
+  }
   function renderQueues(queues) {
     const box = document.getElementById("queues");
     queueNames = queues.map((q) => q.name);
@@ -285,12 +304,11 @@
       const b = queueBox(q.name);
       if (box.children[qi] !== b.section) box.insertBefore(b.section, box.children[qi] || null);
       const k = q.kpis || {}, l = q.last_interval || {};
-      setText(b.head, `${q.name}: ${T("{n} waiting, longest {wait}", { n: q.calls.length, wait: dur(q.longest_wait_s) })}, ` +
-        `${T("today")}: SL ${pct(k.service_level)}, ASA ${secs(k.asa)}, AHT ${secs(k.aht)}, ${T("abandoned")} ${pct(k.abandon_rate)}`);
+      fill(b.head, [ltr(q.name), ": ", T("{n} waiting, longest {wait}", { n: q.calls.length, wait: dur(q.longest_wait_s) }),
+        T(", "), ...queueKpiParts(T("today"), k, false)]);
       fill(b.staff, staffParts(q));
       b.section.classList.toggle("alerting", renderAlerts(q.alerts || [], b.alerts));
-      setText(b.last, `${T("last interval")}: SL ${pct(l.service_level)}, ASA ${secs(l.asa)}, AHT ${secs(l.aht)}, ` +
-        `${T("abandoned")} ${pct(l.abandon_rate)}, ${T("offered")} ${l.offered || 0}`);
+      fill(b.last, queueKpiParts(T("last interval"), l, true));
       q.calls.forEach((c, i) => {
         seen.add(c.call_id);
         const r = callRow(c);
@@ -316,7 +334,7 @@
   // agents -----------------------------------------------------------------------------------
   const agentRows = new Map();
   function stateParts(a) {
-    const parts = [T(a.state)];
+    const parts = [stateLabel(a.state)];
     if (a.pending) {
       const text = a.pending.action === "pause"
         ? T("pause pending: {reason}", { reason: a.pending.reason ? T(a.pending.reason) : "–" })
@@ -357,9 +375,10 @@
       setText(r.cells[4], a.pause_reason ? T(a.pause_reason) : ""); setText(r.cells[5], a.calls_handled);
       r.classList.toggle("has-pending", Boolean(a.pending));
       const b = r.cells[6].firstChild;
-      b.dataset.action = paused ? "ready" : "pause";
-      b.className = paused ? "ready" : "pause";
-      setText(b, paused ? T("Unpause") : T("Pause"));
+      const takeBack = Boolean(a.pending); // "ready" during a call cancels the pending pause
+      b.dataset.action = paused || takeBack ? "ready" : "pause";
+      b.className = paused ? "ready" : takeBack ? "cancel-pending" : "pause";
+      setText(b, paused ? T("Unpause") : takeBack ? T("Cancel the pending pause") : T("Pause"));
     }
     for (const [id, r] of agentRows) if (!seen.has(id)) { r.remove(); agentRows.delete(id); }
   }
@@ -400,7 +419,9 @@
       lastMessage = Date.now();
       renderLink(s.telephony);
       renderKpis(s); renderCharts(s.intervals); renderQueues(s.queues); renderAgents(s.agents);
-      document.getElementById("alerts-box").hidden = !renderAlerts(s.alerts || [], document.getElementById("alerts"));
+      // the banner: callers nobody logged in can serve, or whose agents are all paused
+      const serious = (s.alerts || []).filter((a) => a.kind !== "none_free");
+      document.getElementById("alerts-box").hidden = !renderAlerts(serious, document.getElementById("alerts"));
     };
     ws.onclose = async () => {
       socketOpen = false;

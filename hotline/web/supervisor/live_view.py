@@ -18,12 +18,11 @@ from typing import Any
 
 from acd.agents import AgentView
 from acd.calls import CallerCard, CallFacts
-from acd.coverage import Alert, CallCover, QueueCover, StaffMember, cover
+from acd.coverage import Alert, CallCover, QueueCover, StaffMember, cover, needs
 from acd.live.service import AcdService
 from acd.live.staffing import current_priority
 from acd.priority import PriorityScore
 from acd.queue import WaitingCall
-from acd.skills import Requirement
 from hotline.web.supervisor.telephony_link import LinkStatus
 
 __all__ = ["Seen", "live_state"]
@@ -184,8 +183,7 @@ def _call(
 
 
 def _need(call: WaitingCall, wait: float) -> str:
-    requirement: Requirement = call.profile.requirement_at(wait)
-    return requirement.describe()
+    return needs(call.profile.requirement_at(wait))
 
 
 def _agent(
