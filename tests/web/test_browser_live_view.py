@@ -85,6 +85,18 @@ def supervisor_sees_the_floor(driver: Any, url: str) -> None:
     whole_page(driver, "supervisor-live-view-arabic")
 
 
+def supervisor_sees_asterisk_down(driver: Any) -> None:
+    """(the page is in Arabic by now)"""
+    from selenium.webdriver.common.by import By
+
+    wait_for(driver, "#status.down", "Asterisk")
+    wait_for(driver, "#link-detail", "AMI: غير متصل")  # disconnected
+    assert "مباشر" not in driver.find_element(By.ID, "status").text  # not "live"
+    wait_for(driver, "#agents-box.stale .live-stale:not([hidden])")
+    wait_for(driver, "#queues-box.stale .live-stale:not([hidden])")
+    whole_page(driver, "supervisor-asterisk-down")
+
+
 async def test_the_supervisor_sees_names_aged_priorities_a_pending_pause_and_who_is_missing(
     tmp_path: Path, driver: Any
 ) -> None:
@@ -101,6 +113,8 @@ async def test_the_supervisor_sees_names_aged_priorities_a_pending_pause_and_who
         )
         try:
             await asyncio.to_thread(supervisor_sees_the_floor, driver, stack.url)
+            await stack.emulator.ami.stop()  # Asterisk's manager goes away
+            await asyncio.to_thread(supervisor_sees_asterisk_down, driver)
         except Exception:
             await asyncio.to_thread(whole_page, driver, "supervisor-live-view-failed")
             raise

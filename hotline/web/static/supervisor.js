@@ -290,7 +290,8 @@
     const parts = [label + ": "];
     figures.forEach(([name, value], i) => {
       const figure = el("span", name + " ", { class: "figure" });
-      figure.append(ltr(value));
+      // "92%" left to right; "12 ث" (a unit in Arabic) in its own direction
+      figure.append(/[\u0590-\u08FF]/.test(value) ? el("bdi", value) : ltr(value));
       if (i) parts.push(T(", "));
       parts.push(figure);
     });
