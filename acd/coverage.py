@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from acd.agent_events import AgentState
 from acd.agents import AgentView
@@ -87,11 +88,13 @@ def cover(
     for an unknown caller); a queue that only holds calls (draining) gets no staff figures."""
     logged_in = [m for m in staff if m.view.state is not S.LOGGED_OUT]
     admitted: dict[Requirement, list[StaffMember]] = {}
+    free: dict[Requirement, int] = {}
 
     def who(requirement: Requirement) -> list[StaffMember]:
         found = admitted.get(requirement)
         if found is None:
             found = admitted[requirement] = [m for m in logged_in if requirement.admits(m.skills)]
+            free[requirement] = sum(1 for m in found if m.view.state is S.AVAILABLE)
         return found
 
     per_queue: dict[str, list[WaitingCall]] = {name: [] for name in queues}
@@ -106,12 +109,11 @@ def cover(
         for call in sorted(waiting, key=lambda c: c.entry_time):
             final = call.profile.steps[-1].requirement
             current = call.profile.requirement_at(now - call.entry_time)
-            able_now = who(current)
             call_covers[call.call_id] = CallCover(
                 call.call_id,
                 needs(current),
-                len(able_now),
-                sum(1 for m in able_now if m.view.state is S.AVAILABLE),
+                len(who(current)),
+                free[current],
                 len(who(final)),
             )
             groups.setdefault(final, []).append(call.call_id)
@@ -130,6 +132,7 @@ def cover(
     return result
 
 
+@lru_cache(maxsize=1024)
 def needs(requirement: Requirement) -> str:
     """The skills a call must find ("lang.ar>=2, product.internet>=1"; preferences aside)."""
     return ", ".join(f"{skill}>={level}" for skill, level in requirement.required) or "any agent"

@@ -15,6 +15,7 @@ from acd.clock import ManualClock
 from acd.events import CallOffered, EventRecord, InMemoryEventSink
 from acd.live.service import AcdService
 from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS
 from tests.web.support import shipped_config, unused_port
 
 EVERYONE = ("1001", "1002", "1003", "1004", "1005")
@@ -59,7 +60,7 @@ def english(call_id: str, intent: str, *, number: str, name: str | None = None) 
     return IncomingCall(
         call_id,
         "support",
-        CallFacts(intent=intent, language="en", tier="regular"),
+        CallFacts(intent=intent, call_type=intent, language="en", tier="regular"),
         caller=CallerCard(number=number, customer_name=name),
     )
 
@@ -77,7 +78,8 @@ def test_a_long_waiting_caller_shows_the_aged_priority_the_router_ranks_it_by(
 
     # the caller who waited 471 s is ahead of the new one with a higher entry score
     assert [c["call_id"] for c in waiting] == ["old", "new"]
-    old = waiting[0]
+    old, new = waiting
+    assert (old["base_priority"], new["base_priority"]) == (15, 45)  # how-to, cancellation
     assert old["priority"] > old["base_priority"] + 100
     terms = {t["name"]: t["value"] for t in old["priority_terms"]}
     assert terms["waiting"] == 150  # 20 points a minute, capped at 150
@@ -198,3 +200,23 @@ def test_busy_agents_are_a_warning_not_an_alarm(
 
     assert [o.call_id for o in offers] == ["ar1"]  # ringing at Amira: she is not free
     assert (alert["kind"], alert["call_ids"]) == ("none_free", ["ar2"])
+
+
+def test_a_long_line_sends_its_most_urgent_callers_and_counts_them_all(
+    centre: tuple[AcdService, ManualClock, SupervisorHub, list[CallOffered]],
+) -> None:
+    acd, clock, hub, _offers = centre
+    for n in range(MAX_SHOWN_CALLS + 20):
+        intent = "cancellation" if n % 2 else "how_to"
+        acd.call_arrived(english(f"c{n}", intent, number=f"+97150{n:07d}"))
+        clock.advance(0.1)
+
+    support = queue_of(hub.snapshot(), "support")
+
+    assert support["waiting"] == MAX_SHOWN_CALLS + 20
+    shown = support["calls"]
+    assert len(shown) == MAX_SHOWN_CALLS
+    priorities = [c["priority"] for c in shown]
+    assert priorities == sorted(priorities, reverse=True)
+    assert shown[0]["call_id"] == "c1"  # the oldest cancellation: most urgent of all
+    assert support["longest_wait_s"] == pytest.approx(12.0, abs=0.01)

@@ -305,7 +305,7 @@
       const b = queueBox(q.name);
       if (box.children[qi] !== b.section) box.insertBefore(b.section, box.children[qi] || null);
       const k = q.kpis || {}, l = q.last_interval || {};
-      fill(b.head, [ltr(q.name), ": ", T("{n} waiting, longest {wait}", { n: q.calls.length, wait: dur(q.longest_wait_s) }),
+      fill(b.head, [ltr(q.name), ": ", T("{n} waiting, longest {wait}", { n: q.waiting ?? q.calls.length, wait: dur(q.longest_wait_s) }),
         T(", "), ...queueKpiParts(T("today"), k, false)]);
       fill(b.staff, staffParts(q));
       b.section.classList.toggle("alerting", renderAlerts(q.alerts || [], b.alerts));

@@ -25,7 +25,10 @@ from acd.priority import PriorityScore
 from acd.queue import WaitingCall
 from hotline.web.supervisor.telephony_link import LinkStatus
 
-__all__ = ["Seen", "live_state"]
+__all__ = ["MAX_SHOWN_CALLS", "Seen", "live_state"]
+
+#: A queue's callers sent to the page, highest priority first (``waiting`` counts them all).
+MAX_SHOWN_CALLS = 100
 
 
 @dataclass(slots=True)
@@ -58,23 +61,31 @@ def live_state(
         for q in acd.setup.queues
     }
     covers = cover(own, staff, waiting, now)
-    scored = sorted(
-        ((current_priority(acd.distributor, c, now), c) for c in held),
-        key=lambda pair: (-pair[0].total, pair[1].entry_time),
+    router = acd.distributor.router
+    # the router's order: effective priority (base, aging, service-level risk), then entry
+    ranked = sorted(
+        held,
+        key=lambda c: (
+            -router.policy(c.queue).urgency.effective(c.priority.total, now - c.entry_time),
+            c.entry_time,
+        ),
     )
     queues: dict[str, dict[str, Any]] = {
         name: _queue(name, covers.get(name), names, views, now) for name in acd.queue_names
     }
-    for score, call in scored:
+    for call in ranked:
         queue = queues.get(call.queue)
         if queue is None:  # a draining queue (removed by a reload): its calls are shown
             queue = queues[call.queue] = _queue(
                 call.queue, covers.get(call.queue), names, views, now
             )
-        info = seen.get(call.call_id) or _unseen(acd, call.call_id)
         wait = max(0.0, now - call.entry_time)
-        queue["calls"].append(_call(call, score, info, wait, covers, names))
+        queue["waiting"] += 1
         queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
+        if len(queue["calls"]) < MAX_SHOWN_CALLS:
+            info = seen.get(call.call_id) or _unseen(acd, call.call_id)
+            score = current_priority(acd.distributor, call, now)  # with its terms, to show
+            queue["calls"].append(_call(call, score, info, wait, covers, names))
     alerts = [a for q in queues.values() for a in q["alerts"]]
     alerts.sort(key=lambda a: _SEVERITY[a["kind"]])
     return {
@@ -110,6 +121,7 @@ def _queue(
     return {
         "name": name,
         "calls": [],
+        "waiting": 0,
         "longest_wait_s": 0.0,
         "eligible": [] if covered is None else [_who(a, names) for a in covered.eligible],
         "available": [] if covered is None else [_who(a, names) for a in covered.available],
