@@ -92,7 +92,7 @@ def main() -> None:
         acd, hub = floor(calls, agents)
         live_wall, live_cpu = timed(
             args.rounds,
-            lambda acd=acd, hub=hub: live_state(acd, hub._seen, acd.now(), None),  # type: ignore[misc]
+            lambda acd=acd, hub=hub: live_state(acd, hub._seen, acd.now(), None),
         )
         whole_wall, whole_cpu = timed(args.rounds, hub.snapshot)
         print(
