@@ -185,10 +185,15 @@ def agent_sees_the_pop(driver: Any, url: str) -> None:
     timeline = driver.find_element(By.ID, "pop-timeline").text
     assert "chat" in timeline.lower()
     assert "Router restarted" in timeline
-    assert "Bob" in timeline  # the agent by name
+    assert "with Bob" in timeline  # the agent by name, and the note's author too
+    assert "agent:1002" not in timeline
     assert "yesterday" in timeline  # relative time, not an ISO timestamp
     assert "+00:00" not in timeline
     whole_page(driver, "agent-screen-pop")
+    driver.find_element(By.CSS_SELECTOR, 'header .languages a[lang="ar"]').click()
+    wait_for(driver, "#pop:not([hidden]) #pop-caller", "Jane Caller")
+    wait_for(driver, "#pop-timeline", "أمس")  # "yesterday", in Arabic
+    whole_page(driver, "agent-screen-pop-arabic")
 
 
 async def test_the_agent_screen_pop_shows_the_customer_and_what_the_ivr_learnt(

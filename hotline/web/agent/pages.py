@@ -174,6 +174,10 @@ async def _from_history(
             "agent_name": names.get(entry.interaction.agent or "", entry.interaction.agent),
             "current": call_id
             in (entry.interaction.idempotency_key, entry.interaction.external_id),
+            # a wrap-up note's author is "agent:<id>": the agent's name beside it
+            "note_authors": [
+                names.get(note.author.removeprefix("agent:"), note.author) for note in entry.notes
+            ],
         }
         for entry in timeline.entries
     ]

@@ -61,15 +61,18 @@
     const intent = el("span", ivr.intent ? label(ivr.intent) : T("not understood"), "intent");
     const parts = [intent];
     if (ivr.intent_confidence !== null && ivr.intent_confidence !== undefined) {
-      parts.push(" ", el("span", T("{p} sure", { p: Math.round(ivr.intent_confidence * 100) + "%" }), "confidence"));
+      // U+2066/U+2069 isolate the figure inside the translated sentence (left to right in Arabic)
+      parts.push(" ", el("span", T("{p} sure", { p: "\u2066" + Math.round(ivr.intent_confidence * 100) + "%\u2069" }), "confidence"));
     }
     row(dl, T("Intent"), ...parts);
-    row(dl, T("Caller said"), ivr.transcript ? el("q", ivr.transcript, "transcript") : el("span", T("nothing (keys only)"), "unknown"));
+    // what the caller said, in its own direction (English words in an Arabic page, or Arabic)
+    const said = el("bdi", `“${ivr.transcript}”`, "transcript");
+    row(dl, T("Caller said"), ivr.transcript ? said : el("span", T("nothing (keys only)"), "unknown"));
     const path = el("ol", null, "path");
     for (const step of ivr.menu_path || []) {
       const li = el("li", null, step.heard ? "heard" : "passed"); // where the caller did something
       li.append(ltr(step.node));
-      if (step.heard) li.append(" ", el("small", `(${step.heard})`));
+      if (step.heard) { const heard = el("small"); heard.append("(", el("bdi", step.heard), ")"); li.append(" ", heard); }
       path.append(li);
     }
     row(dl, T("Menu path"), (ivr.menu_path || []).length ? path : "–");
@@ -115,11 +118,11 @@
       const li = el("li", null, e.current ? "current" : "");
       li.append(...contactParts(e.interaction, e.agent_name));
       if (e.current) li.append(" ", el("span", T("this call"), "this-call"));
-      for (const n of e.notes || []) {
+      (e.notes || []).forEach((n, i) => {
         const note = el("blockquote", null, "note");
-        note.append(el("span", n.body), " ", el("cite", n.author));
+        note.append(el("bdi", n.body), " ", el("cite", (e.note_authors || [])[i] || n.author));
         li.append(note);
-      }
+      });
       return li;
     }));
   }
