@@ -6,7 +6,8 @@ each queue's callers (``acd.coverage``). The floor: the shipped config's queues,
 agents with the shipped agents' skills in turn (a fifth speak Arabic), half of them logged
 in and a tenth of those paused; ``calls`` callers waiting (a tenth in Arabic), nobody
 available so they stay. Printed per size: the live part (``live_state``) and, as the
-baseline, the whole snapshot (the KPI figures included), wall and CPU ms per snapshot.
+baseline, the whole snapshot the pages get (the KPI figures included), wall and CPU ms per
+snapshot.
 
     .venv/bin/python bench/supervisor_snapshot_bench.py [--sizes 100x50,1000x200] [--rounds 20]
 """
@@ -29,7 +30,7 @@ from acd.events import InMemoryEventSink  # noqa: E402
 from acd.live.service import AcdService  # noqa: E402
 from hotline.config import load_config  # noqa: E402
 from hotline.web.supervisor.hub import SupervisorHub  # noqa: E402
-from hotline.web.supervisor.live_view import live_state  # noqa: E402
+from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, live_state  # noqa: E402
 
 
 def floor(calls: int, agents: int) -> tuple[AcdService, SupervisorHub]:
@@ -92,9 +93,13 @@ def main() -> None:
         acd, hub = floor(calls, agents)
         live_wall, live_cpu = timed(
             args.rounds,
-            lambda acd=acd, hub=hub: live_state(acd, hub._seen, acd.now(), None),
+            lambda acd=acd, hub=hub: live_state(
+                acd, hub._seen, acd.now(), None, max_calls=MAX_SHOWN_CALLS
+            ),
         )
-        whole_wall, whole_cpu = timed(args.rounds, hub.snapshot)
+        whole_wall, whole_cpu = timed(
+            args.rounds, lambda hub=hub: hub.snapshot(max_calls=MAX_SHOWN_CALLS)
+        )
         print(
             f"{size:>15} {live_wall:>13.2f} {live_cpu:>6.2f} {whole_wall:>9.2f} {whole_cpu:>6.2f}"
         )

@@ -211,7 +211,7 @@ def test_a_long_line_sends_its_most_urgent_callers_and_counts_them_all(
         acd.call_arrived(english(f"c{n}", intent, number=f"+97150{n:07d}"))
         clock.advance(0.1)
 
-    support = queue_of(hub.snapshot(), "support")
+    support = queue_of(hub.snapshot(max_calls=MAX_SHOWN_CALLS), "support")
 
     assert support["waiting"] == MAX_SHOWN_CALLS + 20
     shown = support["calls"]
@@ -220,3 +220,5 @@ def test_a_long_line_sends_its_most_urgent_callers_and_counts_them_all(
     assert priorities == sorted(priorities, reverse=True)
     assert shown[0]["call_id"] == "c1"  # the oldest cancellation: most urgent of all
     assert support["longest_wait_s"] == pytest.approx(12.0, abs=0.01)
+    # /metrics and other readers of the whole snapshot see every caller
+    assert len(queue_of(hub.snapshot(), "support")["calls"]) == MAX_SHOWN_CALLS + 20

@@ -41,7 +41,7 @@ from acd.events import (
 )
 from acd.kpi import CallKpis, KpiAccumulator, KpiReport
 from acd.live.service import AcdService
-from hotline.web.supervisor.live_view import Seen, live_state
+from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
 from hotline.web.supervisor.quality import ContactQuality, day_start
 from hotline.web.supervisor.telephony_link import TelephonyLink
 
@@ -136,7 +136,7 @@ class SupervisorHub:
         if len(self._clients) >= self._max_clients:
             return None
         client = Client(agent_id)
-        client.queue.put_nowait(_for(client, self.snapshot()))
+        client.queue.put_nowait(_for(client, self.snapshot(max_calls=MAX_SHOWN_CALLS)))
         self._clients.add(client)
         return client
 
@@ -191,10 +191,12 @@ class SupervisorHub:
         self._changed.set()
 
     # the pages' side --------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, max_calls: int | None = None) -> dict[str, Any]:
+        """Everything the supervisor's page shows; ``max_calls``: a queue's callers listed
+        (the pages get the ``MAX_SHOWN_CALLS`` most urgent; every caller is counted)."""
         now = self._acd.now()
         link = None if self._link is None else self._link.status()
-        live = live_state(self._acd, self._seen, now, link)
+        live = live_state(self._acd, self._seen, now, link, max_calls=max_calls)
         queues: list[dict[str, Any]] = live["queues"]
         wall = now + self._offset
         today, last, series = self._reports(wall)
@@ -254,7 +256,7 @@ class SupervisorHub:
                 await asyncio.wait_for(self._changed.wait(), self._tick_s)
             self._changed.clear()
             if self._clients:
-                self._broadcast(self.snapshot())
+                self._broadcast(self.snapshot(max_calls=MAX_SHOWN_CALLS))
             await asyncio.sleep(self._min_interval_s)
 
     def _broadcast(self, snapshot: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from hotline.web.supervisor.telephony_link import LinkStatus
 
 __all__ = ["MAX_SHOWN_CALLS", "Seen", "live_state"]
 
-#: A queue's callers sent to the page, highest priority first (``waiting`` counts them all).
+#: A queue's callers sent to the pages, highest priority first (``waiting`` counts them all).
 MAX_SHOWN_CALLS = 100
 
 
@@ -46,10 +46,13 @@ def live_state(
     seen: Mapping[str, Seen],
     now: float,
     link: LinkStatus | None,
+    *,
+    max_calls: int | None = None,
 ) -> dict[str, Any]:
-    """``queues`` (each with its callers, staff and alerts), ``agents``, ``alerts`` (every
-    queue's, worst first), ``telephony`` and ``stale`` (figures from Asterisk that may be
-    out of date because the link is down)."""
+    """``queues`` (each with its callers, at most ``max_calls`` of them, most urgent first,
+    its ``waiting`` count, staff and alerts), ``agents``, ``alerts`` (every queue's, worst
+    first), ``telephony`` and ``stale`` (figures from Asterisk that may be out of date
+    because the link is down)."""
     profiles = acd.distributor.agents
     names = {agent_id: profile.name or agent_id for agent_id, profile in profiles.items()}
     views = acd.agents()
@@ -82,7 +85,7 @@ def live_state(
         wait = max(0.0, now - call.entry_time)
         queue["waiting"] += 1
         queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
-        if len(queue["calls"]) < MAX_SHOWN_CALLS:
+        if max_calls is None or len(queue["calls"]) < max_calls:
             info = seen.get(call.call_id) or _unseen(acd, call.call_id)
             score = current_priority(acd.distributor, call, now)  # with its terms, to show
             queue["calls"].append(_call(call, score, info, wait, covers, names))
