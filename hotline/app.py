@@ -32,6 +32,7 @@ from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
+from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
@@ -171,7 +172,11 @@ class Hotline:
                     self.acd,
                     self.acd_events.subscribe,
                     quality=ContactQuality(self.history),
-                    link=TelephonyLink(self.ami, agi_listening=lambda: self._agi_listening),
+                    link=TelephonyLink(
+                        self.ami,
+                        events=CONSUMED_EVENTS,
+                        agi_listening=lambda: self._agi_listening,
+                    ),
                 )
             ),
             ami=self.ami,

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from hotline.web.supervisor.telephony_link import LinkState, link_status
-from tests.web.support import Stack, running, signed_in
+from telephony.emulator import Caller
+from tests.web.support import TO_AN_AGENT, Stack, running, signed_in
 
 
 def test_live_needs_both_ami_and_fastagi() -> None:
@@ -76,7 +77,11 @@ async def test_the_page_stops_saying_live_when_ami_drops_and_says_it_again_when_
             live = await snapshot_where(ws, lambda s: s["telephony"]["live"])
             assert (live["telephony"]["ami"], live["stale"]) == ("connected", False)
             assert live["telephony"]["fastagi"] == "listening"
-            assert live["telephony"]["last_event_age_s"] is not None  # the login's events
+            await stack.emulator.place_call(Caller(number="+971501110050", dtmf=TO_AN_AGENT))
+            heard = await snapshot_where(
+                ws, lambda s: s["telephony"]["last_event_age_s"] is not None
+            )
+            assert heard["telephony"]["last_event_age_s"] < 10  # the call's channel events
 
             await stack.emulator.ami.stop()  # Asterisk's manager goes away
             down = await snapshot_where(ws, lambda s: not s["telephony"]["live"])

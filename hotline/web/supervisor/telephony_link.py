@@ -14,7 +14,7 @@ those figures stale.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -106,9 +106,12 @@ class TelephonyLink:
         self,
         ami: AmiLike,
         *,
+        events: Iterable[str],
         agi_listening: Callable[[], bool],
         clock: Clock = time.monotonic,
     ) -> None:
+        """``events``: the AMI events that count as a sign of life (the ones the service
+        consumes, ``hotline.ami_events.CONSUMED_EVENTS``: Asterisk sends no other)."""
         self._ami = ami
         self._agi_listening = agi_listening
         self._clock = clock
@@ -116,13 +119,15 @@ class TelephonyLink:
         self._ever_connected = False
         #: When the link was last seen going from live to not live.
         self._down_since: float | None = clock()
-        self._unsubscribe = ami.on_event("*", self._saw_event)
+        self._unsubscribe = [ami.on_event(name, self._saw_event) for name in events]
 
     def close(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
 
     def _saw_event(self, _message: object) -> None:
         self._last_event = self._clock()
+        self._ever_connected = True
 
     def status(self) -> LinkStatus:
         now = self._clock()
