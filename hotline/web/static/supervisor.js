@@ -212,7 +212,9 @@
   }
   function renderAlerts(alerts, box) {
     const items = alerts.map((a) => { const li = el("li", null, { class: "alert " + a.kind }); fill(li, alertParts(a)); return li; });
-    const key = alerts.map((a) => JSON.stringify(a.kind + a.queue + a.need + a.calls + a.agents.map((g) => g.name + g.state + g.pause_reason).join())).join();
+    // redrawn when anything shown changes, a paused agent's minutes included
+    const key = JSON.stringify(alerts.map((a) => [a.kind, a.queue, a.need, a.calls,
+      a.agents.map((g) => [g.name, g.state, g.pause_reason, dur(g.time_in_state_s)])]));
     if (box._shown !== key) { box._shown = key; box.replaceChildren(...items); }
     return alerts.length > 0;
   }
