@@ -83,6 +83,8 @@ class AgentView:
     rona_count: int
     pending: str | None
     logged_in_at: float | None
+    #: The reason of a pending pause ("break"), shown until the pause lands.
+    pending_reason: str | None = None
 
     def time_in_state(self, now: float) -> float:
         return now - self.since
@@ -150,6 +152,7 @@ class AgentBook:
             a.rona_count,
             a.pending,
             a.logged_in_at,
+            a.pending_reason,
         )
 
     def views(self) -> list[AgentView]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CallFacts", "IncomingCall"]
+__all__ = ["CallFacts", "CallerCard", "IncomingCall", "MenuStep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,31 @@ class CallFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class MenuStep:
+    """One node of the IVR the caller went through, and what they did there."""
+
+    node: str
+    heard: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerCard:
+    """Who is calling and what the IVR heard, for people (the supervisor's page, the agent's
+    screen-pop); routing never reads it."""
+
+    number: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    intent_confidence: float | None = None
+    #: What the caller said, as the recogniser heard it.
+    transcript: str | None = None
+    menu_path: tuple[MenuStep, ...] = ()
+    #: (entity, value) pairs the intent classifier found: (("product", "fibre-500"),).
+    entities: tuple[tuple[str, str], ...] = ()
+    open_issues: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingCall:
     """A call handed to the ACD by the IVR (or a callback keeping its place)."""
 
@@ -39,3 +64,5 @@ class IncomingCall:
     preferred_agent: str | None = None
     #: Original entry time; None means "now". A callback or a transfer keeps its place.
     entry_time: float | None = None
+    #: For people, not for routing: caller number, customer name, the IVR's findings.
+    caller: CallerCard = CallerCard()

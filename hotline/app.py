@@ -32,6 +32,7 @@ from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
+from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
@@ -40,6 +41,7 @@ from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.quality import ContactQuality
+from hotline.web.supervisor.telephony_link import TelephonyLink
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
@@ -167,7 +169,14 @@ class Hotline:
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
-                    self.acd, self.acd_events.subscribe, quality=ContactQuality(self.history)
+                    self.acd,
+                    self.acd_events.subscribe,
+                    quality=ContactQuality(self.history),
+                    link=TelephonyLink(
+                        self.ami,
+                        events=CONSUMED_EVENTS,
+                        agi_listening=lambda: self._agi_listening,
+                    ),
                 )
             ),
             ami=self.ami,

@@ -1,5 +1,6 @@
 """What the live ACD reads off the distributor for a waiting call: who could serve it at
-all (join-empty, leave-when-empty) and its place and expected wait (see ``acd.live.ewt``)."""
+all (join-empty, leave-when-empty), its place and expected wait (see ``acd.live.ewt``), and
+its priority as the router ranks it now (for the supervisor's page)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from acd.agent_events import AgentState
 from acd.distributor import CallDistributor
 from acd.live.ewt import WaitEstimate, expected_wait, position_in_line, release_in
 from acd.live.tickets import CallTicket
+from acd.priority import PriorityScore
+from acd.queue import WaitingCall
 from acd.skills import Requirement
 
-__all__ = ["Servable", "estimate_wait"]
+__all__ = ["Servable", "current_priority", "estimate_wait"]
 
 
 class Servable:
@@ -73,3 +76,10 @@ def estimate_wait(
         if release is not None:
             releases.append(release)
     return WaitEstimate(position, expected_wait(position, releases, talk_s + wrap_s), len(releases))
+
+
+def current_priority(distributor: CallDistributor, call: WaitingCall, now: float) -> PriorityScore:
+    """A held call's priority as the router ranks it at ``now``: its base terms plus aging
+    and service-level risk at its wait, the same terms an offer's explanation shows."""
+    urgency = distributor.router.policy(call.queue).urgency
+    return call.priority.plus(*urgency.terms(max(0.0, now - call.entry_time)))

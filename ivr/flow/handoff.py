@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from acd.calls import CallFacts, IncomingCall
+from acd.calls import CallerCard, CallFacts, IncomingCall, MenuStep
 from ivr.flow.state import CallState, TraceEntry, WellKnown
 from telephony.agi_server import Fallback
 from telephony.agi_session import AgiSession
@@ -28,6 +28,7 @@ __all__ = [
     "CallbackRequests",
     "FallbackAcd",
     "InMemoryCallbacks",
+    "menu_path",
     "to_incoming_call",
 ]
 
@@ -59,6 +60,11 @@ class CallAttributes:
     days_since_last_contact: float | None = None
     last_agent: str | None = None
     tags: frozenset[str] = frozenset()
+    customer_name: str | None = None
+    #: What the caller said (the last recognised speech turn).
+    transcript: str | None = None
+    #: (entity, value) pairs the intent classifier found, sorted by entity.
+    entities: tuple[tuple[str, str], ...] = ()
     #: Every attribute as text, including the flow's own keys.
     attributes: Mapping[str, str] = field(default_factory=dict)
     #: The IVR's findings so far (for the agent's screen-pop).
@@ -91,6 +97,15 @@ class CallAttributes:
             days_since_last_contact=state.number(k.DAYS_SINCE_LAST_CONTACT),
             last_agent=a.get(k.LAST_AGENT) or None,
             tags=tags,
+            customer_name=a.get(k.CUSTOMER_NAME) or None,
+            transcript=a.get(k.TRANSCRIPT) or None,
+            entities=tuple(
+                sorted(
+                    (name.removeprefix(k.ENTITY_PREFIX), value)
+                    for name, value in a.items()
+                    if name.startswith(k.ENTITY_PREFIX) and value
+                )
+            ),
             attributes=dict(a),
             trace=tuple(state.trace),
         )
@@ -138,7 +153,30 @@ def to_incoming_call(call: CallAttributes, *, default_queue: str) -> IncomingCal
         facts=facts,
         channel=call.channel,
         preferred_agent=call.last_agent,
+        caller=CallerCard(
+            number=call.caller_number,
+            customer_id=call.customer_id,
+            customer_name=call.customer_name,
+            intent_confidence=call.intent_confidence,
+            transcript=call.transcript,
+            menu_path=menu_path(call.trace),
+            entities=call.entities,
+            open_issues=call.open_issues,
+        ),
     )
+
+
+def menu_path(trace: Sequence[TraceEntry]) -> tuple[MenuStep, ...]:
+    """The nodes the caller went through, in order, with what they did at each (a node
+    visited twice in a row, a menu repeated, is one step with both inputs)."""
+    steps: list[MenuStep] = []
+    for entry in trace:
+        if steps and steps[-1].node == entry.node:
+            heard = "; ".join(h for h in (steps[-1].heard, entry.input) if h) or None
+            steps[-1] = MenuStep(entry.node, heard)
+        else:
+            steps.append(MenuStep(entry.node, entry.input))
+    return tuple(steps)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ class IntentResult(Protocol):
     def complexity(self) -> int: ...
     @property
     def known(self) -> bool: ...
+    @property
+    def entities(self) -> tuple[tuple[str, str], ...]:
+        """(entity, value) pairs found in the words."""
+        ...
 
 
 class Classifier(Protocol):

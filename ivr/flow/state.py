@@ -48,6 +48,8 @@ class WellKnown:
     CALLBACK_NUMBER = "callback_number"
     VOICEMAIL = "voicemail"
     PRODUCT = "product"
+    #: ``entity.product = fibre-500``: an entity the intent classifier found in the words.
+    ENTITY_PREFIX = "entity."
 
 
 @dataclass(frozen=True)

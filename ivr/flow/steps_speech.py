@@ -100,6 +100,8 @@ def understand(ctx: CallContext, text: str) -> IntentResult | None:
     match = classifier.classify(text, ctx.language)
     attributes = ctx.state.attributes
     attributes[WellKnown.TRANSCRIPT] = text
+    for entity, value in match.entities:
+        attributes[WellKnown.ENTITY_PREFIX + entity] = value
     if match.known:
         attributes[WellKnown.INTENT] = match.intent
         attributes[WellKnown.INTENT_CONFIDENCE] = f"{match.confidence:.2f}"

@@ -34,7 +34,8 @@ def unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def shipped_config(tmp_path: Path, *, agi_port: int, ami_port: int) -> Config:
+def shipped_config(tmp_path: Path, *, agi_port: int, ami_port: int, speech: bool = False) -> Config:
+    """The shipped config on loopback ports; ``speech``: Whisper tiny.en recognises callers."""
     config = load_config(
         ROOT / "config",
         environ={},
@@ -47,7 +48,8 @@ def shipped_config(tmp_path: Path, *, agi_port: int, ami_port: int) -> Config:
             "ami.reconnect_max_s": 0.2,
             "database.url": f"sqlite+aiosqlite:///{tmp_path}/hotline.db",
             "database.spool": str(tmp_path / "spool.jsonl"),
-            "speech.enabled": False,
+            "speech.enabled": speech,
+            **({"speech.timeout_s": 30} if speech else {}),
             "ivr.speech.recordings_dir": str(tmp_path / "recordings"),
             "waiting.login_all_agents_at_start": True,
         },
@@ -67,10 +69,12 @@ class Stack:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, *, ring_s: float = 600.0) -> AsyncIterator[Stack]:
+async def running(
+    tmp_path: Path, *, ring_s: float = 600.0, speech: bool = False
+) -> AsyncIterator[Stack]:
     """Agents' phones ring ``ring_s`` virtual seconds before answering: calls wait visibly."""
     agi_port, ami_port = unused_port(), unused_port()
-    config = shipped_config(tmp_path, agi_port=agi_port, ami_port=ami_port)
+    config = shipped_config(tmp_path, agi_port=agi_port, ami_port=ami_port, speech=speech)
     phones = (
         *(
             AgentPhone(a.endpoint, "answer", ring_s=ring_s, talk_s=600.0)

@@ -42,7 +42,7 @@ def raise_priority(driver: Any, call_id: str) -> float:
 
     row = row_in("support", call_id)
     wait_for(driver, row)
-    before = float(driver.find_element(By.CSS_SELECTOR, f"{row} td:nth-child(2)").text)
+    before = float(driver.find_element(By.CSS_SELECTOR, f"{row} td.priority .total").text)
     screenshot(driver, "supervisor-call-before-raise")
     driver.find_element(By.CSS_SELECTOR, f"{row} button.raise-priority").click()
     return before
@@ -52,7 +52,7 @@ def sees_priority(driver: Any, call_id: str, at_least: float) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    cell = f"{row_in('support', call_id)} td:nth-child(2)"
+    cell = f"{row_in('support', call_id)} td.priority .total"
     WebDriverWait(driver, 10).until(
         lambda d: float(d.find_element(By.CSS_SELECTOR, cell).text) >= at_least
     )

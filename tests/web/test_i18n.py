@@ -60,6 +60,8 @@ def test_agent_states_and_roles_shown_by_the_pages_are_translated() -> None:
     # what supervisor.js passes to T() from data: table headings, chart series, spy modes
     shown |= {"offered", "answered", "abandoned", "priority", "wait", "intent", "ringing"}
     shown |= {"listen", "whisper", "barge"}
+    # the callers' table headings, and Asterisk's link as the page words it
+    shown |= {"caller", "agents free", "connected", "disconnected", "listening", "not listening"}
     assert shown <= set(catalog("ar"))
 
 

@@ -71,6 +71,7 @@ async def test_a_supervisor_pauses_an_agent_and_sees_the_state_change(stack: Sta
                 headers={"X-CSRF-Token": csrf},
             ) as response:
                 assert response.status == 200, await response.text()
+                assert (await response.json())["pending"] is False  # idle: paused at once
             paused = await next_snapshot(ws, lambda s: agent(s, "1002")["pause_reason"])
             assert agent(paused, "1002")["pause_reason"] == "coaching"
             async with http.post(

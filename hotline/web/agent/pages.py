@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from acd.calls import CallFacts
+from acd.calls import CallerCard, CallFacts
 from acd.live.service import AcdService
-from history.errors import HistoryError
+from history.errors import HistoryError, UnknownInteraction
+from history.identities import IdentityKind
 from history.inputs import InteractionRef, InteractionUpdate, NewNote, Status
 from history.records import to_json
 from history.repository import HistoryRepository
@@ -120,25 +121,21 @@ async def screen_pop(request: web.Request) -> web.StreamResponse:
     if not _may_see(pages, agent_id, call_id):
         return web.json_response({"error": "not your call"}, status=403)
     facts = pages.hub.facts(call_id)
+    card = pages.hub.caller(call_id) or CallerCard()
     answer: dict[str, Any] = {
         "call_id": call_id,
-        "ivr": _facts(facts) if facts is not None else None,
+        "caller": {
+            "number": card.number,
+            "customer_id": card.customer_id,
+            "customer_name": card.customer_name,
+        },
+        "ivr": _findings(facts, card) if facts is not None else None,
         "customer": None,
         "timeline": [],
         "open_issues": [],
     }
     try:
-        interaction = await pages.repository.get_interaction(
-            InteractionRef(source=SOURCE, idempotency_key=call_id)
-        )
-        answer["interaction"] = to_json(interaction)
-        if interaction.customer_id is not None:
-            customer_id = interaction.customer_id
-            answer["customer"] = to_json(await pages.repository.get_customer(customer_id))
-            timeline = await pages.repository.timeline(customer_id, limit=TIMELINE_ENTRIES)
-            answer["timeline"] = to_json(list(timeline.entries))
-            issues = await pages.repository.open_issues(customer_id, limit=TIMELINE_ENTRIES)
-            answer["open_issues"] = to_json(issues)
+        await _from_history(pages, call_id, card, answer)
     except (HistoryError, OSError) as error:
         answer["history_unavailable"] = type(error).__name__
     except Exception as error:  # noqa: BLE001 (a store that is down must not break the pop)
@@ -147,15 +144,67 @@ async def screen_pop(request: web.Request) -> web.StreamResponse:
     return web.json_response(answer)
 
 
-def _facts(facts: CallFacts) -> dict[str, Any]:
+async def _from_history(
+    pages: AgentPages, call_id: str, card: CallerCard, answer: dict[str, Any]
+) -> None:
+    """The customer, their open issues and their timeline on every channel. The customer is
+    the one the IVR identified; else the call's interaction's (once written); else whoever
+    holds the caller's number."""
+    repository = pages.repository
+    customer_id = int(card.customer_id) if card.customer_id and card.customer_id.isdigit() else None
+    with contextlib.suppress(UnknownInteraction):
+        interaction = await repository.get_interaction(
+            InteractionRef(source=SOURCE, idempotency_key=call_id)
+        )
+        answer["interaction"] = to_json(interaction)
+        customer_id = customer_id or interaction.customer_id
+    customer = None
+    if customer_id is not None:
+        customer = await repository.get_customer(customer_id)
+    elif card.number:
+        customer = await repository.find_customer(IdentityKind.PHONE, card.number)
+    if customer is None:
+        return
+    answer["customer"] = to_json(customer)
+    names = {a: p.name or a for a, p in pages.acd.distributor.agents.items()}
+    timeline = await repository.timeline(customer.id, limit=TIMELINE_ENTRIES)
+    answer["timeline"] = [
+        {
+            **to_json(entry),
+            "agent_name": names.get(entry.interaction.agent or "", entry.interaction.agent),
+            "current": call_id
+            in (entry.interaction.idempotency_key, entry.interaction.external_id),
+            # a wrap-up note's author is "agent:<id>": the agent's name beside it
+            "note_authors": [
+                names.get(note.author.removeprefix("agent:"), note.author) for note in entry.notes
+            ],
+        }
+        for entry in timeline.entries
+    ]
+    issues = await repository.open_issues(customer.id, limit=TIMELINE_ENTRIES)
+    answer["open_issues"] = [
+        {**to_json(issue), "agent_name": names.get(issue.agent or "", issue.agent)}
+        for issue in issues
+        if call_id not in (issue.idempotency_key, issue.external_id)
+    ]
+
+
+def _findings(facts: CallFacts, card: CallerCard) -> dict[str, Any]:
+    """What the IVR learnt: the intent and how sure it was, what the caller said, the way
+    through the menus, the entities it heard, and what routing used."""
     return {
         "intent": facts.intent,
+        "intent_confidence": card.intent_confidence,
         "call_type": facts.call_type,
         "tier": facts.tier,
         "language": facts.language,
         "complexity": facts.complexity,
         "days_since_last_contact": facts.days_since_last_contact,
         "tags": sorted(facts.tags),
+        "transcript": card.transcript,
+        "menu_path": [{"node": s.node, "heard": s.heard} for s in card.menu_path],
+        "entities": [{"name": name, "value": value} for name, value in card.entities],
+        "open_issues": card.open_issues,
     }
 
 

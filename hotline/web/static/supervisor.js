@@ -9,6 +9,14 @@
   const pct = (v) => (v === null || v === undefined ? "–" : Math.round(v * 100) + "%");
   const secs = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " " + T("s"));
   const score = (v) => (v === null || v === undefined ? "–" : v.toFixed(1) + " / 5");
+  // A duration people read: "45 s", "7 min 50 s", "1 h 02 min".
+  function dur(v) {
+    if (v === null || v === undefined) return "–";
+    const t = Math.max(0, Math.round(v));
+    if (t < 60) return T("{s} s", { s: t });
+    if (t < 3600) return T("{m} min {s} s", { m: Math.floor(t / 60), s: t % 60 });
+    return T("{h} h {m} min", { h: Math.floor(t / 3600), m: String(Math.floor((t % 3600) / 60)).padStart(2, "0") });
+  }
   function el(tag, text, attrs) {
     const e = document.createElement(tag);
     if (text !== undefined && text !== null) e.textContent = String(text);
@@ -16,6 +24,15 @@
     return e;
   }
   function setText(cell, text) { const t = String(text); if (cell.textContent !== t) cell.textContent = t; }
+  // Numbers, ids, phone numbers and skill names keep their left-to-right order in Arabic.
+  function ltr(text, title) { const s = el("span", text, { class: "ltr-value" }); if (title) s.title = title; return s; }
+  // Replace a node's children only when what they show changed (no flicker, no lost hover).
+  function fill(node, parts) {
+    const key = parts.map((p) => (typeof p === "string" ? p : `${p.className}\u0001${p.title || ""}\u0001${p.textContent}`)).join("\u0002");
+    if (node._shown === key) return;
+    node._shown = key;
+    node.replaceChildren(...parts);
+  }
   function kpiBox(label, value, cls) {
     const d = el("div", null, { class: "kpi" + (cls ? " " + cls : "") });
     d.append(el("b", value), el("span", label));
@@ -39,10 +56,13 @@
   }
   function renderKpis(s) {
     const q = s.quality || {};
+    const kpiStale = Boolean(s.kpis_stale || (s.kpis || {}).stale);
+    for (const id of ["kpis", "last-kpis"]) document.getElementById(id).classList.toggle("stale", kpiStale);
     document.getElementById("kpis").replaceChildren(...callBoxes(s.kpis), ...qualityBoxes(q.today, q.stale));
     const last = s.last_interval;
     setText(document.getElementById("last-interval-span"), last ? `${last.label}–${last.until}` : "");
     document.getElementById("last-kpis").replaceChildren(...callBoxes(last), ...qualityBoxes(q.last_interval, q.stale));
+    if (kpiStale) document.getElementById("kpis").append(el("span", T("stale: these figures are being rebuilt"), { class: "stale-note" }));
   }
 
   // charts: small inline SVG, one bar group (or point) per 15-minute interval -------------
@@ -111,21 +131,111 @@
     box.replaceChildren(vol, sl);
   }
 
+  // "on_call" -> "on call" where the page's language has no word of its own for it
+  function stateLabel(state) { const t = T(state); return t === state ? state.replace(/_/g, " ") : t; }
+
+  // who is calling, and Asterisk's link --------------------------------------------------
+  // The caller as people know them: customer name and number; Asterisk's id as a tooltip.
+  function callerParts(caller, callId) {
+    const c = caller || {};
+    const title = T("Asterisk call id: {id}", { id: callId || "–" });
+    const parts = [];
+    if (c.customer_name) { const b = el("b", c.customer_name, { class: "customer" }); b.title = title; parts.push(b, " "); }
+    if (c.number) parts.push(ltr(c.number, title));
+    else if (!c.customer_name) { const u = el("span", T("unknown number"), { class: "unknown" }); u.title = title; parts.push(u); }
+    return parts;
+  }
+  const TERM_LABELS = {
+    call_type: T("call type"), tier: T("tier"), complexity: T("complexity"), repeat: T("repeat caller"),
+    chronic: T("chronic issue"), supervisor: T("supervisor"), waiting: T("waiting"), sl_risk: T("service-level risk"),
+  };
+  const signed = (v) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(1).replace(/\.0$/, "");
+  function priorityParts(c) {
+    const terms = c.priority_terms || [];
+    const total = ltr(c.priority.toFixed(1), null); total.classList.add("total");
+    total.title = `${c.priority.toFixed(1)} = ` + (terms.map((t) => `${t.name}${t.detail ? "[" + t.detail + "]" : ""} ${signed(t.value)}`).join(" ") || "0");
+    const list = el("span", null, { class: "terms" });
+    terms.forEach((t, i) => {
+      const term = el("span", (TERM_LABELS[t.name] || t.name) + " ", { class: "term term-" + t.name });
+      term.title = t.detail || "";
+      term.append(ltr(signed(t.value)));
+      if (i) list.append(" · ");
+      list.append(term);
+    });
+    return [total, list];
+  }
+  let lastMessage = 0, socketOpen = false;
+  function setStale(stale, why) {
+    for (const box of document.querySelectorAll(".live-figures")) {
+      box.classList.toggle("stale", stale);
+      const note = box.querySelector(".live-stale");
+      note.hidden = !stale;
+      setText(note, stale ? why : "");
+    }
+  }
+  function renderLink(t) {
+    let text = T("live"), cls = "live";
+    if (t && !t.live) {
+      cls = "down";
+      if (t.state === "asterisk_down") text = T("Asterisk down") + (t.down_for_s !== null ? " · " + T("for {d}", { d: dur(t.down_for_s) }) : "");
+      else if (t.state === "connecting") text = T("connecting to Asterisk…");
+      else text = T("calls cannot reach the IVR: FastAGI is not listening");
+    }
+    setText(status, text); status.className = "status " + cls;
+    const detail = document.getElementById("link-detail");
+    if (!t) { setText(detail, ""); setStale(false, ""); return; }
+    const parts = [
+      T("AMI: {state}", { state: T(t.ami) }), " · ", T("FastAGI: {state}", { state: T(t.fastagi) }), " · ",
+      t.last_event_age_s === null ? T("no Asterisk event yet") : T("last Asterisk event {d} ago", { d: dur(t.last_event_age_s) }),
+    ];
+    if (t.ami_error) parts.push(" · ", ltr(t.ami_error));
+    fill(detail, parts);
+    setStale(!t.live, T("Asterisk is not answering: agents' states and waiting callers below may be out of date."));
+  }
+
+  // staffing alerts: callers nobody can serve, or nobody is serving --------------------------
+  const ALERT_TEXT = {
+    no_agent: () => T("no logged-in agent has these skills."),
+    all_paused: () => T("every agent who can take them is paused:"),
+    none_free: () => T("every agent who can take them is busy:"),
+  };
+  function alertParts(a) {
+    const who = a.calls === 1 ? T("1 caller needs") : T("{n} callers need", { n: a.calls });
+    const parts = [el("b", a.queue, { class: "queue-name" }), ": ", who, " ", ltr(a.need), " — ", ALERT_TEXT[a.kind]()];
+    const comma = T(", ");
+    a.agents.forEach((g, i) => {
+      parts.push(i ? comma : " ", el("b", g.name));
+      if (g.state === "paused") parts.push(" (", g.pause_reason ? T(g.pause_reason) : T("paused"), comma, dur(g.time_in_state_s), ")");
+      else if (g.state) parts.push(" (", stateLabel(g.state), ")");
+    });
+    return parts;
+  }
+  function renderAlerts(alerts, box) {
+    const items = alerts.map((a) => { const li = el("li", null, { class: "alert " + a.kind }); fill(li, alertParts(a)); return li; });
+    // redrawn when anything shown changes, a paused agent's minutes included
+    const key = JSON.stringify(alerts.map((a) => [a.kind, a.queue, a.need, a.calls,
+      a.agents.map((g) => [g.name, g.state, g.pause_reason, dur(g.time_in_state_s)])]));
+    if (box._shown !== key) { box._shown = key; box.replaceChildren(...items); }
+    return alerts.length > 0;
+  }
+
   // queues and their waiting calls ---------------------------------------------------------
   const queueBoxes = new Map();
   const callRows = new Map();
   let queueNames = [];
+  const COLUMNS = ["caller", "priority", "wait", "intent", "tier", "language", "agents free", "ringing", ""];
   function queueBox(name) {
     let q = queueBoxes.get(name);
     if (!q) {
       const section = el("div", null, { class: "queue", "data-queue": name });
-      const head = el("h3"), last = el("p", null, { class: "last-interval" });
+      const head = el("h3"), staff = el("p", null, { class: "staff" }), alerts = el("ul", null, { class: "queue-alerts" });
+      const last = el("p", null, { class: "last-interval" });
       const table = el("table"), hrow = el("tr"), body = el("tbody");
-      hrow.append(...["call", "priority", "wait", "intent", "tier", "language", "ringing", ""].map((h) => el("th", h ? T(h) : "")));
+      hrow.append(...COLUMNS.map((h) => el("th", h ? T(h) : "")));
       const thead = el("thead"); thead.append(hrow);
       table.append(thead, body);
-      section.append(head, last, table);
-      q = { section, head, last, body };
+      section.append(head, staff, alerts, last, table);
+      q = { section, head, staff, alerts, last, body };
       queueBoxes.set(name, q);
     }
     return q;
@@ -134,7 +244,8 @@
     let r = callRows.get(c.call_id);
     if (!r) {
       r = el("tr", null, { class: "waiting-call", "data-call": c.call_id });
-      for (let i = 0; i < 7; i++) r.append(el("td"));
+      for (let i = 0; i < COLUMNS.length - 1; i++) r.append(el("td"));
+      r.cells[0].className = "caller"; r.cells[1].className = "priority";
       const act = el("td", null, { class: "call-actions" });
       const bump = el("button", T("+{n} priority", { n: BUMP }), { class: "raise-priority", type: "button" });
       bump.addEventListener("click", () => call_action(c.call_id, "priority", { by: BUMP }));
@@ -154,6 +265,40 @@
     if (have.join("\n") === wanted.join("\n")) return;
     pick.replaceChildren(...wanted.map((n) => el("option", n, { value: n })));
   }
+  function names(list) { return (list || []).map((a) => a.name).join(", "); }
+  function staffParts(q) {
+    const eligible = q.eligible || [], free = q.available || [];
+    const counts = el("span", T("{n} eligible, {free} available", { n: eligible.length, free: free.length }), { class: "counts" + (free.length ? "" : " none") });
+    counts.title = names(eligible);
+    const parts = [T("Agents") + ": ", counts];
+    if (free.length) parts.push(" (", names(free), ")");
+    return parts;
+  }
+  function coverParts(c) {
+    if (c.ringing) return [""];
+    const free = c.available_now, n = c.eligible_now;
+    const s = el("span", null, { class: "cover" + (free ? "" : " none") + (c.eligible_ever === 0 ? " never" : "") });
+    s.append(ltr(`${free} / ${n}`));
+    s.title = T("needs {need}; {free} of {n} agents with these skills are available; {ever} logged in can take it once its requirements have relaxed",
+      { need: c.need, free, n, ever: c.eligible_ever });
+    return [s];
+  }
+  // "today: service level 92%, ASA 12 s, ...": each figure isolated, so Arabic keeps each
+  // label beside its value.
+  function queueKpiParts(label, k, offered) {
+    const figures = [[T("service level"), pct(k.service_level)], [T("ASA"), secs(k.asa)], [T("AHT"), secs(k.aht)],
+      [T("abandoned"), pct(k.abandon_rate)]];
+    if (offered) figures.push([T("offered"), String(k.offered || 0)]);
+    const parts = [label + ": "];
+    figures.forEach(([name, value], i) => {
+      const figure = el("span", name + " ", { class: "figure" });
+      // "92%" left to right; "12 ث" (a unit in Arabic) in its own direction
+      figure.append(/[\u0590-\u08FF]/.test(value) ? el("bdi", value) : ltr(value));
+      if (i) parts.push(T(", "));
+      parts.push(figure);
+    });
+    return parts;
+  }
   function renderQueues(queues) {
     const box = document.getElementById("queues");
     queueNames = queues.map((q) => q.name);
@@ -162,17 +307,21 @@
       const b = queueBox(q.name);
       if (box.children[qi] !== b.section) box.insertBefore(b.section, box.children[qi] || null);
       const k = q.kpis || {}, l = q.last_interval || {};
-      setText(b.head, `${q.name}: ${T("{n} waiting, longest {wait}", { n: q.calls.length, wait: secs(q.longest_wait_s) })}, ` +
-        `${T("today")}: SL ${pct(k.service_level)}, ASA ${secs(k.asa)}, AHT ${secs(k.aht)}, ${T("abandoned")} ${pct(k.abandon_rate)}`);
-      setText(b.last, `${T("last interval")}: SL ${pct(l.service_level)}, ASA ${secs(l.asa)}, AHT ${secs(l.aht)}, ` +
-        `${T("abandoned")} ${pct(l.abandon_rate)}, ${T("offered")} ${l.offered || 0}`);
+      fill(b.head, [ltr(q.name), ": ", T("{n} waiting, longest {wait}", { n: q.waiting ?? q.calls.length, wait: dur(q.longest_wait_s) }),
+        T(", "), ...queueKpiParts(T("today"), k, false)]);
+      fill(b.staff, staffParts(q));
+      b.section.classList.toggle("alerting", renderAlerts(q.alerts || [], b.alerts));
+      fill(b.last, queueKpiParts(T("last interval"), l, true));
       q.calls.forEach((c, i) => {
         seen.add(c.call_id);
         const r = callRow(c);
         const cells = r.cells;
-        setText(cells[0], c.call_id); setText(cells[1], c.priority); setText(cells[2], secs(c.wait_s));
+        fill(cells[0], callerParts(c.caller, c.call_id));
+        fill(cells[1], priorityParts(c));
+        setText(cells[2], dur(c.wait_s));
         setText(cells[3], c.intent || "–"); setText(cells[4], c.tier || "–"); setText(cells[5], c.language || "–");
-        setText(cells[6], c.ringing || "");
+        fill(cells[6], coverParts(c));
+        setText(cells[7], c.ringing_name || c.ringing || "");
         r.dataset.queue = q.name;
         fillMoveTargets(r, q.name);
         const ringing = Boolean(c.ringing);
@@ -187,6 +336,18 @@
 
   // agents -----------------------------------------------------------------------------------
   const agentRows = new Map();
+  function stateParts(a) {
+    const parts = [stateLabel(a.state)];
+    if (a.pending) {
+      const text = a.pending.action === "pause"
+        ? T("pause pending: {reason}", { reason: a.pending.reason ? T(a.pending.reason) : "–" })
+        : T("logout pending");
+      const badge = el("span", text, { class: "pending" });
+      badge.title = T("asked for during the call; it applies when the call and its wrap-up are over");
+      parts.push(" ", badge);
+    }
+    return parts;
+  }
   function renderAgents(agents) {
     const body = document.querySelector("#agents tbody");
     const seen = new Set();
@@ -206,17 +367,21 @@
           act.append(" ", s);
         }
         r.append(act);
-        r.cells[1].className = "state";
+        r.cells[0].className = "agent"; r.cells[1].className = "state"; r.cells[3].className = "caller";
         agentRows.set(a.agent_id, r); body.append(r);
       }
       const paused = a.state.toLowerCase().includes("pause");
-      setText(r.cells[0], a.agent_id); setText(r.cells[1], T(a.state));
-      setText(r.cells[2], secs(a.time_in_state_s)); setText(r.cells[3], a.call_id || "");
-      setText(r.cells[4], a.pause_reason || ""); setText(r.cells[5], a.calls_handled);
+      fill(r.cells[0], [el("b", a.name || a.agent_id), " ", ltr(a.agent_id)]);
+      fill(r.cells[1], stateParts(a));
+      setText(r.cells[2], dur(a.time_in_state_s));
+      fill(r.cells[3], a.call_id ? callerParts(a.caller, a.call_id) : [""]);
+      setText(r.cells[4], a.pause_reason ? T(a.pause_reason) : ""); setText(r.cells[5], a.calls_handled);
+      r.classList.toggle("has-pending", Boolean(a.pending));
       const b = r.cells[6].firstChild;
-      b.dataset.action = paused ? "ready" : "pause";
-      b.className = paused ? "ready" : "pause";
-      setText(b, paused ? T("Unpause") : T("Pause"));
+      const takeBack = Boolean(a.pending); // "ready" during a call cancels the pending pause
+      b.dataset.action = paused || takeBack ? "ready" : "pause";
+      b.className = paused ? "ready" : takeBack ? "cancel-pending" : "pause";
+      setText(b, paused ? T("Unpause") : takeBack ? T("Cancel the pending pause") : T("Pause"));
     }
     for (const [id, r] of agentRows) if (!seen.has(id)) { r.remove(); agentRows.delete(id); }
   }
@@ -230,7 +395,7 @@
       const text = await res.text();
       let message = text;
       try { message = JSON.parse(text).error || text; } catch (e) { /* plain text */ }
-      status.textContent = T("action refused: {reason}", { reason: message });
+      document.getElementById("link-detail").textContent = T("action refused: {reason}", { reason: message });
     }
   }
   function act_on(agent, action, body) {
@@ -240,19 +405,34 @@
     return post(`/page-api/calls/${encodeURIComponent(callId)}/${action}`, body);
   }
 
+  // The page is live only while pushes arrive (one a second at least) and Asterisk answers.
+  const SILENT_S = 5;
+  setInterval(() => {
+    if (socketOpen && Date.now() - lastMessage > SILENT_S * 1000) {
+      setText(status, T("reconnecting…")); status.className = "status down";
+      setStale(true, T("No update from the service for {d}: figures below may be out of date.", { d: dur((Date.now() - lastMessage) / 1000) }));
+    }
+  }, 1000);
   let delay = 500;
   function connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/supervisor");
-    ws.onopen = () => { status.textContent = T("live"); status.className = ""; delay = 500; };
+    ws.onopen = () => { socketOpen = true; delay = 500; };
     ws.onmessage = (m) => {
       const s = JSON.parse(m.data);
+      lastMessage = Date.now();
+      renderLink(s.telephony);
       renderKpis(s); renderCharts(s.intervals); renderQueues(s.queues); renderAgents(s.agents);
+      // the banner: callers nobody logged in can serve, or whose agents are all paused
+      const serious = (s.alerts || []).filter((a) => a.kind !== "none_free");
+      document.getElementById("alerts-box").hidden = !renderAlerts(serious, document.getElementById("alerts"));
     };
     ws.onclose = async () => {
+      socketOpen = false;
       // Signed out or expired? Then the page itself answers with the login page.
       const res = await fetch("/supervisor", { method: "HEAD", credentials: "same-origin" }).catch(() => null);
       if (res && res.redirected && new URL(res.url).pathname === "/login") { location.href = "/login?next=/supervisor"; return; }
-      status.textContent = T("reconnecting…"); status.className = "down";
+      setText(status, T("reconnecting…")); status.className = "status down";
+      setStale(true, T("The page lost the service: figures below are from before."));
       setTimeout(connect, delay); delay = Math.min(delay * 2, 10000);
     };
   }

@@ -1,11 +1,13 @@
 """One hub per service: fed by the ACD's event sink, it pushes snapshots to every page.
 
-The ACD's listener only folds the record and sets a flag (no I/O on the ACD's path); after
-a reload re-scored or re-profiled waiting calls (``PriorityWeightsUpdated``, ``QueueUpdated``)
-it takes each waiting call's priority and queue from the router, once per such event. A
-single task builds one snapshot per change (coalesced, at most every ``min_interval_s``, and
-every ``tick_s`` so wait times advance) and offers it to each client's bounded queue; a
-client whose queue is full is too slow and is dropped, so no page can slow the service.
+The ACD's listener only folds the record and sets a flag (no I/O on the ACD's path): it
+remembers what the IVR found for each queued call and where it rings. A single task builds
+one snapshot per change (coalesced, at most every ``min_interval_s``, and every ``tick_s``
+so wait times and aged priorities advance) and offers it to each client's bounded queue; a
+client whose queue is full is too slow and is dropped, so no page can slow the service. The
+live part (callers with their current priority, agents, staffing alerts, Asterisk's link)
+is read off the router at each snapshot (``hotline.web.supervisor.live_view``), so
+supervisors' actions and reloads show at once.
 
 KPIs are by wall-clock 15-minute interval: the hub shifts the ACD's clock readings onto the
 wall clock (one offset taken at start), so *today* starts at local midnight and intervals
@@ -27,23 +29,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
-from acd.calls import CallFacts
+from acd.calls import CallerCard, CallFacts
 from acd.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
-    CallMoved,
     CallOffered,
-    CallPriorityChanged,
     CallQueued,
     CallRequeued,
     EventRecord,
-    PriorityWeightsUpdated,
-    QueueUpdated,
 )
 from acd.kpi import CallKpis, KpiAccumulator, KpiReport
 from acd.live.service import AcdService
+from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
 from hotline.web.supervisor.quality import ContactQuality, day_start
+from hotline.web.supervisor.telephony_link import TelephonyLink
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +51,6 @@ MAX_REMEMBERED_CALLS = 2000
 #: The KPI interval: the charts' bars and the "last interval" figures.
 INTERVAL_S = 900.0
 Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
-
-
-@dataclass(slots=True)
-class _Waiting:
-    call_id: str
-    queue: str
-    entry_time: float
-    priority: float
-    call_type: str | None
-    tier: str | None
-    language: str | None
-    intent: str | None
-    ringing_agent: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -87,8 +74,10 @@ class SupervisorHub:
         quality: ContactQuality | None = None,
         wall: Callable[[], datetime] | None = None,
         kpi_every_s: float = 1.0,
+        link: TelephonyLink | None = None,
     ) -> None:
         self._acd = acd
+        self._link = link
         # The day's KPIs scan every call of the day (about 80 ms at 20,000 calls): they are
         # recomputed at most every ``kpi_every_s`` (and at each new interval), while the
         # waiting calls and agents go out with every change.
@@ -106,9 +95,9 @@ class SupervisorHub:
         self._min_interval_s = min_interval_s
         self._tick_s = tick_s
         self._max_clients = max_clients
-        self._waiting: dict[str, _Waiting] = {}
-        #: What the IVR found for recent calls (for the agent's screen-pop), oldest first.
-        self._facts: dict[str, CallFacts] = {}
+        #: What the IVR found for recent calls (the pages' names, the agent's screen-pop),
+        #: and where each rings, oldest first; the calls the router holds are among them.
+        self._seen: dict[str, Seen] = {}
         #: The agent each recent call was last offered to (who may see and wrap it up).
         self._offered_to: dict[str, str] = {}
         self._kpis = KpiAccumulator(interval_s=INTERVAL_S)
@@ -147,7 +136,7 @@ class SupervisorHub:
         if len(self._clients) >= self._max_clients:
             return None
         client = Client(agent_id)
-        client.queue.put_nowait(_for(client, self.snapshot()))
+        client.queue.put_nowait(_for(client, self.snapshot(max_calls=MAX_SHOWN_CALLS)))
         self._clients.add(client)
         return client
 
@@ -156,7 +145,13 @@ class SupervisorHub:
 
     def facts(self, call_id: str) -> CallFacts | None:
         """What the IVR found for a recent call (kept after the call left the queue)."""
-        return self._facts.get(call_id)
+        seen = self._seen.get(call_id)
+        return None if seen is None else seen.facts
+
+    def caller(self, call_id: str) -> CallerCard | None:
+        """Who a recent call is from and what the IVR heard (kept after it left the queue)."""
+        seen = self._seen.get(call_id)
+        return None if seen is None else seen.caller
 
     def offered_to(self, call_id: str) -> str | None:
         """The agent a recent call was last offered to."""
@@ -174,99 +169,42 @@ class SupervisorHub:
         self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
         if isinstance(event, CallQueued):
             call = self._acd.call(event.call_id)
-            facts = call.facts if call is not None else CallFacts()
-            self._waiting[event.call_id] = _Waiting(
-                event.call_id,
-                event.queue,
-                event.entry_time,
-                event.priority,
-                event.call_type,
-                event.tier or facts.tier,
-                facts.language,
-                facts.intent,
+            self._seen.pop(event.call_id, None)  # queued again: newest last
+            self._seen[event.call_id] = (
+                Seen(CallFacts(tier=event.tier, call_type=event.call_type), CallerCard())
+                if call is None
+                else Seen(call.facts, call.caller)
             )
-            self._facts[event.call_id] = facts
-            while len(self._facts) > MAX_REMEMBERED_CALLS:
-                del self._facts[next(iter(self._facts))]
+            while len(self._seen) > MAX_REMEMBERED_CALLS:
+                del self._seen[next(iter(self._seen))]
         elif isinstance(event, CallOffered):
             self._offered_to[event.call_id] = event.agent_id
             while len(self._offered_to) > MAX_REMEMBERED_CALLS:
                 del self._offered_to[next(iter(self._offered_to))]
-            waiting = self._waiting.get(event.call_id)
-            if waiting is not None:
-                waiting.ringing_agent = event.agent_id
-        elif isinstance(event, CallPriorityChanged):
-            waiting = self._waiting.get(event.call_id)
-            if waiting is not None:
-                waiting.priority = event.priority
-        elif isinstance(event, CallMoved):
-            waiting = self._waiting.get(event.call_id)
-            if waiting is not None:
-                waiting.queue = event.queue
-        elif isinstance(event, CallRequeued):
-            waiting = self._waiting.get(event.call_id)
-            if waiting is not None:
-                waiting.ringing_agent = None
-        elif isinstance(event, CallAnswered | CallAbandoned | CallEnded):
-            self._waiting.pop(event.call_id, None)
-        elif isinstance(event, PriorityWeightsUpdated | QueueUpdated) and _revised(event):
-            self._refresh_waiting()
+            seen = self._seen.get(event.call_id)
+            if seen is not None:
+                seen.ringing_agent = event.agent_id
+        elif isinstance(event, CallRequeued | CallAnswered | CallAbandoned | CallEnded):
+            seen = self._seen.get(event.call_id)
+            if seen is not None:
+                seen.ringing_agent = None
         self._changed.set()
 
-    def _refresh_waiting(self) -> None:
-        """Each waiting call's base priority and queue as the router holds them now (a
-        reload revised them without an event per call): one pass over the router's calls."""
-        if not self._waiting:
-            return
-        for held in self._acd.held_calls():
-            waiting = self._waiting.get(held.call_id)
-            if waiting is not None:
-                waiting.priority = held.priority.total
-                waiting.queue = held.queue
-
     # the pages' side --------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, max_calls: int | None = None) -> dict[str, Any]:
+        """Everything the supervisor's page shows; ``max_calls``: a queue's callers listed
+        (the pages get the ``MAX_SHOWN_CALLS`` most urgent; every caller is counted)."""
         now = self._acd.now()
-        queues: dict[str, dict[str, Any]] = {
-            name: {"name": name, "calls": [], "longest_wait_s": 0.0}
-            for name in self._acd.queue_names
-        }
-        for w in sorted(self._waiting.values(), key=lambda w: (-w.priority, w.entry_time)):
-            queue = queues.setdefault(
-                w.queue, {"name": w.queue, "calls": [], "longest_wait_s": 0.0}
-            )
-            wait = max(0.0, now - w.entry_time)
-            queue["calls"].append(
-                {
-                    "call_id": w.call_id,
-                    "priority": round(w.priority, 1),
-                    "wait_s": round(wait, 1),
-                    "intent": w.intent or w.call_type,
-                    "tier": w.tier,
-                    "language": w.language,
-                    "ringing": w.ringing_agent,
-                }
-            )
-            queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
+        link = None if self._link is None else self._link.status()
+        live = live_state(self._acd, self._seen, now, link, max_calls=max_calls)
+        queues: list[dict[str, Any]] = live["queues"]
         wall = now + self._offset
         today, last, series = self._reports(wall)
-        for name, queue in queues.items():
-            queue["kpis"] = _kpis(today.by_queue.get(name))
-            queue["last_interval"] = _kpis(last.by_queue.get(name))
-        agents = [
-            {
-                "agent_id": a.agent_id,
-                "state": str(a.state),
-                "time_in_state_s": round(a.time_in_state(now), 1),
-                "pause_reason": a.pause_reason,
-                "call_id": a.call_id,
-                "calls_handled": a.calls_handled,
-            }
-            for a in self._acd.agents()
-        ]
+        for queue in queues:
+            queue["kpis"] = _kpis(today.by_queue.get(queue["name"]))
+            queue["last_interval"] = _kpis(last.by_queue.get(queue["name"]))
         return {
-            "queues": list(queues.values()),
-            "agents": agents,
+            **live,
             "kpis": _kpis(today.calls),
             "last_interval": {**_kpis(last.calls), **_span(last, self._wall().tzinfo)},
             "intervals": series,
@@ -318,7 +256,7 @@ class SupervisorHub:
                 await asyncio.wait_for(self._changed.wait(), self._tick_s)
             self._changed.clear()
             if self._clients:
-                self._broadcast(self.snapshot())
+                self._broadcast(self.snapshot(max_calls=MAX_SHOWN_CALLS))
             await asyncio.sleep(self._min_interval_s)
 
     def _broadcast(self, snapshot: dict[str, Any]) -> None:
@@ -333,13 +271,6 @@ class SupervisorHub:
                 client.dropped.set()
                 self.dropped_clients += 1
                 log.warning("supervisor page dropped: it did not keep up")
-
-
-def _revised(event: PriorityWeightsUpdated | QueueUpdated) -> bool:
-    """Did a reload give waiting calls a new priority or a new profile?"""
-    if isinstance(event, PriorityWeightsUpdated):
-        return event.calls_rescored > 0
-    return event.calls_reprofiled > 0
 
 
 def _for(client: Client, snapshot: dict[str, Any]) -> str:

@@ -56,8 +56,15 @@ async def pause_agent(request: web.Request) -> web.StreamResponse:
         request.app[ACD].pause(agent_id, reason)
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
-    log.info("supervisor %s paused agent %s", current_session(request).user.name, agent_id)
-    return web.json_response({"ok": True})
+    view = request.app[ACD].agent(agent_id)
+    pending = view.pending is not None  # on a call: the pause lands when it is over
+    log.info(
+        "supervisor %s paused agent %s%s",
+        current_session(request).user.name,
+        agent_id,
+        " (pending until the call is over)" if pending else "",
+    )
+    return web.json_response({"ok": True, "state": str(view.state), "pending": pending})
 
 
 @requires(*SUPERVISORS)

@@ -117,6 +117,7 @@ class FakeMatch:
     call_type: str
     complexity: int
     known: bool
+    entities: tuple[tuple[str, str], ...] = ()
 
 
 class KeywordClassifier:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.flow.flow import Flow
+from ivr.flow.ports import Classifier
 from telephony.emulator import Caller
 
 from .support import FakeRecogniser, KeywordClassifier, flow_of, names, played, rig, write_wav
@@ -198,3 +199,57 @@ async def test_caller_hanging_up_while_recorded_ends_cleanly_and_leaves_no_audio
     assert (report.ending, report.last_node) == ("caller_hangup", "reason")
     assert not recogniser.heard
     assert not list((tmp_path / "recordings").glob("*"))
+
+
+@pytest.fixture
+def shipped_classifier() -> Classifier:
+    """The intent classifier trained from the shipped config/intents.yaml."""
+    from hotline.config_yaml import parse_yaml
+    from ivr.intent.classifier import build_classifier
+    from ivr.intent.config import IntentsConfig
+
+    root = Path(__file__).resolve().parents[3]
+    intents = parse_yaml((root / "config" / "intents.yaml").read_text(encoding="utf-8"))
+    return build_classifier(IntentsConfig.model_validate(intents.data))
+
+
+async def test_what_the_ivr_learnt_rides_with_the_call_for_the_agents_screen_pop(
+    tmp_path: Path, voice: Path, shipped_classifier: Classifier
+) -> None:
+    from acd.calls import MenuStep
+    from ivr.flow.handoff import to_incoming_call
+
+    flow = flow_of(
+        """
+        entry: reason
+        nodes:
+          reason:
+            ask:
+              prompt: how-can-we-help
+              intents: {technical_fault: fault}
+              next: agent
+              fallback: agent
+              no_match_prompt: not-understood
+          fault:
+            set: {values: {queue: support}, next: agent}
+          agent:
+            queue: {}
+        """,
+        tmp_path,
+    )
+    recogniser = FakeRecogniser(["my fibre internet is not working"])
+    async with rig(flow, recogniser=recogniser, classifier=shipped_classifier) as r:
+        await r.call(Caller(number="+971501110042", speech=voice))
+
+    (handed,) = r.acd.calls
+    card = to_incoming_call(handed, default_queue="general").caller
+    assert card.number == "+971501110042"
+    assert card.transcript == "my fibre internet is not working"
+    assert card.intent_confidence is not None
+    assert card.intent_confidence > 0.5
+    assert card.entities == (("product", "fibre-500"),)
+    # the way to the queue (the queue step itself is still running when the call is handed)
+    assert card.menu_path == (
+        MenuStep("reason", "said 'my fibre internet is not working'"),
+        MenuStep("fault", None),
+    )
