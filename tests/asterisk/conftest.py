@@ -21,6 +21,7 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asterisk]:
         running = start_asterisk(tmp_path_factory.mktemp("asterisk"))
     except BundleMissing as missing:
         pytest.skip(str(missing))
+    running.cli("agi set debug on")  # every AGI line in its log, for a failing test's reader
     try:
         yield running
     finally:

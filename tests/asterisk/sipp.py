@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,24 +40,69 @@ class Pause:
 
 @dataclass(frozen=True)
 class Dtmf:
-    """RFC 4733 telephone-events in the RTP stream (SIPp's ``play_dtmf``)."""
+    """RFC 4733 telephone-events (payload type 101) in the RTP stream, one capture per key
+    written by ``dtmf_capture`` and played by SIPp's ``play_pcap_audio``. (SIPp 3.6.1's own
+    ``play_dtmf`` sends its events with payload types 97, 96... that match no offer, and
+    replaying one capture twice repeats its timestamp: Asterisk drops the repeat.)"""
 
     digits: str
+
+
+EVENTS = {**{str(n): n for n in range(10)}, "*": 10, "#": 11}
+DTMF_PAYLOAD = 101
+
+
+def dtmf_capture(path: Path, key: str, press: int) -> Path:
+    """A pcap of one key press (RFC 4733: 7 packets 20 ms apart, then the end packet
+    three times), with the press's own sequence numbers and timestamp."""
+    seq, timestamp, ssrc = 1000 + press * 16, 8000 + press * 16000, 0x484F544C
+    packets = [(i * 20_000, i, i * 160, False) for i in range(7)]
+    packets += [(140_000 + i * 50, 7, 1120, True) for i in range(3)]
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for n, (offset_us, step, duration, end) in enumerate(packets):
+        rtp = struct.pack(
+            "!BBHIIBBH",
+            0x80,
+            (0x80 if n == 0 else 0) | DTMF_PAYLOAD,
+            (seq + step) & 0xFFFF,
+            timestamp,
+            ssrc,
+            EVENTS[key],
+            (0x80 if end else 0) | 10,
+            duration,
+        )
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+        header = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n, 0, 64, 17, 0,
+            bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
+        )  # fmt: skip
+        total = sum(struct.unpack("!10H", header))
+        total = (total & 0xFFFF) + (total >> 16)
+        checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
+        ip = header[:10] + struct.pack("!H", checksum) + header[12:]
+        frame = bytes(12) + b"\x08\x00" + ip + udp
+        out += struct.pack("<IIII", 1, offset_us, len(frame), len(frame)) + frame
+    path.write_bytes(bytes(out))
+    return path
 
 
 Step = Pause | Dtmf
 
 
-def steps_xml(steps: Sequence[Step]) -> str:
+def steps_xml(steps: Sequence[Step], directory: Path, name: str) -> str:
     lines = []
+    presses = 0
     for step in steps:
         if isinstance(step, Pause):
             lines.append(f'  <pause milliseconds="{round(step.seconds * 1000)}"/>')
         else:
-            lines.append(
-                f'  <nop><action><exec play_dtmf="{step.digits}"/></action></nop>'
-                f'\n  <pause milliseconds="{250 * len(step.digits)}"/>'
-            )
+            for key in step.digits:
+                capture = dtmf_capture(directory / f"{name}-key{presses}.pcap", key, presses)
+                presses += 1
+                lines.append(
+                    f'  <nop><action><exec play_pcap_audio="{capture}"/></action></nop>\n'
+                    '  <pause milliseconds="300"/>'
+                )
     return "\n".join(lines)
 
 
@@ -207,7 +253,7 @@ class SippCaller(Sipp):
             self.directory,
             f"{self.name}.xml",
             number=self.number,
-            steps=steps_xml(self.steps),
+            steps=steps_xml(self.steps, self.directory, self.name),
             hold_ms=round(self.hold_s * 1000),
         )
         await self.spawn(asterisk, scenario, "-p", str(free_port_udp()))
