@@ -30,13 +30,17 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asterisk]:
 
 @pytest.fixture
 def pbx(asterisk: Asterisk) -> Iterator[Asterisk]:
-    """The session's Asterisk, left with no call by the test before (nor after this one)."""
+    """The session's Asterisk, left with no call by the test before (nor after this one).
+    An ERROR Asterisk logs during the test fails it (in teardown)."""
+    before = len(asterisk.log())
     yield asterisk
+    errors = asterisk.errors(since=before)
     if asterisk.channels():
         asterisk.cli("channel request hangup all")
         deadline = time.monotonic() + 5
         while asterisk.channels() and time.monotonic() < deadline:
             time.sleep(0.1)
+    assert errors == [], "Asterisk logged an ERROR during the test"
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """hotline as its own process (``hotline serve``), for what only a process can show:
-being killed mid-call. The same settings as tests/asterisk/service.py, given as ``--set``."""
+being killed mid-call. The same settings as tests/asterisk/service.py, given as ``--set``
+(the AMI secret from the environment, as deployed)."""
 
 from __future__ import annotations
 
@@ -14,27 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .rig import AMI_SECRET, ROOT, Asterisk, free_port
-
-
-def serve_settings(pbx: Asterisk, tmp_path: Path, web_port: int) -> dict[str, object]:
-    voicemail = pbx.run / "spool" / "hotline-voicemail"
-    voicemail.mkdir(exist_ok=True)
-    return {
-        "fastagi.host": "127.0.0.1",
-        "fastagi.port": pbx.ports.agi,
-        "ami.host": "127.0.0.1",
-        "ami.port": pbx.ports.ami,
-        "web.host": "127.0.0.1",
-        "web.port": web_port,
-        "database.url": f"sqlite+aiosqlite:///{tmp_path}/hotline.db",
-        "database.spool": str(tmp_path / "spool.jsonl"),
-        "speech.enabled": False,
-        "ivr.speech.recordings_dir": str(tmp_path / "recordings"),
-        "ivr.prompts.asterisk_dir": str(pbx.run / "data" / "sounds" / "hotline"),
-        "ivr.business_hours.hours": {},  # open around the clock
-        "waiting.voicemail_dir": str(voicemail),
-        "waiting.survey.enabled": False,
-    }
+from .service import rig_settings
 
 
 class HotlineProcess:
@@ -42,7 +23,12 @@ class HotlineProcess:
         self, pbx: Asterisk, tmp_path: Path, overrides: Mapping[str, object] | None = None
     ) -> None:
         self.web_port = free_port()
-        self.settings = {**serve_settings(pbx, tmp_path, self.web_port), **(overrides or {})}
+        self.settings = {
+            **rig_settings(pbx, tmp_path),
+            "web.port": self.web_port,
+            **(overrides or {}),
+        }
+        del self.settings["ami.secret"]  # from the environment, as deployed
         self.output = tmp_path / "hotline-serve.log"
         self.process: asyncio.subprocess.Process | None = None
 

@@ -318,6 +318,8 @@ class Asterisk:
         self.ports = ports
         self.conf = run / "etc" / "asterisk.conf"
         self.process: subprocess.Popen[bytes] | None = None
+        #: The log up to "fully booted": what loading the config said.
+        self.boot_log = ""
 
     @property
     def log_path(self) -> Path:
@@ -326,8 +328,10 @@ class Asterisk:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def errors(self, since: int = 0) -> list[str]:
-        return [line for line in self.log()[since:].splitlines() if "] ERROR[" in line]
+    def errors(self, since: int = 0, log: str | None = None) -> list[str]:
+        """The ERROR lines of the log (or of ``log``) from offset ``since``."""
+        text = self.log() if log is None else log
+        return [line for line in text[since:].splitlines() if "] ERROR[" in line]
 
     def start(self, timeout_s: float = 30.0) -> None:
         console = (self.run / "log" / "console.txt").open("wb")
@@ -345,6 +349,7 @@ class Asterisk:
                 self._remote("core waitfullybooted"), capture_output=True, timeout=timeout_s
             )
             if done.returncode == 0:
+                self.boot_log = self.log()
                 return
             time.sleep(0.1)
         raise RuntimeError(f"Asterisk not fully booted in {timeout_s} s")

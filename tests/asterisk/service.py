@@ -1,10 +1,12 @@
-"""hotline's real service, built from the shipped ``config/`` like tests/e2e does, pointed at
-the rig's Asterisk: FastAGI on the port the dialplan's ``HOTLINE_AGI`` names, AMI to the
-rig, history in SQLite under the test's directory, speech off (keys only)."""
+"""hotline's real service on a copy of the shipped ``config/`` with only deployment settings
+changed (like tests/e2e), pointed at the rig's Asterisk: FastAGI on the port the dialplan's
+``HOTLINE_AGI`` names, AMI to the rig, history in SQLite under the test's directory, speech
+off (keys only), open around the clock, fast wrap-ups and retries."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,8 +17,8 @@ from sqlalchemy import text
 
 from acd.events import EventRecord
 from hotline.app import Hotline
-from hotline.config import Config
-from tests.e2e.stack import shipped_config, wait_until
+from hotline.config import Config, load_config
+from tests.e2e.stack import CONFIG_DIR, wait_until
 
 from .rig import AMI_SECRET, Asterisk
 
@@ -25,6 +27,7 @@ from .rig import AMI_SECRET, Asterisk
 class Service:
     config: Config
     hotline: Hotline
+    config_dir: Path
     records: list[EventRecord] = field(default_factory=list)
 
     def events(self, kind: type) -> list[Any]:
@@ -51,30 +54,47 @@ class Service:
                 self.hotline.acd.pause(view.agent_id, "meeting")
 
 
-def rig_config(pbx: Asterisk, tmp_path: Path, **extra: object) -> Config:
+def rig_settings(pbx: Asterisk, tmp_path: Path) -> dict[str, object]:
+    """The deployment settings of this machine's run (what ``--set`` would give)."""
     voicemail = pbx.run / "spool" / "hotline-voicemail"
     voicemail.mkdir(exist_ok=True)
-    overrides: dict[str, object] = {
+    return {
         "fastagi.host": "127.0.0.1",
+        "fastagi.port": pbx.ports.agi,
         "ami.host": "127.0.0.1",
+        "ami.port": pbx.ports.ami,
         "ami.secret": AMI_SECRET,
+        "ami.reconnect_min_s": 0.05,
+        "ami.reconnect_max_s": 0.2,
+        "web.host": "127.0.0.1",
+        "web.port": 0,
+        "database.url": f"sqlite+aiosqlite:///{tmp_path}/hotline.db",
+        "database.spool": str(tmp_path / "spool.jsonl"),
+        "speech.enabled": False,  # keys only (speech is tested in tests/ivr/speech)
+        "ivr.speech.recordings_dir": str(tmp_path / "recordings"),
         "ivr.prompts.asterisk_dir": str(pbx.run / "data" / "sounds" / "hotline"),
+        "ivr.business_hours.hours": {},  # open around the clock
         "waiting.voicemail_dir": str(voicemail),
         "waiting.survey.enabled": False,
-        **extra,
+        "waiting.login_all_agents_at_start": True,
+        "waiting.retry_s": 0.05,
+        "waiting.failed_offer_rest_s": 0.2,
+        "agents.policy.wrap_up_s": 0.3,
     }
-    return shipped_config(
-        tmp_path, agi_port=pbx.ports.agi, ami_port=pbx.ports.ami, speech=False, **overrides
-    )
 
 
 @asynccontextmanager
 async def running_service(
     pbx: Asterisk, tmp_path: Path, overrides: Mapping[str, object] | None = None
 ) -> AsyncIterator[Service]:
-    config = rig_config(pbx, tmp_path, **dict(overrides or {}))
-    hotline = Hotline(config)
-    service = Service(config, hotline)
+    """hotline on a copy of config/ (``Service.config_dir``: a test may edit it and reload)."""
+    config_dir = tmp_path / "config"
+    if not config_dir.exists():
+        shutil.copytree(CONFIG_DIR, config_dir)
+    settings = {**rig_settings(pbx, tmp_path), **dict(overrides or {})}
+    config = load_config(config_dir, environ={}, overrides=settings)
+    hotline = Hotline(config, config_dir=config_dir, environ={}, overrides=settings)
+    service = Service(config, hotline, config_dir)
     hotline.acd_events.subscribe(service.records.append)
     async with asyncio.timeout(15):
         await hotline.start()

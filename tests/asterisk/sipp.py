@@ -116,7 +116,9 @@ class Sipp:
         self.screen = directory / f"{name}.screen"
         self.process: asyncio.subprocess.Process | None = None
 
-    async def spawn(self, asterisk: Asterisk, scenario: Path, *args: str) -> None:
+    async def spawn(
+        self, asterisk: Asterisk, scenario: Path, *args: str, calls: int | None = 1
+    ) -> None:
         if SIPP is None:
             raise RuntimeError("sipp is not installed (scripts/system-deps.sh: sip-tester)")
         media = free_udp_range(6)
@@ -132,13 +134,15 @@ class Sipp:
                 "127.0.0.1",
                 "-mp",
                 str(media),
-                "-m",
-                "1",
+                *(["-m", str(calls)] if calls is not None else []),
                 "-nostdin",
                 "-trace_logs",
                 "-log_file",
                 str(self.log_file),
                 "-trace_err",
+                "-trace_msg",  # every SIP message, for a failing test's reader
+                "-message_file",
+                str(self.directory / f"{self.name}.msg"),
                 "-error_file",
                 str(self.directory / f"{self.name}.errors"),
                 *args,
@@ -227,6 +231,31 @@ class SippAgent(Sipp):
 
     def outcomes(self, kind: str) -> list[str]:
         """The calls this phone ended as ``kind``: answered, busy, cancelled..."""
+        return [e for e in self.events() if e.split(" ", 1)[0] == kind]
+
+
+class SippCustomer(Sipp):
+    """A customer's phone behind the carrier: answers what Asterisk sends over the trunk
+    (the trunk's contact is 127.0.0.1, the port after Asterisk's SIP port)."""
+
+    def __init__(self, directory: Path, *, ring_s: float = 0.3, talk_s: float = 2.0) -> None:
+        super().__init__("customer", directory)
+        self.ring_s = ring_s
+        self.talk_s = talk_s
+
+    async def start(self, asterisk: Asterisk) -> None:
+        phone = render(
+            "agent_phone.xml",
+            self.directory,
+            "customer-phone.xml",
+            behaviour="answer",
+            ring_ms=round(self.ring_s * 1000),
+            talk_ms=round(self.talk_s * 1000),
+        )
+        port = str(asterisk.ports.sip + 1)
+        await self.spawn(asterisk, phone, "-p", port, "-s", "customer", calls=None)
+
+    def outcomes(self, kind: str) -> list[str]:
         return [e for e in self.events() if e.split(" ", 1)[0] == kind]
 
 
