@@ -403,23 +403,32 @@ class Asterisk:
         self.process = None
 
 
-def start_asterisk(run: Path, *, agi_port: int | None = None) -> Asterisk:
-    """Unpack (once), build ``run`` and start an Asterisk there; raises BundleMissing."""
+def start_asterisk(
+    run: Path,
+    *,
+    agi_port: int | None = None,
+    rtp_ports: int = 200,
+    customise: Callable[[Path], None] | None = None,
+) -> Asterisk:
+    """Unpack (once), build ``run`` and start an Asterisk there; raises BundleMissing.
+    ``customise`` gets the etc directory before the start (the load bench adds agents)."""
     tree = unpacked(find_bundle())
     if not CORE_SOUNDS.is_dir():
         raise BundleMissing(
             f"{CORE_SOUNDS} is missing: install asterisk-core-sounds-en-wav "
             "(scripts/system-deps.sh)"
         )
-    rtp = free_udp_range(200)
+    rtp = free_udp_range(rtp_ports)
     ports = Ports(
         sip=free_udp_pair(),
         ami=free_port(),
         rtp_start=rtp,
-        rtp_end=rtp + 199,
+        rtp_end=rtp + rtp_ports - 1,
         agi=agi_port if agi_port is not None else free_port(),
     )
     build_run_dir(tree, run, ports)
+    if customise is not None:
+        customise(run / "etc")
     asterisk = Asterisk(tree, run, ports)
     asterisk.start()
     return asterisk

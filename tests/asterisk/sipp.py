@@ -287,6 +287,29 @@ class SippCaller(Sipp):
         )
         await self.spawn(asterisk, scenario, "-p", str(free_port_udp()))
 
+    async def start_load(self, asterisk: Asterisk, *, rate: float, calls: int) -> None:
+        """``calls`` calls at ``rate`` calls/s from one SIPp (the number may hold
+        ``[call_number]``); for bench/asterisk_load_bench.py."""
+        scenario = render(
+            "caller.xml",
+            self.directory,
+            f"{self.name}.xml",
+            number=self.number,
+            steps=steps_xml(self.steps, self.directory, self.name),
+            hold_ms=round(self.hold_s * 1000),
+        )
+        await self.spawn(
+            asterisk,
+            scenario,
+            "-p",
+            str(free_port_udp()),
+            "-r",
+            f"{rate:g}",
+            "-l",
+            "100000",
+            calls=calls,
+        )
+
     async def run(self, asterisk: Asterisk, timeout_s: float = 60.0) -> int:
         await self.start(asterisk)
         return await self.wait(timeout_s)
