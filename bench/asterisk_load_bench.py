@@ -14,12 +14,15 @@ the call. Run 2, the baseline: hotline is not running, so the same dialplan send
 call to ``[hotline-fallback]``, Asterisk's ``Queue(hotline)`` over the same phones (same
 wrap-up: 1 s on both sides; its callers press no keys: there is no IVR).
 
-Per run, every call is counted from outside (SIPp's successful/failed calls), in Asterisk's
-CDR (``cdr_csv``), and in hotline's history (run 1); after the drain: AGI sessions still up
-(hung) and channels left in Asterisk (leaked). The offer-to-Dial delay: from an agent's
-phone finishing a call (its BYE answered) plus the wrap-up, to the next INVITE reaching that
-phone, when that INVITE came within 3 s (a call was waiting), from SIPp's message traces:
-p50/p95/max. CPU: hotline's process, Asterisk's, and SIPp's.
+Per run, every call is counted from outside (SIPp: the callers' successful/failed calls, a
+caller giving up after ``--hold-s`` counts as successful; the agents' phones: calls they
+answered), in Asterisk's CDR (``cdr_csv``: records, and those that dialled an agent), and in
+hotline's history (run 1: interactions, answered ones); after the drain: AGI sessions still
+up (hung) and channels left in Asterisk (leaked). The offer-to-Dial delay: from an agent's
+phone finishing a call (its BYE answered) plus the configured wrap-up, to the next INVITE
+reaching that phone, when that INVITE came within 3 s (a call was waiting), from SIPp's
+message traces: p50/p95/max. Each system starts its wrap-up at its own view of the hang-up,
+so a value can be slightly negative. CPU: hotline's process, Asterisk's, and SIPp's.
 
     .venv/bin/python bench/asterisk_load_bench.py [--rate 10] [--seconds 60] [--agents 25]
 """
@@ -28,11 +31,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import resource
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -95,6 +100,7 @@ class Result:
     placed: int
     successful: int
     failed: int
+    agents_answered: int
     cdr_answered: int
     cdr_total: int
     history: int | None
@@ -144,12 +150,13 @@ def offer_delays(traces: list[Path]) -> list[float]:
     for trace in traces:
         free_at: float | None = None
         for at, what in phone_timeline(trace):
-            if what == "free":
+            if what == "free" and free_at is None:  # not a retransmission's answer
                 free_at = at
             elif what == "invite" and free_at is not None:
                 delay = at - free_at - WRAP_UP_S
                 if delay < 3.0:
                     delays.append(delay)
+            if what == "invite":
                 free_at = None
     return delays
 
@@ -222,6 +229,7 @@ async def one_run(
         placed=placed,
         successful=sipp_counter(caller.screen, "Successful call"),
         failed=sipp_counter(caller.screen, "Failed call"),
+        agents_answered=sum(len(p.outcomes("answered")) for p in phones),
         cdr_answered=sum(1 for c in cdrs if c.disposition == "ANSWERED" and c.dstchannel),
         cdr_total=len(cdrs),
         history=history[0] if history else None,
@@ -250,14 +258,15 @@ def ms(values: list[float], q: float) -> str:
 
 def report(results: list[Result]) -> None:
     print(
-        f"{'system':8} {'placed':>6} {'ok':>5} {'fail':>4} {'CDR ans':>7} {'CDR':>5} "
-        f"{'hist':>5} {'h.ans':>5} {'hung':>4} {'leak':>4} {'delays':>6} {'p50ms':>6} "
+        f"{'system':8} {'placed':>6} {'ok':>5} {'fail':>4} {'agents':>6} {'CDR dial':>8} "
+        f"{'CDR':>5} {'hist':>5} {'h.ans':>5} {'hung':>4} {'leak':>4} {'delays':>6} {'p50ms':>6} "
         f"{'p95ms':>6} {'maxms':>6} {'mean':>6} {'cpu svc':>7} {'cpu ast':>7} {'cpu sipp':>8}"
     )
     for r in results:
         mean = f"{1000 * statistics.fmean(r.delays):.0f}" if r.delays else "-"
         print(
-            f"{r.name:8} {r.placed:6} {r.successful:5} {r.failed:4} {r.cdr_answered:7} "
+            f"{r.name:8} {r.placed:6} {r.successful:5} {r.failed:4} {r.agents_answered:6} "
+            f"{r.cdr_answered:8} "
             f"{r.cdr_total:5} {r.history if r.history is not None else '-':>5} "
             f"{r.history_answered if r.history_answered is not None else '-':>5} "
             f"{r.hung_agi:4} {r.leaked:4} {len(r.delays):6} {ms(r.delays, 0.5):>6} "
@@ -267,9 +276,15 @@ def report(results: list[Result]) -> None:
         )
 
 
-async def main(rate: float, seconds: float, agents: int, talk_s: float, hold_s: float) -> None:
-    with tempfile.TemporaryDirectory(prefix="asterisk-load-") as tmp:
-        work = Path(tmp)
+async def main(
+    rate: float, seconds: float, agents: int, talk_s: float, hold_s: float, keep: bool
+) -> None:
+    with contextlib.ExitStack() as cleanup:
+        work = Path(tempfile.mkdtemp(prefix="asterisk-load-"))
+        if keep:
+            print(f"logs, traces and CDRs kept in {work}")
+        else:
+            cleanup.callback(shutil.rmtree, work, ignore_errors=True)
         try:
             pbx = start_asterisk(work / "asterisk", rtp_ports=2000, customise=add_agents(agents))
         except BundleMissing as missing:
@@ -308,5 +323,6 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=25)
     parser.add_argument("--talk-s", type=float, default=1.5)
     parser.add_argument("--hold-s", type=float, default=120.0, help="a caller waits this long")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    asyncio.run(main(args.rate, args.seconds, args.agents, args.talk_s, args.hold_s))
+    asyncio.run(main(args.rate, args.seconds, args.agents, args.talk_s, args.hold_s, args.keep))
