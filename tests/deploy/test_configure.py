@@ -98,3 +98,9 @@ def test_phones_are_identified_by_their_user_before_the_trunk_by_its_address() -
     (glob,) = [s for s in read_conf(ASTERISK / "pjsip.conf") if s.get("type") == "global"]
     order = (glob.get("endpoint_identifier_order") or "").split(",")
     assert order.index("username") < order.index("ip")
+
+
+def test_the_fallback_queue_puts_callers_through_in_parallel() -> None:
+    """autofill=no (Asterisk's default) connects one waiting caller at a time."""
+    (general,) = named(read_conf(ASTERISK / "queues.conf"), "general")
+    assert general.get("autofill") == "yes"
