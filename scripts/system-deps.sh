@@ -8,6 +8,7 @@ packages=(
   espeak-ng sox                # test utterances and the placeholder prompts
   asterisk-core-sounds-en-wav  # real recorded telephony prompts (tests, demo)
   asterisk-core-sounds-en      # their transcripts (speech accuracy tests)
+  sip-tester                   # SIPp: callers and agents' phones on the real Asterisk (tests/asterisk)
   chromium chromium-driver     # the web pages' tests drive a real headless browser
 )
 missing=()

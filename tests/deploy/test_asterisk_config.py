@@ -30,6 +30,9 @@ from .asterisk_conf import Section, dialplan, named, read_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 ASTERISK = ROOT / "docker" / "asterisk"
+#: The channel variable hotline sets to 1 before ending a session on purpose
+#: (telephony.agi_server.DONE_VARIABLE).
+DONE = "HOTLINE_DONE"
 
 #: What hotline sends over AMI, and the class Asterisk 20 requires for each
 #: (``manager.c``/the modules' ``ast_manager_register_xml`` privileges; an empty set: none).
@@ -82,23 +85,31 @@ def test_the_hotline_context_answers_and_runs_the_services_agi_script(
     apps = [s.app for s in steps if s.exten == "100"]
     assert apps.index("Answer") < apps.index("AGI")
     (agi,) = [s for s in steps if s.app == "AGI"]
-    url = urlsplit(agi.args)
+    assert agi.args == "${HOTLINE_AGI}"  # the URL is written in one place: [globals]
+    (globals_,) = named(read_conf(ASTERISK / "extensions.conf"), "globals")
+    url = urlsplit(globals_.get("HOTLINE_AGI"))
     assert url.scheme == "agi"
     assert url.hostname in compose["services"]  # the compose service name resolves
     assert url.port == config.fastagi.port
     assert url.path.lstrip("/") == HOTLINE_SCRIPT
 
 
-def test_a_failed_agi_goes_to_the_fallback_context_hotline_also_uses(
+def test_a_session_hotline_did_not_finish_goes_to_the_fallback_context_hotline_also_uses(
     config: Config, extensions: dict[str, Section]
 ) -> None:
+    """hotline sets HOTLINE_DONE=1 before it ends a session on purpose
+    (telephony/agi_server.py); a crash or a kill closes the socket without it, and Asterisk
+    still says AGISTATUS=SUCCESS, so only the variable tells the two apart."""
     fallback = config.fallback
     target = f"{fallback.context},{fallback.extension},{fallback.priority}"
     steps = dialplan(extensions["hotline"])
     agi_at = next(s.priority for s in steps if s.app == "AGI")
+    (reset,) = [s for s in steps if s.app == "Set" and s.args.startswith(f"{DONE}=")]
+    assert reset.priority < agi_at
+    assert reset.args != f"{DONE}=1"  # never left over from an earlier run
     (check,) = [s for s in steps if s.app == "GotoIf" and s.priority > agi_at]
-    assert '"${AGISTATUS}" != "SUCCESS"' in check.args
-    assert check.args.endswith(f"?{target}")
+    assert check.args == f'$["${{{DONE}}}" != "1"]?{target}'
+    assert "AGISTATUS" not in " ".join(s.args for s in steps)
     fallback_steps = dialplan(extensions[fallback.context])
     first = [s for s in fallback_steps if s.exten == fallback.extension]
     assert first[0].priority == fallback.priority

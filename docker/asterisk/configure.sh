@@ -1,0 +1,36 @@
+#!/bin/sh
+# Fill the deployment's values into hotline's Asterisk config in directory $1 (a copy of
+# docker/asterisk/*.conf): secrets and addresses come from the environment, never from the
+# repository. entrypoint.sh runs it on /etc/asterisk; the test rig (tests/asterisk/rig.py)
+# runs the same script on its own copy, so what is tested is what is deployed.
+#
+#   HOTLINE_AMI_SECRET               the AMI password of user hotline (manager.conf)
+#   HOTLINE_SIP_PASSWORD_<username>  one per username= line of pjsip.conf
+#   HOTLINE_AGI                      where every call runs hotline (default agi://hotline:4573/hotline)
+#   HOTLINE_TRUNK_MATCH              the carrier's signalling addresses: IPs or CIDRs, comma-separated
+#                                    (identify by address: no DNS at start, nothing dropped)
+set -eu
+etc="$1"
+: "${HOTLINE_AMI_SECRET:?set HOTLINE_AMI_SECRET (docker/.env)}"
+: "${HOTLINE_TRUNK_MATCH:?set HOTLINE_TRUNK_MATCH (docker/.env): the carrier's IP addresses or CIDRs}"
+agi="${HOTLINE_AGI:-agi://hotline:4573/hotline}"
+safe() {  # $1 name, $2 value, $3 allowed characters: refuse anything sed could misread
+  case "$2" in
+    "") echo "configure: set $1 (docker/.env)" >&2; exit 1 ;;
+    *[!$3]*) echo "configure: $1 may hold only [$3]" >&2; exit 1 ;;
+  esac
+}
+safe HOTLINE_AMI_SECRET "$HOTLINE_AMI_SECRET" 'A-Za-z0-9._-'
+safe HOTLINE_AGI "$agi" 'A-Za-z0-9._:/-'
+safe HOTLINE_TRUNK_MATCH "$HOTLINE_TRUNK_MATCH" '0-9A-Fa-f.:/,'
+sed -i "s|^secret=.*|secret=${HOTLINE_AMI_SECRET}|" "$etc/manager.conf"
+sed -i "s|^HOTLINE_AGI=.*|HOTLINE_AGI=${agi}|" "$etc/extensions.conf"
+sed -i "/^endpoint=trunk\$/{n;s|^match=.*|match=${HOTLINE_TRUNK_MATCH}|}" "$etc/pjsip.conf"
+# Each SIP password= line follows its username= line; its value is
+# HOTLINE_SIP_PASSWORD_<username> (letters, digits, . _ - only, so sed stays safe).
+for user in $(sed -n 's/^username=//p' "$etc/pjsip.conf"); do
+  name="HOTLINE_SIP_PASSWORD_$(printf '%s' "$user" | tr -c 'A-Za-z0-9_\n' '_')"
+  eval "password=\${$name:-}"
+  safe "$name" "$password" 'A-Za-z0-9._-'
+  sed -i "/^username=$user\$/{n;s|^password=.*|password=$password|}" "$etc/pjsip.conf"
+done

@@ -1,0 +1,106 @@
+"""docker/asterisk/configure.sh: the deployment's secrets and addresses come from the
+environment, land where Asterisk reads them, and a missing or unsafe one stops the start."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .asterisk_conf import dialplan, named, read_conf
+
+ROOT = Path(__file__).resolve().parents[2]
+ASTERISK = ROOT / "docker" / "asterisk"
+
+
+def usernames() -> list[str]:
+    sections = read_conf(ASTERISK / "pjsip.conf")
+    return [s.get("username") or "" for s in sections if s.get("username")]
+
+
+def environment(**changes: str | None) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOTLINE_AMI_SECRET": "ami-s3cret",
+        "HOTLINE_AGI": "agi://10.0.0.7:4573/hotline",
+        "HOTLINE_TRUNK_MATCH": "203.0.113.0/24,198.51.100.7",
+    }
+    for user in usernames():
+        env["HOTLINE_SIP_PASSWORD_" + "".join(c if c.isalnum() else "_" for c in user)] = (
+            f"pw.{user}"
+        )
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def configure(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    etc = tmp_path / "etc"
+    shutil.copytree(ASTERISK, etc)
+    return subprocess.run(
+        ["sh", str(ASTERISK / "configure.sh"), str(etc)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_every_secret_and_address_is_filled_from_the_environment(tmp_path: Path) -> None:
+    assert configure(tmp_path, environment()).returncode == 0
+    etc = tmp_path / "etc"
+    (user,) = named(read_conf(etc / "manager.conf"), "hotline")
+    assert user.get("secret") == "ami-s3cret"
+    (globals_,) = named(read_conf(etc / "extensions.conf"), "globals")
+    assert globals_.get("HOTLINE_AGI") == "agi://10.0.0.7:4573/hotline"
+    pjsip = read_conf(etc / "pjsip.conf")
+    (identify,) = [s for s in named(pjsip, "trunk") if s.get("type") == "identify"]
+    assert identify.get("match") == "203.0.113.0/24,198.51.100.7"
+    for section in pjsip:
+        if section.get("username"):
+            assert section.get("password") == f"pw.{section.get('username')}"
+    assert "from-environment" not in "".join(p.read_text() for p in etc.glob("*.conf"))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HOTLINE_AMI_SECRET", None),
+        ("HOTLINE_TRUNK_MATCH", None),
+        ("HOTLINE_TRUNK_MATCH", "sip.carrier.example"),  # a name: dropped if DNS fails at start
+        ("HOTLINE_SIP_PASSWORD_agent1001", None),
+        ("HOTLINE_SIP_PASSWORD_agent1001", "a|b"),
+        ("HOTLINE_AGI", "agi://x/hotline;rm"),
+    ],
+)
+def test_a_missing_or_unsafe_value_stops_the_start_and_names_it(
+    tmp_path: Path, variable: str, value: str | None
+) -> None:
+    done = configure(tmp_path, environment(**{variable: value}))
+    assert done.returncode != 0
+    assert variable in done.stderr
+
+
+def test_the_fallbacks_voicemail_box_is_shipped() -> None:
+    fallback = dialplan(named(read_conf(ASTERISK / "extensions.conf"), "hotline-fallback")[0])
+    (step,) = [s for s in fallback if s.app == "Voicemail"]
+    box, _, context = step.args.split(",")[0].partition("@")
+    (section,) = named(read_conf(ASTERISK / "voicemail.conf"), context)
+    assert section.get(box)
+
+
+def test_phones_are_identified_by_their_user_before_the_trunk_by_its_address() -> None:
+    (glob,) = [s for s in read_conf(ASTERISK / "pjsip.conf") if s.get("type") == "global"]
+    order = (glob.get("endpoint_identifier_order") or "").split(",")
+    assert order.index("username") < order.index("ip")
+
+
+def test_the_fallback_queue_puts_callers_through_in_parallel() -> None:
+    """autofill=no (Asterisk's default) connects one waiting caller at a time."""
+    (general,) = named(read_conf(ASTERISK / "queues.conf"), "general")
+    assert general.get("autofill") == "yes"
