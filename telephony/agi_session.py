@@ -25,8 +25,13 @@ Asterisks by tests/telephony/agi_interruption.py). So a command whose caller sto
 for it (`asyncio` cancellation: an offer arrived while the caller was on hold or hearing an
 announcement) is followed at once by a *fence*, `GET FULL VARIABLE <token>`, whose reply
 carries the token back: it interrupts the media, and every reply before it belongs to the
-abandoned command and is dropped, whether Asterisk sent one or not. Commands written after
-the fence are matched to replies again.
+abandoned command and is dropped, whether Asterisk sent one or not.
+
+The next command is written only once the fence is answered, never behind it: res_agi
+reads commands with `fgets` from a stdio stream over the socket and waits for the next one
+with `poll` on the socket, so a second line that arrived with the first sits in the stdio
+buffer, unseen by `poll`, until something else is written (measured: a Dial written right
+behind a fence, while an uninterruptible SAY NUMBER played, was never run).
 
 Every command has a deadline (the watchdog): quick ones `command_timeout_s`, media ones
 their own length plus that margin, the rest (a prompt of unknown length, a Dial) a bound
@@ -161,9 +166,12 @@ class AgiSession:
         #: Replies are dropped until one carries this token (see the module's doc).
         self._fence: str | None = None
         self._fences = 0
+        self._settled = asyncio.Event()  # no fence outstanding: commands may be written
+        self._settled.set()
         self._replied = False  # the pending command's reply came
         self._hung_up = asyncio.Event()
         self._closed = False
+        self._close_reason = "connection closed"
         self._deadline: float | None = None  # when the running command times out
         self._timeout_of_pending = 0.0
         self._command_of_pending = ""
@@ -191,6 +199,7 @@ class AgiSession:
         elif self._fence is not None:
             if item.code == 200 and item.data == self._fence:
                 self._fence = None
+                self._settled.set()
             # else: the late reply of an abandoned command, or an earlier fence's: dropped
         elif self._pending is None or self._replied:
             self.abort(f"unsolicited AGI reply {item.code} {item.result}")
@@ -205,11 +214,15 @@ class AgiSession:
             return
         self._fences += 1
         self._fence = f"hotline-fence-{self._fences}"
+        self._settled.clear()
         self._transport.write(agi.encode_command(agi.GET_FULL_VARIABLE, self._fence))
 
     def connection_lost(self, reason: str = "connection closed") -> None:
+        if not self._closed:
+            self._close_reason = reason
         self._closed = True
         self._hung_up.set()
+        self._settled.set()  # nothing more will come: wake a command waiting on a fence
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -257,8 +270,10 @@ class AgiSession:
             quick = name in _QUICK or name.upper() in _QUICK
             timeout_s = self._command_timeout_s if quick else self._media_timeout_s
         async with self._lock:
+            if not self._settled.is_set():
+                await self._await_fence()
             if self._closed:
-                raise CallerHangup("connection closed")
+                raise CallerHangup(self._close_reason)
             loop = asyncio.get_running_loop()
             future: asyncio.Future[AgiResponse] = loop.create_future()
             self._pending = future
@@ -285,6 +300,20 @@ class AgiSession:
         if response.code != 200:
             raise AgiCommandError(name, response)
         return response
+
+    async def _await_fence(self) -> None:
+        """Until the abandoned command's fence is answered: an interrupted prompt answers at
+        once, an uninterruptible one (SAY NUMBER, an application) when it ends. A lost
+        connection ends the wait too (``connection_lost`` sets ``_settled``)."""
+        try:
+            async with asyncio.timeout(self._media_timeout_s):
+                await self._settled.wait()
+        except TimeoutError:
+            self.abort(
+                f"no reply to the fence {self._fence} within {self._media_timeout_s:g} s"
+                " (watchdog): the dialplan sends the call to the fallback",
+                "command timeout",
+            )
 
     async def _media(
         self, name: str, *args: str | int, timeout_s: float | None = _DEFAULT

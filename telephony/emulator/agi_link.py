@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from telephony import agi_codec as agi
 from telephony.emulator import events
 from telephony.emulator.agi_commands import execute
+from telephony.emulator.agi_control import PARTIAL, ControlStream
 from telephony.emulator.agi_reply import TAIL_DELAY_V, AgiContext, Reply
 from telephony.emulator.channel import Channel
 from telephony.emulator.contexts import Contexts
@@ -113,17 +114,13 @@ class AgiLink:
                 await writer.wait_closed()
         return "HANGUP" if self._ch.interrupted else "SUCCESS"
 
-    async def _read(self, reader: asyncio.StreamReader, lines: asyncio.Queue[str | None]) -> None:
-        decoder = agi.CommandDecoder()
+    async def _read(self, reader: asyncio.StreamReader, control: ControlStream) -> None:
         try:
             while data := await reader.read(READ_CHUNK):
-                for line in decoder.feed(data):
-                    lines.put_nowait(line)
-        except agi.AgiProtocolError as exc:
-            log.warning("AGI: bad input from the service, closing: %s", exc)
+                control.deliver(data)
         except (ConnectionError, OSError):
             pass
-        lines.put_nowait(None)
+        control.deliver(None)
 
     async def _send_hangup(self, writer: asyncio.StreamWriter) -> None:
         """The channel is gone: from now on the connection is in dead mode."""
@@ -132,31 +129,34 @@ class AgiLink:
         await writer.drain()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        reading = asyncio.create_task(self._read(reader, lines))
-        next_line: asyncio.Task[str | None] | None = None
+        control = ControlStream()
+        reading = asyncio.create_task(self._read(reader, control))
         ch = self._ch
         try:
             while True:
                 if ch.interrupted and not self._hangup_sent:
                     await self._send_hangup(writer)
-                if next_line is None:
-                    next_line = asyncio.create_task(lines.get())
-                if not self._hangup_sent:
-                    gone = asyncio.create_task(ch.interrupted_event.wait())
-                    await asyncio.wait({next_line, gone}, return_when=asyncio.FIRST_COMPLETED)
-                    gone.cancel()
-                    if ch.interrupted and not self._hangup_sent:
-                        continue
-                line = await next_line
-                next_line = None
+                polled = asyncio.ensure_future(control.readable())
+                gone = asyncio.ensure_future(ch.interrupted_event.wait())
+                waits = {polled} if self._hangup_sent else {polled, gone}
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                polled.cancel()
+                gone.cancel()
+                if not polled.done() or polled.cancelled():
+                    continue  # the channel went away first: the HANGUP line, then poll again
+                try:
+                    line = control.fgets()
+                except agi.AgiProtocolError as exc:
+                    log.warning("AGI: bad input from the service, closing: %s", exc)
+                    line = None
+                if line is PARTIAL:
+                    continue
                 if line is None:  # the service closed or half-closed: Asterisk's last word
                     with contextlib.suppress(ConnectionError, OSError):
                         writer.write(agi.HANGUP_LINE)
                         await writer.drain()
                     return
-                next_line = asyncio.create_task(lines.get())
-                reply = await self._command_or_interruption(line, next_line)
+                reply = await self._command_or_interruption(line, control)
                 if reply is None:
                     continue  # stopped by the next line, which is run now
                 writer.write(reply.data)
@@ -170,19 +170,18 @@ class AgiLink:
                     await self._send_hangup(writer)
         finally:
             reading.cancel()
-            if next_line is not None:
-                next_line.cancel()
 
-    async def _command_or_interruption(
-        self, line: str, next_line: asyncio.Task[str | None]
-    ) -> Reply | None:
-        """Runs one command; a media command that watches the AGI socket is stopped by the
-        next line (or the socket's end). Then WAIT FOR DIGIT answers 1 and the others do not
-        answer at all (res_agi: "don't print a result line, as there is a new command")."""
+    async def _command_or_interruption(self, line: str, control: ControlStream) -> Reply | None:
+        """Runs one command; a media command that watches the AGI socket is stopped by bytes
+        arriving on it (or the socket's end). Then WAIT FOR DIGIT answers 1 and the others
+        do not answer at all (res_agi: "don't print a result line, as there is a new
+        command"). Lines already in the stdio buffer stop nothing."""
         command = asyncio.ensure_future(self._command(line))
         if not line.upper().startswith(INTERRUPTIBLE):
             return await command
-        await asyncio.wait({command, next_line}, return_when=asyncio.FIRST_COMPLETED)
+        polled = asyncio.ensure_future(control.readable())
+        await asyncio.wait({command, polled}, return_when=asyncio.FIRST_COMPLETED)
+        polled.cancel()
         if command.done():
             return command.result()
         command.cancel()

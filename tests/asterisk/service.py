@@ -91,6 +91,8 @@ async def running_service(
     config_dir = tmp_path / "config"
     if not config_dir.exists():
         shutil.copytree(CONFIG_DIR, config_dir)
+        # ivr.yaml names ../prompts, relative to the config directory
+        (tmp_path / "prompts").symlink_to(CONFIG_DIR.parent / "prompts")
     settings = {**rig_settings(pbx, tmp_path), **dict(overrides or {})}
     config = load_config(config_dir, environ={}, overrides=settings)
     hotline = Hotline(config, config_dir=config_dir, environ={}, overrides=settings)

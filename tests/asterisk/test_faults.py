@@ -109,11 +109,6 @@ async def test_the_calls_of_a_killed_hotline_are_closed_at_its_next_start(
         assert interaction["outcome"] == Outcome.FAILED
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the lead's AGI fix: a command written while STREAM FILE plays gets no "
-    "reply for the STREAM FILE, and the session hangs",
-)
 async def test_offers_landing_during_announcements_leave_no_session_or_channel_behind(
     pbx: Asterisk, sip_dir: Path, tmp_path: Path
 ) -> None:

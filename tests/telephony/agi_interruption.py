@@ -12,6 +12,7 @@ up to the fence's reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Protocol
 
 #: (command started, the lines expected before the fence's own reply).
@@ -45,3 +46,24 @@ async def interrupt(
             assert line, f"the connection ended before the fence's reply; got {before}"
             before.append(line)
     return before
+
+
+#: How long a line that Asterisk has in its stdio buffer is shown not to be run.
+STALL_S = 1.0
+
+
+async def pipelined(peer: Peer) -> tuple[list[str], list[str]]:
+    """Two commands in one write: res_agi reads both into its stdio buffer, runs the first,
+    and polls the socket for the next; the second waits there until more bytes arrive.
+    Returns the replies read within ``STALL_S``, then those after a NOOP is written."""
+    peer.send("GET VARIABLE NOPE_A\nGET VARIABLE NOPE_B")
+    first = [(await peer.line()).rstrip("\n")]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STALL_S):
+            first.append((await peer.line()).rstrip("\n"))
+    peer.send("NOOP")
+    after = []
+    async with asyncio.timeout(5):
+        while len(first) + len(after) < 3:
+            after.append((await peer.line()).rstrip("\n"))
+    return first, after

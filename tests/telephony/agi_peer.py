@@ -52,7 +52,7 @@ class ScriptedAsterisk:
 
     def __init__(
         self, name: str, *, conn: int | None = None, flexible_reads: bool = False,
-        hangup_delay_s: float = 0.0,
+        hangup_delay_s: float = 0.0, media_timeout_s: float = 600.0,
     ) -> None:  # fmt: skip
         self.script = exchanges(name, conn)
         self.pos = 0
@@ -66,7 +66,9 @@ class ScriptedAsterisk:
         self._replies = ResponseDecoder()
         env = EnvironmentDecoder().feed(stream(name, ASTERISK_TO_SERVICE, conn))
         assert env is not None
-        self.session = AgiSession(env, self, hangup_grace_s=0.2, command_timeout_s=2.0)
+        self.session = AgiSession(
+            env, self, hangup_grace_s=0.2, command_timeout_s=2.0, media_timeout_s=media_timeout_s
+        )
 
     # transport
     def write(self, data: bytes) -> None:

@@ -370,21 +370,28 @@ async def test_command_timeout_closes_the_connection() -> None:
     assert fake.session.closed
 
 
-async def _abandon_a_prompt(replies: bytes) -> tuple[list[bytes], str | None]:
-    """STREAM FILE whose caller stops waiting, then GET VARIABLE X; Asterisk's ``replies``."""
+async def _abandon(command: str, replies: bytes) -> tuple[list[bytes], str | None]:
+    """``command`` whose caller stops waiting, then GET VARIABLE X; Asterisk answers the
+    abandoned command and the fence with ``replies`` (then X's value is "x")."""
     fake = ScriptedAsterisk("agi_ivr_basic")
     sent: list[bytes] = []
     fake.write = sent.append  # type: ignore[method-assign,assignment]
     s = fake.session
-    task = asyncio.create_task(s.stream_file("hello-world"))
+    task = asyncio.create_task(s.command(command))
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     pending = asyncio.create_task(s.get_variable("X"))
-    await asyncio.sleep(0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert len(sent) == 2, "nothing is written behind a fence Asterisk has not answered"
     for item in ResponseDecoder().feed(replies):
         s.feed(item)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sent[2] == b"GET VARIABLE X\n"
+    s.feed(agi.AgiResponse(200, "1", "x"))
     async with asyncio.timeout(5):
         value = await pending
     assert not fake.closed
@@ -394,35 +401,34 @@ async def _abandon_a_prompt(replies: bytes) -> tuple[list[bytes], str | None]:
 async def test_an_interrupted_prompt_without_a_reply_does_not_shift_the_replies() -> None:
     """Real Asterisk prints no result line for a STREAM FILE stopped by a new command: the
     fence that interrupts it is answered, and the next command gets its own reply."""
-    sent, value = await _abandon_a_prompt(b"200 result=1 (hotline-fence-1)\n200 result=1 (x)\n")
+    sent, value = await _abandon("STREAM FILE", b"200 result=1 (hotline-fence-1)\n")
     assert value == "x"
     assert sent[1] == b"GET FULL VARIABLE hotline-fence-1\n"
-    assert len(sent) == 3
 
 
 async def test_a_prompt_that_ended_before_the_fence_has_its_reply_dropped() -> None:
-    sent, value = await _abandon_a_prompt(
-        b"200 result=0 endpos=11234\n200 result=1 (hotline-fence-1)\n200 result=1 (x)\n"
-    )
-    assert value == "x"
-    assert len(sent) == 3
+    replies = b"200 result=0 endpos=11234\n200 result=1 (hotline-fence-1)\n"
+    assert (await _abandon("STREAM FILE", replies))[1] == "x"
 
 
 async def test_wait_for_digit_woken_by_the_fence_answers_one_and_is_dropped() -> None:
-    fake = ScriptedAsterisk("agi_ivr_basic")
+    replies = b"200 result=1\n200 result=1 (hotline-fence-1)\n"
+    assert (await _abandon("WAIT FOR DIGIT", replies))[1] == "x"
+
+
+async def test_a_fence_never_answered_is_ended_by_the_watchdog() -> None:
+    fake = ScriptedAsterisk("agi_ivr_basic", media_timeout_s=0.05)
     fake.write = lambda data: None  # type: ignore[method-assign]
     s = fake.session
-    task = asyncio.create_task(s.wait_for_digit(5000))
+    task = asyncio.create_task(s.command("SAY NUMBER"))
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    pending = asyncio.create_task(s.get_variable("X"))
-    await asyncio.sleep(0)
-    replies = b"200 result=1\n200 result=1 (hotline-fence-1)\n200 result=0\n"
-    for item in ResponseDecoder().feed(replies):
-        s.feed(item)
-    assert await pending is None
+    with pytest.raises(CallerHangup) as gone:
+        await s.get_variable("X")
+    assert gone.value.reason == "command timeout"
+    assert fake.closed
 
 
 async def test_a_reply_arriving_while_its_cancelled_caller_unwinds_is_not_unsolicited() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
-from tests.telephony.agi_interruption import SCENARIOS, interrupt
+from tests.telephony.agi_interruption import SCENARIOS, interrupt, pipelined
 from tests.telephony.emulator_harness import RawAmi, ScriptedAgi, name_of
 
 
@@ -239,3 +239,17 @@ async def test_a_session_closed_without_the_done_mark_goes_to_the_fallback() -> 
     assert not done_result.fallback_used
     assert crashed_result.fallback_used
     assert crashed_result.fallback_phone == "SIP/agent1001"
+
+
+async def test_a_command_written_behind_another_waits_in_asterisks_buffer() -> None:
+    """The emulator reads commands as res_agi does (poll, then fgets from stdio)."""
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, time_scale=1.0) as emu,
+    ):
+        call = await emu.place_call(Caller())
+        peer = await agi.next()
+        assert await pipelined(peer) == (["200 result=0"], ["200 result=0", "200 result=0"])
+        peer.close()
+        call.hang_up()
+        await call.wait_done(5)
