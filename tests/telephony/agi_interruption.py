@@ -62,7 +62,7 @@ async def pipelined(peer: Peer) -> tuple[list[str], list[str]]:
         async with asyncio.timeout(STALL_S):
             first.append((await peer.line()).rstrip("\n"))
     peer.send("NOOP")
-    after = []
+    after: list[str] = []
     async with asyncio.timeout(5):
         while len(first) + len(after) < 3:
             after.append((await peer.line()).rstrip("\n"))
