@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -103,7 +104,11 @@ class Hotline:
             build_acd(config.priority, config.queues, config.agents, config.skills),
             sink=self.acd_log,
         )
-        self.interactions = HistoryInteractions(self.history_writer)
+        self.interactions = HistoryInteractions(
+            self.history_writer, identities=self.history.identities
+        )
+        self.acd_events.subscribe(self.interactions.observe)  # talk, hold, wrap-up times
+        self._started_at = dt.datetime.now(dt.UTC)
         self.ami = AmiClient(
             host=config.ami.host,
             port=config.ami.port,
@@ -146,7 +151,7 @@ class Hotline:
         self.agi = FastAgiServer(
             host=config.fastagi.host,
             port=config.fastagi.port,
-            routes={HOTLINE_SCRIPT: self.ivr},
+            routes={HOTLINE_SCRIPT: self.interactions.calls(self.ivr)},
             allowed_hosts=config.fastagi.allowed_hosts,
             fallback=_fallback(config),
             limits=_agi_limits(config),
@@ -326,7 +331,20 @@ class Hotline:
             )
             return False
         self._history_migrated = True
+        await self._close_interrupted()
         return True
+
+    async def _close_interrupted(self) -> None:
+        """Calls a stopped run of this node left open in the history: closed as failed."""
+        try:
+            closed = await self.history.close_interrupted(
+                source=self.interactions.source, before=self._started_at
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("interactions left open by the last stop not closed: %s", exc)
+            return
+        if closed:
+            log.warning("%d interactions left open by the last stop closed as failed", len(closed))
 
     async def _migrate_history(self) -> None:
         """Retry the migration with back-off until the store answers."""

@@ -44,12 +44,9 @@ DIAL_CANCEL: Final = "CANCEL"
 class Rang:
     connected: bool
     #: None: the offer was no longer current (or the agent has no phone), nothing dialled.
+    #: (Its ``answered_ms``, Asterisk's ANSWEREDTIME, is the caller channel's up-time, IVR
+    #: and wait included: talk time is measured from the ACD's answer instead.)
     outcome: DialOutcome | None = None
-
-    @property
-    def talk_s(self) -> float:
-        ms = self.outcome.answered_ms if self.outcome is not None else None
-        return 0.0 if ms is None else ms / 1000
 
 
 async def ring_agent(

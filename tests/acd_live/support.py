@@ -16,10 +16,12 @@ from typing import Any
 from acd.build import build_acd
 from acd.events import EventRecord, InMemoryEventSink
 from acd.live.agent_feed import AmiAgentFeed
+from acd.live.contact_times import ContactTimes, Talked, WrappedUp
 from acd.live.gateway import LiveAcd
 from acd.live.service import AcdService
 from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from history.outcomes import Outcome
 from ivr.callers import InMemoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import Flow
@@ -89,8 +91,16 @@ class Interactions:
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, dict[str, Any]]] = []
+        #: talk, hold and wrap-up times the ACD's events told (``observe``)
+        self.times: list[Talked | WrappedUp] = []
+        self._times = ContactTimes()
 
-    def queued(self, call: CallAttributes, queue: str) -> None:
+    def observe(self, record: EventRecord) -> None:
+        told = self._times.observe(record.at, record.event)
+        if told is not None:
+            self.times.append(told)
+
+    def queued(self, call: CallAttributes, queue: str | None) -> None:
         self.log.append(("queued", call.call_id, {"queue": queue}))
 
     def moved(self, call_id: str, queue: str) -> None:
@@ -106,11 +116,14 @@ class Interactions:
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
     ) -> None:
-        self.log.append(("ended", call_id, {"outcome": outcome, "talk_s": talk_s}))
+        told = {"outcome": outcome, "wait_s": wait_s, "priority": priority, "talk_s": talk_s}
+        self.log.append(("ended", call_id, told))
 
 
 @dataclass
@@ -185,6 +198,7 @@ async def live_acd(
     callbacks = InMemoryCallbacks()
     settings = WaitingConfig.model_validate({**WAITING, **(waiting or {})})
     interactions = Interactions()
+    sink.subscribe(interactions.observe)
     gateway = LiveAcd(
         service, settings, fallback=FALLBACK, callbacks=callbacks, interactions=interactions
     )
