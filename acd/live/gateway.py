@@ -119,12 +119,11 @@ class _Run:
     ringing: bool = False
 
     def caller_gone(self, now: float, short_abandon_s: float) -> Outcome:
-        """The outcome of a caller who hung up before anything else was decided."""
-        if self.ringing:
-            return Outcome.ABANDONED_RINGING
+        """The outcome of a caller who hung up before anything else was decided (a short
+        abandon by its wait alone, as the KPIs count it, even while a phone rang)."""
         if self.entry_time is not None and now - self.entry_time < short_abandon_s:
             return Outcome.ABANDONED_SHORT
-        return Outcome.ABANDONED_QUEUE
+        return Outcome.ABANDONED_RINGING if self.ringing else Outcome.ABANDONED_QUEUE
 
 
 class LiveAcd:
@@ -295,9 +294,9 @@ class LiveAcd:
 
     async def _ring(self, run: _Run, waiter: WaitingCaller, offer: Offer) -> Rang:
         await waiter.stop_music()
-        run.ringing = True
+        run.ringing = True  # until the ring is over: a hang-up meanwhile leaves it set
         try:
-            return await ring_agent(
+            rang = await ring_agent(
                 run.session,
                 self._service,
                 offer,
@@ -306,8 +305,9 @@ class LiveAcd:
                 rest_s=self._settings.failed_offer_rest_s,
             )
         finally:
-            run.ringing = False
             waiter.music_stopped()
+        run.ringing = False
+        return rang
 
     async def _after_call(self, run: _Run, rang: Rang) -> None:
         """The agent hung up first: a last word, then the call ends."""

@@ -138,6 +138,7 @@ class Rig:
     gateway: LiveAcd
     #: caller number -> attributes the IVR would have collected
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    server: FastAgiServer | None = None
 
     async def place(self, number: str, **caller: Any) -> Any:
         return await self.emulator.place_call(Caller(number=number, **caller))
@@ -177,13 +178,16 @@ async def live_acd(
     agent_policy: Mapping[str, Any] | None = None,
     login: Sequence[str] | None = None,
     flow: Flow | None = None,
+    service_level: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """``login``: agents logged in (available) at start; default all. ``flow``: calls run
     the IVR flow engine (which queues them through the gateway) instead of going straight
     to the gateway."""
     setup = build_acd(
         PriorityConfig.model_validate(PRIORITY),
-        QueuesConfig.model_validate({"queues": queues or QUEUES}),
+        QueuesConfig.model_validate(
+            {"queues": queues or QUEUES, "service_level": service_level or {}}
+        ),
         AgentsConfig.model_validate(
             {
                 "policy": {**AGENT_POLICY, **(agent_policy or {})},
@@ -250,7 +254,16 @@ async def live_acd(
         await ami.wait_connected()
         await wait_until(lambda: tracker.resyncs > 0)
     rig = Rig(
-        emulator, service, sink, callbacks, tracker, ami, interactions, gateway, rig_attributes
+        emulator,
+        service,
+        sink,
+        callbacks,
+        tracker,
+        ami,
+        interactions,
+        gateway,
+        rig_attributes,
+        server,
     )
     try:
         yield rig
