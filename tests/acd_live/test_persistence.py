@@ -14,6 +14,7 @@ from acd.agent_events import Answered, HungUp
 from acd.build import build_acd
 from acd.calls import IncomingCall
 from acd.events import (
+    AcdEvent,
     AgentStateChanged,
     CallAnswered,
     CallEnded,
@@ -214,14 +215,15 @@ async def test_talk_hold_and_wrap_up_come_from_the_acds_events(writer: HistoryWr
     interactions = HistoryInteractions(writer, wall=lambda: NOW)
     call = CallAttributes("c7", "SIP/caller-07", "+441632960777", "en")
     interactions.queued(call, "support")
-    for at, happened in [
+    told: list[tuple[float, AcdEvent]] = [
         (100.0, CallAnswered("c7", "1001", "support")),
         (130.0, CallHoldChanged("c7", "1001", on_hold=True)),
         (145.0, CallHoldChanged("c7", "1001", on_hold=False)),
         (160.0, AgentStateChanged("1001", "on_call", "wrap_up", "hung_up", "", "c7")),
         (160.0, CallEnded("c7", "1001", "support")),
         (172.5, AgentStateChanged("1001", "wrap_up", "available", "wrapup_done", "", "c7")),
-    ]:
+    ]
+    for at, happened in told:
         interactions.observe(EventRecord(1, at, happened))
     interactions.ended("c7", outcome=Outcome.ANSWERED)
     await interactions.flush()
@@ -296,7 +298,10 @@ async def test_a_call_the_service_stops_during_in_the_ivr_is_recorded_as_handed_
         in_ivr.set()
         await asyncio.Event().wait()
 
-    task = asyncio.create_task(interactions.calls(ivr)(session("cut.1", "bot2")))
+    async def call() -> None:
+        await interactions.calls(ivr)(session("cut.1", "bot2"))
+
+    task = asyncio.create_task(call())
     await in_ivr.wait()
     wall.now = NOW + dt.timedelta(seconds=3)
     task.cancel()  # what the FastAGI server does to its calls when it closes

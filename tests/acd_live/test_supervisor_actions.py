@@ -26,6 +26,7 @@ from acd.live.persistence import HistoryInteractions
 from acd.live.service import AcdService
 from acd.router import RoutingError
 from history.inputs import InteractionRef
+from history.outcomes import Outcome
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -127,7 +128,7 @@ async def test_the_interaction_records_the_new_queue_and_the_callers_score(
         interactions.moved(call.call_id, "billing")
         interactions.answered(call.call_id, agent_id="1002", wait_s=30.0)
         interactions.rated(call.call_id, 4)
-        interactions.ended(call.call_id, outcome="answered", talk_s=60.0)
+        interactions.ended(call.call_id, outcome=Outcome.ANSWERED, talk_s=60.0)
         await interactions.flush()
         stored = await writer.repository.get_interaction(
             InteractionRef(source="hotline", idempotency_key=call.call_id)
