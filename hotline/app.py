@@ -109,6 +109,9 @@ class Hotline:
         )
         self.acd_events.subscribe(self.interactions.observe)  # talk, hold, wrap-up times
         self._started_at = dt.datetime.now(dt.UTC)
+        self._writer_started = asyncio.Event()
+        #: Closing the calls a stopped run left open (``_close_interrupted``), once started.
+        self.closing_interrupted: asyncio.Task[None] | None = None
         self.ami = AmiClient(
             host=config.ami.host,
             port=config.ami.port,
@@ -210,6 +213,7 @@ class Hotline:
             if not await self._migrate_history_once():
                 self._spawn(self._migrate_history(), name="history-migrate")
             await self.history_writer.start()
+            self._writer_started.set()
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
@@ -331,11 +335,18 @@ class Hotline:
             )
             return False
         self._history_migrated = True
-        await self._close_interrupted()
+        self.closing_interrupted = self._spawn(
+            self._close_interrupted(), name="history-close-interrupted"
+        )
         return True
 
     async def _close_interrupted(self) -> None:
-        """Calls a stopped run of this node left open in the history: closed as failed."""
+        """Calls a stopped run of this node left open in the history: closed as failed,
+        once the writes the last run spooled are in (they may end some of them)."""
+        await self._writer_started.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self.history_writer.drained()
         try:
             closed = await self.history.close_interrupted(
                 source=self.interactions.source, before=self._started_at

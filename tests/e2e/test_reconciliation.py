@@ -154,6 +154,8 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
 
         # The next start finds nothing left open.
         await stack.start_service()
+        assert stack.service.closing_interrupted is not None
+        await stack.service.closing_interrupted
         rows, notes = await stored(stack)
 
     assert handed.fallback_used
@@ -236,6 +238,8 @@ async def test_a_call_a_killed_service_left_open_is_closed_as_failed_at_the_next
         assert (left_open.ended_at, left_open.outcome) == (None, None)
 
         await stack.start_service()
+        assert stack.service.closing_interrupted is not None
+        await stack.service.closing_interrupted
         rows, notes = await stored(stack)
 
     [closed] = rows
