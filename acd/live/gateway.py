@@ -416,7 +416,10 @@ class LiveAcd:
         await self._fallback.enqueue(run.session, run.call)
 
     def _left(self, run: _Run, ticket: CallTicket) -> None:
-        """The call leaves the queue without an agent: its wait and priority until now."""
+        """The call leaves the queue without an agent: its wait and priority until now
+        (once: a caller who hangs up after the outcome was decided changes neither)."""
+        if run.outcome is not None:
+            return
         now = self._service.now()
         if run.entry_time is not None:
             run.wait_s = max(now - run.entry_time, 0.0)

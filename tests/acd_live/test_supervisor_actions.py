@@ -240,7 +240,10 @@ async def test_a_caller_who_hangs_up_during_the_survey_loses_nothing() -> None:
 
         assert result.agi_status == "HANGUP"
         assert not [k for k, _, _ in rig.interactions.log if k == "rated"]
-        assert [d["outcome"] for k, _, d in rig.interactions.log if k == "ended"] == ["answered"]
+        [ended] = [d for k, _, d in rig.interactions.log if k == "ended"]
+        assert ended["outcome"] == "answered"
+        assert ended["wait_s"] is None  # the wait until the answer stands
+        assert ended["priority"] is not None  # the offer's
         await asyncio.sleep(0.05)
         assert rig.events(EventRejected) == []
 
