@@ -371,10 +371,11 @@ class HistoryInteractions:
 
     # the ACD's calls -------------------------------------------------------------------
     def queued(self, call: CallAttributes, queue: str | None) -> None:
-        self._recorded.add(call.call_id)
+        arrived = self._arrivals.get(call.call_id)
+        if arrived is not None:  # a call in its AGI session (forgotten when it ends)
+            self._recorded.add(call.call_id)
         if call.direction == "out":
             self._outbound.add(call.call_id)
-        arrived = self._arrivals.get(call.call_id)
 
         def build() -> NewInteraction:
             customer = call.customer_id
@@ -456,7 +457,8 @@ class HistoryInteractions:
         """The flow's end: a queued call is the ACD's to record; any other is written now."""
         if report.ending == "queued":
             return
-        self._recorded.add(report.call_id)
+        if report.call_id in self._arrivals:
+            self._recorded.add(report.call_id)
         outcome = ivr_outcome(report)
         started = self._arrivals.get(report.call_id) or report.started_at
 
