@@ -44,7 +44,8 @@ Times, all UTC, all measured from the event they name:
 * ``talk_s``: from the agent answering to the end of the conversation, as the ACD's events
   tell them (``CallAnswered`` -> ``CallEnded``), less ``hold_s``; never the channel's age
   (Asterisk's ``ANSWEREDTIME`` is the caller channel's up-time, IVR and wait included).
-  For a callback attempt, from the customer's answer to the end.
+  For a callback attempt, from the customer's answer to the end. Empty (unknown) when
+  the ACD learnt the answer only after the conversation (AMI silent, Dial's return).
 * ``hold_s``: the time the agent held the customer during the conversation (0 if never).
 * ``wrap_s``: the agent's wrap-up after the conversation (0 when there is none).
   Handling time is ``talk_s + hold_s + wrap_s``.

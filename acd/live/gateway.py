@@ -117,6 +117,8 @@ class _Run:
     wait_s: float | None = None
     priority: float | None = None
     ringing: bool = False
+    #: False when the agent's answer was learnt only after the conversation (AMI silent)
+    talk_known: bool = True
 
     def caller_gone(self, now: float, short_abandon_s: float) -> Outcome:
         """The outcome of a caller who hung up before anything else was decided (a short
@@ -201,6 +203,7 @@ class LiveAcd:
                 wait_s=run.wait_s,
                 priority=run.priority,
                 recording=run.recording,
+                talk_known=run.talk_known,
             )
 
     # join, wait, ring ------------------------------------------------------------------
@@ -253,9 +256,13 @@ class LiveAcd:
                 rang = await self._ring(run, waiter, outcome.offer)
                 if rang.connected:
                     run.outcome, run.priority = Outcome.ANSWERED, outcome.offer.priority.total
+                    run.talk_known = rang.answer_seen
                     answered_at = self._answered_at.pop(ticket.call_id, self._service.now())
                     talk_s = max(self._service.now() - answered_at, 0.0)
-                    self._service.talk_times.observe(ticket.queue, talk_s, policy.assumed_talk_s)
+                    if rang.answer_seen:  # else the talk time is not known
+                        self._service.talk_times.observe(
+                            ticket.queue, talk_s, policy.assumed_talk_s
+                        )
                     await self._after_call(run, rang)
                     return
                 if rang.outcome is not None:

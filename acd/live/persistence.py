@@ -258,6 +258,7 @@ class InteractionRecorder(Protocol):
         priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None: ...
 
 
@@ -285,6 +286,7 @@ class NoInteractions:
         priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
         pass
 
@@ -416,10 +418,13 @@ class HistoryInteractions:
         priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
         """The call's one outcome, when the customer's side ended. The status of a call an
         agent talked on was written when the conversation ended (the agent's disposition
-        may have changed it since); any other takes ``DEFAULT_STATUS``."""
+        may have changed it since); any other takes ``DEFAULT_STATUS``. ``talk_known``
+        False: when the conversation began is not known (the ACD learnt the answer only
+        after it, AMI being silent): its talk time is cleared, not left near 0."""
         self._outbound.discard(call_id)
 
         def build() -> InteractionUpdate:
@@ -432,6 +437,8 @@ class HistoryInteractions:
                 change["priority"] = round(priority)
             if talk_s is not None:
                 change["talk_s"] = max(talk_s, 0.0)
+            if not talk_known:
+                change["talk_s"] = None
             if recording is not None:
                 change["recording_ref"] = recording
             return InteractionUpdate(**change)

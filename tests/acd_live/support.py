@@ -121,8 +121,11 @@ class Interactions:
         priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
         told = {"outcome": outcome, "wait_s": wait_s, "priority": priority, "talk_s": talk_s}
+        if not talk_known:
+            told["talk_known"] = False
         self.log.append(("ended", call_id, told))
 
 

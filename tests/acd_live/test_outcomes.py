@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from acd.events import CallAbandoned
+from acd.live.contact_times import Talked
 from acd.live.gateway import HANDED_TO_FALLBACK
 from history.outcomes import Outcome
 
@@ -96,3 +97,25 @@ async def test_a_caller_id_that_cannot_be_dialled_back_is_offered_no_callback() 
 
         assert rig.callbacks.requests == []
         assert [t["outcome"] for t in ended(rig)] == [Outcome.ABANDONED_SHORT]
+
+
+async def test_an_answer_told_only_when_dial_returns_leaves_the_talk_time_unknown() -> None:
+    async with live_acd([Agent("1001", INTERNET)]) as rig:
+        await rig.ami.close()  # AMI silent: the answer is learnt from Dial's return only
+        rig.attributes["+441632960105"] = {"queue": "support"}
+        await rig.call("+441632960105")
+
+        [told] = ended(rig)
+        assert told["outcome"] == Outcome.ANSWERED
+        assert told["talk_known"] is False  # not a talk time of ~0 s
+
+
+async def test_an_answer_ami_told_as_it_happened_gives_the_talk_time() -> None:
+    async with live_acd([Agent("1001", INTERNET)]) as rig:
+        rig.attributes["+441632960106"] = {"queue": "support"}
+        await rig.call("+441632960106")
+
+        [told] = ended(rig)
+        assert "talk_known" not in told
+        [talked] = [t for t in rig.interactions.times if isinstance(t, Talked)]
+        assert talked.talk_s >= 0.04  # the agent's 5 virtual seconds: 50 ms

@@ -234,6 +234,21 @@ async def test_talk_hold_and_wrap_up_come_from_the_acds_events(writer: HistoryWr
     await interactions.close()
 
 
+async def test_a_talk_time_whose_start_is_unknown_is_not_stored(writer: HistoryWriter) -> None:
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    call = CallAttributes("c8", "SIP/caller-08", "+441632960778", "en")
+    interactions.queued(call, "support")
+    # AMI silent: the answer and the end are both learnt when Dial returns
+    interactions.observe(EventRecord(1, 100.0, CallAnswered("c8", "1001", "support")))
+    interactions.observe(EventRecord(2, 100.001, CallEnded("c8", "1001", "support")))
+    interactions.ended("c8", outcome=Outcome.ANSWERED, talk_known=False)
+    await interactions.flush()
+
+    found = await stored(writer, "c8")
+    assert (found.outcome, found.talk_s, found.hold_s) == ("answered", None, 0.0)
+    await interactions.close()
+
+
 def ivr_report(call_id: str, ending: Ending, **attributes: str) -> CallReport:
     return CallReport(
         call_id=call_id,
