@@ -55,6 +55,8 @@ def interaction(row: InteractionRow | Row[Any]) -> Interaction:
         agent=row.agent,
         wait_s=row.wait_s,
         talk_s=row.talk_s,
+        hold_s=row.hold_s,
+        wrap_s=row.wrap_s,
         outcome=row.outcome,
         status=Status(row.status),
         disposition=row.disposition,

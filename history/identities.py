@@ -3,6 +3,12 @@
 One person reaches the hotline from a phone, a chat handle, an e-mail address. Each identity
 is stored normalised (E.164 for numbers, lower case for e-mail) so that ``01632 960123``
 dialled in the UK and ``+44 1632 960123`` typed into a chat form find the same customer.
+
+A voice caller ID is whatever the carrier or the PBX sent: a number, an internal extension
+(``2001``), a SIP user (``bot2``, ``alice@pbx.example``), or a withheld marker. Each is kept
+as what it is (``caller_identity``): ``phone`` when it is a telephone number, ``extension``
+for a short dial string, ``sip`` for any other name, and no identity at all (an anonymous
+contact) when it is withheld. No caller ID costs a call its record.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ class IdentityKind(StrEnum):
     CHAT = "chat"
     WHATSAPP = "whatsapp"
     SMS = "sms"
+    #: A SIP user or URI a caller came from (``bot2``, ``alice@pbx.example``).
+    SIP = "sip"
+    #: An internal extension: a dial string too short to be a telephone number (``2001``).
+    EXTENSION = "extension"
 
 
 #: Kinds whose value is a telephone number: a caller on one is the same person on the others.
@@ -34,6 +44,8 @@ _DIGITS = re.compile(r"\d+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URI_PREFIXES = ("tel:", "whatsapp:", "sms:")
+_SIP_PREFIXES = ("sips:", "sip:")
+_EXTENSION = re.compile(r"[0-9*#]{1,15}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,35 @@ def normalise_email(raw: str) -> str:
     return value
 
 
+def _without_sip_prefix(raw: str) -> str:
+    text = raw.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    lowered = text.lower()
+    for prefix in _SIP_PREFIXES:
+        if lowered.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def normalise_sip(raw: str) -> str:
+    """A SIP user (``bot2``) or ``user@host``: the ``sip:`` scheme, angle brackets and URI
+    parameters are not part of it; the host is case-insensitive, the user is not."""
+    value = _without_sip_prefix(raw).split(";", 1)[0].strip()
+    user, at, host = value.partition("@")
+    value = f"{user}@{host.lower()}" if at else user
+    if not user or len(value) > 256 or _CONTROL.search(value) or " " in value:
+        raise InvalidIdentity(IdentityKind.SIP, raw, "a SIP user is 1-256 printable characters")
+    return value
+
+
+def normalise_extension(raw: str) -> str:
+    value = _SEPARATORS.sub("", raw.strip())
+    if not _EXTENSION.fullmatch(value):
+        raise InvalidIdentity(IdentityKind.EXTENSION, raw, "an extension is 1-15 of 0-9 * #")
+    return value
+
+
 def normalise_handle(raw: str) -> str:
     """Chat handles are opaque to us: only surrounding blanks are not part of them."""
     value = raw.strip()
@@ -120,7 +161,39 @@ class IdentityNormaliser:
                 raise InvalidIdentity(kind, value, error.reason) from None
         if kind is IdentityKind.EMAIL:
             return kind, normalise_email(value)
+        if kind is IdentityKind.SIP:
+            return kind, normalise_sip(value)
+        if kind is IdentityKind.EXTENSION:
+            return kind, normalise_extension(value)
         return kind, normalise_handle(value)
+
+    def caller_identity(self, raw: str | None) -> tuple[IdentityKind, str] | None:
+        """What a voice caller ID is, normalised; None when it is withheld (never raises).
+
+        A telephone number (E.164 or national digits) is a ``phone``; another dial string
+        of digits, ``*`` and ``#`` an ``extension``; any other name a ``sip`` user (the
+        scheme and URI parameters dropped). Withheld markers (``anonymous``,
+        ``Restricted``, empty) and text no identity can hold (control characters, longer
+        than 256 characters) are None: an anonymous contact, still recorded.
+        """
+        if raw is None:
+            return None
+        text = _without_sip_prefix(raw)
+        user = text.split(";", 1)[0].split("@", 1)[0].strip()
+        if _SEPARATORS.sub("", user).lower() in WITHHELD:
+            return None
+        number = self.caller_number(user if "@" in text else text)
+        if number is not None:
+            return IdentityKind.PHONE, number
+        for kind, normalise in (
+            (IdentityKind.EXTENSION, normalise_extension),
+            (IdentityKind.SIP, normalise_sip),
+        ):
+            try:
+                return kind, normalise(text)
+            except InvalidIdentity:
+                continue
+        return None
 
     def caller_number(self, raw: str | None) -> str | None:
         """E.164 of a caller ID, or None when it is withheld or not a number (never raises).

@@ -125,6 +125,8 @@ class NewInteraction(_Input):
     agent: Label | None = None
     wait_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
     talk_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
+    hold_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
+    wrap_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
     outcome: Label | None = None
     status: Status = Status.OPEN
     disposition: Label | None = None
@@ -156,6 +158,8 @@ class InteractionUpdate(_Input):
     agent: Label | None = None
     wait_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
     talk_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
+    hold_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
+    wrap_s: Annotated[float, Field(ge=0, le=1e7)] | None = None
     outcome: Label | None = None
     status: Status | None = None
     disposition: Label | None = None

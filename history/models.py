@@ -66,7 +66,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 CHANNELS = ("voice", "chat", "email", "whatsapp", "sms")
-IDENTITY_KINDS = ("phone", "email", "chat", "whatsapp", "sms")
+IDENTITY_KINDS = ("phone", "email", "chat", "whatsapp", "sms", "sip", "extension")
 DIRECTIONS = ("in", "out")
 STATUSES = ("open", "resolved", "postponed")
 
@@ -142,6 +142,8 @@ class InteractionRow(Base):
     agent: Mapped[str | None] = mapped_column(String(64))
     wait_s: Mapped[float | None] = mapped_column(Float)
     talk_s: Mapped[float | None] = mapped_column(Float)
+    hold_s: Mapped[float | None] = mapped_column(Float)
+    wrap_s: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     disposition: Mapped[str | None] = mapped_column(String(64))

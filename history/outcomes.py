@@ -37,11 +37,20 @@ failed                 the service failed the call: an error, or the service sto
 Times, all UTC, all measured from the event they name:
 
 * ``started_at``: the contact's arrival: for a call, when Asterisk handed it to hotline
-  (the FastAGI session's start); for a callback attempt, when the dialler rang the agent.
+  (the FastAGI session's start); for a callback attempt, when the dialler queued it.
 * ``wait_s``: from joining the first queue to the agent answering (ringing included); for
-  a call that never reached an agent, to when it left the queue.
-* ``talk_s``: from the agent answering to the end of the conversation (Asterisk's
-  ``ANSWEREDTIME`` of the Dial to the agent), never the channel's age.
+  a call that never reached an agent, to when it left the queue; for a callback attempt,
+  from its queueing to the agent's answer.
+* ``talk_s``: from the agent answering to the end of the conversation, as the ACD's events
+  tell them (``CallAnswered`` -> ``CallEnded``), less ``hold_s``; never the channel's age
+  (Asterisk's ``ANSWEREDTIME`` is the caller channel's up-time, IVR and wait included).
+  For a callback attempt, from the customer's answer to the end. Empty (unknown) when
+  the ACD learnt the answer only after the conversation (AMI silent, Dial's return).
+* ``hold_s``: the time the agent held the customer during the conversation (0 if never).
+* ``wrap_s``: the agent's wrap-up after the conversation (0 when there is none).
+  Handling time is ``talk_s + hold_s + wrap_s``.
+* ``priority``: the router's priority of the call (base, raises, aging) when it was
+  answered or left the queue, rounded.
 * ``ended_at``: when the customer's side ended (hang-up, hand-off to the fallback).
 """
 

@@ -68,6 +68,8 @@ class Interaction:
     agent: str | None
     wait_s: float | None
     talk_s: float | None
+    hold_s: float | None = None
+    wrap_s: float | None = None
     outcome: str | None
     status: Status
     disposition: str | None

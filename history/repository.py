@@ -24,6 +24,7 @@ from history import (
     customers,
     events,
     interactions,
+    interrupted,
     privacy,
     queries,
     satisfaction,
@@ -213,6 +214,15 @@ class HistoryRepository:
         async with self._write() as session:
             row = await interactions.update(session, self.context, target, change)
             return convert.interaction(row)
+
+    async def close_interrupted(self, *, source: str, before: datetime) -> list[int]:
+        """At start: ``source``'s voice interactions a stopped service left open (started
+        before ``before``, no end) become ``failed``, ended at their last known event, with
+        a note saying so (``history.interrupted``). Returns their ids."""
+        async with self._write() as session:
+            return await interrupted.close_interrupted(
+                session, self.context, source=source, before=before
+            )
 
     async def get_interaction(self, target: int | InteractionRef) -> Interaction:
         async with self._read() as session:

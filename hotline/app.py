@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -105,7 +106,14 @@ class Hotline:
             build_acd(config.priority, config.queues, config.agents, config.skills),
             sink=self.acd_log,
         )
-        self.interactions = HistoryInteractions(self.history_writer)
+        self.interactions = HistoryInteractions(
+            self.history_writer, identities=self.history.identities
+        )
+        self.acd_events.subscribe(self.interactions.observe)  # talk, hold, wrap-up times
+        self._started_at = dt.datetime.now(dt.UTC)
+        self._writer_started = asyncio.Event()
+        #: Closing the calls a stopped run left open (``_close_interrupted``), once started.
+        self.closing_interrupted: asyncio.Task[None] | None = None
         self.ami = AmiClient(
             host=config.ami.host,
             port=config.ami.port,
@@ -148,7 +156,7 @@ class Hotline:
         self.agi = FastAgiServer(
             host=config.fastagi.host,
             port=config.fastagi.port,
-            routes={HOTLINE_SCRIPT: self.ivr},
+            routes={HOTLINE_SCRIPT: self.interactions.calls(self.ivr)},
             allowed_hosts=config.fastagi.allowed_hosts,
             fallback=_fallback(config),
             limits=_agi_limits(config),
@@ -214,6 +222,7 @@ class Hotline:
             if not await self._migrate_history_once():
                 self._spawn(self._migrate_history(), name="history-migrate")
             await self.history_writer.start()
+            self._writer_started.set()
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
@@ -335,7 +344,27 @@ class Hotline:
             )
             return False
         self._history_migrated = True
+        self.closing_interrupted = self._spawn(
+            self._close_interrupted(), name="history-close-interrupted"
+        )
         return True
+
+    async def _close_interrupted(self) -> None:
+        """Calls a stopped run of this node left open in the history: closed as failed,
+        once the writes the last run spooled are in (they may end some of them)."""
+        await self._writer_started.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self.history_writer.drained()
+        try:
+            closed = await self.history.close_interrupted(
+                source=self.interactions.source, before=self._started_at
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("interactions left open by the last stop not closed: %s", exc)
+            return
+        if closed:
+            log.warning("%d interactions left open by the last stop closed as failed", len(closed))
 
     async def _migrate_history(self) -> None:
         """Retry the migration with back-off until the store answers."""

@@ -3,7 +3,9 @@
 The mix is what a real contact center hears: people who say why they call, keypad callers,
 Arabic speakers, repeat callers, key accounts and loyal customers known by their caller ID,
 callers who give up while waiting and callers who ask to be called back. ``hotline.demo``
-turns each ``DemoCall`` into an emulated caller and tallies the ``Outcome`` of each.
+turns each ``DemoCall`` into an emulated caller and tallies the ``Outcome`` of each, and
+the outcome the history records for it (``history.outcomes``: ``recorded_outcome``), which
+the summary counts: the demo's figures and the history's are in the same words.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acd.events import CALLER_GONE_REASONS
+from history.outcomes import Outcome as Recorded
 from telephony.emulator import Caller, CallResult, Customer
 from telephony.emulator.model import CustomerBehaviour
 
@@ -232,6 +235,48 @@ def outcome(
     return Outcome.IN_IVR
 
 
+#: Where the shipped config (waiting.yaml, the IVR's voicemail node) records messages.
+VOICEMAIL_DIR = "/var/spool/asterisk/hotline-voicemail"
+
+
+def recorded_outcome(
+    result: CallResult | None,
+    left_reason: str | None,
+    *,
+    queued: bool,
+    outcome: Outcome,
+    voicemail_dir: str = VOICEMAIL_DIR,
+) -> Recorded:
+    """The outcome the history records for the call, from what the demo saw of it
+    (``outcome``, the emulator's record, the ACD's exit reason, whether it was queued).
+
+    One thing the demo cannot see: a caller gone from the queue within ``short_abandon_s``
+    is ``abandoned_short`` in the history (its wait is the ACD's), ``abandoned_queue`` here.
+    """
+    if outcome is Outcome.ANSWERED:
+        return Recorded.ANSWERED
+    if outcome is Outcome.CALLBACK:
+        return Recorded.CALLBACK_REQUESTED
+    if outcome in (Outcome.FALLBACK, Outcome.AT_STOP, Outcome.CUT):
+        return Recorded.FALLBACK  # the service stopping hands its calls to the fallback
+    if outcome in (Outcome.LOST, Outcome.DROPPED) or result is None:
+        return Recorded.FAILED
+    voicemail = any(c.startswith(f"RECORD FILE {voicemail_dir}/") for c in result.commands)
+    if outcome is Outcome.ABANDONED:
+        if voicemail:
+            return Recorded.VOICEMAIL
+        if not queued and left_reason is None:
+            return Recorded.ABANDONED_IVR
+        if any(dial.status == "CANCEL" for dial in result.dials):
+            return Recorded.ABANDONED_RINGING
+        return Recorded.ABANDONED_QUEUE
+    if voicemail:
+        return Recorded.VOICEMAIL
+    if left_reason is not None and left_reason not in CALLER_GONE_REASONS:
+        return Recorded.OVERFLOWED  # a queue's rule ended it with a goodbye
+    return Recorded.SELF_SERVICE
+
+
 @dataclass(frozen=True)
 class Queued:
     """What the ACD was told about a call when it was queued."""
@@ -251,6 +296,10 @@ class Tally:
     queued: dict[str, Queued] = field(default_factory=dict)
     left: dict[str, str] = field(default_factory=dict)  # ACD exit reasons
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    #: What the history records for each call (``history.outcomes``).
+    recorded: dict[str, Recorded] = field(default_factory=dict)
+    #: Where messages are recorded (a RECORD FILE there is a voicemail).
+    voicemail_dir: str = VOICEMAIL_DIR
     #: Set when the demo begins stopping the service.
     service_stopped: bool = False
 
@@ -265,8 +314,23 @@ class Tally:
 
     def ended(self, call_id: str, result: CallResult | None) -> Outcome:
         left = self.left.get(call_id)
-        self.outcomes[call_id] = outcome(result, left, service_stopped=self.service_stopped)
-        return self.outcomes[call_id]
+        ended = outcome(result, left, service_stopped=self.service_stopped)
+        self.outcomes[call_id] = ended
+        self.recorded[call_id] = recorded_outcome(
+            result,
+            left,
+            queued=call_id in self.queued,
+            outcome=ended,
+            voicemail_dir=self.voicemail_dir,
+        )
+        return ended
+
+    def recorded_counts(self) -> Counter[Recorded]:
+        """Calls per outcome as the history records them; a call never finished is
+        ``failed``."""
+        counts = Counter(self.recorded.values())
+        counts[Recorded.FAILED] += self.placed - len(self.recorded)
+        return counts
 
     def counts(self) -> Counter[Outcome]:
         counts = Counter(self.outcomes.values())
@@ -288,9 +352,12 @@ class Tally:
         return sum(1 for q in self.queued.values() if q.repeat)
 
     def summary(self) -> str:
-        counts = self.counts()
+        """Calls per outcome in the history's words (``history.outcomes``), then the demo's
+        own checks (a lost or dropped call is printed only when there is one)."""
+        counts, recorded = self.counts(), self.recorded_counts()
         parts = [f"{self.placed} placed"]
-        parts += [f"{counts[o]} {o}" for o in Outcome if o not in _ONLY_IF_ANY or counts[o]]
+        parts += [f"{recorded[o]} {o}" for o in Recorded if recorded[o]]
+        parts += [f"{counts[o]} {o}" for o in _ONLY_IF_ANY if counts[o]]
         speakers = len(self.intents)
         parts.append(f"{self.speakers_recognised()}/{speakers} speech callers recognised")
         parts.append(f"{self.repeats_recognised()} repeat callers recognised")

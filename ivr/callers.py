@@ -97,11 +97,13 @@ class HistoryDirectory:
         self._accounts = dict(accounts or {})
 
     async def find_by_phone(self, number: str) -> CallerProfile | None:
-        normalised = self._repository.identities.caller_number(number)
-        if normalised is None:
-            return None  # withheld, or not a telephone number
+        """The caller ID's customer: a number, an extension or a SIP user is looked up as
+        the identity it is (``history.identities``); a withheld one is nobody."""
+        identity = self._repository.identities.caller_identity(number)
+        if identity is None:
+            return None  # withheld
         try:
-            customer = await self._repository.find_customer("phone", normalised)
+            customer = await self._repository.find_customer(*identity)
             return None if customer is None else await self._profile(customer.id)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("caller lookup failed (history store unavailable): %s", exc)

@@ -26,7 +26,12 @@ Hangup of the agent's leg       ``HungUp``: the agent goes to wrap-up
 ==============================  ===========================================================
 
 Every attempt is one outbound voice interaction in the history (the customer's number,
-queue, agent, outcome, talk time) through the gateway's ``InteractionRecorder``. A request
+queue, agent, outcome, talk time) through the gateway's ``InteractionRecorder``: its outcome
+is ``callback_completed`` when the customer answered and ``callback_failed`` otherwise
+(customer busy or not answering, no agent, the ACD let it go, the service stopped); a retry
+is a new attempt, a new interaction. The call that asked for it stays ``callback_requested``.
+An attempt's ``wait_s`` runs from its being queued to the agent's answer, its ``talk_s``
+from the customer's answer to the end. A request
 whose number cannot be dialled, or whose queue is gone, fails at once. While AMI is down
 an offer is withdrawn and the request waits ``AMI_DOWN_RETRY_S``, without counting an
 attempt.
@@ -36,8 +41,8 @@ during the conversation does not call them again. Any other stop while dialling 
 ``dialing``, and ``start`` makes it pending again: the customer **may still be called
 twice** after a stop while their phone rang, in the instant before that UPDATE commits,
 or, when the store was down as they answered, before the write tried again at the end of
-the conversation. The interaction of an attempt cut short by a stop still says "callback
-not made: stopped", even when the customer was reached.
+the conversation. The interaction of an attempt cut short by a stop says ``callback_failed``,
+even when the customer was reached.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final, Literal
@@ -65,7 +69,7 @@ from acd.live.callback_legs import (
     LegGone,
     failed_offer,
 )
-from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time
+from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
 from acd.live.persistence import InteractionRecorder, NoInteractions
 from acd.live.ringing import DIAL_ANSWER
 from acd.live.service import AcdService, CallTicket
@@ -73,6 +77,7 @@ from acd.live.settings import CallbackDialling, WaitingConfig
 from acd.offer import Offer
 from acd.router import RoutingError
 from history.callbacks import Callback, CallbackBook, NewCallback
+from history.outcomes import Outcome
 from ivr.flow.handoff import CallAttributes, CallbackRequest, to_incoming_call
 from ivr.flow.state import CallState, WellKnown
 from telephony.ami_client import AmiClient, AmiError
@@ -91,7 +96,6 @@ __all__ = [
 
 #: Without AMI nothing can be dialled: the request waits this long, no attempt counted.
 AMI_DOWN_RETRY_S: Final = 30.0
-_DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
 _DB_ERRORS = (SQLAlchemyError, OSError)
 
 Step = Literal["done", "retry", "failed"]
@@ -112,6 +116,10 @@ class _Talked:
     agent_id: str
     status: str
     talk_s: float
+    #: From the attempt's queueing to the agent's answer.
+    wait_s: float = 0.0
+    #: The priority of the offer the agent answered.
+    priority: float | None = None
     #: The request was marked done when the customer answered.
     saved: bool = False
 
@@ -153,6 +161,8 @@ class CallbackDialler:
         self._attempts: set[asyncio.Task[None]] = set()
         self._unsaved: list[NewCallback] = []
         self._legs = CallbackLegs()
+        #: attempt call id -> when it was queued (the ACD's clock)
+        self._queued_at: dict[str, float] = {}
 
     @property
     def settings(self) -> WaitingConfig:
@@ -268,7 +278,7 @@ class CallbackDialler:
 
     async def _try(self, callback: Callback) -> None:
         service, book = self._service, self._book
-        if not _DIALLABLE.fullmatch(callback.number):
+        if not diallable(callback.number):
             log.warning("callback %s: number cannot be dialled; given up", callback.call_id)
             await book.failed(callback.id, result="number cannot be dialled")
             return
@@ -297,15 +307,20 @@ class CallbackDialler:
             "callback %s queued in %s as call %s", callback.call_id, callback.queue, call.call_id
         )
         self._interactions.queued(call, callback.queue)
+        self._queued_at[call.call_id] = service.now()
         ended: _Talked | _Dropped = _Dropped("stopped")
         try:
             ended = await self._serve(callback, ticket)
         finally:
             service.release(ticket)
+            self._queued_at.pop(call.call_id, None)
+            talked = ended if isinstance(ended, _Talked) else None
             self._interactions.ended(
                 call.call_id,
-                outcome=_outcome(ended),
-                talk_s=ended.talk_s if isinstance(ended, _Talked) else None,
+                outcome=attempt_outcome(ended),
+                wait_s=None if talked is None else talked.wait_s,
+                priority=None if talked is None else talked.priority,
+                talk_s=None if talked is None else talked.talk_s,
             )
         await self._settle(callback, ended)
 
@@ -383,9 +398,8 @@ class CallbackDialler:
             return True
         service.fact(OfferRang(agent_id, call_id, answer.channel))  # for the watchdog
         service.fact(Answered(agent_id, call_id, answer.channel))
-        self._interactions.answered(
-            call_id, agent_id=agent_id, wait_s=service.now() - ticket.entry_time
-        )
+        waited = max(service.now() - self._queued_at.get(call_id, service.now()), 0.0)
+        self._interactions.answered(call_id, agent_id=agent_id, wait_s=waited)
         status, talking_since, saved = "", None, False
         while (told := await leg.next(ticket)) is not None and not isinstance(told, LegGone):
             if isinstance(told, CustomerDialled):
@@ -395,7 +409,7 @@ class CallbackDialler:
                     saved = await self._reached(callback, agent_id)
         service.fact(HungUp(agent_id, call_id))
         talk_s = 0.0 if talking_since is None else service.now() - talking_since
-        return _Talked(agent_id, status, talk_s, saved)
+        return _Talked(agent_id, status, talk_s, waited, offer.priority.total, saved)
 
     async def _reached(self, callback: Callback, agent_id: str) -> bool:
         """The customer answered: the request is done now, not when the conversation ends
@@ -504,7 +518,8 @@ def _customer_result(status: str) -> str:
     return "answered" if status == DIAL_ANSWER else f"customer {status.lower()}"
 
 
-def _outcome(ended: _Talked | _Dropped) -> str:
-    if isinstance(ended, _Dropped):
-        return f"callback not made: {ended.reason}"
-    return f"callback {_customer_result(ended.status)}"
+def attempt_outcome(ended: _Talked | _Dropped) -> Outcome:
+    """A callback attempt's one outcome: completed when an agent talked to the customer."""
+    if isinstance(ended, _Talked) and ended.status == DIAL_ANSWER:
+        return Outcome.CALLBACK_COMPLETED
+    return Outcome.CALLBACK_FAILED

@@ -28,6 +28,7 @@ from its next hold slice).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -49,6 +50,7 @@ from acd.live.waiting import (
     bare_prompt,
 )
 from acd.offer import Offer
+from history.outcomes import Outcome
 from ivr.flow.handoff import (
     CallAttributes,
     CallbackRequest,
@@ -65,9 +67,12 @@ __all__ = [
     "ATTR_ENTRY_AT",
     "ATTR_QUEUE",
     "ATTR_WAITED_S",
+    "HANDED_TO_FALLBACK",
     "LiveAcd",
     "callback_entry_time",
     "csat_score",
+    "diallable",
+    "priority_now",
 ]
 
 #: Attributes a callback request carries (beside the IVR's).
@@ -75,6 +80,10 @@ ATTR_QUEUE = "acd.queue"
 ATTR_ENTRY_AT = "acd.entry_at"
 ATTR_WAITED_S = "acd.waited_s"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
+#: ``CallAbandoned.reason`` of a waiting call the service handed to the dialplan's fallback
+#: as it stopped (not the caller's doing: not an abandon).
+HANDED_TO_FALLBACK = "handed to the fallback"
 
 
 def _utc_now() -> dt.datetime:
@@ -94,13 +103,29 @@ def callback_entry_time(
 
 @dataclass
 class _Run:
-    """One call's way through the gateway, and what the history records of it."""
+    """One call's way through the gateway, and what the history records of it: its one
+    outcome (``history.outcomes``; None until something decides it), the wait and the
+    priority when it was answered or left the queue."""
 
     session: AgiSession
     call: CallAttributes
-    outcome: str = "abandoned"
-    talk_s: float | None = None
+    outcome: Outcome | None = None
     recording: str | None = None
+    #: the ACD's clock at the call's first queue entry (kept across overflows)
+    entry_time: float | None = None
+    #: set when the call left the queue without an agent (answered: the ACD tells the wait)
+    wait_s: float | None = None
+    priority: float | None = None
+    ringing: bool = False
+    #: False when the agent's answer was learnt only after the conversation (AMI silent)
+    talk_known: bool = True
+
+    def caller_gone(self, now: float, short_abandon_s: float) -> Outcome:
+        """The outcome of a caller who hung up before anything else was decided (a short
+        abandon by its wait alone, as the KPIs count it, even while a phone rang)."""
+        if self.entry_time is not None and now - self.entry_time < short_abandon_s:
+            return Outcome.ABANDONED_SHORT
+        return Outcome.ABANDONED_RINGING if self.ringing else Outcome.ABANDONED_QUEUE
 
 
 class LiveAcd:
@@ -124,6 +149,8 @@ class LiveAcd:
         self._resolve = resolve_prompt
         self._wall = wall
         self._max_overflows = max_overflows
+        #: call id -> when an agent answered it (the ACD's clock), until its Dial returns
+        self._answered_at: dict[str, float] = {}
         service.on_moved(self._moved)
 
     @property
@@ -143,18 +170,40 @@ class LiveAcd:
         return self._settings.default_queue or (names[0] if names else None)
 
     async def enqueue(self, session: AgiSession, call: CallAttributes) -> None:
+        """Serve the call until it is answered or leaves; its interaction ends with exactly
+        one outcome, whatever way that happens (an error: ``failed``; the service
+        stopping, which hands the call to the dialplan's fallback: ``fallback``)."""
         run = _Run(session, call)
         queue = call.queue or self.default_queue
-        if queue is None:
-            log.error("call %s: no queue configured; sending it to the fallback", call.call_id)
-            await self._to_fallback(run)
-            return
         self._interactions.queued(call, queue)
         try:
+            if queue is None:
+                log.error("call %s: no queue configured; sending it to the fallback", call.call_id)
+                await self._to_fallback(run)
+                return
             await self._join(run, to_incoming_call(call, default_queue=queue), 0)
+        except CallerHangup:
+            if run.outcome is None:
+                short = self._service.setup.sl_policy.short_abandon_s
+                run.outcome = run.caller_gone(self._service.now(), short)
+            raise
+        except asyncio.CancelledError:
+            if run.outcome is None:
+                run.outcome = Outcome.FALLBACK  # the AGI server hands it to the fallback
+            raise
+        except Exception:
+            if run.outcome is None:
+                run.outcome = Outcome.FAILED
+            raise
         finally:
+            self._answered_at.pop(call.call_id, None)
             self._interactions.ended(
-                call.call_id, outcome=run.outcome, talk_s=run.talk_s, recording=run.recording
+                call.call_id,
+                outcome=run.outcome or Outcome.FAILED,
+                wait_s=run.wait_s,
+                priority=run.priority,
+                recording=run.recording,
+                talk_known=run.talk_known,
             )
 
     # join, wait, ring ------------------------------------------------------------------
@@ -164,9 +213,11 @@ class LiveAcd:
             log.error("call %s: queue %r is not in queues.yaml", incoming.call_id, incoming.queue)
             await self._to_fallback(run)
             return
-        run.outcome = "abandoned"
+        run.outcome = None
         policy = self._settings.policy(incoming.queue)
         ticket = service.call_arrived(incoming, on_answered=self._answered)
+        if run.entry_time is None:
+            run.entry_time = ticket.entry_time
         waiter: WaitingCaller | None = None
         try:
             if not policy.join_empty and not service.can_serve(ticket):
@@ -183,7 +234,12 @@ class LiveAcd:
             )
             await self._wait(run, waiter, depth)
         except CallerHangup:
+            self._left(run, waiter.ticket if waiter else ticket)
             service.caller_hung_up((waiter.ticket if waiter else ticket).call_id)
+            raise
+        except asyncio.CancelledError:  # the service stops: the fallback takes the call
+            self._left(run, waiter.ticket if waiter else ticket)
+            service.caller_left((waiter.ticket if waiter else ticket).call_id, HANDED_TO_FALLBACK)
             raise
         finally:
             service.release(waiter.ticket if waiter else ticket)
@@ -199,10 +255,14 @@ class LiveAcd:
                 await self._hold_off(run, waiter, outcome.offer, failed)
                 rang = await self._ring(run, waiter, outcome.offer)
                 if rang.connected:
-                    run.outcome, run.talk_s = "answered", rang.talk_s
-                    self._service.talk_times.observe(
-                        ticket.queue, rang.talk_s, policy.assumed_talk_s
-                    )
+                    run.outcome, run.priority = Outcome.ANSWERED, outcome.offer.priority.total
+                    run.talk_known = rang.answer_seen
+                    answered_at = self._answered_at.pop(ticket.call_id, self._service.now())
+                    talk_s = max(self._service.now() - answered_at, 0.0)
+                    if rang.answer_seen:  # else the talk time is not known
+                        self._service.talk_times.observe(
+                            ticket.queue, talk_s, policy.assumed_talk_s
+                        )
                     await self._after_call(run, rang)
                     return
                 if rang.outcome is not None:
@@ -241,8 +301,9 @@ class LiveAcd:
 
     async def _ring(self, run: _Run, waiter: WaitingCaller, offer: Offer) -> Rang:
         await waiter.stop_music()
+        run.ringing = True  # until the ring is over: a hang-up meanwhile leaves it set
         try:
-            return await ring_agent(
+            rang = await ring_agent(
                 run.session,
                 self._service,
                 offer,
@@ -252,6 +313,8 @@ class LiveAcd:
             )
         finally:
             waiter.music_stopped()
+        run.ringing = False
+        return rang
 
     async def _after_call(self, run: _Run, rang: Rang) -> None:
         """The agent hung up first: a last word, then the call ends."""
@@ -291,6 +354,7 @@ class LiveAcd:
         reason: str,
         depth: int,
     ) -> None:
+        self._left(run, ticket)
         self._service.caller_left(ticket.call_id, reason)
         log.info(
             "call %s leaves %s (%s): %s", ticket.call_id, ticket.queue, reason, overflow.action
@@ -308,7 +372,7 @@ class LiveAcd:
         elif action == "callback" and await self._book_callback(run, ticket, None):
             pass
         elif action == "hangup":
-            run.outcome = "no agent"
+            run.outcome = Outcome.OVERFLOWED
             await self._play(run, self._settings.prompts.goodbye)
             await run.session.hangup()
         else:
@@ -322,13 +386,14 @@ class LiveAcd:
         prompts, number = self._settings.prompts, run.call.caller_number
         if waiter is not None:
             await waiter.stop_music()
-        if not number:
+        if not number or not diallable(number):
             await self._play(run, prompts.callback_impossible)
             return False
         waited = self._service.now() - ticket.entry_time
         now = self._wall()
+        self._left(run, ticket)
         self._service.caller_left(ticket.call_id, "callback requested")
-        run.outcome = "callback requested"
+        run.outcome = Outcome.CALLBACK_REQUESTED
         attributes = {
             **run.call.attributes,
             ATTR_QUEUE: ticket.queue,
@@ -343,27 +408,54 @@ class LiveAcd:
 
     async def _voicemail(self, run: _Run) -> None:
         settings = self._settings
+        run.outcome = Outcome.VOICEMAIL
         base = f"{settings.voicemail_dir.rstrip('/')}/{_UNSAFE.sub('_', run.call.call_id)}"
         recording = await run.session.record_file(
             base, "wav", "#", timeout_ms=settings.voicemail_max_s * 1000, silence_s=5
         )
-        run.outcome, run.recording = "voicemail", recording.path
+        run.recording = recording.path
         if recording.reason != "hangup":
             await self._play(run, settings.prompts.goodbye)
             await run.session.hangup()
 
     async def _to_fallback(self, run: _Run) -> None:
-        run.outcome = "fallback"
+        run.outcome = Outcome.FALLBACK
         await self._fallback.enqueue(run.session, run.call)
+
+    def _left(self, run: _Run, ticket: CallTicket) -> None:
+        """The call leaves the queue without an agent: its wait and priority until now
+        (once: a caller who hangs up after the outcome was decided changes neither)."""
+        if run.outcome is not None:
+            return
+        now = self._service.now()
+        if run.entry_time is not None:
+            run.wait_s = max(now - run.entry_time, 0.0)
+        run.priority = priority_now(self._service, ticket.call_id)
 
     async def _play(self, run: _Run, prompt: str) -> None:
         await run.session.stream_file(self._resolve(prompt, run.call.language))
 
     def _answered(self, ticket: CallTicket, agent_id: str, wait_s: float) -> None:
+        self._answered_at[ticket.call_id] = ticket.entry_time + wait_s
         self._interactions.answered(ticket.call_id, agent_id=agent_id, wait_s=wait_s)
 
     def _moved(self, ticket: CallTicket, queue: str) -> None:
         self._interactions.moved(ticket.call_id, queue)
+
+
+def priority_now(service: AcdService, call_id: str) -> float | None:
+    """The call's priority as the router compares it now (its base, a supervisor's raise,
+    aging); None when the router no longer holds the call."""
+    for held in service.held_calls():
+        if held.call_id == call_id:
+            urgency = service.distributor.router.policy(held.queue).urgency
+            return urgency.effective(held.priority.total, service.now() - held.entry_time)
+    return None
+
+
+def diallable(number: str) -> bool:
+    """Can the dialler call this caller ID back (a number, not a SIP user)?"""
+    return _DIALLABLE.fullmatch(number) is not None
 
 
 def csat_score(digits: str) -> int | None:

@@ -6,13 +6,18 @@
   in order, many to a transaction (the writer's group commit). The writer spools to disk
   when the database is down, so nothing is lost and no call waits: ``append`` only puts
   the record on a queue. Keys are ``<run>-<seq>``, so a replayed write is not logged twice.
-* ``HistoryInteractions``: the voice interaction of a queued call, written through: appended
-  when the call is queued (idempotency key = the call's uniqueid, the same key any other
-  writer of that call uses, so a second append finds the first), updated with the agent
-  and the wait when answered, with the queue when a supervisor moves it, with the caller's
-  survey score (``csat``), and with the talk time and outcome at the end. A call that
-  never reaches a queue (self-service, voicemail, a caller who leaves in the IVR) is
-  written when its flow ends (``ivr_ended``), so every call is one interaction.
+* ``HistoryInteractions``: every call's one interaction, written through. A queued call's is
+  appended when the call is queued (idempotency key = the call's uniqueid, the same key any
+  other writer of that call uses, so a second append finds the first), with ``started_at``
+  its arrival (the AGI session's start, noted by ``calls``); updated with the agent and the
+  wait when answered, with the queue when a supervisor moves it, with talk, hold and
+  wrap-up times from the ACD's events (``observe``), with the caller's survey score
+  (``csat``), and with its one ``history.outcomes.Outcome``, the wait and the priority at
+  the end (``ended``). A call that never reaches a queue (self-service, voicemail, a caller
+  who leaves in the IVR) is written when its flow ends (``ivr_ended``), one the service is
+  stopped during before either when it is cut off: so every call is one interaction, and
+  its outcome is written once. The caller ID is kept as the identity it is (phone,
+  extension, SIP user; none when withheld): no caller ID costs a call its record.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from uuid import uuid4
 
 from acd.clock import Clock
 from acd.events import AcdEvent, EventRecord, InMemoryEventSink
-from history.identities import IdentityKind
+from acd.live.contact_times import ContactTimes, Talked, WrappedUp
+from history.identities import IdentityNormaliser
 from history.inputs import (
     Channel,
     Direction,
@@ -41,12 +47,17 @@ from history.inputs import (
     NewInteraction,
     Status,
 )
+from history.outcomes import DEFAULT_STATUS, Outcome
 from ivr.flow.handoff import CallAttributes
-from ivr.flow.state import CallReport, WellKnown
+from ivr.flow.state import CallReport, Ending, WellKnown
+from telephony.agi_session import AgiSession
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "AGENT_TALKED",
+    "IVR_OUTCOMES",
+    "AgiHandler",
     "EventWriter",
     "HistoryEventSink",
     "HistoryInteractions",
@@ -54,19 +65,27 @@ __all__ = [
     "InteractionWriter",
     "NoInteractions",
     "event_kind",
+    "ivr_outcome",
     "to_new_event",
 ]
 
-#: How a call that ended in the IVR is recorded: (outcome, status). Self-service that ran
-#: to its goodbye is resolved; a voicemail or a call handed to the dialplan's fallback still
-#: needs someone.
-IVR_OUTCOMES: dict[str, tuple[str, Status]] = {
-    "hangup": ("self-service", Status.RESOLVED),
-    "voicemail": ("voicemail", Status.OPEN),
-    "caller_hangup": ("caller left in the IVR", Status.RESOLVED),
-    "fallback": ("sent to the fallback queue", Status.OPEN),
-    "error": ("sent to the fallback queue after an error", Status.OPEN),
+#: How a call that ended in the IVR is recorded (``history.outcomes``; the status is
+#: ``DEFAULT_STATUS``'s). A flow that failed sent the call to the fallback, but the service
+#: failed it: ``failed``. A callback booked in the flow: see ``ivr_outcome``.
+IVR_OUTCOMES: dict[Ending, Outcome] = {
+    "hangup": Outcome.SELF_SERVICE,
+    "voicemail": Outcome.VOICEMAIL,
+    "caller_hangup": Outcome.ABANDONED_IVR,
+    "fallback": Outcome.FALLBACK,
+    "error": Outcome.FAILED,
 }
+
+#: Outcomes in which an agent talked to the customer: their status is set when the
+#: conversation ends, so the agent's disposition in wrap-up is not overwritten.
+AGENT_TALKED = frozenset({Outcome.ANSWERED, Outcome.CALLBACK_COMPLETED})
+
+#: A FastAGI route's handler.
+AgiHandler = Callable[[AgiSession], Awaitable[None]]
 
 #: Queued writes beyond this are worth a warning (the store is slow and not spooling).
 BACKLOG_WARNING = 10_000
@@ -226,7 +245,7 @@ class HistoryEventSink:
 class InteractionRecorder(Protocol):
     """The voice interaction of a queued call (fire and forget: never raises, never waits)."""
 
-    def queued(self, call: CallAttributes, queue: str) -> None: ...
+    def queued(self, call: CallAttributes, queue: str | None) -> None: ...
     def moved(self, call_id: str, queue: str) -> None: ...
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
     def rated(self, call_id: str, csat: int) -> None: ...
@@ -234,16 +253,19 @@ class InteractionRecorder(Protocol):
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None: ...
 
 
 class NoInteractions:
     """When there is no history store: nothing is written."""
 
-    def queued(self, call: CallAttributes, queue: str) -> None:
+    def queued(self, call: CallAttributes, queue: str | None) -> None:
         pass
 
     def moved(self, call_id: str, queue: str) -> None:
@@ -259,41 +281,113 @@ class NoInteractions:
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
         pass
 
 
+def ivr_outcome(report: CallReport) -> Outcome:
+    """The outcome of a call that ended in the IVR: a callback booked in the flow makes it
+    ``callback_requested`` whether the flow or the caller hung up after."""
+    outcome = IVR_OUTCOMES[report.ending]
+    booked = report.attributes.get(WellKnown.CALLBACK_NUMBER)
+    if booked and outcome in (Outcome.SELF_SERVICE, Outcome.ABANDONED_IVR):
+        return Outcome.CALLBACK_REQUESTED
+    return outcome
+
+
 class HistoryInteractions:
+    """Every call's one interaction. ``calls`` wraps the FastAGI handler: it notes each
+    call's arrival (the interaction's ``started_at``) and records a call the service was
+    stopped during before any other record of it was written."""
+
     def __init__(
         self,
         writer: InteractionWriter,
         *,
         wall: Callable[[], dt.datetime] = _utc_now,
         source: str = "hotline",
+        identities: IdentityNormaliser | None = None,
     ) -> None:
         self._writer = writer
         self._wall = wall
         self._source = source
+        self._identities = identities or IdentityNormaliser()
         self._outbox = _Outbox("acd-interactions")
+        self._times = ContactTimes()
+        #: call id -> arrival, while the call's AGI session runs
+        self._arrivals: dict[str, dt.datetime] = {}
+        #: calls with an interaction written (queued, or ended in the IVR)
+        self._recorded: set[str] = set()
+        #: callback attempts: their talk time is the customer's, told by the dialler
+        self._outbound: set[str] = set()
 
-    def queued(self, call: CallAttributes, queue: str) -> None:
+    @property
+    def source(self) -> str:
+        """The interactions' ``source`` (this node's: ``close_interrupted`` closes these)."""
+        return self._source
+
+    # the call's arrival ----------------------------------------------------------------
+    def calls(self, handler: AgiHandler) -> AgiHandler:
+        """``handler`` with each call's arrival noted, and a record for a call cut off by
+        the service stopping before anything else recorded it (the server hands it to the
+        dialplan's fallback: ``fallback``)."""
+
+        async def recorded(session: AgiSession) -> None:
+            call_id = session.env.uniqueid or "unknown"
+            self._arrivals[call_id] = self._wall()
+            try:
+                await handler(session)
+            except asyncio.CancelledError:
+                if call_id not in self._recorded:
+                    self._cut_off(call_id, session.env.caller_id)
+                raise
+            finally:
+                self._arrivals.pop(call_id, None)
+                self._recorded.discard(call_id)
+
+        return recorded
+
+    def _cut_off(self, call_id: str, caller_id: str | None) -> None:
+        arrived = self._arrivals.get(call_id) or self._wall()
+
+        def build() -> NewInteraction:
+            return NewInteraction(
+                channel=Channel.VOICE,
+                started_at=arrived,
+                ended_at=self._wall(),
+                identity=self._identity(caller_id),
+                outcome=Outcome.FALLBACK,
+                status=Status(DEFAULT_STATUS[Outcome.FALLBACK]),
+                source=self._source,
+                external_id=call_id,
+                idempotency_key=call_id,
+            )
+
+        self._write(call_id, build, self._writer.append_interaction)
+
+    # the ACD's calls -------------------------------------------------------------------
+    def queued(self, call: CallAttributes, queue: str | None) -> None:
+        arrived = self._arrivals.get(call.call_id)
+        if arrived is not None:  # a call in its AGI session (forgotten when it ends)
+            self._recorded.add(call.call_id)
+        if call.direction == "out":
+            self._outbound.add(call.call_id)
+
         def build() -> NewInteraction:
             customer = call.customer_id
             known = customer is not None and customer.isdigit()
-            number = call.caller_number
             return NewInteraction(
                 channel=Channel.VOICE,
                 direction=Direction(call.direction),
-                started_at=self._wall(),
+                started_at=arrived or self._wall(),
                 customer_id=int(customer) if known and customer else None,
-                identity=(
-                    IdentityIn(kind=IdentityKind.PHONE, value=number)
-                    if number and not known
-                    else None
-                ),
+                identity=None if known else self._identity(call.caller_number),
                 intent=call.intent,
                 call_type=call.call_type,
                 queue=queue,
@@ -319,44 +413,75 @@ class HistoryInteractions:
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
+        """The call's one outcome, when the customer's side ended. The status of a call an
+        agent talked on was written when the conversation ended (the agent's disposition
+        may have changed it since); any other takes ``DEFAULT_STATUS``. ``talk_known``
+        False: when the conversation began is not known (the ACD learnt the answer only
+        after it, AMI being silent): its talk time is cleared, not left near 0."""
+        self._outbound.discard(call_id)
+
         def build() -> InteractionUpdate:
-            change: dict[str, Any] = {"ended_at": self._wall(), "outcome": outcome[:64]}
+            change: dict[str, Any] = {"ended_at": self._wall(), "outcome": outcome}
+            if outcome not in AGENT_TALKED:
+                change["status"] = Status(DEFAULT_STATUS[outcome])
+            if wait_s is not None:
+                change["wait_s"] = max(wait_s, 0.0)
+            if priority is not None:
+                change["priority"] = round(priority)
             if talk_s is not None:
                 change["talk_s"] = max(talk_s, 0.0)
+            if not talk_known:
+                change["talk_s"] = None
             if recording is not None:
                 change["recording_ref"] = recording
             return InteractionUpdate(**change)
 
         self._update(call_id, build)
 
+    def observe(self, record: EventRecord) -> None:
+        """Each ACD event (subscribe this to the ACD's sink): talk, hold and wrap-up times
+        as they become known (``acd.live.contact_times``)."""
+        told = self._times.observe(record.at, record.event)
+        if isinstance(told, Talked):
+            if told.call_id in self._outbound:  # the dialler tells the customer's talk time
+                change = InteractionUpdate(hold_s=told.hold_s)
+            else:
+                status = Status(DEFAULT_STATUS[Outcome.ANSWERED])
+                change = InteractionUpdate(talk_s=told.talk_s, hold_s=told.hold_s, status=status)
+            self._update(told.call_id, lambda: change)
+        elif isinstance(told, WrappedUp):
+            wrap = InteractionUpdate(wrap_s=told.wrap_s)
+            self._update(told.call_id, lambda: wrap)
+
     def ivr_ended(self, report: CallReport) -> None:
         """The flow's end: a queued call is the ACD's to record; any other is written now."""
         if report.ending == "queued":
             return
-        outcome, status = IVR_OUTCOMES[report.ending]
+        if report.call_id in self._arrivals:
+            self._recorded.add(report.call_id)
+        outcome = ivr_outcome(report)
+        started = self._arrivals.get(report.call_id) or report.started_at
 
         def build() -> NewInteraction:
             known = WellKnown
             customer = report.attributes.get(known.CUSTOMER_ID, "")
-            number = report.caller_number
             return NewInteraction(
                 channel=Channel.VOICE,
-                started_at=report.started_at,
+                started_at=started,
                 ended_at=self._wall(),
                 customer_id=int(customer) if customer.isdigit() else None,
-                identity=(
-                    IdentityIn(kind=IdentityKind.PHONE, value=number)
-                    if number and not customer.isdigit()
-                    else None
-                ),
+                identity=None if customer.isdigit() else self._identity(report.caller_number),
                 intent=report.attributes.get(known.INTENT) or None,
                 call_type=report.attributes.get(known.CALL_TYPE) or None,
                 outcome=outcome,
-                status=status,
+                status=Status(DEFAULT_STATUS[outcome]),
                 source=self._source,
                 external_id=report.call_id,
                 idempotency_key=report.call_id,
@@ -369,6 +494,12 @@ class HistoryInteractions:
 
     async def flush(self) -> None:
         await self._outbox.flush()
+
+    def _identity(self, caller_id: str | None) -> IdentityIn | None:
+        """The caller ID as the identity it is (phone, extension, SIP user), or None when
+        it is withheld: an anonymous contact, never a refused write."""
+        found = self._identities.caller_identity(caller_id)
+        return None if found is None else IdentityIn(kind=found[0], value=found[1])
 
     def _update(self, call_id: str, build: Callable[[], InteractionUpdate]) -> None:
         def make() -> tuple[InteractionRef, InteractionUpdate]:

@@ -44,12 +44,12 @@ DIAL_CANCEL: Final = "CANCEL"
 class Rang:
     connected: bool
     #: None: the offer was no longer current (or the agent has no phone), nothing dialled.
+    #: (Its ``answered_ms``, Asterisk's ANSWEREDTIME, is the caller channel's up-time, IVR
+    #: and wait included: talk time is measured from the ACD's answer instead.)
     outcome: DialOutcome | None = None
-
-    @property
-    def talk_s(self) -> float:
-        ms = self.outcome.answered_ms if self.outcome is not None else None
-        return 0.0 if ms is None else ms / 1000
+    #: AMI told the agent's answer as it happened. False: the ACD learnt it only when Dial
+    #: returned, after the conversation, so when the conversation began is unknown.
+    answer_seen: bool = True
 
 
 async def ring_agent(
@@ -79,9 +79,9 @@ async def ring_agent(
         service.done_dialing(channel)
     status = outcome.status
     if status == DIAL_ANSWER:
-        service.fact(Answered(agent_id, call_id, outcome.peer_name))
+        learnt_now = service.fact(Answered(agent_id, call_id, outcome.peer_name))
         service.fact(HungUp(agent_id, call_id))
-        return Rang(True, outcome)
+        return Rang(True, outcome, answer_seen=not learnt_now)
     if status == DIAL_CANCEL or not outcome.caller_alive:
         raise CallerHangup("caller hung up while the agent's phone rang")
     failed: FailedOffer

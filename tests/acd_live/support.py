@@ -16,10 +16,12 @@ from typing import Any
 from acd.build import build_acd
 from acd.events import EventRecord, InMemoryEventSink
 from acd.live.agent_feed import AmiAgentFeed
+from acd.live.contact_times import ContactTimes, Talked, WrappedUp
 from acd.live.gateway import LiveAcd
 from acd.live.service import AcdService
 from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from history.outcomes import Outcome
 from ivr.callers import InMemoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import Flow
@@ -89,8 +91,16 @@ class Interactions:
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, dict[str, Any]]] = []
+        #: talk, hold and wrap-up times the ACD's events told (``observe``)
+        self.times: list[Talked | WrappedUp] = []
+        self._times = ContactTimes()
 
-    def queued(self, call: CallAttributes, queue: str) -> None:
+    def observe(self, record: EventRecord) -> None:
+        told = self._times.observe(record.at, record.event)
+        if told is not None:
+            self.times.append(told)
+
+    def queued(self, call: CallAttributes, queue: str | None) -> None:
         self.log.append(("queued", call.call_id, {"queue": queue}))
 
     def moved(self, call_id: str, queue: str) -> None:
@@ -106,11 +116,17 @@ class Interactions:
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
-        self.log.append(("ended", call_id, {"outcome": outcome, "talk_s": talk_s}))
+        told = {"outcome": outcome, "wait_s": wait_s, "priority": priority, "talk_s": talk_s}
+        if not talk_known:
+            told["talk_known"] = False
+        self.log.append(("ended", call_id, told))
 
 
 @dataclass
@@ -125,6 +141,7 @@ class Rig:
     gateway: LiveAcd
     #: caller number -> attributes the IVR would have collected
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    server: FastAgiServer | None = None
 
     async def place(self, number: str, **caller: Any) -> Any:
         return await self.emulator.place_call(Caller(number=number, **caller))
@@ -164,13 +181,16 @@ async def live_acd(
     agent_policy: Mapping[str, Any] | None = None,
     login: Sequence[str] | None = None,
     flow: Flow | None = None,
+    service_level: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     """``login``: agents logged in (available) at start; default all. ``flow``: calls run
     the IVR flow engine (which queues them through the gateway) instead of going straight
     to the gateway."""
     setup = build_acd(
         PriorityConfig.model_validate(PRIORITY),
-        QueuesConfig.model_validate({"queues": queues or QUEUES}),
+        QueuesConfig.model_validate(
+            {"queues": queues or QUEUES, "service_level": service_level or {}}
+        ),
         AgentsConfig.model_validate(
             {
                 "policy": {**AGENT_POLICY, **(agent_policy or {})},
@@ -185,6 +205,7 @@ async def live_acd(
     callbacks = InMemoryCallbacks()
     settings = WaitingConfig.model_validate({**WAITING, **(waiting or {})})
     interactions = Interactions()
+    sink.subscribe(interactions.observe)
     gateway = LiveAcd(
         service, settings, fallback=FALLBACK, callbacks=callbacks, interactions=interactions
     )
@@ -236,7 +257,16 @@ async def live_acd(
         await ami.wait_connected()
         await wait_until(lambda: tracker.resyncs > 0)
     rig = Rig(
-        emulator, service, sink, callbacks, tracker, ami, interactions, gateway, rig_attributes
+        emulator,
+        service,
+        sink,
+        callbacks,
+        tracker,
+        ami,
+        interactions,
+        gateway,
+        rig_attributes,
+        server,
     )
     try:
         yield rig

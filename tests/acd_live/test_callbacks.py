@@ -15,6 +15,7 @@ from acd.live.callbacks import CallbackDialler, failed_offer, next_step
 from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE
 from acd.live.settings import WaitingConfig
 from history.callbacks import Callback, InMemoryCallbackBook, NewCallback
+from history.outcomes import Outcome
 from ivr.flow.handoff import CallAttributes, CallbackRequest
 from telephony import ami_codec as ami
 from telephony.emulator import Customer
@@ -32,7 +33,7 @@ class Outbound:
     def __init__(self) -> None:
         self.log: list[tuple[str, str, dict[str, Any]]] = []
 
-    def queued(self, call: CallAttributes, queue: str) -> None:
+    def queued(self, call: CallAttributes, queue: str | None) -> None:
         details = {"queue": queue, "direction": call.direction, "number": call.caller_number}
         self.log.append(("queued", call.call_id, details))
 
@@ -49,11 +50,17 @@ class Outbound:
         self,
         call_id: str,
         *,
-        outcome: str,
+        outcome: Outcome,
+        wait_s: float | None = None,
+        priority: float | None = None,
         talk_s: float | None = None,
         recording: str | None = None,
+        talk_known: bool = True,
     ) -> None:
-        self.log.append(("ended", call_id, {"outcome": outcome, "talk_s": talk_s}))
+        told = {"outcome": outcome, "wait_s": wait_s, "priority": priority, "talk_s": talk_s}
+        if not talk_known:
+            told["talk_known"] = False
+        self.log.append(("ended", call_id, told))
 
 
 class Wire:
@@ -148,8 +155,9 @@ async def test_a_callback_keeps_its_place_ahead_of_a_later_caller_and_reaches_th
         assert [s for s, _ in steps] == ["queued", "answered", "ended"]
         assert steps[0][1] == {"queue": "support", "direction": "out", "number": CUSTOMER}
         assert steps[1][1]["agent_id"] == "1001"
-        assert steps[1][1]["wait_s"] >= 90  # waited since the original call joined the queue
-        assert steps[2][1]["outcome"] == "callback answered"
+        # the attempt's own wait (from its queueing), not the original call's 90 s
+        assert 0 <= steps[1][1]["wait_s"] < 90
+        assert steps[2][1]["outcome"] == Outcome.CALLBACK_COMPLETED
         assert steps[2][1]["talk_s"] > 0
 
 
@@ -187,9 +195,9 @@ async def test_a_busy_customer_is_called_again_later_and_given_up_after_the_last
             "customer busy",
         )
         ended = [(call_id, d["outcome"]) for step, call_id, d in out.log if step == "ended"]
-        assert ended == [
-            ("1795356299.9-cb1", "callback customer busy"),
-            ("1795356299.9-cb2", "callback customer busy"),
+        assert ended == [  # each attempt is its own contact
+            ("1795356299.9-cb1", Outcome.CALLBACK_FAILED),
+            ("1795356299.9-cb2", Outcome.CALLBACK_FAILED),
         ]
         answers = [r for r in rig.records() if isinstance(r.event, CallAnswered)]
         assert len(answers) == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from acd.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -13,6 +15,7 @@ from acd.events import (
     CallQueued,
     CallRequeued,
 )
+from acd.live.contact_times import Talked
 
 from .support import Agent, live_acd, wait_until
 
@@ -38,7 +41,14 @@ async def test_a_queued_call_is_bridged_to_the_skilled_agent_who_then_wraps_up()
         assert [step for step, _ in steps] == ["queued", "answered", "ended"]
         assert steps[1][1]["agent_id"] == "1002"
         assert steps[2][1]["outcome"] == "answered"
-        assert steps[2][1]["talk_s"] >= 5.0  # ANSWEREDTIME (the emulator counts from the answer)
+        assert steps[2][1]["wait_s"] is None  # the ACD told it when the agent answered
+        assert steps[1][1]["wait_s"] >= 0
+        [talked] = [t for t in rig.interactions.times if isinstance(t, Talked)]
+        # from the ACD's answer to the call's end: the agent's 5 virtual seconds (50 ms),
+        # not ANSWEREDTIME (the caller channel's up-time)
+        at = {type(r.event): r.at for r in rig.records()}
+        assert talked.talk_s == pytest.approx(at[CallEnded] - at[CallAnswered])
+        assert 0.04 <= talked.talk_s < 1.0
 
 
 async def test_the_answer_is_known_from_ami_while_the_agent_talks() -> None:

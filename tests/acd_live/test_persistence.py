@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -13,18 +13,30 @@ from sqlalchemy import event
 from acd.agent_events import Answered, HungUp
 from acd.build import build_acd
 from acd.calls import IncomingCall
-from acd.events import AgentStateChanged, InMemoryEventSink
+from acd.events import (
+    AcdEvent,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallHoldChanged,
+    EventRecord,
+    InMemoryEventSink,
+)
 from acd.live.persistence import HistoryEventSink, HistoryInteractions
 from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from history.errors import UnknownInteraction
 from history.inputs import InteractionRef, NewEvent
+from history.outcomes import Outcome
+from history.records import Interaction
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
 from ivr.flow.handoff import CallAttributes
 from ivr.flow.state import CallReport, Ending
+from telephony.agi_codec import AgiEnvironment
+from telephony.agi_session import AgiSession
 
 from .support import PRIORITY, QUEUES
 
@@ -136,9 +148,35 @@ async def test_a_stalled_store_never_makes_the_acd_wait() -> None:
         await sink.close(timeout_s=0.1)  # gives up on what the store never took
 
 
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def stored(writer: HistoryWriter, call_id: str) -> Awaitable[Interaction]:
+    return writer.repository.get_interaction(
+        InteractionRef(source="hotline", idempotency_key=call_id)
+    )
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def session(call_id: str, caller_id: str) -> AgiSession:
+    class Transport:
+        def close(self) -> None:
+            pass
+
+    env = AgiEnvironment({"agi_uniqueid": call_id, "agi_callerid": caller_id})
+    return AgiSession(env, Transport())  # type: ignore[arg-type]
+
+
 async def test_the_queued_calls_interaction_is_written_through(writer: HistoryWriter) -> None:
-    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-    interactions = HistoryInteractions(writer, wall=lambda: now)
+    wall = Wall()
+    interactions = HistoryInteractions(writer, wall=wall)
     call = CallAttributes(
         call_id="1795356299.7",
         channel="SIP/caller-07",
@@ -147,28 +185,71 @@ async def test_the_queued_calls_interaction_is_written_through(writer: HistoryWr
         intent="internet_down",
         call_type="technical_fault",
     )
-    interactions.queued(call, "support")
-    interactions.queued(call, "support")  # an overflow or a retry: still one interaction
-    interactions.answered(call.call_id, agent_id="1001", wait_s=12.5)
-    interactions.ended(call.call_id, outcome="answered", talk_s=95.0)
+
+    async def ivr(agi: AgiSession) -> None:
+        wall.now = NOW + dt.timedelta(seconds=20)  # the IVR took 20 s
+        interactions.queued(call, "support")
+        interactions.queued(call, "support")  # an overflow or a retry: still one interaction
+        interactions.answered(call.call_id, agent_id="1001", wait_s=12.5)
+        wall.now = NOW + dt.timedelta(seconds=80)
+        interactions.ended(call.call_id, outcome=Outcome.ANSWERED, priority=46.4)
+
+    await interactions.calls(ivr)(session(call.call_id, "+441632960777"))
     await interactions.flush()
 
-    stored = await writer.repository.get_interaction(
-        InteractionRef(source="hotline", idempotency_key=call.call_id)
-    )
-    assert (stored.queue, stored.agent, stored.wait_s, stored.talk_s, stored.outcome) == (
+    found = await stored(writer, call.call_id)
+    assert (found.queue, found.agent, found.wait_s, found.outcome, found.priority) == (
         "support",
         "1001",
         12.5,
-        95.0,
         "answered",
+        46,
     )
-    assert stored.intent == "internet_down"
-    assert stored.ended_at == now
+    assert found.intent == "internet_down"
+    assert found.started_at == NOW  # the arrival, not the queue entry
+    assert found.ended_at == NOW + dt.timedelta(seconds=80)
     await interactions.close()
 
 
-def ivr_report(call_id: str, ending: Ending) -> CallReport:
+async def test_talk_hold_and_wrap_up_come_from_the_acds_events(writer: HistoryWriter) -> None:
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    call = CallAttributes("c7", "SIP/caller-07", "+441632960777", "en")
+    interactions.queued(call, "support")
+    told: list[tuple[float, AcdEvent]] = [
+        (100.0, CallAnswered("c7", "1001", "support")),
+        (130.0, CallHoldChanged("c7", "1001", on_hold=True)),
+        (145.0, CallHoldChanged("c7", "1001", on_hold=False)),
+        (160.0, AgentStateChanged("1001", "on_call", "wrap_up", "hung_up", "", "c7")),
+        (160.0, CallEnded("c7", "1001", "support")),
+        (172.5, AgentStateChanged("1001", "wrap_up", "available", "wrapup_done", "", "c7")),
+    ]
+    for at, happened in told:
+        interactions.observe(EventRecord(1, at, happened))
+    interactions.ended("c7", outcome=Outcome.ANSWERED)
+    await interactions.flush()
+
+    found = await stored(writer, "c7")
+    assert (found.talk_s, found.hold_s, found.wrap_s) == (45.0, 15.0, 12.5)
+    assert found.status == "resolved"  # set when the conversation ended
+    await interactions.close()
+
+
+async def test_a_talk_time_whose_start_is_unknown_is_not_stored(writer: HistoryWriter) -> None:
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    call = CallAttributes("c8", "SIP/caller-08", "+441632960778", "en")
+    interactions.queued(call, "support")
+    # AMI silent: the answer and the end are both learnt when Dial returns
+    interactions.observe(EventRecord(1, 100.0, CallAnswered("c8", "1001", "support")))
+    interactions.observe(EventRecord(2, 100.001, CallEnded("c8", "1001", "support")))
+    interactions.ended("c8", outcome=Outcome.ANSWERED, talk_known=False)
+    await interactions.flush()
+
+    found = await stored(writer, "c8")
+    assert (found.outcome, found.talk_s, found.hold_s) == ("answered", None, 0.0)
+    await interactions.close()
+
+
+def ivr_report(call_id: str, ending: Ending, **attributes: str) -> CallReport:
     return CallReport(
         call_id=call_id,
         channel="SIP/caller-08",
@@ -177,36 +258,79 @@ def ivr_report(call_id: str, ending: Ending) -> CallReport:
         started_at=dt.datetime(2026, 3, 2, 8, 59, tzinfo=dt.UTC),
         ending=ending,
         last_node="price",
-        attributes={"intent": "price_question", "call_type": "price_question"},
+        attributes={"intent": "price_question", "call_type": "price_question", **attributes},
         trace=(),
     )
 
 
-async def test_a_call_that_ends_in_the_ivr_is_one_interaction_too(writer: HistoryWriter) -> None:
-    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-    interactions = HistoryInteractions(writer, wall=lambda: now)
-    interactions.ivr_ended(ivr_report("self.1", "hangup"))
-    interactions.ivr_ended(ivr_report("vm.1", "voicemail"))
-    interactions.ivr_ended(ivr_report("queued.1", "queued"))  # the ACD's to record
+@pytest.mark.parametrize(
+    ("ending", "attributes", "outcome", "status"),
+    [
+        ("hangup", {}, "self_service", "resolved"),
+        ("voicemail", {}, "voicemail", "open"),
+        ("caller_hangup", {}, "abandoned_ivr", "resolved"),
+        ("fallback", {}, "fallback", "open"),
+        ("error", {}, "failed", "open"),
+        ("hangup", {"callback_number": "01632960888"}, "callback_requested", "open"),
+        ("caller_hangup", {"callback_number": "01632960888"}, "callback_requested", "open"),
+    ],
+)
+async def test_a_call_that_ends_in_the_ivr_is_one_interaction_with_its_outcome(
+    writer: HistoryWriter,
+    ending: Ending,
+    attributes: dict[str, str],
+    outcome: str,
+    status: str,
+) -> None:
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    interactions.ivr_ended(ivr_report("ivr.1", ending, **attributes))
     await interactions.flush()
 
-    repository = writer.repository
-    self_service = await repository.get_interaction(
-        InteractionRef(source="hotline", idempotency_key="self.1")
-    )
-    voicemail = await repository.get_interaction(
-        InteractionRef(source="hotline", idempotency_key="vm.1")
-    )
-    assert (self_service.outcome, self_service.status, self_service.intent) == (
-        "self-service",
-        "resolved",
-        "price_question",
-    )
-    assert (voicemail.outcome, voicemail.status) == ("voicemail", "open")
+    found = await stored(writer, "ivr.1")
+    assert (found.outcome, found.status, found.intent) == (outcome, status, "price_question")
+    assert found.started_at == dt.datetime(2026, 3, 2, 8, 59, tzinfo=dt.UTC)
+    assert found.ended_at == NOW
+    await interactions.close()
+
+
+async def test_a_queued_call_is_the_acds_to_record(writer: HistoryWriter) -> None:
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    interactions.ivr_ended(ivr_report("queued.1", "queued"))
+    await interactions.flush()
     with pytest.raises(UnknownInteraction):
-        await repository.get_interaction(
-            InteractionRef(source="hotline", idempotency_key="queued.1")
-        )
-    customer = await repository.find_customer("phone", "+441632960888")
+        await stored(writer, "queued.1")
+    await interactions.close()
+
+
+async def test_a_call_the_service_stops_during_in_the_ivr_is_recorded_as_handed_to_the_fallback(
+    writer: HistoryWriter,
+) -> None:
+    wall = Wall()
+    interactions = HistoryInteractions(writer, wall=wall)
+    in_ivr = asyncio.Event()
+
+    async def ivr(agi: AgiSession) -> None:
+        in_ivr.set()
+        await asyncio.Event().wait()
+
+    async def call() -> None:
+        await interactions.calls(ivr)(session("cut.1", "bot2"))
+
+    task = asyncio.create_task(call())
+    await in_ivr.wait()
+    wall.now = NOW + dt.timedelta(seconds=3)
+    task.cancel()  # what the FastAGI server does to its calls when it closes
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await interactions.flush()
+
+    found = await stored(writer, "cut.1")
+    assert (found.outcome, found.started_at, found.ended_at) == (
+        "fallback",
+        NOW,
+        NOW + dt.timedelta(seconds=3),
+    )
+    customer = await writer.repository.find_customer("sip", "bot2")
     assert customer is not None
+    assert found.customer_id == customer.id
     await interactions.close()

@@ -26,6 +26,7 @@ from acd.live.persistence import HistoryInteractions
 from acd.live.service import AcdService
 from acd.router import RoutingError
 from history.inputs import InteractionRef
+from history.outcomes import Outcome
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -127,7 +128,7 @@ async def test_the_interaction_records_the_new_queue_and_the_callers_score(
         interactions.moved(call.call_id, "billing")
         interactions.answered(call.call_id, agent_id="1002", wait_s=30.0)
         interactions.rated(call.call_id, 4)
-        interactions.ended(call.call_id, outcome="answered", talk_s=60.0)
+        interactions.ended(call.call_id, outcome=Outcome.ANSWERED, talk_s=60.0)
         await interactions.flush()
         stored = await writer.repository.get_interaction(
             InteractionRef(source="hotline", idempotency_key=call.call_id)
@@ -190,7 +191,7 @@ async def test_a_moved_caller_waits_by_the_new_queues_rules_counted_from_the_mov
         at = {type(r.event): r.at for r in rig.records()}
         assert at[CallAbandoned] - at[CallMoved] >= 0.3  # counted from the move
         assert said_last(result.commands) == "vm-goodbye"
-        assert [d["outcome"] for k, _, d in rig.interactions.log if k == "ended"] == ["no agent"]
+        assert [d["outcome"] for k, _, d in rig.interactions.log if k == "ended"] == ["overflowed"]
 
 
 def survey_heard(commands: tuple[str, ...]) -> list[str]:
@@ -209,8 +210,9 @@ async def test_a_caller_rates_the_call_after_the_agent_hangs_up() -> None:
             'STREAM FILE auth-thankyou ""',
             'STREAM FILE vm-goodbye ""',
         ]
-        ended = [d for k, _, d in rig.interactions.log if k == "ended"]
-        assert ended == [{"outcome": "answered", "talk_s": pytest.approx(5.0, abs=1)}]
+        [ended] = [d for k, _, d in rig.interactions.log if k == "ended"]
+        assert ended["outcome"] == "answered"
+        assert ended["priority"] is not None
 
 
 @pytest.mark.parametrize("key", ["9", "", "*"])
@@ -238,7 +240,10 @@ async def test_a_caller_who_hangs_up_during_the_survey_loses_nothing() -> None:
 
         assert result.agi_status == "HANGUP"
         assert not [k for k, _, _ in rig.interactions.log if k == "rated"]
-        assert [d["outcome"] for k, _, d in rig.interactions.log if k == "ended"] == ["answered"]
+        [ended] = [d for k, _, d in rig.interactions.log if k == "ended"]
+        assert ended["outcome"] == "answered"
+        assert ended["wait_s"] is None  # the wait until the answer stands
+        assert ended["priority"] is not None  # the offer's
         await asyncio.sleep(0.05)
         assert rig.events(EventRejected) == []
 

@@ -48,16 +48,16 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
     assert answer.agent_id == offer.agent_id
     assert (request.status, request.attempts, request.agent) == ("done", 1, offer.agent_id)
     assert request.last_result == "answered"
-    assert (outbound.agent, outbound.outcome) == (offer.agent_id, "callback answered")
+    assert (outbound.agent, outbound.outcome) == (offer.agent_id, "callback_completed")
 
     # Over the HTTP API: the customer's timeline holds the call that booked the callback
     # and the callback itself, outbound, answered by the agent who was offered it.
     by_call = {item["external_id"]: item for item in timeline}
     assert set(by_call) == {booked.uniqueid, callback_call}
     inbound, called_back = by_call[booked.uniqueid], by_call[callback_call]
-    assert (inbound["direction"], inbound["outcome"]) == ("in", "callback requested")
+    assert (inbound["direction"], inbound["outcome"]) == ("in", "callback_requested")
     assert called_back["direction"] == "out"
-    assert called_back["outcome"] == "callback answered"
+    assert called_back["outcome"] == "callback_completed"
     assert called_back["agent"] == offer.agent_id
     assert called_back["queue"] == "support"
     assert called_back["talk_s"] > 0

@@ -166,7 +166,7 @@ async def test_caller_who_presses_the_callback_key_while_waiting_is_booked_a_cal
     assert not result.fallback_used
     assert result.hung_up_by == "agi"
     assert any(c.startswith("WAIT FOR DIGIT") for c in result.commands[-6:])
-    assert interaction.outcome == "callback requested"
+    assert interaction.outcome == "callback_requested"
     assert interaction.queue == "support"
     # A callback is a deliberate exit, not an abandon; the callback waits in its place.
     assert (report.calls.offered, report.calls.abandoned, report.calls.left) == (2, 0, 1)

@@ -83,12 +83,14 @@ class CustomerLookup(_Query):
     chat: IdentityValue | None = None
     whatsapp: IdentityValue | None = None
     sms: IdentityValue | None = None
+    sip: IdentityValue | None = None
+    extension: IdentityValue | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CustomerLookup:
         given = [kind for kind in IdentityKind if getattr(self, kind.value) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of phone, email, chat, whatsapp, sms")
+            raise ValueError(f"give exactly one of {', '.join(IdentityKind)}")
         return self
 
     @property
