@@ -125,11 +125,6 @@ async def test_a_call_an_agent_cannot_take_is_offered_to_another_agent(
     assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1004")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs every caller ID kept, E.164 or not (issue 11, defect 3): today the "
-    "history refuses the identity and the call is never recorded",
-)
 @pytest.mark.parametrize("caller_id", ["2001", "c1"])
 async def test_a_caller_id_that_is_not_an_e164_number_still_leaves_one_record(
     pbx: Asterisk, sip_dir: Path, tmp_path: Path, caller_id: str

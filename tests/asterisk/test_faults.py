@@ -83,10 +83,6 @@ async def test_callers_on_hold_when_hotline_is_killed_are_answered_by_the_fallba
         assert cdr.disposition == "ANSWERED"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs interactions left open by a crash closed at the next start (issue 11)",
-)
 async def test_the_calls_of_a_killed_hotline_are_closed_at_its_next_start(
     pbx: Asterisk, sip_dir: Path, tmp_path: Path
 ) -> None:
