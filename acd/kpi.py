@@ -46,12 +46,12 @@ from acd.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackSettled,
     CallEnded,
     CallHoldChanged,
     CallMoved,
     CallOffered,
     CallQueued,
-    CallbackSettled,
     EventRecord,
 )
 from history.outcomes import Outcome
@@ -60,8 +60,8 @@ __all__ = [
     "AbandonTreatment",
     "AgentKpi",
     "CallKpis",
-    "CallbackKpis",
     "CallOutcome",
+    "CallbackKpis",
     "KpiAccumulator",
     "KpiReport",
     "SlPolicy",

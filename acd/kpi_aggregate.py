@@ -199,12 +199,12 @@ class _Run:
 class KpiAggregate:
     def __init__(
         self,
-        policy: SlPolicy = SlPolicy(),
+        policy: SlPolicy | None = None,
         *,
         interval_s: float = 900.0,
         day_start: float = -math.inf,
     ) -> None:
-        self.policy = policy
+        self.policy = SlPolicy() if policy is None else policy
         self.interval_s = interval_s
         self.day_start = day_start
         self._runs: dict[str, _Run] = {}
@@ -293,6 +293,10 @@ class KpiAggregate:
     def day(self, now: float) -> KpiReport:
         start = self.day_start if math.isfinite(self.day_start) else self._first(now)
         return self._report(self._day.items(), self._day_time, start, now, now, agents=True)
+
+    def by_queue_channel(self, now: float) -> dict[Key, CallKpis]:
+        """Today's figures of each queue and channel."""
+        return {key: tally.kpis(self.policy) for key, tally in sorted(self._day.items())}
 
     def interval(self, start: float, now: float) -> KpiReport:
         """The fixed interval that begins at ``start`` (on an interval edge)."""
@@ -574,7 +578,9 @@ def _remember(memory: OrderedDict[str, _Call], call_id: str, c: _Call) -> None:
         memory.popitem(last=False)
 
 
-def _split(table: dict[int, dict[str, float]], size: float, state: str, lo: float, hi: float) -> None:
+def _split(
+    table: dict[int, dict[str, float]], size: float, state: str, lo: float, hi: float
+) -> None:
     k = math.floor(lo / size)
     while lo < hi:
         edge = min(hi, (k + 1) * size)

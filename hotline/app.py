@@ -39,6 +39,7 @@ from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -167,7 +168,11 @@ class Hotline:
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
-                    self.acd, self.acd_events.subscribe, quality=ContactQuality(self.history)
+                    self.acd,
+                    self.acd_events.subscribe,
+                    quality=ContactQuality(self.history),
+                    # today's KPIs rebuilt from the event log; this run's come live
+                    kpi_log=EventLogKpis(self.store, self.acd_log.run),
                 )
             ),
             ami=self.ami,
@@ -207,12 +212,12 @@ class Hotline:
             await self.history_writer.start()
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
+            await self.supervisor_hub.start()  # before the ACD: it sees every record
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
             await self.callbacks.start()
-            await self.supervisor_hub.start()
             await self.web.start()
             started = True
         finally:

@@ -9,9 +9,23 @@ client whose queue is full is too slow and is dropped, so no page can slow the s
 
 KPIs are by wall-clock 15-minute interval: the hub shifts the ACD's clock readings onto the
 wall clock (one offset taken at start), so *today* starts at local midnight and intervals
-start on the quarter hour. The snapshot carries today's and the last complete interval's
-figures (overall and per queue) and, for the charts, service level and volume per interval
-of today. FCR and CSAT come from the history store through ``ContactQuality``, fetched by
+start on the quarter hour. They are kept by ``acd.kpi_aggregate.KpiAggregate`` (running
+sums per minute, interval and day, by queue and channel; a snapshot adds cells up, never
+rescans calls). The snapshot carries today's, the current and the last complete interval's
+figures (overall and per queue), the rolling 15/30/60-minute windows, today's figures per
+queue and channel and the callbacks, and, for the charts, service level and volume per
+interval of today.
+
+**After a restart** today's figures are rebuilt from the persistent event log
+(``KpiLog``: the events since local midnight, in order, in batches) by the hub's own task,
+while the current run's records are folded live as they come: records are folded with
+the run that logged them, and the log's records of the current run are skipped (they
+arrived live), so nothing counts twice. Earlier runs are closed when the log is read
+(``KpiAggregate.close_run``). ``kpi_status`` says how far that got: ``rebuilding``, ``ok``,
+or ``stale`` (the log could not be read: the figures hold this run's events only; the
+hub tries again, resuming after the last event it folded).
+
+FCR and CSAT come from the history store through ``ContactQuality``, fetched by
 the hub's own task (never on the ACD's path), stale-flagged when the store is down.
 """
 
@@ -22,10 +36,11 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from acd.calls import CallFacts
 from acd.events import (
@@ -41,7 +56,8 @@ from acd.events import (
     PriorityWeightsUpdated,
     QueueUpdated,
 )
-from acd.kpi import CallKpis, KpiAccumulator, KpiReport
+from acd.kpi import CallKpis, KpiReport
+from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
 from acd.live.service import AcdService
 from hotline.web.supervisor.quality import ContactQuality, day_start
 
@@ -51,6 +67,23 @@ MAX_REMEMBERED_CALLS = 2000
 #: The KPI interval: the charts' bars and the "last interval" figures.
 INTERVAL_S = 900.0
 Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
+#: Waits between attempts to read the event log at start (then every ``REBUILD_MAX_S``).
+REBUILD_FIRST_S = 1.0
+REBUILD_MAX_S = 30.0
+
+
+class KpiLog(Protocol):
+    """The persistent event log, as the KPIs' rebuild reads it."""
+
+    #: The current run's id: its records reach the hub live, never from the log.
+    run: str
+
+    def since(
+        self, start: datetime, *, after: int = 0
+    ) -> AsyncIterator[list[tuple[int, str, EventRecord]]]:
+        """Batches of (log position, run, record on the wall clock) logged since ``start``
+        and after position ``after``, in log order."""
+        ...
 
 
 @dataclass(slots=True)
@@ -87,15 +120,14 @@ class SupervisorHub:
         quality: ContactQuality | None = None,
         wall: Callable[[], datetime] | None = None,
         kpi_every_s: float = 1.0,
+        kpi_log: KpiLog | None = None,
     ) -> None:
         self._acd = acd
-        # The day's KPIs scan every call of the day (about 80 ms at 20,000 calls): they are
-        # recomputed at most every ``kpi_every_s`` (and at each new interval), while the
-        # waiting calls and agents go out with every change.
+        # The KPIs are running sums, but a report still adds up the day's cells and the
+        # interval series: recomputed at most every ``kpi_every_s`` (and at each new
+        # interval), while the waiting calls and agents go out with every change.
         self._kpi_every_s = kpi_every_s
-        self._reported: (
-            tuple[float, float, tuple[KpiReport, KpiReport, list[dict[str, Any]]]] | None
-        ) = None
+        self._reported: tuple[float, float, dict[str, Any]] | None = None
         self._quality = quality
         self._quality_task: asyncio.Task[None] | None = None
         self._wall = wall or (lambda: datetime.now().astimezone())
@@ -111,7 +143,21 @@ class SupervisorHub:
         self._facts: dict[str, CallFacts] = {}
         #: The agent each recent call was last offered to (who may see and wrap it up).
         self._offered_to: dict[str, str] = {}
-        self._kpis = KpiAccumulator(interval_s=INTERVAL_S)
+        self._kpis = KpiAggregate(interval_s=INTERVAL_S, day_start=self._today)
+        self._kpi_log = kpi_log
+        self._run = "" if kpi_log is None else kpi_log.run
+        self._rebuild_task: asyncio.Task[None] | None = None
+        #: Whether today's figures are whole: ``rebuilding`` (the log is being read) and
+        #: ``stale`` (it could not be) hold this run's figures only.
+        self.kpi_status: dict[str, Any] = {
+            "state": "ok" if kpi_log is None else "rebuilding",
+            "stale": kpi_log is not None,
+            "reason": None if kpi_log is None else "rebuilding today's figures from the log",
+            "since": datetime.fromtimestamp(self._today, self._wall().tzinfo).isoformat(),
+            "events_rebuilt": 0,
+            "rebuild_wall_s": None,
+            "rebuild_cpu_s": None,
+        }
         self._clients: set[Client] = set()
         self._changed = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -122,9 +168,13 @@ class SupervisorHub:
         self.event_counts: dict[str, int] = {}
 
     async def start(self) -> None:
+        """Listen to the ACD at once (start the hub before the ACD, so no record of this run
+        is missed) and rebuild today's earlier figures from the event log in the background."""
         if self._task is None:
             self._unsubscribe = self._subscribe(self._saw)
-            self._task = asyncio.create_task(self._run(), name="supervisor-hub")
+            self._task = asyncio.create_task(self._push(), name="supervisor-hub")
+        if self._kpi_log is not None and self._rebuild_task is None:
+            self._rebuild_task = asyncio.create_task(self._rebuild(), name="supervisor-kpi-log")
         if self._quality is not None and self._quality_task is None:
             self._quality_task = asyncio.create_task(self._quality.run(), name="supervisor-fcr")
 
@@ -132,12 +182,12 @@ class SupervisorHub:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for task in (self._task, self._quality_task):
+        for task in (self._task, self._quality_task, self._rebuild_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._task = self._quality_task = None
+        self._task = self._quality_task = self._rebuild_task = None
         for client in self._clients:
             client.dropped.set()
         self._clients.clear()
@@ -168,7 +218,7 @@ class SupervisorHub:
 
     # the ACD's side: cheap and synchronous --------------------------------------------------
     def _saw(self, record: EventRecord) -> None:
-        self._kpis.add(self._on_wall(record))
+        self._kpis.add(self._on_wall(record), self._run)
         event = record.event
         kind = type(event).__name__
         self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
@@ -248,11 +298,9 @@ class SupervisorHub:
                 }
             )
             queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
-        wall = now + self._offset
-        today, last, series = self._reports(wall)
+        kpis = self._reports(now + self._offset)
         for name, queue in queues.items():
-            queue["kpis"] = _kpis(today.by_queue.get(name))
-            queue["last_interval"] = _kpis(last.by_queue.get(name))
+            queue.update(kpis["queues"].get(name) or kpis["queues"][""])
         agents = [
             {
                 "agent_id": a.agent_id,
@@ -267,15 +315,13 @@ class SupervisorHub:
         return {
             "queues": list(queues.values()),
             "agents": agents,
-            "kpis": _kpis(today.calls),
-            "last_interval": {**_kpis(last.calls), **_span(last, self._wall().tzinfo)},
-            "intervals": series,
+            **{k: v for k, v in kpis.items() if k != "queues"},
             "quality": None if self._quality is None else self._quality.figures(),
         }
 
-    def _reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
-        """Today's report, the last complete interval's, and today's interval series (the
-        previous ones for ``kpi_every_s`` within an interval)."""
+    def _reports(self, wall: float) -> dict[str, Any]:
+        """The snapshot's KPI part (the previous one for ``kpi_every_s`` within an
+        interval)."""
         current = math.floor(wall / INTERVAL_S) * INTERVAL_S
         if self._reported is not None:
             at, interval, reports = self._reported
@@ -285,22 +331,107 @@ class SupervisorHub:
         self._reported = (wall, current, reports)
         return reports
 
-    def _compute_reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
+    def _compute_reports(self, wall: float) -> dict[str, Any]:
         tz = self._wall().tzinfo
         midnight = day_start(datetime.fromtimestamp(wall, tz)).timestamp()
-        if midnight > self._today:  # a new day: yesterday's finished calls are let go
+        if midnight > self._today:  # a new day: yesterday's figures are let go
             self._today = midnight
-            self._kpis.forget_before(midnight)
+            self._kpis.start_day(midnight)
+            self.kpi_status["since"] = datetime.fromtimestamp(midnight, tz).isoformat()
         kpis = self._kpis
         current = math.floor(wall / INTERVAL_S) * INTERVAL_S
-        today = kpis.window(midnight, math.inf, end=wall)
-        last = kpis.window(current - INTERVAL_S, current, end=wall)
-        series = [
-            {**_span(r, tz), **_volume(r.calls)}
-            for r in kpis.intervals(end=wall)
-            if r.start >= midnight
-        ]
-        return today, last, series
+        today = kpis.day(wall)
+        now = kpis.interval(current, wall)
+        last = kpis.interval(current - INTERVAL_S, wall)
+        rolling = [(window, kpis.rolling(window, wall)) for window in ROLLING_WINDOWS_S]
+        series = [{**_span(r, tz), **_volume(r.calls)} for r in kpis.intervals(wall)]
+        cells = kpis.by_queue_channel(wall)
+        queues: dict[str, dict[str, Any]] = {}
+        for name in {*today.by_queue, *(q for q, _ in cells), ""}:
+            queues[name] = {
+                "kpis": _kpis(today.by_queue.get(name)),
+                "current_interval": _kpis(now.by_queue.get(name)),
+                "last_interval": _kpis(last.by_queue.get(name)),
+                "rolling": [
+                    {"window_min": round(w / 60), **_kpis(r.by_queue.get(name))} for w, r in rolling
+                ],
+                "channels": {ch: _kpis(k) for (q, ch), k in sorted(cells.items()) if q == name},
+            }
+        return {
+            "queues": queues,
+            "kpis": _kpis(today.calls),
+            "current_interval": {**_kpis(now.calls), **_span(now, tz)},
+            "last_interval": {**_kpis(last.calls), **_span(last, tz)},
+            "rolling": [
+                {
+                    "window_min": round(w / 60),
+                    "start": datetime.fromtimestamp(r.start, tz).isoformat(),
+                    "label": datetime.fromtimestamp(r.start, tz).strftime("%H:%M"),
+                    **_kpis(r.calls),
+                }
+                for w, r in rolling
+            ],
+            "channels": {ch: _kpis(k) for ch, k in today.by_channel.items()},
+            "contacts": [
+                {"queue": q, "channel": ch, **_kpis(k)} for (q, ch), k in sorted(cells.items())
+            ],
+            "callbacks": asdict(today.callbacks),
+            "occupancy": today.occupancy,
+            "intervals": series,
+            "kpi_status": dict(self.kpi_status),
+        }
+
+    # the event log's side: today's earlier figures, once ---------------------------------
+    async def _rebuild(self) -> None:
+        """Fold today's events of earlier runs from the log; on a failure keep what was
+        folded, mark the figures stale, and resume after the last event folded."""
+        assert self._kpi_log is not None
+        status, delay, after = self.kpi_status, REBUILD_FIRST_S, 0
+        started, cpu = time.perf_counter(), time.process_time()
+        since = datetime.fromtimestamp(self._today, self._wall().tzinfo)
+        while True:
+            try:
+                async for batch in self._kpi_log.since(since, after=after):
+                    for position, run, record in batch:
+                        if run != self._run:
+                            self._kpis.add(record, run)
+                            status["events_rebuilt"] += 1
+                        after = position
+                    await asyncio.sleep(0)  # a batch at a time: the ACD's records go on
+                break
+            except Exception as error:  # noqa: BLE001 (any store failure: keep the page going)
+                if status["state"] != "stale":
+                    log.warning(
+                        "supervisor KPIs: today's event log not read (%s); "
+                        "showing this run's figures, marked stale; again in %g s",
+                        error,
+                        delay,
+                    )
+                status.update(
+                    state="stale",
+                    stale=True,
+                    reason=f"the event log could not be read: {type(error).__name__}",
+                )
+                self._reported = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REBUILD_MAX_S)
+        for run in self._kpis.runs:
+            if run != self._run:
+                self._kpis.close_run(run)
+        status.update(
+            state="ok",
+            stale=False,
+            reason=None,
+            rebuild_wall_s=round(time.perf_counter() - started, 3),
+            rebuild_cpu_s=round(time.process_time() - cpu, 3),
+        )
+        self._reported = None
+        self._changed.set()
+        log.info(
+            "supervisor KPIs: %d events of today rebuilt from the log in %.2f s",
+            status["events_rebuilt"],
+            status["rebuild_wall_s"],
+        )
 
     def _on_wall(self, record: EventRecord) -> EventRecord:
         """The record with its times on the wall clock (epoch seconds)."""
@@ -312,7 +443,7 @@ class SupervisorHub:
     def snapshot_json(self) -> str:
         return json.dumps(self.snapshot(), default=str)
 
-    async def _run(self) -> None:
+    async def _push(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._tick_s)
@@ -370,13 +501,31 @@ def _volume(k: CallKpis) -> dict[str, Any]:
 
 def _kpis(k: CallKpis | None) -> dict[str, Any]:
     if k is None:
-        return dict.fromkeys(("service_level", "asa", "aht", "abandon_rate"), None) | dict.fromkeys(
-            ("offered", "answered", "abandoned", "waiting", "longest_wait"), 0
+        return (
+            dict.fromkeys(("service_level", "asa", "aht", "abandon_rate"), None)
+            | dict.fromkeys(
+                (
+                    "offered",
+                    "answered",
+                    "abandoned",
+                    "abandoned_ringing",
+                    "short_abandoned",
+                    "left",
+                    "waiting",
+                    "longest_wait",
+                ),
+                0,
+            )
+            | {"exits": {}}
         )
     return {
         "offered": k.offered,
         "answered": k.answered,
         "abandoned": k.abandoned,
+        "abandoned_ringing": k.abandoned_ringing,
+        "short_abandoned": k.short_abandoned,
+        "left": k.left,
+        "exits": dict(k.exits),
         "waiting": k.waiting,
         "service_level": k.service_level,
         "asa": k.asa,
