@@ -177,8 +177,7 @@ def _rounded(value: Any) -> Any:
 
 async def rebuilt(hub: SupervisorHub, state: str = "ok") -> None:
     async with asyncio.timeout(10):
-        while hub.kpi_status["state"] != state:
-            await asyncio.sleep(0.01)
+        await hub.kpi_state(state)
 
 
 async def without_restart(tmp: Path) -> dict[str, Any]:

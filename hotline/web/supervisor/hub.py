@@ -158,6 +158,7 @@ class SupervisorHub:
             "rebuild_wall_s": None,
             "rebuild_cpu_s": None,
         }
+        self._kpi_state = asyncio.Event()
         self._clients: set[Client] = set()
         self._changed = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -191,6 +192,12 @@ class SupervisorHub:
         for client in self._clients:
             client.dropped.set()
         self._clients.clear()
+
+    async def kpi_state(self, state: str) -> None:
+        """Wait until ``kpi_status["state"]`` is ``state`` (``ok``: today's figures whole)."""
+        while self.kpi_status["state"] != state:
+            self._kpi_state.clear()
+            await self._kpi_state.wait()
 
     def connect(self, agent_id: str | None = None) -> Client | None:
         """A new page's mailbox, primed with the current snapshot; None when full."""
@@ -413,6 +420,7 @@ class SupervisorHub:
                     reason=f"the event log could not be read: {type(error).__name__}",
                 )
                 self._reported = None
+                self._kpi_state.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, REBUILD_MAX_S)
         for run in self._kpis.runs:
@@ -427,6 +435,7 @@ class SupervisorHub:
         )
         self._reported = None
         self._changed.set()
+        self._kpi_state.set()
         log.info(
             "supervisor KPIs: %d events of today rebuilt from the log in %.2f s",
             status["events_rebuilt"],
