@@ -81,8 +81,7 @@ class Run:
         kpi_log: Callable[[str], KpiLog] | None = None,
     ) -> None:
         self.clock = ManualClock(clock_at)
-        origin = (clock_at, wall_at)
-        self.wall = lambda: origin[1] + timedelta(seconds=self.clock.now - origin[0])
+        self._origin = (clock_at, wall_at)
         self.inner = InMemoryEventSink(keep=False)
         self.writer: HistoryWriter | None = None
         self.log: HistoryEventSink | None = None
@@ -102,6 +101,10 @@ class Run:
             wall=self.wall,
             kpi_log=None if kpi_log is None or self.log is None else kpi_log(self.log.run),
         )
+
+    def wall(self) -> datetime:
+        """The wall clock this run's clock reads."""
+        return self._origin[1] + timedelta(seconds=self.clock.now - self._origin[0])
 
     async def start(self) -> None:
         if self.writer is not None:
