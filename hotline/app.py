@@ -172,7 +172,11 @@ class Hotline:
                     self.acd_events.subscribe,
                     quality=ContactQuality(self.history),
                     # today's KPIs rebuilt from the event log; this run's come live
-                    kpi_log=EventLogKpis(self.store, self.acd_log.run),
+                    kpi_log=EventLogKpis(
+                        self.store,
+                        self.acd_log.run,
+                        spooling=lambda: self.history_writer.spooling,
+                    ),
                 )
             ),
             ami=self.ami,

@@ -78,7 +78,7 @@ class Run:
         clock_at: float,
         engine: AsyncEngine | None,
         tmp: Path,
-        kpi_log: Callable[[str], KpiLog] | None = None,
+        kpi_log: Callable[[str, Callable[[], bool]], KpiLog] | None = None,
     ) -> None:
         self.clock = ManualClock(clock_at)
         self._origin = (clock_at, wall_at)
@@ -87,9 +87,8 @@ class Run:
         self.log: HistoryEventSink | None = None
         sink: Any = self.inner
         if engine is not None:
-            self.writer = HistoryWriter(
-                HistoryRepository(engine), Spool(tmp / f"spool-{uuid.uuid4().hex}")
-            )
+            # one spool, as the app's: what a run spooled, the next one replays
+            self.writer = HistoryWriter(HistoryRepository(engine), Spool(tmp / "spool"))
             self.log = HistoryEventSink(
                 self.writer, inner=self.inner, clock=self.clock, wall=self.wall
             )
@@ -99,8 +98,15 @@ class Run:
             self.service,
             self.inner.subscribe,
             wall=self.wall,
-            kpi_log=None if kpi_log is None or self.log is None else kpi_log(self.log.run),
+            kpi_log=(
+                None
+                if kpi_log is None or self.log is None
+                else kpi_log(self.log.run, self.spooling)
+            ),
         )
+
+    def spooling(self) -> bool:
+        return self.writer is not None and self.writer.spooling
 
     def wall(self) -> datetime:
         """The wall clock this run's clock reads."""
@@ -244,7 +250,7 @@ async def test_a_restart_mid_day_gives_the_figures_of_a_day_without_one(
         7.0,
         engine,
         tmp_path,
-        kpi_log=lambda run: EventLogKpis(engine, run, batch=50),
+        kpi_log=lambda run, spooling: EventLogKpis(engine, run, batch=50, spooling=spooling),
     )
     await second.start()
     try:
@@ -303,8 +309,8 @@ async def test_figures_are_marked_stale_while_the_log_cannot_be_read_and_whole_a
     await first_run(engine, tmp_path)
     logs: list[Flaky] = []
 
-    def flaky(run: str) -> KpiLog:
-        logs.append(Flaky(EventLogKpis(engine, run, batch=40)))
+    def flaky(run: str, spooling: Callable[[], bool]) -> KpiLog:
+        logs.append(Flaky(EventLogKpis(engine, run, batch=40, spooling=spooling)))
         return logs[-1]
 
     second = Run(NINE_O_FIVE + timedelta(seconds=RESTART_S), 7.0, engine, tmp_path, kpi_log=flaky)
@@ -324,5 +330,33 @@ async def test_figures_are_marked_stale_while_the_log_cannot_be_read_and_whole_a
         second.at(50 * 60.0)
         assert kpis(second.hub) == expected  # nothing lost, nothing counted twice
         assert second.hub.snapshot()["kpi_status"]["stale"] is False
+    finally:
+        await second.stop()
+
+
+async def test_events_a_run_spooled_while_the_store_was_down_are_counted_after_a_restart(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    expected = await without_restart(tmp_path)
+    down = create_engine(f"sqlite+aiosqlite:///{tmp_path}/no-such-dir/hotline.db")
+    try:
+        await first_run(down, tmp_path)  # every write spooled to disk
+    finally:
+        await down.dispose()
+    assert not Spool(tmp_path / "spool").empty
+
+    second = Run(
+        NINE_O_FIVE + timedelta(seconds=RESTART_S),
+        7.0,
+        engine,
+        tmp_path,
+        kpi_log=lambda run, spooling: EventLogKpis(engine, run, spooling=spooling),
+    )
+    await second.start()  # replays the spool; the rebuild waits for it
+    try:
+        await rebuilt(second.hub)
+        morning(second, 35, 50)
+        second.at(50 * 60.0)
+        assert kpis(second.hub) == expected
     finally:
         await second.stop()

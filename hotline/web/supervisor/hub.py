@@ -454,8 +454,11 @@ class SupervisorHub:
 
     async def _push(self) -> None:
         while True:
+            # not wait_for: on Python 3.11 it can swallow a cancel that meets a set event,
+            # and close() then waits for this task forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._tick_s)
+                async with asyncio.timeout(self._tick_s):
+                    await self._changed.wait()
             self._changed.clear()
             if self._clients:
                 self._broadcast(self.snapshot())
