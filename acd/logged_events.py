@@ -32,6 +32,11 @@ EVENT_TYPES: Mapping[str, type[AcdEvent]] = {
     kind_of(t): t for t in typing.get_args(AcdEvent) if isinstance(t, type)
 }
 _COLUMNS = ("call_id", "agent_id")
+#: Each event class's fields, but its columns: ``(name, is a column)``.
+_FIELDS: Mapping[type[AcdEvent], tuple[tuple[str, bool], ...]] = {
+    t: tuple((f.name, f.name in _COLUMNS) for f in dataclasses.fields(t))
+    for t in EVENT_TYPES.values()
+}
 
 
 def run_of(key: str) -> str:
@@ -52,13 +57,12 @@ def logged_record(
     event_type = EVENT_TYPES.get(kind)
     if event_type is None:
         return None
-    columns = {"call_id": call_id, "agent_id": agent_id}
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(event_type):
-        if f.name in _COLUMNS:
-            values[f.name] = columns[f.name]
-        elif f.name in payload:
-            values[f.name] = payload[f.name]
+    for name, column in _FIELDS[event_type]:
+        if column:
+            values[name] = call_id if name == "call_id" else agent_id
+        elif name in payload:
+            values[name] = payload[name]
     try:
         event = event_type(**values)
     except TypeError:  # a field missing: not an event this version can read
