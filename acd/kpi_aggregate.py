@@ -57,6 +57,7 @@ from acd.kpi import (
     KpiReport,
     SlPolicy,
 )
+from acd.kpi_tally import Tally, ratio
 from history.outcomes import Outcome
 
 __all__ = ["ROLLING_WINDOWS_S", "SLICE_S", "KpiAggregate", "Tally"]
@@ -70,78 +71,6 @@ KEEP_SLICES = int(max(ROLLING_WINDOWS_S) // SLICE_S) + 1
 REMEMBERED_EXITS = 5000
 
 Key = tuple[str, str]  # (queue, channel)
-
-
-class Tally:
-    """The counters and sums of one cell (a queue and channel over a span of time)."""
-
-    __slots__ = (
-        "a_t",
-        "ab_t",
-        "abandoned",
-        "answered",
-        "completed",
-        "exits",
-        "failed",
-        "handled",
-        "hold_sum",
-        "longest",
-        "offered",
-        "ringing",
-        "short",
-        "talk_sum",
-        "wait_sum",
-        "waited",
-        "wrap_sum",
-    )
-
-    def __init__(self) -> None:
-        self.offered = self.answered = self.a_t = self.abandoned = self.ab_t = 0
-        self.ringing = self.short = self.waited = self.handled = 0
-        self.completed = self.failed = 0
-        self.wait_sum = self.talk_sum = self.hold_sum = self.wrap_sum = self.longest = 0.0
-        self.exits: dict[str, int] = {}
-
-    def add(self, other: Tally) -> Tally:
-        for name in Tally.__slots__:
-            if name == "exits":
-                for kind, n in other.exits.items():
-                    self.exits[kind] = self.exits.get(kind, 0) + n
-            elif name == "longest":
-                self.longest = max(self.longest, other.longest)
-            else:
-                setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
-
-    def kpis(self, policy: SlPolicy) -> CallKpis:
-        left = sum(self.exits.values())
-        decided = self.answered + self.abandoned
-        handled = self.handled
-        return CallKpis(
-            offered=self.offered,
-            answered=self.answered,
-            abandoned=self.abandoned,
-            short_abandoned=self.short,
-            left=left,
-            waiting=self.offered - decided - self.short - left,
-            answered_within_target=self.a_t,
-            abandoned_within_target=self.ab_t,
-            service_level=policy.service_level(self.a_t, self.answered, self.ab_t, self.abandoned),
-            asa=_ratio(self.wait_sum, self.answered),
-            p_wait=_ratio(self.waited, decided),
-            abandon_rate=_ratio(self.abandoned, decided),
-            aht=_ratio(self.talk_sum + self.hold_sum + self.wrap_sum, handled),
-            avg_talk=_ratio(self.talk_sum, handled),
-            avg_hold=_ratio(self.hold_sum, handled),
-            avg_wrap=_ratio(self.wrap_sum, handled),
-            longest_wait=self.longest,
-            abandoned_ringing=self.ringing,
-            exits={k: n for k, n in sorted(self.exits.items()) if n},
-        )
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
 
 
 class _Call:
@@ -525,7 +454,7 @@ class KpiAggregate:
             start=start,
             end=end,
             calls=voice.kpis(policy),
-            occupancy=_ratio(busy, busy + idle),
+            occupancy=ratio(busy, busy + idle),
             by_queue={q: t.kpis(policy) for q, t in sorted(by_queue.items())},
             agents=self._agent_rows(now) if agents else (),
             by_channel={ch: t.kpis(policy) for ch, t in sorted(by_channel.items())},
@@ -560,7 +489,7 @@ class KpiAggregate:
                     t.get("available", 0.0),
                     sum(v for s, v in t.items() if s not in ("logged_out", RONA_KEY)),
                     int(t.get(RONA_KEY, 0)),
-                    _ratio(busy, busy + t.get("available", 0.0)),
+                    ratio(busy, busy + t.get("available", 0.0)),
                 )
             )
         return tuple(out)
