@@ -29,8 +29,9 @@ from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
 from history.writer import HistoryWriter
-from hotline.web.supervisor.hub import KpiLog, SupervisorHub
+from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
+from hotline.web.supervisor.kpi_view import KpiLog
 from tests.acd_live.support import PRIORITY, QUEUES
 
 PG_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -186,7 +187,7 @@ def _rounded(value: Any) -> Any:
 
 async def rebuilt(hub: SupervisorHub, state: str = "ok") -> None:
     async with asyncio.timeout(10):
-        await hub.kpi_state(state)
+        await hub.kpis.state(state)
 
 
 async def without_restart(tmp: Path) -> dict[str, Any]:
@@ -257,7 +258,7 @@ async def test_a_restart_mid_day_gives_the_figures_of_a_day_without_one(
         await rebuilt(second.hub)
         morning(second, 35, 50)
         second.at(50 * 60.0)
-        assert second.hub.kpi_status["events_rebuilt"] > 0
+        assert second.hub.kpis.status["events_rebuilt"] > 0
         assert kpis(second.hub) == expected
         today = expected["kpis"]
         # 50 inbound calls: 10 abandoned, 6 asked for a callback (an exit), 34 answered;
@@ -303,8 +304,8 @@ class Flaky:
 async def test_figures_are_marked_stale_while_the_log_cannot_be_read_and_whole_after(
     engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hotline.web.supervisor.hub.REBUILD_FIRST_S", 0.01)
-    monkeypatch.setattr("hotline.web.supervisor.hub.REBUILD_MAX_S", 0.02)
+    monkeypatch.setattr("hotline.web.supervisor.kpi_view.REBUILD_FIRST_S", 0.01)
+    monkeypatch.setattr("hotline.web.supervisor.kpi_view.REBUILD_MAX_S", 0.02)
     expected = await without_restart(tmp_path)
     await first_run(engine, tmp_path)
     logs: list[Flaky] = []
