@@ -23,6 +23,7 @@ __all__ = [
     "CallPriorityChanged",
     "CallQueued",
     "CallRequeued",
+    "CallbackSettled",
     "EventRecord",
     "EventRejected",
     "EventSink",
@@ -162,6 +163,19 @@ class AgentStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackSettled:
+    """How a callback attempt (a virtual call of the dialler) ended for the customer:
+    ``outcome`` is ``callback_completed`` (an agent talked to them) or ``callback_failed``
+    (not reached: busy, no answer), the names of ``history.outcomes.Outcome``. The ACD's
+    own events cannot tell: its call is the agent's leg, answered before the customer is
+    dialled."""
+
+    call_id: str
+    outcome: str
+    result: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EventRejected:
     """An input the ACD refused (unknown agent, illegal transition, stale telephony fact):
     kept so that nothing that happened is lost."""
@@ -182,6 +196,7 @@ AcdEvent = (
     | CallEnded
     | CallAbandoned
     | AgentStateChanged
+    | CallbackSettled
     | QueueUpdated
     | PriorityWeightsUpdated
     | EventRejected

@@ -19,6 +19,13 @@ Definitions (waits are measured from the call's original entry time):
   it has gone when the report is made).
 * **Occupancy**: time offered (ringing), on call or in wrap-up, over that plus time
   available; paused and logged-out time count in neither.
+* **Callbacks are contacts of their own** (``acd.contacts``): a caller who asks for one
+  leaves the queue as an exit (``callback_requested``); each attempt the dialler queues is
+  a contact on the ``callback`` channel, never an offered inbound call. ``calls`` and
+  ``by_queue`` are the inbound (``voice``) figures; ``by_channel`` and ``callbacks`` the
+  rest. Exits are named by ``history.outcomes.Outcome`` (``callback_requested``,
+  ``overflowed``, ``callback_failed``, ``failed``); abandons while an agent's phone rang
+  (``abandoned_ringing``) are a part of ``abandoned``.
 
 Calls belong to the interval of their entry time; agent time is split at interval edges.
 A call a supervisor moved to another queue (``CallMoved``) belongs to the queue where it
@@ -34,10 +41,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from acd.contacts import CALLBACK, VOICE, channel_of, exit_outcome
 from acd.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackSettled,
     CallEnded,
     CallHoldChanged,
     CallMoved,
@@ -45,16 +54,19 @@ from acd.events import (
     CallQueued,
     EventRecord,
 )
+from history.outcomes import Outcome
 
 __all__ = [
     "AbandonTreatment",
     "AgentKpi",
     "CallKpis",
     "CallOutcome",
+    "CallbackKpis",
     "KpiAccumulator",
     "KpiReport",
     "SlPolicy",
     "call_kpis",
+    "callback_kpis",
     "compute_kpis",
 ]
 
@@ -106,6 +118,14 @@ class CallOutcome:
     abandoned_at: float | None = None
     #: Routed out of the queue by the ACD (callback, overflow, no agent): not an abandon.
     left_at: float | None = None
+    #: The outcome that exit names (``acd.contacts.exit_outcome``).
+    left_as: str | None = None
+    #: Abandoned while an agent's phone rang.
+    during_offer: bool = False
+    #: ``voice`` or ``callback`` (``acd.contacts.channel_of``).
+    channel: str = VOICE
+    #: A callback attempt's ``CallbackSettled`` outcome.
+    settled: str | None = None
     hold_s: float = 0.0
     hold_since: float | None = None
     wrap_s: float = 0.0
@@ -131,6 +151,24 @@ class CallKpis:
     avg_hold: float | None
     avg_wrap: float | None
     longest_wait: float
+    #: Of ``abandoned``: while an agent's phone rang.
+    abandoned_ringing: int = 0
+    #: ``left`` by the outcome its exit names.
+    exits: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackKpis:
+    """Callbacks as contacts of their own: requests made by waiting callers, and attempts."""
+
+    requested: int = 0
+    attempts: int = 0
+    #: Attempts an agent answered (the customer is dialled from there).
+    connected: int = 0
+    #: Attempts that reached the customer (``callback_completed``).
+    completed: int = 0
+    #: Attempts that did not: not dialled, or the customer not reached (``callback_failed``).
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +193,9 @@ class KpiReport:
     occupancy: float | None
     by_queue: Mapping[str, CallKpis] = field(default_factory=dict)
     agents: tuple[AgentKpi, ...] = ()
+    #: Every contact by channel (``voice``: inbound calls; ``callback``: attempts).
+    by_channel: Mapping[str, CallKpis] = field(default_factory=dict)
+    callbacks: CallbackKpis = CallbackKpis()
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -167,6 +208,8 @@ def _ratio(num: float, den: float) -> float | None:
 def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
     targets, default, short = policy.queue_targets, policy.target_s, policy.short_abandon_s
     answered = abandoned = short_ab = left = waiting = a_t = ab_t = waited = handled = 0
+    ringing = 0
+    exits: dict[str, int] = {}
     wait_sum = talk_sum = hold_sum = wrap_sum = longest = 0.0
     for c in outcomes:
         if c.answered_at is not None:
@@ -184,12 +227,15 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
                 wrap_sum += c.wrap_s
         elif c.left_at is not None:
             left += 1
+            kind = c.left_as or Outcome.FAILED
+            exits[kind] = exits.get(kind, 0) + 1
         elif c.abandoned_at is not None:
             wait = c.abandoned_at - c.entry
             if wait < short:
                 short_ab += 1
                 continue
             abandoned += 1
+            ringing += c.during_offer
             ab_t += wait <= targets.get(c.queue, default)
             waited += c.offered_at is None or c.offered_at - c.entry > NO_WAIT_S
             longest = max(longest, wait)
@@ -214,7 +260,22 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
         avg_hold=_ratio(hold_sum, handled),
         avg_wrap=_ratio(wrap_sum, handled),
         longest_wait=longest,
+        abandoned_ringing=ringing,
+        exits=exits,
     )
+
+
+def callback_kpis(outcomes: Iterable[CallOutcome]) -> CallbackKpis:
+    requested = attempts = connected = completed = failed = 0
+    for c in outcomes:
+        if c.channel != CALLBACK:
+            requested += c.left_as == Outcome.CALLBACK_REQUESTED
+            continue
+        attempts += 1
+        connected += c.answered_at is not None
+        completed += c.settled == Outcome.CALLBACK_COMPLETED
+        failed += c.settled == Outcome.CALLBACK_FAILED or c.left_as == Outcome.CALLBACK_FAILED
+    return CallbackKpis(requested, attempts, connected, completed, failed)
 
 
 class _AgentClock:
@@ -250,7 +311,9 @@ class KpiAccumulator:
         if isinstance(e, AgentStateChanged):
             self._agent_state(e, at)
         elif isinstance(e, CallQueued):
-            self.calls[e.call_id] = CallOutcome(e.call_id, e.queue, e.entry_time, e.call_type)
+            self.calls[e.call_id] = CallOutcome(
+                e.call_id, e.queue, e.entry_time, e.call_type, channel=channel_of(e.call_id)
+            )
         elif isinstance(e, CallOffered):
             if (c := self.calls.get(e.call_id)) is not None and c.offered_at is None:
                 c.offered_at = at
@@ -264,12 +327,15 @@ class KpiAccumulator:
         elif isinstance(e, CallAbandoned):
             if (c := self.calls.get(e.call_id)) is not None:
                 if e.by_caller:
-                    c.abandoned_at = at
+                    c.abandoned_at, c.during_offer = at, e.during_offer
                 else:
-                    c.left_at = at
+                    c.left_at, c.left_as = at, exit_outcome(e.reason, c.channel)
         elif isinstance(e, CallMoved):
             if (c := self.calls.get(e.call_id)) is not None:
                 c.queue = e.queue
+        elif isinstance(e, CallbackSettled):
+            if (c := self.calls.get(e.call_id)) is not None and c.left_as is None:
+                c.settled = e.outcome
         elif isinstance(e, CallHoldChanged) and (c := self.calls.get(e.call_id)) is not None:
             if e.on_hold:
                 c.hold_since = at if c.hold_since is None else c.hold_since
@@ -401,8 +467,11 @@ class KpiAccumulator:
         end: float,
     ) -> KpiReport:
         by_queue: dict[str, list[CallOutcome]] = {}
+        by_channel: dict[str, list[CallOutcome]] = {}
         for c in outcomes:
-            by_queue.setdefault(c.queue, []).append(c)
+            by_channel.setdefault(c.channel, []).append(c)
+            if c.channel == VOICE:
+                by_queue.setdefault(c.queue, []).append(c)
         busy = sum(row.get(s, 0.0) for row in agent_rows.values() for s in BUSY_STATES)
         idle = sum(row.get("available", 0.0) for row in agent_rows.values())
         handled: dict[str, list[CallOutcome]] = {}
@@ -431,10 +500,12 @@ class KpiAccumulator:
         return KpiReport(
             start=start,
             end=end,
-            calls=call_kpis(outcomes, self.policy),
+            calls=call_kpis(by_channel.get(VOICE, []), self.policy),
             occupancy=_ratio(busy, busy + idle),
             by_queue={q: call_kpis(cs, self.policy) for q, cs in sorted(by_queue.items())},
             agents=tuple(agents),
+            by_channel={ch: call_kpis(cs, self.policy) for ch, cs in sorted(by_channel.items())},
+            callbacks=callback_kpis(outcomes),
         )
 
 

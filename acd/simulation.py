@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
@@ -29,7 +29,7 @@ from acd.build import build_acd
 from acd.calls import IncomingCall
 from acd.clock import ManualClock
 from acd.erlang_c import ErlangC, erlang_c_kpis
-from acd.events import InMemoryEventSink
+from acd.events import EventRecord, InMemoryEventSink
 from acd.kpi import CallKpis, CallOutcome, KpiAccumulator, KpiReport, call_kpis
 from acd.offer import Offer
 from acd.policy import AgentConfig, AgentsConfig
@@ -101,12 +101,14 @@ def run_simulation(
     seed: int | None = None,
     policy: str = "hotline",
     keep_log: bool = False,
+    on_event: Callable[[EventRecord], None] | None = None,
 ) -> SimulationReport:
+    """``on_event``: shown each record of the run's event log as it is appended."""
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
     calls = scenario.calls if calls is None else calls
     routed = apply_policy(scenario, policy)
-    run = _Run(routed, calls, seed, keep_log)
+    run = _Run(routed, calls, seed, keep_log, on_event)
     run.loop()
     report = run.accumulator.report()
     outcomes = list(run.accumulator.calls.values())
@@ -151,7 +153,14 @@ def _half_widths(outcomes: list[CallOutcome], accumulator: KpiAccumulator) -> di
 class _Run:
     """One simulation run: the event heap and the handlers of each kind of event."""
 
-    def __init__(self, scenario: ScenarioConfig, calls: int, seed: int, keep_log: bool) -> None:
+    def __init__(
+        self,
+        scenario: ScenarioConfig,
+        calls: int,
+        seed: int,
+        keep_log: bool,
+        on_event: Callable[[EventRecord], None] | None = None,
+    ) -> None:
         self.scenario = scenario
         agents: list[AgentConfig] = []
         self.rona_p: dict[str, float] = {}
@@ -169,6 +178,8 @@ class _Run:
         self.sink = InMemoryEventSink(keep=keep_log)
         self.accumulator = KpiAccumulator(setup.sl_policy)
         self.sink.subscribe(self.accumulator.add)
+        if on_event is not None:
+            self.sink.subscribe(on_event)
         self.acd = setup.distributor(clock=self.clock, sink=self.sink, seed=seed)
         self.skills = {a.agent_id: a.skills for a in setup.agents}
         self.rng = random.Random(f"agents/{seed}")

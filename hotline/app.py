@@ -41,6 +41,7 @@ from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 from ivr.callers import HistoryDirectory
@@ -183,7 +184,13 @@ class Hotline:
                     link=TelephonyLink(
                         self.ami,
                         events=CONSUMED_EVENTS,
-                        agi_listening=lambda: self._agi_listening,
+                        agi_listening=lambda: self._agi_listening
+                    ),
+                    # today's KPIs rebuilt from the event log; this run's come live
+                    kpi_log=EventLogKpis(
+                        self.store,
+                        self.acd_log.run,
+                        spooling=lambda: self.history_writer.spooling,
                     ),
                 )
             ),
@@ -225,12 +232,12 @@ class Hotline:
             self._writer_started.set()
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
+            await self.supervisor_hub.start()  # before the ACD: it sees every record
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
             await self.ami.start()
             await self.callbacks.start()
-            await self.supervisor_hub.start()
             await self.web.start()
             started = True
         finally:

@@ -2,7 +2,11 @@
 
 For a scraper with a bearer token holding ``events:read`` (``hotline token create
 prometheus --scope events:read``), or a signed-in supervisor or admin. Everything comes from
-the supervisor hub's snapshot, so a scrape costs what one page update costs.
+the supervisor hub's snapshot, so a scrape costs what one page update costs, and the
+figures are the page's: today's contacts per queue and channel by outcome
+(``history.outcomes`` names), the callbacks, the rolling windows, and
+``hotline_kpi_stale`` (1 while today's figures hold only this run's events: the event log
+is being read, or could not be).
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def render(hub: SupervisorHub) -> str:
         ("hotline_abandon_ratio", "abandon_rate", "Share of offered calls abandoned."),
     ):
         out.metric(name, "gauge", help_ + " Today, since local midnight.", [("", kpis[key])])
+    _contacts(out, snapshot)
     counts = hub.event_counts
     for name, kind, help_ in (
         ("hotline_routing_decisions_total", "CallOffered", "Offers of a call to an agent."),
@@ -98,6 +103,64 @@ def render(hub: SupervisorHub) -> str:
         [("", hub.dropped_clients)],
     )
     return "\n".join(out.lines) + "\n"
+
+
+def _contacts(out: _Text, snapshot: dict[str, Any]) -> None:
+    contacts = snapshot["contacts"]
+    out.metric(
+        "hotline_contacts_offered_today",
+        "gauge",
+        "Contacts offered to each queue today, by channel (voice: inbound; callback: attempts).",
+        [(_labels(queue=c["queue"], channel=c["channel"]), c["offered"]) for c in contacts],
+    )
+    ended = []
+    for c in contacts:
+        by_outcome = {
+            "answered": c["answered"],
+            "abandoned_queue": c["abandoned"] - c["abandoned_ringing"],
+            "abandoned_ringing": c["abandoned_ringing"],
+            "abandoned_short": c["short_abandoned"],
+            **c["exits"],
+        }
+        ended += [
+            (_labels(queue=c["queue"], channel=c["channel"], outcome=o), n)
+            for o, n in by_outcome.items()
+        ]
+    out.metric(
+        "hotline_contacts_today",
+        "gauge",
+        "Contacts of each queue and channel today, by outcome (answered, abandoned, exits).",
+        ended,
+    )
+    out.metric(
+        "hotline_callbacks_today",
+        "gauge",
+        "Callbacks today: requested by callers, attempts, connected, completed, failed.",
+        [(_labels(result=k), v) for k, v in snapshot["callbacks"].items()],
+    )
+    rolling = snapshot["rolling"]
+    out.metric(
+        "hotline_rolling_service_level_ratio",
+        "gauge",
+        "Share answered within target over the last minutes (window).",
+        [(_labels(window=f"{r['window_min']}m"), r["service_level"]) for r in rolling],
+    )
+    out.metric(
+        "hotline_rolling_offered",
+        "gauge",
+        "Inbound calls offered over the last minutes (window).",
+        [(_labels(window=f"{r['window_min']}m"), r["offered"]) for r in rolling],
+    )
+    out.metric(
+        "hotline_kpi_stale",
+        "gauge",
+        "1 while today's figures hold only this run's events (event log not read yet).",
+        [("", int(bool(snapshot["kpi_status"]["stale"])))],
+    )
+
+
+def _labels(**labels: object) -> str:
+    return "{" + ",".join(f"{k}={_label(v)}" for k, v in labels.items()) + "}"
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

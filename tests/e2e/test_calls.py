@@ -168,8 +168,12 @@ async def test_caller_who_presses_the_callback_key_while_waiting_is_booked_a_cal
     assert any(c.startswith("WAIT FOR DIGIT") for c in result.commands[-6:])
     assert interaction.outcome == "callback_requested"
     assert interaction.queue == "support"
-    # A callback is a deliberate exit, not an abandon; the callback waits in its place.
-    assert (report.calls.offered, report.calls.abandoned, report.calls.left) == (2, 0, 1)
+    # A callback is a deliberate exit, not an abandon; the callback waits in its place, a
+    # contact of its own (channel "callback"), not a second offered inbound call.
+    assert (report.calls.offered, report.calls.abandoned, report.calls.left) == (1, 0, 1)
+    assert report.calls.exits == {"callback_requested": 1}
+    assert (report.callbacks.requested, report.callbacks.attempts) == (1, 1)
+    assert report.by_channel["callback"].waiting == 1
 
 
 def queued(stack: Stack) -> list[CallQueued]:

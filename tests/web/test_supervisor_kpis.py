@@ -23,6 +23,7 @@ from history.records import FcrRate
 from history.repository import HistoryRepository
 from history.satisfaction import CsatSummary
 from history.store import create_engine, migrate
+from hotline.web.metrics import render
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.quality import ContactQuality, last_interval
 from tests.acd_live.support import PRIORITY, QUEUES
@@ -223,3 +224,57 @@ async def test_fcr_and_csat_are_fetched_and_kept_with_a_stale_flag_while_the_sto
     fresh = hub.snapshot()["quality"]
     assert fresh["stale"] is False
     assert fresh["last_interval"]["csat_responses"] == 0  # 09:00-09:15 has no scores
+
+
+def test_the_rolling_windows_show_the_calls_of_the_first_minutes_of_an_interval() -> None:
+    service, clock, hub = centre()
+    service.login("1001")
+    clock.advance(600)  # 09:15:00: a new interval, the last one had no calls
+    service.call_arrived(IncomingCall("a", "support"))
+    clock.advance(5)
+    service.fact(Answered("1001", "a"))
+    clock.advance(40)  # 09:15:45
+
+    snapshot = hub.snapshot()
+
+    assert snapshot["last_interval"]["offered"] == 0
+    assert snapshot["current_interval"]["offered"] == 1
+    assert [(r["window_min"], r["offered"], r["answered"]) for r in snapshot["rolling"]] == [
+        (15, 1, 1),
+        (30, 1, 1),
+        (60, 1, 1),
+    ]
+    support = next(q for q in snapshot["queues"] if q["name"] == "support")
+    assert support["rolling"][0]["answered"] == 1
+
+
+def test_metrics_carry_the_pages_figures_per_queue_channel_and_outcome() -> None:
+    service, clock, hub = centre()
+    service.login("1001")
+    service.call_arrived(IncomingCall("a", "support"))
+    clock.advance(5)
+    service.fact(Answered("1001", "a"))
+    service.call_arrived(IncomingCall("b", "support"))
+    clock.advance(30)
+    service.caller_left("b", "callback requested")
+    service.call_arrived(IncomingCall("c", "billing"))
+    clock.advance(30)
+    service.caller_hung_up("c")
+
+    text = render(hub)
+    snapshot = hub.snapshot()
+
+    lines = set(text.splitlines())
+    assert 'hotline_contacts_offered_today{queue="support",channel="voice"} 2' in lines
+    assert (
+        'hotline_contacts_today{queue="support",channel="voice",outcome="callback_requested"} 1'
+        in lines
+    )
+    assert (
+        'hotline_contacts_today{queue="billing",channel="voice",outcome="abandoned_queue"} 1'
+        in lines
+    )
+    assert 'hotline_callbacks_today{result="requested"} 1' in lines
+    assert f'hotline_rolling_offered{{window="15m"}} {snapshot["rolling"][0]["offered"]}' in lines
+    assert "hotline_kpi_stale 0" in lines
+    assert snapshot["kpis"]["offered"] == 3

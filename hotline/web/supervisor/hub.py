@@ -9,12 +9,11 @@ live part (callers with their current priority, agents, staffing alerts, Asteris
 is read off the router at each snapshot (``hotline.web.supervisor.live_view``), so
 supervisors' actions and reloads show at once.
 
-KPIs are by wall-clock 15-minute interval: the hub shifts the ACD's clock readings onto the
-wall clock (one offset taken at start), so *today* starts at local midnight and intervals
-start on the quarter hour. The snapshot carries today's and the last complete interval's
-figures (overall and per queue) and, for the charts, service level and volume per interval
-of today. FCR and CSAT come from the history store through ``ContactQuality``, fetched by
-the hub's own task (never on the ACD's path), stale-flagged when the store is down.
+KPIs are ``hotline.web.supervisor.kpi_view.KpiView``'s: running sums on the wall clock,
+today's earlier figures rebuilt from the event log at start (``kpi_log``), with a
+``kpi_status`` in the snapshot. FCR and CSAT come from the history store through
+``ContactQuality``, fetched by the hub's own task (never on the ACD's path), stale-flagged
+when the store is down.
 """
 
 from __future__ import annotations
@@ -23,10 +22,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from acd.calls import CallerCard, CallFacts
@@ -39,17 +37,16 @@ from acd.events import (
     CallRequeued,
     EventRecord,
 )
-from acd.kpi import CallKpis, KpiAccumulator, KpiReport
 from acd.live.service import AcdService
+from hotline.web.supervisor.kpi_view import INTERVAL_S, KpiLog, KpiView
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
-from hotline.web.supervisor.quality import ContactQuality, day_start
+from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_CALLS = 2000
-#: The KPI interval: the charts' bars and the "last interval" figures.
-INTERVAL_S = 900.0
+__all__ = ["INTERVAL_S", "Client", "SupervisorHub"]
 Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
 
 
@@ -75,22 +72,25 @@ class SupervisorHub:
         wall: Callable[[], datetime] | None = None,
         kpi_every_s: float = 1.0,
         link: TelephonyLink | None = None,
+        kpi_log: KpiLog | None = None,
     ) -> None:
         self._acd = acd
         self._link = link
-        # The day's KPIs scan every call of the day (about 80 ms at 20,000 calls): they are
-        # recomputed at most every ``kpi_every_s`` (and at each new interval), while the
-        # waiting calls and agents go out with every change.
-        self._kpi_every_s = kpi_every_s
-        self._reported: (
-            tuple[float, float, tuple[KpiReport, KpiReport, list[dict[str, Any]]]] | None
-        ) = None
         self._quality = quality
         self._quality_task: asyncio.Task[None] | None = None
         self._wall = wall or (lambda: datetime.now().astimezone())
         #: wall-clock epoch seconds minus the ACD's clock: KPI times are wall times
         self._offset = self._wall().timestamp() - acd.now()
-        self._today = day_start(self._wall()).timestamp()
+        # Running sums: a report costs a few ms whatever the day's volume, still made at
+        # most every ``kpi_every_s`` (and at each new interval); the waiting calls and
+        # agents go out with every change.
+        self.kpis = KpiView(
+            self._wall,
+            self._offset,
+            kpi_log=kpi_log,
+            every_s=kpi_every_s,
+            changed=lambda: self._changed.set(),
+        )
         self._subscribe = subscribe
         self._min_interval_s = min_interval_s
         self._tick_s = tick_s
@@ -100,7 +100,6 @@ class SupervisorHub:
         self._seen: dict[str, Seen] = {}
         #: The agent each recent call was last offered to (who may see and wrap it up).
         self._offered_to: dict[str, str] = {}
-        self._kpis = KpiAccumulator(interval_s=INTERVAL_S)
         self._clients: set[Client] = set()
         self._changed = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -111,9 +110,12 @@ class SupervisorHub:
         self.event_counts: dict[str, int] = {}
 
     async def start(self) -> None:
+        """Listen to the ACD at once (start the hub before the ACD, so no record of this run
+        is missed); today's earlier KPIs are rebuilt from the event log in the background."""
         if self._task is None:
             self._unsubscribe = self._subscribe(self._saw)
             self._task = asyncio.create_task(self._run(), name="supervisor-hub")
+            self.kpis.start()
         if self._quality is not None and self._quality_task is None:
             self._quality_task = asyncio.create_task(self._quality.run(), name="supervisor-fcr")
 
@@ -127,6 +129,7 @@ class SupervisorHub:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._task = self._quality_task = None
+        await self.kpis.close()
         for client in self._clients:
             client.dropped.set()
         self._clients.clear()
@@ -163,7 +166,7 @@ class SupervisorHub:
 
     # the ACD's side: cheap and synchronous --------------------------------------------------
     def _saw(self, record: EventRecord) -> None:
-        self._kpis.add(self._on_wall(record))
+        self.kpis.add(record)
         event = record.event
         kind = type(event).__name__
         self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
@@ -197,63 +200,25 @@ class SupervisorHub:
         now = self._acd.now()
         link = None if self._link is None else self._link.status()
         live = live_state(self._acd, self._seen, now, link, max_calls=max_calls)
-        queues: list[dict[str, Any]] = live["queues"]
-        wall = now + self._offset
-        today, last, series = self._reports(wall)
-        for queue in queues:
-            queue["kpis"] = _kpis(today.by_queue.get(queue["name"]))
-            queue["last_interval"] = _kpis(last.by_queue.get(queue["name"]))
+        kpis = self.kpis.payload(now + self._offset)
+        for queue in live["queues"]:
+            queue.update(kpis["queues"].get(queue["name"]) or kpis["queues"][""])
         return {
             **live,
-            "kpis": _kpis(today.calls),
-            "last_interval": {**_kpis(last.calls), **_span(last, self._wall().tzinfo)},
-            "intervals": series,
+            **{k: v for k, v in kpis.items() if k != "queues"},
             "quality": None if self._quality is None else self._quality.figures(),
         }
-
-    def _reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
-        """Today's report, the last complete interval's, and today's interval series (the
-        previous ones for ``kpi_every_s`` within an interval)."""
-        current = math.floor(wall / INTERVAL_S) * INTERVAL_S
-        if self._reported is not None:
-            at, interval, reports = self._reported
-            if interval == current and wall - at < self._kpi_every_s:
-                return reports
-        reports = self._compute_reports(wall)
-        self._reported = (wall, current, reports)
-        return reports
-
-    def _compute_reports(self, wall: float) -> tuple[KpiReport, KpiReport, list[dict[str, Any]]]:
-        tz = self._wall().tzinfo
-        midnight = day_start(datetime.fromtimestamp(wall, tz)).timestamp()
-        if midnight > self._today:  # a new day: yesterday's finished calls are let go
-            self._today = midnight
-            self._kpis.forget_before(midnight)
-        kpis = self._kpis
-        current = math.floor(wall / INTERVAL_S) * INTERVAL_S
-        today = kpis.window(midnight, math.inf, end=wall)
-        last = kpis.window(current - INTERVAL_S, current, end=wall)
-        series = [
-            {**_span(r, tz), **_volume(r.calls)}
-            for r in kpis.intervals(end=wall)
-            if r.start >= midnight
-        ]
-        return today, last, series
-
-    def _on_wall(self, record: EventRecord) -> EventRecord:
-        """The record with its times on the wall clock (epoch seconds)."""
-        event = record.event
-        if isinstance(event, CallQueued):
-            event = replace(event, entry_time=event.entry_time + self._offset)
-        return EventRecord(record.seq, record.at + self._offset, event)
 
     def snapshot_json(self) -> str:
         return json.dumps(self.snapshot(), default=str)
 
     async def _run(self) -> None:
         while True:
+            # not wait_for: on Python 3.11 it can swallow a cancel that meets a set event,
+            # and close() then waits for this task forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._tick_s)
+                async with asyncio.timeout(self._tick_s):
+                    await self._changed.wait()
             self._changed.clear()
             if self._clients:
                 self._broadcast(self.snapshot(max_calls=MAX_SHOWN_CALLS))
@@ -278,40 +243,3 @@ def _for(client: Client, snapshot: dict[str, Any]) -> str:
         return json.dumps(snapshot, default=str)
     mine = [a for a in snapshot["agents"] if a["agent_id"] == client.agent_id]
     return json.dumps({"agent": mine[0] if mine else None}, default=str)
-
-
-def _span(report: KpiReport, tz: tzinfo | None) -> dict[str, Any]:
-    start = datetime.fromtimestamp(report.start, tz)
-    end = datetime.fromtimestamp(math.floor(report.start / INTERVAL_S + 1) * INTERVAL_S, tz)
-    return {
-        "start": start.isoformat(),
-        "label": start.strftime("%H:%M"),
-        "until": end.strftime("%H:%M"),
-    }
-
-
-def _volume(k: CallKpis) -> dict[str, Any]:
-    return {
-        "offered": k.offered,
-        "answered": k.answered,
-        "abandoned": k.abandoned,
-        "service_level": k.service_level,
-    }
-
-
-def _kpis(k: CallKpis | None) -> dict[str, Any]:
-    if k is None:
-        return dict.fromkeys(("service_level", "asa", "aht", "abandon_rate"), None) | dict.fromkeys(
-            ("offered", "answered", "abandoned", "waiting", "longest_wait"), 0
-        )
-    return {
-        "offered": k.offered,
-        "answered": k.answered,
-        "abandoned": k.abandoned,
-        "waiting": k.waiting,
-        "service_level": k.service_level,
-        "asa": k.asa,
-        "aht": k.aht,
-        "abandon_rate": k.abandon_rate,
-        "longest_wait": k.longest_wait,
-    }

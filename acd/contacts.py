@@ -1,0 +1,61 @@
+"""What kind of contact an ACD call is, and which outcome its exit from a queue names.
+
+The ACD routes one kind of task today, a voice call, in two forms: an inbound call, and a
+callback attempt (the dialler's virtual call, queued with the caller's original place and
+an id ``<call>-cb<attempt>``). A callback attempt is a contact of its own: it is never an
+offered inbound call. ``channel_of`` names the two (``voice``, ``callback``); chat and
+e-mail tasks take their channel's name when the ACD routes them.
+
+``exit_outcome`` maps the reason of a ``CallAbandoned`` that was not the caller's doing
+(``CallAbandoned.by_caller`` is False) onto ``history.outcomes.Outcome``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from history.outcomes import Outcome
+
+__all__ = [
+    "CALLBACK",
+    "VOICE",
+    "callback_attempt_id",
+    "channel_of",
+    "exit_outcome",
+    "is_callback_attempt",
+]
+
+VOICE: Final = "voice"
+CALLBACK: Final = "callback"
+
+_ATTEMPT = re.compile(r"-cb[0-9]+\Z")
+
+#: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``acd.live.gateway``).
+_OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
+CALLBACK_REQUESTED_REASON: Final = "callback requested"
+
+
+def callback_attempt_id(call_id: str, attempt: int) -> str:
+    """The ACD call id of a callback's ``attempt`` (1, 2, ...) for the call ``call_id``."""
+    return f"{call_id}-cb{attempt}"
+
+
+def is_callback_attempt(call_id: str) -> bool:
+    return _ATTEMPT.search(call_id) is not None
+
+
+def channel_of(call_id: str) -> str:
+    return CALLBACK if is_callback_attempt(call_id) else VOICE
+
+
+def exit_outcome(reason: str, channel: str) -> Outcome:
+    """The outcome of a call the ACD sent out of its queue for ``reason``."""
+    if channel == CALLBACK:
+        # not dialled (AMI down, let go by a supervisor or a reconcile): not reached
+        return Outcome.CALLBACK_FAILED
+    if reason == CALLBACK_REQUESTED_REASON:
+        return Outcome.CALLBACK_REQUESTED
+    if reason.startswith(_OVERFLOW_REASONS):
+        return Outcome.OVERFLOWED
+    return Outcome.FAILED
