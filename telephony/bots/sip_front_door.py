@@ -22,8 +22,10 @@ from collections.abc import Callable
 from typing import cast
 
 import pyVoIP
+from pyVoIP.VoIP import VoIPCall, VoIPPhone  # first: pyVoIP.SIP alone is a circular import
+
+# isort: split
 from pyVoIP.SIP import SIPClient, SIPMessage
-from pyVoIP.VoIP import VoIPCall, VoIPPhone
 
 from telephony.bots.sip_triage import Drop, Forward, Identity, Reply, triage
 
