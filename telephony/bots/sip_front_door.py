@@ -27,7 +27,7 @@ from pyVoIP.VoIP import VoIPCall, VoIPPhone  # first: pyVoIP.SIP alone is a circ
 # isort: split
 from pyVoIP.SIP import SIPClient, SIPMessage
 
-from telephony.bots.sip_triage import Drop, Forward, Identity, Reply, triage
+from telephony.bots.sip_triage import Drop, Forward, Identity, Reply, triage, with_to_tag
 
 __all__ = ["BotPhone", "SipFrontDoor"]
 
@@ -166,6 +166,13 @@ class FrontDoorSIPClient(SIPClient):
         receiver = threading.Timer(1, self.recv_loop)
         receiver.name = f"SIP receive {self.username}"
         receiver.start()
+
+    def gen_ack(self, request: SIPMessage) -> str:
+        """pyVoIP 1.6.8's ACK, with the response's To tag instead of a fresh random one.
+
+        With a random tag the ACK matches no dialog: Asterisk retransmits its 200 OK and,
+        32 s later (RFC 3261 timer H), hangs the call up."""
+        return with_to_tag(super().gen_ack(request), request.headers["To"]["tag"])
 
 
 class BotPhone(VoIPPhone):

@@ -32,6 +32,7 @@ __all__ = [
     "parse_request",
     "response_to",
     "triage",
+    "with_to_tag",
 ]
 
 SIP_VERSION = "SIP/2.0"
@@ -300,3 +301,17 @@ def _local_tag(request: Request, me: Identity) -> str:
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def with_to_tag(message: str, tag: str) -> str:
+    """``message`` (a request pyVoIP wrote) with its To header's tag set to ``tag``."""
+    if not tag:
+        return message
+    head, separator, body = message.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    for index, line in enumerate(lines):
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() in ("to", "t"):
+            address = value.strip().split(";tag=")[0]
+            lines[index] = f"To: {address};tag={tag}"
+    return "\r\n".join(lines) + separator + body

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from telephony.bots.sip_front_door import pyvoip_parses
-from telephony.bots.sip_triage import Drop, Forward, Identity, Reply, Verdict, triage
+from telephony.bots.sip_triage import (
+    Drop,
+    Forward,
+    Identity,
+    Reply,
+    Verdict,
+    triage,
+    with_to_tag,
+)
 
 ME = Identity("agent1001", "127.0.0.1", 5072, "hotline-bot (test)")
 ASTERISK = ("127.0.0.1", 5060)
@@ -206,3 +214,15 @@ def test_broken_requests_are_answered_when_they_can_be_and_dropped_when_not() ->
 )
 def test_keep_alives_and_noise_are_dropped(datagram: bytes) -> None:
     assert isinstance(judge(datagram), Drop)
+
+
+def test_an_ack_gets_the_dialog_s_to_tag() -> None:
+    ack = (
+        "ACK sip:1001@127.0.0.1 SIP/2.0\r\n"
+        "To: <sip:1001@127.0.0.1>;tag=made-up\r\n"
+        "From: <sip:bot1@127.0.0.1>;tag=mine\r\n"
+        "CSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+    fixed = with_to_tag(ack, "asterisk-tag")
+    assert fixed == ack.replace("tag=made-up", "tag=asterisk-tag")
+    assert with_to_tag(ack, "") == ack
