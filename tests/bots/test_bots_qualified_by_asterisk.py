@@ -1,7 +1,8 @@
 """The bots against a real Asterisk 20 on the project's PJSIP config (docker/asterisk), where
 every phone is qualified (``qualify_frequency``): Asterisk sees each bot Avail and keeps
 it so, and a caller bot reaches an agent bot through the hotline while OPTIONS arrive at
-both of them, and stays on the call past the 32 s an unmatched ACK would allow.
+both of them, and stays on the call past the 32 s an unmatched ACK would allow; and
+``hotline bots`` as the README runs it.
 
 Needs the session fixture ``asterisk`` of the real-Asterisk rig (tests/asterisk/rig.py:
 ``.ports.sip`` and ``.cli()``; phones' passwords from ``sip_password``); skipped without it.
@@ -14,10 +15,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotline.cli import main
 from telephony.bots.agent import AgentBot
 from telephony.bots.caller import CallerBot, Wait
 from telephony.bots.phone import Account
@@ -137,3 +140,29 @@ def test_a_caller_bot_reaches_an_agent_bot_while_asterisk_qualifies_both(
     assert outcome.options_answered > 0
     assert qualifier.statuses
     assert set(qualifier.statuses) == {"Avail"}
+
+
+def test_hotline_bots_as_the_readme_runs_it(
+    pbx: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first_port = rig.free_udp_range(4)
+    code = main(
+        [
+            "bots",
+            "--asterisk", "127.0.0.1",
+            "--port", str(pbx.ports.sip),
+            "--agents", "2",
+            "--callers", "1",
+            "--script", "wait:2,press:1,wait:8",
+            "--talk", "3",
+            "--agent-password", rig.sip_password("agent{id}"),
+            "--caller-password", rig.sip_password("bot{n}"),
+            "--sip-port", str(first_port),
+            "--record-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed
+    assert "hotline bots: 1/1 calls completed" in printed.out
+    assert "hotline bots: agents answered 1 calls" in printed.err
+    assert list(tmp_path.glob("bot1-100-*.wav"))
