@@ -136,9 +136,8 @@ class SipFrontDoor:
                     f"{verdict.status} (pyVoIP does not handle it)",
                 )
         elif isinstance(verdict, Drop):
-            self._tell_once(
-                verdict.reason, f"dropped a datagram from {source[0]}: {verdict.reason}"
-            )
+            kind = verdict.reason.split(":")[0]  # not the quoted start line: once per kind
+            self._tell_once(kind, f"dropped a datagram from {source[0]}: {verdict.reason}")
 
     def _tell_once(self, kind: str, message: str) -> None:
         """Log each kind of trouble once per phone (INFO), then only at DEBUG."""

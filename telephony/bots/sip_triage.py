@@ -10,7 +10,8 @@ escapes and kills the call. So every datagram is triaged first:
   its parser accepts them;
 - OPTIONS is answered 200 OK, as a softphone does, in any state (idle, ringing, in a call);
 - other SIP methods are refused: 405 for the standard ones, 501 for the rest;
-- what pyVoIP would choke on and cannot be answered is dropped (:class:`Drop`), with why.
+- what pyVoIP would choke on is refused (400, or 513 past the 8192 bytes pyVoIP reads), or
+  dropped (:class:`Drop`, with why) when it cannot be answered.
 
 Pure: bytes in, a decision out (the reply's bytes and where to send them).
 """
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 SIP_VERSION = "SIP/2.0"
+#: pyVoIP reads its socket 8192 bytes at a time: a longer datagram would reach it cut short.
+PYVOIP_MAX_DATAGRAM = 8192
 #: The requests pyVoIP's own code handles (pyVoIP.SIPCompatibleMethods in 1.6.8).
 PYVOIP_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL"})
 #: What a bot's phone accepts, in the order a softphone lists them.
@@ -126,7 +129,10 @@ def triage(
     if head is None:
         return Drop("not SIP (keep-alive or noise)")
     start = head[0]
+    too_long = len(datagram) > PYVOIP_MAX_DATAGRAM
     if start.startswith(SIP_VERSION + " "):
+        if too_long:
+            return Drop(f"a response longer than {PYVOIP_MAX_DATAGRAM} bytes")
         if pyvoip_parses(datagram):
             return Forward()
         return Drop(f"a response pyVoIP cannot parse: {start[:60]}")
@@ -135,9 +141,12 @@ def triage(
         return Drop(f"not a SIP request: {start[:60]!r}")
     if request.first("via") is None:
         return Drop(f"{request.method} without Via: nowhere to answer")
-    if request.method == "ACK":
-        # ACK is never answered; pyVoIP ignores them all, and so can a bot.
-        return Forward() if pyvoip_parses(datagram) else Drop("an ACK pyVoIP cannot parse")
+    if request.method == "ACK":  # never answered: pyVoIP ignores them all
+        if not too_long and pyvoip_parses(datagram):
+            return Forward()
+        return Drop("an ACK pyVoIP cannot parse")
+    if too_long:
+        return _reply(request, source, me, 513, "Message Too Large")
     if request.version != SIP_VERSION:
         return _reply(request, source, me, 505, "Version Not Supported")
     missing = [h for h in ("from", "to", "call-id", "cseq") if request.first(h) is None]

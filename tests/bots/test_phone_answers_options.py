@@ -5,6 +5,7 @@ requests (tests/bots/sip_peer.py)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -165,6 +166,22 @@ def test_an_idle_phone_refuses_what_it_does_not_handle_and_still_takes_a_call(
     call.ringing()
     assert call.answered().body  # its SDP
     assert agent.answered == 1
+
+
+def test_each_kind_of_refusal_is_logged_once(
+    peer: SipPeer, agent: AgentBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="telephony.bots.sip_front_door")
+    bot = address(agent)
+    for _ in range(3):
+        refusals(peer, bot, AGENT)
+        options_answered(peer, bot, AGENT)
+    told = [(r.levelno, r.getMessage()) for r in caplog.records]
+    for method, status in (("INFO", 405), ("FROBNICATE", 501)):
+        about = [level for level, text in told if f"answered {method} " in text]
+        assert about == [logging.INFO, logging.DEBUG, logging.DEBUG], told
+        assert any(f"with {status}" in text for _, text in told if method in text)
+    assert not [text for _, text in told if "OPTIONS" in text]  # answering it is routine
 
 
 def test_a_ringing_phone_answers_options_and_is_still_answered(

@@ -209,6 +209,13 @@ def test_broken_requests_are_answered_when_they_can_be_and_dropped_when_not() ->
     assert judge(no_via) == Drop("OPTIONS without Via: nowhere to answer")
 
 
+def test_what_is_longer_than_pyvoip_reads_is_refused_not_cut_short() -> None:
+    long_invite = invite().replace(b"Call-ID:", b"X-Padding: " + b"x" * 8200 + b"\r\nCall-ID:")
+    assert lines(reply(long_invite))[0] == "SIP/2.0 513 Message Too Large"
+    long_options = options().replace(b"Call-ID:", b"X-Padding: " + b"x" * 8200 + b"\r\nCall-ID:")
+    assert lines(reply(long_options))[0] == "SIP/2.0 513 Message Too Large"
+
+
 @pytest.mark.parametrize(
     "datagram", [b"\r\n\r\n", b"\x00\x00\x00\x00", b"\xff\xfe binary", b"hello there\r\n\r\n"]
 )
