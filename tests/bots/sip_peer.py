@@ -8,6 +8,7 @@ It speaks plain RFC 3261 text, as Asterisk's PJSIP does; it knows nothing of pyV
 from __future__ import annotations
 
 import queue
+import random
 import socket
 import threading
 import time
@@ -15,7 +16,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["SipPeer", "SipText", "free_udp_ports", "sdp"]
+__all__ = ["SipPeer", "SipText", "free_rtp_port", "free_udp_ports", "sdp"]
+
+
+def free_rtp_port() -> int:
+    """A UDP port free on 127.0.0.1 below the kernel's ephemeral range (32768-), where
+    no other socket on the machine is handed it meanwhile: pyVoIP binds it only once a
+    call is answered, seconds after it is chosen."""
+    for _ in range(200):
+        port = random.randrange(10000, 20000)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free UDP port in 10000-19999")
 
 
 def free_udp_ports(count: int) -> list[int]:

@@ -25,7 +25,7 @@ from telephony.bots.agent import AgentBot
 from telephony.bots.caller import CallerBot, Wait
 from telephony.bots.phone import Account
 
-from .sip_peer import free_udp_ports
+from .sip_peer import free_rtp_port, free_udp_ports
 
 rig = pytest.importorskip(
     "tests.asterisk.rig",
@@ -52,7 +52,8 @@ def pbx(request: pytest.FixtureRequest) -> Any:
 
 
 def account(pbx: Any, username: str) -> Account:
-    sip, rtp = free_udp_ports(2)
+    (sip,) = free_udp_ports(1)
+    rtp = free_rtp_port()
     return Account(
         "127.0.0.1",
         username,
@@ -146,6 +147,7 @@ def test_hotline_bots_as_the_readme_runs_it(
     pbx: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first_port = rig.free_udp_range(4)
+    rtp_port = free_rtp_port() // 100 * 100  # 3 bots x 100 ports, below Asterisk's own
     code = main(
         [
             "bots",
@@ -158,6 +160,7 @@ def test_hotline_bots_as_the_readme_runs_it(
             "--agent-password", rig.sip_password("agent{id}"),
             "--caller-password", rig.sip_password("bot{n}"),
             "--sip-port", str(first_port),
+            "--rtp-port", str(min(rtp_port, 19700)),
             "--record-dir", str(tmp_path),
         ]
     )  # fmt: skip

@@ -16,7 +16,7 @@ from telephony.bots.agent import AgentBot
 from telephony.bots.caller import CallerBot, Wait
 from telephony.bots.phone import Account
 
-from .sip_peer import SipPeer, SipText, free_udp_ports, sdp
+from .sip_peer import SipPeer, SipText, free_rtp_port, free_udp_ports, sdp
 
 AGENT = "agent1001"
 
@@ -29,7 +29,8 @@ def peer() -> Iterator[SipPeer]:
 
 
 def account(peer: SipPeer, username: str) -> Account:
-    sip, rtp = free_udp_ports(2)
+    (sip,) = free_udp_ports(1)
+    rtp = free_rtp_port()
     return Account(
         "127.0.0.1", username, "secret", "127.0.0.1", sip, peer.port, rtp_low=rtp, rtp_high=rtp
     )
