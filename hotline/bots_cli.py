@@ -42,6 +42,12 @@ def register(subparsers: Any) -> None:
     bots.add_argument("--talk", type=float, default=5.0, metavar="S", help="agents talk this long")
     bots.add_argument("--record-dir", type=Path, help="write what each caller heard here")
     bots.add_argument("--sip-port", type=int, default=5070, help="first local SIP port")
+    bots.add_argument(
+        "--rtp-port",
+        type=int,
+        default=20000,
+        help="first local RTP port: each bot (agents, then callers) takes the next 100",
+    )
     bots.set_defaults(run=_run)
 
 
@@ -78,8 +84,8 @@ async def _drive(args: argparse.Namespace, script: list[Any]) -> list[CallerOutc
             args.my_ip,
             port,
             args.port,
-            rtp_low=20000 + 100 * index,
-            rtp_high=20099 + 100 * index,
+            rtp_low=args.rtp_port + 100 * index,
+            rtp_high=args.rtp_port + 100 * index + 99,
         )
         port += 1
         agents.append(AgentBot(account, talk_s=args.talk))
@@ -92,8 +98,8 @@ async def _drive(args: argparse.Namespace, script: list[Any]) -> list[CallerOutc
             args.my_ip,
             port,
             args.port,
-            rtp_low=30000 + 100 * n,
-            rtp_high=30099 + 100 * n,
+            rtp_low=args.rtp_port + 100 * (args.agents + n - 1),
+            rtp_high=args.rtp_port + 100 * (args.agents + n - 1) + 99,
         )
         port += 1
         callers.append(CallerBot(account, args.record_dir))

@@ -9,10 +9,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from pyVoIP.VoIP import CallState, VoIPCall, VoIPPhone
+from pyVoIP.VoIP import CallState, VoIPCall
 
 from telephony.bots.audio import dtmf, silence
 from telephony.bots.phone import Account, play, registered
+from telephony.bots.sip_front_door import BotPhone
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class AgentBot:
     talk_s: float = 5.0
     answered: int = 0
     hung_up_by_caller: int = 0
-    _phone: VoIPPhone | None = None
+    _phone: BotPhone | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -36,6 +37,10 @@ class AgentBot:
         if self._phone is not None:
             self._phone.stop()
             self._phone = None
+
+    def options_answered(self) -> int:
+        """How many OPTIONS (Asterisk's qualify) the running phone has answered 200 OK."""
+        return 0 if self._phone is None else self._phone.answered_count("OPTIONS")
 
     def _on_call(self, call: VoIPCall) -> None:
         """pyVoIP runs this in its own thread for each incoming INVITE."""

@@ -61,6 +61,7 @@ class CallerOutcome:
     heard_s: float = 0.0
     recording: Path | None = None
     error: str | None = None
+    options_answered: int = 0  # Asterisk's qualify OPTIONS, answered 200 OK during the call
     notes: list[str] = field(default_factory=list)
 
 
@@ -93,6 +94,7 @@ class CallerBot:
         except (OSError, TimeoutError, ValueError) as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"
         finally:
+            outcome.options_answered = phone.answered_count("OPTIONS")
             phone.stop()
             outcome.heard_s = len(heard) / 8000
             if self.record_dir is not None and heard:

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
+from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall
 
 from telephony.bots.audio import RATE
+from telephony.bots.sip_front_door import BotPhone
 
 __all__ = ["FRAME", "Account", "play", "registered", "wait_for_state"]
 
@@ -39,18 +40,20 @@ def registered(
     on_call: Callable[[VoIPCall], None] | None = None,
     *,
     timeout_s: float = 10.0,
-) -> VoIPPhone:
-    """A started phone once Asterisk has accepted its registration."""
-    phone = VoIPPhone(
+) -> BotPhone:
+    """A started phone once Asterisk has accepted its registration. It answers Asterisk's
+    OPTIONS (``qualify_frequency``) in every state and refuses what it does not handle
+    (sip_front_door.py)."""
+    phone = BotPhone(
         account.asterisk,
         account.asterisk_port,
         account.username,
         account.password,
-        myIP=account.my_ip,
-        callCallback=on_call,
-        sipPort=account.sip_port,
-        rtpPortLow=account.rtp_low,
-        rtpPortHigh=account.rtp_high,
+        my_ip=account.my_ip,
+        sip_port=account.sip_port,
+        rtp_low=account.rtp_low,
+        rtp_high=account.rtp_high,
+        on_call=on_call,
     )
     phone.start()
     deadline = time.monotonic() + timeout_s
