@@ -4,8 +4,8 @@ it so, and a caller bot reaches an agent bot through the hotline while OPTIONS a
 both of them, and stays on the call past the 32 s an unmatched ACK would allow; and
 ``hotline bots`` as the README runs it.
 
-Needs the session fixture ``asterisk`` of the real-Asterisk rig (tests/asterisk/rig.py:
-``.ports.sip`` and ``.cli()``; phones' passwords from ``sip_password``); skipped without it.
+Runs on the real-Asterisk rig's session Asterisk (tests/conftest.py), skipped with the
+rig's reason when this machine has no bundle.
 No hotline service listens on the rig's AGI port, so calls to 100 take the dialplan's
 fallback: Asterisk's own Queue() over the agents' phones.
 """
@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,13 +23,9 @@ from hotline.cli import main
 from telephony.bots.agent import AgentBot
 from telephony.bots.caller import CallerBot, Wait
 from telephony.bots.phone import Account
+from tests.asterisk.rig import Asterisk, free_udp_range, sip_password
 
 from .sip_peer import free_rtp_port, free_udp_ports
-
-rig = pytest.importorskip(
-    "tests.asterisk.rig",
-    reason="the real-Asterisk rig (tests/asterisk/rig.py) is not in this tree",
-)
 
 pytestmark = pytest.mark.slow
 
@@ -39,25 +34,13 @@ CALLER = "bot1"
 HOTLINE = "100"
 
 
-@pytest.fixture
-def pbx(request: pytest.FixtureRequest) -> Any:
-    """The rig's running Asterisk."""
-    try:
-        return request.getfixturevalue("asterisk")
-    except pytest.FixtureLookupError:
-        pytest.skip(
-            "no `asterisk` fixture here: the rig's session fixture (tests/asterisk/conftest.py)"
-            " must be visible to tests/bots (tests/conftest.py)"
-        )
-
-
-def account(pbx: Any, username: str) -> Account:
+def account(pbx: Asterisk, username: str) -> Account:
     (sip,) = free_udp_ports(1)
     rtp = free_rtp_port()
     return Account(
         "127.0.0.1",
         username,
-        rig.sip_password(username),
+        sip_password(username),
         "127.0.0.1",
         sip,
         pbx.ports.sip,
@@ -67,14 +50,14 @@ def account(pbx: Any, username: str) -> Account:
 
 
 @pytest.fixture
-def agent(pbx: Any) -> Iterator[AgentBot]:
+def agent(pbx: Asterisk) -> Iterator[AgentBot]:
     bot = AgentBot(account(pbx, AGENT), ring_s=1.0, talk_s=45.0)
     bot.start()
     yield bot
     bot.stop()
 
 
-def contact_status(pbx: Any, endpoint: str) -> str:
+def contact_status(pbx: Asterisk, endpoint: str) -> str:
     """``Avail``, ``Unavail``, ``NonQual``, ``Unknown``... of the endpoint's contact."""
     for line in pbx.cli(f"pjsip show contacts like {endpoint}").splitlines():
         words = line.split()
@@ -90,7 +73,9 @@ def until(check: Callable[[], bool], timeout_s: float) -> bool:
     return check()
 
 
-def test_asterisk_sees_an_agent_bot_available_and_keeps_it_so(pbx: Any, agent: AgentBot) -> None:
+def test_asterisk_sees_an_agent_bot_available_and_keeps_it_so(
+    pbx: Asterisk, agent: AgentBot
+) -> None:
     assert until(lambda: contact_status(pbx, AGENT) == "Avail", 10), contact_status(pbx, AGENT)
     for _ in range(5):  # qualify now, as qualify_frequency does every 30 s
         pbx.cli(f"pjsip qualify {AGENT}")
@@ -102,7 +87,7 @@ def test_asterisk_sees_an_agent_bot_available_and_keeps_it_so(pbx: Any, agent: A
 class Qualifier:
     """Makes Asterisk send OPTIONS to the given endpoints every ``period_s``."""
 
-    def __init__(self, pbx: Any, endpoints: tuple[str, ...], period_s: float) -> None:
+    def __init__(self, pbx: Asterisk, endpoints: tuple[str, ...], period_s: float) -> None:
         self._stop = threading.Event()
         self.statuses: list[str] = []
 
@@ -124,7 +109,7 @@ class Qualifier:
 
 
 def test_a_caller_bot_reaches_an_agent_bot_while_asterisk_qualifies_both(
-    pbx: Any, agent: AgentBot
+    pbx: Asterisk, agent: AgentBot
 ) -> None:
     assert until(lambda: contact_status(pbx, AGENT) == "Avail", 10)
     caller = CallerBot(account(pbx, CALLER))
@@ -144,9 +129,9 @@ def test_a_caller_bot_reaches_an_agent_bot_while_asterisk_qualifies_both(
 
 
 def test_hotline_bots_as_the_readme_runs_it(
-    pbx: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pbx: Asterisk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first_port = rig.free_udp_range(4)
+    first_port = free_udp_range(4)
     rtp_port = free_rtp_port() // 100 * 100  # 3 bots x 100 ports, below Asterisk's own
     code = main(
         [
@@ -157,8 +142,8 @@ def test_hotline_bots_as_the_readme_runs_it(
             "--callers", "1",
             "--script", "wait:2,press:1,wait:8",
             "--talk", "3",
-            "--agent-password", rig.sip_password("agent{id}"),
-            "--caller-password", rig.sip_password("bot{n}"),
+            "--agent-password", sip_password("agent{id}"),
+            "--caller-password", sip_password("bot{n}"),
             "--sip-port", str(first_port),
             "--rtp-port", str(min(rtp_port, 19700)),
             "--record-dir", str(tmp_path),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .rig import Asterisk, BundleMissing, start_asterisk
-from .sipp import SIPP
+from tests.asterisk.rig import Asterisk, BundleMissing, start_asterisk
+from tests.asterisk.sipp import SIPP
 
 
 @pytest.fixture(scope="session")
