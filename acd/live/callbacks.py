@@ -58,6 +58,7 @@ from typing import Final, Literal
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.agent_events import Answered, HungUp, OfferRang, Unreachable
+from acd.contacts import callback_attempt_id
 from acd.live.callback_legs import (
     VAR_CALLBACK,
     VAR_CALLBACK_CALLERID,
@@ -315,9 +316,12 @@ class CallbackDialler:
             service.release(ticket)
             self._queued_at.pop(call.call_id, None)
             talked = ended if isinstance(ended, _Talked) else None
+            outcome = attempt_outcome(ended)
+            detail = ended.reason if isinstance(ended, _Dropped) else ended.status
+            service.callback_settled(call.call_id, outcome, detail)
             self._interactions.ended(
                 call.call_id,
-                outcome=attempt_outcome(ended),
+                outcome=outcome,
                 wait_s=None if talked is None else talked.wait_s,
                 priority=None if talked is None else talked.priority,
                 talk_s=None if talked is None else talked.talk_s,
@@ -505,7 +509,7 @@ def _attributes(callback: Callback) -> CallAttributes:
     attempt = callback.attempts + 1
     found = CallAttributes.from_state(
         CallState(attributes=attributes),
-        call_id=f"{callback.call_id}-cb{attempt}",
+        call_id=callback_attempt_id(callback.call_id, attempt),
         channel="",
         caller_number=callback.number,
     )

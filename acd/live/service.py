@@ -49,6 +49,7 @@ from acd.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackSettled,
     CallEnded,
     EventRecord,
     EventSink,
@@ -130,7 +131,8 @@ class AcdService:
         self.setup = setup
         self._clock = clock
         self._skills = {q.policy.name: q.skills for q in setup.queues}
-        self.distributor = setup.distributor(clock=clock, sink=_Tap(sink, self), seed=seed)
+        self._sink = _Tap(sink, self)
+        self.distributor = setup.distributor(clock=clock, sink=self._sink, seed=seed)
         self._tickets: dict[str, CallTicket] = {}
         self._dials: dict[str, tuple[str, str]] = {}
         self._servable = Servable(self.distributor)
@@ -295,6 +297,11 @@ class AcdService:
             return  # already released, or the call was queued again under a new ticket
         del self._tickets[ticket.call_id]
         self.caller_left(ticket.call_id, "session ended")
+
+    def callback_settled(self, call_id: str, outcome: str, result: str = "") -> None:
+        """How a callback attempt ended for the customer, into the event log (the ACD's own
+        events end with the agent's leg, before the customer is dialled)."""
+        self._sink.append(self.now(), CallbackSettled(call_id, outcome, result))
 
     # agents: actions (the API) ---------------------------------------------------------
     # Each raises what the core raises: ``UnknownAgent``, ``IllegalTransition``.

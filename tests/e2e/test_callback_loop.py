@@ -41,6 +41,9 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
         outbound = await ended_interaction(stack, callback_call)
         token = await stack.token("history:read")
         timeline = await voice_timeline(stack, token, CUSTOMER)
+        hub = stack.service.supervisor_hub
+        await wait_until(lambda: hub.snapshot()["callbacks"]["completed"] == 1)
+        callbacks = hub.snapshot()["callbacks"]
 
     assert not booked.dials  # the caller hung up without talking to anyone
     (offer,) = [o for o in stack.events(CallOffered) if o.call_id == callback_call]
@@ -49,6 +52,10 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
     assert (request.status, request.attempts, request.agent) == ("done", 1, offer.agent_id)
     assert request.last_result == "answered"
     assert (outbound.agent, outbound.outcome) == (offer.agent_id, "callback_completed")
+    # The supervisor's figures: one request, one attempt, completed; not an offered call.
+    assert callbacks == {
+        "requested": 1, "attempts": 1, "connected": 1, "completed": 1, "failed": 0
+    }  # fmt: skip
 
     # Over the HTTP API: the customer's timeline holds the call that booked the callback
     # and the callback itself, outbound, answered by the agent who was offered it.
