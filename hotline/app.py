@@ -182,9 +182,7 @@ class Hotline:
                     self.acd_events.subscribe,
                     quality=ContactQuality(self.history),
                     link=TelephonyLink(
-                        self.ami,
-                        events=CONSUMED_EVENTS,
-                        agi_listening=lambda: self._agi_listening
+                        self.ami, events=CONSUMED_EVENTS, agi_listening=lambda: self._agi_listening
                     ),
                     # today's KPIs rebuilt from the event log; this run's come live
                     kpi_log=EventLogKpis(
