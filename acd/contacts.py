@@ -19,11 +19,13 @@ from history.outcomes import Outcome
 
 __all__ = [
     "CALLBACK",
+    "HANDED_TO_FALLBACK",
     "VOICE",
     "callback_attempt_id",
     "channel_of",
     "exit_outcome",
     "is_callback_attempt",
+    "sent_on",
 ]
 
 VOICE: Final = "voice"
@@ -34,6 +36,23 @@ _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
 #: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``acd.live.gateway``).
 _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
 CALLBACK_REQUESTED_REASON: Final = "callback requested"
+#: A waiting call the service handed to the dialplan's fallback as it stopped.
+HANDED_TO_FALLBACK: Final = "handed to the fallback"
+#: ``<why>; to <action>``: a queue rule sent the call on (``sent_on``), and the outcome the
+#: history records for where it went.
+_TO: Final = "; to "
+_DESTINATIONS: Final = {
+    "voicemail": Outcome.VOICEMAIL,
+    "callback": Outcome.CALLBACK_REQUESTED,
+    "fallback": Outcome.FALLBACK,
+    "hangup": Outcome.OVERFLOWED,
+    "queue": Outcome.OVERFLOWED,  # counted again where it ends
+}
+
+
+def sent_on(why: str, action: str) -> str:
+    """The ``CallAbandoned.reason`` of a call a queue rule sends to ``action``."""
+    return f"{why}{_TO}{action}"
 
 
 def callback_attempt_id(call_id: str, attempt: int) -> str:
@@ -56,6 +75,11 @@ def exit_outcome(reason: str, channel: str) -> Outcome:
         return Outcome.CALLBACK_FAILED
     if reason == CALLBACK_REQUESTED_REASON:
         return Outcome.CALLBACK_REQUESTED
+    if reason == HANDED_TO_FALLBACK:
+        return Outcome.FALLBACK
+    _, to, action = reason.rpartition(_TO)
+    if to and action in _DESTINATIONS:
+        return _DESTINATIONS[action]
     if reason.startswith(_OVERFLOW_REASONS):
         return Outcome.OVERFLOWED
     return Outcome.FAILED

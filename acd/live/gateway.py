@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from acd.calls import IncomingCall
+from acd.contacts import HANDED_TO_FALLBACK, sent_on
 from acd.live.persistence import InteractionRecorder, NoInteractions
 from acd.live.ringing import Rang, ring_agent
 from acd.live.service import AcdService, CallTicket
@@ -67,7 +68,6 @@ __all__ = [
     "ATTR_ENTRY_AT",
     "ATTR_QUEUE",
     "ATTR_WAITED_S",
-    "HANDED_TO_FALLBACK",
     "LiveAcd",
     "callback_entry_time",
     "csat_score",
@@ -81,9 +81,6 @@ ATTR_ENTRY_AT = "acd.entry_at"
 ATTR_WAITED_S = "acd.waited_s"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
-#: ``CallAbandoned.reason`` of a waiting call the service handed to the dialplan's fallback
-#: as it stopped (not the caller's doing: not an abandon).
-HANDED_TO_FALLBACK = "handed to the fallback"
 
 
 def _utc_now() -> dt.datetime:
@@ -355,16 +352,14 @@ class LiveAcd:
         depth: int,
     ) -> None:
         self._left(run, ticket)
-        self._service.caller_left(ticket.call_id, reason)
-        log.info(
-            "call %s leaves %s (%s): %s", ticket.call_id, ticket.queue, reason, overflow.action
-        )
+        action = self._destination(run, overflow, depth)
+        self._service.caller_left(ticket.call_id, sent_on(reason, action))
+        log.info("call %s leaves %s (%s): %s", ticket.call_id, ticket.queue, reason, action)
         if waiter is not None:
             await waiter.stop_music()
         if overflow.prompt is not None:
             await self._play(run, overflow.prompt)
-        action = overflow.action
-        if action == "queue" and overflow.queue is not None and depth < self._max_overflows:
+        if action == "queue" and overflow.queue is not None:
             moved = replace(ticket.call, queue=overflow.queue, entry_time=ticket.entry_time)
             await self._join(run, moved, depth + 1)
         elif action == "voicemail":
@@ -376,7 +371,19 @@ class LiveAcd:
             await self._play(run, self._settings.prompts.goodbye)
             await run.session.hangup()
         else:
+            if overflow.action == "callback":  # no number to call back
+                await self._play(run, self._settings.prompts.callback_impossible)
             await self._to_fallback(run)
+
+    def _destination(self, run: _Run, overflow: Overflow, depth: int) -> str:
+        """Where a queue rule sends the call: its action, or the fallback when that cannot
+        be done (no queue left to overflow to, no number to call back)."""
+        action = overflow.action
+        if action == "queue" and (overflow.queue is None or depth >= self._max_overflows):
+            return "fallback"
+        if action == "callback" and not diallable(run.call.caller_number or ""):
+            return "fallback"
+        return action
 
     async def _book_callback(
         self, run: _Run, ticket: CallTicket, waiter: WaitingCaller | None

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from acd.contacts import HANDED_TO_FALLBACK
 from acd.events import CallAbandoned
 from acd.live.contact_times import Talked
-from acd.live.gateway import HANDED_TO_FALLBACK
 from history.outcomes import Outcome
 
 from .support import Agent, Rig, live_acd, wait_until

@@ -12,6 +12,8 @@ fallback: Asterisk's own Queue() over the agents' phones.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
 from telephony.bots.agent import AgentBot
 from telephony.bots.caller import CallerBot, Wait
 from telephony.bots.phone import Account
@@ -128,29 +129,27 @@ def test_a_caller_bot_reaches_an_agent_bot_while_asterisk_qualifies_both(
     assert set(qualifier.statuses) == {"Avail"}
 
 
-def test_hotline_bots_as_the_readme_runs_it(
-    pbx: Asterisk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_hotline_bots_as_the_readme_runs_it(pbx: Asterisk, tmp_path: Path) -> None:
+    """The command itself, in its own process (so a stuck phone fails the test, never the
+    run)."""
     first_port = free_udp_range(4)
     rtp_port = free_rtp_port() // 100 * 100  # 3 bots x 100 ports, below Asterisk's own
-    code = main(
-        [
-            "bots",
-            "--asterisk", "127.0.0.1",
-            "--port", str(pbx.ports.sip),
-            "--agents", "2",
-            "--callers", "1",
-            "--script", "wait:2,press:1,wait:8",
-            "--talk", "3",
-            "--agent-password", sip_password("agent{id}"),
-            "--caller-password", sip_password("bot{n}"),
-            "--sip-port", str(first_port),
-            "--rtp-port", str(min(rtp_port, 19700)),
-            "--record-dir", str(tmp_path),
-        ]
-    )  # fmt: skip
-    printed = capsys.readouterr()
-    assert code == 0, printed
-    assert "hotline bots: 1/1 calls completed" in printed.out
-    assert "hotline bots: agents answered 1 calls" in printed.err
+    command = [
+        sys.executable, "-m", "hotline.cli", "bots",
+        "--asterisk", "127.0.0.1",
+        "--port", str(pbx.ports.sip),
+        "--agents", "2",
+        "--callers", "1",
+        "--script", "wait:2,press:1,wait:8",
+        "--talk", "3",
+        "--agent-password", sip_password("agent{id}"),
+        "--caller-password", sip_password("bot{n}"),
+        "--sip-port", str(first_port),
+        "--rtp-port", str(min(rtp_port, 19700)),
+        "--record-dir", str(tmp_path),
+    ]  # fmt: skip
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "hotline bots: 1/1 calls completed" in ran.stdout
+    assert "hotline bots: agents answered 1 calls" in ran.stderr
     assert list(tmp_path.glob("bot1-100-*.wav"))

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from history.callbacks import CallbackStore
 from history.models import InteractionRow, NoteRow
-from history.outcomes import INTERRUPTED_NOTE, Outcome
+from history.outcomes import ABANDONS, INTERRUPTED_NOTE, Outcome
+from hotline.web.metrics import render
 from telephony.emulator import AgentPhone, Caller, CallResult, Customer
 from telephony.emulator.calls import Call
 
@@ -157,6 +158,11 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
         assert stack.service.closing_interrupted is not None
         await stack.service.closing_interrupted
         rows, notes = await stored(stack)
+        # The supervisor's figures, rebuilt from the event log by the new start, and /metrics.
+        hub = stack.service.supervisor_hub
+        await hub.kpis.state("ok")
+        snapshot = hub.snapshot()
+        exposed = render(hub)
 
     assert handed.fallback_used
     assert overflowed.hung_up_by == "agi"
@@ -193,6 +199,22 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
             assert row.wrap_s is not None  # agents.policy.wrap_up_s: 0.3 s
     answered_intents = {r.call_type for r in inbound if r.outcome == Outcome.ANSWERED}
     assert answered_intents  # what the IVR learnt is on the record
+
+    # The KPIs (after a restart) count the queued calls as the history records them.
+    recorded = Counter(Outcome(r.outcome or "") for r in inbound)
+    today = snapshot["kpis"]
+    assert today["answered"] == recorded[Outcome.ANSWERED]
+    assert today["abandoned"] == sum(recorded[o] for o in ABANDONS)
+    assert today["abandoned_ringing"] == recorded[Outcome.ABANDONED_RINGING]
+    assert today["short_abandoned"] == recorded[Outcome.ABANDONED_SHORT]
+    exits = (Outcome.CALLBACK_REQUESTED, Outcome.OVERFLOWED, Outcome.VOICEMAIL, Outcome.FALLBACK)
+    assert today["exits"] == {o.value: recorded[o] for o in exits}
+    callbacks = snapshot["callbacks"]
+    assert (callbacks["requested"], callbacks["attempts"]) == (2, 2)
+    assert (callbacks["completed"], callbacks["failed"]) == (1, 1)
+    # /metrics says the same.
+    assert 'hotline_callbacks_today{result="completed"} 1' in exposed
+    assert 'hotline_callbacks_today{result="failed"} 1' in exposed
 
 
 async def settled(book: CallbackStore, call_id: str, timeout_s: float = 20.0) -> None:
@@ -241,6 +263,11 @@ async def test_a_call_a_killed_service_left_open_is_closed_as_failed_at_the_next
         assert stack.service.closing_interrupted is not None
         await stack.service.closing_interrupted
         rows, notes = await stored(stack)
+        # The supervisor's figures, rebuilt from the event log by the new start, and /metrics.
+        hub = stack.service.supervisor_hub
+        await hub.kpis.state("ok")
+        snapshot = hub.snapshot()
+        exposed = render(hub)
 
     [closed] = rows
     assert (closed.external_id, closed.outcome, closed.status) == (
@@ -251,3 +278,6 @@ async def test_a_call_a_killed_service_left_open_is_closed_as_failed_at_the_next
     assert closed.ended_at is not None
     assert closed.ended_at >= closed.started_at
     assert notes == [INTERRUPTED_NOTE]
+    # The KPIs, rebuilt from the log, count the call the stop cut off as failed, once.
+    assert snapshot["kpis"]["exits"] == {Outcome.FAILED.value: 1}
+    assert 'outcome="failed"} 1' in exposed

@@ -88,6 +88,7 @@ class SupervisorHub:
             self._wall,
             self._offset,
             kpi_log=kpi_log,
+            policy=acd.setup.sl_policy,  # the configured target and short-abandon bound
             every_s=kpi_every_s,
             changed=lambda: self._changed.set(),
         )

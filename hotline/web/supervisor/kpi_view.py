@@ -32,7 +32,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from acd.events import CallQueued, EventRecord
-from acd.kpi import CallKpis, KpiReport
+from acd.kpi import CallKpis, KpiReport, SlPolicy
 from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
 from hotline.web.supervisor.quality import day_start
 
@@ -68,6 +68,7 @@ class KpiView:
         offset: float,
         *,
         kpi_log: KpiLog | None = None,
+        policy: SlPolicy | None = None,
         every_s: float = 1.0,
         changed: Callable[[], None] = lambda: None,
     ) -> None:
@@ -77,7 +78,7 @@ class KpiView:
         self._today = day_start(wall()).timestamp()
         self._every_s = every_s
         self._changed = changed
-        self._kpis = KpiAggregate(interval_s=INTERVAL_S, day_start=self._today)
+        self._kpis = KpiAggregate(policy, interval_s=INTERVAL_S, day_start=self._today)
         self._log = kpi_log
         self._run = "" if kpi_log is None else kpi_log.run
         self._reported: tuple[float, float, dict[str, Any]] | None = None
