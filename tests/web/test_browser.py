@@ -41,6 +41,7 @@ def sign_in(driver: Any, url: str, name: str) -> None:
 
 
 def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -48,8 +49,21 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
     wait = WebDriverWait(driver, WAIT_S)
     if text is None:
         return wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+    def shown(browser: Any) -> bool:
+        # the text as read: without the invisible isolates T() puts around values in Arabic
+        try:
+            return text in visible(browser.find_element(By.CSS_SELECTOR, css).text)
+        except StaleElementReferenceException:  # re-rendered meanwhile: look again
+            return False
+
+    wait.until(shown)
     return driver.find_element(By.CSS_SELECTOR, css)
+
+
+def visible(text: str) -> str:
+    """``text`` without Unicode's invisible bidi isolates (LRI, RLI, FSI, PDI)."""
+    return text.translate(dict.fromkeys(range(0x2066, 0x206A)))
 
 
 def each_role_lands_on_its_page(driver: Any, url: str) -> None:
