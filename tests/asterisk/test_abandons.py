@@ -13,7 +13,7 @@ from history.outcomes import Outcome
 
 from .rig import Asterisk
 from .service import running_service
-from .sipp import Pause, SippAgent, SippCaller
+from .sipp import Dtmf, Pause, SippAgent, SippCaller
 from .test_calls import TO_AN_AGENT, kinds, settled
 
 pytestmark = pytest.mark.asterisk
@@ -28,22 +28,30 @@ def agi_commands(pbx: Asterisk, since: int) -> list[str]:
     ]
 
 
-async def test_a_caller_hanging_up_while_the_first_prompt_plays_is_abandoned_in_the_ivr(
-    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+#: Hanging up 1.5 s into "choose-language" (several seconds long), or 1 s into
+#: "main-menu" (after 1 for English and a key that skips the open question).
+DURING = {
+    "choose-language": ("+971501110031", (Pause(1.5),)),
+    "main-menu": ("+971501110033", (Pause(0.8), Dtmf("1"), Pause(1.8), Dtmf("0"), Pause(1.0))),
+}
+
+
+@pytest.mark.parametrize("prompt", list(DURING))
+async def test_a_caller_hanging_up_while_a_prompt_plays_is_abandoned_in_the_ivr(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path, prompt: str
 ) -> None:
-    number = "+971501110031"
+    number, steps = DURING[prompt]
     since = len(pbx.log())
     async with running_service(pbx, tmp_path) as service:
         service.only_agents("1001")
-        # "choose-language" is several seconds long: 1.5 s in, the caller is still hearing it
-        caller = SippCaller(number, sip_dir, (Pause(1.5),), hold_s=0.1)
+        caller = SippCaller(number, sip_dir, steps, hold_s=0.1)
         exit_code = await caller.run(pbx, timeout_s=30)
         interactions = await settled(pbx, service)
     assert exit_code == 0
     assert caller.events() == ["answered", "hung-up"]
     commands = agi_commands(pbx, since)
     assert commands, "hotline sent no AGI command"
-    assert "choose-language" in commands[-1]  # the prompt it was hearing when it hung up
+    assert prompt in commands[-1]  # the prompt it was hearing when it hung up
     assert service.events(CallQueued) == []
     (interaction,) = interactions
     assert interaction["outcome"] == Outcome.ABANDONED_IVR
