@@ -254,6 +254,10 @@ class SippCustomer(Sipp):
         )
         port = str(asterisk.ports.sip + 1)
         await self.spawn(asterisk, phone, "-p", port, "-s", "customer", calls=None)
+        # Nobody listened on the trunk's contact before: Asterisk may hold it Unreachable
+        # (and refuse to dial it) until its next qualify, up to 60 s away; qualify it now.
+        await asterisk.acli("pjsip qualify trunk")
+        await asterisk.until(lambda: "Avail" in asterisk.cli("pjsip show aor trunk"), 10)
 
     def outcomes(self, kind: str) -> list[str]:
         return [e for e in self.events() if e.split(" ", 1)[0] == kind]
