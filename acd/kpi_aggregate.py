@@ -60,7 +60,7 @@ from acd.kpi import (
 from acd.kpi_tally import Tally, ratio
 from history.outcomes import Outcome
 
-__all__ = ["ROLLING_WINDOWS_S", "SLICE_S", "KpiAggregate", "Tally"]
+__all__ = ["FOLDED_EVENTS", "ROLLING_WINDOWS_S", "SLICE_S", "KpiAggregate", "Tally"]
 
 SLICE_S = 60.0
 #: The rolling windows beside the fixed intervals.
@@ -71,6 +71,19 @@ KEEP_SLICES = int(max(ROLLING_WINDOWS_S) // SLICE_S) + 1
 REMEMBERED_EXITS = 5000
 
 Key = tuple[str, str]  # (queue, channel)
+#: The events ``KpiAggregate.add`` folds (others, such as offers' explanations, rejections
+#: and reloads, change no figure): what a rebuild reads back from the log.
+FOLDED_EVENTS = (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallbackSettled,
+    CallEnded,
+    CallHoldChanged,
+    CallMoved,
+    CallOffered,
+    CallQueued,
+)
 
 
 class _Call:

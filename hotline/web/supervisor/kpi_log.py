@@ -20,18 +20,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.events import (
-    AgentStateChanged,
-    CallAbandoned,
-    CallAnswered,
-    CallbackSettled,
-    CallEnded,
-    CallHoldChanged,
-    CallMoved,
-    CallOffered,
-    CallQueued,
-    EventRecord,
-)
+from acd.events import EventRecord
+from acd.kpi_aggregate import FOLDED_EVENTS
 from acd.logged_events import kind_of, logged_record, run_of
 from history.event_log import BATCH, events_since
 
@@ -39,22 +29,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["KPI_KINDS", "EventLogKpis", "LogBehind"]
 
-#: The kinds of event the KPIs fold (offers' explanations, rejections and reloads are not
-#: read back).
-KPI_KINDS = tuple(
-    kind_of(t)
-    for t in (
-        AgentStateChanged,
-        CallAbandoned,
-        CallAnswered,
-        CallbackSettled,
-        CallEnded,
-        CallHoldChanged,
-        CallMoved,
-        CallOffered,
-        CallQueued,
-    )
-)
+#: The kinds of event the KPIs fold, as the log names them.
+KPI_KINDS = tuple(kind_of(t) for t in FOLDED_EVENTS)
 
 
 class LogBehind(RuntimeError):
