@@ -5,7 +5,9 @@ returns, after the conversation. AMI tells the rest in real time:
 
 * ``DialBegin`` from a caller channel that is dialling an offer: the agent's phone rings
   (``OfferRang`` with the agent leg's channel, which the watchdog reconciles against);
-* ``DialEnd`` with ``ANSWER``: the agent answered (``Answered``): on call from now;
+* ``DialEnd`` with ``ANSWER``: the agent answered (``Answered``): on call from now (a
+  DialEnd whose DialBegin was missed, AMI being down when the phone began to ring, links
+  the leg all the same);
 * ``Hangup`` of an answered agent leg: the conversation is over (``HungUp`` → wrap-up);
 * ``DeviceStateChange`` of an agent's phone: a phone busy with another call (in use,
   ringing) or unreachable while its agent is available pauses the agent ("phone in use",
@@ -93,28 +95,35 @@ class AmiAgentFeed:
 
     # dial and hang-up ------------------------------------------------------------------
     def _dial_begin(self, message: AmiMessage) -> None:
+        self._adopt_leg(message)
+
+    def _adopt_leg(self, message: AmiMessage) -> tuple[str, str] | None:
+        """Link an agent leg to the offer its caller channel is dialling (DialBegin, or a
+        DialEnd whose DialBegin was missed while AMI was down); tell the ring."""
         caller, leg = message.get(HEADER_CHANNEL), message.get(HEADER_DEST_CHANNEL)
         dial = self._service.dial_of(caller) if caller else None
         if dial is None or not leg:
-            log.debug("DialBegin %s -> %s: not an offer being dialled; ignored", caller, leg)
-            return
+            log.debug("%s %s -> %s: no offer being dialled; ignored", message.event, caller, leg)
+            return None
         call_id, agent_id = dial
         endpoint = self._service.endpoint(agent_id).lower()
         if not leg.lower().startswith(endpoint + "-"):
             log.debug(
-                "DialBegin to %s is not agent %s's phone %s; ignored", leg, agent_id, endpoint
+                "%s to %s is not agent %s's phone %s; ignored",
+                message.event,
+                leg,
+                agent_id,
+                endpoint,
             )
-            return
+            return None
         self._legs[leg] = (agent_id, call_id)
         self._service.fact(OfferRang(agent_id, call_id, leg))
+        return agent_id, call_id
 
     def _dial_end(self, message: AmiMessage) -> None:
         leg = message.get(HEADER_DEST_CHANNEL) or ""
-        known = self._legs.get(leg)
-        if known is None:
-            log.debug("DialEnd for %r: not an agent leg we rang; ignored", leg)
-            return
-        if message.get(HEADER_DIAL_STATUS) == DIAL_ANSWER:
+        known = self._legs.get(leg) or self._adopt_leg(message)
+        if known is not None and message.get(HEADER_DIAL_STATUS) == DIAL_ANSWER:
             agent_id, call_id = known
             self._service.fact(Answered(agent_id, call_id, leg))
 

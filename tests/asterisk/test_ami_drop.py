@@ -91,12 +91,6 @@ async def test_a_caller_waiting_while_ami_drops_is_served_once_it_is_back(
     assert (cdr.lastapp, cdr.disposition) == ("Dial", "ANSWERED")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: an agent's answer that AMI reports after a reconnect is not linked to "
-    "a Dial that began while AMI was down, so the answered call is stored with talk_s NULL "
-    "(ring_agent's answer_seen=False) although AMI saw the whole conversation",
-)
 async def test_a_call_offered_while_ami_is_down_is_answered_and_its_talk_time_measured(
     pbx: Asterisk, sip_dir: Path, tmp_path: Path
 ) -> None:
