@@ -19,6 +19,7 @@ from history.outcomes import Outcome
 
 __all__ = [
     "CALLBACK",
+    "CUT_BY_ASTERISK",
     "HANDED_TO_FALLBACK",
     "VOICE",
     "callback_attempt_id",
@@ -38,6 +39,9 @@ _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
 CALLBACK_REQUESTED_REASON: Final = "callback requested"
 #: A waiting call the service handed to the dialplan's fallback as it stopped.
 HANDED_TO_FALLBACK: Final = "handed to the fallback"
+#: A waiting call Asterisk ended itself (a restart or shutdown): no abandon by the caller,
+#: so not counted against the service level; recorded ``failed``.
+CUT_BY_ASTERISK: Final = "cut by Asterisk (restart or shutdown)"
 #: ``<why>; to <action>``: a queue rule sent the call on (``sent_on``), and the outcome the
 #: history records for where it went.
 _TO: Final = "; to "

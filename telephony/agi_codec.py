@@ -95,6 +95,10 @@ VAR_DIALEDTIME_MS: Final = "DIALEDTIME_MS"
 VAR_HANGUPCAUSE: Final = "HANGUPCAUSE"
 VAR_DIALEDPEERNAME: Final = "DIALEDPEERNAME"
 VAR_DIALEDPEERNUMBER: Final = "DIALEDPEERNUMBER"
+#: Who ended the channel: the channel's own name when its far end hung up (or an AMI
+#: Hangup), ``dialplan/...`` for the dialplan, empty when Asterisk ended it itself (a
+#: restart or shutdown): measured on Asterisk 20 (tests/asterisk/test_restart.py).
+EXPR_HANGUP_SOURCE: Final = "${CHANNEL(hangupsource)}"
 
 # -- fixed replies (Asterisk's exact bytes) -------------------------------------------------
 INVALID_COMMAND: Final = b"510 Invalid or unknown command\n"

@@ -172,6 +172,7 @@ class AgiSession:
         self._hung_up = asyncio.Event()
         self._closed = False
         self._close_reason = "connection closed"
+        self._cut: bool | None = None  # cut_by_asterisk's answer, once asked
         self._deadline: float | None = None  # when the running command times out
         self._timeout_of_pending = 0.0
         self._command_of_pending = ""
@@ -382,6 +383,18 @@ class AgiSession:
     async def get_full_variable(self, expression: str) -> str | None:
         response = await self.command(agi.GET_FULL_VARIABLE, expression)
         return response.data if response.result == "1" else None
+
+    async def cut_by_asterisk(self) -> bool:
+        """After a hang-up: True when Asterisk ended the call itself (a restart or shutdown
+        leaves ``CHANNEL(hangupsource)`` empty), not the caller; False when the caller hung
+        up or it cannot be told (the connection is gone). Asked once (dead mode allows it)."""
+        if self._cut is None:
+            source: str | None = "?"
+            if not self._closed:
+                with contextlib.suppress(CallerHangup, AgiCommandError):
+                    source = await self.get_full_variable(agi.EXPR_HANGUP_SOURCE)
+            self._cut = not source
+        return self._cut
 
     # -- media --------------------------------------------------------------------------------
 

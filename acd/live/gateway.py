@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from acd.calls import IncomingCall
-from acd.contacts import HANDED_TO_FALLBACK, sent_on
+from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
 from acd.live.persistence import InteractionRecorder, NoInteractions
 from acd.live.ringing import Rang, ring_agent
 from acd.live.service import AcdService, CallTicket
@@ -232,7 +232,12 @@ class LiveAcd:
             await self._wait(run, waiter, depth)
         except CallerHangup:
             self._left(run, waiter.ticket if waiter else ticket)
-            service.caller_hung_up((waiter.ticket if waiter else ticket).call_id)
+            call_id = (waiter.ticket if waiter else ticket).call_id
+            if run.outcome is None and await run.session.cut_by_asterisk():
+                run.outcome = Outcome.FAILED
+                service.caller_left(call_id, CUT_BY_ASTERISK)
+            else:
+                service.caller_hung_up(call_id)
             raise
         except asyncio.CancelledError:  # the service stops: the fallback takes the call
             self._left(run, waiter.ticket if waiter else ticket)

@@ -76,6 +76,7 @@ IVR_OUTCOMES: dict[Ending, Outcome] = {
     "hangup": Outcome.SELF_SERVICE,
     "voicemail": Outcome.VOICEMAIL,
     "caller_hangup": Outcome.ABANDONED_IVR,
+    "cut": Outcome.FAILED,
     "fallback": Outcome.FALLBACK,
     "error": Outcome.FAILED,
 }

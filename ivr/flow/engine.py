@@ -160,8 +160,14 @@ class _CallRun:
                 await ctx.session.set_variable(CHANNEL_LANGUAGE, ctx.language)
             ending = await self._walk()
         except CallerHangup:
-            log.info("call %s: caller hung up in node %s", ctx.call_id, ctx.state.node)
-            ending = "caller_hangup"
+            cut = await ctx.session.cut_by_asterisk()
+            log.info(
+                "call %s: %s in node %s",
+                ctx.call_id,
+                "Asterisk ended the call" if cut else "caller hung up",
+                ctx.state.node,
+            )
+            ending = "cut" if cut else "caller_hangup"
         except Exception:  # the call's boundary: one log line, then the fallback queue
             log.exception(
                 "call %s: node %s failed (flow %s); sending the call to the fallback",

@@ -20,6 +20,7 @@ Ending = Literal[
     "hangup",  # the flow hung up (after a goodbye)
     "voicemail",  # a message was recorded
     "caller_hangup",  # the caller left during the flow
+    "cut",  # Asterisk ended the call itself (a restart or shutdown), not the caller
     "fallback",  # sent to the dialplan's fallback (no target, loop guard)
     "error",  # a step failed: logged, the call sent to the fallback
 ]

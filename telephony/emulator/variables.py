@@ -11,6 +11,14 @@ from telephony.emulator.pbx import Pbx
 _FUNCTION: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\((.*)\)", re.DOTALL)
 _CALLERID: Final = re.compile(r'\s*"?([^"<]*?)"?\s*<([^>]*)>\s*')
 MAX_DEPTH: Final = 10
+#: CHANNEL(hangupsource) by who hung the channel up (Asterisk 20: the channel's own name for
+#: its far end's BYE or an AMI Hangup; nothing when Asterisk shuts down or restarts).
+_HANGUP_SOURCE: Final[dict[str, str]] = {
+    "": "",  # not hung up yet, or ended by a timeout
+    "shutdown": "",
+    "agi": "dialplan/agi",
+    "dialplan": "dialplan/builtin",
+}
 
 
 def format_callerid(name: str, num: str) -> str:
@@ -71,6 +79,7 @@ def _function(pbx: Pbx, ch: Channel | None, func: str, arg: str) -> str | None:
             "uniqueid": ch.uniqueid,
             "linkedid": ch.linkedid,
             "state": "Up" if ch.up else "Ring",
+            "hangupsource": _HANGUP_SOURCE.get(ch.log.hung_up_by, ch.name),
         }.get(part)
     return None
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from acd.events import CallQueued
+from acd.contacts import CUT_BY_ASTERISK
+from acd.events import CallAbandoned, CallQueued
 from hotline.config import Config
 from telephony.emulator import AgentPhone, Caller
 
@@ -32,10 +33,15 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
             Caller(number="+971501110010", dtmf=ENGLISH_AGENT, barge_in=False)
         )
         await wait_until(lambda: acd.agent(AGENT).state.value == "on_call")
+        waiting = await stack.place(
+            Caller(number="+971501110012", dtmf=ENGLISH_AGENT, barge_in=False)
+        )
+        await wait_until(lambda: waiting.uniqueid in {q.call_id for q in stack.events(CallQueued)})
         resyncs = service.channels.resyncs
 
         await stack.emulator.restart()  # every channel is gone, the AMI link drops
         cut = await talking.wait_done(10)
+        await waiting.wait_done(10)
         await wait_until(lambda: service.ami.connected and service.channels.resyncs > resyncs)
         assert talking.uniqueid not in service.channels.table  # rebuilt from CoreShowChannels
         await wait_until(lambda: acd.agent(AGENT).state.value == "available")
@@ -44,8 +50,13 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
         stack.emulator.set_phone(AgentPhone(f"PJSIP/agent{AGENT}", "answer", talk_s=5.0))
         after = await stack.call(Caller(number="+971501110011", dtmf=ENGLISH_AGENT, barge_in=False))
         interaction = await stack.interaction(after.uniqueid)
+        on_hold = await stack.interaction(waiting.uniqueid)
+        (left,) = stack.events(CallAbandoned)
 
     assert cut.hung_up_by == "shutdown"
+    # the caller on hold did not abandon: Asterisk cut them (kept out of SL and abandons)
+    assert (on_hold.outcome, left.call_id) == ("failed", waiting.uniqueid)
+    assert (left.reason, left.by_caller) == (CUT_BY_ASTERISK, False)
     assert answered_by(after) == f"PJSIP/agent{AGENT}"
     assert (interaction.agent, interaction.outcome) == (AGENT, "answered")
 

@@ -459,3 +459,31 @@ async def test_unsolicited_reply_aborts_the_connection() -> None:
     assert fake.session.closed
     with pytest.raises(CallerHangup):
         await fake.session.answer()
+
+
+@pytest.mark.parametrize(
+    ("source", "cut"),
+    [("PJSIP/trunk-00000001", False), ("", True), (None, False)],
+    ids=["the caller hung up", "Asterisk ended the channel", "connection gone"],
+)
+async def test_who_ended_a_call_is_asked_once_after_the_hangup(
+    source: str | None, cut: bool
+) -> None:
+    """Asterisk 20's ``CHANNEL(hangupsource)`` (tests/asterisk/test_restart.py): the caller's
+    channel when the caller hung up, empty after a restart or shutdown."""
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    sent: list[bytes] = []
+    fake.write = sent.append  # type: ignore[method-assign,assignment]
+    s = fake.session
+    s.feed(agi.Hangup())
+    if source is None:
+        s.connection_lost()
+    asked = asyncio.create_task(s.cut_by_asterisk())
+    await asyncio.sleep(0)
+    if source is not None:
+        assert sent == [b"GET FULL VARIABLE ${CHANNEL(hangupsource)}\n"]
+        s.feed(agi.AgiResponse(200, "1", source))
+    async with asyncio.timeout(5):
+        assert await asked is cut
+        assert await s.cut_by_asterisk() is cut  # remembered, not asked again
+    assert len(sent) == (0 if source is None else 1)
