@@ -40,7 +40,7 @@ class Service:
         async with self.hotline.store.connect() as connection:
             rows = await connection.execute(
                 text(
-                    "SELECT idempotency_key, external_id, outcome, status, agent, queue, "
+                    "SELECT idempotency_key, external_id, outcome, status, agent, queue, intent, "
                     "started_at, ended_at, wait_s, talk_s FROM interactions "
                     "WHERE source = 'hotline' ORDER BY id"
                 )

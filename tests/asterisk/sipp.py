@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import shutil
 import struct
+import subprocess
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,24 +58,79 @@ def dtmf_capture(path: Path, key: str, press: int) -> Path:
     """A pcap of one key press (RFC 4733: 7 packets 20 ms apart, then the end packet
     three times), with the press's own sequence numbers and timestamp."""
     seq, timestamp, ssrc = 1000 + press * 16, 8000 + press * 16000, 0x484F544C
-    packets = [(i * 20_000, i, i * 160, False) for i in range(7)]
-    packets += [(140_000 + i * 50, 7, 1120, True) for i in range(3)]
-    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for n, (offset_us, step, duration, end) in enumerate(packets):
-        rtp = struct.pack(
-            "!BBHIIBBH",
-            0x80,
-            (0x80 if n == 0 else 0) | DTMF_PAYLOAD,
-            (seq + step) & 0xFFFF,
-            timestamp,
-            ssrc,
-            EVENTS[key],
-            (0x80 if end else 0) | 10,
-            duration,
+    steps = [(i * 20_000, i, i * 160, False) for i in range(7)]
+    steps += [(140_000 + i * 50, 7, 1120, True) for i in range(3)]
+    packets = [
+        (
+            offset_us,
+            struct.pack(
+                "!BBHIIBBH",
+                0x80,
+                (0x80 if n == 0 else 0) | DTMF_PAYLOAD,
+                (seq + step) & 0xFFFF,
+                timestamp,
+                ssrc,
+                EVENTS[key],
+                (0x80 if end else 0) | 10,
+                duration,
+            ),
         )
+        for n, (offset_us, step, duration, end) in enumerate(steps)
+    ]
+    return write_pcap(path, packets)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A recorded utterance (8 kHz mono 16-bit wav, e.g. ``ivr.speech.synth``) sent as
+    G.711 u-law RTP (payload type 0, 20 ms packets), then ``silence_s`` of silence so that
+    RECORD FILE's silence detection ends the turn as it would for a real caller."""
+
+    wav: Path
+    silence_s: float = 2.5
+
+    @property
+    def seconds(self) -> float:
+        with wave.open(str(self.wav)) as audio:
+            frames, rate = int(audio.getnframes()), int(audio.getframerate())
+        return frames / rate + self.silence_s
+
+
+PCMU_SILENCE = 0xFF
+SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
+
+
+def speech_capture(path: Path, speech: Speech, turn: int) -> Path:
+    """A pcap of ``speech`` as u-law RTP (its own SSRC per turn, so Asterisk takes it as a
+    new source; sox converts the samples)."""
+    ulaw = subprocess.run(
+        ["sox", str(speech.wav), "-t", "raw", "-e", "u-law", "-b", "8", "-r", "8000", "-"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    ).stdout
+    ulaw += bytes([PCMU_SILENCE]) * round(speech.silence_s * 8000)
+    ulaw += bytes([PCMU_SILENCE]) * (-len(ulaw) % SAMPLES_PER_PACKET)
+    seq, ssrc = 20_000 + turn * 4_000, 0x53504B00 + turn
+    packets = [
+        (
+            n * 20_000,
+            struct.pack("!BBHII", 0x80, 0x80 if n == 0 else 0, (seq + n) & 0xFFFF, n * 160, ssrc)
+            + ulaw[start : start + SAMPLES_PER_PACKET],
+        )
+        for n, start in enumerate(range(0, len(ulaw), SAMPLES_PER_PACKET))
+    ]
+    return write_pcap(path, packets)
+
+
+def write_pcap(path: Path, packets: Sequence[tuple[int, bytes]]) -> Path:
+    """A pcap of RTP packets (offset in microseconds, RTP bytes) in UDP over IPv4 over
+    Ethernet, as SIPp's ``play_pcap_audio`` reads them (it keeps only the RTP)."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for n, (offset_us, rtp) in enumerate(packets):
         udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
         header = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n, 0, 64, 17, 0,
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0,
             bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
         )  # fmt: skip
         total = sum(struct.unpack("!10H", header))
@@ -81,20 +138,28 @@ def dtmf_capture(path: Path, key: str, press: int) -> Path:
         checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
         ip = header[:10] + struct.pack("!H", checksum) + header[12:]
         frame = bytes(12) + b"\x08\x00" + ip + udp
-        out += struct.pack("<IIII", 1, offset_us, len(frame), len(frame)) + frame
+        seconds, micros = divmod(offset_us, 1_000_000)
+        out += struct.pack("<IIII", 1 + seconds, micros, len(frame), len(frame)) + frame
     path.write_bytes(bytes(out))
     return path
 
 
-Step = Pause | Dtmf
+Step = Pause | Dtmf | Speech
 
 
 def steps_xml(steps: Sequence[Step], directory: Path, name: str) -> str:
     lines = []
-    presses = 0
+    presses = turns = 0
     for step in steps:
         if isinstance(step, Pause):
             lines.append(f'  <pause milliseconds="{round(step.seconds * 1000)}"/>')
+        elif isinstance(step, Speech):
+            capture = speech_capture(directory / f"{name}-speech{turns}.pcap", step, turns)
+            turns += 1
+            lines.append(
+                f'  <nop><action><exec play_pcap_audio="{capture}"/></action></nop>\n'
+                f'  <pause milliseconds="{round(step.seconds * 1000)}"/>'
+            )
         else:
             for key in step.digits:
                 capture = dtmf_capture(directory / f"{name}-key{presses}.pcap", key, presses)

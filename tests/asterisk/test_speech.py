@@ -1,0 +1,58 @@
+"""A caller who says why they call, over RTP through the real Asterisk: espeak-ng speech sent
+by a SIPp caller as G.711 u-law, recorded by Asterisk's RECORD FILE (its silence detection
+ends the turn), transcribed by Whisper tiny.en in hotline's speech pool, classified by the
+intent model trained from the shipped config/intents.yaml, and routed by it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acd.events import CallAnswered, CallQueued
+from history.outcomes import Outcome
+from ivr.speech.synth import synthesis_available, synthesize
+from tests.e2e.stack import wait_until
+
+from .rig import Asterisk
+from .service import running_service
+from .sipp import Dtmf, Pause, SippAgent, SippCaller, Speech
+from .test_calls import kinds, settled
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+pytest.importorskip("faster_whisper")
+
+
+async def test_a_spoken_reason_reaches_the_intent_and_routes_the_call(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    if not synthesis_available():
+        pytest.skip("espeak-ng and sox are not installed")
+    number = "+971501110061"
+    voice = synthesize("my internet is not working", tmp_path / "voice")
+    # "1": English; the welcome and the open question play (with the beep), then the caller
+    # speaks (the silence after it ends the turn); then the account number.
+    steps = (Pause(0.8), Dtmf("1"), Pause(3.0), Speech(voice), Pause(6.0), Dtmf("654321#"))
+    agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
+    await agent.start(pbx)
+    try:
+        overrides = {"speech.enabled": True, "speech.timeout_s": 30}
+        async with running_service(pbx, tmp_path, overrides) as service:
+            speech = service.hotline.speech
+            await wait_until(lambda: "en" in speech.languages, timeout_s=60)
+            service.only_agents("1001")
+            caller = SippCaller(number, sip_dir, steps, hold_s=30)
+            exit_code = await caller.run(pbx, timeout_s=90)
+            (interaction,) = await settled(pbx, service)
+    finally:
+        await agent.stop()
+    assert exit_code == 0
+    assert caller.events() == ["answered", "ended-by-asterisk"]
+    assert kinds(agent.events()) == ["registered", "answered", "hung-up"]
+    (queued,) = service.events(CallQueued)
+    assert (queued.queue, queued.call_type) == ("support", "technical_fault")
+    assert [a.agent_id for a in service.events(CallAnswered)] == ["1001"]
+    assert (interaction["intent"], interaction["outcome"]) == ("technical_fault", Outcome.ANSWERED)
+    assert "RECORD FILE" in pbx.log()  # Asterisk recorded the turn (agi debug)
+    assert not list((tmp_path / "recordings").glob("*"))  # turns are deleted once heard
