@@ -34,7 +34,7 @@ CALLBACK: Final = "callback"
 
 _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
 
-#: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``acd.live.gateway``).
+#: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``center.gateway``).
 _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
 CALLBACK_REQUESTED_REASON: Final = "callback requested"
 #: A waiting call the service handed to the dialplan's fallback as it stopped.

@@ -1,6 +1,6 @@
 """ACD events read back from the persistent log, on the wall clock.
 
-``acd.live.persistence.to_new_event`` stores an event as its kind (``CallQueued`` ->
+``center.persistence.to_new_event`` stores an event as its kind (``CallQueued`` ->
 ``call_queued``), its ``call_id`` and ``agent_id`` columns, a payload of its other fields
 plus ``seq`` and ``clock`` (the run's monotonic reading), the UTC time of the record, and
 the key ``<run>-<seq>``. ``logged_record`` turns such a row back into the ``EventRecord``

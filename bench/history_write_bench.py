@@ -52,7 +52,7 @@ from acd.events import (
     CallQueued,
     InMemoryEventSink,
 )
-from acd.live.persistence import HistoryEventSink, HistoryInteractions
+from center.persistence import HistoryEventSink, HistoryInteractions
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction
 from history.repository import HistoryRepository
 from history.spool import Spool

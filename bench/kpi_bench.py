@@ -2,7 +2,7 @@
 
 The day's event log is made by the discrete-event simulator (``acd/scenarios/
 heterogeneous.yaml``: real routing, RONA, wrap-up, abandons), its times compressed into
-one day, and written as the live service writes it (``acd.live.persistence.to_new_event``,
+one day, and written as the live service writes it (``center.persistence.to_new_event``,
 one run) into SQLite and PostgreSQL. Then, side by side:
 
 * **start-up rebuild**: today's events read back in batches (``history.event_log``),
@@ -45,9 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from acd.events import CallQueued, EventRecord
 from acd.kpi import KpiAccumulator
 from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
-from acd.live.persistence import to_new_event
 from acd.scenario import load_scenario
 from acd.simulation import run_simulation
+from center.persistence import to_new_event
 from history.event_log import events_since
 from history.models import EventRow
 from history.store import create_engine, migrate, writing_sessions

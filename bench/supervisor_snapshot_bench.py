@@ -27,7 +27,7 @@ from acd.build import build_acd  # noqa: E402 -- after the sys.path line, as a s
 from acd.calls import CallerCard, CallFacts, IncomingCall  # noqa: E402
 from acd.clock import ManualClock  # noqa: E402
 from acd.events import InMemoryEventSink  # noqa: E402
-from acd.live.service import AcdService  # noqa: E402
+from center.service import AcdService  # noqa: E402
 from hotline.config import load_config  # noqa: E402
 from hotline.web.supervisor.hub import SupervisorHub  # noqa: E402
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, live_state  # noqa: E402

@@ -1,6 +1,6 @@
 """Callback requests that survive a restart: who asked to be called back, and how it went.
 
-A request is ``pending`` until it is due (``next_attempt_at``); the dialler (``acd.live.
+A request is ``pending`` until it is due (``next_attempt_at``); the dialler (``center.
 callbacks``) ``claim``\\ s it (``dialing``: queued in the ACD, ringing an agent, dialling the
 customer), and each attempt ends it as ``done`` (an agent talked to the customer),
 ``pending`` again for a ``retry`` later, ``failed`` (attempts used up, a number that cannot

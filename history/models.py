@@ -277,7 +277,7 @@ class WebUserRow(Base):
 
 
 class CallbackRow(Base):
-    """A caller's request to be called back (``acd.live.callbacks``), kept until an agent has
+    """A caller's request to be called back (``center.callbacks``), kept until an agent has
     talked to them or the attempts run out. ``entry_at`` is when the call first joined the
     queue: the callback is queued with that place kept."""
 

@@ -27,10 +27,10 @@ from telephony.channels import TRACKED_EVENTS
 
 CONSUMED_EVENTS: Final[tuple[str, ...]] = (
     *TRACKED_EVENTS,  # telephony.channels: Newchannel, Newstate, Hangup
-    EVENT_DIAL_BEGIN,  # acd.live.agent_feed: an agent's phone is rung...
-    EVENT_DIAL_END,  # ...and answers or not (also acd.live.callback_legs)
-    EVENT_DEVICE_STATE_CHANGE,  # acd.live.agent_feed: phones registering, busy, gone
-    EVENT_ORIGINATE_RESPONSE,  # acd.live.callback_legs: a callback's agent leg
+    EVENT_DIAL_BEGIN,  # center.agent_feed: an agent's phone is rung...
+    EVENT_DIAL_END,  # ...and answers or not (also center.callback_legs)
+    EVENT_DEVICE_STATE_CHANGE,  # center.agent_feed: phones registering, busy, gone
+    EVENT_ORIGINATE_RESPONSE,  # center.callback_legs: a callback's agent leg
     EVENT_SHUTDOWN,  # telephony.ami_client: drop the link and reconnect
 )
 

@@ -21,12 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
-from acd.live.agent_feed import AmiAgentFeed
-from acd.live.callbacks import CallbackDialler
-from acd.live.gateway import LiveAcd
-from acd.live.persistence import HistoryEventSink, HistoryInteractions
-from acd.live.service import AcdService
-from acd.live.waiting import recorded_or_core
+from center.agent_feed import AmiAgentFeed
+from center.callbacks import CallbackDialler
+from center.gateway import LiveAcd
+from center.persistence import HistoryEventSink, HistoryInteractions
+from center.service import AcdService
+from center.waiting import recorded_or_core
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
 from history.repository import HistoryRepository

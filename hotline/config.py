@@ -44,10 +44,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from acd.build import check_acd_config
-from acd.live.settings import WaitingConfig, check_waiting_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
+from center.settings import WaitingConfig, check_waiting_config
 from hotline.config_models import Config, IvrSettings, ServiceSettings
-from hotline.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
+from ivr.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
 from ivr.flow.models import anchor_config_paths
 from ivr.flow.validation import check_flow
 from ivr.intent.config import IntentsConfig, check_intents

@@ -26,8 +26,8 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
+from center.settings import WaitingConfig
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
 from ivr.intent.config import IntentsConfig
 from ivr.speech.settings import SpeechSettings

@@ -21,7 +21,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from hotline.config_yaml import ConfigError, ConfigIssue, YamlFileError, parse_yaml
+from ivr.config_yaml import ConfigError, ConfigIssue, YamlFileError, parse_yaml
 from ivr.flow.fields import FrozenModel, Loc, PromptName
 
 __all__ = [

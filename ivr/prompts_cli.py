@@ -16,8 +16,8 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from hotline.config_yaml import YamlFileError, parse_yaml
 from ivr.catalog import read_catalog
+from ivr.config_yaml import YamlFileError, parse_yaml
 from ivr.flow.models import IvrSettings, anchor_config_paths
 from ivr.flow.validation import prompt_problems, prompt_references
 from ivr.prompts import PromptImportError, PromptStore, import_prompt

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hotline.web.admin.pages as admin_pages
-from acd.live.service import AcdService
+from center.service import AcdService
 from history.audit import AuditLog
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter

@@ -2,19 +2,18 @@
 
 ``AcdGateway`` is the seam to the ACD. Until the ACD is wired, ``FallbackAcd`` sends the call
 to the dialplan's fallback context (Asterisk's own Queue()) with the IVR's findings as
-channel variables the dialplan may route on. ``to_incoming_call`` maps the attributes onto
-the ACD's ``IncomingCall`` for the gateway that replaces it.
+channel variables the dialplan may route on (``center.incoming`` maps the attributes onto the
+ACD's call for the gateway that replaces it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from acd.calls import CallerCard, CallFacts, IncomingCall, MenuStep
 from ivr.flow.state import CallState, TraceEntry, WellKnown
 from telephony.agi_server import Fallback
 from telephony.agi_session import AgiSession
@@ -28,8 +27,6 @@ __all__ = [
     "CallbackRequests",
     "FallbackAcd",
     "InMemoryCallbacks",
-    "menu_path",
-    "to_incoming_call",
 ]
 
 #: Channel variables FallbackAcd sets for the dialplan (named once, here).
@@ -69,7 +66,7 @@ class CallAttributes:
     attributes: Mapping[str, str] = field(default_factory=dict)
     #: The IVR's findings so far (for the agent's screen-pop).
     trace: tuple[TraceEntry, ...] = ()
-    #: "out" for a callback dialled to the customer (``acd.live.callbacks``).
+    #: "out" for a callback dialled to the customer (``center.callbacks``).
     direction: Literal["in", "out"] = "in"
 
     @classmethod
@@ -136,49 +133,6 @@ class FallbackAcd:
         await session.continue_at(target.context, target.extension, target.priority)
 
 
-def to_incoming_call(call: CallAttributes, *, default_queue: str) -> IncomingCall:
-    """The ACD's view of the call (``acd.calls.IncomingCall``)."""
-    facts = CallFacts(
-        intent=call.intent,
-        call_type=call.call_type,
-        tier=call.tier,
-        complexity=call.complexity,
-        days_since_last_contact=call.days_since_last_contact,
-        tags=call.tags,
-        language=call.language,
-    )
-    return IncomingCall(
-        call_id=call.call_id,
-        queue=call.queue or default_queue,
-        facts=facts,
-        channel=call.channel,
-        preferred_agent=call.last_agent,
-        caller=CallerCard(
-            number=call.caller_number,
-            customer_id=call.customer_id,
-            customer_name=call.customer_name,
-            intent_confidence=call.intent_confidence,
-            transcript=call.transcript,
-            menu_path=menu_path(call.trace),
-            entities=call.entities,
-            open_issues=call.open_issues,
-        ),
-    )
-
-
-def menu_path(trace: Sequence[TraceEntry]) -> tuple[MenuStep, ...]:
-    """The nodes the caller went through, in order, with what they did at each (a node
-    visited twice in a row, a menu repeated, is one step with both inputs)."""
-    steps: list[MenuStep] = []
-    for entry in trace:
-        if steps and steps[-1].node == entry.node:
-            heard = "; ".join(h for h in (steps[-1].heard, entry.input) if h) or None
-            steps[-1] = MenuStep(entry.node, heard)
-        else:
-            steps.append(MenuStep(entry.node, entry.input))
-    return tuple(steps)
-
-
 @dataclass(frozen=True)
 class CallbackRequest:
     number: str
@@ -190,7 +144,7 @@ class CallbackRequest:
 
 class CallbackRequests(Protocol):
     """Where callback requests are kept until an agent calls back: the dialler
-    (``acd.live.callbacks.CallbackDialler``) in the service, ``InMemoryCallbacks`` in tests."""
+    (``center.callbacks.CallbackDialler``) in the service, ``InMemoryCallbacks`` in tests."""
 
     async def request(self, callback: CallbackRequest) -> None: ...
 

@@ -168,7 +168,7 @@ def load_intents(path: Path) -> IntentsConfig:
     """Read and validate an intents file; IntentsFileError lists every located problem."""
     from pydantic import ValidationError
 
-    from hotline.config_yaml import YamlFileError, parse_yaml
+    from ivr.config_yaml import YamlFileError, parse_yaml
     from ivr.intent.config import IntentsConfig, check_intents
 
     try:

@@ -25,8 +25,8 @@ from acd.events import (
     PriorityWeightsUpdated,
     QueueUpdated,
 )
-from acd.live.persistence import event_kind, to_new_event
 from acd.logged_events import EVENT_TYPES, logged_record, run_of
+from center.persistence import event_kind, to_new_event
 
 ORIGIN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EVERY_KIND: list[AcdEvent] = [

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from acd.live.callback_legs import CallbackLegs
+from center.callback_legs import CallbackLegs
 from hotline.ami_events import CONSUMED_EVENTS, EVENT_FILTERS
 from hotline.app import HOTLINE_SCRIPT, Hotline
 from hotline.config import Config, load_config
@@ -195,7 +195,7 @@ def test_the_consumed_events_are_the_ones_the_service_subscribes_to(
         return on_event(client, name, callback)
 
     monkeypatch.setattr(AmiClient, "on_event", recording)
-    service = Hotline(config)  # telephony.channels and acd.live.agent_feed subscribe here
+    service = Hotline(config)  # telephony.channels and center.agent_feed subscribe here
     CallbackLegs().attach(service.ami)  # the callback dialler attaches its legs at start
     handled_by_the_client = {ami.EVENT_SHUTDOWN.lower()}  # ami_client drops the link itself
     assert subscribed | handled_by_the_client == {e.lower() for e in CONSUMED_EVENTS}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.live.callbacks import VAR_CALLBACK, VAR_CALLBACK_CALLERID, VAR_CALLBACK_RING_S
+from center.callbacks import VAR_CALLBACK, VAR_CALLBACK_CALLERID, VAR_CALLBACK_RING_S
 from hotline.config import Config, load_config
 from telephony.emulator import AsteriskEmulator
 from telephony.emulator.contexts import Contexts

@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.events import AgentStateChanged
-from acd.live.persistence import HistoryEventSink, HistoryInteractions
+from center.persistence import HistoryEventSink, HistoryInteractions
 from history.errors import UnknownCustomer, UnknownInteraction
 from history.inputs import Channel, InteractionRef, InteractionUpdate, NewInteraction
 from history.models import EventRow, InteractionRow

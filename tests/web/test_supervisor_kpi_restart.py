@@ -22,9 +22,9 @@ from acd.calls import IncomingCall
 from acd.clock import ManualClock
 from acd.contacts import callback_attempt_id
 from acd.events import EventRecord, InMemoryEventSink
-from acd.live.persistence import HistoryEventSink
-from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.persistence import HistoryEventSink
+from center.service import AcdService
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -32,7 +32,7 @@ from history.writer import HistoryWriter
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.kpi_view import KpiLog
-from tests.acd_live.support import PRIORITY, QUEUES
+from tests.center.support import PRIORITY, QUEUES
 
 PG_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 #: The day's traffic starts at 09:05 UTC; the service restarts at 09:40.

@@ -16,8 +16,8 @@ from acd.build import AcdSetup, build_acd
 from acd.calls import CallFacts, IncomingCall
 from acd.clock import ManualClock
 from acd.events import InMemoryEventSink
-from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.service import AcdService
 from history.inputs import Channel, NewInteraction
 from history.records import FcrRate
 from history.repository import HistoryRepository
@@ -26,8 +26,8 @@ from history.store import create_engine, migrate
 from hotline.web.metrics import render
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.quality import ContactQuality, last_interval
-from tests.acd_live.support import PRIORITY, QUEUES
-from tests.acd_live.test_service import setup_of
+from tests.center.support import PRIORITY, QUEUES
+from tests.center.test_service import setup_of
 
 NINE_O_FIVE = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from acd.build import build_acd
 from acd.calls import CallerCard, CallFacts, IncomingCall, MenuStep
 from acd.clock import ManualClock
 from acd.events import CallOffered, EventRecord, InMemoryEventSink
-from acd.live.service import AcdService
+from center.service import AcdService
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS
 from tests.web.support import shipped_config, unused_port

@@ -18,10 +18,10 @@ from hotline.config_edit import (
     Snapshot,
     StaleVersion,
 )
-from hotline.config_yaml import ConfigIssue
 from hotline.web.admin.context import EDITOR
 from hotline.web.auth.guard import current_session, page
 from hotline.web.templates import Safe, escape, render
+from ivr.config_yaml import ConfigIssue
 
 #: A form made from an older version of the file.
 STALE = "changed by someone else, reload the page and make your change again"

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from acd.calls import CallerCard, CallFacts
-from acd.live.service import AcdService
+from center.service import AcdService
 from history.errors import HistoryError, UnknownInteraction
 from history.identities import IdentityKind
 from history.inputs import InteractionRef, InteractionUpdate, NewNote, Status

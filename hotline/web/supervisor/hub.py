@@ -37,7 +37,7 @@ from acd.events import (
     CallRequeued,
     EventRecord,
 )
-from acd.live.service import AcdService
+from center.service import AcdService
 from hotline.web.supervisor.kpi_view import INTERVAL_S, KpiLog, KpiView
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
 from hotline.web.supervisor.quality import ContactQuality

@@ -19,10 +19,10 @@ from typing import Any
 from acd.agents import AgentView
 from acd.calls import CallerCard, CallFacts
 from acd.coverage import Alert, CallCover, QueueCover, StaffMember, cover, needs
-from acd.live.service import AcdService
-from acd.live.staffing import current_priority
 from acd.priority import PriorityScore
 from acd.queue import WaitingCall
+from center.service import AcdService
+from center.staffing import current_priority
 from hotline.web.supervisor.telephony_link import LinkStatus
 
 __all__ = ["MAX_SHOWN_CALLS", "Seen", "live_state"]

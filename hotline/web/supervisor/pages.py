@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.live.service import AcdService
 from acd.router import RoutingError
+from center.service import AcdService
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
 from hotline.web.supervisor.feed import serve_feed

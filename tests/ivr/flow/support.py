@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.config_yaml import parse_yaml
 from ivr.callers import CallerDirectory, InMemoryDirectory
+from ivr.config_yaml import parse_yaml
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import Flow, build_flow
 from ivr.flow.handoff import CallAttributes, FallbackAcd, InMemoryCallbacks

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config_yaml import parse_yaml
+from ivr.config_yaml import parse_yaml
 from telephony.emulator import Caller
 
 from .support import flow_of, rig

@@ -204,7 +204,7 @@ async def test_caller_hanging_up_while_recorded_ends_cleanly_and_leaves_no_audio
 @pytest.fixture
 def shipped_classifier() -> Classifier:
     """The intent classifier trained from the shipped config/intents.yaml."""
-    from hotline.config_yaml import parse_yaml
+    from ivr.config_yaml import parse_yaml
     from ivr.intent.classifier import build_classifier
     from ivr.intent.config import IntentsConfig
 
@@ -217,7 +217,7 @@ async def test_what_the_ivr_learnt_rides_with_the_call_for_the_agents_screen_pop
     tmp_path: Path, voice: Path, shipped_classifier: Classifier
 ) -> None:
     from acd.calls import MenuStep
-    from ivr.flow.handoff import to_incoming_call
+    from center.incoming import to_incoming_call
 
     flow = flow_of(
         """

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config_yaml import parse_yaml
 from ivr.callers import CallerProfile, InMemoryDirectory
+from ivr.config_yaml import parse_yaml
 from ivr.flow.flow import Flow, build_flow
 from ivr.flow.models import IvrSettings, anchor_config_paths
 from telephony.emulator import Caller

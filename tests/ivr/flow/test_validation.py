@@ -12,7 +12,7 @@ import pytest
 
 from hotline import config
 from hotline.config import ConfigError, ConfigIssue, load_config
-from hotline.config_yaml import parse_yaml
+from ivr.config_yaml import parse_yaml
 from ivr.flow.models import IvrSettings, anchor_config_paths
 from ivr.flow.validation import check_flow
 

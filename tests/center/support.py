@@ -15,12 +15,12 @@ from typing import Any
 
 from acd.build import build_acd
 from acd.events import EventRecord, InMemoryEventSink
-from acd.live.agent_feed import AmiAgentFeed
-from acd.live.contact_times import ContactTimes, Talked, WrappedUp
-from acd.live.gateway import LiveAcd
-from acd.live.service import AcdService
-from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.agent_feed import AmiAgentFeed
+from center.contact_times import ContactTimes, Talked, WrappedUp
+from center.gateway import LiveAcd
+from center.service import AcdService
+from center.settings import WaitingConfig
 from history.outcomes import Outcome
 from ivr.callers import InMemoryDirectory
 from ivr.flow.engine import FlowEngine

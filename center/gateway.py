@@ -5,9 +5,9 @@ talked to the caller or the call has left the line:
 
 1. **join**: the call is queued (``AcdService.call_arrived``); with no logged-in agent who
    could ever serve it, the queue's ``on_empty`` action instead (unless ``join_empty``);
-2. **wait** (``acd.live.waiting``): hold music, position and expected-wait announcements,
+2. **wait** (``center.waiting``): hold music, position and expected-wait announcements,
    the callback key, the maximum wait, leave-when-empty;
-3. **offer** (``acd.live.ringing``): Dial the agent; a failed ring goes back to 2 with the
+3. **offer** (``center.ringing``): Dial the agent; a failed ring goes back to 2 with the
    call's place kept; after the conversation, if the agent hung up first, the caller hears
    ``prompts.after_call`` and the call ends; with ``survey.enabled`` they are first asked
    to rate the call from 1 to 5 by key (the interaction's ``csat``);
@@ -16,7 +16,7 @@ talked to the caller or the call has left the line:
 
 Callbacks: the key books a ``CallbackRequest`` (``ivr.flow.handoff``) for the caller ID and
 the call leaves the line. The request carries the queue and the original entry time
-(``acd.entry_at``). The dialler (``acd.live.callbacks``) keeps it and queues it again as a
+(``acd.entry_at``). The dialler (``center.callbacks``) keeps it and queues it again as a
 virtual call with that entry time (``callback_entry_time``), so it keeps its place; when an
 agent is offered it, the agent's phone is rung first and the dialplan then dials the
 customer.
@@ -37,11 +37,13 @@ from dataclasses import dataclass, replace
 
 from acd.calls import IncomingCall
 from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
-from acd.live.persistence import InteractionRecorder, NoInteractions
-from acd.live.ringing import Rang, ring_agent
-from acd.live.service import AcdService, CallTicket
-from acd.live.settings import Overflow, Survey, WaitingConfig
-from acd.live.waiting import (
+from acd.offer import Offer
+from center.incoming import to_incoming_call
+from center.persistence import InteractionRecorder, NoInteractions
+from center.ringing import Rang, ring_agent
+from center.service import AcdService, CallTicket
+from center.settings import Overflow, Survey, WaitingConfig
+from center.waiting import (
     AskedForCallback,
     GotOffer,
     NoAgentLeft,
@@ -50,14 +52,12 @@ from acd.live.waiting import (
     WaitingCaller,
     bare_prompt,
 )
-from acd.offer import Offer
 from history.outcomes import Outcome
 from ivr.flow.handoff import (
     CallAttributes,
     CallbackRequest,
     CallbackRequests,
     FallbackAcd,
-    to_incoming_call,
 )
 from telephony.agi_server import Fallback
 from telephony.agi_session import AgiSession, CallerHangup
@@ -158,7 +158,7 @@ class LiveAcd:
     @settings.setter
     def settings(self, settings: WaitingConfig) -> None:
         """A reload's ``waiting.yaml``: new calls follow it at once, and so does each
-        waiting caller from its next hold slice (``acd.live.waiting``)."""
+        waiting caller from its next hold slice (``center.waiting``)."""
         self._settings = settings
 
     @property

@@ -35,7 +35,7 @@ from uuid import uuid4
 
 from acd.clock import Clock
 from acd.events import AcdEvent, EventRecord, InMemoryEventSink
-from acd.live.contact_times import ContactTimes, Talked, WrappedUp
+from center.contact_times import ContactTimes, Talked, WrappedUp
 from history.identities import IdentityNormaliser
 from history.inputs import (
     Channel,
@@ -448,7 +448,7 @@ class HistoryInteractions:
 
     def observe(self, record: EventRecord) -> None:
         """Each ACD event (subscribe this to the ACD's sink): talk, hold and wrap-up times
-        as they become known (``acd.live.contact_times``)."""
+        as they become known (``center.contact_times``)."""
         told = self._times.observe(record.at, record.event)
         if isinstance(told, Talked):
             if told.call_id in self._outbound:  # the dialler tells the customer's talk time

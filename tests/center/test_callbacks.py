@@ -11,9 +11,9 @@ from typing import Any
 
 from acd.agent_events import Busy, RingNoAnswer, Unreachable
 from acd.events import CallAnswered, CallOffered
-from acd.live.callbacks import CallbackDialler, failed_offer, next_step
-from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE
-from acd.live.settings import WaitingConfig
+from center.callbacks import CallbackDialler, failed_offer, next_step
+from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE
+from center.settings import WaitingConfig
 from history.callbacks import Callback, InMemoryCallbackBook, NewCallback
 from history.outcomes import Outcome
 from ivr.flow.handoff import CallAttributes, CallbackRequest

@@ -127,7 +127,7 @@ class Survey(_Model):
 
 
 class CallbackDialling(_Model):
-    """How booked callbacks are dialled back (``acd.live.callbacks``): the agent's phone is
+    """How booked callbacks are dialled back (``center.callbacks``): the agent's phone is
     rung first by AMI Originate into ``context``, whose dialplan dials the customer."""
 
     #: The dialplan context the agent's answered leg runs (docker/asterisk/extensions.conf).

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from acd.live.settings import WaitingConfig, check_waiting_config
-from acd.live.waiting import recorded_or_core
+from center.settings import WaitingConfig, check_waiting_config
+from center.waiting import recorded_or_core
 from ivr.prompts import PromptStore
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Final
 
 from acd.agent_events import AgentError, AgentState, Answered, HungUp, OfferRang
-from acd.live.service import AcdService
+from center.service import AcdService
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import (
     EVENT_DEVICE_STATE_CHANGE,

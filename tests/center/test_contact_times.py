@@ -10,7 +10,7 @@ from acd.events import (
     CallHoldChanged,
     CallQueued,
 )
-from acd.live.contact_times import ContactTimes, Talked, WrappedUp
+from center.contact_times import ContactTimes, Talked, WrappedUp
 
 
 def told(events: list[tuple[float, AcdEvent]]) -> list[Talked | WrappedUp]:

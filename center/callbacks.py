@@ -1,6 +1,6 @@
 """The dialler: booked callbacks queued in the ACD as virtual calls and dialled back.
 
-A waiting caller who asks for a callback (``acd.live.gateway``) or books one in the IVR
+A waiting caller who asks for a callback (``center.gateway``) or books one in the IVR
 becomes a request in a ``CallbackBook`` (``history.callbacks``: the history store, or memory).
 One owned task sleeps until a request is added or the next one falls due (never polls),
 claims it and queues it in the ACD as a call without a channel whose entry time is the
@@ -8,10 +8,10 @@ caller's original one: the callback keeps its place and competes by priority lik
 
 When the router offers it, the **agent is rung first**, by an asynchronous AMI
 ``Originate`` of the agent's endpoint into ``callbacks.context`` with the customer's number
-as the extension (the agent's phone shows the customer). ``acd.live.callback_legs`` sends
+as the extension (the agent's phone shows the customer). ``center.callback_legs`` sends
 it and matches the AMI events to the attempt's leg. Once the agent answers, the dialplan
 dials the customer over the trunk. Outcomes map onto the ACD as the inbound path's do
-(``acd.live.ringing``):
+(``center.ringing``):
 
 ==============================  ===========================================================
 what happened                   the ACD, and the request
@@ -59,7 +59,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from acd.agent_events import Answered, HungUp, OfferRang, Unreachable
 from acd.contacts import callback_attempt_id
-from acd.live.callback_legs import (
+from acd.offer import Offer
+from acd.router import RoutingError
+from center.callback_legs import (
     VAR_CALLBACK,
     VAR_CALLBACK_CALLERID,
     VAR_CALLBACK_RING_S,
@@ -70,16 +72,15 @@ from acd.live.callback_legs import (
     LegGone,
     failed_offer,
 )
-from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
-from acd.live.persistence import InteractionRecorder, NoInteractions
-from acd.live.ringing import DIAL_ANSWER
-from acd.live.service import AcdService, CallTicket
-from acd.live.settings import CallbackDialling, WaitingConfig
-from acd.offer import Offer
-from acd.router import RoutingError
+from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
+from center.incoming import to_incoming_call
+from center.persistence import InteractionRecorder, NoInteractions
+from center.ringing import DIAL_ANSWER
+from center.service import AcdService, CallTicket
+from center.settings import CallbackDialling, WaitingConfig
 from history.callbacks import Callback, CallbackBook, NewCallback
 from history.outcomes import Outcome
-from ivr.flow.handoff import CallAttributes, CallbackRequest, to_incoming_call
+from ivr.flow.handoff import CallAttributes, CallbackRequest
 from ivr.flow.state import CallState, WellKnown
 from telephony.ami_client import AmiClient, AmiError
 

@@ -15,7 +15,7 @@ from acd.events import (
     CallQueued,
     CallRequeued,
 )
-from acd.live.contact_times import Talked
+from center.contact_times import Talked
 
 from .support import Agent, live_acd, wait_until
 

@@ -10,7 +10,7 @@ import pytest
 
 from acd.contacts import HANDED_TO_FALLBACK
 from acd.events import CallAbandoned
-from acd.live.contact_times import Talked
+from center.contact_times import Talked
 from history.outcomes import Outcome
 
 from .support import Agent, Rig, live_acd, wait_until

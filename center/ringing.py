@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from acd.agent_events import Answered, Busy, HungUp, RingNoAnswer, Unreachable
-from acd.live.service import AcdService, FailedOffer
 from acd.offer import Offer
+from center.service import AcdService, FailedOffer
 from telephony.agi_session import AgiSession, CallerHangup, DialOutcome
 
 log = logging.getLogger(__name__)

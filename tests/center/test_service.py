@@ -20,9 +20,9 @@ from acd.agent_events import (
 from acd.build import AcdSetup, build_acd
 from acd.calls import IncomingCall
 from acd.events import CallAbandoned, EventRejected, InMemoryEventSink
-from acd.live.agent_feed import PHONE_IN_USE, AmiAgentFeed
-from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.agent_feed import PHONE_IN_USE, AmiAgentFeed
+from center.service import AcdService
 from telephony.ami_codec import AmiMessage
 
 from .support import PRIORITY, QUEUES, wait_until

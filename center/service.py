@@ -8,7 +8,7 @@ every change that may move that time; it never polls.
 
 Offers, whatever produced them (a call arriving, an agent made ready, a wrap-up timer, a
 reconcile), are logged with their explanation once and put in the waiting call's
-``CallTicket``; the caller's AGI session (``acd.live.gateway``) takes them from there.
+``CallTicket``; the caller's AGI session (``center.gateway``) takes them from there.
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ from acd.events import (
     PriorityWeightsUpdated,
     QueueUpdated,
 )
-from acd.live.ewt import TalkTimes, WaitEstimate
-from acd.live.staffing import Servable, estimate_wait
-from acd.live.tickets import AnswerListener, CallTicket, OfferNote
 from acd.offer import Offer
 from acd.queue import WaitingCall
 from acd.router import RoutingError
 from acd.skills import Requirement, RoutingProfile
+from center.ewt import TalkTimes, WaitEstimate
+from center.staffing import Servable, estimate_wait
+from center.tickets import AnswerListener, CallTicket, OfferNote
 from telephony.channels import ChannelTable, ChannelTracker
 
 #: (ticket, new queue) when a supervisor moves a queued call.

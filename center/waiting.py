@@ -26,9 +26,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from acd.live.service import AcdService, CallTicket
-from acd.live.settings import WaitingConfig, WaitingPolicy
 from acd.offer import Offer
+from center.service import AcdService, CallTicket
+from center.settings import WaitingConfig, WaitingPolicy
 from ivr.prompts import PromptStore
 from telephony.agi_session import AgiSession, Playback
 

@@ -22,9 +22,9 @@ from acd.events import (
     EventRecord,
     InMemoryEventSink,
 )
-from acd.live.persistence import HistoryEventSink, HistoryInteractions
-from acd.live.service import AcdService
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.persistence import HistoryEventSink, HistoryInteractions
+from center.service import AcdService
 from history.errors import UnknownInteraction
 from history.inputs import InteractionRef, NewEvent
 from history.outcomes import Outcome

@@ -21,10 +21,10 @@ from acd.events import (
     EventRejected,
     InMemoryEventSink,
 )
-from acd.live.gateway import csat_score
-from acd.live.persistence import HistoryInteractions
-from acd.live.service import AcdService
 from acd.router import RoutingError
+from center.gateway import csat_score
+from center.persistence import HistoryInteractions
+from center.service import AcdService
 from history.inputs import InteractionRef
 from history.outcomes import Outcome
 from history.repository import HistoryRepository

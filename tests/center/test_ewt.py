@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.live.ewt import TalkTimes, expected_wait, position_in_line, release_in
+from center.ewt import TalkTimes, expected_wait, position_in_line, release_in
 
 
 def test_the_next_caller_waits_for_the_first_agent_to_free_up() -> None:

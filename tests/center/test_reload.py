@@ -13,8 +13,8 @@ from typing import Any
 
 from acd.build import AcdSetup, build_acd
 from acd.events import CallAbandoned, CallQueued, QueueUpdated
-from acd.live.settings import WaitingConfig
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.settings import WaitingConfig
 from hotline.app import Hotline
 from hotline.config import load_config
 

@@ -1,6 +1,6 @@
 """The agent's leg of a callback, as AMI tells it.
 
-The dialler (``acd.live.callbacks``) rings the agent by an asynchronous AMI ``Originate``
+The dialler (``center.callbacks``) rings the agent by an asynchronous AMI ``Originate``
 of the agent's endpoint into the callback context, with the customer's number as the
 extension. ``CallbackLegs.originate`` sends it with our own uniqueid (``ChannelId``) for a
 ``Leg`` opened beforehand, so the leg's events are recognised whatever order they arrive in:
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from acd.agent_events import Busy, RingNoAnswer, Unreachable
-from acd.live.service import CallTicket, FailedOffer
-from acd.live.settings import CallbackDialling
+from center.service import CallTicket, FailedOffer
+from center.settings import CallbackDialling
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import (
     ACTION_ORIGINATE,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from acd.events import CallAbandoned, CallQueued
-from acd.live.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time
+from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time
 
 from .support import Agent, live_acd, wait_until
 

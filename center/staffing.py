@@ -1,16 +1,16 @@
 """What the live ACD reads off the distributor for a waiting call: who could serve it at
-all (join-empty, leave-when-empty), its place and expected wait (see ``acd.live.ewt``), and
+all (join-empty, leave-when-empty), its place and expected wait (see ``center.ewt``), and
 its priority as the router ranks it now (for the supervisor's page)."""
 
 from __future__ import annotations
 
 from acd.agent_events import AgentState
 from acd.distributor import CallDistributor
-from acd.live.ewt import WaitEstimate, expected_wait, position_in_line, release_in
-from acd.live.tickets import CallTicket
 from acd.priority import PriorityScore
 from acd.queue import WaitingCall
 from acd.skills import Requirement
+from center.ewt import WaitEstimate, expected_wait, position_in_line, release_in
+from center.tickets import CallTicket
 
 __all__ = ["Servable", "current_priority", "estimate_wait"]
 
