@@ -53,6 +53,12 @@ class AgentPolicy:
     rona_pause_reason: str | None = "no answer"
     busy_pause_reason: str | None = None
     unavailable_pause_reason: str | None = "unreachable"
+    #: Seconds an agent has to accept a digital task (chat, e-mail...) offered to them;
+    #: unanswered, it is a ring with no answer (the task keeps its place; the agent is
+    #: paused with ``rona_pause_reason``).
+    reservation_timeout_s: float = 30.0
+    #: Wrap-up after a digital task, as ``wrap_up_s`` is after a call.
+    task_wrap_up_s: float | None = 0.0
 
 
 @dataclass(frozen=True, slots=True)

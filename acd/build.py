@@ -74,7 +74,12 @@ def build_acd(
         queues=tuple(
             QueueSetup(q.policy(name), q.skills(name)) for name, q in queues.queues.items()
         ),
-        agents=tuple(AgentProfile(a.id, dict(a.skills), a.endpoint, a.name) for a in agents.agents),
+        agents=tuple(
+            AgentProfile(
+                a.id, dict(a.skills), a.endpoint, a.name, (a.capacity or agents.capacity).capacity()
+            )
+            for a in agents.agents
+        ),
         priority=priority.weights(),
         agent_policy=agents.policy.agent_policy(),
         sl_policy=queues.sl_policy(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from acd.contacts import VOICE
+
 __all__ = ["CallFacts", "CallerCard", "IncomingCall", "MenuStep"]
 
 
@@ -53,16 +55,20 @@ class CallerCard:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
-    """A call handed to the ACD by the IVR (or a callback keeping its place)."""
+    """A task handed to the ACD: a call from the IVR (or a callback keeping its place), a
+    chat, an e-mail, a voicemail (``channel``)."""
 
     call_id: str
     queue: str
     facts: CallFacts = CallFacts()
-    #: The caller's channel, so a reconcile can tell a vanished call from a waiting one.
-    channel: str | None = None
+    #: The caller's channel in Asterisk, so a reconcile can tell a vanished call from a
+    #: waiting one (None for a task that is not a live call).
+    line: str | None = None
     #: The customer's last agent; tried first for the queue's preferred-agent window.
     preferred_agent: str | None = None
     #: Original entry time; None means "now". A callback or a transfer keeps its place.
     entry_time: float | None = None
     #: For people, not for routing: caller number, customer name, the IVR's findings.
     caller: CallerCard = CallerCard()
+    #: The task's channel (``acd.contacts``): voice, callback, chat, email, voicemail...
+    channel: str = VOICE

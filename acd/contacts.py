@@ -19,9 +19,13 @@ from history.outcomes import Outcome
 
 __all__ = [
     "CALLBACK",
+    "CHAT",
     "CUT_BY_ASTERISK",
+    "EMAIL",
     "HANDED_TO_FALLBACK",
     "VOICE",
+    "VOICEMAIL",
+    "VOICE_SEAT",
     "callback_attempt_id",
     "channel_of",
     "exit_outcome",
@@ -31,6 +35,12 @@ __all__ = [
 
 VOICE: Final = "voice"
 CALLBACK: Final = "callback"
+CHAT: Final = "chat"
+EMAIL: Final = "email"
+VOICEMAIL: Final = "voicemail"
+#: The channels an agent's one voice seat serves (their phone: one at a time, real time);
+#: every other channel is a *digital* one, held several at a time (``acd.capacity``).
+VOICE_SEAT: Final = frozenset({VOICE, CALLBACK})
 
 _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
 

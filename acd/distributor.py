@@ -1,9 +1,16 @@
-"""The automatic call distributor: the one object the telephony edge and the simulator drive.
+"""The automatic call distributor: the one object the telephony edge, the channel adapters
+and the simulator drive.
 
-It owns the agent state machine and the router, computes each call's priority and skill
-profile on arrival, keeps the two in step (an agent who becomes available is offered to the
-router, one who leaves is withdrawn), appends every change to the event log, and returns
-the offers to act on. Pure and synchronous; the caller of ``next_wakeup`` schedules ``tick``.
+It routes *tasks* of every channel (``acd.contacts``): calls and callbacks on the agents'
+voice seat (``acd.agents``), chats, e-mails and voicemails as digital tasks an agent holds
+several at a time (``acd.workload``), within each agent's capacity (``acd.capacity``). It
+computes each task's priority and skill profile on arrival, keeps the router in step with
+what each agent may take now (the channels their capacity leaves open), appends every
+change to the event log, and returns the offers to act on. A voice offer rings the agent's
+phone (the edge reports what happened as agent events); a digital offer is a reservation
+the agent accepts or rejects (``task_accepted``, ``task_rejected``) before its deadline,
+then closes (``task_done``). Pure and synchronous; the caller of ``next_wakeup`` schedules
+``tick``.
 
 A config reload's queues apply at once (``update_queues``): a new queue takes calls, a
 changed one routes its waiting calls by its new rules (re-profiled, same entry time), a
@@ -14,7 +21,7 @@ rules until they leave. Offers already out stand.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
@@ -24,14 +31,18 @@ from acd.agent_events import (
     AgentState,
     HungUp,
     OfferMade,
+    Pause,
     event_name,
 )
 from acd.agents import AgentBook, AgentPolicy, Transition
 from acd.calls import IncomingCall
+from acd.capacity import VOICE_ONLY, Capacity
 from acd.clock import Clock
+from acd.contacts import VOICE_SEAT
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
+    AgentTaskChanged,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -51,8 +62,13 @@ from acd.priority import PriorityScore, PriorityWeights
 from acd.queue import QueuePolicy, WaitingCall
 from acd.router import SUPERVISOR_TERM, Router, RoutingError
 from acd.skills import QueueSkills, RoutingProfile
+from acd.workload import HeldTask, StaleTask, TaskPhase, Workload
 
-__all__ = ["AgentProfile", "CallDistributor", "QueueSetup"]
+__all__ = ["DECLINED", "NO_ANSWER", "AgentProfile", "CallDistributor", "QueueSetup"]
+
+#: Why a digital task went back in line: the agent declined it, or let it expire.
+DECLINED = "declined"
+NO_ANSWER = "no answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +84,20 @@ class AgentProfile:
     #: The SIP endpoint the caller's session dials ("PJSIP/agent1001").
     endpoint: str = ""
     name: str = ""
+    #: What the agent may hold at once beside their phone (agents.yaml).
+    capacity: Capacity = VOICE_ONLY
 
 
 class _Call:
-    __slots__ = ("agent_id", "call", "state")
+    __slots__ = ("agent_id", "call", "settled", "state")
 
     def __init__(self, call: IncomingCall) -> None:
         self.call = call
         self.state = "waiting"  # "offered" | "connected"
         self.agent_id: str | None = None
+        #: the router's view of a digital task the agent accepted (to requeue it, its
+        #: place kept, if the agent logs out before closing it)
+        self.settled: WaitingCall | None = None
 
 
 class CallDistributor:
@@ -101,7 +122,12 @@ class CallDistributor:
         self._sink = sink
         self.book = AgentBook(self.agents, clock=clock, policy=agent_policy or AgentPolicy())
         self.router = Router((q.policy for q in self._queues.values()), clock=clock, seed=seed)
+        self.workload = Workload(clock=clock)
         self._calls: dict[str, _Call] = {}
+        #: agent -> the channels the router has them available on
+        self._open: dict[str, frozenset[str]] = {}
+        #: agent -> when they were last given or closed a digital task (spreads the work)
+        self._last_task_at: dict[str, float] = {}
 
     # calls -----------------------------------------------------------------------------
     def call_arrived(self, call: IncomingCall) -> list[Offer]:
@@ -118,11 +144,17 @@ class CallDistributor:
         score = self._priority.score(facts)
         profile = setup.skills.profile(facts, self._priority.is_repeat(facts))
         entry = now if call.entry_time is None else min(call.entry_time, now)
-        waiting = WaitingCall(call.call_id, call.queue, entry, score, profile, call.preferred_agent)
+        waiting = WaitingCall(
+            call.call_id, call.queue, entry, score, profile, call.preferred_agent, call.channel
+        )
         self.router.enqueue(waiting)
         self._calls[call.call_id] = _Call(call)
         call_type = self._priority.call_type(facts)
-        self._log(CallQueued(call.call_id, call.queue, entry, score.total, call_type, facts.tier))
+        self._log(
+            CallQueued(
+                call.call_id, call.queue, entry, score.total, call_type, facts.tier, call.channel
+            )
+        )
         return self.dispatch()
 
     def caller_hung_up(self, call_id: str) -> list[Offer]:
@@ -260,6 +292,48 @@ class CallDistributor:
         self._after(transition)
         return self.dispatch()
 
+    # digital tasks -----------------------------------------------------------------------
+    # Each raises ``StaleTask`` (an ``AgentError``: logged as ``EventRejected``) when the
+    # agent does not hold the task in the phase the action needs.
+    def task_accepted(self, agent_id: str, task_id: str) -> list[Offer]:
+        """The agent took the task offered to them: it is theirs until ``task_done``."""
+        task = self._task_action(agent_id, task_id, "task_accepted", self.workload.accept)
+        info = self._calls[task_id]
+        info.state = "connected"
+        info.settled = self.router.settle(task_id)
+        self._log(CallAnswered(task_id, agent_id, info.call.queue))
+        self._task_changed(agent_id, task, TaskPhase.RESERVED, "accepted")
+        return self.dispatch()
+
+    def task_rejected(self, agent_id: str, task_id: str) -> list[Offer]:
+        """The agent declined the task offered to them: it is back in line, its place
+        kept, and the agent is paused ("declined") as after an offer with no answer, so it
+        goes to someone else (Genesys Cloud's "not responding", Connect's "missed")."""
+        task = self._task_action(agent_id, task_id, "task_rejected", self._reserved_task)
+        pause = DECLINED if self.book.policy.rona_pause_reason is not None else None
+        self._offer_failed(agent_id, task, DECLINED, pause)
+        return self.dispatch()
+
+    def task_done(self, agent_id: str, task_id: str, reason: str = "done") -> list[Offer]:
+        """The agent closed the task (the conversation is over): wrap-up per the policy."""
+        wrap = self.book.policy.task_wrap_up_s
+        self._task_action(
+            agent_id, task_id, "task_done", lambda a, t: self.workload.finish(a, t, wrap)
+        )
+        self._close_task(agent_id, task_id, reason)
+        return self.dispatch()
+
+    def task_wrapped(self, agent_id: str, task_id: str) -> list[Offer]:
+        """The agent ended a digital task's wrap-up."""
+        task = self._task_action(agent_id, task_id, "task_wrapped", self.workload.wrapped)
+        self._task_changed(agent_id, task, task.phase, "wrap-up done", gone=True)
+        self._refresh(agent_id)
+        return self.dispatch()
+
+    def tasks_of(self, agent_id: str) -> tuple[HeldTask, ...]:
+        """The digital tasks the agent holds now, in every phase."""
+        return self.workload.held(agent_id)
+
     def update_roster(self, agents: Iterable[AgentProfile]) -> list[str]:
         """A config reload's agents: a new agent joins logged out (and may log in at once);
         a changed profile replaces the old one (the phone at the next offer, the skills at
@@ -277,33 +351,57 @@ class CallDistributor:
     # time ------------------------------------------------------------------------------
     def next_wakeup(self) -> float | None:
         """When ``tick`` next has something to do (wrap-up ends, relaxation steps...)."""
-        times = [
-            t for t in (self.book.next_deadline(), self.router.next_change_at()) if t is not None
-        ]
+        deadlines = (
+            self.book.next_deadline(),
+            self.workload.next_deadline(),
+            self.router.next_change_at(),
+        )
+        times = [t for t in deadlines if t is not None]
         return min(times) if times else None
 
     def tick(self) -> list[Offer]:
         for transition in self.book.tick():
             self._after(transition)
+        for agent_id, task in self.workload.due():
+            if task.phase is TaskPhase.RESERVED:  # the digital ring, unanswered
+                self.workload.drop(agent_id, task.task_id)
+                self._offer_failed(agent_id, task, NO_ANSWER, self.book.policy.rona_pause_reason)
+            else:
+                self.workload.drop(agent_id, task.task_id)
+                self._task_changed(agent_id, task, task.phase, "wrap-up time over", gone=True)
+                self._refresh(agent_id)
         return self.dispatch()
 
     def dispatch(self) -> list[Offer]:
-        offers = self.router.dispatch()
-        for offer in offers:
-            info = self._calls[offer.call_id]
-            info.state, info.agent_id = "offered", offer.agent_id
-            self._log(
-                CallOffered(
-                    offer.call_id,
-                    offer.agent_id,
-                    offer.queue,
-                    offer.priority.total,
-                    offer.match.step,
-                    offer.explain(),
+        """Every offer that can be made now. An agent given a digital task may have room
+        for more at once (their capacity), so the router is asked again until it has none."""
+        made: list[Offer] = []
+        while offers := self.router.dispatch():
+            for offer in offers:
+                agent_id = offer.agent_id
+                self._open[agent_id] = frozenset()  # the router took them off every channel
+                info = self._calls[offer.call_id]
+                info.state, info.agent_id = "offered", agent_id
+                self._log(
+                    CallOffered(
+                        offer.call_id,
+                        agent_id,
+                        offer.queue,
+                        offer.priority.total,
+                        offer.match.step,
+                        offer.explain(),
+                    )
                 )
-            )
-            self._after(self.book.apply(OfferMade(offer.agent_id, offer.call_id)))
-        return offers
+                if offer.channel in VOICE_SEAT:
+                    self._after(self.book.apply(OfferMade(agent_id, offer.call_id)))
+                    continue
+                timeout = self.book.policy.reservation_timeout_s
+                task = self.workload.reserve(agent_id, offer.call_id, offer.channel, timeout)
+                self._last_task_at[agent_id] = self._clock()
+                self._task_changed(agent_id, task, None, "offered")
+                self._refresh(agent_id)
+            made += offers
+        return made
 
     def reconcile(self, live_channels: Collection[str]) -> list[Offer]:
         """After an AMI reconnect: clear agents' offers/calls and callers whose channels
@@ -311,7 +409,7 @@ class CallDistributor:
         for transition in self.book.reconcile(live_channels):
             self._after(transition)
         for info in list(self._calls.values()):
-            channel = info.call.channel
+            channel = info.call.line
             if channel is not None and channel not in live_channels:
                 self._caller_gone(info, "reconciled: caller channel gone")
         return self.dispatch()
@@ -344,6 +442,9 @@ class CallDistributor:
 
     def _caller_gone(self, info: _Call, reason: str) -> None:
         call = info.call
+        if call.channel not in VOICE_SEAT:
+            self._customer_gone(info, reason)
+            return
         if info.state == "connected":
             assert info.agent_id is not None
             if self.book.view(info.agent_id).call_id == call.call_id:
@@ -391,16 +492,134 @@ class CallDistributor:
         router = self.router
         if before is AgentState.LOGGED_OUT and after is not AgentState.LOGGED_OUT:
             router.add_agent(agent_id, self.agents[agent_id].skills, order=self._order[agent_id])
-        if after is AgentState.AVAILABLE and before is not AgentState.AVAILABLE:
-            router.set_available(
-                agent_id,
-                idle_since=self.book.idle_since(agent_id),
-                calls_handled=self.book.calls_handled(agent_id),
-            )
-        elif before is AgentState.AVAILABLE and after is not AgentState.AVAILABLE:
-            router.set_unavailable(agent_id)
         if after is AgentState.LOGGED_OUT and before is not AgentState.LOGGED_OUT:
+            self._take_back(agent_id)
             router.remove_agent(agent_id)
+            self._open.pop(agent_id, None)
+            return
+        became = after is AgentState.AVAILABLE and before is not AgentState.AVAILABLE
+        self._refresh(agent_id, became_available=became)
+
+    def _refresh(self, agent_id: str, *, became_available: bool = False) -> None:
+        """Tell the router the channels the agent may be offered a task on now (their voice
+        seat's state, the digital tasks they hold, their capacity), when that changed."""
+        view = self.book.view(agent_id)
+        if view.state is AgentState.LOGGED_OUT:
+            return
+        channels = self.agents[agent_id].capacity.open_channels(
+            view.state, self.workload.load(agent_id), pending=view.pending is not None
+        )
+        if channels == self._open.get(agent_id, frozenset()) and not became_available:
+            return
+        self._open[agent_id] = channels
+        if not channels:
+            self.router.set_unavailable(agent_id)
+            return
+        idle_since = self.book.idle_since(agent_id)
+        self.router.set_available(
+            agent_id,
+            idle_since=max(idle_since, self._last_task_at.get(agent_id, idle_since)),
+            calls_handled=self.book.calls_handled(agent_id),
+            channels=channels,
+        )
+
+    # digital tasks: internals ----------------------------------------------------------
+    def _task_action(
+        self, agent_id: str, task_id: str, action: str, apply: Callable[[str, str], HeldTask | None]
+    ) -> HeldTask:
+        """Apply ``apply`` to the agent's task; a refusal is logged and re-raised."""
+        try:
+            if agent_id not in self.agents:
+                raise StaleTask(agent_id, "no such agent in the roster")
+            before = self.workload.task(task_id)
+            if before is None or self.workload.holder(task_id) != agent_id:
+                raise StaleTask(agent_id, f"does not hold task {task_id}")
+            after = apply(agent_id, task_id)
+        except AgentError as error:
+            self._log(EventRejected(error.agent_id, action, error.reason))
+            raise
+        return after if after is not None else before
+
+    def _reserved_task(self, agent_id: str, task_id: str) -> HeldTask:
+        task = self.workload.task(task_id)
+        if task is None or task.phase is not TaskPhase.RESERVED:
+            phase = "gone" if task is None else task.phase.value
+            raise StaleTask(agent_id, f"cannot reject task {task_id}: it is {phase}")
+        return self.workload.drop(agent_id, task_id)
+
+    def _offer_failed(self, agent_id: str, task: HeldTask, reason: str, pause: str | None) -> None:
+        """A reservation was declined or left unanswered: the task is back in line, its
+        place kept; the agent is paused with ``pause`` (None: not paused)."""
+        info = self._calls[task.task_id]
+        info.state, info.agent_id = "waiting", None
+        self.router.requeue(task.task_id)
+        self._log(CallRequeued(task.task_id, agent_id, info.call.queue, reason))
+        self._task_changed(agent_id, task, task.phase, reason, gone=True)
+        if pause is not None and self.book.state(agent_id) is not AgentState.PAUSED:
+            self._after(self.book.apply(Pause(agent_id, pause)))
+        else:
+            self._refresh(agent_id)
+
+    def _close_task(self, agent_id: str, task_id: str, reason: str) -> None:
+        """The conversation is over (``workload.finish`` done): the task leaves the ACD."""
+        info = self._calls.pop(task_id)
+        self._log(CallEnded(task_id, agent_id, info.call.queue, reason))
+        task = self.workload.task(task_id)
+        closed = HeldTask(task_id, info.call.channel, TaskPhase.ACTIVE, self._clock())
+        self._task_changed(agent_id, task or closed, TaskPhase.ACTIVE, reason, gone=task is None)
+        self._last_task_at[agent_id] = self._clock()
+        self._refresh(agent_id)
+
+    def _customer_gone(self, info: _Call, reason: str) -> None:
+        """The customer left a digital task (closed the chat): waiting or reserved, it is
+        abandoned; accepted, the conversation is over for the agent."""
+        task_id, agent_id = info.call.call_id, info.agent_id
+        if info.state == "connected" and agent_id is not None:
+            held = self.workload.task(task_id)
+            if held is not None and held.phase is TaskPhase.ACTIVE:
+                self.workload.finish(agent_id, task_id, self.book.policy.task_wrap_up_s)
+                self._close_task(agent_id, task_id, reason)
+            return
+        self.router.withdraw(task_id)
+        del self._calls[task_id]
+        self._log(CallAbandoned(task_id, info.call.queue, info.state == "offered", reason))
+        if info.state == "offered" and agent_id is not None:
+            task = self.workload.drop(agent_id, task_id)
+            self._task_changed(agent_id, task, task.phase, reason, gone=True)
+            self._refresh(agent_id)
+
+    def _take_back(self, agent_id: str) -> None:
+        """The agent logged out holding digital tasks: offered or open ones go back in line
+        with their place kept; ones in wrap-up are over."""
+        for task in self.workload.held(agent_id):
+            self.workload.drop(agent_id, task.task_id)
+            info = self._calls.get(task.task_id)
+            if task.phase is TaskPhase.WRAP_UP or info is None:
+                self._task_changed(agent_id, task, task.phase, "logged out", gone=True)
+                continue
+            queue = info.call.queue
+            if task.phase is TaskPhase.RESERVED:
+                self.router.requeue(task.task_id)
+            else:
+                assert info.settled is not None, "an accepted task keeps its routing view"
+                self.router.enqueue(info.settled)
+                info.settled = None
+            info.state, info.agent_id = "waiting", None
+            self._log(CallRequeued(task.task_id, agent_id, queue, "agent logged out"))
+            self._task_changed(agent_id, task, task.phase, "agent logged out", gone=True)
+
+    def _task_changed(
+        self,
+        agent_id: str,
+        task: HeldTask,
+        before: TaskPhase | None,
+        reason: str,
+        *,
+        gone: bool = False,
+    ) -> None:
+        after = "" if gone else task.phase.value
+        was = "" if before is None else before.value
+        self._log(AgentTaskChanged(agent_id, task.task_id, task.channel, was, after, reason))
 
 
 def _same_setup(a: QueueSetup, b: QueueSetup) -> bool:

@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from acd.contacts import VOICE
+
 __all__ = [
     "AcdEvent",
     "AgentStateChanged",
+    "AgentTaskChanged",
     "CallAbandoned",
     "CallAnswered",
     "CallEnded",
@@ -42,6 +45,9 @@ class CallQueued:
     priority: float
     call_type: str | None = None
     tier: str | None = None
+    #: The task's channel (``acd.contacts``): every ``Call*`` event is about a task of any
+    #: channel; a call is a voice task.
+    channel: str = VOICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +169,20 @@ class AgentStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentTaskChanged:
+    """A digital task (chat, e-mail, voicemail...) changed phase in an agent's hands
+    (``acd.workload``: ``reserved``, ``active``, ``wrap_up``; "" before it came or after it
+    left): the counterpart of ``AgentStateChanged`` for the voice seat."""
+
+    agent_id: str
+    call_id: str
+    channel: str
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackSettled:
     """How a callback attempt (a virtual call of the dialler) ended for the customer:
     ``outcome`` is ``callback_completed`` (an agent talked to them) or ``callback_failed``
@@ -196,6 +216,7 @@ AcdEvent = (
     | CallEnded
     | CallAbandoned
     | AgentStateChanged
+    | AgentTaskChanged
     | CallbackSettled
     | QueueUpdated
     | PriorityWeightsUpdated

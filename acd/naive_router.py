@@ -9,6 +9,8 @@ Rules (both routers):
 2. A call with a preferred agent who is logged in and meets that requirement, and that has
    waited less than the queue's ``preferred_window_s``, is *reserved*: only that agent may
    take it. Otherwise any available agent meeting the requirement may.
+   An agent may take a task only on a channel they are available on (``set_available``'s
+   ``channels``: the voice seat, or digital channels with capacity left).
 3. Repeatedly: among calls with at least one agent who may take them, pick the highest
    priority (then earliest entry, then first enqueued); give it its preferred agent if that
    agent may take it, else the agent with the highest skill match, then the smallest
@@ -29,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from acd.clock import Clock
+from acd.contacts import VOICE_SEAT
 from acd.offer import AgentChoice, Offer
 from acd.queue import QueuePolicy, WaitingCall
 from acd.router import RoutingError, bumped
@@ -47,6 +50,7 @@ class _Agent:
         self.calls_handled = 0
         self.draw = 1.0
         self.last_offered: dict[str, int] = {}
+        self.channels: frozenset[str] = frozenset()
 
 
 class NaiveRouter:
@@ -83,12 +87,23 @@ class NaiveRouter:
         self._available.pop(agent_id, None)
         del self._agents[agent_id]
 
-    def set_available(self, agent_id: str, *, idle_since: float, calls_handled: int) -> None:
+    def set_available(
+        self,
+        agent_id: str,
+        *,
+        idle_since: float,
+        calls_handled: int,
+        channels: frozenset[str] = VOICE_SEAT,
+    ) -> None:
         agent = self._agents[agent_id]
         agent.idle_since = idle_since
         agent.calls_handled = calls_handled
         agent.draw = 1.0 - self._rng.random()
-        self._available[agent_id] = agent
+        agent.channels = channels
+        if channels:
+            self._available[agent_id] = agent
+        else:
+            self._available.pop(agent_id, None)
 
     def set_unavailable(self, agent_id: str) -> None:
         self._available.pop(agent_id, None)
@@ -163,9 +178,13 @@ class NaiveRouter:
                 )
                 if reserved:
                     assert pref is not None
-                    can = [pref] if pref.agent_id in self._available else []
+                    can = [pref] if self._free(pref.agent_id, call.channel) else []
                 else:
-                    can = [a for a in self._available.values() if requirement.admits(a.skills)]
+                    can = [
+                        a
+                        for a in self._available.values()
+                        if call.channel in a.channels and requirement.admits(a.skills)
+                    ]
                 if not can:
                     continue
                 rank = (
@@ -204,7 +223,11 @@ class NaiveRouter:
         else:
             agent = min(can, key=lambda a: (-requirement.match_score(a.skills), key(a), a.agent_id))
             reason, tie = "best match", key(agent)
-        eligible = sum(1 for a in self._available.values() if requirement.admits(a.skills))
+        eligible = sum(
+            1
+            for a in self._available.values()
+            if call.channel in a.channels and requirement.admits(a.skills)
+        )
         self._offered[call.call_id] = self._calls.pop(call.call_id)
         del self._available[agent.agent_id]
         agent.last_offered[call.queue] = self._offers
@@ -218,4 +241,9 @@ class NaiveRouter:
             priority=call.priority.plus(*policy.urgency.terms(waited)),
             match=explain_match(call.profile, step, agent.skills),
             choice=AgentChoice(reason, policy.strategy, tie, eligible),
+            channel=call.channel,
         )
+
+    def _free(self, agent_id: str, channel: str) -> bool:
+        agent = self._available.get(agent_id)
+        return agent is not None and channel in agent.channels

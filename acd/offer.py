@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from acd.contacts import VOICE
 from acd.priority import PriorityScore
 from acd.skills import SkillMatch
 from acd.strategy import Strategy
@@ -36,6 +37,9 @@ class Offer:
     priority: PriorityScore
     match: SkillMatch
     choice: AgentChoice
+    #: The task's channel: a voice or callback offer rings the agent's phone; any other is
+    #: a reservation the agent accepts or rejects on their desktop.
+    channel: str = VOICE
 
     @property
     def waited_s(self) -> float:
@@ -46,8 +50,9 @@ class Offer:
         how = choice.reason
         if choice.reason == "best match":
             how += f", then {choice.strategy.value} (key {choice.key:g})"
+        task = "call" if self.channel == VOICE else f"{self.channel} task"
         return (
-            f"call {self.call_id} waited {self.waited_s:.1f} s in {self.queue}, priority "
+            f"{task} {self.call_id} waited {self.waited_s:.1f} s in {self.queue}, priority "
             f"{self.priority.explain()}; agent {self.agent_id}: {how} among "
             f"{choice.eligible_available} eligible; {self.match.explain()}"
         )

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acd.agents import AgentPolicy
+from acd.capacity import Capacity
+from acd.contacts import VOICE_SEAT
 from acd.kpi import AbandonTreatment, SlPolicy
 from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
 from acd.queue import QueuePolicy
@@ -250,6 +252,10 @@ class AgentPolicyConfig(_Model):
     rona_pause_reason: str | None = "no answer"
     busy_pause_reason: str | None = None
     unavailable_pause_reason: str | None = "unreachable"
+    #: How long an agent has to accept a chat or e-mail offered to them.
+    reservation_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    #: Wrap-up after a chat or e-mail; null: until the agent says done.
+    task_wrap_up_s: Seconds | None = 0.0
 
     def agent_policy(self) -> AgentPolicy:
         return AgentPolicy(
@@ -257,7 +263,38 @@ class AgentPolicyConfig(_Model):
             self.rona_pause_reason,
             self.busy_pause_reason,
             self.unavailable_pause_reason,
+            self.reservation_timeout_s,
+            self.task_wrap_up_s,
         )
+
+
+#: A digital channel's name: chat, email, voicemail, whatsapp, sms...
+DigitalChannel = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Concurrency = Annotated[int, Field(ge=0, le=100)]
+
+
+class CapacityConfig(_Model):
+    """What an agent holds at once beside their phone (``acd.capacity``)."""
+
+    #: digital channel -> tasks at once; a channel not listed is never offered
+    digital: dict[DigitalChannel, Concurrency] = {}
+    #: digital tasks at once across channels; null: the sum of ``digital``
+    total: Concurrency | None = None
+    #: may a chat or e-mail be offered while the phone rings, talks or wraps up?
+    during_voice: bool = False
+    #: an agent holding more digital tasks than this is not offered calls
+    voice_with: Concurrency = 0
+
+    @model_validator(mode="after")
+    def _not_the_voice_seat(self) -> CapacityConfig:
+        seat = sorted(set(self.digital) & VOICE_SEAT)
+        if seat:
+            raise ValueError(f"{', '.join(seat)}: the phone takes one call at a time, not listed")
+        return self
+
+    def capacity(self) -> Capacity:
+        total = sum(self.digital.values()) if self.total is None else self.total
+        return Capacity(dict(self.digital), total, self.during_voice, self.voice_with)
 
 
 class AgentConfig(_Model):
@@ -265,10 +302,14 @@ class AgentConfig(_Model):
     name: str = ""
     endpoint: str = ""
     skills: dict[str, Level] = {}
+    #: this agent's own capacity (else the file's ``capacity``)
+    capacity: CapacityConfig | None = None
 
 
 class AgentsConfig(_Model):
     policy: AgentPolicyConfig = AgentPolicyConfig()
+    #: every agent's capacity unless they have their own
+    capacity: CapacityConfig = CapacityConfig()
     agents: list[AgentConfig] = []
 
     @model_validator(mode="after")

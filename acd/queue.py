@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from acd.contacts import VOICE
 from acd.priority import PriorityScore, Urgency
 from acd.skills import RoutingProfile
 from acd.strategy import Strategy
@@ -31,3 +32,5 @@ class WaitingCall:
     priority: PriorityScore
     profile: RoutingProfile
     preferred_agent: str | None = None
+    #: The task's channel (``acd.contacts``): voice, callback, chat, email, voicemail...
+    channel: str = VOICE

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from acd.clock import Clock
+from acd.contacts import VOICE_SEAT
 from acd.offer import Offer
 from acd.priority import ScoreTerm
 from acd.queue import QueuePolicy, WaitingCall
@@ -163,9 +164,19 @@ class Router:
         self._known_agent(agent_id)
         self._table.remove_agent(agent_id, self._clock())
 
-    def set_available(self, agent_id: str, *, idle_since: float, calls_handled: int) -> None:
+    def set_available(
+        self,
+        agent_id: str,
+        *,
+        idle_since: float,
+        calls_handled: int,
+        channels: frozenset[str] = VOICE_SEAT,
+    ) -> None:
+        """The agent may be offered tasks on ``channels`` now (empty: unavailable)."""
         self._known_agent(agent_id)
-        self._table.set_available(agent_id, idle_since=idle_since, calls_handled=calls_handled)
+        self._table.set_available(
+            agent_id, channels, idle_since=idle_since, calls_handled=calls_handled
+        )
 
     def set_unavailable(self, agent_id: str) -> None:
         agent = self._table.agent(agent_id)
@@ -317,4 +328,5 @@ class Router:
             priority=slot.call.priority.plus(*self._policies[slot.queue].urgency.terms(waited)),
             match=explain_match(slot.profile, slot.step, agent.skills),
             choice=choice,
+            channel=slot.channel,
         )

@@ -1,14 +1,14 @@
-"""The router's indexes: one *routing class* per (queue, concrete requirement).
+"""The router's indexes: one *routing class* per (queue, channel, concrete requirement).
 
-All calls of a class can be served by exactly the same agents, so a class keeps
+All calls (tasks) of a class can be served by exactly the same agents, so a class keeps
 
 * its waiting calls in one heap per priority *phase* (see ``acd.priority.Urgency``): inside
   a phase, a call's priority is ``base + bonus + rate*(now - entry)`` or ``base + cap +
   bonus``, so ordering by ``base + bonus - rate*entry`` (or ``base + cap + bonus``) never
   changes with time and a heap stays valid; a call changes phase (or class, when its
   requirement relaxes) only at a known time, when the router moves it;
-* its available eligible agents in one heap keyed by (best skill match, strategy key),
-  a key that cannot change while the agent stays available.
+* its eligible agents available on its channel in one heap keyed by (best skill match,
+  strategy key), a key that cannot change while the agent stays available.
 
 Heaps delete lazily: an entry carries the token (call) or epoch (agent) it was pushed with
 and is skipped once that is stale; a heap is rebuilt when stale entries outnumber live ones.
@@ -34,6 +34,7 @@ class CallSlot:
         "base",
         "breakpoints",
         "call",
+        "channel",
         "cls",
         "entry",
         "offered",
@@ -60,6 +61,7 @@ class CallSlot:
         self.base = call.priority.total
         self.profile: RoutingProfile = call.profile
         self.queue = call.queue
+        self.channel = call.channel
         self.preferred = call.preferred_agent
         self.breakpoints = breakpoints
         self.step_classes = step_classes
@@ -94,8 +96,8 @@ class AgentSlot:
 
     __slots__ = (
         "agent_id",
-        "available",
         "calls_handled",
+        "channels",
         "classes",
         "draw",
         "epoch",
@@ -109,7 +111,8 @@ class AgentSlot:
         self.agent_id = agent_id
         self.skills = dict(skills)
         self.order = order
-        self.available = False
+        #: the channels the agent may be offered a task on now (none: unavailable)
+        self.channels: frozenset[str] = frozenset()
         self.epoch = 0
         self.idle_since = 0.0
         self.calls_handled = 0
@@ -117,23 +120,29 @@ class AgentSlot:
         self.last_offered: dict[str, int] = {}
         self.classes: list[RoutingClass] = []
 
+    @property
+    def available(self) -> bool:
+        return bool(self.channels)
+
 
 class RoutingClass:
-    """Calls with one requirement in one queue, and the agents who meet it."""
+    """Calls of one channel with one requirement in one queue, and the agents who meet it."""
 
     __slots__ = (
         "agent_heap",
         "available",
         "call_entries",
         "calls",
+        "channel",
         "eligible",
         "phase_heaps",
         "queue",
         "requirement",
     )
 
-    def __init__(self, queue: str, requirement: Requirement, phases: int) -> None:
+    def __init__(self, queue: str, channel: str, requirement: Requirement, phases: int) -> None:
         self.queue = queue
+        self.channel = channel
         self.requirement = requirement
         self.phase_heaps: list[list[CallEntry]] = [[] for _ in range(phases)]
         self.call_entries = 0
@@ -177,7 +186,7 @@ class RoutingClass:
         heappush(self.agent_heap, (-match, key, agent.agent_id, agent.epoch, agent))
         self.available += 1
         if len(self.agent_heap) > 2 * self.available + 32:
-            live = [e for e in self.agent_heap if e[4].available and e[4].epoch == e[3]]
+            live = [e for e in self.agent_heap if e[4].epoch == e[3] and e[4].available]
             heapify(live)
             self.agent_heap = live
 

@@ -28,8 +28,8 @@ from acd.strategy import Strategy, strategy_key
 
 __all__ = ["ProfileEntry", "RoutingTable"]
 
-#: per (profile, queue, has preferred agent): the profile (kept alive: the key is its id),
-#: the call's breakpoints, and the routing class of each step (made on first use)
+#: per (profile, queue, channel, has preferred agent): the profile (kept alive: the key is
+#: its id), the call's breakpoints, and the routing class of each step (made on first use)
 ProfileEntry = tuple[RoutingProfile, tuple[float, ...], list[RoutingClass | None]]
 
 
@@ -41,8 +41,8 @@ class RoutingTable:
         self._agents: dict[str, AgentSlot] = {}
         #: skill -> agents with it at level >= 1: a new class only looks at these
         self._with_skill: dict[str, dict[str, AgentSlot]] = {}
-        self._classes: dict[tuple[str, Requirement], RoutingClass] = {}
-        self._profile_classes: dict[tuple[int, str, bool], ProfileEntry] = {}
+        self._classes: dict[tuple[str, str, Requirement], RoutingClass] = {}
+        self._profile_classes: dict[tuple[int, str, str, bool], ProfileEntry] = {}
         self._active: set[RoutingClass] = set()
         self._reserved: dict[str, dict[int, CallSlot]] = {}
         self._reserved_ready: set[str] = set()
@@ -96,11 +96,16 @@ class RoutingTable:
         del self._agents[agent_id]
         self._replace_preferring(agent_id, now)
 
-    def set_available(self, agent_id: str, *, idle_since: float, calls_handled: int) -> None:
+    def set_available(
+        self, agent_id: str, channels: frozenset[str], *, idle_since: float, calls_handled: int
+    ) -> None:
+        """The agent may be offered tasks on ``channels`` (empty: none, unavailable)."""
         agent = self._agents[agent_id]
         if agent.available:
             self.make_unavailable(agent)
-        agent.available = True
+        if not channels:
+            return
+        agent.channels = channels
         agent.epoch = self._epoch = self._epoch + 1
         agent.idle_since = idle_since
         agent.calls_handled = calls_handled
@@ -108,6 +113,8 @@ class RoutingTable:
         self._available += 1
         keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
         for cls in agent.classes:
+            if cls.channel not in channels:
+                continue
             key = keys.get(cls.queue)
             if key is None:
                 key = self._strategy_key(cls, agent)
@@ -120,19 +127,20 @@ class RoutingTable:
             self._reserved_ready.add(agent_id)
 
     def make_unavailable(self, agent: AgentSlot) -> None:
-        agent.available = False
+        channels, agent.channels = agent.channels, frozenset()
         agent.epoch = self._epoch = self._epoch + 1
         self._available -= 1
         for cls in agent.classes:
-            cls.available -= 1
-            if not cls.available:
-                self._active.discard(cls)
+            if cls.channel in channels:
+                cls.available -= 1
+                if not cls.available:
+                    self._active.discard(cls)
         self._reserved_ready.discard(agent.agent_id)
 
     # calls -----------------------------------------------------------------------------
     def profile_entry(self, call: WaitingCall, policy: QueuePolicy) -> ProfileEntry:
         has_pref = call.preferred_agent is not None and policy.preferred_window_s > 0
-        key = (id(call.profile), call.queue, has_pref)
+        key = (id(call.profile), call.queue, call.channel, has_pref)
         cached = self._profile_classes.get(key)
         if cached is None:
             marks = {*call.profile.breakpoints, *policy.urgency.breakpoints}
@@ -168,7 +176,7 @@ class RoutingTable:
         cls = slot.step_classes[step]
         if cls is None:
             cls = slot.step_classes[step] = self._class_for(
-                slot.queue, slot.profile.steps[step].requirement
+                slot.queue, slot.channel, slot.profile.steps[step].requirement
             )
         slot.step = step
         slot.token += 1
@@ -176,7 +184,7 @@ class RoutingTable:
         if pref is not None and waited < policy.preferred_window_s and pref in cls.eligible:
             slot.reserved_for = self._agents[pref]
             self._reserved.setdefault(pref, {})[slot.seq] = slot
-            if slot.reserved_for.available:
+            if slot.channel in slot.reserved_for.channels:
                 self._reserved_ready.add(pref)
         else:
             urgency = policy.urgency
@@ -251,7 +259,10 @@ class RoutingTable:
                 if best is None or rank < best:
                     best, best_slot = rank, slot
         for agent_id in self._reserved_ready:
+            channels = self._agents[agent_id].channels
             for slot in self._reserved[agent_id].values():
+                if slot.channel not in channels:
+                    continue
                 rank = (-self._effective(slot, now), slot.entry, slot.seq)
                 if best is None or rank < best:
                     best, best_slot = rank, slot
@@ -266,7 +277,7 @@ class RoutingTable:
         pref = self._agents.get(slot.preferred) if slot.preferred is not None else None
         if reserved is not None:
             agent, reason, key = reserved, "reserved for preferred agent", 0.0
-        elif pref is not None and pref.available and pref.agent_id in cls.eligible:
+        elif pref is not None and slot.channel in pref.channels and pref.agent_id in cls.eligible:
             agent, reason, key = pref, "preferred agent", 0.0
         else:
             top = cls.top_agent()
@@ -283,11 +294,12 @@ class RoutingTable:
     def _effective(self, slot: CallSlot, now: float) -> float:
         return self._policies[slot.queue].urgency.effective(slot.base, now - slot.entry)
 
-    def _class_for(self, queue: str, requirement: Requirement) -> RoutingClass:
-        cls = self._classes.get((queue, requirement))
+    def _class_for(self, queue: str, channel: str, requirement: Requirement) -> RoutingClass:
+        key = (queue, channel, requirement)
+        cls = self._classes.get(key)
         if cls is None:
             phases = len(self._policies[queue].urgency.phases)
-            cls = self._classes[(queue, requirement)] = RoutingClass(queue, requirement, phases)
+            cls = self._classes[key] = RoutingClass(queue, channel, requirement, phases)
             pools = [self._with_skill.get(skill, {}) for skill, _ in requirement.required]
             for agent in list(min(pools, key=len).values() if pools else self._agents.values()):
                 self._admit(cls, agent)
@@ -301,7 +313,7 @@ class RoutingTable:
             weight = requirement.level_weight(agent.skills) if weighted else 1.0
             cls.eligible[agent.agent_id] = (match, weight)
             agent.classes.append(cls)
-            if agent.available:
+            if cls.channel in agent.channels:
                 self._push_agent(cls, agent)
 
     def _push_agent(self, cls: RoutingClass, agent: AgentSlot) -> None:

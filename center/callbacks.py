@@ -58,7 +58,7 @@ from typing import Final, Literal
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.agent_events import Answered, HungUp, OfferRang, Unreachable
-from acd.contacts import callback_attempt_id
+from acd.contacts import CALLBACK, callback_attempt_id
 from acd.offer import Offer
 from acd.router import RoutingError
 from center.callback_legs import (
@@ -297,7 +297,8 @@ class CallbackDialler:
         incoming = replace(
             to_incoming_call(call, default_queue=callback.queue),
             queue=callback.queue,
-            channel=None,
+            line=None,
+            channel=CALLBACK,
             entry_time=entry,
         )
         try:

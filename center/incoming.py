@@ -28,7 +28,7 @@ def to_incoming_call(call: CallAttributes, *, default_queue: str) -> IncomingCal
         call_id=call.call_id,
         queue=call.queue or default_queue,
         facts=facts,
-        channel=call.channel,
+        line=call.channel,
         preferred_agent=call.last_agent,
         caller=CallerCard(
             number=call.caller_number,

@@ -24,6 +24,7 @@ class Centre:
         *,
         priority: Mapping[str, Any] | None = None,
         agent_policy: Mapping[str, Any] | None = None,
+        capacity: Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         self.clock = ManualClock(1000.0)
@@ -34,6 +35,7 @@ class Centre:
             AgentsConfig.model_validate(
                 {
                     "policy": {"wrap_up_s": 0, **(agent_policy or {})},
+                    "capacity": dict(capacity or {}),
                     "agents": [{"id": a, "skills": dict(s)} for a, s in agents.items()],
                 }
             ),

@@ -131,12 +131,12 @@ def test_reconcile_repairs_stale_offers_calls_and_vanished_callers() -> None:
     c = Centre(QUEUES, {**AGENTS, "a3": {"internet": 1}})
     for agent in ("a1", "a2"):
         c.acd.agent_event(Login(agent))
-    c.acd.call_arrived(IncomingCall("talking", "support", channel="SIP/caller-1"))
+    c.acd.call_arrived(IncomingCall("talking", "support", line="SIP/caller-1"))
     c.acd.agent_event(OfferRang("a1", "talking", "SIP/a1-1"))
     c.acd.agent_event(Answered("a1", "talking"))
-    c.acd.call_arrived(IncomingCall("ringing", "support", channel="SIP/caller-2"))
+    c.acd.call_arrived(IncomingCall("ringing", "support", line="SIP/caller-2"))
     c.acd.agent_event(OfferRang("a2", "ringing", "SIP/a2-1"))
-    c.acd.call_arrived(IncomingCall("waiting", "support", channel="SIP/caller-3"))
+    c.acd.call_arrived(IncomingCall("waiting", "support", line="SIP/caller-3"))
     # after an AMI reconnect: the first call is over, a2's phone stopped ringing, the
     # waiting caller hung up unseen; only caller-2 is still there
     offers = c.acd.reconcile({"SIP/caller-2"})

@@ -10,6 +10,7 @@ import pytest
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
+    AgentTaskChanged,
     CallAbandoned,
     CallAnswered,
     CallbackSettled,
@@ -31,6 +32,7 @@ from center.persistence import event_kind, to_new_event
 ORIGIN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EVERY_KIND: list[AcdEvent] = [
     CallQueued("c1", "support", 95.5, 12.0, "complaint", "gold"),
+    CallQueued("chat7", "support", 96.0, 10.0, None, None, "chat"),
     CallOffered("c1", "a1", "support", 12.0, 1, "longest idle"),
     CallRequeued("c1", "a1", "support", "no answer"),
     CallPriorityChanged("c1", "support", 5.0, 17.0, "sam"),
@@ -40,6 +42,7 @@ EVERY_KIND: list[AcdEvent] = [
     CallEnded("c1", "a1", "billing", "hung up"),
     CallAbandoned("c2", "support", True, "caller hung up"),
     AgentStateChanged("a1", "available", "offered", "offer_made", "", "c1"),
+    AgentTaskChanged("a1", "chat7", "chat", "reserved", "active", "accepted"),
     CallbackSettled("c3-cb1", "callback_completed", "answered"),
     QueueUpdated("support", "changed", 2),
     PriorityWeightsUpdated(3),

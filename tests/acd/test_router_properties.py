@@ -95,10 +95,15 @@ def same(fast: list[Offer], slow: list[Offer]) -> list[tuple[object, ...]]:
             o.choice.reason,
             o.choice.key,
             o.choice.eligible_available,
+            o.channel,
         )
 
     assert [view(o) for o in fast] == [view(o) for o in slow]
     return [view(o) for o in fast]
+
+
+#: task channels: an agent is available on some of them (their capacity), a call needs one
+CHANNELS = ("voice", "chat", "email")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -146,8 +151,11 @@ def step(w: World, op: str, data: st.DataObject, pool: list[RoutingProfile]) -> 
             i = data.draw(st.sampled_from(sorted(idle)))
             since = w.clock.now - data.draw(st.integers(0, 5))
             handled = data.draw(st.integers(0, 3))
+            channels = frozenset(data.draw(st.sets(st.sampled_from(CHANNELS), min_size=1)))
             for r in (w.fast, w.slow):
-                r.set_available(f"ag{i}", idle_since=since, calls_handled=handled)
+                r.set_available(
+                    f"ag{i}", idle_since=since, calls_handled=handled, channels=channels
+                )
             w.available.add(i)
     elif op == "unready":
         if w.available:
@@ -164,6 +172,7 @@ def step(w: World, op: str, data: st.DataObject, pool: list[RoutingProfile]) -> 
             PriorityScore((ScoreTerm("base", float(data.draw(st.integers(0, 12)))),)),
             data.draw(st.sampled_from(pool)),
             None if pref is None else f"ag{pref}",
+            data.draw(st.sampled_from(CHANNELS)),
         )
         w.calls += 1
         for r in (w.fast, w.slow):

@@ -196,7 +196,7 @@ async def test_a_pause_the_agent_chose_is_not_lifted_by_the_phone(service: AcdSe
 async def test_the_feed_follows_an_offer_from_ring_to_hang_up(service: AcdService) -> None:
     feed = AmiAgentFeed(service)
     service.login("1001")
-    ticket = service.call_arrived(IncomingCall("c1", "support", channel="SIP/caller-01"))
+    ticket = service.call_arrived(IncomingCall("c1", "support", line="SIP/caller-01"))
     offer = ticket.offers.get_nowait()
     service.dialing("SIP/caller-01", offer)
     leg = "SIP/agent1001-0000002a"

@@ -16,7 +16,7 @@ async def test_after_an_asterisk_restart_an_agent_whose_call_vanished_is_repaire
     async with live_acd([Agent("1001", INTERNET)]) as rig:
         service = rig.service
         # A call whose session will never report its end (as if its AGI link was lost).
-        ticket = service.call_arrived(IncomingCall("ghost", "support", channel="SIP/ghost-01"))
+        ticket = service.call_arrived(IncomingCall("ghost", "support", line="SIP/ghost-01"))
         offer = ticket.offers.get_nowait()
         assert service.fact(OfferRang(offer.agent_id, "ghost", "SIP/agent1001-000000ff"))
         assert service.fact(Answered(offer.agent_id, "ghost"))
