@@ -78,7 +78,11 @@ def is_callback_attempt(call_id: str) -> bool:
     return _ATTEMPT.search(call_id) is not None
 
 
-def channel_of(call_id: str) -> str:
+def channel_of(call_id: str, logged: str = VOICE) -> str:
+    """The channel of a task queued as ``call_id`` whose ``CallQueued`` said ``logged``
+    (logs written before tasks had channels say ``voice`` for callback attempts too)."""
+    if logged != VOICE:
+        return logged
     return CALLBACK if is_callback_attempt(call_id) else VOICE
 
 

@@ -563,10 +563,10 @@ class CallDistributor:
     def _close_task(self, agent_id: str, task_id: str, reason: str) -> None:
         """The conversation is over (``workload.finish`` done): the task leaves the ACD."""
         info = self._calls.pop(task_id)
-        self._log(CallEnded(task_id, agent_id, info.call.queue, reason))
         task = self.workload.task(task_id)
         closed = HeldTask(task_id, info.call.channel, TaskPhase.ACTIVE, self._clock())
         self._task_changed(agent_id, task or closed, TaskPhase.ACTIVE, reason, gone=task is None)
+        self._log(CallEnded(task_id, agent_id, info.call.queue, reason))
         self._last_task_at[agent_id] = self._clock()
         self._refresh(agent_id)
 
@@ -582,10 +582,11 @@ class CallDistributor:
             return
         self.router.withdraw(task_id)
         del self._calls[task_id]
-        self._log(CallAbandoned(task_id, info.call.queue, info.state == "offered", reason))
         if info.state == "offered" and agent_id is not None:
             task = self.workload.drop(agent_id, task_id)
             self._task_changed(agent_id, task, task.phase, reason, gone=True)
+        self._log(CallAbandoned(task_id, info.call.queue, info.state == "offered", reason))
+        if info.state == "offered" and agent_id is not None:
             self._refresh(agent_id)
 
     def _take_back(self, agent_id: str) -> None:

@@ -312,7 +312,11 @@ class KpiAccumulator:
             self._agent_state(e, at)
         elif isinstance(e, CallQueued):
             self.calls[e.call_id] = CallOutcome(
-                e.call_id, e.queue, e.entry_time, e.call_type, channel=channel_of(e.call_id)
+                e.call_id,
+                e.queue,
+                e.entry_time,
+                e.call_type,
+                channel=channel_of(e.call_id, e.channel),
             )
         elif isinstance(e, CallOffered):
             if (c := self.calls.get(e.call_id)) is not None and c.offered_at is None:

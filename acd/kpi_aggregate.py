@@ -288,7 +288,7 @@ class KpiAggregate:
                 cell.offered -= 1
                 if again.exit is not None:
                     cell.exits[again.exit] -= 1
-        channel = channel_of(e.call_id)
+        channel = channel_of(e.call_id, e.channel)
         c = _Call(e.queue, channel, e.entry_time, self._cells(e.entry_time, (e.queue, channel)))
         for cell in c.cells:
             cell.offered += 1

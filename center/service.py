@@ -8,7 +8,10 @@ every change that may move that time; it never polls.
 
 Offers, whatever produced them (a call arriving, an agent made ready, a wrap-up timer, a
 reconcile), are logged with their explanation once and put in the waiting call's
-``CallTicket``; the caller's AGI session (``center.gateway``) takes them from there.
+``CallTicket``; the caller's AGI session (``center.gateway``) takes them from there. A
+digital task (chat, e-mail, voicemail...) has no session: its offer is a reservation the
+agent answers on their desktop (``task_accepted``, ``task_rejected``), and the channel
+adapters and the desktop hear of it through ``on_task``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
+from acd.contacts import VOICE_SEAT
 from acd.distributor import AgentProfile
 from acd.events import (
     AcdEvent,
@@ -60,6 +64,7 @@ from acd.offer import Offer
 from acd.queue import WaitingCall
 from acd.router import RoutingError
 from acd.skills import Requirement, RoutingProfile
+from acd.workload import HeldTask
 from center.ewt import TalkTimes, WaitEstimate
 from center.staffing import Servable, estimate_wait
 from center.tickets import AnswerListener, CallTicket, OfferNote
@@ -67,6 +72,9 @@ from telephony.channels import ChannelTable, ChannelTracker
 
 #: (ticket, new queue) when a supervisor moves a queued call.
 MoveListener = Callable[[CallTicket, str], None]
+#: Every event about a digital task (queued, offered, answered, requeued, ended...), with
+#: the task as it was handed in; called inside the distributor: no calls back into it.
+TaskListener = Callable[[EventRecord, IncomingCall], None]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,7 @@ __all__ = [
     "FailedOffer",
     "MoveListener",
     "OfferNote",
+    "TaskListener",
     "TelephonyFact",
     "live_channel_keys",
 ]
@@ -138,6 +147,9 @@ class AcdService:
         self._servable = Servable(self.distributor)
         self._rests: dict[str, asyncio.TimerHandle] = {}
         self._move_listeners: list[MoveListener] = []
+        #: digital tasks the ACD holds (waiting, offered, with an agent), as handed in
+        self._digital: dict[str, IncomingCall] = {}
+        self._task_listeners: list[TaskListener] = []
         self.talk_times = TalkTimes()
         #: The latest offers and why they were made (newest last).
         self.recent_offers: deque[OfferNote] = deque(maxlen=keep_offers)
@@ -298,6 +310,49 @@ class AcdService:
         del self._tickets[ticket.call_id]
         self.caller_left(ticket.call_id, "session ended")
 
+    # digital tasks (chat, e-mail, voicemail...) ---------------------------------------
+    def task_arrived(self, task: IncomingCall) -> None:
+        """Queue a digital task; raises ``RoutingError`` (unknown queue, an id already
+        queued) and ``ValueError`` for a voice-seat channel (calls come with a session)."""
+        if task.channel in VOICE_SEAT:
+            raise ValueError(f"task {task.call_id}: {task.channel} comes as a call, not a task")
+        self._digital[task.call_id] = task  # before: its events are told from inside
+        try:
+            offers = self.distributor.call_arrived(task)
+        except RoutingError:
+            del self._digital[task.call_id]
+            raise
+        self._settled(offers)
+
+    def task(self, task_id: str) -> IncomingCall | None:
+        """A digital task the ACD holds, as it was handed in."""
+        return self._digital.get(task_id)
+
+    def tasks_of(self, agent_id: str) -> tuple[HeldTask, ...]:
+        """The digital tasks an agent holds (offered, open, in wrap-up)."""
+        return self.distributor.tasks_of(agent_id)
+
+    def on_task(self, listener: TaskListener) -> Callable[[], None]:
+        self._task_listeners.append(listener)
+        return lambda: self._task_listeners.remove(listener)
+
+    # Each raises ``StaleTask`` when the agent does not hold the task in that phase.
+    def task_accepted(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_accepted(agent_id, task_id))
+
+    def task_rejected(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_rejected(agent_id, task_id))
+
+    def task_done(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_done(agent_id, task_id))
+
+    def task_wrapped(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_wrapped(agent_id, task_id))
+
+    def customer_left(self, task_id: str, reason: str = "customer left") -> None:
+        """The customer ended a digital task (left the chat) or withdrew it."""
+        self.caller_left(task_id, reason)
+
     def callback_settled(self, call_id: str, outcome: str, result: str = "") -> None:
         """How a callback attempt ended for the customer, into the event log (the ACD's own
         events end with the agent's leg, before the customer is dialled)."""
@@ -419,6 +474,8 @@ class AcdService:
                 offer.at, offer.call_id, offer.agent_id, offer.queue, offer.entry_time, explanation
             )
         )
+        if offer.channel not in VOICE_SEAT:
+            return  # a reservation: the desktop and the adapters heard of it (on_task)
         ticket = self._tickets.get(offer.call_id)
         if ticket is not None:
             ticket.offers.put_nowait(offer)
@@ -429,6 +486,12 @@ class AcdService:
     def _saw(self, record: EventRecord) -> None:
         """Every record the distributor appends (called inside it: no calls back into it)."""
         event = record.event
+        task = self._digital.get(getattr(event, "call_id", ""))
+        if task is not None:
+            for listener in list(self._task_listeners):
+                listener(record, task)
+            if isinstance(event, CallAbandoned | CallEnded):
+                del self._digital[task.call_id]
         if isinstance(event, QueueUpdated):
             draining = " (drains: its calls are still served)" if event.change == "removed" else ""
             log.info(
