@@ -54,6 +54,7 @@ from acd.events import (
 )
 from center.persistence import HistoryEventSink, HistoryInteractions
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction
+from history.outcomes import Outcome
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -181,7 +182,7 @@ class Calls:
         await asyncio.sleep(0)
         self._event(CallEnded(call_id, agent, "support"))
         self._event(AgentStateChanged(agent, "busy", "wrap_up", "hangup", "call ended"))
-        self.interactions.ended(call_id, outcome="answered", talk_s=60.0)
+        self.interactions.ended(call_id, outcome=Outcome.ANSWERED, talk_s=60.0)
         self._interaction(call_id)
         self._event(AgentStateChanged(agent, "wrap_up", "idle", "timer", "wrap-up over"))
 
