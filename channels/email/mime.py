@@ -20,12 +20,39 @@ from dataclasses import dataclass, field
 from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
+from typing import Any
 
 from channels.email.limits import MailLimits, MailRefused, Refusal
 
 _FEED_CHUNK = 64 * 1024
 _OPAQUE_TYPE = "application/octet-stream"
 _CONTAINERS = ("multipart", "message")
+
+
+class _ReadOncePolicy(EmailPolicy):
+    """``policy.default`` that parses each header value once per message.
+
+    The stdlib parses a header again at every ``get`` (its feed parser alone asks a part's
+    Content-Type several times), which made up most of the time spent on a typical message;
+    header objects are immutable, so one parse per distinct (name, value) serves them all.
+    One instance per message: the memo lives and dies with it."""
+
+    _memo: dict[tuple[str, str], Any]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(header_factory=policy.default.header_factory, **kw)
+        object.__setattr__(self, "_memo", {})
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        key = (name, value)
+        header = self._memo.get(key)
+        if header is None:
+            header = super().header_fetch_parse(name, value)
+            self._memo[key] = header
+        return header
 
 
 class _StopReading(Exception):
@@ -46,7 +73,7 @@ class _BoundedParser(BytesFeedParser):
     _msgstack: list[Message]
 
     def __init__(self, limits: MailLimits, tree: ParsedTree) -> None:
-        super().__init__(policy=policy.default)
+        super().__init__(policy=_ReadOncePolicy())
         self._limits = limits
         self._tree = tree
         self._parts = 0
