@@ -45,6 +45,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from channels.email.charsets import repair
 from channels.email.limits import MailLimits, MailRefused
 from channels.email.message import InboundEmail, SmtpEnvelope, parse_email
 from channels.email.smtp_policy import (
@@ -180,11 +181,11 @@ class _Handler:
             smtp.hold_for(server.settings.callback_timeout_s + server.settings.data_timeout_s)
         helo = _reply_text(session.host_name or "")[:_MAX_HELO_CHARS]
         mail_from = envelope.mail_from or ""
-        arrival = SmtpEnvelope(
+        arrival = SmtpEnvelope(  # SMTPUTF8 addresses may hold raw bytes: made valid text
             peer=_peer_ip(session),
             helo=helo,
-            mail_from="" if mail_from == _NULL_SENDER else mail_from,
-            recipients=tuple(envelope.rcpt_tos),
+            mail_from="" if mail_from == _NULL_SENDER else repair(mail_from),
+            recipients=tuple(repair(address) for address in envelope.rcpt_tos),
         )
         return await server.deliver(envelope.original_content or b"", arrival)
 

@@ -295,6 +295,35 @@ async def test_a_bounce_from_the_null_sender_is_received_and_marked_automatic(
     assert email.automatic
 
 
+async def test_raw_8bit_addresses_reach_the_callback_as_valid_text(serve: Serve) -> None:
+    mailbox = Mailbox()
+    server = await serve(mailbox.on_mail, accepted_recipients=("hotline.test",))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    replies = []
+    try:
+        async with asyncio.timeout(10):
+            await reader.readline()  # the greeting
+            for command in (
+                b"EHLO mta.example.com",
+                b"MAIL FROM:<caf\xe9@example.com> SMTPUTF8",
+                b"RCPT TO:<caf\xc3\xa9@hotline.test>",
+                b"DATA",
+                samples.GMAIL_ALTERNATIVE + b".",
+                b"QUIT",
+            ):
+                writer.write(command + b"\r\n")
+                while (line := await reader.readline())[3:4] == b"-":
+                    pass
+                replies.append(line[:3])
+    finally:
+        writer.close()
+    assert replies == [b"250", b"250", b"250", b"354", b"250", b"221"]
+    [(email, _)] = mailbox.received
+    assert email.envelope is not None
+    assert email.envelope.mail_from == "café@example.com"  # Latin-1 byte read as Windows-1252
+    assert email.envelope.recipients == ("café@hotline.test",)
+
+
 async def test_a_large_message_is_parsed_off_the_loop_and_delivered(serve: Serve) -> None:
     mailbox = Mailbox()
     server = await serve(mailbox.on_mail, inline_parse_bytes=1024)
