@@ -10,6 +10,7 @@ packages=(
   asterisk-core-sounds-en      # their transcripts (speech accuracy tests)
   sip-tester                   # SIPp: callers and agents' phones on the real Asterisk (tests/asterisk)
   chromium chromium-driver     # the web pages' tests drive a real headless browser
+  openssl                      # a throwaway certificate for the e-mail STARTTLS tests
 )
 missing=()
 for p in "${packages[@]}"; do
