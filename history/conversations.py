@@ -45,7 +45,14 @@ from history.attachments import (
     sanitise_filename,
 )
 from history.errors import AttachmentTooLarge, HistoryError, MessageTooLarge, UnknownAttachment
-from history.inputs import Channel, DeliveryUpdate, IdentityIn, NewConversation, NewMessage
+from history.inputs import (
+    Channel,
+    DeliveryUpdate,
+    IdentityIn,
+    MessageContent,
+    NewConversation,
+    NewMessage,
+)
 from history.models import AttachmentRow, MessageRow
 from history.records import Appended, Attachment, Interaction, Message, Opened, ThreadPage
 from history.repository import HistoryRepository
@@ -92,7 +99,9 @@ class ConversationIntake(Protocol):
         """A new conversation (with the message it was opened with, if any)."""
 
     async def message_appended(self, conversation: Interaction, message: Message) -> None:
-        """A new message in a conversation that already existed."""
+        """A new message in a conversation that already existed. It may be the first the
+        intake hears of the conversation (a request that opened it failed before its
+        message was stored, and its retry continued it): treat an unknown one as new."""
 
     async def delivery_changed(self, conversation: Interaction, message: Message) -> None:
         """A message's delivery state moved forward."""
@@ -180,11 +189,7 @@ class Conversations:
     ) -> Appended:
         """Store a message and its files. A retry (same ``external_id`` in the conversation)
         returns the first message as it stands, and stores no file again."""
-        if len(new.body) > self.limits.max_body_chars:
-            raise MessageTooLarge(
-                "the message body", len(new.body), self.limits.max_body_chars, "characters"
-            )
-        self._check_files(attachments, held=())
+        self.check_message(new, attachments)
         if attachments:
             self.attachments  # noqa: B018 (refuse before writing when there is no store)
         async with self._write() as session:
@@ -195,6 +200,17 @@ class Conversations:
                     await self._attach(session, row, file)
             held = await messages.attachments_of(session, [row.id])
             return Appended(message=convert.message(row, held[row.id]), created=created)
+
+    def check_message(
+        self, content: MessageContent, attachments: Sequence[AttachmentData] = ()
+    ) -> None:
+        """Refuse a message over the caps (``append_message`` does; a caller that writes
+        something else first, such as opening its conversation, can ask beforehand)."""
+        if len(content.body) > self.limits.max_body_chars:
+            raise MessageTooLarge(
+                "the message body", len(content.body), self.limits.max_body_chars, "characters"
+            )
+        self._check_files(attachments, held=())
 
     async def get_message(self, conversation_id: int, message_id: int) -> Message:
         async with self._read() as session:

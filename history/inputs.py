@@ -300,8 +300,8 @@ class NewConversation(_Input):
         )
 
 
-class NewMessage(_Input):
-    """One message appended to a conversation.
+class MessageContent(_Input):
+    """One message, as its channel has it (``NewMessage`` adds the conversation).
 
     ``external_id`` (an e-mail's Message-ID, a chat client's or a provider's message id)
     makes the append idempotent: a retry returns the message the first one stored. The
@@ -310,7 +310,6 @@ class NewMessage(_Input):
     kept exactly as written (HTML is text, never markup).
     """
 
-    conversation_id: int
     direction: Direction
     author_kind: AuthorKind
     author_id: (
@@ -331,6 +330,12 @@ class NewMessage(_Input):
         if self.delivery is not None:
             return self.delivery
         return Delivery.DELIVERED if self.direction is Direction.IN else Delivery.QUEUED
+
+
+class NewMessage(MessageContent):
+    """One message appended to a conversation (the interaction's id)."""
+
+    conversation_id: int
 
 
 class DeliveryUpdate(_Input):
