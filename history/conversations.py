@@ -31,9 +31,9 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,7 +53,7 @@ from history.inputs import (
     NewConversation,
     NewMessage,
 )
-from history.models import AttachmentRow, MessageRow
+from history.models import AttachmentRow
 from history.records import Appended, Attachment, Interaction, Message, Opened, ThreadPage
 from history.repository import HistoryRepository
 from history.store import writing_sessions
@@ -198,8 +198,11 @@ class Conversations:
             if created:
                 for file in attachments:
                     await self._attach(session, row, file)
-            held = await messages.attachments_of(session, [row.id])
-            return Appended(message=convert.message(row, held[row.id]), created=created)
+            # A new message without files has none to read back.
+            held = await messages.attachments_of(
+                session, [row.id] if attachments or not created else []
+            )
+            return Appended(message=convert.message(row, held.get(row.id, ())), created=created)
 
     def check_message(
         self, content: MessageContent, attachments: Sequence[AttachmentData] = ()
@@ -305,7 +308,7 @@ class Conversations:
                     deleted += 1
         return deleted
 
-    def _check_files(self, files: Sequence[AttachmentData], held: Sequence[AttachmentRow]) -> None:
+    def _check_files(self, files: Sequence[AttachmentData], held: Sequence[Row[Any]]) -> None:
         for file in files:
             normalise_content_type(file.content_type)  # refused before anything is written
         limits = self.limits
@@ -327,7 +330,7 @@ class Conversations:
             )
 
     async def _attach(
-        self, session: AsyncSession, message: MessageRow, file: AttachmentData
+        self, session: AsyncSession, message: Row[Any], file: AttachmentData
     ) -> AttachmentRow:
         name, kind = sanitise_filename(file.filename), normalise_content_type(file.content_type)
         stored = await self.attachments.put(file.data)

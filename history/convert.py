@@ -133,7 +133,7 @@ def erasure(
     )
 
 
-def attachment(row: AttachmentRow) -> Attachment:
+def attachment(row: AttachmentRow | Row[Any]) -> Attachment:
     return Attachment(
         id=row.id,
         message_id=row.message_id,
@@ -146,7 +146,9 @@ def attachment(row: AttachmentRow) -> Attachment:
     )
 
 
-def message(row: MessageRow, attachments: Sequence[AttachmentRow] = ()) -> Message:
+def message(
+    row: MessageRow | Row[Any], attachments: Sequence[AttachmentRow | Row[Any]] = ()
+) -> Message:
     return Message(
         id=row.id,
         conversation_id=row.interaction_id,

@@ -12,14 +12,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history import convert, customers, interactions
 from history.context import Context
 from history.errors import (
     ConversationConflict,
+    HistoryError,
     NotAConversation,
     UnknownInteraction,
     UnknownMessage,
@@ -41,6 +42,19 @@ MAX_PAGE = 500
 MAX_THREAD_IDS = 100
 _FORWARD = (Delivery.QUEUED, Delivery.SENT, Delivery.DELIVERED, Delivery.READ)
 
+# Core rows, not ORM objects: a thread page is 50 of them (the timeline does the same).
+MESSAGE = MessageRow.__table__.c
+ATTACHMENT = AttachmentRow.__table__.c
+INTERACTION = InteractionRow.__table__.c
+_MESSAGES = MessageRow.metadata.tables[MessageRow.__tablename__]
+#: Insert-unless-the-(conversation, external id)-exists, one statement, per dialect.
+_APPEND = {
+    name: dialect.insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["interaction_id", "external_id"])
+    .returning(*_MESSAGES.c)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
 
 def moves_forward(current: Delivery, reported: Delivery) -> bool:
     """Whether a delivery report changes the state: only forward (a late "delivered" after
@@ -52,12 +66,10 @@ def moves_forward(current: Delivery, reported: Delivery) -> bool:
     return _FORWARD.index(reported) > _FORWARD.index(current)
 
 
-async def conversation(
-    session: AsyncSession, conversation_id: int, *, lock: bool = False
-) -> InteractionRow:
+async def conversation(session: AsyncSession, conversation_id: int) -> Row[Any]:
     """The interaction, which must be on a messaging channel."""
-    query = select(InteractionRow).where(InteractionRow.id == conversation_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).scalar()
+    query = select(*INTERACTION).where(INTERACTION.id == conversation_id)
+    row = (await session.execute(query)).one_or_none()
     if row is None:
         raise UnknownInteraction(str(conversation_id))
     if Channel(row.channel) not in MESSAGING_CHANNELS:
@@ -65,21 +77,19 @@ async def conversation(
     return row
 
 
-async def find_open(
-    session: AsyncSession, customer_id: int, channel: Channel
-) -> InteractionRow | None:
+async def find_open(session: AsyncSession, customer_id: int, channel: Channel) -> Row[Any] | None:
     """The customer's newest conversation on ``channel`` still open or postponed."""
     found = await session.execute(
-        select(InteractionRow)
+        select(*INTERACTION)
         .where(
-            InteractionRow.customer_id == customer_id,
-            InteractionRow.channel == channel.value,
-            InteractionRow.status.in_((Status.OPEN.value, Status.POSTPONED.value)),
+            INTERACTION.customer_id == customer_id,
+            INTERACTION.channel == channel.value,
+            INTERACTION.status.in_((Status.OPEN.value, Status.POSTPONED.value)),
         )
-        .order_by(InteractionRow.started_at.desc(), InteractionRow.id.desc())
+        .order_by(INTERACTION.started_at.desc(), INTERACTION.id.desc())
         .limit(1)
     )
-    return found.scalar()
+    return found.first()
 
 
 async def open_conversation(
@@ -104,7 +114,10 @@ async def open_conversation(
 
 
 async def _same_conversation(
-    session: AsyncSession, ctx: Context, existing: InteractionRow, new: NewConversation
+    session: AsyncSession,
+    ctx: Context,
+    existing: InteractionRow | Row[Any],
+    new: NewConversation,
 ) -> None:
     """A retry must name the conversation its key opened: same channel, same customer."""
     if existing.channel == new.channel.value and existing.customer_id is not None:
@@ -125,24 +138,26 @@ async def _same_conversation(
 
 async def by_external_id(
     session: AsyncSession, conversation_id: int, external_id: str
-) -> MessageRow | None:
+) -> Row[Any] | None:
     found = await session.execute(
-        select(MessageRow).where(
-            MessageRow.interaction_id == conversation_id, MessageRow.external_id == external_id
+        select(*MESSAGE).where(
+            MESSAGE.interaction_id == conversation_id, MESSAGE.external_id == external_id
         )
     )
-    return found.scalar()
+    return found.first()
 
 
 async def append(
-    session: AsyncSession, ctx: Context, owner: InteractionRow, new: NewMessage
-) -> tuple[MessageRow, bool]:
-    """The message and whether this call stored it (False: a retry found it by id)."""
+    session: AsyncSession, ctx: Context, owner: Row[Any], new: NewMessage
+) -> tuple[Row[Any], bool]:
+    """The message and whether this call stored it (False: a retry found it by id).
+
+    One statement in the common case: the insert skips an external id the conversation
+    holds already (a retry, or a concurrent twin), and only then is that message read.
+    """
     key = new.external_id
-    if key is not None and (existing := await by_external_id(session, owner.id, key)):
-        return existing, False
     now = ctx.now()
-    row = MessageRow(
+    values = dict(
         interaction_id=owner.id,
         channel=(new.channel or Channel(owner.channel)).value,
         direction=new.direction.value,
@@ -159,24 +174,22 @@ async def append(
         references=new.references,
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:  # a concurrent append of the same external id won
-        if key is not None and (existing := await by_external_id(session, owner.id, key)):
-            return existing, False
-        raise
-    return row, True
+    created = (await session.execute(_APPEND[interactions.dialect_of(session)], values)).first()
+    if created is not None:
+        return created, True
+    existing = None if key is None else await by_external_id(session, owner.id, key)
+    if existing is None:
+        raise HistoryError("the message was neither inserted nor found")
+    return existing, False
 
 
 async def message(
     session: AsyncSession, conversation_id: int, message_id: int, *, lock: bool = False
-) -> MessageRow:
-    query = select(MessageRow).where(
-        MessageRow.id == message_id, MessageRow.interaction_id == conversation_id
+) -> Row[Any]:
+    query = select(*MESSAGE).where(
+        MESSAGE.id == message_id, MESSAGE.interaction_id == conversation_id
     )
-    row = (await session.execute(query.with_for_update() if lock else query)).scalar()
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         await conversation(session, conversation_id)  # an unknown conversation says so
         raise UnknownMessage(message_id, conversation_id)
@@ -189,15 +202,18 @@ async def set_delivery(
     conversation_id: int,
     message_id: int,
     report: DeliveryUpdate,
-) -> tuple[MessageRow, bool]:
+) -> tuple[Row[Any], bool]:
     """Apply a delivery report if it moves the state forward; whether it did."""
     row = await message(session, conversation_id, message_id, lock=True)
     if not moves_forward(Delivery(row.delivery), report.delivery):
         return row, False
-    row.delivery = report.delivery.value
-    row.delivery_at = report.at or ctx.now()
-    await session.flush()
-    return row, True
+    changed = await session.execute(
+        update(MessageRow)
+        .where(MESSAGE.id == row.id)
+        .values(delivery=report.delivery.value, delivery_at=report.at or ctx.now())
+        .returning(*MESSAGE)
+    )
+    return changed.one(), True
 
 
 async def page(
@@ -207,27 +223,34 @@ async def page(
     limit: int,
     before: int | None = None,
     after: int | None = None,
-) -> tuple[list[MessageRow], int | None, int | None]:
+) -> tuple[list[Row[Any]], int | None, int | None]:
     """Messages oldest first, and the cursors (``older``, ``newer``) around them. Neither
     ``before`` nor ``after``: the newest ``limit`` messages."""
     limit = max(1, min(limit, MAX_PAGE))
-    of = select(MessageRow).where(MessageRow.interaction_id == conversation_id)
+    of = select(*MESSAGE).where(MESSAGE.interaction_id == conversation_id)
+    # One row more than the page says whether the thread goes on that way; the other way
+    # is known (the newest page has nothing newer) or one indexed probe away.
     if after is not None:
         found = await session.execute(
-            of.where(MessageRow.id > after).order_by(MessageRow.id).limit(limit)
+            of.where(MessageRow.id > after).order_by(MessageRow.id).limit(limit + 1)
         )
-        rows = list(found.scalars())
+        rows = list(found.all())
+        more_newer, rows = len(rows) > limit, rows[:limit]
+        if not rows:
+            return rows, None, None
+        more_older = await _exists(session, conversation_id, MessageRow.id < rows[0].id)
     else:
         if before is not None:
             of = of.where(MessageRow.id < before)
-        found = await session.execute(of.order_by(MessageRow.id.desc()).limit(limit))
-        rows = list(reversed(found.scalars().all()))
-    if not rows:
-        return rows, None, None
-    first, last = rows[0].id, rows[-1].id
-    older = first if await _exists(session, conversation_id, MessageRow.id < first) else None
-    newer = last if await _exists(session, conversation_id, MessageRow.id > last) else None
-    return rows, older, newer
+        found = await session.execute(of.order_by(MessageRow.id.desc()).limit(limit + 1))
+        rows = list(found.all())
+        more_older, rows = len(rows) > limit, rows[:limit][::-1]
+        if not rows:
+            return rows, None, None
+        more_newer = before is not None and await _exists(
+            session, conversation_id, MessageRow.id > rows[-1].id
+        )
+    return rows, rows[0].id if more_older else None, rows[-1].id if more_newer else None
 
 
 async def _exists(session: AsyncSession, conversation_id: int, where: Any) -> bool:
@@ -237,16 +260,16 @@ async def _exists(session: AsyncSession, conversation_id: int, where: Any) -> bo
 
 async def attachments_of(
     session: AsyncSession, message_ids: Sequence[int]
-) -> dict[int, list[AttachmentRow]]:
-    held: dict[int, list[AttachmentRow]] = defaultdict(list)
+) -> dict[int, list[Row[Any]]]:
+    held: dict[int, list[Row[Any]]] = defaultdict(list)
     ids = sorted(set(message_ids))
     for start in range(0, len(ids), 500):
         found = await session.execute(
-            select(AttachmentRow)
-            .where(AttachmentRow.message_id.in_(ids[start : start + 500]))
-            .order_by(AttachmentRow.id)
+            select(*ATTACHMENT)
+            .where(ATTACHMENT.message_id.in_(ids[start : start + 500]))
+            .order_by(ATTACHMENT.id)
         )
-        for row in found.scalars():
+        for row in found:
             held[row.message_id].append(row)
     return held
 
@@ -257,7 +280,7 @@ async def conversation_of(
     *,
     customer_id: int | None = None,
     channel: Channel | None = None,
-) -> InteractionRow | None:
+) -> Row[Any] | None:
     """The conversation holding a message with one of ``external_ids``, the first of them
     that matches winning (give In-Reply-To first, then References newest first)."""
     wanted = [i for i in dict.fromkeys(external_ids) if 0 < len(i) <= 255][:MAX_THREAD_IDS]
@@ -279,13 +302,13 @@ async def conversation_of(
         holders.setdefault(external_id, interaction_id)
     for external_id in wanted:
         if external_id in holders:
-            return await session.get(InteractionRow, holders[external_id])
+            return await conversation(session, holders[external_id])
     return None
 
 
 async def summaries(
     session: AsyncSession, interaction_ids: Sequence[int]
-) -> dict[int, tuple[int, MessageRow | None]]:
+) -> dict[int, tuple[int, Row[Any] | None]]:
     """Per conversation: how many messages, and the last one."""
     ids = sorted(set(interaction_ids))
     if not ids:
@@ -296,12 +319,12 @@ async def summaries(
         .group_by(MessageRow.interaction_id)
     )
     counts = {interaction_id: (count, last) for interaction_id, count, last in found}
-    lasts: dict[int, MessageRow] = {}
+    lasts: dict[int, Row[Any]] = {}
     if counts:
         rows = await session.execute(
-            select(MessageRow).where(MessageRow.id.in_([last for _, last in counts.values()]))
+            select(*MESSAGE).where(MESSAGE.id.in_([last for _, last in counts.values()]))
         )
-        lasts = {row.interaction_id: row for row in rows.scalars()}
+        lasts = {row.interaction_id: row for row in rows}
     return {i: (counts[i][0], lasts.get(i)) if i in counts else (0, None) for i in ids}
 
 
