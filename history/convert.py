@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
 from history.identities import IdentityKind
-from history.inputs import Channel, Direction, Status
+from history.inputs import AuthorKind, Channel, Delivery, Direction, Status
 from history.models import (
+    AttachmentRow,
     CustomerRow,
     ErasureRow,
     EventRow,
     IdentityRow,
     InteractionRow,
     MergeRow,
+    MessageRow,
     NoteRow,
 )
-from history.records import Customer, Erasure, Event, Identity, Interaction, Merge, Note
+from history.records import (
+    Attachment,
+    Customer,
+    Erasure,
+    Event,
+    Identity,
+    Interaction,
+    Merge,
+    Message,
+    Note,
+)
 
 
 def identity(row: IdentityRow) -> Identity:
@@ -106,7 +119,9 @@ def merge(row: MergeRow) -> Merge:
     )
 
 
-def erasure(row: ErasureRow, recording_refs: tuple[str, ...] = ()) -> Erasure:
+def erasure(
+    row: ErasureRow, recording_refs: tuple[str, ...] = (), attachment_refs: tuple[str, ...] = ()
+) -> Erasure:
     return Erasure(
         customer_id=row.customer_id,
         erased_at=row.erased_at,
@@ -114,4 +129,42 @@ def erasure(row: ErasureRow, recording_refs: tuple[str, ...] = ()) -> Erasure:
         reason=row.reason,
         removed=dict(row.removed),
         recording_refs=recording_refs,
+        attachment_refs=attachment_refs,
+    )
+
+
+def attachment(row: AttachmentRow | Row[Any]) -> Attachment:
+    return Attachment(
+        id=row.id,
+        message_id=row.message_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        storage_ref=row.storage_ref,
+        created_at=row.created_at,
+    )
+
+
+def message(
+    row: MessageRow | Row[Any], attachments: Sequence[AttachmentRow | Row[Any]] = ()
+) -> Message:
+    return Message(
+        id=row.id,
+        conversation_id=row.interaction_id,
+        channel=Channel(row.channel),
+        direction=Direction(row.direction),
+        author_kind=AuthorKind(row.author_kind),
+        author_id=row.author_id,
+        author_name=row.author_name,
+        subject=row.subject,
+        body=row.body,
+        sent_at=row.sent_at,
+        delivery=Delivery(row.delivery),
+        delivery_at=row.delivery_at,
+        external_id=row.external_id,
+        in_reply_to=row.in_reply_to,
+        references=row.references,
+        attachments=tuple(attachment(a) for a in attachments),
+        created_at=row.created_at,
     )

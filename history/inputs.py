@@ -12,7 +12,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_validator,
+)
 
 from history.identities import IdentityKind
 
@@ -39,6 +47,28 @@ class Status(StrEnum):
     POSTPONED = "postponed"
 
 
+#: The channels whose interactions are conversations: a thread of messages.
+MESSAGING_CHANNELS = frozenset({Channel.CHAT, Channel.EMAIL, Channel.WHATSAPP, Channel.SMS})
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class Delivery(StrEnum):
+    """A message's delivery state. It only moves forward (queued -> sent -> delivered ->
+    read, steps may be skipped); ``failed`` may follow any other state and ends it."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
@@ -47,6 +77,18 @@ def _small_json(value: dict[str, Any]) -> dict[str, Any]:
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise ValueError(f"{size} bytes of JSON; at most {MAX_PAYLOAD_BYTES} are kept")
+    return value
+
+
+def _storable(value: str) -> str:
+    """Text every backend stores as given: no NUL (PostgreSQL refuses it) and no lone
+    surrogate (it has no UTF-8 encoding; JSON's ``\\ud800`` escape makes one)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
     return value
 
 
@@ -197,3 +239,107 @@ class NewEvent(_Input):
     key: Annotated[str, Field(min_length=1, max_length=64)] = Field(
         default_factory=lambda: uuid4().hex
     )
+
+
+def _messaging(channel: Channel) -> Channel:
+    if channel not in MESSAGING_CHANNELS:
+        names = ", ".join(sorted(c.value for c in MESSAGING_CHANNELS))
+        raise ValueError(f"{channel.value} is not a messaging channel ({names})")
+    return channel
+
+
+MessagingChannel = Annotated[Channel, AfterValidator(_messaging)]
+#: Message text (the store's ceiling; a lower cap is configured: ``MessageLimits``).
+MessageText = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_storable)]
+#: An e-mail header kept as text (In-Reply-To, References: a list of Message-IDs).
+HeaderText = Annotated[str, Field(max_length=32_768), AfterValidator(_storable)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_storable)]
+
+
+class NewConversation(_Input):
+    """Open a conversation (an interaction on a messaging channel) for a customer, by
+    ``customer_id`` or, more usually, the ``identity`` they wrote from (nobody holds it
+    yet: a new customer). With ``reuse`` (the default) the customer's newest conversation
+    on the channel that is still open or postponed is continued instead of opening another.
+    ``(source, idempotency_key)`` makes opening safe to retry.
+    """
+
+    channel: MessagingChannel
+    customer_id: int | None = None
+    identity: IdentityIn | None = None
+    direction: Direction = Direction.IN
+    started_at: UtcTime | None = None
+    intent: Label | None = None
+    queue: Label | None = None
+    agent: Label | None = None
+    reuse: bool = True
+    source: Source = "hotline"
+    external_id: Key | None = None
+    idempotency_key: Key | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> NewConversation:
+        if self.customer_id is None and self.identity is None:
+            raise ValueError("a conversation is with a customer: give customer_id or identity")
+        return self
+
+    def as_interaction(self) -> NewInteraction:
+        return NewInteraction(
+            channel=self.channel,
+            direction=self.direction,
+            started_at=self.started_at,
+            customer_id=self.customer_id,
+            identity=self.identity,
+            intent=self.intent,
+            queue=self.queue,
+            agent=self.agent,
+            status=Status.OPEN,
+            source=self.source,
+            external_id=self.external_id,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+class MessageContent(_Input):
+    """One message, as its channel has it (``NewMessage`` adds the conversation).
+
+    ``external_id`` (an e-mail's Message-ID, a chat client's or a provider's message id)
+    makes the append idempotent: a retry returns the message the first one stored. The
+    channel is the conversation's unless given; ``delivery`` starts as ``delivered`` for an
+    inbound message (it reached us) and ``queued`` for an outbound one unless given. Text is
+    kept exactly as written (HTML is text, never markup).
+    """
+
+    direction: Direction
+    author_kind: AuthorKind
+    author_id: (
+        Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_storable)] | None
+    ) = None
+    author_name: Annotated[str, Field(max_length=200), AfterValidator(_storable)] | None = None
+    body: MessageText = ""
+    subject: Annotated[str, Field(max_length=1000), AfterValidator(_storable)] | None = None
+    sent_at: UtcTime | None = None
+    channel: MessagingChannel | None = None
+    delivery: Delivery | None = None
+    external_id: ExternalId | None = None
+    in_reply_to: HeaderText | None = None
+    references: HeaderText | None = None
+
+    @property
+    def initial_delivery(self) -> Delivery:
+        if self.delivery is not None:
+            return self.delivery
+        return Delivery.DELIVERED if self.direction is Direction.IN else Delivery.QUEUED
+
+
+class NewMessage(MessageContent):
+    """One message appended to a conversation (the interaction's id)."""
+
+    conversation_id: int
+
+
+class DeliveryUpdate(_Input):
+    """A delivery report: the state and when it was reached (now if not given)."""
+
+    delivery: Delivery
+    at: UtcTime | None = None

@@ -69,6 +69,10 @@ CHANNELS = ("voice", "chat", "email", "whatsapp", "sms")
 IDENTITY_KINDS = ("phone", "email", "chat", "whatsapp", "sms", "sip", "extension")
 DIRECTIONS = ("in", "out")
 STATUSES = ("open", "resolved", "postponed")
+#: The channels whose interactions are conversations: a thread of messages.
+MESSAGING_CHANNELS = ("chat", "email", "whatsapp", "sms")
+AUTHOR_KINDS = ("customer", "agent", "bot", "system")
+DELIVERY_STATES = ("queued", "sent", "delivered", "read", "failed")
 
 
 class Base(DeclarativeBase):
@@ -173,6 +177,64 @@ class NoteRow(Base):
     body: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MessageRow(Base):
+    """One message of a conversation (an interaction on a messaging channel).
+
+    ``external_id`` is the message's id outside the store (an e-mail's Message-ID, a chat
+    client's id, a provider's id): unique in its conversation, so a retried append finds the
+    first; its own index finds the conversation an e-mail replies to. Threads page by
+    ``(interaction_id, id)``.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("interaction_id", "external_id"),
+        Index(None, "interaction_id", "id"),
+        Index(None, "external_id"),
+        CheckConstraint(_one_of("channel", MESSAGING_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction"),
+        CheckConstraint(_one_of("author_kind", AUTHOR_KINDS), name="author_kind"),
+        CheckConstraint(_one_of("delivery", DELIVERY_STATES), name="delivery"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(String(128))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivery: Mapped[str] = mapped_column(String(16))
+    delivery_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AttachmentRow(Base):
+    """A message's file, by reference: the bytes live in the attachment store on disk
+    (``history.attachments``), content-addressed by ``sha256``."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        UniqueConstraint("message_id", "sha256", "filename"),
+        Index(None, "storage_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_ref: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -1,9 +1,12 @@
 """A customer's right of access (export) and to erasure.
 
 Erasure removes what identifies or describes the person (name, identities, custom fields,
-consent, notes, transcripts, recording references, callback requests, and numbers or
-addresses inside the ACD event payloads of their calls) and keeps what the KPIs count
-(channel, times, queue, agent, wait and talk, outcome, status, CSAT, tier, language), so
+consent, notes, transcripts, recording references, callback requests, numbers or
+addresses inside the ACD event payloads of their calls, and their conversations' content:
+every message's body, subject, e-mail ids and the customer's name as author, and every
+attachment, row and file) and keeps what the KPIs count (channel, times, queue, agent, wait
+and talk, outcome, status, CSAT, tier, language; a message's time, direction, author kind,
+agent and delivery state), so
 last quarter's service level does not change when someone exercises their rights. The
 customer row stays as an anonymous shell (its id is referenced by those interactions) and
 an erasure record says who erased it, when and why; neither holds personal data.
@@ -16,17 +19,20 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import convert, customers
+from history import convert, customers, messages
 from history.context import Context
 from history.identities import PHONE_KINDS
+from history.inputs import AuthorKind
 from history.masking import mask_text
 from history.models import (
+    AttachmentRow,
     CallbackRow,
     ErasureRow,
     EventRow,
     IdentityRow,
     InteractionRow,
     MergeRow,
+    MessageRow,
     NoteRow,
 )
 from history.records import to_json
@@ -101,7 +107,60 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         ],
         "events": [to_json(convert.event(e)) for e in events],
         "callbacks": [_callback_json(c) for c in callbacks],
+        "messages": await _messages_json(session, row.id),
     }
+
+
+async def _messages_json(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+    """Every message of the customer's conversations, oldest first, with its attachments'
+    metadata (the files themselves: ``storage_ref`` in the attachment store)."""
+    found = await session.execute(
+        select(MessageRow)
+        .where(MessageRow.interaction_id.in_(_interactions_of(customer_id)))
+        .order_by(MessageRow.id)
+    )
+    rows = list(found.scalars())
+    held = await messages.attachments_of(session, [m.id for m in rows])
+    return [to_json(convert.message(m, held.get(m.id, ()))) for m in rows]
+
+
+def _interactions_of(customer_id: int) -> Any:
+    return select(InteractionRow.id).where(InteractionRow.customer_id == customer_id)
+
+
+async def _erase_messages(session: AsyncSession, customer_id: int) -> tuple[int, int, list[str]]:
+    """Messages keep their time, direction, author kind, an agent's id and their delivery;
+    their content goes, and so do attachments. Returns the messages emptied, the
+    attachments removed, and the files no attachment refers to any more."""
+    of_customer = MessageRow.interaction_id.in_(_interactions_of(customer_id))
+    their_messages = select(MessageRow.id).where(of_customer)
+    of_messages = AttachmentRow.message_id.in_(their_messages)
+    refs = sorted(
+        set((await session.execute(select(AttachmentRow.storage_ref).where(of_messages))).scalars())
+    )
+    attachments = _count(await session.execute(delete(AttachmentRow).where(of_messages)))
+    emptied = _count(
+        await session.execute(
+            update(MessageRow)
+            .where(of_customer)
+            .values(body="", subject=None, external_id=None, in_reply_to=None, references=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    await session.execute(
+        update(MessageRow)
+        .where(of_customer, MessageRow.author_kind != AuthorKind.AGENT.value)
+        .values(author_id=None, author_name=None)
+        .execution_options(synchronize_session=False)
+    )
+    still_held: set[str] = set()
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        found = await session.execute(
+            select(AttachmentRow.storage_ref).where(AttachmentRow.storage_ref.in_(chunk))
+        )
+        still_held.update(found.scalars())
+    return emptied, attachments, [ref for ref in refs if ref not in still_held]
 
 
 async def _events_of_calls(session: AsyncSession, call_ids: list[str | None]) -> list[EventRow]:
@@ -117,8 +176,9 @@ async def _events_of_calls(session: AsyncSession, call_ids: list[str | None]) ->
 
 async def erase(
     session: AsyncSession, ctx: Context, customer_id: int, by: str, reason: str
-) -> tuple[ErasureRow, tuple[str, ...]]:
-    """Anonymise the customer; returns the record and the recording refs that were dropped."""
+) -> tuple[ErasureRow, tuple[str, ...], tuple[str, ...]]:
+    """Anonymise the customer; returns the record, the recording refs that were dropped and
+    the attachment files no message refers to any more (to delete once committed)."""
     row = await customers.load(session, customer_id)
     removed: dict[str, int] = {}
     callbacks = _count(  # before the identities: a number identifies a request too
@@ -151,6 +211,12 @@ async def erase(
         .execution_options(synchronize_session=False)
     )
     removed["event_payloads"] = await _scrub_events(session, [e for e, _, _ in held])
+    emptied, attachments, files = await _erase_messages(session, row.id)
+    for name, count in (("messages", emptied), ("attachments", attachments)):
+        if count:
+            removed[name] = count
+    if files:
+        removed["attachment_files"] = len(files)
     now = ctx.now()
     row.name, row.tags, row.consent, row.custom_fields = None, [], {}, {}
     row.erased_at = row.updated_at = now
@@ -159,7 +225,7 @@ async def erase(
     )
     session.add(record)
     await session.flush()
-    return record, recording_refs
+    return record, recording_refs, tuple(files)
 
 
 async def _scrub_events(session: AsyncSession, call_ids: list[str | None]) -> int:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from history.identities import IdentityKind
-from history.inputs import Channel, Direction, Status
+from history.inputs import AuthorKind, Channel, Delivery, Direction, Status
 
 
 def to_json(value: Any) -> Any:
@@ -95,9 +95,85 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """A message's file: its bytes are in the attachment store under ``storage_ref``."""
+
+    id: int
+    message_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_ref: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One message of a conversation; ``conversation_id`` is its interaction's id."""
+
+    id: int
+    conversation_id: int
+    channel: Channel
+    direction: Direction
+    author_kind: AuthorKind
+    author_id: str | None
+    author_name: str | None
+    subject: str | None
+    body: str
+    sent_at: datetime
+    delivery: Delivery
+    delivery_at: datetime
+    external_id: str | None
+    in_reply_to: str | None
+    references: str | None
+    attachments: tuple[Attachment, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationSummary:
+    """What a timeline shows of a conversation: how many messages, and the last one."""
+
+    message_count: int
+    last_message: Message | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimelineEntry:
     interaction: Interaction
     notes: tuple[Note, ...]
+    #: Only for an interaction on a messaging channel (chat, e-mail, WhatsApp, SMS).
+    conversation: ConversationSummary | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opened:
+    """``open_conversation``'s answer: ``created`` is False when an open conversation was
+    continued, or a retry found the one its first attempt opened."""
+
+    conversation: Interaction
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Appended:
+    """``append_message``'s answer: ``created`` is False for a retry (same ``external_id``)."""
+
+    message: Message
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadPage:
+    """Messages oldest first. ``older``: pass as ``before`` for the page before (None: this
+    page starts the thread); ``newer``: pass as ``after`` to read on (None: nothing newer
+    yet; to follow a live thread, pass the last message's id)."""
+
+    conversation: Interaction
+    messages: tuple[Message, ...]
+    older: int | None
+    newer: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +215,9 @@ class Erasure:
     #: Only on the value ``erase_customer`` returns (never stored): the recordings whose
     #: references were removed, for the caller to delete from the recording store.
     recording_refs: tuple[str, ...] = ()
+    #: Likewise: the attachment files no message refers to any more. The repository deletes
+    #: them from its attachment store when it has one; without one, the caller must.
+    attachment_refs: tuple[str, ...] = ()
 
 
 class Fcr(StrEnum):

@@ -25,10 +25,12 @@ from history import (
     events,
     interactions,
     interrupted,
+    messages,
     privacy,
     queries,
     satisfaction,
 )
+from history.attachments import AttachmentStore
 from history.context import Clock, Context, utc_now
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import (
@@ -137,8 +139,12 @@ class HistoryRepository:
         *,
         identities: IdentityNormaliser | None = None,
         clock: Clock = utc_now,
+        attachments: AttachmentStore | None = None,
     ) -> None:
         self.engine = engine
+        #: Where conversations' files are kept (``history.conversations``); erasure deletes
+        #: the customer's from it.
+        self.attachments = attachments
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
         self._writes = writing_sessions(engine)
@@ -248,15 +254,18 @@ class HistoryRepository:
         cursor: str | None = None,
         channels: Collection[Channel] | None = None,
     ) -> TimelinePage:
-        """Every channel's interactions with their notes, newest first, ``limit`` per page."""
+        """Every channel's interactions with their notes, newest first, ``limit`` per page;
+        a conversation with its message count and last message."""
         async with self._read() as session:
             rows, notes, next_cursor = await queries.timeline(
                 session, customer_id, limit=limit, cursor=cursor, channels=channels
             )
+            conversations = await messages.conversation_summaries(session, rows)
             entries = tuple(
                 TimelineEntry(
                     interaction=convert.interaction(r),
                     notes=tuple(convert.note(n) for n in notes.get(r.id, ())),
+                    conversation=conversations.get(r.id),
                 )
                 for r in rows
             )
@@ -455,7 +464,13 @@ class HistoryRepository:
 
     async def erase_customer(self, customer_id: int, *, by: str, reason: str) -> Erasure:
         """Remove the personal data, keep the KPIs. The result lists the recording refs that
-        were dropped: deleting those files is the recording store's job."""
+        were dropped (deleting those files is the recording store's job) and the attachment
+        files no message refers to any more: deleted here once the erasure is committed
+        when the repository has the attachment store, the caller's to delete otherwise."""
         async with self._write() as session:
-            row, refs = await privacy.erase(session, self.context, customer_id, by, reason)
-            return convert.erasure(row, refs)
+            row, refs, files = await privacy.erase(session, self.context, customer_id, by, reason)
+            erased = convert.erasure(row, refs, files)
+        if self.attachments is not None:
+            for ref in files:
+                await self.attachments.delete(ref)
+        return erased

@@ -27,8 +27,10 @@ from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
 from center.waiting import recorded_or_core
+from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
+from history.conversations import Conversations, MessageLimits
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -69,6 +71,7 @@ RESTART_SECTIONS = (
     "ami",
     "web",
     "database",
+    "messages",
     "speech",
     "agents",
 )
@@ -95,7 +98,10 @@ class Hotline:
         self.restart_needed: tuple[str, ...] = ()
         _prepare_database_dir(config)
         self.store = create_engine(config.database.url)
-        self.history = HistoryRepository(self.store)
+        self.history = HistoryRepository(
+            self.store, attachments=AttachmentStore(config.database.attachments)
+        )
+        self.conversations = Conversations(self.history, limits=_message_limits(config))
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
         self._history_migrated = False
         self.speech = build_speech_service(config.speech)
@@ -174,6 +180,8 @@ class Hotline:
             },
             repository=self.history,
             writer=self.history_writer,
+            # Routing conversations as tasks plugs in here (a ConversationIntake).
+            conversations=self.conversations,
             auth=(web_auth := build_web_auth(self.store, environ)),
             acd=self.acd,
             hub=(
@@ -471,6 +479,16 @@ def _agi_limits(config: Config) -> AgiLimits:
         command_timeout_s=limits.command_timeout_s,
         media_timeout_s=limits.media_timeout_s,
         max_sessions=limits.max_sessions,
+    )
+
+
+def _message_limits(config: Config) -> MessageLimits:
+    caps = config.messages
+    return MessageLimits(
+        max_body_chars=caps.max_body_chars,
+        max_attachment_bytes=caps.max_attachment_bytes,
+        max_message_attachment_bytes=caps.max_message_attachment_bytes,
+        max_attachments_per_message=caps.max_attachments_per_message,
     )
 
 

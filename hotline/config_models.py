@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.settings import WaitingConfig
+from history.inputs import MAX_TEXT_CHARS
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
 from ivr.intent.config import IntentsConfig
 from ivr.speech.settings import SpeechSettings
@@ -160,6 +161,9 @@ class DatabaseSettings(_Settings):
     url: Annotated[str, AfterValidator(_database_url)] = "sqlite+aiosqlite:///var/hotline.db"
     #: Where history writes wait, on disk, while the database is unreachable.
     spool: Path = Path("var/history-spool.jsonl")
+    #: Where conversations' attachments are kept (content-addressed files, not in the
+    #: database); chat and e-mail modules sharing the store must share this directory.
+    attachments: Path = Path("var/attachments")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         """A server URL may carry a password: keep it out of reprs and logs."""
@@ -176,6 +180,26 @@ class DatabaseSettings(_Settings):
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
         return Path(url.database)
+
+
+_MIB = 1024 * 1024
+
+
+class MessagesSettings(_Settings):
+    """Caps on conversations' messages (chat, e-mail, WhatsApp, SMS) and attachments."""
+
+    max_body_chars: Annotated[int, Field(ge=1, le=MAX_TEXT_CHARS)] = 100_000
+    max_attachment_bytes: Annotated[int, Field(ge=1, le=1024 * _MIB)] = 10 * _MIB
+    max_message_attachment_bytes: Annotated[int, Field(ge=1, le=4096 * _MIB)] = 25 * _MIB
+    max_attachments_per_message: Annotated[int, Field(ge=0, le=1000)] = 20
+
+    @model_validator(mode="after")
+    def _message_holds_a_file(self) -> MessagesSettings:
+        if self.max_message_attachment_bytes < self.max_attachment_bytes:
+            raise ValueError(
+                "max_message_attachment_bytes must not be smaller than max_attachment_bytes"
+            )
+        return self
 
 
 class FallbackSettings(_Settings):
@@ -202,6 +226,7 @@ class ServiceSettings(_Settings):
     ami: AmiSettings = AmiSettings()
     web: WebSettings = WebSettings()
     database: DatabaseSettings = DatabaseSettings()
+    messages: MessagesSettings = MessagesSettings()
     fallback: FallbackSettings = FallbackSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -2,7 +2,9 @@
 
 Admin only by virtue of shell access to the service's config and store. Both go through
 the repository, exactly like the API's ``/export`` and ``/erase``. Erasure cannot be undone,
-so without ``--yes`` it only says what it would erase.
+so without ``--yes`` it only says what it would erase; it deletes the customer's attachment
+files from the configured attachment store (``database.attachments``). ``export --files DIR``
+copies those files beside the JSON (named by their SHA-256, as the export refers to them).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.attachments import AttachmentStore
 from history.errors import UnknownCustomer
 from history.repository import HistoryRepository
+from hotline.config import load_config
 from hotline.tokens_cli import store_options, with_store
 from hotline.web.api.idempotency import IdempotencyStore
 
@@ -30,6 +34,9 @@ def register(subparsers: Any) -> None:
     export.add_argument("customer_id", type=int, metavar="ID")
     export.add_argument(
         "--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of stdout"
+    )
+    export.add_argument(
+        "--files", type=Path, metavar="DIR", help="copy the customer's attachment files here"
     )
     store_options(export)
     export.set_defaults(run=_export)
@@ -45,6 +52,11 @@ def register(subparsers: Any) -> None:
     erase.set_defaults(run=_erase)
 
 
+def _attachments(args: argparse.Namespace) -> AttachmentStore:
+    """The configured attachment store (the config was validated by ``with_store``)."""
+    return AttachmentStore(load_config(args.config).database.attachments)
+
+
 def _export(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
         try:
@@ -52,6 +64,9 @@ def _export(args: argparse.Namespace) -> int:
         except UnknownCustomer as error:
             print(f"hotline customer export: {error}", file=sys.stderr)
             return 1
+        if args.files is not None:
+            copied = await _copy_files(exported, _attachments(args), args.files)
+            print(f"{copied} attachment files copied to {args.files}", file=sys.stderr)
         text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
         if args.out is None:
             sys.stdout.write(text)
@@ -72,9 +87,23 @@ def _write_private(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+async def _copy_files(exported: dict[str, Any], store: AttachmentStore, into: Path) -> int:
+    refs = {a["storage_ref"]: a["sha256"] for m in exported["messages"] for a in m["attachments"]}
+    for ref, digest in refs.items():
+        _write_private_bytes(into, digest, await store.read(ref))
+    return len(refs)
+
+
+def _write_private_bytes(directory: Path, name: str, data: bytes) -> None:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+
+
 def _erase(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
-        repository = HistoryRepository(engine)
+        repository = HistoryRepository(engine, attachments=_attachments(args))
         try:
             held = await repository.export_customer(args.customer_id)
         except UnknownCustomer as error:
@@ -84,7 +113,8 @@ def _erase(args: argparse.Namespace) -> int:
         if not args.yes:
             print(
                 f"customer {customer_id} holds {len(held['customer']['identities'])} identities,"
-                f" {len(held['interactions'])} interactions and {len(held['notes'])} notes."
+                f" {len(held['interactions'])} interactions, {len(held['messages'])} messages"
+                f" and {len(held['notes'])} notes."
                 " Nothing was changed: add --yes to erase (it cannot be undone).",
                 file=sys.stderr,
             )

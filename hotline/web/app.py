@@ -16,6 +16,7 @@ from aiohttp import web
 import hotline.web.admin.pages as admin_pages
 from center.service import AcdService
 from history.audit import AuditLog
+from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
@@ -46,16 +47,26 @@ def create_web_app(
     ami: AmiClient | None = None,
     audit: AuditLog | None = None,
     config_editor: ConfigEditor | None = None,
+    conversations: Conversations | None = None,
+    conversation_intake: ConversationIntake | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
     ``auth`` mounts the sign-in pages; with ``acd`` and ``hub`` also the supervisor and
     (with ``repository``) agent pages; ``ami`` lets supervisors listen, whisper and barge.
-    ``audit`` records admins' changes; ``config_editor`` mounts the config editing pages."""
+    ``audit`` records admins' changes; ``config_editor`` mounts the config editing pages.
+    ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
+    the API's conversation endpoints."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if repository is not None:
-        HistoryApi(repository, writer=writer, settings=api_settings).mount(app)
+        HistoryApi(
+            repository,
+            writer=writer,
+            settings=api_settings,
+            conversations=conversations,
+            intake=conversation_intake,
+        ).mount(app)
     if auth is not None:
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
         app[AUTH] = auth

@@ -22,6 +22,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.attachments import AttachmentStore
+from history.conversations import Conversations, MessageLimits
 from history.models import Base
 from history.repository import HistoryRepository
 from history.store import create_engine, migrate
@@ -152,3 +154,25 @@ def clock() -> ManualClock:
 @pytest.fixture
 def repository(engine: AsyncEngine, clock: ManualClock) -> HistoryRepository:
     return HistoryRepository(engine, clock=clock)
+
+
+#: Small caps, so the tests can cross them with small files.
+TEST_LIMITS = MessageLimits(
+    max_body_chars=2000,
+    max_attachment_bytes=1000,
+    max_message_attachment_bytes=1500,
+    max_attachments_per_message=3,
+)
+
+
+@pytest.fixture
+def attachment_store(tmp_path: Path) -> AttachmentStore:
+    return AttachmentStore(tmp_path / "attachments")
+
+
+@pytest.fixture
+def conversations(
+    engine: AsyncEngine, clock: ManualClock, attachment_store: AttachmentStore
+) -> Conversations:
+    history = HistoryRepository(engine, clock=clock, attachments=attachment_store)
+    return Conversations(history, limits=TEST_LIMITS)

@@ -16,6 +16,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.attachments import AttachmentStore
+from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.writer import HistoryWriter
@@ -25,6 +27,7 @@ from hotline.web.server import WebServer
 from hotline.web.tokens import TokenStore
 from tests.history.conftest import (  # noqa: F401  (fixtures, shared with the history tests)
     PG_URL,
+    TEST_LIMITS,
     ManualClock,
     Target,
     clock,
@@ -101,6 +104,7 @@ class Served:
     writer: HistoryWriter
     tokens: TokenStore
     settings: ApiSettings
+    conversations: Conversations
 
     async def token(self, name: str, *scopes: str, source: str | None = None) -> str:
         _, secret = await self.tokens.create(name, scopes, source=source)
@@ -112,18 +116,29 @@ async def serve(
     moment: ManualClock,
     spool: Path,
     settings: ApiSettings | None = None,
+    intake: ConversationIntake | None = None,
 ) -> AsyncIterator[Served]:
     settings = settings or ApiSettings()
-    history = HistoryRepository(store, clock=moment)
+    files = AttachmentStore(spool.parent / "attachments")
+    history = HistoryRepository(store, clock=moment, attachments=files)
+    conversations = Conversations(history, limits=TEST_LIMITS)
     writer = HistoryWriter(history, Spool(spool), timeout_s=2.0, retry_min_s=0.05, retry_max_s=0.2)
     await writer.start()
-    app = create_web_app(readiness={}, repository=history, writer=writer, api_settings=settings)
+    app = create_web_app(
+        readiness={},
+        repository=history,
+        writer=writer,
+        api_settings=settings,
+        conversations=conversations,
+        conversation_intake=intake,
+    )
     server = WebServer(app, host="127.0.0.1", port=0)
     await server.start()
     try:
         async with aiohttp.ClientSession() as http:
             tokens = TokenStore(store, clock=moment)
-            yield Served(app, Api(http, server.url), history, writer, tokens, settings)
+            api = Api(http, server.url)
+            yield Served(app, api, history, writer, tokens, settings, conversations)
     finally:
         await server.close()
         await writer.close()

@@ -79,6 +79,9 @@ async def test_every_example_is_a_valid_request_answered_as_documented(
     await api.post("/customers", token, json_body={"name": "second"})
     interaction = {"channel": "chat", "customer_id": 1}
     await api.post("/interactions", token, json_body=interaction, headers={"Idempotency-Key": "k"})
+    message = {"direction": "in", "author_kind": "customer", "body": "hello"}
+    await api.post("/conversations/1/messages", token, json_body=message)  # message 1
+    ids = {"customer_id": 1, "interaction_id": 1, "conversation_id": 1, "message_id": 1}
     tried = 0
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -88,7 +91,7 @@ async def test_every_example_is_a_valid_request_answered_as_documented(
             conforms(document, media["schema"], media["example"])
             answer = await api.call(
                 method.upper(),
-                path.removeprefix(PREFIX).format(customer_id=1, interaction_id=1),
+                path.removeprefix(PREFIX).format(**ids),
                 token,
                 json_body=media["example"],
                 headers={"Idempotency-Key": f"example-{tried}"},
@@ -98,11 +101,16 @@ async def test_every_example_is_a_valid_request_answered_as_documented(
             documented = operation["responses"][str(answer.status)]
             conforms(document, documented["content"]["application/json"]["schema"], answer.body)
             tried += 1
-    assert tried >= 8
+    assert tried >= 12
 
 
+@pytest.mark.parametrize(
+    ("paths", "examples"),
+    [(None, 50), ("^/api/v1/conversations", 50)],
+    ids=["everything", "conversations"],
+)
 async def test_generated_requests_get_no_server_error_and_only_documented_answers(
-    sqlite_served: Served, document: dict[str, Any]
+    sqlite_served: Served, document: dict[str, Any], paths: str | None, examples: int
 ) -> None:
     """Schemathesis generates valid and invalid requests from the document (a few seconds'
     worth) and checks every answer: no 5xx, a documented status, content type and schema.
@@ -113,7 +121,19 @@ async def test_generated_requests_get_no_server_error_and_only_documented_answer
     """
     token = await sqlite_served.token("admin", *ADMIN)
     base = sqlite_served.api.base
-    schema = schemathesis.openapi.from_dict(document)
+    schema: schemathesis.BaseSchema = schemathesis.openapi.from_dict(document)
+    if paths is not None:  # the newer operations, with as many examples of their own
+        schema = schema.include(path_regex=paths)
+        message = {"direction": "in", "author_kind": "customer", "body": "hi"}
+        opened = {
+            "channel": "chat",
+            "customer_id": None,
+            "identity": {"kind": "chat", "value": "v"},
+        }
+        answer = await sqlite_served.api.post(
+            "/conversations", token, json_body={**opened, "message": message}
+        )
+        assert answer.status == 201  # conversation 1, message 1: ids the fuzzer may hit
     strategy = schema.as_strategy() | schema.as_strategy(
         generation_mode=schemathesis.GenerationMode.NEGATIVE
     )
@@ -122,7 +142,7 @@ async def test_generated_requests_get_no_server_error_and_only_documented_answer
 
     @given(case=strategy)
     @settings(
-        max_examples=50,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,  # the same requests every run: a failure is reproducible

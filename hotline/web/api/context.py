@@ -1,9 +1,11 @@
-"""What the API's handlers work with: the store, the spooling writer, and the settings."""
+"""What the API's handlers work with: the store, the spooling writer, the conversations (and
+who routes them), and the settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.api.idempotency import IdempotencyStore
@@ -28,3 +30,6 @@ class ApiServices:
     writer: HistoryWriter | None
     idempotency: IdempotencyStore
     settings: ApiSettings
+    conversations: Conversations
+    #: Routes new conversations and messages (the ACD's channel adapters); None: nobody.
+    intake: ConversationIntake | None = None

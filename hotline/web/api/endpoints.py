@@ -54,11 +54,13 @@ _KEY = TypeAdapter(IdempotencyKey)
 
 @dataclass(frozen=True)
 class Answer:
-    """One documented response: a status, what it means, and its body's type (or None)."""
+    """One documented response: a status, what it means, and its body's type (or None).
+    A ``media_type`` other than JSON sends the reply's payload (bytes) as it is."""
 
     status: int
     description: str
     schema: Any = None
+    media_type: str = JSON
 
     @property
     def adapter(self) -> TypeAdapter[Any]:
@@ -132,6 +134,8 @@ class Operation:
     description: str = ""
     #: A request body that must validate against ``body`` (checked by the tests).
     example: Mapping[str, Any] | None = None
+    #: This operation's cap on the request body, if not the API's.
+    max_body_bytes: int | None = None
 
     @property
     def full_path(self) -> str:
@@ -179,7 +183,7 @@ class Gateway:
             key = _idempotency_key(request, op.idempotency)
             body = None
             if op.body is not None:
-                raw = await read_json(request, self.max_body_bytes)
+                raw = await read_json(request, op.max_body_bytes or self.max_body_bytes)
                 try:
                     body = op.body.model_validate(raw)
                 except ValidationError as error:
@@ -194,6 +198,15 @@ def render(op: Operation, reply: Reply) -> web.Response:
     answer = op.answer(reply.status)
     if answer.schema is None:
         return web.Response(status=reply.status, headers=reply.headers)
+    if answer.media_type != JSON:
+        if not isinstance(reply.payload, bytes):
+            raise TypeError(f"{op.name} answers {answer.media_type}: its payload must be bytes")
+        return web.Response(
+            status=reply.status,
+            body=reply.payload,
+            content_type=answer.media_type,
+            headers=reply.headers,
+        )
     return web.Response(
         status=reply.status,
         body=answer.adapter.dump_json(reply.payload, warnings="error"),

@@ -19,13 +19,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import exc
 
 from history.errors import (
+    AttachmentMissing,
+    ConversationConflict,
     HistoryError,
     IdentityConflict,
     InvalidCursor,
     InvalidIdentity,
     InvalidMerge,
+    MessageTooLarge,
+    NotAConversation,
+    TooLarge,
+    UnknownAttachment,
     UnknownCustomer,
     UnknownInteraction,
+    UnknownMessage,
 )
 from history.masking import mask_text
 from history.writer import is_outage
@@ -41,7 +48,11 @@ METHOD_NOT_ALLOWED = "method_not_allowed"
 IDENTITY_CONFLICT = "identity_conflict"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 INVALID_MERGE = "invalid_merge"
+CONVERSATION_CONFLICT = "conversation_conflict"
 BODY_TOO_LARGE = "body_too_large"
+MESSAGE_TOO_LARGE = "message_too_large"
+ATTACHMENT_TOO_LARGE = "attachment_too_large"
+ATTACHMENT_MISSING = "attachment_missing"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 VALIDATION_FAILED = "validation_failed"
 UNAVAILABLE = "unavailable"
@@ -143,8 +154,17 @@ def translate(error: Exception, retry_after_s: int) -> ApiError | None:
             str(error),
             details=[{"message": str(error), "customer_id": error.customer_id}],
         )
-    if isinstance(error, UnknownInteraction):
+    if isinstance(error, (UnknownInteraction, NotAConversation, UnknownMessage, UnknownAttachment)):
         return ApiError(404, NOT_FOUND, str(error))
+    if isinstance(error, TooLarge):
+        code = MESSAGE_TOO_LARGE if isinstance(error, MessageTooLarge) else ATTACHMENT_TOO_LARGE
+        detail = {"message": str(error), "size": error.size, "limit": error.limit}
+        return ApiError(413, code, str(error), details=[{**detail, "unit": error.unit}])
+    if isinstance(error, ConversationConflict):
+        return ApiError(409, CONVERSATION_CONFLICT, str(error))
+    if isinstance(error, AttachmentMissing):
+        log.error("attachment store fault: %s", error)
+        return ApiError(500, ATTACHMENT_MISSING, f"{error} (reported to the server's log)")
     if isinstance(error, IdentityConflict):
         detail = {"message": str(error), "kind": error.kind, "holder_id": error.customer_id}
         return ApiError(409, IDENTITY_CONFLICT, str(error), details=[detail])

@@ -108,17 +108,22 @@ def _operation(op: Operation, schemas: Schemas, defs: dict[str, Any]) -> dict[st
         described["requestBody"] = {"required": True, "content": {JSON: media}}
     described["responses"] = {
         str(answer.status): _response(
-            answer.status, answer.description, schemas.get((op.name, answer.status))
+            answer.status,
+            answer.description,
+            schemas.get((op.name, answer.status)),
+            answer.media_type,
         )
         for answer in op.documented_answers
     }
     return described
 
 
-def _response(status: int, description: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+def _response(
+    status: int, description: str, schema: dict[str, Any] | None, media_type: str = JSON
+) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description}
     if schema is not None:
-        response["content"] = {JSON: {"schema": schema}}
+        response["content"] = {media_type: {"schema": schema}}
     headers = _HEADERS.get(status)
     if headers:
         response["headers"] = {

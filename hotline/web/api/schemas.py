@@ -14,9 +14,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
+from history.attachments import OCTET_STREAM
 from history.identities import IdentityKind
-from history.inputs import Channel, NewInteraction, NewNote
-from history.records import Customer, Event, Fcr, Interaction, LastAgent, Merge, Note
+from history.inputs import (
+    Channel,
+    Direction,
+    IdentityIn,
+    Label,
+    MessageContent,
+    MessagingChannel,
+    NewInteraction,
+    NewNote,
+)
+from history.records import Customer, Event, Fcr, Interaction, LastAgent, Merge, Message, Note
 
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -144,7 +154,66 @@ class RefQuery(_Query):
     ) = None
 
 
+class ConversationIn(_Body):
+    """A conversation to open (or continue: see ``reuse``), with its first message if any.
+    ``NewConversation`` on HTTP: the source is the token's, the key the header's."""
+
+    channel: MessagingChannel
+    customer_id: Id | None = None
+    identity: IdentityIn | None = None
+    direction: Direction = Direction.IN
+    intent: Label | None = None
+    queue: Label | None = None
+    agent: Label | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    #: Continue the customer's conversation on this channel that is open or postponed.
+    reuse: bool = True
+    message: MessageContent | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> ConversationIn:
+        if self.customer_id is None and self.identity is None:
+            raise ValueError("a conversation is with a customer: give customer_id or identity")
+        return self
+
+
+_MEDIA_TOKEN = r"[!#$&^_.+\-0-9A-Za-z]{1,127}"
+
+
+class AttachmentIn(_Body):
+    """A file, base64-encoded (RFC 4648, with padding). The name is sanitised (no path,
+    no control characters); the type is kept as ``type/subtype``."""
+
+    filename: Annotated[str, Field(min_length=1, max_length=1000)]
+    content_type: Annotated[
+        str, Field(max_length=255, pattern=rf"^{_MEDIA_TOKEN}/{_MEDIA_TOKEN}(;.*)?$")
+    ] = OCTET_STREAM
+    data: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class ThreadQuery(_Query):
+    """The newest ``limit`` messages, or those just before ``before`` / after ``after``."""
+
+    limit: Limit = 50
+    before: Id | None = None
+    after: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ThreadQuery:
+        if self.before is not None and self.after is not None:
+            raise ValueError("page with before or after, not both")
+        return self
+
+
 # responses
+
+
+class ConversationOpened(BaseModel):
+    conversation: Interaction
+    #: False when an open conversation was continued, or for a retry.
+    created: bool
+    #: The first message, when one was sent.
+    message: Message | None = None
 
 
 class CustomerList(BaseModel):
@@ -216,6 +285,8 @@ class ErasureRecord(BaseModel):
 class ErasureOut(ErasureRecord):
     #: The recordings whose references were removed: delete them from the recording store.
     recording_refs: list[str]
+    #: The attachment files no message refers to any more (deleted from the attachment store).
+    attachment_refs: list[str] = []
 
 
 class CustomerExport(BaseModel):
@@ -232,3 +303,5 @@ class CustomerExport(BaseModel):
     merges: list[Merge]
     erasures: list[ErasureRecord]
     events: list[Event]
+    #: The messages of the customer's conversations, with their attachments' metadata.
+    messages: list[Message] = []

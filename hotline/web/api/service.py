@@ -24,12 +24,14 @@ from typing import Any
 
 from aiohttp import web
 
+from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.api import errors
 from hotline.web.api.admin import AdminEndpoints
 from hotline.web.api.auth import Authenticator
 from hotline.web.api.context import ApiServices, ApiSettings
+from hotline.web.api.conversations import ConversationEndpoints
 from hotline.web.api.customers import CustomerEndpoints
 from hotline.web.api.endpoints import PREFIX, Answer, Call, Gateway, Operation, Reply
 from hotline.web.api.idempotency import IdempotencyStore
@@ -50,7 +52,12 @@ class HistoryApi:
         writer: HistoryWriter | None = None,
         settings: ApiSettings | None = None,
         tokens: TokenStore | None = None,
+        conversations: Conversations | None = None,
+        intake: ConversationIntake | None = None,
     ) -> None:
+        """``conversations`` carries the configured message caps (default ones otherwise);
+        attachments are served when ``repository`` has an attachment store. ``intake``
+        routes what the conversation endpoints store (none: nothing is routed)."""
         self.settings = settings or ApiSettings()
         clock = repository.context.clock
         self.tokens = tokens or TokenStore(repository.engine, clock=clock)
@@ -65,11 +72,14 @@ class HistoryApi:
             writer=writer,
             idempotency=IdempotencyStore(repository.engine, clock=clock),
             settings=self.settings,
+            conversations=conversations or Conversations(repository),
+            intake=intake,
         )
         groups = (
             CustomerEndpoints(services),
             TimelineEndpoints(services),
             InteractionEndpoints(services),
+            ConversationEndpoints(services),
             AdminEndpoints(services),
         )
         self.operations: list[Operation] = [op for g in groups for op in g.operations()]
