@@ -109,6 +109,14 @@ class HistoryDirectory:
             log.warning("caller lookup failed (history store unavailable): %s", exc)
             return None
 
+    async def find_by_customer(self, customer_id: int) -> CallerProfile | None:
+        """A known customer's profile (a conversation's, whoever opened it)."""
+        try:
+            return await self._profile(customer_id)
+        except (SQLAlchemyError, OSError, UnknownCustomer) as exc:
+            log.warning("customer lookup failed: %s", exc)
+            return None
+
     async def find_by_account(self, account: str) -> CallerProfile | None:
         customer_id = self._accounts.get(account)
         if customer_id is None:

@@ -1,0 +1,453 @@
+"""The conversation desk: chats, e-mails and messaging apps as tasks of the one ACD.
+
+Every channel adapter (the web chat hub, the SMTP server, the messaging API) and the agent's
+desktop go through this one object:
+
+* a customer's message is stored first (``history.conversations``: nothing is routed that
+  is not kept), then, if no task of its conversation is in the ACD, the conversation is
+  queued as a task (``center.conversation_routing``: its intent, the customer's tier and
+  history, the queue its call type names);
+* the ACD's offer is a reservation the agent accepts or declines on the desktop; the
+  conversation's interaction follows the task (queue, intent, agent, wait, handle time,
+  outcome) and the agent's close sets its status (resolved, postponed);
+* an agent's message is stored (``queued``), handed to the channel's *outlet* (the chat hub
+  pushes it to the customer's page, e-mail sends it to the relay, a messaging module hears it
+  by webhook), and marked ``sent`` or ``failed`` by what the outlet said;
+* every step is told to subscribers (``DeskEvent``): the desktop, the supervisor's page, the
+  chat hub, webhooks.
+
+A conversation has at most one task in the ACD at a time (``<channel>-<conversation>.<n>``);
+a customer writing again after a postponement queues the next one. The desk is the
+``history.conversations.ConversationIntake`` of the REST API too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from acd.calls import IncomingCall
+from acd.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallRequeued,
+    EventRecord,
+)
+from acd.router import RoutingError
+from acd.workload import StaleTask, TaskPhase
+from center.conversation_routing import ConversationRouting, task_of
+from center.service import AcdService
+from history.attachments import AttachmentData
+from history.conversations import Conversations
+from history.inputs import (
+    AuthorKind,
+    Channel,
+    Delivery,
+    DeliveryUpdate,
+    Direction,
+    IdentityIn,
+    InteractionUpdate,
+    NewConversation,
+    NewMessage,
+    Status,
+)
+from history.outcomes import Outcome
+from history.records import Interaction, Message
+from ivr.callers import CallerProfile, HistoryDirectory
+from ivr.intent.classifier import IntentMatch
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ConversationDesk", "DeskError", "DeskEvent", "Outlet"]
+
+#: Delivers an agent's message on its channel; raises when it could not (marked failed).
+Outlet = Callable[[Interaction, Message], Awaitable[None]]
+#: Classifies a customer's text in a language (``IntentClassifier.classify``).
+Classify = Callable[[str, str], IntentMatch]
+DeskEventKind = Literal[
+    "message", "delivery", "offered", "accepted", "requeued", "closed", "abandoned"
+]
+
+#: ACD events the desk turns into desk events, by kind.
+_TASK_KINDS: dict[type, DeskEventKind] = {
+    CallOffered: "offered",
+    CallAnswered: "accepted",
+    CallRequeued: "requeued",
+    CallEnded: "closed",
+    CallAbandoned: "abandoned",
+}
+
+
+class DeskError(Exception):
+    """An action the desk refuses (an agent writing in a conversation that is not theirs,
+    an unknown conversation); nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskEvent:
+    kind: DeskEventKind
+    conversation_id: int
+    channel: str
+    #: the conversation's task in the ACD, if any, and the agent it concerns
+    task_id: str | None = None
+    agent_id: str | None = None
+    message: Message | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Live:
+    """A conversation with a task in the ACD."""
+
+    conversation_id: int
+    channel: str
+    task_id: str
+    queued_at: dt.datetime
+    answered_at: dt.datetime | None = None
+    agent_id: str | None = None
+
+
+class ConversationDesk:
+    def __init__(
+        self,
+        conversations: Conversations,
+        acd: AcdService,
+        routing: ConversationRouting,
+        *,
+        directory: HistoryDirectory | None = None,
+        classify: Classify | None = None,
+        wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = conversations
+        self._acd = acd
+        self.routing = routing
+        self._directory = directory
+        self._classify = classify
+        self._wall = wall
+        self._outlets: dict[str, Outlet] = {}
+        self._subscribers: list[Callable[[DeskEvent], None]] = []
+        self._live: dict[int, _Live] = {}  # conversation -> its task
+        self._by_task: dict[str, _Live] = {}
+        self._tasks_made: dict[int, int] = {}
+        #: the last background write of each conversation (writes of one run in order)
+        self._writes: dict[int, asyncio.Task[None]] = {}
+        self._unsubscribe = acd.on_task(self._acd_event)
+
+    # wiring ----------------------------------------------------------------------------
+    def register_outlet(self, channel: str, outlet: Outlet) -> None:
+        """How agents' messages leave on ``channel`` (one outlet per channel)."""
+        self._outlets[channel] = outlet
+
+    def subscribe(self, listener: Callable[[DeskEvent], None]) -> Callable[[], None]:
+        self._subscribers.append(listener)
+        return lambda: self._subscribers.remove(listener)
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Until every background write of the interactions is done."""
+        while self._writes:
+            await asyncio.gather(*self._writes.values(), return_exceptions=True)
+
+    # views -----------------------------------------------------------------------------
+    def task_of(self, conversation_id: int) -> str | None:
+        live = self._live.get(conversation_id)
+        return None if live is None else live.task_id
+
+    def conversation_of(self, task_id: str) -> int | None:
+        live = self._by_task.get(task_id)
+        return None if live is None else live.conversation_id
+
+    def holder(self, conversation_id: int) -> str | None:
+        """The agent the conversation's task is with (reserved or accepted), if any."""
+        live = self._live.get(conversation_id)
+        return None if live is None else self._acd.distributor.workload.holder(live.task_id)
+
+    # customers -------------------------------------------------------------------------
+    async def customer_wrote(
+        self,
+        channel: str,
+        body: str,
+        *,
+        identity: IdentityIn | None = None,
+        customer_id: int | None = None,
+        conversation_id: int | None = None,
+        author_name: str | None = None,
+        subject: str | None = None,
+        external_id: str | None = None,
+        in_reply_to: str | None = None,
+        references: str | None = None,
+        attachments: Sequence[AttachmentData] = (),
+    ) -> Message:
+        """Store a customer's message (in ``conversation_id``, else their open conversation
+        on ``channel``, else a new one) and route the conversation if no task of it waits
+        or is with an agent. Idempotent by ``external_id``."""
+        if conversation_id is None:
+            opened = await self._store.open_conversation(
+                NewConversation(
+                    channel=Channel(channel), identity=identity, customer_id=customer_id
+                )
+            )
+            conversation = opened.conversation
+        else:
+            conversation = await self._store.get_conversation(conversation_id)
+        appended = await self._store.append_message(
+            NewMessage(
+                conversation_id=conversation.id,
+                direction=Direction.IN,
+                author_kind=AuthorKind.CUSTOMER,
+                author_name=author_name,
+                body=body,
+                subject=subject,
+                external_id=external_id,
+                in_reply_to=in_reply_to,
+                references=references,
+            ),
+            attachments=attachments,
+        )
+        if appended.created:
+            await self._heard(conversation, appended.message)
+        return appended.message
+
+    async def customer_left(self, conversation_id: int, reason: str = "customer left") -> None:
+        """The customer ended the conversation (closed the chat): a waiting task is
+        abandoned, an accepted one is over for the agent."""
+        live = self._live.get(conversation_id)
+        if live is not None:
+            self._acd.customer_left(live.task_id, reason)
+
+    # the REST API's intake (history.conversations.ConversationIntake) ------------------
+    async def conversation_opened(self, conversation: Interaction, first: Message | None) -> None:
+        if first is not None:
+            await self._heard(conversation, first)
+
+    async def message_appended(self, conversation: Interaction, message: Message) -> None:
+        await self._heard(conversation, message)
+
+    async def delivery_changed(self, conversation: Interaction, message: Message) -> None:
+        self._tell(DeskEvent("delivery", conversation.id, conversation.channel, message=message))
+
+    # agents ----------------------------------------------------------------------------
+    def accept(self, agent_id: str, conversation_id: int) -> None:
+        """Raises ``StaleTask`` if the agent is not offered this conversation now."""
+        self._acd.task_accepted(agent_id, self._task(conversation_id))
+
+    def decline(self, agent_id: str, conversation_id: int) -> None:
+        self._acd.task_rejected(agent_id, self._task(conversation_id))
+
+    async def agent_wrote(
+        self,
+        agent_id: str,
+        conversation_id: int,
+        body: str,
+        *,
+        subject: str | None = None,
+        attachments: Sequence[AttachmentData] = (),
+        external_id: str | None = None,
+    ) -> Message:
+        """Store the agent's message and deliver it on the conversation's channel; only
+        the agent the conversation is with (accepted) may write."""
+        live = self._live.get(conversation_id)
+        held = None if live is None else self._acd.distributor.workload.task(live.task_id)
+        if live is None or held is None or held.phase is not TaskPhase.ACTIVE:
+            raise DeskError(f"conversation {conversation_id} is not open with an agent")
+        if self._acd.distributor.workload.holder(live.task_id) != agent_id:
+            raise DeskError(f"conversation {conversation_id} is not agent {agent_id}'s")
+        appended = await self._store.append_message(
+            NewMessage(
+                conversation_id=conversation_id,
+                direction=Direction.OUT,
+                author_kind=AuthorKind.AGENT,
+                author_id=agent_id,
+                body=body,
+                subject=subject,
+                external_id=external_id,
+            ),
+            attachments=attachments,
+        )
+        message = appended.message
+        if not appended.created:
+            return message
+        conversation = await self._store.get_conversation(conversation_id)
+        said = DeskEvent("message", conversation_id, live.channel, live.task_id, agent_id, message)
+        self._tell(said)
+        return await self._deliver(conversation, message)
+
+    def finish(
+        self,
+        agent_id: str,
+        conversation_id: int,
+        *,
+        status: Status = Status.RESOLVED,
+        disposition: str | None = None,
+    ) -> None:
+        """The agent is done with the conversation: its task leaves the ACD (wrap-up per
+        agents.yaml) and the interaction takes ``status`` (resolved, or postponed: the
+        customer's next message queues it again)."""
+        if status is Status.OPEN:
+            raise DeskError("a conversation is closed resolved or postponed")
+        live = self._live.get(conversation_id)
+        if live is None:
+            raise DeskError(f"conversation {conversation_id} has no task")
+        self._acd.task_done(agent_id, live.task_id)  # StaleTask unless it is theirs
+        self._update(conversation_id, InteractionUpdate(status=status, disposition=disposition))
+
+    # internals -------------------------------------------------------------------------
+    def _task(self, conversation_id: int) -> str:
+        live = self._live.get(conversation_id)
+        if live is None:
+            raise StaleTask("?", f"conversation {conversation_id} has no task")
+        return live.task_id
+
+    async def _heard(self, conversation: Interaction, message: Message) -> None:
+        live = self._live.get(conversation.id)
+        self._tell(
+            DeskEvent(
+                "message",
+                conversation.id,
+                conversation.channel,
+                None if live is None else live.task_id,
+                None if live is None else live.agent_id,
+                message,
+            )
+        )
+        if live is None and message.direction is Direction.IN:
+            await self._route(conversation, message)
+
+    async def _route(self, conversation: Interaction, message: Message) -> None:
+        channel = str(conversation.channel)
+        profile = await self._profile(conversation)
+        language = (profile.language if profile is not None else None) or self.routing.language
+        text = "\n".join(t for t in (message.subject, message.body) if t)
+        match = self._classify(text, language) if self._classify and text.strip() else None
+        made = self._tasks_made.get(conversation.id, 0) + 1
+        self._tasks_made[conversation.id] = made
+        task = task_of(
+            f"{channel}-{conversation.id}.{made}",
+            channel,
+            text=text,
+            routing=self.routing,
+            match=match,
+            profile=profile,
+            who=message.author_name,
+            now=self._wall(),
+        )
+        live = _Live(conversation.id, channel, task.call_id, self._wall())
+        self._live[conversation.id] = live
+        self._by_task[task.call_id] = live
+        try:
+            self._acd.task_arrived(task)
+        except RoutingError as error:  # the message is kept; the config names no queue
+            log.error("conversation %s not routed: %s", conversation.id, error)
+            self._forget(live)
+            return
+        self._update(
+            conversation.id,
+            InteractionUpdate(
+                queue=task.queue, intent=task.facts.intent, call_type=task.facts.call_type
+            ),
+        )
+
+    async def _profile(self, conversation: Interaction) -> CallerProfile | None:
+        if self._directory is None or conversation.customer_id is None:
+            return None
+        return await self._directory.find_by_customer(conversation.customer_id)
+
+    async def _deliver(self, conversation: Interaction, message: Message) -> Message:
+        outlet = self._outlets.get(str(conversation.channel))
+        state = Delivery.SENT
+        if outlet is None:
+            log.error("no outlet for %s: message %s not sent", conversation.channel, message.id)
+            state = Delivery.FAILED
+        else:
+            try:
+                await outlet(conversation, message)
+            except Exception as error:  # noqa: BLE001 (any failure of the channel: failed)
+                log.warning(
+                    "message %s not sent on %s: %s", message.id, conversation.channel, error
+                )
+                state = Delivery.FAILED
+        update = DeliveryUpdate(delivery=state)
+        done = await self._store.set_delivery(conversation.id, message.id, update)
+        channel = str(conversation.channel)
+        self._tell(DeskEvent("delivery", conversation.id, channel, message=done.message))
+        return done.message
+
+    def _acd_event(self, record: EventRecord, task: IncomingCall) -> None:
+        """The ACD told something about a task (called inside it: no calls back)."""
+        live = self._by_task.get(task.call_id)
+        event = record.event
+        kind = _TASK_KINDS.get(type(event))
+        if live is None or kind is None:
+            return
+        now = self._wall()
+        agent = getattr(event, "agent_id", None)
+        if isinstance(event, CallAnswered):
+            live.answered_at, live.agent_id = now, event.agent_id
+            wait = (now - live.queued_at).total_seconds()
+            self._update(live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait))
+        elif isinstance(event, CallEnded):
+            handled = (now - (live.answered_at or now)).total_seconds()
+            self._update(
+                live.conversation_id,
+                InteractionUpdate(ended_at=now, talk_s=handled, outcome=Outcome.ANSWERED),
+            )
+            self._forget(live)
+        elif isinstance(event, CallAbandoned):
+            wait = (now - live.queued_at).total_seconds()
+            self._update(
+                live.conversation_id,
+                InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
+            )
+            self._forget(live)
+        reason = getattr(event, "reason", "")
+        told = DeskEvent(
+            kind, live.conversation_id, live.channel, live.task_id, agent, reason=reason
+        )
+        self._tell(told)
+
+    def _forget(self, live: _Live) -> None:
+        self._live.pop(live.conversation_id, None)
+        self._by_task.pop(live.task_id, None)
+
+    def _update(self, conversation_id: int, change: InteractionUpdate) -> None:
+        """Write the interaction's change in the background (ACD events arrive inside the
+        distributor, which must not wait); a failure is logged with what was lost."""
+
+        before = self._writes.get(conversation_id)
+
+        async def write() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            try:
+                await self._store.repository.update_interaction(conversation_id, change)
+            except Exception:
+                log.exception(
+                    "conversation %s: update %s not written", conversation_id, change.changes()
+                )
+
+        task = asyncio.get_running_loop().create_task(
+            write(), name=f"conversation-{conversation_id}"
+        )
+        self._writes[conversation_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            if self._writes.get(conversation_id) is task:
+                del self._writes[conversation_id]
+
+        task.add_done_callback(done)
+
+    def _tell(self, event: DeskEvent) -> None:
+        for listener in list(self._subscribers):
+            try:
+                listener(event)
+            except Exception:  # one subscriber's fault is not the desk's
+                log.exception("desk subscriber failed on %s", event.kind)
