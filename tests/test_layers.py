@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED: dict[str, frozenset[str]] = {
     "telephony": frozenset(),
     "history": frozenset(),
+    "channels": frozenset(),
     "acd": frozenset({"history"}),
     "ivr": frozenset({"telephony", "history"}),
-    "center": frozenset({"telephony", "ivr", "acd", "history"}),
-    "hotline": frozenset({"telephony", "ivr", "acd", "history", "center"}),
+    "center": frozenset({"telephony", "ivr", "acd", "history", "channels"}),
+    "hotline": frozenset({"telephony", "ivr", "acd", "history", "channels", "center"}),
 }
 
 
