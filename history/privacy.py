@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import convert, customers
+from history import convert, customers, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.masking import mask_text
@@ -101,6 +101,7 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         ],
         "events": [to_json(convert.event(e)) for e in events],
         "callbacks": [_callback_json(c) for c in callbacks],
+        "webhooks": await webhooks.export_customer(session, row.id),
     }
 
 
@@ -152,6 +153,10 @@ async def erase(
     )
     removed["event_payloads"] = await _scrub_events(session, [e for e, _, _ in held])
     now = ctx.now()
+    # Events sent or waiting for webhook receivers that name the customer: bodies dropped.
+    webhook_bodies = await webhooks.erase_customer(session, row.id, now)
+    if webhook_bodies:
+        removed["webhook_payloads"] = webhook_bodies
     row.name, row.tags, row.consent, row.custom_fields = None, [], {}, {}
     row.erased_at = row.updated_at = now
     record = ErasureRow(
