@@ -8,7 +8,8 @@ one POST in flight, and beyond that first one they share ``concurrency`` slots, 
 ``per_subscription`` in flight to one receiver. An attempt is a POST with a
 timeout; its result is judged by ``policy.decide`` (delivered, retry after a back-off or the
 receiver's ``Retry-After``, dead letter) and recorded with the delivery's new state before
-the dispatcher moves on.
+the delivery is tried again or let go (the POST's slot is free meanwhile: records wait for
+the store together, in one transaction).
 
 At ``start`` the pending deliveries of the store are resumed, and every ``rescan_s`` the
 store is read again for deliveries the dispatcher does not hold (a dead letter re-queued
@@ -335,59 +336,13 @@ class WebhookDispatcher:
     # -- one attempt ---------------------------------------------------------------------
 
     async def _attempt(self, queue: _Queue, job: _Job, shared: bool) -> None:
-        subscription = queue.subscription
+        """POST, then record. The slot is freed as soon as the POST is over, so that the
+        next POSTs go while records wait for the store (and are written together)."""
         try:
             at = self._clock.now()
             started = time.perf_counter()
-            result = await self._post(subscription, job, at)
+            result = await self._post(queue.subscription, job, at)
             duration_ms = (time.perf_counter() - started) * 1000.0
-            self.attempted += 1
-            now = self._clock.now()
-            decision = decide(
-                result,
-                attempts=job.round_attempts + 1,
-                age_s=(now - job.round_started_at).total_seconds(),
-                limits=subscription.limits,
-                random=self._random(),
-            )
-            retry_at = now + timedelta(seconds=decision.delay_s)
-            attempt = Attempt(
-                delivery_id=job.id,
-                number=job.attempts + 1,
-                at=at,
-                duration_ms=duration_ms,
-                status_code=result.status,
-                error=result.error,
-                retry_at=retry_at if decision.verdict is Verdict.RETRY else None,
-                delivered=decision.verdict is Verdict.DELIVERED,
-                reason=decision.reason,
-            )
-            try:
-                await self._records.submit([attempt])
-            except Exception as error:  # noqa: BLE001 - the store is behind a protocol
-                # Still pending in the store: tried again (maybe delivered twice: at least once).
-                log.warning(
-                    "webhooks: cannot record an attempt of delivery %d: %s", job.id, _short(error)
-                )
-                job.due = now + timedelta(seconds=STORE_RETRY_S)
-                self._push(queue, job)
-                return
-            if decision.verdict is Verdict.RETRY:
-                job.attempts, job.round_attempts, job.due = (
-                    job.attempts + 1, job.round_attempts + 1, retry_at,
-                )  # fmt: skip
-                log.debug("webhook %s: delivery %d: %s", subscription.name, job.id, decision.reason)
-                self._push(queue, job)
-                return
-            if decision.verdict is Verdict.DELIVERED:
-                self.delivered += 1
-            else:
-                self.dead_lettered += 1
-                log.warning(
-                    "webhook %s: delivery %d (event %s, %s) is a dead letter: %s",
-                    subscription.name, job.id, job.event_id, job.event_type, decision.reason,
-                )  # fmt: skip
-            self._settle(queue, job.id)
         finally:
             queue.in_flight -= 1
             queue.wake.set()
@@ -396,6 +351,59 @@ class WebhookDispatcher:
                 for other in self._queues.values():
                     if other.heap:
                         other.wake.set()
+        self.attempted += 1
+        await self._conclude(queue, job, at, result, duration_ms)
+
+    async def _conclude(
+        self, queue: _Queue, job: _Job, at: datetime, result: Result, duration_ms: float
+    ) -> None:
+        subscription = queue.subscription
+        now = self._clock.now()
+        decision = decide(
+            result,
+            attempts=job.round_attempts + 1,
+            age_s=(now - job.round_started_at).total_seconds(),
+            limits=subscription.limits,
+            random=self._random(),
+        )
+        retry_at = now + timedelta(seconds=decision.delay_s)
+        attempt = Attempt(
+            delivery_id=job.id,
+            number=job.attempts + 1,
+            at=at,
+            duration_ms=duration_ms,
+            status_code=result.status,
+            error=result.error,
+            retry_at=retry_at if decision.verdict is Verdict.RETRY else None,
+            delivered=decision.verdict is Verdict.DELIVERED,
+            reason=decision.reason,
+        )
+        try:
+            await self._records.submit([attempt])
+        except Exception as error:  # noqa: BLE001 - the store is behind a protocol
+            # Still pending in the store: tried again (maybe delivered twice: at least once).
+            log.warning(
+                "webhooks: cannot record an attempt of delivery %d: %s", job.id, _short(error)
+            )
+            job.due = now + timedelta(seconds=STORE_RETRY_S)
+            self._push(queue, job)
+            return
+        if decision.verdict is Verdict.RETRY:
+            job.attempts, job.round_attempts, job.due = (
+                job.attempts + 1, job.round_attempts + 1, retry_at,
+            )  # fmt: skip
+            log.debug("webhook %s: delivery %d: %s", subscription.name, job.id, decision.reason)
+            self._push(queue, job)
+            return
+        if decision.verdict is Verdict.DELIVERED:
+            self.delivered += 1
+        else:
+            self.dead_lettered += 1
+            log.warning(
+                "webhook %s: delivery %d (event %s, %s) is a dead letter: %s",
+                subscription.name, job.id, job.event_id, job.event_type, decision.reason,
+            )  # fmt: skip
+        self._settle(queue, job.id)
 
     async def _post(self, subscription: Subscription, job: _Job, at: datetime) -> Result:
         assert self._session is not None, "start() first"
