@@ -267,6 +267,7 @@ class WebhookDispatcher:
             return
         if len(queue.known) >= self._memory_limit:
             queue.spilled = True  # it stays in the store; read back when there is room
+            self._idle.clear()
             return
         queue.known.add(job.id)
         self._push(queue, job)
@@ -298,7 +299,11 @@ class WebhookDispatcher:
                 work = self._attempt(queue, job, shared)
                 self._spawn(self._flights, work, f"webhook-{job.id}")
             if queue.spilled and len(queue.known) <= self._memory_limit // 2:
-                await self._load(queue)
+                try:
+                    await self._load(queue)
+                except Exception as error:  # noqa: BLE001 - the store is behind a protocol
+                    log.warning("webhooks: cannot read pending deliveries: %s", _short(error))
+                    await asyncio.sleep(self._clock.loop_seconds(STORE_RETRY_S))
                 continue
             timeout = None
             if queue.heap and queue.heap[0][0] > self._clock.now():

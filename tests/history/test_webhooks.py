@@ -303,6 +303,7 @@ async def test_a_dead_letter_requeued_from_the_store_reaches_a_running_dispatche
         receiver.default = Answer(200)
         assert await SqlDeliveryStore(engine).requeue(dead.id, receiver.clock.now()) is not None
         await eventually(lambda: receiver.ids() == {event.id: 1}, what="the re-queued event")
+        await dispatcher.wait_idle()  # the receiver has answered; the record follows
     finally:
         await dispatcher.close()
     assert [a.number for a in await store.attempts(dead.id)] == [1, 2, 3]
