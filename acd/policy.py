@@ -229,9 +229,35 @@ class ServiceLevelConfig(_Model):
     abandons: AbandonTreatment = AbandonTreatment.AGAINST
 
 
+class ConversationsConfig(_Model):
+    """Where chats, e-mails and messaging conversations wait: the queue their first
+    message's call type (from its intent) names, else the default."""
+
+    #: null: the first queue of the file
+    default_queue: str | None = None
+    #: call type -> queue
+    queues: dict[str, str] = {}
+
+
 class QueuesConfig(_Model):
     service_level: ServiceLevelConfig = ServiceLevelConfig()
     queues: dict[str, QueueConfig] = {}
+    conversations: ConversationsConfig = ConversationsConfig()
+
+    @model_validator(mode="after")
+    def _conversations_go_to_queues(self) -> QueuesConfig:
+        named = dict(self.conversations.queues)
+        if self.conversations.default_queue is not None:
+            named["default_queue"] = self.conversations.default_queue
+        unknown = sorted(f"{k}: {q!r}" for k, q in named.items() if q not in self.queues)
+        if unknown and self.queues:
+            raise ValueError(f"conversations name queues that are not here ({', '.join(unknown)})")
+        return self
+
+    @property
+    def conversation_queue(self) -> str | None:
+        """The default queue of conversations (None: there are no queues)."""
+        return self.conversations.default_queue or next(iter(self.queues), None)
 
     def sl_policy(self) -> SlPolicy:
         targets = {name: q.sl_target_s for name, q in self.queues.items()}

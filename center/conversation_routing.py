@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from acd.calls import CallerCard, CallFacts, IncomingCall
 from ivr.callers import CallerProfile
-from ivr.intent.classifier import IntentMatch
+from ivr.flow.ports import IntentResult
 
 __all__ = ["ConversationRouting", "task_of"]
 
@@ -43,7 +43,7 @@ def task_of(
     *,
     text: str,
     routing: ConversationRouting,
-    match: IntentMatch | None,
+    match: IntentResult | None,
     profile: CallerProfile | None,
     who: str | None,
     now: dt.datetime,

@@ -60,7 +60,7 @@ from history.inputs import (
 from history.outcomes import Outcome
 from history.records import Interaction, Message
 from ivr.callers import CallerProfile, HistoryDirectory
-from ivr.intent.classifier import IntentMatch
+from ivr.flow.ports import IntentResult
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ __all__ = ["ConversationDesk", "DeskError", "DeskEvent", "Outlet"]
 #: Delivers an agent's message on its channel; raises when it could not (marked failed).
 Outlet = Callable[[Interaction, Message], Awaitable[None]]
 #: Classifies a customer's text in a language (``IntentClassifier.classify``).
-Classify = Callable[[str, str], IntentMatch]
+Classify = Callable[[str, str], IntentResult]
 DeskEventKind = Literal[
     "message", "delivery", "offered", "accepted", "requeued", "closed", "abandoned"
 ]

@@ -319,6 +319,57 @@ class ApiIdempotencyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+WEBHOOK_STATUSES = ("pending", "delivered", "dead")
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one webhook subscription (``history.webhooks``): written before it is
+    sent (the outbox), ``pending`` until delivered or dead-lettered. The body is dropped once
+    delivered; ``customer_id`` (the event's ``data.customer_id``, not a foreign key: an event
+    may name a customer this store does not hold) puts it in that customer's export and
+    erasure."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "subscription"),
+        Index(None, "subscription", "status", "next_attempt_at"),
+        Index(None, "status", "id"),
+        Index(None, "customer_id"),
+        CheckConstraint(_one_of("status", WEBHOOK_STATUSES), name="status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    subscription: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(Id)
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    round_attempts: Mapped[int] = mapped_column(Integer)
+    round_started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_result: Mapped[str | None] = mapped_column(String(500))
+
+
+class WebhookAttemptRow(Base):
+    """One POST of a webhook delivery: when, how long, the status code or the error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index(None, "delivery_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    duration_ms: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
 class WebUserRow(Base):
     """A person who signs in to the web pages (``hotline.web.auth``): an agent, a supervisor
     or an admin. Only an argon2 hash of the password is kept. ``agent_id`` ties an agent's

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import convert, customers, messages
+from history import convert, customers, messages, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.inputs import AuthorKind
@@ -108,6 +108,7 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         "events": [to_json(convert.event(e)) for e in events],
         "callbacks": [_callback_json(c) for c in callbacks],
         "messages": await _messages_json(session, row.id),
+        "webhooks": await webhooks.export_customer(session, row.id),
     }
 
 
@@ -218,6 +219,10 @@ async def erase(
     if files:
         removed["attachment_files"] = len(files)
     now = ctx.now()
+    # Events sent or waiting for webhook receivers that name the customer: bodies dropped.
+    webhook_bodies = await webhooks.erase_customer(session, row.id, now)
+    if webhook_bodies:
+        removed["webhook_payloads"] = webhook_bodies
     row.name, row.tags, row.consent, row.custom_fields = None, [], {}, {}
     row.erased_at = row.updated_at = now
     record = ErasureRow(

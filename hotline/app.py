@@ -23,6 +23,8 @@ from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
 from center.callbacks import CallbackDialler
+from center.conversation_routing import ConversationRouting
+from center.conversations import ConversationDesk
 from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
@@ -49,7 +51,9 @@ from hotline.web.supervisor.telephony_link import TelephonyLink
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
+from ivr.flow.ports import IntentResult
 from ivr.intent import build_classifier
+from ivr.intent.classifier import IntentMatch
 from ivr.speech.service import build_speech_service
 from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
 from telephony.ami_client import AmiClient
@@ -149,15 +153,25 @@ class Hotline:
             interactions=self.interactions,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
         )
+        directory = HistoryDirectory(self.history)
         self.ivr = FlowEngine(
             build_flow(config.ivr),
-            callers=HistoryDirectory(self.history),
+            callers=directory,
             acd=self.acd_gateway,
             callbacks=self.callbacks,
             fallback=_fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
             on_report=self.interactions.ivr_ended,
+        )
+        # Chats, e-mails and messaging conversations: kept, then routed as tasks of the
+        # same ACD (their intent by the IVR's classifier, whichever it is after a reload).
+        self.desk = ConversationDesk(
+            self.conversations,
+            self.acd,
+            _conversation_routing(config),
+            directory=directory,
+            classify=self._classify,
         )
         self._agi_listening = False
         self.agi = FastAgiServer(
@@ -180,8 +194,8 @@ class Hotline:
             },
             repository=self.history,
             writer=self.history_writer,
-            # Routing conversations as tasks plugs in here (a ConversationIntake).
             conversations=self.conversations,
+            conversation_intake=self.desk,
             auth=(web_auth := build_web_auth(self.store, environ)),
             acd=self.acd,
             hub=(
@@ -260,6 +274,7 @@ class Hotline:
         self.channels.close()
         self.acd_feed.close()
         await self.callbacks.close()
+        await self.desk.stop()
         await self.acd.close()
         await self.acd_log.close()
         await self.interactions.close()
@@ -270,6 +285,12 @@ class Hotline:
         await self.speech.close()
         await self.history_writer.close()
         await self.store.dispose()
+
+    def _classify(self, text: str, language: str) -> IntentResult:
+        classifier = self.ivr.classifier
+        if classifier is None:
+            return IntentMatch("unknown", 0.0, "general", 2, False)
+        return classifier.classify(text, language)
 
     def request_reload(self) -> asyncio.Task[bool]:
         """Reload in the background (from a signal handler); errors are logged there."""
@@ -337,6 +358,7 @@ class Hotline:
         setup = build_acd(new.priority, new.queues, new.agents, new.skills)
         gone = self.acd.update_roster(setup.agents)
         self.acd.update_queues(setup)
+        self.desk.routing = _conversation_routing(new)
         if gone:
             log.warning("agents removed from agents.yaml stay until a restart: %s", gone)
         elif new.agents.policy == self._built_from.agents.policy:
@@ -479,6 +501,15 @@ def _agi_limits(config: Config) -> AgiLimits:
         command_timeout_s=limits.command_timeout_s,
         media_timeout_s=limits.media_timeout_s,
         max_sessions=limits.max_sessions,
+    )
+
+
+def _conversation_routing(config: Config) -> ConversationRouting:
+    queues = config.queues
+    return ConversationRouting(
+        queues.conversation_queue or "",
+        dict(queues.conversations.queues),
+        language=config.ivr.language,
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from channels.webhooks.settings import secret_problems
 from hotline.config import Config, ConfigError, ConfigIssue, config_files_present, load_config
 from hotline.logs import configure_logging
 
@@ -39,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hotline.privacy_cli",
     "hotline.bots_cli",
     "hotline.users_cli",
+    "hotline.webhooks_cli",
 )
 
 
@@ -164,6 +166,12 @@ def _load(args: argparse.Namespace) -> tuple[Config, dict[str, object]] | None:
 def _check_config(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if loaded is None:
+        return 1
+    # Secrets are read where the service runs: checked here, not by every command's load.
+    missing = secret_problems(loaded[0].webhooks, os.environ)
+    for problem in missing:
+        print(f"{Path(args.config) / 'hotline.yaml'}: {problem}", file=sys.stderr)
+    if missing:
         return 1
     count = len(config_files_present(args.config))
     print(f"config OK: {args.config} ({count} files)")

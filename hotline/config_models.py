@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.settings import WaitingConfig
+from channels.webhooks.settings import Webhooks
 from history.inputs import MAX_TEXT_CHARS
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
 from ivr.intent.config import IntentsConfig
@@ -229,6 +230,8 @@ class ServiceSettings(_Settings):
     messages: MessagesSettings = MessagesSettings()
     fallback: FallbackSettings = FallbackSettings()
     logging: LoggingSettings = LoggingSettings()
+    #: Receivers of task and message events (``channels.webhooks``).
+    webhooks: Webhooks = ()
 
 
 class Config(ServiceSettings):
