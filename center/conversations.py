@@ -36,6 +36,7 @@ from acd.events import (
     CallAnswered,
     CallEnded,
     CallOffered,
+    CallQueued,
     CallRequeued,
     EventRecord,
 )
@@ -71,11 +72,20 @@ Outlet = Callable[[Interaction, Message], Awaitable[None]]
 #: Classifies a customer's text in a language (``IntentClassifier.classify``).
 Classify = Callable[[str, str], IntentResult]
 DeskEventKind = Literal[
-    "message", "delivery", "offered", "accepted", "requeued", "closed", "abandoned"
+    "message",  # a message was kept (either side)
+    "delivery",  # a message's delivery state moved on
+    "queued",  # the conversation became a task waiting for an agent
+    "offered",  # the task was offered to an agent (a reservation)
+    "accepted",
+    "requeued",  # declined or not answered in time: back in line, place kept
+    "closed",  # the agent finished the task
+    "abandoned",  # the customer left before an agent took it
+    "status",  # the agent closed the conversation resolved or postponed (``reason``)
 ]
 
 #: ACD events the desk turns into desk events, by kind.
 _TASK_KINDS: dict[type, DeskEventKind] = {
+    CallQueued: "queued",
     CallOffered: "offered",
     CallAnswered: "accepted",
     CallRequeued: "requeued",
@@ -99,6 +109,8 @@ class DeskEvent:
     agent_id: str | None = None
     message: Message | None = None
     reason: str = ""
+    #: the conversation's customer (None: not known yet), for webhooks and erasure
+    customer_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +121,7 @@ class _Live:
     channel: str
     task_id: str
     queued_at: dt.datetime
+    customer_id: int | None = None
     answered_at: dt.datetime | None = None
     agent_id: str | None = None
 
@@ -131,6 +144,7 @@ class ConversationDesk:
         self._classify = classify
         self._wall = wall
         self._outlets: dict[str, Outlet] = {}
+        self._module_channels: set[str] = set()
         self._subscribers: list[Callable[[DeskEvent], None]] = []
         self._live: dict[int, _Live] = {}  # conversation -> its task
         self._by_task: dict[str, _Live] = {}
@@ -143,6 +157,12 @@ class ConversationDesk:
     def register_outlet(self, channel: str, outlet: Outlet) -> None:
         """How agents' messages leave on ``channel`` (one outlet per channel)."""
         self._outlets[channel] = outlet
+
+    def hand_to_module(self, channel: str) -> None:
+        """Agents' messages on ``channel`` are delivered by a messaging module that hears
+        them by webhook and reports their delivery over the API: they stay ``queued``
+        until it does."""
+        self._module_channels.add(channel)
 
     def subscribe(self, listener: Callable[[DeskEvent], None]) -> Callable[[], None]:
         self._subscribers.append(listener)
@@ -299,6 +319,17 @@ class ConversationDesk:
             raise DeskError(f"conversation {conversation_id} has no task")
         self._acd.task_done(agent_id, live.task_id)  # StaleTask unless it is theirs
         self._update(conversation_id, InteractionUpdate(status=status, disposition=disposition))
+        self._tell(
+            DeskEvent(
+                "status",
+                conversation_id,
+                live.channel,
+                live.task_id,
+                agent_id,
+                reason=status.value,
+                customer_id=live.customer_id,
+            )
+        )
 
     # internals -------------------------------------------------------------------------
     def _task(self, conversation_id: int) -> str:
@@ -317,6 +348,7 @@ class ConversationDesk:
                 None if live is None else live.task_id,
                 None if live is None else live.agent_id,
                 message,
+                customer_id=conversation.customer_id,
             )
         )
         if live is None and message.direction is Direction.IN:
@@ -340,7 +372,7 @@ class ConversationDesk:
             who=message.author_name,
             now=self._wall(),
         )
-        live = _Live(conversation.id, channel, task.call_id, self._wall())
+        live = _Live(conversation.id, channel, task.call_id, self._wall(), conversation.customer_id)
         self._live[conversation.id] = live
         self._by_task[task.call_id] = live
         try:
@@ -362,7 +394,10 @@ class ConversationDesk:
         return await self._directory.find_by_customer(conversation.customer_id)
 
     async def _deliver(self, conversation: Interaction, message: Message) -> Message:
-        outlet = self._outlets.get(str(conversation.channel))
+        channel = str(conversation.channel)
+        outlet = self._outlets.get(channel)
+        if outlet is None and channel in self._module_channels:
+            return message  # the module delivers it and reports
         state = Delivery.SENT
         if outlet is None:
             log.error("no outlet for %s: message %s not sent", conversation.channel, message.id)
@@ -377,7 +412,6 @@ class ConversationDesk:
                 state = Delivery.FAILED
         update = DeliveryUpdate(delivery=state)
         done = await self._store.set_delivery(conversation.id, message.id, update)
-        channel = str(conversation.channel)
         self._tell(DeskEvent("delivery", conversation.id, channel, message=done.message))
         return done.message
 
@@ -408,9 +442,15 @@ class ConversationDesk:
                 InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
             )
             self._forget(live)
-        reason = getattr(event, "reason", "")
+        reason = event.queue if isinstance(event, CallQueued) else getattr(event, "reason", "")
         told = DeskEvent(
-            kind, live.conversation_id, live.channel, live.task_id, agent, reason=reason
+            kind,
+            live.conversation_id,
+            live.channel,
+            live.task_id,
+            agent,
+            reason=reason,
+            customer_id=live.customer_id,
         )
         self._tell(told)
 

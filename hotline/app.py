@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
@@ -29,13 +30,18 @@ from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
 from center.waiting import recorded_or_core
+from center.webhook_feed import WebhookFeed
+from channels.webhooks.delivery import WebhookDispatcher
+from channels.webhooks.settings import subscriptions
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
 from history.conversations import Conversations, MessageLimits
+from history.inputs import Channel
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
+from history.webhooks import SqlDeliveryStore
 from history.writer import HistoryWriter
 from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
@@ -108,6 +114,7 @@ class Hotline:
         self.conversations = Conversations(self.history, limits=_message_limits(config))
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
         self._history_migrated = False
+        self._schema_ready = asyncio.Event()  # set with _history_migrated
         self.speech = build_speech_service(config.speech)
         # The ACD: every state change goes to the live view and, through the spooling
         # writer, to the history's event log; every queued call is one interaction.
@@ -173,6 +180,16 @@ class Hotline:
             directory=directory,
             classify=self._classify,
         )
+        # Messaging modules hear of tasks and messages by webhook (when any is configured).
+        self.webhooks: WebhookDispatcher | None = None
+        self._webhook_feed: WebhookFeed | None = None
+        if config.webhooks:
+            hooks = subscriptions(config.webhooks, os.environ if environ is None else environ)
+            self.webhooks = WebhookDispatcher(SqlDeliveryStore(self.store), hooks)
+            self._webhook_feed = WebhookFeed(self.webhooks.publish)
+            self.desk.subscribe(self._webhook_feed)
+            for channel in MODULE_CHANNELS:  # a WhatsApp or SMS module sends agents' replies
+                self.desk.hand_to_module(channel)
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -258,6 +275,8 @@ class Hotline:
             self._agi_listening = True
             await self.ami.start()
             await self.callbacks.start()
+            if self.webhooks is not None:
+                self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             await self.web.start()
             started = True
         finally:
@@ -275,6 +294,9 @@ class Hotline:
         self.acd_feed.close()
         await self.callbacks.close()
         await self.desk.stop()
+        if self._webhook_feed is not None and self.webhooks is not None:
+            await self._webhook_feed.drain()
+            await self.webhooks.close()
         await self.acd.close()
         await self.acd_log.close()
         await self.interactions.close()
@@ -285,6 +307,11 @@ class Hotline:
         await self.speech.close()
         await self.history_writer.close()
         await self.store.dispose()
+
+    async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
+        """Start delivering (resuming the outbox) once the store's schema is up to date."""
+        await self._schema_ready.wait()
+        await dispatcher.start()
 
     def _classify(self, text: str, language: str) -> IntentResult:
         classifier = self.ivr.classifier
@@ -379,6 +406,7 @@ class Hotline:
             )
             return False
         self._history_migrated = True
+        self._schema_ready.set()
         self.closing_interrupted = self._spawn(
             self._close_interrupted(), name="history-close-interrupted"
         )
@@ -502,6 +530,10 @@ def _agi_limits(config: Config) -> AgiLimits:
         media_timeout_s=limits.media_timeout_s,
         max_sessions=limits.max_sessions,
     )
+
+
+#: Channels a messaging module carries (it hears agents' messages by webhook).
+MODULE_CHANNELS = (Channel.WHATSAPP, Channel.SMS)
 
 
 def _conversation_routing(config: Config) -> ConversationRouting:

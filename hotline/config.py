@@ -313,7 +313,7 @@ def _apply_cli_override(
         if entry.field is not None and parts[0] == entry.field and len(parts) > 1:
             sources[entry.name].override(parts[1:], value, "--set")
             return []
-        if entry.field is None and parts[0] in entry.model.model_fields and len(parts) > 1:
+        if entry.field is None and parts[0] in entry.model.model_fields:
             sources[entry.name].override(parts, value, "--set")
             return []
     return [ConfigIssue("--set", None, key, "unknown setting" + _suggest(parts[0], _top_keys()))]

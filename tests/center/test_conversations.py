@@ -4,7 +4,7 @@ accepts, writes back through the channel's outlet, and closes; the interaction f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from acd.workload import StaleTask, TaskPhase
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk, DeskError, DeskEvent
 from center.service import AcdService
+from center.webhook_feed import WebhookFeed
 from history.attachments import AttachmentStore
 from history.conversations import Conversations
 from history.identities import IdentityKind
@@ -128,8 +129,9 @@ async def test_a_chat_about_a_bill_goes_to_billing_and_the_agent_answers_it(desk
         "thanks",
     ]
     assert again.conversation_id == conversation
-    assert desk.kinds()[:3] == ["message", "offered", "accepted"]
-    assert desk.kinds()[-1] == "closed"
+    assert desk.kinds()[:4] == ["message", "queued", "offered", "accepted"]
+    assert desk.kinds()[-2:] == ["closed", "status"]
+    assert desk.events[-1].reason == "resolved"
 
 
 async def test_a_known_gold_customer_is_served_before_an_anonymous_one(desk: Desk) -> None:
@@ -196,3 +198,39 @@ async def test_a_postponed_conversation_is_queued_again_when_the_customer_writes
     assert again.conversation_id == conversation  # the postponed one continues
     await wait_until(lambda: desk.desk.task_of(conversation) == f"chat-{conversation}.2")
     assert first_task != desk.desk.task_of(conversation)
+
+
+async def test_each_step_of_a_conversation_is_a_webhook_for_messaging_modules(
+    desk: Desk,
+) -> None:
+    published: list[tuple[str, dict[str, object]]] = []
+
+    async def publish(kind: str, data: Mapping[str, object]) -> None:
+        published.append((kind, dict(data)))
+
+    feed = WebhookFeed(publish)
+    desk.desk.subscribe(feed)
+    desk.acd.login("tech")
+    said = await desk.desk.customer_wrote("chat", "no internet since noon", identity=WEB)
+    conversation = said.conversation_id
+    desk.desk.accept("tech", conversation)
+    await desk.desk.agent_wrote("tech", conversation, "Restarting your line now")
+    desk.desk.finish("tech", conversation, status=Status.RESOLVED)
+    await feed.drain()
+    kinds = [kind for kind, _ in published]
+    assert kinds == [
+        "message.created",
+        "task.created",
+        "task.assigned",
+        "message.created",
+        "message.delivery",
+        "task.completed",
+        "conversation.resolved",
+    ]
+    task = f"chat-{conversation}.1"
+    assert all(d["conversation_id"] == conversation for _, d in published)
+    assert published[1][1]["queue"] == "support"
+    assert (published[2][1]["agent"], published[2][1]["task_id"]) == ("tech", task)
+    assert published[3][1]["body"] == "Restarting your line now"
+    assert published[4][1]["delivery"] == "sent"
+    assert published[5][1]["outcome"] == "answered"
