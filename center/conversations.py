@@ -27,7 +27,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from acd.calls import IncomingCall
@@ -244,6 +244,24 @@ class ConversationDesk:
         if live is not None:
             self._acd.customer_left(live.task_id, reason)
 
+    async def resume(self) -> int:
+        """At start: route again the conversations a stopped service had queued or given
+        to an agent (open, no outcome), each placed by when it began. Returns how many."""
+        resumed = 0
+        for conversation in await self._store.unfinished():
+            if conversation.id in self._live:
+                continue
+            page = await self._store.thread(conversation.id, limit=20)
+            said = [m for m in page.messages if m.direction is Direction.IN]
+            if not said:
+                continue
+            waited = (self._wall() - conversation.started_at).total_seconds()
+            await self._route(conversation, said[-1], entry=self._acd.now() - max(waited, 0.0))
+            resumed += 1
+        if resumed:
+            log.info("%d conversations queued again after a restart", resumed)
+        return resumed
+
     # the REST API's intake (history.conversations.ConversationIntake) ------------------
     async def conversation_opened(self, conversation: Interaction, first: Message | None) -> None:
         if first is not None:
@@ -354,7 +372,9 @@ class ConversationDesk:
         if live is None and message.direction is Direction.IN:
             await self._route(conversation, message)
 
-    async def _route(self, conversation: Interaction, message: Message) -> None:
+    async def _route(
+        self, conversation: Interaction, message: Message, *, entry: float | None = None
+    ) -> None:
         channel = str(conversation.channel)
         profile = await self._profile(conversation)
         language = (profile.language if profile is not None else None) or self.routing.language
@@ -372,6 +392,8 @@ class ConversationDesk:
             who=message.author_name,
             now=self._wall(),
         )
+        if entry is not None:
+            task = replace(task, entry_time=entry)
         live = _Live(conversation.id, channel, task.call_id, self._wall(), conversation.customer_id)
         self._live[conversation.id] = live
         self._by_task[task.call_id] = live

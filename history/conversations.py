@@ -160,6 +160,12 @@ class Conversations:
             row = None if owner is None else await messages.find_open(session, owner, channel)
             return None if row is None else convert.interaction(row)
 
+    async def unfinished(self, *, limit: int = 10_000) -> list[Interaction]:
+        """Open conversations with no outcome yet, oldest first: those a stopped service
+        had queued or given to an agent, to route again at the next start."""
+        async with self._read() as session:
+            return [convert.interaction(row) for row in await messages.unfinished(session, limit)]
+
     async def get_conversation(self, conversation_id: int) -> Interaction:
         async with self._read() as session:
             return convert.interaction(await messages.conversation(session, conversation_id))

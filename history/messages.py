@@ -92,6 +92,23 @@ async def find_open(session: AsyncSession, customer_id: int, channel: Channel) -
     return found.first()
 
 
+async def unfinished(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
+    """Open conversations whose last contact has no outcome yet (a task was waiting or with
+    an agent when the service stopped), oldest first."""
+    found = await session.execute(
+        select(*INTERACTION)
+        .where(
+            INTERACTION.channel.in_([c.value for c in MESSAGING_CHANNELS]),
+            INTERACTION.status == Status.OPEN.value,
+            INTERACTION.outcome.is_(None),
+            INTERACTION.ended_at.is_(None),
+        )
+        .order_by(INTERACTION.started_at, INTERACTION.id)
+        .limit(limit)
+    )
+    return found.all()
+
+
 async def open_conversation(
     session: AsyncSession, ctx: Context, new: NewConversation
 ) -> tuple[InteractionRow | Row[Any], bool]:

@@ -275,6 +275,7 @@ class Hotline:
             self._agi_listening = True
             await self.ami.start()
             await self.callbacks.start()
+            self._spawn(self._resume_conversations(), name="conversations-resume")
             if self.webhooks is not None:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             await self.web.start()
@@ -307,6 +308,14 @@ class Hotline:
         await self.speech.close()
         await self.history_writer.close()
         await self.store.dispose()
+
+    async def _resume_conversations(self) -> None:
+        """Conversations a stopped run had queued or given to an agent wait again."""
+        await self._schema_ready.wait()
+        try:
+            await self.desk.resume()
+        except (SQLAlchemyError, OSError) as error:
+            log.error("conversations left waiting by the last run not resumed: %s", error)
 
     async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
         """Start delivering (resuming the outbox) once the store's schema is up to date."""

@@ -234,3 +234,35 @@ async def test_each_step_of_a_conversation_is_a_webhook_for_messaging_modules(
     assert published[3][1]["body"] == "Restarting your line now"
     assert published[4][1]["delivery"] == "sent"
     assert published[5][1]["outcome"] == "answered"
+
+
+async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a_start(
+    desk: Desk,
+) -> None:
+    waiting = await desk.desk.customer_wrote("chat", "still no signal", identity=WEB)
+    desk.acd.login("tech")
+    desk.desk.accept("tech", waiting.conversation_id)  # with an agent when it stops
+    other = await desk.desk.customer_wrote(
+        "chat", "my bill is wrong", identity=IdentityIn(kind=IdentityKind.CHAT, value="v2")
+    )
+    done = await desk.desk.customer_wrote(
+        "chat", "router broken", identity=IdentityIn(kind=IdentityKind.CHAT, value="v3")
+    )
+    desk.desk.accept("tech", done.conversation_id)
+    desk.desk.finish("tech", done.conversation_id)  # resolved: not resumed
+    await desk.desk.flush()
+    # a new run: a new ACD and desk on the same store
+    acd = AcdService(desk.acd.setup, sink=InMemoryEventSink())
+    await acd.start()
+    again = ConversationDesk(desk.store, acd, ROUTING, classify=classify)
+    try:
+        assert await again.resume() == 2
+        assert again.task_of(waiting.conversation_id) is not None
+        assert again.task_of(other.conversation_id) is not None
+        assert again.task_of(done.conversation_id) is None
+        acd.login("cashier")
+        (held,) = acd.tasks_of("cashier")
+        assert held.task_id == again.task_of(other.conversation_id)  # billing's, by intent
+    finally:
+        await again.stop()
+        await acd.close()
