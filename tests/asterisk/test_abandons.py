@@ -10,6 +10,7 @@ import pytest
 
 from acd.events import AgentStateChanged, CallAbandoned, CallOffered, CallQueued, CallRequeued
 from history.outcomes import Outcome
+from telephony.agi_codec import EXPR_HANGUP_SOURCE
 
 from .rig import Asterisk
 from .service import running_service
@@ -51,7 +52,9 @@ async def test_a_caller_hanging_up_while_a_prompt_plays_is_abandoned_in_the_ivr(
     assert caller.events() == ["answered", "hung-up"]
     commands = agi_commands(pbx, since)
     assert commands, "hotline sent no AGI command"
-    assert prompt in commands[-1]  # the prompt it was hearing when it hung up
+    # the prompt it was hearing when it hung up, then who ended the call (the caller)
+    assert prompt in commands[-2]
+    assert commands[-1] == f"GET FULL VARIABLE {EXPR_HANGUP_SOURCE}"
     assert service.events(CallQueued) == []
     (interaction,) = interactions
     assert interaction["outcome"] == Outcome.ABANDONED_IVR
