@@ -25,6 +25,7 @@ from center.agent_feed import AmiAgentFeed
 from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
+from center.email_channel import EmailChannel
 from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
@@ -76,6 +77,7 @@ RESTART_SECTIONS = (
     "web",
     "database",
     "messages",
+    "email",
     "speech",
     "agents",
 )
@@ -173,6 +175,11 @@ class Hotline:
             directory=directory,
             classify=self._classify,
         )
+        # E-mail (when hotline.yaml enables it): customers' mail received by an SMTP server
+        # into the desk, agents' replies sent through the relay (the desk's email outlet).
+        self.email: EmailChannel | None = None
+        if config.email.enabled:
+            self.email = EmailChannel(config.email, self.desk, self.conversations, environ=environ)
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -258,6 +265,8 @@ class Hotline:
             self._agi_listening = True
             await self.ami.start()
             await self.callbacks.start()
+            if self.email is not None:
+                await self.email.start()
             await self.web.start()
             started = True
         finally:
@@ -274,6 +283,8 @@ class Hotline:
         self.channels.close()
         self.acd_feed.close()
         await self.callbacks.close()
+        if self.email is not None:  # mail being stored and replies being sent finish first
+            await self.email.close()
         await self.desk.stop()
         await self.acd.close()
         await self.acd_log.close()

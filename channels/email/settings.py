@@ -66,8 +66,8 @@ def _host(value: str) -> str:
 
 def _variable(value: str) -> str:
     if not _VARIABLE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an environment variable name (A-Z 0-9 _): "
+        raise ValueError(  # not echoed: it may be the password itself, written here by mistake
+            "not an environment variable name (A-Z 0-9 _): "
             "password_env names the variable that holds the password, not the password"
         )
     return value
@@ -75,6 +75,17 @@ def _variable(value: str) -> str:
 
 def _domain(value: str) -> str:
     return validate_domain(value)
+
+
+def _recipients(value: tuple[str, ...]) -> tuple[str, ...]:
+    if value:
+        AcceptedRecipients.parse(value)  # ValueError names the entry
+    return value
+
+
+def _address(value: str) -> str:
+    SenderIdentity(address=value)  # ValueError: not an address, or its domain is no name
+    return value
 
 
 Host = Annotated[str, AfterValidator(_host)]
@@ -140,8 +151,8 @@ class EmailSettings(_Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 2525
     hostname: Host = "localhost"
     #: addresses (support@example.com) and whole domains (example.com) mail is taken for
-    accepted_recipients: tuple[str, ...] = ()
-    from_address: str | None = None
+    accepted_recipients: Annotated[tuple[str, ...], AfterValidator(_recipients)] = ()
+    from_address: Annotated[str, AfterValidator(_address)] | None = None
     from_name: Annotated[str, Field(max_length=200)] = ""
     message_id_domain: Annotated[str, AfterValidator(_domain)] | None = None
     #: how long an agent's request waits for the relay before the reply goes on trying in
@@ -154,10 +165,8 @@ class EmailSettings(_Section):
 
     @model_validator(mode="after")
     def _usable(self) -> EmailSettings:
-        if self.accepted_recipients:
-            AcceptedRecipients.parse(self.accepted_recipients)  # ValueError names the entry
         if self.from_address is not None:
-            sender_identity(self)  # ValueError names the address or the domain
+            sender_identity(self)  # the address with the Message-ID domain
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("STARTTLS needs both tls_cert_file and tls_key_file")
         if self.enabled:

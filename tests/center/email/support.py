@@ -111,7 +111,7 @@ def answer_to(reply: InboundEmail, body: str, *, message_id: str, **changes: Any
     )
 
 
-def _smtp_send(port: int, raw: bytes, mail_from: str) -> tuple[int, str]:
+def smtp_send(port: int, raw: bytes, mail_from: str) -> tuple[int, str]:
     with smtplib.SMTP("127.0.0.1", port, local_hostname="mta.example.com", timeout=30) as smtp:
         smtp.ehlo()
         smtp.mail(mail_from)
@@ -131,7 +131,7 @@ class Rig:
 
     async def send(self, raw: bytes, *, mail_from: str = "nadia@example.com") -> tuple[int, str]:
         """A customer's mail system delivers ``raw``: the reply to its DATA."""
-        return await asyncio.to_thread(_smtp_send, self.channel.port, raw, mail_from)
+        return await asyncio.to_thread(smtp_send, self.channel.port, raw, mail_from)
 
     async def conversation_with(self, message_id: str) -> Interaction:
         found = await self.store.conversation_of_external_id(message_id)
