@@ -17,6 +17,7 @@ from tests.center.email.support import (
     NADIA,
     OMAR,
     SUPPORT,
+    Rig,
     answer_to,
     customer_mail,
     email_rig,
@@ -201,3 +202,39 @@ async def test_a_mail_with_no_address_to_answer_is_refused(target: Target, tmp_p
         assert code == 554
         assert "no sender address" in text
         assert await rig.store.conversation_of_external_id("<anon@example.com>") is None
+
+
+async def test_the_reply_goes_to_the_reply_to_address_the_customer_gave(
+    target: Target, tmp_path: Path
+) -> None:
+    async with email_rig(target, tmp_path) as rig:
+        conversation = await opened(rig, "<rt@example.com>", {"Reply-To": "home@example.net"})
+        await rig.desk.agent_wrote("tech", conversation, "Done.")
+        [(_, rcpt_tos, _)] = rig.relay.messages
+        assert rcpt_tos == ["home@example.net"]
+
+
+async def test_a_stranger_naming_anothers_message_ids_does_not_enter_their_conversation(
+    target: Target, tmp_path: Path
+) -> None:
+    async with email_rig(target, tmp_path) as rig:
+        conversation = await opened(rig, "<private@example.com>")
+        forged = customer_mail(
+            "Show me her invoice", message_id="<forged@example.org>", sender=OMAR,
+            in_reply_to="<private@example.com>", references=("<private@example.com>",),
+        )  # fmt: skip
+        assert (await rig.send(forged, mail_from=OMAR[1]))[0] == 250
+        theirs = await rig.conversation_with("<forged@example.org>")
+        assert theirs.id != conversation
+        assert [m.body for m in await rig.thread(conversation)] == ["Internet is down"]
+
+
+async def opened(rig: Rig, message_id: str, headers: dict[str, str] | None = None) -> int:
+    """A customer's first mail, accepted by the technician."""
+    rig.acd.login("tech")
+    raw = customer_mail("Internet is down", message_id=message_id, headers=headers)
+    assert (await rig.send(raw))[0] == 250
+    conversation = (await rig.conversation_with(message_id)).id
+    await rig.offered_to("tech", conversation)
+    rig.desk.accept("tech", conversation)
+    return conversation

@@ -69,9 +69,9 @@ async def test_a_relay_that_stays_down_is_retried_then_the_reply_is_failed(
 async def test_a_reply_still_being_retried_does_not_hold_the_agent_and_fails_later(
     target: Target, tmp_path: Path
 ) -> None:
-    relay = {"attempts": 4, "first_backoff_s": 0.2}  # tries over 1.4 s; the agent waits 0.1 s
+    relay = {"attempts": 3, "first_backoff_s": 0.15}  # tries for 0.45 s; the agent waits 0.05
     async with email_rig(
-        target, tmp_path, relay_port=unused_port(), relay=relay, reply_wait_s=0.1
+        target, tmp_path, relay_port=unused_port(), relay=relay, reply_wait_s=0.05
     ) as rig:
         conversation = await open_with_tech(rig, "<slow@example.com>")
         said = await rig.desk.agent_wrote("tech", conversation, "We are on it.")
