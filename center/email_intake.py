@@ -25,7 +25,10 @@ For each message the SMTP server received (``InboundEmail``, within its limits):
 
 The work for one message runs as a task of its own: the SMTP server's callback deadline
 ends only the wait (451), never a write half-way; a second delivery of the same message
-while the first is being taken waits for it rather than racing it.
+while the first is being taken waits for it rather than racing it. At most ``max_storing``
+messages are stored at once, the others waiting in turn: fifty senders at once would
+otherwise queue on SQLite's write lock past its busy timeout (451s, and the desk's own
+background writes lost), while a few at a time keep the store as busy as it can be.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ __all__ = ["AUTOMATIC_DISPOSITION", "EMAIL_SOURCE", "EmailIntake", "IntakeCounts
 EMAIL_SOURCE = "email"
 #: How a conversation opened by automatic mail is closed.
 AUTOMATIC_DISPOSITION = "automatic mail"
+#: Messages stored at once; the others wait their turn in the loop (a store writes one at a
+#: time anyway: SQLite's writers queue on its lock, and give up after its busy timeout).
+MAX_STORING = 2
 
 
 @dataclass
@@ -80,11 +86,13 @@ class EmailIntake:
         conversations: Conversations,
         *,
         own_addresses: frozenset[str] = frozenset(),
+        max_storing: int = MAX_STORING,
     ) -> None:
         self._desk = desk
         self._store = conversations
         self._own = frozenset(address.lower() for address in own_addresses)
         self._taking: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max_storing)
         self.counts = IntakeCounts()
 
     @property
@@ -121,6 +129,10 @@ class EmailIntake:
             task.exception()  # retrieved: the callers that awaited it were told
 
     async def _take(self, stored: StoredEmail) -> None:
+        async with self._slots:
+            await self._take_now(stored)
+
+    async def _take_now(self, stored: StoredEmail) -> None:
         identity = IdentityIn(kind=IdentityKind.EMAIL, value=stored.identity)
         try:
             conversation = await self._thread(stored)
