@@ -109,7 +109,11 @@ class EmailIntake:
             task = asyncio.get_running_loop().create_task(self._take(stored), name="email-take")
             self._taking[key] = task
             task.add_done_callback(lambda done: self._done(key, done))
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:  # the SMTP deadline: the sender is told 451
+            task.add_done_callback(_said_if_failed)
+            raise
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let messages being taken finish (``grace_s`` at most), then cancel the rest: their
@@ -209,6 +213,12 @@ class EmailIntake:
             )
 
 
-def _first_line(error: Exception) -> str:
+def _said_if_failed(task: asyncio.Task[None]) -> None:
+    """A message whose sender stopped waiting: its failure is logged here (or nowhere)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("e-mail taken after its sender was told 451 failed: %s", _first_line(error))
+
+
+def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

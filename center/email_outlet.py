@@ -116,7 +116,14 @@ class EmailOutlet:
     async def reply_for(self, conversation: Interaction, message: Message) -> Reply:
         """The e-mail an agent's message becomes (``ReplyRefused`` when it cannot be one)."""
         page = await self._store.thread(conversation.id, limit=THREAD_MESSAGES)
-        earlier = [m for m in page.messages if m.id < message.id]
+        # the thread as the customer saw it: no automatic mail, no reply that never left
+        earlier = [
+            m
+            for m in page.messages
+            if m.id < message.id
+            and m.author_kind is not AuthorKind.SYSTEM
+            and m.delivery is not Delivery.FAILED
+        ]
         from_customer = [
             m
             for m in earlier

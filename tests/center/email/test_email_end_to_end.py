@@ -127,10 +127,13 @@ async def test_automatic_mail_is_kept_but_never_routed(target: Target, tmp_path:
         rig.desk.accept("tech", conversation)
         said = await rig.desk.agent_wrote("tech", conversation, "Please restart the router.")
         [reply] = rig.relay.replies()
-        out_of_office = answer_to(
-            reply,
+        assert reply.message_id is not None
+        out_of_office = customer_mail(
             "I am away until Monday.",
             message_id="<ooo@example.com>",
+            subject=f"Automatic reply: {reply.subject}",
+            in_reply_to=reply.message_id,
+            references=(*reply.references, reply.message_id),
             headers={"Auto-Submitted": "auto-replied"},
         )
         assert (await rig.send(out_of_office))[0] == 250
@@ -163,6 +166,13 @@ async def test_automatic_mail_is_kept_but_never_routed(target: Target, tmp_path:
             assert (closed.status, closed.disposition) == (Status.RESOLVED, "automatic mail")
         assert rig.channel.intake.counts.automatic == 4
         assert len(rig.relay.messages) == 1  # nothing was sent to any machine
+
+        again = await rig.desk.agent_wrote("tech", conversation, "Any news?")
+        second = rig.relay.replies()[-1]  # the thread as the customer saw it, no auto-reply
+        assert second.in_reply_to == (said.external_id,)
+        assert second.references == ("<q@example.com>", said.external_id)
+        assert second.subject == "Re: A question"
+        assert second.message_id == again.external_id
 
 
 async def test_attachments_are_kept_within_the_caps_and_what_was_left_out_is_noted(
