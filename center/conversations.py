@@ -145,6 +145,7 @@ class ConversationDesk:
         self._wall = wall
         self._outlets: dict[str, Outlet] = {}
         self._module_channels: set[str] = set()
+        self._message_ids: dict[str, Callable[[], str]] = {}
         self._subscribers: list[Callable[[DeskEvent], None]] = []
         self._live: dict[int, _Live] = {}  # conversation -> its task
         self._by_task: dict[str, _Live] = {}
@@ -154,9 +155,15 @@ class ConversationDesk:
         self._unsubscribe = acd.on_task(self._acd_event)
 
     # wiring ----------------------------------------------------------------------------
-    def register_outlet(self, channel: str, outlet: Outlet) -> None:
-        """How agents' messages leave on ``channel`` (one outlet per channel)."""
+    def register_outlet(
+        self, channel: str, outlet: Outlet, *, message_ids: Callable[[], str] | None = None
+    ) -> None:
+        """How agents' messages leave on ``channel`` (one outlet per channel); with
+        ``message_ids``, an agent's message given no ``external_id`` is stored with a new one
+        (e-mail: the reply's Message-ID, which the customer's answer names)."""
         self._outlets[channel] = outlet
+        if message_ids is not None:
+            self._message_ids[channel] = message_ids
 
     def hand_to_module(self, channel: str) -> None:
         """Agents' messages on ``channel`` are delivered by a messaging module that hears
@@ -299,6 +306,8 @@ class ConversationDesk:
             raise DeskError(f"conversation {conversation_id} is not open with an agent")
         if self._acd.distributor.workload.holder(live.task_id) != agent_id:
             raise DeskError(f"conversation {conversation_id} is not agent {agent_id}'s")
+        if external_id is None and (make := self._message_ids.get(live.channel)) is not None:
+            external_id = make()
         appended = await self._store.append_message(
             NewMessage(
                 conversation_id=conversation_id,

@@ -26,6 +26,7 @@ from center.agent_feed import AmiAgentFeed
 from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
+from center.email_channel import EmailChannel
 from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
@@ -82,6 +83,7 @@ RESTART_SECTIONS = (
     "web",
     "database",
     "messages",
+    "email",
     "speech",
     "agents",
 )
@@ -190,6 +192,11 @@ class Hotline:
             self.desk.subscribe(self._webhook_feed)
             for channel in MODULE_CHANNELS:  # a WhatsApp or SMS module sends agents' replies
                 self.desk.hand_to_module(channel)
+        # E-mail (when hotline.yaml enables it): customers' mail received by an SMTP server
+        # into the desk, agents' replies sent through the relay (the desk's email outlet).
+        self.email: EmailChannel | None = None
+        if config.email.enabled:
+            self.email = EmailChannel(config.email, self.desk, self.conversations, environ=environ)
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -278,6 +285,8 @@ class Hotline:
             self._spawn(self._resume_conversations(), name="conversations-resume")
             if self.webhooks is not None:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
+            if self.email is not None:
+                await self.email.start()
             await self.web.start()
             started = True
         finally:
@@ -294,6 +303,8 @@ class Hotline:
         self.channels.close()
         self.acd_feed.close()
         await self.callbacks.close()
+        if self.email is not None:  # mail being stored and replies being sent finish first
+            await self.email.close()
         await self.desk.stop()
         if self._webhook_feed is not None and self.webhooks is not None:
             await self._webhook_feed.drain()

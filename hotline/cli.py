@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from channels.email.settings import password_problems
 from channels.webhooks.settings import secret_problems
 from hotline.config import Config, ConfigError, ConfigIssue, config_files_present, load_config
 from hotline.logs import configure_logging
@@ -168,7 +169,7 @@ def _check_config(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     # Secrets are read where the service runs: checked here, not by every command's load.
-    missing = secret_problems(loaded[0].webhooks, os.environ)
+    missing = _secret_problems(loaded[0])
     for problem in missing:
         print(f"{Path(args.config) / 'hotline.yaml'}: {problem}", file=sys.stderr)
     if missing:
@@ -178,6 +179,13 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret_problems(config: Config) -> list[str]:
+    return [
+        *secret_problems(config.webhooks, os.environ),
+        *password_problems(config.email, os.environ),
+    ]
+
+
 def _serve(args: argparse.Namespace) -> int:
     from hotline.app import serve  # here, so check-config needs none of the telephony stack
 
@@ -185,6 +193,11 @@ def _serve(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, overrides = loaded
+    missing = password_problems(config.email, os.environ)  # the relay login needs it
+    for problem in missing:
+        print(f"{Path(args.config) / 'hotline.yaml'}: {problem}", file=sys.stderr)
+    if missing:
+        return 1
     configure_logging(config.logging.level, mask_phone_numbers=config.logging.mask_phone_numbers)
     try:
         asyncio.run(serve(config, config_dir=args.config, overrides=overrides))
@@ -204,6 +217,11 @@ def _demo(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, overrides = loaded
+    missing = password_problems(config.email, os.environ)  # the relay login needs it
+    for problem in missing:
+        print(f"{Path(args.config) / 'hotline.yaml'}: {problem}", file=sys.stderr)
+    if missing:
+        return 1
     configure_logging(config.logging.level, mask_phone_numbers=config.logging.mask_phone_numbers)
     # Its own files, never serve's: the config (and prompts) copied for the admin pages,
     # its own database; the command line's --set still has the last word.

@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.settings import WaitingConfig
+from channels.email.settings import EmailSettings
 from channels.webhooks.settings import Webhooks
 from history.inputs import MAX_TEXT_CHARS
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
@@ -232,6 +233,8 @@ class ServiceSettings(_Settings):
     logging: LoggingSettings = LoggingSettings()
     #: Receivers of task and message events (``channels.webhooks``).
     webhooks: Webhooks = ()
+    #: Customers' e-mail in by SMTP, agents' replies out through a relay (``channels.email``).
+    email: EmailSettings = EmailSettings()
 
 
 class Config(ServiceSettings):

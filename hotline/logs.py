@@ -17,8 +17,9 @@ from history.masking import PersonalDataFilter
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-#: Libraries that narrate routine work at INFO (every decoded turn, every migration step).
-QUIET_LIBRARIES = ("faster_whisper", "alembic")
+#: Libraries that narrate routine work at INFO (every decoded turn, every migration step;
+#: aiosmtpd's ``mail.log``: every SMTP command with the peer's and customers' addresses).
+QUIET_LIBRARIES = ("faster_whisper", "alembic", "mail.log")
 
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):

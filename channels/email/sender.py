@@ -11,8 +11,10 @@ STARTTLS or implicit TLS as configured, a login whose password is read from the 
 variable the settings name (never from a file, never logged). A relay that is down, a
 dropped connection or a 4xx reply is tried again with exponential back-off, up to
 ``attempts``; a 5xx reply is permanent at once. Either way the failure is ``SendFailed``
-with the relay's code and text. The Message-ID is made once, before the first attempt, so a
-retry after a lost 250 is the same message to every receiver that deduplicates.
+with the relay's code and text. The Message-ID is the caller's (``new_message_id``, made
+before the reply is stored, so the customer's answer threads back to it) or made once before
+the first attempt: a retry after a lost 250 is the same message to every receiver that
+deduplicates.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import aiosmtplib
 from channels.email import headers as h
 from channels.email.content import Attachment, safe_filename
 from channels.email.limits import MIB
+from channels.email.message_ids import normalize_message_id
 from channels.email.threading import new_message_id, reply_headers, validate_domain
 
 log = logging.getLogger("channels.email.sender")
@@ -224,10 +227,18 @@ class ReplySender:
     def __repr__(self) -> str:  # the password is not part of it
         return f"ReplySender({self.relay.host}:{self.relay.port}, from {self.identity.address})"
 
-    async def send(self, reply: Reply) -> SentReply:
-        """Sends ``reply``; ``ReplyRefused`` before trying when it cannot be sent, else
-        ``SendFailed`` when the relay did not take it."""
-        message_id = new_message_id(self.identity.domain, now=time.time())
+    def new_message_id(self) -> str:
+        """A Message-ID for a reply, with the configured domain: made before the reply is
+        stored, so the customer's answer threads back to it."""
+        return new_message_id(self.identity.domain, now=time.time())
+
+    async def send(self, reply: Reply, *, message_id: str | None = None) -> SentReply:
+        """Sends ``reply`` with ``message_id`` (a new one when None); ``ReplyRefused`` before
+        trying when it cannot be sent, else ``SendFailed`` when the relay did not take it."""
+        if message_id is None:
+            message_id = self.new_message_id()
+        elif normalize_message_id(message_id) != message_id:
+            raise ReplyRefused(f"{message_id!r} is not a canonical <local@domain> Message-ID")
         message = compose_reply(reply, self.identity, message_id=message_id, date=self._clock())
         relay = self.relay
         failure = SendFailed("not tried", permanent=False, attempts=0, message_id=message_id)
