@@ -69,6 +69,8 @@ __all__ = ["ConversationDesk", "DeskError", "DeskEvent", "Outlet"]
 
 #: Delivers an agent's message on its channel; raises when it could not (marked failed).
 Outlet = Callable[[Interaction, Message], Awaitable[None]]
+#: Writes a change of a conversation's interaction (``HistoryWriter.update_interaction``).
+UpdateInteraction = Callable[[int, InteractionUpdate], Awaitable[object]]
 #: Classifies a customer's text in a language (``IntentClassifier.classify``).
 Classify = Callable[[str, str], IntentResult]
 DeskEventKind = Literal[
@@ -135,14 +137,19 @@ class ConversationDesk:
         *,
         directory: HistoryDirectory | None = None,
         classify: Classify | None = None,
+        updates: UpdateInteraction | None = None,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
+        """``updates`` writes the conversations' interactions as their tasks move (the
+        service's spooling ``HistoryWriter``: group-committed, kept on disk while the store
+        is down); the repository's ``update_interaction`` when not given."""
         self._store = conversations
         self._acd = acd
         self.routing = routing
         self._directory = directory
         self._classify = classify
         self._wall = wall
+        self._updates = updates or conversations.repository.update_interaction
         self._outlets: dict[str, Outlet] = {}
         self._module_channels: set[str] = set()
         self._message_ids: dict[str, Callable[[], str]] = {}
@@ -499,7 +506,7 @@ class ConversationDesk:
             if before is not None:
                 await asyncio.gather(before, return_exceptions=True)
             try:
-                await self._store.repository.update_interaction(conversation_id, change)
+                await self._updates(conversation_id, change)
             except Exception:
                 log.exception(
                     "conversation %s: update %s not written", conversation_id, change.changes()

@@ -181,6 +181,7 @@ class Hotline:
             _conversation_routing(config),
             directory=directory,
             classify=self._classify,
+            updates=self.history_writer.update_interaction,
         )
         # Messaging modules hear of tasks and messages by webhook (when any is configured).
         self.webhooks: WebhookDispatcher | None = None
