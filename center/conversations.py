@@ -385,7 +385,7 @@ class ConversationDesk:
                 customer_id=conversation.customer_id,
             )
         )
-        if live is None and message.direction is Direction.IN:
+        if live is None and message.author_kind is AuthorKind.CUSTOMER:
             await self._route(conversation, message)
 
     async def _route(
@@ -419,10 +419,17 @@ class ConversationDesk:
             log.error("conversation %s not routed: %s", conversation.id, error)
             self._forget(live)
             return
+        # a resolved or postponed conversation the customer wrote in again is open again,
+        # its outcome and end the next task's
         self._update(
             conversation.id,
             InteractionUpdate(
-                queue=task.queue, intent=task.facts.intent, call_type=task.facts.call_type
+                queue=task.queue,
+                intent=task.facts.intent,
+                call_type=task.facts.call_type,
+                status=Status.OPEN,
+                outcome=None,
+                ended_at=None,
             ),
         )
 

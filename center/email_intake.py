@@ -205,6 +205,7 @@ class EmailIntake:
         if appended.created:
             self.counts.automatic += 1
             log.info("automatic e-mail kept in conversation %s, not routed", conversation.id)
+            await self._desk.message_appended(conversation, appended.message)  # shown, not routed
         opened_for_it = conversation.idempotency_key == stored.open_key
         if opened_for_it and conversation.status is Status.OPEN:
             await self._store.repository.update_interaction(

@@ -266,3 +266,18 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
     finally:
         await again.stop()
         await acd.close()
+
+
+async def test_a_customer_writing_in_a_resolved_thread_opens_it_again(desk: Desk) -> None:
+    """As an e-mail reply to a resolved thread does: the conversation is routed again and
+    open until the next close; a system note (an auto-reply) is shown, never routed."""
+    desk.acd.login("tech")
+    said = await desk.desk.customer_wrote("chat", "line dead", identity=WEB)
+    conversation = said.conversation_id
+    desk.desk.accept("tech", conversation)
+    desk.desk.finish("tech", conversation, status=Status.RESOLVED)
+    assert (await desk.interaction(conversation)).status is Status.RESOLVED
+    await desk.desk.customer_wrote("chat", "dead again", conversation_id=conversation)
+    assert desk.desk.task_of(conversation) == f"chat-{conversation}.2"
+    reopened = await desk.interaction(conversation)
+    assert (reopened.status, reopened.outcome, reopened.ended_at) == (Status.OPEN, None, None)
