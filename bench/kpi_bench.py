@@ -18,6 +18,10 @@ one run) into SQLite and PostgreSQL. Then, side by side:
 
     .venv/bin/python bench/kpi_bench.py                     # 100,000 calls, a few minutes
     .venv/bin/python bench/kpi_bench.py --calls 20000 --backends sqlite
+    .venv/bin/python bench/kpi_bench.py --mix voice=0.6,chat=0.3,email=0.1
+
+``--mix``: a day of every channel instead (``bench/kpi_mixed_day.py``: calls, chats and
+e-mails through the real distributor, agents holding several digital tasks at once).
 
 PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
 SQLite in a temporary file.
@@ -47,6 +51,7 @@ from acd.kpi import KpiAccumulator
 from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
 from acd.scenario import load_scenario
 from acd.simulation import run_simulation
+from bench.kpi_mixed_day import mixed_day
 from center.persistence import to_new_event
 from history.event_log import events_since
 from history.models import EventRow
@@ -242,10 +247,15 @@ async def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
+    parser.add_argument("--mix", default=None, help="channel shares: voice=0.6,chat=0.3,...")
     args = parser.parse_args()
 
     print(f"simulating {args.calls:,} calls ...", file=sys.stderr)
-    day = simulated_day(args.calls)
+    if args.mix is None:
+        day = simulated_day(args.calls)
+    else:
+        shares = {k: float(v) for k, _, v in (p.partition("=") for p in args.mix.split(","))}
+        day = mixed_day(args.calls, agents=max(10, args.calls // 450), mix=shares)
     live = on_wall(day)
     costs, aggregate, accumulator = per_event(live)
     end = live[-1].at
@@ -253,7 +263,8 @@ async def main() -> None:
     offered = aggregate.day(end).calls.offered
     stores = {name: await backend(name, args, day) for name in args.backends.split(",")}
 
-    print(f"KPI bench: a day of {args.calls:,} calls, {len(day):,} ACD events")
+    what = "calls" if args.mix is None else f"tasks ({args.mix})"
+    print(f"KPI bench: a day of {args.calls:,} {what}, {len(day):,} ACD events")
     print()
     print("| measure | " + " | ".join(stores) + " |")
     print("|---|" + "---|" * len(stores))
