@@ -20,8 +20,9 @@ one run) into SQLite and PostgreSQL. Then, side by side:
     .venv/bin/python bench/kpi_bench.py --calls 20000 --backends sqlite
     .venv/bin/python bench/kpi_bench.py --mix voice=0.6,chat=0.3,email=0.1
 
-``--mix``: a day of every channel instead (``bench/kpi_mixed_day.py``: calls, chats and
-e-mails through the real distributor, agents holding several digital tasks at once).
+``--mix``: a day of every channel instead (calls, chats and
+e-mails through the real distributor, agents holding several digital tasks at once:
+``acd/channel_day.py``).
 
 PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
 SQLite in a temporary file.
@@ -46,12 +47,13 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from acd.capacity import VOICE_ONLY, Capacity
+from acd.channel_day import CAPACITY, mixed_day
 from acd.events import CallQueued, EventRecord
-from acd.kpi import KpiAccumulator
-from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
+from acd.kpi_aggregate import ROLLING_WINDOWS_S, CapacityOf, KpiAggregate
+from acd.kpi_recount import KpiAccumulator
 from acd.scenario import load_scenario
 from acd.simulation import run_simulation
-from bench.kpi_mixed_day import mixed_day
 from center.persistence import to_new_event
 from history.event_log import events_since
 from history.models import EventRow
@@ -65,6 +67,16 @@ DAY = datetime(2026, 3, 2, tzinfo=UTC)
 INTERVAL_S = 900.0
 RUN = "bench0000001"
 WRITE_CHUNK = 5000
+
+
+def voice_only(agent_id: str) -> Capacity:
+    """The simulator's agents: their phone only."""
+    return VOICE_ONLY
+
+
+def every_channel(agent_id: str) -> Capacity:
+    """The mixed day's agents (``acd.channel_day``)."""
+    return CAPACITY
 
 
 class Clock:
@@ -131,7 +143,7 @@ async def write_log(url: str, schema: str | None, records: list[EventRecord]) ->
         await engine.dispose()
 
 
-async def rebuild(url: str, schema: str | None) -> dict[str, float]:
+async def rebuild(url: str, schema: str | None, capacity: CapacityOf) -> dict[str, float]:
     engine = create_engine(url, schema=schema)
     try:
         figures: dict[str, float] = {}
@@ -141,7 +153,7 @@ async def rebuild(url: str, schema: str | None) -> dict[str, float]:
                 rows += len(logged)
         figures["read_wall"], figures["read_cpu"], figures["rows"] = read.wall, read.cpu, rows
         source = EventLogKpis(engine, "the current run")
-        kpis = KpiAggregate(interval_s=INTERVAL_S, day_start=DAY.timestamp())
+        kpis = KpiAggregate(interval_s=INTERVAL_S, day_start=DAY.timestamp(), capacity=capacity)
         with Clock() as whole:
             async for batch in source.since(DAY):
                 for _, run, record in batch:
@@ -155,12 +167,14 @@ async def rebuild(url: str, schema: str | None) -> dict[str, float]:
         await engine.dispose()
 
 
-def per_event(records: list[EventRecord]) -> tuple[dict[str, float], KpiAggregate, KpiAccumulator]:
-    aggregate = KpiAggregate(interval_s=INTERVAL_S, day_start=DAY.timestamp())
+def per_event(
+    records: list[EventRecord], capacity: CapacityOf
+) -> tuple[dict[str, float], KpiAggregate, KpiAccumulator]:
+    aggregate = KpiAggregate(interval_s=INTERVAL_S, day_start=DAY.timestamp(), capacity=capacity)
     with Clock() as new:
         for r in records:
             aggregate.add(r)
-    accumulator = KpiAccumulator(interval_s=INTERVAL_S)
+    accumulator = KpiAccumulator(interval_s=INTERVAL_S, capacity=capacity)
     with Clock() as old:
         for r in records:
             accumulator.add(r)
@@ -216,7 +230,7 @@ async def admin(url: str, statement: str) -> None:
 
 
 async def backend(
-    name: str, args: argparse.Namespace, records: list[EventRecord]
+    name: str, args: argparse.Namespace, records: list[EventRecord], capacity: CapacityOf
 ) -> dict[str, float]:
     workdir = tempfile.mkdtemp(prefix="kpi-bench-", dir=args.dir)
     schema: str | None = None
@@ -229,7 +243,7 @@ async def backend(
         print(f"[{name}] writing {len(records):,} events ...", file=sys.stderr)
         written = await write_log(url, schema, records)
         print(f"[{name}] rebuilding ...", file=sys.stderr)
-        figures = await rebuild(url, schema)
+        figures = await rebuild(url, schema, capacity)
         figures["write_wall"] = written
         return figures
     finally:
@@ -251,17 +265,19 @@ async def main() -> None:
     args = parser.parse_args()
 
     print(f"simulating {args.calls:,} calls ...", file=sys.stderr)
+    capacity: CapacityOf = voice_only
     if args.mix is None:
         day = simulated_day(args.calls)
     else:
+        capacity = every_channel
         shares = {k: float(v) for k, _, v in (p.partition("=") for p in args.mix.split(","))}
         day = mixed_day(args.calls, agents=max(10, args.calls // 450), mix=shares)
     live = on_wall(day)
-    costs, aggregate, accumulator = per_event(live)
+    costs, aggregate, accumulator = per_event(live, capacity)
     end = live[-1].at
     updates = per_update(aggregate, accumulator, end, args.rounds)
     offered = aggregate.day(end).calls.offered
-    stores = {name: await backend(name, args, day) for name in args.backends.split(",")}
+    stores = {name: await backend(name, args, day, capacity) for name in args.backends.split(",")}
 
     what = "calls" if args.mix is None else f"tasks ({args.mix})"
     print(f"KPI bench: a day of {args.calls:,} {what}, {len(day):,} ACD events")

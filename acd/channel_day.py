@@ -1,8 +1,8 @@
-"""A day of every channel for the KPI bench: calls, chats and e-mails through the real
-``CallDistributor`` on a manual clock.
+"""A day of every channel: calls, chats and e-mails through the real ``CallDistributor`` on a
+manual clock, for the KPIs' tests and bench.
 
-The discrete-event simulator (``acd.simulation``) drives voice calls only, so this small
-driver makes the event log of a mixed day: tasks arrive at random (``mix`` shares per
+The discrete-event simulator (``acd.simulation``) drives voice calls only; this small driver
+makes the event log of a mixed day: tasks arrive at random (``mix`` shares per
 channel) in two queues; agents hold up to 3 chats and 2 e-mails (4 in all, calls only with
 none open, as ``config/agents.yaml`` ships); a call rings 3 s and is answered, a chat or an
 e-mail is accepted 2 s after its offer; handle times are exponential (calls 4 min, chats 8,
@@ -19,13 +19,14 @@ from heapq import heappop, heappush
 from acd.agent_events import Answered, HungUp, Login
 from acd.build import build_acd
 from acd.calls import IncomingCall
+from acd.capacity import Capacity
 from acd.clock import ManualClock
 from acd.contacts import VOICE, VOICE_SEAT
 from acd.events import EventRecord, InMemoryEventSink
 from acd.offer import Offer
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 
-__all__ = ["DEFAULT_MIX", "mixed_day"]
+__all__ = ["CAPACITY", "DEFAULT_MIX", "mixed_day"]
 
 DEFAULT_MIX: Mapping[str, float] = {"voice": 0.6, "chat": 0.3, "email": 0.1}
 DAY_S = 86_000.0
@@ -33,6 +34,8 @@ HANDLE_S = {"voice": 240.0, "chat": 480.0, "email": 360.0}
 PATIENCE_S = {"voice": 120.0, "chat": 300.0}
 RING_S, ACCEPT_S = 3.0, 2.0
 QUEUES = ("support", "billing")
+#: Every agent's: 3 chats and 2 e-mails, 4 tasks in all.
+CAPACITY = Capacity({"chat": 3, "email": 2}, 4)
 
 ARRIVE, ANSWER, ACCEPT, END, GIVE_UP, TICK = range(6)
 
@@ -49,7 +52,7 @@ def mixed_day(
         AgentsConfig.model_validate(
             {
                 "policy": {"wrap_up_s": 10, "task_wrap_up_s": 20, "reservation_timeout_s": 30},
-                "capacity": {"digital": {"chat": 3, "email": 2}, "total": 4},
+                "capacity": {"digital": dict(CAPACITY.digital), "total": CAPACITY.total},
                 "agents": [
                     {"id": f"a{i:04d}", "skills": {q: 1 for q in QUEUES}} for i in range(agents)
                 ],
