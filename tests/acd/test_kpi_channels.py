@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from acd.capacity import Capacity
 from acd.channel_day import CAPACITY, mixed_day
@@ -28,6 +29,7 @@ from acd.events import (
 from acd.kpi import ALL_CHANNELS, KpiReport, SlPolicy
 from acd.kpi_aggregate import KpiAggregate
 from acd.kpi_recount import KpiAccumulator, compute_kpis
+from acd.policy import QueuesConfig
 from tests.acd.test_kpi import Log
 
 #: An hour for an e-mail, a minute for a chat, 20 s for a call; billing's e-mails: 2 hours.
@@ -250,3 +252,40 @@ def test_on_a_day_of_every_channel_the_running_sums_give_a_recounts_figures(
     for mine, theirs in zip(running.intervals(end), recount.intervals(end), strict=True):
         for name in ("calls", "overall", "by_channel", "occupancy", "capacity"):
             same_figures(getattr(theirs, name), getattr(mine, name), f"{mine.start}.{name}")
+
+
+def test_queues_yaml_gives_each_channel_and_queue_its_target() -> None:
+    config = QueuesConfig.model_validate(
+        {
+            "service_level": {"channel_targets_s": {"email": 14400, "chat": 60}},
+            "queues": {
+                "support": {"sl_target_s": 20},
+                "billing": {"sl_target_s": 30, "channel_targets_s": {"email": 7200}},
+            },
+        }
+    )
+    policy = config.sl_policy()
+    assert policy.target("support") == 20
+    assert policy.target("billing", "voice") == 30
+    assert policy.target("billing", "callback") == 30  # no target of its own: the queue's
+    assert policy.target("support", "email") == 14400
+    assert policy.target("billing", "email") == 7200
+    assert policy.target("billing", "chat") == 60
+
+
+@pytest.mark.parametrize(
+    ("targets", "says"),
+    [
+        ({"voice": 30}, "voice's target is the queue's sl_target_s"),
+        ({"all": 30}, "every channel together"),
+        ({"email": 0}, "greater than 0"),
+        ({"E-mail": 60}, "should match pattern"),
+    ],
+)
+def test_a_channel_target_that_cannot_be_is_refused(targets: dict[str, float], says: str) -> None:
+    for where in (
+        {"service_level": {"channel_targets_s": targets}},
+        {"queues": {"support": {"channel_targets_s": targets}}},
+    ):
+        with pytest.raises(ValidationError, match=says):
+            QueuesConfig.model_validate(where)
