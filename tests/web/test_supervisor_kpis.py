@@ -47,16 +47,18 @@ class Outage:
         self._repository = repository
         self.down = False
 
-    async def fcr_rate(
+    async def fcr_by_channel(
         self,
         since: datetime,
         until: datetime,
         *,
         window_days: float = 7.0,
         now: datetime | None = None,
-    ) -> FcrRate:
+    ) -> dict[str, FcrRate]:
         self._check()
-        return await self._repository.fcr_rate(since, until, window_days=window_days, now=now)
+        return await self._repository.fcr_by_channel(
+            since, until, window_days=window_days, now=now
+        )
 
     async def csat(
         self, since: datetime, until: datetime, *, channel: Channel | None = None
