@@ -147,13 +147,14 @@ class KpiAggregate:
         *,
         interval_s: float = 900.0,
         day_start: float = -math.inf,
-        capacity: CapacityOf = _voice_only,
+        capacity: CapacityOf | None = None,
     ) -> None:
         self.policy = SlPolicy() if policy is None else policy
         self.interval_s = interval_s
         self.day_start = day_start
-        #: Each agent's capacity, read when the agent is first seen and at each login.
-        self.capacity = capacity
+        #: Each agent's capacity, read when the agent is first seen and at each login (none
+        #: by default: the phone only).
+        self.capacity = _voice_only if capacity is None else capacity
         self._runs: dict[str, _Run] = {}
         self._slices: dict[int, dict[Key, Tally]] = {}
         self._intervals: dict[int, dict[Key, Tally]] = {}
