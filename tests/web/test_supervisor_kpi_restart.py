@@ -144,7 +144,7 @@ class Run:
         self.clock.advance((target - self.wall()).total_seconds())
 
 
-Plan = Callable[[float, Callable[[], None]], None]
+Plan = Callable[[float, Callable[[], object]], None]
 #: The e-mail that waits (reserved, not accepted) over 09:30, the end of an interval.
 EMAIL_AT = 24
 
@@ -154,9 +154,9 @@ def morning(run: Run, first: int, last: int) -> None:
     answered after a wait (longer for every third), one in five abandoned, one in seven
     asking for a callback that is dialled back and completes; a chat after every fourth
     call's wrap-up, and one e-mail taken up over an interval's end."""
-    steps: list[tuple[float, int, Callable[[], None]]] = []
+    steps: list[tuple[float, int, Callable[[], object]]] = []
 
-    def plan(at: float, action: Callable[[], None]) -> None:
+    def plan(at: float, action: Callable[[], object]) -> None:
         steps.append((at, len(steps), action))
 
     for n in range(first, last):
