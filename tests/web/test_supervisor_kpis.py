@@ -18,7 +18,8 @@ from acd.clock import ManualClock
 from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.service import AcdService
-from history.inputs import Channel, NewInteraction
+from history.identities import IdentityKind
+from history.inputs import Channel, IdentityIn, NewCustomer, NewInteraction, Status
 from history.records import FcrRate
 from history.repository import HistoryRepository
 from history.satisfaction import CsatSummary
@@ -347,3 +348,40 @@ def test_chats_and_emails_have_figures_per_channel_and_overall_on_the_page_and_i
     support = next(q for q in snapshot["queues"] if q["name"] == "support")
     assert support["channels"]["chat"]["agent_time"] == pytest.approx(200)
     assert snapshot["current_interval"]["channels"]["email"]["backlog"] == 1
+
+
+async def test_fcr_is_shown_by_the_channel_of_the_first_contact_and_in_metrics(
+    repository: HistoryRepository,
+) -> None:
+    jane = await repository.create_customer(
+        NewCustomer(
+            name="Jane", identities=(IdentityIn(kind=IdentityKind.PHONE, value="+441632960999"),)
+        )
+    )
+    for minutes, channel in ((60, Channel.VOICE), (30, Channel.CHAT), (10, Channel.EMAIL)):
+        await repository.append_interaction(
+            NewInteraction(
+                channel=channel,
+                customer_id=jane.id,
+                started_at=NINE_O_FIVE - timedelta(minutes=minutes),
+                status=Status.RESOLVED,
+            )
+        )
+    quality = ContactQuality(repository, wall=Wall(NINE_O_FIVE))
+    _, _, hub = centre(quality)
+    assert await quality.refresh()
+
+    today = hub.snapshot()["quality"]["today"]
+    text = set(render(hub).splitlines())
+
+    # the call was followed by a chat, the chat by an e-mail: repeats, whatever the channel;
+    # the e-mail is resolved and its window still open
+    by_channel = today["fcr_by_channel"]
+    assert {ch: (f["fcr_contacts"], f["fcr_so_far"]) for ch, f in by_channel.items()} == {
+        "chat": (1, 0.0),
+        "email": (1, 1.0),
+        "voice": (1, 0.0),
+    }
+    assert today["fcr_so_far"] == pytest.approx(1 / 3)
+    assert 'hotline_fcr_ratio{channel="email"} 1.0' in text
+    assert f'hotline_fcr_ratio{{channel="all"}} {today["fcr_so_far"]!r}' in text
