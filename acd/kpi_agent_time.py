@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from acd.kpi import DIGITAL_WORK, AgentKpi
-from acd.kpi_work import ACTIVITIES, IDLE, RONA_KEY, AgentWork, occupancy, staffed_s
+from acd.kpi_work import IDLE, RONA_KEY, AgentWork, Rates, occupancy, staffed_s
 
 __all__ = ["SLICE_S", "AgentTime", "open_time"]
 
 #: The rolling windows' grain.
 SLICE_S = 60.0
-_PER_AGENT = frozenset((*ACTIVITIES, RONA_KEY))
 
 
 @dataclass(slots=True)
@@ -39,20 +38,21 @@ class AgentTime:
         self._agents: dict[str, _AgentDay] = {}
         self._newest_slice = -math.inf
 
-    def spend(self, agent_id: str, key: str, lo: float, hi: float, rate: float) -> None:
-        """``rate`` seconds per second of [lo, hi) under ``key``."""
+    def spend(self, agent_id: str, rates: Rates, lo: float, hi: float) -> None:
+        """[lo, hi) of the agent's time under each key at its rate (``acd.kpi_work``); the
+        first key, their activity, goes to their own day too."""
         if hi <= lo:
             return
         day_lo = max(lo, self.day_start)
         if hi > day_lo:
-            self.day[key] = self.day.get(key, 0.0) + (hi - day_lo) * rate
-            if key in _PER_AGENT:
-                row = self._agent(agent_id).times
-                row[key] = row.get(key, 0.0) + (hi - day_lo) * rate
-        _split(self.intervals, self.interval_s, key, lo, hi, rate)
+            _add(self.day, rates, hi - day_lo)
+            activity = rates[0][0]
+            row = self._agent(agent_id).times
+            row[activity] = row.get(activity, 0.0) + hi - day_lo
+        _split(self.intervals, self.interval_s, rates, lo, hi)
         oldest = (self._newest_slice - self._keep + 1) * SLICE_S
         if hi > oldest:
-            _split(self.slices, SLICE_S, key, max(lo, oldest), hi, rate)
+            _split(self.slices, SLICE_S, rates, max(lo, oldest), hi)
 
     def rona(self, agent_id: str, at: float) -> None:
         cells = [self.intervals.setdefault(math.floor(at / self.interval_s), {})]
@@ -141,12 +141,23 @@ def open_time(working: Iterable[AgentWork], lo: float, hi: float) -> dict[str, f
     return times
 
 
+def _add(times: dict[str, float], rates: Rates, span: float) -> None:
+    for key, rate in rates:
+        times[key] = times.get(key, 0.0) + span * rate
+
+
 def _split(
-    table: dict[int, dict[str, float]], size: float, key: str, lo: float, hi: float, rate: float
+    table: dict[int, dict[str, float]], size: float, rates: Rates, lo: float, hi: float
 ) -> None:
     k = math.floor(lo / size)
     while lo < hi:
-        edge = min(hi, (k + 1) * size)
-        row = table.setdefault(k, {})
-        row[key] = row.get(key, 0.0) + (edge - lo) * rate
+        edge = (k + 1) * size
+        if edge > hi:
+            edge = hi
+        row = table.get(k)
+        if row is None:
+            row = table[k] = {}
+        span = edge - lo
+        for key, rate in rates:
+            row[key] = row.get(key, 0.0) + span * rate
         lo, k = edge, k + 1

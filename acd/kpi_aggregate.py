@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.contacts import CALLBACK, VOICE_SEAT, channel_of, exit_outcome
@@ -139,6 +140,15 @@ class _Run:
         self.next_edge = math.inf
         self.last = -math.inf
 
+    def give(self, task_id: str, seconds: float) -> None:
+        """``seconds`` of an agent's time to a task they handle (to its cells once over)."""
+        c = self.calls.get(task_id)
+        if c is not None:
+            c.agent_s += seconds
+        elif (c := self.ended.get(task_id)) is not None:
+            for cell in c.cells:
+                cell.agent_sum += seconds
+
 
 class KpiAggregate:
     def __init__(
@@ -164,6 +174,20 @@ class KpiAggregate:
         self._newest_slice = -math.inf
         self.events = 0
         self.last = -math.inf
+        #: How each kind of event is folded (the others change no figure).
+        self._fold: dict[type, Callable[[_Run, Any, float], None]] = {
+            AgentStateChanged: self._agent_state,
+            AgentTaskChanged: self._agent_task,
+            CallQueued: self._queued,
+            CallOffered: _offered,
+            CallAnswered: self._answered,
+            CallEnded: self._ended,
+            CallAbandoned: self._abandoned,
+            CallMoved: self._moved,
+            CallHoldChanged: _hold,
+            CallbackSettled: self._settled,
+        }
+        assert set(self._fold) == set(FOLDED_EVENTS)
 
     # folding ------------------------------------------------------------------------------
     def add(self, record: EventRecord, run: str = "") -> None:
@@ -176,39 +200,15 @@ class KpiAggregate:
             state.next_edge = self._edges.first_edge(at)
         if at >= state.next_edge:
             state.next_edge = self._edges.take(state.backlog, state.next_edge, at)
-        state.last = max(state.last, at)
-        self.last = max(self.last, at)
+        if at > state.last:
+            state.last = at
+        if at > self.last:
+            self.last = at
         self.events += 1
         self._advance(at)
-        if isinstance(e, AgentStateChanged):
-            self._agent_state(state, e, at)
-        elif isinstance(e, AgentTaskChanged):
-            self._agent_task(state, e, at)
-        elif isinstance(e, CallQueued):
-            self._queued(state, e, at)
-        elif isinstance(e, CallOffered):
-            if (c := state.calls.get(e.call_id)) is not None and c.offered_at is None:
-                c.offered_at = at
-        elif isinstance(e, CallAnswered):
-            if (c := state.calls.get(e.call_id)) is not None and c.answered_at is None:
-                state.backlog.leave(e.call_id)
-                self._answered(c, e.agent_id, at)
-        elif isinstance(e, CallEnded):
-            self._ended(state, e.call_id, at)
-        elif isinstance(e, CallAbandoned):
-            self._abandoned(state, e, at)
-        elif isinstance(e, CallMoved):
-            if (c := state.calls.get(e.call_id)) is not None and e.queue != c.queue:
-                self._move(c, e.queue)
-                state.backlog.move(e.call_id, (e.queue, c.channel))
-        elif isinstance(e, CallHoldChanged):
-            if (c := state.calls.get(e.call_id)) is not None:
-                if e.on_hold:
-                    c.hold_since = at if c.hold_since is None else c.hold_since
-                else:
-                    _end_hold(c, at)
-        elif isinstance(e, CallbackSettled):
-            self._settled(state, e)
+        fold = self._fold.get(type(e))
+        if fold is not None:
+            fold(state, e, at)
 
     def add_all(self, records: Iterable[EventRecord], run: str = "") -> KpiAggregate:
         for record in records:
@@ -222,8 +222,8 @@ class KpiAggregate:
         if state is None:
             return
         end = state.last if at is None else at
-        for agent_id, work in state.agents.items():
-            self._elapse(state, agent_id, work, end)
+        for work in state.agents.values():
+            work.elapse(end, self._time, state.give)
         for c in state.calls.values():
             _end_hold(c, end)
             if c.answered_at is None:
@@ -318,15 +318,24 @@ class KpiAggregate:
         run.calls[e.call_id] = c
         run.backlog.join(e.call_id, (e.queue, channel), e.entry_time)
 
-    def _move(self, c: _Call, queue: str) -> None:
+    def _moved(self, run: _Run, e: CallMoved, at: float) -> None:
+        c = run.calls.get(e.call_id)
+        if c is None or e.queue == c.queue:
+            return
         for cell in c.cells:
             cell.offered -= 1
+        queue = e.queue
         c.queue, c.cells = queue, self._cells(c.entry, (queue, c.channel))
         for cell in c.cells:
             cell.offered += 1
+        run.backlog.move(e.call_id, (queue, c.channel))
 
-    def _answered(self, c: _Call, agent_id: str, at: float) -> None:
-        c.answered_at, c.agent_id = at, agent_id
+    def _answered(self, run: _Run, e: CallAnswered, at: float) -> None:
+        c = run.calls.get(e.call_id)
+        if c is None or c.answered_at is not None:
+            return
+        run.backlog.leave(e.call_id)
+        c.answered_at, c.agent_id = at, e.agent_id
         wait = at - c.entry
         within = wait <= self.policy.target(c.queue, c.channel)
         queued = (at if c.offered_at is None else c.offered_at) - c.entry
@@ -338,7 +347,8 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _ended(self, run: _Run, call_id: str, at: float) -> None:
+    def _ended(self, run: _Run, e: CallEnded, at: float) -> None:
+        call_id = e.call_id
         c = run.calls.get(call_id)
         if c is None or c.answered_at is None:
             return
@@ -383,7 +393,7 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _settled(self, run: _Run, e: CallbackSettled) -> None:
+    def _settled(self, run: _Run, e: CallbackSettled, at: float) -> None:
         c = run.ended.get(e.call_id) or run.calls.get(e.call_id)
         if c is None or c.channel != CALLBACK or c.answered_at is None or c.exit is not None:
             return
@@ -399,26 +409,10 @@ class KpiAggregate:
         """The agent's work, their time counted up to ``at``."""
         work = run.agents.get(agent_id)
         if work is None:
-            work = run.agents[agent_id] = AgentWork(seat, at, self.capacity(agent_id))
+            work = run.agents[agent_id] = AgentWork(agent_id, seat, at, self.capacity(agent_id))
         else:
-            self._elapse(run, agent_id, work, at)
+            work.elapse(at, self._time, run.give)
         return work
-
-    def _elapse(self, run: _Run, agent_id: str, work: AgentWork, at: float) -> None:
-        spend = self._time.spend
-
-        def spent(key: str, lo: float, hi: float, rate: float) -> None:
-            spend(agent_id, key, lo, hi, rate)
-
-        def given(task_id: str, seconds: float) -> None:
-            c = run.calls.get(task_id)
-            if c is not None:
-                c.agent_s += seconds
-            elif (c := run.ended.get(task_id)) is not None:
-                for cell in c.cells:
-                    cell.agent_sum += seconds
-
-        work.elapse(at, spent, given)
 
     def _agent_state(self, run: _Run, e: AgentStateChanged, at: float) -> None:
         work = self._work(run, e.agent_id, e.before, at)
@@ -487,6 +481,22 @@ class KpiAggregate:
     def _working(self) -> Iterable[tuple[str, AgentWork]]:
         for run in self._runs.values():
             yield from run.agents.items()
+
+
+def _offered(run: _Run, e: CallOffered, at: float) -> None:
+    c = run.calls.get(e.call_id)
+    if c is not None and c.offered_at is None:
+        c.offered_at = at
+
+
+def _hold(run: _Run, e: CallHoldChanged, at: float) -> None:
+    c = run.calls.get(e.call_id)
+    if c is None:
+        return
+    if e.on_hold:
+        c.hold_since = at if c.hold_since is None else c.hold_since
+    else:
+        _end_hold(c, at)
 
 
 def _end_hold(c: _Call, at: float) -> None:

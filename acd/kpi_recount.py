@@ -39,7 +39,7 @@ from acd.kpi import (
     gave_up,
     overall_channels,
 )
-from acd.kpi_work import IDLE, RONA_KEY, AgentWork, capacity_use, occupancy, staffed_s
+from acd.kpi_work import IDLE, RONA_KEY, AgentWork, Rates, capacity_use, occupancy, staffed_s
 
 __all__ = ["CapacityOf", "KpiAccumulator", "compute_kpis"]
 
@@ -206,15 +206,9 @@ class KpiAccumulator:
     def _agent(self, agent_id: str, seat: str, at: float) -> _AgentClock:
         agent = self._agents.get(agent_id)
         if agent is None:
-            agent = self._agents[agent_id] = _AgentClock(
-                AgentWork(seat, at, self.capacity(agent_id))
-            )
-        work = agent.work
-
-        def spend(key: str, lo: float, hi: float, rate: float) -> None:
-            self._spend(agent_id, agent, key, lo, hi, rate)
-
-        work.elapse(at, spend, self._give)
+            work = AgentWork(agent_id, seat, at, self.capacity(agent_id))
+            agent = self._agents[agent_id] = _AgentClock(work)
+        agent.work.elapse(at, self, self._give)
         return agent
 
     def _give(self, task_id: str, seconds: float) -> None:
@@ -248,10 +242,11 @@ class KpiAccumulator:
             cell = row.setdefault(agent_id, {})
             cell[key] = cell.get(key, 0.0) + 1
 
-    def _spend(
-        self, agent_id: str, agent: _AgentClock, key: str, lo: float, hi: float, rate: float
-    ) -> None:
-        agent.times[key] = agent.times.get(key, 0.0) + (hi - lo) * rate
+    def spend(self, agent_id: str, rates: Rates, lo: float, hi: float) -> None:
+        """``acd.kpi_work.TimeSink``: the agent's time, and per interval."""
+        times = self._agents[agent_id].times
+        for key, rate in rates:
+            times[key] = times.get(key, 0.0) + (hi - lo) * rate
         size = self.interval_s
         if size is None:
             return
@@ -259,7 +254,8 @@ class KpiAccumulator:
         while lo < hi:
             edge = min(hi, (k + 1) * size)
             row = self._buckets.setdefault(k, {}).setdefault(agent_id, {})
-            row[key] = row.get(key, 0.0) + (edge - lo) * rate
+            for key, rate in rates:
+                row[key] = row.get(key, 0.0) + (edge - lo) * rate
             lo, k = edge, k + 1
 
     def _open_times(
