@@ -54,16 +54,30 @@ class Tally:
         self.exits: dict[str, int] = {}
 
     def add(self, other: Tally) -> Tally:
-        for name in Tally.__slots__:
-            if name == "exits":
-                for kind, n in other.exits.items():
-                    self.exits[kind] = self.exits.get(kind, 0) + n
-            elif name == "longest":
-                self.longest = max(self.longest, other.longest)
-            elif name == "oldest":
-                self.oldest = min(self.oldest, other.oldest)
-            else:
-                setattr(self, name, getattr(self, name) + getattr(other, name))
+        """Add ``other``'s counters and sums (``tests/acd/test_kpi_tally.py``: every slot)."""
+        self.offered += other.offered
+        self.answered += other.answered
+        self.a_t += other.a_t
+        self.abandoned += other.abandoned
+        self.ab_t += other.ab_t
+        self.ringing += other.ringing
+        self.short += other.short
+        self.waited += other.waited
+        self.handled += other.handled
+        self.completed += other.completed
+        self.failed += other.failed
+        self.backlog += other.backlog
+        self.wait_sum += other.wait_sum
+        self.talk_sum += other.talk_sum
+        self.hold_sum += other.hold_sum
+        self.wrap_sum += other.wrap_sum
+        self.agent_sum += other.agent_sum
+        if other.longest > self.longest:
+            self.longest = other.longest
+        if other.oldest < self.oldest:
+            self.oldest = other.oldest
+        for kind, n in other.exits.items():
+            self.exits[kind] = self.exits.get(kind, 0) + n
         return self
 
     def waiting_now(self, count: int, oldest: float) -> Tally:
