@@ -1,76 +1,121 @@
-"""Contact-center KPIs computed from the event log alone.
+"""Contact-center KPIs computed from the event log alone, for every channel.
 
-Definitions (waits are measured from the call's original entry time):
+A *task* is a contact of any channel the ACD routes (``acd.contacts``): an inbound call
+(``voice``), a callback attempt (``callback``), a chat, an e-mail, a voicemail. Every
+``Call*`` event is about a task and ``CallQueued.channel`` names its channel. Figures are
+kept per queue and channel: ``calls`` and ``by_queue`` are the inbound calls' (``voice``),
+``by_channel`` each channel's, and ``overall`` every channel's but ``callback`` (an attempt
+follows up a call already counted, as its exit ``callback_requested``: counting both would
+count the customer twice). Two folds give them, with the same definitions:
+``acd.kpi_recount`` (keeps every task: reports, the simulator) and ``acd.kpi_aggregate``
+(running sums: the supervisor's pages and /metrics).
 
-* **Service level**: the share of calls answered within ``target_s`` (inclusive). Abandons
-  follow ``SlPolicy.abandons``: ``against`` (default) A_T / (A + Ab); ``ignore`` A_T / A;
-  ``met_within_target`` (A_T + Ab_T) / (A + Ab); ``exclude_within_target``
-  A_T / (A + Ab - Ab_T). *Short abandons* (gone in under ``short_abandon_s``, default 5 s:
-  misdials, caller changed mind) are left out of every ratio; ``short_abandon_s = 0`` keeps
-  them.
-* **ASA**: mean wait of answered calls (ringing included). **P(wait)**: share of answered +
-  (non-short) abandoned calls that were not offered to an agent the instant they arrived
-  (Erlang C's C(N, A)).
-* **Abandonment rate**: Ab / (A + Ab), short abandons excluded.
-* **Exits**: calls the ACD routed out of the queue (a callback request, an overflow on
+Waits are measured from the task's original entry time. A digital task is *answered* when
+an agent accepts it (``CallAnswered``), so its wait includes its reservation (the digital
+ring) as a call's includes its ringing.
+
+* **Service level**: the share of tasks answered within the target of their queue and
+  channel (inclusive; ``SlPolicy.target``: queues.yaml's per-queue ``channel_targets_s``,
+  else ``service_level.channel_targets_s``, else the queue's ``sl_target_s``: an e-mail's
+  target is hours where a call's is seconds). Abandons follow ``SlPolicy.abandons``:
+  ``against`` (default) A_T / (A + Ab); ``ignore`` A_T / A; ``met_within_target``
+  (A_T + Ab_T) / (A + Ab); ``exclude_within_target`` A_T / (A + Ab - Ab_T). *Short abandons*
+  (gone in under ``short_abandon_s``, default 5 s: misdials, caller changed mind) are left
+  out of every ratio; ``short_abandon_s = 0`` keeps them.
+* **ASA**: mean wait of answered tasks (ringing or reservation included). **P(wait)**: share
+  of answered + (non-short) abandoned tasks that were not offered to an agent the instant
+  they arrived (Erlang C's C(N, A)).
+* **Abandonment rate**: Ab / (A + Ab), short abandons excluded. A chat customer who leaves
+  before an agent accepts abandons as a caller who hangs up does (``gave_up``), during the
+  reservation as during the ringing (``abandoned_ringing``).
+* **Exits**: tasks the ACD routed out of the queue (a callback request, an overflow on
   maximum wait, a queue with no agent) are counted as ``left`` and kept out of service
-  level and abandonment: the caller did not give up, the centre chose another path.
-* **AHT**: talk + hold + wrap-up, averaged over calls that ended (wrap-up counted as far as
-  it has gone when the report is made).
-* **Occupancy**: time offered (ringing), on call or in wrap-up, over that plus time
-  available; paused and logged-out time count in neither.
-* **Callbacks are contacts of their own** (``acd.contacts``): a caller who asks for one
-  leaves the queue as an exit (``callback_requested``); each attempt the dialler queues is
-  a contact on the ``callback`` channel, never an offered inbound call. ``calls`` and
-  ``by_queue`` are the inbound (``voice``) figures; ``by_channel`` and ``callbacks`` the
-  rest. Exits are named by ``history.outcomes.Outcome`` (``callback_requested``,
-  ``overflowed``, ``callback_failed``, ``failed``); abandons while an agent's phone rang
-  (``abandoned_ringing``) are a part of ``abandoned``.
+  level and abandonment: the customer did not give up, the centre chose another path.
+* **AHT** (handle time of a task): talk + hold + wrap-up, averaged over tasks that ended
+  (wrap-up counted as it ends). A call's talk runs from answer to hang-up, hold apart; a
+  digital task's from the agent's accept to their close (``CallEnded``), and its wrap-up is
+  its ``AgentTaskChanged`` ``wrap_up`` phase (a call's: the voice seat's ``wrap_up``). Three
+  chats handled side by side for 10 minutes are 3 x 10 minutes of handle time: what each
+  customer's contact took.
+* **Agent time per task** (``agent_time``): the agent's time each task took. While an agent
+  handles n tasks at once (the call on their phone, from answer to the end of its wrap-up,
+  hold included; digital tasks active or in wrap-up), each second is divided equally among
+  the n; averaged over tasks that ended (shares in the wrap-up counted as they accrue).
+  Three chats side by side for 10 minutes are 10 minutes of agent time, 3 min 20 s each.
+  Summed over tasks it is the agents' handling time, so volume x agent time is the workload
+  staffing needs, where volume x AHT would count an agent several times over. For calls
+  (one at a time) both are the same, unless chats are held during a call
+  (``Capacity.during_voice``). The pages show both: "AHT" (handle time) and "agent time".
+* **Occupancy**: an agent is *occupied* while their phone rings, talks or wraps up
+  (``offered``, ``on_call``, ``wrap_up``), or while they hold at least one digital task active
+  or in wrap-up, their phone free or paused (``digital``; a task only reserved does not
+  occupy them); *idle* while available with no task in hand. Occupancy = occupied /
+  (occupied + idle), for each agent and the centre; paused and logged-out time with nothing
+  in hand count in neither (``pause_s`` is pause with nothing in hand).
+* **Utilisation of capacity** (digital channels, ``KpiReport.capacity``): per channel, the
+  task-seconds of its tasks in agents' hands (active or wrap-up) over the slot-seconds the
+  agents' capacity (agents.yaml: ``min(digital[channel], total)``) offered while they were
+  staffed (logged in and not paused, or paused with tasks in hand); ``all``: every digital
+  task over ``total``. Capacity is the config's: the log does not carry it, so a rebuild
+  after a reload that changed an agent's capacity counts the new one for the whole day.
+* **Backlog** (``backlog``, ``oldest_age_s``): tasks waiting at the report's end (queued,
+  not yet answered nor gone; a reserved one still waits), in the queue they wait in then,
+  and the age of the oldest of them from its entry time; at the time of the report, or for
+  a closed interval at its end edge (just before it). A task counts as waiting until it is
+  first answered (one taken back at a logout is not counted again).
+* **FCR** is the history's (``history.repository.HistoryRepository.fcr_rate``): a resolved
+  contact with no inbound contact of the same customer on any channel within the window,
+  per channel of that first contact.
 
-Calls belong to the interval of their entry time; agent time is split at interval edges.
-A call a supervisor moved to another queue (``CallMoved``) belongs to the queue where it
+Tasks belong to the interval of their entry time; agent time is split at interval edges.
+A task a supervisor moved to another queue (``CallMoved``) belongs to the queue where it
 ends: it is offered, answered or abandoned there, once, and never in the queue it left; its
 wait still runs from its original entry time. A supervisor's priority bump changes nothing
-here.
+here. Callbacks are contacts of their own (``acd.contacts``): a caller who asks for one
+leaves the queue as an exit (``callback_requested``); each attempt the dialler queues is a
+contact on the ``callback`` channel, never an offered inbound call (``callbacks``). Exits
+are named by ``history.outcomes.Outcome`` (``callback_requested``, ``overflowed``,
+``callback_failed``, ``failed``); abandons while an agent's phone rang
+(``abandoned_ringing``) are a part of ``abandoned``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from acd.contacts import CALLBACK, VOICE, channel_of, exit_outcome
-from acd.events import (
-    AgentStateChanged,
-    CallAbandoned,
-    CallAnswered,
-    CallbackSettled,
-    CallEnded,
-    CallHoldChanged,
-    CallMoved,
-    CallOffered,
-    CallQueued,
-    EventRecord,
-)
+from acd.contacts import CALLBACK, VOICE, VOICE_SEAT
+from acd.events import CallAbandoned
 from history.outcomes import Outcome
 
 __all__ = [
+    "ALL_CHANNELS",
+    "BUSY_STATES",
+    "DIGITAL_WORK",
     "AbandonTreatment",
     "AgentKpi",
     "CallKpis",
     "CallOutcome",
     "CallbackKpis",
-    "KpiAccumulator",
+    "CapacityUse",
     "KpiReport",
     "SlPolicy",
     "call_kpis",
     "callback_kpis",
-    "compute_kpis",
+    "gave_up",
+    "overall_channels",
 ]
 
-BUSY_STATES = ("offered", "on_call", "wrap_up")
+#: An agent's activity while their phone is free or paused and they hold at least one
+#: digital task active or in wrap-up (``acd.kpi_work``).
+DIGITAL_WORK = "digital"
+#: The activities in which an agent is occupied (the voice seat's busy states, and digital
+#: work).
+BUSY_STATES = ("offered", "on_call", "wrap_up", DIGITAL_WORK)
+#: The key of the figures of every channel together (``overall``, ``capacity``): no
+#: channel may be named so (``acd.policy``).
+ALL_CHANNELS = "all"
 #: A wait this short is no wait (the router decided in the same instant).
 NO_WAIT_S = 1e-9
 
@@ -89,6 +134,20 @@ class SlPolicy:
     abandons: AbandonTreatment = AbandonTreatment.AGAINST
     #: Per-queue targets (a queue not listed uses ``target_s``).
     queue_targets: Mapping[str, float] = field(default_factory=dict)
+    #: Per-channel targets in every queue (a channel not listed uses the queue's).
+    channel_targets: Mapping[str, float] = field(default_factory=dict)
+    #: A queue's own target for a channel: (queue, channel) -> seconds.
+    queue_channel_targets: Mapping[tuple[str, str], float] = field(default_factory=dict)
+
+    def target(self, queue: str, channel: str = VOICE) -> float:
+        """The service-level target of a task of ``channel`` in ``queue``: the queue's own
+        for the channel, else the channel's, else the queue's, else ``target_s``."""
+        found = self.queue_channel_targets.get((queue, channel))
+        if found is None:
+            found = self.channel_targets.get(channel)
+            if found is None:
+                return self.queue_targets.get(queue, self.target_s)
+        return found
 
     def service_level(self, a_t: int, a: int, ab_t: int, ab: int) -> float | None:
         t = self.abandons
@@ -105,7 +164,7 @@ class SlPolicy:
 
 @dataclass(slots=True)
 class CallOutcome:
-    """What the log says happened to one call."""
+    """What the log says happened to one task (a call, a chat, an e-mail...)."""
 
     call_id: str
     queue: str
@@ -122,23 +181,30 @@ class CallOutcome:
     left_as: str | None = None
     #: Abandoned while an agent's phone rang.
     during_offer: bool = False
-    #: ``voice`` or ``callback`` (``acd.contacts.channel_of``).
+    #: ``voice``, ``callback``, ``chat``, ``email``... (``acd.contacts.channel_of``).
     channel: str = VOICE
     #: A callback attempt's ``CallbackSettled`` outcome.
     settled: str | None = None
     hold_s: float = 0.0
     hold_since: float | None = None
     wrap_s: float = 0.0
+    #: When it was first queued (its entry time may be earlier: a callback keeps its place).
+    queued_at: float | None = None
+    #: The agent's time it took: its share of their time while they handled it (``acd.kpi``).
+    agent_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class CallKpis:
+    """The figures of the tasks of a queue, a channel or both, over a span."""
+
     offered: int
     answered: int
     abandoned: int
     short_abandoned: int
-    #: Calls the ACD sent elsewhere (callback, overflow, empty queue): outside the ratios.
+    #: Tasks the ACD sent elsewhere (callback, overflow, empty queue): outside the ratios.
     left: int
+    #: Of ``offered``: still waiting or with an agent unanswered (entered in the span).
     waiting: int
     answered_within_target: int
     abandoned_within_target: int
@@ -146,6 +212,7 @@ class CallKpis:
     asa: float | None
     p_wait: float | None
     abandon_rate: float | None
+    #: Handle time of a task: talk + hold + wrap-up.
     aht: float | None
     avg_talk: float | None
     avg_hold: float | None
@@ -155,6 +222,11 @@ class CallKpis:
     abandoned_ringing: int = 0
     #: ``left`` by the outcome its exit names.
     exits: Mapping[str, int] = field(default_factory=dict)
+    #: Agent time per task: the agent's time divided among the tasks they held at once.
+    agent_time: float | None = None
+    #: Tasks waiting at the report's end (whenever they entered), and the oldest one's age.
+    backlog: int = 0
+    oldest_age_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,17 +244,36 @@ class CallbackKpis:
 
 
 @dataclass(frozen=True, slots=True)
+class CapacityUse:
+    """A digital channel's use of the agents' capacity over a span (``acd.kpi``)."""
+
+    #: Task-seconds of its tasks in agents' hands (active or wrap-up).
+    used_s: float
+    #: Slot-seconds the agents' capacity offered while they were staffed.
+    slots_s: float
+
+    @property
+    def utilisation(self) -> float | None:
+        return self.used_s / self.slots_s if self.slots_s else None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentKpi:
     agent_id: str
+    #: Tasks of every channel they handled that ended.
     calls: int
     talk_s: float
     hold_s: float
     wrap_s: float
+    #: Paused with nothing in hand.
     pause_s: float
+    #: Available with nothing in hand (idle).
     available_s: float
     staffed_s: float
     rona: int
     occupancy: float | None
+    #: Digital work with the phone free or paused (``DIGITAL_WORK``).
+    digital_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +284,28 @@ class KpiReport:
     occupancy: float | None
     by_queue: Mapping[str, CallKpis] = field(default_factory=dict)
     agents: tuple[AgentKpi, ...] = ()
-    #: Every contact by channel (``voice``: inbound calls; ``callback``: attempts).
+    #: Every contact by channel (``voice``: inbound calls; ``callback``: attempts; ...).
     by_channel: Mapping[str, CallKpis] = field(default_factory=dict)
     callbacks: CallbackKpis = CallbackKpis()
+    #: Every channel's tasks but callback attempts (``overall_channels``).
+    overall: CallKpis = field(default_factory=lambda: call_kpis((), SlPolicy()))
+    #: Digital channels' use of capacity, and ``ALL_CHANNELS``'s (over ``total``).
+    capacity: Mapping[str, CapacityUse] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def gave_up(abandon: CallAbandoned, channel: str) -> bool:
+    """Did the customer leave the queue (an abandon), or did the ACD send the task elsewhere
+    (an exit)? A digital task leaves its queue only by its customer (who closed the chat...),
+    whatever the reason says; a call as ``CallAbandoned.by_caller`` says."""
+    return abandon.by_caller or channel not in VOICE_SEAT
+
+
+def overall_channels(channel: str) -> bool:
+    """Is a task of ``channel`` one of ``overall``'s? (Not a callback attempt.)"""
+    return channel != CALLBACK
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -206,17 +313,18 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
-    targets, default, short = policy.queue_targets, policy.target_s, policy.short_abandon_s
+    """The figures of ``outcomes`` (their backlog aside: ``acd.kpi_recount``)."""
     answered = abandoned = short_ab = left = waiting = a_t = ab_t = waited = handled = 0
     ringing = 0
     exits: dict[str, int] = {}
-    wait_sum = talk_sum = hold_sum = wrap_sum = longest = 0.0
+    wait_sum = talk_sum = hold_sum = wrap_sum = agent_sum = longest = 0.0
+    short = policy.short_abandon_s
     for c in outcomes:
         if c.answered_at is not None:
             wait = c.answered_at - c.entry
             answered += 1
             wait_sum += wait
-            a_t += wait <= targets.get(c.queue, default)
+            a_t += wait <= policy.target(c.queue, c.channel)
             queued = (c.answered_at if c.offered_at is None else c.offered_at) - c.entry
             waited += queued > NO_WAIT_S
             longest = max(longest, wait)
@@ -225,6 +333,7 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
                 talk_sum += c.ended_at - c.answered_at - c.hold_s
                 hold_sum += c.hold_s
                 wrap_sum += c.wrap_s
+                agent_sum += c.agent_s
         elif c.left_at is not None:
             left += 1
             kind = c.left_as or Outcome.FAILED
@@ -236,7 +345,7 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
                 continue
             abandoned += 1
             ringing += c.during_offer
-            ab_t += wait <= targets.get(c.queue, default)
+            ab_t += wait <= policy.target(c.queue, c.channel)
             waited += c.offered_at is None or c.offered_at - c.entry > NO_WAIT_S
             longest = max(longest, wait)
         else:
@@ -262,6 +371,7 @@ def call_kpis(outcomes: Iterable[CallOutcome], policy: SlPolicy) -> CallKpis:
         longest_wait=longest,
         abandoned_ringing=ringing,
         exits=exits,
+        agent_time=_ratio(agent_sum, handled),
     )
 
 
@@ -276,244 +386,3 @@ def callback_kpis(outcomes: Iterable[CallOutcome]) -> CallbackKpis:
         completed += c.settled == Outcome.CALLBACK_COMPLETED
         failed += c.settled == Outcome.CALLBACK_FAILED or c.left_as == Outcome.CALLBACK_FAILED
     return CallbackKpis(requested, attempts, connected, completed, failed)
-
-
-class _AgentClock:
-    __slots__ = ("since", "state", "times")
-
-    def __init__(self, state: str, since: float) -> None:
-        self.state = state
-        self.since = since
-        #: seconds per state, plus RONA_KEY: the number of ring-no-answers
-        self.times: dict[str, float] = {}
-
-
-RONA_KEY = "#rona"
-
-
-class KpiAccumulator:
-    """Folds event records into KPIs; feed it a stored log or subscribe it to a live one."""
-
-    def __init__(self, policy: SlPolicy = SlPolicy(), *, interval_s: float | None = None) -> None:
-        self.policy = policy
-        self.interval_s = interval_s
-        self.calls: dict[str, CallOutcome] = {}
-        self._agents: dict[str, _AgentClock] = {}
-        self._buckets: dict[int, dict[str, dict[str, float]]] = {}
-        self.start: float | None = None
-        self.last: float = 0.0
-
-    def add(self, record: EventRecord) -> None:
-        at, e = record.at, record.event
-        if self.start is None:
-            self.start = at
-        self.last = at
-        if isinstance(e, AgentStateChanged):
-            self._agent_state(e, at)
-        elif isinstance(e, CallQueued):
-            self.calls[e.call_id] = CallOutcome(
-                e.call_id,
-                e.queue,
-                e.entry_time,
-                e.call_type,
-                channel=channel_of(e.call_id, e.channel),
-            )
-        elif isinstance(e, CallOffered):
-            if (c := self.calls.get(e.call_id)) is not None and c.offered_at is None:
-                c.offered_at = at
-        elif isinstance(e, CallAnswered):
-            if (c := self.calls.get(e.call_id)) is not None:
-                c.answered_at, c.agent_id = at, e.agent_id
-        elif isinstance(e, CallEnded):
-            if (c := self.calls.get(e.call_id)) is not None and c.answered_at is not None:
-                self._end_hold(c, at)
-                c.ended_at = at
-        elif isinstance(e, CallAbandoned):
-            if (c := self.calls.get(e.call_id)) is not None:
-                if e.by_caller:
-                    c.abandoned_at, c.during_offer = at, e.during_offer
-                else:
-                    c.left_at, c.left_as = at, exit_outcome(e.reason, c.channel)
-        elif isinstance(e, CallMoved):
-            if (c := self.calls.get(e.call_id)) is not None:
-                c.queue = e.queue
-        elif isinstance(e, CallbackSettled):
-            if (c := self.calls.get(e.call_id)) is not None and c.left_as is None:
-                c.settled = e.outcome
-        elif isinstance(e, CallHoldChanged) and (c := self.calls.get(e.call_id)) is not None:
-            if e.on_hold:
-                c.hold_since = at if c.hold_since is None else c.hold_since
-            else:
-                self._end_hold(c, at)
-
-    def add_all(self, records: Iterable[EventRecord]) -> KpiAccumulator:
-        for record in records:
-            self.add(record)
-        return self
-
-    def report(self, end: float | None = None) -> KpiReport:
-        end = self.last if end is None else end
-        start = self.start if self.start is not None else end
-        outcomes = list(self.calls.values())
-        agent_rows = {a: self._open_times(a, end, start, end) for a in self._agents}
-        return self._report(outcomes, agent_rows, start, end)
-
-    def intervals(self, end: float | None = None) -> list[KpiReport]:
-        """One report per interval (``interval_s`` must be set), oldest first."""
-        if self.interval_s is None:
-            raise ValueError("KpiAccumulator was made without interval_s")
-        size = self.interval_s
-        end = self.last if end is None else end
-        by_bucket: dict[int, list[CallOutcome]] = {}
-        for c in self.calls.values():
-            by_bucket.setdefault(math.floor(c.entry / size), []).append(c)
-        keys = sorted(set(by_bucket) | set(self._buckets))
-        reports = []
-        for k in keys:
-            lo, hi = k * size, (k + 1) * size
-            rows = {a: self._open_times(a, end, lo, hi, bucket=k) for a in self._agents}
-            reports.append(self._report(by_bucket.get(k, []), rows, lo, min(hi, max(end, lo))))
-        return reports
-
-    def window(self, lo: float, hi: float, end: float | None = None) -> KpiReport:
-        """The report of the calls that entered in [lo, hi) and of agent time in it (``lo``
-        and ``hi`` on interval edges; ``interval_s`` must be set): today, the last interval.
-        """
-        if self.interval_s is None:
-            raise ValueError("KpiAccumulator was made without interval_s")
-        size = self.interval_s
-        end = self.last if end is None else end
-        first, stop = math.floor(lo / size), math.ceil(hi / size) if math.isfinite(hi) else None
-        outcomes = [c for c in self.calls.values() if lo <= c.entry < hi]
-        rows: dict[str, dict[str, float]] = {}
-        for agent_id, agent in self._agents.items():
-            row: dict[str, float] = {}
-            for k, cells in self._buckets.items():
-                if k >= first and (stop is None or k < stop):
-                    for state, value in cells.get(agent_id, {}).items():
-                        row[state] = row.get(state, 0.0) + value
-            open_lo, open_hi = max(agent.since, lo), min(end, hi)
-            if open_hi > open_lo:
-                row[agent.state] = row.get(agent.state, 0.0) + open_hi - open_lo
-            rows[agent_id] = row
-        return self._report(outcomes, rows, lo, min(hi, max(end, lo)))
-
-    def forget_before(self, at: float) -> None:
-        """Drop calls that entered before ``at`` and are over, and interval cells that end
-        by ``at`` (a long-running page keeps only today); overall agent time stays."""
-        for call_id, c in list(self.calls.items()):
-            over = c.ended_at is not None or c.abandoned_at is not None or c.left_at is not None
-            if c.entry < at and over:
-                del self.calls[call_id]
-        if self.interval_s is not None:
-            size = self.interval_s
-            for k in [k for k in self._buckets if (k + 1) * size <= at]:
-                del self._buckets[k]
-
-    # internals -------------------------------------------------------------------------
-    def _end_hold(self, c: CallOutcome, at: float) -> None:
-        if c.hold_since is not None:
-            c.hold_s += at - c.hold_since
-            c.hold_since = None
-
-    def _agent_state(self, e: AgentStateChanged, at: float) -> None:
-        agent = self._agents.get(e.agent_id)
-        if agent is None:
-            agent = self._agents[e.agent_id] = _AgentClock(e.before, at)
-        self._spend(e.agent_id, agent, agent.state, agent.since, at)
-        if agent.state == "wrap_up" and e.call_id is not None:
-            call = self.calls.get(e.call_id)
-            if call is not None:
-                call.wrap_s += at - agent.since
-        if e.event == "ring_no_answer":
-            self._count(e.agent_id, agent, RONA_KEY, at)
-        agent.state, agent.since = e.after, at
-
-    def _count(self, agent_id: str, agent: _AgentClock, key: str, at: float) -> None:
-        agent.times[key] = agent.times.get(key, 0.0) + 1
-        if self.interval_s is not None:
-            row = self._buckets.setdefault(math.floor(at / self.interval_s), {})
-            cell = row.setdefault(agent_id, {})
-            cell[key] = cell.get(key, 0.0) + 1
-
-    def _spend(self, agent_id: str, agent: _AgentClock, state: str, lo: float, hi: float) -> None:
-        if hi <= lo:
-            return
-        agent.times[state] = agent.times.get(state, 0.0) + hi - lo
-        size = self.interval_s
-        if size is None:
-            return
-        k = math.floor(lo / size)
-        while lo < hi:
-            edge = min(hi, (k + 1) * size)
-            row = self._buckets.setdefault(k, {}).setdefault(agent_id, {})
-            row[state] = row.get(state, 0.0) + edge - lo
-            lo, k = edge, k + 1
-
-    def _open_times(
-        self, agent_id: str, end: float, lo: float, hi: float, bucket: int | None = None
-    ) -> dict[str, float]:
-        """Closed state time (overall or of one bucket) plus the open stretch up to end."""
-        agent = self._agents[agent_id]
-        times = dict(
-            agent.times if bucket is None else self._buckets.get(bucket, {}).get(agent_id, {})
-        )
-        open_lo, open_hi = max(agent.since, lo), min(end, hi)
-        if open_hi > open_lo:
-            times[agent.state] = times.get(agent.state, 0.0) + open_hi - open_lo
-        return times
-
-    def _report(
-        self,
-        outcomes: list[CallOutcome],
-        agent_rows: Mapping[str, Mapping[str, float]],
-        start: float,
-        end: float,
-    ) -> KpiReport:
-        by_queue: dict[str, list[CallOutcome]] = {}
-        by_channel: dict[str, list[CallOutcome]] = {}
-        for c in outcomes:
-            by_channel.setdefault(c.channel, []).append(c)
-            if c.channel == VOICE:
-                by_queue.setdefault(c.queue, []).append(c)
-        busy = sum(row.get(s, 0.0) for row in agent_rows.values() for s in BUSY_STATES)
-        idle = sum(row.get("available", 0.0) for row in agent_rows.values())
-        handled: dict[str, list[CallOutcome]] = {}
-        for c in outcomes:
-            if c.agent_id is not None and c.ended_at is not None:
-                handled.setdefault(c.agent_id, []).append(c)
-        agents = []
-        for agent_id, row in sorted(agent_rows.items()):
-            mine = handled.get(agent_id, [])
-            talk = sum((c.ended_at or 0.0) - (c.answered_at or 0.0) - c.hold_s for c in mine)
-            a_busy = sum(row.get(s, 0.0) for s in BUSY_STATES)
-            agents.append(
-                AgentKpi(
-                    agent_id,
-                    len(mine),
-                    talk,
-                    sum(c.hold_s for c in mine),
-                    row.get("wrap_up", 0.0),
-                    row.get("paused", 0.0),
-                    row.get("available", 0.0),
-                    sum(v for s, v in row.items() if s not in ("logged_out", RONA_KEY)),
-                    int(row.get(RONA_KEY, 0)),
-                    _ratio(a_busy, a_busy + row.get("available", 0.0)),
-                )
-            )
-        return KpiReport(
-            start=start,
-            end=end,
-            calls=call_kpis(by_channel.get(VOICE, []), self.policy),
-            occupancy=_ratio(busy, busy + idle),
-            by_queue={q: call_kpis(cs, self.policy) for q, cs in sorted(by_queue.items())},
-            agents=tuple(agents),
-            by_channel={ch: call_kpis(cs, self.policy) for ch, cs in sorted(by_channel.items())},
-            callbacks=callback_kpis(outcomes),
-        )
-
-
-def compute_kpis(
-    records: Iterable[EventRecord], policy: SlPolicy = SlPolicy(), *, end: float | None = None
-) -> KpiReport:
-    return KpiAccumulator(policy).add_all(records).report(end)

@@ -1,9 +1,9 @@
 """KPIs kept as running sums, updated per event in constant time: what the live page reads.
 
-``KpiAggregate`` folds the same event records as ``acd.kpi.KpiAccumulator``, with the same
-definitions (``acd.kpi``'s docstring), but never keeps the day's calls: each event adds to
-the counters and sums of the cells its call belongs to, and a report only adds cells up.
-A call belongs to the cells of its entry time, its queue (where it ends, after a
+``KpiAggregate`` folds the same event records as ``acd.kpi_recount.KpiAccumulator``, with the
+same definitions (``acd.kpi``'s docstring), but never keeps the day's tasks: each event adds
+to the counters and sums of the cells its task belongs to, and a report only adds cells up.
+A task belongs to the cells of its entry time, its queue (where it ends, after a
 supervisor's move) and its channel (``acd.contacts``):
 
 * a **slice** of ``SLICE_S`` (one minute), kept for the last hour: the rolling 15-, 30- and
@@ -11,15 +11,19 @@ supervisor's move) and its channel (``acd.contacts``):
 * an **interval** of ``interval_s`` (15 minutes) on wall-clock edges: the fixed intervals;
 * the **day**, from ``day_start`` (local midnight, set by ``start_day``).
 
-A call's own state is kept only while it is in progress (waiting, ringing, talking; the
-agent's wrap-up after it), plus a bounded memory of calls that left the queue, so that a
-call queued again under the same id (an overflow to another queue) counts once, in the
-queue where it ends. Agent time is split at slice, interval and day edges as it is spent.
+A task's own state is kept only while it is in progress (waiting, ringing or reserved,
+handled; the agent's wrap-up after it), plus a bounded memory of tasks that left the
+queue, so that a task queued again under the same id (an overflow to another queue) counts
+once, in the queue where it ends. Agents' time (``acd.kpi_agent_time``) is split at slice,
+interval and day edges as it is spent; what each agent is doing at once (their phone, the
+digital tasks in hand: occupancy, agent time per task, capacity) is ``acd.kpi_work``'s. The
+backlog (``acd.kpi_backlog``) is kept per queue and channel as tasks join and leave, and
+taken at each interval edge.
 
 Records are folded with the **run** that wrote them (the event log's key prefix): the
-state of a run's calls and agents is its own, so runs may be folded in any order (today's
+state of a run's tasks and agents is its own, so runs may be folded in any order (today's
 earlier runs from the log while the current run's records arrive live). ``close_run``
-ends a run that stopped: its open agent time ends at its last event, and its calls still
+ends a run that stopped: its open agent time ends at its last event, and its tasks still
 in progress count as ``failed`` exits (the service stopped during them, as the history
 records them) or, answered, as answered without a handle time.
 
@@ -31,12 +35,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from acd.contacts import CALLBACK, VOICE, channel_of, exit_outcome
+from acd.capacity import VOICE_ONLY, Capacity
+from acd.contacts import CALLBACK, VOICE_SEAT, channel_of, exit_outcome
 from acd.events import (
     AgentStateChanged,
+    AgentTaskChanged,
     CallAbandoned,
     CallAnswered,
     CallbackSettled,
@@ -47,34 +53,36 @@ from acd.events import (
     CallQueued,
     EventRecord,
 )
-from acd.kpi import (
-    BUSY_STATES,
-    NO_WAIT_S,
-    RONA_KEY,
-    AgentKpi,
-    CallbackKpis,
-    CallKpis,
-    KpiReport,
-    SlPolicy,
-)
-from acd.kpi_tally import Tally, ratio
+from acd.kpi import NO_WAIT_S, CallKpis, KpiReport, SlPolicy, gave_up
+from acd.kpi_agent_time import SLICE_S, AgentTime, open_time
+from acd.kpi_backlog import Backlog, EdgeBacklogs, Key, Waiting, combine
+from acd.kpi_tally import Tally, report_of
+from acd.kpi_work import AgentWork
 from history.outcomes import Outcome
 
-__all__ = ["FOLDED_EVENTS", "ROLLING_WINDOWS_S", "SLICE_S", "KpiAggregate", "Tally"]
+__all__ = [
+    "FOLDED_EVENTS",
+    "ROLLING_WINDOWS_S",
+    "SLICE_S",
+    "CapacityOf",
+    "KpiAggregate",
+    "Tally",
+]
 
-SLICE_S = 60.0
 #: The rolling windows beside the fixed intervals.
 ROLLING_WINDOWS_S = (900.0, 1800.0, 3600.0)
 #: Slices kept: the longest window, plus the slice it starts in.
 KEEP_SLICES = int(max(ROLLING_WINDOWS_S) // SLICE_S) + 1
-#: Calls that left a queue, remembered in case they are queued again under the same id.
+#: Tasks that left a queue, remembered in case they are queued again under the same id.
 REMEMBERED_EXITS = 5000
+#: An agent's capacity (agents.yaml) by their id.
+CapacityOf = Callable[[str], Capacity]
 
-Key = tuple[str, str]  # (queue, channel)
 #: The events ``KpiAggregate.add`` folds (others, such as offers' explanations, rejections
 #: and reloads, change no figure): what a rebuild reads back from the log.
 FOLDED_EVENTS = (
     AgentStateChanged,
+    AgentTaskChanged,
     CallAbandoned,
     CallAnswered,
     CallbackSettled,
@@ -86,9 +94,14 @@ FOLDED_EVENTS = (
 )
 
 
+def _voice_only(agent_id: str) -> Capacity:
+    return VOICE_ONLY
+
+
 class _Call:
     __slots__ = (
         "agent_id",
+        "agent_s",
         "answered_at",
         "cells",
         "channel",
@@ -107,35 +120,34 @@ class _Call:
         self.agent_id: str | None = None
         self.hold_s = 0.0
         self.hold_since: float | None = None
+        #: The agent's time it took so far (``acd.kpi``'s agent time), until it ends.
+        self.agent_s = 0.0
         #: The outcome of its exit from the queue, if it left without an agent.
         self.exit: str | None = None
 
 
-class _Agent:
-    __slots__ = ("since", "state")
-
-    def __init__(self, state: str, since: float) -> None:
-        self.state, self.since = state, since
-
-
-@dataclass(slots=True)
-class _AgentDay:
-    times: dict[str, float] = field(default_factory=dict)
-    calls: int = 0
-    talk_s: float = 0.0
-    hold_s: float = 0.0
-
-
 class _Run:
-    __slots__ = ("agents", "calls", "ended", "last", "left")
+    __slots__ = ("agents", "backlog", "calls", "ended", "last", "left", "next_edge")
 
     def __init__(self) -> None:
         self.calls: dict[str, _Call] = {}
-        self.agents: dict[str, _Agent] = {}
-        #: Calls over, until their agent's wrap-up ends (and callback attempts until settled).
+        self.agents: dict[str, AgentWork] = {}
+        #: Tasks over, until their agent's wrap-up ends (and callback attempts until settled).
         self.ended: OrderedDict[str, _Call] = OrderedDict()
         self.left: OrderedDict[str, _Call] = OrderedDict()
+        self.backlog = Backlog()
+        #: The next interval edge at which the run's backlog is to be taken.
+        self.next_edge = math.inf
         self.last = -math.inf
+
+    def give(self, task_id: str, seconds: float) -> None:
+        """``seconds`` of an agent's time to a task they handle (to its cells once over)."""
+        c = self.calls.get(task_id)
+        if c is not None:
+            c.agent_s += seconds
+        elif (c := self.ended.get(task_id)) is not None:
+            for cell in c.cells:
+                cell.agent_sum += seconds
 
 
 class KpiAggregate:
@@ -145,58 +157,58 @@ class KpiAggregate:
         *,
         interval_s: float = 900.0,
         day_start: float = -math.inf,
+        capacity: CapacityOf | None = None,
     ) -> None:
         self.policy = SlPolicy() if policy is None else policy
         self.interval_s = interval_s
         self.day_start = day_start
+        #: Each agent's capacity, read when the agent is first seen and at each login (none
+        #: by default: the phone only).
+        self.capacity = _voice_only if capacity is None else capacity
         self._runs: dict[str, _Run] = {}
         self._slices: dict[int, dict[Key, Tally]] = {}
         self._intervals: dict[int, dict[Key, Tally]] = {}
         self._day: dict[Key, Tally] = {}
-        self._slice_time: dict[int, dict[str, float]] = {}
-        self._interval_time: dict[int, dict[str, float]] = {}
-        self._day_time: dict[str, float] = {}
-        self._agent_day: dict[str, _AgentDay] = {}
+        self._time = AgentTime(interval_s, day_start, KEEP_SLICES)
+        self._edges = EdgeBacklogs(interval_s)
         self._newest_slice = -math.inf
         self.events = 0
         self.last = -math.inf
+        #: How each kind of event is folded (the others change no figure).
+        self._fold: dict[type, Callable[[_Run, Any, float], None]] = {
+            AgentStateChanged: self._agent_state,
+            AgentTaskChanged: self._agent_task,
+            CallQueued: self._queued,
+            CallOffered: _offered,
+            CallAnswered: self._answered,
+            CallEnded: self._ended,
+            CallAbandoned: self._abandoned,
+            CallMoved: self._moved,
+            CallHoldChanged: _hold,
+            CallbackSettled: self._settled,
+        }
+        assert set(self._fold) == set(FOLDED_EVENTS)
 
     # folding ------------------------------------------------------------------------------
     def add(self, record: EventRecord, run: str = "") -> None:
-        """Fold one record of ``run``: constant time (agent time: per edge it crosses)."""
+        """Fold one record of ``run``: constant time (agent time: per edge it crosses and
+        task in hand)."""
         at, e = record.at, record.event
         state = self._runs.get(run)
         if state is None:
             state = self._runs[run] = _Run()
-        state.last = max(state.last, at)
-        self.last = max(self.last, at)
+            state.next_edge = self._edges.first_edge(at)
+        if at >= state.next_edge:
+            state.next_edge = self._edges.take(state.backlog, state.next_edge, at)
+        if at > state.last:
+            state.last = at
+        if at > self.last:
+            self.last = at
         self.events += 1
         self._advance(at)
-        if isinstance(e, AgentStateChanged):
-            self._agent_state(state, e, at)
-        elif isinstance(e, CallQueued):
-            self._queued(state, e)
-        elif isinstance(e, CallOffered):
-            if (c := state.calls.get(e.call_id)) is not None and c.offered_at is None:
-                c.offered_at = at
-        elif isinstance(e, CallAnswered):
-            if (c := state.calls.get(e.call_id)) is not None and c.answered_at is None:
-                self._answered(c, e.agent_id, at)
-        elif isinstance(e, CallEnded):
-            self._ended(state, e.call_id, at)
-        elif isinstance(e, CallAbandoned):
-            self._abandoned(state, e, at)
-        elif isinstance(e, CallMoved):
-            if (c := state.calls.get(e.call_id)) is not None and e.queue != c.queue:
-                self._move(c, e.queue)
-        elif isinstance(e, CallHoldChanged):
-            if (c := state.calls.get(e.call_id)) is not None:
-                if e.on_hold:
-                    c.hold_since = at if c.hold_since is None else c.hold_since
-                else:
-                    _end_hold(c, at)
-        elif isinstance(e, CallbackSettled):
-            self._settled(state, e)
+        fold = self._fold.get(type(e))
+        if fold is not None:
+            fold(state, e, at)
 
     def add_all(self, records: Iterable[EventRecord], run: str = "") -> KpiAggregate:
         for record in records:
@@ -205,13 +217,13 @@ class KpiAggregate:
 
     def close_run(self, run: str, at: float | None = None) -> None:
         """The run stopped (at its last event, or ``at``): its open agent time ends there and
-        its calls in progress count as the service's failures."""
+        its tasks in progress count as the service's failures."""
         state = self._runs.pop(run, None)
         if state is None:
             return
         end = state.last if at is None else at
-        for agent_id, agent in state.agents.items():
-            self._spend(agent_id, agent.state, agent.since, end)
+        for work in state.agents.values():
+            work.elapse(end, self._time, state.give)
         for c in state.calls.values():
             _end_hold(c, end)
             if c.answered_at is None:
@@ -225,53 +237,64 @@ class KpiAggregate:
     def start_day(self, day_start: float) -> None:
         """A new day from ``day_start``: the day's cells start empty, older intervals go."""
         self.day_start = day_start
-        self._day, self._day_time, self._agent_day = {}, {}, {}
+        self._day = {}
         for k in [k for k in self._intervals if (k + 1) * self.interval_s <= day_start]:
             del self._intervals[k]
-        for k in [k for k in self._interval_time if (k + 1) * self.interval_s <= day_start]:
-            del self._interval_time[k]
+        self._time.start_day(day_start)
+        self._edges.forget_before(day_start)
 
     # reports ------------------------------------------------------------------------------
     def day(self, now: float) -> KpiReport:
         start = self.day_start if math.isfinite(self.day_start) else self._first(now)
-        return self._report(self._day.items(), self._day_time, start, now, now, agents=True)
+        return self._report(
+            self._day.items(), self._time.day, start, now, self._waiting(), agents=True
+        )
 
     def by_queue_channel(self, now: float) -> dict[Key, CallKpis]:
-        """Today's figures of each queue and channel."""
-        return {key: tally.kpis(self.policy) for key, tally in sorted(self._day.items())}
+        """Today's figures of each queue and channel (with the backlog now)."""
+        waiting = self._waiting()
+        out: dict[Key, CallKpis] = {}
+        for key in sorted({*self._day, *waiting}):
+            tally = Tally()
+            if key in self._day:
+                tally.add(self._day[key])
+            if key in waiting:
+                tally.waiting_now(*waiting[key])
+            out[key] = tally.kpis(self.policy, now)
+        return out
 
     def interval(self, start: float, now: float) -> KpiReport:
         """The fixed interval that begins at ``start`` (on an interval edge)."""
         k = math.floor(start / self.interval_s)
         lo, hi = k * self.interval_s, (k + 1) * self.interval_s
         cells = self._intervals.get(k, {}).items()
-        return self._report(cells, self._interval_time.get(k, {}), lo, min(hi, now), now)
+        times = self._time.intervals.get(k, {})
+        waiting = self._waiting(k) if hi <= now else self._waiting()
+        return self._report(cells, times, lo, min(hi, now), waiting)
 
     def intervals(self, now: float) -> list[KpiReport]:
         """Today's intervals with anything in them, oldest first."""
         size = self.interval_s
         keys = sorted(
             k
-            for k in set(self._intervals) | set(self._interval_time)
+            for k in set(self._intervals) | set(self._time.intervals)
             if (k + 1) * size > self.day_start and k * size <= now
         )
         return [self.interval(k * size, now) for k in keys]
 
     def rolling(self, window_s: float, now: float) -> KpiReport:
-        """Calls that entered in the last ``window_s`` (to the minute: from the start of the
-        minute ``window_s`` ago) and agent time since then."""
+        """Tasks that entered in the last ``window_s`` (to the minute: from the start of the
+        minute ``window_s`` ago), agent time since then, and the backlog now."""
         first = math.floor((now - window_s) / SLICE_S)
         last = math.floor(now / SLICE_S)
         cells: dict[Key, Tally] = {}
-        times: dict[str, float] = {}
         for k in range(max(first, last - KEEP_SLICES + 1), last + 1):
             for key, tally in self._slices.get(k, {}).items():
                 cells.setdefault(key, Tally()).add(tally)
-            for s, v in self._slice_time.get(k, {}).items():
-                times[s] = times.get(s, 0.0) + v
-        return self._report(cells.items(), times, first * SLICE_S, now, now)
+        times = self._time.window(first, last)
+        return self._report(cells.items(), times, first * SLICE_S, now, self._waiting())
 
-    # internals: calls --------------------------------------------------------------------
+    # internals: tasks --------------------------------------------------------------------
     def _cells(self, entry: float, key: Key) -> tuple[Tally, ...]:
         cells = [self._intervals.setdefault(math.floor(entry / self.interval_s), {})]
         s = math.floor(entry / SLICE_S)
@@ -281,7 +304,7 @@ class KpiAggregate:
             cells.append(self._day)
         return tuple(by_key.setdefault(key, Tally()) for by_key in cells)
 
-    def _queued(self, run: _Run, e: CallQueued) -> None:
+    def _queued(self, run: _Run, e: CallQueued, at: float) -> None:
         again = run.left.pop(e.call_id, None) or run.calls.pop(e.call_id, None)
         if again is not None:  # queued again (an overflow): it counts where it ends
             for cell in again.cells:
@@ -293,18 +316,28 @@ class KpiAggregate:
         for cell in c.cells:
             cell.offered += 1
         run.calls[e.call_id] = c
+        run.backlog.join(e.call_id, (e.queue, channel), e.entry_time)
 
-    def _move(self, c: _Call, queue: str) -> None:
+    def _moved(self, run: _Run, e: CallMoved, at: float) -> None:
+        c = run.calls.get(e.call_id)
+        if c is None or e.queue == c.queue:
+            return
         for cell in c.cells:
             cell.offered -= 1
+        queue = e.queue
         c.queue, c.cells = queue, self._cells(c.entry, (queue, c.channel))
         for cell in c.cells:
             cell.offered += 1
+        run.backlog.move(e.call_id, (queue, c.channel))
 
-    def _answered(self, c: _Call, agent_id: str, at: float) -> None:
-        c.answered_at, c.agent_id = at, agent_id
+    def _answered(self, run: _Run, e: CallAnswered, at: float) -> None:
+        c = run.calls.get(e.call_id)
+        if c is None or c.answered_at is not None:
+            return
+        run.backlog.leave(e.call_id)
+        c.answered_at, c.agent_id = at, e.agent_id
         wait = at - c.entry
-        within = wait <= self.policy.queue_targets.get(c.queue, self.policy.target_s)
+        within = wait <= self.policy.target(c.queue, c.channel)
         queued = (at if c.offered_at is None else c.offered_at) - c.entry
         waited = queued > NO_WAIT_S
         for cell in c.cells:
@@ -314,7 +347,8 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _ended(self, run: _Run, call_id: str, at: float) -> None:
+    def _ended(self, run: _Run, e: CallEnded, at: float) -> None:
+        call_id = e.call_id
         c = run.calls.get(call_id)
         if c is None or c.answered_at is None:
             return
@@ -325,19 +359,21 @@ class KpiAggregate:
             cell.handled += 1
             cell.talk_sum += talk
             cell.hold_sum += c.hold_s
+            cell.agent_sum += c.agent_s
         if c.entry >= self.day_start and c.agent_id is not None:
-            row = self._agent_day.setdefault(c.agent_id, _AgentDay())
-            row.calls += 1
-            row.talk_s += talk
-            row.hold_s += c.hold_s
-        _remember(run.ended, call_id, c)
+            self._time.handled(c.agent_id, talk, c.hold_s)
+        work = None if c.agent_id is None else run.agents.get(c.agent_id)
+        # a digital task is remembered while in wrap-up: its wrap and agent time are to come
+        if c.channel in VOICE_SEAT or (work is not None and work.in_hand(call_id)):
+            _remember(run.ended, call_id, c)
 
     def _abandoned(self, run: _Run, e: CallAbandoned, at: float) -> None:
         c = run.calls.get(e.call_id)
         if c is None or c.answered_at is not None:
             return
         del run.calls[e.call_id]
-        if not e.by_caller:
+        run.backlog.leave(e.call_id)
+        if not gave_up(e, c.channel):
             c.exit = exit_outcome(e.reason, c.channel)
             for cell in c.cells:
                 cell.exits[c.exit] = cell.exits.get(c.exit, 0) + 1
@@ -348,7 +384,7 @@ class KpiAggregate:
             for cell in c.cells:
                 cell.short += 1
             return
-        within = wait <= self.policy.queue_targets.get(c.queue, self.policy.target_s)
+        within = wait <= self.policy.target(c.queue, c.channel)
         waited = c.offered_at is None or c.offered_at - c.entry > NO_WAIT_S
         for cell in c.cells:
             cell.abandoned += 1
@@ -357,7 +393,7 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _settled(self, run: _Run, e: CallbackSettled) -> None:
+    def _settled(self, run: _Run, e: CallbackSettled, at: float) -> None:
         c = run.ended.get(e.call_id) or run.calls.get(e.call_id)
         if c is None or c.channel != CALLBACK or c.answered_at is None or c.exit is not None:
             return
@@ -369,50 +405,36 @@ class KpiAggregate:
                 cell.failed += 1
 
     # internals: agents --------------------------------------------------------------------
+    def _work(self, run: _Run, agent_id: str, seat: str, at: float) -> AgentWork:
+        """The agent's work, their time counted up to ``at``."""
+        work = run.agents.get(agent_id)
+        if work is None:
+            work = run.agents[agent_id] = AgentWork(agent_id, seat, at, self.capacity(agent_id))
+        else:
+            work.elapse(at, self._time, run.give)
+        return work
+
     def _agent_state(self, run: _Run, e: AgentStateChanged, at: float) -> None:
-        agent = run.agents.get(e.agent_id)
-        if agent is None:
-            agent = run.agents[e.agent_id] = _Agent(e.before, at)
-        self._spend(e.agent_id, agent.state, agent.since, at)
-        if agent.state == "wrap_up" and e.call_id is not None:
+        work = self._work(run, e.agent_id, e.before, at)
+        if work.seat == "wrap_up" and e.call_id is not None:
             c = run.ended.get(e.call_id)
             if c is not None:
                 for cell in c.cells:
-                    cell.wrap_sum += at - agent.since
+                    cell.wrap_sum += at - work.seat_since
                 if e.after != "wrap_up" and c.channel != CALLBACK:
                     del run.ended[e.call_id]
         if e.event == "ring_no_answer":
-            self._rona(e.agent_id, at)
-        agent.state, agent.since = e.after, at
+            self._time.rona(e.agent_id, at)
+        if work.seat == "logged_out" and e.after != "logged_out":
+            work.new_capacity(self.capacity(e.agent_id))
+        work.seat_changed(e.after, e.call_id, at)
 
-    def _rona(self, agent_id: str, at: float) -> None:
-        for times in self._time_cells(at):
-            times[RONA_KEY] = times.get(RONA_KEY, 0.0) + 1
-        if at >= self.day_start:
-            row = self._agent_day.setdefault(agent_id, _AgentDay()).times
-            row[RONA_KEY] = row.get(RONA_KEY, 0.0) + 1
-
-    def _time_cells(self, at: float) -> list[dict[str, float]]:
-        cells = [self._interval_time.setdefault(math.floor(at / self.interval_s), {})]
-        s = math.floor(at / SLICE_S)
-        if s > self._newest_slice - KEEP_SLICES:
-            cells.append(self._slice_time.setdefault(s, {}))
-        if at >= self.day_start:
-            cells.append(self._day_time)
-        return cells
-
-    def _spend(self, agent_id: str, state: str, lo: float, hi: float) -> None:
-        if hi <= lo:
-            return
-        day_lo = max(lo, self.day_start)
-        if hi > day_lo:
-            self._day_time[state] = self._day_time.get(state, 0.0) + hi - day_lo
-            row = self._agent_day.setdefault(agent_id, _AgentDay()).times
-            row[state] = row.get(state, 0.0) + hi - day_lo
-        _split(self._interval_time, self.interval_s, state, lo, hi)
-        oldest = (self._newest_slice - KEEP_SLICES + 1) * SLICE_S
-        if hi > oldest:
-            _split(self._slice_time, SLICE_S, state, max(lo, oldest), hi)
+    def _agent_task(self, run: _Run, e: AgentTaskChanged, at: float) -> None:
+        work = self._work(run, e.agent_id, "logged_out", at)
+        wrap = work.task_changed(e.call_id, e.channel, e.after, at)
+        if wrap is not None and (c := run.ended.pop(e.call_id, None)) is not None:
+            for cell in c.cells:
+                cell.wrap_sum += wrap
 
     def _advance(self, at: float) -> None:
         """A new minute: slices older than the longest window go."""
@@ -420,92 +442,61 @@ class KpiAggregate:
         if s <= self._newest_slice:
             return
         self._newest_slice = s
-        for table in (self._slices, self._slice_time):
-            for k in [k for k in table if k <= s - KEEP_SLICES]:
-                del table[k]
+        for k in [k for k in self._slices if k <= s - KEEP_SLICES]:
+            del self._slices[k]
+        self._time.advance(s)
 
     def _first(self, now: float) -> float:
-        keys = list(self._intervals) + list(self._interval_time)
+        keys = list(self._intervals) + list(self._time.intervals)
         return min(keys) * self.interval_s if keys else now
 
-    def _open_time(self, lo: float, hi: float) -> dict[str, float]:
-        """Agents' current stretches within [lo, hi), by state."""
-        times: dict[str, float] = {}
-        for run in self._runs.values():
-            for agent in run.agents.values():
-                span = hi - max(agent.since, lo)
-                if span > 0:
-                    times[agent.state] = times.get(agent.state, 0.0) + span
-        return times
+    def _waiting(self, k: int | None = None) -> dict[Key, Waiting]:
+        """The backlog now, or (``k``) at the end edge of interval ``k``: what runs left there,
+        and the backlog now of runs with no event since (their backlog then)."""
+        if k is None:
+            return combine(r.backlog.now() for r in self._runs.values())
+        edge = (k + 1) * self.interval_s
+        quiet = (r.backlog.now() for r in self._runs.values() if r.next_edge <= edge)
+        return combine((self._edges.of(k), *quiet))
 
     def _report(
         self,
         cells: Iterable[tuple[Key, Tally]],
-        closed_time: dict[str, float],
+        closed_time: Mapping[str, float],
         start: float,
         end: float,
-        now: float,
+        waiting: Mapping[Key, Waiting],
         *,
         agents: bool = False,
     ) -> KpiReport:
-        voice = Tally()
-        by_queue: dict[str, Tally] = {}
-        by_channel: dict[str, Tally] = {}
-        for (queue, channel), tally in cells:
-            by_channel.setdefault(channel, Tally()).add(tally)
-            if channel == VOICE:
-                voice.add(tally)
-                by_queue.setdefault(queue, Tally()).add(tally)
+        """The figures of ``cells`` and agents' time from ``start`` to ``end``, with the
+        backlog ``waiting`` at ``end``."""
         times = dict(closed_time)
-        for s, v in self._open_time(start, end).items():
-            times[s] = times.get(s, 0.0) + v
-        busy = sum(times.get(s, 0.0) for s in BUSY_STATES)
-        idle = times.get("available", 0.0)
-        policy = self.policy
-        back = by_channel.get(CALLBACK, Tally())
-        return KpiReport(
-            start=start,
-            end=end,
-            calls=voice.kpis(policy),
-            occupancy=ratio(busy, busy + idle),
-            by_queue={q: t.kpis(policy) for q, t in sorted(by_queue.items())},
-            agents=self._agent_rows(now) if agents else (),
-            by_channel={ch: t.kpis(policy) for ch, t in sorted(by_channel.items())},
-            callbacks=CallbackKpis(
-                requested=voice.exits.get(Outcome.CALLBACK_REQUESTED, 0),
-                attempts=back.offered,
-                connected=back.answered,
-                completed=back.completed,
-                failed=back.failed + back.exits.get(Outcome.CALLBACK_FAILED, 0),
-            ),
-        )
+        working = [w for r in self._runs.values() for w in r.agents.values()]
+        for key, v in open_time(working, start, end).items():
+            times[key] = times.get(key, 0.0) + v
+        rows = self._time.agent_rows(self._working(), end) if agents else ()
+        return report_of(cells, waiting, times, rows, self.policy, start, end)
 
-    def _agent_rows(self, now: float) -> tuple[AgentKpi, ...]:
-        rows = {a: (d, dict(d.times)) for a, d in self._agent_day.items()}
+    def _working(self) -> Iterable[tuple[str, AgentWork]]:
         for run in self._runs.values():
-            for agent_id, agent in run.agents.items():
-                span = now - max(agent.since, self.day_start)
-                if span > 0:
-                    day, times = rows.setdefault(agent_id, (_AgentDay(), {}))
-                    times[agent.state] = times.get(agent.state, 0.0) + span
-        out = []
-        for agent_id, (day, t) in sorted(rows.items()):
-            busy = sum(t.get(s, 0.0) for s in BUSY_STATES)
-            out.append(
-                AgentKpi(
-                    agent_id,
-                    day.calls,
-                    day.talk_s,
-                    day.hold_s,
-                    t.get("wrap_up", 0.0),
-                    t.get("paused", 0.0),
-                    t.get("available", 0.0),
-                    sum(v for s, v in t.items() if s not in ("logged_out", RONA_KEY)),
-                    int(t.get(RONA_KEY, 0)),
-                    ratio(busy, busy + t.get("available", 0.0)),
-                )
-            )
-        return tuple(out)
+            yield from run.agents.items()
+
+
+def _offered(run: _Run, e: CallOffered, at: float) -> None:
+    c = run.calls.get(e.call_id)
+    if c is not None and c.offered_at is None:
+        c.offered_at = at
+
+
+def _hold(run: _Run, e: CallHoldChanged, at: float) -> None:
+    c = run.calls.get(e.call_id)
+    if c is None:
+        return
+    if e.on_hold:
+        c.hold_since = at if c.hold_since is None else c.hold_since
+    else:
+        _end_hold(c, at)
 
 
 def _end_hold(c: _Call, at: float) -> None:
@@ -518,14 +509,3 @@ def _remember(memory: OrderedDict[str, _Call], call_id: str, c: _Call) -> None:
     memory[call_id] = c
     if len(memory) > REMEMBERED_EXITS:
         memory.popitem(last=False)
-
-
-def _split(
-    table: dict[int, dict[str, float]], size: float, state: str, lo: float, hi: float
-) -> None:
-    k = math.floor(lo / size)
-    while lo < hi:
-        edge = min(hi, (k + 1) * size)
-        row = table.setdefault(k, {})
-        row[state] = row.get(state, 0.0) + edge - lo
-        lo, k = edge, k + 1

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acd.agents import AgentPolicy
 from acd.capacity import Capacity
-from acd.contacts import VOICE_SEAT
-from acd.kpi import AbandonTreatment, SlPolicy
+from acd.contacts import VOICE, VOICE_SEAT
+from acd.kpi import ALL_CHANNELS, AbandonTreatment, SlPolicy
 from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
 from acd.queue import QueuePolicy
 from acd.skills import Condition, QueueSkills, RelaxStep, SkillRule
@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 Level = Annotated[int, Field(ge=0, le=100)]
+#: A channel's name: voice, callback, chat, email, voicemail, whatsapp, sms...
+ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+#: A service-level target: seconds above 0 (an e-mail's are hours).
+TargetSeconds = Annotated[float, Field(gt=0)]
 MinLevel = Annotated[int, Field(ge=1, le=100)]
 Seconds = Annotated[float, Field(ge=0)]
 
@@ -169,8 +173,19 @@ class RelaxConfig(_Model):
     label: str = ""
 
 
+def _channel_targets(targets: dict[str, float], where: str) -> None:
+    """A channel's service-level target is not the voice target (``sl_target_s``)."""
+    if VOICE in targets:
+        raise ValueError(f"{where}: voice's target is the queue's sl_target_s")
+    if ALL_CHANNELS in targets:
+        raise ValueError(f"{where}: {ALL_CHANNELS!r} names every channel together")
+
+
 class QueueConfig(_Model):
-    sl_target_s: Annotated[float, Field(gt=0)] = 20.0
+    #: The service-level target of calls (and of every channel without its own below).
+    sl_target_s: TargetSeconds = 20.0
+    #: This queue's own target for a channel (chat, email...), before service_level's.
+    channel_targets_s: dict[ChannelName, TargetSeconds] = {}
     strategy: Strategy = Strategy.LONGEST_IDLE
     aging: AgingConfig = AgingConfig()
     sl_risk: SlRiskConfig = SlRiskConfig()
@@ -186,6 +201,7 @@ class QueueConfig(_Model):
         times = [step.after_s for step in self.relax]
         if times != sorted(set(times)):
             raise ValueError("relax: after_s must be strictly increasing")
+        _channel_targets(self.channel_targets_s, "channel_targets_s")
         return self
 
     def policy(self, name: str) -> QueuePolicy:
@@ -227,6 +243,14 @@ class QueueConfig(_Model):
 class ServiceLevelConfig(_Model):
     short_abandon_s: Seconds = 5.0
     abandons: AbandonTreatment = AbandonTreatment.AGAINST
+    #: A channel's target in every queue (an e-mail's is hours where a call's is seconds);
+    #: a queue's own ``channel_targets_s`` comes first, its ``sl_target_s`` after.
+    channel_targets_s: dict[ChannelName, TargetSeconds] = {}
+
+    @model_validator(mode="after")
+    def _not_voice(self) -> ServiceLevelConfig:
+        _channel_targets(self.channel_targets_s, "channel_targets_s")
+        return self
 
 
 class ConversationsConfig(_Model):
@@ -266,6 +290,12 @@ class QueuesConfig(_Model):
             short_abandon_s=self.service_level.short_abandon_s,
             abandons=self.service_level.abandons,
             queue_targets=targets,
+            channel_targets=dict(self.service_level.channel_targets_s),
+            queue_channel_targets={
+                (name, channel): target
+                for name, q in self.queues.items()
+                for channel, target in q.channel_targets_s.items()
+            },
         )
 
 
@@ -316,6 +346,8 @@ class CapacityConfig(_Model):
         seat = sorted(set(self.digital) & VOICE_SEAT)
         if seat:
             raise ValueError(f"{', '.join(seat)}: the phone takes one call at a time, not listed")
+        if ALL_CHANNELS in self.digital:
+            raise ValueError(f"{ALL_CHANNELS!r} names every channel together in the KPIs")
         return self
 
     def capacity(self) -> Capacity:

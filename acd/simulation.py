@@ -30,7 +30,8 @@ from acd.calls import IncomingCall
 from acd.clock import ManualClock
 from acd.erlang_c import ErlangC, erlang_c_kpis
 from acd.events import EventRecord, InMemoryEventSink
-from acd.kpi import CallKpis, CallOutcome, KpiAccumulator, KpiReport, call_kpis
+from acd.kpi import CallKpis, CallOutcome, KpiReport, call_kpis
+from acd.kpi_recount import KpiAccumulator
 from acd.offer import Offer
 from acd.policy import AgentConfig, AgentsConfig
 from acd.scenario import ScenarioConfig, SimCall, apply_policy, generate_traffic

@@ -191,8 +191,9 @@ async def first_contact_resolution(
 
 async def fcr_counts(
     session: AsyncSession, since: datetime, until: datetime, window: timedelta, now: datetime
-) -> dict[Fcr, int]:
-    """FCR of every inbound, identified contact started in [since, until)."""
+) -> dict[str, dict[Fcr, int]]:
+    """FCR of every inbound, identified contact started in [since, until), by the channel
+    of that contact (the repeat may be on any channel)."""
     next_inbound = (
         func.lead(InteractionRow.started_at, type_=UtcDateTime())
         .over(
@@ -202,7 +203,9 @@ async def fcr_counts(
         .label("next_inbound")
     )
     contacts = (
-        select(InteractionRow.started_at, InteractionRow.status, next_inbound)
+        select(
+            InteractionRow.started_at, InteractionRow.status, InteractionRow.channel, next_inbound
+        )
         .where(
             InteractionRow.customer_id.is_not(None),
             InteractionRow.direction == Direction.IN.value,
@@ -211,9 +214,12 @@ async def fcr_counts(
         )
         .subquery()
     )
-    started = contacts.c.started_at
-    query = select(started, contacts.c.status, contacts.c.next_inbound).where(started < until)
-    counts = dict.fromkeys(Fcr, 0)
-    for started_at, status, following in await session.execute(query):
-        counts[_verdict(status, started_at, following, window, now)] += 1
+    started, c = contacts.c.started_at, contacts.c
+    query = select(started, c.status, c.channel, c.next_inbound).where(started < until)
+    counts: dict[str, dict[Fcr, int]] = {}
+    for started_at, status, channel, following in await session.execute(query):
+        of_channel = counts.get(channel)
+        if of_channel is None:
+            of_channel = counts[channel] = dict.fromkeys(Fcr, 0)
+        of_channel[_verdict(status, started_at, following, window, now)] += 1
     return counts

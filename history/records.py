@@ -7,6 +7,7 @@ record into JSON values (ISO 8601 times, enum values).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -246,6 +247,27 @@ class FcrRate:
         """achieved / decided contacts (pending ones are not decided yet)."""
         decided = self.achieved + self.repeated + self.unresolved
         return self.achieved / decided if decided else None
+
+    @classmethod
+    def total(
+        cls, since: datetime, until: datetime, window_days: float, parts: Iterable[FcrRate]
+    ) -> FcrRate:
+        """The rates of ``parts`` (channels of the same period) as one."""
+        counts = [0, 0, 0, 0, 0]
+        for p in parts:
+            for i, n in enumerate((p.contacts, p.achieved, p.repeated, p.unresolved, p.pending)):
+                counts[i] += n
+        contacts, achieved, repeated, unresolved, pending = counts
+        return cls(
+            since=since,
+            until=until,
+            window_days=window_days,
+            contacts=contacts,
+            achieved=achieved,
+            repeated=repeated,
+            unresolved=unresolved,
+            pending=pending,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -304,21 +304,37 @@ class HistoryRepository:
         now: datetime | None = None,
     ) -> FcrRate:
         """FCR over the inbound, identified contacts that started in [since, until)."""
+        by_channel = await self.fcr_by_channel(since, until, window_days=window_days, now=now)
+        return FcrRate.total(since, until, window_days, by_channel.values())
+
+    async def fcr_by_channel(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        window_days: float = 7.0,
+        now: datetime | None = None,
+    ) -> dict[str, FcrRate]:
+        """FCR over the inbound, identified contacts that started in [since, until), by the
+        channel of the contact (the customer's repeat contact may be on any channel)."""
         window = timedelta(days=window_days)
         async with self._read() as session:
             counts = await queries.fcr_counts(
                 session, since, until, window, now or self.context.now()
             )
-        return FcrRate(
-            since=since,
-            until=until,
-            window_days=window_days,
-            contacts=sum(counts[v] for v in Fcr if v is not Fcr.UNKNOWN),
-            achieved=counts[Fcr.ACHIEVED],
-            repeated=counts[Fcr.REPEATED],
-            unresolved=counts[Fcr.UNRESOLVED],
-            pending=counts[Fcr.PENDING],
-        )
+        return {
+            channel: FcrRate(
+                since=since,
+                until=until,
+                window_days=window_days,
+                contacts=sum(c[v] for v in Fcr if v is not Fcr.UNKNOWN),
+                achieved=c[Fcr.ACHIEVED],
+                repeated=c[Fcr.REPEATED],
+                unresolved=c[Fcr.UNRESOLVED],
+                pending=c[Fcr.PENDING],
+            )
+            for channel, c in sorted(counts.items())
+        }
 
     async def csat(
         self, since: datetime, until: datetime, *, channel: Channel | None = None

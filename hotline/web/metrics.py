@@ -4,9 +4,12 @@ For a scraper with a bearer token holding ``events:read`` (``hotline token creat
 prometheus --scope events:read``), or a signed-in supervisor or admin. Everything comes from
 the supervisor hub's snapshot, so a scrape costs what one page update costs, and the
 figures are the page's: today's contacts per queue and channel by outcome
-(``history.outcomes`` names), the callbacks, the rolling windows, and
+(``history.outcomes`` names), the callbacks, the rolling windows; per channel (label
+``channel``, ``all`` for every channel but callback attempts together) service level, ASA,
+handle time and agent time per task, abandonment, the backlog now and its oldest task, the
+use of digital capacity and FCR; the occupancy (digital work included); and
 ``hotline_kpi_stale`` (1 while today's figures hold only this run's events: the event log
-is being read, or could not be).
+is being read, or could not be). ``acd.kpi`` defines every figure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.kpi import ALL_CHANNELS
 from hotline.web.auth.guard import AUTH
 from hotline.web.auth.sessions import COOKIE
 from hotline.web.auth.users import Role
@@ -82,6 +86,7 @@ def render(hub: SupervisorHub) -> str:
     ):
         out.metric(name, "gauge", help_ + " Today, since local midnight.", [("", kpis[key])])
     _contacts(out, snapshot)
+    _channels(out, snapshot)
     counts = hub.event_counts
     for name, kind, help_ in (
         ("hotline_routing_decisions_total", "CallOffered", "Offers of a call to an agent."),
@@ -156,6 +161,64 @@ def _contacts(out: _Text, snapshot: dict[str, Any]) -> None:
         "gauge",
         "1 while today's figures hold only this run's events (event log not read yet).",
         [("", int(bool(snapshot["kpi_status"]["stale"])))],
+    )
+
+
+#: Today's figures per channel: (metric, the figure's key, help).
+CHANNEL_FIGURES = (
+    ("hotline_channel_offered_today", "offered", "Contacts offered today."),
+    ("hotline_channel_answered_today", "answered", "Contacts answered today."),
+    ("hotline_channel_abandoned_today", "abandoned", "Contacts abandoned today (not short)."),
+    ("hotline_channel_service_level_ratio", "service_level", "Share answered within target."),
+    ("hotline_channel_asa_seconds", "asa", "Average speed of answer."),
+    ("hotline_channel_aht_seconds", "aht", "Handle time per contact (talk, hold, wrap-up)."),
+    (
+        "hotline_channel_agent_time_seconds",
+        "agent_time",
+        "Agent time per contact: agents' time divided among the contacts held at once.",
+    ),
+    ("hotline_channel_abandon_ratio", "abandon_rate", "Share of contacts abandoned."),
+    ("hotline_channel_backlog", "backlog", "Contacts waiting now."),
+    (
+        "hotline_channel_backlog_oldest_seconds",
+        "oldest_age_s",
+        "Age of the oldest contact waiting now (NaN: none).",
+    ),
+)
+
+
+def _channels(out: _Text, snapshot: dict[str, Any]) -> None:
+    channels = snapshot["channels"]
+    for name, key, help_ in CHANNEL_FIGURES:
+        samples = [(_labels(channel=ch), k[key]) for ch, k in channels.items()]
+        out.metric(name, "gauge", f"{help_} Today, per channel (all: every one).", samples)
+    out.metric(
+        "hotline_occupancy_ratio",
+        "gauge",
+        "Agents' time occupied (a call, or a chat or e-mail in hand) over occupied and idle."
+        " Today.",
+        [("", snapshot["occupancy"])],
+    )
+    out.metric(
+        "hotline_capacity_utilisation_ratio",
+        "gauge",
+        "Digital tasks in agents' hands over the capacity staffed agents offered, per channel"
+        " (all: over the total). Today.",
+        [(_labels(channel=ch), u["utilisation"]) for ch, u in snapshot["capacity"].items()],
+    )
+    quality = snapshot.get("quality") or {}
+    today = quality.get("today") or {}
+    fcr = [(_labels(channel=ALL_CHANNELS), today["fcr_so_far"])] if today else []
+    fcr += [
+        (_labels(channel=ch), f["fcr_so_far"])
+        for ch, f in (today.get("fcr_by_channel") or {}).items()
+    ]
+    out.metric(
+        "hotline_fcr_ratio",
+        "gauge",
+        "First-contact resolution so far of today's contacts, per channel of the first contact"
+        " (the history's; a repeat on any channel undoes it).",
+        fcr,
     )
 
 

@@ -19,7 +19,8 @@ from acd.events import (
     EventRecord,
     InMemoryEventSink,
 )
-from acd.kpi import AbandonTreatment, KpiAccumulator, SlPolicy, compute_kpis
+from acd.kpi import AbandonTreatment, SlPolicy
+from acd.kpi_recount import KpiAccumulator, compute_kpis
 from acd.realtime import RealtimeView
 
 

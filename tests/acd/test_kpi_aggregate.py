@@ -20,8 +20,9 @@ from acd.events import (
     CallQueued,
     EventRecord,
 )
-from acd.kpi import CallKpis, KpiAccumulator, SlPolicy, compute_kpis
+from acd.kpi import CallKpis, SlPolicy
 from acd.kpi_aggregate import KpiAggregate
+from acd.kpi_recount import KpiAccumulator, compute_kpis
 from acd.scenario import load_scenario
 from acd.simulation import run_simulation
 from tests.acd.test_kpi import Log, mixed_day

@@ -9,7 +9,7 @@ import pytest
 from acd.agent_events import Answered, HungUp, Login
 from acd.calls import CallFacts, IncomingCall
 from acd.events import CallMoved, CallPriorityChanged, EventRejected
-from acd.kpi import compute_kpis
+from acd.kpi_recount import compute_kpis
 from acd.router import RoutingError
 from tests.acd.centre import Centre
 

@@ -21,7 +21,8 @@ import aiohttp
 from sqlalchemy import text
 
 from acd.events import EventRecord
-from acd.kpi import KpiReport, compute_kpis
+from acd.kpi import KpiReport
+from acd.kpi_recount import compute_kpis
 from history.identities import IdentityKind
 from history.inputs import Channel as InteractionChannel
 from history.inputs import (

@@ -226,3 +226,24 @@ async def test_last_agent_is_the_latest_one_on_any_channel(
     last = await repository.last_agent(customer_id)
     assert last is not None
     assert (last.agent, last.interaction_id) == ("chat-anna", chat.id)
+
+
+async def test_first_contact_resolution_by_the_channel_of_the_first_contact(
+    repository: HistoryRepository, clock: ManualClock
+) -> None:
+    await _jane(repository)
+    t0 = clock.now
+    await repository.append_interaction(contact(t0))  # a call, repeated by a chat
+    await repository.append_interaction(contact(t0 + timedelta(days=2), "chat"))  # achieved
+    await repository.append_interaction(contact(t0 + timedelta(days=20), "email"))  # achieved
+    now = t0 + timedelta(days=31)
+    until = t0 + timedelta(days=30)
+    by_channel = await repository.fcr_by_channel(t0, until, window_days=7, now=now)
+    assert {ch: (r.contacts, r.achieved, r.repeated) for ch, r in by_channel.items()} == {
+        "chat": (1, 1, 0),
+        "email": (1, 1, 0),
+        "voice": (1, 0, 1),
+    }
+    total = await repository.fcr_rate(t0, until, window_days=7, now=now)
+    assert (total.contacts, total.achieved) == (3, 2)
+    assert total.rate == pytest.approx(2 / 3)

@@ -1,6 +1,7 @@
 """Today's KPIs survive a restart: the hub rebuilds them from the persistent event log (SQLite
 and PostgreSQL), folds the new run's records live, counts nothing twice, and marks the
-figures stale while the log cannot be read."""
+figures stale while the log cannot be read. The day has calls, chats and e-mails: handle and
+agent time, occupancy, capacity and the backlog at an interval's end are rebuilt too."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ KPI_KEYS = (
     "contacts",
     "callbacks",
     "occupancy",
+    "capacity",
     "intervals",
 )
 
@@ -59,7 +61,13 @@ def setup() -> AcdSetup:
         QueuesConfig.model_validate({"queues": QUEUES}),
         AgentsConfig.model_validate(
             {
-                "policy": {"wrap_up_s": None},  # the agent says when wrap-up is done
+                # the agent says when wrap-up is done; reservations wait for the agent
+                "policy": {
+                    "wrap_up_s": None,
+                    "task_wrap_up_s": None,
+                    "reservation_timeout_s": 3600,
+                },
+                "capacity": {"digital": {"chat": 1, "email": 1}, "total": 1},
                 "agents": [
                     {"id": a, "endpoint": f"SIP/agent{a}", "skills": {"internet": 2, "billing": 1}}
                     for a in AGENTS
@@ -136,35 +144,78 @@ class Run:
         self.clock.advance((target - self.wall()).total_seconds())
 
 
+Plan = Callable[[float, Callable[[], object]], None]
+#: The e-mail that waits (reserved, not accepted) over 09:30, the end of an interval.
+EMAIL_AT = 24
+
+
 def morning(run: Run, first: int, last: int) -> None:
     """Calls ``first`` to ``last`` - 1, one a minute from ``first`` minutes past 09:05: most
     answered after a wait (longer for every third), one in five abandoned, one in seven
-    asking for a callback that is dialled back and completes."""
-    service = run.service
+    asking for a callback that is dialled back and completes; a chat after every fourth
+    call's wrap-up, and one e-mail taken up over an interval's end."""
+    steps: list[tuple[float, int, Callable[[], object]]] = []
+
+    def plan(at: float, action: Callable[[], object]) -> None:
+        steps.append((at, len(steps), action))
+
     for n in range(first, last):
-        call = f"c{n}"
         queue = "billing" if n % 2 else "support"
-        run.at(n * 60.0)
-        service.call_arrived(IncomingCall(call, queue))
-        agent = next(a for a in AGENTS if service.agent(a).call_id == call)
-        if n % 5 == 4:
-            run.at(n * 60.0 + 12)
-            service.caller_hung_up(call)
-            continue
-        if n % 7 == 6:
-            run.at(n * 60.0 + 8)
-            service.caller_left(call, "callback requested")
-            attempt = callback_attempt_id(call, 1)
-            entry = service.now() - 8
-            service.call_arrived(IncomingCall(attempt, queue, entry_time=entry))
-            agent = next(a for a in AGENTS if service.agent(a).call_id == attempt)
-            call = attempt
-        run.at(n * 60.0 + 10 + 20 * (n % 3 == 0))
-        service.fact(Answered(agent, call))
-        run.at(n * 60.0 + 45)
-        service.fact(HungUp(agent, call))
-        run.at(n * 60.0 + 50)
-        service.wrapup_done(agent)
+        call(run.service, plan, n, queue)
+        if n % 4 == 1:
+            digital(run.service, plan, f"chat-{n}", queue, n * 60.0 + 50, (2, 6, 8))
+        if n == EMAIL_AT:
+            digital(run.service, plan, f"email-{n}", queue, n * 60.0 + 50, (22, 30, 35))
+    for at, _, action in sorted(steps, key=lambda step: step[:2]):
+        run.at(at)
+        action()
+
+
+def call(service: AcdService, plan: Plan, n: int, queue: str) -> None:
+    start, held = n * 60.0, {"call": f"c{n}"}
+
+    def arrive() -> None:
+        service.call_arrived(IncomingCall(held["call"], queue))
+        held["agent"] = next(a for a in AGENTS if service.agent(a).call_id == held["call"])
+
+    plan(start, arrive)
+    if n % 5 == 4:
+        plan(start + 12, lambda: service.caller_hung_up(held["call"]))
+        return
+    if n % 7 == 6:
+
+        def callback() -> None:
+            service.caller_left(held["call"], "callback requested")
+            held["call"] = callback_attempt_id(held["call"], 1)
+            service.call_arrived(IncomingCall(held["call"], queue, entry_time=service.now() - 8))
+            held["agent"] = next(a for a in AGENTS if service.agent(a).call_id == held["call"])
+
+        plan(start + 8, callback)
+    plan(
+        start + 10 + 20 * (n % 3 == 0), lambda: service.fact(Answered(held["agent"], held["call"]))
+    )
+    plan(start + 45, lambda: service.fact(HungUp(held["agent"], held["call"])))
+    plan(start + 50, lambda: service.wrapup_done(held["agent"]))
+
+
+def digital(
+    service: AcdService, plan: Plan, task: str, queue: str, at: float, after: tuple[int, ...]
+) -> None:
+    """A chat or e-mail arriving at ``at``, accepted, closed and wrapped up ``after`` s."""
+    accept, done, wrapped = after
+    held: dict[str, str] = {}
+
+    def accepted() -> None:
+        holder = service.distributor.workload.holder(task)
+        assert holder is not None
+        held["agent"] = holder
+        service.task_accepted(holder, task)
+
+    channel = task.partition("-")[0]
+    plan(at, lambda: service.task_arrived(IncomingCall(task, queue, channel=channel)))
+    plan(at + accept, accepted)
+    plan(at + done, lambda: service.task_done(held["agent"], task))
+    plan(at + wrapped, lambda: service.task_wrapped(held["agent"], task))
 
 
 def kpis(hub: SupervisorHub) -> dict[str, Any]:
@@ -273,6 +324,18 @@ async def test_a_restart_mid_day_gives_the_figures_of_a_day_without_one(
             "completed": 0,  # the dialler's CallbackSettled is not logged by this test
             "failed": 0,
         }
+        # the chats and the e-mail, with their handle and agent time
+        chat, email = expected["channels"]["chat"], expected["channels"]["email"]
+        assert (chat["offered"], chat["answered"], chat["aht"]) == (13, 13, 6.0)  # 4 s + 2 s
+        assert (email["offered"], email["answered"], email["asa"]) == (1, 1, 22.0)
+        assert expected["channels"]["all"]["offered"] == 50 + 13 + 1
+        assert 0 < expected["capacity"]["all"]["utilisation"] < 1
+        # the e-mail waited at 09:30, for 10 s: the 09:15 interval's backlog
+        [at_930] = [i for i in expected["intervals"] if i["label"] == "09:15"]
+        assert (
+            at_930["channels"]["email"]["backlog"],
+            at_930["channels"]["email"]["oldest_age_s"],
+        ) == (1, 10.0)
     finally:
         await second.stop()
 

@@ -18,7 +18,8 @@ from acd.clock import ManualClock
 from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.service import AcdService
-from history.inputs import Channel, NewInteraction
+from history.identities import IdentityKind
+from history.inputs import Channel, IdentityIn, NewCustomer, NewInteraction, Status
 from history.records import FcrRate
 from history.repository import HistoryRepository
 from history.satisfaction import CsatSummary
@@ -47,16 +48,16 @@ class Outage:
         self._repository = repository
         self.down = False
 
-    async def fcr_rate(
+    async def fcr_by_channel(
         self,
         since: datetime,
         until: datetime,
         *,
         window_days: float = 7.0,
         now: datetime | None = None,
-    ) -> FcrRate:
+    ) -> dict[str, FcrRate]:
         self._check()
-        return await self._repository.fcr_rate(since, until, window_days=window_days, now=now)
+        return await self._repository.fcr_by_channel(since, until, window_days=window_days, now=now)
 
     async def csat(
         self, since: datetime, until: datetime, *, channel: Channel | None = None
@@ -278,3 +279,109 @@ def test_metrics_carry_the_pages_figures_per_queue_channel_and_outcome() -> None
     assert f'hotline_rolling_offered{{window="15m"}} {snapshot["rolling"][0]["offered"]}' in lines
     assert "hotline_kpi_stale 0" in lines
     assert snapshot["kpis"]["offered"] == 3
+
+
+def digital_centre() -> tuple[AcdService, ManualClock, SupervisorHub]:
+    """One agent who holds 3 chats and 2 e-mails (4 tasks) at once; e-mails' target: 1 h."""
+    clock = ManualClock(1000.0)
+    sink = InMemoryEventSink()
+    setup = build_acd(
+        PriorityConfig.model_validate(PRIORITY),
+        QueuesConfig.model_validate(
+            {"queues": QUEUES, "service_level": {"channel_targets_s": {"email": 3600}}}
+        ),
+        AgentsConfig.model_validate(
+            {
+                "policy": {"task_wrap_up_s": 0, "reservation_timeout_s": 60},
+                "capacity": {"digital": {"chat": 3, "email": 2}, "total": 4},
+                "agents": [{"id": "1001", "skills": {"internet": 2, "billing": 1}}],
+            }
+        ),
+    )
+    service = AcdService(setup, sink=sink, clock=clock)
+    hub = SupervisorHub(service, sink.subscribe, wall=Wall(NINE_O_FIVE))
+    hub._unsubscribe = sink.subscribe(hub._saw)  # the hub's listener, without its task
+    return service, clock, hub
+
+
+def test_chats_and_emails_have_figures_per_channel_and_overall_on_the_page_and_in_metrics() -> None:
+    service, clock, hub = digital_centre()
+    service.login("1001")
+    chats = [f"chat-{n}" for n in range(3)]
+    for task in chats:
+        service.task_arrived(IncomingCall(task, "support", channel="chat"))
+    clock.advance(10)
+    for task in chats:
+        service.task_accepted("1001", task)  # 10 s to answer each
+    service.task_arrived(IncomingCall("email-1", "billing", channel="email"))  # reserved
+    clock.advance(600)
+    for task in chats:
+        service.task_done("1001", task)  # 3 chats side by side for 10 minutes
+    clock.advance(90)  # 09:16:40; the e-mail still waits: reserved, not accepted
+
+    snapshot = hub.snapshot()
+    text = set(render(hub).splitlines())
+
+    channels = snapshot["channels"]
+    chat, email, every = channels["chat"], channels["email"], channels["all"]
+    assert (chat["offered"], chat["answered"], chat["service_level"]) == (3, 3, 1.0)
+    assert chat["asa"] == pytest.approx(10)
+    assert chat["aht"] == pytest.approx(600)  # each chat took 10 minutes
+    assert chat["agent_time"] == pytest.approx(200)  # of the agent's 10 minutes for three
+    assert (email["offered"], email["backlog"]) == (1, 1)  # not yet accepted: waiting
+    assert email["oldest_age_s"] == pytest.approx(690)
+    assert (every["offered"], every["answered"], every["backlog"]) == (4, 3, 1)
+    assert snapshot["kpis"]["offered"] == 0  # the inbound calls' figures: none
+    # 10 s idle, then the chats for 600 s (with the e-mail reserved), then the e-mail alone
+    # reserved (not in hand: idle) for 90 s
+    assert snapshot["occupancy"] == pytest.approx(600 / 700)
+    assert snapshot["capacity"]["chat"]["utilisation"] == pytest.approx(1800 / (3 * 700))
+    # /metrics says the same, labelled by channel
+    assert 'hotline_channel_aht_seconds{channel="chat"} 600.0' in text
+    assert 'hotline_channel_agent_time_seconds{channel="chat"} 200.0' in text
+    assert 'hotline_channel_backlog{channel="email"} 1' in text
+    assert 'hotline_channel_backlog_oldest_seconds{channel="email"} 690.0' in text
+    assert 'hotline_channel_offered_today{channel="all"} 4' in text
+    assert f"hotline_occupancy_ratio {snapshot['occupancy']!r}" in text
+    assert 'hotline_contacts_offered_today{queue="support",channel="chat"} 3' in text
+    # the queue and channel cells and the last interval carry the same figures
+    support = next(q for q in snapshot["queues"] if q["name"] == "support")
+    assert support["channels"]["chat"]["agent_time"] == pytest.approx(200)
+    assert snapshot["current_interval"]["channels"]["email"]["backlog"] == 1
+
+
+async def test_fcr_is_shown_by_the_channel_of_the_first_contact_and_in_metrics(
+    repository: HistoryRepository,
+) -> None:
+    jane = await repository.create_customer(
+        NewCustomer(
+            name="Jane", identities=(IdentityIn(kind=IdentityKind.PHONE, value="+441632960999"),)
+        )
+    )
+    for minutes, channel in ((60, Channel.VOICE), (30, Channel.CHAT), (10, Channel.EMAIL)):
+        await repository.append_interaction(
+            NewInteraction(
+                channel=channel,
+                customer_id=jane.id,
+                started_at=NINE_O_FIVE - timedelta(minutes=minutes),
+                status=Status.RESOLVED,
+            )
+        )
+    quality = ContactQuality(repository, wall=Wall(NINE_O_FIVE))
+    _, _, hub = centre(quality)
+    assert await quality.refresh()
+
+    today = hub.snapshot()["quality"]["today"]
+    text = set(render(hub).splitlines())
+
+    # the call was followed by a chat, the chat by an e-mail: repeats, whatever the channel;
+    # the e-mail is resolved and its window still open
+    by_channel = today["fcr_by_channel"]
+    assert {ch: (f["fcr_contacts"], f["fcr_so_far"]) for ch, f in by_channel.items()} == {
+        "chat": (1, 0.0),
+        "email": (1, 1.0),
+        "voice": (1, 0.0),
+    }
+    assert today["fcr_so_far"] == pytest.approx(1 / 3)
+    assert 'hotline_fcr_ratio{channel="email"} 1.0' in text
+    assert f'hotline_fcr_ratio{{channel="all"}} {today["fcr_so_far"]!r}' in text

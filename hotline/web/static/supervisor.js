@@ -42,7 +42,8 @@
     return [
       kpiBox(T("service level"), pct(k.service_level)), kpiBox(T("ASA"), secs(k.asa)),
       kpiBox(T("AHT"), secs(k.aht)), kpiBox(T("abandoned"), pct(k.abandon_rate)),
-      kpiBox(T("offered"), k.offered), kpiBox(T("answered"), k.answered)];
+      kpiBox(T("offered"), k.offered), kpiBox(T("answered"), k.answered),
+      kpiBox(T("occupancy"), pct(k.occupancy), "occupancy")];
   }
   function qualityBoxes(period, stale) {
     const cls = "quality" + (stale ? " stale" : "");
@@ -58,11 +59,49 @@
     const q = s.quality || {};
     const kpiStale = Boolean(s.kpis_stale || (s.kpis || {}).stale);
     for (const id of ["kpis", "last-kpis"]) document.getElementById(id).classList.toggle("stale", kpiStale);
-    document.getElementById("kpis").replaceChildren(...callBoxes(s.kpis), ...qualityBoxes(q.today, q.stale));
+    const today = { ...s.kpis, occupancy: s.occupancy };
+    document.getElementById("kpis").replaceChildren(...callBoxes(today), ...qualityBoxes(q.today, q.stale));
     const last = s.last_interval;
     setText(document.getElementById("last-interval-span"), last ? `${last.label}–${last.until}` : "");
     document.getElementById("last-kpis").replaceChildren(...callBoxes(last), ...qualityBoxes(q.last_interval, q.stale));
     if (kpiStale) document.getElementById("kpis").append(el("span", T("stale: these figures are being rebuilt"), { class: "stale-note" }));
+  }
+
+  // channels: every channel together, then each, for the period chosen ----------------------
+  const periodPick = document.getElementById("channel-period");
+  let lastSnapshot = null;
+  periodPick.addEventListener("change", () => { if (lastSnapshot) renderChannels(lastSnapshot); });
+  function channelName(ch) { return ch === "all" ? T("all channels") : stateLabel(ch); }
+  function renderChannels(s) {
+    lastSnapshot = s;
+    const period = periodPick.value;
+    const figures = period === "current" ? s.current_interval : period === "last" ? s.last_interval : s;
+    const channels = (figures && figures.channels) || {}, capacity = (figures && figures.capacity) || {};
+    const quality = s.quality || {};
+    const q = period === "today" ? quality.today : period === "last" ? quality.last_interval : null;
+    const fcrs = (q && q.fcr_by_channel) || {};
+    const order = ["all", ...Object.keys(channels).filter((ch) => ch !== "all").sort()].filter((ch) => channels[ch]);
+    const rows = order.map((ch) => {
+      const k = channels[ch], use = capacity[ch];
+      const fcr = ch === "all" ? q && q.fcr_so_far : fcrs[ch] && fcrs[ch].fcr_so_far;
+      return [channelName(ch), k.offered, k.answered, k.abandoned, pct(k.service_level), dur(k.asa),
+        dur(k.aht), dur(k.agent_time), k.backlog, dur(k.oldest_age_s), pct(use ? use.utilisation : null), pct(fcr)];
+    });
+    const body = document.querySelector("#channels tbody");
+    const key = JSON.stringify(rows);
+    if (body._shown === key) return;
+    body._shown = key;
+    body.replaceChildren(...rows.map((cells, i) => {
+      const tr = el("tr", null, { "data-channel": order[i] });
+      tr.append(el("th", cells[0], { scope: "row" }));
+      for (const value of cells.slice(1)) {
+        const td = el("td", null, { class: "number" });
+        // "92%" and counts left to right; "12 ث" (a unit in Arabic) in its own direction
+        td.append(/[\u0590-\u08FF]/.test(String(value)) ? el("bdi", value) : ltr(value));
+        tr.append(td);
+      }
+      return tr;
+    }));
   }
 
   // charts: small inline SVG, one bar group (or point) per 15-minute interval -------------
@@ -421,7 +460,7 @@
       const s = JSON.parse(m.data);
       lastMessage = Date.now();
       renderLink(s.telephony);
-      renderKpis(s); renderCharts(s.intervals); renderQueues(s.queues); renderAgents(s.agents);
+      renderKpis(s); renderChannels(s); renderCharts(s.intervals); renderQueues(s.queues); renderAgents(s.agents);
       // the banner: callers nobody logged in can serve, or whose agents are all paused
       const serious = (s.alerts || []).filter((a) => a.kind !== "none_free");
       document.getElementById("alerts-box").hidden = !renderAlerts(serious, document.getElementById("alerts"));

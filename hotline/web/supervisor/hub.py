@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from acd.calls import CallerCard, CallFacts
+from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import (
     CallAbandoned,
     CallAnswered,
@@ -89,6 +90,7 @@ class SupervisorHub:
             self._offset,
             kpi_log=kpi_log,
             policy=acd.setup.sl_policy,  # the configured target and short-abandon bound
+            capacity=lambda agent_id: _capacity(acd, agent_id),
             every_s=kpi_every_s,
             changed=lambda: self._changed.set(),
         )
@@ -237,6 +239,12 @@ class SupervisorHub:
                 client.dropped.set()
                 self.dropped_clients += 1
                 log.warning("supervisor page dropped: it did not keep up")
+
+
+def _capacity(acd: AcdService, agent_id: str) -> Capacity:
+    """An agent's capacity as agents.yaml says now (the phone only if no longer listed)."""
+    profile = acd.distributor.agents.get(agent_id)
+    return VOICE_ONLY if profile is None else profile.capacity
 
 
 def _for(client: Client, snapshot: dict[str, Any]) -> str:

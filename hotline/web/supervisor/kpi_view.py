@@ -4,9 +4,13 @@
 clock (the ACD's clock readings shifted by one offset taken at start), so *today* starts
 at local midnight and intervals start on the quarter hour, and builds the snapshot's KPI
 part from it at most every ``every_s`` (and at each new interval): today's, the current and
-the last complete interval's figures (overall and per queue), the rolling 15/30/60-minute
-windows, today's figures per queue and channel, the callbacks, the occupancy, and the
-interval series for the charts. A report adds cells up; it never rescans calls.
+the last complete interval's figures (inbound calls, per queue, per channel and every
+channel together as ``channels["all"]``), the rolling 15/30/60-minute windows, today's
+figures per queue and channel, the callbacks, the occupancy (digital work included), the
+use of digital capacity per channel, and the interval series for the charts (with each
+channel's figures and backlog at the interval's end). A report adds cells up; it never
+rescans tasks. ``acd.kpi`` defines every figure; the page shows "AHT" (handle time per
+task) and "agent time" (the agent's time divided among tasks held at once) side by side.
 
 **After a restart** today's figures are rebuilt from the persistent event log (a
 ``KpiLog``: the events since local midnight, in order, in batches) by the view's own task,
@@ -32,8 +36,8 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from acd.events import CallQueued, EventRecord
-from acd.kpi import CallKpis, KpiReport, SlPolicy
-from acd.kpi_aggregate import ROLLING_WINDOWS_S, KpiAggregate
+from acd.kpi import ALL_CHANNELS, CallKpis, CapacityUse, KpiReport, SlPolicy
+from acd.kpi_aggregate import ROLLING_WINDOWS_S, CapacityOf, KpiAggregate
 from hotline.web.supervisor.quality import day_start
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,7 @@ class KpiView:
         *,
         kpi_log: KpiLog | None = None,
         policy: SlPolicy | None = None,
+        capacity: CapacityOf | None = None,
         every_s: float = 1.0,
         changed: Callable[[], None] = lambda: None,
     ) -> None:
@@ -78,7 +83,9 @@ class KpiView:
         self._today = day_start(wall()).timestamp()
         self._every_s = every_s
         self._changed = changed
-        self._kpis = KpiAggregate(policy, interval_s=INTERVAL_S, day_start=self._today)
+        self._kpis = KpiAggregate(
+            policy, interval_s=INTERVAL_S, day_start=self._today, capacity=capacity
+        )
         self._log = kpi_log
         self._run = "" if kpi_log is None else kpi_log.run
         self._reported: tuple[float, float, dict[str, Any]] | None = None
@@ -142,7 +149,10 @@ class KpiView:
         now = kpis.interval(current, wall)
         last = kpis.interval(current - INTERVAL_S, wall)
         rolling = [(window, kpis.rolling(window, wall)) for window in ROLLING_WINDOWS_S]
-        series = [{**_span(r, tz), **_volume(r.calls)} for r in kpis.intervals(wall)]
+        series = [
+            {**_span(r, tz), **_volume(r.calls), "channels": _volumes(r)}
+            for r in kpis.intervals(wall)
+        ]
         cells = kpis.by_queue_channel(wall)
         queues: dict[str, dict[str, Any]] = {}
         for name in {*today.by_queue, *(q for q, _ in cells), ""}:
@@ -158,23 +168,23 @@ class KpiView:
         return {
             "queues": queues,
             "kpis": _kpis(today.calls),
-            "current_interval": {**_kpis(now.calls), **_span(now, tz)},
-            "last_interval": {**_kpis(last.calls), **_span(last, tz)},
+            "current_interval": {**_kpis(now.calls), **_span(now, tz), **_channels(now)},
+            "last_interval": {**_kpis(last.calls), **_span(last, tz), **_channels(last)},
             "rolling": [
                 {
                     "window_min": round(w / 60),
                     "start": datetime.fromtimestamp(r.start, tz).isoformat(),
                     "label": datetime.fromtimestamp(r.start, tz).strftime("%H:%M"),
                     **_kpis(r.calls),
+                    **_channels(r),
                 }
                 for w, r in rolling
             ],
-            "channels": {ch: _kpis(k) for ch, k in today.by_channel.items()},
+            **_channels(today),
             "contacts": [
                 {"queue": q, "channel": ch, **_kpis(k)} for (q, ch), k in sorted(cells.items())
             ],
             "callbacks": asdict(today.callbacks),
-            "occupancy": today.occupancy,
             "intervals": series,
             "kpi_status": dict(self.status),
         }
@@ -263,6 +273,32 @@ def _volume(k: CallKpis) -> dict[str, Any]:
     }
 
 
+def _volumes(r: KpiReport) -> dict[str, dict[str, Any]]:
+    """An interval's volume per channel, and its backlog at the interval's end."""
+    return {
+        ch: {**_volume(k), "backlog": k.backlog, "oldest_age_s": k.oldest_age_s}
+        for ch, k in _by_channel(r).items()
+    }
+
+
+def _by_channel(r: KpiReport) -> dict[str, CallKpis]:
+    """Each channel's figures, and every channel's together (``all``: callbacks apart)."""
+    return {**r.by_channel, ALL_CHANNELS: r.overall}
+
+
+def _channels(r: KpiReport) -> dict[str, Any]:
+    """A report's figures per channel and overall, its occupancy and use of capacity."""
+    return {
+        "channels": {ch: _kpis(k) for ch, k in _by_channel(r).items()},
+        "occupancy": r.occupancy,
+        "capacity": {ch: _use(u) for ch, u in r.capacity.items()},
+    }
+
+
+def _use(u: CapacityUse) -> dict[str, Any]:
+    return {"used_s": u.used_s, "slots_s": u.slots_s, "utilisation": u.utilisation}
+
+
 _COUNTS = (
     "offered",
     "answered",
@@ -272,16 +308,16 @@ _COUNTS = (
     "left",
     "waiting",
     "longest_wait",
+    "backlog",
 )
+
+
+_RATIOS = ("service_level", "asa", "aht", "agent_time", "abandon_rate", "oldest_age_s")
 
 
 def _kpis(k: CallKpis | None) -> dict[str, Any]:
     if k is None:
-        return (
-            dict.fromkeys(("service_level", "asa", "aht", "abandon_rate"), None)
-            | dict.fromkeys(_COUNTS, 0)
-            | {"exits": {}}
-        )
+        return dict.fromkeys(_RATIOS, None) | dict.fromkeys(_COUNTS, 0) | {"exits": {}}
     return {
         "offered": k.offered,
         "answered": k.answered,
@@ -294,6 +330,9 @@ def _kpis(k: CallKpis | None) -> dict[str, Any]:
         "service_level": k.service_level,
         "asa": k.asa,
         "aht": k.aht,
+        "agent_time": k.agent_time,
         "abandon_rate": k.abandon_rate,
         "longest_wait": k.longest_wait,
+        "backlog": k.backlog,
+        "oldest_age_s": k.oldest_age_s,
     }

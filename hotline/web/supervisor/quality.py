@@ -1,9 +1,10 @@
 """First-contact resolution and satisfaction for the supervisor page, read off the ACD's path.
 
-The figures live in the history store (``HistoryRepository.fcr_rate`` and ``.csat``), so they
-are fetched by the hub's own task every ``every_s`` seconds, never per snapshot and never by
-the ACD. When the store is down or slow the last figures are kept, marked ``stale``, and the
-page goes on; the next good fetch clears the flag.
+The figures live in the history store (``HistoryRepository.fcr_by_channel`` and ``.csat``), so
+they are fetched by the hub's own task every ``every_s`` seconds, never per snapshot and never
+by the ACD. FCR is given overall and by the channel of the first contact (a repeat on any
+channel undoes it): one query for both. When the store is down or slow the last figures are
+kept, marked ``stale``, and the page goes on; the next good fetch clears the flag.
 
 Periods are wall-clock: *today* from local midnight, and the *last interval*, the latest
 complete ``interval_s`` slot (15 minutes), the same slots as the interval charts.
@@ -25,7 +26,7 @@ from history.satisfaction import CsatSummary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ContactQuality", "QualityStore", "day_start", "last_interval"]
+__all__ = ["ContactQuality", "QualityStore", "day_start", "fcr_figures", "last_interval"]
 
 #: The FCR window shown live: a contact not followed by another within it counts as resolved.
 FCR_WINDOW_DAYS = 7.0
@@ -34,14 +35,14 @@ FCR_WINDOW_DAYS = 7.0
 class QualityStore(Protocol):
     """The two queries of ``history.repository.HistoryRepository`` this needs."""
 
-    async def fcr_rate(
+    async def fcr_by_channel(
         self,
         since: datetime,
         until: datetime,
         *,
         window_days: float = 7.0,
         now: datetime | None = None,
-    ) -> FcrRate: ...
+    ) -> dict[str, FcrRate]: ...
 
     async def csat(
         self, since: datetime, until: datetime, *, channel: Channel | None = None
@@ -60,9 +61,21 @@ def last_interval(now: datetime, interval_s: float) -> tuple[datetime, datetime]
     return end - timedelta(seconds=interval_s), end
 
 
+def fcr_figures(fcr: FcrRate) -> dict[str, Any]:
+    """What the page and /metrics show of an FCR rate."""
+    return {
+        "fcr": fcr.rate,
+        # resolved and not (yet) followed by another contact, over all contacts
+        "fcr_so_far": (fcr.achieved + fcr.pending) / fcr.contacts if fcr.contacts else None,
+        "fcr_contacts": fcr.contacts,
+        "fcr_pending": fcr.pending,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class _Period:
     fcr: FcrRate
+    by_channel: dict[str, FcrRate]
     csat: CsatSummary
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,11 +83,8 @@ class _Period:
         return {
             "since": fcr.since.isoformat(),
             "until": fcr.until.isoformat(),
-            "fcr": fcr.rate,
-            # resolved and not (yet) followed by another contact, over all contacts
-            "fcr_so_far": (fcr.achieved + fcr.pending) / fcr.contacts if fcr.contacts else None,
-            "fcr_contacts": fcr.contacts,
-            "fcr_pending": fcr.pending,
+            **fcr_figures(fcr),
+            "fcr_by_channel": {ch: fcr_figures(r) for ch, r in self.by_channel.items()},
             "csat": csat.average,
             "csat_responses": csat.responses,
         }
@@ -133,5 +143,8 @@ class ContactQuality:
             await asyncio.sleep(self.every_s)
 
     async def _period(self, since: datetime, until: datetime, now: datetime) -> _Period:
-        fcr = await self._store.fcr_rate(since, until, window_days=FCR_WINDOW_DAYS, now=now)
-        return _Period(fcr, await self._store.csat(since, until))
+        by_channel = await self._store.fcr_by_channel(
+            since, until, window_days=FCR_WINDOW_DAYS, now=now
+        )
+        fcr = FcrRate.total(since, until, FCR_WINDOW_DAYS, by_channel.values())
+        return _Period(fcr, by_channel, await self._store.csat(since, until))
