@@ -17,8 +17,10 @@ from history.masking import PersonalDataFilter
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-#: Libraries that narrate routine work at INFO (every decoded turn, every migration step).
-QUIET_LIBRARIES = ("faster_whisper", "alembic")
+#: Libraries that narrate routine work at INFO (every decoded turn, every migration step),
+#: or that log every SQL statement with its parameters at DEBUG (customers' names, notes,
+#: token hashes): held at WARNING whatever the service's level.
+QUIET_LIBRARIES = ("faster_whisper", "alembic", "aiosqlite", "sqlalchemy", "asyncpg")
 
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):
