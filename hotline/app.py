@@ -46,17 +46,15 @@ from history.writer import HistoryWriter
 from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
-from hotline.descriptors import check_headroom, raise_open_file_limit
 from hotline.logs import set_level
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
-from hotline.web.auth.throttle import LoginThrottle
-from hotline.web.connections import WebLimits
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
+from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -217,9 +215,10 @@ class Hotline:
             },
             repository=self.history,
             writer=self.history_writer,
+            api_settings=api_settings(config),
             conversations=self.conversations,
             conversation_intake=self.desk,
-            auth=(web_auth := build_web_auth(self.store, environ, throttle=_throttle(config))),
+            auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
@@ -255,7 +254,7 @@ class Hotline:
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.web = WebServer(
-            web_app, host=config.web.host, port=config.web.port, limits=_web_limits(config)
+            web_app, host=config.web.host, port=config.web.port, limits=web_limits(config)
         )
 
     @property
@@ -498,7 +497,7 @@ async def serve(
 ) -> None:
     """Run the service until SIGINT/SIGTERM (or ``stop`` is set); SIGHUP reloads."""
     stop = stop or asyncio.Event()
-    _descriptor_headroom(config)
+    descriptor_headroom(config)
     service = Hotline(config, config_dir=config_dir, overrides=overrides)
     await service.start()
     try:
@@ -578,36 +577,6 @@ def _message_limits(config: Config) -> MessageLimits:
         max_message_attachment_bytes=caps.max_message_attachment_bytes,
         max_attachments_per_message=caps.max_attachments_per_message,
     )
-
-
-def _web_limits(config: Config) -> WebLimits:
-    limits = config.web.limits
-    return WebLimits(
-        header_timeout_s=limits.header_timeout_s,
-        body_timeout_s=limits.body_timeout_s,
-        max_connections=limits.max_connections,
-        max_connections_per_address=limits.max_connections_per_address,
-        descriptor_reserve=limits.descriptor_reserve,
-    )
-
-
-def _throttle(config: Config) -> LoginThrottle:
-    sign_in = config.web.sign_in
-    return LoginThrottle(
-        per_user_address=sign_in.per_user_address,
-        per_address=sign_in.per_address,
-        window_s=sign_in.window_s,
-    )
-
-
-def _descriptor_headroom(config: Config) -> None:
-    """Raise the open-file limit to the hard limit; say so if the config cannot fit."""
-    raise_open_file_limit()
-    limits = config.web.limits
-    needed = config.fastagi.limits.max_sessions + limits.max_connections
-    problem = check_headroom(needed + limits.descriptor_reserve)
-    if problem is not None:
-        log.warning("%s", problem)
 
 
 def _prepare_database_dir(config: Config) -> None:

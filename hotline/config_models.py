@@ -178,11 +178,26 @@ class SignInSettings(_Settings):
     window_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
 
+Rate = Annotated[float, Field(gt=0, le=1_000_000)]
+Burst = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ApiRateLimitSettings(_Settings):
+    """Requests to ``/api/v1/`` per token and per client address: a bucket that refills at
+    ``*_per_s`` and holds ``*_burst``; beyond it, 429 with Retry-After."""
+
+    per_token_per_s: Rate = 50.0
+    per_token_burst: Burst = 100
+    per_address_per_s: Rate = 100.0
+    per_address_burst: Burst = 200
+
+
 class WebSettings(_Settings):
     host: Host = "127.0.0.1"
     port: Port = 8080
     limits: WebLimitSettings = WebLimitSettings()
     sign_in: SignInSettings = SignInSettings()
+    api_rate_limits: ApiRateLimitSettings = ApiRateLimitSettings()
 
 
 class DatabaseSettings(_Settings):

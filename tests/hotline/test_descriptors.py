@@ -14,7 +14,7 @@ from hotline.descriptors import check_headroom, free_descriptors, open_descripto
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import json, resource
-from hotline.app import _descriptor_headroom
+from hotline.web_config import descriptor_headroom as _descriptor_headroom
 from hotline.config import load_config
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))

@@ -15,6 +15,8 @@ What a write's status promises:
   with what the spool wrote) is not compared with it: it collapses into the first.
 - **503** with ``Retry-After`` for every other request while the store is down: the
   client knows the write did not happen and retries, so nothing is lost either way.
+- **429** with ``Retry-After`` when the token or the client's address has made more
+  requests than its rate limit allows (``hotline.web.api.rate_limit``): nothing was done.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hotline.web.api.endpoints import PREFIX, Answer, Call, Gateway, Operation, 
 from hotline.web.api.idempotency import IdempotencyStore
 from hotline.web.api.interactions import InteractionEndpoints
 from hotline.web.api.openapi import build_document
+from hotline.web.api.rate_limit import RateLimiter
 from hotline.web.api.timeline import TimelineEndpoints
 from hotline.web.tokens import TokenStore
 
@@ -66,6 +69,10 @@ class HistoryApi:
             fresh_s=self.settings.token_fresh_s,
             stale_s=self.settings.token_stale_s,
             retry_after_s=self.settings.retry_after_s,
+        )
+        limits = self.settings.rate_limits
+        self.rate_limiter = (
+            None if limits is None else RateLimiter(limits, clock=self.settings.rate_clock)
         )
         services = ApiServices(
             repository=repository,
@@ -105,8 +112,11 @@ class HistoryApi:
 
     def application(self) -> web.Application:
         """The sub-application (its paths relative to ``PREFIX``)."""
+        middlewares = [errors.middleware(self.settings.retry_after_s)]
+        if self.rate_limiter is not None:  # inside the error shape: a 429 is JSON too
+            middlewares.append(self.rate_limiter.middleware())
         app = web.Application(
-            middlewares=[errors.middleware(self.settings.retry_after_s)],
+            middlewares=middlewares,
             client_max_size=self.settings.max_body_bytes + 1,
         )
         gateway = Gateway(self.authenticator, max_body_bytes=self.settings.max_body_bytes)
