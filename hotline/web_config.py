@@ -29,13 +29,15 @@ def web_limits(config: Config) -> WebLimits:
 
 def api_settings(config: Config) -> ApiSettings:
     limits = config.web.api_rate_limits
+    spool = config.database.spool
     return ApiSettings(
+        token_snapshot=spool.with_name(spool.name + ".tokens"),
         rate_limits=RateLimits(
             per_token_per_s=limits.per_token_per_s,
             per_token_burst=limits.per_token_burst,
             per_address_per_s=limits.per_address_per_s,
             per_address_burst=limits.per_address_burst,
-        )
+        ),
     )
 
 

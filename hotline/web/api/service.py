@@ -21,6 +21,9 @@ What a write's status promises:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
 
@@ -69,6 +72,7 @@ class HistoryApi:
             fresh_s=self.settings.token_fresh_s,
             stale_s=self.settings.token_stale_s,
             retry_after_s=self.settings.retry_after_s,
+            snapshot=self.settings.token_snapshot,
         )
         limits = self.settings.rate_limits
         self.rate_limiter = (
@@ -127,3 +131,20 @@ class HistoryApi:
 
     def mount(self, app: web.Application) -> None:
         app.add_subapp(PREFIX, self.application())
+        if self.settings.token_snapshot is not None:
+            app.cleanup_ctx.append(self._snapshot_at_start)
+
+    async def _snapshot_at_start(self, app: web.Application) -> AsyncIterator[None]:
+        """The tokens on disk as soon as the store answers (in the background: a store that
+        is down must not hold the web server's start)."""
+        task = asyncio.get_running_loop().create_task(self._save_snapshot_when_up())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _save_snapshot_when_up(self) -> None:
+        delay = 1.0
+        while not await self.authenticator.save_snapshot():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
