@@ -23,7 +23,10 @@ HOME = {Role.AGENT: "/agent", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/supe
 
 
 def local_target(value: str) -> str:
-    """Only a path on this site (no scheme, no host, no ``//``): no open redirect."""
+    """Only a path on this site (no scheme, no host, no ``//``): no open redirect. A control
+    character (a CR/LF would split the Location header) is a bad request: 400."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise web.HTTPBadRequest(text="next: a path without control characters")
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or not value.startswith("/") or value[1:2] in ("/", "\\"):
         return "/"
