@@ -50,18 +50,22 @@ def open_descriptors() -> int | None:
         try:
             # listdir holds one descriptor of its own while it reads.
             return max(len(os.listdir(directory)) - 1, 0)
-        except OSError:
+        except FileNotFoundError:
             continue
     return None
 
 
 def free_descriptors() -> int | None:
-    """Descriptors this process may still open; None when unknown (or unlimited)."""
+    """Descriptors this process may still open; None when the system does not say (or
+    there is no limit). 0 when even listing them fails for want of one."""
     soft, _ = open_file_limit()
-    used = open_descriptors()
-    if used is None or soft == resource.RLIM_INFINITY:
+    if soft == resource.RLIM_INFINITY:
         return None
-    return soft - used
+    try:
+        used = open_descriptors()
+    except OSError:  # EMFILE while listing: none left
+        return 0
+    return None if used is None else soft - used
 
 
 def check_headroom(needed: int) -> str | None:

@@ -16,13 +16,18 @@ from hotline.web.connections import ConnectionGuard, WebLimits
 log = logging.getLogger(__name__)
 
 
+#: asyncio accepts up to ``backlog`` connections in one go before any is admitted: a small
+#: backlog keeps one burst well inside the descriptor reserve.
+BACKLOG = 32
+
+
 class _GuardedSite(web.BaseSite):
     """aiohttp's TCP site, with each connection admitted (or refused) by the guard first."""
 
     def __init__(
         self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
     ) -> None:
-        super().__init__(runner, backlog=512)
+        super().__init__(runner, backlog=BACKLOG)
         self._host, self._port, self._guard = host, port, guard
 
     @property

@@ -140,6 +140,9 @@ async def test_a_call_is_served_while_a_slowloris_holds_the_web_port() -> None:
             assert commands[0] == "ANSWER"
             assert len([c for c in commands if c.startswith("VERBOSE")]) == COMMANDS
             assert commands[-1] == DONE
+            # Served while the slowloris still held its sockets: the reserve kept descriptors
+            # for the call, it did not have to wait for the header timeout to free some.
+            assert sum(not c.reader.at_eof() for c in clients) >= 100
             # Then every slow socket the server took is cut by the header timeout (those it
             # refused for the reserve got a 503 at once).
             answers = await asyncio.gather(*(c.closed_by_server() for c in clients))
