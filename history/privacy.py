@@ -2,12 +2,12 @@
 
 Erasure removes what identifies or describes the person (name, identities, custom fields,
 consent, notes, transcripts, recording references, callback requests, numbers or
-addresses inside the ACD event payloads of their calls, and their conversations' content:
-every message's body, subject, e-mail ids and the customer's name as author, and every
-attachment, row and file) and keeps what the KPIs count (channel, times, queue, agent, wait
-and talk, outcome, status, CSAT, tier, language; a message's time, direction, author kind,
-agent and delivery state), so
-last quarter's service level does not change when someone exercises their rights. The
+addresses inside the ACD event payloads of their calls and inside dispositions, and their
+conversations' content: every message's body, subject, e-mail ids and the customer's name
+as author, and every attachment, row and file) and keeps what the KPIs count (channel,
+times, queue, agent, wait and talk, outcome, status, CSAT, tier, language; a message's
+time, direction, author kind, agent and delivery state), so last quarter's service level
+does not change when someone exercises their rights. The
 customer row stays as an anonymous shell (its id is referenced by those interactions) and
 an erasure record says who erased it, when and why; neither holds personal data.
 """
@@ -23,7 +23,7 @@ from history import convert, customers, messages, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.inputs import AuthorKind
-from history.masking import mask_text
+from history.masking import redact_text
 from history.models import (
     AttachmentRow,
     CallbackRow,
@@ -211,6 +211,9 @@ async def erase(
         .values(transcript=None, recording_ref=None)
         .execution_options(synchronize_session=False)
     )
+    dispositions = await _redact_dispositions(session, row.id)
+    if dispositions:
+        removed["dispositions"] = dispositions
     removed["event_payloads"] = await _scrub_events(session, [e for e, _, _ in held])
     emptied, attachments, files = await _erase_messages(session, row.id)
     for name, count in (("messages", emptied), ("attachments", attachments)):
@@ -233,6 +236,28 @@ async def erase(
     return record, recording_refs, tuple(files)
 
 
+async def _redact_dispositions(session: AsyncSession, customer_id: int) -> int:
+    """A disposition is free text (meant for a code: ``refund-issued``); numbers and
+    addresses an agent typed into it go, the code stays for the reports."""
+    held = await session.execute(
+        select(InteractionRow.id, InteractionRow.disposition).where(
+            InteractionRow.customer_id == customer_id, InteractionRow.disposition.is_not(None)
+        )
+    )
+    changed = 0
+    for interaction_id, disposition in held.all():
+        redacted = redact_text(disposition or "")
+        if redacted != disposition:
+            await session.execute(
+                update(InteractionRow)
+                .where(InteractionRow.id == interaction_id)
+                .values(disposition=redacted)
+                .execution_options(synchronize_session=False)
+            )
+            changed += 1
+    return changed
+
+
 async def _scrub_events(session: AsyncSession, call_ids: list[str | None]) -> int:
     scrubbed = 0
     for event in await _events_of_calls(session, call_ids):
@@ -245,7 +270,7 @@ async def _scrub_events(session: AsyncSession, call_ids: list[str | None]) -> in
 
 def _masked(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_text(value)
+        return redact_text(value)
     if isinstance(value, dict):
         return {
             k: ERASED if k.lower() in PERSONAL_KEYS and v is not None else _masked(v)

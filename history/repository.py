@@ -9,6 +9,7 @@ an outage surfaces as SQLAlchemy's errors (``history.writer`` spools around thos
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,7 +60,9 @@ from history.records import (
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import writing_sessions
+from history.store import flush_erased, writing_sessions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -486,6 +489,10 @@ class HistoryRepository:
         async with self._write() as session:
             row, refs, files = await privacy.erase(session, self.context, customer_id, by, reason)
             erased = convert.erasure(row, refs, files)
+        if not await flush_erased(self.engine):
+            log.warning(
+                "erasure of customer %d: the WAL could not be checkpointed now", customer_id
+            )
         if self.attachments is not None:
             for ref in files:
                 await self.attachments.delete(ref)

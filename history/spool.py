@@ -5,7 +5,8 @@ a mark of how far replay has got (``<journal>.applied``, a byte offset). The mar
 written without fsync: after a crash the last few entries may be replayed twice, which
 the store's idempotency keys make harmless. Entries the store refuses on replay (bad data,
 not an outage) go to ``<journal>.rejected`` with the reason, so one poisoned write cannot
-hold back the rest.
+hold back the rest; erasing a customer removes the rejected entries that name them
+(``forget_rejected``). Applied entries leave the journal when it is drained.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,69 @@ def _line(op: str, data: dict[str, Any]) -> bytes:
     return line
 
 
+_NOT_DIGITS = re.compile(r"\D")
+#: A phone number is recognised in any spelling by its last digits.
+_PHONE_TAIL = 9
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _names_any(line: bytes, values: Collection[str]) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return any(v.encode() in line for v in values)
+    tails = {
+        _NOT_DIGITS.sub("", v)[-_PHONE_TAIL:]
+        for v in values
+        if len(_NOT_DIGITS.sub("", v)) >= _PHONE_TAIL
+    }
+    for text in _strings(record):
+        if any(v in text for v in values):
+            return True
+        digits = _NOT_DIGITS.sub("", text)
+        if digits and any(tail in digits for tail in tails):
+            return True
+    return False
+
+
+def forget_rejected(rejected_path: Path, values: Collection[str]) -> int:
+    """Remove the rejected entries naming any of ``values`` (a customer's name, numbers,
+    addresses; a number in any spelling); returns how many went. Rewritten atomically."""
+    values = [v for v in values if len(v) >= 3]
+    if not values or not rejected_path.exists():
+        return 0
+    kept, dropped = [], 0
+    with open(rejected_path, "rb") as rejected:
+        for line in rejected:
+            if _names_any(line, values):
+                dropped += 1
+            else:
+                kept.append(line)
+    if dropped:
+        temporary = rejected_path.with_name(rejected_path.name + ".tmp")
+        with open(temporary, "wb") as out:
+            out.writelines(kept)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, rejected_path)
+    return dropped
+
+
+def rejected_path(journal: Path) -> Path:
+    """Where the journal at ``journal`` keeps the writes the store refused."""
+    return journal.with_name(journal.name + ".rejected")
+
+
 @dataclass(frozen=True)
 class SpoolEntry:
     op: str
@@ -44,7 +109,7 @@ class Spool:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.mark_path = self.path.with_name(self.path.name + ".applied")
-        self.rejected_path = self.path.with_name(self.path.name + ".rejected")
+        self.rejected_path = rejected_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._recover()
         self._file = open(self.path, "ab")  # noqa: SIM115 (held open for the journal's life)
@@ -120,6 +185,10 @@ class Spool:
             rejected.flush()
             os.fsync(rejected.fileno())
         self._write_mark(entry.end)
+
+    def forget(self, values: Collection[str]) -> int:
+        """Rejected entries naming an erased customer removed (see ``forget_rejected``)."""
+        return forget_rejected(self.rejected_path, values)
 
     def reset_if_drained(self) -> bool:
         """Empty the journal once everything in it is applied; False if entries remain."""

@@ -2,13 +2,17 @@
 
 SQLite (the zero set-up default) gets WAL (readers never wait for the writer), a busy
 timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions so that two writers
-queue on the busy timeout instead of failing on a read-to-write lock upgrade. PostgreSQL
+queue on the busy timeout instead of failing on a read-to-write lock upgrade. It also gets
+``secure_delete``: what a delete or an update frees is overwritten with zeros, so an erased
+customer's name is not left in the file's free pages; ``flush_erased`` then checkpoints the
+WAL into the file and truncates it (the old pages it held go too). PostgreSQL
 gets bounded connect and statement timeouts so an outage surfaces as an error the
 :class:`~history.writer.HistoryWriter` can spool around, not as a hang.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +83,7 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -87,6 +92,27 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+async def flush_erased(engine: AsyncEngine, *, attempts: int = 5) -> bool:
+    """After an erasure: SQLite's WAL checkpointed into the file and truncated, so no page
+    from before the erasure stays in it. True when done (always on other databases, where
+    the server's own vacuum reclaims dead rows); False when readers kept it from finishing
+    (it is tried again at the next erasure, and SQLite checkpoints on its own)."""
+    if engine.url.get_backend_name() != "sqlite":
+        return True
+    for attempt in range(attempts):
+        async with engine.connect() as connection:
+            # On the driver's connection: not inside a transaction (SQLAlchemy would begin one).
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = await cursor.fetchone()
+            await cursor.close()
+        if not busy:
+            return True
+        await asyncio.sleep(0.05 * (attempt + 1))
+    return False
 
 
 def alembic_config(url: str | None = None) -> Config:

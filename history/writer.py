@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import uuid4
@@ -193,6 +193,10 @@ class HistoryWriter:
     async def drained(self) -> None:
         """Wait until nothing is queued, spooled or in flight."""
         await self._idle.wait()
+
+    async def forget(self, values: Collection[str]) -> int:
+        """After an erasure: the spool's rejected writes that name the customer removed."""
+        return await asyncio.to_thread(self.spool.forget, values)
 
     async def append_interaction(self, new: NewInteraction) -> Interaction | None:
         """The interaction if the store took it now, None if it was spooled.

@@ -55,6 +55,8 @@ from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
+from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
+from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
@@ -117,6 +119,8 @@ class Hotline:
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
         self._history_migrated = False
         self._schema_ready = asyncio.Event()  # set with _history_migrated
+        #: Config parsing (SIGHUP, the admin pages' checks) in a bounded pool of its own.
+        self.config_pool = WorkPool("config-parse", workers=1, max_waiting=8)
         self.speech = build_speech_service(config.speech)
         # The ACD: every state change goes to the live view and, through the spooling
         # writer, to the history's event log; every queued call is one interaction.
@@ -219,9 +223,10 @@ class Hotline:
             },
             repository=self.history,
             writer=self.history_writer,
+            api_settings=api_settings(config),
             conversations=self.conversations,
             conversation_intake=self.desk,
-            auth=(web_auth := build_web_auth(self.store, environ)),
+            auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
@@ -250,12 +255,15 @@ class Hotline:
                 audit=audit,
                 environ=environ,
                 overrides=self._overrides,
+                pool=self.config_pool,
             ),
         )
         self.audit = audit
         self.web_auth = web_auth
         self.supervisor_hub = hub
-        self.web = WebServer(web_app, host=config.web.host, port=config.web.port)
+        self.web = WebServer(
+            web_app, host=config.web.host, port=config.web.port, limits=web_limits(config)
+        )
 
     @property
     def config(self) -> Config:
@@ -320,6 +328,8 @@ class Hotline:
         await self.speech.close()
         await self.history_writer.close()
         await self.store.dispose()
+        self.config_pool.close()
+        self.web_auth.users.hashing.close()
 
     async def _resume_conversations(self) -> None:
         """Conversations a stopped run had queued or given to an agent wait again."""
@@ -354,14 +364,18 @@ class Hotline:
         if self._config_dir is None:
             log.warning("reload requested but the service runs without a config directory")
             return False
+        pool = self.config_pool
         try:
-            new = await asyncio.to_thread(
+            new = await pool.run(
                 load_config, self._config_dir, environ=self._environ, overrides=self._overrides
             )
-            flow = await asyncio.to_thread(build_flow, new.ivr)
+            flow = await pool.run(build_flow, new.ivr)
             classifier = None
             if new.intents != self._config.intents:  # retrained off the loop (about a second)
-                classifier = await asyncio.to_thread(build_classifier, new.intents)
+                classifier = await pool.run(build_classifier, new.intents)
+        except PoolBusy:
+            log.error("config reload refused: too many reloads waiting; try again")
+            return False
         except ConfigError as exc:  # the catalog's CatalogError included
             for issue in exc.issues:
                 log.error("config reload refused: %s", issue)
@@ -495,6 +509,7 @@ async def serve(
 ) -> None:
     """Run the service until SIGINT/SIGTERM (or ``stop`` is set); SIGHUP reloads."""
     stop = stop or asyncio.Event()
+    descriptor_headroom(config)
     service = Hotline(config, config_dir=config_dir, overrides=overrides)
     await service.start()
     try:

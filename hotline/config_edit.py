@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from history.audit import AuditLog
 from hotline.config import CONFIG_FILES, Config, ConfigError, ConfigIssue, load_config
+from hotline.workers import PoolBusy, WorkPool
 
 __all__ = [
     "CATALOG",
@@ -241,6 +242,8 @@ class ConfigEditor:
     audit: AuditLog
     environ: Mapping[str, str] | None = None
     overrides: Mapping[str, object] = field(default_factory=dict)
+    #: Where candidates are parsed and checked (the service's config pool; else a thread).
+    pool: WorkPool | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     # files -----------------------------------------------------------------------------
@@ -285,7 +288,14 @@ class ConfigEditor:
             after = dump(snapshot.data)
             if after == snapshot.text:
                 return EditResult(saved=False, unchanged=True, version=snapshot.version)
-            errors, warnings = await asyncio.to_thread(self._check, file, after)
+            try:
+                if self.pool is None:
+                    errors, warnings = await asyncio.to_thread(self._check, file, after)
+                else:
+                    errors, warnings = await self.pool.run(self._check, file, after)
+            except PoolBusy:
+                busy = ConfigIssue(file.label, None, "", "other changes are being checked; retry")
+                return EditResult(saved=False, errors=(busy,), version=snapshot.version)
             if errors:
                 return EditResult(saved=False, errors=tuple(errors), version=snapshot.version)
             await asyncio.to_thread(write_atomically, file.path, after)

@@ -154,9 +154,51 @@ class AmiSettings(_Settings):
         return self
 
 
+class WebLimitSettings(_Settings):
+    """What one web client may hold, so the web port can never starve calls of sockets."""
+
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    max_connections_per_address: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    #: File descriptors always kept free for FastAGI, AMI and the database.
+    descriptor_reserve: Annotated[int, Field(ge=0, le=1_000_000)] = 256
+
+    @model_validator(mode="after")
+    def _per_address_within_overall(self) -> WebLimitSettings:
+        if self.max_connections_per_address > self.max_connections:
+            raise ValueError("max_connections_per_address must not exceed max_connections")
+        return self
+
+
+class SignInSettings(_Settings):
+    """The sign-in page's throttle (failed and in-flight attempts in a window)."""
+
+    per_user_address: Annotated[int, Field(ge=1, le=1000)] = 5
+    per_address: Annotated[int, Field(ge=1, le=100_000)] = 10
+    window_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+
+Rate = Annotated[float, Field(gt=0, le=1_000_000)]
+Burst = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ApiRateLimitSettings(_Settings):
+    """Requests to ``/api/v1/`` per token and per client address: a bucket that refills at
+    ``*_per_s`` and holds ``*_burst``; beyond it, 429 with Retry-After."""
+
+    per_token_per_s: Rate = 50.0
+    per_token_burst: Burst = 100
+    per_address_per_s: Rate = 100.0
+    per_address_burst: Burst = 200
+
+
 class WebSettings(_Settings):
     host: Host = "127.0.0.1"
     port: Port = 8080
+    limits: WebLimitSettings = WebLimitSettings()
+    sign_in: SignInSettings = SignInSettings()
+    api_rate_limits: ApiRateLimitSettings = ApiRateLimitSettings()
 
 
 class DatabaseSettings(_Settings):

@@ -18,8 +18,10 @@ from history.masking import PersonalDataFilter
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 #: Libraries that narrate routine work at INFO (every decoded turn, every migration step;
-#: aiosmtpd's ``mail.log``: every SMTP command with the peer's and customers' addresses).
-QUIET_LIBRARIES = ("faster_whisper", "alembic", "mail.log")
+#: aiosmtpd's ``mail.log``: every SMTP command with the peer's and customers' addresses), or
+#: that log every SQL statement with its parameters at DEBUG (customers' names, notes, token
+#: hashes): held at WARNING whatever the service's level.
+QUIET_LIBRARIES = ("faster_whisper", "alembic", "mail.log", "aiosqlite", "sqlalchemy", "asyncpg")
 
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):

@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from history.attachments import AttachmentStore
 from history.errors import UnknownCustomer
 from history.repository import HistoryRepository
+from history.spool import forget_rejected, rejected_path
 from hotline.config import load_config
 from hotline.tokens_cli import store_options, with_store
+from hotline.web.api.admin import personal_values
 from hotline.web.api.idempotency import IdempotencyStore
 
 
@@ -120,7 +122,11 @@ def _erase(args: argparse.Namespace) -> int:
             )
             return 1
         await IdempotencyStore(engine).forget_customer(customer_id)
+        customer = await repository.get_customer(customer_id)
         erasure = await repository.erase_customer(customer_id, by=args.by, reason=args.reason)
+        # Not the journal itself: the running service owns it (and it drains on its own).
+        journal = load_config(args.config).database.spool
+        forget_rejected(rejected_path(journal), personal_values(customer))
         removed = " ".join(f"{k}={v}" for k, v in sorted(erasure.removed.items()))
         print(f"customer {customer_id} erased by {args.by!r}: removed {removed}")
         if erasure.recording_refs:

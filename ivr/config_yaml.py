@@ -5,6 +5,12 @@ where each key path (``("ami", "port")``, ``("fastagi", "allowed_hosts", 1)``) s
 that a validation error found later on the plain data can name the line an admin must fix.
 Problems the YAML parser silently accepts but an admin never means (duplicate keys, keys
 that YAML 1.1 reads as booleans such as ``on:``) are reported here.
+
+Aliases are bounded: a file is refused when its tree, with every alias expanded, would hold
+more than ``MAX_EXPANDED_NODES`` nodes (a 1.5 KB "billion laughs" file expands to billions)
+or when an alias contains itself. The count is taken on the composed node graph, where an
+alias is one shared node, before anything is built from it; files larger than
+``MAX_FILE_CHARS`` are refused unread.
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Path = tuple[str | int, ...]
+
+#: Far above any real config (the largest shipped file has a few hundred nodes), far below
+#: what would cost memory worth mentioning.
+MAX_EXPANDED_NODES = 200_000
+MAX_FILE_CHARS = 4 * 1024 * 1024
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -67,14 +78,21 @@ def parse_yaml(text: str) -> YamlDocument:
 
     Raises YamlFileError for syntax errors (with their line) and structural problems.
     """
+    if len(text) > MAX_FILE_CHARS:
+        message = f"the file is larger than {MAX_FILE_CHARS // (1024 * 1024)} MiB"
+        raise YamlFileError([YamlProblem(None, (), message)])
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _check_expansion(root)
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         raise YamlFileError([_syntax_problem(exc)]) from None
     except yaml.YAMLError as exc:
         raise YamlFileError([YamlProblem(None, (), f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise YamlFileError([YamlProblem(None, (), "the file is nested too deeply")]) from None
     finally:
         loader.dispose()
     if root is None or data is None:
@@ -90,6 +108,39 @@ def parse_yaml(text: str) -> YamlDocument:
         raise YamlFileError(walker.problems)
     walker.lines.setdefault((), root.start_mark.line + 1)
     return YamlDocument(data, walker.lines, frozenset(walker.plain))
+
+
+def _check_expansion(root: Node) -> None:
+    """Refuse a node graph whose aliases expand past the cap, or refer to themselves."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in open_:
+            raise YamlFileError(
+                [YamlProblem(node.start_mark.line + 1, (), "an alias refers to itself")]
+            )
+        open_.add(key)
+        total = 1
+        if isinstance(node, MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, SequenceNode):
+            total += sum(size(item) for item in node.value)
+        open_.discard(key)
+        if total > MAX_EXPANDED_NODES:
+            message = (
+                f"its aliases expand to more than {MAX_EXPANDED_NODES} values; "
+                "write the settings out instead of repeating anchors"
+            )
+            raise YamlFileError([YamlProblem(node.start_mark.line + 1, (), message)])
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:

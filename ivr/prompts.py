@@ -23,6 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ivr.audio_decode import (
+    AudioRefused,
+    decode_to_wav,
+    ffmpeg_available,
+    is_riff,
+    probe_seconds,
+    wav_header,
+)
 from ivr.flow.models import PromptSettings
 
 log = logging.getLogger(__name__)
@@ -135,13 +143,53 @@ def audio_problem(path: Path) -> str | None:
 
 def import_prompt(source: Path, destination: Path) -> float:
     """Converts ``source`` (any format ffmpeg reads; wav needs no ffmpeg) to an 8 kHz mono
-    16-bit wav at ``destination``, atomically. Returns the length in seconds."""
+    16-bit wav at ``destination``, atomically. Returns the length in seconds.
+
+    The length is checked before decoding (a RIFF header's claims against the file, the
+    length other headers declare) and while decoding (streamed, stopped at the cap): a
+    small file that decodes to hours is refused without being decoded
+    (``ivr.audio_decode``)."""
     if not source.is_file():
         raise PromptImportError(f"{source}: no such file")
+    try:
+        riff = is_riff(source)
+        if riff:
+            wav_header(source, max_seconds=MAX_IMPORT_SECONDS)
+        elif (declared := probe_seconds(source)) is not None and declared > MAX_IMPORT_SECONDS:
+            raise AudioRefused(f"{declared:.0f} s is longer than a prompt can be")
+    except AudioRefused as refused:
+        raise PromptImportError(f"{source}: {refused}") from None
+    except OSError as exc:
+        raise PromptImportError(f"{source}: {exc.strerror or exc}") from None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".wav", dir=destination.parent)
+    os.close(handle)
+    try:
+        if ffmpeg_available():
+            try:
+                seconds = decode_to_wav(source, Path(temporary), max_seconds=MAX_IMPORT_SECONDS)
+            except AudioRefused as refused:
+                raise PromptImportError(f"{source}: {refused}") from None
+        elif riff:  # checked above: a bounded, truthful wav
+            seconds = _convert_wav(source, Path(temporary))
+        else:
+            raise PromptImportError(
+                f"{source}: reading {source.suffix or 'this'} files needs ffmpeg "
+                "(apt-get install ffmpeg)"
+            )
+        if seconds <= 0:
+            raise PromptImportError(f"{source}: the audio is empty")
+        os.replace(temporary, destination)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return seconds
+
+
+def _convert_wav(source: Path, destination: Path) -> float:
+    """Without ffmpeg: a wav whose header was checked, converted by pydub in memory."""
     audio = _decode(source)
     seconds = len(audio) / 1000
-    if seconds <= 0:
-        raise PromptImportError(f"{source}: the audio is empty")
     if seconds > MAX_IMPORT_SECONDS:
         raise PromptImportError(f"{source}: {seconds:.0f} s is longer than a prompt can be")
     audio = (
@@ -149,19 +197,11 @@ def import_prompt(source: Path, destination: Path) -> float:
         .set_channels(PROMPT_CHANNELS)
         .set_sample_width(PROMPT_SAMPLE_WIDTH)
     )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".wav", dir=destination.parent)
-    os.close(handle)
-    try:
-        with wave.open(temporary, "wb") as out:
-            out.setnchannels(PROMPT_CHANNELS)
-            out.setsampwidth(PROMPT_SAMPLE_WIDTH)
-            out.setframerate(PROMPT_RATE)
-            out.writeframes(audio.raw_data)
-        os.replace(temporary, destination)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    with wave.open(str(destination), "wb") as out:
+        out.setnchannels(PROMPT_CHANNELS)
+        out.setsampwidth(PROMPT_SAMPLE_WIDTH)
+        out.setframerate(PROMPT_RATE)
+        out.writeframes(audio.raw_data)
     return seconds
 
 
@@ -171,20 +211,11 @@ def _decode(source: Path) -> _Audio:
         warnings.simplefilter("ignore", DeprecationWarning)  # pydub imports audioop
         from pydub import AudioSegment
         from pydub.exceptions import CouldntDecodeError
-
-    is_wav = source.suffix.lower() == ".wav"
     try:
-        segment: _Audio = AudioSegment.from_file(str(source), format="wav" if is_wav else None)
+        segment: _Audio = AudioSegment.from_file(str(source), format="wav")
     except CouldntDecodeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown format"
-        raise PromptImportError(f"{source}: not audio ffmpeg can read ({first[:200]})") from None
-    except FileNotFoundError as exc:
-        if not is_wav and exc.filename in (None, "ffmpeg", "ffprobe", "avconv"):
-            raise PromptImportError(
-                f"{source}: reading {source.suffix or 'this'} files needs ffmpeg "
-                "(apt-get install ffmpeg)"
-            ) from None
-        raise PromptImportError(f"{source}: {exc.strerror or exc}") from None
+        raise PromptImportError(f"{source}: not readable audio ({first[:200]})") from None
     except (OSError, EOFError, IndexError, ValueError, wave.Error) as exc:
         raise PromptImportError(f"{source}: not readable audio ({exc})") from None
     return segment

@@ -222,16 +222,26 @@ def _text(raw: bytes) -> str:
 
 
 class _LineSplitter:
-    """Splits a byte stream on `\\n` with a cap on the length of one line."""
+    """Splits a byte stream on `\\n` with a cap on the length of one line. After a line over
+    the cap it reads on at the next line (the rest of the long one is dropped as it comes)."""
 
     def __init__(self, max_line: int) -> None:
         self._buf = b""
         self._max_line = max_line
+        self._skipping = False
 
     def lines(self, data: bytes) -> list[bytes]:
+        if self._skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                return []
+            data, self._skipping = data[end + 1 :], False
         parts = (self._buf + data if self._buf else data).split(b"\n")
         self._buf = parts.pop()
-        if len(self._buf) > self._max_line or max(map(len, parts), default=0) > self._max_line:
+        if len(self._buf) > self._max_line:
+            self._buf, self._skipping = b"", True
+            raise AgiProtocolError(f"AGI line longer than {self._max_line} bytes")
+        if max(map(len, parts), default=0) > self._max_line:
             raise AgiProtocolError(f"AGI line longer than {self._max_line} bytes")
         return parts
 
@@ -322,6 +332,10 @@ class ResponseDecoder:
     @property
     def idle_between_lines(self) -> bool:
         return self._usage is None and self._provisional is None
+
+    def resync(self) -> None:
+        """After a protocol error: forget the reply being read (a usage block, a 100)."""
+        self._usage, self._provisional = None, None
 
     def _line(self, line: str) -> AgiResponse | Hangup | None:
         if self._usage is not None:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from telephony.agi_codec import AgiProtocolError, EnvironmentDecoder, ResponseDecoder
-from telephony.agi_session import AgiCommandError, AgiSession, CallerHangup
+from telephony.agi_session import AgiCommandError, AgiProtocolFault, AgiSession, CallerHangup
 
 log = logging.getLogger("telephony.agi")
 
@@ -121,7 +121,8 @@ class _Connection(asyncio.Protocol):
                 self.session.feed(item)
         except AgiProtocolError as exc:
             if self.session is not None:
-                self.session.abort(f"protocol error: {exc}")
+                self._replies.resync()
+                self.session.fault(f"protocol error: {exc}")
             else:
                 log.warning("AGI from %s: %s; closing", self.peer, exc)
                 self.close()
@@ -298,6 +299,8 @@ class FastAgiServer:
                 raise
             log.warning("AGI %s: handler %r sent nothing for %.0f s; stopping it",
                         session.env.channel, script, self.limits.idle_timeout_s)  # fmt: skip
+            await self._to_fallback(session)
+        except AgiProtocolFault:  # logged by the session when it happened
             await self._to_fallback(session)
         except Exception:
             log.exception("AGI %s: handler %r failed", session.env.channel, script)

@@ -38,6 +38,12 @@ their own length plus that margin, the rest (a prompt of unknown length, a Dial)
 of their own. When Asterisk does not answer in time the connection is closed and the
 reason logged; the dialplan then sends the call to the fallback (hotline never said it was
 done: see `telephony.agi_server`'s `HOTLINE_DONE`).
+
+A reply that breaks the protocol (a line over the cap, garbage, a reply nobody asked for)
+is a *fault*, not a reason to drop the caller: the running command (or the next one)
+raises `AgiProtocolFault`, a fence re-synchronises the stream, and the handler's boundary
+sends the call to the fallback over the same connection, as for any other error. A second
+fault on the same session closes the connection (the dialplan's guard takes over).
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ class CallerHangup(Exception):
     def __init__(self, reason: str = "hangup") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AgiProtocolFault(Exception):
+    """Asterisk's side broke the protocol (over-long or malformed line, unsolicited reply):
+    the command's result is unknown; the call should go to the fallback."""
 
 
 class AgiCommandError(Exception):
@@ -178,6 +189,8 @@ class AgiSession:
         self._command_of_pending = ""
         self._timer: asyncio.TimerHandle | None = None
         self.on_activity: Callable[[bool], None] | None = None  # busy=True while a command runs
+        self._faults = 0
+        self._fault_next: str | None = None  # raised by the next command (none was pending)
 
     # -- state fed by the connection ------------------------------------------------------
 
@@ -203,11 +216,29 @@ class AgiSession:
                 self._settled.set()
             # else: the late reply of an abandoned command, or an earlier fence's: dropped
         elif self._pending is None or self._replied:
-            self.abort(f"unsolicited AGI reply {item.code} {item.result}")
+            self.fault(f"unsolicited AGI reply {item.code} {item.result}")
         else:
             self._replied = True
             if not self._pending.done():  # else: cancelled, its caller is unwinding
                 self._pending.set_result(item)
+
+    def fault(self, reason: str) -> None:
+        """A protocol fault (see the module's doc): the command waiting (or the next one)
+        raises ``AgiProtocolFault``; a fence then drops whatever else the fault left in the
+        stream. A second fault closes the connection."""
+        if self._closed:
+            return
+        self._faults += 1
+        if self._faults > 1:
+            self.abort(f"{reason} (a second protocol fault)")
+            return
+        log.warning("AGI %s: %s; the call goes to the fallback", self._label, reason)
+        if self._pending is not None and not self._pending.done() and not self._replied:
+            self._pending.set_exception(AgiProtocolFault(reason))  # its finally sends the fence
+        else:
+            self._fault_next = reason
+            if self._fence is None:
+                self._abandoned()
 
     def _abandoned(self) -> None:
         """The running command's caller stopped waiting: interrupt it with a fence."""
@@ -275,6 +306,9 @@ class AgiSession:
                 await self._await_fence()
             if self._closed:
                 raise CallerHangup(self._close_reason)
+            if self._fault_next is not None:
+                reason, self._fault_next = self._fault_next, None
+                raise AgiProtocolFault(reason)
             loop = asyncio.get_running_loop()
             future: asyncio.Future[AgiResponse] = loop.create_future()
             self._pending = future

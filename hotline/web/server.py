@@ -1,27 +1,77 @@
-"""Serve a web application on a TCP port with an explicit start/close lifecycle."""
+"""Serve a web application on a TCP port with an explicit start/close lifecycle.
+
+Every connection passes the ``ConnectionGuard`` (``hotline.web.connections``): caps per
+address and overall, a reserve of descriptors kept for calls, header and body timeouts.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 
+from hotline.web.connections import ConnectionGuard, WebLimits
+
 log = logging.getLogger(__name__)
 
 
+#: asyncio accepts up to ``backlog`` connections in one go before any is admitted: a small
+#: backlog keeps one burst well inside the descriptor reserve.
+BACKLOG = 32
+
+
+class _GuardedSite(web.BaseSite):
+    """aiohttp's TCP site, with each connection admitted (or refused) by the guard first."""
+
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+    ) -> None:
+        super().__init__(runner, backlog=BACKLOG)
+        self._host, self._port, self._guard = host, port, guard
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard.protocol_factory(server), self._host, self._port, backlog=self._backlog
+        )
+
+
 class WebServer:
-    def __init__(self, app: web.Application, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        host: str,
+        port: int,
+        limits: WebLimits | None = None,
+        guard: ConnectionGuard | None = None,
+    ) -> None:
+        """``limits`` for the guard this server makes (``guard``: one made by the caller)."""
         self._app = app
         self._host = host
         self._port = port
+        self.guard = guard or ConnectionGuard(limits or WebLimits())
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        # The guard's middleware first: it sees every request, the API's included.
+        self._app.middlewares.insert(0, self.guard.middleware)
         # No access log: probes hit /healthz every few seconds and would drown the log.
-        runner = web.AppRunner(self._app, access_log=None)
+        # The guard closes idle connections itself (keepalive_timeout only backs it up).
+        runner = web.AppRunner(
+            self._app, access_log=None, keepalive_timeout=self.guard.limits.header_timeout_s
+        )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            await _GuardedSite(runner, self._host, self._port, self.guard).start()
         except OSError:
             await runner.cleanup()
             raise

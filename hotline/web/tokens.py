@@ -14,6 +14,7 @@ writes are recorded under: the namespace of its idempotency keys.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -185,6 +186,14 @@ class TokenStore:
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         return None if row.revoked_at is not None else _record(row)
+
+    async def live(self) -> builtins.list[tuple[str, ApiToken]]:
+        """Every token not revoked, with its hash (for the outage snapshot: never a secret)."""
+        async with self._reads() as session:
+            rows = await session.execute(
+                select(ApiTokenRow).where(ApiTokenRow.revoked_at.is_(None))
+            )
+            return [(r.token_hash, _record(r)) for r in rows.scalars()]
 
     async def touch(self, name: str) -> None:
         """Note that the token was used now (the API does so at most every few seconds)."""

@@ -121,7 +121,7 @@ async def test_erasure_keeps_kpis_but_removes_personal_data(
     assert event.payload == {
         "caller_id": "[erased]",
         "queue": "billing",
-        "note": "call back on +44******0123",
+        "note": "call back on [erased]",
     }
     export = await repository.export_customer(jane_id)
     assert "Jane" not in json.dumps(export)

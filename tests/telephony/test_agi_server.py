@@ -279,7 +279,21 @@ async def test_silent_peer_is_closed_after_the_header_timeout(start_server: Any)
         assert await silent.closed_by_service(timeout_s=4.0)
 
 
-async def test_garbage_reply_aborts_that_session_only(start_server: Any) -> None:
+def ok_and_fences(command: str) -> bytes:
+    """Asterisk's answers, the fence's token carried back as GET FULL VARIABLE does."""
+    if command.startswith("GET FULL VARIABLE hotline-fence-"):
+        return f"200 result=1 ({command.rsplit(' ', 1)[1]})\n".encode()
+    return ok(command)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [b"this is not AGI\n", b"200 result=0\n200 result=0\n", b"200 result=0 (" + b"x" * 9000],
+    ids=["garbage", "an unsolicited reply", "an over-long line"],
+)
+async def test_a_protocol_fault_sends_that_call_to_the_fallback_and_no_other(
+    start_server: Any, fault: bytes
+) -> None:
     outcomes: list[str] = []
 
     async def ivr(session: AgiSession) -> None:
@@ -287,8 +301,8 @@ async def test_garbage_reply_aborts_that_session_only(start_server: Any) -> None
             await session.answer()
             await session.verbose("still here")
             outcomes.append("ok")
-        except CallerHangup as exc:
-            outcomes.append(exc.reason)
+        except Exception as error:
+            outcomes.append(type(error).__name__)
             raise
 
     server = await start_server({"hotline": ivr})
@@ -296,10 +310,30 @@ async def test_garbage_reply_aborts_that_session_only(start_server: Any) -> None
         bad = await Asterisk.call(server.port, env_block())
         good = await Asterisk.call(server.port, env_block())
         assert await bad.command() == "ANSWER"
-        bad.send(b"this is not AGI\n")
-        assert await bad.closed_by_service()
+        bad.send(fault)
+        if fault.endswith(b"x"):
+            bad.send(b"x" * 100 + b"\n")  # the rest of the long line, dropped as it comes
+        assert await bad.serve(ok_and_fences) == [
+            "ANSWER",
+            "GET FULL VARIABLE hotline-fence-1",  # drops what the fault left in the stream
+            *FALLBACK_COMMANDS,
+        ]
         assert await good.serve() == ["ANSWER", 'VERBOSE "still here" 1', DONE]
-    assert sorted(outcomes) == ["connection closed", "ok"]
+    assert sorted(outcomes) == ["AgiProtocolFault", "ok"]
+
+
+async def test_a_second_protocol_fault_closes_the_connection(start_server: Any) -> None:
+    async def ivr(session: AgiSession) -> None:
+        await session.answer()
+
+    server = await start_server({"hotline": ivr})
+    async with asyncio.timeout(5):
+        bad = await Asterisk.call(server.port, env_block())
+        assert await bad.command() == "ANSWER"
+        bad.send(b"garbage\n")
+        assert await bad.command() == "GET FULL VARIABLE hotline-fence-1"
+        bad.send(b"more garbage\n")
+        assert await bad.closed_by_service()
 
 
 # -- timeouts and limits ---------------------------------------------------------------------

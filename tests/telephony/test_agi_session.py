@@ -17,6 +17,8 @@ from telephony import agi_codec as agi
 from telephony.agi_codec import ResponseDecoder
 from telephony.agi_session import (
     AgiCommandError,
+    AgiProtocolFault,
+    AgiSession,
     CallerHangup,
     DigitInput,
     Playback,
@@ -452,13 +454,44 @@ async def test_a_reply_arriving_while_its_cancelled_caller_unwinds_is_not_unsoli
     assert len(sent) == 2
 
 
-async def test_unsolicited_reply_aborts_the_connection() -> None:
-    fake = ScriptedAsterisk("agi_ivr_basic")
-    fake.session.feed(agi.AgiResponse(200, "0"))
-    assert fake.closed
-    assert fake.session.closed
-    with pytest.raises(CallerHangup):
-        await fake.session.answer()
+class Wire:
+    """A transport the test reads from and answers by hand."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data.decode().removesuffix("\n"))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+async def test_an_unsolicited_reply_fails_the_next_command_then_the_session_works_on() -> None:
+    wire = Wire()
+    env = agi.EnvironmentDecoder().feed(b"agi_channel: SIP/caller-00000003\n\n")
+    assert env is not None
+    session = AgiSession(env, wire)
+    session.feed(agi.AgiResponse(200, "0"))  # nobody asked
+    assert wire.written == ["GET FULL VARIABLE hotline-fence-1"]  # whatever else came, dropped
+    assert not wire.closed
+    answering = asyncio.create_task(session.answer())
+    await asyncio.sleep(0)
+    session.feed(agi.AgiResponse(200, "0"))  # a late reply before the fence's: dropped too
+    session.feed(agi.AgiResponse(200, "1", data="hotline-fence-1"))
+    with pytest.raises(AgiProtocolFault, match="unsolicited"):
+        await answering  # its result is unknown: the caller goes to the fallback
+    continuing = asyncio.create_task(session.set_variable("HOTLINE_DONE", "1"))
+    await asyncio.sleep(0)
+    session.feed(agi.AgiResponse(200, "1"))
+    await continuing
+    assert wire.written[-1] == "SET VARIABLE HOTLINE_DONE 1"
+    session.feed(agi.AgiResponse(200, "0"))  # a second fault: closed
+    assert wire.closed
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ async def serve(engine: AsyncEngine, *, secure: bool = False) -> tuple[WebServer
     users = UserStore(engine, hasher=FAST_HASHER)
     for name, role in (("sam", Role.SUPERVISOR), ("1001", Role.AGENT), ("ada", Role.ADMIN)):
         await users.add(name, role, PASSWORD)
-    auth = WebAuth(users, SessionStore(), LoginThrottle(per_ip=20, per_user=3), secure)
+    auth = WebAuth(users, SessionStore(), LoginThrottle(per_address=20, per_user_address=3), secure)
     app = create_web_app(readiness={}, auth=auth)
     app.router.add_get("/supervisor", supervisors_only)
     app.router.add_post("/page-api/act", supervisor_post)
@@ -202,9 +202,9 @@ async def test_logins_are_throttled_per_user_after_repeated_failures(site: Site)
 
 
 async def test_logins_are_throttled_per_address_across_names() -> None:
-    throttle = LoginThrottle(per_ip=3, per_user=100, window_s=60, clock=lambda: 0.0)
+    throttle = LoginThrottle(per_address=3, per_user_address=100, window_s=60, clock=lambda: 0.0)
     for n in range(3):
-        throttle.failed("10.0.0.1", f"user{n}")
+        throttle.reserve("10.0.0.1", f"user{n}").failed()
     assert throttle.blocked("10.0.0.1", "someone") > 0
     assert throttle.blocked("10.0.0.2", "someone") == 0
 

@@ -27,10 +27,15 @@ from hotline.web.admin.forms import FormErrors, actor, editor_of, error, text
 from hotline.web.auth.guard import CSRF_HEADER, current_session, page, requires
 from hotline.web.auth.users import Role
 from hotline.web.templates import Safe, escape, render
+from hotline.workers import PoolBusy, WorkPool
 from ivr.flow.fields import PromptName
 from ivr.prompts import PromptImportError, PromptStore, audio_problem, import_prompt
 
 MAX_UPLOAD_BYTES = 25 << 20
+#: Conversions run in threads of their own (one at a time, a few waiting), never in the
+#: loop's default executor: a pile of uploads cannot delay the history spool's writes.
+AUDIO = web.AppKey("hotline_audio_pool", WorkPool)
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _FIELD_BYTES = 1024
 _CHUNK = 64 << 10
 _PROMPT_NAME: TypeAdapter[str] = TypeAdapter(PromptName)
@@ -149,7 +154,11 @@ async def _receive(request: web.Request, folder: Path) -> tuple[dict[str, str], 
     """The form's fields, the uploaded file saved in ``folder`` (None: no file) and the
     name the browser gave it. Raises ``_TooBig``."""
     fields: dict[str, str] = {}
+    if request.content_type not in _FORMS:
+        raise web.HTTPBadRequest(text="send the form (multipart/form-data)")
     if CSRF_HEADER in request.headers:  # the page's script: stream the file to disk
+        if request.content_type != "multipart/form-data":
+            raise web.HTTPBadRequest(text="send the file as multipart/form-data")
         reader = await request.multipart()
         saved: Path | None = None
         filename = ""
@@ -207,7 +216,9 @@ async def upload_prompt(request: web.Request) -> web.StreamResponse:
         existed = destination.exists()
         if not errors and upload is not None:
             try:
-                seconds = await asyncio.to_thread(import_prompt, upload, destination)
+                seconds = await request.app[AUDIO].run(import_prompt, upload, destination)
+            except PoolBusy:
+                errors.add("file", "other recordings are being converted; retry in a moment")
             except PromptImportError as exc:
                 shown = os.path.basename(filename) or "the file"
                 errors.add("file", str(exc).replace(str(upload), shown))
@@ -254,6 +265,7 @@ async def prompt_audio(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[AUDIO] = WorkPool("audio-convert", workers=1, max_waiting=4)
     app.router.add_get("/admin/prompts", prompts_page)
     app.router.add_post("/admin/prompts", upload_prompt)
     app.router.add_get(

@@ -1,5 +1,9 @@
 """``/admin/users``: who may sign in, and adding a user (validated like ``hotline user add``).
 
+The page also lists the sign-in blocks the login throttle holds now (a user at an address,
+or a whole address) and lifts one at once: ``POST /admin/users/unblock`` with ``user`` or
+``address``, audited.
+
 A form with a bad value comes back with the message beside its field and changes nothing.
 Each addition is logged with who made it (the password never is).
 """
@@ -17,6 +21,7 @@ from hotline.web.templates import Safe, escape, render
 
 log = logging.getLogger(__name__)
 FIELDS = ("name", "role", "password", "agent_id", "endpoint")
+_ALL = "[[every user]]"
 
 
 def _rows(users: list[tuple[str, str, str, str]]) -> Safe:
@@ -27,6 +32,23 @@ def _rows(users: list[tuple[str, str, str, str]]) -> Safe:
             for n, r, a, e in users
         )
     )
+
+
+def _blocks(request: web.Request) -> Safe:
+    csrf = escape(current_session(request).csrf)
+    rows = []
+    for block in request.app[AUTH].throttle.blocks():
+        field, value = ("user", block.user) if block.user else ("address", block.address)
+        who = escape(block.user) if block.user else _ALL
+        rows.append(
+            f'<tr data-block="{escape(value)}"><td>{who}</td>'
+            f"<td>{escape(block.address)}</td><td>{int(block.retry_after_s) + 1} s</td><td>"
+            '<form method="post" action="/admin/users/unblock">'
+            f'<input type="hidden" name="csrf" value="{csrf}">'
+            f'<input type="hidden" name="{field}" value="{escape(value)}">'
+            '<button type="submit">[[Unblock]]</button></form></td></tr>'
+        )
+    return Safe("".join(rows))
 
 
 async def _page(
@@ -50,6 +72,7 @@ async def _page(
     body = render(
         "admin_users.html",
         rows=rows,
+        blocks=_blocks(request),
         options=options,
         notice=notice,
         csrf=current_session(request).csrf,
@@ -105,6 +128,33 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     return await _page(request, notice=f"added {values['name']} ({values['role']})")
 
 
+@requires(Role.ADMIN)
+async def unblock(request: web.Request) -> web.StreamResponse:
+    """Lift a sign-in block: a user's (from every address) or an address's."""
+    form = await request.post()
+    user = str(form.get("user", "")).strip()[:64]
+    address = str(form.get("address", "")).strip()[:64]
+    if not user and not address:
+        return await _page(request, notice="name a user or an address to unblock", status=422)
+    throttle = request.app[AUTH].throttle
+    if user:
+        throttle.unblock(user=user)
+    else:
+        throttle.unblock(address=address)
+    what = f"user {user}" if user else f"address {address}"
+    admin = current_session(request).user.name
+    log.info("admin %s lifted the sign-in block of %s", admin, what)
+    await audited(
+        request,
+        actor=admin,
+        target=f"user:{user}" if user else f"address:{address}",
+        action="unblock",
+        summary=f"sign-in block of {what} lifted",
+    )
+    return await _page(request, notice=f"sign-ins of {what} unblocked")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/users", users_page)
     app.router.add_post("/admin/users", add_user)
+    app.router.add_post("/admin/users/unblock", unblock)

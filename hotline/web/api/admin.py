@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from history.records import Customer
 from hotline.web.api.context import ApiServices
 from hotline.web.api.endpoints import Answer, Call, Operation, Reply
 from hotline.web.api.schemas import CustomerExport, EraseIn, ErasureOut, EventList, EventsQuery
@@ -14,10 +15,17 @@ log = logging.getLogger(__name__)
 PRIVACY = (Scope.PRIVACY_ADMIN,)
 
 
+def personal_values(customer: Customer) -> list[str]:
+    """What identifies the customer in text kept outside the store (the spool's rejects)."""
+    values = [identity.value for identity in customer.identities]
+    return values + ([customer.name] if customer.name else [])
+
+
 class AdminEndpoints:
     def __init__(self, services: ApiServices) -> None:
         self.repository = services.repository
         self.idempotency = services.idempotency
+        self.writer = services.writer
 
     def operations(self) -> list[Operation]:
         return [
@@ -79,5 +87,7 @@ class AdminEndpoints:
         customer = await self.repository.get_customer(call.ids["customer_id"])
         await self.idempotency.forget_customer(customer.id)
         erasure = await self.repository.erase_customer(customer.id, by=body.by, reason=body.reason)
+        if self.writer is not None:  # writes the store refused on replay, kept aside
+            await self.writer.forget(personal_values(customer))
         log.info("customer %d erased by %r with token %r", customer.id, body.by, call.caller.name)
         return Reply(200, ErasureOut.model_validate(erasure, from_attributes=True))

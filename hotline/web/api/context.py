@@ -3,12 +3,16 @@ who routes them), and the settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.api.idempotency import IdempotencyStore
+from hotline.web.api.rate_limit import RateLimits
 
 
 @dataclass(frozen=True)
@@ -17,10 +21,17 @@ class ApiSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     #: What a 503 tells clients to wait before retrying.
     retry_after_s: int = 5
-    #: A token checked this recently is not looked up again (revocation delay).
-    token_fresh_s: float = 30.0
+    #: A token checked this recently is not looked up again: the delay before a revocation
+    #: takes effect (0: every request looks its token up, so a revocation is at once).
+    token_fresh_s: float = 0.0
+    #: Requests per token and per client address (429 beyond them); None: no limits.
+    rate_limits: RateLimits | None = None
+    #: The rate limits' clock (monotonic seconds), for tests.
+    rate_clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     #: While the store is down, a token checked this recently is still trusted.
     token_stale_s: float = 3600.0
+    #: The live tokens on disk, for a restart during an outage (``token_snapshot``).
+    token_snapshot: Path | None = None
 
 
 @dataclass(frozen=True)

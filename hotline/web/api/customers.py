@@ -8,7 +8,7 @@ from history.errors import InvalidIdentity, UnknownCustomer
 from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
 from history.records import Customer, Merge
 from hotline.web.api.context import ApiServices
-from hotline.web.api.endpoints import PREFIX, Answer, Call, Operation, Reply, refusal
+from hotline.web.api.endpoints import PREFIX, Answer, Call, Operation, Reply, forbidden, refusal
 from hotline.web.api.errors import ApiError, invalid
 from hotline.web.api.schemas import CustomerList, CustomerLookup, MergeIn
 from hotline.web.tokens import CHANNEL_WRITE_SCOPES, Scope
@@ -16,6 +16,15 @@ from hotline.web.tokens import CHANNEL_WRITE_SCOPES, Scope
 READ = (Scope.HISTORY_READ,)
 #: Customer records are shared by every channel: any module that writes may keep them.
 WRITE_ANY = (Scope.HISTORY_WRITE, *sorted(CHANNEL_WRITE_SCOPES))
+#: A customer's tier raises their calls' priority: a token scoped to one channel (a chat
+#: module) may not set it; ``history:write`` (every channel) may.
+TIER = (Scope.HISTORY_WRITE,)
+
+
+def _may_set_tier(call: Call) -> None:
+    token = call.caller
+    if not any(token.allows(scope) for scope in TIER):
+        raise forbidden(token, TIER, "set a customer's tier (it feeds voice priority)")
 
 
 def customer_location(customer_id: int) -> dict[str, str]:
@@ -89,6 +98,8 @@ class CustomerEndpoints:
                 (customer,),
                 scopes=WRITE_ANY,
                 body=CustomerUpdate,
+                description="Setting `tier` (it raises the customer's calls' priority) needs "
+                "`history:write`; a token scoped to one channel gets 403.",
                 example={"tier": "platinum", "tags": ["key-account"]},
             ),
             Operation(
@@ -132,6 +143,8 @@ class CustomerEndpoints:
 
     async def create(self, call: Call) -> Reply:
         new = call.body_as(NewCustomer)
+        if new.tier is not None:
+            _may_set_tier(call)
         try:
             created = await self.repository.create_customer(new)
         except InvalidIdentity as error:
@@ -143,6 +156,8 @@ class CustomerEndpoints:
 
     async def update(self, call: Call) -> Reply:
         change = call.body_as(CustomerUpdate)
+        if "tier" in change.model_fields_set:
+            _may_set_tier(call)
         return Reply(200, await self.repository.update_customer(call.ids["customer_id"], change))
 
     async def add_identity(self, call: Call) -> Reply:

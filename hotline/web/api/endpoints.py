@@ -45,6 +45,8 @@ STANDARD_ERRORS = {
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Well-formed but invalid: `details[].loc` is the path to the field at fault"
     " (`validation_failed`).",
+    429: "Too many requests from this token or address; retry after `Retry-After` seconds"
+    " (`rate_limited`).",
     503: "The history store is unavailable; retry after `Retry-After` seconds (`unavailable`).",
 }
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -148,7 +150,7 @@ class Operation:
     @property
     def documented_answers(self) -> tuple[Answer, ...]:
         """Its own answers plus the error answers every operation like it can give."""
-        statuses = {404, 422}
+        statuses = {404, 422, 429}
         if not self.public:
             statuses |= {401, 403, 503}
         if self.body is not None:

@@ -5,6 +5,12 @@ tell is whether a retry carries the *same* request. So the first request's finge
 (SHA-256 of its validated body, canonical JSON) is claimed under ``(source, operation,
 key)`` before the write, and a later request with that key is compared against it.
 
+Only a salted form is stored: 16 hex digits of a random salt per row, then 48 of
+SHA-256(salt, fingerprint). A table of hashes of bodies would let anyone holding a copy of
+the database confirm a guess of a short body (a phone number in a note) against every row
+at once, or spot two rows with the same body; a salt per row makes each guess cost one hash
+per row, and the fingerprints of an erased customer's writes are deleted with the customer.
+
 Fingerprints are kept ``retention`` (7 days: far beyond any client's retry window) and
 purged as new ones are claimed; erasing a customer forgets the fingerprints of their
 interactions and notes at once (a hash of a short body is guessable personal data).
@@ -13,7 +19,9 @@ interactions and notes at once (a hash of a short body is guessable personal dat
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -52,11 +60,26 @@ class IdempotencyConflict(Exception):
         )
 
 
+_SALT_HEX = 16
+
+
 def fingerprint(operation: str, body: BaseModel) -> str:
+    """The request's fingerprint (kept in memory only; the store holds it salted)."""
     canonical = json.dumps(
         [operation, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def salted(print_: str, salt: str | None = None) -> str:
+    """What the store keeps: the salt, then SHA-256(salt + fingerprint), 64 hex digits."""
+    salt = secrets.token_hex(_SALT_HEX // 2) if salt is None else salt
+    digest = hashlib.sha256((salt + print_).encode()).hexdigest()
+    return salt + digest[: 64 - _SALT_HEX]
+
+
+def matches(stored: str, print_: str) -> bool:
+    return hmac.compare_digest(stored, salted(print_, stored[:_SALT_HEX]))
 
 
 class IdempotencyStore:
@@ -86,7 +109,7 @@ class IdempotencyStore:
                             source=source,
                             operation=operation,
                             key=key,
-                            fingerprint=print_,
+                            fingerprint=salted(print_),
                             created_at=now,
                         )
                     )
@@ -97,7 +120,7 @@ class IdempotencyStore:
                 found = await self._find(session, source, operation, key)
             if found is None:
                 raise
-        if found.fingerprint != print_:
+        if not matches(found.fingerprint, print_):
             raise IdempotencyConflict(key, found.created_at)
         return Claimed(Claim.REPEAT, found.created_at)
 
@@ -105,14 +128,9 @@ class IdempotencyStore:
         """Give the key back: the write it was claimed for was refused (bad data), so the
         client may fix the body and use the key again."""
         async with self._writes() as session, session.begin():
-            await session.execute(
-                delete(ApiIdempotencyRow).where(
-                    ApiIdempotencyRow.source == source,
-                    ApiIdempotencyRow.operation == operation,
-                    ApiIdempotencyRow.key == key,
-                    ApiIdempotencyRow.fingerprint == print_,
-                )
-            )
+            found = await self._find(session, source, operation, key)
+            if found is not None and matches(found.fingerprint, print_):
+                await session.delete(found)
 
     async def forget_customer(self, customer_id: int) -> int:
         """Drop the fingerprints of the customer's interactions and notes (before erasure)."""

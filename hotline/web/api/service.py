@@ -15,10 +15,15 @@ What a write's status promises:
   with what the spool wrote) is not compared with it: it collapses into the first.
 - **503** with ``Retry-After`` for every other request while the store is down: the
   client knows the write did not happen and retries, so nothing is lost either way.
+- **429** with ``Retry-After`` when the token or the client's address has made more
+  requests than its rate limit allows (``hotline.web.api.rate_limit``): nothing was done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
 
@@ -37,6 +42,7 @@ from hotline.web.api.endpoints import PREFIX, Answer, Call, Gateway, Operation, 
 from hotline.web.api.idempotency import IdempotencyStore
 from hotline.web.api.interactions import InteractionEndpoints
 from hotline.web.api.openapi import build_document
+from hotline.web.api.rate_limit import RateLimiter
 from hotline.web.api.timeline import TimelineEndpoints
 from hotline.web.tokens import TokenStore
 
@@ -66,6 +72,11 @@ class HistoryApi:
             fresh_s=self.settings.token_fresh_s,
             stale_s=self.settings.token_stale_s,
             retry_after_s=self.settings.retry_after_s,
+            snapshot=self.settings.token_snapshot,
+        )
+        limits = self.settings.rate_limits
+        self.rate_limiter = (
+            None if limits is None else RateLimiter(limits, clock=self.settings.rate_clock)
         )
         services = ApiServices(
             repository=repository,
@@ -105,8 +116,11 @@ class HistoryApi:
 
     def application(self) -> web.Application:
         """The sub-application (its paths relative to ``PREFIX``)."""
+        middlewares = [errors.middleware(self.settings.retry_after_s)]
+        if self.rate_limiter is not None:  # inside the error shape: a 429 is JSON too
+            middlewares.append(self.rate_limiter.middleware())
         app = web.Application(
-            middlewares=[errors.middleware(self.settings.retry_after_s)],
+            middlewares=middlewares,
             client_max_size=self.settings.max_body_bytes + 1,
         )
         gateway = Gateway(self.authenticator, max_body_bytes=self.settings.max_body_bytes)
@@ -117,3 +131,20 @@ class HistoryApi:
 
     def mount(self, app: web.Application) -> None:
         app.add_subapp(PREFIX, self.application())
+        if self.settings.token_snapshot is not None:
+            app.cleanup_ctx.append(self._snapshot_at_start)
+
+    async def _snapshot_at_start(self, app: web.Application) -> AsyncIterator[None]:
+        """The tokens on disk as soon as the store answers (in the background: a store that
+        is down must not hold the web server's start)."""
+        task = asyncio.get_running_loop().create_task(self._save_snapshot_when_up())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _save_snapshot_when_up(self) -> None:
+        delay = 1.0
+        while not await self.authenticator.save_snapshot():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)

@@ -19,7 +19,12 @@ SECURE_COOKIES_VARIABLE = "HOTLINE_WEB_SECURE_COOKIES"
 SESSION_IDLE_VARIABLE = "HOTLINE_WEB_SESSION_IDLE_MIN"
 
 
-def build_web_auth(engine: AsyncEngine, environ: Mapping[str, str] | None = None) -> WebAuth:
+def build_web_auth(
+    engine: AsyncEngine,
+    environ: Mapping[str, str] | None = None,
+    *,
+    throttle: LoginThrottle | None = None,
+) -> WebAuth:
     env = os.environ if environ is None else environ
     secure = env.get(SECURE_COOKIES_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
     try:
@@ -29,6 +34,6 @@ def build_web_auth(engine: AsyncEngine, environ: Mapping[str, str] | None = None
     return WebAuth(
         users=UserStore(engine),
         sessions=SessionStore(idle_s=max(1.0, idle_min) * 60),
-        throttle=LoginThrottle(),
+        throttle=throttle or LoginThrottle(),
         secure_cookies=secure,
     )

@@ -11,8 +11,10 @@ from aiohttp import web
 
 from hotline.web.auth.guard import AUTH, current_session, page, requires
 from hotline.web.auth.sessions import COOKIE
+from hotline.web.auth.throttle import Throttled
 from hotline.web.auth.users import Role
 from hotline.web.templates import render
+from hotline.workers import PoolBusy
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,10 @@ HOME = {Role.AGENT: "/agent", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/supe
 
 
 def local_target(value: str) -> str:
-    """Only a path on this site (no scheme, no host, no ``//``): no open redirect."""
+    """Only a path on this site (no scheme, no host, no ``//``): no open redirect. A control
+    character (a CR/LF would split the Location header) is a bad request: 400."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise web.HTTPBadRequest(text="next: a path without control characters")
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or not value.startswith("/") or value[1:2] in ("/", "\\"):
         return "/"
@@ -46,6 +51,11 @@ def _login_page(
     return response
 
 
+def _retry_later(response: web.Response, seconds: int) -> web.Response:
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, next_=request.query.get("next", "/"))
 
@@ -61,19 +71,25 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not expected or not hmac.compare_digest(given, expected):
         return _login_page(request, error="The form expired; try again.", status=403)
     ip = request.remote or "?"
-    wait = auth.throttle.blocked(ip, name)
-    if wait > 0:
-        response = _login_page(
-            request, error=f"Too many failed sign-ins; try again in {int(wait) + 1} s.", status=429
-        )
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
-    user = await auth.users.authenticate(name, password)
-    if user is None:
-        auth.throttle.failed(ip, name)
-        log.info("web sign-in refused for a user from %s", ip)
-        return _login_page(request, error="Wrong user or password.", next_=next_, status=401)
-    auth.throttle.succeeded(name)
+    try:
+        # Reserved before the (slow) password check: simultaneous guesses count at once.
+        attempt = auth.throttle.reserve(ip, name)
+    except Throttled as refused:
+        wait = int(refused.retry_after_s) + 1
+        message = f"Too many failed sign-ins; try again in {wait} s."
+        return _retry_later(_login_page(request, error=message, next_=next_, status=429), wait)
+    with attempt:
+        try:
+            user = await auth.users.authenticate(name, password)
+        except PoolBusy as busy:
+            message = "The server is busy; try again in a moment."
+            page_ = _login_page(request, error=message, next_=next_, status=503)
+            return _retry_later(page_, busy.retry_after_s)
+        if user is None:
+            attempt.failed()
+            log.info("web sign-in refused for a user from %s", ip)
+            return _login_page(request, error="Wrong user or password.", next_=next_, status=401)
+        attempt.succeeded()
     session = auth.sessions.create(user)
     log.info("web sign-in: %s (%s)", user.name, user.role)
     target = local_target(next_)

@@ -6,7 +6,6 @@ and guessable, so a slow, salted, memory-hard hash (argon2id) makes a stolen tab
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from history.context import Clock, utc_now
 from history.models import WebUserRow
 from history.store import writing_sessions
+from hotline.workers import WorkPool
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 #: What goes into an AMI Originate's Channel: no commas, spaces or line breaks.
@@ -47,8 +47,15 @@ class User:
     endpoint: str | None = None
 
 
+def password_pool() -> WorkPool:
+    """Argon2 threads of their own: two hashes at a time (each takes 64 MiB and ~50 ms of a
+    core), 32 waiting; more sign-ins at once are told to retry (``PoolBusy``)."""
+    return WorkPool("password-hash", workers=2, max_waiting=32)
+
+
 class UserStore:
-    """The ``web_users`` table. Hashing runs off the event loop (it is slow on purpose)."""
+    """The ``web_users`` table. Hashing runs off the event loop (it is slow on purpose), in a
+    bounded pool of its own (``hashing``), never in the loop's default executor."""
 
     def __init__(
         self,
@@ -56,8 +63,10 @@ class UserStore:
         *,
         hasher: PasswordHasher | None = None,
         clock: Clock = utc_now,
+        hashing: WorkPool | None = None,
     ) -> None:
         self._hasher = hasher or PasswordHasher()
+        self.hashing = hashing or password_pool()
         self._clock = clock
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
         self._writes = writing_sessions(engine)
@@ -80,7 +89,7 @@ class UserStore:
             agent_id = name
         if endpoint is not None and not ENDPOINT_PATTERN.match(endpoint):
             raise UserError(f"endpoint {endpoint!r}: TECH/resource, e.g. PJSIP/sup1")
-        digest = await asyncio.to_thread(self._hasher.hash, password)
+        digest = await self.hashing.run(self._hasher.hash, password)
         row = WebUserRow(
             name=name,
             role=role.value,
@@ -99,7 +108,7 @@ class UserStore:
     async def set_password(self, name: str, password: str) -> None:
         """Replace ``name``'s password (a forgotten one, or the demo's fresh one per run)."""
         check_password(password)
-        digest = await asyncio.to_thread(self._hasher.hash, password)
+        digest = await self.hashing.run(self._hasher.hash, password)
         async with self._writes() as session, session.begin():
             result = await session.execute(
                 update(WebUserRow).where(WebUserRow.name == name).values(password_hash=digest)
@@ -113,7 +122,8 @@ class UserStore:
             return [_user(r) for r in rows.scalars() if r.disabled_at is None]
 
     async def authenticate(self, name: str, password: str) -> User | None:
-        """The user when ``password`` is theirs; None otherwise (unknown, wrong, disabled)."""
+        """The user when ``password`` is theirs; None otherwise (unknown, wrong, disabled).
+        ``hotline.workers.PoolBusy`` when too many checks are waiting already."""
         if len(password) > MAX_PASSWORD_CHARS or len(name) > 64:
             return None
         async with self._reads() as session:
@@ -121,7 +131,7 @@ class UserStore:
                 await session.execute(select(WebUserRow).where(WebUserRow.name == name))
             ).scalar_one_or_none()
         digest = self._dummy_hash if row is None else row.password_hash
-        ok = await asyncio.to_thread(self._verify, digest, password)
+        ok = await self.hashing.run(self._verify, digest, password)
         if not ok or row is None or row.disabled_at is not None:
             return None
         return _user(row)

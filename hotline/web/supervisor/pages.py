@@ -12,6 +12,7 @@ from acd.router import RoutingError
 from center.service import AcdService
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
+from hotline.web.bodies import json_object
 from hotline.web.supervisor.feed import serve_feed
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.spy import SpyMode, spy
@@ -50,7 +51,7 @@ def _agent(request: web.Request) -> str:
 @requires(*SUPERVISORS)
 async def pause_agent(request: web.Request) -> web.StreamResponse:
     agent_id = _agent(request)
-    body = await request.json() if request.can_read_body else {}
+    body = await json_object(request)
     reason = str(body.get("reason") or "supervisor")[:MAX_REASON_CHARS]
     try:
         request.app[ACD].pause(agent_id, reason)
@@ -81,7 +82,7 @@ async def ready_agent(request: web.Request) -> web.StreamResponse:
 @requires(*SUPERVISORS)
 async def spy_on_agent(request: web.Request) -> web.StreamResponse:
     agent_id = _agent(request)
-    body = await request.json() if request.can_read_body else {}
+    body = await json_object(request)
     try:
         mode = SpyMode(str(body.get("mode", "")))
     except ValueError:
