@@ -21,7 +21,7 @@ from acd.build import build_acd
 from acd.calls import IncomingCall
 from acd.capacity import Capacity
 from acd.clock import ManualClock
-from acd.contacts import VOICE, VOICE_SEAT
+from acd.contacts import CUSTOMER_LEFT, VOICE, VOICE_SEAT
 from acd.events import EventRecord, InMemoryEventSink
 from acd.offer import Offer
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
@@ -124,7 +124,7 @@ def mixed_day(
                 offers = (
                     acd.caller_hung_up(task)
                     if channel_of[task] in VOICE_SEAT
-                    else acd.caller_left(task, "customer left")
+                    else acd.caller_left(task, CUSTOMER_LEFT)
                 )
         else:
             if at >= tick_at:

@@ -20,6 +20,7 @@ from history.outcomes import Outcome
 __all__ = [
     "CALLBACK",
     "CHAT",
+    "CUSTOMER_LEFT",
     "CUT_BY_ASTERISK",
     "EMAIL",
     "HANDED_TO_FALLBACK",
@@ -47,6 +48,9 @@ _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
 #: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``center.gateway``).
 _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
 CALLBACK_REQUESTED_REASON: Final = "callback requested"
+#: The ``CallAbandoned``/``CallEnded`` reason of a digital task its customer left (closed
+#: the chat, withdrew the request).
+CUSTOMER_LEFT: Final = "customer left"
 #: A waiting call the service handed to the dialplan's fallback as it stopped.
 HANDED_TO_FALLBACK: Final = "handed to the fallback"
 #: A waiting call Asterisk ended itself (a restart or shutdown): no abandon by the caller,

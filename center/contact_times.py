@@ -25,7 +25,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from acd.events import AcdEvent, AgentStateChanged, CallAnswered, CallEnded, CallHoldChanged
+from acd.contacts import VOICE_SEAT
+from acd.events import (
+    AcdEvent,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallHoldChanged,
+    CallQueued,
+)
 
 __all__ = ["ContactTimes", "Talked", "WrappedUp"]
 
@@ -64,9 +72,17 @@ class ContactTimes:
         self._talking: OrderedDict[str, _Conversation] = OrderedDict()
         #: agent id -> (call id, wrap-up start)
         self._wrapping: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        #: digital tasks (chats, e-mails...): the conversation desk records their times
+        self._digital: OrderedDict[str, None] = OrderedDict()
 
     def observe(self, at: float, event: AcdEvent) -> Talked | WrappedUp | None:
-        if isinstance(event, CallAnswered):
+        if isinstance(event, CallQueued) and event.channel not in VOICE_SEAT:
+            self._digital[event.call_id] = None
+            _bound(self._digital, self._limit)
+        elif isinstance(event, CallAnswered | CallEnded) and event.call_id in self._digital:
+            if isinstance(event, CallEnded):
+                del self._digital[event.call_id]
+        elif isinstance(event, CallAnswered):
             self._talking[event.call_id] = _Conversation(at)
             _bound(self._talking, self._limit)
         elif isinstance(event, CallHoldChanged):

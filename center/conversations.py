@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from acd.calls import IncomingCall
+from acd.contacts import CUSTOMER_LEFT
 from acd.events import (
     CallAbandoned,
     CallAnswered,
@@ -251,7 +252,7 @@ class ConversationDesk:
             await self._heard(conversation, appended.message)
         return appended.message
 
-    async def customer_left(self, conversation_id: int, reason: str = "customer left") -> None:
+    async def customer_left(self, conversation_id: int, reason: str = CUSTOMER_LEFT) -> None:
         """The customer ended the conversation (closed the chat): a waiting task is
         abandoned, an accepted one is over for the agent."""
         live = self._live.get(conversation_id)

@@ -46,7 +46,7 @@ from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
-from acd.contacts import VOICE_SEAT
+from acd.contacts import CUSTOMER_LEFT, VOICE_SEAT
 from acd.distributor import AgentProfile
 from acd.events import (
     AcdEvent,
@@ -349,7 +349,7 @@ class AcdService:
     def task_wrapped(self, agent_id: str, task_id: str) -> None:
         self._settled(self.distributor.task_wrapped(agent_id, task_id))
 
-    def customer_left(self, task_id: str, reason: str = "customer left") -> None:
+    def customer_left(self, task_id: str, reason: str = CUSTOMER_LEFT) -> None:
         """The customer ended a digital task (left the chat) or withdrew it."""
         self.caller_left(task_id, reason)
 

@@ -77,3 +77,10 @@ def test_what_is_kept_of_calls_whose_end_never_comes_is_bounded() -> None:
         times.observe(float(n), CallAnswered(f"c{n}", "1001", "support"))
     assert times.observe(9.0, CallEnded("c0", "1001", "support")) is None  # forgotten
     assert times.observe(9.0, CallEnded("c2", "1001", "support")) == Talked("c2", 7.0, 0.0)
+
+
+def test_a_chat_is_not_a_call_the_conversation_desk_records_its_times() -> None:
+    times = ContactTimes()
+    assert times.observe(0.0, CallQueued("chat-7.1", "support", 0.0, 5.0, channel="chat")) is None
+    assert times.observe(1.0, CallAnswered("chat-7.1", "1001", "support")) is None
+    assert times.observe(9.0, CallEnded("chat-7.1", "1001", "support")) is None
