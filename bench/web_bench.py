@@ -66,6 +66,8 @@ async def serve(work: Path, password: str) -> None:
         overrides={
             "fastagi.port": 0,
             "web.port": 0,
+            # Every page comes from this one address: past the default cap of 100 a client.
+            "web.limits.max_connections_per_address": 1000,
             "ami.port": 1,  # no Asterisk: the ACD's own actions drive the page
             "database.url": f"sqlite+aiosqlite:///{work}/hotline.db",
             "database.spool": str(work / "spool.jsonl"),

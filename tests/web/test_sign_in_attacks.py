@@ -26,6 +26,7 @@ from hotline.web.auth.guard import WebAuth
 from hotline.web.auth.sessions import SessionStore
 from hotline.web.auth.throttle import LoginThrottle, Throttled
 from hotline.web.auth.users import Role, UserStore
+from hotline.web.connections import WebLimits
 from hotline.web.server import WebServer
 from hotline.workers import PoolBusy, WorkPool
 from tests.web.support import PASSWORD
@@ -74,7 +75,10 @@ async def site(engine: AsyncEngine) -> AsyncIterator[Site]:
     hasher.verified = 0
     hasher._counter = itertools.count()
     auth = WebAuth(users, SessionStore(), LoginThrottle(per_user_address=5, per_address=10))
-    server = WebServer(create_web_app(readiness={}, auth=auth), host="127.0.0.1", port=0)
+    # Every guess reaches the sign-in (the web port's own caps would refuse half at once).
+    wide = WebLimits(max_connections=1000, max_connections_per_address=1000)
+    app = create_web_app(readiness={}, auth=auth)
+    server = WebServer(app, host="127.0.0.1", port=0, limits=wide)
     await server.start()
     try:
         yield Site(server, auth, hasher)
