@@ -112,6 +112,8 @@ async def desk_feed(request: web.Request) -> web.StreamResponse:
                     await ws.send_str(get.result())
                 if dropped in done or reader in done:
                     break
+        except ConnectionError:
+            pass  # the page went away while a frame was on its way
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -288,13 +288,15 @@ class DeskPanel:
         page = await self._store.thread(conversation_id, limit=limit)
         messages = page.messages
         subject = next((m.subject for m in reversed(messages) if m.subject), None)
+        # the ACD's task says where it waits now (the interaction learns it a moment later)
+        task = None if held is None else self._acd.task(held.task_id)
         card: dict[str, Any] = {
             "conversation": conversation_id,
             "channel": str(conversation.channel),
             "phase": "ended" if ended is not None else (held.phase.value if held else "ended"),
             "subject": subject,
-            "queue": conversation.queue,
-            "intent": conversation.intent,
+            "queue": conversation.queue if task is None else task.queue,
+            "intent": conversation.intent if task is None else task.facts.intent,
             "customer": await self._customer(conversation, messages),
             "thread": [shown(m) for m in messages],
             "older": page.older is not None,

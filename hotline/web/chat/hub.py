@@ -62,6 +62,8 @@ POSITION_EVERY_S = 3.0
 #: Any frame (typing, receipts...): a page over this is not a person typing; it is closed.
 FRAME_BURST = 60
 FRAMES_PER_S = 10.0
+#: Delivery receipts being written to the store at once.
+RECEIPT_WRITERS = 4
 #: The custom field a visitor's pre-chat e-mail is kept in (unverified: not an identity).
 EMAIL_FIELD = "chat_email"
 CUSTOMER_LEFT = "customer left"
@@ -99,6 +101,8 @@ class ChatHub:
         self._ticker: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._closing = False
+        #: receipts written at once: the rest wait here, so they never hold up messages
+        self._receipts = asyncio.Semaphore(RECEIPT_WRITERS)
         if typing is not None:
             typing.on_agent_typing(CHANNEL, self.agent_typing)
 
@@ -196,7 +200,7 @@ class ChatHub:
                 )
             )
             if conversation is not None:
-                await self._replay(connection, conversation.id, hello.last)
+                await self._replay(connection, visitor, conversation.id, hello.last)
         status = self._status(visitor)
         if status is not None:
             connection.send(wire.dump(status))
@@ -237,21 +241,24 @@ class ChatHub:
 
     async def receipt(self, connection: Connection, receipt: wire.Receipt) -> None:
         """The page received (or showed) the agent's messages: their delivery moves on."""
-        conversation = self._visitor(connection).conversation
+        visitor = self._visitor(connection)
+        conversation = visitor.conversation
         if conversation is None:
             return
         state = Delivery(receipt.state)
         try:
             for message_id in receipt.ids:
-                try:
-                    message = await self._store.get_message(conversation.id, message_id)
-                except UnknownMessage:
-                    continue
-                if message.direction is not Direction.OUT:
-                    continue  # a customer does not report their own messages read
-                done = await self._store.set_delivery(
-                    conversation.id, message_id, DeliveryUpdate(delivery=state)
-                )
+                if message_id not in visitor.outbound:  # sent before a restart, say
+                    try:
+                        message = await self._store.get_message(conversation.id, message_id)
+                    except UnknownMessage:
+                        continue
+                    if message.direction is not Direction.OUT:
+                        continue  # a customer does not report their own messages read
+                async with self._receipts:
+                    done = await self._store.set_delivery(
+                        conversation.id, message_id, DeliveryUpdate(delivery=state)
+                    )
                 if done.changed:
                     await self._desk.delivery_changed(conversation, done.message)
         except _STORE_ERRORS as error:
@@ -271,6 +278,7 @@ class ChatHub:
         visitor = self._by_conversation.get(conversation.id)
         if visitor is None:
             raise CustomerGone(f"conversation {conversation.id}: the visitor is not on the chat")
+        visitor.sent(message.id)
         visitor.broadcast({"type": wire.MESSAGE, "message": self._shown(message)})
 
     def agent_typing(self, conversation_id: int, on: bool) -> None:
@@ -384,12 +392,17 @@ class ChatHub:
         except _STORE_ERRORS as error:
             log.warning("chat: pre-chat details not kept: %s", type(error).__name__)
 
-    async def _replay(self, connection: Connection, conversation_id: int, last: int) -> None:
+    async def _replay(
+        self, connection: Connection, visitor: Visitor, conversation_id: int, last: int
+    ) -> None:
         try:
-            await replay(self._store, connection, conversation_id, last, self._agent_name)
+            agents = await replay(self._store, connection, conversation_id, last, self._agent_name)
         except _STORE_ERRORS as error:
             log.warning("chat replay incomplete: %s", type(error).__name__)
             connection.send(wire.dump(wire.error(wire.NOT_STORED, "the thread could not be read")))
+            return
+        for message_id in agents:
+            visitor.sent(message_id)
 
     async def _left(self, visitor: Visitor, reason: str) -> None:
         conversation = visitor.conversation

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from history.conversations import Conversations
-from history.inputs import AuthorKind
+from history.inputs import AuthorKind, Direction
 from history.records import Message
 from hotline.web.chat import protocol as wire
 from hotline.web.chat.visitors import Connection
@@ -47,10 +47,11 @@ async def replay(
     conversation_id: int,
     last: int,
     agent_name: AgentName,
-) -> None:
+) -> list[int]:
     """Send the thread after message ``last`` (the newest ``MAX_REPLAY`` when the page has
-    none), oldest first, in ``replay`` frames; store errors are the caller's."""
-    sent = 0
+    none), oldest first, in ``replay`` frames; the ids of the agents' messages among them.
+    Store errors are the caller's."""
+    sent, outbound = 0, list[int]()
     after: int | None = last or None
     while sent < MAX_REPLAY:
         if after is None:
@@ -58,12 +59,14 @@ async def replay(
         else:
             page = await store.thread(conversation_id, after=after, limit=REPLAY_PAGE)
         if not page.messages:
-            return
+            return outbound
+        outbound += [m.id for m in page.messages if m.direction is Direction.OUT]
         for start in range(0, len(page.messages), REPLAY_PAGE):
             chunk = page.messages[start : start + REPLAY_PAGE]
             shown = [visible(m, agent_name) for m in chunk]
             connection.send(wire.dump({"type": wire.REPLAY, "messages": shown}))
         sent += len(page.messages)
         if after is None or page.newer is None:
-            return
+            return outbound
         after = page.messages[-1].id
+    return outbound

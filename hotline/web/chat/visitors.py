@@ -16,6 +16,8 @@ __all__ = ["GOING_AWAY", "MAX_PAGES", "OUTBOX", "TOO_SLOW", "Connection", "Visit
 OUTBOX = 256
 #: Pages one visitor may have open at once.
 MAX_PAGES = 8
+#: Agent messages remembered per visitor, for their receipts.
+MAX_OUTBOUND = 1000
 #: WebSocket close codes: the page did not keep up (try again), the service stops.
 TOO_SLOW = 1013
 GOING_AWAY = 1001
@@ -75,6 +77,13 @@ class Visitor:
     email: str | None = None
     grace: asyncio.TimerHandle | None = None
     told: tuple[str, int | None, str | None] | None = None
+    #: the agent's messages sent to the visitor's pages (their receipts need no lookup)
+    outbound: dict[int, None] = field(default_factory=dict)
+
+    def sent(self, message_id: int) -> None:
+        self.outbound[message_id] = None
+        if len(self.outbound) > MAX_OUTBOUND:
+            del self.outbound[next(iter(self.outbound))]
 
     def broadcast(self, frame: dict[str, Any]) -> None:
         text = wire.dump(frame)

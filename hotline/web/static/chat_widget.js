@@ -82,9 +82,10 @@
     scrollDown();
   }
   function received(id) {
+    // read says delivered too: one receipt when the visitor has the chat in front of them
+    if (seen()) { send({ type: "receipt", state: "read", ids: [id] }); return; }
     send({ type: "receipt", state: "delivered", ids: [id] });
-    if (seen()) send({ type: "receipt", state: "read", ids: [id] });
-    else { unseen.add(id); unread += 1; tellParent(); }
+    unseen.add(id); unread += 1; tellParent();
   }
   function seen() { return shownToVisitor && document.visibilityState === "visible"; }
   function readAll() {
@@ -114,6 +115,7 @@
     } else if (s.state === "closed" || s.state === "left") {
       notice(s.state === "closed" ? T("The agent closed the chat. Write again any time.") : T("The chat has ended."));
       hideTyping();
+      $("end").hidden = true;
       if (s.state === "left") { ended = true; $("composer").hidden = true; $("end").hidden = true; $("ended").hidden = false; }
     }
   }
@@ -177,6 +179,7 @@
     setState(li, "pending");
     insert(li, Number.MAX_SAFE_INTEGER);
     pending.set(ref, { text: text, li: li });
+    $("end").hidden = false;
     send({ type: "message", id: ref, text: text });
   }
   function typing(on) {
