@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from history.identities import IdentityKind
-from history.inputs import Channel, Delivery, IdentityIn
+from history.inputs import Channel, Delivery, IdentityIn, Status
 from tests.e2e.stack import wait_until
 from tests.web.chat_rig import SHOP, Rig, chat_rig
 
@@ -306,3 +306,43 @@ async def test_typing_goes_both_ways_and_is_not_stored(rig: Rig) -> None:
         assert (await page.next("typing"))["on"] is True
         thread = await rig.store.thread(talk)
         assert len(thread.messages) == 1
+
+
+async def test_after_a_postponement_the_visitor_comes_back_to_the_same_conversation(
+    rig: Rig,
+) -> None:
+    rig.acd.login("ann")
+    async with rig.visitor() as page:
+        visitor = (await page.hello())["visitor"]
+        await page.say("m1", "my router reboots every night")
+        talk = await _talk(rig, visitor)
+        rig.desk.accept("ann", talk)
+        await rig.desk.agent_wrote("ann", talk, "Tell me if it does it again tonight")
+        rig.desk.finish("ann", talk, status=Status.POSTPONED)
+        assert (await page.next("status", lambda f: f["state"] == "closed"))["state"]
+    await rig.desk.flush()
+    async with rig.visitor() as tomorrow:
+        welcome = await tomorrow.hello(visitor)
+        assert welcome["conversation"] == talk
+        thread = (await tomorrow.next("replay"))["messages"]
+        assert [m["from"] for m in thread] == ["customer", "agent"]
+        again = (await tomorrow.say("m2", "it did it again"))["message"]
+        assert (await rig.store.get_message(talk, again["id"])).conversation_id == talk
+        assert rig.desk.task_of(talk) == f"chat-{talk}.2"  # queued again
+
+
+async def test_after_a_resolved_chat_the_next_message_opens_a_new_conversation(
+    rig: Rig,
+) -> None:
+    rig.acd.login("ann")
+    async with rig.visitor() as page:
+        visitor = (await page.hello())["visitor"]
+        await page.say("m1", "how do I pay by card?")
+        talk = await _talk(rig, visitor)
+        rig.desk.accept("ann", talk)
+        rig.desk.finish("ann", talk, status=Status.RESOLVED)
+        await page.next("status", lambda f: f["state"] == "closed")
+        await rig.desk.flush()
+        later = (await page.say("m2", "another question"))["message"]
+    assert (await _talk(rig, visitor)) != talk
+    assert later["id"] not in [m.id for m in (await rig.store.thread(talk)).messages]

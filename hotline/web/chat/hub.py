@@ -334,7 +334,11 @@ class ChatHub:
         return IdentityIn(kind=IdentityKind.CHAT, value=visitor.id)
 
     async def _resume(self, visitor: Visitor) -> None:
-        """The visitor's conversation still under way (or postponed), if any."""
+        """The visitor's conversation still under way (or postponed), if any; none after
+        the visitor ended their chat (the next message opens a new one)."""
+        if visitor.fresh:
+            visitor.looked_up = True
+            return
         try:
             found = await self._store.find_open_conversation(
                 Channel.CHAT, identity=self._identity(visitor)
@@ -371,10 +375,12 @@ class ChatHub:
         self._by_conversation[conversation.id] = visitor
 
     def _ended(self, visitor: Visitor) -> None:
+        """The conversation's task is over: a page that comes back looks again (a
+        postponed conversation is shown; a resolved or abandoned one is not)."""
         if visitor.conversation is not None:
             self._by_conversation.pop(visitor.conversation.id, None)
         visitor.conversation = None
-        visitor.looked_up = True
+        visitor.looked_up = False
 
     async def _note_prechat(self, visitor: Visitor, customer_id: int | None) -> None:
         if customer_id is None:
