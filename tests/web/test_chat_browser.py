@@ -116,6 +116,15 @@ def agent_sees_it_read(driver: Any) -> None:
     screenshot(driver, "chat-agent-conversation")
 
 
+def agent_reads_it_in_arabic(driver: Any, url: str) -> None:
+    """The page in Arabic (right to left): the conversation is back from the snapshot."""
+    driver.get(url + "language/ar?next=/agent")
+    wait_for(driver, "#desk-chats .conv .msg.from-agent", ANSWER)
+    assert driver.execute_script("return document.documentElement.dir") == "rtl"
+    wait_for(driver, "#desk-chats .conv button.close-resolved", "إغلاق")
+    screenshot(driver, "chat-agent-arabic")
+
+
 def agent_closes_as_resolved(driver: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -224,6 +233,7 @@ async def test_a_customer_and_an_agent_chat_in_two_browsers(
         await asyncio.to_thread(customer_sees_the_reply_and_types, customer)
         await asyncio.to_thread(agent_sees_it_read, agent)
         await asyncio.to_thread(customer_reloads, customer)
+        await asyncio.to_thread(agent_reads_it_in_arabic, agent, stack.url)
         await asyncio.to_thread(agent_closes_as_resolved, agent)
         await asyncio.to_thread(customer_sees_it_closed, customer)
         await asyncio.to_thread(arabic_widget, agent, stack.url)
