@@ -2,10 +2,14 @@
 
 SQLite (the zero set-up default) gets WAL (readers never wait for the writer), a busy
 timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions so that two writers
-queue on the busy timeout instead of failing on a read-to-write lock upgrade. It also gets
-``secure_delete``: what a delete or an update frees is overwritten with zeros, so an erased
-customer's name is not left in the file's free pages; ``flush_erased`` then checkpoints the
-WAL into the file and truncates it (the old pages it held go too). PostgreSQL
+queue on the busy timeout instead of failing on a read-to-write lock upgrade. Within one
+process, write sessions on a SQLite file also take turns, in order, on an asyncio lock
+(``writing_sessions``): a crowd of writers (a burst of chats) polling SQLite's lock made
+each wait seconds in the busy timeout's sleeps, and some fail with "database is locked",
+while the lock was free most of the time. It also gets ``secure_delete``: what a delete or
+an update frees is overwritten with zeros, so an erased customer's name is not left in the
+file's free pages; ``flush_erased`` then checkpoints the WAL into the file and truncates it
+(the old pages it held go too). PostgreSQL
 gets bounded connect and statement timeouts so an outage surfaces as an error the
 :class:`~history.writer.HistoryWriter` can spool around, not as a hang.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -36,8 +41,70 @@ WRITE = "hotline_write"
 
 
 def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on connections marked ``WRITE``, for transactions that write."""
-    return async_sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+    """Sessions on connections marked ``WRITE``, for transactions that write (on a SQLite
+    file, one at a time in this process: ``async with`` the session waits its turn)."""
+    turns = _sqlite_file(engine.url) is not None
+    return async_sessionmaker(
+        engine.execution_options(**{WRITE: True}),
+        expire_on_commit=False,
+        class_=_TakingTurns if turns else AsyncSession,
+    )
+
+
+class _TakingTurns(AsyncSession):
+    """A write session on a SQLite file: entered once the process's previous writer on
+    that file is done (FIFO). A turn not come within ``TURN_PATIENCE_S`` (a write session
+    opened inside another, say) goes on without it, as before: SQLite's lock decides."""
+
+    _turn: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> _TakingTurns:
+        bind = self.bind
+        engine = bind if isinstance(bind, AsyncEngine) or bind is None else bind.engine
+        turn = None if engine is None else _turn_of(engine.url)
+        if turn is not None:
+            try:
+                async with asyncio.timeout(TURN_PATIENCE_S):
+                    await turn.acquire()
+                self._turn = turn
+            except TimeoutError:
+                pass
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await super().__aexit__(*exc)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
+
+
+#: How long a SQLite writer waits for its turn before it goes on without it.
+TURN_PATIENCE_S = 30.0
+#: Per event loop: each SQLite file's writers' turn.
+_TURNS: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = WeakKeyDictionary()
+
+
+def _sqlite_file(url: URL) -> str | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return str(Path(url.database).resolve())
+
+
+def _turn_of(url: URL) -> asyncio.Lock | None:
+    file = _sqlite_file(url)
+    if file is None:
+        return None
+    turns = _TURNS.setdefault(asyncio.get_running_loop(), {})
+    return turns.setdefault(file, asyncio.Lock())
 
 
 def create_engine(

@@ -48,13 +48,17 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
+from hotline.web.chat.hub import CHANNEL as CHAT_CHANNEL
+from hotline.web.chat.hub import ChatHub
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
+from hotline.web.typing_relay import TypingRelay
 from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
@@ -202,6 +206,12 @@ class Hotline:
         self.email: EmailChannel | None = None
         if config.email.enabled:
             self.email = EmailChannel(config.email, self.desk, self.conversations, environ=environ)
+        # The web chat: visitors' pages on the desk (agents' replies come back through its
+        # outlet); the agent page's panel shows every channel's conversations.
+        typing = TypingRelay()
+        self.chat = ChatHub(self.desk, self.conversations, self.acd, config.chat, typing=typing)
+        self.desk.register_outlet(CHAT_CHANNEL, self.chat.deliver)
+        self.desk_panel = DeskPanel(self.desk, self.acd, self.conversations, typing=typing)
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -226,6 +236,9 @@ class Hotline:
             api_settings=api_settings(config),
             conversations=self.conversations,
             conversation_intake=self.desk,
+            chat=self.chat,
+            desk=self.desk,
+            desk_panel=self.desk_panel,
             auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
             acd=self.acd,
             hub=(
@@ -296,6 +309,8 @@ class Hotline:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             if self.email is not None:
                 await self.email.start()
+            await self.desk_panel.start()
+            await self.chat.start()
             await self.web.start()
             started = True
         finally:
@@ -304,7 +319,9 @@ class Hotline:
 
     async def close(self) -> None:
         """Stop taking new work, end calls cleanly (to the fallback), disconnect."""
+        await self.chat.close()  # first: visitors' pages closing now have not left the chat
         await self.web.close()
+        await self.desk_panel.close()
         await self.supervisor_hub.close()
         self._agi_listening = False
         await self.agi.close()
@@ -395,6 +412,7 @@ class Hotline:
         # waiting now take their queue's new rules at their next hold slice.
         self.acd_gateway.settings = new.waiting
         self.callbacks.settings = new.waiting
+        self.chat.settings = new.chat  # origins, caps and grace: for the next frame
         needs_restart = [
             name
             for name in RESTART_SECTIONS

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -246,6 +247,51 @@ class MessagesSettings(_Settings):
         return self
 
 
+def _origin(value: str) -> str:
+    """A web origin as browsers send it: ``https://shop.example.com`` (a port if not the
+    default), no path, no trailing slash; lower-cased."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an origin (https://host or https://host:port)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{value!r}: an origin has no path, query or user, only scheme://host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    host = _host(parts.hostname.lower()) if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
+
+
+class ChatRateLimit(_Settings):
+    """Messages one visitor's connection may send: ``burst`` at once, then
+    ``messages_per_minute`` (a token bucket); more are refused, not stored."""
+
+    messages_per_minute: Annotated[int, Field(ge=1, le=6000)] = 30
+    burst: Annotated[int, Field(ge=1, le=1000)] = 10
+
+
+class ChatSettings(_Settings):
+    """The web chat: the widget businesses embed (``/chat/widget``, ``/chat/loader.js``)
+    and its WebSocket (``/chat/ws``)."""
+
+    enabled: bool = False
+    #: Sites that may embed the widget (CSP frame-ancestors) and open its WebSocket
+    #: (Origin checked); the service's own origin always may.
+    allowed_origins: tuple[Origin, ...] = ()
+    max_message_chars: Annotated[int, Field(ge=1, le=MAX_TEXT_CHARS)] = 4000
+    rate_limit: ChatRateLimit = ChatRateLimit()
+    #: A visitor whose page dropped (network, closed tab) and is not back within this
+    #: has left the chat: a waiting chat is abandoned, an accepted one closed for the agent.
+    reconnect_grace_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    #: Visitors' sockets open at once; more are refused (503).
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+
+
 class FallbackSettings(_Settings):
     """Where a call goes when the service cannot handle it (Asterisk's own Queue())."""
 
@@ -277,6 +323,16 @@ class ServiceSettings(_Settings):
     webhooks: Webhooks = ()
     #: Customers' e-mail in by SMTP, agents' replies out through a relay (``channels.email``).
     email: EmailSettings = EmailSettings()
+    chat: ChatSettings = ChatSettings()
+
+    @model_validator(mode="after")
+    def _chat_within_the_store_caps(self) -> ServiceSettings:
+        if self.chat.max_message_chars > self.messages.max_body_chars:
+            raise ValueError(
+                "chat.max_message_chars must not exceed messages.max_body_chars"
+                f" ({self.messages.max_body_chars})"
+            )
+        return self
 
 
 class Config(ServiceSettings):

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hotline.web.admin.pages as admin_pages
+from center.conversations import ConversationDesk
 from center.service import AcdService
 from history.audit import AuditLog
 from history.conversations import ConversationIntake, Conversations
@@ -22,11 +23,15 @@ from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
 from hotline.web.admin import users as admin_users
+from hotline.web.agent.conversations import DeskRoutes
+from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
 from hotline.web.auth import login
 from hotline.web.auth.guard import AUTH, WebAuth
+from hotline.web.chat import pages as chat_pages
+from hotline.web.chat.hub import ChatHub
 from hotline.web.health import Health, ReadinessCheck
 from hotline.web.i18n import switch as language_switch
 from hotline.web.supervisor import pages as supervisor_pages
@@ -49,6 +54,9 @@ def create_web_app(
     config_editor: ConfigEditor | None = None,
     conversations: Conversations | None = None,
     conversation_intake: ConversationIntake | None = None,
+    chat: ChatHub | None = None,
+    desk: ConversationDesk | None = None,
+    desk_panel: DeskPanel | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -56,9 +64,13 @@ def create_web_app(
     (with ``repository``) agent pages; ``ami`` lets supervisors listen, whisper and barge.
     ``audit`` records admins' changes; ``config_editor`` mounts the config editing pages.
     ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
-    the API's conversation endpoints."""
+    the API's conversation endpoints. ``chat`` serves the web chat's widget and socket (to
+    anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
+    e-mails."""
     app = web.Application()
     Health(readiness).add_routes(app)
+    if chat is not None:
+        chat_pages.add_routes(app, chat)
     if repository is not None:
         HistoryApi(
             repository,
@@ -81,6 +93,8 @@ def create_web_app(
             supervisor_pages.add_routes(app, hub, acd, ami)
             if repository is not None:
                 AgentPages(acd, hub, repository, writer).add_routes(app)
+                if desk is not None and desk_panel is not None:
+                    DeskRoutes(desk, desk_panel, repository).add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
             metrics.add_routes(app, hub, tokens)
     return app

@@ -1,0 +1,217 @@
+"""The agent page's digital tasks: ``/ws/agent/desk`` and the actions on a conversation.
+
+Same rules as the rest of the agent page: signed in as an agent (``User.agent_id``), the
+WebSocket only from this site's pages, every POST with the session's CSRF token. An agent
+acts only on their own tasks: the desk and the ACD refuse anything else (409), and the feed
+carries only the agent's own.
+
+    POST /page-api/agent/conversations/{id}/accept
+    POST /page-api/agent/conversations/{id}/decline
+    POST /page-api/agent/conversations/{id}/messages   {"text": "...", "ref": "<page's id>"}
+    POST /page-api/agent/conversations/{id}/close      {"status": "resolved" | "postponed"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from acd.agent_events import AgentError
+from center.conversations import ConversationDesk, DeskError
+from history.errors import HistoryError, TooLarge, UnknownInteraction
+from history.inputs import InteractionUpdate, Status
+from history.repository import HistoryRepository
+from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
+from hotline.web.auth.guard import current_session, requires
+from hotline.web.auth.users import Role
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DeskRoutes"]
+
+DESK_ROUTES: web.AppKey[DeskRoutes] = web.AppKey("hotline_agent_desk")
+#: What a page may send on the desk's socket (typing, read receipts): small.
+MAX_FRAME_BYTES = 8192
+MAX_READ_IDS = 200
+MAX_REF = 64
+
+
+class DeskRoutes:
+    def __init__(
+        self, desk: ConversationDesk, panel: DeskPanel, repository: HistoryRepository
+    ) -> None:
+        self.desk = desk
+        self.panel = panel
+        self.repository = repository
+
+    def add_routes(self, app: web.Application) -> None:
+        app[DESK_ROUTES] = self
+        app.router.add_get("/ws/agent/desk", desk_feed)
+        app.router.add_post(
+            r"/page-api/agent/conversations/{conversation:\d{1,18}}/{action:accept|decline}",
+            answer_offer,
+        )
+        app.router.add_post(
+            r"/page-api/agent/conversations/{conversation:\d{1,18}}/messages", write
+        )
+        app.router.add_post(r"/page-api/agent/conversations/{conversation:\d{1,18}}/close", close)
+
+
+def _agent_id(request: web.Request) -> str:
+    agent_id = current_session(request).user.agent_id
+    if agent_id is None:
+        raise web.HTTPForbidden(text="this user is not tied to an ACD agent")
+    return agent_id
+
+
+def _conversation(request: web.Request) -> int:
+    return int(request.match_info["conversation"])
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="malformed JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="a JSON object is expected")
+    return body
+
+
+def _refused(error: Exception, status: int = 409) -> web.Response:
+    return web.json_response({"error": str(error).splitlines()[0]}, status=status)
+
+
+@requires(Role.AGENT)
+async def desk_feed(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id = _agent_id(request)
+    client = await routes.panel.connect(agent_id)
+    if client is None:
+        return web.json_response({"error": "too many desk pages open"}, status=503)
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
+    try:
+        await ws.prepare(request)
+        reader = asyncio.create_task(_read(ws, routes.panel, client))
+        try:
+            while not ws.closed:
+                get = asyncio.create_task(client.queue.get())
+                dropped = asyncio.create_task(client.dropped.wait())
+                done, pending = await asyncio.wait(
+                    {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending - {reader}:
+                    task.cancel()
+                if get in done:
+                    await ws.send_str(get.result())
+                if dropped in done or reader in done:
+                    break
+        except ConnectionError:
+            pass  # the page went away while a frame was on its way
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    finally:
+        routes.panel.disconnect(client)
+        await ws.close()
+    return ws
+
+
+async def _read(ws: web.WebSocketResponse, panel: DeskPanel, client: PanelClient) -> None:
+    """What the page says: typing in a conversation, customer messages it showed."""
+    async for message in ws:
+        if message.type is not WSMsgType.TEXT:
+            break
+        try:
+            frame = json.loads(message.data)
+            kind, conversation = frame["type"], frame["conversation"]
+            if not isinstance(conversation, int) or isinstance(conversation, bool):
+                continue
+            if kind == "typing" and isinstance(frame.get("on"), bool):
+                panel.agent_typing(client.agent_id, conversation, frame["on"])
+            elif kind == "read" and isinstance(frame.get("ids"), list):
+                ids = [i for i in frame["ids"][:MAX_READ_IDS] if type(i) is int and i > 0]
+                await panel.read(client.agent_id, conversation, ids)
+        except (ValueError, KeyError, TypeError):
+            continue  # a page of ours sends neither; nothing to do with it
+
+
+@requires(Role.AGENT)
+async def answer_offer(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    try:
+        if request.match_info["action"] == "accept":
+            routes.desk.accept(agent_id, conversation)
+        else:
+            routes.desk.decline(agent_id, conversation)
+    except AgentError as error:  # not offered to this agent (any more)
+        return _refused(error)
+    return web.json_response({"ok": True})
+
+
+@requires(Role.AGENT)
+async def write(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    body = await _body(request)
+    text, ref = body.get("text"), body.get("ref")
+    if not isinstance(text, str) or not text.strip():
+        return web.json_response({"error": "write something first"}, status=422)
+    if ref is not None and (not isinstance(ref, str) or not 0 < len(ref) <= MAX_REF):
+        return web.json_response({"error": "ref is a short text"}, status=422)
+    try:
+        message = await routes.desk.agent_wrote(
+            agent_id,
+            conversation,
+            text.strip(),
+            external_id=None if ref is None else f"agent-{agent_id}-{ref}",
+        )
+    except DeskError as error:
+        return _refused(error)
+    except TooLarge as error:
+        return _refused(error, 413)
+    except (ValidationError, ValueError) as error:
+        return _refused(error, 422)
+    return web.json_response({"ok": True, "message": shown(message)})
+
+
+@requires(Role.AGENT)
+async def close(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    body = await _body(request)
+    try:
+        status = Status(body.get("status") or Status.RESOLVED)
+    except ValueError:
+        return web.json_response({"error": "status is resolved or postponed"}, status=422)
+    if status is Status.OPEN:
+        return web.json_response({"error": "status is resolved or postponed"}, status=422)
+    if routes.panel.ended_by_customer(agent_id, conversation):
+        # the customer left: the task is over; the agent still says how it stands
+        try:
+            found = await routes.repository.get_interaction(conversation)
+        except UnknownInteraction as error:
+            return _refused(error, 404)
+        if found.agent != agent_id:
+            return web.json_response({"error": "not your conversation"}, status=403)
+        try:
+            await routes.repository.update_interaction(
+                conversation, InteractionUpdate(status=status)
+            )
+        except HistoryError as error:
+            return _refused(error, 503)
+        routes.panel.closed(agent_id, conversation)
+        return web.json_response({"ok": True})
+    try:
+        routes.desk.finish(agent_id, conversation, status=status)
+    except (AgentError, DeskError) as error:
+        return _refused(error)
+    return web.json_response({"ok": True})

@@ -1,0 +1,270 @@
+"use strict";
+// The agent's chats and e-mails (any channel the conversation desk routes): offers with the
+// reservation's countdown and Accept / Decline; accepted conversations side by side, each
+// with its thread, the customer's typing, delivery ticks on the agent's messages, a reply box
+// (Enter sends, Shift+Enter is a new line) and Close as resolved / postponed. Live over
+// /ws/agent/desk; every action is a POST with the page's CSRF token. Text is text.
+(function () {
+  const T = window.T || ((s) => s);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const lang = document.documentElement.lang || "en";
+  const TYPING_IDLE_MS = 3000, TYPING_SHOWN_MS = 8000;
+  const offers = new Map(); // conversation id -> {li, timer}
+  const chats = new Map();  // conversation id -> {box, thread, byId, typingTimer, card}
+  let ws = null, delay = 500;
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text != null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function label(name) { const t = T(name); return t === name ? String(name).replace(/_/g, " ") : t; }
+  function ltr(text) { const s = el("span", text, "ltr-value"); return s; }
+  function said(text) { const p = el("p", text, "text"); p.dir = "auto"; return p; }
+  function error(text) { $("desk-error").textContent = text || ""; }
+  function empty() { $("desk-empty").hidden = offers.size + chats.size > 0; }
+  async function post(path, body) {
+    const res = await fetch(path, { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify(body || {}) })
+      .catch(() => null);
+    if (!res) { error(T("The service is not answering.")); return null; }
+    if (res.status === 401) { location.href = "/login?next=/agent"; return null; }
+    const data = await res.json().catch(() => ({}));
+    error(res.ok ? "" : data.error || res.statusText);
+    return res.ok ? data : null;
+  }
+  function api(id, action) { return "/page-api/agent/conversations/" + encodeURIComponent(id) + "/" + action; }
+  function wsSend(frame) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); }
+
+  // who and what a conversation is about --------------------------------------------------
+  function badge(channel) { return el("span", label(channel), "channel-badge " + channel); }
+  function who(card) {
+    const c = card.customer || {};
+    const parts = [el("span", c.name || T("Visitor"), "who")];
+    if (c.email) parts.push(" ", ltr(c.email));
+    return parts;
+  }
+  function about(card) {
+    const bits = [];
+    if (card.queue) bits.push(T("queue {queue}", { queue: label(card.queue) }));
+    if (card.intent) bits.push(label(card.intent));
+    if (card.customer && card.customer.tier) bits.push(T("tier {tier}", { tier: label(card.customer.tier) }));
+    return el("span", bits.join(" · "), "about");
+  }
+  function subject(card) {
+    if (!card.subject) return null;
+    const s = el("span", null, "subject");
+    s.append(T("Subject:") + " ", Object.assign(el("bdi", card.subject), { dir: "auto" }));
+    return s;
+  }
+
+  // offers ---------------------------------------------------------------------------------
+  function offer(card) {
+    drop(card.conversation);
+    const li = el("li", null, "offer");
+    li.dataset.conversation = card.conversation;
+    const head = el("div");
+    head.append(badge(card.channel), ...who(card));
+    li.append(head);
+    const s = subject(card);
+    if (s) li.append(s);
+    const last = [...card.thread].reverse().find((m) => m.from === "customer");
+    const preview = said(last ? last.text : "");
+    preview.className = "preview";
+    li.append(preview);
+    const countdown = el("span", "", "countdown");
+    const accept = el("button", T("Accept"), "accept");
+    const decline = el("button", T("Decline"), "decline");
+    accept.type = decline.type = "button";
+    const buttons = el("div", null, "buttons");
+    buttons.append(accept, decline, countdown);
+    li.append(about(card), buttons);
+    const ends = Date.now() + (card.deadline_s || 0) * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
+      countdown.textContent = T("{s} s left to accept", { s: left });
+      countdown.classList.toggle("late", left <= 5);
+      if (left <= 0) { accept.disabled = decline.disabled = true; }
+    };
+    tick();
+    const timer = setInterval(tick, 250);
+    accept.addEventListener("click", async () => {
+      accept.disabled = decline.disabled = true;
+      if (!(await post(api(card.conversation, "accept")))) { accept.disabled = decline.disabled = false; }
+    });
+    decline.addEventListener("click", async () => {
+      accept.disabled = decline.disabled = true;
+      if (await post(api(card.conversation, "decline"))) drop(card.conversation);
+    });
+    offers.set(card.conversation, { li: li, timer: timer });
+    $("desk-offers").append(li);
+    empty();
+  }
+  function drop(id) {
+    const o = offers.get(id);
+    if (o) { clearInterval(o.timer); o.li.remove(); offers.delete(id); }
+    empty();
+  }
+
+  // conversations ----------------------------------------------------------------------------
+  const TICKS = { queued: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
+  function tick(state) {
+    const t = el("span", TICKS[state] || "", "tick " + state);
+    t.title = T(state);
+    return t;
+  }
+  function messageLi(m) {
+    const li = el("li", null, "msg from-" + m.from);
+    li.dataset.id = m.id;
+    if (m.subject && m.from === "customer") li.append(Object.assign(el("bdi", m.subject, "subject"), { dir: "auto" }));
+    li.append(said(m.text));
+    if ((m.attachments || []).length) {
+      const files = el("ul", null, "files");
+      for (const a of m.attachments) files.append(el("li", T("{name} ({kb} kB)", { name: a.name, kb: Math.max(1, Math.round(a.size / 1024)) })));
+      li.append(files);
+    }
+    const meta = el("span", null, "meta");
+    meta.append(new Date(m.at).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }));
+    if (m.from === "agent") meta.append(tick(m.delivery));
+    li.append(meta);
+    return li;
+  }
+  function add(chat, m) {
+    if (chat.byId.has(m.id)) return;
+    const li = messageLi(m);
+    chat.byId.set(m.id, li);
+    let before = null;
+    for (const other of chat.thread.children) if (Number(other.dataset.id) > m.id) { before = other; break; }
+    chat.thread.insertBefore(li, before);
+    chat.thread.scrollTop = chat.thread.scrollHeight;
+    if (m.from === "customer") { hideTyping(chat); seen(chat, [m.id]); }
+  }
+  function seen(chat, ids) {
+    if (document.visibilityState === "visible" && ids.length) wsSend({ type: "read", conversation: chat.card.conversation, ids: ids });
+    else chat.unseen.push(...ids);
+  }
+  function showTyping(chat) {
+    chat.typing.textContent = T("{name} is typing…", { name: (chat.card.customer && chat.card.customer.name) || T("The customer") });
+    clearTimeout(chat.typingTimer);
+    chat.typingTimer = setTimeout(() => hideTyping(chat), TYPING_SHOWN_MS);
+  }
+  function hideTyping(chat) { chat.typing.textContent = ""; clearTimeout(chat.typingTimer); }
+  function conversation(card) {
+    drop(card.conversation);
+    const old = chats.get(card.conversation);
+    if (old) old.box.remove();
+    const box = el("article", null, "conv");
+    box.dataset.conversation = card.conversation;
+    const head = el("header");
+    head.append(badge(card.channel), ...who(card), about(card));
+    const s = subject(card);
+    if (s) head.append(s);
+    const thread = el("ol", null, "thread");
+    thread.setAttribute("aria-live", "polite");
+    const typing = el("p", "", "typing");
+    const reply = el("form", null, "reply");
+    const text = el("textarea");
+    text.rows = 2;
+    text.placeholder = card.channel === "email" ? T("Write your reply…") : T("Write a message…");
+    text.setAttribute("aria-label", T("Reply"));
+    const sendButton = el("button", T("Send"));
+    sendButton.type = "submit";
+    reply.append(text, sendButton);
+    const resolved = el("button", T("Close as resolved"), "close-resolved");
+    const postponed = el("button", T("Close as postponed"), "close-postponed");
+    resolved.type = postponed.type = "button";
+    const buttons = el("div", null, "buttons");
+    buttons.append(resolved, postponed);
+    box.append(head, thread, typing, reply, buttons);
+    const chat = { box, thread, typing, byId: new Map(), card, typingTimer: null, unseen: [], typingOn: false, idle: null };
+    chats.set(card.conversation, chat);
+    for (const m of card.thread) add(chat, m);
+    if (card.phase === "ended") ended(chat, card.reason);
+    const typingOut = (on) => {
+      if (on === chat.typingOn) return;
+      chat.typingOn = on;
+      wsSend({ type: "typing", conversation: card.conversation, on: on });
+    };
+    text.addEventListener("input", () => {
+      typingOut(text.value.trim().length > 0);
+      clearTimeout(chat.idle);
+      chat.idle = setTimeout(() => typingOut(false), TYPING_IDLE_MS);
+    });
+    text.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); reply.requestSubmit(); }
+    });
+    reply.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = text.value.trim();
+      if (!body) return;
+      text.value = "";
+      typingOut(false);
+      const ref = "a" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+      const done = await post(api(card.conversation, "messages"), { text: body, ref: ref });
+      if (done) add(chat, done.message); else text.value = body;
+    });
+    const close = async (status) => {
+      resolved.disabled = postponed.disabled = true;
+      if (await post(api(card.conversation, "close"), { status: status })) remove(card.conversation);
+      else resolved.disabled = postponed.disabled = false;
+    };
+    resolved.addEventListener("click", () => close("resolved"));
+    postponed.addEventListener("click", () => close("postponed"));
+    $("desk-chats").append(box);
+    empty();
+  }
+  function ended(chat, reason) {
+    hideTyping(chat);
+    const note = el("p", reason === "customer disconnected" ? T("The customer went away.") : T("The customer left the chat."), "ended-note");
+    chat.box.querySelector("form.reply").replaceWith(note);
+  }
+  function remove(id) {
+    const chat = chats.get(id);
+    if (chat) { chat.box.remove(); chats.delete(id); }
+    drop(id);
+    empty();
+  }
+
+  // the feed -------------------------------------------------------------------------------
+  function handle(f) {
+    if (f.type === "snapshot") {
+      for (const id of [...offers.keys()]) drop(id);
+      for (const id of [...chats.keys()]) remove(id);
+      for (const card of f.tasks) (card.phase === "reserved" ? offer : conversation)(card);
+    } else if (f.type === "offered") offer(f.task);
+    else if (f.type === "accepted") conversation(f.task);
+    else if (f.type === "gone") remove(f.conversation);
+    else if (f.type === "closed") remove(f.conversation);
+    else if (f.type === "ended") { const chat = chats.get(f.conversation); if (chat) ended(chat, f.reason); }
+    else if (f.type === "message") {
+      const chat = chats.get(f.conversation);
+      if (chat) add(chat, f.message);
+      else if (offers.has(f.conversation) && f.message.from === "customer") {
+        offers.get(f.conversation).li.querySelector(".preview").textContent = f.message.text;
+      }
+    } else if (f.type === "delivery") {
+      const chat = chats.get(f.conversation), li = chat && chat.byId.get(f.id);
+      const old = li && li.querySelector(".tick");
+      if (old) old.replaceWith(tick(f.state));
+    } else if (f.type === "typing") {
+      const chat = chats.get(f.conversation);
+      if (chat) { if (f.on) showTyping(chat); else hideTyping(chat); }
+    }
+  }
+  document.addEventListener("visibilitychange", () => {
+    for (const chat of chats.values()) { const ids = chat.unseen.splice(0); seen(chat, ids); }
+  });
+  function connect() {
+    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent/desk");
+    ws.onopen = () => { delay = 500; $("desk-link").hidden = true; };
+    ws.onmessage = (m) => { try { handle(JSON.parse(m.data)); } catch (e) { /* not ours */ } };
+    ws.onclose = () => {
+      $("desk-link").hidden = false;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  }
+  connect();
+})();
