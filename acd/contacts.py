@@ -24,6 +24,7 @@ __all__ = [
     "CUT_BY_ASTERISK",
     "EMAIL",
     "HANDED_TO_FALLBACK",
+    "TASK_DONE",
     "VOICE",
     "VOICEMAIL",
     "VOICE_SEAT",
@@ -48,6 +49,8 @@ _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
 #: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``center.gateway``).
 _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
 CALLBACK_REQUESTED_REASON: Final = "callback requested"
+#: The ``CallEnded`` reason of a digital task the agent closed.
+TASK_DONE: Final = "done"
 #: The ``CallAbandoned``/``CallEnded`` reason of a digital task its customer left (closed
 #: the chat, withdrew the request).
 CUSTOMER_LEFT: Final = "customer left"

@@ -38,7 +38,7 @@ from acd.agents import AgentBook, AgentPolicy, Transition
 from acd.calls import IncomingCall
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.clock import Clock
-from acd.contacts import VOICE_SEAT
+from acd.contacts import TASK_DONE, VOICE_SEAT
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
@@ -314,7 +314,7 @@ class CallDistributor:
         self._offer_failed(agent_id, task, DECLINED, pause)
         return self.dispatch()
 
-    def task_done(self, agent_id: str, task_id: str, reason: str = "done") -> list[Offer]:
+    def task_done(self, agent_id: str, task_id: str, reason: str = TASK_DONE) -> list[Offer]:
         """The agent closed the task (the conversation is over): wrap-up per the policy."""
         wrap = self.book.policy.task_wrap_up_s
         self._task_action(

@@ -158,6 +158,8 @@ class ConversationDesk:
         self._live: dict[int, _Live] = {}  # conversation -> its task
         self._by_task: dict[str, _Live] = {}
         self._tasks_made: dict[int, int] = {}
+        #: conversations being routed (between the message and the task's arrival)
+        self._routing: set[int] = set()
         #: the last background write of each conversation (writes of one run in order)
         self._writes: dict[int, asyncio.Task[None]] = {}
         self._unsubscribe = acd.on_task(self._acd_event)
@@ -386,8 +388,15 @@ class ConversationDesk:
                 customer_id=conversation.customer_id,
             )
         )
+        routing = self._routing
         if live is None and message.author_kind is AuthorKind.CUSTOMER:
-            await self._route(conversation, message)
+            if conversation.id in routing:  # another message of it is being routed now
+                return
+            routing.add(conversation.id)
+            try:
+                await self._route(conversation, message)
+            finally:
+                routing.discard(conversation.id)
 
     async def _route(
         self, conversation: Interaction, message: Message, *, entry: float | None = None

@@ -4,6 +4,7 @@ accepts, writes back through the channel's outlet, and closes; the interaction f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -281,3 +282,18 @@ async def test_a_customer_writing_in_a_resolved_thread_opens_it_again(desk: Desk
     assert desk.desk.task_of(conversation) == f"chat-{conversation}.2"
     reopened = await desk.interaction(conversation)
     assert (reopened.status, reopened.outcome, reopened.ended_at) == (Status.OPEN, None, None)
+
+
+async def test_two_messages_arriving_at_once_route_their_conversation_once(desk: Desk) -> None:
+    """As two REST API calls for one new conversation may: one task, both messages kept."""
+    first = await desk.desk.customer_wrote("chat", "hello", identity=WEB)
+    await desk.desk.customer_left(first.conversation_id)  # no task now; the thread stays
+    conversation = first.conversation_id
+    await asyncio.gather(
+        desk.desk.customer_wrote("chat", "are you there", conversation_id=conversation),
+        desk.desk.customer_wrote("chat", "anyone?", conversation_id=conversation),
+    )
+    queued = [e for e in desk.events if e.kind == "queued" and e.conversation_id == conversation]
+    assert len(queued) == 2  # the first contact's, then one for the two messages at once
+    thread = await desk.store.thread(conversation)
+    assert len(thread.messages) == 3

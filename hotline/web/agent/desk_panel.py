@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.contacts import TASK_DONE
 from acd.workload import HeldTask, TaskPhase
 from center.conversations import ConversationDesk, DeskEvent
 from center.service import AcdService
@@ -238,7 +239,7 @@ class DeskPanel:
             if offered is not None:
                 self._gone(offered, conversation_id, event.reason)
         elif event.kind == "closed" and agent_id is not None:
-            if event.reason == "done":
+            if event.reason == TASK_DONE:
                 self._send(agent_id, {"type": "closed", "conversation": conversation_id})
             else:  # the customer left: the agent still closes it (resolved or postponed)
                 ended = self._ended.setdefault(agent_id, {})

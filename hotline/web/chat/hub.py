@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.contacts import TASK_DONE
 from acd.workload import TaskPhase
 from center.conversations import ConversationDesk, DeskEvent
 from center.service import AcdService
@@ -314,7 +315,7 @@ class ChatHub:
             elif event.kind in ("accepted", "requeued", "offered"):
                 self._tell_status(visitor)
             elif event.kind in ("closed", "abandoned"):
-                by_agent = event.kind == "closed" and event.reason == "done"
+                by_agent = event.kind == "closed" and event.reason == TASK_DONE
                 self._ended(visitor)
                 visitor.told = None
                 state = wire.CLOSED if by_agent else wire.LEFT
