@@ -34,7 +34,6 @@ reads a clock: ``now`` is handed to every report.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -55,7 +54,8 @@ from acd.events import (
 )
 from acd.kpi import NO_WAIT_S, CallKpis, KpiReport, SlPolicy, gave_up
 from acd.kpi_agent_time import SLICE_S, AgentTime, open_time
-from acd.kpi_backlog import Backlog, EdgeBacklogs, Key, Waiting, combine
+from acd.kpi_backlog import EdgeBacklogs, Key, Waiting, combine
+from acd.kpi_run import Run, Task, end_hold, held, offered, remember
 from acd.kpi_tally import Tally, report_of
 from acd.kpi_work import AgentWork
 from history.outcomes import Outcome
@@ -73,8 +73,6 @@ __all__ = [
 ROLLING_WINDOWS_S = (900.0, 1800.0, 3600.0)
 #: Slices kept: the longest window, plus the slice it starts in.
 KEEP_SLICES = int(max(ROLLING_WINDOWS_S) // SLICE_S) + 1
-#: Tasks that left a queue, remembered in case they are queued again under the same id.
-REMEMBERED_EXITS = 5000
 #: An agent's capacity (agents.yaml) by their id.
 CapacityOf = Callable[[str], Capacity]
 
@@ -98,58 +96,6 @@ def _voice_only(agent_id: str) -> Capacity:
     return VOICE_ONLY
 
 
-class _Call:
-    __slots__ = (
-        "agent_id",
-        "agent_s",
-        "answered_at",
-        "cells",
-        "channel",
-        "entry",
-        "exit",
-        "hold_s",
-        "hold_since",
-        "offered_at",
-        "queue",
-    )
-
-    def __init__(self, queue: str, channel: str, entry: float, cells: tuple[Tally, ...]) -> None:
-        self.queue, self.channel, self.entry, self.cells = queue, channel, entry, cells
-        self.offered_at: float | None = None
-        self.answered_at: float | None = None
-        self.agent_id: str | None = None
-        self.hold_s = 0.0
-        self.hold_since: float | None = None
-        #: The agent's time it took so far (``acd.kpi``'s agent time), until it ends.
-        self.agent_s = 0.0
-        #: The outcome of its exit from the queue, if it left without an agent.
-        self.exit: str | None = None
-
-
-class _Run:
-    __slots__ = ("agents", "backlog", "calls", "ended", "last", "left", "next_edge")
-
-    def __init__(self) -> None:
-        self.calls: dict[str, _Call] = {}
-        self.agents: dict[str, AgentWork] = {}
-        #: Tasks over, until their agent's wrap-up ends (and callback attempts until settled).
-        self.ended: OrderedDict[str, _Call] = OrderedDict()
-        self.left: OrderedDict[str, _Call] = OrderedDict()
-        self.backlog = Backlog()
-        #: The next interval edge at which the run's backlog is to be taken.
-        self.next_edge = math.inf
-        self.last = -math.inf
-
-    def give(self, task_id: str, seconds: float) -> None:
-        """``seconds`` of an agent's time to a task they handle (to its cells once over)."""
-        c = self.calls.get(task_id)
-        if c is not None:
-            c.agent_s += seconds
-        elif (c := self.ended.get(task_id)) is not None:
-            for cell in c.cells:
-                cell.agent_sum += seconds
-
-
 class KpiAggregate:
     def __init__(
         self,
@@ -165,7 +111,7 @@ class KpiAggregate:
         #: Each agent's capacity, read when the agent is first seen and at each login (none
         #: by default: the phone only).
         self.capacity = _voice_only if capacity is None else capacity
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, Run] = {}
         self._slices: dict[int, dict[Key, Tally]] = {}
         self._intervals: dict[int, dict[Key, Tally]] = {}
         self._day: dict[Key, Tally] = {}
@@ -175,16 +121,16 @@ class KpiAggregate:
         self.events = 0
         self.last = -math.inf
         #: How each kind of event is folded (the others change no figure).
-        self._fold: dict[type, Callable[[_Run, Any, float], None]] = {
+        self._fold: dict[type, Callable[[Run, Any, float], None]] = {
             AgentStateChanged: self._agent_state,
             AgentTaskChanged: self._agent_task,
             CallQueued: self._queued,
-            CallOffered: _offered,
+            CallOffered: offered,
             CallAnswered: self._answered,
             CallEnded: self._ended,
             CallAbandoned: self._abandoned,
             CallMoved: self._moved,
-            CallHoldChanged: _hold,
+            CallHoldChanged: held,
             CallbackSettled: self._settled,
         }
         assert set(self._fold) == set(FOLDED_EVENTS)
@@ -196,7 +142,7 @@ class KpiAggregate:
         at, e = record.at, record.event
         state = self._runs.get(run)
         if state is None:
-            state = self._runs[run] = _Run()
+            state = self._runs[run] = Run()
             state.next_edge = self._edges.first_edge(at)
         if at >= state.next_edge:
             state.next_edge = self._edges.take(state.backlog, state.next_edge, at)
@@ -225,7 +171,7 @@ class KpiAggregate:
         for work in state.agents.values():
             work.elapse(end, self._time, state.give)
         for c in state.calls.values():
-            _end_hold(c, end)
+            end_hold(c, end)
             if c.answered_at is None:
                 for cell in c.cells:
                     cell.exits[Outcome.FAILED] = cell.exits.get(Outcome.FAILED, 0) + 1
@@ -304,7 +250,7 @@ class KpiAggregate:
             cells.append(self._day)
         return tuple(by_key.setdefault(key, Tally()) for by_key in cells)
 
-    def _queued(self, run: _Run, e: CallQueued, at: float) -> None:
+    def _queued(self, run: Run, e: CallQueued, at: float) -> None:
         again = run.left.pop(e.call_id, None) or run.calls.pop(e.call_id, None)
         if again is not None:  # queued again (an overflow): it counts where it ends
             for cell in again.cells:
@@ -312,13 +258,13 @@ class KpiAggregate:
                 if again.exit is not None:
                     cell.exits[again.exit] -= 1
         channel = channel_of(e.call_id, e.channel)
-        c = _Call(e.queue, channel, e.entry_time, self._cells(e.entry_time, (e.queue, channel)))
+        c = Task(e.queue, channel, e.entry_time, self._cells(e.entry_time, (e.queue, channel)))
         for cell in c.cells:
             cell.offered += 1
         run.calls[e.call_id] = c
         run.backlog.join(e.call_id, (e.queue, channel), e.entry_time)
 
-    def _moved(self, run: _Run, e: CallMoved, at: float) -> None:
+    def _moved(self, run: Run, e: CallMoved, at: float) -> None:
         c = run.calls.get(e.call_id)
         if c is None or e.queue == c.queue:
             return
@@ -330,7 +276,7 @@ class KpiAggregate:
             cell.offered += 1
         run.backlog.move(e.call_id, (queue, c.channel))
 
-    def _answered(self, run: _Run, e: CallAnswered, at: float) -> None:
+    def _answered(self, run: Run, e: CallAnswered, at: float) -> None:
         c = run.calls.get(e.call_id)
         if c is None or c.answered_at is not None:
             return
@@ -347,13 +293,13 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _ended(self, run: _Run, e: CallEnded, at: float) -> None:
+    def _ended(self, run: Run, e: CallEnded, at: float) -> None:
         call_id = e.call_id
         c = run.calls.get(call_id)
         if c is None or c.answered_at is None:
             return
         del run.calls[call_id]
-        _end_hold(c, at)
+        end_hold(c, at)
         talk = at - c.answered_at - c.hold_s
         for cell in c.cells:
             cell.handled += 1
@@ -365,9 +311,9 @@ class KpiAggregate:
         work = None if c.agent_id is None else run.agents.get(c.agent_id)
         # a digital task is remembered while in wrap-up: its wrap and agent time are to come
         if c.channel in VOICE_SEAT or (work is not None and work.in_hand(call_id)):
-            _remember(run.ended, call_id, c)
+            remember(run.ended, call_id, c)
 
-    def _abandoned(self, run: _Run, e: CallAbandoned, at: float) -> None:
+    def _abandoned(self, run: Run, e: CallAbandoned, at: float) -> None:
         c = run.calls.get(e.call_id)
         if c is None or c.answered_at is not None:
             return
@@ -377,7 +323,7 @@ class KpiAggregate:
             c.exit = exit_outcome(e.reason, c.channel)
             for cell in c.cells:
                 cell.exits[c.exit] = cell.exits.get(c.exit, 0) + 1
-            _remember(run.left, e.call_id, c)
+            remember(run.left, e.call_id, c)
             return
         wait = at - c.entry
         if wait < self.policy.short_abandon_s:
@@ -393,7 +339,7 @@ class KpiAggregate:
             cell.waited += waited
             cell.longest = max(cell.longest, wait)
 
-    def _settled(self, run: _Run, e: CallbackSettled, at: float) -> None:
+    def _settled(self, run: Run, e: CallbackSettled, at: float) -> None:
         c = run.ended.get(e.call_id) or run.calls.get(e.call_id)
         if c is None or c.channel != CALLBACK or c.answered_at is None or c.exit is not None:
             return
@@ -405,7 +351,7 @@ class KpiAggregate:
                 cell.failed += 1
 
     # internals: agents --------------------------------------------------------------------
-    def _work(self, run: _Run, agent_id: str, seat: str, at: float) -> AgentWork:
+    def _work(self, run: Run, agent_id: str, seat: str, at: float) -> AgentWork:
         """The agent's work, their time counted up to ``at``."""
         work = run.agents.get(agent_id)
         if work is None:
@@ -414,7 +360,7 @@ class KpiAggregate:
             work.elapse(at, self._time, run.give)
         return work
 
-    def _agent_state(self, run: _Run, e: AgentStateChanged, at: float) -> None:
+    def _agent_state(self, run: Run, e: AgentStateChanged, at: float) -> None:
         work = self._work(run, e.agent_id, e.before, at)
         if work.seat == "wrap_up" and e.call_id is not None:
             c = run.ended.get(e.call_id)
@@ -429,7 +375,7 @@ class KpiAggregate:
             work.new_capacity(self.capacity(e.agent_id))
         work.seat_changed(e.after, e.call_id, at)
 
-    def _agent_task(self, run: _Run, e: AgentTaskChanged, at: float) -> None:
+    def _agent_task(self, run: Run, e: AgentTaskChanged, at: float) -> None:
         work = self._work(run, e.agent_id, "logged_out", at)
         wrap = work.task_changed(e.call_id, e.channel, e.after, at)
         if wrap is not None and (c := run.ended.pop(e.call_id, None)) is not None:
@@ -481,31 +427,3 @@ class KpiAggregate:
     def _working(self) -> Iterable[tuple[str, AgentWork]]:
         for run in self._runs.values():
             yield from run.agents.items()
-
-
-def _offered(run: _Run, e: CallOffered, at: float) -> None:
-    c = run.calls.get(e.call_id)
-    if c is not None and c.offered_at is None:
-        c.offered_at = at
-
-
-def _hold(run: _Run, e: CallHoldChanged, at: float) -> None:
-    c = run.calls.get(e.call_id)
-    if c is None:
-        return
-    if e.on_hold:
-        c.hold_since = at if c.hold_since is None else c.hold_since
-    else:
-        _end_hold(c, at)
-
-
-def _end_hold(c: _Call, at: float) -> None:
-    if c.hold_since is not None:
-        c.hold_s += at - c.hold_since
-        c.hold_since = None
-
-
-def _remember(memory: OrderedDict[str, _Call], call_id: str, c: _Call) -> None:
-    memory[call_id] = c
-    if len(memory) > REMEMBERED_EXITS:
-        memory.popitem(last=False)

@@ -162,7 +162,9 @@ async def rebuild(url: str, schema: str | None, capacity: CapacityOf) -> dict[st
             for run in kpis.runs:
                 kpis.close_run(run)
         figures["wall"], figures["cpu"] = whole.wall, whole.cpu
-        figures["offered"] = kpis.day(DAY.timestamp() + 86_400).calls.offered
+        rebuilt = kpis.day(DAY.timestamp() + 86_400)
+        figures["offered"] = rebuilt.calls.offered
+        figures["overall"] = rebuilt.overall.offered
         return figures
     finally:
         await engine.dispose()
@@ -285,6 +287,7 @@ async def main() -> None:
     end = live[-1].at
     updates = per_update(aggregate, accumulator, end, args.rounds)
     offered = aggregate.day(end).calls.offered
+    overall = aggregate.day(end).overall.offered
     stores = {name: await backend(name, args, day, capacity) for name in args.backends.split(",")}
 
     what = "calls" if args.mix is None else f"tasks ({args.mix})"
@@ -304,8 +307,12 @@ async def main() -> None:
         print(f"| {label} | " + " | ".join(form.format(s[key]) for s in stores.values()) + " |")
     for name, figures in stores.items():
         assert figures["offered"] == offered, f"{name}: rebuilt {figures['offered']} != {offered}"
+        assert figures["overall"] == overall, f"{name}: rebuilt {figures['overall']} != {overall}"
     print()
-    print(f"rebuilt figures equal the live fold's ({offered:,} calls offered)")
+    print(
+        f"rebuilt figures equal the live fold's ({offered:,} calls, {overall:,} contacts "
+        "of every channel offered)"
+    )
     print()
     print(
         "| in memory | running sums (KpiAggregate) | baseline: every call kept (KpiAccumulator) |"

@@ -75,10 +75,18 @@ def supervisor_sees_the_floor(driver: Any, url: str) -> None:
         in driver.find_element(By.CSS_SELECTOR, "#agents tr[data-agent='1001'] td.caller").text
     )
     wait_for(driver, ".queue[data-queue='support'] .staff")
+    # every channel together, then each: the waiting Arabic caller is the voice backlog
+    wait_for(driver, "#channels tr[data-channel='all'] th", "all channels")
+    voice = "#channels tr[data-channel='voice']"
+    wait_for(driver, f"{voice} th", "voice")
+    waiting = driver.find_elements(By.CSS_SELECTOR, f"{voice} td")[7]  # the backlog
+    assert waiting.text == "1"
     whole_page(driver, "supervisor-live-view")
     driver.find_element(By.CSS_SELECTOR, 'header .languages a[lang="ar"]').click()
     wait_for(driver, "#status", "مباشر")
     wait_for(driver, "#alerts li.alert.all_paused", "Amira")
+    wait_for(driver, "#channels tr[data-channel='all'] th", "كل القنوات")  # all channels
+    wait_for(driver, "#channels tr[data-channel='voice'] th", "صوت")  # voice
     number = driver.find_element(By.CSS_SELECTOR, "tr.waiting-call td.caller .ltr-value")
     assert number.value_of_css_property("direction") == "ltr"
     assert number.value_of_css_property("unicode-bidi") == "isolate"
