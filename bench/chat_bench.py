@@ -127,7 +127,9 @@ async def _serve_hotline(
         await users.add(agent["id"], Role.AGENT, PASSWORD)
         acd.login(agent["id"])
     app = web.Application()
-    app[AUTH] = WebAuth(users, SessionStore(), LoginThrottle(per_ip=100_000, per_user=100))
+    app[AUTH] = WebAuth(
+        users, SessionStore(), LoginThrottle(per_user_address=100, per_address=100_000)
+    )
     login.add_routes(app)
     app.router.add_get("/agent", _csrf_page)
     chat_pages.add_routes(app, hub)

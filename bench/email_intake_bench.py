@@ -138,12 +138,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measure(port: int, pid: int, connections: int, messages: int, bodies: list[bytes]) -> Run:
-    run = Run(connections, messages)
-    go = asyncio.Event()
     batches = [
         [bodies[(c * messages + m) % len(bodies)] for m in range(messages)]
         for c in range(connections)
     ]
+    return await measure_batches(port, pid, batches)
+
+
+async def measure_batches(port: int, pid: int, batches: list[list[bytes]]) -> Run:
+    """Each batch sent by its own connection, all at once; the server's and our CPU time."""
+    run = Run(len(batches), len(batches[0]) if batches else 0)
+    go = asyncio.Event()
+    connections = len(batches)
     tasks = [asyncio.create_task(one_connection(port, batch, run, go)) for batch in batches]
     await asyncio.sleep(0.2 + connections / 500)  # every connection greeted first
     cpu, own = cpu_seconds(pid), time.process_time()
@@ -157,11 +163,11 @@ async def measure(port: int, pid: int, connections: int, messages: int, bodies: 
     return run
 
 
-def row(name: str, run: Run) -> str:
+def row(name: str, run: Run, width: int = 9) -> str:
     rate = run.accepted / run.wall_s if run.wall_s else 0.0
     per_message = run.server_cpu_s / max(run.accepted, 1) * 1000
     return (
-        f"{name:<9} {run.connections:>5} {run.messages:>5} {run.accepted:>6}/{run.failed:<3} "
+        f"{name:<{width}} {run.connections:>5} {run.messages:>5} {run.accepted:>6}/{run.failed:<3} "
         f"{rate:>8.0f} {run.wall_s:>7.2f} {run.server_cpu_s:>8.2f} {per_message:>8.2f} "
         f"{run.client_cpu_s:>8.2f}"
     )

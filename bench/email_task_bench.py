@@ -32,7 +32,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,12 +44,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from email_intake_bench import (  # noqa: E402  (after the path is set)
     HOST,
     RECIPIENT,
-    RUN_TIMEOUT_S,
     Run,
-    cpu_seconds,
-    one_connection,
+    measure_batches,
     typical_message,
 )
+from email_intake_bench import row as intake_row  # noqa: E402
 
 if TYPE_CHECKING:
     from channels.email.smtp_server import SmtpServerSettings
@@ -220,30 +218,11 @@ class Mail:
 
 
 async def measure(port: int, pid: int, connections: int, messages: int, mail: Mail) -> Run:
-    run = Run(connections, messages)
-    go = asyncio.Event()
-    batches = [mail.batch(messages) for _ in range(connections)]
-    tasks = [asyncio.create_task(one_connection(port, batch, run, go)) for batch in batches]
-    await asyncio.sleep(0.2 + connections / 500)  # every connection greeted first
-    cpu, own = cpu_seconds(pid), time.process_time()
-    started = time.perf_counter()
-    go.set()
-    async with asyncio.timeout(RUN_TIMEOUT_S):
-        await asyncio.gather(*tasks)
-    run.wall_s = time.perf_counter() - started
-    run.server_cpu_s = cpu_seconds(pid) - cpu
-    run.client_cpu_s = time.process_time() - own
-    return run
+    return await measure_batches(port, pid, [mail.batch(messages) for _ in range(connections)])
 
 
 def row(name: str, run: Run) -> str:
-    rate = run.accepted / run.wall_s if run.wall_s else 0.0
-    per_message = run.server_cpu_s / max(run.accepted, 1) * 1000
-    return (
-        f"{name:<10} {run.connections:>5} {run.messages:>5} {run.accepted:>6}/{run.failed:<3} "
-        f"{rate:>8.0f} {run.wall_s:>7.2f} {run.server_cpu_s:>8.2f} {per_message:>8.2f} "
-        f"{run.client_cpu_s:>8.2f}"
-    )
+    return intake_row(name, run, width=10)
 
 
 def counts_of(proc: subprocess.Popen[str]) -> tuple[int, int]:

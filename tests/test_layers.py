@@ -1,4 +1,4 @@
-"""The packages import in one direction (``../shared/DESIGN.md``, the README's architecture):
+"""The packages import in one direction (the design, and the README's architecture section):
 the wire and the store at the bottom, the pure ACD and the caller's conversation above them,
 the live edge where they meet, the application shell on top. Checked on every import
 statement of every module, lazy ones included."""

@@ -100,20 +100,20 @@ async def desk_feed(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
         reader = asyncio.create_task(_read(ws, routes.panel, client))
         try:
-            while not ws.closed:
-                get = asyncio.create_task(client.queue.get())
-                dropped = asyncio.create_task(client.dropped.wait())
-                done, pending = await asyncio.wait(
-                    {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in pending - {reader}:
-                    task.cancel()
-                if get in done:
-                    await ws.send_str(get.result())
-                if dropped in done or reader in done:
-                    break
-        except ConnectionError:
-            pass  # the page went away while a frame was on its way
+            # the page may go away while a frame is on its way: then the push just ends
+            with contextlib.suppress(ConnectionError):
+                while not ws.closed:
+                    get = asyncio.create_task(client.queue.get())
+                    dropped = asyncio.create_task(client.dropped.wait())
+                    done, pending = await asyncio.wait(
+                        {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in pending - {reader}:
+                        task.cancel()
+                    if get in done:
+                        await ws.send_str(get.result())
+                    if dropped in done or reader in done:
+                        break
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

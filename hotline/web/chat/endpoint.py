@@ -122,10 +122,9 @@ async def _frame(hub: ChatHub, connection: Connection, text: str) -> None:
 async def _write(ws: web.WebSocketResponse, connection: Connection) -> None:
     """Send the connection's outbox in order; at its end, close with its code."""
     try:
-        while (text := await connection.outbox.get()) is not None:
-            await ws.send_str(text)
-    except (ConnectionError, RuntimeError):
-        pass  # the page went away meanwhile
+        with contextlib.suppress(ConnectionError, RuntimeError):  # the page went away
+            while (text := await connection.outbox.get()) is not None:
+                await ws.send_str(text)
     finally:
         if not ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
