@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from acd.events import CallAnswered, CallEnded, CallHoldChanged, CallOffered, CallQueued
+from acd.events import CallEnded, CallHoldChanged, CallOffered, CallQueued
 from center.call_controller import CallControlError, CallController
 from center.contact_times import Talked
 from history.outcomes import Outcome
+from tests.telephony.ami_call_control import EXPECTED, answers
 
 from .support import Agent, Rig, live_acd, wait_until
 
@@ -198,3 +199,17 @@ async def test_a_transfer_that_cannot_be_made_is_refused_and_the_call_goes_on(
         result = await call.wait_done(timeout_s=10)
     assert [d.answered_by for d in result.dials] == ["SIP/agent1002"]
     assert not [e for e in rig.events(CallQueued) if e.call_id != first]
+
+
+async def test_the_emulator_answers_the_call_control_actions_as_asterisk_does() -> None:
+    """The same scenario as tests/asterisk/test_call_control.py, on a live agent leg."""
+    async with live_acd([Agent("1002", INTERNET, talk_s=LONG_TALK_S)]) as rig:
+        rig.attributes["+441632960107"] = {"queue": "support"}
+        call = await rig.place("+441632960107")
+        await on_call(rig, "1002")
+        leg = rig.service.agent("1002").channel or ""
+
+        assert await answers(rig.ami, leg) == EXPECTED
+
+        await control(rig).hang_up("1002")
+        await call.wait_done(timeout_s=10)
