@@ -100,7 +100,7 @@ async def test_a_blind_transfer_to_a_queue_is_answered_by_its_agent_and_recorded
             await answered_by(pbx, service, "1002", count=2)
             exit_code = await caller.wait(40)
             interactions = await settled(pbx, service)
-            notes = await notes_on(service, interactions[0]["idempotency_key"])
+            notes = await notes_on(service, str(interactions[0]["idempotency_key"]))
     finally:
         await bob.stop()
         await alice.stop()
