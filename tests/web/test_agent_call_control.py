@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from history.inputs import InteractionRef
 from tests.web.support import Stack, running, signed_in
 from tests.web.test_agent import call_for_agent_1001, jar
 
@@ -36,6 +37,7 @@ async def on_call(stack: Stack, agent_id: str) -> None:
 
 
 async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> None:
+    stack.service.acd.pause("1005", "test")  # billing's agent: 1002, once made ready
     call_id = await call_for_agent_1001(stack)
     await on_call(stack, "1001")
     async with jar() as http:
@@ -76,6 +78,25 @@ async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> Non
         assert call.queue == "billing"
         status, refused = await post(http, stack, "page-api/agent/call/hangup", csrf)
         assert (status, refused["error"]) == (409, "not on a call")
+    # Bob takes the transferred call: his screen-pop and wrap-up are the call's interaction
+    stack.service.acd.ready("1002")
+    await on_call(stack, "1002")
+    assert stack.service.acd.agent("1002").call_id == f"{call_id}-t1"
+    await stack.service.interactions.flush()
+    async with jar() as bob:
+        csrf = await signed_in(bob, stack.url, "1002")
+        async with bob.get(stack.url + f"page-api/agent/calls/{call_id}-t1") as response:
+            popped = await response.json()
+        assert popped["interaction"]["idempotency_key"] == call_id
+        assert popped["interaction"]["agent"] == "1002"
+        body = {"disposition": "billing fixed", "status": "resolved", "note": "refund sent"}
+        status, _ = await post(bob, stack, f"page-api/agent/calls/{call_id}-t1/wrapup", csrf, body)
+        assert status == 200
+    await stack.service.history_writer.flush()
+    found = await stack.service.history.get_interaction(
+        InteractionRef(source="hotline", idempotency_key=call_id)
+    )
+    assert found.disposition == "billing fixed"
 
 
 async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stack) -> None:
