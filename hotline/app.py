@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
+from center.call_controller import CallController
 from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
@@ -162,6 +163,9 @@ class Hotline:
             interactions=self.interactions,
         )
         self.ivr: FlowEngine
+        # Agents' call control (hang up, blind transfer, mute; hold from their phones):
+        # AMI actions on the agent's leg; a transfer is carried out by the caller's session.
+        self.call_control = CallController(self.acd, self.ami)
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
@@ -169,6 +173,7 @@ class Hotline:
             callbacks=self.callbacks,
             interactions=self.interactions,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
+            transfers=self.call_control.transfers,
         )
         directory = HistoryDirectory(self.history)
         self.ivr = FlowEngine(
@@ -225,6 +230,7 @@ class Hotline:
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
         self.acd_feed = AmiAgentFeed(self.acd)
         self.acd_feed.attach(self.ami)
+        self.call_control.attach(self.ami)
         web_app = create_web_app(
             readiness={
                 "fastagi": self._agi_ready,
@@ -239,6 +245,7 @@ class Hotline:
             chat=self.chat,
             desk=self.desk,
             desk_panel=self.desk_panel,
+            call_control=self.call_control,
             auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
             acd=self.acd,
             hub=(
@@ -328,6 +335,7 @@ class Hotline:
         await self.ami.close()
         self.channels.close()
         self.acd_feed.close()
+        self.call_control.close()
         await self.callbacks.close()
         if self.email is not None:  # mail being stored and replies being sent finish first
             await self.email.close()

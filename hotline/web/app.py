@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hotline.web.admin.pages as admin_pages
+from center.call_controller import CallController
 from center.conversations import ConversationDesk
 from center.service import AcdService
 from history.audit import AuditLog
@@ -23,6 +24,7 @@ from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
 from hotline.web.admin import users as admin_users
+from hotline.web.agent import call_routes
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
@@ -57,6 +59,7 @@ def create_web_app(
     chat: ChatHub | None = None,
     desk: ConversationDesk | None = None,
     desk_panel: DeskPanel | None = None,
+    call_control: CallController | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -66,7 +69,7 @@ def create_web_app(
     ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
     the API's conversation endpoints. ``chat`` serves the web chat's widget and socket (to
     anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
-    e-mails."""
+    e-mails; ``call_control`` the agent page's call control (and supervisors' hang-up)."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if chat is not None:
@@ -93,6 +96,8 @@ def create_web_app(
             supervisor_pages.add_routes(app, hub, acd, ami)
             if repository is not None:
                 AgentPages(acd, hub, repository, writer).add_routes(app)
+                if call_control is not None:
+                    call_routes.add_routes(app, call_control)
                 if desk is not None and desk_panel is not None:
                     DeskRoutes(desk, desk_panel, repository).add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
