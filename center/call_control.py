@@ -13,7 +13,8 @@ How each control works on Asterisk 20 (the AMI actions: ``telephony.call_actions
   ``<call>-t<n>``, ``segment_id``) that keeps the call's facts (so its priority), its first
   entry time (so its place and aging) and the caller's card; to a queue it waits there, to
   an agent it is *directed* (``IncomingCall.directed``: that agent only, while logged in).
-  The history keeps one interaction for the call (``call_of`` maps a segment back to it).
+  The history keeps one interaction for the call (``acd.contacts.call_of`` maps a
+  segment back to it); the figures count a segment as a ``transfer`` contact.
 * **mute** (and unmute): ``MUTEAUDIO(in)`` on the agent's leg; the customer hears silence.
 * **hold**: there is no AMI action for it; the agent's phone holds (its re-INVITE) and
   Asterisk plays the caller music on hold and reports ``Hold``/``Unhold``, which become
@@ -24,29 +25,25 @@ Every control needs the agent on a call with a known leg (``AgentView.channel``)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Final
 
 from acd.agent_events import AgentState
 from acd.agents import AgentView
 from acd.calls import IncomingCall
+from acd.contacts import segment_id, segment_number
 
 __all__ = [
     "NOT_ON_A_CALL",
     "PendingTransfers",
     "Transfer",
     "TransferRefused",
-    "call_of",
     "control_refusal",
     "requeued",
-    "segment_id",
-    "segment_number",
     "transfer_refusal",
 ]
 
 NOT_ON_A_CALL: Final = "not on a call"
-_SEGMENT = re.compile(r"-t([0-9]+)\Z")
 
 
 class TransferRefused(Exception):
@@ -65,22 +62,6 @@ class Transfer:
     @property
     def target(self) -> str:
         return f"agent {self.agent}" if self.agent is not None else f"queue {self.queue}"
-
-
-def segment_id(call_id: str, n: int) -> str:
-    """The ACD id of the ``n``-th transfer of the call ``call_id`` (1, 2...)."""
-    return f"{call_of(call_id)}-t{n}"
-
-
-def segment_number(call_id: str) -> int:
-    """0 for the call's first segment, n for its n-th transfer."""
-    found = _SEGMENT.search(call_id)
-    return int(found.group(1)) if found else 0
-
-
-def call_of(call_id: str) -> str:
-    """The call (the caller's uniqueid, the interaction's key) a segment belongs to."""
-    return _SEGMENT.sub("", call_id)
 
 
 def control_refusal(view: AgentView, call_id: str | None = None) -> str | None:

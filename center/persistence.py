@@ -35,8 +35,8 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 from acd.clock import Clock
+from acd.contacts import call_of, segment_number
 from acd.events import AcdEvent, EventRecord, InMemoryEventSink
-from center.call_control import call_of, segment_number
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from history.identities import IdentityNormaliser
 from history.inputs import (

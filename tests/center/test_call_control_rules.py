@@ -8,16 +8,14 @@ import pytest
 from acd.agent_events import AgentState
 from acd.agents import AgentView
 from acd.calls import CallFacts, IncomingCall
+from acd.contacts import call_of, segment_id, segment_number
 from center.call_control import (
     NOT_ON_A_CALL,
     PendingTransfers,
     Transfer,
     TransferRefused,
-    call_of,
     control_refusal,
     requeued,
-    segment_id,
-    segment_number,
     transfer_refusal,
 )
 from telephony.call_actions import hang_up, mute

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from acd.calls import CallerCard, CallFacts
-from center.call_control import call_of
+from acd.contacts import call_of
 from center.service import AcdService
 from history.errors import HistoryError, UnknownInteraction
 from history.identities import IdentityKind
