@@ -59,7 +59,13 @@ from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.typing_relay import TypingRelay
-from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
+from hotline.web_config import (
+    api_settings,
+    descriptor_headroom,
+    login_throttle,
+    two_factor_policy,
+    web_limits,
+)
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -239,7 +245,14 @@ class Hotline:
             chat=self.chat,
             desk=self.desk,
             desk_panel=self.desk_panel,
-            auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
+            auth=(
+                web_auth := build_web_auth(
+                    self.store,
+                    environ,
+                    throttle=login_throttle(config),
+                    two_factor=two_factor_policy(config),
+                )
+            ),
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(

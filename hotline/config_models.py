@@ -172,12 +172,25 @@ class WebLimitSettings(_Settings):
         return self
 
 
+class TwoFactorSettings(_Settings):
+    """Two-factor sign-in (TOTP codes from an authenticator app, with recovery codes):
+    ``required_for`` the roles that must use it (they set it up at their next sign-in);
+    every other user may turn it on for themselves."""
+
+    required_for: tuple[Literal["agent", "supervisor", "admin"], ...] = ()
+    #: The name authenticator apps show beside the account.
+    issuer: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^:]+$")] = "hotline"
+
+
 class SignInSettings(_Settings):
     """The sign-in page's throttle (failed and in-flight attempts in a window)."""
 
     per_user_address: Annotated[int, Field(ge=1, le=1000)] = 5
     per_address: Annotated[int, Field(ge=1, le=100_000)] = 10
+    #: Two-factor codes per user from every address together.
+    per_user_codes: Annotated[int, Field(ge=1, le=1000)] = 5
     window_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    two_factor: TwoFactorSettings = TwoFactorSettings()
 
 
 Rate = Annotated[float, Field(gt=0, le=1_000_000)]

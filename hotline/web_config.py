@@ -11,6 +11,7 @@ from hotline.descriptors import check_headroom, raise_open_file_limit
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.rate_limit import RateLimits
 from hotline.web.auth.throttle import LoginThrottle
+from hotline.web.auth.two_factor import TwoFactorPolicy
 from hotline.web.connections import WebLimits
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,14 @@ def login_throttle(config: Config) -> LoginThrottle:
     return LoginThrottle(
         per_user_address=sign_in.per_user_address,
         per_address=sign_in.per_address,
+        per_user_codes=sign_in.per_user_codes,
         window_s=sign_in.window_s,
     )
+
+
+def two_factor_policy(config: Config) -> TwoFactorPolicy:
+    settings = config.web.sign_in.two_factor
+    return TwoFactorPolicy(required_for=frozenset(settings.required_for), issuer=settings.issuer)
 
 
 def descriptor_headroom(config: Config) -> None:

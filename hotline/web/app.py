@@ -28,7 +28,7 @@ from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
-from hotline.web.auth import login
+from hotline.web.auth import enrolment, login
 from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.chat import pages as chat_pages
 from hotline.web.chat.hub import ChatHub
@@ -83,6 +83,7 @@ def create_web_app(
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
         app[AUTH] = auth
         login.add_routes(app)
+        enrolment.add_routes(app)
         language_switch.add_routes(app)
         admin_users.add_routes(app)
         # Admins edit agents, queues, prompts and the catalog (``config_edit``), audited.

@@ -96,7 +96,7 @@ def test_new_secrets_are_160_random_bits_in_base32() -> None:
     secrets = {new_secret() for _ in range(50)}
     assert len(secrets) == 50
     assert all(len(secret_bytes(s)) == 20 for s in secrets)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="base32"):
         secret_bytes("not base32 at all!")
 
 
@@ -107,4 +107,5 @@ def test_the_provisioning_uri_carries_secret_issuer_and_account() -> None:
     query = parse_qs(parts.query)
     assert query["secret"] == ["JBSWY3DPEHPK3PXP"]
     assert query["issuer"] == ["hotline"]
-    assert query["digits"] == ["6"] and query["period"] == ["30"]
+    assert query["digits"] == ["6"]
+    assert query["period"] == ["30"]
