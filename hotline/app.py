@@ -34,6 +34,7 @@ from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
+from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
@@ -48,6 +49,7 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
@@ -245,6 +247,11 @@ class Hotline:
             chat=self.chat,
             desk=self.desk,
             desk_panel=self.desk_panel,
+            access=AccessTrail(
+                AccessLog(self.store),
+                self.history_writer,
+                retention_days=config.privacy.access_log_retention_days,
+            ),
             auth=(
                 web_auth := build_web_auth(
                     self.store,

@@ -322,6 +322,12 @@ class LoggingSettings(_Settings):
     mask_phone_numbers: bool = True
 
 
+class PrivacySettings(_Settings):
+    """How long the access log (who read which customer's data) is kept."""
+
+    access_log_retention_days: Annotated[float, Field(gt=0, le=36500)] = 365.0
+
+
 class ServiceSettings(_Settings):
     """``hotline.yaml``: the service itself (sockets, credentials, store, fallback, logs)."""
 
@@ -337,6 +343,7 @@ class ServiceSettings(_Settings):
     #: Customers' e-mail in by SMTP, agents' replies out through a relay (``channels.email``).
     email: EmailSettings = EmailSettings()
     chat: ChatSettings = ChatSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @model_validator(mode="after")
     def _chat_within_the_store_caps(self) -> ServiceSettings:

@@ -16,12 +16,14 @@ from aiohttp import web
 import hotline.web.admin.pages as admin_pages
 from center.conversations import ConversationDesk
 from center.service import AcdService
+from history.access_log import AccessLog
 from history.audit import AuditLog
 from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
+from hotline.web.access import ACCESS, AccessTrail
 from hotline.web.admin import users as admin_users
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
@@ -57,6 +59,7 @@ def create_web_app(
     chat: ChatHub | None = None,
     desk: ConversationDesk | None = None,
     desk_panel: DeskPanel | None = None,
+    access: AccessTrail | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -66,8 +69,15 @@ def create_web_app(
     ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
     the API's conversation endpoints. ``chat`` serves the web chat's widget and socket (to
     anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
-    e-mails."""
+    e-mails. ``access`` records who reads which customer's data (by default, with
+    ``repository``: through ``writer``, never purged)."""
     app = web.Application()
+    if access is None and repository is not None:
+        clock = repository.context.clock
+        access = AccessTrail(AccessLog(repository.engine, clock=clock), writer, clock=clock)
+    if access is not None:
+        app[ACCESS] = access
+        app.cleanup_ctx.append(access.keep_purging)
     Health(readiness).add_routes(app)
     if chat is not None:
         chat_pages.add_routes(app, chat)
@@ -78,6 +88,7 @@ def create_web_app(
             settings=api_settings,
             conversations=conversations,
             intake=conversation_intake,
+            access=access,
         ).mount(app)
     if auth is not None:
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
