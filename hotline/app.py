@@ -62,11 +62,13 @@ from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.typing_relay import TypingRelay
 from hotline.web_config import (
+    ami_tls,
     api_settings,
     descriptor_headroom,
     login_throttle,
     two_factor_policy,
     web_limits,
+    web_tls,
 )
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
@@ -159,6 +161,8 @@ class Hotline:
             reconnect_min_s=config.ami.reconnect_min_s,
             reconnect_max_s=config.ami.reconnect_max_s,
             action_timeout_s=config.ami.action_timeout_s,
+            ssl=ami_tls(config),
+            server_hostname=config.ami.tls.server_name,
         )
         # Booked callbacks: kept in the history store, dialled back through the ACD (agent
         # first, by AMI Originate); pending ones are reloaded when the dialler starts.
@@ -258,6 +262,7 @@ class Hotline:
                     environ,
                     throttle=login_throttle(config),
                     two_factor=two_factor_policy(config),
+                    https=config.web.tls.enabled,
                 )
             ),
             acd=self.acd,
@@ -295,7 +300,12 @@ class Hotline:
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.web = WebServer(
-            web_app, host=config.web.host, port=config.web.port, limits=web_limits(config)
+            web_app,
+            host=config.web.host,
+            port=config.web.port,
+            limits=web_limits(config),
+            ssl_context=web_tls(config),
+            hsts_max_age_s=config.web.tls.hsts_max_age_s,
         )
 
     @property

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from history.access_log import MAX_READ, to_csv
 from hotline.web.access import ACCESS
-
 from hotline.web.admin.context import AUDIT
 from hotline.web.auth.guard import page, requires
 from hotline.web.auth.users import Role

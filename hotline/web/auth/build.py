@@ -26,9 +26,16 @@ def build_web_auth(
     *,
     throttle: LoginThrottle | None = None,
     two_factor: TwoFactorPolicy | None = None,
+    https: bool = False,
 ) -> WebAuth:
+    """``https``: the server itself speaks TLS (``web.tls``), so cookies are ``Secure``."""
     env = os.environ if environ is None else environ
-    secure = env.get(SECURE_COOKIES_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+    secure = https or env.get(SECURE_COOKIES_VARIABLE, "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
     try:
         idle_min = float(env.get(SESSION_IDLE_VARIABLE, "") or 480)
     except ValueError:
