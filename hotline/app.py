@@ -35,6 +35,7 @@ from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
+from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
@@ -49,6 +50,7 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
@@ -60,7 +62,15 @@ from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.typing_relay import TypingRelay
-from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
+from hotline.web_config import (
+    ami_tls,
+    api_settings,
+    descriptor_headroom,
+    login_throttle,
+    two_factor_policy,
+    web_limits,
+    web_tls,
+)
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -152,6 +162,8 @@ class Hotline:
             reconnect_min_s=config.ami.reconnect_min_s,
             reconnect_max_s=config.ami.reconnect_max_s,
             action_timeout_s=config.ami.action_timeout_s,
+            ssl=ami_tls(config),
+            server_hostname=config.ami.tls.server_name,
         )
         # Booked callbacks: kept in the history store, dialled back through the ACD (agent
         # first, by AMI Originate); pending ones are reloaded when the dialler starts.
@@ -246,7 +258,20 @@ class Hotline:
             desk=self.desk,
             desk_panel=self.desk_panel,
             call_control=self.call_control,
-            auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
+            access=AccessTrail(
+                AccessLog(self.store),
+                self.history_writer,
+                retention_days=config.privacy.access_log_retention_days,
+            ),
+            auth=(
+                web_auth := build_web_auth(
+                    self.store,
+                    environ,
+                    throttle=login_throttle(config),
+                    two_factor=two_factor_policy(config),
+                    https=config.web.tls.enabled,
+                )
+            ),
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
@@ -282,7 +307,12 @@ class Hotline:
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.web = WebServer(
-            web_app, host=config.web.host, port=config.web.port, limits=web_limits(config)
+            web_app,
+            host=config.web.host,
+            port=config.web.port,
+            limits=web_limits(config),
+            ssl_context=web_tls(config),
+            hsts_max_age_s=config.web.tls.hsts_max_age_s,
         )
 
     @property
