@@ -629,5 +629,13 @@ def _same_setup(a: QueueSetup, b: QueueSetup) -> bool:
     return (
         a.skills == b.skills
         and (p.name, p.strategy, p.preferred_window_s) == (q.name, q.strategy, q.preferred_window_s)
-        and (p.urgency.aging, p.urgency.sl_risk) == (q.urgency.aging, q.urgency.sl_risk)
+        and _urgencies(p) == _urgencies(q)
     )
+
+
+def _urgencies(policy: QueuePolicy) -> dict[str, tuple[object, object]]:
+    """A queue's urgency inputs, per channel with its own target ("": every other one)."""
+    return {
+        channel: (u.aging, u.sl_risk)
+        for channel, u in {"": policy.urgency, **policy.channel_urgency}.items()
+    }

@@ -91,6 +91,28 @@ def test_the_highest_priority_task_is_served_first_whatever_its_channel() -> Non
     assert (second.call_id, second.channel) == ("call", "voice")
 
 
+def test_a_chat_near_its_target_goes_before_an_older_email_far_from_its_own() -> None:
+    """Service-level risk counts to each channel's target: a chat's minute, an e-mail's
+    hours; with the call's 20 s target for both, the older e-mail would go first."""
+    queues = {
+        "support": {
+            "required": {"internet": 1},
+            "sl_risk": {"points": 50, "after_target": "keep"},
+            "channel_targets_s": {"chat": 60, "email": 14_400},
+        }
+    }
+    c = Centre(
+        queues, {"a1": {"internet": 1}}, capacity={"digital": {"chat": 1, "email": 1}, "total": 1}
+    )
+    c.acd.call_arrived(task("mail0", "email"))
+    c.clock.advance(1.0)
+    c.acd.call_arrived(task("chat0", "chat"))
+    c.clock.advance(49.0)  # the chat waited 49 s of 60, the e-mail 50 s of 4 h
+    (offer,) = c.acd.agent_event(Login("a1"))
+    assert offer.call_id == "chat0"
+    assert "sl_risk[waited 49.0 s of 60 s target]" in offer.explain()
+
+
 def test_a_call_goes_to_the_agent_with_no_digital_work_open() -> None:
     c = centre(agents=("a1", "a2"))
     c.acd.call_arrived(task("chat0", "chat"))

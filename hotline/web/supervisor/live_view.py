@@ -69,7 +69,7 @@ def live_state(
     ranked = sorted(
         held,
         key=lambda c: (
-            -router.policy(c.queue).urgency.effective(c.priority.total, now - c.entry_time),
+            -router.urgency(c.queue, c.channel).effective(c.priority.total, now - c.entry_time),
             c.entry_time,
         ),
     )
