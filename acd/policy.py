@@ -329,6 +329,9 @@ class AgentPolicyConfig(_Model):
     reservation_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     #: Wrap-up after a chat or e-mail; null: until the agent says done.
     task_wrap_up_s: Seconds | None = 0.0
+    #: An agent whose agent page is closed (every tab) and not back within this long is
+    #: paused "disconnected" and their chats and e-mails go to others; null: never.
+    desk_reconnect_grace_s: Annotated[float, Field(ge=0, le=3600)] | None = 30.0
 
     def agent_policy(self) -> AgentPolicy:
         return AgentPolicy(
@@ -338,6 +341,7 @@ class AgentPolicyConfig(_Model):
             self.unavailable_pause_reason,
             self.reservation_timeout_s,
             self.task_wrap_up_s,
+            self.desk_reconnect_grace_s,
         )
 
 
