@@ -61,6 +61,8 @@ class Rig:
     acd: AcdService
     store: Conversations
     presence: DesktopPresence
+    #: the supervisor's hub: the agents' live rows (the agent page's feed) and /metrics
+    supervisors: SupervisorHub
 
     @property
     def base(self) -> str:
@@ -220,7 +222,7 @@ async def chat_rig(
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield Rig(client, hub, panel, desk, acd, store, presence)
+        yield Rig(client, hub, panel, desk, acd, store, presence, supervisors)
     finally:
         presence.close()
         await hub.close()

@@ -154,8 +154,7 @@
       const a = JSON.parse(m.data).agent;
       if (!a) return;
       if (a.name) $("agent-name").textContent = a.name;
-      const state = T(a.state);
-      $("state").textContent = state === a.state ? a.state.replace(/_/g, " ") : state;
+      $("state").textContent = window.agentWork(a); // "available · 2 chats · 1 e-mail"
       $("since").textContent = T("for {s} s", { s: Math.round(a.time_in_state_s) });
       $("reason").textContent = a.pause_reason ? `(${T(a.pause_reason)})` : "";
       const pending = $("pending");

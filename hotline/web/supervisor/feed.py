@@ -31,7 +31,8 @@ async def serve_feed(
     await ws.prepare(request)
     reader = asyncio.create_task(_drain(ws))
     try:
-        with while_open or nullcontext():
+        # the page may go away while a frame is on its way: then the push just ends
+        with while_open or nullcontext(), contextlib.suppress(ConnectionError):
             await _push(ws, client, reader)
     finally:
         hub.disconnect(client)
