@@ -153,6 +153,7 @@
     ws.onmessage = (m) => {
       const a = JSON.parse(m.data).agent;
       if (!a) return;
+      document.dispatchEvent(new CustomEvent("hotline:agent", { detail: a })); // agent_call.js
       if (a.name) $("agent-name").textContent = a.name;
       $("state").textContent = window.agentWork(a); // "available · 2 chats · 1 e-mail"
       $("since").textContent = T("for {s} s", { s: Math.round(a.time_in_state_s) });
