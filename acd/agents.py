@@ -59,6 +59,9 @@ class AgentPolicy:
     reservation_timeout_s: float = 30.0
     #: Wrap-up after a digital task, as ``wrap_up_s`` is after a call.
     task_wrap_up_s: float | None = 0.0
+    #: Seconds an agent's desktop (the agent page) may be away before they are taken as
+    #: gone (``CallDistributor.desktop_lost``); None: never.
+    desk_reconnect_grace_s: float | None = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,8 @@ def build_acd(
         raise AcdConfigError(errors)
     return AcdSetup(
         queues=tuple(
-            QueueSetup(q.policy(name), q.skills(name)) for name, q in queues.queues.items()
+            QueueSetup(q.policy(name, queues.service_level.channel_targets_s), q.skills(name))
+            for name, q in queues.queues.items()
         ),
         agents=tuple(
             AgentProfile(

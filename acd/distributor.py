@@ -64,11 +64,24 @@ from acd.router import SUPERVISOR_TERM, Router, RoutingError
 from acd.skills import QueueSkills, RoutingProfile
 from acd.workload import HeldTask, StaleTask, TaskPhase, Workload
 
-__all__ = ["DECLINED", "NO_ANSWER", "AgentProfile", "CallDistributor", "QueueSetup"]
+__all__ = [
+    "DECLINED",
+    "DESKTOP_LOST",
+    "DISCONNECTED",
+    "NO_ANSWER",
+    "AgentProfile",
+    "CallDistributor",
+    "QueueSetup",
+]
 
 #: Why a digital task went back in line: the agent declined it, or let it expire.
 DECLINED = "declined"
 NO_ANSWER = "no answer"
+#: ... or the agent's desktop went away (``desktop_lost``), or they logged out.
+DESKTOP_LOST = "agent disconnected"
+LOGGED_OUT = "agent logged out"
+#: The pause reason of an agent whose desktop went away.
+DISCONNECTED = "disconnected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +350,22 @@ class CallDistributor:
         self._refresh(agent_id)
         return self.dispatch()
 
+    def desktop_lost(self, agent_id: str) -> list[Offer]:
+        """The agent's desktop went away (the browser closed) and did not come back in
+        time: the digital tasks offered to them or open with them go back in line with their
+        place kept, as at a logout (ones in wrap-up are over), and the agent is paused
+        ``DISCONNECTED``, still logged in. A call on their phone goes on (the pause is
+        pending until it ends). Nothing for a logged-out agent; raises ``UnknownAgent``."""
+        view = self.book.view(agent_id)
+        if view.state is AgentState.LOGGED_OUT:
+            return []
+        self._take_back(agent_id, DESKTOP_LOST)
+        if view.pending == "logout":
+            self._refresh(agent_id)
+        else:
+            self._after(self.book.apply(Pause(agent_id, DISCONNECTED)))
+        return self.dispatch()
+
     def tasks_of(self, agent_id: str) -> tuple[HeldTask, ...]:
         """The digital tasks the agent holds now, in every phase."""
         return self.workload.held(agent_id)
@@ -500,7 +529,7 @@ class CallDistributor:
         if before is AgentState.LOGGED_OUT and after is not AgentState.LOGGED_OUT:
             router.add_agent(agent_id, self.agents[agent_id].skills, order=self._order[agent_id])
         if after is AgentState.LOGGED_OUT and before is not AgentState.LOGGED_OUT:
-            self._take_back(agent_id)
+            self._take_back(agent_id, LOGGED_OUT)
             router.remove_agent(agent_id)
             self._open.pop(agent_id, None)
             return
@@ -596,14 +625,15 @@ class CallDistributor:
         if info.state == "offered" and agent_id is not None:
             self._refresh(agent_id)
 
-    def _take_back(self, agent_id: str) -> None:
-        """The agent logged out holding digital tasks: offered or open ones go back in line
-        with their place kept; ones in wrap-up are over."""
+    def _take_back(self, agent_id: str, reason: str) -> None:
+        """The agent logged out or lost their desktop (``reason``) holding digital tasks:
+        offered or open ones go back in line with their place kept; ones in wrap-up are
+        over."""
         for task in self.workload.held(agent_id):
             self.workload.drop(agent_id, task.task_id)
             info = self._calls.get(task.task_id)
             if task.phase is TaskPhase.WRAP_UP or info is None:
-                self._task_changed(agent_id, task, task.phase, "logged out", gone=True)
+                self._task_changed(agent_id, task, task.phase, reason, gone=True)
                 continue
             queue = info.call.queue
             if task.phase is TaskPhase.RESERVED:
@@ -613,8 +643,8 @@ class CallDistributor:
                 self.router.enqueue(info.settled)
                 info.settled = None
             info.state, info.agent_id = "waiting", None
-            self._log(CallRequeued(task.task_id, agent_id, queue, "agent logged out"))
-            self._task_changed(agent_id, task, task.phase, "agent logged out", gone=True)
+            self._log(CallRequeued(task.task_id, agent_id, queue, reason))
+            self._task_changed(agent_id, task, task.phase, reason, gone=True)
 
     def _task_changed(
         self,
@@ -636,5 +666,13 @@ def _same_setup(a: QueueSetup, b: QueueSetup) -> bool:
     return (
         a.skills == b.skills
         and (p.name, p.strategy, p.preferred_window_s) == (q.name, q.strategy, q.preferred_window_s)
-        and (p.urgency.aging, p.urgency.sl_risk) == (q.urgency.aging, q.urgency.sl_risk)
+        and _urgencies(p) == _urgencies(q)
     )
+
+
+def _urgencies(policy: QueuePolicy) -> dict[str, tuple[object, object]]:
+    """A queue's urgency inputs, per channel with its own target ("": every other one)."""
+    return {
+        channel: (u.aging, u.sl_risk)
+        for channel, u in {"": policy.urgency, **policy.channel_urgency}.items()
+    }

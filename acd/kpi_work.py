@@ -28,6 +28,7 @@ __all__ = [
     "Give",
     "Rates",
     "TimeSink",
+    "activity",
     "capacity_use",
     "occupancy",
     "staffed_s",
@@ -62,6 +63,13 @@ _ALONE: dict[str, tuple[tuple[str, float]]] = {}
 _USED_KEYS: dict[str, str] = {}
 #: ``staffed:`` keys -> the slots per digital channel (and ``ALL_CHANNELS``) they stand for.
 _CAPACITIES: dict[str, tuple[tuple[str, int], ...]] = {}
+
+
+def activity(seat: str, in_hand: bool) -> str:
+    """What an agent's time counts as now: their voice seat's state (``seat``), or
+    ``DIGITAL_WORK`` while the phone is free or paused and a digital task is ``in_hand``
+    (active or in wrap-up; a reservation is not). The supervisor's live view says the same."""
+    return DIGITAL_WORK if in_hand and seat in _FREE else seat
 
 
 def _alone(activity: str) -> tuple[tuple[str, float]]:
@@ -107,9 +115,7 @@ class AgentWork:
         self.staffed = _staffed_key(capacity)
 
     def activity(self) -> str:
-        if self.tasks and self.seat in _FREE:
-            return DIGITAL_WORK
-        return self.seat
+        return activity(self.seat, bool(self.tasks))
 
     def rates(self) -> Rates:
         """The keys the agent's time is counted under now, with seconds per second."""

@@ -5,7 +5,8 @@ for each, every available agent. Slow on purpose; it is the specification the in
 Rules (both routers):
 
 1. A call's requirement is its profile's step at ``waited = now - entry``; its priority is
-   ``queue.urgency.effective(base, waited)``.
+   ``queue.urgency_of(channel).effective(base, waited)`` (each channel's own service-level
+   target).
 2. A call with a preferred agent who is logged in and meets that requirement, and that has
    waited less than the queue's ``preferred_window_s``, is *reserved*: only that agent may
    take it. Otherwise any available agent meeting the requirement may.
@@ -188,7 +189,7 @@ class NaiveRouter:
                 if not can:
                     continue
                 rank = (
-                    -policy.urgency.effective(call.priority.total, waited),
+                    -policy.urgency_of(call.channel).effective(call.priority.total, waited),
                     call.entry_time,
                     seq,
                 )
@@ -238,7 +239,7 @@ class NaiveRouter:
             queue=call.queue,
             at=now,
             entry_time=call.entry_time,
-            priority=call.priority.plus(*policy.urgency.terms(waited)),
+            priority=call.priority.plus(*policy.urgency_of(call.channel).terms(waited)),
             match=explain_match(call.profile, step, agent.skills),
             choice=AgentChoice(reason, policy.strategy, tie, eligible),
             channel=call.channel,

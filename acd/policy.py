@@ -8,7 +8,9 @@ queue nobody can serve, aging too weak to prevent starvation) are ``check_acd_co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -204,13 +206,28 @@ class QueueConfig(_Model):
         _channel_targets(self.channel_targets_s, "channel_targets_s")
         return self
 
-    def policy(self, name: str) -> QueuePolicy:
+    def policy(
+        self, name: str, channel_targets_s: Mapping[str, float] | None = None
+    ) -> QueuePolicy:
+        """The queue's routing policy. Its service-level risk counts to each channel's own
+        target: this queue's ``channel_targets_s``, else ``channel_targets_s`` given here
+        (``service_level``'s, for every queue), else ``sl_target_s`` (the KPIs' targets)."""
         risk = self.sl_risk
-        urgency = Urgency(
-            Aging(self.aging.points_per_minute / 60.0, self.aging.max_points),
-            SlRisk(self.sl_target_s, risk.lead_s, risk.points, risk.after_target == "keep"),
+        aging = Aging(self.aging.points_per_minute / 60.0, self.aging.max_points)
+        voice = SlRisk(self.sl_target_s, risk.lead_s, risk.points, risk.after_target == "keep")
+        targets = {**(channel_targets_s or {}), **self.channel_targets_s}
+        channels = {
+            channel: Urgency(aging, voice.for_target(target))
+            for channel, target in sorted(targets.items())
+            if target != self.sl_target_s
+        }
+        return QueuePolicy(
+            name,
+            self.strategy,
+            Urgency(aging, voice),
+            self.preferred_agent.window_s,
+            MappingProxyType(channels),
         )
-        return QueuePolicy(name, self.strategy, urgency, self.preferred_agent.window_s)
 
     def skills(self, name: str) -> QueueSkills:
         return QueueSkills(
@@ -312,6 +329,9 @@ class AgentPolicyConfig(_Model):
     reservation_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     #: Wrap-up after a chat or e-mail; null: until the agent says done.
     task_wrap_up_s: Seconds | None = 0.0
+    #: An agent whose agent page is closed (every tab) and not back within this long is
+    #: paused "disconnected" and their chats and e-mails go to others; null: never.
+    desk_reconnect_grace_s: Annotated[float, Field(ge=0, le=3600)] | None = 30.0
 
     def agent_policy(self) -> AgentPolicy:
         return AgentPolicy(
@@ -321,6 +341,7 @@ class AgentPolicyConfig(_Model):
             self.unavailable_pause_reason,
             self.reservation_timeout_s,
             self.task_wrap_up_s,
+            self.desk_reconnect_grace_s,
         )
 
 

@@ -3,7 +3,8 @@
 A call's *base* priority is a sum of terms fixed when it enters the queue (call type from
 the intent, tier, complexity, repeat contact, chronic-issue tags). While it waits, two
 time-dependent terms are added: *aging* (``rate x waited``, capped) so that nobody starves,
-and a *service-level risk* lift inside a window before the queue's target.
+and a *service-level risk* lift inside a window before the target of the task's channel
+(a chat's seconds, an e-mail's hours: ``SlRisk.for_target``).
 
 Both time terms are piecewise linear in the wait with the same slope for every call of a
 queue, and their breakpoints sit at fixed offsets from the call's entry. Between two
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from acd.calls import CallFacts
 
@@ -145,6 +146,15 @@ class SlRisk:
     lead_s: float = 0.0
     points: float = 0.0
     keep_after_target: bool = False
+
+    def for_target(self, target_s: float) -> SlRisk:
+        """The same risk for a channel whose target is ``target_s``: its window is the same
+        share of that target as ``lead_s`` is of this one (5 s before a call's 20 s target
+        is an hour before an e-mail's 4 h one), the same points."""
+        if target_s == self.target_s:
+            return self
+        lead = self.lead_s * target_s / self.target_s if self.target_s > 0 else self.lead_s
+        return replace(self, target_s=target_s, lead_s=lead)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from acd.contacts import VOICE
 from acd.priority import PriorityScore, Urgency
@@ -20,6 +22,14 @@ class QueuePolicy:
     #: For this long after entry a call with a preferred agent who is logged in and
     #: qualified waits for that agent only; afterwards that agent is merely preferred.
     preferred_window_s: float = 0.0
+    #: The urgency of a channel with its own service-level target (a chat's, an e-mail's);
+    #: every other channel's (voice's) is ``urgency``.
+    channel_urgency: Mapping[str, Urgency] = field(default_factory=lambda: MappingProxyType({}))
+
+    def urgency_of(self, channel: str) -> Urgency:
+        """The time-dependent priority of this queue's tasks on ``channel``. Every task of a
+        routing class (``acd.routing_index``) has one channel, so one urgency."""
+        return self.channel_urgency.get(channel, self.urgency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from dataclasses import replace
 from acd.clock import Clock
 from acd.contacts import VOICE_SEAT
 from acd.offer import Offer
-from acd.priority import ScoreTerm
+from acd.priority import ScoreTerm, Urgency
 from acd.queue import QueuePolicy, WaitingCall
 from acd.routing_index import CallSlot
 from acd.routing_table import RoutingTable
@@ -100,6 +100,11 @@ class Router:
             return self._policies[queue]
         except KeyError:
             raise RoutingError(f"unknown queue {queue!r}") from None
+
+    def urgency(self, queue: str, channel: str) -> Urgency:
+        """Aging and service-level risk of ``queue``'s tasks on ``channel`` (each channel's
+        own target); raises ``RoutingError`` for an unknown queue."""
+        return self.policy(queue).urgency_of(channel)
 
     def is_draining(self, queue: str) -> bool:
         """Removed from the config, but calls still wait in it (or are out on an offer)."""
@@ -325,7 +330,7 @@ class Router:
             queue=slot.queue,
             at=now,
             entry_time=slot.entry,
-            priority=slot.call.priority.plus(*self._policies[slot.queue].urgency.terms(waited)),
+            priority=slot.call.priority.plus(*self.urgency(slot.queue, slot.channel).terms(waited)),
             match=explain_match(slot.profile, slot.step, agent.skills),
             choice=choice,
             channel=slot.channel,

@@ -143,7 +143,7 @@ class RoutingTable:
         key = (id(call.profile), call.queue, call.channel, has_pref)
         cached = self._profile_classes.get(key)
         if cached is None:
-            marks = {*call.profile.breakpoints, *policy.urgency.breakpoints}
+            marks = {*call.profile.breakpoints, *policy.urgency_of(call.channel).breakpoints}
             if has_pref:
                 marks.add(policy.preferred_window_s)
             cached = (
@@ -192,7 +192,7 @@ class RoutingTable:
             if slot.channel in slot.reserved_for.channels:
                 self._reserved_ready.add(pref)
         else:
-            urgency = policy.urgency
+            urgency = policy.urgency_of(slot.channel)
             phase = urgency.phase_index(waited)
             shape = urgency.phases[phase]
             if shape.linear:
@@ -297,13 +297,14 @@ class RoutingTable:
 
     # internals -------------------------------------------------------------------------
     def _effective(self, slot: CallSlot, now: float) -> float:
-        return self._policies[slot.queue].urgency.effective(slot.base, now - slot.entry)
+        urgency = self._policies[slot.queue].urgency_of(slot.channel)
+        return urgency.effective(slot.base, now - slot.entry)
 
     def _class_for(self, queue: str, channel: str, requirement: Requirement) -> RoutingClass:
         key = (queue, channel, requirement)
         cls = self._classes.get(key)
         if cls is None:
-            phases = len(self._policies[queue].urgency.phases)
+            phases = len(self._policies[queue].urgency_of(channel).phases)
             cls = self._classes[key] = RoutingClass(queue, channel, requirement, phases)
             pools = [self._with_skill.get(skill, {}) for skill, _ in requirement.required]
             for agent in list(min(pools, key=len).values() if pools else self._agents.values()):

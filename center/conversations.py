@@ -483,6 +483,8 @@ class ConversationDesk:
             live.answered_at, live.agent_id = now, event.agent_id
             wait = (now - live.queued_at).total_seconds()
             self._update(live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait))
+        elif isinstance(event, CallRequeued):  # back in line (the agent may have had it)
+            live.agent_id = None
         elif isinstance(event, CallEnded):
             handled = (now - (live.answered_at or now)).total_seconds()
             self._update(

@@ -493,7 +493,7 @@ def priority_now(service: AcdService, call_id: str) -> float | None:
     aging); None when the router no longer holds the call."""
     for held in service.held_calls():
         if held.call_id == call_id:
-            urgency = service.distributor.router.policy(held.queue).urgency
+            urgency = service.distributor.router.urgency(held.queue, held.channel)
             return urgency.effective(held.priority.total, service.now() - held.entry_time)
     return None
 

@@ -558,6 +558,13 @@ class AcdService:
             if self.distributor.next_wakeup() == wake:
                 await asyncio.sleep(_STUCK_SLEEP_S)
 
+    # the agent's desktop ---------------------------------------------------------------
+    def desktop_lost(self, agent_id: str) -> None:
+        """The agent's desktop went away and did not come back in time: their chats and
+        e-mails go back in line, place kept, and they are paused "disconnected"
+        (``CallDistributor.desktop_lost``); raises ``UnknownAgent``."""
+        self._settled(self.distributor.desktop_lost(agent_id))
+
 
 _NO_PROFILE = RoutingProfile.fixed(Requirement())
 

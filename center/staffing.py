@@ -52,13 +52,14 @@ def estimate_wait(
     pass over the waiting calls and one over the agents: made per announcement, not per
     routing decision."""
     router = distributor.router
-    urgency = router.policy(ticket.queue).urgency
+    policy = router.policy(ticket.queue)
     mine: tuple[float, float] | None = None
     others: list[tuple[float, float]] = []
     for waiting in router.waiting():
         if waiting.queue != ticket.queue:
             continue
         waited = now - waiting.entry_time
+        urgency = policy.urgency_of(waiting.channel)
         key = (urgency.effective(waiting.priority.total, waited), waiting.entry_time)
         if waiting.call_id == ticket.call_id:
             mine = key
@@ -81,5 +82,5 @@ def estimate_wait(
 def current_priority(distributor: CallDistributor, call: WaitingCall, now: float) -> PriorityScore:
     """A held call's priority as the router ranks it at ``now``: its base terms plus aging
     and service-level risk at its wait, the same terms an offer's explanation shows."""
-    urgency = distributor.router.policy(call.queue).urgency
+    urgency = distributor.router.urgency(call.queue, call.channel)
     return call.priority.plus(*urgency.terms(max(0.0, now - call.entry_time)))

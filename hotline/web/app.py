@@ -7,7 +7,7 @@ their own objects, never through module globals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from hotline.web.agent import call_routes
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
+from hotline.web.agent.presence import DesktopPresence
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
 from hotline.web.auth import enrolment, login
@@ -108,11 +109,21 @@ def create_web_app(
         if acd is not None and hub is not None:
             supervisor_pages.add_routes(app, hub, acd, ami)
             if repository is not None:
-                AgentPages(acd, hub, repository, writer).add_routes(app)
+                # an agent whose every page is gone past the grace period: desktop_lost
+                presence = DesktopPresence(acd)
+                app.on_shutdown.append(_closing(presence))
+                AgentPages(acd, hub, repository, writer, presence=presence).add_routes(app)
                 if call_control is not None:
                     call_routes.add_routes(app, call_control)
                 if desk is not None and desk_panel is not None:
-                    DeskRoutes(desk, desk_panel, repository).add_routes(app)
+                    DeskRoutes(desk, desk_panel, repository, presence=presence).add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
             metrics.add_routes(app, hub, tokens)
     return app
+
+
+def _closing(presence: DesktopPresence) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_: web.Application) -> None:
+        presence.close()  # pages closing as the service stops are not agents leaving
+
+    return close

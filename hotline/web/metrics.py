@@ -74,9 +74,10 @@ def render(hub: SupervisorHub) -> str:
     out.metric(
         "hotline_agents",
         "gauge",
-        "Agents in each state.",
+        "Agents in each state of their voice seat.",
         [(f"{{state={_label(s)}}}", n) for s, n in sorted(states.items())],
     )
+    _agents_work(out, snapshot["agents"])
     kpis = snapshot["kpis"]
     for name, key, help_ in (
         ("hotline_service_level_ratio", "service_level", "Share answered within target."),
@@ -108,6 +109,36 @@ def render(hub: SupervisorHub) -> str:
         [("", hub.dropped_clients)],
     )
     return "\n".join(out.lines) + "\n"
+
+
+def _agents_work(out: _Text, agents: list[dict[str, Any]]) -> None:
+    """What agents do now as occupancy counts it, and the chats and e-mails in their hands:
+    the supervisor's agents table, counted."""
+    activities: dict[str, int] = {}
+    tasks: dict[str, int] = {}
+    for agent in agents:
+        activities[agent["activity"]] = activities.get(agent["activity"], 0) + 1
+        for channel, n in agent["tasks"].items():
+            tasks[channel] = tasks.get(channel, 0) + n
+    out.metric(
+        "hotline_agents_by_activity",
+        "gauge",
+        "Agents by what their time counts as in the occupancy (digital: a chat or e-mail in"
+        " hand while the phone is free or paused).",
+        [(_labels(activity=a), n) for a, n in sorted(activities.items())],
+    )
+    out.metric(
+        "hotline_agent_tasks",
+        "gauge",
+        "Digital tasks in agents' hands now (accepted, or in their wrap-up), per channel.",
+        [(_labels(channel=ch), n) for ch, n in sorted(tasks.items())],
+    )
+    out.metric(
+        "hotline_agents_full",
+        "gauge",
+        "Agents ready but offered nothing more: at their capacity, or their phone busy.",
+        [("", sum(1 for agent in agents if agent["busy"]))],
+    )
 
 
 def _contacts(out: _Text, snapshot: dict[str, Any]) -> None:

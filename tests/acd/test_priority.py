@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acd.calls import CallFacts
+from acd.policy import QueuesConfig
 from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
 
 WEIGHTS = PriorityWeights(
@@ -99,6 +102,56 @@ def test_sl_risk_lifts_a_call_about_to_miss_its_target_and_drops_after() -> None
 def test_sl_risk_can_be_kept_after_the_target() -> None:
     urgency = Urgency(sl_risk=SlRisk(target_s=20, lead_s=5, points=25, keep_after_target=True))
     assert urgency.risk_points(500) == 25
+
+
+#: queues.yaml with the defaults' risk window (5 s before a call's 20 s target), kept after
+#: the target, and each channel's own target (an e-mail's 4 hours, a chat's minute)
+CHANNEL_TARGETS = {
+    "service_level": {"channel_targets_s": {"email": 14_400, "chat": 60}},
+    "queues": {
+        "support": {"sl_risk": {"points": 25, "after_target": "keep"}},
+        "sales": {"sl_risk": {"points": 25}, "channel_targets_s": {"chat": 30}},
+    },
+}
+
+
+def test_each_channel_is_at_risk_near_its_own_service_level_target() -> None:
+    config = QueuesConfig.model_validate(CHANNEL_TARGETS)
+    support = config.queues["support"].policy("support", config.service_level.channel_targets_s)
+    email, chat, voice = (support.urgency_of(ch) for ch in ("email", "chat", "voice"))
+    assert voice.risk_points(30) == 25  # a call: past its 20 s target (kept)
+    assert email.risk_points(30) == 0  # an e-mail is hours from its target
+    assert email.risk_points(3 * 3600 - 1) == 0
+    assert email.risk_points(3 * 3600) == 25  # the last quarter, as a call's last 5 s of 20
+    assert chat.risk_points(44) == 0
+    assert chat.risk_points(50) == 25
+    (term,) = chat.terms(50)
+    assert term.detail == "waited 50.0 s of 60 s target"  # what an offer's explanation says
+    assert support.urgency_of("voicemail") is support.urgency  # no target of its own: a call's
+    sales = config.queues["sales"].policy("sales", config.service_level.channel_targets_s)
+    assert sales.urgency_of("chat").sl_risk.target_s == 30  # the queue's own target first
+    assert sales.urgency_of("chat").risk_points(31) == 0  # dropped after it, as configured
+    assert sales.urgency_of("email").sl_risk.target_s == 14_400
+
+
+@given(
+    target=st.floats(1, 300),
+    lead=st.floats(0, 1),
+    channel_target=st.floats(1, 100_000),
+    share=st.floats(0, 2),
+)
+def test_a_channel_is_at_risk_over_the_same_share_of_its_target(
+    target: float, lead: float, channel_target: float, share: float
+) -> None:
+    """Inside the window's share of the target, a call and a chat or e-mail alike."""
+    voice = Urgency(sl_risk=SlRisk(target, lead * target, 10))
+    channel = Urgency(sl_risk=voice.sl_risk.for_target(channel_target))
+    assert channel.sl_risk.lead_s == pytest.approx(lead * channel_target)
+    at_risk = channel.risk_points(share * channel_target) > 0
+    if share < 1 - lead - 1e-9 or share >= 1:
+        assert not at_risk
+    elif share > 1 - lead + 1e-9:
+        assert at_risk
 
 
 @pytest.mark.parametrize(

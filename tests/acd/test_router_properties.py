@@ -45,11 +45,20 @@ def urgencies(draw: st.DrawFn) -> Urgency:
 
 @st.composite
 def queue_policies(draw: st.DrawFn, name: str) -> QueuePolicy:
+    urgency = draw(urgencies())
+    # a chat's or an e-mail's own service-level target: its risk window moves with it
+    targets = draw(
+        st.dictionaries(st.sampled_from(["chat", "email"]), st.sampled_from([3.0, 12.0]))
+    )
     return QueuePolicy(
         name,
         draw(st.sampled_from(list(Strategy))),
-        draw(urgencies()),
+        urgency,
         draw(st.sampled_from([0.0, 3.0])),
+        {
+            channel: Urgency(urgency.aging, urgency.sl_risk.for_target(target))
+            for channel, target in targets.items()
+        },
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from acd.agent_events import AgentState, Answered, HungUp, Login, Logout, OfferRang
 from acd.calls import CallFacts, IncomingCall
+from acd.distributor import DESKTOP_LOST, DISCONNECTED
 from acd.events import (
     AgentTaskChanged,
     CallAbandoned,
@@ -91,6 +92,28 @@ def test_the_highest_priority_task_is_served_first_whatever_its_channel() -> Non
     assert (second.call_id, second.channel) == ("call", "voice")
 
 
+def test_a_chat_near_its_target_goes_before_an_older_email_far_from_its_own() -> None:
+    """Service-level risk counts to each channel's target: a chat's minute, an e-mail's
+    hours; with the call's 20 s target for both, the older e-mail would go first."""
+    queues = {
+        "support": {
+            "required": {"internet": 1},
+            "sl_risk": {"points": 50, "after_target": "keep"},
+            "channel_targets_s": {"chat": 60, "email": 14_400},
+        }
+    }
+    c = Centre(
+        queues, {"a1": {"internet": 1}}, capacity={"digital": {"chat": 1, "email": 1}, "total": 1}
+    )
+    c.acd.call_arrived(task("mail0", "email"))
+    c.clock.advance(1.0)
+    c.acd.call_arrived(task("chat0", "chat"))
+    c.clock.advance(49.0)  # the chat waited 49 s of 60, the e-mail 50 s of 4 h
+    (offer,) = c.acd.agent_event(Login("a1"))
+    assert offer.call_id == "chat0"
+    assert "sl_risk[waited 49.0 s of 60 s target]" in offer.explain()
+
+
 def test_a_call_goes_to_the_agent_with_no_digital_work_open() -> None:
     c = centre(agents=("a1", "a2"))
     c.acd.call_arrived(task("chat0", "chat"))
@@ -161,6 +184,64 @@ def test_logging_out_puts_open_chats_back_in_line_with_their_place() -> None:
     assert {e.call_id for e in c.events(CallRequeued)} == {"chat0", "chat1"}
     offers = c.acd.agent_event(Login("a2"))  # entry times kept: the older first
     assert [(o.call_id, o.waited_s) for o in offers] == [("chat0", 6.0), ("chat1", 5.0)]
+
+
+def test_an_agent_whose_desktop_is_gone_is_paused_and_their_chats_go_to_others() -> None:
+    """Closed the browser mid-chat: still logged in, paused "disconnected"; the chat they
+    were offered and the one they had open go back in line with their place kept."""
+    c = centre(agents=("a1", "a2"))
+    c.acd.agent_event(Logout("a2"))
+    c.acd.call_arrived(task("chat0", "chat"))
+    c.clock.advance(1.0)
+    c.acd.call_arrived(task("chat1", "chat"))
+    c.acd.task_accepted("a1", "chat0")
+    c.clock.advance(5.0)
+    assert c.acd.desktop_lost("a1") == []  # nobody else to offer them to yet
+    assert c.acd.tasks_of("a1") == ()
+    view = c.acd.book.view("a1")
+    assert (view.state, view.pause_reason) == (AgentState.PAUSED, DISCONNECTED)
+    requeued = [(e.call_id, e.agent_id, e.reason) for e in c.events(CallRequeued)]
+    assert sorted(requeued) == [("chat0", "a1", DESKTOP_LOST), ("chat1", "a1", DESKTOP_LOST)]
+    gone = {(e.call_id, e.before, e.after) for e in c.events(AgentTaskChanged)}
+    assert {("chat0", "active", ""), ("chat1", "reserved", "")} <= gone
+    offers = c.acd.agent_event(Login("a2"))  # entry times kept: the older first
+    assert [(o.call_id, o.agent_id, o.waited_s) for o in offers] == [
+        ("chat0", "a2", 6.0),
+        ("chat1", "a2", 5.0),
+    ]
+    assert c.acd.call_state("chat0") == "offered"  # offered again, to be accepted again
+    c.acd.task_accepted("a2", "chat0")
+    assert [e.call_id for e in c.events(CallAnswered)] == ["chat0", "chat0"]
+
+
+def test_an_agent_on_a_call_whose_desktop_is_gone_keeps_the_call() -> None:
+    """The phone does not need the browser: the call goes on, the pause waits for its end;
+    the chats go to others at once."""
+    c = centre(agents=("a1", "a2"), capacity={**THREE_CHATS, "during_voice": True})
+    c.acd.agent_event(Logout("a2"))
+    c.acd.call_arrived(task("call", "voice"))
+    c.acd.agent_event(Answered("a1", "call"))
+    c.acd.call_arrived(task("chat0", "chat"))
+    c.acd.task_accepted("a1", "chat0")
+    c.acd.desktop_lost("a1")
+    view = c.acd.book.view("a1")
+    assert (view.state, view.call_id) == (AgentState.ON_CALL, "call")
+    assert (view.pending, view.pending_reason) == ("pause", DISCONNECTED)
+    assert c.acd.call_state("chat0") == "waiting"
+    assert c.acd.call_state("call") == "connected"
+    c.acd.agent_event(HungUp("a1", "call"))
+    view = c.acd.book.view("a1")
+    assert (view.state, view.pause_reason) == (AgentState.PAUSED, DISCONNECTED)
+    assert c.events(CallEnded)[-1].call_id == "call"
+
+
+def test_a_logged_out_agent_losing_their_desktop_changes_nothing() -> None:
+    c = centre(agents=("a1",))
+    c.acd.agent_event(Logout("a1"))
+    before = len(c.sink.records())
+    assert c.acd.desktop_lost("a1") == []
+    assert len(c.sink.records()) == before
+    assert c.acd.book.view("a1").state is AgentState.LOGGED_OUT
 
 
 def test_a_customer_who_leaves_ends_the_chat_or_abandons_it() -> None:

@@ -1,6 +1,7 @@
 """The web chat on a small rig: a real history store (SQLite), the ACD with two agents who
-take chats, the conversation desk, the chat hub and the agent's desk panel, served by
-aiohttp's test server on 127.0.0.1; visitors are aiohttp WebSocket clients."""
+take chats, the conversation desk, the chat hub, the agent page (its own state live, and
+the desk panel) with the agents' desktop presence, served by aiohttp's test server on
+127.0.0.1; visitors are aiohttp WebSocket clients."""
 
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ from history.store import create_engine, migrate
 from hotline.config_models import ChatSettings
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
+from hotline.web.agent.pages import AgentPages
+from hotline.web.agent.presence import DesktopPresence
 from hotline.web.auth import login
-from hotline.web.auth.guard import AUTH, WebAuth, page, requires
+from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.auth.sessions import SessionStore
 from hotline.web.auth.throttle import LoginThrottle
 from hotline.web.auth.users import Role, UserStore
 from hotline.web.chat import pages as chat_pages
 from hotline.web.chat.hub import ChatHub
-from hotline.web.templates import Safe
+from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.typing_relay import TypingRelay
 from tests.web.support import PASSWORD, signed_in
 
@@ -57,6 +60,9 @@ class Rig:
     desk: ConversationDesk
     acd: AcdService
     store: Conversations
+    presence: DesktopPresence
+    #: the supervisor's hub: the agents' live rows (the agent page's feed) and /metrics
+    supervisors: SupervisorHub
 
     @property
     def base(self) -> str:
@@ -161,17 +167,12 @@ class AgentDesk(Frames):
             return response.status, await response.json()
 
 
-@requires(Role.AGENT)
-async def start_page(request: web.Request) -> web.StreamResponse:
-    """Where signing in lands (the page carries the session's CSRF token)."""
-    return page(request, "Agent", Safe("<p>desk</p>"))
-
-
 @asynccontextmanager
 async def chat_rig(
     tmp_path: Path,
     *,
     reservation_timeout_s: float = 30.0,
+    desk_reconnect_grace_s: float | None = 30.0,
     **chat: Any,
 ) -> AsyncIterator[Rig]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/history.db")
@@ -183,13 +184,20 @@ async def chat_rig(
         QueuesConfig.model_validate({"queues": {"support": {}}}),
         AgentsConfig.model_validate(
             {
-                "policy": {"task_wrap_up_s": 0, "reservation_timeout_s": reservation_timeout_s},
+                "policy": {
+                    "task_wrap_up_s": 0,
+                    "reservation_timeout_s": reservation_timeout_s,
+                    "desk_reconnect_grace_s": desk_reconnect_grace_s,
+                },
                 "capacity": {"digital": {"chat": 2, "email": 1}},
                 "agents": [{"id": a, "name": n} for a, n in AGENTS.items()],
             }
         ),
     )
-    acd = AcdService(setup, sink=InMemoryEventSink(keep=False))
+    sink = InMemoryEventSink(keep=False)
+    acd = AcdService(setup, sink=sink)
+    supervisors = SupervisorHub(acd, sink.subscribe)  # the agents' own state, live
+    await supervisors.start()
     await acd.start()
     desk = ConversationDesk(store, acd, ConversationRouting("support"))
     typing = TypingRelay()
@@ -205,19 +213,22 @@ async def chat_rig(
     app = web.Application()
     app[AUTH] = WebAuth(users, SessionStore(), LoginThrottle(per_user_address=100, per_address=100))
     login.add_routes(app)
-    app.router.add_get("/agent", start_page)
     chat_pages.add_routes(app, hub)
-    DeskRoutes(desk, panel, repository).add_routes(app)
+    presence = DesktopPresence(acd)
+    AgentPages(acd, supervisors, repository, None, presence=presence).add_routes(app)
+    DeskRoutes(desk, panel, repository, presence=presence).add_routes(app)
     await hub.start()
     await panel.start()
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield Rig(client, hub, panel, desk, acd, store)
+        yield Rig(client, hub, panel, desk, acd, store, presence, supervisors)
     finally:
+        presence.close()
         await hub.close()
         await client.close()
         await panel.close()
         await desk.stop()
         await acd.close()
+        await supervisors.close()
         await engine.dispose()

@@ -6,15 +6,18 @@ CSRF token."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from acd.kpi import DIGITAL_WORK
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, Status
-from tests.web.chat_rig import Rig, chat_rig
+from hotline.web import metrics
+from tests.web.chat_rig import Page, Rig, chat_rig
 
 RESERVATION_S = 30.0
 
@@ -126,6 +129,63 @@ async def test_an_agent_sees_and_acts_on_their_own_tasks_only(rig: Rig) -> None:
             (card,) = (await again.next("snapshot"))["tasks"]
             assert (card["conversation"], card["phase"]) == (talk, "active")
             assert [m["text"] for m in card["thread"]] == ["hello", "still there?"]
+
+
+async def test_the_agents_state_counts_what_they_hold_on_every_channel(rig: Rig) -> None:
+    """The agent page's feed (and the supervisor's agents table, and /metrics) say what the
+    agent holds per channel, count them occupied as the KPIs do, and "busy" when they are
+    at their capacity (chat 2, e-mail 1, 3 in all)."""
+    rig.acd.login("ann")
+    async with (
+        rig.agent("ann") as ann,
+        ann.http.ws_connect(ann.base + "ws/agent", headers={"Origin": rig.own_origin()}) as feed,
+        rig.visitor() as first,
+        rig.visitor() as second,
+    ):
+        await ann.next("snapshot")
+
+        async def row(**expected: object) -> dict[str, object]:
+            async with asyncio.timeout(5):
+                while True:
+                    agent = (await feed.receive_json())["agent"]
+                    if all(agent[k] == v for k, v in expected.items()):
+                        return dict(agent)
+
+        idle = await row(state="available")
+        assert (idle["tasks"], idle["offered"], idle["busy"]) == ({}, 0, False)
+        assert idle["activity"] == "available"
+        talks = [await _chat(rig, page, f"hello {n}") for n, page in enumerate((first, second))]
+        said = await rig.desk.customer_wrote(
+            "email", "Invoice", identity=IdentityIn(kind=IdentityKind.EMAIL, value="o@e.com")
+        )
+        offered = await row(offered=3)  # offered, not in hand: idle time still
+        assert (offered["tasks"], offered["busy"], offered["activity"]) == ({}, True, "available")
+        for talk in talks[:1]:
+            assert (await ann.post(f"{talk}/accept"))[0] == 200
+        one = await row(offered=2)
+        assert (one["tasks"], one["activity"]) == ({"chat": 1}, DIGITAL_WORK)
+        for talk in (talks[1], said.conversation_id):
+            assert (await ann.post(f"{talk}/accept"))[0] == 200
+        full = await row(offered=0)
+        assert (full["state"], full["tasks"], full["busy"]) == (
+            "available",  # the phone is free...
+            {"chat": 2, "email": 1},
+            True,  # ... but nothing more can be offered: shown "busy · 2 chats · 1 e-mail"
+        )
+        assert (await ann.post(f"{talks[0]}/close", {"status": "resolved"}))[0] == 200
+        room = await row(tasks={"chat": 1, "email": 1})
+        assert room["busy"] is False
+        text = metrics.render(rig.supervisors)  # the same rows, counted
+        assert f'hotline_agents_by_activity{{activity="{DIGITAL_WORK}"}} 1' in text
+        assert 'hotline_agent_tasks{channel="chat"} 1' in text
+        assert 'hotline_agent_tasks{channel="email"} 1' in text
+        assert "hotline_agents_full 0" in text
+
+
+async def _chat(rig: Rig, page: Page, text: str) -> int:
+    visitor = (await page.hello())["visitor"]
+    await page.say("m1", text)
+    return await _talk(rig, visitor)
 
 
 async def test_an_email_comes_as_a_conversation_with_its_subject(rig: Rig) -> None:

@@ -2,9 +2,10 @@
 business's site (another origin, the one line of the loader) and agent 1001 on the agent
 page, on the whole service with the shipped config. The customer writes, the agent sees
 the offer with its countdown, accepts and replies; the customer sees the agent typing and
-the reply; the customer reloads and still has the whole thread; the agent closes it as
-resolved; the history has one conversation with every message. Screenshots land in
-test-artifacts/."""
+the reply; the customer sends a message the server never acknowledges, reloads, and still
+has the whole thread, that message sent again and kept once; the agent's page says what
+they hold ("1 chat"); the agent closes it as resolved; the history has one conversation
+with every message. Screenshots land in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ pytestmark = [needs_chromium, pytest.mark.slow]
 
 ASKED = "My internet is down since this morning <b>really</b>"
 ANSWER = "Hello Nadia, I am checking your line now."
+THANKS = "Thanks!"
 SHOP_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Example Broadband</title>
 <style>body {{ font-family: sans-serif; margin: 2em; background: #f4f1ea; }}</style></head>
@@ -92,6 +94,7 @@ def agent_sees_the_offer(driver: Any) -> None:
     screenshot(driver, "chat-agent-offer")
     offer.find_element(By.CSS_SELECTOR, "button.accept").click()
     wait_for(driver, "#desk-chats .conv")
+    wait_for(driver, "#state", "available · 1 chat")  # what the agent holds, per channel
 
 
 def agent_starts_typing(driver: Any) -> None:
@@ -184,12 +187,23 @@ def customer_sees_the_reply_and_types(driver: Any) -> None:
 
 def customer_reloads(driver: Any) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
+    into_the_chat(driver)
+    # the connection stops carrying the page's frames: "Thanks!" is sent, never acknowledged
+    driver.execute_script("WebSocket.prototype.send = function () {};")
+    box = driver.find_element(By.ID, "text")
+    box.send_keys("s!")  # after the "Thank" typed before
+    box.send_keys(Keys.ENTER)
+    wait_for(driver, "#thread li:last-child .state.pending")
+    driver.switch_to.default_content()
     driver.refresh()
     into_the_chat(driver)  # the loader reopens the chat it had open
     wait_for(driver, ".msg.from-agent .text", ANSWER)
+    # sent again and acknowledged (stored: it has its id; the agent may have read it already)
+    wait_for(driver, "#thread li[data-id]:last-child .state:not(.pending)")
     texts = [visible(t.text) for t in driver.find_elements(By.CSS_SELECTOR, ".msg .text")]
-    assert texts == [ASKED, ANSWER]
+    assert texts == [ASKED, ANSWER, THANKS]
     assert not driver.find_elements(By.CSS_SELECTOR, ".msg .text b")  # text, not markup
     assert driver.find_element(By.ID, "prechat").get_attribute("hidden") is not None
     driver.switch_to.default_content()
@@ -251,7 +265,7 @@ async def test_a_customer_and_an_agent_chat_in_two_browsers(
     talk = entry.interaction
     assert (talk.channel, talk.status, talk.agent) == (Channel.CHAT, Status.RESOLVED, "1001")
     thread = await service.conversations.thread(talk.id)
-    assert [m.body for m in thread.messages] == [ASKED, ANSWER]
+    assert [m.body for m in thread.messages] == [ASKED, ANSWER, THANKS]
 
 
 async def _chat_customers(stack: Stack) -> list[Any]:

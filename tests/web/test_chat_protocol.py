@@ -70,6 +70,37 @@ async def test_a_message_resent_after_a_reconnect_is_kept_once(rig: Rig) -> None
     assert rig.desk.task_of(talk) == f"chat-{talk}.1"  # routed once
 
 
+async def test_a_message_sent_as_the_page_went_away_is_kept_once_when_a_reload_resends_it(
+    rig: Rig,
+) -> None:
+    """The widget keeps what the server has not acknowledged (in the tab's sessionStorage)
+    and resends it with its id after a reload; whether or not the first send was stored,
+    the thread has it once, and the page learns its stored id."""
+    async with rig.visitor() as page:
+        visitor = (await page.hello())["visitor"]
+        await page.say("m1", "hello?")
+        await page.ws.send_json({"type": "message", "id": "m2", "text": "my line is dead"})
+        # the page reloads before the ack of m2 arrives
+    talk = await _talk(rig, visitor)
+    async with rig.visitor() as reloaded:
+        await reloaded.hello(visitor, last=0)
+        replayed = (await reloaded.next("replay"))["messages"]
+        assert replayed[0]["ref"] == "m1"
+        resent = await reloaded.say("m2", "my line is dead")
+        assert resent["type"] == "ack"
+        again = await reloaded.say("m2", "my line is dead")  # a second reload, say
+        assert again["message"]["id"] == resent["message"]["id"]
+        typed_offline = await reloaded.say("m3", "are you there?")
+        assert typed_offline["type"] == "ack"
+    thread = await rig.store.thread(talk)
+    assert [(m.body, m.external_id) for m in thread.messages] == [
+        ("hello?", "m1"),
+        ("my line is dead", "m2"),
+        ("are you there?", "m3"),
+    ]
+    assert rig.desk.task_of(talk) == f"chat-{talk}.1"  # routed once
+
+
 async def _talk(rig: Rig, visitor: str) -> int:
     found = await rig.store.find_open_conversation(
         Channel.CHAT, identity=IdentityIn(kind=IdentityKind.CHAT, value=visitor)

@@ -28,6 +28,7 @@ from history.errors import HistoryError, TooLarge, UnknownInteraction
 from history.inputs import InteractionUpdate, Status
 from history.repository import HistoryRepository
 from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
+from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, requires
 from hotline.web.auth.users import Role
 
@@ -44,11 +45,18 @@ MAX_REF = 64
 
 class DeskRoutes:
     def __init__(
-        self, desk: ConversationDesk, panel: DeskPanel, repository: HistoryRepository
+        self,
+        desk: ConversationDesk,
+        panel: DeskPanel,
+        repository: HistoryRepository,
+        *,
+        presence: DesktopPresence | None = None,
     ) -> None:
+        """``presence``: the desk's socket counts as the agent being at their desktop."""
         self.desk = desk
         self.panel = panel
         self.repository = repository
+        self.presence = presence
 
     def add_routes(self, app: web.Application) -> None:
         app[DESK_ROUTES] = self
@@ -101,7 +109,7 @@ async def desk_feed(request: web.Request) -> web.StreamResponse:
         reader = asyncio.create_task(_read(ws, routes.panel, client))
         try:
             # the page may go away while a frame is on its way: then the push just ends
-            with contextlib.suppress(ConnectionError):
+            with desktop_page(routes.presence, agent_id), contextlib.suppress(ConnectionError):
                 while not ws.closed:
                     get = asyncio.create_task(client.queue.get())
                     dropped = asyncio.create_task(client.dropped.wait())

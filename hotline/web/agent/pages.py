@@ -23,6 +23,7 @@ from history.inputs import InteractionRef, InteractionUpdate, NewNote, Status
 from history.records import to_json
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
+from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
 from hotline.web.supervisor.feed import serve_feed
@@ -44,11 +45,15 @@ class AgentPages:
         hub: SupervisorHub,
         repository: HistoryRepository,
         writer: HistoryWriter | None,
+        *,
+        presence: DesktopPresence | None = None,
     ) -> None:
+        """``presence``: the page's live feed counts as the agent being at their desktop."""
         self.acd = acd
         self.hub = hub
         self.repository = repository
         self.writer = writer
+        self.presence = presence
 
     def add_routes(self, app: web.Application) -> None:
         app[AGENT_PAGES] = self
@@ -74,7 +79,14 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
 @requires(Role.AGENT)
 async def agent_feed(request: web.Request) -> web.StreamResponse:
     pages = request.app[AGENT_PAGES]
-    return await serve_feed(request, pages.hub, agent_id=_agent_id(request), what="agent")
+    agent_id = _agent_id(request)
+    return await serve_feed(
+        request,
+        pages.hub,
+        agent_id=agent_id,
+        what="agent",
+        while_open=desktop_page(pages.presence, agent_id),
+    )
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def positions(acd: AcdService, task_ids: Collection[str]) -> dict[str, int]:
         line = ranked.get(w.queue)
         if line is None:
             continue
-        urgency = router.policy(w.queue).urgency
+        urgency = router.urgency(w.queue, w.channel)
         effective = urgency.effective(w.priority.total, max(0.0, now - w.entry_time))
         line.append((-effective, w.entry_time, w.call_id))
     found: dict[str, int] = {}

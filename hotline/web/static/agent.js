@@ -155,8 +155,7 @@
       if (!a) return;
       document.dispatchEvent(new CustomEvent("hotline:agent", { detail: a })); // agent_call.js
       if (a.name) $("agent-name").textContent = a.name;
-      const state = T(a.state);
-      $("state").textContent = state === a.state ? a.state.replace(/_/g, " ") : state;
+      $("state").textContent = window.agentWork(a); // "available · 2 chats · 1 e-mail"
       $("since").textContent = T("for {s} s", { s: Math.round(a.time_in_state_s) });
       $("reason").textContent = a.pause_reason ? `(${T(a.pause_reason)})` : "";
       const pending = $("pending");

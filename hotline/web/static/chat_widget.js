@@ -1,22 +1,26 @@
 "use strict";
 // The chat widget: the visitor's side of /chat/ws (frames in hotline/web/chat/protocol.py).
 // The visitor id is kept in this browser; a message gets its own id before it is sent and is
-// sent again with it after a reconnect (the server keeps it once). After a reconnect the page
-// says the last message it has and the server sends what came after. Every text is shown as
-// text (textContent), never as markup.
+// sent again with it after a reconnect (the server keeps it once). Until the server has
+// acknowledged it (stored), a message is kept in this tab's sessionStorage with its id, so one
+// typed while the connection was down, or sent and not yet acknowledged, survives a reload and
+// is sent again. After a reconnect the page says the last message it has and the server sends
+// what came after. Every text is shown as text (textContent), never as markup.
 (function () {
   const T = window.T || ((s) => s);
   const $ = (id) => document.getElementById(id);
   const VISITOR_KEY = "hotline-chat-visitor";
+  const PENDING_KEY = "hotline-chat-pending";
   const TYPING_IDLE_MS = 3000, TYPING_SHOWN_MS = 8000;
   const storage = (() => { try { return window.localStorage; } catch (e) { return null; } })();
+  const session = (() => { try { return window.sessionStorage; } catch (e) { return null; } })();
   let visitor = storage ? storage.getItem(VISITOR_KEY) : null;
   let ws = null, delay = 500, maxChars = 4000, lastId = 0, name = null, email = null;
   let agentName = null, typingOn = false, typingTimer = null, shownTimer = null, ended = false;
   let shownToVisitor = window.parent === window; // framed: the loader says when it is open
   let unread = 0;
   const byId = new Map();    // message id -> its <li>
-  const pending = new Map(); // client id -> {text, li}: sent, not yet acknowledged
+  const pending = new Map(); // client id -> {text, at, li}: not yet acknowledged (kept in session)
   const unseen = new Set();  // agent messages shown while the widget was closed
 
   function el(tag, text, cls) {
@@ -56,13 +60,32 @@
     li.append(meta);
     return li;
   }
+  // The messages not yet acknowledged, kept for a reload of this tab (best effort).
+  function keepPending() {
+    if (!session) return;
+    const list = Array.from(pending, ([ref, p]) => ({ ref: ref, text: p.text, at: p.at }));
+    try {
+      if (list.length) session.setItem(PENDING_KEY, JSON.stringify(list)); else session.removeItem(PENDING_KEY);
+    } catch (e) { /* storage full or refused: kept in memory only */ }
+  }
+  function restorePending() {
+    let list = [];
+    try { list = JSON.parse((session && session.getItem(PENDING_KEY)) || "[]"); } catch (e) { list = []; }
+    for (const p of Array.isArray(list) ? list : []) {
+      if (!p || typeof p.ref !== "string" || typeof p.text !== "string" || pending.has(p.ref)) continue;
+      const li = bubble("customer", null, p.text, p.at);
+      setState(li, "pending");
+      insert(li, Number.MAX_SAFE_INTEGER);
+      pending.set(p.ref, { text: p.text, at: p.at, li: li });
+    }
+  }
   // A message from the server (replayed, echoed from another tab, or the agent's).
   function show(m) {
     if (byId.has(m.id)) return;
     lastId = Math.max(lastId, m.id);
     const waiting = m.ref ? pending.get(m.ref) : null;
     let li;
-    if (waiting) { li = waiting.li; pending.delete(m.ref); }
+    if (waiting) { li = waiting.li; pending.delete(m.ref); keepPending(); li.remove(); insert(li, m.id); }
     else {
       const who = m.from === "agent" ? (m.name || T("Agent")) : null;
       li = bubble(m.from, who, m.text, m.at);
@@ -73,10 +96,13 @@
     if (m.from === "customer") setState(li, m.delivery === "read" ? "read" : "sent");
     if (m.from === "agent") { received(m.id); if (m.name) agentName = m.name; hideTyping(); }
   }
+  // In id order; a stored message goes before the ones still waiting for their id.
   function insert(li, id) {
     const thread = $("thread");
+    const stored = id !== Number.MAX_SAFE_INTEGER;
     for (const other of thread.children) {
-      if (other.dataset.id && Number(other.dataset.id) > id) { thread.insertBefore(li, other); scrollDown(); return; }
+      const later = other.dataset.id ? Number(other.dataset.id) > id : stored;
+      if (later) { thread.insertBefore(li, other); scrollDown(); return; }
     }
     thread.append(li);
     scrollDown();
@@ -116,12 +142,16 @@
       notice(s.state === "closed" ? T("The agent closed the chat. Write again any time.") : T("The chat has ended."));
       hideTyping();
       $("end").hidden = true;
-      if (s.state === "left") { ended = true; $("composer").hidden = true; $("end").hidden = true; $("ended").hidden = false; }
+      if (s.state === "left") {
+        ended = true; $("composer").hidden = true; $("end").hidden = true; $("ended").hidden = false;
+        for (const p of pending.values()) setState(p.li, "failed"); // the chat is over: not sent
+        pending.clear(); keepPending();
+      }
     }
   }
   function failed(ref, text) {
     const waiting = ref ? pending.get(ref) : null;
-    if (waiting) { setState(waiting.li, "failed"); pending.delete(ref); }
+    if (waiting) { setState(waiting.li, "failed"); pending.delete(ref); keepPending(); }
     notice(text, true);
   }
   function errorText(e) {
@@ -178,7 +208,8 @@
     const li = bubble("customer", null, text, null);
     setState(li, "pending");
     insert(li, Number.MAX_SAFE_INTEGER);
-    pending.set(ref, { text: text, li: li });
+    pending.set(ref, { text: text, at: new Date().toISOString(), li: li });
+    keepPending(); // before it is sent: a reload from now on sends it again
     $("end").hidden = false;
     send({ type: "message", id: ref, text: text });
   }
@@ -225,7 +256,7 @@
   $("again").addEventListener("click", () => {
     ended = false;
     $("thread").replaceChildren();
-    byId.clear(); pending.clear(); unseen.clear();
+    byId.clear(); pending.clear(); unseen.clear(); keepPending();
     $("ended").hidden = true;
     notice("");
     chatting();
@@ -237,6 +268,7 @@
     shownToVisitor = ev.data.hotlineChat === "shown";
     readAll();
   });
+  restorePending(); // a reload: what was not acknowledged is shown again and resent on welcome
   if (!visitor) $("prechat").hidden = false;
   else connect();
 })();

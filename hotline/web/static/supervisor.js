@@ -376,7 +376,7 @@
   // agents -----------------------------------------------------------------------------------
   const agentRows = new Map();
   function stateParts(a) {
-    const parts = [stateLabel(a.state)];
+    const parts = [window.agentWork(a)]; // the seat's state, and what is in hand on each channel
     if (a.pending) {
       const text = a.pending.action === "pause"
         ? T("pause pending: {reason}", { reason: a.pending.reason ? T(a.pending.reason) : "–" })

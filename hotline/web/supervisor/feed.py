@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import AbstractContextManager, nullcontext
 
 from aiohttp import WSMsgType, web
 
-from hotline.web.supervisor.hub import SupervisorHub
+from hotline.web.supervisor.hub import Client, SupervisorHub
 
 
 async def serve_feed(
-    request: web.Request, hub: SupervisorHub, *, agent_id: str | None = None, what: str
+    request: web.Request,
+    hub: SupervisorHub,
+    *,
+    agent_id: str | None = None,
+    what: str,
+    while_open: AbstractContextManager[object] | None = None,
 ) -> web.WebSocketResponse:
+    """``while_open`` is entered while the socket is open (an agent at their desktop)."""
     client = hub.connect(agent_id)
     if client is None:
         raise web.HTTPServiceUnavailable(text=f"too many {what} pages open")
@@ -24,18 +31,9 @@ async def serve_feed(
     await ws.prepare(request)
     reader = asyncio.create_task(_drain(ws))
     try:
-        while not ws.closed:
-            get = asyncio.create_task(client.queue.get())
-            dropped = asyncio.create_task(client.dropped.wait())
-            done, pending = await asyncio.wait(
-                {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending - {reader}:
-                task.cancel()
-            if get in done:
-                await ws.send_str(get.result())
-            if dropped in done or reader in done:
-                break
+        # the page may go away while a frame is on its way: then the push just ends
+        with while_open or nullcontext(), contextlib.suppress(ConnectionError):
+            await _push(ws, client, reader)
     finally:
         hub.disconnect(client)
         reader.cancel()
@@ -43,6 +41,22 @@ async def serve_feed(
             await reader
         await ws.close()
     return ws
+
+
+async def _push(ws: web.WebSocketResponse, client: Client, reader: asyncio.Task[None]) -> None:
+    """The client's updates to the page until the page goes or the hub drops the client."""
+    while not ws.closed:
+        get = asyncio.create_task(client.queue.get())
+        dropped = asyncio.create_task(client.dropped.wait())
+        done, pending = await asyncio.wait(
+            {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending - {reader}:
+            task.cancel()
+        if get in done:
+            await ws.send_str(get.result())
+        if dropped in done or reader in done:
+            break
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:

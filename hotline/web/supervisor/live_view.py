@@ -6,6 +6,14 @@ same terms an offer's explanation shows), never the score it entered with. Peopl
 named: agents by their configured name, callers by number and, when the IVR knew them, by
 customer name; Asterisk's uniqueid stays in the payload for actions and tooltips.
 
+An agent's row says what they hold on every channel, as the KPIs count it: their voice
+seat's ``state``, the digital tasks in their hands by channel (``tasks``; ``offered``: the
+reservations they have not answered yet), their ``activity`` as occupancy counts it
+(``acd.kpi_work.activity``: ``digital`` while the phone is free or paused and a chat or
+e-mail is in hand) and ``busy`` when nothing more can be offered to them though they are
+ready (at their capacity, or their phone busy and no chat allowed beside it). The agent's
+page shows the same row.
+
 The hub remembers, per call, what the IVR found (``Seen``); everything else is read off
 the ACD here, on the hub's own task, never on the ACD's path.
 """
@@ -16,11 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acd.agent_events import AgentState
 from acd.agents import AgentView
 from acd.calls import CallerCard, CallFacts
+from acd.capacity import VOICE_ONLY
 from acd.coverage import Alert, CallCover, QueueCover, StaffMember, cover, needs
+from acd.kpi_work import activity
 from acd.priority import PriorityScore
 from acd.queue import WaitingCall
+from acd.workload import TaskPhase
 from center.service import AcdService
 from center.staffing import current_priority
 from hotline.web.supervisor.telephony_link import LinkStatus
@@ -69,7 +81,7 @@ def live_state(
     ranked = sorted(
         held,
         key=lambda c: (
-            -router.policy(c.queue).urgency.effective(c.priority.total, now - c.entry_time),
+            -router.urgency(c.queue, c.channel).effective(c.priority.total, now - c.entry_time),
             c.entry_time,
         ),
     )
@@ -93,7 +105,7 @@ def live_state(
     alerts.sort(key=lambda a: _SEVERITY[a["kind"]])
     return {
         "queues": list(queues.values()),
-        "agents": [_agent(v, names, seen, now) for v in views],
+        "agents": [_agent(acd, v, names, seen, now) for v in views],
         "alerts": alerts,
         "telephony": None if link is None else link.to_json(),
         "stale": link is not None and not link.live,
@@ -197,11 +209,35 @@ def _call(
     }
 
 
+def _work(acd: AcdService, view: AgentView) -> dict[str, Any]:
+    """What the agent holds on each channel, their activity and whether they are full."""
+    in_hand: dict[str, int] = {}
+    load: dict[str, int] = {}
+    offered = 0
+    for task in acd.tasks_of(view.agent_id):
+        load[task.channel] = load.get(task.channel, 0) + 1
+        if task.phase is TaskPhase.RESERVED:
+            offered += 1
+        else:
+            in_hand[task.channel] = in_hand.get(task.channel, 0) + 1
+    profile = acd.distributor.agents.get(view.agent_id)
+    capacity = VOICE_ONLY if profile is None else profile.capacity
+    pending = view.pending is not None
+    ready = view.state not in (AgentState.PAUSED, AgentState.LOGGED_OUT) and not pending
+    return {
+        "activity": activity(str(view.state), bool(in_hand)),
+        "tasks": dict(sorted(in_hand.items())),
+        "offered": offered,
+        "busy": ready and not capacity.open_channels(view.state, load, pending=pending),
+    }
+
+
 def _need(call: WaitingCall, wait: float) -> str:
     return needs(call.profile.requirement_at(wait))
 
 
 def _agent(
+    acd: AcdService,
     view: AgentView,
     names: Mapping[str, str],
     seen: Mapping[str, Seen],
@@ -214,6 +250,7 @@ def _agent(
         "agent_id": view.agent_id,
         "name": names.get(view.agent_id, view.agent_id),
         "state": str(view.state),
+        **_work(acd, view),
         "time_in_state_s": round(view.time_in_state(now), 1),
         "pause_reason": view.pause_reason,
         "pending": None
