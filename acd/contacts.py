@@ -23,6 +23,7 @@ __all__ = [
     "CUSTOMER_LEFT",
     "CUT_BY_ASTERISK",
     "EMAIL",
+    "FOLLOW_UP",
     "HANDED_TO_FALLBACK",
     "TASK_DONE",
     "VOICE",
@@ -40,6 +41,8 @@ CALLBACK: Final = "callback"
 CHAT: Final = "chat"
 EMAIL: Final = "email"
 VOICEMAIL: Final = "voicemail"
+#: A callback that never reached the customer, to follow up another way.
+FOLLOW_UP: Final = "follow_up"
 #: The channels an agent's one voice seat serves (their phone: one at a time, real time);
 #: every other channel is a *digital* one, held several at a time (``acd.capacity``).
 VOICE_SEAT: Final = frozenset({VOICE, CALLBACK})

@@ -16,6 +16,7 @@ from aiohttp import web
 import hotline.web.admin.pages as admin_pages
 from center.conversations import ConversationDesk
 from center.service import AcdService
+from center.task_callbacks import TaskCallbacks
 from history.audit import AuditLog
 from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
@@ -57,6 +58,7 @@ def create_web_app(
     chat: ChatHub | None = None,
     desk: ConversationDesk | None = None,
     desk_panel: DeskPanel | None = None,
+    task_callbacks: TaskCallbacks | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -66,7 +68,7 @@ def create_web_app(
     ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
     the API's conversation endpoints. ``chat`` serves the web chat's widget and socket (to
     anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
-    e-mails."""
+    e-mails (voicemails and follow-ups too: ``task_callbacks`` books callbacks from them)."""
     app = web.Application()
     Health(readiness).add_routes(app)
     if chat is not None:
@@ -94,7 +96,8 @@ def create_web_app(
             if repository is not None:
                 AgentPages(acd, hub, repository, writer).add_routes(app)
                 if desk is not None and desk_panel is not None:
-                    DeskRoutes(desk, desk_panel, repository).add_routes(app)
+                    routes = DeskRoutes(desk, desk_panel, repository, callbacks=task_callbacks)
+                    routes.add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
             metrics.add_routes(app, hub, tokens)
     return app
