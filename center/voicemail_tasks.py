@@ -29,7 +29,8 @@ reference to it. A recording under ``MIN_SECONDS`` is no message (the caller hun
 beep): no task; the file is deleted and the call's reference cleared. A store that is down
 is tried again with back-off; the WAV stays until its copy is stored, and the call's
 interaction names it meanwhile (a stop before then leaves the file and that reference, and
-no task: nothing replays it yet).
+no task: nothing replays it yet). A failure after the message is kept but before its task
+is queued leaves the conversation open: the next start queues it (``resume``).
 
 No transcript: the IVR's speech service is built for callers' short turns (a few seconds,
 a time limit of ``speech.timeout_s``, admission control that sends callers to DTMF when
@@ -40,7 +41,6 @@ out. Transcribing voicemails needs a pool of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import io
 import logging
@@ -346,8 +346,14 @@ def _seconds(data: bytes) -> float | None:
 
 
 async def _delete(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Remove the original once the history holds it; a file that cannot be removed (its
+    directory not writable by hotline) is left, and said so once."""
+    try:
         await asyncio.to_thread(Path(path).unlink)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        log.warning("voicemail file not deleted (%s): %s", type(error).__name__, path)
 
 
 def _file_name(call_id: str) -> str:
