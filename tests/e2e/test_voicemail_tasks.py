@@ -155,6 +155,7 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
             await bob.next("closed")
 
         await service.desk.flush()
+        kpis = stack.kpis()
         voice = await stack.interaction(call_id)
         done = await service.history.get_interaction(conversation.id)
         customer_id = done.customer_id
@@ -175,6 +176,10 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
         "billing",
     )
     assert (done.agent, done.outcome, done.status) == ("1002", "answered", Status.RESOLVED)
+    # the supervisor's figures count it on its own channel, and the capacity it used
+    heard = kpis.by_channel["voicemail"]
+    assert (heard.offered, heard.answered, heard.answered_within_target) == (1, 1, 1)
+    assert kpis.capacity["voicemail"].used_s > 0
     channels = {
         (e["interaction"]["channel"], e["interaction"]["external_id"]) for e in timeline["entries"]
     }
