@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,11 +40,10 @@ STORE_ERRORS = (SQLAlchemyError, OSError)
 @dataclass
 class Owner:
     """Who a piece of work is for: ``customer_id`` or ``identity`` (as ``NewConversation``
-    takes them); ``anonymous`` once a customer was made for a withheld number."""
+    takes them), found once and kept across tries."""
 
     customer_id: int | None = None
     identity: IdentityIn | None = None
-    anonymous: bool = field(default=False)
 
 
 class WorkIntake:
@@ -100,7 +99,7 @@ class WorkIntake:
             owner.identity = identity
         else:
             made = await self._store.repository.create_customer(NewCustomer())
-            owner.customer_id, owner.anonymous = made.id, True
+            owner.customer_id = made.id
         return owner
 
     async def _run(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
