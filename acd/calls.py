@@ -66,6 +66,9 @@ class IncomingCall:
     line: str | None = None
     #: The customer's last agent; tried first for the queue's preferred-agent window.
     preferred_agent: str | None = None
+    #: A directed task (a colleague's transfer to ``preferred_agent``): it waits for that
+    #: agent only, whatever their skills and however long it has waited.
+    directed: bool = False
     #: Original entry time; None means "now". A callback or a transfer keeps its place.
     entry_time: float | None = None
     #: For people, not for routing: caller number, customer name, the IVR's findings.

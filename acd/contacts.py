@@ -6,6 +6,11 @@ an id ``<call>-cb<attempt>``). A callback attempt is a contact of its own: it is
 offered inbound call. ``channel_of`` names the two (``voice``, ``callback``); chat and
 e-mail tasks take their channel's name when the ACD routes them.
 
+A blind transfer queues the call again as its next *segment* (``<call>-t<n>``,
+``segment_id``): the call keeps its place and priority for routing, but for the figures a
+segment is a contact of its own (``TRANSFER``): the customer was counted once, where they
+first queued, and the segment's wait runs from the transfer, not from their arrival.
+
 ``exit_outcome`` maps the reason of a ``CallAbandoned`` that was not the caller's doing
 (``CallAbandoned.by_caller`` is False) onto ``history.outcomes.Outcome``.
 """
@@ -26,13 +31,17 @@ __all__ = [
     "FOLLOW_UP",
     "HANDED_TO_FALLBACK",
     "TASK_DONE",
+    "TRANSFER",
     "VOICE",
     "VOICEMAIL",
     "VOICE_SEAT",
+    "call_of",
     "callback_attempt_id",
     "channel_of",
     "exit_outcome",
     "is_callback_attempt",
+    "segment_id",
+    "segment_number",
     "sent_on",
 ]
 
@@ -43,11 +52,14 @@ EMAIL: Final = "email"
 VOICEMAIL: Final = "voicemail"
 #: A callback that never reached the customer, to follow up another way.
 FOLLOW_UP: Final = "follow_up"
+#: A transferred call's next segment, as the figures count it (routed as ``voice``).
+TRANSFER: Final = "transfer"
 #: The channels an agent's one voice seat serves (their phone: one at a time, real time);
 #: every other channel is a *digital* one, held several at a time (``acd.capacity``).
-VOICE_SEAT: Final = frozenset({VOICE, CALLBACK})
+VOICE_SEAT: Final = frozenset({VOICE, CALLBACK, TRANSFER})
 
 _ATTEMPT = re.compile(r"-cb[0-9]+\Z")
+_SEGMENT = re.compile(r"-t([0-9]+)\Z")
 
 #: ``CallAbandoned.reason`` prefixes of a queue's overflow rules (``center.gateway``).
 _OVERFLOW_REASONS = ("max wait", "join-empty", "leave-when-empty")
@@ -88,12 +100,31 @@ def is_callback_attempt(call_id: str) -> bool:
     return _ATTEMPT.search(call_id) is not None
 
 
+def segment_id(call_id: str, n: int) -> str:
+    """The ACD id of the ``n``-th transfer of the call ``call_id`` (1, 2...)."""
+    return f"{call_of(call_id)}-t{n}"
+
+
+def segment_number(call_id: str) -> int:
+    """0 for the call's first segment, n for its n-th transfer."""
+    found = _SEGMENT.search(call_id)
+    return int(found.group(1)) if found else 0
+
+
+def call_of(call_id: str) -> str:
+    """The call (the caller's uniqueid, the interaction's key) a segment belongs to."""
+    return _SEGMENT.sub("", call_id)
+
+
 def channel_of(call_id: str, logged: str = VOICE) -> str:
-    """The channel of a task queued as ``call_id`` whose ``CallQueued`` said ``logged``
-    (logs written before tasks had channels say ``voice`` for callback attempts too)."""
+    """The kind of contact a task queued as ``call_id`` whose ``CallQueued`` said ``logged``
+    is for the figures (logs written before tasks had channels say ``voice`` for callback
+    attempts too; a transfer's segment is routed as ``voice``)."""
     if logged != VOICE:
         return logged
-    return CALLBACK if is_callback_attempt(call_id) else VOICE
+    if is_callback_attempt(call_id):
+        return CALLBACK
+    return TRANSFER if segment_number(call_id) else VOICE
 
 
 def exit_outcome(reason: str, channel: str) -> Outcome:

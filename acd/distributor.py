@@ -145,7 +145,14 @@ class CallDistributor:
         profile = setup.skills.profile(facts, self._priority.is_repeat(facts))
         entry = now if call.entry_time is None else min(call.entry_time, now)
         waiting = WaitingCall(
-            call.call_id, call.queue, entry, score, profile, call.preferred_agent, call.channel
+            call.call_id,
+            call.queue,
+            entry,
+            score,
+            profile,
+            call.preferred_agent,
+            call.channel,
+            call.directed,
         )
         self.router.enqueue(waiting)
         self._calls[call.call_id] = _Call(call)

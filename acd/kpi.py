@@ -85,8 +85,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from acd.contacts import CALLBACK, VOICE, VOICE_SEAT
-from acd.events import CallAbandoned
+from acd.contacts import CALLBACK, TRANSFER, VOICE, VOICE_SEAT
+from acd.events import CallAbandoned, CallQueued
 from history.outcomes import Outcome
 
 __all__ = [
@@ -103,6 +103,7 @@ __all__ = [
     "SlPolicy",
     "call_kpis",
     "callback_kpis",
+    "counted_from",
     "gave_up",
     "overall_channels",
 ]
@@ -287,7 +288,7 @@ class KpiReport:
     #: Every contact by channel (``voice``: inbound calls; ``callback``: attempts; ...).
     by_channel: Mapping[str, CallKpis] = field(default_factory=dict)
     callbacks: CallbackKpis = CallbackKpis()
-    #: Every channel's tasks but callback attempts (``overall_channels``).
+    #: Every channel's tasks but callback attempts and transfers (``overall_channels``).
     overall: CallKpis = field(default_factory=lambda: call_kpis((), SlPolicy()))
     #: Digital channels' use of capacity, and ``ALL_CHANNELS``'s (over ``total``).
     capacity: Mapping[str, CapacityUse] = field(default_factory=dict)
@@ -304,8 +305,17 @@ def gave_up(abandon: CallAbandoned, channel: str) -> bool:
 
 
 def overall_channels(channel: str) -> bool:
-    """Is a task of ``channel`` one of ``overall``'s? (Not a callback attempt.)"""
-    return channel != CALLBACK
+    """Is a task of ``channel`` one of ``overall``'s? (Not a callback attempt nor a
+    transferred call's segment: their customer was counted where they first queued.)"""
+    return channel not in (CALLBACK, TRANSFER)
+
+
+def counted_from(queued: CallQueued, channel: str, at: float) -> float:
+    """When a task's wait starts for the figures: its original entry time (a callback
+    keeps the caller's), except a transferred call's segment, which waits from its
+    transfer (``at``, when it was queued): the caller's first wait and talk are counted
+    in the segment before it."""
+    return at if channel == TRANSFER else queued.entry_time
 
 
 def _ratio(num: float, den: float) -> float | None:

@@ -52,7 +52,7 @@ from acd.events import (
     CallQueued,
     EventRecord,
 )
-from acd.kpi import NO_WAIT_S, CallKpis, KpiReport, SlPolicy, gave_up
+from acd.kpi import NO_WAIT_S, CallKpis, KpiReport, SlPolicy, counted_from, gave_up
 from acd.kpi_agent_time import SLICE_S, AgentTime, open_time
 from acd.kpi_backlog import EdgeBacklogs, Key, Waiting, combine
 from acd.kpi_run import Run, Task, end_hold, held, offered, remember
@@ -258,11 +258,12 @@ class KpiAggregate:
                 if again.exit is not None:
                     cell.exits[again.exit] -= 1
         channel = channel_of(e.call_id, e.channel)
-        c = Task(e.queue, channel, e.entry_time, self._cells(e.entry_time, (e.queue, channel)))
+        entry = counted_from(e, channel, at)
+        c = Task(e.queue, channel, entry, self._cells(entry, (e.queue, channel)))
         for cell in c.cells:
             cell.offered += 1
         run.calls[e.call_id] = c
-        run.backlog.join(e.call_id, (e.queue, channel), e.entry_time)
+        run.backlog.join(e.call_id, (e.queue, channel), entry)
 
     def _moved(self, run: Run, e: CallMoved, at: float) -> None:
         c = run.calls.get(e.call_id)

@@ -36,6 +36,7 @@ from acd.kpi import (
     SlPolicy,
     call_kpis,
     callback_kpis,
+    counted_from,
     gave_up,
     overall_channels,
 )
@@ -92,12 +93,13 @@ class KpiAccumulator:
             self._agent_task(e, at)
         elif isinstance(e, CallQueued):
             before = self.calls.get(e.call_id)
+            channel = channel_of(e.call_id, e.channel)
             self.calls[e.call_id] = CallOutcome(
                 e.call_id,
                 e.queue,
-                e.entry_time,
+                counted_from(e, channel, at),
                 e.call_type,
-                channel=channel_of(e.call_id, e.channel),
+                channel=channel,
                 queued_at=at if before is None else before.queued_at,
             )
         elif isinstance(e, CallOffered):

@@ -34,3 +34,5 @@ class WaitingCall:
     preferred_agent: str | None = None
     #: The task's channel (``acd.contacts``): voice, callback, chat, email, voicemail...
     channel: str = VOICE
+    #: Waits for ``preferred_agent`` only (``IncomingCall.directed``).
+    directed: bool = False

@@ -36,6 +36,7 @@ class CallSlot:
         "call",
         "channel",
         "cls",
+        "directed",
         "entry",
         "offered",
         "preferred",
@@ -63,6 +64,7 @@ class CallSlot:
         self.queue = call.queue
         self.channel = call.channel
         self.preferred = call.preferred_agent
+        self.directed = call.directed and call.preferred_agent is not None
         self.breakpoints = breakpoints
         self.step_classes = step_classes
         self.token = 0

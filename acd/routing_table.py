@@ -181,7 +181,12 @@ class RoutingTable:
         slot.step = step
         slot.token += 1
         pref = slot.preferred
-        if pref is not None and waited < policy.preferred_window_s and pref in cls.eligible:
+        # a directed task (a transfer to a named agent) is theirs alone while they are
+        # logged in; a preferred agent only has it first for the queue's window, if qualified
+        directed = slot.directed and pref in self._agents
+        if pref is not None and (
+            directed or (waited < policy.preferred_window_s and pref in cls.eligible)
+        ):
             slot.reserved_for = self._agents[pref]
             self._reserved.setdefault(pref, {})[slot.seq] = slot
             if slot.channel in slot.reserved_for.channels:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from acd.calls import IncomingCall
 from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
 from acd.offer import Offer
+from center.call_control import PendingTransfers, requeued
 from center.incoming import to_incoming_call
 from center.persistence import InteractionRecorder, NoInteractions
 from center.ringing import Rang, ring_agent
@@ -137,6 +138,7 @@ class LiveAcd:
         resolve_prompt: PromptResolver = bare_prompt,
         wall: Callable[[], dt.datetime] = _utc_now,
         max_overflows: int = 3,
+        transfers: PendingTransfers | None = None,
     ) -> None:
         self._service = service
         self._settings = settings
@@ -146,6 +148,8 @@ class LiveAcd:
         self._resolve = resolve_prompt
         self._wall = wall
         self._max_overflows = max_overflows
+        #: blind transfers agents asked for (``center.call_control``)
+        self._transfers = transfers or PendingTransfers()
         #: call id -> when an agent answered it (the ACD's clock), until its Dial returns
         self._answered_at: dict[str, float] = {}
         service.on_moved(self._moved)
@@ -265,6 +269,8 @@ class LiveAcd:
                         self._service.talk_times.observe(
                             ticket.queue, talk_s, policy.assumed_talk_s
                         )
+                    if await self._transferred(run, ticket, rang, depth):
+                        return
                     await self._after_call(run, rang)
                     return
                 if rang.outcome is not None:
@@ -317,6 +323,33 @@ class LiveAcd:
             waiter.music_stopped()
         run.ringing = False
         return rang
+
+    async def _transferred(self, run: _Run, ticket: CallTicket, rang: Rang, depth: int) -> bool:
+        """The agent transferred the call (``center.call_control``): with the caller still
+        up, it is queued again as the call's next segment, its place kept."""
+        transfer = self._transfers.take(ticket.call_id)
+        if transfer is None or rang.outcome is None or not rang.outcome.caller_alive:
+            return False
+        if run.session.dead:
+            return False
+        incoming = requeued(ticket.call, transfer, entry_time=ticket.entry_time)
+        log.info(
+            "call %s: transferred by agent %s to %s as %s",
+            run.call.call_id,
+            transfer.by_agent,
+            transfer.target,
+            incoming.call_id,
+        )
+        self._interactions.transferred(
+            run.call.call_id,
+            segment=incoming.call_id,
+            by_agent=transfer.by_agent,
+            target=transfer.target,
+        )
+        if incoming.queue != ticket.queue:
+            self._interactions.moved(run.call.call_id, incoming.queue)
+        await self._join(run, incoming, depth)
+        return True
 
     async def _after_call(self, run: _Run, rang: Rang) -> None:
         """The agent hung up first: a last word, then the call ends."""

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from enum import Enum
@@ -34,6 +35,7 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 from acd.clock import Clock
+from acd.contacts import call_of, segment_number
 from acd.events import AcdEvent, EventRecord, InMemoryEventSink
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from history.identities import IdentityNormaliser
@@ -45,6 +47,7 @@ from history.inputs import (
     InteractionUpdate,
     NewEvent,
     NewInteraction,
+    NewNote,
     Status,
 )
 from history.outcomes import DEFAULT_STATUS, Outcome
@@ -92,6 +95,8 @@ AgiHandler = Callable[[AgiSession], Awaitable[None]]
 BACKLOG_WARNING = 10_000
 #: Writes handed to the writer and not yet answered, per outbox: two of its batches.
 MAX_OUTSTANDING = 1_000
+#: Calls whose talk, hold and wrap-up sums are kept (a transfer adds to them).
+SPENT_KEPT = 10_000
 
 
 def _utc_now() -> dt.datetime:
@@ -111,6 +116,7 @@ class InteractionWriter(Protocol):
     async def update_interaction(
         self, target: int | InteractionRef, change: InteractionUpdate
     ) -> object: ...
+    async def add_note(self, new: NewNote) -> object: ...
 
 
 class _Outbox:
@@ -248,6 +254,7 @@ class InteractionRecorder(Protocol):
 
     def queued(self, call: CallAttributes, queue: str | None) -> None: ...
     def moved(self, call_id: str, queue: str) -> None: ...
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None: ...
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
     def rated(self, call_id: str, csat: int) -> None: ...
     def ended(
@@ -270,6 +277,9 @@ class NoInteractions:
         pass
 
     def moved(self, call_id: str, queue: str) -> None:
+        pass
+
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
         pass
 
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
@@ -327,6 +337,9 @@ class HistoryInteractions:
         self._recorded: set[str] = set()
         #: callback attempts: their talk time is the customer's, told by the dialler
         self._outbound: set[str] = set()
+        #: call -> [talk, hold, wrap] so far, summed over its segments (a transferred call
+        #: is one interaction: ``center.call_control``)
+        self._spent: OrderedDict[str, list[float]] = OrderedDict()
 
     @property
     def source(self) -> str:
@@ -404,7 +417,28 @@ class HistoryInteractions:
         self._update(call_id, lambda: InteractionUpdate(queue=queue))
 
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
+        """An agent answered: the interaction names them. Its ``wait_s`` is the wait for
+        the first agent; a transferred segment's answer only changes the agent."""
+        if segment_number(call_id):
+            self._update(call_id, lambda: InteractionUpdate(agent=agent_id))
+            return
         self._update(call_id, lambda: InteractionUpdate(agent=agent_id, wait_s=max(wait_s, 0.0)))
+
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
+        """An agent's blind transfer: a note on the call's interaction (its times are the
+        sums of its segments; the event log has each segment's)."""
+        body = f"transferred to {target}"
+
+        def build() -> NewNote:
+            return NewNote(
+                author=f"agent:{by_agent}",
+                body=body,
+                interaction=InteractionRef(source=self._source, idempotency_key=call_of(call_id)),
+                source=self._source,
+                idempotency_key=f"transfer-{segment}",
+            )
+
+        self._write(call_id, build, self._writer.add_note)
 
     def rated(self, call_id: str, csat: int) -> None:
         """The caller's satisfaction score (1-5) from the after-call survey."""
@@ -457,14 +491,15 @@ class HistoryInteractions:
         as they become known (``center.contact_times``)."""
         told = self._times.observe(record.at, record.event)
         if isinstance(told, Talked):
+            talk, hold, _ = self._spend(told.call_id, told.talk_s, told.hold_s, 0.0)
             if told.call_id in self._outbound:  # the dialler tells the customer's talk time
-                change = InteractionUpdate(hold_s=told.hold_s)
+                change = InteractionUpdate(hold_s=hold)
             else:
                 status = Status(DEFAULT_STATUS[Outcome.ANSWERED])
-                change = InteractionUpdate(talk_s=told.talk_s, hold_s=told.hold_s, status=status)
+                change = InteractionUpdate(talk_s=talk, hold_s=hold, status=status)
             self._update(told.call_id, lambda: change)
         elif isinstance(told, WrappedUp):
-            wrap = InteractionUpdate(wrap_s=told.wrap_s)
+            wrap = InteractionUpdate(wrap_s=self._spend(told.call_id, 0.0, 0.0, told.wrap_s)[2])
             self._update(told.call_id, lambda: wrap)
 
     def ivr_ended(self, report: CallReport) -> None:
@@ -496,6 +531,20 @@ class HistoryInteractions:
 
         self._write(report.call_id, build, self._writer.append_interaction)
 
+    def _spend(self, call_id: str, talk: float, hold: float, wrap: float) -> list[float]:
+        """Add a segment's times to its call's (kept for the last ``SPENT_KEPT`` calls)."""
+        key = call_of(call_id)
+        spent = self._spent.get(key)
+        if spent is None:
+            spent = self._spent[key] = [0.0, 0.0, 0.0]
+            while len(self._spent) > SPENT_KEPT:
+                self._spent.popitem(last=False)
+        self._spent.move_to_end(key)
+        spent[0] += talk
+        spent[1] += hold
+        spent[2] += wrap
+        return spent
+
     async def close(self) -> None:
         await self._outbox.close()
 
@@ -509,8 +558,10 @@ class HistoryInteractions:
         return None if found is None else IdentityIn(kind=found[0], value=found[1])
 
     def _update(self, call_id: str, build: Callable[[], InteractionUpdate]) -> None:
+        key = call_of(call_id)  # a transferred call's segments update the call's interaction
+
         def make() -> tuple[InteractionRef, InteractionUpdate]:
-            return InteractionRef(source=self._source, idempotency_key=call_id), build()
+            return InteractionRef(source=self._source, idempotency_key=key), build()
 
         self._write(call_id, make, lambda pair: self._writer.update_interaction(*pair))
 

@@ -30,6 +30,8 @@ from acd.agent_events import (
     AgentState,
     Answered,
     Busy,
+    HoldEnded,
+    HoldStarted,
     HungUp,
     Login,
     Logout,
@@ -89,7 +91,9 @@ __all__ = [
     "live_channel_keys",
 ]
 
-TelephonyFact = OfferRang | Answered | HungUp | RingNoAnswer | Busy | Unreachable
+TelephonyFact = (
+    OfferRang | Answered | HungUp | RingNoAnswer | Busy | Unreachable | HoldStarted | HoldEnded
+)
 FailedOffer = RingNoAnswer | Busy | Unreachable
 S = AgentState
 #: The states in which each telephony fact is about the agent's current offer or call.
@@ -100,6 +104,8 @@ _FACT_STATES: dict[type, tuple[AgentState, ...]] = {
     RingNoAnswer: (S.OFFERED,),
     Busy: (S.OFFERED,),
     Unreachable: (S.OFFERED,),
+    HoldStarted: (S.ON_CALL,),  # the agent's phone holds the caller (center.call_controller)
+    HoldEnded: (S.ON_CALL,),
 }
 #: A timer that finds nothing to do at the time it was armed for sleeps at least this long.
 _STUCK_SLEEP_S = 0.05

@@ -242,6 +242,7 @@ class CallRecords(Protocol):
 
     def queued(self, call: CallAttributes, queue: str | None) -> None: ...
     def moved(self, call_id: str, queue: str) -> None: ...
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None: ...
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
     def rated(self, call_id: str, csat: int) -> None: ...
     def ended(
@@ -277,6 +278,9 @@ class VoicemailRecorder:
         if (held := self._calls.get(call_id)) is not None:
             self._calls[call_id] = (held[0], queue)
         self._inner.moved(call_id, queue)
+
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
+        self._inner.transferred(call_id, segment=segment, by_agent=by_agent, target=target)
 
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
         self._inner.answered(call_id, agent_id=agent_id, wait_s=wait_s)

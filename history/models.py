@@ -387,6 +387,56 @@ class WebUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: Two-factor sign-in (``hotline.web.auth.two_factor``): the TOTP secret (base32) once
+    #: the user confirmed it with a code; never logged, never exported, wiped on reset.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: The last time step a code was accepted for: a code of it or before is a replay.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: Wrong codes since the last right one (any address): at the cap, codes are refused.
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RecoveryCodeRow(Base):
+    """A one-time recovery code of a web user's two-factor sign-in: ``selector`` (not secret)
+    finds the row, only an argon2 hash of the rest is kept; ``used_at`` once spent."""
+
+    __tablename__ = "web_recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "selector"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("web_users.id", ondelete="CASCADE"))
+    selector: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AccessRow(Base):
+    """Who read a customer's data (``history.access_log``): a person by user name and role,
+    or a module by API token name; what (the route's template and the kind of read), when,
+    from which address. Only the customer's id: no query string, no value read."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index(None, "customer_id", "at"),
+        Index(None, "actor", "at"),
+        Index(None, "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    #: Makes a replayed (spooled) record land once.
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    #: "user" (signed in to the pages), "token" (an API token), "cli" (a shell command).
+    actor_kind: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(Id)
+    what: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(256))
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class CallbackRow(Base):

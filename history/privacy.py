@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import convert, customers, messages, webhooks
+from history import access_log, convert, customers, messages, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.inputs import AuthorKind
@@ -109,6 +109,8 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         "callbacks": [_callback_json(c) for c in callbacks],
         "messages": await _messages_json(session, row.id),
         "webhooks": await webhooks.export_customer(session, row.id),
+        # Who read this customer's data, when, from where (``history.access_log``).
+        "accessed_by": await access_log.of_customer(session, row.id),
     }
 
 

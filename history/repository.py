@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from history import (
+    access_log,
     bulk,
     convert,
     customers,
@@ -131,8 +132,9 @@ class _Run:
 EVENTS_PER_STATEMENT = 100
 
 #: One write of ``HistoryRepository.write_batch`` and what it returns.
-BatchWrite = NewInteraction | InteractionChange | NewNote | NewEvent
-Written = Interaction | Note | Event
+BatchWrite = NewInteraction | InteractionChange | NewNote | NewEvent | access_log.NewAccess
+#: What each write gave: its record (an access record gives back what was recorded).
+Written = Interaction | Note | Event | access_log.NewAccess
 
 
 class HistoryRepository:
@@ -414,11 +416,18 @@ class HistoryRepository:
                 chunk = news[first : first + EVENTS_PER_STATEMENT]
                 logged.update(await self._log_events(session, chunk))
                 tick()
+            # Access records depend on nothing and nothing on them: one statement.
+            reads = [w for w in batch if isinstance(w, access_log.NewAccess)]
+            if reads:
+                await access_log.append_many(session, self.context.now(), reads)
+                tick()
             # Appends gather in a run, inserted together when something needs them in place;
             # an update of one of them waits for it, behind it, in batch order.
             for index, write in enumerate(batch):
                 if isinstance(write, NewEvent):
                     written[index] = logged[write.key]
+                elif isinstance(write, access_log.NewAccess):
+                    written[index] = write
                 elif isinstance(write, NewInteraction):
                     if _ref_of(write) in run.changed:  # a repeat of an append updated since
                         await self._flush(session, run, written, tick)

@@ -35,6 +35,7 @@ from uuid import uuid4
 
 from sqlalchemy import exc
 
+from history.access_log import NewAccess
 from history.errors import HistoryError
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction, NewNote
 from history.masking import mask_text
@@ -48,6 +49,7 @@ APPEND_INTERACTION = "interaction.append"
 UPDATE_INTERACTION = "interaction.update"
 ADD_NOTE = "note.add"
 APPEND_EVENT = "event.append"
+RECORD_ACCESS = "access.record"
 
 #: PostgreSQL error classes that mean "try again later": connection (08), resources (53),
 #: operator intervention (57: shutdown, statement timeout), serialization/deadlock (40).
@@ -86,6 +88,8 @@ def decode(op: str, data: dict[str, Any]) -> BatchWrite:
         return NewNote.model_validate(data)
     if op == APPEND_EVENT:
         return NewEvent.model_validate(data)
+    if op == RECORD_ACCESS:
+        return NewAccess.model_validate(data)
     raise HistoryError(f"unknown spool operation {op!r}")
 
 
@@ -223,6 +227,14 @@ class HistoryWriter:
 
     async def append_event(self, new: NewEvent) -> Event | None:
         return cast(Event | None, await self._write(APPEND_EVENT, new.model_dump(mode="json")))
+
+    def record_access(self, new: NewAccess) -> None:
+        """Queue a record of who read a customer's data (``history.access_log``) and return
+        at once: the read it records never waits for the store. It is committed with the
+        next batch, or spooled while the store is down; a refusal is logged."""
+        self._write(RECORD_ACCESS, new.model_dump(mode="json")).add_done_callback(
+            _log_refused_access
+        )
 
     # the queue (no await before a write is queued: that is what keeps callers' order)
 
@@ -460,6 +472,11 @@ class HistoryWriter:
             await asyncio.to_thread(self.spool.reject, entry, reason)
             return
         await asyncio.to_thread(self.spool.mark_applied, entry)
+
+
+def _log_refused_access(done: asyncio.Future[Written | None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("an access record was refused: %s", done.exception())
 
 
 def _reason(error: BaseException) -> str:

@@ -20,8 +20,10 @@ from telephony.ami_codec import (
     EVENT_DEVICE_STATE_CHANGE,
     EVENT_DIAL_BEGIN,
     EVENT_DIAL_END,
+    EVENT_HOLD,
     EVENT_ORIGINATE_RESPONSE,
     EVENT_SHUTDOWN,
+    EVENT_UNHOLD,
 )
 from telephony.channels import TRACKED_EVENTS
 
@@ -31,6 +33,8 @@ CONSUMED_EVENTS: Final[tuple[str, ...]] = (
     EVENT_DIAL_END,  # ...and answers or not (also center.callback_legs)
     EVENT_DEVICE_STATE_CHANGE,  # center.agent_feed: phones registering, busy, gone
     EVENT_ORIGINATE_RESPONSE,  # center.callback_legs: a callback's agent leg
+    EVENT_HOLD,  # center.call_controller: an agent's phone holds the caller...
+    EVENT_UNHOLD,  # ...and takes them back
     EVENT_SHUTDOWN,  # telephony.ami_client: drop the link and reconnect
 )
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
+from center.call_controller import CallController
 from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
@@ -37,6 +38,7 @@ from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
+from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
@@ -51,6 +53,7 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
@@ -62,7 +65,15 @@ from hotline.web.supervisor.kpi_log import EventLogKpis
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.typing_relay import TypingRelay
-from hotline.web_config import api_settings, descriptor_headroom, login_throttle, web_limits
+from hotline.web_config import (
+    ami_tls,
+    api_settings,
+    descriptor_headroom,
+    login_throttle,
+    two_factor_policy,
+    web_limits,
+    web_tls,
+)
 from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
@@ -155,6 +166,8 @@ class Hotline:
             reconnect_min_s=config.ami.reconnect_min_s,
             reconnect_max_s=config.ami.reconnect_max_s,
             action_timeout_s=config.ami.action_timeout_s,
+            ssl=ami_tls(config),
+            server_hostname=config.ami.tls.server_name,
         )
         directory = HistoryDirectory(self.history)
         # Chats, e-mails and messaging conversations: kept, then routed as tasks of the
@@ -192,6 +205,9 @@ class Hotline:
             self.desk, self.conversations, self.callbacks, language=config.ivr.language
         )
         self.ivr: FlowEngine
+        # Agents' call control (hang up, blind transfer, mute; hold from their phones):
+        # AMI actions on the agent's leg; a transfer is carried out by the caller's session.
+        self.call_control = CallController(self.acd, self.ami)
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
@@ -199,6 +215,7 @@ class Hotline:
             callbacks=self.callbacks,
             interactions=calls,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
+            transfers=self.call_control.transfers,
         )
         self.ivr = FlowEngine(
             build_flow(config.ivr),
@@ -244,6 +261,7 @@ class Hotline:
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
         self.acd_feed = AmiAgentFeed(self.acd)
         self.acd_feed.attach(self.ami)
+        self.call_control.attach(self.ami)
         web_app = create_web_app(
             readiness={
                 "fastagi": self._agi_ready,
@@ -259,7 +277,21 @@ class Hotline:
             desk=self.desk,
             desk_panel=self.desk_panel,
             task_callbacks=self.task_callbacks,
-            auth=(web_auth := build_web_auth(self.store, environ, throttle=login_throttle(config))),
+            call_control=self.call_control,
+            access=AccessTrail(
+                AccessLog(self.store),
+                self.history_writer,
+                retention_days=config.privacy.access_log_retention_days,
+            ),
+            auth=(
+                web_auth := build_web_auth(
+                    self.store,
+                    environ,
+                    throttle=login_throttle(config),
+                    two_factor=two_factor_policy(config),
+                    https=config.web.tls.enabled,
+                )
+            ),
             acd=self.acd,
             hub=(
                 hub := SupervisorHub(
@@ -295,7 +327,12 @@ class Hotline:
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.web = WebServer(
-            web_app, host=config.web.host, port=config.web.port, limits=web_limits(config)
+            web_app,
+            host=config.web.host,
+            port=config.web.port,
+            limits=web_limits(config),
+            ssl_context=web_tls(config),
+            hsts_max_age_s=config.web.tls.hsts_max_age_s,
         )
 
     @property
@@ -348,6 +385,7 @@ class Hotline:
         await self.ami.close()
         self.channels.close()
         self.acd_feed.close()
+        self.call_control.close()
         await self.callbacks.close()
         if self.email is not None:  # mail being stored and replies being sent finish first
             await self.email.close()

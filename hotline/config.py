@@ -46,7 +46,13 @@ from pydantic_core import ErrorDetails
 from acd.build import check_acd_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.settings import WaitingConfig, check_waiting_config
-from hotline.config_models import Config, IvrSettings, ServiceSettings
+from hotline.config_models import (
+    Config,
+    IvrSettings,
+    ServiceSettings,
+    anchor_service_paths,
+    check_service_files,
+)
 from ivr.config_yaml import ConfigError, ConfigIssue, YamlDocument, YamlFileError, parse_yaml
 from ivr.flow.models import anchor_config_paths
 from ivr.flow.validation import check_flow
@@ -91,7 +97,14 @@ class ConfigFile:
 
 
 CONFIG_FILES: tuple[ConfigFile, ...] = (
-    ConfigFile("hotline.yaml", ServiceSettings, field=None, required=True),
+    ConfigFile(
+        "hotline.yaml",
+        ServiceSettings,
+        field=None,
+        required=True,
+        check=check_service_files,
+        anchor=anchor_service_paths,
+    ),
     ConfigFile("ivr.yaml", IvrSettings, field="ivr", check=check_flow, anchor=anchor_config_paths),
     # A model missing on this machine is said by the speech service when it starts (serve,
     # demo), once: not by every command that reads the config.

@@ -9,8 +9,9 @@ refuses unknown keys: a typo must not silently become a default.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -137,6 +138,22 @@ class FastAgiSettings(_Settings):
     limits: FastAgiLimits = FastAgiLimits()
 
 
+TlsVersion = Annotated[Literal["1.2", "1.3"], BeforeValidator(lambda v: str(v))]
+
+
+class AmiTlsSettings(_Settings):
+    """AMI over TLS (Asterisk's ``manager.conf``: ``tlsenable=yes``, ``tlsbindport=5039``):
+    set ``ami.port`` to the TLS port. Asterisk's certificate is verified against ``ca_file``
+    (else the system's store) and ``server_name`` (else ``ami.host``) unless ``verify`` is
+    off."""
+
+    enabled: bool = False
+    ca_file: Path | None = None
+    verify: bool = True
+    server_name: Host | None = None
+    min_version: TlsVersion = "1.2"
+
+
 class AmiSettings(_Settings):
     host: Host = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 5038
@@ -147,6 +164,7 @@ class AmiSettings(_Settings):
     reconnect_min_s: PositiveSeconds = 0.5
     reconnect_max_s: PositiveSeconds = 30.0
     action_timeout_s: PositiveSeconds = 10.0
+    tls: AmiTlsSettings = AmiTlsSettings()
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> AmiSettings:
@@ -172,12 +190,25 @@ class WebLimitSettings(_Settings):
         return self
 
 
+class TwoFactorSettings(_Settings):
+    """Two-factor sign-in (TOTP codes from an authenticator app, with recovery codes):
+    ``required_for`` the roles that must use it (they set it up at their next sign-in);
+    every other user may turn it on for themselves."""
+
+    required_for: tuple[Literal["agent", "supervisor", "admin"], ...] = ()
+    #: The name authenticator apps show beside the account.
+    issuer: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^:]+$")] = "hotline"
+
+
 class SignInSettings(_Settings):
     """The sign-in page's throttle (failed and in-flight attempts in a window)."""
 
     per_user_address: Annotated[int, Field(ge=1, le=1000)] = 5
     per_address: Annotated[int, Field(ge=1, le=100_000)] = 10
+    #: Two-factor codes per user from every address together.
+    per_user_codes: Annotated[int, Field(ge=1, le=1000)] = 5
     window_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    two_factor: TwoFactorSettings = TwoFactorSettings()
 
 
 Rate = Annotated[float, Field(gt=0, le=1_000_000)]
@@ -194,9 +225,32 @@ class ApiRateLimitSettings(_Settings):
     per_address_burst: Burst = 200
 
 
+class WebTlsSettings(_Settings):
+    """HTTPS: the certificate chain and its key (PEM files; relative paths are relative to
+    the config directory). With them the pages, the API and the probes are served over TLS
+    only, cookies are ``Secure`` and every answer carries ``Strict-Transport-Security``."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    min_version: TlsVersion = "1.2"
+    #: The HSTS header's max-age (0: no header).
+    hsts_max_age_s: Annotated[int, Field(ge=0, le=63_072_000)] = 31_536_000
+
+    @model_validator(mode="after")
+    def _both_files(self) -> WebTlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file (or neither: plain HTTP)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
 class WebSettings(_Settings):
     host: Host = "127.0.0.1"
     port: Port = 8080
+    tls: WebTlsSettings = WebTlsSettings()
     limits: WebLimitSettings = WebLimitSettings()
     sign_in: SignInSettings = SignInSettings()
     api_rate_limits: ApiRateLimitSettings = ApiRateLimitSettings()
@@ -309,6 +363,12 @@ class LoggingSettings(_Settings):
     mask_phone_numbers: bool = True
 
 
+class PrivacySettings(_Settings):
+    """How long the access log (who read which customer's data) is kept."""
+
+    access_log_retention_days: Annotated[float, Field(gt=0, le=36500)] = 365.0
+
+
 class ServiceSettings(_Settings):
     """``hotline.yaml``: the service itself (sockets, credentials, store, fallback, logs)."""
 
@@ -324,6 +384,7 @@ class ServiceSettings(_Settings):
     #: Customers' e-mail in by SMTP, agents' replies out through a relay (``channels.email``).
     email: EmailSettings = EmailSettings()
     chat: ChatSettings = ChatSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @model_validator(mode="after")
     def _chat_within_the_store_caps(self) -> ServiceSettings:
@@ -347,3 +408,37 @@ class Config(ServiceSettings):
     skills: SkillsConfig = SkillsConfig()
     queues: QueuesConfig = QueuesConfig()
     agents: AgentsConfig = AgentsConfig()
+
+
+#: ``hotline.yaml``'s file paths that are relative to the config directory.
+SERVICE_RELATIVE_PATHS = (
+    ("web", "tls", "cert_file"),
+    ("web", "tls", "key_file"),
+    ("ami", "tls", "ca_file"),
+)
+
+
+def anchor_service_paths(data: MutableMapping[str, object], directory: Path) -> None:
+    """The TLS files written as relative paths, as the same paths under ``directory``."""
+    for keys in SERVICE_RELATIVE_PATHS:
+        node: object = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, MutableMapping) else None
+        if isinstance(node, MutableMapping):
+            value = node.get(keys[-1])
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                node[keys[-1]] = os.path.normpath(directory / value)
+
+
+def check_service_files(settings: ServiceSettings) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """The TLS files exist, are readable and are what they claim (``check-config``)."""
+    from hotline.tls import check_ca_file, check_server_files
+
+    tls = settings.web.tls
+    if tls.cert_file is not None and tls.key_file is not None:
+        for key, reason in check_server_files(tls.cert_file, tls.key_file, tls.min_version):
+            yield ("web", "tls", key), reason
+    ami = settings.ami.tls
+    if ami.enabled and ami.ca_file is not None:
+        for reason in check_ca_file(ami.ca_file):
+            yield ("ami", "tls", "ca_file"), reason

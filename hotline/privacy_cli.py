@@ -1,23 +1,29 @@
-"""``hotline customer export|erase``: a customer's rights of access and erasure, from the shell.
+"""``hotline customer export|erase|access``: a customer's rights of access and erasure, and
+the access log (who read which customer's data), from the shell.
 
 Admin only by virtue of shell access to the service's config and store. Both go through
 the repository, exactly like the API's ``/export`` and ``/erase``. Erasure cannot be undone,
 so without ``--yes`` it only says what it would erase; it deletes the customer's attachment
 files from the configured attachment store (``database.attachments``). ``export --files DIR``
 copies those files beside the JSON (named by their SHA-256, as the export refers to them).
+An export is itself recorded in the access log (``cli:`` and the shell's user name).
+``access`` prints the access log as CSV or JSON, by customer, by reader and by time range.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.access_log import AccessLog, NewAccess, to_csv
 from history.attachments import AttachmentStore
 from history.errors import UnknownCustomer
 from history.repository import HistoryRepository
@@ -53,6 +59,32 @@ def register(subparsers: Any) -> None:
     store_options(erase)
     erase.set_defaults(run=_erase)
 
+    access = actions.add_parser(
+        "access", help="the access log: who read which customer's data (CSV or JSON)"
+    )
+    access.add_argument("--customer", type=int, metavar="ID", help="reads of this customer")
+    access.add_argument("--actor", metavar="NAME", help="reads by this user or token")
+    access.add_argument("--since", type=_moment, metavar="TIME", help="ISO 8601, included")
+    access.add_argument("--until", type=_moment, metavar="TIME", help="ISO 8601, excluded")
+    access.add_argument("--format", choices=("csv", "json"), default="csv")
+    access.add_argument("--out", type=Path, metavar="FILE", help="write here (mode 0600)")
+    store_options(access)
+    access.set_defaults(run=_access)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the time zone (2027-01-31T00:00Z)")
+    return moment
+
+
+def _shell_user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
 
 def _attachments(args: argparse.Namespace) -> AttachmentStore:
     """The configured attachment store (the config was validated by ``with_store``)."""
@@ -66,6 +98,18 @@ def _export(args: argparse.Namespace) -> int:
         except UnknownCustomer as error:
             print(f"hotline customer export: {error}", file=sys.stderr)
             return 1
+        await AccessLog(engine).record(
+            [
+                NewAccess(
+                    actor=_shell_user()[:64],
+                    actor_kind="cli",
+                    role="shell",
+                    customer_id=int(exported["customer"]["id"]),
+                    what="exportCustomer",
+                    route="hotline customer export",
+                )
+            ]
+        )
         if args.files is not None:
             copied = await _copy_files(exported, _attachments(args), args.files)
             print(f"{copied} attachment files copied to {args.files}", file=sys.stderr)
@@ -75,6 +119,36 @@ def _export(args: argparse.Namespace) -> int:
         else:
             _write_private(args.out, text)
             print(f"customer {args.customer_id} exported to {args.out}", file=sys.stderr)
+        return 0
+
+    return with_store(args, work)
+
+
+def _access(args: argparse.Namespace) -> int:
+    async def work(engine: AsyncEngine) -> int:
+        log, records, after = AccessLog(engine), [], 0
+        while True:
+            page = await log.query(
+                customer_id=args.customer,
+                actor=args.actor,
+                since=args.since,
+                until=args.until,
+                after_id=after,
+                limit=10_000,
+            )
+            records += page
+            if len(page) < 10_000:
+                break
+            after = page[-1].id
+        if args.format == "csv":
+            text = to_csv(records)
+        else:
+            text = json.dumps([r.as_json() for r in records], indent=2, ensure_ascii=False) + "\n"
+        if args.out is None:
+            sys.stdout.write(text)
+        else:
+            _write_private(args.out, text)
+            print(f"{len(records)} access records written to {args.out}", file=sys.stderr)
         return 0
 
     return with_store(args, work)

@@ -1,4 +1,9 @@
-"""``hotline user add NAME --role ROLE`` and ``user list``: who may sign in to the web pages.
+"""``hotline user add NAME --role ROLE``, ``user list``, ``user reset-2fa NAME`` and
+``user remove NAME``: who may sign in to the web pages.
+
+``reset-2fa`` erases a user's two-factor secret and recovery codes (a lost phone); ``remove``
+deletes the user with them. Both are recorded in the audit log, as ``cli:`` and the shell's
+user name.
 
 The password is read from stdin (one line), never from the command line, where it would sit
 in shell history and in ``ps``.
@@ -7,6 +12,7 @@ in shell history and in ``ps``.
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from typing import Any
 
@@ -32,6 +38,60 @@ def register(subparsers: Any) -> None:
     listing = actions.add_parser("list", help="list users and their roles")
     store_options(listing)
     listing.set_defaults(run=_list)
+    reset = actions.add_parser(
+        "reset-2fa", help="turn a user's two-factor sign-in off (secret and recovery codes erased)"
+    )
+    reset.add_argument("name")
+    store_options(reset)
+    reset.set_defaults(run=_reset_two_factor)
+    remove = actions.add_parser("remove", help="delete a user (and their two-factor secret)")
+    remove.add_argument("name")
+    store_options(remove)
+    remove.set_defaults(run=_remove)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _reset_two_factor(args: argparse.Namespace) -> int:
+    from history.audit import AuditLog
+    from hotline.web.auth.users import UserStore
+
+    async def work(engine: AsyncEngine) -> int:
+        if not await UserStore(engine).two_factor.reset(args.name):
+            print(f"hotline: {args.name} has no two-factor sign-in", file=sys.stderr)
+            return 1
+        await AuditLog(engine).append(
+            actor=_actor(),
+            target=f"user:{args.name}",
+            action="2fa-reset",
+            summary=f"two-factor sign-in of {args.name} reset",
+        )
+        print(f"two-factor sign-in of {args.name} reset")
+        return 0
+
+    return with_store(args, work)
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from history.audit import AuditLog
+    from hotline.web.auth.users import UserStore
+
+    async def work(engine: AsyncEngine) -> int:
+        if not await UserStore(engine).remove(args.name):
+            print(f"hotline: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        await AuditLog(engine).append(
+            actor=_actor(), target=f"user:{args.name}", action="remove", summary="user removed"
+        )
+        print(f"removed {args.name}")
+        return 0
+
+    return with_store(args, work)
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -61,7 +121,8 @@ def _list(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
         for user in await UserStore(engine).list():
             agent = f" agent {user.agent_id}" if user.agent_id else ""
-            print(f"{user.name}\t{user.role}{agent}")
+            two_factor = " 2fa" if user.two_factor else ""
+            print(f"{user.name}\t{user.role}{agent}{two_factor}")
         return 0
 
     return with_store(args, work)

@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 import random
+import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -134,7 +135,13 @@ class AmiClient:
         ping_interval_s: float = 20.0,
         max_message_bytes: int = 262144,
         max_list_items: int = 100_000,
+        ssl: ssl_module.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
+        """``ssl``: speak TLS (Asterisk's ``tlsenable`` manager port, 5039), verifying the
+        certificate as the context says, for ``server_hostname`` (default: ``host``)."""
+        self._ssl = ssl
+        self._server_hostname = server_hostname if ssl is not None else None
         self._host = host
         self._port = port
         self._username = username
@@ -311,7 +318,13 @@ class AmiClient:
         """One connection: connect, log in, serve until it ends. Returns (state, detail, up)."""
         try:
             async with asyncio.timeout(self._action_timeout_s):
-                reader, writer = await asyncio.open_connection(self._host, self._port)
+                reader, writer = await asyncio.open_connection(
+                    self._host,
+                    self._port,
+                    ssl=self._ssl,
+                    server_hostname=self._server_hostname,
+                    ssl_handshake_timeout=self._action_timeout_s if self._ssl else None,
+                )
         except (OSError, TimeoutError) as exc:
             return "unreachable", str(exc) or type(exc).__name__, False
         link = _Link(reader, writer, AmiDecoder(max_message_bytes=self._max_message_bytes))

@@ -14,22 +14,26 @@ from pathlib import Path
 from aiohttp import web
 
 import hotline.web.admin.pages as admin_pages
+from center.call_controller import CallController
 from center.conversations import ConversationDesk
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
+from history.access_log import AccessLog
 from history.audit import AuditLog
 from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
+from hotline.web.access import ACCESS, AccessTrail
 from hotline.web.admin import users as admin_users
+from hotline.web.agent import call_routes
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
 from hotline.web.api.context import ApiSettings
 from hotline.web.api.service import HistoryApi
-from hotline.web.auth import login
+from hotline.web.auth import enrolment, login
 from hotline.web.auth.guard import AUTH, WebAuth
 from hotline.web.chat import pages as chat_pages
 from hotline.web.chat.hub import ChatHub
@@ -58,6 +62,8 @@ def create_web_app(
     chat: ChatHub | None = None,
     desk: ConversationDesk | None = None,
     desk_panel: DeskPanel | None = None,
+    call_control: CallController | None = None,
+    access: AccessTrail | None = None,
     task_callbacks: TaskCallbacks | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
@@ -68,8 +74,17 @@ def create_web_app(
     ``conversations`` (with the configured caps) and ``conversation_intake`` (routing) serve
     the API's conversation endpoints. ``chat`` serves the web chat's widget and socket (to
     anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
-    e-mails (voicemails and follow-ups too: ``task_callbacks`` books callbacks from them)."""
+    e-mails; ``call_control`` the agent page's call control (and supervisors' hang-up).
+    ``access`` records who reads which customer's data (by default, with ``repository``:
+    through ``writer``, never purged). Voicemails and follow-ups are on the desk too:
+    ``task_callbacks`` books callbacks from them."""
     app = web.Application()
+    if access is None and repository is not None:
+        clock = repository.context.clock
+        access = AccessTrail(AccessLog(repository.engine, clock=clock), writer, clock=clock)
+    if access is not None:
+        app[ACCESS] = access
+        app.cleanup_ctx.append(access.keep_purging)
     Health(readiness).add_routes(app)
     if chat is not None:
         chat_pages.add_routes(app, chat)
@@ -80,11 +95,13 @@ def create_web_app(
             settings=api_settings,
             conversations=conversations,
             intake=conversation_intake,
+            access=access,
         ).mount(app)
     if auth is not None:
         # The people's pages: sign-in, then each role's page (``auth.guard.requires``).
         app[AUTH] = auth
         login.add_routes(app)
+        enrolment.add_routes(app)
         language_switch.add_routes(app)
         admin_users.add_routes(app)
         # Admins edit agents, queues, prompts and the catalog (``config_edit``), audited.
@@ -95,6 +112,8 @@ def create_web_app(
             supervisor_pages.add_routes(app, hub, acd, ami)
             if repository is not None:
                 AgentPages(acd, hub, repository, writer).add_routes(app)
+                if call_control is not None:
+                    call_routes.add_routes(app, call_control)
                 if desk is not None and desk_panel is not None:
                     routes = DeskRoutes(desk, desk_panel, repository, callbacks=task_callbacks)
                     routes.add_routes(app)

@@ -2,12 +2,16 @@
 
 Every connection passes the ``ConnectionGuard`` (``hotline.web.connections``): caps per
 address and overall, a reserve of descriptors kept for calls, header and body timeouts.
+With an ``ssl_context`` the port speaks HTTPS only: the TLS handshake must end within the
+header timeout (a client that stalls it is cut like a slow header), and every answer
+carries ``Strict-Transport-Security``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 from aiohttp import web
 
@@ -25,22 +29,34 @@ class _GuardedSite(web.BaseSite):
     """aiohttp's TCP site, with each connection admitted (or refused) by the guard first."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        guard: ConnectionGuard,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner, backlog=BACKLOG)
+        super().__init__(runner, backlog=BACKLOG, ssl_context=ssl_context)
         self._host, self._port, self._guard = host, port, guard
 
     @property
     def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
+        tls = self._ssl_context
         self._server = await loop.create_server(
-            self._guard.protocol_factory(server), self._host, self._port, backlog=self._backlog
+            self._guard.protocol_factory(server),
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            ssl=tls,
+            ssl_handshake_timeout=self._guard.limits.header_timeout_s if tls else None,
         )
 
 
@@ -53,17 +69,24 @@ class WebServer:
         port: int,
         limits: WebLimits | None = None,
         guard: ConnectionGuard | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        hsts_max_age_s: int = 31_536_000,
     ) -> None:
-        """``limits`` for the guard this server makes (``guard``: one made by the caller)."""
+        """``limits`` for the guard this server makes (``guard``: one made by the caller);
+        ``ssl_context``: serve HTTPS (``hotline.tls.server_context``)."""
         self._app = app
         self._host = host
         self._port = port
+        self._ssl = ssl_context
+        self._hsts = hsts_max_age_s
         self.guard = guard or ConnectionGuard(limits or WebLimits())
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         # The guard's middleware first: it sees every request, the API's included.
         self._app.middlewares.insert(0, self.guard.middleware)
+        if self._ssl is not None and self._hsts > 0:
+            self._app.on_response_prepare.append(self._strict_transport)
         # No access log: probes hit /healthz every few seconds and would drown the log.
         # The guard closes idle connections itself (keepalive_timeout only backs it up).
         runner = web.AppRunner(
@@ -71,7 +94,7 @@ class WebServer:
         )
         await runner.setup()
         try:
-            await _GuardedSite(runner, self._host, self._port, self.guard).start()
+            await _GuardedSite(runner, self._host, self._port, self.guard, self._ssl).start()
         except OSError:
             await runner.cleanup()
             raise
@@ -86,10 +109,21 @@ class WebServer:
         address = self._runner.addresses[0]
         return int(address[1])
 
+    async def _strict_transport(
+        self, request: web.BaseRequest, response: web.StreamResponse
+    ) -> None:
+        """Browsers that saw this site over HTTPS never try it in clear again."""
+        response.headers["Strict-Transport-Security"] = f"max-age={self._hsts}"
+
+    @property
+    def tls(self) -> bool:
+        return self._ssl is not None
+
     @property
     def url(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}/"
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://{host}:{self.port}/"
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None

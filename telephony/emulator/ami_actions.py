@@ -32,7 +32,17 @@ from telephony.emulator.variables import get_var
 
 OK: Final = ami.RESPONSE_SUCCESS
 LIST_COMMANDS_HINT: Final = "Use Action: ListCommands to show available commands."
+#: What Asterisk's ``ast_true`` takes for yes.
+AST_TRUE: Final = frozenset({"yes", "true", "y", "t", "1", "on"})
 VERSION_LINE: Final = "Asterisk 20.20.1 built by emulator @ hotline on a x86_64 running Linux"
+
+
+def mute_direction(variable: str) -> str | None:
+    """``MUTEAUDIO(in)`` -> ``in``; None for a plain variable."""
+    name, _, rest = variable.partition("(")
+    if name.upper() != "MUTEAUDIO" or not rest.endswith(")"):
+        return None
+    return rest[:-1].strip().lower()
 
 
 @dataclass
@@ -230,7 +240,16 @@ class Actions:
             ch = self._channel(session, msg, "")
             if ch is None:
                 return
-            ch.set_var(variable, value)
+            direction = mute_direction(variable)
+            if direction is not None:  # res_mutestream's function, not a variable
+                if not ch.mute(direction, value.lower() in AST_TRUE):
+                    session.send(error(msg, "Variable not set"))
+                    return
+            else:
+                ch.set_var(variable, value)
+        elif mute_direction(variable) is not None:  # res_mutestream: "No channel was provided"
+            session.send(error(msg, "Variable not set"))
+            return
         else:
             self.pbx.globals[variable] = value
         session.send(response(msg, OK, (ami.HEADER_MESSAGE, "Variable Set")))

@@ -131,6 +131,9 @@ class Channel:
     varset_events: bool = False
     hangupcause: int = 0
     hung_up: bool = False
+    #: res_mutestream's suppressed directions (MUTEAUDIO: "in", "out")
+    muted: set[str] = field(default_factory=set)
+    on_hold: bool = False
     goto_target: tuple[str, str, int] | None = None
     autohangup_v: float | None = None  # SET AUTOHANGUP deadline on the logical clock
     planned_hangup_v: float | None = None  # scripted caller BYE on the logical clock
@@ -176,6 +179,21 @@ class Channel:
         self.variables[name] = value
         if self.varset_events:
             self.emit(events.var_set(self, name, value))
+
+    def mute(self, direction: str, on: bool) -> bool:
+        """MUTEAUDIO(direction)=on|off (res_mutestream): False for an unknown direction."""
+        sides = {"in": {"in"}, "out": {"out"}, "all": {"in", "out"}}.get(direction)
+        if sides is None:
+            return False
+        self.muted = self.muted | sides if on else self.muted - sides
+        return True
+
+    def hold(self, on: bool) -> None:
+        """The phone on this channel holds its peer (a re-INVITE): AMI Hold/Unhold."""
+        if on != self.on_hold and not self.hung_up:
+            self.on_hold = on
+            name = ami.EVENT_HOLD if on else ami.EVENT_UNHOLD
+            self.emit(events.channel_event(name, events.CALL, self))
 
     def age_v(self) -> float:
         return self.clock.now_v() - self.created_v

@@ -154,6 +154,17 @@ class AsteriskEmulator:
         """Adds a customer reachable over the trunk, or changes one (matched by number)."""
         self.pbx.customers[customer.number] = customer
 
+    def phone_hold(self, endpoint: str, on: bool = True) -> bool:
+        """The agent's phone at ``endpoint`` ("SIP/agent1001") holds (or resumes) the call
+        it is on, as a real phone's re-INVITE does: AMI Hold/Unhold on its channel. False
+        when that phone has no channel up."""
+        prefix = endpoint.lower() + "-"
+        for ch in list(self.pbx.channels.values()):
+            if ch.name.lower().startswith(prefix) and ch.up and not ch.hung_up:
+                ch.hold(on)
+                return True
+        return False
+
     def subscribe(self, listener: Callable[[Pairs], None]) -> Callable[[], None]:
         """Every AMI event as (key, value) pairs, in process (returns the unsubscribe)."""
         return self.pbx.subscribe(listener)

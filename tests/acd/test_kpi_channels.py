@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from acd.capacity import Capacity
 from acd.channel_day import CAPACITY, mixed_day
-from acd.contacts import callback_attempt_id
+from acd.contacts import callback_attempt_id, segment_id
 from acd.events import (
     AgentTaskChanged,
     CallAbandoned,
@@ -168,6 +168,31 @@ def test_overall_is_every_channel_but_the_callback_attempts(fold: str) -> None:
     assert report.overall.offered == 3
     assert report.overall.asa == pytest.approx((10 + 30 + 100) / 3)
     assert report.by_channel["callback"].offered == 1
+
+
+@both_folds
+def test_a_transferred_calls_next_segment_is_a_transfer_waiting_from_the_transfer(
+    fold: str,
+) -> None:
+    log = Log().state(0, "a1", "logged_out", "available", "login")
+    log.state(0, "a2", "logged_out", "available", "login")
+    log.answered_call("c1", "a1", 0, 10, 100)  # 10 s wait, 90 s with the first agent
+    segment = segment_id("c1", 1)
+    # queued again at 100 with the caller's first entry time (its place), answered at 115
+    log.at(100, CallQueued(segment, "q", 0, 0.0))
+    log.at(115, CallOffered(segment, "a2", "q", 0.0, 0, ""))
+    log.at(115, CallAnswered(segment, "a2", "q"))
+    log.at(175, CallEnded(segment, "a2", "q"))
+    report = FOLDS[fold](in_time(log), 200)
+
+    transfer = report.by_channel["transfer"]
+    assert (transfer.offered, transfer.answered) == (1, 1)
+    assert transfer.asa == pytest.approx(15)  # from the transfer, not from the arrival
+    assert transfer.aht == pytest.approx(60)
+    # the caller is one inbound call, answered in 10 s
+    assert report.calls.offered == 1
+    assert report.calls.asa == pytest.approx(10)
+    assert (report.overall.offered, report.overall.answered) == (1, 1)
 
 
 def backlog_day() -> Log:

@@ -312,3 +312,30 @@ def test_agent_pausing_is_withdrawn_from_routing() -> None:
     c.acd.agent_event(Pause("a1", "lunch"))
     assert c.acd.call_arrived(IncomingCall("c1", "support")) == []
     assert c.acd.book.state("a1") is AgentState.PAUSED
+
+
+def test_a_directed_call_waits_for_its_agent_only_whatever_their_skills_and_its_wait() -> None:
+    """A colleague's transfer to a named agent: no window (0 here), no skill of the queue,
+    an hour's wait already: still that agent's alone, while they are logged in."""
+    c = Centre(support(), {"named": {"billing": 1}, "other": {"internet": 1}})
+    login(c, "named", "other")
+    c.acd.agent_event(Pause("named", "coffee"))
+    c.clock.advance(3600)
+    call = IncomingCall(
+        "c1-t1", "support", preferred_agent="named", directed=True, entry_time=c.clock() - 3600
+    )
+    assert c.acd.call_arrived(call) == []  # "other" is free and qualified: not theirs
+    c.clock.advance(600)
+    assert c.acd.tick() == []
+    [offer] = c.acd.agent_event(Ready("named"))
+    assert (offer.call_id, offer.agent_id) == ("c1-t1", "named")
+    assert offer.choice.reason == "reserved for preferred agent"
+
+
+def test_a_directed_call_whose_agent_logs_out_goes_to_the_queue() -> None:
+    c = Centre(support(), {"named": {"billing": 1}, "other": {"internet": 1}})
+    login(c, "named", "other")
+    c.acd.agent_event(Pause("named", "coffee"))
+    c.acd.call_arrived(IncomingCall("c1-t1", "support", preferred_agent="named", directed=True))
+    [offer] = c.acd.agent_event(Logout("named"))
+    assert offer.agent_id == "other"

@@ -78,6 +78,7 @@ MODULES = (
     "format_wav_gsm.so",
     "pbx_config.so",
     "res_musiconhold.so",
+    "res_mutestream.so",
     "res_speech.so",
     "res_agi.so",
     "app_dial.so",

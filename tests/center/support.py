@@ -17,6 +17,8 @@ from acd.build import build_acd
 from acd.events import EventRecord, InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.agent_feed import AmiAgentFeed
+from center.call_control import PendingTransfers
+from center.call_controller import CallController
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from center.gateway import LiveAcd
 from center.service import AcdService
@@ -106,6 +108,10 @@ class Interactions:
     def moved(self, call_id: str, queue: str) -> None:
         self.log.append(("moved", call_id, {"queue": queue}))
 
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
+        told = {"segment": segment, "by_agent": by_agent, "target": target}
+        self.log.append(("transferred", call_id, told))
+
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
         self.log.append(("answered", call_id, {"agent_id": agent_id, "wait_s": wait_s}))
 
@@ -142,6 +148,8 @@ class Rig:
     #: caller number -> attributes the IVR would have collected
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     server: FastAgiServer | None = None
+    #: agents' call control (hang up, transfer, mute, hold) over the rig's AMI
+    control: CallController | None = None
 
     async def place(self, number: str, **caller: Any) -> Any:
         return await self.emulator.place_call(Caller(number=number, **caller))
@@ -206,8 +214,14 @@ async def live_acd(
     settings = WaitingConfig.model_validate({**WAITING, **(waiting or {})})
     interactions = Interactions()
     sink.subscribe(interactions.observe)
+    transfers = PendingTransfers()  # agents' blind transfers, carried out by the gateway
     gateway = LiveAcd(
-        service, settings, fallback=FALLBACK, callbacks=callbacks, interactions=interactions
+        service,
+        settings,
+        fallback=FALLBACK,
+        callbacks=callbacks,
+        interactions=interactions,
+        transfers=transfers,
     )
     rig_attributes: dict[str, dict[str, Any]] = {}
 
@@ -250,6 +264,8 @@ async def live_acd(
         service.watch(tracker)
         feed = AmiAgentFeed(service)
         feed.attach(ami)
+        control = CallController(service, ami, transfers)
+        control.attach(ami)
         await service.start()
         for agent_id in login if login is not None else [a.id for a in agents]:
             service.login(agent_id)
@@ -267,6 +283,7 @@ async def live_acd(
         gateway,
         rig_attributes,
         server,
+        control,
     )
     try:
         yield rig
@@ -274,6 +291,7 @@ async def live_acd(
         async with asyncio.timeout(10):
             await emulator.stop()
             feed.close()
+            control.close()
             tracker.close()
             await ami.close()
             await server.close()

@@ -40,6 +40,9 @@ class Outbound:
     def moved(self, call_id: str, queue: str) -> None:
         self.log.append(("moved", call_id, {"queue": queue}))
 
+    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
+        self.log.append(("transferred", call_id, {"segment": segment, "target": target}))
+
     def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
         self.log.append(("answered", call_id, {"agent_id": agent_id, "wait_s": wait_s}))
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from acd.agent_events import Answered, HungUp
 from acd.build import build_acd
@@ -333,4 +333,47 @@ async def test_a_call_the_service_stops_during_in_the_ivr_is_recorded_as_handed_
     customer = await writer.repository.find_customer("sip", "bot2")
     assert customer is not None
     assert found.customer_id == customer.id
+    await interactions.close()
+
+
+async def test_a_transferred_call_is_one_interaction_with_both_agents_times_and_a_note(
+    writer: HistoryWriter,
+) -> None:
+    """Agent 1001 talks 30 s and transfers the call to billing; its next segment (``-t1``)
+    waits and is answered by 1002, who talks 20 s: one interaction, the last agent, the
+    first wait, talk and wrap-up summed, a note saying who transferred it where."""
+    interactions = HistoryInteractions(writer, wall=lambda: NOW)
+    call = CallAttributes("c9", "SIP/caller-09", "+441632960779", "en")
+    interactions.queued(call, "support")
+    interactions.answered("c9", agent_id="1001", wait_s=8.0)
+    told: list[tuple[float, AcdEvent]] = [
+        (100.0, CallAnswered("c9", "1001", "support")),
+        (130.0, AgentStateChanged("1001", "on_call", "wrap_up", "hung_up", "", "c9")),
+        (130.0, CallEnded("c9", "1001", "support")),
+        (140.0, CallAnswered("c9-t1", "1002", "billing")),
+        (145.0, AgentStateChanged("1001", "wrap_up", "available", "wrapup_done", "", "c9")),
+        (160.0, AgentStateChanged("1002", "on_call", "wrap_up", "hung_up", "", "c9-t1")),
+        (160.0, CallEnded("c9-t1", "1002", "billing")),
+        (163.0, AgentStateChanged("1002", "wrap_up", "available", "wrapup_done", "", "c9-t1")),
+    ]
+    for at, happened in told[:3]:
+        interactions.observe(EventRecord(1, at, happened))
+    interactions.transferred("c9", segment="c9-t1", by_agent="1001", target="queue billing")
+    interactions.moved("c9", "billing")
+    interactions.answered("c9-t1", agent_id="1002", wait_s=40.0)
+    for at, happened in told[3:]:
+        interactions.observe(EventRecord(1, at, happened))
+    interactions.ended("c9", outcome=Outcome.ANSWERED)
+    await interactions.flush()
+
+    found = await stored(writer, "c9")
+    assert (found.agent, found.queue, found.outcome) == ("1002", "billing", "answered")
+    assert (found.wait_s, found.talk_s, found.wrap_s) == (8.0, 50.0, 18.0)
+    with pytest.raises(UnknownInteraction):
+        await stored(writer, "c9-t1")
+    async with writer.repository.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT author, body FROM notes WHERE interaction_id = :id"), {"id": found.id}
+        )
+        assert [tuple(row) for row in rows] == [("agent:1001", "transferred to queue billing")]
     await interactions.close()

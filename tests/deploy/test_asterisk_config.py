@@ -43,6 +43,9 @@ ACTIONS_SENT: dict[str, frozenset[str]] = {
     ami.ACTION_PING: frozenset(),
     ami.ACTION_CORE_SHOW_CHANNELS: frozenset({"system", "reporting"}),  # any one of them
     ami.ACTION_ORIGINATE: frozenset({"originate"}),  # callbacks, supervisor's spy calls
+    # agents' call control (telephony.call_actions): hang up and transfer, MUTEAUDIO(in)
+    ami.ACTION_HANGUP: frozenset({"system", "call"}),
+    ami.ACTION_SETVAR: frozenset({"call"}),
 }
 #: The events hotline consumes (hotline.ami_events), and the class Asterisk sends each under.
 EVENTS_READ: dict[str, str] = {
@@ -53,6 +56,8 @@ EVENTS_READ: dict[str, str] = {
     ami.EVENT_DIAL_END: "call",
     ami.EVENT_DEVICE_STATE_CHANGE: "call",
     ami.EVENT_ORIGINATE_RESPONSE: "call",
+    ami.EVENT_HOLD: "call",
+    ami.EVENT_UNHOLD: "call",
     ami.EVENT_SHUTDOWN: "system",
 }
 #: Every event name the codec knows: the filters must pass the consumed ones and no other.
@@ -169,7 +174,7 @@ def test_the_ami_user_may_do_what_hotline_sends_and_nothing_more(config: Config)
         assert not classes or classes & write, f"{action} needs write={'|'.join(classes)}"
     assert set(EVENTS_READ) == set(CONSUMED_EVENTS)
     assert read == set(EVENTS_READ.values())  # every class needed, and no other
-    assert write == {"reporting", "originate"}
+    assert write == {"call", "reporting", "originate"}  # not system (MuteAudio's class)
     assert user.all("deny") == ["0.0.0.0/0.0.0.0"]  # then only the permitted networks
 
 

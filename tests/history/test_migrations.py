@@ -106,11 +106,11 @@ async def test_a_store_from_before_voicemails_takes_them_and_still_refuses_other
     backend: str, tmp_path: Path
 ) -> None:
     async with _fresh(backend, tmp_path) as engine:
-        await migrate(engine, "0007")
+        await migrate(engine, "0008")
         store = Conversations(HistoryRepository(engine))
         chat = IdentityIn(kind=IdentityKind.CHAT, value="visitor-1")
         before = await store.open_conversation(NewConversation(channel=Channel.CHAT, identity=chat))
-        with pytest.raises(IntegrityError):  # 0007's constraint: no voicemail yet
+        with pytest.raises(IntegrityError):  # 0008's constraint: no voicemail yet
             await _insert(engine, "voicemail")
 
         await migrate(engine)  # messages, notes and callbacks refer to interactions: kept
@@ -130,7 +130,7 @@ async def test_a_store_from_before_voicemails_takes_them_and_still_refuses_other
         with pytest.raises(IntegrityError):  # the wider list is still a list
             await _insert(engine, "fax")
 
-        await _downgrade(engine, "0007")  # voicemails and follow-ups go, the chat stays
+        await _downgrade(engine, "0008")  # voicemails and follow-ups go, the chat stays
         async with engine.connect() as connection:
             left = (await connection.execute(text("SELECT channel FROM interactions"))).all()
         assert sorted(left) == [("chat",), ("voice",)]

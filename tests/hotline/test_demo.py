@@ -38,5 +38,8 @@ async def test_demo_places_calls_prints_the_web_url_and_stops_after_its_duration
     assert "web http://127.0.0.1:" in out.getvalue()
     assert traffic.placed >= 5
     assert traffic.results, "no call finished"
-    assert all(result.fallback_used for result in traffic.results)
+    # No queue is configured: every call goes to the fallback, unless its caller (an
+    # "abandons" profile) hung up first, which a loaded machine can let happen.
+    assert any(result.fallback_used for result in traffic.results)
+    assert all(r.fallback_used or r.hung_up_by == "caller" for r in traffic.results)
     assert asyncio.all_tasks() - before == set()

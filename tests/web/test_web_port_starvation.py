@@ -16,7 +16,7 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -114,14 +114,19 @@ async def slowloris(port: int) -> list[SlowClient]:
     return [c for c in clients if c is not None]
 
 
-async def place_call(port: int, timeout_s: float) -> list[str]:
-    """Asterisk's side of one FastAGI call: every command answered until the service ends."""
+async def place_call(
+    port: int, timeout_s: float, on_first: Callable[[], None] = lambda: None
+) -> list[str]:
+    """Asterisk's side of one FastAGI call: every command answered until the service ends
+    (``on_first`` is called as the first command arrives)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     commands: list[str] = []
     try:
         writer.write(ENVIRONMENT)
         async with asyncio.timeout(timeout_s):
             while line := await reader.readline():
+                if not commands:
+                    on_first()
                 commands.append(line.decode().rstrip("\n"))
                 writer.write(b"200 result=0\n")
     except TimeoutError:
@@ -135,14 +140,19 @@ async def place_call(port: int, timeout_s: float) -> list[str]:
 async def test_a_call_is_served_while_a_slowloris_holds_the_web_port() -> None:
     async with asyncio.timeout(120), harness("--header-timeout", "8", "--reserve", "64") as ports:
         clients = await slowloris(ports["web"])
+        held: list[int] = []
         try:
-            commands = await place_call(ports["agi"], timeout_s=20)
+            commands = await place_call(
+                ports["agi"],
+                timeout_s=20,
+                on_first=lambda: held.append(sum(not c.reader.at_eof() for c in clients)),
+            )
             assert commands[0] == "ANSWER"
             assert len([c for c in commands if c.startswith("VERBOSE")]) == COMMANDS
             assert commands[-1] == DONE
-            # Served while the slowloris still held its sockets: the reserve kept descriptors
+            # Answered while the slowloris still held its sockets: the reserve kept descriptors
             # for the call, it did not have to wait for the header timeout to free some.
-            assert sum(not c.reader.at_eof() for c in clients) >= 100
+            assert held[0] >= 100
             # Then every slow socket the server took is cut by the header timeout (those it
             # refused for the reserve got a 503 at once).
             answers = await asyncio.gather(*(c.closed_by_server() for c in clients))

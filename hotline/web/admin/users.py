@@ -2,7 +2,9 @@
 
 The page also lists the sign-in blocks the login throttle holds now (a user at an address,
 or a whole address) and lifts one at once: ``POST /admin/users/unblock`` with ``user`` or
-``address``, audited.
+``address``, audited. An admin resets a user's two-factor sign-in (a lost phone) with
+``POST /admin/users/two-factor-reset``: the secret and recovery codes are erased, the
+user's sessions end, and the reset is audited.
 
 A form with a bad value comes back with the message beside its field and changes nothing.
 Each addition is logged with who made it (the password never is).
@@ -24,13 +26,24 @@ FIELDS = ("name", "role", "password", "agent_id", "endpoint")
 _ALL = "[[every user]]"
 
 
-def _rows(users: list[tuple[str, str, str, str]]) -> Safe:
+def _rows(users: list[tuple[str, str, str, str, bool]], csrf: str) -> Safe:
     return Safe(
         "".join(
             f'<tr data-user="{escape(n)}"><td>{escape(n)}</td><td>{escape(r)}</td>'
-            f"<td>{escape(a)}</td><td>{escape(e)}</td></tr>"
-            for n, r, a, e in users
+            f"<td>{escape(a)}</td><td>{escape(e)}</td><td>{_two_factor(n, on, csrf)}</td></tr>"
+            for n, r, a, e, on in users
         )
+    )
+
+
+def _two_factor(name: str, on: bool, csrf: str) -> str:
+    if not on:
+        return "[[off]]"
+    return (
+        '[[on]] <form method="post" action="/admin/users/two-factor-reset">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        f'<input type="hidden" name="user" value="{escape(name)}">'
+        '<button type="submit">[[Reset]]</button></form>'
     )
 
 
@@ -62,7 +75,10 @@ async def _page(
     errors = errors or {}
     values = values or {}
     users = await request.app[AUTH].users.list()
-    rows = _rows([(u.name, u.role, u.agent_id or "", u.endpoint or "") for u in users])
+    csrf = current_session(request).csrf
+    rows = _rows(
+        [(u.name, u.role, u.agent_id or "", u.endpoint or "", u.two_factor) for u in users], csrf
+    )
     options = Safe(
         "".join(
             f"<option{' selected' if values.get('role') == r.value else ''}>{r.value}</option>"
@@ -154,7 +170,30 @@ async def unblock(request: web.Request) -> web.StreamResponse:
     return await _page(request, notice=f"sign-ins of {what} unblocked")
 
 
+@requires(Role.ADMIN)
+async def reset_two_factor(request: web.Request) -> web.StreamResponse:
+    """Erase a user's TOTP secret and recovery codes (they set it up again at next sign-in
+    if their role requires it); their open sessions end."""
+    form = await request.post()
+    user = str(form.get("user", "")).strip()[:64]
+    auth = request.app[AUTH]
+    if not user or not await auth.users.two_factor.reset(user):
+        return await _page(request, notice=f"{user or '?'} has no two-factor sign-in", status=422)
+    auth.sessions.end_user(user)
+    admin = current_session(request).user.name
+    log.info("admin %s reset the two-factor sign-in of %s", admin, user)
+    await audited(
+        request,
+        actor=admin,
+        target=f"user:{user}",
+        action="2fa-reset",
+        summary=f"two-factor sign-in of {user} reset",
+    )
+    return await _page(request, notice=f"two-factor sign-in of {user} reset")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/users", users_page)
     app.router.add_post("/admin/users", add_user)
     app.router.add_post("/admin/users/unblock", unblock)
+    app.router.add_post("/admin/users/two-factor-reset", reset_two_factor)

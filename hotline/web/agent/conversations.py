@@ -48,6 +48,7 @@ from history.errors import (
 )
 from history.inputs import InteractionUpdate, NewNote, Status
 from history.repository import HistoryRepository
+from hotline.web.access import note_read
 from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
 from hotline.web.auth.guard import current_session, requires
 from hotline.web.auth.users import Role
@@ -284,12 +285,14 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     ids = int(request.match_info["message"]), int(request.match_info["attachment"])
     try:
         found, data = await routes.conversations.read_attachment(conversation, *ids)
+        owner = (await routes.conversations.get_conversation(conversation)).customer_id
     except (UnknownMessage, UnknownAttachment, UnknownInteraction, NotAConversation) as error:
         return _refused(error, 404)
     except AttachmentMissing as error:
         return _refused(error, 410)
     except (SQLAlchemyError, OSError) as error:
         return _refused(error, 503)
+    note_read(request, [owner], "a conversation's file")  # a recording is the customer's
     played = PLAYABLE.get(found.content_type)
     disposition = "inline" if played else "attachment"
     return web.Response(

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from acd.calls import CallerCard, CallFacts
+from acd.contacts import call_of
 from center.service import AcdService
 from history.errors import HistoryError, UnknownInteraction
 from history.identities import IdentityKind
@@ -151,6 +152,7 @@ async def _from_history(
     the one the IVR identified; else the call's interaction's (once written); else whoever
     holds the caller's number."""
     repository = pages.repository
+    call_id = call_of(call_id)  # a transferred call's segment: the call's one interaction
     customer_id = int(card.customer_id) if card.customer_id and card.customer_id.isdigit() else None
     with contextlib.suppress(UnknownInteraction):
         interaction = await repository.get_interaction(
@@ -216,7 +218,7 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
     if not _may_see(pages, agent_id, call_id):
         return web.json_response({"error": "not your call"}, status=403)
     body = await _body(request)
-    ref = InteractionRef(source=SOURCE, idempotency_key=call_id)
+    ref = InteractionRef(source=SOURCE, idempotency_key=call_of(call_id))
     try:
         change = InteractionUpdate(
             disposition=body.get("disposition") or None,

@@ -1,13 +1,25 @@
-"""Supervisor and admin operations: the ACD event log, and a customer's export and erasure."""
+"""Supervisor and admin operations: the ACD event log, a customer's export and erasure, and
+the access log (who read which customer's data)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
+from history.access_log import AccessLog
 from history.records import Customer
 from hotline.web.api.context import ApiServices
 from hotline.web.api.endpoints import Answer, Call, Operation, Reply
-from hotline.web.api.schemas import CustomerExport, EraseIn, ErasureOut, EventList, EventsQuery
+from hotline.web.api.schemas import (
+    AccessList,
+    AccessOut,
+    AccessQuery,
+    CustomerExport,
+    EraseIn,
+    ErasureOut,
+    EventList,
+    EventsQuery,
+)
 from hotline.web.tokens import Scope
 
 log = logging.getLogger(__name__)
@@ -26,6 +38,7 @@ class AdminEndpoints:
         self.repository = services.repository
         self.idempotency = services.idempotency
         self.writer = services.writer
+        self.access_log = AccessLog(services.repository.engine)
 
     def operations(self) -> list[Operation]:
         return [
@@ -64,7 +77,36 @@ class AdminEndpoints:
                 "The customer's interactions stay, anonymous, for the KPIs.",
                 example={"by": "dpo-maria", "reason": "erasure request 2026-117"},
             ),
+            Operation(
+                "GET",
+                "/access-log",
+                "readAccessLog",
+                "Who read which customer's data, oldest first",
+                self.access,
+                (Answer(200, "Records after `after_id`.", AccessList),),
+                scopes=PRIVACY,
+                query=AccessQuery,
+                description="Filter by `customer_id`, by `actor` (a user's or a token's name) "
+                "and by time (`since` included, `until` excluded); read on with "
+                "`after_id=next_after_id`. Every read of a customer's data by a token, a "
+                "signed-in user or a shell command is recorded; the records are kept "
+                "`privacy.access_log_retention_days`.",
+            ),
         ]
+
+    async def access(self, call: Call) -> Reply:
+        query = call.query_as(AccessQuery)
+        records = await self.access_log.query(
+            customer_id=query.customer_id,
+            actor=query.actor,
+            since=query.since,
+            until=query.until,
+            after_id=query.after_id,
+            limit=query.limit,
+        )
+        last = records[-1].id if records else query.after_id
+        items = [AccessOut(**asdict(record)) for record in records]
+        return Reply(200, AccessList(items=items, next_after_id=last))
 
     async def events(self, call: Call) -> Reply:
         query = call.query_as(EventsQuery)
@@ -80,7 +122,8 @@ class AdminEndpoints:
     async def export(self, call: Call) -> Reply:
         exported = await self.repository.export_customer(call.ids["customer_id"])
         log.info("customer %d exported with token %r", call.ids["customer_id"], call.caller.name)
-        return Reply(200, CustomerExport.model_validate(exported))
+        customer_id = int(exported["customer"]["id"])
+        return Reply(200, CustomerExport.model_validate(exported), customers=(customer_id,))
 
     async def erase(self, call: Call) -> Reply:
         body = call.body_as(EraseIn)

@@ -255,7 +255,7 @@ class ConversationEndpoints:
         page = await self.conversations.thread(
             call.ids["conversation_id"], limit=query.limit, before=query.before, after=query.after
         )
-        return Reply(200, page)
+        return Reply(200, page, customers=(page.conversation.customer_id,))
 
     # messages
 
@@ -317,7 +317,8 @@ class ConversationEndpoints:
         found, data = await self.conversations.read_attachment(
             call.ids["conversation_id"], call.ids["message_id"], call.ids["attachment_id"]
         )
-        return Reply(200, data, _download_headers(found))
+        conversation = await self.conversations.get_conversation(call.ids["conversation_id"])
+        return Reply(200, data, _download_headers(found), customers=(conversation.customer_id,))
 
     # helpers
 

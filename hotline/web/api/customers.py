@@ -139,7 +139,8 @@ class CustomerEndpoints:
             found = await self.repository.find_customer(kind, value)
         except InvalidIdentity as error:
             raise invalid(["query", kind.value], error.reason, "invalid_identity") from None
-        return Reply(200, CustomerList(items=[] if found is None else [found]))
+        items = [] if found is None else [found]
+        return Reply(200, CustomerList(items=items), customers=tuple(c.id for c in items))
 
     async def create(self, call: Call) -> Reply:
         new = call.body_as(NewCustomer)
@@ -152,7 +153,8 @@ class CustomerEndpoints:
         return Reply(201, created, customer_location(created.id))
 
     async def get(self, call: Call) -> Reply:
-        return Reply(200, await self.repository.get_customer(call.ids["customer_id"]))
+        customer = await self.repository.get_customer(call.ids["customer_id"])
+        return Reply(200, customer, customers=(customer.id,))
 
     async def update(self, call: Call) -> Reply:
         change = call.body_as(CustomerUpdate)

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import hdrs, web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from hotline.web.access import AccessTrail
 from hotline.web.api.auth import Authenticator
 from hotline.web.api.errors import (
     BAD_JSON,
@@ -85,6 +86,9 @@ class Reply:
     status: int
     payload: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: The customers whose data this reply carries: each read is put in the access log
+    #: (``hotline.web.access``) with the token that read it.
+    customers: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,9 +175,16 @@ class Operation:
 class Gateway:
     """Authenticate, check scopes, parse, call the handler, render the reply."""
 
-    def __init__(self, authenticator: Authenticator, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        max_body_bytes: int,
+        access: AccessTrail | None = None,
+    ) -> None:
         self._auth = authenticator
         self.max_body_bytes = max_body_bytes
+        self._access = access
 
     def bind(self, op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -191,6 +202,16 @@ class Gateway:
                 except ValidationError as error:
                     raise from_validation(error, "body") from None
             reply = await op.handler(Call(request, token, ids, query, body, key))
+            if reply.customers and token is not None and self._access is not None:
+                self._access.record(
+                    actor=token.name,
+                    actor_kind="token",
+                    role=" ".join(sorted(s.value for s in token.scopes)),
+                    customer_ids=reply.customers,
+                    what=op.name,
+                    route=op.full_path,
+                    address=request.remote,
+                )
             return render(op, reply)
 
         return handle

@@ -245,10 +245,12 @@ class InteractionEndpoints:
     # reads and updates
 
     async def get(self, call: Call) -> Reply:
-        return Reply(200, await self.repository.get_interaction(call.ids["interaction_id"]))
+        found = await self.repository.get_interaction(call.ids["interaction_id"])
+        return Reply(200, found, customers=(found.customer_id,))
 
     async def get_by_ref(self, call: Call) -> Reply:
-        return Reply(200, await self._by_ref(call))
+        found = await self._by_ref(call)
+        return Reply(200, found, customers=(found.customer_id,))
 
     async def update(self, call: Call) -> Reply:
         target = call.ids["interaction_id"]

@@ -258,6 +258,39 @@ class FcrRateOut(BaseModel):
     rate: float | None
 
 
+class AccessQuery(_Query):
+    """The access log filtered by customer, by reader (a user or token name) and by time."""
+
+    customer_id: Id | None = None
+    actor: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    after_id: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class AccessOut(BaseModel):
+    """One read of a customer's data: who (``actor_kind`` user, token or cli, with the
+    user's role or the token's scopes), what (the operation or page and the route's
+    template), when and from which address."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    role: str
+    customer_id: int
+    what: str
+    route: str
+    address: str | None
+
+
+class AccessList(BaseModel):
+    items: list[AccessOut]
+    #: Pass as ``after_id`` to read on (the last id of this page, or the one given).
+    next_after_id: int
+
+
 class EventList(BaseModel):
     items: list[Event]
     #: Pass as ``after_seq`` to read on (the last seq of this page, or the one given).

@@ -32,6 +32,7 @@ from aiohttp import web
 from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
+from hotline.web.access import AccessTrail
 from hotline.web.api import errors
 from hotline.web.api.admin import AdminEndpoints
 from hotline.web.api.auth import Authenticator
@@ -60,10 +61,13 @@ class HistoryApi:
         tokens: TokenStore | None = None,
         conversations: Conversations | None = None,
         intake: ConversationIntake | None = None,
+        access: AccessTrail | None = None,
     ) -> None:
         """``conversations`` carries the configured message caps (default ones otherwise);
         attachments are served when ``repository`` has an attachment store. ``intake``
-        routes what the conversation endpoints store (none: nothing is routed)."""
+        routes what the conversation endpoints store (none: nothing is routed). ``access``
+        records every read of a customer's data with the token that made it."""
+        self.access = access
         self.settings = settings or ApiSettings()
         clock = repository.context.clock
         self.tokens = tokens or TokenStore(repository.engine, clock=clock)
@@ -123,7 +127,9 @@ class HistoryApi:
             middlewares=middlewares,
             client_max_size=self.settings.max_body_bytes + 1,
         )
-        gateway = Gateway(self.authenticator, max_body_bytes=self.settings.max_body_bytes)
+        gateway = Gateway(
+            self.authenticator, max_body_bytes=self.settings.max_body_bytes, access=self.access
+        )
         # Literal paths first: /interactions/by-ref must not be taken for an id.
         for op in sorted(self.operations, key=lambda o: (o.path.count("{"), o.path)):
             app.router.add_route(op.method, op.path, gateway.bind(op), name=op.name)

@@ -97,27 +97,28 @@ class TimelineEndpoints:
             cursor=query.cursor,
             channels=query.channel or None,
         )
-        return Reply(200, page)
+        return Reply(200, page, customers=(call.ids["customer_id"],))
 
     async def open_issues(self, call: Call) -> Reply:
         limit = call.query_as(ListQuery).limit
         items = await self.repository.open_issues(call.ids["customer_id"], limit=limit)
-        return Reply(200, InteractionList(items=items))
+        return Reply(200, InteractionList(items=items), customers=(call.ids["customer_id"],))
 
     async def recent_contacts(self, call: Call) -> Reply:
         query = call.query_as(RecentQuery)
         items = await self.repository.recent_contacts(
             call.ids["customer_id"], days=query.days, limit=query.limit
         )
-        return Reply(200, RecentContacts(days=query.days, repeat=bool(items), items=items))
+        recent = RecentContacts(days=query.days, repeat=bool(items), items=items)
+        return Reply(200, recent, customers=(call.ids["customer_id"],))
 
     async def last_agent(self, call: Call) -> Reply:
         last = await self.repository.last_agent(call.ids["customer_id"])  # 404 if unknown
-        return Reply(200, LastAgentOut(last_agent=last))
+        return Reply(200, LastAgentOut(last_agent=last), customers=(call.ids["customer_id"],))
 
     async def notes(self, call: Call) -> Reply:
         notes = await self.repository.customer_notes(call.ids["customer_id"])
-        return Reply(200, NoteList(items=notes))
+        return Reply(200, NoteList(items=notes), customers=(call.ids["customer_id"],))
 
     async def fcr_rate(self, call: Call) -> Reply:
         query = call.query_as(FcrRateQuery)

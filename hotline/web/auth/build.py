@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.web.auth.guard import WebAuth
 from hotline.web.auth.sessions import SessionStore
 from hotline.web.auth.throttle import LoginThrottle
+from hotline.web.auth.two_factor import TwoFactorPolicy
 from hotline.web.auth.users import UserStore
 
 #: Set to 1/true/yes when the pages are served over https (directly or behind a proxy):
@@ -24,9 +25,17 @@ def build_web_auth(
     environ: Mapping[str, str] | None = None,
     *,
     throttle: LoginThrottle | None = None,
+    two_factor: TwoFactorPolicy | None = None,
+    https: bool = False,
 ) -> WebAuth:
+    """``https``: the server itself speaks TLS (``web.tls``), so cookies are ``Secure``."""
     env = os.environ if environ is None else environ
-    secure = env.get(SECURE_COOKIES_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+    secure = https or env.get(SECURE_COOKIES_VARIABLE, "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
     try:
         idle_min = float(env.get(SESSION_IDLE_VARIABLE, "") or 480)
     except ValueError:
@@ -36,4 +45,5 @@ def build_web_auth(
         sessions=SessionStore(idle_s=max(1.0, idle_min) * 60),
         throttle=throttle or LoginThrottle(),
         secure_cookies=secure,
+        two_factor=two_factor or TwoFactorPolicy(),
     )

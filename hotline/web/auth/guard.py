@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from hotline.web.auth.sessions import COOKIE, Session, SessionStore
+from hotline.web.auth.sessions import COOKIE, PendingSignIns, Session, SessionStore
 from hotline.web.auth.throttle import LoginThrottle
+from hotline.web.auth.two_factor import TwoFactorPolicy
 from hotline.web.auth.users import Role, UserStore
 from hotline.web.i18n import LANGUAGES, page_language, script_catalog, translate
 from hotline.web.templates import Safe, escape, render
@@ -34,6 +35,10 @@ class WebAuth:
     sessions: SessionStore
     throttle: LoginThrottle
     secure_cookies: bool = False
+    #: Who must sign in with a TOTP code (``web.sign_in.two_factor``).
+    two_factor: TwoFactorPolicy = field(default_factory=TwoFactorPolicy)
+    #: Sign-ins whose password was right, waiting for their code.
+    pending: PendingSignIns = field(default_factory=PendingSignIns)
 
 
 AUTH = web.AppKey("hotline_web_auth", WebAuth)
@@ -51,6 +56,8 @@ _NAV = {
 
 
 _CURRENT = ' aria-current="true"'
+#: Where a user whose role requires two-factor sign-in sets it up.
+ENROLMENT_PAGE = "/account/two-factor"
 
 
 def _session(request: web.Request) -> Session | None:
@@ -113,7 +120,9 @@ def _wants_json(request: web.Request) -> bool:
     return request.path.startswith("/page-api/") or request.path.startswith("/ws/")
 
 
-def requires(*roles: Role) -> Callable[[Handler], Handler]:
+def requires(*roles: Role, enrolling: bool = False) -> Callable[[Handler], Handler]:
+    """``enrolling``: the handler also answers a session that must set up two-factor
+    sign-in first (the set-up page itself, sign-out); every other one sends it there."""
     allowed = frozenset(roles)
 
     def decorate(handler: Handler) -> Handler:
@@ -135,6 +144,12 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
                     role=session.user.role,
                 )
                 return page(request, "Forbidden", body, status=403)
+            if session.must_enrol and not enrolling:
+                if _wants_json(request):
+                    return web.json_response(
+                        {"error": "set up two-factor sign-in first"}, status=403
+                    )
+                raise web.HTTPSeeOther(ENROLMENT_PAGE)
             if request.path.startswith("/ws/") and not _same_origin(request):
                 return web.json_response({"error": "cross-site WebSocket refused"}, status=403)
             if request.method not in _SAFE_METHODS and not await _csrf_ok(request, session):

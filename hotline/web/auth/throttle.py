@@ -13,6 +13,12 @@ gets ``per_user_address`` tries per address per window against one name, which a
 salted hash and a 10-character minimum keep far from useful. Admins lift a block at once
 (``unblock``) from the users page.
 
+Two-factor codes (``reserve(..., code=True)``) count toward the same two limits, and also
+toward ``per_user_codes`` per user alone, from every address: whoever types codes already
+has the password, so that limit cannot be used to keep a stranger's account out, and it
+holds a guesser spread over many addresses to a few codes per window
+(``two_factor.MAX_FAILURES`` then stops codes altogether).
+
 The table holds at most ``max_keys`` keys: expired ones go first, then the least recently
 used keys that block nobody; a block is only dropped when every key in the table is one,
 oldest first (it would soonest have expired).
@@ -32,6 +38,7 @@ _EVICTION_SCAN = 64
 
 _PAIR = "pair"
 _ADDRESS = "address"
+_CODE = "code"
 Key = tuple[str, str, str]
 
 
@@ -63,8 +70,10 @@ class Attempt:
     """One reserved sign-in attempt: say how it ended (``failed``/``succeeded``), or leave
     the ``with`` block (an error while checking: the reservation is returned uncounted)."""
 
-    def __init__(self, throttle: LoginThrottle, address: str, user: str) -> None:
-        self._throttle, self.address, self.user = throttle, address, user
+    def __init__(
+        self, throttle: LoginThrottle, address: str, user: str, keys: tuple[Key, ...]
+    ) -> None:
+        self._throttle, self.address, self.user, self.keys = throttle, address, user, keys
         self._open = True
 
     def failed(self) -> None:
@@ -92,11 +101,12 @@ class LoginThrottle:
         *,
         per_user_address: int = 5,
         per_address: int = 10,
+        per_user_codes: int = 5,
         window_s: float = 300.0,
         max_keys: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._limits = {_PAIR: per_user_address, _ADDRESS: per_address}
+        self._limits = {_PAIR: per_user_address, _ADDRESS: per_address, _CODE: per_user_codes}
         self._window_s = window_s
         self._max_keys = max_keys
         self._clock = clock
@@ -105,18 +115,20 @@ class LoginThrottle:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def reserve(self, address: str, user: str) -> Attempt:
-        """Count an attempt now (before the password is checked); ``Throttled`` if either
-        limit is reached by failures and attempts in flight."""
+    def reserve(self, address: str, user: str, *, code: bool = False) -> Attempt:
+        """Count an attempt now (before the password, or with ``code`` the two-factor code,
+        is checked); ``Throttled`` if a limit is reached by failures and attempts in flight."""
         user = user.lower()
         now = self._clock()
-        keys = (_pair(address, user), _address(address))
+        keys: tuple[Key, ...] = (_pair(address, user), _address(address))
+        if code:
+            keys = (*keys, _code(user))
         wait = max(self._wait(key, now) for key in keys)
         if wait > 0:
             raise Throttled(wait)
         for key in keys:
             self._entry(key, now).in_flight += 1
-        return Attempt(self, address, user)
+        return Attempt(self, address, user, keys)
 
     def blocked(self, address: str, user: str) -> float:
         """Seconds until ``user`` may try again from ``address``; 0 when it may now."""
@@ -132,7 +144,7 @@ class LoginThrottle:
             wait = self._wait(key, now)
             if wait > 0:
                 kind, address, user = key
-                found.append(Block(address, user if kind == _PAIR else None, wait))
+                found.append(Block(address, user if kind != _ADDRESS else None, wait))
         return sorted(found, key=lambda b: (b.address, b.user or ""))
 
     def unblock(self, *, user: str | None = None, address: str | None = None) -> int:
@@ -142,7 +154,7 @@ class LoginThrottle:
         cleared = 0
         for key in list(self._entries):
             kind, key_address, key_user = key
-            mine = (user is not None and kind == _PAIR and key_user == user) or (
+            mine = (user is not None and kind in (_PAIR, _CODE) and key_user == user) or (
                 address is not None and key_address == address
             )
             if mine:
@@ -160,22 +172,24 @@ class LoginThrottle:
     def _finish(self, attempt: Attempt, *, failed: bool | None) -> None:
         now = self._clock()
         pair, address = _pair(attempt.address, attempt.user), _address(attempt.address)
-        for key in (pair, address):
+        for key in attempt.keys:
             entry = self._entries.get(key)
             if entry is not None and entry.in_flight > 0:
                 entry.in_flight -= 1
         if failed:
-            for key in (pair, address):
+            for key in attempt.keys:
                 self._entry(key, now).failures.append((now, attempt.user))
         elif failed is False:
-            # A right password: the user's earlier typos from here no longer count.
-            entry = self._entries.get(pair)
-            if entry is not None:
-                entry.failures.clear()
+            # Signed in: the user's earlier typos from here no longer count (a right code
+            # also clears the run of wrong codes; a right password alone does not).
+            for key in (pair, *(k for k in attempt.keys if k[0] == _CODE)):
+                entry = self._entries.get(key)
+                if entry is not None:
+                    entry.failures.clear()
             entry = self._entries.get(address)
             if entry is not None:
                 entry.failures = deque(f for f in entry.failures if f[1] != attempt.user)
-        for key in (pair, address):
+        for key in attempt.keys:
             self._drop_if_idle(key)
 
     def _wait(self, key: Key, now: float) -> float:
@@ -232,3 +246,7 @@ def _pair(address: str, user: str) -> Key:
 
 def _address(address: str) -> Key:
     return (_ADDRESS, address, "")
+
+
+def _code(user: str) -> Key:
+    return (_CODE, "", user)

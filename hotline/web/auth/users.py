@@ -12,13 +12,14 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from history.context import Clock, utc_now
-from history.models import WebUserRow
+from history.models import RecoveryCodeRow, WebUserRow
 from history.store import writing_sessions
+from hotline.web.auth.two_factor import TwoFactorStore
 from hotline.workers import WorkPool
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
@@ -45,6 +46,8 @@ class User:
     agent_id: str | None
     #: A supervisor's phone, where listen/whisper/barge calls ring.
     endpoint: str | None = None
+    #: Signs in with a TOTP code after the password (``two_factor``).
+    two_factor: bool = False
 
 
 def password_pool() -> WorkPool:
@@ -72,6 +75,10 @@ class UserStore:
         self._writes = writing_sessions(engine)
         # Verifying against this when the name is unknown keeps the timing the same.
         self._dummy_hash = self._hasher.hash("not a password of anyone")
+        #: Users' second factor (TOTP secrets, recovery codes), hashed in the same pool.
+        self.two_factor = TwoFactorStore(
+            engine, hasher=self._hasher, hashing=self.hashing, clock=clock
+        )
 
     async def add(
         self,
@@ -116,6 +123,26 @@ class UserStore:
         if getattr(result, "rowcount", 0) != 1:
             raise UserError(f"no user named {name!r}")
 
+    async def remove(self, name: str) -> bool:
+        """Delete the user with everything kept for them (two-factor secret, recovery
+        codes). The audit log keeps their name as the actor of what they did."""
+        async with self._writes() as session, session.begin():
+            row = (
+                await session.execute(select(WebUserRow).where(WebUserRow.name == name))
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            await session.execute(delete(RecoveryCodeRow).where(RecoveryCodeRow.user_id == row.id))
+            await session.delete(row)
+        return True
+
+    async def get(self, name: str) -> User | None:
+        async with self._reads() as session:
+            row = (
+                await session.execute(select(WebUserRow).where(WebUserRow.name == name))
+            ).scalar_one_or_none()
+        return None if row is None or row.disabled_at is not None else _user(row)
+
     async def list(self) -> list[User]:
         async with self._reads() as session:
             rows = await session.execute(select(WebUserRow).order_by(WebUserRow.name))
@@ -151,4 +178,4 @@ def check_password(password: str) -> None:
 
 
 def _user(row: WebUserRow) -> User:
-    return User(row.name, Role(row.role), row.agent_id, row.endpoint)
+    return User(row.name, Role(row.role), row.agent_id, row.endpoint, row.totp_secret is not None)

@@ -153,6 +153,7 @@
     ws.onmessage = (m) => {
       const a = JSON.parse(m.data).agent;
       if (!a) return;
+      document.dispatchEvent(new CustomEvent("hotline:agent", { detail: a })); // agent_call.js
       if (a.name) $("agent-name").textContent = a.name;
       const state = T(a.state);
       $("state").textContent = state === a.state ? a.state.replace(/_/g, " ") : state;

@@ -1,7 +1,7 @@
 """Voicemails and follow-ups: two more channels of interactions and of their messages.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2027-02-01
 
 Only the channel CHECK constraints change, to a wider list. PostgreSQL alters them in
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,120 @@
+"""The agent page's call control routes (hotline/web/agent/call_routes.py) on the shipped
+service over the emulated Asterisk: an agent controls only their own call, a supervisor
+may hang up any agent's call, and every POST needs the page's CSRF token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from history.inputs import InteractionRef
+from tests.web.support import Stack, running, signed_in
+from tests.web.test_agent import call_for_agent_1001, jar
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running(tmp_path, ring_s=0.5) as live:  # phones answer; calls talk long
+        yield live
+
+
+async def post(
+    http: Any, stack: Stack, path: str, csrf: str | None, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    headers = {} if csrf is None else {"X-CSRF-Token": csrf}
+    async with http.post(stack.url + path, json=body or {}, headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def on_call(stack: Stack, agent_id: str) -> None:
+    async with asyncio.timeout(10):
+        while stack.service.acd.agent(agent_id).state.value != "on_call":  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> None:
+    stack.service.acd.pause("1005", "test")  # billing's agent: 1002, once made ready
+    call_id = await call_for_agent_1001(stack)
+    await on_call(stack, "1001")
+    async with jar() as http:
+        csrf = await signed_in(http, stack.url, "1001")
+        async with http.get(stack.url + "page-api/agent/call") as response:
+            state = await response.json()
+        assert state["call_id"] == call_id
+        assert (state["muted"], state["on_hold"], state["transferring"]) == (False, False, None)
+        assert "billing" in state["queues"]
+        assert {a["agent_id"] for a in state["agents"]} == {"1002", "1003", "1004", "1005"}
+
+        status, muted = await post(http, stack, "page-api/agent/call/mute", csrf, {"on": True})
+        assert (status, muted["muted"]) == (200, True)
+        leg = stack.emulator.pbx.find(stack.service.acd.agent("1001").channel or "")
+        assert leg is not None
+        assert leg.muted == {"in"}
+
+        status, refused = await post(
+            http, stack, "page-api/agent/call/transfer", csrf, {"queue": "nowhere"}
+        )
+        assert (status, refused["error"]) == (409, "no queue 'nowhere'")
+        status, _ = await post(
+            http,
+            stack,
+            "page-api/agent/call/transfer",
+            csrf,
+            {"queue": "billing", "call_id": call_id},
+        )
+        assert status == 200
+        async with asyncio.timeout(10):
+            while stack.service.acd.agent("1001").state.value == "on_call":  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        async with asyncio.timeout(10):
+            while stack.service.acd.call(f"{call_id}-t1") is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        call = stack.service.acd.call(f"{call_id}-t1")
+        assert call is not None
+        assert call.queue == "billing"
+        status, refused = await post(http, stack, "page-api/agent/call/hangup", csrf)
+        assert (status, refused["error"]) == (409, "not on a call")
+    # Bob takes the transferred call: his screen-pop and wrap-up are the call's interaction
+    stack.service.acd.ready("1002")
+    await on_call(stack, "1002")
+    assert stack.service.acd.agent("1002").call_id == f"{call_id}-t1"
+    await stack.service.interactions.flush()
+    async with jar() as bob:
+        csrf = await signed_in(bob, stack.url, "1002")
+        async with bob.get(stack.url + f"page-api/agent/calls/{call_id}-t1") as response:
+            popped = await response.json()
+        assert popped["interaction"]["idempotency_key"] == call_id
+        assert popped["interaction"]["agent"] == "1002"
+        body = {"disposition": "billing fixed", "status": "resolved", "note": "refund sent"}
+        status, _ = await post(bob, stack, f"page-api/agent/calls/{call_id}-t1/wrapup", csrf, body)
+        assert status == 200
+    await stack.service.history_writer.flush()
+    found = await stack.service.history.get_interaction(
+        InteractionRef(source="hotline", idempotency_key=call_id)
+    )
+    assert found.disposition == "billing fixed"
+
+
+async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stack) -> None:
+    await call_for_agent_1001(stack)
+    await on_call(stack, "1001")
+    async with jar() as other, jar() as supervisor:
+        csrf = await signed_in(other, stack.url, "1002")
+        status, refused = await post(other, stack, "page-api/agent/call/hangup", csrf)
+        assert (status, refused["error"]) == (409, "not on a call")  # 1002's own: none
+        status, _ = await post(other, stack, "page-api/agents/1001/hangup", csrf)
+        assert status == 403  # an agent cannot end a colleague's call
+        assert stack.service.acd.agent("1001").state.value == "on_call"
+
+        sam = await signed_in(supervisor, stack.url, "sam")
+        status, _ = await post(supervisor, stack, "page-api/agents/1001/hangup", None)
+        assert status == 403  # no CSRF token
+        status, done = await post(supervisor, stack, "page-api/agents/1001/hangup", sam)
+        assert (status, done) == (200, {"ok": True})
+        async with asyncio.timeout(10):
+            while stack.service.acd.agent("1001").state.value == "on_call":  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
