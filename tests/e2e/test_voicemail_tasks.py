@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from history.access_log import AccessLog
 from history.inputs import Channel, Status
 from history.records import Interaction
 from hotline.app import Hotline
@@ -160,6 +161,12 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
         done = await service.history.get_interaction(conversation.id)
         customer_id = done.customer_id
         assert customer_id is not None
+        reads = AccessLog(service.store)
+        for _ in range(200):  # written through the history writer, group-committed
+            listened = await reads.query(customer_id=customer_id)
+            if listened:
+                break
+            await asyncio.sleep(0.02)
         token = await stack.token("history:read")
         timeline = await stack.get_json(f"/customers/{customer_id}/timeline", token)
         export = await service.history.export_customer(customer_id)
@@ -185,6 +192,8 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
     }
     assert channels == {("voice", call_id), ("voicemail", call_id)}
     assert [n["body"] for n in export["notes"]] == ["Refund promised"]
+    # who listened to the recording is in the access log (only its agent could)
+    assert [(r.actor, r.what) for r in listened] == [("1002", "a conversation's file")]
     exported: list[dict[str, Any]] = export["messages"]
     assert [a["storage_ref"] for a in exported[0]["attachments"]] == [stored[0].storage_ref]
     assert erased.attachment_refs == (stored[0].storage_ref,)
