@@ -28,6 +28,7 @@ __all__ = [
     "CUSTOMER_LEFT",
     "CUT_BY_ASTERISK",
     "EMAIL",
+    "FOLLOW_UP",
     "HANDED_TO_FALLBACK",
     "TASK_DONE",
     "TRANSFER",
@@ -49,6 +50,8 @@ CALLBACK: Final = "callback"
 CHAT: Final = "chat"
 EMAIL: Final = "email"
 VOICEMAIL: Final = "voicemail"
+#: A callback that never reached the customer, to follow up another way.
+FOLLOW_UP: Final = "follow_up"
 #: A transferred call's next segment, as the figures count it (routed as ``voice``).
 TRANSFER: Final = "transfer"
 #: The channels an agent's one voice seat serves (their phone: one at a time, real time);

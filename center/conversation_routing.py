@@ -6,6 +6,10 @@ is a ``technical_fault`` as a caller saying it would be; the customer's history 
 tier, open issues, repeat contact and last agent, as caller ID does for a call. The queue
 is the call type's in ``channels.yaml`` (else the default), so the same priority, skills and
 strategies route every channel.
+
+A contact that arrives already understood keeps what was found (``KeptRouting``): a
+voicemail waits in the queue its call was in, with its intent and call type, whatever the
+words of its message ("Voicemail, 23.4 s") would say.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from acd.calls import CallerCard, CallFacts, IncomingCall
 from ivr.callers import CallerProfile
 from ivr.flow.ports import IntentResult
 
-__all__ = ["ConversationRouting", "task_of"]
+__all__ = ["ConversationRouting", "KeptRouting", "task_of"]
 
 #: How much of the first message the agent's card and the supervisor's page show.
 PREVIEW_CHARS = 280
@@ -37,6 +41,16 @@ class ConversationRouting:
         return self.queues.get(call_type or "", self.default_queue)
 
 
+@dataclass(frozen=True, slots=True)
+class KeptRouting:
+    """The queue, intent and call type a contact brings from where it began (a voicemail's
+    call, a callback request): its task is routed by them, its words not classified."""
+
+    queue: str | None = None
+    intent: str | None = None
+    call_type: str | None = None
+
+
 def task_of(
     task_id: str,
     channel: str,
@@ -47,15 +61,22 @@ def task_of(
     profile: CallerProfile | None,
     who: str | None,
     now: dt.datetime,
+    kept: KeptRouting | None = None,
 ) -> IncomingCall:
-    """The ACD task for a conversation whose latest customer message is ``text``."""
+    """The ACD task for a conversation whose latest customer message is ``text`` (routed by
+    ``kept`` instead of ``match`` when given)."""
     days: float | None = None
     if profile is not None and profile.last_contact_at is not None:
         days = max((now - profile.last_contact_at).total_seconds() / 86_400, 0.0)
     known = match is not None and match.known
     call_type = match.call_type if match is not None else None
+    intent = match.intent if known and match is not None else None
+    queue = routing.queue_for(call_type)
+    if kept is not None:
+        intent, call_type = kept.intent, kept.call_type
+        queue = kept.queue or routing.queue_for(call_type)
     facts = CallFacts(
-        intent=match.intent if known and match is not None else None,
+        intent=intent,
         call_type=call_type,
         tier=profile.tier if profile is not None else None,
         complexity=match.complexity if match is not None else 0,
@@ -74,7 +95,7 @@ def task_of(
     )
     return IncomingCall(
         call_id=task_id,
-        queue=routing.queue_for(call_type),
+        queue=queue,
         facts=facts,
         preferred_agent=profile.last_agent if profile is not None else None,
         caller=card,

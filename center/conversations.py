@@ -19,6 +19,11 @@ desktop go through this one object:
 A conversation has at most one task in the ACD at a time (``<channel>-<conversation>.<n>``);
 a customer writing again after a postponement queues the next one. The desk is the
 ``history.conversations.ConversationIntake`` of the REST API too.
+
+Some channels carry *work* rather than a conversation (``register_work_channel``: a
+voicemail to listen to, a callback that failed to follow up): their task waits in the queue,
+with the intent and call type, its conversation was opened with (the call's, kept), and an
+agent cannot answer them in writing (``DeskError``): they call back or note what they did.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from acd.events import (
 )
 from acd.router import RoutingError
 from acd.workload import StaleTask, TaskPhase
-from center.conversation_routing import ConversationRouting, task_of
+from center.conversation_routing import ConversationRouting, KeptRouting, task_of
 from center.service import AcdService
 from history.attachments import AttachmentData
 from history.conversations import Conversations
@@ -153,6 +158,7 @@ class ConversationDesk:
         self._updates = updates or conversations.repository.update_interaction
         self._outlets: dict[str, Outlet] = {}
         self._module_channels: set[str] = set()
+        self._work_channels: set[str] = set()
         self._message_ids: dict[str, Callable[[], str]] = {}
         self._subscribers: list[Callable[[DeskEvent], None]] = []
         self._live: dict[int, _Live] = {}  # conversation -> its task
@@ -180,6 +186,15 @@ class ConversationDesk:
         them by webhook and reports their delivery over the API: they stay ``queued``
         until it does."""
         self._module_channels.add(channel)
+
+    def register_work_channel(self, channel: str) -> None:
+        """``channel`` carries work, not a conversation (see the module's doc): its tasks
+        keep the queue and intent their conversation was opened with, and take no written
+        reply."""
+        self._work_channels.add(channel)
+
+    def is_work_channel(self, channel: str) -> bool:
+        return channel in self._work_channels
 
     def subscribe(self, listener: Callable[[DeskEvent], None]) -> Callable[[], None]:
         self._subscribers.append(listener)
@@ -316,6 +331,11 @@ class ConversationDesk:
             raise DeskError(f"conversation {conversation_id} is not open with an agent")
         if self._acd.distributor.workload.holder(live.task_id) != agent_id:
             raise DeskError(f"conversation {conversation_id} is not agent {agent_id}'s")
+        if live.channel in self._work_channels:
+            raise DeskError(
+                f"a {live.channel} task takes no written reply: call the customer back"
+                " or add a note"
+            )
         if external_id is None and (make := self._message_ids.get(live.channel)) is not None:
             external_id = make()
         appended = await self._store.append_message(
@@ -389,7 +409,10 @@ class ConversationDesk:
             )
         )
         routing = self._routing
-        if live is None and message.author_kind is AuthorKind.CUSTOMER:
+        # a work channel's task may be brought by hotline itself (a failed callback)
+        work = str(conversation.channel) in self._work_channels
+        brought = message.direction is Direction.IN and work
+        if live is None and (message.author_kind is AuthorKind.CUSTOMER or brought):
             if conversation.id in routing:  # another message of it is being routed now
                 return
             routing.add(conversation.id)
@@ -405,7 +428,9 @@ class ConversationDesk:
         profile = await self._profile(conversation)
         language = (profile.language if profile is not None else None) or self.routing.language
         text = "\n".join(t for t in (message.subject, message.body) if t)
-        match = self._classify(text, language) if self._classify and text.strip() else None
+        kept = self._kept(conversation)
+        classify = self._classify if kept is None else None
+        match = classify(text, language) if classify and text.strip() else None
         made = self._tasks_made.get(conversation.id, 0) + 1
         self._tasks_made[conversation.id] = made
         task = task_of(
@@ -417,6 +442,7 @@ class ConversationDesk:
             profile=profile,
             who=message.author_name,
             now=self._wall(),
+            kept=kept,
         )
         if entry is not None:
             task = replace(task, entry_time=entry)
@@ -442,6 +468,21 @@ class ConversationDesk:
                 ended_at=None,
             ),
         )
+
+    def _kept(self, conversation: Interaction) -> KeptRouting | None:
+        """A work channel's routing, as its conversation was opened (a queue that is gone
+        from the config leaves the choice to the routing)."""
+        if str(conversation.channel) not in self._work_channels:
+            return None
+        queue = conversation.queue
+        if queue is not None and not self._acd.has_queue(queue):
+            log.warning(
+                "conversation %s: queue %r is gone; routed by its call type",
+                conversation.id,
+                queue,
+            )
+            queue = None
+        return KeptRouting(queue, conversation.intent, conversation.call_type)
 
     async def _profile(self, conversation: Interaction) -> CallerProfile | None:
         if self._directory is None or conversation.customer_id is None:

@@ -480,6 +480,12 @@ class HistoryInteractions:
 
         self._update(call_id, build)
 
+    def recording_moved(self, call_id: str, ref: str | None) -> None:
+        """The call's recording is kept at ``ref`` now (a voicemail copied into the
+        attachment store: ``center.voicemail_tasks``), or nowhere (None). Written after
+        every change of the call told before, in order."""
+        self._update(call_id, lambda: InteractionUpdate(recording_ref=ref))
+
     def observe(self, record: EventRecord) -> None:
         """Each ACD event (subscribe this to the ACD's sink): talk, hold and wrap-up times
         as they become known (``center.contact_times``)."""

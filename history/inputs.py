@@ -34,6 +34,10 @@ class Channel(StrEnum):
     EMAIL = "email"
     WHATSAPP = "whatsapp"
     SMS = "sms"
+    #: a voicemail a caller left, a task to listen to (``center.voicemail_tasks``)
+    VOICEMAIL = "voicemail"
+    #: a callback that never reached the customer, a task to follow up (``center.follow_ups``)
+    FOLLOW_UP = "follow_up"
 
 
 class Direction(StrEnum):
@@ -47,8 +51,18 @@ class Status(StrEnum):
     POSTPONED = "postponed"
 
 
-#: The channels whose interactions are conversations: a thread of messages.
-MESSAGING_CHANNELS = frozenset({Channel.CHAT, Channel.EMAIL, Channel.WHATSAPP, Channel.SMS})
+#: The channels whose interactions are conversations: a thread of messages. A voicemail and
+#: a follow-up are threads too (the caller's recording, what happened), worked as tasks.
+MESSAGING_CHANNELS = frozenset(
+    {
+        Channel.CHAT,
+        Channel.EMAIL,
+        Channel.WHATSAPP,
+        Channel.SMS,
+        Channel.VOICEMAIL,
+        Channel.FOLLOW_UP,
+    }
+)
 
 
 class AuthorKind(StrEnum):
@@ -270,6 +284,7 @@ class NewConversation(_Input):
     direction: Direction = Direction.IN
     started_at: UtcTime | None = None
     intent: Label | None = None
+    call_type: Label | None = None
     queue: Label | None = None
     agent: Label | None = None
     reuse: bool = True
@@ -291,6 +306,7 @@ class NewConversation(_Input):
             customer_id=self.customer_id,
             identity=self.identity,
             intent=self.intent,
+            call_type=self.call_type,
             queue=self.queue,
             agent=self.agent,
             status=Status.OPEN,

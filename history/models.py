@@ -65,12 +65,12 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-CHANNELS = ("voice", "chat", "email", "whatsapp", "sms")
+CHANNELS = ("voice", "chat", "email", "whatsapp", "sms", "voicemail", "follow_up")
 IDENTITY_KINDS = ("phone", "email", "chat", "whatsapp", "sms", "sip", "extension")
 DIRECTIONS = ("in", "out")
 STATUSES = ("open", "resolved", "postponed")
 #: The channels whose interactions are conversations: a thread of messages.
-MESSAGING_CHANNELS = ("chat", "email", "whatsapp", "sms")
+MESSAGING_CHANNELS = ("chat", "email", "whatsapp", "sms", "voicemail", "follow_up")
 AUTHOR_KINDS = ("customer", "agent", "bot", "system")
 DELIVERY_STATES = ("queued", "sent", "delivered", "read", "failed")
 

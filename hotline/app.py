@@ -28,9 +28,12 @@ from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
+from center.follow_ups import FollowUpBook, FollowUps
 from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.service import AcdService
+from center.task_callbacks import TaskCallbacks
+from center.voicemail_tasks import VoicemailRecorder, VoicemailTasks
 from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
 from channels.webhooks.delivery import WebhookDispatcher
@@ -75,6 +78,7 @@ from hotline.workers import PoolBusy, WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
+from ivr.flow.nodes import VoicemailStep
 from ivr.flow.ports import IntentResult
 from ivr.intent import build_classifier
 from ivr.intent.classifier import IntentMatch
@@ -165,14 +169,40 @@ class Hotline:
             ssl=ami_tls(config),
             server_hostname=config.ami.tls.server_name,
         )
+        directory = HistoryDirectory(self.history)
+        # Chats, e-mails and messaging conversations: kept, then routed as tasks of the
+        # same ACD (their intent by the IVR's classifier, whichever it is after a reload).
+        self.desk = ConversationDesk(
+            self.conversations,
+            self.acd,
+            _conversation_routing(config),
+            directory=directory,
+            classify=self._classify,
+            updates=self.history_writer.update_interaction,
+        )
+        # Voicemails (the IVR's step, a queue's overflow) and callbacks the dialler gives up
+        # on are tasks of the desk too: a recording to listen to, a customer to follow up.
+        self.voicemails = VoicemailTasks(
+            self.desk,
+            self.conversations,
+            directories=lambda: _voicemail_dirs(self._config),
+            recording_moved=self.interactions.recording_moved,
+        )
+        self.follow_ups = FollowUps(self.desk, self.conversations)
+        calls = VoicemailRecorder(self.interactions, self.voicemails)
         # Booked callbacks: kept in the history store, dialled back through the ACD (agent
         # first, by AMI Originate); pending ones are reloaded when the dialler starts.
         self.callbacks = CallbackDialler(
             self.acd,
-            CallbackStore(self.store, identities=self.history.identities),
+            FollowUpBook(
+                CallbackStore(self.store, identities=self.history.identities), self.follow_ups
+            ),
             self.ami,
             config.waiting,
             interactions=self.interactions,
+        )
+        self.task_callbacks = TaskCallbacks(
+            self.desk, self.conversations, self.callbacks, language=config.ivr.language
         )
         self.ivr: FlowEngine
         # Agents' call control (hang up, blind transfer, mute; hold from their phones):
@@ -183,11 +213,10 @@ class Hotline:
             config.waiting,
             fallback=_fallback(config),
             callbacks=self.callbacks,
-            interactions=self.interactions,
+            interactions=calls,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
             transfers=self.call_control.transfers,
         )
-        directory = HistoryDirectory(self.history)
         self.ivr = FlowEngine(
             build_flow(config.ivr),
             callers=directory,
@@ -196,17 +225,7 @@ class Hotline:
             fallback=_fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
-            on_report=self.interactions.ivr_ended,
-        )
-        # Chats, e-mails and messaging conversations: kept, then routed as tasks of the
-        # same ACD (their intent by the IVR's classifier, whichever it is after a reload).
-        self.desk = ConversationDesk(
-            self.conversations,
-            self.acd,
-            _conversation_routing(config),
-            directory=directory,
-            classify=self._classify,
-            updates=self.history_writer.update_interaction,
+            on_report=calls.ivr_ended,
         )
         # Messaging modules hear of tasks and messages by webhook (when any is configured).
         self.webhooks: WebhookDispatcher | None = None
@@ -257,6 +276,7 @@ class Hotline:
             chat=self.chat,
             desk=self.desk,
             desk_panel=self.desk_panel,
+            task_callbacks=self.task_callbacks,
             call_control=self.call_control,
             access=AccessTrail(
                 AccessLog(self.store),
@@ -369,6 +389,8 @@ class Hotline:
         await self.callbacks.close()
         if self.email is not None:  # mail being stored and replies being sent finish first
             await self.email.close()
+        await self.voicemails.intake.close()  # voicemails and follow-ups being stored too
+        await self.follow_ups.intake.close()
         await self.desk.stop()
         if self._webhook_feed is not None and self.webhooks is not None:
             await self._webhook_feed.drain()
@@ -635,6 +657,13 @@ def _conversation_routing(config: Config) -> ConversationRouting:
         dict(queues.conversations.queues),
         language=config.ivr.language,
     )
+
+
+def _voicemail_dirs(config: Config) -> list[str]:
+    """Where voicemails are recorded (as hotline sees them: the same paths as Asterisk, a
+    shared volume): ``waiting.yaml``'s ``voicemail_dir`` and the IVR's voicemail steps'."""
+    steps = [s.directory for s in config.ivr.nodes.values() if isinstance(s, VoicemailStep)]
+    return [config.waiting.voicemail_dir, *steps]
 
 
 def _message_limits(config: Config) -> MessageLimits:

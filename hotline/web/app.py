@@ -17,6 +17,7 @@ import hotline.web.admin.pages as admin_pages
 from center.call_controller import CallController
 from center.conversations import ConversationDesk
 from center.service import AcdService
+from center.task_callbacks import TaskCallbacks
 from history.access_log import AccessLog
 from history.audit import AuditLog
 from history.conversations import ConversationIntake, Conversations
@@ -64,6 +65,7 @@ def create_web_app(
     desk_panel: DeskPanel | None = None,
     call_control: CallController | None = None,
     access: AccessTrail | None = None,
+    task_callbacks: TaskCallbacks | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -75,7 +77,8 @@ def create_web_app(
     anyone: visitors are anonymous); ``desk`` and ``desk_panel`` the agent page's chats and
     e-mails; ``call_control`` the agent page's call control (and supervisors' hang-up).
     ``access`` records who reads which customer's data (by default, with ``repository``:
-    through ``writer``, never purged)."""
+    through ``writer``, never purged). Voicemails and follow-ups are on the desk too:
+    ``task_callbacks`` books callbacks from them."""
     app = web.Application()
     if access is None and repository is not None:
         clock = repository.context.clock
@@ -116,7 +119,10 @@ def create_web_app(
                 if call_control is not None:
                     call_routes.add_routes(app, call_control)
                 if desk is not None and desk_panel is not None:
-                    DeskRoutes(desk, desk_panel, repository, presence=presence).add_routes(app)
+                    routes = DeskRoutes(
+                        desk, desk_panel, repository, presence=presence, callbacks=task_callbacks
+                    )
+                    routes.add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
             metrics.add_routes(app, hub, tokens)
     return app

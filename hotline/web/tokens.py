@@ -50,6 +50,8 @@ class Scope(StrEnum):
     HISTORY_WRITE_EMAIL = "history:write:email"
     HISTORY_WRITE_WHATSAPP = "history:write:whatsapp"
     HISTORY_WRITE_SMS = "history:write:sms"
+    HISTORY_WRITE_VOICEMAIL = "history:write:voicemail"
+    HISTORY_WRITE_FOLLOW_UP = "history:write:follow_up"
     EVENTS_READ = "events:read"
     #: Export and erasure of a customer's data.
     PRIVACY_ADMIN = "privacy:admin"

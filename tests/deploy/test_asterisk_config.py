@@ -20,6 +20,7 @@ from center.callback_legs import CallbackLegs
 from hotline.ami_events import CONSUMED_EVENTS, EVENT_FILTERS
 from hotline.app import HOTLINE_SCRIPT, Hotline
 from hotline.config import Config, load_config
+from ivr.flow.nodes import VoicemailStep
 from telephony import ami_codec as ami
 from telephony.ami_client import AmiClient
 from telephony.emulator import AsteriskEmulator
@@ -216,6 +217,20 @@ def test_compose_shares_prompts_and_recordings_where_config_says(
     directory = setting.split("=", 1)[1]
     assert ("recordings", directory) in asterisk  # Asterisk records the speech turns...
     assert ("recordings", directory) in hotline  # ...hotline reads them at the same path
+
+
+def test_compose_shares_the_voicemail_directories_with_hotline(
+    config: Config, compose: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    asterisk, hotline = mounts(services["asterisk"]), mounts(services["hotline"])
+    steps = [s.directory for s in config.ivr.nodes.values() if isinstance(s, VoicemailStep)]
+    assert steps  # the shipped flow has a voicemail step
+    for directory in {config.waiting.voicemail_dir, *steps}:
+        shared = {source for source, target in asterisk if target == directory}
+        assert shared, f"Asterisk does not record into {directory}"
+        # hotline reads each voicemail at the same path, to keep it in the history
+        assert {(source, directory) for source in shared} & hotline
 
 
 def test_compose_wires_hotline_to_asterisk_and_the_ami_user(compose: dict[str, Any]) -> None:

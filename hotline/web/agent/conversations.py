@@ -9,6 +9,14 @@ carries only the agent's own.
     POST /page-api/agent/conversations/{id}/decline
     POST /page-api/agent/conversations/{id}/messages   {"text": "...", "ref": "<page's id>"}
     POST /page-api/agent/conversations/{id}/close      {"status": "resolved" | "postponed"}
+    POST /page-api/agent/conversations/{id}/note       {"text": "...", "ref": "<page's id>"}
+    POST /page-api/agent/conversations/{id}/callback   {"number": "+44..." (optional), "ref": "..."}
+    GET  /page-api/agent/conversations/{id}/messages/{id}/attachments/{id}
+
+An attachment is served only to the agent the conversation is with (403 to any other, 401
+signed out): a recording as audio its page can play (``audio/wav``), any other file as a
+download (``application/octet-stream``, never rendered); ids are numbers in the path, the
+file is found by them in the history, never by a name.
 """
 
 from __future__ import annotations
@@ -18,15 +26,29 @@ import contextlib
 import json
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from acd.agent_events import AgentError
 from center.conversations import ConversationDesk, DeskError
-from history.errors import HistoryError, TooLarge, UnknownInteraction
-from history.inputs import InteractionUpdate, Status
+from center.task_callbacks import TaskCallbacks
+from history.attachments import OCTET_STREAM
+from history.conversations import Conversations
+from history.errors import (
+    AttachmentMissing,
+    HistoryError,
+    NotAConversation,
+    TooLarge,
+    UnknownAttachment,
+    UnknownInteraction,
+    UnknownMessage,
+)
+from history.inputs import InteractionUpdate, NewNote, Status
 from history.repository import HistoryRepository
+from hotline.web.access import note_read
 from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
 from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, requires
@@ -41,6 +63,18 @@ DESK_ROUTES: web.AppKey[DeskRoutes] = web.AppKey("hotline_agent_desk")
 MAX_FRAME_BYTES = 8192
 MAX_READ_IDS = 200
 MAX_REF = 64
+MAX_NOTE_CHARS = 20_000
+MAX_NUMBER_CHARS = 32
+#: Recordings the agent's page plays (stored type -> the type it is served as).
+PLAYABLE = {
+    "audio/wav": "audio/wav",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/mpeg": "audio/mpeg",
+    "audio/ogg": "audio/ogg",
+}
+_ID = r"\d{1,18}"
 
 
 class DeskRoutes:
@@ -51,12 +85,15 @@ class DeskRoutes:
         repository: HistoryRepository,
         *,
         presence: DesktopPresence | None = None,
+        callbacks: TaskCallbacks | None = None,
     ) -> None:
         """``presence``: the desk's socket counts as the agent being at their desktop."""
         self.desk = desk
         self.panel = panel
         self.repository = repository
         self.presence = presence
+        self.conversations = Conversations(repository)  # reads only: no caps needed
+        self.callbacks = callbacks
 
     def add_routes(self, app: web.Application) -> None:
         app[DESK_ROUTES] = self
@@ -69,6 +106,12 @@ class DeskRoutes:
             r"/page-api/agent/conversations/{conversation:\d{1,18}}/messages", write
         )
         app.router.add_post(r"/page-api/agent/conversations/{conversation:\d{1,18}}/close", close)
+        base = f"/page-api/agent/conversations/{{conversation:{_ID}}}"
+        app.router.add_post(base + "/note", note)
+        app.router.add_post(base + "/callback", book_callback)
+        app.router.add_get(
+            base + f"/messages/{{message:{_ID}}}/attachments/{{attachment:{_ID}}}", attachment
+        )
 
 
 def _agent_id(request: web.Request) -> str:
@@ -223,3 +266,100 @@ async def close(request: web.Request) -> web.StreamResponse:
     except (AgentError, DeskError) as error:
         return _refused(error)
     return web.json_response({"ok": True})
+
+
+def _holds(routes: DeskRoutes, agent_id: str, conversation: int) -> bool:
+    """Is the conversation with this agent (offered, accepted, or ended by the customer and
+    still theirs to close)?"""
+    if routes.desk.holder(conversation) == agent_id:
+        return True
+    return routes.panel.ended_by_customer(agent_id, conversation)
+
+
+def _not_yours() -> web.Response:
+    return web.json_response({"error": "not your conversation"}, status=403)
+
+
+@requires(Role.AGENT)
+async def attachment(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    if not _holds(routes, agent_id, conversation):
+        return _not_yours()
+    ids = int(request.match_info["message"]), int(request.match_info["attachment"])
+    try:
+        found, data = await routes.conversations.read_attachment(conversation, *ids)
+        owner = (await routes.conversations.get_conversation(conversation)).customer_id
+    except (UnknownMessage, UnknownAttachment, UnknownInteraction, NotAConversation) as error:
+        return _refused(error, 404)
+    except AttachmentMissing as error:
+        return _refused(error, 410)
+    except (SQLAlchemyError, OSError) as error:
+        return _refused(error, 503)
+    note_read(request, [owner], "a conversation's file")  # a recording is the customer's
+    played = PLAYABLE.get(found.content_type)
+    disposition = "inline" if played else "attachment"
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": played or OCTET_STREAM,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@requires(Role.AGENT)
+async def note(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    body = await _body(request)
+    text, ref = body.get("text"), body.get("ref")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
+        return web.json_response({"error": "write the note first"}, status=422)
+    if ref is not None and (not isinstance(ref, str) or not 0 < len(ref) <= MAX_REF):
+        return web.json_response({"error": "ref is a short text"}, status=422)
+    if not _holds(routes, agent_id, conversation):
+        return _not_yours()
+    try:
+        kept = await routes.repository.add_note(
+            NewNote(
+                author=f"agent:{agent_id}",
+                body=text.strip(),
+                interaction_id=conversation,
+                idempotency_key=None if ref is None else f"note-{agent_id}-{ref}",
+            )
+        )
+    except (ValidationError, ValueError) as error:
+        return _refused(error, 422)
+    except (HistoryError, SQLAlchemyError, OSError) as error:
+        return _refused(error, 503)
+    shown_note = {"id": kept.id, "text": kept.body, "at": kept.created_at.isoformat()}
+    return web.json_response({"ok": True, "note": shown_note})
+
+
+@requires(Role.AGENT)
+async def book_callback(request: web.Request) -> web.StreamResponse:
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    body = await _body(request)
+    number, ref = body.get("number") or None, body.get("ref")
+    if number is not None and (not isinstance(number, str) or len(number) > MAX_NUMBER_CHARS):
+        return web.json_response({"error": "the number is a short text"}, status=422)
+    if not isinstance(ref, str) or not 0 < len(ref) <= MAX_REF:
+        return web.json_response({"error": "ref is a short text"}, status=422)
+    if routes.callbacks is None:
+        return web.json_response({"error": "callbacks are not available here"}, status=404)
+    if routes.desk.holder(conversation) != agent_id:
+        return _not_yours()
+    try:
+        booked = await routes.callbacks.book(agent_id, conversation, ref=ref, number=number)
+    except DeskError as error:
+        return _refused(error, 422)
+    except (HistoryError, SQLAlchemyError, OSError) as error:
+        return _refused(error, 503)
+    return web.json_response(
+        {"ok": True, "callback": {"id": booked.call_id, "number": booked.number}}
+    )

@@ -301,6 +301,8 @@ class DeskPanel:
             "customer": await self._customer(conversation, messages),
             "thread": [shown(m) for m in messages],
             "older": page.older is not None,
+            # a voicemail or a follow-up: no written reply; a callback or a note instead
+            "work": self._desk.is_work_channel(str(conversation.channel)),
         }
         if ended is not None:
             card["reason"] = ended
@@ -338,7 +340,17 @@ def shown(message: Message) -> dict[str, Any]:
         "text": message.body,
         "at": message.sent_at.isoformat(),
         "delivery": message.delivery.value,
-        "attachments": [{"name": a.filename, "size": a.size} for a in message.attachments],
+        "attachments": [
+            {
+                "id": a.id,
+                "name": a.filename,
+                "size": a.size,
+                "type": a.content_type,
+                "url": f"/page-api/agent/conversations/{message.conversation_id}"
+                f"/messages/{message.id}/attachments/{a.id}",
+            }
+            for a in message.attachments
+        ],
     }
 
 

@@ -2,8 +2,10 @@
 // The agent's chats and e-mails (any channel the conversation desk routes): offers with the
 // reservation's countdown and Accept / Decline; accepted conversations side by side, each
 // with its thread, the customer's typing, delivery ticks on the agent's messages, a reply box
-// (Enter sends, Shift+Enter is a new line) and Close as resolved / postponed. Live over
-// /ws/agent/desk; every action is a POST with the page's CSRF token. Text is text.
+// (Enter sends, Shift+Enter is a new line) and Close as resolved / postponed. A voicemail or
+// a follow-up (card.work) has no reply box: its recording plays in an <audio> player, and the
+// agent adds a note or books a callback. Live over /ws/agent/desk; every action is a POST
+// with the page's CSRF token. Text is text.
 (function () {
   const T = window.T || ((s) => s);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -70,7 +72,7 @@
     li.append(head);
     const s = subject(card);
     if (s) li.append(s);
-    const last = [...card.thread].reverse().find((m) => m.from === "customer");
+    const last = [...card.thread].reverse().find((m) => m.from === "customer" || (card.work && m.from === "system"));
     const preview = said(last ? last.text : "");
     preview.className = "preview";
     li.append(preview);
@@ -124,12 +126,59 @@
       const files = el("ul", null, "files");
       for (const a of m.attachments) files.append(el("li", T("{name} ({kb} kB)", { name: a.name, kb: Math.max(1, Math.round(a.size / 1024)) })));
       li.append(files);
+      for (const a of m.attachments) if (String(a.type).startsWith("audio/") && a.url) li.append(player(a));
     }
     const meta = el("span", null, "meta");
     meta.append(new Date(m.at).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }));
     if (m.from === "agent") meta.append(tick(m.delivery));
     li.append(meta);
     return li;
+  }
+  function player(a) {
+    const audio = el("audio", null, "recording");
+    audio.controls = true;
+    audio.preload = "metadata";
+    audio.src = a.url; // served only to the agent the task is with
+    audio.setAttribute("aria-label", T("Recording"));
+    return audio;
+  }
+  function workTools(card) {
+    // a voicemail or a follow-up: a note, or a callback through the dialler
+    const tools = el("div", null, "work");
+    const noteForm = el("form", null, "note");
+    const note = el("textarea");
+    note.rows = 2;
+    note.placeholder = T("Add a note…");
+    const saveNote = el("button", T("Save note"));
+    saveNote.type = "submit";
+    noteForm.append(note, saveNote);
+    const callForm = el("form", null, "callback");
+    const number = el("input");
+    number.type = "tel";
+    number.dir = "ltr";
+    number.placeholder = T("The customer's number");
+    const book = el("button", T("Book a callback"));
+    book.type = "submit";
+    callForm.append(number, book);
+    const said = el("p", "", "work-said");
+    const ref = () => "w" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+    noteForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const text = note.value.trim();
+      if (!text) return;
+      saveNote.disabled = true;
+      if (await post(api(card.conversation, "note"), { text: text, ref: ref() })) { note.value = ""; said.textContent = T("Note saved."); }
+      saveNote.disabled = false;
+    });
+    callForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      book.disabled = true;
+      const done = await post(api(card.conversation, "callback"), { number: number.value.trim() || null, ref: ref() });
+      if (done) said.textContent = T("Callback booked to {number}.", { number: done.callback.number });
+      book.disabled = false;
+    });
+    tools.append(noteForm, callForm, said);
+    return tools;
   }
   function add(chat, m) {
     if (chat.byId.has(m.id)) return;
@@ -177,7 +226,7 @@
     resolved.type = postponed.type = "button";
     const buttons = el("div", null, "buttons");
     buttons.append(resolved, postponed);
-    box.append(head, thread, typing, reply, buttons);
+    box.append(head, thread, typing, card.work ? workTools(card) : reply, buttons);
     const chat = { box, thread, typing, byId: new Map(), card, typingTimer: null, unseen: [], typingOn: false, idle: null };
     chats.set(card.conversation, chat);
     for (const m of card.thread) add(chat, m);
@@ -218,7 +267,8 @@
   function ended(chat, reason) {
     hideTyping(chat);
     const note = el("p", reason === "customer disconnected" ? T("The customer went away.") : T("The customer left the chat."), "ended-note");
-    chat.box.querySelector("form.reply").replaceWith(note);
+    const form = chat.box.querySelector("form.reply");
+    if (form) form.replaceWith(note);
   }
   function remove(id) {
     const chat = chats.get(id);
