@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from history.access_log import AccessLog
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, InteractionRef, NewCustomer, NewInteraction
 from telephony.emulator import Caller
@@ -91,6 +92,10 @@ async def test_the_screen_pop_shows_the_customer_ivr_findings_and_timeline(stack
     assert pop["customer"]["name"] == "Jane Caller"
     assert pop["customer"]["tier"] == "loyal"
     assert any(e["interaction"]["channel"] == "chat" for e in pop["timeline"])
+    # the agent's read is in the customer's access log (written through the history writer)
+    await stack.service.history_writer.drained()
+    reads = await AccessLog(stack.service.store).query(customer_id=pop["customer"]["id"])
+    assert [(r.actor, r.what) for r in reads] == [("1001", "screen-pop")]
 
 
 async def test_another_agent_cannot_see_or_wrap_up_the_call(stack: Stack) -> None:

@@ -23,6 +23,7 @@ from history.inputs import InteractionRef, InteractionUpdate, NewNote, Status
 from history.records import to_json
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
+from hotline.web.access import note_read
 from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
@@ -154,6 +155,8 @@ async def screen_pop(request: web.Request) -> web.StreamResponse:
     except Exception as error:  # noqa: BLE001 (a store that is down must not break the pop)
         log.warning("screen-pop: history unavailable (%s)", type(error).__name__)
         answer["history_unavailable"] = type(error).__name__
+    if answer["customer"] is not None:
+        note_read(request, [answer["customer"]["id"]], "screen-pop")
     return web.json_response(answer)
 
 
