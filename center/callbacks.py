@@ -10,8 +10,9 @@ When the router offers it, the **agent is rung first**, by an asynchronous AMI
 ``Originate`` of the agent's endpoint into ``callbacks.context`` with the customer's number
 as the extension (the agent's phone shows the customer). ``center.callback_legs`` sends
 it and matches the AMI events to the attempt's leg. Once the agent answers, the dialplan
-dials the customer over the trunk. Outcomes map onto the ACD as the inbound path's do
-(``center.ringing``):
+dials the customer over the trunk. The offers are taken by the inbound path's offer loop
+(``center.offer_loop``: a failed ring is told to the ACD, that phone held off ``retry_s``)
+and outcomes map onto the ACD as the inbound path's do (``center.ringing``):
 
 ==============================  ===========================================================
 what happened                   the ACD, and the request
@@ -74,6 +75,7 @@ from center.callback_legs import (
 )
 from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
 from center.incoming import to_incoming_call
+from center.offer_loop import OfferLoop, PhoneFailed
 from center.persistence import InteractionRecorder, NoInteractions
 from center.ringing import DIAL_ANSWER
 from center.service import AcdService, CallTicket
@@ -331,39 +333,20 @@ class CallbackDialler:
         await self._settle(callback, ended)
 
     async def _serve(self, callback: Callback, ticket: CallTicket) -> _Talked | _Dropped:
-        """Offers until an agent answered (or the ACD let the call go)."""
-        failed: tuple[str, float] | None = None  # the agent who just failed it, and when
-        while True:
-            offer = await _next_offer(ticket)
-            if offer is None:
-                return _Dropped(ticket.gone_reason or "left the ACD")
-            await self._hold_off(offer, failed)
-            rang = await self._ring(callback, ticket, offer)
-            if isinstance(rang, _Talked | _Dropped):
-                return rang
-            if rang:
-                failed = (offer.agent_id, self._service.now())
-
-    async def _hold_off(self, offer: Offer, failed: tuple[str, float] | None) -> None:
-        """Don't ring the phone that just failed this callback again at once."""
-        if failed is not None and failed[0] == offer.agent_id:
-            left = failed[1] + self._waiting.retry_s - self._service.now()
-            if left > 0:
-                await asyncio.sleep(left)
+        """Offers until an agent answered (or the ACD let the call go): the offer loop
+        (``center.offer_loop``), the agent rung by Originate."""
+        offers: OfferLoop[_Talked | _Dropped, _Dropped] = OfferLoop(
+            self._service,
+            lambda: self._waiting,
+            next_offer=lambda: _next_offer(ticket),
+            ring=lambda offer, endpoint: self._ring(callback, ticket, offer, endpoint),
+        )
+        return await offers.serve()
 
     async def _ring(
-        self, callback: Callback, ticket: CallTicket, offer: Offer
-    ) -> _Talked | _Dropped | bool:
-        """Ring the agent, then follow the call; True: the agent's phone failed the offer,
-        False: the offer was no longer current."""
-        service, agent_id, call_id = self._service, offer.agent_id, offer.call_id
-        if not service.offer_current(offer):
-            return False
-        endpoint = service.endpoint(agent_id)
-        if not endpoint:
-            log.error("agent %s has no endpoint in agents.yaml: cannot ring them", agent_id)
-            service.offer_failed(Unreachable(agent_id, call_id))
-            return True
+        self, callback: Callback, ticket: CallTicket, offer: Offer, endpoint: str
+    ) -> _Talked | _Dropped | PhoneFailed:
+        """Ring the agent, then follow the call."""
         with self._legs.opened() as leg:
             try:
                 await self._legs.originate(
@@ -376,22 +359,21 @@ class CallbackDialler:
                 )
             except AmiError as error:
                 log.warning("callback %s: Originate not sent (%s)", callback.call_id, error)
-                service.caller_left(call_id, "callback: AMI unavailable")
+                self._service.caller_left(offer.call_id, "callback: AMI unavailable")
                 return _Dropped("AMI unavailable", ami_down=True)
             return await self._follow(callback, offer, ticket, leg)
 
     async def _follow(
         self, callback: Callback, offer: Offer, ticket: CallTicket, leg: Leg
-    ) -> _Talked | bool:
-        """The agent's phone, then the conversation; True: the phone failed the offer."""
+    ) -> _Talked | PhoneFailed:
+        """The agent's phone, then the conversation."""
         service, agent_id, call_id = self._service, offer.agent_id, offer.call_id
         answer = await leg.agent_answer(self._settings.agent_ring_timeout_s)
         if answer is None:
             log.warning(
                 "callback call %s: no OriginateResponse; agent %s unreachable", call_id, agent_id
             )
-            service.offer_failed(Unreachable(agent_id, call_id))
-            return True
+            return PhoneFailed(Unreachable(agent_id, call_id), rest=False)
         if isinstance(answer, AgentRefused):
             log.info(
                 "callback call %s: agent %s's phone: reason %s",
@@ -399,9 +381,7 @@ class CallbackDialler:
                 agent_id,
                 answer.reason or "?",
             )
-            failed = failed_offer(answer.reason, agent_id, call_id)
-            service.offer_failed(failed, rest_s=self._waiting.failed_offer_rest_s)
-            return True
+            return PhoneFailed(failed_offer(answer.reason, agent_id, call_id))
         service.fact(OfferRang(agent_id, call_id, answer.channel))  # for the watchdog
         service.fact(Answered(agent_id, call_id, answer.channel))
         waited = max(service.now() - self._queued_at.get(call_id, service.now()), 0.0)
@@ -470,21 +450,10 @@ class CallbackDialler:
 
 
 # helpers ---------------------------------------------------------------------------------
-async def _next_offer(ticket: CallTicket) -> Offer | None:
-    """The next offer for the ticket, or None when the ACD let the call go first."""
-    if not ticket.offers.empty():
-        return ticket.offers.get_nowait()
-    if ticket.gone.is_set():
-        return None
-    offer = asyncio.ensure_future(ticket.offers.get())
-    gone = asyncio.ensure_future(ticket.gone.wait())
-    try:
-        await asyncio.wait({offer, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not offer.done():
-            offer.cancel()
-    return offer.result() if offer.done() and not offer.cancelled() else None
+async def _next_offer(ticket: CallTicket) -> Offer | _Dropped:
+    """The callback's next offer, or its end when the ACD let it go first."""
+    offer = await ticket.next_offer()
+    return _Dropped(ticket.gone_reason or "left the ACD") if offer is None else offer
 
 
 def _new_callback(request: CallbackRequest, default_queue: str) -> NewCallback:

@@ -7,10 +7,11 @@ talked to the caller or the call has left the line:
    could ever serve it, the queue's ``on_empty`` action instead (unless ``join_empty``);
 2. **wait** (``center.waiting``): hold music, position and expected-wait announcements,
    the callback key, the maximum wait, leave-when-empty;
-3. **offer** (``center.ringing``): Dial the agent; a failed ring goes back to 2 with the
-   call's place kept; after the conversation, if the agent hung up first, the caller hears
-   ``prompts.after_call`` and the call ends; with ``survey.enabled`` they are first asked
-   to rate the call from 1 to 5 by key (the interaction's ``csat``);
+3. **offer** (``center.offer_loop``, the ring by ``center.ringing``): Dial the agent; a
+   failed ring goes back to 2 with the call's place kept (that phone is not rung for it
+   again before ``retry_s``); after the conversation, if the agent hung up first, the
+   caller hears ``prompts.after_call`` and the call ends; with ``survey.enabled`` they are
+   first asked to rate the call from 1 to 5 by key (the interaction's ``csat``);
 4. **leave** without an agent: the queue's overflow (another queue, voicemail, a callback,
    the dialplan fallback, goodbye).
 
@@ -40,6 +41,7 @@ from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
 from acd.offer import Offer
 from center.call_control import PendingTransfers, requeued
 from center.incoming import to_incoming_call
+from center.offer_loop import OfferLoop, PhoneFailed
 from center.persistence import InteractionRecorder, NoInteractions
 from center.ringing import Rang, ring_agent
 from center.service import AcdService, CallTicket
@@ -47,6 +49,7 @@ from center.settings import Overflow, Survey, WaitingConfig
 from center.waiting import (
     AskedForCallback,
     GotOffer,
+    LetGo,
     NoAgentLeft,
     PromptResolver,
     WaitedTooLong,
@@ -81,6 +84,8 @@ ATTR_QUEUE = "acd.queue"
 ATTR_ENTRY_AT = "acd.entry_at"
 ATTR_WAITED_S = "acd.waited_s"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+#: What ends a caller's wait other than an offer.
+_WaitEnd = AskedForCallback | WaitedTooLong | NoAgentLeft | LetGo
 _DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -252,29 +257,30 @@ class LiveAcd:
 
     async def _wait(self, run: _Run, waiter: WaitingCaller, depth: int) -> None:
         """Until the call is answered or leaves; the rules (overflows, assumed talk time)
-        are those of the queue the call waits in when it happens (a supervisor may move it)."""
-        failed: tuple[str, float] | None = None  # the last agent whose phone failed, when
+        are those of the queue the call waits in when it happens (a supervisor may move it).
+        Offers go through the offer loop (``center.offer_loop``): Dial, a failed ring back
+        here with the call's place kept."""
+        offers: OfferLoop[Rang, _WaitEnd] = OfferLoop(
+            self._service,
+            lambda: self._settings,
+            next_offer=lambda: _next_offer(waiter),
+            ring=lambda offer, endpoint: self._ring(run, waiter, offer, endpoint),
+            pause=lambda seconds: self._hold_off(run, waiter, seconds),
+        )
         while True:
-            outcome = await waiter.wait()
+            outcome = await offers.serve()
             ticket, policy = waiter.ticket, waiter.policy
-            if isinstance(outcome, GotOffer):
-                await self._hold_off(run, waiter, outcome.offer, failed)
-                rang = await self._ring(run, waiter, outcome.offer)
-                if rang.connected:
-                    run.outcome, run.priority = Outcome.ANSWERED, outcome.offer.priority.total
-                    run.talk_known = rang.answer_seen
-                    answered_at = self._answered_at.pop(ticket.call_id, self._service.now())
-                    talk_s = max(self._service.now() - answered_at, 0.0)
-                    if rang.answer_seen:  # else the talk time is not known
-                        self._service.talk_times.observe(
-                            ticket.queue, talk_s, policy.assumed_talk_s
-                        )
-                    if await self._transferred(run, ticket, rang, depth):
-                        return
-                    await self._after_call(run, rang)
+            if isinstance(outcome, Rang):
+                run.outcome, run.priority = Outcome.ANSWERED, outcome.offer.priority.total
+                run.talk_known = outcome.answer_seen
+                answered_at = self._answered_at.pop(ticket.call_id, self._service.now())
+                talk_s = max(self._service.now() - answered_at, 0.0)
+                if outcome.answer_seen:  # else the talk time is not known
+                    self._service.talk_times.observe(ticket.queue, talk_s, policy.assumed_talk_s)
+                if await self._transferred(run, ticket, outcome, depth):
                     return
-                if rang.outcome is not None:
-                    failed = (outcome.offer.agent_id, self._service.now())
+                await self._after_call(run, outcome)
+                return
             elif isinstance(outcome, AskedForCallback):
                 if await self._book_callback(run, ticket, waiter):
                     return
@@ -296,18 +302,15 @@ class LiveAcd:
                 again = replace(ticket.call, entry_time=ticket.entry_time)
                 waiter.ticket = self._service.call_arrived(again, on_answered=self._answered)
 
-    async def _hold_off(
-        self, run: _Run, waiter: WaitingCaller, offer: Offer, failed: tuple[str, float] | None
-    ) -> None:
-        """Don't ring the phone that just failed this call again at once."""
-        if failed is None or failed[0] != offer.agent_id:
-            return
-        left = failed[1] + self._settings.retry_s - self._service.now()
-        if left > 0:
-            await waiter.start_music()
-            await run.session.wait_for_digit(max(1, round(left * 1000)))
+    async def _hold_off(self, run: _Run, waiter: WaitingCaller, seconds: float) -> None:
+        """The phone that just failed this call is not rung again yet: the caller waits on
+        hold (a key cuts it short)."""
+        await waiter.start_music()
+        await run.session.wait_for_digit(max(1, round(seconds * 1000)))
 
-    async def _ring(self, run: _Run, waiter: WaitingCaller, offer: Offer) -> Rang:
+    async def _ring(
+        self, run: _Run, waiter: WaitingCaller, offer: Offer, endpoint: str
+    ) -> Rang | PhoneFailed:
         await waiter.stop_music()
         run.ringing = True  # until the ring is over: a hang-up meanwhile leaves it set
         try:
@@ -315,9 +318,9 @@ class LiveAcd:
                 run.session,
                 self._service,
                 offer,
+                endpoint,
                 ring_timeout_s=self._service.setup.ring_timeout_s,
                 options=self._settings.dial_options,
-                rest_s=self._settings.failed_offer_rest_s,
             )
         finally:
             waiter.music_stopped()
@@ -328,7 +331,7 @@ class LiveAcd:
         """The agent transferred the call (``center.call_control``): with the caller still
         up, it is queued again as the call's next segment, its place kept."""
         transfer = self._transfers.take(ticket.call_id)
-        if transfer is None or rang.outcome is None or not rang.outcome.caller_alive:
+        if transfer is None or not rang.outcome.caller_alive:
             return False
         if run.session.dead:
             return False
@@ -353,7 +356,7 @@ class LiveAcd:
 
     async def _after_call(self, run: _Run, rang: Rang) -> None:
         """The agent hung up first: a last word, then the call ends."""
-        if rang.outcome is None or not rang.outcome.caller_alive or run.session.dead:
+        if not rang.outcome.caller_alive or run.session.dead:
             return
         if self._settings.survey.enabled:
             await self._survey(run, self._settings.survey)
@@ -486,6 +489,14 @@ class LiveAcd:
 
     def _moved(self, ticket: CallTicket, queue: str) -> None:
         self._interactions.moved(ticket.call_id, queue)
+
+
+async def _next_offer(waiter: WaitingCaller) -> Offer | _WaitEnd:
+    """The waiting caller's next offer, or what else ended its wait."""
+    outcome = await waiter.wait()
+    if isinstance(outcome, GotOffer):
+        return outcome.offer
+    return outcome
 
 
 def priority_now(service: AcdService, call_id: str) -> float | None:

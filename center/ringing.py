@@ -1,7 +1,9 @@
-"""The offer: Dial the chosen agent from the caller's AGI session, and what its outcome means.
+"""The inbound call's ring: Dial the chosen agent from the caller's AGI session, and what
+its outcome means (the ``ring`` of the gateway's ``center.offer_loop``).
 
 ``Dial`` returns when the agent's phone gave up (no answer, busy, unreachable) or, after an
-answer, when the conversation ended. The outcome becomes agent facts:
+answer, when the conversation ended. The outcome becomes agent facts (a failed ring's is
+returned as ``PhoneFailed``: the offer loop tells the ACD and holds the phone off):
 
 ========================  =====================================================
 DIALSTATUS                agent fact (the call)
@@ -26,6 +28,7 @@ from typing import Final
 
 from acd.agent_events import Answered, Busy, HungUp, RingNoAnswer, Unreachable
 from acd.offer import Offer
+from center.offer_loop import PhoneFailed
 from center.service import AcdService, FailedOffer
 from telephony.agi_session import AgiSession, CallerHangup, DialOutcome
 
@@ -42,11 +45,12 @@ DIAL_CANCEL: Final = "CANCEL"
 
 @dataclass(frozen=True, slots=True)
 class Rang:
-    connected: bool
-    #: None: the offer was no longer current (or the agent has no phone), nothing dialled.
+    """The agent answered; Dial returned when the conversation ended."""
+
+    offer: Offer
     #: (Its ``answered_ms``, Asterisk's ANSWEREDTIME, is the caller channel's up-time, IVR
     #: and wait included: talk time is measured from the ACD's answer instead.)
-    outcome: DialOutcome | None = None
+    outcome: DialOutcome
     #: AMI told the agent's answer as it happened. False: the ACD learnt it only when Dial
     #: returned, after the conversation, so when the conversation began is unknown.
     answer_seen: bool = True
@@ -56,21 +60,13 @@ async def ring_agent(
     session: AgiSession,
     service: AcdService,
     offer: Offer,
+    endpoint: str,
     *,
     ring_timeout_s: float,
     options: str = "",
-    rest_s: float = 0.0,
-) -> Rang:
-    """Ring ``offer``'s agent; raises ``CallerHangup`` if the caller left meanwhile."""
+) -> Rang | PhoneFailed:
+    """Dial ``endpoint`` for ``offer``; raises ``CallerHangup`` if the caller left meanwhile."""
     agent_id, call_id = offer.agent_id, offer.call_id
-    if not service.offer_current(offer):
-        log.debug("call %s: offer to agent %s is no longer current", call_id, agent_id)
-        return Rang(False)
-    endpoint = service.endpoint(agent_id)
-    if not endpoint:
-        log.error("agent %s has no endpoint in agents.yaml: cannot ring them", agent_id)
-        service.offer_failed(Unreachable(agent_id, call_id))
-        return Rang(False)
     channel = session.env.channel
     service.dialing(channel, offer)
     try:
@@ -81,7 +77,7 @@ async def ring_agent(
     if status == DIAL_ANSWER:
         learnt_now = service.fact(Answered(agent_id, call_id, outcome.peer_name))
         service.fact(HungUp(agent_id, call_id))
-        return Rang(True, outcome, answer_seen=not learnt_now)
+        return Rang(offer, outcome, answer_seen=not learnt_now)
     if status == DIAL_CANCEL or not outcome.caller_alive:
         raise CallerHangup("caller hung up while the agent's phone rang")
     failed: FailedOffer
@@ -92,5 +88,4 @@ async def ring_agent(
     else:
         failed = Unreachable(agent_id, call_id)
     log.info("call %s: agent %s's phone %s: %s", call_id, agent_id, endpoint, status or "?")
-    service.offer_failed(failed, rest_s=rest_s)
-    return Rang(False, outcome)
+    return PhoneFailed(failed)

@@ -55,6 +55,22 @@ class CallTicket:
     def queue(self) -> str:
         return self.call.queue
 
+    async def next_offer(self) -> Offer | None:
+        """The next offer made for the call, or None when the ACD let it go first."""
+        if not self.offers.empty():
+            return self.offers.get_nowait()
+        if self.gone.is_set():
+            return None
+        offer = asyncio.ensure_future(self.offers.get())
+        gone = asyncio.ensure_future(self.gone.wait())
+        try:
+            await asyncio.wait({offer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not offer.done():
+                offer.cancel()
+        return offer.result() if offer.done() and not offer.cancelled() else None
+
 
 #: (ticket, agent id, seconds waited) when a queued call is answered.
 AnswerListener = Callable[[CallTicket, str, float], None]
