@@ -154,7 +154,7 @@ async def serve_channel(backend: str) -> None:
         async with engine.connect() as connection:
             held = await connection.execute(select(func.count()).select_from(InteractionRow))
             stored = int(held.scalar_one())
-        return sum(1 for _ in acd.held_calls()), stored
+        return sum(1 for _ in acd.distributor.router.calls()), stored
 
     try:
         await _answer_counts(counts)

@@ -106,7 +106,8 @@ class AmiAgentFeed:
             log.debug("%s %s -> %s: no offer being dialled; ignored", message.event, caller, leg)
             return None
         call_id, agent_id = dial
-        endpoint = self._service.endpoint(agent_id).lower()
+        profile = self._service.distributor.agents.get(agent_id)
+        endpoint = "" if profile is None else profile.endpoint.lower()
         if not leg.lower().startswith(endpoint + "-"):
             log.debug(
                 "%s to %s is not agent %s's phone %s; ignored",
@@ -134,7 +135,7 @@ class AmiAgentFeed:
             log.debug("Hangup of %r: not an agent leg we rang; ignored", channel)
             return
         agent_id, call_id = known
-        view = self._service.agent(agent_id)
+        view = self._service.distributor.book.view(agent_id)
         # Before an answer the dial outcome says why the leg ended (no answer, busy...).
         if view.state is AgentState.ON_CALL and view.call_id == call_id:
             self._service.fact(HungUp(agent_id, call_id))
@@ -148,7 +149,7 @@ class AmiAgentFeed:
             return
         if not self._device_pauses:
             return
-        view = self._service.agent(agent_id)
+        view = self._service.distributor.book.view(agent_id)
         if state in DEVICE_BUSY_STATES or state in DEVICE_GONE_STATES:
             if view.state is AgentState.AVAILABLE:
                 reason = PHONE_IN_USE if state in DEVICE_BUSY_STATES else PHONE_UNREACHABLE

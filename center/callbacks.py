@@ -286,7 +286,7 @@ class CallbackDialler:
             log.warning("callback %s: number cannot be dialled; given up", callback.call_id)
             await book.failed(callback.id, result="number cannot be dialled")
             return
-        if not service.has_queue(callback.queue):
+        if callback.queue not in service.queue_names:
             log.warning("callback %s: queue %r is gone; given up", callback.call_id, callback.queue)
             await book.failed(callback.id, result=f"unknown queue {callback.queue}")
             return

@@ -274,7 +274,7 @@ class ConversationDesk:
         abandoned, an accepted one is over for the agent."""
         live = self._live.get(conversation_id)
         if live is not None:
-            self._acd.customer_left(live.task_id, reason)
+            self._acd.caller_left(live.task_id, reason)
 
     async def resume(self) -> int:
         """At start: route again the conversations a stopped service had queued or given

@@ -215,7 +215,7 @@ class LiveAcd:
     # join, wait, ring ------------------------------------------------------------------
     async def _join(self, run: _Run, incoming: IncomingCall, depth: int) -> None:
         service = self._service
-        if not service.has_queue(incoming.queue):
+        if incoming.queue not in service.queue_names:
             log.error("call %s: queue %r is not in queues.yaml", incoming.call_id, incoming.queue)
             await self._to_fallback(run)
             return
@@ -502,7 +502,7 @@ async def _next_offer(waiter: WaitingCaller) -> Offer | _WaitEnd:
 def priority_now(service: AcdService, call_id: str) -> float | None:
     """The call's priority as the router compares it now (its base, a supervisor's raise,
     aging); None when the router no longer holds the call."""
-    for held in service.held_calls():
+    for held in service.distributor.router.calls():
         if held.call_id == call_id:
             urgency = service.distributor.router.urgency(held.queue, held.channel)
             return urgency.effective(held.priority.total, service.now() - held.entry_time)

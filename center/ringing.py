@@ -68,11 +68,8 @@ async def ring_agent(
     """Dial ``endpoint`` for ``offer``; raises ``CallerHangup`` if the caller left meanwhile."""
     agent_id, call_id = offer.agent_id, offer.call_id
     channel = session.env.channel
-    service.dialing(channel, offer)
-    try:
+    with service.dialing(channel, offer):
         outcome = await session.dial(endpoint, max(1, math.ceil(ring_timeout_s)), options)
-    finally:
-        service.done_dialing(channel)
     status = outcome.status
     if status == DIAL_ANSWER:
         learnt_now = service.fact(Answered(agent_id, call_id, outcome.peer_name))

@@ -12,6 +12,25 @@ reconcile), are logged with their explanation once and put in the waiting call's
 digital task (chat, e-mail, voicemail...) has no session: its offer is a reservation the
 agent answers on their desktop (``task_accepted``, ``task_rejected``), and the channel
 adapters and the desktop hear of it through ``on_task``.
+
+Reads go straight to the pure core, which any coroutine may read between two changes:
+``distributor.book`` (agents' states), ``distributor.agents`` (their profiles: phone,
+skills), ``distributor.router`` (the calls it holds), ``distributor.workload`` and
+``distributor.tasks_of`` (digital tasks). Changes go through the service, because after
+each one the offers it made must be handed out and the timer re-armed; the service also
+keeps what the core does not know (the waiting calls' tickets, digital tasks as handed in,
+the dials in progress, who could serve a call, talk times, recent offers). What each edge
+uses:
+
+* the telephony edge (``gateway``, ``waiting``, ``offer_loop``, ``callbacks``,
+  ``agent_feed``): ``call_arrived``, ``caller_hung_up``, ``caller_left``, ``release``,
+  ``can_serve``, ``on_moved``, ``fact``, ``offer_failed``, ``dialing``, ``dial_of``,
+  ``callback_settled``, ``watch`` (the reconcile watchdog);
+* the conversation desk (``conversations``): ``task_arrived``, ``on_task``, ``task``,
+  ``task_accepted``, ``task_rejected``, ``task_done``, ``task_wrapped``, ``caller_left``;
+* the web pages: the agents' actions, ``raise_priority``, ``move_call``, ``call``,
+  ``queue_names``, ``recent_offers``;
+* a config reload: ``reconfigure``.
 """
 
 from __future__ import annotations
@@ -21,7 +40,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import replace
 
 from acd.agent_events import (
@@ -44,12 +63,10 @@ from acd.agent_events import (
     WrapUpDone,
     event_name,
 )
-from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
-from acd.contacts import CUSTOMER_LEFT, VOICE_SEAT
-from acd.distributor import AgentProfile
+from acd.contacts import VOICE_SEAT
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
@@ -63,12 +80,10 @@ from acd.events import (
     QueueUpdated,
 )
 from acd.offer import Offer
-from acd.queue import WaitingCall
 from acd.router import RoutingError
 from acd.skills import Requirement, RoutingProfile
-from acd.workload import HeldTask
-from center.ewt import TalkTimes, WaitEstimate
-from center.staffing import Servable, estimate_wait
+from center.ewt import TalkTimes
+from center.staffing import Servable
 from center.tickets import AnswerListener, CallTicket, OfferNote
 from telephony.channels import ChannelTable, ChannelTracker
 
@@ -186,30 +201,29 @@ class AcdService:
 
     def watch(self, tracker: ChannelTracker) -> None:
         """The watchdog: after every AMI (re)login's channel rebuild, reconcile."""
-        tracker.on_resync(lambda _: self.reconcile(live_channel_keys(tracker.table)))
+        tracker.on_resync(lambda _: self._reconcile(live_channel_keys(tracker.table)))
 
     # views -----------------------------------------------------------------------------
     def now(self) -> float:
         return self._clock()
 
-    def agent(self, agent_id: str) -> AgentView:
-        """Raises ``UnknownAgent``."""
-        return self.distributor.book.view(agent_id)
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        """The queues that take calls (a queue a reload removed drains, but is not here)."""
+        return tuple(self._skills)
 
-    def agents(self) -> list[AgentView]:
-        return self.distributor.book.views()
-
-    def update_roster(self, agents: Iterable[AgentProfile]) -> list[str]:
-        """Agents from a reloaded config (``CallDistributor.update_roster``)."""
-        return self.distributor.update_roster(agents)
-
-    def update_queues(self, setup: AcdSetup) -> None:
-        """The queues, priority weights and service-level targets of a reloaded config,
-        applied while calls wait (``CallDistributor.update_queues``): a new queue takes calls
-        at once, a changed one's waiting calls follow its new rules (their tickets get the
-        new profile for estimates and leave-when-empty), a removed one takes no new calls
-        (``has_queue`` says no) and drains. The agents and the agents' policy are not taken
-        from ``setup``: see ``update_roster``."""
+    # a config reload -------------------------------------------------------------------
+    def reconfigure(self, setup: AcdSetup) -> list[str]:
+        """A reloaded config, applied while calls wait. Its agents first
+        (``CallDistributor.update_roster``): a new agent joins logged out and may log in at
+        once, a changed one's phone is used from the next offer and skills from their next
+        login; returns the ids no longer listed, which stay until a restart. Then its queues,
+        priority weights and service-level targets (``CallDistributor.update_queues``): a new
+        queue takes calls at once, a changed one's waiting calls follow its new rules (their
+        tickets get the new profile for estimates and leave-when-empty), a removed one takes
+        no new calls (``queue_names`` leaves it out) and drains. The agents' policy is not
+        taken from ``setup`` (it needs a restart)."""
+        gone = self.distributor.update_roster(setup.agents)
         offers = self.distributor.update_queues(setup.queues, setup.priority)
         self._skills = {q.policy.name: q.skills for q in setup.queues}
         self.setup = replace(
@@ -220,29 +234,7 @@ class AcdService:
             if profile is not None:
                 ticket.profile = profile
         self._settled(offers)
-
-    def endpoint(self, agent_id: str) -> str:
-        profile = self.distributor.agents.get(agent_id)
-        return "" if profile is None else profile.endpoint
-
-    def held_calls(self) -> Iterator[WaitingCall]:
-        """Every call the router holds (waiting, or out on an offer): its queue and priority
-        as they are now, after supervisors' actions and reloads."""
-        return self.distributor.router.calls()
-
-    def has_queue(self, queue: str) -> bool:
-        return queue in self._skills
-
-    @property
-    def queue_names(self) -> tuple[str, ...]:
-        return tuple(self._skills)
-
-    def offer_current(self, offer: Offer) -> bool:
-        """Is this offer still out (the caller waits for it, the agent is reserved for it)?"""
-        if self.distributor.call_state(offer.call_id) != "offered":
-            return False
-        view = self.agent(offer.agent_id)
-        return view.state is S.OFFERED and view.call_id == offer.call_id
+        return gone
 
     # calls -----------------------------------------------------------------------------
     def call_arrived(
@@ -334,10 +326,6 @@ class AcdService:
         """A digital task the ACD holds, as it was handed in."""
         return self._digital.get(task_id)
 
-    def tasks_of(self, agent_id: str) -> tuple[HeldTask, ...]:
-        """The digital tasks an agent holds (offered, open, in wrap-up)."""
-        return self.distributor.tasks_of(agent_id)
-
     def on_task(self, listener: TaskListener) -> Callable[[], None]:
         self._task_listeners.append(listener)
         return lambda: self._task_listeners.remove(listener)
@@ -354,10 +342,6 @@ class AcdService:
 
     def task_wrapped(self, agent_id: str, task_id: str) -> None:
         self._settled(self.distributor.task_wrapped(agent_id, task_id))
-
-    def customer_left(self, task_id: str, reason: str = CUSTOMER_LEFT) -> None:
-        """The customer ended a digital task (left the chat) or withdrew it."""
-        self.caller_left(task_id, reason)
 
     def callback_settled(self, call_id: str, outcome: str, result: str = "") -> None:
         """How a callback attempt ended for the customer, into the event log (the ACD's own
@@ -389,7 +373,7 @@ class AcdService:
         if event.agent_id not in self.distributor.book:
             log.debug("%s for unknown agent %s ignored", event_name(event), event.agent_id)
             return False
-        view = self.agent(event.agent_id)
+        view = self.distributor.book.view(event.agent_id)
         if view.call_id != event.call_id or view.state not in _FACT_STATES[type(event)]:
             log.debug(
                 "%s for agent %s call %s ignored: agent is %s with call %s",
@@ -419,7 +403,7 @@ class AcdService:
         }[type(event)]
         rest_reason = None
         if configured is None and rest_s > 0 and event.agent_id in self.distributor.book:
-            view = self.agent(event.agent_id)
+            view = self.distributor.book.view(event.agent_id)
             if view.state is S.OFFERED and view.call_id == event.call_id and view.pending is None:
                 rest_reason = f"rest after {event_name(event).replace('_', ' ')}"
                 self._agent_event(Pause(event.agent_id, rest_reason))  # pending: atomic below
@@ -429,40 +413,33 @@ class AcdService:
         return applied
 
     # the AMI feed's view of the offers being dialled ------------------------------------
-    def dialing(self, caller_channel: str, offer: Offer) -> None:
+    @contextlib.contextmanager
+    def dialing(self, caller_channel: str, offer: Offer) -> Iterator[None]:
+        """While the block runs, the caller's channel dials ``offer``'s agent (``dial_of``)."""
         self._dials[caller_channel] = (offer.call_id, offer.agent_id)
-
-    def done_dialing(self, caller_channel: str) -> None:
-        self._dials.pop(caller_channel, None)
+        try:
+            yield
+        finally:
+            self._dials.pop(caller_channel, None)
 
     def dial_of(self, caller_channel: str) -> tuple[str, str] | None:
         """(call id, agent id) of the offer this caller's channel is dialling, if any."""
         return self._dials.get(caller_channel)
 
-    # the watchdog ----------------------------------------------------------------------
-    def reconcile(self, live_channels: Collection[str]) -> None:
-        """Clear offers, calls and callers whose channels Asterisk no longer has."""
+    # estimates -------------------------------------------------------------------------
+    def can_serve(self, ticket: CallTicket) -> bool:
+        """Could some logged-in agent (paused or not) ever take this call? (Cached until
+        someone logs in or out, or a reload.)"""
+        return self._servable(ticket)
+
+    # internals -------------------------------------------------------------------------
+    def _reconcile(self, live_channels: Collection[str]) -> None:
+        """The watchdog: clear offers, calls and callers whose channels Asterisk no longer
+        has."""
         offers = self.distributor.reconcile(live_channels)
         log.info("ACD reconciled with Asterisk's %d live channels", len(live_channels) // 2)
         self._settled(offers)
 
-    # estimates -------------------------------------------------------------------------
-    def can_serve(self, ticket: CallTicket) -> bool:
-        """Could some logged-in agent (paused or not) ever take this call?"""
-        return self._servable(ticket)
-
-    def estimate(self, ticket: CallTicket, *, talk_s: float, wrap_s: float) -> WaitEstimate | None:
-        """Position and expected wait (``wrap_s`` when agents.yaml's wrap-up is open-ended)."""
-        wrap = self.setup.agent_policy.wrap_up_s
-        return estimate_wait(
-            self.distributor,
-            ticket,
-            now=self.now(),
-            talk_s=talk_s,
-            wrap_s=wrap_s if wrap is None else wrap,
-        )
-
-    # internals -------------------------------------------------------------------------
     def _agent_event(self, event: AgentEvent) -> None:
         self._settled(self.distributor.agent_event(event))
 
@@ -530,7 +507,7 @@ class AcdService:
 
         def back() -> None:
             self._rests.pop(agent_id, None)
-            view = self.agent(agent_id)
+            view = self.distributor.book.view(agent_id)
             if view.state is S.PAUSED and view.pause_reason == reason:
                 with contextlib.suppress(AgentError):
                     self.ready(agent_id)

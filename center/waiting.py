@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from acd.offer import Offer
 from center.service import AcdService, CallTicket
 from center.settings import WaitingConfig, WaitingPolicy
+from center.staffing import estimate_wait
 from ivr.prompts import PromptStore
 from telephony.agi_session import AgiSession, Playback
 
@@ -207,10 +208,14 @@ class WaitingCaller:
         await self.stop_music()
         self.announcements += 1
         policy, prompts = self._policy, self._settings().prompts
-        estimate = self._service.estimate(
+        service = self._service
+        wrap_s = service.setup.agent_policy.wrap_up_s  # None: open-ended, assume the queue's
+        estimate = estimate_wait(
+            service.distributor,
             self.ticket,
-            talk_s=self._service.talk_times.mean(self.ticket.queue, policy.assumed_talk_s),
-            wrap_s=policy.assumed_wrap_s,
+            now=service.now(),
+            talk_s=service.talk_times.mean(self.ticket.queue, policy.assumed_talk_s),
+            wrap_s=policy.assumed_wrap_s if wrap_s is None else wrap_s,
         )
         parts: list[str | int] = []
         if estimate is not None and policy.announce.position:

@@ -491,13 +491,12 @@ class Hotline:
     def _apply_acd(self, new: Config) -> set[str]:
         """The ACD's config, live, without dropping calls: agents join and change (a new
         agent can log in at once); then queues, their skills and the priority weights apply
-        at once (``AcdService.update_queues``: waiting calls follow their queue's new rules,
+        at once (``AcdService.reconfigure``: waiting calls follow their queue's new rules,
         a removed queue drains). Returns the restart sections applied live: ``agents``,
         unless an agent left the roster or the agents' policy changed."""
         live: set[str] = set()
         setup = build_acd(new.priority, new.queues, new.agents, new.skills)
-        gone = self.acd.update_roster(setup.agents)
-        self.acd.update_queues(setup)
+        gone = self.acd.reconfigure(setup)
         self.desk.routing = _conversation_routing(new)
         if gone:
             log.warning("agents removed from agents.yaml stay until a restart: %s", gone)

@@ -383,7 +383,9 @@ async def take_breaks(service: Hotline, rng: random.Random, time_scale: float) -
     """Now and then an available agent goes on a break, and comes back ready."""
     while True:
         await asyncio.sleep(BREAK_EVERY_S * rng.uniform(0.5, 1.5) * time_scale)
-        free = [v.agent_id for v in service.acd.agents() if v.state.value == "available"]
+        free = [
+            v.agent_id for v in service.acd.distributor.book.views() if v.state.value == "available"
+        ]
         if not free:
             continue
         agent_id = rng.choice(free)
@@ -391,7 +393,7 @@ async def take_breaks(service: Hotline, rng: random.Random, time_scale: float) -
         try:
             await asyncio.sleep(BREAK_S * rng.uniform(0.5, 1.5) * time_scale)
         finally:
-            if service.acd.agent(agent_id).state.value == "paused":
+            if service.acd.distributor.book.view(agent_id).state.value == "paused":
                 service.acd.ready(agent_id)
 
 

@@ -49,7 +49,7 @@ class Service:
 
     def only_agents(self, *agent_ids: str) -> None:
         """Every other agent of agents.yaml is paused (their phones are not registered)."""
-        for view in self.hotline.acd.agents():
+        for view in self.hotline.acd.distributor.book.views():
             if view.agent_id not in agent_ids:
                 self.hotline.acd.pause(view.agent_id, "meeting")
 

@@ -90,7 +90,7 @@ async def test_a_caller_hanging_up_while_the_agent_rings_cancels_the_ring_withou
             exit_code = await caller.run(pbx, timeout_s=60)
             interactions = await settled(pbx, service)
             await pbx.until(lambda: len(agent.events()) >= 2, timeout_s=5)
-            agent_state = service.hotline.acd.agent("1001").state.value
+            agent_state = service.hotline.acd.distributor.book.view("1001").state.value
     finally:
         await agent.stop()
     assert exit_code == 0

@@ -132,7 +132,7 @@ async def test_offers_landing_during_announcements_leave_no_session_or_channel_b
             for _ in numbers:
                 await asyncio.sleep(rng.uniform(0.5, 2.5))
                 for agent_id in ("1001", "1004"):
-                    if acd.agent(agent_id).state.value == "paused":
+                    if acd.distributor.book.view(agent_id).state.value == "paused":
                         acd.ready(agent_id)
                         break
                 await asyncio.sleep(0)

@@ -67,7 +67,9 @@ async def test_calls_up_when_asterisk_restarts_are_closed_and_the_next_call_is_s
             # qualify_frequency (30 s), asked now
             await pbx.acli("pjsip qualify agent1001")
             await pbx.until(lambda: "Avail" in pbx.cli("pjsip show aor agent1001"), 10)
-            await pbx.until(lambda: acd.agent("1001").state.value == "available", 15)
+            await pbx.until(
+                lambda: acd.distributor.book.view("1001").state.value == "available", 15
+            )
             answered_before = len(service.events(CallAnswered))
             last = SippCaller(after, sip_dir, TO_AN_AGENT, hold_s=4)
             last_code = await last.run(pbx, timeout_s=60)

@@ -58,7 +58,7 @@ async def test_a_supervisor_listens_whispers_and_barges_on_a_bridged_call(
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=40)
             await caller.start(pbx)
             await pbx.until(lambda: bool(service.events(CallAnswered)), timeout_s=30)
-            agent_endpoint = service.hotline.acd.endpoint("1001")
+            agent_endpoint = service.hotline.acd.distributor.agents["1001"].endpoint
             for mode, supervisor in SUPERVISORS.items():
                 await spy(
                     service.hotline.ami,

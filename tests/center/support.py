@@ -166,7 +166,7 @@ class Rig:
         return self.sink.records()
 
     def state(self, agent_id: str) -> str:
-        return self.service.agent(agent_id).state.value
+        return self.service.distributor.book.view(agent_id).state.value
 
 
 def attributes_for(session: AgiSession, extra: Mapping[str, Any]) -> CallAttributes:

@@ -172,7 +172,7 @@ async def test_an_agent_who_does_not_answer_is_rona_and_another_agent_calls_back
         async with dialler(rig, book) as (running, _):
             await running.request(request("1795356299.8", waited_s=10))
             await wait_until(lambda: rig.state("1001") == "paused")
-            assert rig.service.agent("1001").pause_reason == "no answer"
+            assert rig.service.distributor.book.view("1001").pause_reason == "no answer"
             assert rig.service.call("1795356299.8-cb1") is not None  # still in line
             rig.service.login("1002")
 

@@ -107,14 +107,16 @@ async def test_a_chat_about_a_bill_goes_to_billing_and_the_agent_answers_it(desk
     said = await desk.desk.customer_wrote("chat", "my bill is wrong", identity=WEB)
     conversation = said.conversation_id
     assert desk.desk.holder(conversation) == "cashier"  # billing's agent, not the first
-    (held,) = desk.acd.tasks_of("cashier")
+    (held,) = desk.acd.distributor.tasks_of("cashier")
     assert held.phase is TaskPhase.RESERVED
     desk.desk.accept("cashier", conversation)
     reply = await desk.desk.agent_wrote("cashier", conversation, "Let me check that for you")
     assert reply.delivery is Delivery.SENT
     assert desk.sent == [(conversation, "Let me check that for you")]
     again = await desk.desk.customer_wrote("chat", "thanks", conversation_id=conversation)
-    assert desk.acd.tasks_of("cashier")[0].phase is TaskPhase.ACTIVE  # same task, no new one
+    assert (
+        desk.acd.distributor.tasks_of("cashier")[0].phase is TaskPhase.ACTIVE
+    )  # same task, no new one
     desk.desk.finish("cashier", conversation, status=Status.RESOLVED)
     interaction = await desk.interaction(conversation)
     assert (interaction.queue, interaction.agent) == ("billing", "cashier")
@@ -149,7 +151,7 @@ async def test_a_known_gold_customer_is_served_before_an_anonymous_one(desk: Des
     )
     second = await desk.desk.customer_wrote("chat", "internet down too", customer_id=gold.id)
     desk.acd.login("tech")
-    offered = [t.task_id for t in desk.acd.tasks_of("tech")]
+    offered = [t.task_id for t in desk.acd.distributor.tasks_of("tech")]
     assert offered[0] == desk.desk.task_of(second.conversation_id)  # gold first
     assert desk.desk.task_of(first.conversation_id) in offered  # then the other (2 chats)
 
@@ -262,7 +264,7 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
         assert again.task_of(other.conversation_id) is not None
         assert again.task_of(done.conversation_id) is None
         acd.login("cashier")
-        (held,) = acd.tasks_of("cashier")
+        (held,) = acd.distributor.tasks_of("cashier")
         assert held.task_id == again.task_of(other.conversation_id)  # billing's, by intent
     finally:
         await again.stop()

@@ -56,7 +56,9 @@ async def test_the_answer_is_known_from_ami_while_the_agent_talks() -> None:
         rig.attributes["+441632960002"] = {"queue": "support"}
         call = await rig.place("+441632960002")
         await wait_until(lambda: rig.state("1002") == "on_call")
-        assert rig.service.agent("1002").channel is not None  # the agent leg, for the watchdog
+        assert (
+            rig.service.distributor.book.view("1002").channel is not None
+        )  # the agent leg, for the watchdog
         result = await call.wait_done(timeout_s=5)
         assert result.dials[0].answered_by == "SIP/agent1002"
         assert rig.state("1002") == "wrap_up"
@@ -117,7 +119,7 @@ async def test_ring_no_answer_pauses_the_agent_and_the_next_one_gets_the_call_in
             ("NOANSWER", None),
             ("ANSWER", "SIP/agent1002"),
         ]
-        sleepy_view = rig.service.agent("1001")
+        sleepy_view = rig.service.distributor.book.view("1001")
         assert (sleepy_view.state.value, sleepy_view.pause_reason) == ("paused", "no answer")
         assert sleepy_view.rona_count == 1
         requeued = rig.events(CallRequeued)
@@ -138,7 +140,7 @@ async def test_a_busy_phone_rests_its_agent_and_the_call_goes_to_the_next_one() 
 
         assert [d.status for d in result.dials] == ["BUSY", "ANSWER"]
         assert result.dials[1].answered_by == "SIP/agent1002"
-        assert rig.service.agent("1001").pause_reason == "rest after busy"
+        assert rig.service.distributor.book.view("1001").pause_reason == "rest after busy"
         await wait_until(lambda: rig.state("1001") == "available")  # the rest is short
 
 
@@ -149,7 +151,7 @@ async def test_an_unreachable_phone_pauses_its_agent_as_unreachable() -> None:
         result = await rig.call("+441632960050")
 
         assert [d.status for d in result.dials] == ["CHANUNAVAIL", "ANSWER"]
-        view = rig.service.agent("1001")
+        view = rig.service.distributor.book.view("1001")
         assert (view.state.value, view.pause_reason) == ("paused", "unreachable")
 
 
@@ -157,7 +159,9 @@ async def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent() -> 
     async with live_acd([Agent("1001", INTERNET, behaviour="noanswer")]) as rig:
         rig.attributes["+441632960060"] = {"queue": "support"}
         call = await rig.place("+441632960060")
-        await wait_until(lambda: rig.service.agent("1001").channel is not None)  # ringing
+        await wait_until(
+            lambda: rig.service.distributor.book.view("1001").channel is not None
+        )  # ringing
         call.hang_up()
         result = await call.wait_done(timeout_s=5)
 

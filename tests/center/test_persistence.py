@@ -104,7 +104,7 @@ async def test_a_reloads_queue_changes_reach_the_history_event_log(writer: Histo
         QueuesConfig.model_validate({"queues": {"support": QUEUES["support"]}}),
         AgentsConfig.model_validate({"agents": []}),
     )
-    service.update_queues(reloaded)
+    service.reconfigure(reloaded)
     await sink.flush()
 
     stored = [e for e in await writer.repository.events() if e.kind != "call_queued"]

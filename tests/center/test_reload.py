@@ -43,8 +43,8 @@ async def test_a_removed_queue_turns_new_callers_away_and_still_answers_its_wait
         waiting = await rig.place("+441632960400")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
 
-        rig.service.update_queues(reloaded({"support": QUEUES["support"]}))
-        assert not rig.service.has_queue("billing")
+        rig.service.reconfigure(reloaded({"support": QUEUES["support"]}))
+        assert "billing" not in rig.service.queue_names
         turned_away = await rig.call("+441632960401")
         assert turned_away.fallback_used
         rig.service.ready("1002")
@@ -61,7 +61,7 @@ async def test_a_waiting_caller_is_answered_by_the_skills_a_reload_gives_the_que
         placed = await rig.place("+441632960410")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
 
-        rig.service.update_queues(reloaded({**QUEUES, "support": {"required": {"billing": 1}}}))
+        rig.service.reconfigure(reloaded({**QUEUES, "support": {"required": {"billing": 1}}}))
         result = await placed.wait_done(timeout_s=5)
 
         assert [d.answered_by for d in result.dials] == ["SIP/agent1002"]
@@ -71,7 +71,7 @@ async def test_a_waiting_caller_is_answered_by_the_skills_a_reload_gives_the_que
 
 async def test_a_queue_added_by_a_reload_takes_a_call_at_once() -> None:
     async with live_acd(AGENTS) as rig:
-        rig.service.update_queues(reloaded({**QUEUES, "tv": {"required": {"billing": 1}}}))
+        rig.service.reconfigure(reloaded({**QUEUES, "tv": {"required": {"billing": 1}}}))
         rig.attributes["+441632960420"] = {"queue": "tv"}
         result = await rig.call("+441632960420")
 

@@ -86,7 +86,7 @@ async def test_login_all_logs_every_configured_agent_in() -> None:
     acd = Bench().service
     await acd.start(login_all=True)
     try:
-        assert {v.agent_id: v.state.value for v in acd.agents()} == {
+        assert {v.agent_id: v.state.value for v in acd.distributor.book.views()} == {
             "1001": "available",
             "1002": "available",
         }
@@ -113,8 +113,10 @@ async def test_wrap_up_ends_on_the_timer_and_an_idle_acd_does_not_tick(
     offer = ticket.offers.get_nowait()
     assert service.fact(Answered(offer.agent_id, "c1"))
     assert service.fact(HungUp(offer.agent_id, "c1"))
-    assert service.agent("1001").state.value == "wrap_up"
-    await wait_until(lambda: service.agent("1001").state.value == "available", timeout_s=1)
+    assert service.distributor.book.view("1001").state.value == "wrap_up"
+    await wait_until(
+        lambda: service.distributor.book.view("1001").state.value == "available", timeout_s=1
+    )
     assert ticks == 1
 
 
@@ -130,16 +132,18 @@ async def test_duplicate_and_late_telephony_facts_are_ignored_quietly(
     assert not service.fact(OfferRang("1001", "other-call"))
     assert not service.fact(HungUp("nobody", "c1"))
     assert bench.events(EventRejected) == []
-    assert service.agent("1001").state.value == "on_call"
+    assert service.distributor.book.view("1001").state.value == "on_call"
 
 
 async def test_a_busy_agent_rests_then_is_ready_again(service: AcdService) -> None:
     service.login("1001")
     service.call_arrived(IncomingCall("c1", "support")).offers.get_nowait()
     assert service.offer_failed(Busy("1001", "c1"), rest_s=0.05)
-    view = service.agent("1001")
+    view = service.distributor.book.view("1001")
     assert (view.state.value, view.pause_reason) == ("paused", "rest after busy")
-    await wait_until(lambda: service.agent("1001").state.value == "offered", timeout_s=1)
+    await wait_until(
+        lambda: service.distributor.book.view("1001").state.value == "offered", timeout_s=1
+    )
 
 
 async def test_an_offer_for_a_call_nobody_waits_for_is_withdrawn(
@@ -148,7 +152,7 @@ async def test_an_offer_for_a_call_nobody_waits_for_is_withdrawn(
     ticket = service.call_arrived(IncomingCall("c1", "support"))
     service.release(ticket)  # the session is gone before any agent was free
     service.login("1001")
-    assert service.agent("1001").state.value == "available"
+    assert service.distributor.book.view("1001").state.value == "available"
     assert [e.reason for e in bench.events(CallAbandoned)] == ["session ended"]
 
 
@@ -169,7 +173,7 @@ async def test_ami_events_for_unknown_channels_and_devices_are_ignored(
     )
     feed.handle(event("Hangup", Channel="SIP/agent1001-01"))
     feed.handle(event("DeviceStateChange", Device="SIP/printer", State="INUSE"))
-    assert service.agent("1001").state.value == "available"
+    assert service.distributor.book.view("1001").state.value == "available"
     assert bench.events(EventRejected) == []
 
 
@@ -179,10 +183,10 @@ async def test_an_agents_phone_in_use_pauses_them_until_it_is_idle_again(
     feed = AmiAgentFeed(service)
     service.login("1001")
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="INUSE"))
-    view = service.agent("1001")
+    view = service.distributor.book.view("1001")
     assert (view.state.value, view.pause_reason) == ("paused", PHONE_IN_USE)
     feed.handle(event("DeviceStateChange", Device="sip/AGENT1001", State="NOT_INUSE"))
-    assert service.agent("1001").state.value == "available"
+    assert service.distributor.book.view("1001").state.value == "available"
 
 
 async def test_a_pause_the_agent_chose_is_not_lifted_by_the_phone(service: AcdService) -> None:
@@ -190,7 +194,7 @@ async def test_a_pause_the_agent_chose_is_not_lifted_by_the_phone(service: AcdSe
     service.login("1001", paused_reason="lunch")
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="INUSE"))
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="NOT_INUSE"))
-    assert service.agent("1001").pause_reason == "lunch"
+    assert service.distributor.book.view("1001").pause_reason == "lunch"
 
 
 async def test_the_feed_follows_an_offer_from_ring_to_hang_up(service: AcdService) -> None:
@@ -198,12 +202,13 @@ async def test_the_feed_follows_an_offer_from_ring_to_hang_up(service: AcdServic
     service.login("1001")
     ticket = service.call_arrived(IncomingCall("c1", "support", line="SIP/caller-01"))
     offer = ticket.offers.get_nowait()
-    service.dialing("SIP/caller-01", offer)
     leg = "SIP/agent1001-0000002a"
-    feed.handle(event("DialBegin", Channel="SIP/caller-01", DestChannel=leg))
-    assert service.agent("1001").channel == leg
-    feed.handle(event("DialEnd", Channel="SIP/caller-01", DestChannel=leg, DialStatus="ANSWER"))
-    assert service.agent("1001").state.value == "on_call"
-    feed.handle(event("Hangup", Channel=leg))
-    assert service.agent("1001").state.value == "wrap_up"
+    with service.dialing("SIP/caller-01", offer):  # the caller's Dial, until it returns
+        feed.handle(event("DialBegin", Channel="SIP/caller-01", DestChannel=leg))
+        assert service.distributor.book.view("1001").channel == leg
+        feed.handle(event("DialEnd", Channel="SIP/caller-01", DestChannel=leg, DialStatus="ANSWER"))
+        assert service.distributor.book.view("1001").state.value == "on_call"
+        feed.handle(event("Hangup", Channel=leg))
+    assert service.distributor.book.view("1001").state.value == "wrap_up"
     assert ticket.gone.is_set()
+    assert service.dial_of("SIP/caller-01") is None

@@ -25,6 +25,7 @@ from acd.router import RoutingError
 from center.gateway import csat_score
 from center.persistence import HistoryInteractions
 from center.service import AcdService
+from center.staffing import estimate_wait
 from history.inputs import InteractionRef
 from history.outcomes import Outcome
 from history.repository import HistoryRepository
@@ -69,7 +70,7 @@ async def test_a_moved_calls_ticket_says_the_new_queue_and_the_offer_arrives_the
     assert (ticket.queue, ticket.entry_time) == ("billing", entry)
     assert ticket.profile.steps[0].requirement.required == (("billing", 1),)
     assert moves == [("c1", "billing")]
-    estimate = service.estimate(ticket, talk_s=60, wrap_s=0)
+    estimate = estimate_wait(service.distributor, ticket, now=service.now(), talk_s=60, wrap_s=0)
     assert estimate is not None
     assert estimate.position == 1
 

@@ -44,7 +44,7 @@ async def test_a_chat_is_offered_accepted_and_closed_and_its_listener_hears_each
     try:
         service.login("a1")
         service.task_arrived(IncomingCall("chat1", "support", channel="chat"))
-        (held,) = service.tasks_of("a1")
+        (held,) = service.distributor.tasks_of("a1")
         assert (held.task_id, held.phase) == ("chat1", TaskPhase.RESERVED)
         assert service.task("chat1") is not None
         service.task_accepted("a1", "chat1")
@@ -57,7 +57,7 @@ async def test_a_chat_is_offered_accepted_and_closed_and_its_listener_hears_each
     assert kinds[-1] == "CallEnded"  # the last word on a task: it is forgotten
     assert {channel for _, channel in heard} == {"chat"}
     assert service.task("chat1") is None  # forgotten once it ended
-    assert service.tasks_of("a1") == ()
+    assert service.distributor.tasks_of("a1") == ()
 
 
 async def test_an_unanswered_reservation_expires_on_the_timer_and_goes_to_another_agent() -> None:
@@ -69,12 +69,12 @@ async def test_an_unanswered_reservation_expires_on_the_timer_and_goes_to_anothe
         service.task_arrived(IncomingCall("mail1", "support", channel="email"))
         service.login("a2")  # a2 is free, but mail1 is a1's until the reservation expires
         await wait_until(lambda: any(isinstance(r.event, CallRequeued) for r in sink.records()))
-        await wait_until(lambda: bool(service.tasks_of("a2")))
+        await wait_until(lambda: bool(service.distributor.tasks_of("a2")))
     finally:
         await service.close()
     offers = [r.event.agent_id for r in sink.records() if isinstance(r.event, CallOffered)]
     assert offers == ["a1", "a2"]
-    assert service.agent("a1").pause_reason == "no answer"
+    assert service.distributor.book.view("a1").pause_reason == "no answer"
 
 
 async def test_a_call_channel_is_refused_as_a_task_and_stale_answers_raise() -> None:
@@ -86,6 +86,6 @@ async def test_a_call_channel_is_refused_as_a_task_and_stale_answers_raise() -> 
     with pytest.raises(StaleTask):
         service.task_done("a1", "chat1")
     await asyncio.sleep(0)
-    assert [t.task_id for t in service.tasks_of("a1")] == ["chat1"]
+    assert [t.task_id for t in service.distributor.tasks_of("a1")] == ["chat1"]
     assert not [r for r in service.recent_offers if r.call_id != "chat1"]
     await service.close()

@@ -22,7 +22,7 @@ CUSTOMER = "+971501110031"
 async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
         acd = stack.service.acd
-        for view in acd.agents():
+        for view in acd.distributor.book.views():
             acd.pause(view.agent_id, "meeting")  # logged in, nobody free
         stack.emulator.set_customer(Customer(CUSTOMER, "answer", ring_s=2, talk_s=5))
         callback_digit = stack.config.waiting.defaults.callback_digit
@@ -33,7 +33,7 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
         )
         callback_call = f"{booked.uniqueid}-cb1"
         await wait_until(lambda: acd.call(callback_call) is not None)  # waiting in line
-        for view in acd.agents():
+        for view in acd.distributor.book.views():
             acd.ready(view.agent_id)
 
         book = CallbackStore(stack.service.store)

@@ -100,7 +100,9 @@ async def test_concurrent_calls_of_every_kind_reach_a_skilled_agent_and_are_reco
 
 
 def all_ready(stack: Stack) -> bool:
-    return all(view.state.value == "available" for view in stack.service.acd.agents())
+    return all(
+        view.state.value == "available" for view in stack.service.acd.distributor.book.views()
+    )
 
 
 async def voice_timeline(stack: Stack, token: str, number: str) -> list[dict[str, object]]:
@@ -128,7 +130,7 @@ async def test_repeat_caller_is_routed_to_senior_agent(tmp_path: Path) -> None:
         await seed_customer(stack, REPEAT, recent_contact=True)
 
         first = await stack.call(Caller(number=FIRST_TIME, dtmf=ENGLISH_AGENT, barge_in=False))
-        await wait_until(lambda: acd.agent(JUNIOR).state.value == "available")
+        await wait_until(lambda: acd.distributor.book.view(JUNIOR).state.value == "available")
 
         repeat = await stack.place(Caller(number=REPEAT, dtmf=ENGLISH_AGENT, barge_in=False))
         await wait_until(lambda: any(q.call_id == repeat.uniqueid for q in queued(stack)))
@@ -150,7 +152,7 @@ async def test_caller_who_presses_the_callback_key_while_waiting_is_booked_a_cal
 ) -> None:
     number = "+971501110007"
     async with running_stack(tmp_path) as stack:
-        for view in stack.service.acd.agents():
+        for view in stack.service.acd.distributor.book.views():
             stack.service.acd.pause(view.agent_id, "meeting")  # logged in, nobody free
         callback_digit = stack.config.waiting.defaults.callback_digit
         assert callback_digit is not None

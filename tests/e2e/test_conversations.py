@@ -94,7 +94,9 @@ async def test_a_whatsapp_conversation_is_routed_answered_and_told_by_webhook(
             await wait_until(lambda: desk.holder(conversation) is not None)
             agent = desk.holder(conversation)
             assert agent is not None
-            (held,) = [t for t in service.acd.tasks_of(agent) if t.channel == "whatsapp"]
+            (held,) = [
+                t for t in service.acd.distributor.tasks_of(agent) if t.channel == "whatsapp"
+            ]
             assert held.phase is TaskPhase.RESERVED
             desk.accept(agent, conversation)
             reply = await desk.agent_wrote(agent, conversation, "We see an outage, fixing it")

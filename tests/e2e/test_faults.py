@@ -32,7 +32,7 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
         talking = await stack.place(
             Caller(number="+971501110010", dtmf=ENGLISH_AGENT, barge_in=False)
         )
-        await wait_until(lambda: acd.agent(AGENT).state.value == "on_call")
+        await wait_until(lambda: acd.distributor.book.view(AGENT).state.value == "on_call")
         waiting = await stack.place(
             Caller(number="+971501110012", dtmf=ENGLISH_AGENT, barge_in=False)
         )
@@ -44,7 +44,7 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
         await waiting.wait_done(10)
         await wait_until(lambda: service.ami.connected and service.channels.resyncs > resyncs)
         assert talking.uniqueid not in service.channels.table  # rebuilt from CoreShowChannels
-        await wait_until(lambda: acd.agent(AGENT).state.value == "available")
+        await wait_until(lambda: acd.distributor.book.view(AGENT).state.value == "available")
 
         # The service takes calls again, through the whole path.
         stack.emulator.set_phone(AgentPhone(f"PJSIP/agent{AGENT}", "answer", talk_s=5.0))
@@ -69,7 +69,7 @@ async def test_stopping_the_service_sends_waiting_callers_to_the_fallback_and_lo
             Caller(number="+971501110020", dtmf=ENGLISH_AGENT, barge_in=False)
         )
         await wait_until(lambda: all_available(stack))
-        for view in stack.service.acd.agents():
+        for view in stack.service.acd.distributor.book.views():
             stack.service.acd.pause(view.agent_id, "meeting")  # the next callers wait
         waiting = [
             await stack.place(Caller(number=f"+97150111002{n}", dtmf=ENGLISH_AGENT, barge_in=False))
@@ -97,4 +97,6 @@ async def test_stopping_the_service_sends_waiting_callers_to_the_fallback_and_lo
 
 
 def all_available(stack: Stack) -> bool:
-    return all(view.state.value == "available" for view in stack.service.acd.agents())
+    return all(
+        view.state.value == "available" for view in stack.service.acd.distributor.book.views()
+    )

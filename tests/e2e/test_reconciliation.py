@@ -76,13 +76,13 @@ class Driver:
     def pause_all(self) -> None:
         """Every agent paused (one on a call or in wrap-up once it is over)."""
         acd = self.stack.service.acd
-        for view in acd.agents():
+        for view in acd.distributor.book.views():
             if view.state.value not in ("paused", "logged_out"):
                 acd.pause(view.agent_id, "meeting")
 
     def ready_all(self) -> None:
         acd = self.stack.service.acd
-        for view in acd.agents():
+        for view in acd.distributor.book.views():
             if view.state.value == "paused":
                 acd.ready(view.agent_id)
 
@@ -120,10 +120,12 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
         await asyncio.sleep(SHORT_ABANDON_S + 0.3)
         stack.emulator.set_phone(AgentPhone("PJSIP/agent1001", "noanswer"))
         acd.ready("1001")
-        await wait_until(lambda: acd.agent("1001").channel is not None)  # its phone rings
+        await wait_until(
+            lambda: acd.distributor.book.view("1001").channel is not None
+        )  # its phone rings
         ringing.hang_up()
         await ringing.wait_done(timeout_s=10)
-        await wait_until(lambda: acd.agent("1001").state.value == "available")
+        await wait_until(lambda: acd.distributor.book.view("1001").state.value == "available")
         acd.pause("1001", "meeting")
         stack.emulator.set_phone(AgentPhone("PJSIP/agent1001", "answer", ring_s=1, talk_s=5))
 

@@ -50,7 +50,7 @@ async def test_chats_and_emails_figures_equal_the_history_live_after_a_restart_a
 ) -> None:
     async with running_stack(tmp_path, overrides=OVERRIDES) as stack:
         acd, desk = stack.service.acd, stack.service.desk
-        for view in acd.agents():
+        for view in acd.distributor.book.views():
             if view.agent_id != ALICE:
                 acd.pause(view.agent_id, "meeting")
 

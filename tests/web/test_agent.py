@@ -55,9 +55,9 @@ async def call_for_agent_1001(stack: Stack) -> str:
         stack.service.acd.pause(other, "test")
     await stack.emulator.place_call(Caller(number=NUMBER, dtmf=TO_AN_AGENT, barge_in=False))
     async with asyncio.timeout(10):
-        while stack.service.acd.agent("1001").call_id is None:  # noqa: ASYNC110
+        while stack.service.acd.distributor.book.view("1001").call_id is None:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-    call_id = stack.service.acd.agent("1001").call_id
+    call_id = stack.service.acd.distributor.book.view("1001").call_id
     assert call_id is not None
     return call_id
 

@@ -117,7 +117,7 @@ async def test_a_supervisor_sees_a_call_arrive_live_and_pauses_an_agent(
     await asyncio.to_thread(open_supervisor, driver, stack.url)
     # pause first: the waiting call soon rings agents out (no answer) and pauses them itself
     await asyncio.to_thread(pause_agent, driver)
-    assert stack.service.acd.agent("1002").pause_reason == "supervisor"
+    assert stack.service.acd.distributor.book.view("1002").pause_reason == "supervisor"
     before = await asyncio.to_thread(lambda: driver.execute_script("return performance.now()"))
     await stack.emulator.place_call(
         Caller(number="+971501110077", dtmf=TO_AN_AGENT, barge_in=False)

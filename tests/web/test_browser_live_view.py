@@ -44,7 +44,7 @@ def whole_page(driver: Any, name: str) -> None:
 
 async def wait_until_offered(stack: Stack, agent_id: str) -> str:
     async with asyncio.timeout(15):
-        while (call_id := stack.service.acd.agent(agent_id).call_id) is None:  # noqa: ASYNC110
+        while (call_id := stack.service.acd.distributor.book.view(agent_id).call_id) is None:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     return call_id
 

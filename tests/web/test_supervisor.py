@@ -90,7 +90,7 @@ async def test_an_agent_cannot_open_the_supervisor_feed_or_act(stack: Stack) -> 
             stack.url + "page-api/agents/1002/pause", headers={"X-CSRF-Token": csrf}
         ) as response:
             assert response.status == 403
-    assert stack.service.acd.agent("1002").pause_reason is None
+    assert stack.service.acd.distributor.book.view("1002").pause_reason is None
 
 
 async def test_a_page_that_does_not_read_is_dropped_without_slowing_the_service(

@@ -21,7 +21,9 @@ RECORDS: dict[int, list[EventRecord]] = {}
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with running(tmp_path) as live:
-        for view in live.service.acd.agents():  # nobody takes the call: it stays waiting
+        for (
+            view
+        ) in live.service.acd.distributor.book.views():  # nobody takes the call: it stays waiting
             live.service.acd.pause(view.agent_id, "training")
         seen: list[EventRecord] = []
         RECORDS[id(live)] = seen

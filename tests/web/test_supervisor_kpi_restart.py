@@ -176,7 +176,9 @@ def call(service: AcdService, plan: Plan, n: int, queue: str) -> None:
 
     def arrive() -> None:
         service.call_arrived(IncomingCall(held["call"], queue))
-        held["agent"] = next(a for a in AGENTS if service.agent(a).call_id == held["call"])
+        held["agent"] = next(
+            a for a in AGENTS if service.distributor.book.view(a).call_id == held["call"]
+        )
 
     plan(start, arrive)
     if n % 5 == 4:
@@ -188,7 +190,9 @@ def call(service: AcdService, plan: Plan, n: int, queue: str) -> None:
             service.caller_left(held["call"], "callback requested")
             held["call"] = callback_attempt_id(held["call"], 1)
             service.call_arrived(IncomingCall(held["call"], queue, entry_time=service.now() - 8))
-            held["agent"] = next(a for a in AGENTS if service.agent(a).call_id == held["call"])
+            held["agent"] = next(
+                a for a in AGENTS if service.distributor.book.view(a).call_id == held["call"]
+            )
 
         plan(start + 8, callback)
     plan(

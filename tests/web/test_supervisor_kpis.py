@@ -158,7 +158,7 @@ def test_waiting_rows_take_the_priority_a_reload_rescored_them_with() -> None:
     service.call_arrived(IncomingCall("plain", "billing", CallFacts(tier="regular")))
     service.raise_priority("plain", 15, "sam")
 
-    service.update_queues(reloaded({"tiers": {"key_account": 50, "regular": 5}}))
+    service.reconfigure(reloaded({"tiers": {"key_account": 50, "regular": 5}}))
 
     queues = {q["name"]: q["calls"] for q in hub.snapshot()["queues"]}
     assert [(r["call_id"], r["priority"]) for r in queues["support"]] == [("gold", 50.0)]

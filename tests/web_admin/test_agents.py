@@ -54,8 +54,8 @@ async def test_a_new_agent_is_written_with_comments_kept_audited_and_can_log_in_
     # the running ACD has the agent: they log in and are available
     acd = admin.service.acd
     acd.login("1006")
-    assert acd.agent("1006").state is AgentState.AVAILABLE
-    assert acd.endpoint("1006") == "PJSIP/agent1006"
+    assert acd.distributor.book.view("1006").state is AgentState.AVAILABLE
+    assert acd.distributor.agents["1006"].endpoint == "PJSIP/agent1006"
     [entry] = await admin.service.audit.recent()
     assert (entry.actor, entry.target, entry.action) == ("ada", "config/agents.yaml", "edit")
     assert entry.summary == "agent 1006 added"

@@ -69,7 +69,7 @@ async def test_a_queue_edit_applies_to_a_waiting_call_which_is_then_answered(
         ticket.entry_time,
     )
     assert acd.fact(Answered("1002", "c1"))
-    assert acd.agent("1002").state is AgentState.ON_CALL
+    assert acd.distributor.book.view("1002").state is AgentState.ON_CALL
 
 
 async def test_a_new_queue_is_added_and_takes_calls_at_once(admin: Admin) -> None:

@@ -2,7 +2,7 @@
 aging, required and preferred skills, the caller's language, skill rules and relaxation
 steps. Edit a queue or add one; saved through ``hotline.config_edit`` and applied at once
 by the reload that follows, without a restart: calls already waiting follow their queue's
-new rules (``AcdService.update_queues``).
+new rules (``AcdService.reconfigure``).
 
 Required and preferred skills are edited as ``skill: level`` lines; rules and relaxation
 steps (lists of small mappings) as YAML, checked like the file itself. A part left as shown

@@ -127,7 +127,7 @@ class DeskPanel:
 
     async def snapshot(self, agent_id: str) -> list[dict[str, Any]]:
         cards = []
-        for held in self._acd.tasks_of(agent_id):
+        for held in self._acd.distributor.tasks_of(agent_id):
             conversation_id = self._desk.conversation_of(held.task_id)
             if conversation_id is None or held.phase is TaskPhase.WRAP_UP:
                 continue

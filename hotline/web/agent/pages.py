@@ -119,7 +119,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             acd.wrapup_done(agent_id)
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
-    return web.json_response({"ok": True, "state": str(acd.agent(agent_id).state)})
+    return web.json_response({"ok": True, "state": str(acd.distributor.book.view(agent_id).state)})
 
 
 def _may_see(pages: AgentPages, agent_id: str, call_id: str) -> bool:

@@ -67,9 +67,9 @@ def live_state(
     because the link is down)."""
     profiles = acd.distributor.agents
     names = {agent_id: profile.name or agent_id for agent_id, profile in profiles.items()}
-    views = acd.agents()
+    views = acd.distributor.book.views()
     staff = [StaffMember(v, profiles[v.agent_id].skills) for v in views if v.agent_id in profiles]
-    held = list(acd.held_calls())
+    held = list(acd.distributor.router.calls())
     waiting = [c for c in held if not _ringing(seen, c.call_id)]
     own = {
         q.policy.name: q.skills.profile(CallFacts(), False).steps[0].requirement

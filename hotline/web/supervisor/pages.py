@@ -42,8 +42,7 @@ async def supervisor_feed(request: web.Request) -> web.StreamResponse:
 
 def _agent(request: web.Request) -> str:
     agent_id = request.match_info["agent_id"]
-    acd = request.app[ACD]
-    if agent_id not in {a.agent_id for a in acd.agents()}:
+    if agent_id not in request.app[ACD].distributor.book:
         raise web.HTTPNotFound(text="no such agent")
     return agent_id
 
@@ -57,7 +56,7 @@ async def pause_agent(request: web.Request) -> web.StreamResponse:
         request.app[ACD].pause(agent_id, reason)
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
-    view = request.app[ACD].agent(agent_id)
+    view = request.app[ACD].distributor.book.view(agent_id)
     pending = view.pending is not None  # on a call: the pause lands when it is over
     log.info(
         "supervisor %s paused agent %s%s",
@@ -99,7 +98,7 @@ async def spy_on_agent(request: web.Request) -> web.StreamResponse:
         await spy(
             ami,
             supervisor_endpoint=user.endpoint,
-            agent_endpoint=request.app[ACD].endpoint(agent_id),
+            agent_endpoint=request.app[ACD].distributor.agents[agent_id].endpoint,
             agent_id=agent_id,
             mode=mode,
         )
@@ -147,7 +146,7 @@ async def move_call(request: web.Request) -> web.StreamResponse:
     call_id = _waiting_call(request)
     queue = (await _body(request)).get("queue")
     acd = request.app[ACD]
-    if not isinstance(queue, str) or not acd.has_queue(queue):
+    if not isinstance(queue, str) or queue not in acd.queue_names:
         names = ", ".join(acd.queue_names)
         return web.json_response({"error": f"queue: one of {names}"}, status=422)
     user = current_session(request).user.name

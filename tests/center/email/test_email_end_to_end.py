@@ -59,7 +59,7 @@ async def test_a_mail_about_a_bill_reaches_billing_and_the_answer_to_the_reply_t
         answer = answer_to(reply, "Thanks! Will it be on my card?", message_id="<m2@example.com>")
         assert (await rig.send(answer))[0] == 250
         assert (await rig.conversation_with("<m2@example.com>")).id == conversation
-        [held] = rig.acd.tasks_of("cashier")
+        [held] = rig.acd.distributor.tasks_of("cashier")
         assert held.phase is TaskPhase.ACTIVE  # the same task, still with the same agent
         assert held.task_id == rig.desk.task_of(conversation)
         messages = await rig.thread(conversation)
@@ -99,7 +99,9 @@ async def test_a_new_mail_that_replies_to_nothing_opens_another_conversation(
                    ("a@example.com", "b@example.com", "c@example.org")]  # fmt: skip
         assert len({a.id, b.id, c.id}) == 3
         assert a.customer_id == b.customer_id != c.customer_id
-        await wait_until(lambda: len(rig.acd.tasks_of("tech")) == 2)  # capacity: 2 e-mails
+        await wait_until(
+            lambda: len(rig.acd.distributor.tasks_of("tech")) == 2
+        )  # capacity: 2 e-mails
         assert rig.desk.task_of(b.id) is not None  # billing's task waits for the cashier
 
 
@@ -158,7 +160,9 @@ async def test_automatic_mail_is_kept_but_never_routed(target: Target, tmp_path:
             (AuthorKind.AGENT, said.body),
             (AuthorKind.SYSTEM, "I am away until Monday."),  # kept where it belongs
         ]
-        assert [t.task_id for t in rig.acd.tasks_of("tech")] == [f"email-{conversation}.1"]
+        assert [t.task_id for t in rig.acd.distributor.tasks_of("tech")] == [
+            f"email-{conversation}.1"
+        ]
         for message_id in ("<news@example.org>", "<bounce@mx.example.org>", "<loop@hotline.test>"):
             kept = await rig.conversation_with(message_id)
             assert rig.desk.task_of(kept.id) is None
