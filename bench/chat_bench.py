@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acd.agent_events import Login
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -125,7 +127,7 @@ async def _serve_hotline(
     users = UserStore(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     for agent in roster:
         await users.add(agent["id"], Role.AGENT, PASSWORD)
-        acd.login(agent["id"])
+        acd.agent_event(Login(agent["id"]))
     app = web.Application()
     app[AUTH] = WebAuth(
         users, SessionStore(), LoginThrottle(per_user_address=100, per_address=100_000)

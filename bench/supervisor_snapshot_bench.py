@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from acd.agent_events import Login, Pause
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -65,9 +67,9 @@ def floor(calls: int, agents: int) -> tuple[AcdService, SupervisorHub]:
         acd.call_arrived(IncomingCall(f"c{n}", queues[n % len(queues)], facts, caller=card))
         clock.advance(0.5)
     for i, agent in enumerate(roster[: agents // 2]):
-        acd.login(agent.id)  # takes a call (ringing) if one fits
+        acd.agent_event(Login(agent.id))  # takes a call (ringing) if one fits
         if i % 10 == 0:
-            acd.pause(agent.id, "break")
+            acd.agent_event(Pause(agent.id, "break"))
     return acd, hub
 
 

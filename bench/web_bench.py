@@ -32,6 +32,8 @@ from typing import Any
 
 import aiohttp
 
+from acd.agent_events import Pause, Ready
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -86,9 +88,9 @@ async def serve(work: Path, password: str) -> None:
     while line := (await reader.readline()).decode().strip():
         at = time.time()
         if line == "pause":
-            service.acd.pause(AGENT, "bench")
+            service.acd.agent_event(Pause(AGENT, "bench"))
         elif line == "ready":
-            service.acd.ready(AGENT)
+            service.acd.agent_event(Ready(AGENT))
         print(json.dumps({"at": at}), flush=True)
     await service.close()
 

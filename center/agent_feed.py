@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from acd.agent_events import AgentError, AgentState, Answered, HungUp, OfferRang
+from acd.agent_events import AgentError, AgentState, Answered, HungUp, OfferRang, Pause, Ready
 from center.service import AcdService
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import (
@@ -155,11 +155,11 @@ class AmiAgentFeed:
                 reason = PHONE_IN_USE if state in DEVICE_BUSY_STATES else PHONE_UNREACHABLE
                 log.info("agent %s paused: %s (device %s)", agent_id, reason, state)
                 with contextlib.suppress(AgentError):
-                    self._service.pause(agent_id, reason)
+                    self._service.agent_event(Pause(agent_id, reason))
                     self._paused[agent_id] = reason
         elif state == DEVICE_NOT_INUSE:
             ours = self._paused.pop(agent_id, None)
             if view.state is AgentState.PAUSED and ours is not None and view.pause_reason == ours:
                 log.info("agent %s ready again: phone idle", agent_id)
                 with contextlib.suppress(AgentError):
-                    self._service.ready(agent_id)
+                    self._service.agent_event(Ready(agent_id))

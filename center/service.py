@@ -53,14 +53,12 @@ from acd.agent_events import (
     HoldStarted,
     HungUp,
     Login,
-    Logout,
     OfferRang,
     Pause,
     Ready,
     RingNoAnswer,
     StaleCallEvent,
     Unreachable,
-    WrapUpDone,
     event_name,
 )
 from acd.build import AcdSetup
@@ -187,7 +185,7 @@ class AcdService:
         if login_all:
             for agent_id in self.distributor.agents:
                 with contextlib.suppress(AgentError):
-                    self.login(agent_id)
+                    self.agent_event(Login(agent_id))
 
     async def close(self) -> None:
         for handle in self._rests.values():
@@ -348,22 +346,13 @@ class AcdService:
         events end with the agent's leg, before the customer is dialled)."""
         self._sink.append(self.now(), CallbackSettled(call_id, outcome, result))
 
-    # agents: actions (the API) ---------------------------------------------------------
-    # Each raises what the core raises: ``UnknownAgent``, ``IllegalTransition``.
-    def login(self, agent_id: str, paused_reason: str | None = None) -> None:
-        self._agent_event(Login(agent_id, paused_reason))
-
-    def logout(self, agent_id: str) -> None:
-        self._agent_event(Logout(agent_id))
-
-    def pause(self, agent_id: str, reason: str = "break") -> None:
-        self._agent_event(Pause(agent_id, reason))
-
-    def ready(self, agent_id: str) -> None:
-        self._agent_event(Ready(agent_id))
-
-    def wrapup_done(self, agent_id: str) -> None:
-        self._agent_event(WrapUpDone(agent_id))
+    # agents ----------------------------------------------------------------------------
+    def agent_event(self, event: AgentEvent) -> None:
+        """An agent's action (``Login``, ``Logout``, ``Pause``, ``Ready``, ``WrapUpDone``,
+        from ``acd.agent_events``), applied as told; raises what the core raises
+        (``UnknownAgent``, ``IllegalTransition``), the refusal in the event log too.
+        Telephony facts, which may come twice or late, go through ``fact``."""
+        self._settled(self.distributor.agent_event(event))
 
     # agents: telephony facts (AMI, the dial outcome) ------------------------------------
     def fact(self, event: TelephonyFact) -> bool:
@@ -385,7 +374,7 @@ class AcdService:
             )
             return False
         try:
-            self._agent_event(event)
+            self.agent_event(event)
         except StaleCallEvent as error:
             log.debug("stale telephony fact: %s", error)
             return False
@@ -406,7 +395,7 @@ class AcdService:
             view = self.distributor.book.view(event.agent_id)
             if view.state is S.OFFERED and view.call_id == event.call_id and view.pending is None:
                 rest_reason = f"rest after {event_name(event).replace('_', ' ')}"
-                self._agent_event(Pause(event.agent_id, rest_reason))  # pending: atomic below
+                self.agent_event(Pause(event.agent_id, rest_reason))  # pending: atomic below
         applied = self.fact(event)
         if applied and rest_reason is not None:
             self._rest(event.agent_id, rest_reason, rest_s)
@@ -439,9 +428,6 @@ class AcdService:
         offers = self.distributor.reconcile(live_channels)
         log.info("ACD reconciled with Asterisk's %d live channels", len(live_channels) // 2)
         self._settled(offers)
-
-    def _agent_event(self, event: AgentEvent) -> None:
-        self._settled(self.distributor.agent_event(event))
 
     def _settled(self, offers: list[Offer]) -> None:
         """After any change: hand out the offers it produced and re-arm the timer."""
@@ -510,7 +496,7 @@ class AcdService:
             view = self.distributor.book.view(agent_id)
             if view.state is S.PAUSED and view.pause_reason == reason:
                 with contextlib.suppress(AgentError):
-                    self.ready(agent_id)
+                    self.agent_event(Ready(agent_id))
 
         self._rests[agent_id] = asyncio.get_running_loop().call_later(seconds, back)
 

@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.agent_events import Pause, Ready
 from acd.events import CallAbandoned, CallQueued, EventRecord
 from history.identities import IdentityKind
 from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
@@ -389,12 +390,12 @@ async def take_breaks(service: Hotline, rng: random.Random, time_scale: float) -
         if not free:
             continue
         agent_id = rng.choice(free)
-        service.acd.pause(agent_id, "break")
+        service.acd.agent_event(Pause(agent_id, "break"))
         try:
             await asyncio.sleep(BREAK_S * rng.uniform(0.5, 1.5) * time_scale)
         finally:
             if service.acd.distributor.book.view(agent_id).state.value == "paused":
-                service.acd.ready(agent_id)
+                service.acd.agent_event(Ready(agent_id))
 
 
 def agent_phones(config: Config, rng: random.Random) -> tuple[AgentPhone, ...]:

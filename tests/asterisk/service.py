@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from acd.agent_events import Pause
 from acd.events import EventRecord
 from hotline.app import Hotline
 from hotline.config import Config, load_config
@@ -51,7 +52,7 @@ class Service:
         """Every other agent of agents.yaml is paused (their phones are not registered)."""
         for view in self.hotline.acd.distributor.book.views():
             if view.agent_id not in agent_ids:
-                self.hotline.acd.pause(view.agent_id, "meeting")
+                self.hotline.acd.agent_event(Pause(view.agent_id, "meeting"))
 
 
 def rig_settings(pbx: Asterisk, tmp_path: Path) -> dict[str, object]:

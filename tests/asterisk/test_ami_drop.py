@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Ready
 from acd.events import CallAbandoned, CallAnswered, CallOffered, CallQueued
 from history.outcomes import Outcome
 
@@ -65,7 +66,7 @@ async def test_a_caller_waiting_while_ami_drops_is_served_once_it_is_back(
             await pbx.until(lambda: service.hotline.channels.resyncs > resyncs, timeout_s=10)
             assert acd.call(queued.call_id) is not None  # still waiting in hotline's queue
             assert len(pbx.channels()) == 1  # and on the line in Asterisk
-            acd.ready("1001")
+            acd.agent_event(Ready("1001"))
             exit_code = await caller.wait(30)
             interactions = await settled(pbx, service)
     finally:
@@ -105,7 +106,7 @@ async def test_a_call_offered_while_ami_is_down_is_answered_and_its_talk_time_me
             service.only_agents()
             (caller,) = await callers_on_hold(pbx, sip_dir, [number], hold_s=20)
             with ami_held_down(service):
-                acd.ready("1001")
+                acd.agent_event(Ready("1001"))
                 await pbx.until(lambda: any("agent1001" in c for c in pbx.channels()), 10)
                 assert not ami.connected  # the phone rings, hotline has no AMI
             await ami.wait_connected(timeout_s=10)

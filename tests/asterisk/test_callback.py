@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Ready
 from acd.events import CallAnswered
 
 from .rig import Asterisk
@@ -33,7 +34,7 @@ async def test_a_caller_who_books_a_callback_is_called_back_agent_first(
             assert key is not None
             caller = SippCaller(number, sip_dir, (*TO_AN_AGENT, Pause(2.5), Dtmf(key)))
             assert await caller.run(pbx, timeout_s=60) == 0
-            service.hotline.acd.ready("1001")
+            service.hotline.acd.agent_event(Ready("1001"))
             await pbx.until(lambda: bool(agent.outcomes("hung-up")), timeout_s=30)
             interactions = await settled(pbx, service)
             answered = service.events(CallAnswered)

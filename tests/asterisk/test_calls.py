@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Ready
 from acd.events import CallAbandoned, CallQueued, CallRequeued
 from history.outcomes import Outcome
 
@@ -108,7 +109,7 @@ async def test_a_call_an_agent_cannot_take_is_offered_to_another_agent(
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=30)
             await caller.start(pbx)
             await pbx.until(lambda: bool(service.events(CallRequeued)), timeout_s=40)
-            service.hotline.acd.ready("1004")
+            service.hotline.acd.agent_event(Ready("1004"))
             exit_code = await caller.wait(60)
             interactions = await settled(pbx, service)
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Ready
 from acd.events import CallAnswered, CallQueued
 from history.outcomes import Outcome
 
@@ -133,7 +134,7 @@ async def test_offers_landing_during_announcements_leave_no_session_or_channel_b
                 await asyncio.sleep(rng.uniform(0.5, 2.5))
                 for agent_id in ("1001", "1004"):
                     if acd.distributor.book.view(agent_id).state.value == "paused":
-                        acd.ready(agent_id)
+                        acd.agent_event(Ready(agent_id))
                         break
                 await asyncio.sleep(0)
             exit_codes = await asyncio.gather(*(c.wait(90) for c in callers))

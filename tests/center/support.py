@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.agent_events import Login
 from acd.build import build_acd
 from acd.events import EventRecord, InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
@@ -268,7 +269,7 @@ async def live_acd(
         control.attach(ami)
         await service.start()
         for agent_id in login if login is not None else [a.id for a in agents]:
-            service.login(agent_id)
+            service.agent_event(Login(agent_id))
         await ami.start()
         await ami.wait_connected()
         await wait_until(lambda: tracker.resyncs > 0)

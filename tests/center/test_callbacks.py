@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from acd.agent_events import Busy, RingNoAnswer, Unreachable
+from acd.agent_events import Busy, Login, Ready, RingNoAnswer, Unreachable
 from acd.events import CallAnswered, CallOffered
 from center.callbacks import CallbackDialler, failed_offer, next_step
 from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE
@@ -118,7 +118,7 @@ async def test_a_callback_keeps_its_place_ahead_of_a_later_caller_and_reaches_th
     None
 ):
     async with live_acd([Agent("1001", INTERNET, talk_s=60)], login=[]) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.emulator.set_customer(Customer(CUSTOMER, "answer", ring_s=2, talk_s=5))
         wire = Wire()
         rig.emulator.subscribe(wire)
@@ -129,7 +129,7 @@ async def test_a_callback_keeps_its_place_ahead_of_a_later_caller_and_reaches_th
             rig.attributes["+441632960555"] = {"queue": "support", "intent": "setup_help"}
             later = await rig.place("+441632960555", hangup_after_s=400)
             await wait_until(lambda: rig.service.distributor.router.waiting_count == 2)
-            rig.service.ready("1001")
+            rig.service.agent_event(Ready("1001"))
 
             done = await settled(book, "1795356299.7")
             await later.wait_done(timeout_s=10)
@@ -174,7 +174,7 @@ async def test_an_agent_who_does_not_answer_is_rona_and_another_agent_calls_back
             await wait_until(lambda: rig.state("1001") == "paused")
             assert rig.service.distributor.book.view("1001").pause_reason == "no answer"
             assert rig.service.call("1795356299.8-cb1") is not None  # still in line
-            rig.service.login("1002")
+            rig.service.agent_event(Login("1002"))
 
             done = await settled(book, "1795356299.8")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Login
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
@@ -102,8 +103,8 @@ WEB = IdentityIn(kind=IdentityKind.CHAT, value="visitor-7f3a")
 
 
 async def test_a_chat_about_a_bill_goes_to_billing_and_the_agent_answers_it(desk: Desk) -> None:
-    desk.acd.login("tech")
-    desk.acd.login("cashier")
+    desk.acd.agent_event(Login("tech"))
+    desk.acd.agent_event(Login("cashier"))
     said = await desk.desk.customer_wrote("chat", "my bill is wrong", identity=WEB)
     conversation = said.conversation_id
     assert desk.desk.holder(conversation) == "cashier"  # billing's agent, not the first
@@ -150,7 +151,7 @@ async def test_a_known_gold_customer_is_served_before_an_anonymous_one(desk: Des
         "chat", "internet down", identity=IdentityIn(kind=IdentityKind.CHAT, value="anon-1")
     )
     second = await desk.desk.customer_wrote("chat", "internet down too", customer_id=gold.id)
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     offered = [t.task_id for t in desk.acd.distributor.tasks_of("tech")]
     assert offered[0] == desk.desk.task_of(second.conversation_id)  # gold first
     assert desk.desk.task_of(first.conversation_id) in offered  # then the other (2 chats)
@@ -159,7 +160,7 @@ async def test_a_known_gold_customer_is_served_before_an_anonymous_one(desk: Des
 async def test_only_the_agent_the_chat_is_with_may_write_and_a_failed_send_is_kept(
     desk: Desk,
 ) -> None:
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "no signal", identity=WEB)
     conversation = said.conversation_id
     with pytest.raises(DeskError):  # offered, not accepted yet
@@ -190,7 +191,7 @@ async def test_a_customer_who_leaves_before_an_agent_takes_the_chat_abandons_it(
 async def test_a_postponed_conversation_is_queued_again_when_the_customer_writes(
     desk: Desk,
 ) -> None:
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "router keeps rebooting", identity=WEB)
     conversation = said.conversation_id
     desk.desk.accept("tech", conversation)
@@ -213,7 +214,7 @@ async def test_each_step_of_a_conversation_is_a_webhook_for_messaging_modules(
 
     feed = WebhookFeed(publish)
     desk.desk.subscribe(feed)
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "no internet since noon", identity=WEB)
     conversation = said.conversation_id
     desk.desk.accept("tech", conversation)
@@ -243,7 +244,7 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
     desk: Desk,
 ) -> None:
     waiting = await desk.desk.customer_wrote("chat", "still no signal", identity=WEB)
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     desk.desk.accept("tech", waiting.conversation_id)  # with an agent when it stops
     other = await desk.desk.customer_wrote(
         "chat", "my bill is wrong", identity=IdentityIn(kind=IdentityKind.CHAT, value="v2")
@@ -263,7 +264,7 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
         assert again.task_of(waiting.conversation_id) is not None
         assert again.task_of(other.conversation_id) is not None
         assert again.task_of(done.conversation_id) is None
-        acd.login("cashier")
+        acd.agent_event(Login("cashier"))
         (held,) = acd.distributor.tasks_of("cashier")
         assert held.task_id == again.task_of(other.conversation_id)  # billing's, by intent
     finally:
@@ -274,7 +275,7 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
 async def test_a_customer_writing_in_a_resolved_thread_opens_it_again(desk: Desk) -> None:
     """As an e-mail reply to a resolved thread does: the conversation is routed again and
     open until the next close; a system note (an auto-reply) is shown, never routed."""
-    desk.acd.login("tech")
+    desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "line dead", identity=WEB)
     conversation = said.conversation_id
     desk.desk.accept("tech", conversation)

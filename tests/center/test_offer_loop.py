@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from acd.agent_events import Busy, RingNoAnswer
+from acd.agent_events import Busy, Login, RingNoAnswer
 from acd.build import build_acd
 from acd.calls import IncomingCall
 from acd.events import CallRequeued, InMemoryEventSink
@@ -93,7 +93,7 @@ def offers_of(ticket: CallTicket, *, at_most: int) -> Callable[[], Awaitable[Off
 
 async def test_a_failed_phone_is_told_to_the_acd_and_held_off_before_it_rings_again() -> None:
     floor = Floor()
-    floor.service.login("1001")
+    floor.service.agent_event(Login("1001"))
     ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
     busy = PhoneFailed(Busy("", ""))
     loop = floor.loop(offers_of(ticket, at_most=3), [busy, busy, TALKED])
@@ -110,7 +110,7 @@ async def test_a_failed_phone_is_told_to_the_acd_and_held_off_before_it_rings_ag
 
 async def test_no_hold_off_for_a_phone_that_failed_long_enough_ago() -> None:
     floor = Floor()
-    floor.service.login("1001")
+    floor.service.agent_event(Login("1001"))
     ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
 
     async def late_offers() -> Offer | str:
@@ -126,7 +126,7 @@ async def test_no_hold_off_for_a_phone_that_failed_long_enough_ago() -> None:
 
 async def test_an_agent_with_no_phone_is_unreachable_and_held_off_like_a_failed_one() -> None:
     floor = Floor(endpoint="")
-    floor.service.login("1001")
+    floor.service.agent_event(Login("1001"))
     ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
     loop = floor.loop(offers_of(ticket, at_most=3), [])
 
@@ -140,7 +140,7 @@ async def test_a_failed_phone_may_rest_unless_it_was_never_reached() -> None:
     resting = WaitingConfig.model_validate({"retry_s": 2, "failed_offer_rest_s": 30})
     for rest, expected in ((True, "rest after busy"), (False, None)):
         floor = Floor()
-        floor.service.login("1001")
+        floor.service.agent_event(Login("1001"))
         ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
         loop = floor.loop(offers_of(ticket, at_most=1), [PhoneFailed(Busy("", ""), rest)], resting)
         await loop.serve()
@@ -150,7 +150,7 @@ async def test_a_failed_phone_may_rest_unless_it_was_never_reached() -> None:
 
 async def test_a_stale_offer_is_neither_rung_nor_told() -> None:
     floor = Floor()
-    floor.service.login("1001")
+    floor.service.agent_event(Login("1001"))
     ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
     stale = ticket.offers.get_nowait()
     floor.service.caller_hung_up("c1")  # the caller left before the phone was rung
@@ -167,7 +167,7 @@ async def test_a_stale_offer_is_neither_rung_nor_told() -> None:
 
 async def test_the_hold_off_is_kept_when_the_wait_goes_on_after_something_else() -> None:
     floor = Floor()
-    floor.service.login("1001")
+    floor.service.agent_event(Login("1001"))
     ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
     told = ["an offer", "a key", "an offer"]
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from acd.agent_events import Login, Ready
 from acd.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -66,7 +67,7 @@ async def test_the_answer_is_known_from_ami_while_the_agent_talks() -> None:
 
 async def test_the_higher_priority_call_is_answered_first_by_the_one_agent() -> None:
     async with live_acd([Agent("1002", INTERNET, talk_s=2)], login=[]) as rig:
-        rig.service.login("1002", paused_reason="meeting")
+        rig.service.agent_event(Login("1002", paused_reason="meeting"))
         rig.attributes["+441632960010"] = {"queue": "support", "intent": "setup_help"}
         rig.attributes["+441632960011"] = {
             "queue": "support",
@@ -78,7 +79,7 @@ async def test_the_higher_priority_call_is_answered_first_by_the_one_agent() -> 
         high = await rig.place("+441632960011")
         await wait_until(lambda: len(rig.events(CallQueued)) == 2)
 
-        rig.service.ready("1002")
+        rig.service.agent_event(Ready("1002"))
         high_result, low_result = await asyncio.gather(
             high.wait_done(timeout_s=5), low.wait_done(timeout_s=5)
         )

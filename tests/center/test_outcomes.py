@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Login
 from acd.contacts import HANDED_TO_FALLBACK
 from acd.events import CallAbandoned
 from center.contact_times import Talked
@@ -26,7 +27,7 @@ def ended(rig: Rig) -> list[dict[str, Any]]:
 
 async def test_a_caller_who_gives_up_waiting_is_abandoned_in_queue_with_wait_and_priority() -> None:
     async with live_acd([Agent("1001", INTERNET)], login=[], service_level=SHORT) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960100"] = {"queue": "support"}
         await rig.call("+441632960100", hangup_after_s=50)  # 0.5 s
 
@@ -38,7 +39,7 @@ async def test_a_caller_who_gives_up_waiting_is_abandoned_in_queue_with_wait_and
 
 async def test_a_caller_gone_within_short_abandon_s_is_a_short_abandon() -> None:
     async with live_acd([Agent("1001", INTERNET)], login=[], service_level=SHORT) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960101"] = {"queue": "support"}
         await rig.call("+441632960101", hangup_after_s=3)  # 30 ms
 
@@ -76,7 +77,7 @@ async def test_an_answered_call_has_the_priority_of_the_offer_and_no_second_wait
 
 async def test_callers_waiting_when_the_service_stops_are_handed_to_the_fallback() -> None:
     async with live_acd([Agent("1001", INTERNET)], login=[]) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960104"] = {"queue": "support"}
         call = await rig.place("+441632960104")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
@@ -93,7 +94,7 @@ async def test_callers_waiting_when_the_service_stops_are_handed_to_the_fallback
 async def test_a_caller_id_that_cannot_be_dialled_back_is_offered_no_callback() -> None:
     waiting = {"defaults": {"announce": {"first_after_s": 3600}, "callback_digit": "1"}}
     async with live_acd([Agent("1001", INTERNET)], login=[], waiting=waiting) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["bot2"] = {"queue": "support"}
         await rig.call("bot2", dtmf="1", hangup_after_s=60)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from acd.agent_events import Answered, HungUp
+from acd.agent_events import Answered, HungUp, Login
 from acd.build import build_acd
 from acd.calls import IncomingCall
 from acd.events import (
@@ -71,7 +71,7 @@ async def test_every_acd_event_reaches_the_history_event_log_in_order(
     memory = InMemoryEventSink()
     sink = HistoryEventSink(writer, inner=memory, run="run1")
     service = service_with(sink)
-    service.login("1001")
+    service.agent_event(Login("1001"))
     service.call_arrived(IncomingCall("c1", "support")).offers.get_nowait()
     service.fact(Answered("1001", "c1"))
     service.fact(HungUp("1001", "c1"))

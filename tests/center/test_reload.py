@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from acd.agent_events import Login, Ready
 from acd.build import AcdSetup, build_acd
 from acd.events import CallAbandoned, CallQueued, QueueUpdated
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
@@ -37,7 +38,8 @@ def reloaded(queues: Mapping[str, Any]) -> AcdSetup:
 
 async def test_a_removed_queue_turns_new_callers_away_and_still_answers_its_waiting_one() -> None:
     async with live_acd(AGENTS, login=[]) as rig:
-        rig.service.login("1002", paused_reason="lunch")  # billing could be served: wait
+        # billing could be served: wait
+        rig.service.agent_event(Login("1002", paused_reason="lunch"))
         rig.attributes["+441632960400"] = {"queue": "billing"}
         rig.attributes["+441632960401"] = {"queue": "billing"}
         waiting = await rig.place("+441632960400")
@@ -47,7 +49,7 @@ async def test_a_removed_queue_turns_new_callers_away_and_still_answers_its_wait
         assert "billing" not in rig.service.queue_names
         turned_away = await rig.call("+441632960401")
         assert turned_away.fallback_used
-        rig.service.ready("1002")
+        rig.service.agent_event(Ready("1002"))
         answered = await waiting.wait_done(timeout_s=5)
 
         assert [d.answered_by for d in answered.dials] == ["SIP/agent1002"]
@@ -56,7 +58,7 @@ async def test_a_removed_queue_turns_new_callers_away_and_still_answers_its_wait
 
 async def test_a_waiting_caller_is_answered_by_the_skills_a_reload_gives_the_queue() -> None:
     async with live_acd(AGENTS, login=["1002"]) as rig:  # billing only: support waits
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960410"] = {"queue": "support"}
         placed = await rig.place("+441632960410")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
@@ -90,7 +92,7 @@ def heard(commands: tuple[str, ...], prompt: str) -> int:
 
 async def test_a_maximum_wait_set_by_a_reload_overflows_a_waiting_caller_and_a_new_one() -> None:
     async with live_acd(AGENTS, login=["1002"]) as rig:  # billing only: support waits
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         for number in ("+441632960430", "+441632960431"):
             rig.attributes[number] = {"queue": "support"}
         waiting = await rig.place("+441632960430")
@@ -116,7 +118,7 @@ async def test_an_announcement_period_set_by_a_reload_reaches_a_waiting_caller_a
 ):
     once = {"first_after_s": 0, "every_s": 3600, "expected_wait": False}
     async with live_acd(AGENTS, login=[], waiting={"defaults": {"announce": once}}) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         for number in ("+441632960440", "+441632960441"):
             rig.attributes[number] = {"queue": "support"}
         waiting = await rig.place("+441632960440", hangup_after_s=90)

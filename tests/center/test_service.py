@@ -13,9 +13,12 @@ from acd.agent_events import (
     Busy,
     HungUp,
     IllegalTransition,
+    Login,
     OfferRang,
+    Pause,
     RingNoAnswer,
     UnknownAgent,
+    WrapUpDone,
 )
 from acd.build import AcdSetup, build_acd
 from acd.calls import IncomingCall
@@ -72,13 +75,13 @@ def service(bench: Bench) -> AcdService:
 async def test_agent_actions_raise_the_cores_typed_errors(
     bench: Bench, service: AcdService
 ) -> None:
-    service.login("1001")
+    service.agent_event(Login("1001"))
     with pytest.raises(IllegalTransition, match="already logged in"):
-        service.login("1001")
+        service.agent_event(Login("1001"))
     with pytest.raises(UnknownAgent):
-        service.pause("9999", "lunch")
+        service.agent_event(Pause("9999", "lunch"))
     with pytest.raises(IllegalTransition):
-        service.wrapup_done("1001")
+        service.agent_event(WrapUpDone("1001"))
     assert len(bench.events(EventRejected)) == 3  # nothing lost from the log
 
 
@@ -108,7 +111,7 @@ async def test_wrap_up_ends_on_the_timer_and_an_idle_acd_does_not_tick(
     service.distributor.tick = counting  # type: ignore[method-assign]
     await asyncio.sleep(0.1)
     assert ticks == 0  # nothing scheduled: the timer sleeps
-    service.login("1001")
+    service.agent_event(Login("1001"))
     ticket = service.call_arrived(IncomingCall("c1", "support"))
     offer = ticket.offers.get_nowait()
     assert service.fact(Answered(offer.agent_id, "c1"))
@@ -123,7 +126,7 @@ async def test_wrap_up_ends_on_the_timer_and_an_idle_acd_does_not_tick(
 async def test_duplicate_and_late_telephony_facts_are_ignored_quietly(
     bench: Bench, service: AcdService
 ) -> None:
-    service.login("1001")
+    service.agent_event(Login("1001"))
     ticket = service.call_arrived(IncomingCall("c1", "support"))
     ticket.offers.get_nowait()
     assert service.fact(Answered("1001", "c1"))
@@ -136,7 +139,7 @@ async def test_duplicate_and_late_telephony_facts_are_ignored_quietly(
 
 
 async def test_a_busy_agent_rests_then_is_ready_again(service: AcdService) -> None:
-    service.login("1001")
+    service.agent_event(Login("1001"))
     service.call_arrived(IncomingCall("c1", "support")).offers.get_nowait()
     assert service.offer_failed(Busy("1001", "c1"), rest_s=0.05)
     view = service.distributor.book.view("1001")
@@ -151,7 +154,7 @@ async def test_an_offer_for_a_call_nobody_waits_for_is_withdrawn(
 ) -> None:
     ticket = service.call_arrived(IncomingCall("c1", "support"))
     service.release(ticket)  # the session is gone before any agent was free
-    service.login("1001")
+    service.agent_event(Login("1001"))
     assert service.distributor.book.view("1001").state.value == "available"
     assert [e.reason for e in bench.events(CallAbandoned)] == ["session ended"]
 
@@ -166,7 +169,7 @@ async def test_ami_events_for_unknown_channels_and_devices_are_ignored(
     service: AcdService,
 ) -> None:
     feed = AmiAgentFeed(service)
-    service.login("1001")
+    service.agent_event(Login("1001"))
     feed.handle(event("DialBegin", Channel="SIP/stranger-01", DestChannel="SIP/agent1001-01"))
     feed.handle(
         event("DialEnd", Channel="SIP/stranger-01", DestChannel="SIP/x-1", DialStatus="ANSWER")
@@ -181,7 +184,7 @@ async def test_an_agents_phone_in_use_pauses_them_until_it_is_idle_again(
     service: AcdService,
 ) -> None:
     feed = AmiAgentFeed(service)
-    service.login("1001")
+    service.agent_event(Login("1001"))
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="INUSE"))
     view = service.distributor.book.view("1001")
     assert (view.state.value, view.pause_reason) == ("paused", PHONE_IN_USE)
@@ -191,7 +194,7 @@ async def test_an_agents_phone_in_use_pauses_them_until_it_is_idle_again(
 
 async def test_a_pause_the_agent_chose_is_not_lifted_by_the_phone(service: AcdService) -> None:
     feed = AmiAgentFeed(service)
-    service.login("1001", paused_reason="lunch")
+    service.agent_event(Login("1001", paused_reason="lunch"))
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="INUSE"))
     feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="NOT_INUSE"))
     assert service.distributor.book.view("1001").pause_reason == "lunch"
@@ -199,7 +202,7 @@ async def test_a_pause_the_agent_chose_is_not_lifted_by_the_phone(service: AcdSe
 
 async def test_the_feed_follows_an_offer_from_ring_to_hang_up(service: AcdService) -> None:
     feed = AmiAgentFeed(service)
-    service.login("1001")
+    service.agent_event(Login("1001"))
     ticket = service.call_arrived(IncomingCall("c1", "support", line="SIP/caller-01"))
     offer = ticket.offers.get_nowait()
     leg = "SIP/agent1001-0000002a"

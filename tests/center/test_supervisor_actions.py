@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Login, Ready
 from acd.calls import IncomingCall
 from acd.events import (
     CallAbandoned,
@@ -60,7 +61,7 @@ def events(service: AcdService, kind: type) -> list[Any]:
 async def test_a_moved_calls_ticket_says_the_new_queue_and_the_offer_arrives_there(
     service: AcdService,
 ) -> None:
-    service.login("1002", paused_reason="lunch")
+    service.agent_event(Login("1002", paused_reason="lunch"))
     moves: list[tuple[str, str]] = []
     service.on_moved(lambda ticket, queue: moves.append((ticket.call_id, queue)))
     ticket = service.call_arrived(IncomingCall("c1", "support"))
@@ -74,7 +75,7 @@ async def test_a_moved_calls_ticket_says_the_new_queue_and_the_offer_arrives_the
     assert estimate is not None
     assert estimate.position == 1
 
-    service.ready("1002")
+    service.agent_event(Ready("1002"))
     offer = ticket.offers.get_nowait()
     assert (offer.agent_id, offer.queue) == ("1002", "billing")
 
@@ -85,7 +86,7 @@ async def test_a_raised_call_is_offered_first_and_says_who_raised_it(service: Ac
     service.raise_priority("second", 40, "sam")
     [changed] = events(service, CallPriorityChanged)
     assert (changed.call_id, changed.actor) == ("second", "sam")
-    service.login("1001")
+    service.agent_event(Login("1001"))
     offer = second.offers.get_nowait()
     assert "supervisor[raised by sam] +40" in offer.explain()
     assert first.offers.empty()
@@ -150,14 +151,15 @@ async def test_the_interaction_records_the_new_queue_and_the_callers_score(
 async def test_a_waiting_caller_moved_by_a_supervisor_is_answered_in_the_new_queue() -> None:
     agents = [Agent("1001", INTERNET), Agent("1002", BILLING)]
     async with live_acd(agents, login=[]) as rig:
-        rig.service.login("1001", paused_reason="lunch")  # support could be served: it waits
-        rig.service.login("1002", paused_reason="lunch")
+        # support could be served: it waits
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
+        rig.service.agent_event(Login("1002", paused_reason="lunch"))
         rig.attributes["+441632960300"] = {"queue": "support"}
         placed = await rig.place("+441632960300")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
         [waiting] = rig.service.distributor.router.waiting()
         rig.service.move_call(waiting.call_id, "billing", "sam")
-        rig.service.ready("1002")
+        rig.service.agent_event(Ready("1002"))
         result = await placed.wait_done(timeout_s=5)
 
         assert [d.answered_by for d in result.dials] == ["SIP/agent1002"]
@@ -175,8 +177,9 @@ async def test_a_moved_caller_waits_by_the_new_queues_rules_counted_from_the_mov
     }
     agents = [Agent("1001", INTERNET), Agent("1002", BILLING)]
     async with live_acd(agents, login=[], waiting={"queues": {"billing": billing}}) as rig:
-        rig.service.login("1001", paused_reason="lunch")  # both queues could be served: wait
-        rig.service.login("1002", paused_reason="lunch")
+        # both queues could be served: wait
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
+        rig.service.agent_event(Login("1002", paused_reason="lunch"))
         rig.attributes["+441632960350"] = {"queue": "support"}
         placed = await rig.place("+441632960350")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)

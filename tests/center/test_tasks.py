@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from acd.agent_events import Login
 from acd.build import AcdSetup, build_acd
 from acd.calls import IncomingCall
 from acd.events import CallOffered, CallRequeued, EventRecord, InMemoryEventSink
@@ -42,7 +43,7 @@ async def test_a_chat_is_offered_accepted_and_closed_and_its_listener_hears_each
     service.on_task(listen)
     await service.start()
     try:
-        service.login("a1")
+        service.agent_event(Login("a1"))
         service.task_arrived(IncomingCall("chat1", "support", channel="chat"))
         (held,) = service.distributor.tasks_of("a1")
         assert (held.task_id, held.phase) == ("chat1", TaskPhase.RESERVED)
@@ -65,9 +66,10 @@ async def test_an_unanswered_reservation_expires_on_the_timer_and_goes_to_anothe
     service = AcdService(setup(0.05), sink=sink)
     await service.start()
     try:
-        service.login("a1")
+        service.agent_event(Login("a1"))
         service.task_arrived(IncomingCall("mail1", "support", channel="email"))
-        service.login("a2")  # a2 is free, but mail1 is a1's until the reservation expires
+        # a2 is free, but mail1 is a1's until the reservation expires
+        service.agent_event(Login("a2"))
         await wait_until(lambda: any(isinstance(r.event, CallRequeued) for r in sink.records()))
         await wait_until(lambda: bool(service.distributor.tasks_of("a2")))
     finally:
@@ -81,7 +83,7 @@ async def test_a_call_channel_is_refused_as_a_task_and_stale_answers_raise() -> 
     service = AcdService(setup(30.0), sink=InMemoryEventSink())
     with pytest.raises(ValueError, match="comes as a call"):
         service.task_arrived(IncomingCall("c1", "support", channel="voice"))
-    service.login("a1")
+    service.agent_event(Login("a1"))
     service.task_arrived(IncomingCall("chat1", "support", channel="chat"))
     with pytest.raises(StaleTask):
         service.task_done("a1", "chat1")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Login, Logout, Ready
 from acd.events import CallAbandoned, CallQueued
 from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time
 
@@ -31,7 +32,7 @@ def said(commands: tuple[str, ...]) -> list[str]:
 
 async def test_a_caller_who_hangs_up_while_waiting_leaves_the_queue_as_an_abandon() -> None:
     async with live_acd([Agent("1001", INTERNET)], login=[]) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960100"] = {"queue": "support"}
         result = await rig.call("+441632960100", hangup_after_s=50)
 
@@ -83,7 +84,7 @@ async def test_waiting_callers_hear_their_position_and_expected_wait() -> None:
 async def test_the_callback_key_books_a_callback_that_keeps_the_entry_time() -> None:
     waiting = {"prompts": {"callback_offer": "hotline/press-1-for-a-callback"}}
     async with live_acd([Agent("1001", INTERNET)], login=[], waiting=waiting) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["+441632960120"] = {"queue": "support", "intent": "setup_help"}
         call = await rig.place("+441632960120")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
@@ -109,14 +110,14 @@ async def test_the_callback_key_books_a_callback_that_keeps_the_entry_time() -> 
 
 async def test_a_withheld_number_cannot_book_a_callback_and_the_caller_keeps_waiting() -> None:
     async with live_acd([Agent("1001", INTERNET)], login=[]) as rig:
-        rig.service.login("1001", paused_reason="lunch")
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
         rig.attributes["unknown"] = {"queue": "support"}
         call = await rig.place("")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
         call.press("1")
         await wait_until(lambda: any("unidentified" in c for c in call.result().commands))
         assert rig.service.distributor.router.waiting_count == 1
-        rig.service.ready("1001")
+        rig.service.agent_event(Ready("1001"))
         result = await call.wait_done(timeout_s=5)
         assert result.dials[0].answered_by == "SIP/agent1001"
         assert rig.callbacks.requests == []
@@ -127,7 +128,7 @@ async def test_a_call_past_its_maximum_wait_overflows_to_the_next_queue_keeping_
     waiting = {"queues": {"support": {"max_wait_s": 0.3, "on_max_wait": overflow}}}
     agents = [Agent("1001", INTERNET), Agent("1002", BILLING)]
     async with live_acd(agents, login=["1002"], waiting=waiting) as rig:
-        rig.service.login("1001", paused_reason="training")
+        rig.service.agent_event(Login("1001", paused_reason="training"))
         rig.attributes["+441632960130"] = {"queue": "support"}
         result = await rig.call("+441632960130")
 
@@ -145,7 +146,7 @@ async def test_a_call_past_its_maximum_wait_can_leave_a_voicemail(tmp_path: Path
         "defaults": {"max_wait_s": 0.2, "on_max_wait": {"action": "voicemail"}},
     }
     async with live_acd([Agent("1001", INTERNET)], login=[], waiting=waiting) as rig:
-        rig.service.login("1001", paused_reason="training")
+        rig.service.agent_event(Login("1001", paused_reason="training"))
         rig.attributes["+441632960140"] = {"queue": "support"}
         result = await rig.call("+441632960140")
 
@@ -168,12 +169,12 @@ async def test_a_waiting_call_leaves_when_the_last_agent_who_could_serve_it_logs
     waiting = {"defaults": {"on_empty": {"action": "hangup"}}}
     async with live_acd([Agent("1001", INTERNET), Agent("1002", BILLING)], login=[],
                         waiting=waiting) as rig:  # fmt: skip
-        rig.service.login("1001", paused_reason="lunch")
-        rig.service.login("1002")  # logged in, but cannot take internet calls
+        rig.service.agent_event(Login("1001", paused_reason="lunch"))
+        rig.service.agent_event(Login("1002"))  # logged in, but cannot take internet calls
         rig.attributes["+441632960160"] = {"queue": "support"}
         call = await rig.place("+441632960160")
         await wait_until(lambda: rig.service.distributor.router.waiting_count == 1)
-        rig.service.logout("1001")
+        rig.service.agent_event(Logout("1001"))
         result = await call.wait_done(timeout_s=5)
 
         [left] = rig.events(CallAbandoned)

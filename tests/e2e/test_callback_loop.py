@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from acd.agent_events import Pause, Ready
 from acd.events import CallAnswered, CallOffered
 from history.callbacks import Callback, CallbackStore
 from history.records import Interaction
@@ -23,7 +24,7 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
     async with running_stack(tmp_path) as stack:
         acd = stack.service.acd
         for view in acd.distributor.book.views():
-            acd.pause(view.agent_id, "meeting")  # logged in, nobody free
+            acd.agent_event(Pause(view.agent_id, "meeting"))  # logged in, nobody free
         stack.emulator.set_customer(Customer(CUSTOMER, "answer", ring_s=2, talk_s=5))
         callback_digit = stack.config.waiting.defaults.callback_digit
         assert callback_digit is not None
@@ -34,7 +35,7 @@ async def test_a_caller_who_booked_a_callback_is_called_back_by_an_agent(tmp_pat
         callback_call = f"{booked.uniqueid}-cb1"
         await wait_until(lambda: acd.call(callback_call) is not None)  # waiting in line
         for view in acd.distributor.book.views():
-            acd.ready(view.agent_id)
+            acd.agent_event(Ready(view.agent_id))
 
         book = CallbackStore(stack.service.store)
         request = await closed_request(book, booked.uniqueid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from acd.agent_events import Pause, Ready
 from acd.events import AgentStateChanged, CallOffered, CallQueued
 from telephony.emulator import Caller, CallResult
 
@@ -126,7 +127,7 @@ async def test_repeat_caller_is_routed_to_senior_agent(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
         acd = stack.service.acd
         for agent in ("1001", "1003", "1004", "1005"):
-            acd.pause(agent, "meeting")
+            acd.agent_event(Pause(agent, "meeting"))
         await seed_customer(stack, REPEAT, recent_contact=True)
 
         first = await stack.call(Caller(number=FIRST_TIME, dtmf=ENGLISH_AGENT, barge_in=False))
@@ -136,7 +137,7 @@ async def test_repeat_caller_is_routed_to_senior_agent(tmp_path: Path) -> None:
         await wait_until(lambda: any(q.call_id == repeat.uniqueid for q in queued(stack)))
         await asyncio.sleep(0.3)  # the junior stays free and is not offered the call
         assert not [o for o in stack.events(CallOffered) if o.call_id == repeat.uniqueid]
-        acd.ready(SENIOR)
+        acd.agent_event(Ready(SENIOR))
         result = await repeat.wait_done(20)
         interaction = await stack.interaction(repeat.uniqueid)
 
@@ -153,7 +154,7 @@ async def test_caller_who_presses_the_callback_key_while_waiting_is_booked_a_cal
     number = "+971501110007"
     async with running_stack(tmp_path) as stack:
         for view in stack.service.acd.distributor.book.views():
-            stack.service.acd.pause(view.agent_id, "meeting")  # logged in, nobody free
+            stack.service.acd.agent_event(Pause(view.agent_id, "meeting"))  # logged in, nobody free
         callback_digit = stack.config.waiting.defaults.callback_digit
         assert callback_digit is not None
         result = await stack.call(

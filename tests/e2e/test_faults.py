@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from acd.agent_events import Pause
 from acd.contacts import CUT_BY_ASTERISK
 from acd.events import CallAbandoned, CallQueued
 from hotline.config import Config
@@ -28,7 +29,7 @@ async def test_asterisk_restart_mid_call_is_survived_and_agent_states_are_repair
     async with running_stack(tmp_path, phones=slow_talkers) as stack:
         acd, service = stack.service.acd, stack.service
         for agent in ("1002", "1003", "1004", "1005"):
-            acd.pause(agent, "meeting")
+            acd.agent_event(Pause(agent, "meeting"))
         talking = await stack.place(
             Caller(number="+971501110010", dtmf=ENGLISH_AGENT, barge_in=False)
         )
@@ -70,7 +71,7 @@ async def test_stopping_the_service_sends_waiting_callers_to_the_fallback_and_lo
         )
         await wait_until(lambda: all_available(stack))
         for view in stack.service.acd.distributor.book.views():
-            stack.service.acd.pause(view.agent_id, "meeting")  # the next callers wait
+            stack.service.acd.agent_event(Pause(view.agent_id, "meeting"))  # the next callers wait
         waiting = [
             await stack.place(Caller(number=f"+97150111002{n}", dtmf=ENGLISH_AGENT, barge_in=False))
             for n in range(1, 4)

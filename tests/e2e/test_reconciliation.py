@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from acd.agent_events import Pause, Ready
 from acd.contacts import VOICE
 from history.callbacks import CallbackStore
 from history.models import InteractionRow, NoteRow
@@ -78,13 +79,13 @@ class Driver:
         acd = self.stack.service.acd
         for view in acd.distributor.book.views():
             if view.state.value not in ("paused", "logged_out"):
-                acd.pause(view.agent_id, "meeting")
+                acd.agent_event(Pause(view.agent_id, "meeting"))
 
     def ready_all(self) -> None:
         acd = self.stack.service.acd
         for view in acd.distributor.book.views():
             if view.state.value == "paused":
-                acd.ready(view.agent_id)
+                acd.agent_event(Ready(view.agent_id))
 
 
 async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
@@ -119,14 +120,14 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
         await wait_until(lambda: drive.waiting() == 1)
         await asyncio.sleep(SHORT_ABANDON_S + 0.3)
         stack.emulator.set_phone(AgentPhone("PJSIP/agent1001", "noanswer"))
-        acd.ready("1001")
+        acd.agent_event(Ready("1001"))
         await wait_until(
             lambda: acd.distributor.book.view("1001").channel is not None
         )  # its phone rings
         ringing.hang_up()
         await ringing.wait_done(timeout_s=10)
         await wait_until(lambda: acd.distributor.book.view("1001").state.value == "available")
-        acd.pause("1001", "meeting")
+        acd.agent_event(Pause("1001", "meeting"))
         stack.emulator.set_phone(AgentPhone("PJSIP/agent1001", "answer", ring_s=1, talk_s=5))
 
         overflowed = await drive.call(Outcome.OVERFLOWED, drive.caller(ENGLISH_AGENT))

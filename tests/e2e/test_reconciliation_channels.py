@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from acd.agent_events import Pause
 from history.identities import IdentityKind
 from history.inputs import IdentityIn, Status
 from history.models import InteractionRow
@@ -52,7 +53,7 @@ async def test_chats_and_emails_figures_equal_the_history_live_after_a_restart_a
         acd, desk = stack.service.acd, stack.service.desk
         for view in acd.distributor.book.views():
             if view.agent_id != ALICE:
-                acd.pause(view.agent_id, "meeting")
+                acd.agent_event(Pause(view.agent_id, "meeting"))
 
         # Alice takes three chats at once, works them side by side, closes them.
         chats = [
@@ -83,7 +84,7 @@ async def test_chats_and_emails_figures_equal_the_history_live_after_a_restart_a
         desk.finish(ALICE, mail.conversation_id, status=Status.RESOLVED)
 
         # Nobody free: a chat waits, and its customer leaves.
-        acd.pause(ALICE, "meeting")
+        acd.agent_event(Pause(ALICE, "meeting"))
         gone = await desk.customer_wrote("chat", "hello? internet", identity=visitor(9))
         await asyncio.sleep(SHORT_ABANDON_S + 0.3)
         await desk.customer_left(gone.conversation_id)

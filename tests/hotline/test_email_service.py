@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from acd.agent_events import Login
 from hotline.app import Hotline
 from hotline.cli import main
 from hotline.config import load_config
@@ -62,7 +63,7 @@ async def test_a_mail_to_the_service_becomes_a_task_and_the_reply_leaves_by_the_
         await service.start()
     try:
         assert service.email is not None
-        service.acd.login("a1")
+        service.acd.agent_event(Login("a1"))
         raw = customer_mail("My internet is down", message_id="<svc@example.com>")
         assert (await asyncio.to_thread(smtp_send, service.email.port, raw, NADIA[1]))[0] == 250
         found = await service.conversations.conversation_of_external_id("<svc@example.com>")

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from acd.agent_events import Pause
 from history.access_log import AccessLog
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, InteractionRef, NewCustomer, NewInteraction
@@ -52,7 +53,7 @@ async def call_for_agent_1001(stack: Stack) -> str:
         )
     )
     for other in ("1002", "1003", "1004"):
-        stack.service.acd.pause(other, "test")
+        stack.service.acd.agent_event(Pause(other, "test"))
     await stack.emulator.place_call(Caller(number=NUMBER, dtmf=TO_AN_AGENT, barge_in=False))
     async with asyncio.timeout(10):
         while stack.service.acd.distributor.book.view("1001").call_id is None:  # noqa: ASYNC110

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from acd.agent_events import Login
 from acd.kpi import DIGITAL_WORK
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, Status
@@ -37,7 +38,7 @@ async def _talk(rig: Rig, visitor: str) -> int:
 
 
 async def test_an_offer_is_accepted_answered_and_closed_as_resolved(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann, rig.visitor() as page:
         assert (await ann.next("snapshot"))["tasks"] == []
         visitor = (await page.hello(name="Nadia"))["visitor"]
@@ -89,7 +90,7 @@ async def test_an_offer_is_accepted_answered_and_closed_as_resolved(rig: Rig) ->
 
 
 async def test_a_declined_chat_goes_to_the_other_agent(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann, rig.agent("bob") as bob, rig.visitor() as page:
         await ann.next("snapshot")
         await bob.next("snapshot")
@@ -97,7 +98,7 @@ async def test_a_declined_chat_goes_to_the_other_agent(rig: Rig) -> None:
         await page.say("m1", "hello")
         talk = await _talk(rig, visitor)
         await ann.next("offered")
-        rig.acd.login("bob")
+        rig.acd.agent_event(Login("bob"))
         assert (await ann.post(f"{talk}/decline"))[0] == 200
         gone = await ann.next("gone")
         assert (gone["conversation"], gone["reason"]) == (talk, "declined")
@@ -105,7 +106,7 @@ async def test_a_declined_chat_goes_to_the_other_agent(rig: Rig) -> None:
 
 
 async def test_an_agent_sees_and_acts_on_their_own_tasks_only(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann, rig.agent("bob") as bob, rig.visitor() as page:
         await ann.next("snapshot")
         await bob.next("snapshot")
@@ -189,7 +190,7 @@ async def _chat(rig: Rig, page: Page, text: str) -> int:
 
 
 async def test_an_email_comes_as_a_conversation_with_its_subject(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann:
         await ann.next("snapshot")
         said = await rig.desk.customer_wrote(

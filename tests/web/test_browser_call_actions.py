@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Pause
 from telephony.emulator import Caller
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.support import TO_AN_AGENT, Stack, running
@@ -25,7 +26,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         for (
             view
         ) in live.service.acd.distributor.book.views():  # nobody takes the call: it stays waiting
-            live.service.acd.pause(view.agent_id, "training")
+            live.service.acd.agent_event(Pause(view.agent_id, "training"))
         yield live
 
 

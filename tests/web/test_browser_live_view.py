@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Pause
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, NewCustomer, NewInteraction, NewNote, Status
 from telephony.emulator import Caller
@@ -111,11 +112,11 @@ async def test_the_supervisor_sees_names_aged_priorities_a_pending_pause_and_who
     async with running(tmp_path, ring_s=0.5) as stack:
         acd = stack.service.acd
         for other in ("1002", "1003", "1004"):
-            acd.pause(other, "training")
-        acd.pause("1005", "break")  # the only agent who speaks Arabic
+            acd.agent_event(Pause(other, "training"))
+        acd.agent_event(Pause("1005", "break"))  # the only agent who speaks Arabic
         await stack.emulator.place_call(Caller(number=NUMBER, dtmf=TO_AN_AGENT, barge_in=False))
         await wait_until_offered(stack, "1001")
-        acd.pause("1001", "coaching")  # during the call: pending until it is over
+        acd.agent_event(Pause("1001", "coaching"))  # during the call: pending until it is over
         await stack.emulator.place_call(
             Caller(number="+971501110077", dtmf=ARABIC_TO_AN_AGENT, barge_in=False)
         )
@@ -220,7 +221,7 @@ async def test_the_agent_screen_pop_shows_the_customer_and_what_the_ivr_learnt(
                 await asyncio.sleep(0.1)
         await known_customer(stack)
         for other in ("1002", "1003", "1004", "1005"):
-            stack.service.acd.pause(other, "training")
+            stack.service.acd.agent_event(Pause(other, "training"))
         # "1": English; the open question answered by voice; then the account number
         await stack.emulator.place_call(
             Caller(number=NUMBER, dtmf="1654321#", speech=voice, barge_in=False)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from acd.agent_events import Pause
 from history.identities import IdentityKind
 from history.inputs import Channel, Status
 from tests.web.browser import chromium, needs_chromium, screenshot
@@ -231,7 +232,7 @@ async def test_a_customer_and_an_agent_chat_in_two_browsers(
 ) -> None:
     service = stack.service
     for other in ("1002", "1003", "1004", "1005"):
-        service.acd.pause(other, "test")
+        service.acd.agent_event(Pause(other, "test"))
     async with shop_site(stack.url) as shop:
         service.chat.settings = service.chat.settings.model_copy(
             update={"allowed_origins": (shop,)}

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from acd.agent_events import Login
 from history.identities import IdentityKind
 from history.inputs import Channel, Delivery, IdentityIn, Status
 from tests.e2e.stack import wait_until
@@ -110,7 +111,7 @@ async def _talk(rig: Rig, visitor: str) -> int:
 
 
 async def test_a_page_that_reconnects_gets_what_the_agent_said_meanwhile(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.visitor() as page:
         visitor = (await page.hello())["visitor"]
         first = (await page.say("m1", "is my order shipped?"))["message"]
@@ -221,7 +222,7 @@ async def test_a_bad_hello_is_explained_and_a_made_up_visitor_id_is_replaced(rig
 
 
 async def test_html_in_a_message_is_kept_and_sent_back_as_text(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.visitor() as page:
         visitor = (await page.hello())["visitor"]
         script = '<script>alert("hi")</script><b>bold</b>'
@@ -282,7 +283,7 @@ async def test_a_visitor_who_leaves_a_waiting_chat_abandons_it(rig: Rig) -> None
 
 
 async def test_a_visitor_who_leaves_an_accepted_chat_ends_it_for_the_agent(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann, rig.visitor() as page:
         await ann.next("snapshot")
         visitor = (await page.hello())["visitor"]
@@ -321,7 +322,7 @@ async def test_a_visitor_not_back_within_the_grace_period_has_left(tmp_path: Pat
 
 
 async def test_typing_goes_both_ways_and_is_not_stored(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.agent("ann") as ann, rig.visitor() as page:
         await ann.next("snapshot")
         visitor = (await page.hello())["visitor"]
@@ -342,7 +343,7 @@ async def test_typing_goes_both_ways_and_is_not_stored(rig: Rig) -> None:
 async def test_after_a_postponement_the_visitor_comes_back_to_the_same_conversation(
     rig: Rig,
 ) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.visitor() as page:
         visitor = (await page.hello())["visitor"]
         await page.say("m1", "my router reboots every night")
@@ -365,7 +366,7 @@ async def test_after_a_postponement_the_visitor_comes_back_to_the_same_conversat
 async def test_after_a_resolved_chat_the_next_message_opens_a_new_conversation(
     rig: Rig,
 ) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with rig.visitor() as page:
         visitor = (await page.hello())["visitor"]
         await page.say("m1", "how do I pay by card?")

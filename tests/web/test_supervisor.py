@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from acd.agent_events import Pause
 from hotline.web.tokens import TokenStore
 from telephony.ami_codec import AmiMessage
 from telephony.emulator import Caller
@@ -100,7 +101,7 @@ async def test_a_page_that_does_not_read_is_dropped_without_slowing_the_service(
     slow = hub.connect()
     assert slow is not None
     for n in range(20):  # each pause/ready is an event; the slow page never reads
-        stack.service.acd.pause("1003", f"r{n}")
+        stack.service.acd.agent_event(Pause("1003", f"r{n}"))
         await asyncio.sleep(0.15)
     assert slow.dropped.is_set()
     assert hub.dropped_clients >= 1

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from acd.agent_events import Pause
 from acd.events import CallMoved, CallPriorityChanged, EventRecord
 from telephony.emulator import Caller
 from tests.web.support import TO_AN_AGENT, Stack, running, signed_in
@@ -24,7 +25,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         for (
             view
         ) in live.service.acd.distributor.book.views():  # nobody takes the call: it stays waiting
-            live.service.acd.pause(view.agent_id, "training")
+            live.service.acd.agent_event(Pause(view.agent_id, "training"))
         seen: list[EventRecord] = []
         RECORDS[id(live)] = seen
         stop = live.service.acd_events.subscribe(seen.append)

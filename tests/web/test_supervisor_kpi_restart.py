@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.agent_events import Answered, HungUp
+from acd.agent_events import Answered, HungUp, Login, Logout, WrapUpDone
 from acd.build import AcdSetup, build_acd
 from acd.calls import IncomingCall
 from acd.clock import ManualClock
@@ -127,11 +127,11 @@ class Run:
         await self.hub.start()  # before the ACD, as the app does
         await self.service.start()
         for agent in AGENTS:
-            self.service.login(agent)
+            self.service.agent_event(Login(agent))
 
     async def stop(self) -> None:
         for agent in AGENTS:
-            self.service.logout(agent)
+            self.service.agent_event(Logout(agent))
         await self.hub.close()
         await self.service.close()
         if self.log is not None and self.writer is not None:
@@ -199,7 +199,7 @@ def call(service: AcdService, plan: Plan, n: int, queue: str) -> None:
         start + 10 + 20 * (n % 3 == 0), lambda: service.fact(Answered(held["agent"], held["call"]))
     )
     plan(start + 45, lambda: service.fact(HungUp(held["agent"], held["call"])))
-    plan(start + 50, lambda: service.wrapup_done(held["agent"]))
+    plan(start + 50, lambda: service.agent_event(WrapUpDone(held["agent"])))
 
 
 def digital(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from acd.agent_events import Answered, HungUp
+from acd.agent_events import Answered, HungUp, Login, Pause
 from acd.build import AcdSetup, build_acd
 from acd.calls import CallFacts, IncomingCall
 from acd.clock import ManualClock
@@ -93,14 +93,14 @@ def centre(quality: ContactQuality | None = None) -> tuple[AcdService, ManualClo
 
 def test_today_the_last_interval_and_the_interval_series_are_on_the_quarter_hour() -> None:
     service, clock, hub = centre()
-    service.login("1001")
+    service.agent_event(Login("1001"))
     service.call_arrived(IncomingCall("a", "support"))  # 09:05:00, offered at once
     clock.advance(10)
     service.fact(Answered("1001", "a"))  # answered in 10 s: within the 20 s target
     clock.advance(50)
     service.fact(HungUp("1001", "a"))
     clock.advance(660)  # 09:16:00
-    service.pause("1001", "lunch")
+    service.agent_event(Pause("1001", "lunch"))
     service.call_arrived(IncomingCall("b", "support"))
     clock.advance(30)
     service.caller_hung_up("b")  # abandoned after 30 s
@@ -229,7 +229,7 @@ async def test_fcr_and_csat_are_fetched_and_kept_with_a_stale_flag_while_the_sto
 
 def test_the_rolling_windows_show_the_calls_of_the_first_minutes_of_an_interval() -> None:
     service, clock, hub = centre()
-    service.login("1001")
+    service.agent_event(Login("1001"))
     clock.advance(600)  # 09:15:00: a new interval, the last one had no calls
     service.call_arrived(IncomingCall("a", "support"))
     clock.advance(5)
@@ -251,7 +251,7 @@ def test_the_rolling_windows_show_the_calls_of_the_first_minutes_of_an_interval(
 
 def test_metrics_carry_the_pages_figures_per_queue_channel_and_outcome() -> None:
     service, clock, hub = centre()
-    service.login("1001")
+    service.agent_event(Login("1001"))
     service.call_arrived(IncomingCall("a", "support"))
     clock.advance(5)
     service.fact(Answered("1001", "a"))
@@ -306,7 +306,7 @@ def digital_centre() -> tuple[AcdService, ManualClock, SupervisorHub]:
 
 def test_chats_and_emails_have_figures_per_channel_and_overall_on_the_page_and_in_metrics() -> None:
     service, clock, hub = digital_centre()
-    service.login("1001")
+    service.agent_event(Login("1001"))
     chats = [f"chat-{n}" for n in range(3)]
     for task in chats:
         service.task_arrived(IncomingCall(task, "support", channel="chat"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Login, Logout, Pause, Ready
 from acd.build import build_acd
 from acd.calls import CallerCard, CallFacts, IncomingCall, MenuStep
 from acd.clock import ManualClock
@@ -85,7 +86,7 @@ def test_a_long_waiting_caller_shows_the_aged_priority_the_router_ranks_it_by(
     assert terms["waiting"] == 150  # 20 points a minute, capped at 150
     assert old["priority"] == pytest.approx(sum(terms.values()), abs=0.1)
     # ...and that is the score the router offers it with, and the order it offers in
-    acd.login("1001")
+    acd.agent_event(Login("1001"))
     assert [o.call_id for o in offers] == ["old"]
     assert offers[0].priority == pytest.approx(old["priority"], abs=0.05)
     assert "waiting[471.0 s x 20/min, cap 150] +150" in offers[0].explanation
@@ -108,7 +109,7 @@ def test_callers_and_agents_are_named_and_the_uniqueid_is_kept_for_actions(
         "customer_name": "Jane Caller",
     }
     assert agent_of(snapshot, "1005")["name"] == "Amira"
-    acd.login("1001")
+    acd.agent_event(Login("1001"))
     (alice,) = [a for a in hub.snapshot()["agents"] if a["call_id"] == "1733470000.42"]
     assert (alice["name"], alice["caller"]["customer_name"]) == ("Alice", "Jane Caller")
 
@@ -117,16 +118,16 @@ def test_a_pause_asked_for_during_a_call_shows_as_pending_until_it_lands(
     centre: tuple[AcdService, ManualClock, SupervisorHub, list[CallOffered]],
 ) -> None:
     acd, _clock, hub, _offers = centre
-    acd.login("1001")
+    acd.agent_event(Login("1001"))
     acd.call_arrived(english("c1", "how_to", number="+971501110003"))
-    acd.pause("1001", "coaching")
+    acd.agent_event(Pause("1001", "coaching"))
 
     alice = agent_of(hub.snapshot(), "1001")
     assert alice["state"] == "offered"
     assert alice["pending"] == {"action": "pause", "reason": "coaching"}
     assert alice["pause_reason"] is None
 
-    acd.ready("1001")  # taken back
+    acd.agent_event(Ready("1001"))  # taken back
     assert agent_of(hub.snapshot(), "1001")["pending"] is None
 
 
@@ -144,8 +145,8 @@ def test_arabic_callers_with_the_only_arabic_agent_paused_raise_an_alert(
 ) -> None:
     acd, clock, hub, offers = centre
     for agent_id in EVERYONE:
-        acd.login(agent_id)
-    acd.pause("1005", "break")
+        acd.agent_event(Login(agent_id))
+    acd.agent_event(Pause("1005", "break"))
     acd.call_arrived(arabic("ar1"))
     clock.advance(477)
 
@@ -164,11 +165,11 @@ def test_arabic_callers_with_the_only_arabic_agent_paused_raise_an_alert(
     cover = (waiting["eligible_now"], waiting["available_now"], waiting["eligible_ever"])
     assert cover == (1, 0, 1)
 
-    acd.logout("1005")
+    acd.agent_event(Logout("1005"))
     (alert,) = hub.snapshot()["alerts"]
     assert (alert["kind"], alert["agents"]) == ("no_agent", [])
 
-    acd.login("1005")  # she is back: the call is offered to her, and the alert is gone
+    acd.agent_event(Login("1005"))  # she is back: the call is offered to her, and the alert is gone
     assert [o.agent_id for o in offers] == ["1005"]
     assert hub.snapshot()["alerts"] == []
 
@@ -178,8 +179,8 @@ def test_a_queue_shows_its_eligible_and_available_agents(
 ) -> None:
     acd, _clock, hub, _offers = centre
     for agent_id in ("1002", "1003", "1005"):
-        acd.login(agent_id)
-    acd.pause("1003", "break")
+        acd.agent_event(Login(agent_id))
+    acd.agent_event(Pause("1003", "break"))
 
     billing = queue_of(hub.snapshot(), "billing")
 
@@ -192,7 +193,7 @@ def test_busy_agents_are_a_warning_not_an_alarm(
     centre: tuple[AcdService, ManualClock, SupervisorHub, list[CallOffered]],
 ) -> None:
     acd, _clock, hub, offers = centre
-    acd.login("1005")
+    acd.agent_event(Login("1005"))
     acd.call_arrived(arabic("ar1"))
     acd.call_arrived(arabic("ar2"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from acd.agent_events import AgentState
+from acd.agent_events import AgentState, Login
 from tests.web_admin.conftest import Admin, error_beside
 
 
@@ -53,7 +53,7 @@ async def test_a_new_agent_is_written_with_comments_kept_audited_and_can_log_in_
     )
     # the running ACD has the agent: they log in and are available
     acd = admin.service.acd
-    acd.login("1006")
+    acd.agent_event(Login("1006"))
     assert acd.distributor.book.view("1006").state is AgentState.AVAILABLE
     assert acd.distributor.agents["1006"].endpoint == "PJSIP/agent1006"
     [entry] = await admin.service.audit.recent()

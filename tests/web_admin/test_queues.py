@@ -4,7 +4,7 @@ change applies at once, to the calls already waiting too, and a new queue takes 
 
 from __future__ import annotations
 
-from acd.agent_events import AgentState, Answered
+from acd.agent_events import AgentState, Answered, Login
 from acd.calls import CallFacts, IncomingCall
 from tests.web_admin.conftest import Admin, error_beside
 
@@ -52,7 +52,7 @@ async def test_a_queue_edit_applies_to_a_waiting_call_which_is_then_answered(
 ) -> None:
     acd = admin.service.acd
     ticket = acd.call_arrived(IncomingCall("c1", "retention"))
-    acd.login("1002")  # Bob: TV, no retention skill
+    acd.agent_event(Login("1002"))  # Bob: TV, no retention skill
     assert ticket.offers.empty()
 
     form = await admin.form("/admin/queues/retention", "queue-form")
@@ -85,7 +85,7 @@ async def test_a_new_queue_is_added_and_takes_calls_at_once(admin: Admin) -> Non
     assert entry.summary == "queue sales added"
     assert "queue sales: saved and applied" in page
     acd = admin.service.acd
-    acd.login("1001")
+    acd.agent_event(Login("1001"))
     ticket = acd.call_arrived(IncomingCall("c1", "sales", CallFacts(language="en")))
     offer = ticket.offers.get_nowait()
     assert (offer.agent_id, offer.queue) == ("1001", "sales")

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from acd.agent_events import Login, Logout, Pause, Ready, WrapUpDone
 from acd.calls import CallerCard, CallFacts
 from acd.contacts import call_of
 from center.service import AcdService
@@ -108,15 +109,15 @@ async def act(request: web.Request) -> web.StreamResponse:
     body = await _body(request)
     try:
         if action == "login":
-            acd.login(agent_id)
+            acd.agent_event(Login(agent_id))
         elif action == "logout":
-            acd.logout(agent_id)
+            acd.agent_event(Logout(agent_id))
         elif action == "ready":
-            acd.ready(agent_id)
+            acd.agent_event(Ready(agent_id))
         elif action == "pause":
-            acd.pause(agent_id, str(body.get("reason") or "break")[:MAX_REASON_CHARS])
+            acd.agent_event(Pause(agent_id, str(body.get("reason") or "break")[:MAX_REASON_CHARS]))
         else:
-            acd.wrapup_done(agent_id)
+            acd.agent_event(WrapUpDone(agent_id))
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
     return web.json_response({"ok": True, "state": str(acd.distributor.book.view(agent_id).state)})
@@ -263,5 +264,5 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             await pages.repository.add_note(note)
     if body.get("done"):
         with contextlib.suppress(Exception):
-            pages.acd.wrapup_done(agent_id)
+            pages.acd.agent_event(WrapUpDone(agent_id))
     return web.json_response({"ok": True})

@@ -1,6 +1,6 @@
 """The supervisor page's live part: waiting callers, agents, staffing alerts, Asterisk's link.
 
-Built per snapshot from the router as it is now (``AcdService.held_calls``), so a caller's
+Built per snapshot from the router as it is now (``Router.calls``), so a caller's
 priority is the router's current one, aged by its wait, with the terms it is made of (the
 same terms an offer's explanation shows), never the score it entered with. People are
 named: agents by their configured name, callers by number and, when the IVR knew them, by

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.agent_events import Pause, Ready
 from acd.router import RoutingError
 from center.service import AcdService
 from hotline.web.auth.guard import current_session, page, requires
@@ -53,7 +54,7 @@ async def pause_agent(request: web.Request) -> web.StreamResponse:
     body = await json_object(request)
     reason = str(body.get("reason") or "supervisor")[:MAX_REASON_CHARS]
     try:
-        request.app[ACD].pause(agent_id, reason)
+        request.app[ACD].agent_event(Pause(agent_id, reason))
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
     view = request.app[ACD].distributor.book.view(agent_id)
@@ -71,7 +72,7 @@ async def pause_agent(request: web.Request) -> web.StreamResponse:
 async def ready_agent(request: web.Request) -> web.StreamResponse:
     agent_id = _agent(request)
     try:
-        request.app[ACD].ready(agent_id)
+        request.app[ACD].agent_event(Ready(agent_id))
     except Exception as error:  # noqa: BLE001
         return web.json_response({"error": str(error)}, status=409)
     log.info("supervisor %s made agent %s ready", current_session(request).user.name, agent_id)

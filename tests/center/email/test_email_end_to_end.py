@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from acd.agent_events import Login
 from acd.workload import TaskPhase
 from center.email_message import NOTES_HEADING
 from history.conversations import MessageLimits
@@ -30,8 +31,8 @@ async def test_a_mail_about_a_bill_reaches_billing_and_the_answer_to_the_reply_t
     target: Target, tmp_path: Path
 ) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
-        rig.acd.login("cashier")
+        rig.acd.agent_event(Login("tech"))
+        rig.acd.agent_event(Login("cashier"))
         first = customer_mail(
             "Hello,\nmy bill for March is twice what it should be.",
             subject="Wrong amount",
@@ -88,7 +89,7 @@ async def test_a_new_mail_that_replies_to_nothing_opens_another_conversation(
     target: Target, tmp_path: Path
 ) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
+        rig.acd.agent_event(Login("tech"))
         await rig.send(customer_mail("No internet since noon", message_id="<a@example.com>"))
         await rig.send(customer_mail("And my bill is wrong", message_id="<b@example.com>"))
         await rig.send(
@@ -109,7 +110,7 @@ async def test_a_message_delivered_twice_is_stored_once_and_routed_once(
     target: Target, tmp_path: Path
 ) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
+        rig.acd.agent_event(Login("tech"))
         raw = customer_mail("My line is dead", message_id="<twice@example.com>")
         assert (await rig.send(raw))[0] == 250
         codes = await asyncio.gather(rig.send(raw), rig.send(raw))  # and twice at once
@@ -122,7 +123,7 @@ async def test_a_message_delivered_twice_is_stored_once_and_routed_once(
 
 async def test_automatic_mail_is_kept_but_never_routed(target: Target, tmp_path: Path) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
+        rig.acd.agent_event(Login("tech"))
         raw = customer_mail("Internet down", message_id="<q@example.com>")
         await rig.send(raw)
         conversation = (await rig.conversation_with("<q@example.com>")).id
@@ -245,7 +246,7 @@ async def test_a_stranger_naming_anothers_message_ids_does_not_enter_their_conve
 
 async def opened(rig: Rig, message_id: str, headers: dict[str, str] | None = None) -> int:
     """A customer's first mail, accepted by the technician."""
-    rig.acd.login("tech")
+    rig.acd.agent_event(Login("tech"))
     raw = customer_mail("Internet is down", message_id=message_id, headers=headers)
     assert (await rig.send(raw))[0] == 250
     conversation = (await rig.conversation_with(message_id)).id

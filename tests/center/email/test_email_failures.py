@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from acd.agent_events import Login
 from center.email_intake import EmailIntake
 from history.attachments import AttachmentData
 from history.conversations import Conversations
@@ -28,7 +29,7 @@ from tests.history.outage import Outage
 
 
 async def open_with_tech(rig: Rig, message_id: str) -> int:
-    rig.acd.login("tech")
+    rig.acd.agent_event(Login("tech"))
     assert (await rig.send(customer_mail("No signal at all", message_id=message_id)))[0] == 250
     conversation = (await rig.conversation_with(message_id)).id
     await rig.offered_to("tech", conversation)
@@ -96,7 +97,7 @@ async def test_a_store_that_is_down_when_mail_arrives_defers_it_and_the_retry_is
     proxied = Target("postgresql", server.set(port=port).render_as_string(False), pg_target.schema)
     try:
         async with email_rig(proxied, tmp_path) as rig:
-            rig.acd.login("tech")
+            rig.acd.agent_event(Login("tech"))
             raw = customer_mail("Internet down again", message_id="<outage@example.com>")
             await outage.cut()
             code, text = await rig.send(raw)
@@ -117,7 +118,7 @@ async def test_a_failure_after_the_conversation_was_opened_is_finished_by_the_re
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
+        rig.acd.agent_event(Login("tech"))
         original = rig.store.append_message
         failures = [OSError("connection to the store lost")]
 
@@ -143,7 +144,7 @@ async def test_a_store_slower_than_the_smtp_deadline_still_finishes_the_write_on
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with email_rig(target, tmp_path) as rig:
-        rig.acd.login("tech")
+        rig.acd.agent_event(Login("tech"))
         server = rig.channel.server
         server.settings = dataclasses.replace(server.settings, callback_timeout_s=0.2)
         intake: EmailIntake = rig.channel.intake
