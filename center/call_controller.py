@@ -82,7 +82,7 @@ class CallController:
         view = next(
             (
                 v
-                for v in self._service.agents()
+                for v in self._service.distributor.book.views()
                 if v.channel == channel and v.state is AgentState.ON_CALL
             ),
             None,
@@ -99,7 +99,7 @@ class CallController:
 
     # the desktop's view ----------------------------------------------------------------
     def state(self, agent_id: str) -> ControlState:
-        view = self._service.agent(agent_id)
+        view = self._service.distributor.book.view(agent_id)
         call_id = view.call_id if view.state is AgentState.ON_CALL else None
         if call_id is None:
             return ControlState(None)
@@ -129,10 +129,10 @@ class CallController:
         """Blind transfer of the agent's call to ``queue`` or to ``agent``: noted, then the
         agent's leg is hung up; the caller's session queues the call again."""
         service = self._service
-        view = service.agent(agent_id)
+        view = service.distributor.book.view(agent_id)
         target_view = None
         if agent is not None and agent in service.distributor.agents:
-            target_view = service.agent(agent)
+            target_view = service.distributor.book.view(agent)
         refusal = control_refusal(view, call_id) or transfer_refusal(
             view,
             queue=queue,
@@ -169,7 +169,7 @@ class CallController:
 
     # internals -------------------------------------------------------------------------
     def _leg(self, agent_id: str, call_id: str | None) -> tuple[str, str]:
-        view = self._service.agent(agent_id)
+        view = self._service.distributor.book.view(agent_id)
         refusal = control_refusal(view, call_id)
         if refusal is not None:
             raise CallControlError(refusal)

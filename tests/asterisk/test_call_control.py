@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from acd.agent_events import Ready
 from acd.events import CallAnswered, CallEnded, CallQueued
 from history.outcomes import Outcome
 from tests.telephony.ami_call_control import EXPECTED, answers
@@ -45,7 +46,7 @@ async def answered_by(pbx: Asterisk, service: Service, agent_id: str, count: int
     """Wait for the ``count``-th answer (by ``agent_id``); the agent's leg."""
     await pbx.until(lambda: len(service.events(CallAnswered)) >= count, timeout_s=40)
     assert service.events(CallAnswered)[count - 1].agent_id == agent_id
-    view = service.hotline.acd.agent(agent_id)
+    view = service.hotline.acd.distributor.book.view(agent_id)
     assert view.channel is not None
     return view.channel
 
@@ -95,7 +96,8 @@ async def test_a_blind_transfer_to_a_queue_is_answered_by_its_agent_and_recorded
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=60)
             await caller.start(pbx)
             await answered_by(pbx, service, "1001")
-            service.hotline.acd.ready("1002")  # Bob is free; the router kept him for billing
+            # Bob is free; the router kept him for billing
+            service.hotline.acd.agent_event(Ready("1002"))
             await service.hotline.call_control.transfer("1001", queue="billing")
             await answered_by(pbx, service, "1002", count=2)
             exit_code = await caller.wait(40)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from acd.agent_events import Login, Ready
 from acd.events import CallEnded, CallHoldChanged, CallOffered, CallQueued
 from center.call_controller import CallControlError, CallController
 from center.contact_times import Talked
@@ -27,7 +28,7 @@ def control(rig: Rig) -> CallController:
 async def on_call(rig: Rig, agent_id: str) -> str:
     """Wait until ``agent_id`` talks (AMI told the answer and the leg); their call id."""
     await wait_until(lambda: rig.state(agent_id) == "on_call")
-    view = rig.service.agent(agent_id)
+    view = rig.service.distributor.book.view(agent_id)
     assert view.call_id is not None
     assert view.channel is not None
     return view.call_id
@@ -96,12 +97,12 @@ async def test_a_transfer_to_a_colleague_is_offered_to_them_whatever_their_skill
         rig.attributes["+441632960102"] = {"queue": "support"}
         call = await rig.place("+441632960102")
         first = await on_call(rig, "1002")
-        rig.service.login("1003", paused_reason="lunch")
+        rig.service.agent_event(Login("1003", paused_reason="lunch"))
 
         await control(rig).transfer("1002", agent="1003")
         await wait_until(lambda: any(e.call_id == f"{first}-t1" for e in rig.events(CallQueued)))
         assert rig.state("1004") == "available"  # free, qualified, and not offered the call
-        rig.service.ready("1003")
+        rig.service.agent_event(Ready("1003"))
         result = await call.wait_done(timeout_s=10)
 
     assert [d.answered_by for d in result.dials] == ["SIP/agent1002", "SIP/agent1003"]
@@ -135,7 +136,7 @@ async def test_mute_suppresses_what_the_agent_says_until_unmuted() -> None:
         rig.attributes["+441632960104"] = {"queue": "support"}
         call = await rig.place("+441632960104")
         await on_call(rig, "1002")
-        leg = rig.emulator.pbx.find(rig.service.agent("1002").channel or "")
+        leg = rig.emulator.pbx.find(rig.service.distributor.book.view("1002").channel or "")
         assert leg is not None
 
         await control(rig).mute("1002", on=True)
@@ -207,7 +208,7 @@ async def test_the_emulator_answers_the_call_control_actions_as_asterisk_does() 
         rig.attributes["+441632960107"] = {"queue": "support"}
         call = await rig.place("+441632960107")
         await on_call(rig, "1002")
-        leg = rig.service.agent("1002").channel or ""
+        leg = rig.service.distributor.book.view("1002").channel or ""
 
         assert await answers(rig.ami, leg) == EXPECTED
 

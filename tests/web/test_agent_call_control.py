@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from acd.agent_events import Pause, Ready
 from history.inputs import InteractionRef
 from tests.web.support import Stack, running, signed_in
 from tests.web.test_agent import call_for_agent_1001, jar
@@ -32,12 +33,12 @@ async def post(
 
 async def on_call(stack: Stack, agent_id: str) -> None:
     async with asyncio.timeout(10):
-        while stack.service.acd.agent(agent_id).state.value != "on_call":  # noqa: ASYNC110
+        while stack.service.acd.distributor.book.view(agent_id).state.value != "on_call":  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
 
 async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> None:
-    stack.service.acd.pause("1005", "test")  # billing's agent: 1002, once made ready
+    stack.service.acd.agent_event(Pause("1005", "test"))  # billing's agent: 1002, once made ready
     call_id = await call_for_agent_1001(stack)
     await on_call(stack, "1001")
     async with jar() as http:
@@ -51,7 +52,7 @@ async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> Non
 
         status, muted = await post(http, stack, "page-api/agent/call/mute", csrf, {"on": True})
         assert (status, muted["muted"]) == (200, True)
-        leg = stack.emulator.pbx.find(stack.service.acd.agent("1001").channel or "")
+        leg = stack.emulator.pbx.find(stack.service.acd.distributor.book.view("1001").channel or "")
         assert leg is not None
         assert leg.muted == {"in"}
 
@@ -68,7 +69,7 @@ async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> Non
         )
         assert status == 200
         async with asyncio.timeout(10):
-            while stack.service.acd.agent("1001").state.value == "on_call":  # noqa: ASYNC110
+            while stack.service.acd.distributor.book.view("1001").state.value == "on_call":  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         async with asyncio.timeout(10):
             while stack.service.acd.call(f"{call_id}-t1") is None:  # noqa: ASYNC110
@@ -79,9 +80,9 @@ async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> Non
         status, refused = await post(http, stack, "page-api/agent/call/hangup", csrf)
         assert (status, refused["error"]) == (409, "not on a call")
     # Bob takes the transferred call: his screen-pop and wrap-up are the call's interaction
-    stack.service.acd.ready("1002")
+    stack.service.acd.agent_event(Ready("1002"))
     await on_call(stack, "1002")
-    assert stack.service.acd.agent("1002").call_id == f"{call_id}-t1"
+    assert stack.service.acd.distributor.book.view("1002").call_id == f"{call_id}-t1"
     await stack.service.interactions.flush()
     async with jar() as bob:
         csrf = await signed_in(bob, stack.url, "1002")
@@ -108,7 +109,7 @@ async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stac
         assert (status, refused["error"]) == (409, "not on a call")  # 1002's own: none
         status, _ = await post(other, stack, "page-api/agents/1001/hangup", csrf)
         assert status == 403  # an agent cannot end a colleague's call
-        assert stack.service.acd.agent("1001").state.value == "on_call"
+        assert stack.service.acd.distributor.book.view("1001").state.value == "on_call"
 
         sam = await signed_in(supervisor, stack.url, "sam")
         status, _ = await post(supervisor, stack, "page-api/agents/1001/hangup", None)
@@ -116,5 +117,5 @@ async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stac
         status, done = await post(supervisor, stack, "page-api/agents/1001/hangup", sam)
         assert (status, done) == (200, {"ok": True})
         async with asyncio.timeout(10):
-            while stack.service.acd.agent("1001").state.value == "on_call":  # noqa: ASYNC110
+            while stack.service.acd.distributor.book.view("1001").state.value == "on_call":  # noqa: ASYNC110
                 await asyncio.sleep(0.02)

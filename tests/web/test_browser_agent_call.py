@@ -60,7 +60,7 @@ async def test_the_agent_mutes_then_transfers_the_call_from_the_page(
         lambda: driver.find_element(By.CSS_SELECTOR, 'button[data-call="mute"]').click()
     )
     await asyncio.to_thread(wait_for, driver, 'button[data-call="mute"]', "Unmute")
-    leg = stack.emulator.pbx.find(stack.service.acd.agent("1001").channel or "")
+    leg = stack.emulator.pbx.find(stack.service.acd.distributor.book.view("1001").channel or "")
     assert leg is not None
     assert leg.muted == {"in"}
     await asyncio.to_thread(screenshot, driver, "agent-call-muted")

@@ -78,7 +78,7 @@ async def call_state(request: web.Request) -> web.StreamResponse:
             "agent_id": view.agent_id,
             "name": service.distributor.agents[view.agent_id].name or view.agent_id,
         }
-        for view in service.agents()
+        for view in service.distributor.book.views()
         if view.agent_id != agent_id and view.state is not AgentState.LOGGED_OUT
     ]
     return web.json_response(
