@@ -136,7 +136,7 @@ async def test_the_agents_state_counts_what_they_hold_on_every_channel(rig: Rig)
     """The agent page's feed (and the supervisor's agents table, and /metrics) say what the
     agent holds per channel, count them occupied as the KPIs do, and "busy" when they are
     at their capacity (chat 2, e-mail 1, 3 in all)."""
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     async with (
         rig.agent("ann") as ann,
         ann.http.ws_connect(ann.base + "ws/agent", headers={"Origin": rig.own_origin()}) as feed,

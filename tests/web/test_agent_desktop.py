@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from acd.agent_events import AgentState
+from acd.agent_events import AgentState, Login
 from acd.distributor import DESKTOP_LOST, DISCONNECTED
 from acd.events import CallOffered, CallRequeued, EventRecord
 from acd.workload import TaskPhase
@@ -36,7 +36,7 @@ async def _chat(rig: Rig, page: Page, text: str) -> int:
 
 
 def _held(rig: Rig, agent_id: str) -> dict[str, TaskPhase]:
-    return {t.task_id: t.phase for t in rig.acd.tasks_of(agent_id)}
+    return {t.task_id: t.phase for t in rig.acd.distributor.tasks_of(agent_id)}
 
 
 async def _gone_from_desktop(rig: Rig, agent_id: str) -> None:
@@ -46,7 +46,7 @@ async def _gone_from_desktop(rig: Rig, agent_id: str) -> None:
 
 async def test_an_agent_back_within_the_grace_period_keeps_their_chats(tmp_path: Path) -> None:
     async with chat_rig(tmp_path, desk_reconnect_grace_s=2.0) as rig, rig.visitor() as page:
-        rig.acd.login("ann")
+        rig.acd.agent_event(Login("ann"))
         async with rig.agent("ann") as ann:
             await ann.next("snapshot")
             talk = await _chat(rig, page, "my router blinks red")
@@ -60,7 +60,7 @@ async def test_an_agent_back_within_the_grace_period_keeps_their_chats(tmp_path:
             assert (card["conversation"], card["phase"]) == (talk, "active")
             await asyncio.sleep(2.5)  # past the grace period of the first page's close
             assert _held(rig, "ann") == held == {f"chat-{talk}.1": TaskPhase.ACTIVE}
-            assert rig.acd.agent("ann").state is AgentState.AVAILABLE
+            assert rig.acd.distributor.book.view("ann").state is AgentState.AVAILABLE
             assert (await back.post(f"{talk}/messages", {"text": "Still here"}))[0] == 200
         assert rig.presence.lost == 0
 
@@ -71,7 +71,7 @@ async def test_an_agent_not_back_in_time_loses_their_chats_to_another_with_their
     records: list[EventRecord] = []
     async with chat_rig(tmp_path, desk_reconnect_grace_s=0.2) as rig:
         rig.acd.on_task(lambda record, _: records.append(record))
-        rig.acd.login("ann")
+        rig.acd.agent_event(Login("ann"))
         async with rig.visitor() as first, rig.visitor() as second:
             async with rig.agent("ann") as ann:
                 await ann.next("snapshot")
@@ -85,15 +85,17 @@ async def test_an_agent_not_back_in_time_loses_their_chats_to_another_with_their
                 other = await _chat(rig, second, "is my order shipped?")
                 await ann.next("offered", lambda f: f["task"]["conversation"] == other)
             # Ann's browser is closed, with one chat open and one offered
-            await wait_until(lambda: rig.acd.agent("ann").state is AgentState.PAUSED)
-            view = rig.acd.agent("ann")
+            await wait_until(
+                lambda: rig.acd.distributor.book.view("ann").state is AgentState.PAUSED
+            )
+            view = rig.acd.distributor.book.view("ann")
             assert view.pause_reason == DISCONNECTED  # not logged out
             assert _held(rig, "ann") == {}
             waiting = await first.next("status", lambda f: f["state"] == "waiting")
             assert waiting["position"] in (1, 2)  # the customer is told they wait again
             async with rig.agent("bob") as bob:
                 await bob.next("snapshot")
-                rig.acd.login("bob")
+                rig.acd.agent_event(Login("bob"))
                 cards = {}
                 for _ in range(2):
                     card = (await bob.next("offered"))["task"]
@@ -119,7 +121,7 @@ async def test_an_agent_not_back_in_time_loses_their_chats_to_another_with_their
 
 async def test_an_agent_with_another_page_open_keeps_their_chats(tmp_path: Path) -> None:
     async with chat_rig(tmp_path, desk_reconnect_grace_s=0.2) as rig, rig.visitor() as page:
-        rig.acd.login("ann")
+        rig.acd.agent_event(Login("ann"))
         async with rig.agent("ann") as ann:
             await ann.next("snapshot")
             talk = await _chat(rig, page, "hello")
@@ -138,6 +140,6 @@ async def test_an_agent_with_another_page_open_keeps_their_chats(tmp_path: Path)
                 await ann.ws.close()
                 await asyncio.sleep(0.5)
                 assert _held(rig, "ann") == {f"chat-{talk}.1": TaskPhase.ACTIVE}
-                assert rig.acd.agent("ann").state is AgentState.AVAILABLE
-        await wait_until(lambda: rig.acd.agent("ann").state is AgentState.PAUSED)
+                assert rig.acd.distributor.book.view("ann").state is AgentState.AVAILABLE
+        await wait_until(lambda: rig.acd.distributor.book.view("ann").state is AgentState.PAUSED)
         assert rig.desk.holder(talk) is None

@@ -214,7 +214,7 @@ def _work(acd: AcdService, view: AgentView) -> dict[str, Any]:
     in_hand: dict[str, int] = {}
     load: dict[str, int] = {}
     offered = 0
-    for task in acd.tasks_of(view.agent_id):
+    for task in acd.distributor.tasks_of(view.agent_id):
         load[task.channel] = load.get(task.channel, 0) + 1
         if task.phase is TaskPhase.RESERVED:
             offered += 1
