@@ -23,13 +23,13 @@ the dials in progress, who could serve a call, talk times, recent offers). What 
 uses:
 
 * the telephony edge (``gateway``, ``waiting``, ``offer_loop``, ``callbacks``,
-  ``agent_feed``): ``call_arrived``, ``caller_hung_up``, ``caller_left``, ``release``,
-  ``can_serve``, ``on_moved``, ``fact``, ``offer_failed``, ``dialing``, ``dial_of``,
-  ``callback_settled``, ``watch`` (the reconcile watchdog);
+  ``agent_feed``, ``call_controller``): ``call_arrived``, ``caller_hung_up``,
+  ``caller_left``, ``release``, ``can_serve``, ``on_moved``, ``fact``, ``offer_failed``,
+  ``dialing``, ``dial_of``, ``callback_settled``, ``watch`` (the reconcile watchdog);
 * the conversation desk (``conversations``): ``task_arrived``, ``on_task``, ``task``,
   ``task_accepted``, ``task_rejected``, ``task_done``, ``task_wrapped``, ``caller_left``;
-* the web pages: the agents' actions, ``raise_priority``, ``move_call``, ``call``,
-  ``queue_names``, ``recent_offers``;
+* the web pages: the agents' actions (``agent_event``), ``raise_priority``, ``move_call``,
+  ``call``, ``queue_names``, ``recent_offers``, ``desktop_lost`` (the agent page's presence);
 * a config reload: ``reconfigure``.
 """
 
