@@ -475,7 +475,7 @@ class ConversationDesk:
         if str(conversation.channel) not in self._work_channels:
             return None
         queue = conversation.queue
-        if queue is not None and not self._acd.has_queue(queue):
+        if queue is not None and queue not in self._acd.queue_names:
             log.warning(
                 "conversation %s: queue %r is gone; routed by its call type",
                 conversation.id,

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from acd.agent_events import Pause, Ready
 from history.access_log import AccessLog
 from history.inputs import Channel, Status
 from history.records import Interaction
@@ -89,8 +90,8 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
     async with running_stack(tmp_path, overrides=overrides(tmp_path)) as stack:
         service, acd = stack.service, stack.service.acd
         await add_agents(service, "1001", "1002")
-        for view in acd.agents():
-            acd.pause(view.agent_id, "meeting")
+        for view in acd.distributor.book.views():
+            acd.agent_event(Pause(view.agent_id, "meeting"))
         result = await stack.call(
             Caller(number=CALLER, dtmf=TO_BILLING, speech=said, barge_in=False)
         )
@@ -105,9 +106,9 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
             "billing",
             "billing",
         )
-        acd.ready("1001")  # no billing skill: not offered it
+        acd.agent_event(Ready("1001"))  # no billing skill: not offered it
         assert service.desk.holder(conversation.id) is None
-        acd.ready("1002")
+        acd.agent_event(Ready("1002"))
         await wait_until(lambda: service.desk.holder(conversation.id) == "1002")
         assert recordings(tmp_path) == []  # copied into the history, then deleted
 
@@ -204,13 +205,13 @@ async def test_the_ivr_voicemail_step_leaves_a_task_in_the_default_queue(tmp_pat
     said = tone_wav(tmp_path / "said.wav", 2.0)
     async with running_stack(tmp_path, overrides=overrides(tmp_path)) as stack:
         service, acd = stack.service, stack.service.acd
-        for view in acd.agents():
-            acd.pause(view.agent_id, "meeting")
+        for view in acd.distributor.book.views():
+            acd.agent_event(Pause(view.agent_id, "meeting"))
         result = await stack.call(
             Caller(number=CALLER, dtmf=TO_VOICEMAIL, speech=said, barge_in=False)
         )
         conversation = await conversation_of(service, f"voicemail-{result.uniqueid}")
-        acd.ready("1001")
+        acd.agent_event(Ready("1001"))
         await wait_until(lambda: service.desk.holder(conversation.id) == "1001")
         task_id = service.desk.task_of(conversation.id)
         task = None if task_id is None else acd.task(task_id)
@@ -232,8 +233,8 @@ async def test_a_restart_queues_an_unfinished_voicemail_again(tmp_path: Path) ->
     said = tone_wav(tmp_path / "said.wav", 2.0)
     async with running_stack(tmp_path, overrides=overrides(tmp_path)) as stack:
         acd = stack.service.acd
-        for view in acd.agents():
-            acd.pause(view.agent_id, "meeting")
+        for view in acd.distributor.book.views():
+            acd.agent_event(Pause(view.agent_id, "meeting"))
         result = await stack.call(
             Caller(number=CALLER, dtmf=TO_BILLING, speech=said, barge_in=False)
         )
@@ -253,14 +254,14 @@ async def test_a_callback_the_customer_never_answers_becomes_a_follow_up(tmp_pat
     settings = overrides(tmp_path, **{"waiting.callbacks.max_attempts": 1})
     async with running_stack(tmp_path, overrides=settings) as stack:
         service, acd = stack.service, stack.service.acd
-        for view in acd.agents():
-            acd.pause(view.agent_id, "meeting")
+        for view in acd.distributor.book.views():
+            acd.agent_event(Pause(view.agent_id, "meeting"))
         stack.emulator.set_customer(Customer(CALLER, "busy"))
         digit = stack.config.waiting.defaults.callback_digit
         assert digit is not None
         booked = await stack.call(Caller(number=CALLER, dtmf=TO_AN_AGENT + digit, barge_in=False))
-        for view in acd.agents():
-            acd.ready(view.agent_id)
+        for view in acd.distributor.book.views():
+            acd.agent_event(Ready(view.agent_id))
         conversation = await conversation_of(service, f"follow-up-{booked.uniqueid}")
         await wait_until(lambda: service.desk.holder(conversation.id) is not None)
         task_id = service.desk.task_of(conversation.id)

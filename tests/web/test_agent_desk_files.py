@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from acd.agent_events import Login
 from history.attachments import AttachmentData
 from history.identities import IdentityKind
 from history.inputs import IdentityIn
@@ -31,7 +32,7 @@ async def get(desk: AgentDesk, path: str) -> tuple[int, dict[str, str], bytes]:
 
 
 async def test_a_file_is_served_to_the_agent_holding_the_conversation_only(rig: Rig) -> None:
-    rig.acd.login("ann")
+    rig.acd.agent_event(Login("ann"))
     said = await rig.desk.customer_wrote(
         "chat",
         "here is my bill and what I said",

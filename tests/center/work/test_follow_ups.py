@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Login
 from center.conversations import DeskError
 from center.follow_ups import FollowUpBook, follow_up_text
 from center.voicemail_tasks import LeftVoicemail
@@ -51,8 +52,8 @@ async def test_a_callback_that_never_reached_the_customer_is_followed_up_in_its_
     target: Target, tmp_path: Path
 ) -> None:
     async with work_rig(target, tmp_path) as rig:
-        rig.acd.login(TECHNICIAN)
-        rig.acd.login(BILLING_AGENT)
+        rig.acd.agent_event(Login(TECHNICIAN))
+        rig.acd.agent_event(Login(BILLING_AGENT))
         failed = await given_up(rig, "1712399.5", attempts=3, result="customer busy")
         assert (failed.status, failed.attempts) == ("failed", 3)
         await rig.settle()
@@ -118,8 +119,8 @@ async def test_an_agent_books_a_callback_from_a_voicemail_they_hold(
     target: Target, tmp_path: Path
 ) -> None:
     async with work_rig(target, tmp_path) as rig:
-        rig.acd.login(BILLING_AGENT)
-        rig.acd.login(TECHNICIAN)
+        rig.acd.agent_event(Login(BILLING_AGENT))
+        rig.acd.agent_event(Login(TECHNICIAN))
         path = tone_wav(rig.voicemail_dir / "1712399.8.wav", 2.0)
         rig.voicemails.left(
             LeftVoicemail("1712399.8", str(path), NUMBER, queue="billing", intent="refund")
@@ -160,7 +161,7 @@ async def test_a_withheld_caller_is_called_back_only_on_a_number_the_agent_gives
     target: Target, tmp_path: Path
 ) -> None:
     async with work_rig(target, tmp_path) as rig:
-        rig.acd.login(TECHNICIAN)
+        rig.acd.agent_event(Login(TECHNICIAN))
         path = tone_wav(rig.voicemail_dir / "1712399.9.wav", 2.0)
         rig.voicemails.left(LeftVoicemail("1712399.9", str(path)))
         await rig.settle()

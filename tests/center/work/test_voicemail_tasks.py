@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Login
 from acd.workload import TaskPhase
 from center.conversations import DeskError
 from center.voicemail_tasks import LeftVoicemail
@@ -52,8 +53,8 @@ async def test_a_voicemail_about_a_bill_is_offered_to_billing_with_its_recording
     target: Target, tmp_path: Path
 ) -> None:
     async with work_rig(target, tmp_path) as rig:
-        rig.acd.login(TECHNICIAN)
-        rig.acd.login(BILLING_AGENT)
+        rig.acd.agent_event(Login(TECHNICIAN))
+        rig.acd.agent_event(Login(BILLING_AGENT))
         voicemail = left(
             rig, "1712345.77", 3.5, queue="billing", intent="billing_question", call_type="billing"
         )
@@ -195,9 +196,9 @@ async def test_a_restart_queues_an_unfinished_voicemail_again_in_its_queue(
         assert again.desk.task_of(conversation.id) is None
         assert await again.desk.resume() == 1
         assert again.queue_of(conversation.id) == "billing"
-        again.acd.login(BILLING_AGENT)
+        again.acd.agent_event(Login(BILLING_AGENT))
         assert again.desk.holder(conversation.id) == BILLING_AGENT
-        [held] = again.acd.tasks_of(BILLING_AGENT)
+        [held] = again.acd.distributor.tasks_of(BILLING_AGENT)
         assert (held.channel, held.phase) == ("voicemail", TaskPhase.RESERVED)
 
 
