@@ -121,9 +121,8 @@ async def test_every_call_has_exactly_one_true_record_and_the_counts_agree(
         await asyncio.sleep(SHORT_ABANDON_S + 0.3)
         stack.emulator.set_phone(AgentPhone("PJSIP/agent1001", "noanswer"))
         acd.agent_event(Ready("1001"))
-        await wait_until(
-            lambda: acd.distributor.book.view("1001").channel is not None
-        )  # its phone rings
+        # its phone rings
+        await wait_until(lambda: acd.distributor.book.view("1001").channel is not None)
         ringing.hang_up()
         await ringing.wait_done(timeout_s=10)
         await wait_until(lambda: acd.distributor.book.view("1001").state.value == "available")
