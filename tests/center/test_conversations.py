@@ -115,9 +115,8 @@ async def test_a_chat_about_a_bill_goes_to_billing_and_the_agent_answers_it(desk
     assert reply.delivery is Delivery.SENT
     assert desk.sent == [(conversation, "Let me check that for you")]
     again = await desk.desk.customer_wrote("chat", "thanks", conversation_id=conversation)
-    assert (
-        desk.acd.distributor.tasks_of("cashier")[0].phase is TaskPhase.ACTIVE
-    )  # same task, no new one
+    # same task, no new one
+    assert desk.acd.distributor.tasks_of("cashier")[0].phase is TaskPhase.ACTIVE
     desk.desk.finish("cashier", conversation, status=Status.RESOLVED)
     interaction = await desk.interaction(conversation)
     assert (interaction.queue, interaction.agent) == ("billing", "cashier")

@@ -57,9 +57,8 @@ async def test_the_answer_is_known_from_ami_while_the_agent_talks() -> None:
         rig.attributes["+441632960002"] = {"queue": "support"}
         call = await rig.place("+441632960002")
         await wait_until(lambda: rig.state("1002") == "on_call")
-        assert (
-            rig.service.distributor.book.view("1002").channel is not None
-        )  # the agent leg, for the watchdog
+        # the agent leg, for the watchdog
+        assert rig.service.distributor.book.view("1002").channel is not None
         result = await call.wait_done(timeout_s=5)
         assert result.dials[0].answered_by == "SIP/agent1002"
         assert rig.state("1002") == "wrap_up"
@@ -160,9 +159,8 @@ async def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent() -> 
     async with live_acd([Agent("1001", INTERNET, behaviour="noanswer")]) as rig:
         rig.attributes["+441632960060"] = {"queue": "support"}
         call = await rig.place("+441632960060")
-        await wait_until(
-            lambda: rig.service.distributor.book.view("1001").channel is not None
-        )  # ringing
+        # ringing
+        await wait_until(lambda: rig.service.distributor.book.view("1001").channel is not None)
         call.hang_up()
         result = await call.wait_done(timeout_s=5)
 

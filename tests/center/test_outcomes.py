@@ -52,9 +52,8 @@ async def test_a_caller_who_hangs_up_while_the_agent_rings_abandoned_while_ringi
     async with live_acd(ringing, agent_policy=long_ring, service_level=SHORT) as rig:
         rig.attributes["+441632960102"] = {"queue": "support"}
         call = await rig.place("+441632960102")
-        await wait_until(
-            lambda: rig.service.distributor.book.view("1001").channel is not None
-        )  # ringing
+        # ringing
+        await wait_until(lambda: rig.service.distributor.book.view("1001").channel is not None)
         await asyncio.sleep(0.3)  # longer than a short abandon
         call.hang_up()
         await call.wait_done(timeout_s=5)

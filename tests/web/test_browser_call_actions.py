@@ -23,9 +23,8 @@ pytestmark = [needs_chromium, pytest.mark.slow]
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with running(tmp_path) as live:
-        for (
-            view
-        ) in live.service.acd.distributor.book.views():  # nobody takes the call: it stays waiting
+        # nobody takes the call: it stays waiting
+        for view in live.service.acd.distributor.book.views():
             live.service.acd.agent_event(Pause(view.agent_id, "training"))
         yield live
 

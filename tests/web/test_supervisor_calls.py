@@ -22,9 +22,8 @@ RECORDS: dict[int, list[EventRecord]] = {}
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with running(tmp_path) as live:
-        for (
-            view
-        ) in live.service.acd.distributor.book.views():  # nobody takes the call: it stays waiting
+        # nobody takes the call: it stays waiting
+        for view in live.service.acd.distributor.book.views():
             live.service.acd.agent_event(Pause(view.agent_id, "training"))
         seen: list[EventRecord] = []
         RECORDS[id(live)] = seen

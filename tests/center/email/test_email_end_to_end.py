@@ -100,9 +100,8 @@ async def test_a_new_mail_that_replies_to_nothing_opens_another_conversation(
                    ("a@example.com", "b@example.com", "c@example.org")]  # fmt: skip
         assert len({a.id, b.id, c.id}) == 3
         assert a.customer_id == b.customer_id != c.customer_id
-        await wait_until(
-            lambda: len(rig.acd.distributor.tasks_of("tech")) == 2
-        )  # capacity: 2 e-mails
+        # capacity: 2 e-mails
+        await wait_until(lambda: len(rig.acd.distributor.tasks_of("tech")) == 2)
         assert rig.desk.task_of(b.id) is not None  # billing's task waits for the cashier
 
 
