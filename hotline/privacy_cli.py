@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from history.access_log import AccessLog, NewAccess, to_csv
 from history.attachments import AttachmentStore
 from history.errors import UnknownCustomer
+from history.recordings import RecordingFiles
 from history.repository import HistoryRepository
 from history.spool import forget_rejected, rejected_path
 from hotline.config import load_config
@@ -89,6 +90,12 @@ def _shell_user() -> str:
 def _attachments(args: argparse.Namespace) -> AttachmentStore:
     """The configured attachment store (the config was validated by ``with_store``)."""
     return AttachmentStore(load_config(args.config).database.attachments)
+
+
+def _recording_files(args: argparse.Namespace) -> RecordingFiles:
+    """Where Asterisk writes call recordings (``recording.directory``): erasure deletes the
+    customer's there."""
+    return RecordingFiles(load_config(args.config).recording.directory)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -179,7 +186,9 @@ def _write_private_bytes(directory: Path, name: str, data: bytes) -> None:
 
 def _erase(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
-        repository = HistoryRepository(engine, attachments=_attachments(args))
+        repository = HistoryRepository(
+            engine, attachments=_attachments(args), recording_files=_recording_files(args)
+        )
         try:
             held = await repository.export_customer(args.customer_id)
         except UnknownCustomer as error:
@@ -203,7 +212,7 @@ def _erase(args: argparse.Namespace) -> int:
         forget_rejected(rejected_path(journal), personal_values(customer))
         removed = " ".join(f"{k}={v}" for k, v in sorted(erasure.removed.items()))
         print(f"customer {customer_id} erased by {args.by!r}: removed {removed}")
-        if erasure.recording_refs:
+        if erasure.recording_refs:  # voicemail, and call recordings it could not delete
             print("delete these recordings from the recording store:")
             for ref in erasure.recording_refs:
                 print(f"  {ref}")
