@@ -111,8 +111,8 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         "webhooks": await webhooks.export_customer(session, row.id),
         # Who read this customer's data, when, from where (``history.access_log``).
         "accessed_by": await access_log.of_customer(session, row.id),
-        # Their calls' recordings: the references, consent and pauses (the audio files are
-        # fetched by reference: ``hotline customer export --recordings DIR`` copies them).
+        # Their calls' recordings: the references, consent and pauses (the audio is not in
+        # the JSON: ``hotline customer export --files DIR`` copies the files).
         "call_recordings": [r.as_json() for r in await recordings.of_customer(session, row.id)],
     }
 

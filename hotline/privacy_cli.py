@@ -13,6 +13,7 @@ An export is itself recorded in the access log (``cli:`` and the shell's user na
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
@@ -45,7 +46,10 @@ def register(subparsers: Any) -> None:
         "--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of stdout"
     )
     export.add_argument(
-        "--files", type=Path, metavar="DIR", help="copy the customer's attachment files here"
+        "--files",
+        type=Path,
+        metavar="DIR",
+        help="copy the customer's attachment files and call recordings here",
     )
     store_options(export)
     export.set_defaults(run=_export)
@@ -120,6 +124,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.files is not None:
             copied = await _copy_files(exported, _attachments(args), args.files)
             print(f"{copied} attachment files copied to {args.files}", file=sys.stderr)
+            copied = await asyncio.to_thread(
+                _copy_recordings, exported, _recording_files(args), args.files
+            )
+            print(f"{copied} call recordings copied to {args.files}", file=sys.stderr)
         text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
         if args.out is None:
             sys.stdout.write(text)
@@ -175,6 +183,17 @@ async def _copy_files(exported: dict[str, Any], store: AttachmentStore, into: Pa
     for ref, digest in refs.items():
         _write_private_bytes(into, digest, await store.read(ref))
     return len(refs)
+
+
+def _copy_recordings(exported: dict[str, Any], files: RecordingFiles, into: Path) -> int:
+    """Each recording still kept, as ``recording-<id>.wav`` (the export's ``id``)."""
+    copied = 0
+    for recording in exported["call_recordings"]:
+        found = files.open_file(recording["path"] or "")
+        if found is not None:
+            _write_private_bytes(into, f"recording-{recording['id']}.wav", found.read_bytes())
+            copied += 1
+    return copied
 
 
 def _write_private_bytes(directory: Path, name: str, data: bytes) -> None:

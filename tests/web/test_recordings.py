@@ -6,14 +6,16 @@ each read in the access log; agents cannot play; erasing the customer deletes th
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from center.recording import RecordingRetention
 from history.access_log import AccessLog
-from history.recordings import CallRecording
+from history.recordings import CallRecording, RecordingWrite
 from tests.web.support import Stack, running, signed_in
 from tests.web.test_agent import NUMBER, call_for_agent_1001, jar
 
@@ -154,3 +156,28 @@ async def test_erasing_the_customer_deletes_the_recording(stack: Stack) -> None:
         await signed_in(http, stack.url, "sam")
         async with http.get(stack.url + f"recordings/{recording.id}") as response:
             assert response.status == 404
+
+
+async def test_a_recording_past_its_retention_is_purged(stack: Stack) -> None:
+    call_id = await call_for_agent_1001(stack)
+    async with asyncio.timeout(10):
+        while not stack.service.recorder.state("1001").recording:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await stack.service.call_control.hang_up("1001")
+    recording = await ended(stack, call_id)
+    assert recording.path is not None
+    assert recording.expires_at is not None
+    days = (recording.expires_at - recording.started_at).days
+    assert days == 90  # the shipped default (support has no rule of its own)
+    assert await RecordingRetention(stack.service.history).purge() == 0  # not yet
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    await stack.service.history.write_recording(  # as if 90 days had gone by
+        RecordingWrite(source="hotline", call_id=call_id, at=yesterday, expires_at=yesterday)
+    )
+
+    assert await RecordingRetention(stack.service.history).purge() == 1
+
+    assert not await asyncio.to_thread(exists, recording.path)
+    gone = await stack.service.history.call_recording_of("hotline", call_id)
+    assert gone is not None
+    assert (gone.status, gone.path, gone.deleted_reason) == ("deleted", None, "retention")
