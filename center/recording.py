@@ -55,7 +55,7 @@ from history.recordings import (
     RecordingWrite,
 )
 from ivr.flow.handoff import CallAttributes
-from telephony.agi_session import AgiSession
+from telephony.agi_session import AgiCommandError, AgiSession
 from telephony.ami_client import AmiClient, AmiError
 from telephony.recording_actions import mix_monitor, pause_recording, recording_name
 
@@ -183,7 +183,11 @@ class CallRecorder:
         name = recording_name(call.call_id, self._settings.format)
         path = str(Path(self.files.directory) / name)
         command = mix_monitor(path)
-        code = await session.exec(command.app, command.data)
+        try:
+            code = await session.exec(command.app, command.data)
+        except AgiCommandError as error:  # an answer that is not a result: not recorded
+            log.error("call %s: MixMonitor not started: %s", call.call_id, error)
+            code = -1
         if code < 0:
             log.error(
                 "call %s: MixMonitor refused (%d): the call is not recorded", call.call_id, code
