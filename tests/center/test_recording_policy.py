@@ -110,10 +110,7 @@ def test_check_config_names_unknown_queues_and_intents_with_file_and_key(
     (tmp_path / "prompts").symlink_to(ROOT / "prompts")
     hotline = config / "hotline.yaml"
     text = hotline.read_text()
-    text = text.replace(
-        "    billing: {mode: record, retention_days: 30}",
-        "    biling: {mode: record}",
-    )
+    text = text.replace("  queues: {}", "  queues: {biling: {mode: record}}")
     text = text.replace("  intents: {}", "  intents: {refnd: {mode: off}}")
     hotline.write_text(text)
 
@@ -127,15 +124,17 @@ def test_check_config_names_unknown_queues_and_intents_with_file_and_key(
     ]
 
 
-def test_the_shipped_config_records_billing_with_consent() -> None:
+def test_the_shipped_config_records_nothing_until_asked_and_then_asks_consent() -> None:
     shipped = load_config(ROOT / "config", environ={}).recording
-    billing = decide(shipped, queue="billing", intent=None)
+    for queue in ("support", "billing", "retention"):
+        assert not decide(shipped, queue=queue, intent=None).record
+    turned_on = shipped.model_copy(update={"mode": "record"})
+    billing = decide(turned_on, queue="billing", intent=None)
     assert (billing.record, billing.prompt, billing.opt_out_key) == (
         True,
         "recording-consent",
         "9",
     )
-    assert not decide(shipped, queue="support", intent=None).record
     for language in ("en", "ar"):  # the announcement exists in every flow language
         assert (ROOT / "prompts" / language / "recording-consent.wav").is_file()
 
