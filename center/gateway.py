@@ -43,6 +43,7 @@ from center.call_control import PendingTransfers, requeued
 from center.incoming import to_incoming_call
 from center.offer_loop import OfferLoop, PhoneFailed
 from center.persistence import InteractionRecorder, NoInteractions
+from center.recording import RecordingHook
 from center.ringing import Rang, ring_agent
 from center.service import AcdService, CallTicket
 from center.settings import Overflow, Survey, WaitingConfig
@@ -144,8 +145,11 @@ class LiveAcd:
         wall: Callable[[], dt.datetime] = _utc_now,
         max_overflows: int = 3,
         transfers: PendingTransfers | None = None,
+        recording: RecordingHook | None = None,
     ) -> None:
         self._service = service
+        #: consent and call recording (``center.recording``), asked before the call queues
+        self._recording = recording
         self._settings = settings
         self._fallback = FallbackAcd(fallback)
         self._callbacks = callbacks
@@ -187,6 +191,8 @@ class LiveAcd:
                 log.error("call %s: no queue configured; sending it to the fallback", call.call_id)
                 await self._to_fallback(run)
                 return
+            if self._recording is not None:
+                await self._recording.consent(run.session, call, queue)
             await self._join(run, to_incoming_call(call, default_queue=queue), 0)
         except CallerHangup:
             if run.outcome is None:

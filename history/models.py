@@ -486,3 +486,40 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(String(500))
     diff: Mapped[str | None] = mapped_column(Text)
+
+
+RECORDING_STATUSES = ("recording", "recorded", "empty", "not_recorded", "deleted")
+RECORDING_CONSENTS = ("not_asked", "given", "opted_out")
+
+
+class CallRecordingRow(Base):
+    """A call's recording (``history.recordings``): where Asterisk wrote it, the caller's
+    consent, the agents' pauses, until when it is kept. One per call, found with its
+    interaction by ``(source, call_id)`` = the interaction's ``(source, idempotency_key)``.
+    ``path`` is NULL once the file is deleted (retention, erasure) or when none was made."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (
+        UniqueConstraint("source", "call_id"),
+        Index(None, "status", "expires_at"),
+        CheckConstraint(_one_of("status", RECORDING_STATUSES), name="status"),
+        CheckConstraint(_one_of("consent", RECORDING_CONSENTS), name="consent"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    consent: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str | None] = mapped_column(String(512))
+    format: Mapped[str] = mapped_column(String(8))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: Agents' pauses and resumptions: ``{"key", "at", "action", "agent", "by"}`` each.
+    marks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: "retention" | "erasure" | "not_bridged"
+    deleted_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import access_log, convert, customers, messages, webhooks
+from history import access_log, convert, customers, messages, recordings, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.inputs import AuthorKind
@@ -111,6 +111,9 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         "webhooks": await webhooks.export_customer(session, row.id),
         # Who read this customer's data, when, from where (``history.access_log``).
         "accessed_by": await access_log.of_customer(session, row.id),
+        # Their calls' recordings: the references, consent and pauses (the audio is not in
+        # the JSON: ``hotline customer export --files DIR`` copies the files).
+        "call_recordings": [r.as_json() for r in await recordings.of_customer(session, row.id)],
     }
 
 
@@ -179,11 +182,16 @@ async def _events_of_calls(session: AsyncSession, call_ids: list[str | None]) ->
 
 async def erase(
     session: AsyncSession, ctx: Context, customer_id: int, by: str, reason: str
-) -> tuple[ErasureRow, tuple[str, ...], tuple[str, ...]]:
-    """Anonymise the customer; returns the record, the recording refs that were dropped and
-    the attachment files no message refers to any more (to delete once committed)."""
+) -> tuple[ErasureRow, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Anonymise the customer; returns the record, the recording refs that were dropped,
+    the attachment files no message refers to any more and the call recordings' files (to
+    delete once committed)."""
     row = await customers.load(session, customer_id)
     removed: dict[str, int] = {}
+    # before the interactions' keys could change: their calls' recordings, by reference
+    call_recordings = await recordings.erase_of_customer(session, row.id, ctx.now())
+    if call_recordings:
+        removed["call_recordings"] = len(call_recordings)
     callbacks = _count(  # before the identities: a number identifies a request too
         await session.execute(delete(CallbackRow).where(await _callbacks_of(session, row.id)))
     )
@@ -235,7 +243,7 @@ async def erase(
     )
     session.add(record)
     await session.flush()
-    return record, recording_refs, tuple(files)
+    return record, recording_refs, tuple(files), tuple(call_recordings)
 
 
 async def _redact_dispositions(session: AsyncSession, customer_id: int) -> int:

@@ -30,6 +30,7 @@ from history import (
     messages,
     privacy,
     queries,
+    recordings,
     satisfaction,
 )
 from history.attachments import AttachmentStore
@@ -47,6 +48,7 @@ from history.inputs import (
     NewNote,
 )
 from history.models import EventRow
+from history.recordings import CallRecording, RecordingFiles, RecordingWrite
 from history.records import (
     Customer,
     Erasure,
@@ -132,9 +134,11 @@ class _Run:
 EVENTS_PER_STATEMENT = 100
 
 #: One write of ``HistoryRepository.write_batch`` and what it returns.
-BatchWrite = NewInteraction | InteractionChange | NewNote | NewEvent | access_log.NewAccess
+BatchWrite = (
+    NewInteraction | InteractionChange | NewNote | NewEvent | access_log.NewAccess | RecordingWrite
+)
 #: What each write gave: its record (an access record gives back what was recorded).
-Written = Interaction | Note | Event | access_log.NewAccess
+Written = Interaction | Note | Event | access_log.NewAccess | CallRecording
 
 
 class HistoryRepository:
@@ -145,11 +149,15 @@ class HistoryRepository:
         identities: IdentityNormaliser | None = None,
         clock: Clock = utc_now,
         attachments: AttachmentStore | None = None,
+        recording_files: RecordingFiles | None = None,
     ) -> None:
         self.engine = engine
         #: Where conversations' files are kept (``history.conversations``); erasure deletes
         #: the customer's from it.
         self.attachments = attachments
+        #: Where Asterisk writes call recordings (``history.recordings``): erasure and the
+        #: retention purge delete files from it.
+        self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
         self._writes = writing_sessions(engine)
@@ -434,6 +442,9 @@ class HistoryRepository:
                     run.add(index, write)
                 elif isinstance(write, InteractionChange) and (ref := run.appended(write.target)):
                     run.wait(index, write, ref)
+                elif isinstance(write, RecordingWrite):  # depends on no interaction row
+                    written[index] = await recordings.write(session, write)
+                    tick()
                 else:
                     if run.needed_by(write):
                         await self._flush(session, run, written, tick)
@@ -496,8 +507,8 @@ class HistoryRepository:
         files no message refers to any more: deleted here once the erasure is committed
         when the repository has the attachment store, the caller's to delete otherwise."""
         async with self._write() as session:
-            row, refs, files = await privacy.erase(session, self.context, customer_id, by, reason)
-            erased = convert.erasure(row, refs, files)
+            erase = await privacy.erase(session, self.context, customer_id, by, reason)
+            row, refs, files, call_recordings = erase
         if not await flush_erased(self.engine):
             log.warning(
                 "erasure of customer %d: the WAL could not be checkpointed now", customer_id
@@ -505,4 +516,59 @@ class HistoryRepository:
         if self.attachments is not None:
             for ref in files:
                 await self.attachments.delete(ref)
-        return erased
+        # Call recordings' files: deleted here when the repository has their directory;
+        # any it could not delete is listed with the refs for the caller to delete.
+        left = list(call_recordings)
+        if self.recording_files is not None:
+            left = [p for p in call_recordings if not await self.recording_files.delete(p)]
+        return convert.erasure(row, tuple(sorted({*refs, *left})), files)
+
+    # call recordings
+
+    async def call_recordings(self, customer_id: int) -> list[CallRecording]:
+        """The recordings of the customer's calls, oldest first."""
+        async with self._read() as session:
+            return await recordings.of_customer(session, customer_id)
+
+    async def call_recording(self, recording_id: int) -> tuple[CallRecording, int | None] | None:
+        """One recording and the customer it belongs to (None: anonymous)."""
+        async with self._read() as session:
+            found = await recordings.by_id(session, recording_id)
+            if found is None:
+                return None
+            return found, await recordings.customer_of(session, found)
+
+    async def call_recording_of(self, source: str, call_id: str) -> CallRecording | None:
+        async with self._read() as session:
+            return await recordings.of_call(session, source, call_id)
+
+    async def write_recording(self, change: RecordingWrite) -> CallRecording:
+        """One change at once (the voice side writes through ``HistoryWriter``)."""
+        async with self._write() as session:
+            return await recordings.write(session, change)
+
+    async def purge_recordings(self, *, batch: int = 1000) -> list[CallRecording]:
+        """Retention: delete the files of the recordings whose time is up, then keep each
+        row as a tombstone (no path). A file that could not be deleted keeps its row for
+        the next run. Returns the recordings purged."""
+        purged: list[CallRecording] = []
+        while True:
+            now = self.context.now()
+            async with self._read() as session:
+                due = await recordings.expired(session, now, limit=batch)
+            if not due:
+                return purged
+            gone = []
+            for found in due:
+                if found.path is None or (
+                    self.recording_files is not None
+                    and await self.recording_files.delete(found.path)
+                ):
+                    gone.append(found)
+                else:
+                    log.warning("recording %d: file %s not deleted", found.id, found.path)
+            async with self._write() as session:
+                await recordings.forget(session, [r.id for r in gone], now, "retention")
+            purged.extend(gone)
+            if len(gone) < len(due) or len(due) < batch:
+                return purged

@@ -39,6 +39,7 @@ from history.access_log import NewAccess
 from history.errors import HistoryError
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction, NewNote
 from history.masking import mask_text
+from history.recordings import RecordingWrite
 from history.records import Event, Interaction, Note
 from history.repository import BatchWrite, HistoryRepository, InteractionChange, Written
 from history.spool import Spool, SpoolEntry
@@ -50,6 +51,7 @@ UPDATE_INTERACTION = "interaction.update"
 ADD_NOTE = "note.add"
 APPEND_EVENT = "event.append"
 RECORD_ACCESS = "access.record"
+WRITE_RECORDING = "recording.write"
 
 #: PostgreSQL error classes that mean "try again later": connection (08), resources (53),
 #: operator intervention (57: shutdown, statement timeout), serialization/deadlock (40).
@@ -90,12 +92,15 @@ def decode(op: str, data: dict[str, Any]) -> BatchWrite:
         return NewEvent.model_validate(data)
     if op == RECORD_ACCESS:
         return NewAccess.model_validate(data)
+    if op == WRITE_RECORDING:
+        return RecordingWrite.model_validate(data)
     raise HistoryError(f"unknown spool operation {op!r}")
 
 
 def describe(op: str, data: dict[str, Any]) -> str:
     """Which write this is, for a log line: the operation and its key."""
     key = data.get("key") or data.get("idempotency_key") or data.get("target")
+    key = key or data.get("call_id")
     if isinstance(key, dict):
         key = f"{key.get('source')}/{key.get('idempotency_key')}"
     return f"{op} {key}" if key is not None else op
@@ -235,6 +240,12 @@ class HistoryWriter:
         self._write(RECORD_ACCESS, new.model_dump(mode="json")).add_done_callback(
             _log_refused_access
         )
+
+    def write_recording(self, change: RecordingWrite) -> asyncio.Future[Written | None]:
+        """Queue a change to a call's recording (``history.recordings``) and return at once
+        (a call never waits for the store); committed with the next batch, spooled while the
+        store is down. The future settles when it is written (or spooled, or refused)."""
+        return self._write(WRITE_RECORDING, change.model_dump(mode="json"))
 
     # the queue (no await before a write is queued: that is what keeps callers' order)
 

@@ -31,6 +31,7 @@ from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
 from center.gateway import LiveAcd
 from center.persistence import HistoryEventSink, HistoryInteractions
+from center.recording import CallRecorder, RecordingRetention
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
 from center.voicemail_tasks import VoicemailRecorder, VoicemailTasks
@@ -44,6 +45,7 @@ from history.audit import AuditLog
 from history.callbacks import CallbackStore
 from history.conversations import Conversations, MessageLimits
 from history.inputs import Channel
+from history.recordings import RecordingFiles
 from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine, migrate
@@ -132,7 +134,9 @@ class Hotline:
         _prepare_database_dir(config)
         self.store = create_engine(config.database.url)
         self.history = HistoryRepository(
-            self.store, attachments=AttachmentStore(config.database.attachments)
+            self.store,
+            attachments=AttachmentStore(config.database.attachments),
+            recording_files=RecordingFiles(config.recording.directory),
         )
         self.conversations = Conversations(self.history, limits=_message_limits(config))
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
@@ -208,6 +212,16 @@ class Hotline:
         # Agents' call control (hang up, blind transfer, mute; hold from their phones):
         # AMI actions on the agent's leg; a transfer is carried out by the caller's session.
         self.call_control = CallController(self.acd, self.ami)
+        # Call recording with consent: asked before queueing, MixMonitor on the caller's
+        # channel, paused by agents over AMI, purged after its retention.
+        self.recorder = CallRecorder(
+            config.recording,
+            self.acd,
+            writer=self.history_writer,
+            files=self.history.recording_files,
+            resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
+        )
+        self.acd_events.subscribe(self.recorder.observe)  # the agent's answer
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
@@ -216,6 +230,7 @@ class Hotline:
             interactions=calls,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
             transfers=self.call_control.transfers,
+            recording=self.recorder,
         )
         self.ivr = FlowEngine(
             build_flow(config.ivr),
@@ -252,7 +267,7 @@ class Hotline:
         self.agi = FastAgiServer(
             host=config.fastagi.host,
             port=config.fastagi.port,
-            routes={HOTLINE_SCRIPT: self.interactions.calls(self.ivr)},
+            routes={HOTLINE_SCRIPT: self.interactions.calls(self.recorder.calls(self.ivr))},
             allowed_hosts=config.fastagi.allowed_hosts,
             fallback=_fallback(config),
             limits=_agi_limits(config),
@@ -262,6 +277,7 @@ class Hotline:
         self.acd_feed = AmiAgentFeed(self.acd)
         self.acd_feed.attach(self.ami)
         self.call_control.attach(self.ami)
+        self.recorder.attach(self.ami)
         web_app = create_web_app(
             readiness={
                 "fastagi": self._agi_ready,
@@ -278,6 +294,7 @@ class Hotline:
             desk_panel=self.desk_panel,
             task_callbacks=self.task_callbacks,
             call_control=self.call_control,
+            recorder=self.recorder,
             access=AccessTrail(
                 AccessLog(self.store),
                 self.history_writer,
@@ -362,6 +379,7 @@ class Hotline:
             await self.ami.start()
             await self.callbacks.start()
             self._spawn(self._resume_conversations(), name="conversations-resume")
+            self._spawn(self._purge_recordings(), name="recordings-retention")
             if self.webhooks is not None:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             if self.email is not None:
@@ -398,6 +416,7 @@ class Hotline:
         await self.acd.close()
         await self.acd_log.close()
         await self.interactions.close()
+        await self.recorder.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -415,6 +434,11 @@ class Hotline:
             await self.desk.resume()
         except (SQLAlchemyError, OSError) as error:
             log.error("conversations left waiting by the last run not resumed: %s", error)
+
+    async def _purge_recordings(self) -> None:
+        """Recordings past their retention: purged once the schema is up, then daily."""
+        await self._schema_ready.wait()
+        await RecordingRetention(self.history).run()
 
     async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
         """Start delivering (resuming the outbox) once the store's schema is up to date."""
@@ -473,6 +497,7 @@ class Hotline:
         self.acd_gateway.settings = new.waiting
         self.callbacks.settings = new.waiting
         self.chat.settings = new.chat  # origins, caps and grace: for the next frame
+        self.recorder.settings = new.recording  # new calls (a new directory: at restart)
         needs_restart = [
             name
             for name in RESTART_SECTIONS

@@ -45,6 +45,7 @@ from pydantic_core import ErrorDetails
 
 from acd.build import check_acd_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
+from center.recording_policy import check_recording_config
 from center.settings import WaitingConfig, check_waiting_config
 from hotline.config_models import (
     Config,
@@ -208,6 +209,7 @@ def load_config(
         for issue in [
             *check_acd_config(config.priority, config.queues, config.agents, config.skills),
             *check_waiting_config(config.waiting, config.queues.queues),
+            *check_recording_config(config.recording, config.queues.queues, config.intents.intents),
         ]
     ]
     errors = [issue for severity, issue in found if severity == "error"]

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
+from center.recording_policy import RecordingSettings
 from center.settings import WaitingConfig
 from channels.email.settings import EmailSettings
 from channels.webhooks.settings import Webhooks
@@ -385,6 +386,8 @@ class ServiceSettings(_Settings):
     email: EmailSettings = EmailSettings()
     chat: ChatSettings = ChatSettings()
     privacy: PrivacySettings = PrivacySettings()
+    #: Call recording with consent (``center.recording_policy``).
+    recording: RecordingSettings = RecordingSettings()
 
     @model_validator(mode="after")
     def _chat_within_the_store_caps(self) -> ServiceSettings:

@@ -71,6 +71,7 @@ def prepare_demo_files(source: Path | None, config: Config, root: Path = DEMO_DI
             "database.url": f"sqlite+aiosqlite:///{root / 'hotline.db'}",
             "database.spool": str(root / "history-spool.jsonl"),
             "ivr.speech.recordings_dir": str(root / "recordings"),
+            "recording.directory": str(root / "call-recordings"),
         }
         overrides.update(_copy_prompts(config, root))
         intents = config.ivr.intents_file

@@ -13,6 +13,7 @@ An export is itself recorded in the access log (``cli:`` and the shell's user na
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from history.access_log import AccessLog, NewAccess, to_csv
 from history.attachments import AttachmentStore
 from history.errors import UnknownCustomer
+from history.recordings import RecordingFiles
 from history.repository import HistoryRepository
 from history.spool import forget_rejected, rejected_path
 from hotline.config import load_config
@@ -44,7 +46,10 @@ def register(subparsers: Any) -> None:
         "--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of stdout"
     )
     export.add_argument(
-        "--files", type=Path, metavar="DIR", help="copy the customer's attachment files here"
+        "--files",
+        type=Path,
+        metavar="DIR",
+        help="copy the customer's attachment files and call recordings here",
     )
     store_options(export)
     export.set_defaults(run=_export)
@@ -91,6 +96,12 @@ def _attachments(args: argparse.Namespace) -> AttachmentStore:
     return AttachmentStore(load_config(args.config).database.attachments)
 
 
+def _recording_files(args: argparse.Namespace) -> RecordingFiles:
+    """Where Asterisk writes call recordings (``recording.directory``): erasure deletes the
+    customer's there."""
+    return RecordingFiles(load_config(args.config).recording.directory)
+
+
 def _export(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
         try:
@@ -113,6 +124,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.files is not None:
             copied = await _copy_files(exported, _attachments(args), args.files)
             print(f"{copied} attachment files copied to {args.files}", file=sys.stderr)
+            copied = await asyncio.to_thread(
+                _copy_recordings, exported, _recording_files(args), args.files
+            )
+            print(f"{copied} call recordings copied to {args.files}", file=sys.stderr)
         text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
         if args.out is None:
             sys.stdout.write(text)
@@ -170,6 +185,17 @@ async def _copy_files(exported: dict[str, Any], store: AttachmentStore, into: Pa
     return len(refs)
 
 
+def _copy_recordings(exported: dict[str, Any], files: RecordingFiles, into: Path) -> int:
+    """Each recording still kept, as ``recording-<id>.wav`` (the export's ``id``)."""
+    copied = 0
+    for recording in exported["call_recordings"]:
+        found = files.open_file(recording["path"] or "")
+        if found is not None:
+            _write_private_bytes(into, f"recording-{recording['id']}.wav", found.read_bytes())
+            copied += 1
+    return copied
+
+
 def _write_private_bytes(directory: Path, name: str, data: bytes) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -179,7 +205,9 @@ def _write_private_bytes(directory: Path, name: str, data: bytes) -> None:
 
 def _erase(args: argparse.Namespace) -> int:
     async def work(engine: AsyncEngine) -> int:
-        repository = HistoryRepository(engine, attachments=_attachments(args))
+        repository = HistoryRepository(
+            engine, attachments=_attachments(args), recording_files=_recording_files(args)
+        )
         try:
             held = await repository.export_customer(args.customer_id)
         except UnknownCustomer as error:
@@ -203,7 +231,7 @@ def _erase(args: argparse.Namespace) -> int:
         forget_rejected(rejected_path(journal), personal_values(customer))
         removed = " ".join(f"{k}={v}" for k, v in sorted(erasure.removed.items()))
         print(f"customer {customer_id} erased by {args.by!r}: removed {removed}")
-        if erasure.recording_refs:
+        if erasure.recording_refs:  # voicemail, and call recordings it could not delete
             print("delete these recordings from the recording store:")
             for ref in erasure.recording_refs:
                 print(f"  {ref}")

@@ -40,6 +40,7 @@ ACTION_EXTENSION_STATE: Final = "ExtensionState"
 ACTION_SIP_PEERS: Final = "SIPpeers"
 ACTION_SIP_SHOW_PEER: Final = "SIPshowpeer"
 ACTION_COMMAND: Final = "Command"
+ACTION_MIXMONITOR_MUTE: Final = "MixMonitorMute"
 
 # -- events --------------------------------------------------------------------------------
 EVENT_FULLY_BOOTED: Final = "FullyBooted"

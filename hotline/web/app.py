@@ -16,6 +16,7 @@ from aiohttp import web
 import hotline.web.admin.pages as admin_pages
 from center.call_controller import CallController
 from center.conversations import ConversationDesk
+from center.recording import CallRecorder
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
 from history.access_log import AccessLog
@@ -25,6 +26,7 @@ from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
 from hotline.web import metrics
+from hotline.web import recordings as recording_routes
 from hotline.web.access import ACCESS, AccessTrail
 from hotline.web.admin import users as admin_users
 from hotline.web.agent import call_routes
@@ -66,6 +68,7 @@ def create_web_app(
     call_control: CallController | None = None,
     access: AccessTrail | None = None,
     task_callbacks: TaskCallbacks | None = None,
+    recorder: CallRecorder | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -78,7 +81,8 @@ def create_web_app(
     e-mails; ``call_control`` the agent page's call control (and supervisors' hang-up).
     ``access`` records who reads which customer's data (by default, with ``repository``:
     through ``writer``, never purged). Voicemails and follow-ups are on the desk too:
-    ``task_callbacks`` books callbacks from them."""
+    ``task_callbacks`` books callbacks from them. ``recorder``: agents pause and resume their
+    call's recording; supervisors and admins list and play recordings."""
     app = web.Application()
     if access is None and repository is not None:
         clock = repository.context.clock
@@ -118,6 +122,8 @@ def create_web_app(
                 AgentPages(acd, hub, repository, writer, presence=presence).add_routes(app)
                 if call_control is not None:
                     call_routes.add_routes(app, call_control)
+                if recorder is not None:
+                    recording_routes.add_routes(app, recorder, repository)
                 if desk is not None and desk_panel is not None:
                     routes = DeskRoutes(
                         desk, desk_panel, repository, presence=presence, callbacks=task_callbacks

@@ -34,6 +34,8 @@ OK: Final = ami.RESPONSE_SUCCESS
 LIST_COMMANDS_HINT: Final = "Use Action: ListCommands to show available commands."
 #: What Asterisk's ``ast_true`` takes for yes.
 AST_TRUE: Final = frozenset({"yes", "true", "y", "t", "1", "on"})
+#: What its ``ast_false`` takes for no (MixMonitorMute: anything else mutes).
+AST_FALSE: Final = frozenset({"no", "false", "n", "f", "0", "off"})
 VERSION_LINE: Final = "Asterisk 20.20.1 built by emulator @ hotline on a x86_64 running Linux"
 
 
@@ -78,6 +80,7 @@ class Actions:
             ami.ACTION_HANGUP.lower(): self.hangup,
             ami.ACTION_REDIRECT.lower(): self.redirect,
             ami.ACTION_ORIGINATE.lower(): self.originate,
+            ami.ACTION_MIXMONITOR_MUTE.lower(): self.mixmonitor_mute,
             ami.ACTION_QUEUE_STATUS.lower(): self._queue.queue_status,
             ami.ACTION_QUEUE_SUMMARY.lower(): self._queue.queue_summary,
             ami.ACTION_QUEUE_PAUSE.lower(): self._queue.queue_pause,
@@ -253,6 +256,31 @@ class Actions:
         else:
             self.pbx.globals[variable] = value
         session.send(response(msg, OK, (ami.HEADER_MESSAGE, "Variable Set")))
+
+    async def mixmonitor_mute(self, session: AmiSession, msg: ami.AmiMessage) -> None:
+        """app_mixmonitor's ``manager_mute_mixmonitor``: its checks in its order."""
+        direction = (msg.get(ami.HEADER_DIRECTION) or "").lower()
+        if not direction:
+            session.send(error(msg, "No direction specified. Must be read, write or both"))
+            return
+        if direction not in ("read", "write", "both"):
+            session.send(error(msg, "Invalid direction specified. Must be read, write or both"))
+            return
+        if not msg.get(ami.HEADER_CHANNEL):
+            session.send(error(msg, "No channel specified"))
+            return
+        state = msg.get(ami.HEADER_STATE) or ""
+        if not state:
+            session.send(error(msg, "No state specified"))
+            return
+        ch = self._channel(session, msg, "No channel specified")
+        if ch is None:
+            return
+        # the emulator models "both" (what hotline sends): read or write alone mute it too
+        if not ch.mute_recordings(state.strip().lower() not in AST_FALSE):
+            session.send(error(msg, "Cannot set mute flag"))
+            return
+        session.send(response(msg, OK))
 
     async def hangup(self, session: AmiSession, msg: ami.AmiMessage) -> None:
         ch = self._channel(session, msg, "No channel specified")

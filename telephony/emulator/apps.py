@@ -23,6 +23,7 @@ from telephony.emulator.variables import parse_callerid
 
 App = Callable[[Pbx, Channel, str], Awaitable[int]]
 PLAYBACKSTATUS: Final = "PLAYBACKSTATUS"
+MIXMONITOR_FILENAME: Final = "MIXMONITOR_FILENAME"
 _CALLERID_PART: Final = re.compile(r"CALLERID\((all|num|number|name)\)", re.IGNORECASE)
 
 
@@ -115,6 +116,18 @@ async def set_app(pbx: Pbx, ch: Channel, data: str) -> int:
     return 0
 
 
+async def mixmonitor_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    """MixMonitor(file.ext[,options]): records the channel from now on (``b``: only while
+    bridged) until it hangs up; returns at once."""
+    if not data.split(",")[0].strip():
+        return -1
+    monitor = ch.record(data)
+    if monitor is None:
+        return 0  # Asterisk logs "Cannot open" and goes on
+    ch.set_var(MIXMONITOR_FILENAME, str(monitor.path))
+    return 0
+
+
 APPS: Final[dict[str, App]] = {
     "answer": answer_app,
     "noop": noop_app,
@@ -130,6 +143,7 @@ APPS: Final[dict[str, App]] = {
     "set": set_app,
     agi.APP_DIAL.lower(): dial_app,
     "queue": queue_app,
+    agi.APP_MIXMONITOR.lower(): mixmonitor_app,
 }
 
 

@@ -20,6 +20,7 @@ from telephony import ami_codec as ami
 from telephony.emulator import events
 from telephony.emulator.clock import Clock
 from telephony.emulator.events import Pairs
+from telephony.emulator.mixmonitor import MixMonitor
 from telephony.emulator.model import DialRecord, HungUpBy
 
 DOWN: Final = 0
@@ -133,6 +134,11 @@ class Channel:
     hung_up: bool = False
     #: res_mutestream's suppressed directions (MUTEAUDIO: "in", "out")
     muted: set[str] = field(default_factory=set)
+    #: MixMonitor recordings of the channel (app_mixmonitor)
+    mixmonitors: list[MixMonitor] = field(default_factory=list)
+    #: an audiohook was ever attached (MixMonitor, MUTEAUDIO): ``MixMonitorMute`` then
+    #: answers Success even with no MixMonitor left to mute, as Asterisk does
+    audiohooks: bool = False
     on_hold: bool = False
     goto_target: tuple[str, str, int] | None = None
     autohangup_v: float | None = None  # SET AUTOHANGUP deadline on the logical clock
@@ -185,8 +191,34 @@ class Channel:
         sides = {"in": {"in"}, "out": {"out"}, "all": {"in", "out"}}.get(direction)
         if sides is None:
             return False
+        self.audiohooks = True  # res_mutestream's audiohook, attached on first use
         self.muted = self.muted | sides if on else self.muted - sides
         return True
+
+    def record(self, data: str) -> MixMonitor | None:
+        """``MixMonitor(file[,options])`` on this channel; None if the file is unusable."""
+        monitor = MixMonitor.start(data, self.clock, bridged=bool(self.bridge_id))
+        if monitor is not None:
+            self.audiohooks = True
+            self.mixmonitors.append(monitor)
+        return monitor
+
+    def mute_recordings(self, on: bool) -> bool:
+        """``MixMonitorMute`` (both directions): False when the channel has no audiohook."""
+        if not self.audiohooks:
+            return False
+        for monitor in self.mixmonitors:
+            monitor.update(muted=on)
+        return True
+
+    def bridge_changed(self) -> None:
+        """The channel entered or left a bridge (``bridge_id``): recordings follow."""
+        for monitor in self.mixmonitors:
+            monitor.update(bridged=bool(self.bridge_id))
+
+    def close_recordings(self) -> None:
+        for monitor in self.mixmonitors:
+            monitor.close()
 
     def hold(self, on: bool) -> None:
         """The phone on this channel holds its peer (a re-INVITE): AMI Hold/Unhold."""

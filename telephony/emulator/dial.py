@@ -109,6 +109,7 @@ async def bridge(pbx: Pbx, caller: Channel, leg: Leg, talk_v: float) -> str:
     for ch in (agent, caller):
         b.num_channels += 1
         ch.bridge_id = b.uniqueid
+        ch.bridge_changed()
         pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_ENTER, b, ch))
     watcher = asyncio.create_task(agent.interrupted_event.wait())
     watcher.add_done_callback(lambda _: caller.wake())
@@ -118,6 +119,8 @@ async def bridge(pbx: Pbx, caller: Channel, leg: Leg, talk_v: float) -> str:
         watcher.cancel()
     b.technology = "native_rtp"
     caller.bridge_id = agent.bridge_id = ""
+    caller.bridge_changed()
+    agent.bridge_changed()
     if waited.interrupted:
         for ch in (caller, agent):
             b.num_channels -= 1

@@ -130,6 +130,7 @@ class Pbx:
             return
         if self.channels.get(ch.name) is ch:
             del self.channels[ch.name]
+        ch.close_recordings()  # MixMonitor closes its files as the channel goes
         self.emit(events.hangup(ch, cause))
         ch.gone.set()
 

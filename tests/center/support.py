@@ -22,9 +22,12 @@ from center.call_control import PendingTransfers
 from center.call_controller import CallController
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from center.gateway import LiveAcd
+from center.recording import CallRecorder
+from center.recording_policy import RecordingSettings
 from center.service import AcdService
 from center.settings import WaitingConfig
 from history.outcomes import Outcome
+from history.recordings import RecordingWrite
 from ivr.callers import InMemoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import Flow
@@ -136,6 +139,19 @@ class Interactions:
         self.log.append(("ended", call_id, told))
 
 
+class Recordings:
+    """Records what the recorder tells the history (``write_recording``), in order."""
+
+    def __init__(self) -> None:
+        self.writes: list[RecordingWrite] = []
+
+    async def write_recording(self, change: RecordingWrite) -> None:
+        self.writes.append(change)
+
+    def of(self, call_id: str) -> list[RecordingWrite]:
+        return [w for w in self.writes if w.call_id == call_id]
+
+
 @dataclass
 class Rig:
     emulator: AsteriskEmulator
@@ -151,6 +167,9 @@ class Rig:
     server: FastAgiServer | None = None
     #: agents' call control (hang up, transfer, mute, hold) over the rig's AMI
     control: CallController | None = None
+    #: consent and call recording (``live_acd(recording=...)``), and its history writes
+    recorder: CallRecorder | None = None
+    recordings: Recordings = field(default_factory=Recordings)
 
     async def place(self, number: str, **caller: Any) -> Any:
         return await self.emulator.place_call(Caller(number=number, **caller))
@@ -191,10 +210,11 @@ async def live_acd(
     login: Sequence[str] | None = None,
     flow: Flow | None = None,
     service_level: Mapping[str, Any] | None = None,
+    recording: RecordingSettings | None = None,
 ) -> AsyncIterator[Rig]:
     """``login``: agents logged in (available) at start; default all. ``flow``: calls run
     the IVR flow engine (which queues them through the gateway) instead of going straight
-    to the gateway."""
+    to the gateway. ``recording``: calls are recorded as it says (``center.recording``)."""
     setup = build_acd(
         PriorityConfig.model_validate(PRIORITY),
         QueuesConfig.model_validate(
@@ -216,6 +236,11 @@ async def live_acd(
     interactions = Interactions()
     sink.subscribe(interactions.observe)
     transfers = PendingTransfers()  # agents' blind transfers, carried out by the gateway
+    recordings = Recordings()
+    recorder = None
+    if recording is not None:
+        recorder = CallRecorder(recording, service, writer=recordings)
+        sink.subscribe(recorder.observe)
     gateway = LiveAcd(
         service,
         settings,
@@ -223,6 +248,7 @@ async def live_acd(
         callbacks=callbacks,
         interactions=interactions,
         transfers=transfers,
+        recording=recorder,
     )
     rig_attributes: dict[str, dict[str, Any]] = {}
 
@@ -236,6 +262,8 @@ async def live_acd(
         route = FlowEngine(
             flow, callers=InMemoryDirectory(), acd=gateway, callbacks=callbacks, fallback=FALLBACK
         )
+    if recorder is not None:
+        route = recorder.calls(route)
     server = FastAgiServer(
         host="127.0.0.1",
         port=0,
@@ -267,6 +295,8 @@ async def live_acd(
         feed.attach(ami)
         control = CallController(service, ami, transfers)
         control.attach(ami)
+        if recorder is not None:
+            recorder.attach(ami)
         await service.start()
         for agent_id in login if login is not None else [a.id for a in agents]:
             service.agent_event(Login(agent_id))
@@ -285,12 +315,16 @@ async def live_acd(
         rig_attributes,
         server,
         control,
+        recorder,
+        recordings,
     )
     try:
         yield rig
     finally:
         async with asyncio.timeout(10):
             await emulator.stop()
+            if recorder is not None:
+                await recorder.close()
             feed.close()
             control.close()
             tracker.close()

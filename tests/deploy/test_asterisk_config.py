@@ -46,6 +46,9 @@ ACTIONS_SENT: dict[str, frozenset[str]] = {
     # agents' call control (telephony.call_actions): hang up and transfer, MUTEAUDIO(in)
     ami.ACTION_HANGUP: frozenset({"system", "call"}),
     ami.ACTION_SETVAR: frozenset({"call"}),
+    # pausing a call's recording (telephony.recording_actions): app_mixmonitor registers
+    # MixMonitorMute with system|call, and manager.c lets either through
+    ami.ACTION_MIXMONITOR_MUTE: frozenset({"system", "call"}),
 }
 #: The events hotline consumes (hotline.ami_events), and the class Asterisk sends each under.
 EVENTS_READ: dict[str, str] = {

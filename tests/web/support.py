@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +34,16 @@ def unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def shipped_config(tmp_path: Path, *, agi_port: int, ami_port: int, speech: bool = False) -> Config:
-    """The shipped config on loopback ports; ``speech``: Whisper tiny.en recognises callers."""
+def shipped_config(
+    tmp_path: Path,
+    *,
+    agi_port: int,
+    ami_port: int,
+    speech: bool = False,
+    overrides: Mapping[str, object] | None = None,
+) -> Config:
+    """The shipped config on loopback ports; ``speech``: Whisper tiny.en recognises callers;
+    ``overrides``: more settings, as ``--set`` gives them."""
     config = load_config(
         ROOT / "config",
         environ={},
@@ -52,6 +60,7 @@ def shipped_config(tmp_path: Path, *, agi_port: int, ami_port: int, speech: bool
             **({"speech.timeout_s": 30} if speech else {}),
             "ivr.speech.recordings_dir": str(tmp_path / "recordings"),
             "waiting.login_all_agents_at_start": True,
+            **(overrides or {}),
         },
     )
     ivr = config.ivr.model_copy(update={"business_hours": BusinessHours()})
@@ -70,11 +79,17 @@ class Stack:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, *, ring_s: float = 600.0, speech: bool = False
+    tmp_path: Path,
+    *,
+    ring_s: float = 600.0,
+    speech: bool = False,
+    overrides: Mapping[str, object] | None = None,
 ) -> AsyncIterator[Stack]:
     """Agents' phones ring ``ring_s`` virtual seconds before answering: calls wait visibly."""
     agi_port, ami_port = unused_port(), unused_port()
-    config = shipped_config(tmp_path, agi_port=agi_port, ami_port=ami_port, speech=speech)
+    config = shipped_config(
+        tmp_path, agi_port=agi_port, ami_port=ami_port, speech=speech, overrides=overrides
+    )
     phones = (
         *(
             AgentPhone(a.endpoint, "answer", ring_s=ring_s, talk_s=600.0)
