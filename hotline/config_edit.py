@@ -196,6 +196,13 @@ def _renamed(issue: ConfigIssue, renames: Mapping[str, str]) -> ConfigIssue:
     return ConfigIssue(file, issue.line, issue.path, message)
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: readers see the old file or the new, never half."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -285,35 +292,73 @@ class ConfigEditor:
             if snapshot.version != version:
                 raise StaleVersion(file.label)
             change(snapshot.data)
-            after = dump(snapshot.data)
-            if after == snapshot.text:
-                return EditResult(saved=False, unchanged=True, version=snapshot.version)
-            try:
-                if self.pool is None:
-                    errors, warnings = await asyncio.to_thread(self._check, file, after)
-                else:
-                    errors, warnings = await self.pool.run(self._check, file, after)
-            except PoolBusy:
-                busy = ConfigIssue(file.label, None, "", "other changes are being checked; retry")
-                return EditResult(saved=False, errors=(busy,), version=snapshot.version)
-            if errors:
-                return EditResult(saved=False, errors=tuple(errors), version=snapshot.version)
-            await asyncio.to_thread(write_atomically, file.path, after)
-            outcome = await self.reload()
-            diff = unified_diff(file.label, snapshot.text, after)
-            try:
-                await self.audit.append(
-                    actor=actor, target=file.label, action="edit", summary=summary, diff=diff
+            return await self._write(file, snapshot.text, dump(snapshot.data), actor, summary)
+
+    async def edit_text(
+        self, file: EditableFile, version: str, text: str, *, actor: str, summary: str
+    ) -> EditResult:
+        """Replace the whole file with ``text`` as the admin typed it (the IVR flow's YAML
+        editor): checked, written, reloaded and audited like ``edit``. Raises
+        ``StaleVersion``."""
+        async with self._lock:
+            raw = await asyncio.to_thread(_read_bytes, file.path)
+            if version_of(raw) != version:
+                raise StaleVersion(file.label)
+            return await self._write(file, raw.decode("utf-8"), text, actor, summary)
+
+    async def check_text(
+        self, file: EditableFile, text: str
+    ) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
+        """The errors and warnings ``text`` in place of ``file`` has (nothing is written):
+        the IVR flow page shows them on the diagram of the file, or of unsaved text."""
+        options: dict[str, Any] = {"environ": self.environ, "overrides": self.overrides}
+        replaced = {} if file.name == CATALOG else {file.name: text}
+        catalog = (file.path, text) if file.name == CATALOG else None
+        try:
+            if self.pool is None:
+                return await asyncio.to_thread(
+                    check_candidate, self.config_dir, replaced, catalog=catalog, **options
                 )
-            except (OSError, SQLAlchemyError) as exc:  # the change stands; say it is unrecorded
-                log.error("audit log unavailable (%s); not recorded: %s %s", exc, actor, summary)
-            return EditResult(
-                saved=True,
-                warnings=tuple(warnings),
-                reload=outcome,
-                diff=diff,
-                version=version_of(after.encode("utf-8")),
+            return await self.pool.run(
+                check_candidate, self.config_dir, replaced, catalog=catalog, **options
             )
+        except PoolBusy:
+            busy = ConfigIssue(file.label, None, "", "other changes are being checked; retry")
+            return [busy], []
+
+    async def _write(
+        self, file: EditableFile, before: str, after: str, actor: str, summary: str
+    ) -> EditResult:
+        """Check ``after``, then write, reload and audit it (the caller holds the lock)."""
+        snapshot_version = version_of(before.encode("utf-8"))
+        if after == before:
+            return EditResult(saved=False, unchanged=True, version=snapshot_version)
+        try:
+            if self.pool is None:
+                errors, warnings = await asyncio.to_thread(self._check, file, after)
+            else:
+                errors, warnings = await self.pool.run(self._check, file, after)
+        except PoolBusy:
+            busy = ConfigIssue(file.label, None, "", "other changes are being checked; retry")
+            return EditResult(saved=False, errors=(busy,), version=snapshot_version)
+        if errors:
+            return EditResult(saved=False, errors=tuple(errors), version=snapshot_version)
+        await asyncio.to_thread(write_atomically, file.path, after)
+        outcome = await self.reload()
+        diff = unified_diff(file.label, before, after)
+        try:
+            await self.audit.append(
+                actor=actor, target=file.label, action="edit", summary=summary, diff=diff
+            )
+        except (OSError, SQLAlchemyError) as exc:  # the change stands; say it is unrecorded
+            log.error("audit log unavailable (%s); not recorded: %s %s", exc, actor, summary)
+        return EditResult(
+            saved=True,
+            warnings=tuple(warnings),
+            reload=outcome,
+            diff=diff,
+            version=version_of(after.encode("utf-8")),
+        )
 
     def _check(self, file: EditableFile, text: str) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
         """The candidate's errors, and the warnings it has that the files now do not."""
