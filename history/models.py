@@ -380,6 +380,8 @@ class WebUserRow(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
+    #: What the pages call the person ("Alice Martin"); the sign-in ``name`` when unset.
+    display_name: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
     agent_id: Mapped[str | None] = mapped_column(String(64))
     #: A supervisor's own phone (``PJSIP/sup1``): where listen/whisper/barge calls ring.

@@ -1,4 +1,6 @@
 """``/admin/users``: who may sign in, and adding a user (validated like ``hotline user add``).
+Each user's own page (``user_edit``) changes their role, name, agent and phones, disables
+them, or resets their password.
 
 The page also lists the sign-in blocks the login throttle holds now (a user at an address,
 or a whole address) and lifts one at once: ``POST /admin/users/unblock`` with ``user`` or
@@ -16,22 +18,35 @@ import logging
 
 from aiohttp import web
 
+from hotline.web.admin import user_edit
 from hotline.web.admin.context import audited
 from hotline.web.auth.guard import AUTH, current_session, page, requires
-from hotline.web.auth.users import ENDPOINT_PATTERN, NAME_PATTERN, Role, UserError, check_password
+from hotline.web.auth.users import (
+    ENDPOINT_PATTERN,
+    NAME_PATTERN,
+    Role,
+    User,
+    UserError,
+    check_password,
+)
 from hotline.web.templates import Safe, escape, render
 
 log = logging.getLogger(__name__)
 FIELDS = ("name", "role", "password", "agent_id", "endpoint")
 _ALL = "[[every user]]"
+_DISABLED_ROW = ' class="disabled"'
 
 
-def _rows(users: list[tuple[str, str, str, str, bool]], csrf: str) -> Safe:
+def _rows(users: list[User], csrf: str) -> Safe:
     return Safe(
         "".join(
-            f'<tr data-user="{escape(n)}"><td>{escape(n)}</td><td>{escape(r)}</td>'
-            f"<td>{escape(a)}</td><td>{escape(e)}</td><td>{_two_factor(n, on, csrf)}</td></tr>"
-            for n, r, a, e, on in users
+            f'<tr data-user="{escape(u.name)}"{_DISABLED_ROW if u.disabled else ""}>'
+            f'<td><a href="/admin/users/{escape(u.name)}">{escape(u.name)}</a></td>'
+            f"<td>{escape(u.display_name or '')}</td><td>[[{escape(u.role)}]]</td>"
+            f"<td>{escape(u.agent_id or '')}</td><td>{escape(u.endpoint or '')}</td>"
+            f"<td>{_two_factor(u.name, u.two_factor, csrf)}</td>"
+            f"<td>{'[[disabled]]' if u.disabled else '[[enabled]]'}</td></tr>"
+            for u in users
         )
     )
 
@@ -74,11 +89,9 @@ async def _page(
 ) -> web.Response:
     errors = errors or {}
     values = values or {}
-    users = await request.app[AUTH].users.list()
+    users = await request.app[AUTH].users.list_all()
     csrf = current_session(request).csrf
-    rows = _rows(
-        [(u.name, u.role, u.agent_id or "", u.endpoint or "", u.two_factor) for u in users], csrf
-    )
+    rows = _rows(users, csrf)
     options = Safe(
         "".join(
             f"<option{' selected' if values.get('role') == r.value else ''}>{r.value}</option>"
@@ -197,3 +210,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/admin/users", add_user)
     app.router.add_post("/admin/users/unblock", unblock)
     app.router.add_post("/admin/users/two-factor-reset", reset_two_factor)
+    user_edit.add_routes(app)

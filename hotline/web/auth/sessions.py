@@ -80,9 +80,10 @@ class SessionStore:
         if session_id:
             self._sessions.pop(session_id, None)
 
-    def end_user(self, name: str) -> int:
-        """End every session of ``name`` (their two-factor sign-in was reset or removed)."""
-        ids = [sid for sid, s in self._sessions.items() if s.user.name == name]
+    def end_user(self, name: str, *, keep: str | None = None) -> int:
+        """End every session of ``name`` (their two-factor sign-in was reset or removed,
+        they were disabled) but ``keep`` (the admin's own, resetting their password)."""
+        ids = [sid for sid, s in self._sessions.items() if s.user.name == name and sid != keep]
         for sid in ids:
             del self._sessions[sid]
         return len(ids)
@@ -152,3 +153,8 @@ class PendingSignIns:
 
     def end(self, pending_id: str) -> None:
         self._pending.pop(pending_id, None)
+
+    def end_user(self, name: str) -> None:
+        """Drop ``name``'s sign-ins waiting for a code (they were disabled meanwhile)."""
+        for key in [k for k, p in self._pending.items() if p.user.name == name]:
+            del self._pending[key]

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from history.context import Clock, utc_now
 from history.models import RecoveryCodeRow, WebUserRow
@@ -25,6 +25,7 @@ from hotline.workers import WorkPool
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 #: What goes into an AMI Originate's Channel: no commas, spaces or line breaks.
 ENDPOINT_PATTERN = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9_.@:\-]{1,120}$")
+MAX_DISPLAY_NAME_CHARS = 128
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 
@@ -48,6 +49,14 @@ class User:
     endpoint: str | None = None
     #: Signs in with a TOTP code after the password (``two_factor``).
     two_factor: bool = False
+    #: What the pages call the person; ``name`` when unset.
+    display_name: str | None = None
+    #: Disabled by an admin: cannot sign in (kept for the audit log; enabled again at will).
+    disabled: bool = False
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
 
 
 def password_pool() -> WorkPool:
@@ -136,6 +145,61 @@ class UserStore:
             await session.delete(row)
         return True
 
+    async def update(
+        self,
+        name: str,
+        *,
+        role: Role,
+        display_name: str | None,
+        agent_id: str | None,
+        endpoint: str | None,
+    ) -> User:
+        """Change what an admin edits of a user (not the password, not the second factor)."""
+        if display_name is not None and len(display_name) > MAX_DISPLAY_NAME_CHARS:
+            raise UserError(f"a display name has at most {MAX_DISPLAY_NAME_CHARS} characters")
+        if endpoint is not None and not ENDPOINT_PATTERN.match(endpoint):
+            raise UserError(f"endpoint {endpoint!r}: TECH/resource, e.g. PJSIP/sup1")
+        if agent_id is not None and not NAME_PATTERN.match(agent_id):
+            raise UserError(f"agent id {agent_id!r}: 1-64 of A-Z a-z 0-9 _ . @ -")
+        values = {
+            "role": role.value,
+            "display_name": display_name,
+            "agent_id": agent_id,
+            "endpoint": endpoint,
+        }
+        async with self._writes() as session, session.begin():
+            row = await _row(session, name)
+            if row is None:
+                raise UserError(f"no user named {name!r}")
+            for key, value in values.items():
+                setattr(row, key, value)
+        return _user(row)
+
+    async def set_disabled(self, name: str, disabled: bool) -> User:
+        """Disable (or enable again) a user; a disabled one cannot sign in. Ending the open
+        sessions is the caller's part (``SessionStore.end_user``)."""
+        async with self._writes() as session, session.begin():
+            row = await _row(session, name)
+            if row is None:
+                raise UserError(f"no user named {name!r}")
+            if disabled and row.disabled_at is None:
+                row.disabled_at = self._clock()
+            elif not disabled:
+                row.disabled_at = None
+        return _user(row)
+
+    async def find(self, name: str) -> User | None:
+        """The user, enabled or disabled (the admin pages); ``get`` only finds enabled."""
+        async with self._reads() as session:
+            row = await _row(session, name)
+        return None if row is None else _user(row)
+
+    async def list_all(self) -> list[User]:
+        """Every user, the disabled ones too (the admin pages)."""
+        async with self._reads() as session:
+            rows = await session.execute(select(WebUserRow).order_by(WebUserRow.name))
+            return [_user(r) for r in rows.scalars()]
+
     async def get(self, name: str) -> User | None:
         async with self._reads() as session:
             row = (
@@ -177,5 +241,18 @@ def check_password(password: str) -> None:
         raise UserError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
 
 
+async def _row(session: AsyncSession, name: str) -> WebUserRow | None:
+    found = await session.execute(select(WebUserRow).where(WebUserRow.name == name))
+    return found.scalar_one_or_none()
+
+
 def _user(row: WebUserRow) -> User:
-    return User(row.name, Role(row.role), row.agent_id, row.endpoint, row.totp_secret is not None)
+    return User(
+        row.name,
+        Role(row.role),
+        row.agent_id,
+        row.endpoint,
+        row.totp_secret is not None,
+        row.display_name,
+        row.disabled_at is not None,
+    )
