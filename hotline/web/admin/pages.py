@@ -1,4 +1,5 @@
-"""The admin pages that edit the config (agents, queues, prompts, catalog) and the audit log.
+"""The admin pages that edit the config (agents, queues, prompts, catalog, the IVR flow,
+business hours and holidays) and the audit log.
 
 Every edit goes through ``hotline.config_edit.ConfigEditor`` (checked like check-config,
 written atomically, reloaded, audited); without an editor (a service run without a config
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from history.audit import AuditLog
 from hotline.config_edit import ConfigEditor
-from hotline.web.admin import agents, catalog, prompts, queues
+from hotline.web.admin import agents, catalog, flow, hours, prompts, queues
 from hotline.web.admin import audit as _audit
 from hotline.web.admin.context import AUDIT, EDITOR
 
@@ -26,5 +27,5 @@ def add_routes(
     if editor is None:
         return
     app[EDITOR] = editor
-    for module in (agents, queues, prompts, catalog):
+    for module in (agents, queues, prompts, catalog, flow, hours):
         module.add_routes(app)

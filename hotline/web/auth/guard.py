@@ -49,6 +49,7 @@ _NAV = {
     Role.ADMIN: Safe(
         '<a href="/supervisor">[[Queues]]</a> <a href="/admin/users">[[Users]]</a>'
         ' <a href="/admin/agents">[[Agents]]</a> <a href="/admin/queues">[[Queue rules]]</a>'
+        ' <a href="/admin/flow">[[IVR flow]]</a> <a href="/admin/hours">[[Business hours]]</a>'
         ' <a href="/admin/prompts">[[Prompts]]</a> <a href="/admin/catalog">[[Catalog]]</a>'
         ' <a href="/admin/audit">[[Audit log]]</a>'
     ),
