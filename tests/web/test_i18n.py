@@ -3,7 +3,9 @@ language is chosen by the switch or the browser, and Arabic pages lay out right 
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
@@ -53,6 +55,16 @@ def test_every_marked_text_has_an_arabic_translation() -> None:
     assert len(texts) > 40  # the scan sees the pages
     missing = {text: sorted(where) for text, where in texts.items() if text not in arabic}
     assert not missing, f"add these to hotline/web/i18n/ar.json: {missing}"
+
+
+def test_each_text_is_translated_once() -> None:
+    """A text twice in ar.json keeps only its last translation (JSON objects are maps):
+    two helpers' words for one English text, one silently lost."""
+    pairs = json.loads(
+        (WEB / "i18n" / "ar.json").read_text("utf-8"), object_pairs_hook=lambda kv: kv
+    )
+    twice = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
+    assert twice == []
 
 
 def test_agent_states_and_roles_shown_by_the_pages_are_translated() -> None:

@@ -139,7 +139,7 @@
     audio.controls = true;
     audio.preload = "metadata";
     audio.src = a.url; // served only to the agent the task is with
-    audio.setAttribute("aria-label", T("Recording"));
+    audio.setAttribute("aria-label", T("Voicemail recording"));
     return audio;
   }
   function workTools(card) {
