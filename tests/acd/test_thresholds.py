@@ -77,10 +77,7 @@ def test_bands_out_of_order_or_range_are_refused(band: dict[str, object], reason
 def test_check_config_names_the_file_and_line_of_a_bad_threshold(tmp_path: Path) -> None:
     (tmp_path / "hotline.yaml").write_text("fastagi:\n  port: 4573\n", encoding="utf-8")
     (tmp_path / "queues.yaml").write_text(
-        "queues:\n"
-        "  retention:\n"
-        "    thresholds:\n"
-        "      longest_wait_s: {warn: 30, crit: 6}\n",
+        "queues:\n  retention:\n    thresholds:\n      longest_wait_s: {warn: 30, crit: 6}\n",
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
