@@ -45,8 +45,7 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
 
 @requires(*SUPERVISORS)
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
-    response = page(request, "Wallboard", render("wallboard.html"))
-    return response
+    return page(request, "Wallboard", render("wallboard.html"))
 
 
 @requires(*SUPERVISORS)
