@@ -23,6 +23,7 @@ from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
 from acd.queue import QueuePolicy
 from acd.skills import Condition, QueueSkills, RelaxStep, SkillRule
 from acd.strategy import Strategy
+from acd.thresholds import Thresholds, ThresholdsConfig
 
 __all__ = [
     "AgentConfig",
@@ -197,6 +198,9 @@ class QueueConfig(_Model):
     preferred_agent: PreferredAgentConfig = PreferredAgentConfig()
     rules: list[RuleConfig] = []
     relax: list[RelaxConfig] = []
+    #: This queue's own thresholds on its live figures (``acd.thresholds``), before the
+    #: file's.
+    thresholds: ThresholdsConfig | None = None
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> QueueConfig:
@@ -284,6 +288,9 @@ class QueuesConfig(_Model):
     service_level: ServiceLevelConfig = ServiceLevelConfig()
     queues: dict[str, QueueConfig] = {}
     conversations: ConversationsConfig = ConversationsConfig()
+    #: When the supervisor's page and the wallboard colour a queue's figures and raise an
+    #: alert (``acd.thresholds``): every queue's, per channel, before built-in defaults.
+    thresholds: ThresholdsConfig = ThresholdsConfig()
 
     @model_validator(mode="after")
     def _conversations_go_to_queues(self) -> QueuesConfig:
@@ -299,6 +306,10 @@ class QueuesConfig(_Model):
     def conversation_queue(self) -> str | None:
         """The default queue of conversations (None: there are no queues)."""
         return self.conversations.default_queue or next(iter(self.queues), None)
+
+    def threshold_table(self) -> Thresholds:
+        """The thresholds of every queue and channel, resolved as ``acd.thresholds`` says."""
+        return Thresholds(self.thresholds, {n: q.thresholds for n, q in self.queues.items()})
 
     def sl_policy(self) -> SlPolicy:
         targets = {name: q.sl_target_s for name, q in self.queues.items()}

@@ -315,6 +315,7 @@ class Hotline:
                     self.acd,
                     self.acd_events.subscribe,
                     quality=ContactQuality(self.history),
+                    queues_config=lambda: self._config.queues,  # thresholds, live on reload
                     link=TelephonyLink(
                         self.ami, events=CONSUMED_EVENTS, agi_listening=lambda: self._agi_listening
                     ),

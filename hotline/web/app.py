@@ -114,7 +114,7 @@ def create_web_app(
         static = Path(str(resources.files("hotline.web").joinpath("static")))
         app.router.add_static("/static/", static)
         if acd is not None and hub is not None:
-            supervisor_pages.add_routes(app, hub, acd, ami)
+            supervisor_pages.add_routes(app, hub, acd, ami, audit)
             if repository is not None:
                 # an agent whose every page is gone past the grace period: desktop_lost
                 presence = DesktopPresence(acd)

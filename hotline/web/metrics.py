@@ -87,6 +87,7 @@ def render(hub: SupervisorHub) -> str:
     ):
         out.metric(name, "gauge", help_ + " Today, since local midnight.", [("", kpis[key])])
     _contacts(out, snapshot)
+    _thresholds(out, snapshot)
     _channels(out, snapshot)
     counts = hub.event_counts
     for name, kind, help_ in (
@@ -250,6 +251,50 @@ def _channels(out: _Text, snapshot: dict[str, Any]) -> None:
         "First-contact resolution so far of today's contacts, per channel of the first contact"
         " (the history's; a repeat on any channel undoes it).",
         fcr,
+    )
+
+
+_LEVEL_RANK = {"ok": 0, "warn": 1, "crit": 2}
+
+
+def _thresholds(out: _Text, snapshot: dict[str, Any]) -> None:
+    """The supervisor page's threshold colours (``queues.yaml`` ``thresholds``), counted."""
+    figures = [
+        (q["name"], channel, metric, shown)
+        for q in snapshot["queues"]
+        for channel, metrics in sorted(q.get("thresholds", {}).items())
+        for metric, shown in metrics.items()
+    ]
+    out.metric(
+        "hotline_threshold_value",
+        "gauge",
+        "The figure each threshold watches (service level and abandonment: today; longest"
+        " wait and waiting: now), per queue and channel.",
+        [(_labels(queue=q, channel=ch, metric=m), f["value"]) for q, ch, m, f in figures],
+    )
+    out.metric(
+        "hotline_threshold_breached",
+        "gauge",
+        "1 while a queue's figure is at or beyond a threshold level (warn, crit), as the"
+        " supervisor page colours it.",
+        [
+            (
+                _labels(queue=q, channel=ch, metric=m, level=level),
+                int(_LEVEL_RANK[f["level"]] >= _LEVEL_RANK[level]),
+            )
+            for q, ch, m, f in figures
+            for level in ("warn", "crit")
+        ],
+    )
+    active = snapshot.get("thresholds", {}).get("active", [])
+    out.metric(
+        "hotline_threshold_alerts",
+        "gauge",
+        "Threshold alerts raised and not cleared, by level.",
+        [
+            (_labels(level=level), sum(1 for a in active if a["level"] == level))
+            for level in ("warn", "crit")
+        ],
     )
 
 

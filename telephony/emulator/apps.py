@@ -128,6 +128,13 @@ async def mixmonitor_app(pbx: Pbx, ch: Channel, data: str) -> int:
     return 0
 
 
+async def chanspy_app(pbx: Pbx, ch: Channel, data: str) -> int:
+    """ChanSpy(spec,options): Asterisk's keeps looking for a channel to spy on until the
+    spying channel hangs up; here it holds the channel (no audio) until then."""
+    await ch.wait(None)
+    return -1
+
+
 APPS: Final[dict[str, App]] = {
     "answer": answer_app,
     "noop": noop_app,
@@ -144,6 +151,7 @@ APPS: Final[dict[str, App]] = {
     agi.APP_DIAL.lower(): dial_app,
     "queue": queue_app,
     agi.APP_MIXMONITOR.lower(): mixmonitor_app,
+    "chanspy": chanspy_app,
 }
 
 

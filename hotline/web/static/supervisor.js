@@ -268,13 +268,14 @@
     if (!q) {
       const section = el("div", null, { class: "queue", "data-queue": name });
       const head = el("h3"), staff = el("p", null, { class: "staff" }), alerts = el("ul", null, { class: "queue-alerts" });
+      const levels = el("div", null, { class: "levels" });
       const last = el("p", null, { class: "last-interval" });
       const table = el("table"), hrow = el("tr"), body = el("tbody");
       hrow.append(...COLUMNS.map((h) => el("th", h ? T(h) : "")));
       const thead = el("thead"); thead.append(hrow);
       table.append(thead, body);
-      section.append(head, staff, alerts, last, table);
-      q = { section, head, staff, alerts, last, body };
+      section.append(head, levels, staff, alerts, last, table);
+      q = { section, head, levels, staff, alerts, last, body };
       queueBoxes.set(name, q);
     }
     return q;
@@ -338,6 +339,95 @@
     });
     return parts;
   }
+  // each channel's thresholds: voice always, another channel when it has anything to say
+  const METRICS = ["service_level", "longest_wait_s", "abandon_rate", "waiting"];
+  function levelParts(q) {
+    const channels = Object.keys(q.thresholds || {}).sort((a, b) => (a === "voice" ? -1 : b === "voice" ? 1 : a.localeCompare(b)));
+    const rows = [];
+    for (const ch of channels) {
+      const shown = q.thresholds[ch];
+      const busy = METRICS.some((m) => shown[m].level !== "ok" || (shown[m].value !== null && shown[m].value !== 0));
+      if (ch !== "voice" && !busy) continue;
+      const row = el("p", null, { class: "level-row", "data-channel": ch });
+      row.append(el("span", channelName(ch), { class: "level-channel" }));
+      for (const m of METRICS) row.append(" ", window.hotlineLevels.figure(m, shown[m]));
+      rows.push(row);
+    }
+    return rows;
+  }
+  // threshold alerts: what crossed, since when (ticking), and what came back ----------------
+  let receivedAt = Date.now(), serverTime = 0;
+  const ago = (t) => (serverTime - t) + (Date.now() - receivedAt) / 1000;
+  const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  function thresholdParts(a, cleared) {
+    const L = window.hotlineLevels;
+    const parts = [el("span", L.icon(a.level) + " " + L.levelText(a.level), { class: "lvl-tag" }), " ",
+      ltr(a.queue), " · ", channelName(a.channel), ": ", L.label(a.metric), " ", ltr(L.value(a.metric, a.value)),
+      " ", T("(limit {v})", { v: L.value(a.metric, a.limit) }), " — "];
+    if (cleared) parts.push(T("from {from} to {to}", { from: clock(a.since), to: clock(a.cleared_at) }));
+    else {
+      const since = el("span", null, { class: "since", "data-since": String(a.since) });
+      since.textContent = T("since {t}, for {d}", { t: clock(a.since), d: dur(ago(a.since)) });
+      parts.push(since);
+    }
+    return parts;
+  }
+  function renderThresholds(t) {
+    const list = document.getElementById("threshold-alerts"), old = document.getElementById("threshold-cleared");
+    const active = (t && t.active) || [], cleared = (t && t.cleared) || [];
+    const key = JSON.stringify([active.map((a) => [a.queue, a.channel, a.metric, a.level, a.value, a.since]), cleared.length && cleared[0].cleared_at]);
+    document.getElementById("threshold-calm").hidden = active.length > 0;
+    const box = document.getElementById("threshold-box");
+    box.dataset.level = active.some((a) => a.level === "crit") ? "crit" : active.length ? "warn" : "ok";
+    setText(document.getElementById("threshold-count"), active.length ? T("{n} alerts", { n: active.length }) : "");
+    document.getElementById("threshold-cleared-box").hidden = cleared.length === 0;
+    if (list._shown === key) return;
+    list._shown = key;
+    list.replaceChildren(...active.map((a) => {
+      const li = el("li", null, { class: "threshold-alert lvl-" + a.level, "data-queue": a.queue, "data-metric": a.metric });
+      li.append(...thresholdParts(a, false));
+      return li;
+    }));
+    old.replaceChildren(...cleared.map((a) => { const li = el("li", null, { class: "cleared" }); li.append(...thresholdParts(a, true)); return li; }));
+  }
+  function tick() {
+    for (const s of document.querySelectorAll("#threshold-alerts .since")) {
+      const since = Number(s.dataset.since);
+      setText(s, T("since {t}, for {d}", { t: clock(since), d: dur(ago(since)) }));
+    }
+    for (const r of agentRows.values()) if (r._tis !== undefined) setText(r.cells[2], dur(r._tis + (Date.now() - receivedAt) / 1000));
+  }
+  setInterval(tick, 1000);
+
+  // listen, whisper, barge: what Asterisk said of each ---------------------------------------
+  const SPY_TEXT = {
+    calling: () => T("calling your phone…"), ringing: () => T("your phone is ringing: answer it"),
+    connected: () => T("connected"), failed: () => T("failed"), ended: () => T("ended"),
+  };
+  let agentNames = {};
+  function renderSpies(spies) {
+    const box = document.getElementById("spies-box"), list = document.getElementById("spies");
+    box.hidden = !spies || spies.length === 0;
+    if (!spies) return;
+    const key = JSON.stringify(spies.map((x) => [x.id, x.state, x.reason]));
+    if (list._shown === key) return;
+    list._shown = key;
+    list.replaceChildren(...spies.slice().reverse().map((x) => {
+      const li = el("li", null, { class: "spy spy-" + x.state, "data-spy": x.id });
+      li.append(el("b", T(x.mode)), " ", agentNames[x.agent_id] || x.agent_id, " ", ltr(x.agent_id), " · ",
+        el("span", SPY_TEXT[x.state](), { class: "spy-state" }));
+      const why = x.state === "ended" && x.stopped_by ? T("stopped by {name}", { name: x.stopped_by }) : x.reason ? T(x.reason) : "";
+      if (why) li.append(" — ", el("span", why, { class: "spy-reason" }));
+      if (!x.stopped_by) li.append(" ", el("span", T("by {name}", { name: x.supervisor }), { class: "spy-who" }));
+      if (x.state !== "failed" && x.state !== "ended") {
+        const stop = el("button", T("Stop"), { class: "spy-stop", type: "button" });
+        stop.addEventListener("click", () => post(`/page-api/spy/${encodeURIComponent(x.id)}/stop`, {}));
+        li.append(" ", stop);
+      }
+      return li;
+    }));
+  }
+
   function renderQueues(queues) {
     const box = document.getElementById("queues");
     queueNames = queues.map((q) => q.name);
@@ -348,6 +438,8 @@
       const k = q.kpis || {}, l = q.last_interval || {};
       fill(b.head, [ltr(q.name), ": ", T("{n} waiting, longest {wait}", { n: q.waiting ?? q.calls.length, wait: dur(q.longest_wait_s) }),
         T(", "), ...queueKpiParts(T("today"), k, false)]);
+      fill(b.levels, levelParts(q));
+      b.section.dataset.level = q.level || "ok";
       fill(b.staff, staffParts(q));
       b.section.classList.toggle("alerting", renderAlerts(q.alerts || [], b.alerts));
       fill(b.last, queueKpiParts(T("last interval"), l, true));
@@ -387,36 +479,65 @@
     }
     return parts;
   }
+  // the agent's current work: the call (with the caller) and each chat or e-mail (customer)
+  function taskParts(a) {
+    const parts = [];
+    if (a.call_id) parts.push(el("span", T("call"), { class: "task-channel voice" }), " ", ...callerParts(a.caller, a.call_id));
+    for (const t of a.current || []) {
+      if (parts.length) parts.push(el("br"));
+      parts.push(el("span", channelName(t.channel), { class: "task-channel " + t.channel }), " ");
+      if (t.customer_name) parts.push(el("b", t.customer_name, { class: "customer" }));
+      else if (t.number) parts.push(ltr(t.number));
+      else parts.push(el("span", T("unknown customer"), { class: "unknown" }));
+      if (t.phase === "reserved") parts.push(" ", el("span", T("offered"), { class: "pending" }));
+    }
+    return parts.length ? parts : [""];
+  }
   function renderAgents(agents) {
     const body = document.querySelector("#agents tbody");
     const seen = new Set();
+    agentNames = Object.fromEntries(agents.map((a) => [a.agent_id, a.name || a.agent_id]));
     for (const a of agents) {
       seen.add(a.agent_id);
       let r = agentRows.get(a.agent_id);
       if (!r) {
         r = el("tr", null, { "data-agent": a.agent_id });
-        for (let i = 0; i < 6; i++) r.append(el("td"));
-        const act = el("td");
+        for (let i = 0; i < 7; i++) r.append(el("td"));
+        const act = el("td", null, { class: "agent-actions" });
         const b = el("button");
         b.addEventListener("click", () => act_on(a.agent_id, b.dataset.action));
         act.append(b);
+        // log-out takes a second click within 5 s: a slip of the mouse does not end a shift
+        const out = el("button", T("Log out"), { class: "force-logout", type: "button" });
+        out.addEventListener("click", () => {
+          if (out.dataset.armed) { delete out.dataset.armed; setText(out, T("Log out")); act_on(a.agent_id, "logout", {}); return; }
+          out.dataset.armed = "1"; setText(out, T("Confirm log-out"));
+          setTimeout(() => { delete out.dataset.armed; setText(out, T("Log out")); }, 5000);
+        });
+        act.append(" ", out);
         for (const mode of ["listen", "whisper", "barge"]) {
           const s = el("button", T(mode), { class: "spy-" + mode });
           s.addEventListener("click", () => act_on(a.agent_id, "spy", { mode }));
           act.append(" ", s);
         }
         r.append(act);
-        r.cells[0].className = "agent"; r.cells[1].className = "state"; r.cells[3].className = "caller";
+        r.cells[0].className = "agent"; r.cells[1].className = "state"; r.cells[3].className = "caller task";
+        r.cells[4].className = "number";
         agentRows.set(a.agent_id, r); body.append(r);
       }
       const paused = a.state.toLowerCase().includes("pause");
       fill(r.cells[0], [el("b", a.name || a.agent_id), " ", ltr(a.agent_id)]);
       fill(r.cells[1], stateParts(a));
+      r.dataset.state = a.state;
+      r._tis = a.time_in_state_s;
       setText(r.cells[2], dur(a.time_in_state_s));
-      fill(r.cells[3], a.call_id ? callerParts(a.caller, a.call_id) : [""]);
-      setText(r.cells[4], a.pause_reason ? T(a.pause_reason) : ""); setText(r.cells[5], a.calls_handled);
+      fill(r.cells[3], taskParts(a));
+      fill(r.cells[4], [ltr(pct(a.occupancy))]);
+      setText(r.cells[5], a.pause_reason ? T(a.pause_reason) : ""); setText(r.cells[6], a.calls_handled);
       r.classList.toggle("has-pending", Boolean(a.pending));
-      const b = r.cells[6].firstChild;
+      const out = a.state === "logged_out";
+      for (const control of r.cells[7].querySelectorAll("button")) control.disabled = out; // logged out: nothing to act on
+      const b = r.cells[7].firstChild;
       const takeBack = Boolean(a.pending); // "ready" during a call cancels the pending pause
       b.dataset.action = paused || takeBack ? "ready" : "pause";
       b.className = paused ? "ready" : takeBack ? "cancel-pending" : "pause";
@@ -459,8 +580,10 @@
     ws.onmessage = (m) => {
       const s = JSON.parse(m.data);
       lastMessage = Date.now();
+      receivedAt = lastMessage; serverTime = s.server_time || 0;
       renderLink(s.telephony);
       renderKpis(s); renderChannels(s); renderCharts(s.intervals); renderQueues(s.queues); renderAgents(s.agents);
+      renderThresholds(s.thresholds); renderSpies(s.spies);
       // the banner: callers nobody logged in can serve, or whose agents are all paused
       const serious = (s.alerts || []).filter((a) => a.kind !== "none_free");
       document.getElementById("alerts-box").hidden = !renderAlerts(serious, document.getElementById("alerts"));

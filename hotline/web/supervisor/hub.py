@@ -38,7 +38,10 @@ from acd.events import (
     CallRequeued,
     EventRecord,
 )
+from acd.policy import QueuesConfig
+from acd.thresholds import Thresholds
 from center.service import AcdService
+from hotline.web.supervisor.alerts import ThresholdWatch
 from hotline.web.supervisor.kpi_view import INTERVAL_S, KpiLog, KpiView
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
 from hotline.web.supervisor.quality import ContactQuality
@@ -47,6 +50,7 @@ from hotline.web.supervisor.telephony_link import TelephonyLink
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_CALLS = 2000
+_NO_QUEUES = QueuesConfig()
 __all__ = ["INTERVAL_S", "Client", "SupervisorHub"]
 Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
 
@@ -74,8 +78,15 @@ class SupervisorHub:
         kpi_every_s: float = 1.0,
         link: TelephonyLink | None = None,
         kpi_log: KpiLog | None = None,
+        queues_config: Callable[[], QueuesConfig] | None = None,
     ) -> None:
         self._acd = acd
+        #: queues.yaml as it is now (a reload changes it): its thresholds colour the pages
+        self._queues_config = queues_config or (lambda: _NO_QUEUES)
+        self._table: tuple[QueuesConfig, Thresholds] | None = None
+        self.thresholds = ThresholdWatch(self._threshold_table)
+        #: More parts of the snapshot, by name (the spy sessions' feedback...).
+        self._parts: dict[str, Callable[[], Any]] = {}
         self._link = link
         self._quality = quality
         self._quality_task: asyncio.Task[None] | None = None
@@ -163,6 +174,20 @@ class SupervisorHub:
         """The agent a recent call was last offered to."""
         return self._offered_to.get(call_id)
 
+    def add_part(self, name: str, part: Callable[[], Any]) -> None:
+        """``part()`` goes into every snapshot as ``name`` (call ``refresh`` on a change)."""
+        self._parts[name] = part
+
+    def refresh(self) -> None:
+        """Something shown changed outside the ACD: push a new snapshot soon."""
+        self._changed.set()
+
+    def _threshold_table(self) -> Thresholds:
+        config = self._queues_config()
+        if self._table is None or self._table[0] is not config:
+            self._table = (config, config.threshold_table())
+        return self._table[1]
+
     @property
     def clients(self) -> int:
         return len(self._clients)
@@ -203,13 +228,21 @@ class SupervisorHub:
         now = self._acd.now()
         link = None if self._link is None else self._link.status()
         live = live_state(self._acd, self._seen, now, link, max_calls=max_calls)
-        kpis = self.kpis.payload(now + self._offset)
+        wall = now + self._offset
+        kpis = self.kpis.payload(wall)
         for queue in live["queues"]:
             queue.update(kpis["queues"].get(queue["name"]) or kpis["queues"][""])
+        occupancy = kpis["agent_occupancy"]
+        for agent in live["agents"]:
+            agent["occupancy"] = occupancy.get(agent["agent_id"])
         return {
             **live,
-            **{k: v for k, v in kpis.items() if k != "queues"},
+            **{k: v for k, v in kpis.items() if k not in ("queues", "agent_occupancy")},
             "quality": None if self._quality is None else self._quality.figures(),
+            #: wall-clock epoch seconds of this snapshot: the pages' clocks tick from it
+            "server_time": round(wall, 3),
+            "thresholds": self.thresholds.apply(live["queues"], round(wall, 3)),
+            **{name: part() for name, part in self._parts.items()},
         }
 
     def snapshot_json(self) -> str:

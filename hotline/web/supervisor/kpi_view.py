@@ -185,6 +185,8 @@ class KpiView:
                 {"queue": q, "channel": ch, **_kpis(k)} for (q, ch), k in sorted(cells.items())
             ],
             "callbacks": asdict(today.callbacks),
+            #: each agent's occupancy today (``acd.kpi``), for the agents' table
+            "agent_occupancy": {a.agent_id: a.occupancy for a in today.agents},
             "intervals": series,
             "kpi_status": dict(self.status),
         }

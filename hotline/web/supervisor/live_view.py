@@ -97,6 +97,11 @@ def live_state(
         wait = max(0.0, now - call.entry_time)
         queue["waiting"] += 1
         queue["longest_wait_s"] = max(queue["longest_wait_s"], round(wait, 1))
+        channel = queue["by_channel"].setdefault(
+            call.channel, {"waiting": 0, "longest_wait_s": 0.0}
+        )
+        channel["waiting"] += 1
+        channel["longest_wait_s"] = max(channel["longest_wait_s"], round(wait, 1))
         if max_calls is None or len(queue["calls"]) < max_calls:
             info = seen.get(call.call_id) or _unseen(acd, call.call_id)
             score = current_priority(acd.distributor, call, now)  # with its terms, to show
@@ -138,6 +143,8 @@ def _queue(
         "calls": [],
         "waiting": 0,
         "longest_wait_s": 0.0,
+        #: per channel: waiting now and the longest wait (the thresholds' live figures)
+        "by_channel": {},
         "eligible": [] if covered is None else [_who(a, names) for a in covered.eligible],
         "available": [] if covered is None else [_who(a, names) for a in covered.available],
         "alerts": [] if covered is None else [_alert(a, names, by_id, now) for a in covered.alerts],
@@ -209,17 +216,31 @@ def _call(
     }
 
 
-def _work(acd: AcdService, view: AgentView) -> dict[str, Any]:
-    """What the agent holds on each channel, their activity and whether they are full."""
+def _work(acd: AcdService, view: AgentView, seen: Mapping[str, Seen], now: float) -> dict[str, Any]:
+    """What the agent holds on each channel, their activity and whether they are full;
+    ``current``: each digital task in hand or offered, with its customer."""
     in_hand: dict[str, int] = {}
     load: dict[str, int] = {}
     offered = 0
+    current = []
     for task in acd.distributor.tasks_of(view.agent_id):
         load[task.channel] = load.get(task.channel, 0) + 1
         if task.phase is TaskPhase.RESERVED:
             offered += 1
         else:
             in_hand[task.channel] = in_hand.get(task.channel, 0) + 1
+        info = seen.get(task.task_id)
+        card = None if info is None else info.caller
+        current.append(
+            {
+                "task_id": task.task_id,
+                "channel": task.channel,
+                "phase": str(task.phase),
+                "for_s": round(max(0.0, now - task.since), 1),
+                "customer_name": None if card is None else card.customer_name,
+                "number": None if card is None else card.number,
+            }
+        )
     profile = acd.distributor.agents.get(view.agent_id)
     capacity = VOICE_ONLY if profile is None else profile.capacity
     pending = view.pending is not None
@@ -229,6 +250,7 @@ def _work(acd: AcdService, view: AgentView) -> dict[str, Any]:
         "tasks": dict(sorted(in_hand.items())),
         "offered": offered,
         "busy": ready and not capacity.open_channels(view.state, load, pending=pending),
+        "current": current,
     }
 
 
@@ -250,7 +272,7 @@ def _agent(
         "agent_id": view.agent_id,
         "name": names.get(view.agent_id, view.agent_id),
         "state": str(view.state),
-        **_work(acd, view),
+        **_work(acd, view, seen, now),
         "time_in_state_s": round(view.time_in_state(now), 1),
         "pause_reason": view.pause_reason,
         "pending": None
