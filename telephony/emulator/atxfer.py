@@ -7,7 +7,9 @@ Modelled: the colleague's phone is rung (its ring time, its behaviour) and answe
 complete puts the colleague's leg in the caller's bridge in place of the agent's (which
 hangs up; ``dial.bridge`` carries on with the colleague's talk time); a conference keeps
 the colleague's leg until the bridge ends; a cancel hangs the colleague's leg up. Not
-modelled: the transfer's Local channels, music on hold, the 3 s digit timeout.
+modelled: the transfer's Local channels, music on hold, the 3 s digit timeout, and a
+conference outliving its agent (Asterisk keeps the caller and the colleague talking when
+the agent leaves; here the bridge ends with the agent's leg).
 """
 
 from __future__ import annotations

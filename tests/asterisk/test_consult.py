@@ -16,6 +16,7 @@ from acd.events import CallAnswered, CallEnded, CallQueued
 from center.call_controller import CallControlError
 from center.consult import CONSULT_PAUSE, SETTLE_S
 from history.outcomes import Outcome
+from tests.telephony.ami_consult import EXPECTED, answers
 
 from .rig import Asterisk
 from .service import Service, running_service
@@ -54,7 +55,8 @@ async def test_a_consult_completed_leaves_the_caller_with_the_colleague_and_one_
             service.only_agents("1001", "1002")
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=60)
             await caller.start(pbx)
-            await answered_by(pbx, service, "1001")
+            leg = await answered_by(pbx, service, "1001")
+            told = await answers(service.hotline.ami, leg)
             control = service.hotline.call_control
             listed = [c.agent_id for c in control.colleagues("1001")]
             log_from = len(pbx.log())
@@ -73,6 +75,7 @@ async def test_a_consult_completed_leaves_the_caller_with_the_colleague_and_one_
     finally:
         await bob.stop()
         await alice.stop()
+    assert told == EXPECTED  # as the emulator answers
     assert listed[0] == "1002"  # available and able to serve the call
     assert reserved == (AgentState.PAUSED, CONSULT_PAUSE)
     assert held  # the caller heard music on hold during the consult
