@@ -177,7 +177,8 @@ class CallController:
     # actions ---------------------------------------------------------------------------
     async def hang_up(self, agent_id: str, call_id: str | None = None) -> None:
         """End the agent's call (their leg; the caller hears the after-call words)."""
-        channel, _ = self._leg(agent_id, call_id)
+        channel, current = self._leg(agent_id, call_id)
+        self._not_consulting(current)
         await self._send(hang_up(channel))
         log.info("agent %s's call hung up by AMI (%s)", agent_id, channel)
 
@@ -207,6 +208,7 @@ class CallController:
             raise CallControlError(refusal)
         assert view.call_id is not None
         assert view.channel is not None
+        self._not_consulting(view.call_id)
         transfer = Transfer(view.call_id, agent_id, queue=queue, agent=agent)
         try:
             self.transfers.request(transfer)
@@ -342,6 +344,15 @@ class CallController:
         if under_way is None or under_way.phase is ConsultPhase.COMPLETED:
             return  # a completed consult is ended by the caller's session
         self._release(self.consults.end(event.call_id))
+
+    def _not_consulting(self, call_id: str) -> None:
+        """Hanging up the agent's leg during a consult would complete it in Asterisk
+        (``atxferdropcall=no``) behind the ACD's back: the agent completes or cancels."""
+        under_way = self.consults.get(call_id)
+        if under_way is not None and under_way.phase is ConsultPhase.CONSULTING:
+            raise CallControlError(
+                f"consulting agent {under_way.colleague}: complete or cancel the consult first"
+            )
 
     def _step(self, call_id: str, step: str) -> Consult:
         under_way = self.consults.get(call_id)

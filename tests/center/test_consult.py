@@ -60,6 +60,10 @@ async def test_a_completed_consult_leaves_the_caller_with_the_colleague_in_one_i
         await wait_until(lambda: colleague_talking(rig, "SIP/agent1004"))
         with pytest.raises(CallControlError, match="already under way"):
             await control(rig).consult("1002", "1005")
+        with pytest.raises(CallControlError, match="complete or cancel the consult first"):
+            await control(rig).hang_up("1002")
+        with pytest.raises(CallControlError, match="complete or cancel the consult first"):
+            await control(rig).transfer("1002", queue="support")
         done = await control(rig).complete_consult("1002")
         state_after = (rig.state("1002"), rig.state("1004"))
         result = await call.wait_done(timeout_s=10)

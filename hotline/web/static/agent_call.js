@@ -31,7 +31,8 @@
   const consulting = document.createElement("span");
   consulting.id = "call-consulting";
   consulting.hidden = true;
-  row.append(who, steps.consult, steps.complete, steps.cancel, steps.conference, consulting);
+  row.append(who, " ", steps.consult, " ", steps.complete, " ", steps.cancel, " ", steps.conference, " ",
+    consulting);
   $("call-control").after(row);
 
   function show(s) {
@@ -50,7 +51,11 @@
     consulting.textContent = phase === "conference"
       ? T("In conference with {agent}", { agent: s.consulting })
       : phase ? T("Consulting {agent}; the caller is on hold", { agent: s.consulting }) : "";
-    if (phase) buttons.forEach((b) => { if (b.dataset.call === "transfer") b.disabled = true; });
+    // while consulting, hanging up or transferring would complete the consult behind hotline's back
+    if (phase === "consulting") {
+      buttons.forEach((b) => { if (b.dataset.call !== "mute") b.disabled = true; });
+      target.disabled = true;
+    }
     const moving = $("call-transferring");
     moving.hidden = !s.transferring;
     moving.textContent = s.transferring ? T("Transferring to {target}…", { target: s.transferring }) : "";
