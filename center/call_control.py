@@ -20,6 +20,9 @@ How each control works on Asterisk 20 (the AMI actions: ``telephony.call_actions
   Asterisk plays the caller music on hold and reports ``Hold``/``Unhold``, which become
   ``HoldStarted``/``HoldEnded`` (the interaction's ``hold_s``).
 
+* **consult** a colleague, then complete, cancel or conference: an attended transfer of
+  the agent's leg (``center.consult``).
+
 Every control needs the agent on a call with a known leg (``AgentView.channel``).
 """
 

@@ -1,5 +1,6 @@
-"""An agent's call control over AMI (``center.call_control`` decides, this does the I/O):
-hang up, blind transfer, mute; and the hold state the agents' phones report.
+"""An agent's call control over AMI (``center.call_control`` and ``center.consult`` decide,
+this does the I/O): hang up, blind transfer, mute, consult a colleague (then complete,
+cancel or conference); and the hold state the agents' phones report.
 
 Each action acts on the agent's leg as the ACD knows it (``AgentView.channel``, from AMI's
 ``DialBegin``/``DialEnd``): an agent controls only the call they are on. Hold comes from
@@ -10,21 +11,52 @@ ACD as ``HoldStarted``/``HoldEnded``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
-from acd.agent_events import AgentState, HoldEnded, HoldStarted
+from acd.agent_events import (
+    AgentError,
+    AgentState,
+    Answered,
+    HoldEnded,
+    HoldStarted,
+    HungUp,
+    Pause,
+    Ready,
+)
+from acd.events import CallEnded, EventRecord
 from center.call_control import (
     PendingTransfers,
     Transfer,
     TransferRefused,
     control_refusal,
+    requeued,
     transfer_refusal,
+)
+from center.consult import (
+    CONSULT_PAUSE,
+    Colleague,
+    Consult,
+    ConsultPhase,
+    Consults,
+    colleagues,
+    consult_refusal,
+    step_refusal,
 )
 from center.service import AcdService
 from telephony.ami_client import AmiClient, AmiError
 from telephony.ami_codec import EVENT_HOLD, EVENT_UNHOLD, HEADER_CHANNEL, AmiMessage
-from telephony.call_actions import AmiAction, hang_up, mute
+from telephony.call_actions import (
+    ATXFER_COMPLETE,
+    ATXFER_THREEWAY,
+    AmiAction,
+    cancel_consult,
+    consult,
+    consult_target,
+    hang_up,
+    keys_received,
+    mute,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +79,28 @@ class ControlState:
     on_hold: bool = False
     muted: bool = False
     transferring: str | None = None  # the pending transfer's target
+    consulting: str | None = None  # the colleague consulted (or in conference)
+    consult_phase: str | None = None  # ``ConsultPhase``
 
 
 class CallController:
     def __init__(
-        self, service: AcdService, ami: AmiClient, transfers: PendingTransfers | None = None
+        self,
+        service: AcdService,
+        ami: AmiClient,
+        transfers: PendingTransfers | None = None,
+        *,
+        consults: Consults | None = None,
+        channels: Callable[[], Iterable[str]] = lambda: (),
     ) -> None:
         self._service = service
         self._ami = ami
         self.transfers = transfers if transfers is not None else PendingTransfers()
+        self.consults = consults if consults is not None else Consults()
+        #: the names of Asterisk's live channels, oldest first (the colleague's leg)
+        self._channels = channels
+        #: call -> when its last consult was cancelled (ACD clock)
+        self._cancelled_at: dict[str, float] = {}
         #: agent -> the call they muted (a mute ends with its call)
         self._muted: dict[str, str] = {}
         #: agent -> the call their phone holds
@@ -104,17 +149,36 @@ class CallController:
         if call_id is None:
             return ControlState(None)
         pending = self.transfers.get(call_id)
+        under_way = self.consults.get(call_id)
         return ControlState(
             call_id,
             on_hold=self._held.get(agent_id) == call_id,
             muted=self._muted.get(agent_id) == call_id,
             transferring=None if pending is None else pending.target,
+            consulting=None if under_way is None else under_way.colleague,
+            consult_phase=None if under_way is None else under_way.phase.value,
+        )
+
+    def colleagues(self, agent_id: str) -> list[Colleague]:
+        """Whom the agent may consult about their call: colleagues with its skills,
+        available ones first, then the most skilled."""
+        distributor = self._service.distributor
+        view = distributor.book.view(agent_id)
+        requirement = None if view.call_id is None else self._service.requirement(view.call_id)
+        profiles = distributor.agents
+        return colleagues(
+            agent_id,
+            requirement,
+            {a: p.skills for a, p in profiles.items()},
+            {a: p.name for a, p in profiles.items()},
+            distributor.book.views(),
         )
 
     # actions ---------------------------------------------------------------------------
     async def hang_up(self, agent_id: str, call_id: str | None = None) -> None:
         """End the agent's call (their leg; the caller hears the after-call words)."""
-        channel, _ = self._leg(agent_id, call_id)
+        channel, current = self._leg(agent_id, call_id)
+        self._not_consulting(current)
         await self._send(hang_up(channel))
         log.info("agent %s's call hung up by AMI (%s)", agent_id, channel)
 
@@ -144,6 +208,7 @@ class CallController:
             raise CallControlError(refusal)
         assert view.call_id is not None
         assert view.channel is not None
+        self._not_consulting(view.call_id)
         transfer = Transfer(view.call_id, agent_id, queue=queue, agent=agent)
         try:
             self.transfers.request(transfer)
@@ -166,6 +231,156 @@ class CallController:
         else:
             self._muted.pop(agent_id, None)
         log.info("agent %s %s (%s)", agent_id, "muted" if on else "unmuted", channel)
+
+    # consult a colleague ---------------------------------------------------------------
+    async def consult(self, agent_id: str, colleague: str, call_id: str | None = None) -> Consult:
+        """Ring ``colleague`` for the agent while the caller holds; the colleague is
+        reserved (paused ``consulted``) until the consult ends."""
+        service = self._service
+        channel, current = self._leg(agent_id, call_id)
+        profile = service.distributor.agents.get(colleague)
+        colleague_view = None if profile is None else service.distributor.book.view(colleague)
+        refusal = consult_refusal(
+            service.distributor.book.view(agent_id),
+            colleague,
+            colleague_view,
+            endpoint="" if profile is None else profile.endpoint,
+            under_way=self.consults.get(current),
+            since_cancel_s=(
+                None
+                if current not in self._cancelled_at
+                else service.now() - self._cancelled_at[current]
+            ),
+        )
+        if refusal is not None:
+            raise CallControlError(refusal)
+        assert profile is not None
+        assert colleague_view is not None
+        reserve = colleague_view.state is AgentState.AVAILABLE
+        started = Consult(current, agent_id, colleague, reserved=reserve)
+        self.consults.start(started)
+        if reserve:
+            service.agent_event(Pause(colleague, CONSULT_PAUSE))
+        try:
+            await self._send(consult_target(channel, profile.endpoint))
+            await self._send(consult(channel))
+        except CallControlError:
+            self._release(self.consults.end(current))
+            raise
+        log.info("agent %s consults agent %s about call %s", agent_id, colleague, current)
+        return started
+
+    async def cancel_consult(self, agent_id: str, call_id: str | None = None) -> None:
+        """Back to the caller; the colleague's leg is hung up and they are free again."""
+        channel, current = self._leg(agent_id, call_id)
+        under_way = self._step(current, "cancel")
+        await self._send(cancel_consult(channel))
+        self._cancelled_at[current] = self._service.now()
+        self._release(self.consults.end(current))
+        log.info("agent %s cancels the consult with %s", agent_id, under_way.colleague)
+
+    async def conference(self, agent_id: str, call_id: str | None = None) -> None:
+        """The caller, the agent and the colleague together (the colleague stays reserved
+        until the call ends)."""
+        channel, current = self._leg(agent_id, call_id)
+        under_way = self._step(current, "conference")
+        for action in keys_received(channel, ATXFER_THREEWAY):
+            await self._send(action)
+        self.consults.update(replace(under_way, phase=ConsultPhase.CONFERENCE))
+        log.info("agent %s conferences with %s", agent_id, under_way.colleague)
+
+    async def complete_consult(self, agent_id: str, call_id: str | None = None) -> Consult:
+        """The caller goes to the colleague, the agent drops out. The ACD: the agent's
+        segment ends (wrap-up); the call's next segment, directed to the colleague, is
+        answered by them at once (the caller's session ends it when its Dial returns)."""
+        service = self._service
+        channel, current = self._leg(agent_id, call_id)
+        under_way = self._step(current, "complete")
+        call = service.call(current)
+        if call is None:
+            raise CallControlError("the call is no longer held by its session")
+        for action in keys_received(channel, ATXFER_COMPLETE):
+            await self._send(action)
+        colleague = under_way.colleague
+        service.fact(HungUp(agent_id, current))
+        view = service.distributor.book.view(colleague)
+        if view.state is AgentState.PAUSED:
+            try:
+                service.agent_event(Ready(colleague))
+            except AgentError as error:
+                log.warning("consult: agent %s could not be made ready: %s", colleague, error)
+        transfer = Transfer(current, agent_id, agent=colleague)
+        assert call.entry_time is not None
+        segment = requeued(call, transfer, entry_time=call.entry_time)
+        ticket = service.call_arrived(segment)
+        view = service.distributor.book.view(colleague)
+        if view.state is AgentState.OFFERED and view.call_id == segment.call_id:
+            service.fact(Answered(colleague, segment.call_id, self._leg_of(colleague)))
+        else:
+            log.warning(
+                "consult: agent %s was not offered segment %s (%s): its figures are lost",
+                colleague,
+                segment.call_id,
+                view.state.value,
+            )
+        done = replace(
+            under_way,
+            phase=ConsultPhase.COMPLETED,
+            segment=segment.call_id,
+            ticket=ticket,
+            completed_at=service.now(),
+        )
+        self.consults.update(done)
+        log.info("agent %s completes the consult: call %s to %s", agent_id, current, colleague)
+        return done
+
+    def observe(self, record: EventRecord) -> None:
+        """ACD events: a consulting or conference call's end frees the colleague."""
+        event = record.event
+        if not isinstance(event, CallEnded):
+            return
+        self._cancelled_at.pop(event.call_id, None)
+        under_way = self.consults.get(event.call_id)
+        if under_way is None or under_way.phase is ConsultPhase.COMPLETED:
+            return  # a completed consult is ended by the caller's session
+        self._release(self.consults.end(event.call_id))
+
+    def _not_consulting(self, call_id: str) -> None:
+        """Hanging up the agent's leg during a consult would complete it in Asterisk
+        (``atxferdropcall=no``) behind the ACD's back: the agent completes or cancels."""
+        under_way = self.consults.get(call_id)
+        if under_way is not None and under_way.phase is ConsultPhase.CONSULTING:
+            raise CallControlError(
+                f"consulting agent {under_way.colleague}: complete or cancel the consult first"
+            )
+
+    def _step(self, call_id: str, step: str) -> Consult:
+        under_way = self.consults.get(call_id)
+        refusal = step_refusal(under_way, step)
+        if refusal is not None:
+            raise CallControlError(refusal)
+        assert under_way is not None
+        return under_way
+
+    def _release(self, ended: Consult | None) -> None:
+        """The colleague reserved for ``ended`` is ready again (if still so paused)."""
+        if ended is None or not ended.reserved:
+            return
+        view = self._service.distributor.book.view(ended.colleague)
+        if view.state is AgentState.PAUSED and view.pause_reason == CONSULT_PAUSE:
+            try:
+                self._service.agent_event(Ready(ended.colleague))
+            except AgentError as error:
+                log.warning("consult: agent %s stays paused: %s", ended.colleague, error)
+
+    def _leg_of(self, agent_id: str) -> str | None:
+        """The newest live channel of the agent's phone."""
+        profile = self._service.distributor.agents.get(agent_id)
+        if profile is None or not profile.endpoint:
+            return None
+        prefix = profile.endpoint + "-"
+        found = [name for name in self._channels() if name.startswith(prefix)]
+        return found[-1] if found else None
 
     # internals -------------------------------------------------------------------------
     def _leg(self, agent_id: str, call_id: str | None) -> tuple[str, str]:

@@ -36,10 +36,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from acd.agent_events import HungUp
 from acd.calls import IncomingCall
 from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
 from acd.offer import Offer
 from center.call_control import PendingTransfers, requeued
+from center.consult import Consults
 from center.incoming import to_incoming_call
 from center.offer_loop import OfferLoop, PhoneFailed
 from center.persistence import InteractionRecorder, NoInteractions
@@ -145,6 +147,7 @@ class LiveAcd:
         wall: Callable[[], dt.datetime] = _utc_now,
         max_overflows: int = 3,
         transfers: PendingTransfers | None = None,
+        consults: Consults | None = None,
         recording: RecordingHook | None = None,
     ) -> None:
         self._service = service
@@ -159,6 +162,8 @@ class LiveAcd:
         self._max_overflows = max_overflows
         #: blind transfers agents asked for (``center.call_control``)
         self._transfers = transfers or PendingTransfers()
+        #: consults agents completed (``center.consult``): the colleague has the caller
+        self._consults = consults if consults is not None else Consults()
         #: call id -> when an agent answered it (the ACD's clock), until its Dial returns
         self._answered_at: dict[str, float] = {}
         service.on_moved(self._moved)
@@ -285,6 +290,7 @@ class LiveAcd:
                     self._service.talk_times.observe(ticket.queue, talk_s, policy.assumed_talk_s)
                 if await self._transferred(run, ticket, outcome, depth):
                     return
+                self._consulted(run, ticket)
                 await self._after_call(run, outcome)
                 return
             elif isinstance(outcome, AskedForCallback):
@@ -359,6 +365,28 @@ class LiveAcd:
             self._interactions.moved(run.call.call_id, incoming.queue)
         await self._join(run, incoming, depth)
         return True
+
+    def _consulted(self, run: _Run, ticket: CallTicket) -> None:
+        """The agent completed a consult: the colleague talked to the caller until Dial
+        returned. Their segment ends; the interaction names them, with a transfer note."""
+        done = self._consults.completed(ticket.call_id)
+        if done is None or done.segment is None:
+            return
+        self._consults.end(ticket.call_id)
+        self._service.fact(HungUp(done.colleague, done.segment))
+        log.info(
+            "call %s: consulted by agent %s, completed to %s as %s",
+            run.call.call_id,
+            done.by_agent,
+            done.colleague,
+            done.segment,
+        )
+        self._interactions.transferred(
+            run.call.call_id, segment=done.segment, by_agent=done.by_agent, target=done.target
+        )
+        self._interactions.answered(done.segment, agent_id=done.colleague, wait_s=0.0)
+        if done.ticket is not None:
+            self._service.release(done.ticket)
 
     async def _after_call(self, run: _Run, rang: Rang) -> None:
         """The agent hung up first: a last word, then the call ends."""

@@ -299,6 +299,14 @@ class AcdService:
         ticket = self._tickets.get(call_id)
         return None if ticket is None else ticket.call
 
+    def requirement(self, call_id: str) -> Requirement | None:
+        """The skills the call asks for first (its profile's strictest step), while its
+        session holds it: whom an agent consults about it (``center.consult``)."""
+        ticket = self._tickets.get(call_id)
+        if ticket is None or not ticket.profile.steps:
+            return None
+        return ticket.profile.steps[0].requirement
+
     def release(self, ticket: CallTicket) -> None:
         """The session is done with the call; if the ACD still holds it, it leaves."""
         if self._tickets.get(ticket.call_id) is not ticket:

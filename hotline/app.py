@@ -211,7 +211,12 @@ class Hotline:
         self.ivr: FlowEngine
         # Agents' call control (hang up, blind transfer, mute; hold from their phones):
         # AMI actions on the agent's leg; a transfer is carried out by the caller's session.
-        self.call_control = CallController(self.acd, self.ami)
+        # A consult (warm transfer, conference) is an attended transfer of the agent's leg;
+        # a completed one is ended by the caller's session (center.consult).
+        self.call_control = CallController(
+            self.acd, self.ami, channels=lambda: [c.name for c in self.channels.table]
+        )
+        self.acd_events.subscribe(self.call_control.observe)
         # Call recording with consent: asked before queueing, MixMonitor on the caller's
         # channel, paused by agents over AMI, purged after its retention.
         self.recorder = CallRecorder(
@@ -230,6 +235,7 @@ class Hotline:
             interactions=calls,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
             transfers=self.call_control.transfers,
+            consults=self.call_control.consults,
             recording=self.recorder,
         )
         self.ivr = FlowEngine(

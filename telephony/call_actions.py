@@ -12,6 +12,22 @@ Asterisk 20 to hang up a leg or mute what an agent says.
   ``Hangup`` needs anyway. Asterisk answers ``Variable Set``, or ``Variable not set`` when
   the module is not loaded or the direction is not ``in``/``out``/``all``.
 
+* **Consult** (an attended transfer of the agent's leg, ``bridge_basic.c``): ``Setvar`` of
+  the inheritable ``_HOTLINE_CONSULT_ENDPOINT`` (the colleague's phone) on the agent's leg,
+  then ``Atxfer`` (``manager.c`` ``action_atxfer``: it queues the featuremap's ``atxfer``
+  code and the extension as DTMF *read from* the leg, so the leg's bridge features must
+  allow transfers: Dial option ``t``). The caller is held (music on hold) while the agent's
+  leg talks to the transfer's ``Local/1@hotline-consult`` channel, which inherits the
+  variable and dials the colleague. Asterisk answers ``Atxfer successfully queued``, or
+  ``No attended transfer feature code found`` when features.conf has no ``atxfer``.
+* **Cancel** the consult: ``CancelAtxfer`` (queues ``atxferabort``): the agent is back with
+  the caller, the colleague's leg is hung up.
+* **Complete** / **conference**: ``PlayDTMF`` with ``Receive: yes`` (app_senddtmf, class
+  ``call``: the digit is queued as read from the leg, as Atxfer does) of each digit of
+  ``atxfercomplete`` (the agent's leg leaves; the caller's bridge takes in the colleague)
+  or ``atxferthreeway`` (all three in one bridge). ``PlayDTMF`` answers
+  ``DTMF successfully queued`` or ``Channel not found``.
+
 There is no AMI action to hold a call in Asterisk 20 (no ``Hold`` in any module's
 ``ast_manager_register_xml``): hold is the phone's (a re-INVITE with ``sendonly``), and
 Asterisk reports it with the ``Hold``/``Unhold`` events.
@@ -23,19 +39,35 @@ from dataclasses import dataclass
 from typing import Final
 
 from telephony.ami_codec import (
+    ACTION_ATXFER,
+    ACTION_CANCEL_ATXFER,
     ACTION_HANGUP,
+    ACTION_PLAY_DTMF,
     ACTION_SETVAR,
     HEADER_CAUSE,
     HEADER_CHANNEL,
+    HEADER_CONTEXT,
+    HEADER_DIGIT,
+    HEADER_EXTEN,
+    HEADER_RECEIVE,
     HEADER_VALUE,
     HEADER_VARIABLE,
 )
 
 __all__ = [
+    "ATXFER_COMPLETE",
+    "ATXFER_THREEWAY",
     "CAUSE_NORMAL_CLEARING",
+    "CONSULT_CONTEXT",
+    "CONSULT_ENDPOINT_VAR",
+    "CONSULT_EXTEN",
     "MUTE_IN",
     "AmiAction",
+    "cancel_consult",
+    "consult",
+    "consult_target",
     "hang_up",
+    "keys_received",
     "mute",
 ]
 
@@ -43,6 +75,14 @@ __all__ = [
 CAUSE_NORMAL_CLEARING: Final = 16
 #: res_mutestream's dialplan function, on the audio that comes into Asterisk from the leg.
 MUTE_IN: Final = "MUTEAUDIO(in)"
+#: docker/asterisk/extensions.conf: the context and extension that ring the colleague.
+CONSULT_CONTEXT: Final = "hotline-consult"
+CONSULT_EXTEN: Final = "1"
+#: The colleague's endpoint, set on the agent's leg (``_``: the transfer's Local inherits it).
+CONSULT_ENDPOINT_VAR: Final = "_HOTLINE_CONSULT_ENDPOINT"
+#: docker/asterisk/features.conf [general]: the attended transfer's keys.
+ATXFER_COMPLETE: Final = "*2"
+ATXFER_THREEWAY: Final = "*3"
 _ON: Final = "on"
 _OFF: Final = "off"
 
@@ -80,4 +120,49 @@ def mute(channel: str, *, on: bool) -> AmiAction:
             (HEADER_VARIABLE, MUTE_IN),
             (HEADER_VALUE, _ON if on else _OFF),
         ),
+    )
+
+
+def consult_target(channel: str, endpoint: str) -> AmiAction:
+    """``Setvar`` of the colleague's endpoint (``PJSIP/agent1002``) on the agent's leg."""
+    if not endpoint or any(c in endpoint for c in "\r\n,&()"):
+        raise ValueError(f"not one endpoint: {endpoint!r}")
+    return AmiAction(
+        ACTION_SETVAR,
+        (
+            (HEADER_CHANNEL, _channel(channel)),
+            (HEADER_VARIABLE, CONSULT_ENDPOINT_VAR),
+            (HEADER_VALUE, endpoint),
+        ),
+    )
+
+
+def consult(channel: str) -> AmiAction:
+    """``Atxfer`` of the agent's leg to the consult extension (after ``consult_target``)."""
+    return AmiAction(
+        ACTION_ATXFER,
+        (
+            (HEADER_CHANNEL, _channel(channel)),
+            (HEADER_EXTEN, CONSULT_EXTEN),
+            (HEADER_CONTEXT, CONSULT_CONTEXT),
+        ),
+    )
+
+
+def cancel_consult(channel: str) -> AmiAction:
+    """``CancelAtxfer``: back to the caller."""
+    return AmiAction(ACTION_CANCEL_ATXFER, ((HEADER_CHANNEL, _channel(channel)),))
+
+
+def keys_received(channel: str, keys: str) -> tuple[AmiAction, ...]:
+    """``PlayDTMF`` ``Receive: yes`` of each key, as if the agent's phone had sent them."""
+    if not keys or any(k not in "0123456789*#ABCD" for k in keys):
+        raise ValueError(f"not DTMF keys: {keys!r}")
+    leg = _channel(channel)
+    return tuple(
+        AmiAction(
+            ACTION_PLAY_DTMF,
+            ((HEADER_CHANNEL, leg), (HEADER_DIGIT, key), (HEADER_RECEIVE, "yes")),
+        )
+        for key in keys
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from telephony import ami_codec as ami
-from telephony.emulator import events, originate
+from telephony.emulator import atxfer, events, originate
 from telephony.emulator.ami_queue import QueueActions
 from telephony.emulator.ami_server import (
     AmiServer,
@@ -81,6 +81,9 @@ class Actions:
             ami.ACTION_REDIRECT.lower(): self.redirect,
             ami.ACTION_ORIGINATE.lower(): self.originate,
             ami.ACTION_MIXMONITOR_MUTE.lower(): self.mixmonitor_mute,
+            ami.ACTION_ATXFER.lower(): self.atxfer,
+            ami.ACTION_CANCEL_ATXFER.lower(): self.cancel_atxfer,
+            ami.ACTION_PLAY_DTMF.lower(): self.play_dtmf,
             ami.ACTION_QUEUE_STATUS.lower(): self._queue.queue_status,
             ami.ACTION_QUEUE_SUMMARY.lower(): self._queue.queue_summary,
             ami.ACTION_QUEUE_PAUSE.lower(): self._queue.queue_pause,
@@ -281,6 +284,47 @@ class Actions:
             session.send(error(msg, "Cannot set mute flag"))
             return
         session.send(response(msg, OK))
+
+    # -- attended transfer (manager.c action_atxfer / action_cancel_atxfer, app_senddtmf) ----
+    async def atxfer(self, session: AmiSession, msg: ami.AmiMessage) -> None:
+        name = msg.get(ami.HEADER_CHANNEL)
+        if not name:
+            session.send(error(msg, "No channel specified"))
+            return
+        if not msg.get(ami.HEADER_EXTEN):
+            session.send(error(msg, "No extension specified"))
+            return
+        ch = self.pbx.find(name)
+        if ch is None:
+            session.send(error(msg, "Channel specified does not exist"))
+            return
+        atxfer.start(self.pbx, ch.name)
+        session.send(response(msg, OK, (ami.HEADER_MESSAGE, "Atxfer successfully queued")))
+
+    async def cancel_atxfer(self, session: AmiSession, msg: ami.AmiMessage) -> None:
+        name = msg.get(ami.HEADER_CHANNEL)
+        if not name:
+            session.send(error(msg, "No channel specified"))
+            return
+        ch = self.pbx.find(name)
+        if ch is None:
+            session.send(error(msg, "Channel specified does not exist"))
+            return
+        atxfer.cancel(self.pbx, ch.name)
+        session.send(response(msg, OK, (ami.HEADER_MESSAGE, "CancelAtxfer successfully queued")))
+
+    async def play_dtmf(self, session: AmiSession, msg: ami.AmiMessage) -> None:
+        ch = self.pbx.find(msg.get(ami.HEADER_CHANNEL) or "")
+        if ch is None:
+            session.send(error(msg, "Channel not found"))
+            return
+        digit = msg.get(ami.HEADER_DIGIT) or ""
+        if not digit:
+            session.send(error(msg, "No digit specified"))
+            return
+        if (msg.get(ami.HEADER_RECEIVE) or "").strip().lower() in AST_TRUE:
+            atxfer.key(self.pbx, ch.name, digit[0])
+        session.send(response(msg, OK, (ami.HEADER_MESSAGE, "DTMF successfully queued")))
 
     async def hangup(self, session: AmiSession, msg: ami.AmiMessage) -> None:
         ch = self._channel(session, msg, "No channel specified")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telephony import agi_codec as agi
 from telephony import ami_codec as ami
@@ -31,6 +31,12 @@ class Leg:
 
     line: PhoneLine
     ch: Channel
+    #: in a Dial bridge: the caller's channel
+    caller: Channel | None = None
+    #: an attended transfer completed: the colleague's leg takes this one's place
+    replaced_by: Leg | None = None
+    #: an attended transfer made a conference: the colleague's leg, until the bridge ends
+    extra: list[Leg] = field(default_factory=list)
 
     @property
     def dial_string(self) -> str:
@@ -111,12 +117,34 @@ async def bridge(pbx: Pbx, caller: Channel, leg: Leg, talk_v: float) -> str:
         ch.bridge_id = b.uniqueid
         ch.bridge_changed()
         pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_ENTER, b, ch))
-    watcher = asyncio.create_task(agent.interrupted_event.wait())
-    watcher.add_done_callback(lambda _: caller.wake())
-    try:
-        waited = await caller.wait(talk_v)
-    finally:
-        watcher.cancel()
+    leg.caller = caller
+    pbx.bridged[agent.name] = leg
+    while True:
+        watcher = asyncio.create_task(agent.interrupted_event.wait())
+        watcher.add_done_callback(lambda _: caller.wake())
+        try:
+            waited = await caller.wait(talk_v)
+        finally:
+            watcher.cancel()
+        successor = leg.replaced_by
+        if successor is None or waited.interrupted:
+            break
+        # an attended transfer completed (atxfer): the agent's leg leaves, the colleague's
+        # takes its place in this bridge, for the colleague phone's talk time
+        pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_LEAVE, b, agent))
+        end_agent(pbx, leg)
+        successor.extra = leg.extra
+        leg, agent = successor, successor.ch
+        leg.caller = caller
+        pbx.bridged[agent.name] = leg
+        agent.bridge_id = b.uniqueid
+        agent.bridge_changed()
+        pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_ENTER, b, agent))
+        talk_v = leg.line.phone.talk_s
+    pbx.bridged.pop(agent.name, None)
+    drop_consult(pbx, agent.name)
+    for extra in leg.extra:
+        end_agent(pbx, extra)
     b.technology = "native_rtp"
     caller.bridge_id = agent.bridge_id = ""
     caller.bridge_changed()
@@ -138,6 +166,18 @@ async def bridge(pbx: Pbx, caller: Channel, leg: Leg, talk_v: float) -> str:
     pbx.emit(events.bridge_event(ami.EVENT_BRIDGE_DESTROY, b))
     caller.dtmf.push(caller.after_call_dtmf)
     return "agent"
+
+
+def drop_consult(pbx: Pbx, agent_channel: str) -> None:
+    """An attended transfer of this leg that is still a consult ends: the colleague's leg
+    (ringing or talking) is hung up (``atxfer``)."""
+    consult = pbx.consults.pop(agent_channel, None)
+    if consult is None:
+        return
+    if consult.task is not None:
+        consult.task.cancel()
+    if consult.colleague is not None:
+        end_agent(pbx, consult.colleague)
 
 
 def end_agent(pbx: Pbx, leg: Leg) -> None:

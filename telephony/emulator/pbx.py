@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telephony import ami_codec as ami
 from telephony.emulator import events
@@ -16,6 +16,10 @@ from telephony.emulator.events import Pairs
 from telephony.emulator.media import Prompts
 from telephony.emulator.model import Customer
 from telephony.emulator.phones import PhoneBook, PhoneLine
+
+if TYPE_CHECKING:
+    from telephony.emulator.atxfer import Consult
+    from telephony.emulator.dial import Leg
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,10 @@ class Pbx:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     #: Customers beyond the trunk, by number (callbacks dial them).
     customers: dict[str, Customer] = field(default_factory=dict)
+    #: Agents' legs in a Dial bridge, by channel name (AMI Atxfer finds them here).
+    bridged: dict[str, Leg] = field(default_factory=dict)
+    #: Attended transfers under way, by the agent's channel name (``atxfer``).
+    consults: dict[str, Consult] = field(default_factory=dict)
     _counter: int = 0
     _listeners: list[Listener] = field(default_factory=list)
 

@@ -90,6 +90,7 @@ MODULES = (
     "app_mixmonitor.so",
     "app_chanspy.so",
     "app_originate.so",
+    "app_senddtmf.so",
     "app_verbose.so",
     "app_echo.so",
     "func_callerid.so",

@@ -20,6 +20,7 @@ from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.agent_feed import AmiAgentFeed
 from center.call_control import PendingTransfers
 from center.call_controller import CallController
+from center.consult import Consults
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from center.gateway import LiveAcd
 from center.recording import CallRecorder
@@ -236,6 +237,7 @@ async def live_acd(
     interactions = Interactions()
     sink.subscribe(interactions.observe)
     transfers = PendingTransfers()  # agents' blind transfers, carried out by the gateway
+    consults = Consults()  # agents' consults; a completed one is ended by the gateway
     recordings = Recordings()
     recorder = None
     if recording is not None:
@@ -248,6 +250,7 @@ async def live_acd(
         callbacks=callbacks,
         interactions=interactions,
         transfers=transfers,
+        consults=consults,
         recording=recorder,
     )
     rig_attributes: dict[str, dict[str, Any]] = {}
@@ -293,8 +296,15 @@ async def live_acd(
         service.watch(tracker)
         feed = AmiAgentFeed(service)
         feed.attach(ami)
-        control = CallController(service, ami, transfers)
+        control = CallController(
+            service,
+            ami,
+            transfers,
+            consults=consults,
+            channels=lambda: [c.name for c in tracker.table],
+        )
         control.attach(ami)
+        sink.subscribe(control.observe)
         if recorder is not None:
             recorder.attach(ami)
         await service.start()

@@ -49,6 +49,11 @@ ACTIONS_SENT: dict[str, frozenset[str]] = {
     # pausing a call's recording (telephony.recording_actions): app_mixmonitor registers
     # MixMonitorMute with system|call, and manager.c lets either through
     ami.ACTION_MIXMONITOR_MUTE: frozenset({"system", "call"}),
+    # consulting a colleague (center.consult): manager.c registers Atxfer and CancelAtxfer,
+    # app_senddtmf PlayDTMF, with class call
+    ami.ACTION_ATXFER: frozenset({"call"}),
+    ami.ACTION_CANCEL_ATXFER: frozenset({"call"}),
+    ami.ACTION_PLAY_DTMF: frozenset({"call"}),
 }
 #: The events hotline consumes (hotline.ami_events), and the class Asterisk sends each under.
 EVENTS_READ: dict[str, str] = {

@@ -119,3 +119,40 @@ async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stac
         async with asyncio.timeout(10):
             while stack.service.acd.distributor.book.view("1001").state.value == "on_call":  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
+
+
+async def test_the_agent_consults_a_skilled_colleague_and_hands_them_the_call(stack: Stack) -> None:
+    call_id = await call_for_agent_1001(stack)
+    await on_call(stack, "1001")
+    stack.service.acd.agent_event(Ready("1004"))  # free; 1002, 1003 stay paused
+    async with jar() as http:
+        csrf = await signed_in(http, stack.url, "1001")
+        async with http.get(stack.url + "page-api/agent/call") as response:
+            state = await response.json()
+        listed = [(c["agent_id"], c["available"]) for c in state["consult"]]
+        assert listed[0] == ("1004", True)  # the one who is free comes first
+        assert (state["consulting"], state["consult_phase"]) == (None, None)
+
+        status, _ = await post(http, stack, "page-api/agent/call/consult", None, {"agent": "1004"})
+        assert status == 403  # no CSRF token
+        status, refused = await post(http, stack, "page-api/agent/call/complete", csrf)
+        assert (status, refused["error"]) == (409, "no consult under way")
+        status, consulting = await post(
+            http, stack, "page-api/agent/call/consult", csrf, {"agent": "1004", "call_id": call_id}
+        )
+        assert (status, consulting["consulting"], consulting["consult_phase"]) == (
+            200,
+            "1004",
+            "consulting",
+        )
+        assert stack.service.acd.distributor.book.view("1004").state.value == "paused"
+        async with asyncio.timeout(10):
+            while not any(  # noqa: ASYNC110
+                name.startswith("PJSIP/agent1004-") and ch.up
+                for name, ch in stack.emulator.pbx.channels.items()
+            ):
+                await asyncio.sleep(0.02)
+        status, done = await post(http, stack, "page-api/agent/call/complete", csrf)
+        assert (status, done["call_id"]) == (200, None)  # 1001 is no longer on the call
+    view = stack.service.acd.distributor.book.view("1004")
+    assert (view.state.value, view.call_id) == ("on_call", f"{call_id}-t1")

@@ -75,3 +75,36 @@ async def test_the_agent_mutes_then_transfers_the_call_from_the_page(
     call = stack.service.acd.call(f"{call_id}-t1")
     assert call is not None
     assert call.queue == "billing"
+
+
+async def test_the_agent_consults_a_colleague_then_completes_from_the_page(
+    stack: Stack, driver: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from acd.agent_events import Ready
+
+    await asyncio.to_thread(sign_in, driver, stack.url, "1001")
+    await asyncio.to_thread(wait_for, driver, "#call-consult")
+    consult, complete = 'button[data-consult="consult"]', 'button[data-consult="complete"]'
+    call_id = await call_for_agent_1001(stack)
+    stack.service.acd.agent_event(Ready("1004"))
+    await until(lambda: enabled(driver, consult))
+    assert not await asyncio.to_thread(enabled, driver, complete)  # nothing to complete yet
+
+    def ask_1004() -> None:
+        Select(driver.find_element(By.ID, "consult-with")).select_by_value("1004")
+        driver.find_element(By.CSS_SELECTOR, consult).click()
+
+    await asyncio.to_thread(ask_1004)
+    await until(lambda: enabled(driver, complete))
+    shown = await asyncio.to_thread(lambda: driver.find_element(By.ID, "call-consulting").text)
+    assert "1004" in shown
+    assert not await asyncio.to_thread(enabled, driver, consult)  # one consult at a time
+    await until(lambda: any(n.startswith("PJSIP/agent1004-") for n in stack.emulator.pbx.channels))
+    await asyncio.to_thread(screenshot, driver, "agent-call-consulting")
+    await asyncio.to_thread(lambda: driver.find_element(By.CSS_SELECTOR, complete).click())
+    book = stack.service.acd.distributor.book
+    await until(lambda: book.view("1004").call_id == f"{call_id}-t1")  # Bob has the caller
+    await until(lambda: not enabled(driver, 'button[data-call="hangup"]'))  # not 1001's call

@@ -1,11 +1,16 @@
 """The agent page's call control (``center.call_controller``), and a supervisor's hang-up.
 
 * ``GET /page-api/agent/call``: the agent's call as the desktop shows it (on hold, muted, a
-  transfer under way) and where it may be transferred (queues, logged-in colleagues);
+  transfer under way, the colleague consulted and the consult's phase) and where it may be
+  transferred (queues, logged-in colleagues) or whom it may be consulted with (``consult``:
+  colleagues with the call's skills, available first, then by level);
 * ``POST /page-api/agent/call/{hangup|transfer|mute}``: on the signed-in agent's own call
   only (``User.agent_id``); the body may name the ``call_id`` the page shows, so a click
   meant for a call that has since ended is refused instead of acting on the next one.
   ``transfer``: ``{"queue": ...}`` or ``{"agent": ...}``; ``mute``: ``{"on": true|false}``;
+* ``POST /page-api/agent/call/{consult|complete|cancel|conference}`` (``center.consult``):
+  ``consult`` ``{"agent": ...}`` rings the colleague while the caller holds; then the
+  consult is completed (the caller to the colleague), cancelled or made a conference;
 * ``POST /page-api/agents/{agent_id}/hangup``: a supervisor (or admin) ends any agent's call.
 
 Refusals are 409 with the reason; Asterisk refusing the action is 502.
@@ -34,7 +39,10 @@ MAX_NAME_CHARS = 64
 def add_routes(app: web.Application, control: CallController) -> None:
     app[CALL_CONTROL] = control
     app.router.add_get("/page-api/agent/call", call_state)
-    app.router.add_post("/page-api/agent/call/{action:hangup|transfer|mute}", control_call)
+    app.router.add_post(
+        "/page-api/agent/call/{action:hangup|transfer|mute|consult|complete|cancel|conference}",
+        control_call,
+    )
     app.router.add_post("/page-api/agents/{agent_id}/hangup", supervisor_hang_up)
 
 
@@ -61,6 +69,8 @@ def _state(control: CallController, agent_id: str) -> dict[str, Any]:
         "on_hold": state.on_hold,
         "muted": state.muted,
         "transferring": state.transferring,
+        "consulting": state.consulting,
+        "consult_phase": state.consult_phase,
     }
 
 
@@ -81,8 +91,23 @@ async def call_state(request: web.Request) -> web.StreamResponse:
         for view in service.distributor.book.views()
         if view.agent_id != agent_id and view.state is not AgentState.LOGGED_OUT
     ]
+    consult = [
+        {
+            "agent_id": c.agent_id,
+            "name": c.name or c.agent_id,
+            "state": c.state,
+            "level": c.level,
+            "available": c.available,
+        }
+        for c in control.colleagues(agent_id)
+    ]
     return web.json_response(
-        {**_state(control, agent_id), "queues": list(service.queue_names), "agents": colleagues}
+        {
+            **_state(control, agent_id),
+            "queues": list(service.queue_names),
+            "agents": colleagues,
+            "consult": consult,
+        }
     )
 
 
@@ -100,8 +125,19 @@ async def control_call(request: web.Request) -> web.StreamResponse:
             await control.transfer(
                 agent_id, queue=_name(body, "queue"), agent=_name(body, "agent"), call_id=call_id
             )
-        else:
+        elif action == "mute":
             await control.mute(agent_id, on=body.get("on") is not False, call_id=call_id)
+        elif action == "consult":
+            colleague = _name(body, "agent")
+            if colleague is None:
+                raise web.HTTPUnprocessableEntity(text="agent: whom to consult")
+            await control.consult(agent_id, colleague, call_id)
+        elif action == "complete":
+            await control.complete_consult(agent_id, call_id)
+        elif action == "cancel":
+            await control.cancel_consult(agent_id, call_id)
+        else:
+            await control.conference(agent_id, call_id)
     except CallControlError as error:
         return _refused(error)
     return web.json_response({"ok": True, **_state(control, agent_id)})
