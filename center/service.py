@@ -215,6 +215,10 @@ class AcdService:
     def now(self) -> float:
         return self._clock()
 
+    def today(self) -> dt.date:
+        """The local day (the pause reasons' daily limits count in it)."""
+        return self._today()
+
     @property
     def queue_names(self) -> tuple[str, ...]:
         """The queues that take calls (a queue a reload removed drains, but is not here)."""
