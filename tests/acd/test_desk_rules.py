@@ -40,7 +40,8 @@ def test_a_reason_past_its_daily_count_or_not_configured_is_refused() -> None:
     )
     assert rules.pause_refusal("training", 50) is None
     assert "not a pause reason" in (rules.pause_refusal("nap", 0) or "")
-    assert rules.pause_over("break", 901) and not rules.pause_over("break", 899)
+    assert rules.pause_over("break", 901)
+    assert not rules.pause_over("break", 899)
     assert not rules.pause_over("training", 10**6)
     # nothing configured: any reason, said in words
     free = AgentsConfig().desk_rules()

@@ -73,7 +73,8 @@ async def test_pauses_are_refused_past_their_daily_count_and_for_unknown_reasons
         csrf = await signed_in(http, rig.base, "ann")
         assert (await _post(http, rig, csrf, "login", {}))[0] == 200
         status, answer = await _post(http, rig, csrf, "pause", {"reason": "picnic"})
-        assert status == 409 and "not a pause reason" in answer["error"]
+        assert status == 409
+        assert "not a pause reason" in answer["error"]
         for _ in range(2):
             assert (await _post(http, rig, csrf, "pause", {"reason": "break"}))[0] == 200
             assert (await _post(http, rig, csrf, "ready", {}))[0] == 200
@@ -218,14 +219,16 @@ async def test_a_chat_transferred_to_a_queue_keeps_its_place_and_takes_its_codes
             assert (card["queue"], card["transferred_to"]) == ("billing", "queue billing")
             assert card["dispositions"] == ["refund", "explained"]
             task = rig.acd.task(task_id)
-            assert task is not None and task.queue == "billing"
+            assert task is not None
+            assert task.queue == "billing"
             assert _queued(rig, task_id)[0].entry_time == entry
             await ann.post(f"{talk}/accept")
             await ann.next("accepted")
             status, answer = await ann.post(
                 f"{talk}/close", {"status": "resolved", "disposition": "resolved"}
             )
-            assert status == 422 and "not a disposition code" in answer["error"]
+            assert status == 422
+            assert "not a disposition code" in answer["error"]
             assert (
                 await ann.post(f"{talk}/close", {"status": "resolved", "disposition": "refund"})
             )[0] == 200
@@ -239,7 +242,7 @@ def _queued(rig: Rig, task_id: str) -> list[Any]:
     calls = [c for c in rig.acd.distributor.router.calls() if c.call_id == task_id]
     if calls:
         return calls
-    info = rig.acd.distributor._calls[task_id]  # noqa: SLF001 (the place an accepted task keeps)
+    info = rig.acd.distributor._calls[task_id]  # the place an accepted task keeps
     assert info.settled is not None
     return [info.settled]
 
