@@ -1,6 +1,8 @@
 """What an agent's day holds beside their state (``acd.agents``), folded from the event log:
-the pauses each agent took today, by reason (``acd.desk_rules``' daily limits), and the hold
-of the call they are on (the desktop's hold timer). Pure: the caller says which day it is.
+the pauses each agent took today of their own accord, by reason (``acd.desk_rules``' daily
+limits: ``asked`` says an agent asked for one; a supervisor's or the system's pause is not
+theirs and is not counted), and the hold of the call they are on (the desktop's hold timer).
+Pure: the caller says which day it is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ __all__ = ["AgentDay", "HoldTime"]
 
 _PAUSED = AgentState.PAUSED.value
 _ON_CALL = AgentState.ON_CALL.value
+_AVAILABLE = AgentState.AVAILABLE.value
+_LOGGED_OUT = AgentState.LOGGED_OUT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,13 @@ class AgentDay:
         #: agent -> the pause last counted (reason, since): one pause is counted once
         self._counted: dict[str, tuple[str, float]] = {}
         self._holds: dict[str, _Hold] = {}
+        #: agent -> the reason of the pause they asked for, until it lands or is let go
+        self._asked: dict[str, str] = {}
+
+    def asked(self, agent_id: str, reason: str) -> None:
+        """The agent asked to pause for ``reason`` (now, or after their call): when a pause
+        of that reason lands, it counts as one of theirs."""
+        self._asked[agent_id] = reason
 
     def saw(
         self, record: EventRecord, view: Callable[[str], AgentView | None], day: dt.date
@@ -57,12 +68,17 @@ class AgentDay:
                 hold.before_s += record.at - hold.since
                 hold.since = None
         elif isinstance(event, AgentStateChanged):
+            agent_id = event.agent_id
             if event.before == _ON_CALL and event.after != _ON_CALL:
-                self._holds.pop(event.agent_id, None)
+                self._holds.pop(agent_id, None)
             if event.after == _PAUSED:
-                now = view(event.agent_id)
-                if now is not None and now.pause_reason is not None:
-                    self._count(event.agent_id, now.pause_reason, now.since, day)
+                now = view(agent_id)
+                reason = None if now is None else now.pause_reason
+                if now is not None and reason is not None and self._asked.get(agent_id) == reason:
+                    del self._asked[agent_id]
+                    self._count(agent_id, reason, now.since, day)
+            elif event.event == "ready" or event.after in (_AVAILABLE, _LOGGED_OUT):
+                self._asked.pop(agent_id, None)  # a pending pause taken back, or gone
 
     def _count(self, agent_id: str, reason: str, since: float, day: dt.date) -> None:
         if self._day != day:

@@ -394,6 +394,7 @@ class AcdService:
         refusal = self.setup.desk.pause_refusal(reason, taken)
         if refusal is not None:
             raise PauseRefused(agent_id, refusal)
+        self.agent_day.asked(agent_id, reason)
         self.agent_event(Pause(agent_id, reason))
 
     def agent_event(self, event: AgentEvent) -> None:

@@ -93,14 +93,25 @@ def _view(reason: str | None, since: float) -> AgentView:
     return AgentView("a", AgentState.PAUSED, since, reason, None, None, 0, None, 0, None, 0.0)
 
 
-def test_a_pause_is_counted_once_and_the_count_is_per_day() -> None:
+def test_a_pause_the_agent_asked_for_is_counted_once_and_the_count_is_per_day() -> None:
     day = AgentDay()
     paused = AgentStateChanged("a", "available", "paused", "pause", "paused: break")
-    day.saw(EventRecord(1, 10.0, paused), lambda _: _view("break", 10.0), DAY)
+    # a supervisor's pause (the agent did not ask): not theirs to count
+    day.saw(EventRecord(1, 5.0, paused), lambda _: _view("break", 5.0), DAY)
+    assert day.taken("a", "break", DAY) == 0
+    day.asked("a", "break")
+    day.saw(EventRecord(2, 10.0, paused), lambda _: _view("break", 10.0), DAY)
     # the same pause seen again (a detail changed, not a new pause): not counted twice
-    day.saw(EventRecord(2, 11.0, paused), lambda _: _view("break", 10.0), DAY)
+    day.saw(EventRecord(3, 11.0, paused), lambda _: _view("break", 10.0), DAY)
     assert day.taken("a", "break", DAY) == 1
-    day.saw(EventRecord(3, 20.0, paused), lambda _: _view("break", 20.0), DAY)
+    day.asked("a", "break")
+    day.saw(EventRecord(4, 20.0, paused), lambda _: _view("break", 20.0), DAY)
+    assert day.taken("a", "break", DAY) == 2
+    # asked during a call, then taken back (Ready): a later pause of it is not theirs
+    day.asked("a", "break")
+    taken_back = AgentStateChanged("a", "on_call", "on_call", "ready", "pending cancelled")
+    day.saw(EventRecord(5, 30.0, taken_back), lambda _: None, DAY)
+    day.saw(EventRecord(6, 40.0, paused), lambda _: _view("break", 40.0), DAY)
     assert day.taken("a", "break", DAY) == 2
     assert day.taken("a", "break", DAY + dt.timedelta(days=1)) == 0
     assert day.taken("b", "break", DAY) == 0

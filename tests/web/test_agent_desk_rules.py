@@ -93,6 +93,7 @@ async def test_pauses_are_refused_past_their_daily_count_and_for_unknown_reasons
         # a supervisor's pause is not the agent's own: not limited, and not counted
         rig.acd.agent_event(Pause("ann", "break"))
         rig.acd.agent_event(Ready("ann"))
+        assert (await _options(http, rig))["pause_reasons"][0]["taken_today"] == 2
         # a new day, a new count
         day.today += dt.timedelta(days=1)
         assert (await _post(http, rig, csrf, "pause", {"reason": "break"}))[0] == 200
