@@ -4,10 +4,11 @@ cross-file checks that single-file validation cannot make."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acd.agents import AgentPolicy
 from acd.clock import Clock
+from acd.desk_rules import DeskRules
 from acd.distributor import AgentProfile, CallDistributor, QueueSetup
 from acd.events import EventSink
 from acd.kpi import SlPolicy
@@ -46,6 +47,8 @@ class AcdSetup:
     sl_policy: SlPolicy
     ring_timeout_s: float
     warnings: tuple[AcdConfigIssue, ...] = ()
+    #: the agent desktop's pause reasons, disposition codes and canned responses
+    desk: DeskRules = field(default_factory=DeskRules)
 
     def distributor(self, *, clock: Clock, sink: EventSink, seed: int = 0) -> CallDistributor:
         return CallDistributor(
@@ -86,6 +89,7 @@ def build_acd(
         sl_policy=queues.sl_policy(),
         ring_timeout_s=agents.policy.ring_timeout_s,
         warnings=tuple(issues),
+        desk=agents.desk_rules(queues),
     )
 
 

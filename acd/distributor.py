@@ -350,6 +350,69 @@ class CallDistributor:
         self._refresh(agent_id)
         return self.dispatch()
 
+    def task_transferred(
+        self,
+        agent_id: str,
+        task_id: str,
+        *,
+        queue: str | None = None,
+        to_agent: str | None = None,
+    ) -> list[Offer]:
+        """The agent hands their accepted task on, as at a logout (``_take_back``) but
+        chosen: back in line with its place kept (first entry, priority), in ``queue`` (its
+        skills there for this customer: ``CallMoved``) or directed to ``to_agent`` (in its
+        queue; theirs alone while logged in, whatever their skills: ``IncomingCall.directed``).
+        ``CallRequeued`` says ``transferred to ...``; the agent has no wrap-up of it. Raises
+        ``StaleTask`` unless the agent holds it accepted, ``RoutingError`` for an unknown
+        queue or agent, the queue it is in, or the agent themself."""
+        action = "task_transferred"
+        task = self.workload.task(task_id)
+        if task is None or self.workload.holder(task_id) != agent_id:
+            self._log(EventRejected(agent_id, action, f"does not hold task {task_id}"))
+            raise StaleTask(agent_id, f"does not hold task {task_id}")
+        if task.phase is not TaskPhase.ACTIVE:
+            reason = f"task {task_id} is {task.phase.value}, not accepted"
+            self._log(EventRejected(agent_id, action, reason))
+            raise StaleTask(agent_id, reason)
+        info = self._calls[task_id]
+        settled = info.settled
+        assert settled is not None, "an accepted task keeps its routing view"
+        if (queue is None) == (to_agent is None):
+            self._refuse(task_id, action, "name a queue or an agent")
+        if to_agent is not None and (to_agent == agent_id or to_agent not in self.agents):
+            self._refuse(task_id, action, f"cannot be transferred to agent {to_agent!r}")
+        before = info.call.queue
+        waiting = replace(settled, preferred_agent=to_agent, directed=to_agent is not None)
+        if queue is not None:
+            setup = self._queues.get(queue)
+            if setup is None:
+                self._refuse(task_id, action, f"unknown queue {queue!r}")
+            if queue == before:
+                self._refuse(task_id, action, f"already in {queue!r}")
+            facts = info.call.facts
+            waiting = replace(
+                waiting,
+                queue=queue,
+                profile=setup.skills.profile(facts, self._priority.is_repeat(facts)),
+            )
+        self.workload.drop(agent_id, task_id)
+        info.call = replace(
+            info.call,
+            queue=waiting.queue,
+            preferred_agent=to_agent,
+            directed=to_agent is not None,
+        )
+        info.state, info.agent_id, info.settled = "waiting", None, None
+        self.router.enqueue(waiting)
+        target = f"agent {to_agent}" if to_agent is not None else f"queue {queue}"
+        self._log(CallRequeued(task_id, agent_id, before, f"transferred to {target}"))
+        if queue is not None:
+            self._log(CallMoved(task_id, before, queue, f"agent {agent_id}"))
+        self._task_changed(agent_id, task, task.phase, f"transferred to {target}", gone=True)
+        self._last_task_at[agent_id] = self._clock()
+        self._refresh(agent_id)
+        return self.dispatch()
+
     def desktop_lost(self, agent_id: str) -> list[Offer]:
         """The agent's desktop went away (the browser closed) and did not come back in
         time: the digital tasks offered to them or open with them go back in line with their

@@ -13,11 +13,12 @@ from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from acd.agents import AgentPolicy
 from acd.capacity import Capacity
 from acd.contacts import VOICE, VOICE_SEAT
+from acd.desk_rules import PLACEHOLDERS, CannedResponse, DeskRules, PauseRule, placeholders_in
 from acd.kpi import ALL_CHANNELS, AbandonTreatment, SlPolicy
 from acd.priority import Aging, PriorityWeights, SlRisk, Urgency
 from acd.queue import QueuePolicy
@@ -30,8 +31,11 @@ __all__ = [
     "AgentPolicyConfig",
     "AgentsConfig",
     "AgingConfig",
+    "CannedText",
     "ConditionConfig",
+    "DispositionCode",
     "LanguageConfig",
+    "PauseReasonConfig",
     "PreferredAgentConfig",
     "PriorityConfig",
     "QueueConfig",
@@ -52,6 +56,13 @@ ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 TargetSeconds = Annotated[float, Field(gt=0)]
 MinLevel = Annotated[int, Field(ge=1, le=100)]
 Seconds = Annotated[float, Field(ge=0)]
+#: A wrap-up disposition code: "resolved_first_contact", "sale", "escalated"...
+DispositionCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+#: A pause reason as the agent picks it: "break", "lunch", "training"...
+PauseReasonName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9 _.-]{0,63}$")]
+CannedKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+CannedText = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class _Model(BaseModel):
@@ -201,6 +212,8 @@ class QueueConfig(_Model):
     #: This queue's own thresholds on its live figures (``acd.thresholds``), before the
     #: file's.
     thresholds: ThresholdsConfig | None = None
+    #: This queue's wrap-up disposition codes (null: agents.yaml's ``dispositions``).
+    dispositions: list[DispositionCode] | None = None
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> QueueConfig:
@@ -396,11 +409,97 @@ class AgentConfig(_Model):
     capacity: CapacityConfig | None = None
 
 
+class PauseReasonConfig(_Model):
+    #: one pause should last at most this long (longer is flagged); null: no limit
+    max_s: Annotated[float, Field(gt=0, le=86400)] | None = None
+    #: how many times an agent may take it a day (the next is refused); null: no limit
+    per_day: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+#: Pause reasons the system gives itself (an offer not answered, a lost desktop): an agent
+#: does not pick them.
+_SYSTEM_PAUSES = frozenset({"declined", "disconnected"})
+
+
 class AgentsConfig(_Model):
     policy: AgentPolicyConfig = AgentPolicyConfig()
     #: every agent's capacity unless they have their own
     capacity: CapacityConfig = CapacityConfig()
     agents: list[AgentConfig] = []
+    #: what an agent may pause for, with its limits; empty: any reason, as free text
+    pause_reasons: dict[PauseReasonName, PauseReasonConfig] = {}
+    #: wrap-up disposition codes (a queue's own first); empty: free text
+    dispositions: list[DispositionCode] = []
+    #: chat replies an agent inserts: key -> language -> text with {customer_name},
+    #: {agent_name}, {queue}
+    canned_responses: dict[CannedKey, dict[LanguageCode, CannedText]] = {}
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _not_the_systems(
+        cls, reasons: dict[str, PauseReasonConfig], info: ValidationInfo
+    ) -> dict[str, PauseReasonConfig]:
+        policy = info.data.get("policy") or AgentPolicyConfig()
+        system = _SYSTEM_PAUSES | {
+            r
+            for r in (
+                policy.rona_pause_reason,
+                policy.busy_pause_reason,
+                policy.unavailable_pause_reason,
+            )
+            if r is not None
+        }
+        taken = sorted(set(reasons) & system)
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: the system's own pause reason")
+        return reasons
+
+    @field_validator("dispositions")
+    @classmethod
+    def _codes_once(cls, codes: list[str]) -> list[str]:
+        if len(set(codes)) != len(codes):
+            raise ValueError("a code appears twice")
+        return codes
+
+    @field_validator("canned_responses")
+    @classmethod
+    def _known_placeholders(cls, responses: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for key, texts in responses.items():
+            if not texts:
+                raise ValueError(f"{key}: no text in any language")
+            for lang, text in texts.items():
+                try:
+                    names = placeholders_in(text)
+                except ValueError as error:
+                    raise ValueError(f"{key}.{lang}: {error}") from None
+                unknown = sorted(n for n in names if n not in PLACEHOLDERS)
+                if unknown:
+                    known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+                    raise ValueError(
+                        f"{key}.{lang}: unknown placeholder {{{unknown[0]}}} (known: {known})"
+                    )
+        return responses
+
+    def desk_rules(self, queues: QueuesConfig | None = None) -> DeskRules:
+        """The desktop's rules: these pause reasons, codes and replies, and ``queues``' own
+        disposition codes."""
+        return DeskRules(
+            pause_reasons=MappingProxyType(
+                {r: PauseRule(c.max_s, c.per_day) for r, c in self.pause_reasons.items()}
+            ),
+            dispositions=tuple(self.dispositions),
+            queue_dispositions=MappingProxyType(
+                {
+                    name: tuple(q.dispositions)
+                    for name, q in (queues.queues.items() if queues is not None else ())
+                    if q.dispositions is not None
+                }
+            ),
+            canned=tuple(
+                CannedResponse(key, MappingProxyType(dict(texts)))
+                for key, texts in self.canned_responses.items()
+            ),
+        )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> AgentsConfig:

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from acd.agent_events import AgentState
 from acd.calls import IncomingCall
 from acd.contacts import CUSTOMER_LEFT
 from acd.events import (
@@ -62,6 +63,7 @@ from history.inputs import (
     InteractionUpdate,
     NewConversation,
     NewMessage,
+    NewNote,
     Status,
 )
 from history.outcomes import Outcome
@@ -132,6 +134,8 @@ class _Live:
     customer_id: int | None = None
     answered_at: dt.datetime | None = None
     agent_id: str | None = None
+    #: the last transfer: (the agent who handed it on, to whom: "agent 1002", "queue billing")
+    transferred: tuple[str, str] | None = None
 
 
 class ConversationDesk:
@@ -387,6 +391,66 @@ class ConversationDesk:
                 customer_id=live.customer_id,
             )
         )
+
+    async def transfer(
+        self,
+        agent_id: str,
+        conversation_id: int,
+        *,
+        queue: str | None = None,
+        to_agent: str | None = None,
+    ) -> str:
+        """The agent hands the conversation they accepted on, to ``queue`` or to a logged-in
+        colleague ``to_agent`` who takes its channel: its task goes back to the ACD with its
+        place kept (``AcdService.task_transferred``; to a colleague it is directed: theirs
+        alone), the thread goes with it, and the interaction gets a note of who transferred
+        it to whom. Returns the target ("agent 1002", "queue billing"); raises
+        ``DeskError`` (nothing changed) when it cannot be made."""
+        live = self._live.get(conversation_id)
+        held = None if live is None else self._acd.distributor.workload.task(live.task_id)
+        if live is None or held is None or held.phase is not TaskPhase.ACTIVE:
+            raise DeskError(f"conversation {conversation_id} is not open with an agent")
+        if self._acd.distributor.workload.holder(live.task_id) != agent_id:
+            raise DeskError(f"conversation {conversation_id} is not agent {agent_id}'s")
+        if (queue is None) == (to_agent is None):
+            raise DeskError("name a queue or a colleague")
+        agents = self._acd.distributor.agents
+        if to_agent is not None:
+            profile = agents.get(to_agent)
+            if to_agent == agent_id or profile is None:
+                raise DeskError(f"no colleague {to_agent!r}")
+            if self._acd.distributor.book.view(to_agent).state is AgentState.LOGGED_OUT:
+                raise DeskError(f"{profile.name or to_agent} is not logged in")
+            if not profile.capacity.digital.get(live.channel):
+                raise DeskError(f"{profile.name or to_agent} does not take {live.channel}")
+        elif queue not in self._acd.queue_names:
+            raise DeskError(f"no queue {queue!r}")
+        try:
+            self._acd.task_transferred(agent_id, live.task_id, queue=queue, to_agent=to_agent)
+        except (StaleTask, RoutingError) as error:
+            raise DeskError(str(error)) from error
+        target = f"agent {to_agent}" if to_agent is not None else f"queue {queue}"
+        live.transferred = (agent_id, target)
+        if queue is not None:
+            self._update(conversation_id, InteractionUpdate(queue=queue))
+        by = agents[agent_id].name or agent_id if agent_id in agents else agent_id
+        to = (agents[to_agent].name or to_agent) if to_agent is not None else f"queue {queue}"
+        try:
+            await self._store.repository.add_note(
+                NewNote(
+                    author=f"agent:{agent_id}",
+                    body=f"Transferred by {by} to {to}",
+                    interaction_id=conversation_id,
+                )
+            )
+        except Exception as error:  # noqa: BLE001 (the transfer is made; the note is lost)
+            log.warning("conversation %s: transfer note not kept (%s)", conversation_id, error)
+        return target
+
+    def transferred(self, conversation_id: int) -> tuple[str, str] | None:
+        """Who last transferred the conversation's task, and to whom (None: nobody)."""
+        live = self._live.get(conversation_id)
+        return None if live is None else live.transferred
 
     # internals -------------------------------------------------------------------------
     def _task(self, conversation_id: int) -> str:

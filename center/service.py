@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import replace
 
+from acd.agent_day import AgentDay
 from acd.agent_events import (
     AgentError,
     AgentEvent,
@@ -61,10 +63,12 @@ from acd.agent_events import (
     Unreachable,
     event_name,
 )
+from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
 from acd.contacts import VOICE_SEAT
+from acd.desk_rules import PauseRefused
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
@@ -72,6 +76,7 @@ from acd.events import (
     CallAnswered,
     CallbackSettled,
     CallEnded,
+    CallHoldChanged,
     EventRecord,
     EventSink,
     PriorityWeightsUpdated,
@@ -155,9 +160,14 @@ class AcdService:
         clock: Clock = time.monotonic,
         seed: int = 0,
         keep_offers: int = 200,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
+        """``today``: the local day, for the pause reasons' daily limits."""
         self.setup = setup
         self._clock = clock
+        self._today = today
+        #: the pauses agents took today and the holds of their calls (the desktop's)
+        self.agent_day = AgentDay()
         self._skills = {q.policy.name: q.skills for q in setup.queues}
         self._sink = _Tap(sink, self)
         self.distributor = setup.distributor(clock=clock, sink=self._sink, seed=seed)
@@ -205,6 +215,10 @@ class AcdService:
     def now(self) -> float:
         return self._clock()
 
+    def today(self) -> dt.date:
+        """The local day (the pause reasons' daily limits count in it)."""
+        return self._today()
+
     @property
     def queue_names(self) -> tuple[str, ...]:
         """The queues that take calls (a queue a reload removed drains, but is not here)."""
@@ -225,7 +239,11 @@ class AcdService:
         offers = self.distributor.update_queues(setup.queues, setup.priority)
         self._skills = {q.policy.name: q.skills for q in setup.queues}
         self.setup = replace(
-            self.setup, queues=setup.queues, priority=setup.priority, sl_policy=setup.sl_policy
+            self.setup,
+            queues=setup.queues,
+            priority=setup.priority,
+            sl_policy=setup.sl_policy,
+            desk=setup.desk,
         )
         for ticket in self._tickets.values():
             profile = self.distributor.profile(ticket.call_id)
@@ -349,12 +367,44 @@ class AcdService:
     def task_wrapped(self, agent_id: str, task_id: str) -> None:
         self._settled(self.distributor.task_wrapped(agent_id, task_id))
 
+    def task_transferred(
+        self, agent_id: str, task_id: str, *, queue: str | None = None, to_agent: str | None = None
+    ) -> None:
+        """The agent hands their accepted task on (``CallDistributor.task_transferred``):
+        raises ``StaleTask`` and ``RoutingError`` as it does."""
+        offers = self.distributor.task_transferred(
+            agent_id, task_id, queue=queue, to_agent=to_agent
+        )
+        task = self._digital.get(task_id)
+        if task is not None:
+            self._digital[task_id] = replace(
+                task,
+                queue=queue or task.queue,
+                preferred_agent=to_agent,
+                directed=to_agent is not None,
+            )
+        self._settled(offers)
+
     def callback_settled(self, call_id: str, outcome: str, result: str = "") -> None:
         """How a callback attempt ended for the customer, into the event log (the ACD's own
         events end with the agent's leg, before the customer is dialled)."""
         self._sink.append(self.now(), CallbackSettled(call_id, outcome, result))
 
     # agents ----------------------------------------------------------------------------
+    def agent_paused(self, agent_id: str, reason: str) -> None:
+        """An agent's own pause (from their desktop): a configured reason within its daily
+        count (``acd.desk_rules``), else ``PauseRefused``; a supervisor's pause goes through
+        ``agent_event`` unlimited."""
+        view = self.distributor.book.view(agent_id)
+        if view.state is AgentState.PAUSED and view.pause_reason == reason:
+            raise PauseRefused(agent_id, f"already paused: {reason}")
+        taken = self.agent_day.taken(agent_id, reason, self._today())
+        refusal = self.setup.desk.pause_refusal(reason, taken)
+        if refusal is not None:
+            raise PauseRefused(agent_id, refusal)
+        self.agent_day.asked(agent_id, reason)
+        self.agent_event(Pause(agent_id, reason))
+
     def agent_event(self, event: AgentEvent) -> None:
         """An agent's action (``Login``, ``Logout``, ``Pause``, ``Ready``, ``WrapUpDone``,
         from ``acd.agent_events``), applied as told; raises what the core raises
@@ -463,6 +513,8 @@ class AcdService:
     def _saw(self, record: EventRecord) -> None:
         """Every record the distributor appends (called inside it: no calls back into it)."""
         event = record.event
+        if isinstance(event, AgentStateChanged | CallHoldChanged):
+            self.agent_day.saw(record, self._view, self._today())
         task = self._digital.get(getattr(event, "call_id", ""))
         if task is not None:
             for listener in list(self._task_listeners):
@@ -493,6 +545,12 @@ class AcdService:
                 ticket.gone.set()
         elif isinstance(event, AgentStateChanged) and _logged_in_or_out(event):
             self._servable.forget()  # who can serve which call has changed
+
+    def _view(self, agent_id: str) -> AgentView | None:
+        try:
+            return self.distributor.book.view(agent_id)
+        except AgentError:
+            return None
 
     def _rest(self, agent_id: str, reason: str, seconds: float) -> None:
         old = self._rests.pop(agent_id, None)

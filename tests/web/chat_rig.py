@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -173,15 +174,21 @@ async def chat_rig(
     *,
     reservation_timeout_s: float = 30.0,
     desk_reconnect_grace_s: float | None = 30.0,
+    desk_rules: dict[str, Any] | None = None,
+    queues: dict[str, Any] | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
     **chat: Any,
 ) -> AsyncIterator[Rig]:
+    """``desk_rules``: agents.yaml's pause_reasons, dispositions, canned_responses;
+    ``queues``: queues.yaml's queues (``support`` alone by default); ``today``: the ACD's
+    day, for pause limits."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/history.db")
     await migrate(engine)
     repository = HistoryRepository(engine, attachments=AttachmentStore(tmp_path / "files"))
     store = Conversations(repository)
     setup = build_acd(
         PriorityConfig(),
-        QueuesConfig.model_validate({"queues": {"support": {}}}),
+        QueuesConfig.model_validate({"queues": queues or {"support": {}}}),
         AgentsConfig.model_validate(
             {
                 "policy": {
@@ -191,11 +198,12 @@ async def chat_rig(
                 },
                 "capacity": {"digital": {"chat": 2, "email": 1}},
                 "agents": [{"id": a, "name": n} for a, n in AGENTS.items()],
+                **(desk_rules or {}),
             }
         ),
     )
     sink = InMemoryEventSink(keep=False)
-    acd = AcdService(setup, sink=sink)
+    acd = AcdService(setup, sink=sink, today=today)
     supervisors = SupervisorHub(acd, sink.subscribe)  # the agents' own state, live
     await supervisors.start()
     await acd.start()

@@ -119,7 +119,11 @@ async def test_wrap_up_writes_disposition_status_and_note_to_the_history(stack: 
         csrf = await signed_in(http, stack.url, "1001")
         async with http.post(
             stack.url + f"page-api/agent/calls/{call_id}/wrapup",
-            json={"disposition": "fixed", "status": "postponed", "note": "call back Tuesday"},
+            json={
+                "disposition": "callback_promised",
+                "status": "postponed",
+                "note": "call back Tuesday",
+            },
             headers={"X-CSRF-Token": csrf},
         ) as response:
             assert response.status == 200, await response.text()
@@ -133,7 +137,7 @@ async def test_wrap_up_writes_disposition_status_and_note_to_the_history(stack: 
     await stack.service.history_writer.drained()
     ref = InteractionRef(source="hotline", idempotency_key=call_id)
     interaction = await stack.service.history.get_interaction(ref)
-    assert interaction.disposition == "fixed"
+    assert interaction.disposition == "callback_promised"
     assert interaction.status == "postponed"
     assert interaction.customer_id is not None
     notes = await stack.service.history.timeline(interaction.customer_id)

@@ -90,14 +90,14 @@ async def test_the_agent_mutes_and_transfers_their_own_call(stack: Stack) -> Non
             popped = await response.json()
         assert popped["interaction"]["idempotency_key"] == call_id
         assert popped["interaction"]["agent"] == "1002"
-        body = {"disposition": "billing fixed", "status": "resolved", "note": "refund sent"}
+        body = {"disposition": "information_given", "status": "resolved", "note": "refund sent"}
         status, _ = await post(bob, stack, f"page-api/agent/calls/{call_id}-t1/wrapup", csrf, body)
         assert status == 200
     await stack.service.history_writer.flush()
     found = await stack.service.history.get_interaction(
         InteractionRef(source="hotline", idempotency_key=call_id)
     )
-    assert found.disposition == "billing fixed"
+    assert found.disposition == "information_given"
 
 
 async def test_only_the_agent_on_the_call_or_a_supervisor_can_end_it(stack: Stack) -> None:

@@ -8,7 +8,9 @@ carries only the agent's own.
     POST /page-api/agent/conversations/{id}/accept
     POST /page-api/agent/conversations/{id}/decline
     POST /page-api/agent/conversations/{id}/messages   {"text": "...", "ref": "<page's id>"}
-    POST /page-api/agent/conversations/{id}/close      {"status": "resolved" | "postponed"}
+    POST /page-api/agent/conversations/{id}/close      {"status": "resolved" | "postponed",
+                                                        "disposition": "<a configured code>"}
+    POST /page-api/agent/conversations/{id}/transfer   {"queue": "billing"} | {"agent": "1002"}
     POST /page-api/agent/conversations/{id}/note       {"text": "...", "ref": "<page's id>"}
     POST /page-api/agent/conversations/{id}/callback   {"number": "+44..." (optional), "ref": "..."}
     GET  /page-api/agent/conversations/{id}/messages/{id}/attachments/{id}
@@ -89,6 +91,7 @@ class DeskRoutes:
     ) -> None:
         """``presence``: the desk's socket counts as the agent being at their desktop."""
         self.desk = desk
+        self.desk_acd = panel.acd
         self.panel = panel
         self.repository = repository
         self.presence = presence
@@ -106,6 +109,9 @@ class DeskRoutes:
             r"/page-api/agent/conversations/{conversation:\d{1,18}}/messages", write
         )
         app.router.add_post(r"/page-api/agent/conversations/{conversation:\d{1,18}}/close", close)
+        app.router.add_post(
+            r"/page-api/agent/conversations/{conversation:\d{1,18}}/transfer", transfer
+        )
         base = f"/page-api/agent/conversations/{{conversation:{_ID}}}"
         app.router.add_post(base + "/note", note)
         app.router.add_post(base + "/callback", book_callback)
@@ -245,6 +251,16 @@ async def close(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "status is resolved or postponed"}, status=422)
     if status is Status.OPEN:
         return web.json_response({"error": "status is resolved or postponed"}, status=422)
+    disposition = body.get("disposition") or None
+    if disposition is not None and not isinstance(disposition, str):
+        return web.json_response({"error": "disposition is a code"}, status=422)
+    task_id = routes.desk.task_of(conversation)
+    task = None if task_id is None else routes.desk_acd.task(task_id)
+    refusal = routes.desk_acd.setup.desk.disposition_refusal(
+        None if task is None else task.queue, disposition
+    )
+    if refusal is not None:
+        return web.json_response({"error": refusal}, status=422)
     if routes.panel.ended_by_customer(agent_id, conversation):
         # the customer left: the task is over; the agent still says how it stands
         try:
@@ -255,17 +271,35 @@ async def close(request: web.Request) -> web.StreamResponse:
             return web.json_response({"error": "not your conversation"}, status=403)
         try:
             await routes.repository.update_interaction(
-                conversation, InteractionUpdate(status=status)
+                conversation, InteractionUpdate(status=status, disposition=disposition)
             )
         except HistoryError as error:
             return _refused(error, 503)
         routes.panel.closed(agent_id, conversation)
         return web.json_response({"ok": True})
     try:
-        routes.desk.finish(agent_id, conversation, status=status)
+        routes.desk.finish(agent_id, conversation, status=status, disposition=disposition)
     except (AgentError, DeskError) as error:
         return _refused(error)
     return web.json_response({"ok": True})
+
+
+@requires(Role.AGENT)
+async def transfer(request: web.Request) -> web.StreamResponse:
+    """Hand an accepted conversation on to a queue or a colleague (``ConversationDesk
+    .transfer``): it leaves this agent's page; 409 with the reason when it cannot be made."""
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    body = await _body(request)
+    queue, to_agent = body.get("queue") or None, body.get("agent") or None
+    for value in (queue, to_agent):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_REF):
+            return web.json_response({"error": "name a queue or a colleague"}, status=422)
+    try:
+        target = await routes.desk.transfer(agent_id, conversation, queue=queue, to_agent=to_agent)
+    except DeskError as error:
+        return _refused(error)
+    return web.json_response({"ok": True, "transferred_to": target})
 
 
 def _holds(routes: DeskRoutes, agent_id: str, conversation: int) -> bool:

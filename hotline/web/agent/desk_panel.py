@@ -74,6 +74,7 @@ class DeskPanel:
     ) -> None:
         self._desk = desk
         self._acd = acd
+        self.acd = acd
         self._store = conversations
         self._typing = typing
         self._clients: dict[str, set[PanelClient]] = {}
@@ -304,6 +305,25 @@ class DeskPanel:
             # a voicemail or a follow-up: no written reply; a callback or a note instead
             "work": self._desk.is_work_channel(str(conversation.channel)),
         }
+        holder = self._desk.holder(conversation_id)
+        agents = self._acd.distributor.agents
+        transferred = self._desk.transferred(conversation_id)
+        if transferred is not None:
+            by, target = transferred
+            card["transferred_by"] = agents[by].name or by if by in agents else by
+            card["transferred_to"] = target
+        # canned replies in the customer's language, filled for this conversation
+        card["canned"] = self._acd.setup.desk.canned_for(
+            None if task is None else task.facts.language,
+            {
+                "customer_name": card["customer"].get("name"),
+                "agent_name": (agents[holder].name or holder)
+                if holder is not None and holder in agents
+                else None,
+                "queue": card["queue"],
+            },
+        )
+        card["dispositions"] = list(self._acd.setup.desk.dispositions_for(card["queue"]))
         if ended is not None:
             card["reason"] = ended
         if reserved and held is not None and held.deadline is not None:

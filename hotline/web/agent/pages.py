@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from acd.agent_events import Login, Logout, Pause, Ready, WrapUpDone
+from acd.agent_events import AgentState, Login, Logout, Ready, WrapUpDone
 from acd.calls import CallerCard, CallFacts
 from acd.contacts import call_of
 from center.service import AcdService
@@ -62,6 +62,7 @@ class AgentPages:
         app.router.add_get("/agent", agent_page)
         app.router.add_get("/ws/agent", agent_feed)
         app.router.add_post("/page-api/agent/{action:login|logout|ready|pause|wrapup-done}", act)
+        app.router.add_get("/page-api/agent/options", options)
         app.router.add_get("/page-api/agent/calls/{call_id}", screen_pop)
         app.router.add_post("/page-api/agent/calls/{call_id}/wrapup", wrap_up)
 
@@ -115,12 +116,72 @@ async def act(request: web.Request) -> web.StreamResponse:
         elif action == "ready":
             acd.agent_event(Ready(agent_id))
         elif action == "pause":
-            acd.agent_event(Pause(agent_id, str(body.get("reason") or "break")[:MAX_REASON_CHARS]))
+            reason = body.get("reason")
+            if not isinstance(reason, str) or not 0 < len(reason.strip()) <= MAX_REASON_CHARS:
+                return web.json_response({"error": "say why you pause"}, status=422)
+            acd.agent_paused(agent_id, reason.strip())  # the reasons' limits: PauseRefused
         else:
             acd.agent_event(WrapUpDone(agent_id))
     except Exception as error:  # noqa: BLE001 (the state machine refuses with its own types)
         return web.json_response({"error": str(error)}, status=409)
     return web.json_response({"ok": True, "state": str(acd.distributor.book.view(agent_id).state)})
+
+
+@requires(Role.AGENT)
+async def options(request: web.Request) -> web.StreamResponse:
+    """What the agent may pick from (agents.yaml, as reloaded): pause reasons with their
+    limits and how many of each they have taken today; wrap-up codes (a call's own queue's
+    come with its screen-pop); empty lists: free text."""
+    acd = request.app[AGENT_PAGES].acd
+    agent_id = _agent_id(request)
+    rules = acd.setup.desk
+    today = acd.today()
+    return web.json_response(
+        {
+            "pause_reasons": [
+                {
+                    "reason": reason,
+                    "max_s": rule.max_s,
+                    "per_day": rule.per_day,
+                    "taken_today": acd.agent_day.taken(agent_id, reason, today),
+                }
+                for reason, rule in rules.pause_reasons.items()
+            ],
+            "dispositions": list(rules.dispositions),
+            # where a chat may be transferred: queues, and colleagues logged in now
+            "queues": list(acd.queue_names),
+            "colleagues": [
+                {
+                    "agent_id": view.agent_id,
+                    "name": acd.distributor.agents[view.agent_id].name or view.agent_id,
+                    "state": str(view.state),
+                    "channels": sorted(
+                        c
+                        for c, n in acd.distributor.agents[view.agent_id].capacity.digital.items()
+                        if n
+                    ),
+                }
+                for view in acd.distributor.book.views()
+                if view.agent_id != agent_id
+                and view.agent_id in acd.distributor.agents
+                and view.state is not AgentState.LOGGED_OUT
+            ],
+        }
+    )
+
+
+async def _queue_of(pages: AgentPages, call_id: str) -> str | None:
+    """The queue a call was answered from: the ACD's while it holds the call, else its
+    interaction's (None: not known)."""
+    call = pages.acd.call(call_id)
+    if call is not None:
+        return call.queue
+    with contextlib.suppress(Exception):
+        found = await pages.repository.get_interaction(
+            InteractionRef(source=SOURCE, idempotency_key=call_of(call_id))
+        )
+        return found.queue
+    return None
 
 
 def _may_see(pages: AgentPages, agent_id: str, call_id: str) -> bool:
@@ -149,6 +210,9 @@ async def screen_pop(request: web.Request) -> web.StreamResponse:
         "timeline": [],
         "open_issues": [],
     }
+    queue = await _queue_of(pages, call_id)
+    answer["queue"] = queue
+    answer["dispositions"] = list(pages.acd.setup.desk.dispositions_for(queue))
     try:
         await _from_history(pages, call_id, card, answer)
     except (HistoryError, OSError) as error:
@@ -235,9 +299,15 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "not your call"}, status=403)
     body = await _body(request)
     ref = InteractionRef(source=SOURCE, idempotency_key=call_of(call_id))
+    disposition = body.get("disposition") or None
+    if disposition is not None and not isinstance(disposition, str):
+        return web.json_response({"error": "disposition is a code"}, status=422)
+    refusal = pages.acd.setup.desk.disposition_refusal(await _queue_of(pages, call_id), disposition)
+    if refusal is not None:
+        return web.json_response({"error": refusal}, status=422)
     try:
         change = InteractionUpdate(
-            disposition=body.get("disposition") or None,
+            disposition=disposition,
             status=Status(body.get("status") or "resolved"),
         )
         note_text = str(body.get("note") or "").strip()

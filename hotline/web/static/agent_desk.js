@@ -4,7 +4,10 @@
 // with its thread, the customer's typing, delivery ticks on the agent's messages, a reply box
 // (Enter sends, Shift+Enter is a new line) and Close as resolved / postponed. A voicemail or
 // a follow-up (card.work) has no reply box: its recording plays in an <audio> player, and the
-// agent adds a note or books a callback. Live over /ws/agent/desk; every action is a POST
+// agent adds a note or books a callback. Canned responses (agents.yaml, filled for the
+// conversation by the server) from a picker or by typing /key in the reply box; Ctrl+Enter
+// sends too. A conversation is transferred to a queue or a colleague who takes its channel
+// (agent.js's options); it leaves this page. Live over /ws/agent/desk; every action is a POST
 // with the page's CSRF token. Text is text.
 (function () {
   const T = window.T || ((s) => s);
@@ -82,7 +85,10 @@
     accept.type = decline.type = "button";
     const buttons = el("div", null, "buttons");
     buttons.append(accept, decline, countdown);
-    li.append(about(card), buttons);
+    li.append(about(card));
+    const moved = transferredNote(card);
+    if (moved) li.append(moved);
+    li.append(buttons);
     const ends = Date.now() + (card.deadline_s || 0) * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
@@ -103,11 +109,111 @@
     offers.set(card.conversation, { li: li, timer: timer });
     $("desk-offers").append(li);
     empty();
+    if (window.hotlineAlert) {
+      const c = card.customer || {};
+      window.hotlineAlert(card.channel === "email" ? T("An e-mail for you") : T("A chat for you"), c.name || "");
+    }
+  }
+  function transferredNote(card) {
+    if (!card.transferred_by) return null;
+    return el("p", T("Transferred to you by {agent}", { agent: card.transferred_by }), "transferred");
   }
   function drop(id) {
     const o = offers.get(id);
     if (o) { clearInterval(o.timer); o.li.remove(); offers.delete(id); }
+    if (!offers.size && window.hotlineAlertDone) window.hotlineAlertDone();
     empty();
+  }
+
+  // canned responses: a picker, and /key typed at the start of the reply box -----------------
+  function cannedTools(card, text) {
+    const list = card.canned || [];
+    const picker = el("select", null, "canned-picker");
+    picker.setAttribute("aria-label", T("Canned response"));
+    picker.append(Object.assign(el("option", T("Canned response…")), { value: "" }));
+    for (const c of list) picker.append(Object.assign(el("option", "/" + c.key + " · " + c.text.slice(0, 40)), { value: c.key }));
+    picker.hidden = !list.length;
+    const suggest = el("ul", null, "canned-suggest");
+    suggest.hidden = true;
+    suggest.setAttribute("role", "listbox");
+    let shown = [], at = 0;
+    const insert = (c) => {
+      const slash = text.value.match(/(^|\s)\/[\w-]*$/);
+      text.value = slash ? text.value.slice(0, text.value.length - slash[0].length) + slash[1] + c.text : (text.value ? text.value + " " : "") + c.text;
+      suggest.hidden = true;
+      text.focus();
+      text.dispatchEvent(new Event("input"));
+    };
+    picker.addEventListener("change", () => {
+      const c = list.find((x) => x.key === picker.value);
+      if (c) insert(c);
+      picker.value = "";
+    });
+    const render = () => {
+      suggest.replaceChildren(...shown.map((c, i) => {
+        const li = el("li", null, i === at ? "chosen" : "");
+        li.setAttribute("role", "option");
+        li.append(el("b", "/" + c.key), " ", el("span", c.text));
+        li.addEventListener("mousedown", (ev) => { ev.preventDefault(); insert(c); });
+        return li;
+      }));
+      suggest.hidden = !shown.length;
+    };
+    text.addEventListener("input", () => {
+      const m = text.value.match(/(?:^|\s)\/([\w-]*)$/);
+      shown = m ? list.filter((c) => c.key.startsWith(m[1].toLowerCase())) : [];
+      at = 0;
+      render();
+    });
+    text.addEventListener("keydown", (ev) => {
+      if (suggest.hidden) return;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        at = (at + (ev.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length;
+        render();
+      } else if ((ev.key === "Enter" && !ev.ctrlKey) || ev.key === "Tab") {
+        ev.preventDefault();
+        ev.stopImmediatePropagation();
+        insert(shown[at]);
+      } else if (ev.key === "Escape") { suggest.hidden = true; }
+    });
+    return { picker, suggest };
+  }
+
+  // transfer: to a queue or to a colleague logged in who takes this channel -------------------
+  function transferTools(card) {
+    const box = el("span", null, "transfer");
+    const target = el("select");
+    target.setAttribute("aria-label", T("Transfer to"));
+    const go = el("button", T("Transfer"));
+    go.type = "button";
+    const fill = () => {
+      const o = window.hotlineOptions ? window.hotlineOptions() : { queues: [], colleagues: [] };
+      const group = (name, items) => {
+        const g = el("optgroup"); g.label = name;
+        for (const [value, text] of items) g.append(Object.assign(el("option", text), { value: value }));
+        return g;
+      };
+      const chosen = target.value;
+      target.replaceChildren(
+        Object.assign(el("option", T("Transfer to…")), { value: "" }),
+        group(T("Colleagues"), (o.colleagues || []).filter((a) => (a.channels || []).includes(card.channel)).map((a) => ["agent:" + a.agent_id, a.name])),
+        group(T("Queues"), (o.queues || []).filter((q) => q !== card.queue).map((q) => ["queue:" + q, label(q)])));
+      if (chosen) target.value = chosen;
+    };
+    fill();
+    target.addEventListener("focus", () => { if (window.hotlineReloadOptions) window.hotlineReloadOptions().then(fill); });
+    document.addEventListener("hotline:options", fill);
+    go.addEventListener("click", async () => {
+      if (!target.value) { target.focus(); return; }
+      const [kind, name] = target.value.split(/:(.*)/s);
+      go.disabled = true;
+      const done = await post(api(card.conversation, "transfer"), kind === "agent" ? { agent: name } : { queue: name });
+      go.disabled = false;
+      if (done) remove(card.conversation);
+    });
+    box.append(target, go);
+    return box;
   }
 
   // conversations ----------------------------------------------------------------------------
@@ -220,13 +326,25 @@
     text.setAttribute("aria-label", T("Reply"));
     const sendButton = el("button", T("Send"));
     sendButton.type = "submit";
-    reply.append(text, sendButton);
+    sendButton.title = T("Enter or Ctrl+Enter");
+    const canned = cannedTools(card, text);
+    reply.append(canned.suggest, text, sendButton);
     const resolved = el("button", T("Close as resolved"), "close-resolved");
     const postponed = el("button", T("Close as postponed"), "close-postponed");
     resolved.type = postponed.type = "button";
+    const code = el("select", null, "disposition");
+    code.setAttribute("aria-label", T("Disposition"));
+    code.append(Object.assign(el("option", T("Disposition…")), { value: "" }));
+    for (const c of card.dispositions || []) code.append(Object.assign(el("option", label(c)), { value: c }));
+    code.hidden = !(card.dispositions || []).length;
     const buttons = el("div", null, "buttons");
-    buttons.append(resolved, postponed);
-    box.append(head, thread, typing, card.work ? workTools(card) : reply, buttons);
+    buttons.append(code, resolved, postponed);
+    if (!card.work && card.phase !== "ended") buttons.append(transferTools(card));
+    const moved = transferredNote(card);
+    if (moved) head.append(moved);
+    const tools = el("div", null, "reply-tools");
+    if (!card.work) tools.append(canned.picker);
+    box.append(head, thread, typing, tools, card.work ? workTools(card) : reply, buttons);
     const chat = { box, thread, typing, byId: new Map(), card, typingTimer: null, unseen: [], typingOn: false, idle: null };
     chats.set(card.conversation, chat);
     for (const m of card.thread) add(chat, m);
@@ -242,7 +360,7 @@
       chat.idle = setTimeout(() => typingOut(false), TYPING_IDLE_MS);
     });
     text.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); reply.requestSubmit(); }
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey || !ev.shiftKey) && !ev.isComposing) { ev.preventDefault(); reply.requestSubmit(); }
     });
     reply.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -256,7 +374,7 @@
     });
     const close = async (status) => {
       resolved.disabled = postponed.disabled = true;
-      if (await post(api(card.conversation, "close"), { status: status })) remove(card.conversation);
+      if (await post(api(card.conversation, "close"), { status: status, disposition: code.value || null })) remove(card.conversation);
       else resolved.disabled = postponed.disabled = false;
     };
     resolved.addEventListener("click", () => close("resolved"));

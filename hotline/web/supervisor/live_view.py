@@ -35,6 +35,7 @@ from acd.queue import WaitingCall
 from acd.workload import TaskPhase
 from center.service import AcdService
 from center.staffing import current_priority
+from hotline.web.agent.timers import agent_timers
 from hotline.web.supervisor.telephony_link import LinkStatus
 
 __all__ = ["MAX_SHOWN_CALLS", "Seen", "live_state"]
@@ -275,6 +276,8 @@ def _agent(
         **_work(acd, view, seen, now),
         "time_in_state_s": round(view.time_in_state(now), 1),
         "pause_reason": view.pause_reason,
+        # timers (talk, hold, wrap-up, pause) and pause_over: the reason's max_s passed
+        **agent_timers(acd, view, now),
         "pending": None
         if view.pending is None
         else {"action": view.pending, "reason": view.pending_reason},
