@@ -35,7 +35,10 @@ class Service:
         return [r.event for r in self.records if isinstance(r.event, kind)]
 
     async def interactions(self) -> list[dict[str, Any]]:
-        """Every voice interaction hotline recorded, oldest first."""
+        """Every voice interaction hotline recorded, oldest first (once the start has closed
+        what an earlier run left open: it does so in the background)."""
+        if self.hotline.closing_interrupted is not None:
+            await self.hotline.closing_interrupted
         await self.hotline.interactions.flush()
         await self.hotline.acd_log.flush()
         async with self.hotline.store.connect() as connection:
