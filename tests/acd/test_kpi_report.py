@@ -126,5 +126,6 @@ def test_days_add_up_to_a_week() -> None:
         fold = DayFold(d * DAY, (d + 1) * DAY, (d + 1) * DAY, POLICY).add_all(log.records)
         week.add(total(fold.intervals()))
     kpis = week.kpis("channel", ALL, POLICY)
-    assert (kpis.offered, kpis.answered, kpis.asa) == (7, 7, pytest.approx(10.0))
+    assert (kpis.offered, kpis.answered) == (7, 7)
+    assert kpis.asa == pytest.approx(10.0)
     assert week.occupancy("a1") == pytest.approx(7 * 80 / (7 * DAY))
