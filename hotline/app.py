@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.build import build_acd
+from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
 from center.call_controller import CallController
@@ -55,6 +56,7 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.reports.figures import ReportFigures
 from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
@@ -295,6 +297,14 @@ class Hotline:
             task_callbacks=self.task_callbacks,
             call_control=self.call_control,
             recorder=self.recorder,
+            reports=(
+                reports := ReportFigures(
+                    self.store,
+                    self.history,
+                    policy=lambda: self.acd.setup.sl_policy,
+                    capacity=lambda agent_id: _agent_capacity(self.acd, agent_id),
+                )
+            ),
             access=AccessTrail(
                 AccessLog(self.store),
                 self.history_writer,
@@ -343,6 +353,7 @@ class Hotline:
         self.audit = audit
         self.web_auth = web_auth
         self.supervisor_hub = hub
+        self.reports = reports
         self.web = WebServer(
             web_app,
             host=config.web.host,
@@ -705,3 +716,10 @@ def _prepare_database_dir(config: Config) -> None:
     path = config.database.sqlite_path
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _agent_capacity(acd: AcdService, agent_id: str) -> Capacity:
+    """An agent's capacity as agents.yaml says now (the phone only if no longer listed), as
+    the live page counts it."""
+    profile = acd.distributor.agents.get(agent_id)
+    return VOICE_ONLY if profile is None else profile.capacity
