@@ -38,6 +38,8 @@ from center.task_callbacks import TaskCallbacks
 from center.voicemail_tasks import VoicemailRecorder, VoicemailTasks
 from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
+from channels.email.sender import ReplySender
+from channels.email.settings import relay_settings, sender_identity
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
 from history.access_log import AccessLog
@@ -56,6 +58,7 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.reports.daily import DailyReports
 from hotline.reports.figures import ReportFigures
 from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
@@ -354,6 +357,18 @@ class Hotline:
         self.web_auth = web_auth
         self.supervisor_hub = hub
         self.reports = reports
+        #: The daily report by e-mail (``reports.daily``), through the e-mail relay.
+        self.daily_reports: DailyReports | None = None
+        if config.reports.daily.enabled:
+            self.daily_reports = DailyReports(
+                reports,
+                ReplySender(
+                    relay_settings(config.email),
+                    sender_identity(config.email),
+                    environ=os.environ if environ is None else environ,
+                ),
+                config.reports.daily,
+            )
         self.web = WebServer(
             web_app,
             host=config.web.host,
@@ -395,6 +410,8 @@ class Hotline:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             if self.email is not None:
                 await self.email.start()
+            if self.daily_reports is not None:
+                self._spawn(self.daily_reports.run(), name="daily-report")
             await self.desk_panel.start()
             await self.chat.start()
             await self.web.start()

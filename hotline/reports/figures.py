@@ -166,6 +166,8 @@ class ReportFigures:
             hi = _local(day + timedelta(days=1), tz)
             if lo > now:
                 break
+            if request.grain != "interval":  # a quiet day is a row of zeros, not no row
+                periods.setdefault(period_start(lo, request.grain), Figures())
             fold = await self.fold_day(lo, hi, min(hi, now), policy)
             report.events += fold.events
             for interval, figures in fold.intervals().items():
