@@ -16,12 +16,11 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.kpi import SlPolicy
-from channels.email.sender import RelaySettings, ReplySender
+from channels.email.sender import RelaySettings, ReplySender, SentReply
 from history.repository import HistoryRepository
 from history.store import create_engine, migrate
 from hotline.cli import main
@@ -46,22 +45,22 @@ async def logged_day(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-class Arrivals(Sink):
-    """The relay, which says when a message arrived."""
+class Told(ReplySender):
+    """The relay sender, which says when a message was sent."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrived = asyncio.Event()
+    def __init__(self, settings: RelaySettings) -> None:
+        super().__init__(settings, IDENTITY)
+        self.done = asyncio.Event()
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        answer = await super().handle_DATA(server, session, envelope)
-        self.arrived.set()
-        return answer
+    async def send_message(self, message: EmailMessage) -> SentReply:
+        sent = await super().send_message(message)
+        self.done.set()
+        return sent
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[tuple[Arrivals, int]]:
-    sink = Arrivals()
+async def relay() -> AsyncIterator[tuple[Sink, int]]:
+    sink = Sink()
     server = await start_sink(sink)
     yield sink, server.sockets[0].getsockname()[1]
     server.close()
@@ -81,7 +80,7 @@ def parts(raw: bytes) -> tuple[EmailMessage, str, str, list[list[str]]]:
 
 
 async def test_the_previous_days_report_reaches_the_relay_at_its_time(
-    logged_day: AsyncEngine, relay: tuple[Arrivals, int]
+    logged_day: AsyncEngine, relay: tuple[Sink, int]
 ) -> None:
     sink, port = relay
     settings = DailyReportSettings(
@@ -93,13 +92,13 @@ async def test_the_previous_days_report_reaches_the_relay_at_its_time(
     figures = ReportFigures(
         logged_day, HistoryRepository(logged_day), policy=SlPolicy, now=lambda: clock
     )
-    sender = ReplySender(RelaySettings("127.0.0.1", port, security="none", timeout_s=5), IDENTITY)
+    sender = Told(RelaySettings("127.0.0.1", port, security="none", timeout_s=5))
     daily = DailyReports(figures, sender, settings, now=lambda: clock)
     assert next_run(clock, settings) == morning + timedelta(hours=7)
     task = asyncio.create_task(daily.run())
     try:
         async with asyncio.timeout(10):
-            await sink.arrived.wait()
+            await sender.done.wait()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
