@@ -106,6 +106,8 @@ class Quality:
 class Report:
     request: ReportRequest
     tz: tzinfo
+    #: When the figures were taken (today's run up to then).
+    as_of: datetime
     #: (period start, local) in order, and each row of the table.
     periods: list[datetime] = field(default_factory=list)
     rows: list[tuple[Row, Quality]] = field(default_factory=list)
@@ -153,14 +155,20 @@ class ReportFigures:
         self._batch = batch
         self.unreadable = 0
 
-    async def report(self, request: ReportRequest, tz: tzinfo | None = None) -> Report:
+    async def report(
+        self, request: ReportRequest, tz: tzinfo | None = None, *, as_of: datetime | None = None
+    ) -> Report:
+        """``as_of``: the figures as they were then (not after now): today's figures move
+        with the clock, and a CSV asked for after the page must hold the page's figures."""
         started = time.perf_counter()
         now = self._now()
+        if as_of is not None and as_of < now:
+            now = as_of
         tz = tz or now.tzinfo
         assert tz is not None
         policy = self._policy()
         periods: dict[datetime, Figures] = {}
-        report = Report(request, tz)
+        report = Report(request, tz, now)
         for day in request.days():
             lo = _local(day, tz)
             hi = _local(day + timedelta(days=1), tz)

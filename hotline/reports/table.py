@@ -110,6 +110,7 @@ def payload(report: Report) -> dict[str, Any]:
         "grain": request.grain,
         "by": request.by,
         "timezone": str(report.tz),
+        "as_of": report.as_of.isoformat(),
         "columns": [{"key": key, "title": title, "kind": kind} for key, title, kind in COLUMNS],
         "rows": table(report),
         "events": report.events,

@@ -3,8 +3,9 @@
 
 The query names the range and its shape: ``from`` and ``to`` (local dates, inclusive),
 ``grain`` (interval, day, week, month) and ``by`` (queue, agent, channel, intent). The page
-and the CSV are made from one ``hotline.reports.table`` of one report, so the file holds
-exactly the cells the page shows.
+and the CSV are made by one ``hotline.reports.table``; the page asks for its CSV ``as_of``
+the time its figures were taken (today's move with the clock), so the file holds exactly
+the cells the page shows.
 """
 
 from __future__ import annotations
@@ -56,6 +57,20 @@ def _request(request: web.Request) -> ReportRequest:
         raise web.HTTPUnprocessableEntity(text=str(error)) from error
 
 
+def _as_of(request: web.Request) -> datetime | None:
+    """``as_of``: the time the page's figures were taken (its CSV holds the same)."""
+    text = request.query.get("as_of")
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise web.HTTPUnprocessableEntity(text=f"as_of: {error}") from error
+    if at.tzinfo is None:
+        raise web.HTTPUnprocessableEntity(text="as_of: a time with its UTC offset")
+    return at
+
+
 def _grain(name: str) -> Grain:
     for grain in GRAINS:
         if grain == name:
@@ -65,14 +80,14 @@ def _grain(name: str) -> Grain:
 
 @requires(*REPORTERS)
 async def report_data(request: web.Request) -> web.StreamResponse:
-    report = await request.app[FIGURES].report(_request(request))
+    report = await request.app[FIGURES].report(_request(request), as_of=_as_of(request))
     return web.json_response(payload(report), headers={"Cache-Control": "no-store"})
 
 
 @requires(*REPORTERS)
 async def report_csv(request: web.Request) -> web.StreamResponse:
     asked = _request(request)
-    report = await request.app[FIGURES].report(asked)
+    report = await request.app[FIGURES].report(asked, as_of=_as_of(request))
     name = f"hotline-{asked.by}-{asked.grain}-{asked.first}-{asked.last}.csv"
     return web.Response(
         text=csv_text(report),

@@ -97,7 +97,6 @@
 
   async function show() {
     const q = query();
-    csv.href = "/reports/export.csv?" + q;
     status.textContent = T("loading…");
     const response = await fetch("/reports/data?" + q, { headers: { Accept: "application/json" } });
     if (!response.ok) {
@@ -105,6 +104,8 @@
       return;
     }
     shown = await response.json();
+    // the CSV of exactly these figures: today's, as they were when the page got them
+    csv.href = "/reports/export.csv?" + q + "&" + new URLSearchParams({ as_of: shown.as_of }).toString();
     renderTable(shown);
     renderChart(shown);
     status.textContent = T("{n} rows, {events} events read in {s} s", { n: shown.rows.length, events: shown.events, s: shown.wall_s });
