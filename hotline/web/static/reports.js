@@ -56,12 +56,12 @@
     const kind = (data.columns.find((c) => c.key === key) || {}).kind;
     const labels = [...new Set(data.rows.map((r) => r.label))];
     const groups = [...new Set(data.rows.map((r) => r.group))].slice(0, COLOURS.length);
-    const W = Math.max(320, Math.min(1100, 60 + labels.length * 40)), H = 220, L = 44, B = 40, T0 = 10;
+    const W = Math.max(600, Math.min(1180, 80 + labels.length * 80)), H = 220, L = 44, B = 40, T0 = 10;
     let max = 0;
     for (const r of data.rows) { const v = r.values[key]; if (v !== null && v > max) max = v; }
     if (kind === "ratio") max = Math.max(max, 1);
     if (max <= 0) max = 1;
-    const x = (i) => L + (labels.length === 1 ? (W - L) / 2 : (i * (W - L - 10)) / (labels.length - 1));
+    const x = (i) => L + (labels.length === 1 ? (W - L) / 2 : (i * (W - L - 40)) / (labels.length - 1));
     const y = (v) => H - B - (v / max) * (H - B - T0);
     const fmt = (v) => (kind === "ratio" ? Math.round(v * 100) + "%" : String(Math.round(v)));
     const s = svg("svg", { class: "chart report", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": T("chart"), direction: "ltr" });
@@ -70,7 +70,7 @@
       const t = svg("text", { x: L - 4, y: y(max * f) + 3, "text-anchor": "end", class: "tick" });
       t.textContent = fmt(max * f); s.append(t);
     }
-    const every = Math.max(1, Math.ceil(labels.length / 12));
+    const every = Math.max(1, Math.ceil((labels.length * 80) / (W - L)));
     labels.forEach((label, i) => {
       if (i % every) return;
       const t = svg("text", { x: x(i), y: H - B + 14, "text-anchor": "middle", class: "tick" });
@@ -89,7 +89,10 @@
       });
       if (points.length > 1) s.insertBefore(svg("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 1.5 }), s.children[1]);
       const item = el("span", null, { class: "series" });
-      item.append(el("span", "■ ", { style: `color:${colour}` }), g === "all" ? T("all") : LTR(g));
+      // a swatch drawn in SVG: the page's CSP allows no inline style
+      const swatch = svg("svg", { width: 12, height: 12, class: "swatch" });
+      swatch.append(svg("rect", { width: 12, height: 12, fill: colour }));
+      item.append(swatch, " ", g === "all" ? T("all") : LTR(g));
       legend.append(item, " ");
     });
     chart.replaceChildren(s, legend);
