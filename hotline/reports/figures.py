@@ -5,13 +5,17 @@ periods (15-minute interval, day, ISO week, month), and FCR and CSAT from the hi
 
 Only one day's events are in memory at once: each day is read in batches
 (``history.event_log.events_since`` with its day's bounds), folded, and reduced to the
-cells of its periods. Days are local days of the report's time zone, as the live page's
-*today* is; a day's figures are those the live page showed at its end (today's: now).
+cells of its periods. A closed day's cells are kept in memory (``CACHE_DAYS``, least
+recently used first out; per SL policy), so a month's report reads only the days it has
+not folded before; nothing is stored (a restart folds them again). Days are local days of
+the report's time zone, as the live page's *today* is; a day's figures are those the live
+page showed at its end (today's: now).
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -49,6 +53,9 @@ INTERVAL_S = 900.0
 #: The longest range one report covers, and at 15-minute intervals.
 MAX_DAYS = 400
 MAX_INTERVAL_DAYS = 7
+#: Closed days kept folded in memory (a few hundred kB each), and when a day is closed.
+CACHE_DAYS = 62
+CLOSED_AFTER = timedelta(hours=6)
 #: The FCR window the live page uses: resolved and not followed by a contact within it.
 FCR_WINDOW_DAYS = 7.0
 
@@ -112,6 +119,8 @@ class Report:
     periods: list[datetime] = field(default_factory=list)
     rows: list[tuple[Row, Quality]] = field(default_factory=list)
     events: int = 0
+    #: Days whose figures came from the cache of closed days (their events not read again).
+    cached_days: int = 0
     wall_s: float = 0.0
 
 
@@ -146,6 +155,7 @@ class ReportFigures:
         capacity: CapacityOf | None = None,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         batch: int = 5000,
+        cache_days: int = CACHE_DAYS,
     ) -> None:
         self._engine = engine
         self._quality = quality
@@ -154,6 +164,11 @@ class ReportFigures:
         self._now = now
         self._batch = batch
         self.unreadable = 0
+        #: Closed days' figures per interval (and events read), most recently used last.
+        self._closed: OrderedDict[tuple[float, str], tuple[dict[float, Figures], int]] = (
+            OrderedDict()
+        )
+        self._cache_days = cache_days
 
     async def report(
         self, request: ReportRequest, tz: tzinfo | None = None, *, as_of: datetime | None = None
@@ -176,9 +191,9 @@ class ReportFigures:
                 break
             if request.grain != "interval":  # a quiet day is a row of zeros, not no row
                 periods.setdefault(period_start(lo, request.grain), Figures())
-            fold = await self.fold_day(lo, hi, min(hi, now), policy)
-            report.events += fold.events
-            for interval, figures in fold.intervals().items():
+            intervals, events = await self._day(lo, hi, now, policy, report)
+            report.events += events
+            for interval, figures in intervals.items():
                 local = datetime.fromtimestamp(interval, tz)
                 periods.setdefault(period_start(local, request.grain), Figures()).add(figures)
         for start in sorted(periods):
@@ -195,6 +210,26 @@ class ReportFigures:
                 report.rows.append((row, quality.get(key, Quality())))
         report.wall_s = time.perf_counter() - started
         return report
+
+    async def _day(
+        self, lo: datetime, hi: datetime, now: datetime, policy: SlPolicy, report: Report
+    ) -> tuple[dict[float, Figures], int]:
+        """A day's figures per interval: a closed day's from the cache when it was folded
+        before with the same policy (a day is closed ``CLOSED_AFTER`` past its end: events
+        a stopped writer spooled are in the log by then), else folded from the log."""
+        key = (lo.timestamp(), repr(policy))
+        closed = hi + CLOSED_AFTER <= now
+        if closed and (found := self._closed.get(key)) is not None:
+            self._closed.move_to_end(key)
+            report.cached_days += 1
+            return found
+        fold = await self.fold_day(lo, hi, min(hi, now), policy)
+        day = fold.intervals(), fold.events
+        if closed and self._cache_days > 0:
+            self._closed[key] = day
+            while len(self._closed) > self._cache_days:
+                self._closed.popitem(last=False)
+        return day
 
     async def fold_day(
         self, lo: datetime, hi: datetime, end: datetime, policy: SlPolicy

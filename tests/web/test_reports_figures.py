@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from acd.kpi import SlPolicy
 from history.repository import HistoryRepository
 from history.store import create_engine, migrate
 from hotline.reports.figures import Report, ReportFigures, ReportRequest
@@ -128,3 +129,30 @@ async def test_a_days_report_is_the_live_pages_day_and_the_metrics(tmp_path: Pat
     assert table[0] == [title for _, title, _ in COLUMNS]
     assert table[1:] == [r["cells"] for r in payload(by_channel)["rows"]]
     assert table[1][:3] == [date.isoformat(day), "all", "64"]
+
+
+async def test_a_closed_day_is_folded_once_and_then_read_from_the_cache(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hotline.db")
+    await migrate(engine)
+    await first_run(engine, tmp_path)
+    later = NINE_O_FIVE + timedelta(days=2)
+    figures = ReportFigures(engine, HistoryRepository(engine), policy=SlPolicy, now=lambda: later)
+    day = NINE_O_FIVE.date()
+    try:
+        first = await figures.report(ReportRequest(day, day, "day", "channel"))
+        again = await figures.report(ReportRequest(day, day, "interval", "channel"))
+        other = ReportFigures(
+            engine,
+            HistoryRepository(engine),
+            policy=lambda: SlPolicy(target_s=5),
+            now=lambda: later,
+        )
+        stricter = await other.report(ReportRequest(day, day, "day", "channel"))
+    finally:
+        await engine.dispose()
+    assert (first.cached_days, first.events) == (0, again.events)
+    assert again.cached_days == 1
+    assert rows(first)["all"]["offered"] == 45
+    assert sum(r["values"]["offered"] for r in payload(again)["rows"] if r["total"]) == 45
+    assert stricter.cached_days == 0  # another policy: folded anew
+    assert rows(stricter)["all"]["service_level"] < rows(first)["all"]["service_level"]
