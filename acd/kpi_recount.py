@@ -170,10 +170,23 @@ class KpiAccumulator:
         """
         if self.interval_s is None:
             raise ValueError("KpiAccumulator was made without interval_s")
+        end = self.last if end is None else end
+        outcomes = [c for c in self.calls.values() if lo <= c.entry < hi]
+        rows = self.agent_times(lo, hi, end)
+        until = min(hi, max(end, lo))
+        waiting = _waiting(self.calls.values(), [(until, until == hi)])[0]
+        return self._report(outcomes, rows, lo, until, _Backlog(waiting, until))
+
+    def agent_times(
+        self, lo: float, hi: float, end: float | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Each agent's time in [lo, hi) (on interval edges; ``interval_s`` must be set) by
+        the keys ``acd.kpi_work`` counts it under, their open stretch up to ``end``."""
+        if self.interval_s is None:
+            raise ValueError("KpiAccumulator was made without interval_s")
         size = self.interval_s
         end = self.last if end is None else end
         first, stop = math.floor(lo / size), math.ceil(hi / size) if math.isfinite(hi) else None
-        outcomes = [c for c in self.calls.values() if lo <= c.entry < hi]
         rows: dict[str, dict[str, float]] = {}
         for agent_id, agent in self._agents.items():
             row: dict[str, float] = {}
@@ -183,9 +196,7 @@ class KpiAccumulator:
                         row[state] = row.get(state, 0.0) + value
             _add_open(row, agent.work, max(agent.work.since, lo), min(end, hi))
             rows[agent_id] = row
-        until = min(hi, max(end, lo))
-        waiting = _waiting(self.calls.values(), [(until, until == hi)])[0]
-        return self._report(outcomes, rows, lo, until, _Backlog(waiting, until))
+        return rows
 
     def forget_before(self, at: float) -> None:
         """Drop calls that entered before ``at`` and are over, and interval cells that end

@@ -32,13 +32,16 @@ async def events_since(
     kinds: Collection[str] | None = None,
     batch: int = BATCH,
     after_seq: int = 0,
+    until: datetime | None = None,
 ) -> AsyncIterator[list[Event]]:
-    """Batches of the events at or after ``since`` (and after ``after_seq``), in ``seq``
-    order; ``kinds``: only those kinds. Database errors propagate to the reader."""
+    """Batches of the events at or after ``since`` (and after ``after_seq``; before
+    ``until`` if given: a closed day), in ``seq`` order; ``kinds``: only those kinds.
+    Database errors propagate to the reader."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     size = max(1, batch)
+    span = [EventRow.at >= since] + ([] if until is None else [EventRow.at < until])
     async with sessions() as session:
-        first = await session.scalar(select(func.min(EventRow.seq)).where(EventRow.at >= since))
+        first = await session.scalar(select(func.min(EventRow.seq)).where(*span))
     if first is None:
         return
     cursor = max(after_seq, first - 1)
@@ -52,7 +55,7 @@ async def events_since(
         EventRow.key,
     )
     while True:
-        query = select(*columns).where(EventRow.seq > cursor, EventRow.at >= since)
+        query = select(*columns).where(EventRow.seq > cursor, *span)
         if kinds:
             query = query.where(EventRow.kind.in_(list(kinds)))
         query = query.order_by(EventRow.seq).limit(size)

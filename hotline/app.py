@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.build import build_acd
+from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
 from center.call_controller import CallController
@@ -37,6 +38,8 @@ from center.task_callbacks import TaskCallbacks
 from center.voicemail_tasks import VoicemailRecorder, VoicemailTasks
 from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
+from channels.email.sender import ReplySender
+from channels.email.settings import relay_settings, sender_identity
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
 from history.access_log import AccessLog
@@ -55,6 +58,8 @@ from hotline.ami_events import CONSUMED_EVENTS
 from hotline.config import Config, ConfigError, load_config
 from hotline.config_edit import ConfigEditor, ReloadOutcome
 from hotline.logs import set_level
+from hotline.reports.daily import DailyReports
+from hotline.reports.figures import ReportFigures
 from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
@@ -301,6 +306,14 @@ class Hotline:
             task_callbacks=self.task_callbacks,
             call_control=self.call_control,
             recorder=self.recorder,
+            reports=(
+                reports := ReportFigures(
+                    self.store,
+                    self.history,
+                    policy=lambda: self.acd.setup.sl_policy,
+                    capacity=lambda agent_id: _agent_capacity(self.acd, agent_id),
+                )
+            ),
             access=AccessTrail(
                 AccessLog(self.store),
                 self.history_writer,
@@ -350,6 +363,19 @@ class Hotline:
         self.audit = audit
         self.web_auth = web_auth
         self.supervisor_hub = hub
+        self.reports = reports
+        #: The daily report by e-mail (``reports.daily``), through the e-mail relay.
+        self.daily_reports: DailyReports | None = None
+        if config.reports.daily.enabled:
+            self.daily_reports = DailyReports(
+                reports,
+                ReplySender(
+                    relay_settings(config.email),
+                    sender_identity(config.email),
+                    environ=os.environ if environ is None else environ,
+                ),
+                config.reports.daily,
+            )
         self.web = WebServer(
             web_app,
             host=config.web.host,
@@ -391,6 +417,8 @@ class Hotline:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             if self.email is not None:
                 await self.email.start()
+            if self.daily_reports is not None:
+                self._spawn(self.daily_reports.run(), name="daily-report")
             await self.desk_panel.start()
             await self.chat.start()
             await self.web.start()
@@ -712,3 +740,10 @@ def _prepare_database_dir(config: Config) -> None:
     path = config.database.sqlite_path
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _agent_capacity(acd: AcdService, agent_id: str) -> Capacity:
+    """An agent's capacity as agents.yaml says now (the phone only if no longer listed), as
+    the live page counts it."""
+    profile = acd.distributor.agents.get(agent_id)
+    return VOICE_ONLY if profile is None else profile.capacity

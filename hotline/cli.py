@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hotline.bots_cli",
     "hotline.users_cli",
     "hotline.webhooks_cli",
+    "hotline.reports_cli",
 )
 
 

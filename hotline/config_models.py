@@ -34,6 +34,7 @@ from center.settings import WaitingConfig
 from channels.email.settings import EmailSettings
 from channels.webhooks.settings import Webhooks
 from history.inputs import MAX_TEXT_CHARS
+from hotline.reports.settings import ReportsSettings
 from ivr.flow.models import IvrSettings as IvrSettings  # ivr.yaml: modelled by the flow
 from ivr.intent.config import IntentsConfig
 from ivr.speech.settings import SpeechSettings
@@ -388,6 +389,8 @@ class ServiceSettings(_Settings):
     privacy: PrivacySettings = PrivacySettings()
     #: Call recording with consent (``center.recording_policy``).
     recording: RecordingSettings = RecordingSettings()
+    #: The daily report by e-mail (``hotline.reports``).
+    reports: ReportsSettings = ReportsSettings()
 
     @model_validator(mode="after")
     def _chat_within_the_store_caps(self) -> ServiceSettings:
@@ -395,6 +398,17 @@ class ServiceSettings(_Settings):
             raise ValueError(
                 "chat.max_message_chars must not exceed messages.max_body_chars"
                 f" ({self.messages.max_body_chars})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _daily_report_has_a_relay(self) -> ServiceSettings:
+        if self.reports.daily.enabled and (
+            self.email.relay.host is None or self.email.from_address is None
+        ):
+            raise ValueError(
+                "reports.daily is enabled: it is sent through email.relay.host, "
+                "from email.from_address (set both)"
             )
         return self
 

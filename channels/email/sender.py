@@ -240,6 +240,25 @@ class ReplySender:
         elif normalize_message_id(message_id) != message_id:
             raise ReplyRefused(f"{message_id!r} is not a canonical <local@domain> Message-ID")
         message = compose_reply(reply, self.identity, message_id=message_id, date=self._clock())
+        return await self._deliver(message, message_id)
+
+    async def send_message(self, message: EmailMessage) -> SentReply:
+        """A message composed elsewhere (a report: its To, Subject and parts), sent From the
+        configured identity with a new Message-ID and Date, with the same retries as a
+        reply; ``ReplyRefused`` when it names no valid recipient, ``SendFailed`` as
+        ``send``."""
+        _checked_addresses(tuple(a.strip() for a in str(message.get(h.TO, "")).split(",") if a))
+        if not message.get(h.TO):
+            raise ReplyRefused("a message needs a recipient")
+        message_id = self.new_message_id()
+        for name in (h.FROM, h.MESSAGE_ID, h.DATE):
+            del message[name]
+        message[h.FROM] = formataddr((self.identity.name, self.identity.address))
+        message[h.DATE] = format_datetime(self._clock().astimezone(UTC))
+        message[h.MESSAGE_ID] = message_id
+        return await self._deliver(message, message_id)
+
+    async def _deliver(self, message: EmailMessage, message_id: str) -> SentReply:
         relay = self.relay
         failure = SendFailed("not tried", permanent=False, attempts=0, message_id=message_id)
         for attempt in range(1, relay.attempts + 1):

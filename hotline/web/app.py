@@ -25,6 +25,7 @@ from history.conversations import ConversationIntake, Conversations
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.config_edit import ConfigEditor
+from hotline.reports.figures import ReportFigures
 from hotline.web import metrics
 from hotline.web import recordings as recording_routes
 from hotline.web.access import ACCESS, AccessTrail
@@ -42,6 +43,7 @@ from hotline.web.chat import pages as chat_pages
 from hotline.web.chat.hub import ChatHub
 from hotline.web.health import Health, ReadinessCheck
 from hotline.web.i18n import switch as language_switch
+from hotline.web.reports import pages as report_pages
 from hotline.web.supervisor import pages as supervisor_pages
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.tokens import TokenStore
@@ -69,6 +71,7 @@ def create_web_app(
     access: AccessTrail | None = None,
     task_callbacks: TaskCallbacks | None = None,
     recorder: CallRecorder | None = None,
+    reports: ReportFigures | None = None,
 ) -> web.Application:
     """``repository`` mounts the history API under ``/api/v1/``; ``writer`` (the voice
     side's spooling writer) lets it accept interaction appends while the store is down.
@@ -82,7 +85,8 @@ def create_web_app(
     ``access`` records who reads which customer's data (by default, with ``repository``:
     through ``writer``, never purged). Voicemails and follow-ups are on the desk too:
     ``task_callbacks`` books callbacks from them. ``recorder``: agents pause and resume their
-    call's recording; supervisors and admins list and play recordings."""
+    call's recording; supervisors and admins list and play recordings. ``reports``: the
+    supervisors' historical reports (``/reports``)."""
     app = web.Application()
     if access is None and repository is not None:
         clock = repository.context.clock
@@ -131,6 +135,8 @@ def create_web_app(
                     routes.add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
             metrics.add_routes(app, hub, tokens)
+        if reports is not None:
+            report_pages.add_routes(app, reports)
     return app
 
 

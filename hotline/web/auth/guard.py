@@ -45,9 +45,12 @@ AUTH = web.AppKey("hotline_web_auth", WebAuth)
 
 
 _NAV = {
-    Role.SUPERVISOR: Safe('<a href="/supervisor">[[Queues]]</a>'),
+    Role.SUPERVISOR: Safe(
+        '<a href="/supervisor">[[Queues]]</a> <a href="/reports">[[Reports]]</a>'
+    ),
     Role.ADMIN: Safe(
-        '<a href="/supervisor">[[Queues]]</a> <a href="/admin/users">[[Users]]</a>'
+        '<a href="/supervisor">[[Queues]]</a> <a href="/reports">[[Reports]]</a>'
+        ' <a href="/admin/users">[[Users]]</a>'
         ' <a href="/admin/agents">[[Agents]]</a> <a href="/admin/queues">[[Queue rules]]</a>'
         ' <a href="/admin/flow">[[IVR flow]]</a> <a href="/admin/hours">[[Business hours]]</a>'
         ' <a href="/admin/prompts">[[Prompts]]</a> <a href="/admin/catalog">[[Catalog]]</a>'

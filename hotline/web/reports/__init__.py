@@ -1,0 +1,1 @@
+"""The supervisor's historical reports: ``/reports`` and its data and CSV."""
