@@ -15,11 +15,12 @@ import dataclasses
 import re
 import typing
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from acd.events import AcdEvent, CallQueued, EventRecord
 
-__all__ = ["EVENT_TYPES", "kind_of", "logged_record", "run_of"]
+__all__ = ["EVENT_TYPES", "LoggedRow", "kind_of", "logged_record", "record_of", "run_of"]
 
 
 def kind_of(event_type: type[object]) -> str:
@@ -42,6 +43,37 @@ _FIELDS: Mapping[type[AcdEvent], tuple[tuple[str, bool], ...]] = {
 def run_of(key: str) -> str:
     """The run that logged the event with ``key`` (``<run>-<seq>``)."""
     return key.rpartition("-")[0]
+
+
+class LoggedRow(Protocol):
+    """A row of the persistent event log as ``history.event_log`` reads it."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def call_id(self) -> str | None: ...
+    @property
+    def agent_id(self) -> str | None: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+def record_of(row: LoggedRow) -> EventRecord | None:
+    """The event record of one row of the event log; None when this version cannot read
+    it (no run sequence number, an unknown kind, a field missing)."""
+    seq = row.payload.get("seq")
+    if not isinstance(seq, int):
+        return None
+    return logged_record(
+        seq=seq,
+        at=row.at.timestamp(),
+        kind=row.kind,
+        call_id=row.call_id,
+        agent_id=row.agent_id,
+        payload=row.payload,
+    )
 
 
 def logged_record(

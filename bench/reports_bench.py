@@ -41,7 +41,7 @@ from acd.channel_day import CAPACITY, mixed_day
 from acd.events import CallQueued, EventRecord
 from acd.kpi import SlPolicy
 from acd.kpi_recount import KpiAccumulator
-from acd.logged_events import logged_record
+from acd.logged_events import record_of
 from center.persistence import to_new_event
 from history.event_log import events_since
 from history.models import EventRow
@@ -174,14 +174,7 @@ async def main() -> None:
                 records = []
                 async for rows in events_since(engine, since):
                     for row in rows:
-                        record = logged_record(
-                            seq=row.payload["seq"],
-                            at=row.at.timestamp(),
-                            kind=row.kind,
-                            call_id=row.call_id,
-                            agent_id=row.agent_id,
-                            payload=row.payload,
-                        )
+                        record = record_of(row)
                         if record is not None:
                             records.append(record)
                 acc = KpiAccumulator(interval_s=900).add_all(records)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history.inputs import Channel
 from history.models import InteractionRow
+from history.records import FcrRate
 
-__all__ = ["CsatSummary", "csat_summary"]
+__all__ = ["FCR_WINDOW_DAYS", "CsatSummary", "QualityStore", "csat_summary"]
+
+#: The FCR window the pages and reports use: a resolved contact not followed by another of
+#: the same customer within it counts as resolved at first contact.
+FCR_WINDOW_DAYS = 7.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,3 +50,21 @@ async def csat_summary(
         responses=int(responses or 0),
         average=None if not responses else float(average),
     )
+
+
+class QualityStore(Protocol):
+    """The FCR and CSAT queries of ``history.repository.HistoryRepository`` (what the
+    supervisor's live quality boxes and the reports read)."""
+
+    async def fcr_by_channel(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        window_days: float = FCR_WINDOW_DAYS,
+        now: datetime | None = None,
+    ) -> dict[str, FcrRate]: ...
+
+    async def csat(
+        self, since: datetime, until: datetime, *, channel: Channel | None = None
+    ) -> CsatSummary: ...

@@ -19,28 +19,26 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal, Protocol
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.kpi import SlPolicy
 from acd.kpi_recount import CapacityOf
 from acd.kpi_report import ALL, DayFold, Figures, Row, figures_row
-from acd.logged_events import logged_record, run_of
+from acd.logged_events import record_of, run_of
 from history.event_log import events_since
 from history.inputs import Channel
 from history.records import FcrRate
-from history.satisfaction import CsatSummary
+from history.satisfaction import FCR_WINDOW_DAYS, QualityStore
 from hotline.web.supervisor.kpi_log import KPI_KINDS
 
 __all__ = [
-    "FCR_WINDOW_DAYS",
     "GRAINS",
     "MAX_DAYS",
     "MAX_INTERVAL_DAYS",
     "Grain",
     "Quality",
-    "QualityStore",
     "Report",
     "ReportFigures",
     "ReportRequest",
@@ -56,25 +54,6 @@ MAX_INTERVAL_DAYS = 7
 #: Closed days kept folded in memory (a few hundred kB each), and when a day is closed.
 CACHE_DAYS = 62
 CLOSED_AFTER = timedelta(hours=6)
-#: The FCR window the live page uses: resolved and not followed by a contact within it.
-FCR_WINDOW_DAYS = 7.0
-
-
-class QualityStore(Protocol):
-    """``history.repository.HistoryRepository``'s FCR and CSAT queries."""
-
-    async def fcr_by_channel(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        window_days: float = 7.0,
-        now: datetime | None = None,
-    ) -> dict[str, FcrRate]: ...
-
-    async def csat(
-        self, since: datetime, until: datetime, *, channel: Channel | None = None
-    ) -> CsatSummary: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,19 +225,7 @@ class ReportFigures:
         batches = events_since(self._engine, lo, until=hi, kinds=KPI_KINDS, batch=self._batch)
         async for rows in batches:
             for row in rows:
-                seq = row.payload.get("seq")
-                record = (
-                    logged_record(
-                        seq=seq,
-                        at=row.at.timestamp(),
-                        kind=row.kind,
-                        call_id=row.call_id,
-                        agent_id=row.agent_id,
-                        payload=row.payload,
-                    )
-                    if isinstance(seq, int)
-                    else None
-                )
+                record = record_of(row)
                 if record is None:
                     self.unreadable += 1
                     continue

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.events import EventRecord
 from acd.kpi_aggregate import FOLDED_EVENTS
-from acd.logged_events import kind_of, logged_record, run_of
+from acd.logged_events import kind_of, record_of, run_of
 from history.event_log import BATCH, events_since
 
 log = logging.getLogger(__name__)
@@ -63,19 +63,7 @@ class EventLogKpis:
         async for rows in batches:
             out = []
             for row in rows:
-                seq = row.payload.get("seq")
-                record = (
-                    logged_record(
-                        seq=seq,
-                        at=row.at.timestamp(),
-                        kind=row.kind,
-                        call_id=row.call_id,
-                        agent_id=row.agent_id,
-                        payload=row.payload,
-                    )
-                    if isinstance(seq, int)
-                    else None
-                )
+                record = record_of(row)
                 if record is None:
                     self.unreadable += 1
                     if self.unreadable == 1:

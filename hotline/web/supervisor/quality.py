@@ -18,35 +18,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from history.inputs import Channel
 from history.records import FcrRate
-from history.satisfaction import CsatSummary
+from history.satisfaction import FCR_WINDOW_DAYS, CsatSummary, QualityStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ContactQuality", "QualityStore", "day_start", "fcr_figures", "last_interval"]
-
-#: The FCR window shown live: a contact not followed by another within it counts as resolved.
-FCR_WINDOW_DAYS = 7.0
-
-
-class QualityStore(Protocol):
-    """The two queries of ``history.repository.HistoryRepository`` this needs."""
-
-    async def fcr_by_channel(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        window_days: float = 7.0,
-        now: datetime | None = None,
-    ) -> dict[str, FcrRate]: ...
-
-    async def csat(
-        self, since: datetime, until: datetime, *, channel: Channel | None = None
-    ) -> CsatSummary: ...
+__all__ = ["ContactQuality", "day_start", "fcr_figures", "last_interval"]
 
 
 def day_start(now: datetime) -> datetime:
