@@ -55,6 +55,7 @@ from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
 from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, requires
 from hotline.web.auth.users import Role
+from hotline.web.pushes import push
 
 log = logging.getLogger(__name__)
 
@@ -159,18 +160,7 @@ async def desk_feed(request: web.Request) -> web.StreamResponse:
         try:
             # the page may go away while a frame is on its way: then the push just ends
             with desktop_page(routes.presence, agent_id), contextlib.suppress(ConnectionError):
-                while not ws.closed:
-                    get = asyncio.create_task(client.queue.get())
-                    dropped = asyncio.create_task(client.dropped.wait())
-                    done, pending = await asyncio.wait(
-                        {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for task in pending - {reader}:
-                        task.cancel()
-                    if get in done:
-                        await ws.send_str(get.result())
-                    if dropped in done or reader in done:
-                        break
+                await push(ws, client, reader)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

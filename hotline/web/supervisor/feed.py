@@ -12,7 +12,8 @@ from contextlib import AbstractContextManager, nullcontext
 
 from aiohttp import WSMsgType, web
 
-from hotline.web.supervisor.hub import Client, SupervisorHub
+from hotline.web.pushes import push
+from hotline.web.supervisor.hub import SupervisorHub
 
 
 async def serve_feed(
@@ -33,7 +34,7 @@ async def serve_feed(
     try:
         # the page may go away while a frame is on its way: then the push just ends
         with while_open or nullcontext(), contextlib.suppress(ConnectionError):
-            await _push(ws, client, reader)
+            await push(ws, client, reader)
     finally:
         hub.disconnect(client)
         reader.cancel()
@@ -41,22 +42,6 @@ async def serve_feed(
             await reader
         await ws.close()
     return ws
-
-
-async def _push(ws: web.WebSocketResponse, client: Client, reader: asyncio.Task[None]) -> None:
-    """The client's updates to the page until the page goes or the hub drops the client."""
-    while not ws.closed:
-        get = asyncio.create_task(client.queue.get())
-        dropped = asyncio.create_task(client.dropped.wait())
-        done, pending = await asyncio.wait(
-            {get, dropped, reader}, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending - {reader}:
-            task.cancel()
-        if get in done:
-            await ws.send_str(get.result())
-        if dropped in done or reader in done:
-            break
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
