@@ -27,8 +27,9 @@ TO_AN_AGENT = (Pause(0.8), Dtmf("1"), Pause(1.8), Dtmf("0"), Pause(1.0), Dtmf("0
 
 
 async def settled(pbx: Asterisk, service: Service) -> list[dict[str, object]]:
-    """No channel left in Asterisk, no AGI session in hotline; then the records."""
-    await pbx.until(lambda: not pbx.channels())
+    """No channel left in Asterisk, no AGI session in hotline; then the records. (A phone
+    that never answers a CANCEL keeps its leg up to SIP's transaction timeout, 32 s.)"""
+    await pbx.until(lambda: not pbx.channels(), timeout_s=35)
     assert service.hotline.agi.active_sessions == 0
     return await service.interactions()
 
