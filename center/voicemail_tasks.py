@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Protocol
 
 from center.conversations import ConversationDesk
+from center.persistence import InteractionRecorder
 from center.work_intake import Owner, WorkIntake
 from history.attachments import AttachmentData
 from history.conversations import Conversations
@@ -237,25 +238,10 @@ class VoicemailTasks:
         return [Path(d) for d in self._directories() if d]
 
 
-class CallRecords(Protocol):
-    """What ``VoicemailRecorder`` wraps: ``center.persistence.HistoryInteractions``."""
+class CallRecords(InteractionRecorder, Protocol):
+    """What ``VoicemailRecorder`` wraps: ``center.persistence.HistoryInteractions``, the
+    gateway's recorder and the IVR's report sink."""
 
-    def queued(self, call: CallAttributes, queue: str | None) -> None: ...
-    def moved(self, call_id: str, queue: str) -> None: ...
-    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None: ...
-    def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None: ...
-    def rated(self, call_id: str, csat: int) -> None: ...
-    def ended(
-        self,
-        call_id: str,
-        *,
-        outcome: Outcome,
-        wait_s: float | None = None,
-        priority: float | None = None,
-        talk_s: float | None = None,
-        recording: str | None = None,
-        talk_known: bool = True,
-    ) -> None: ...
     def ivr_ended(self, report: CallReport) -> None: ...
 
 
