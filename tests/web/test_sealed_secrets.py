@@ -5,6 +5,7 @@ from another user's row) is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import stat
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from history.models import WebUserRow
 from history.store import create_engine, flush_erased, migrate
+from hotline.app import Hotline
 from hotline.web.auth.secret_box import (
     KEYS_VARIABLE,
     SecretBox,
@@ -28,7 +30,7 @@ from hotline.web.auth.totp import new_secret, secret_bytes, totp
 from hotline.web.auth.two_factor import TwoFactorStore, Verdict
 from hotline.web.auth.users import Role, UserStore
 from hotline.workers import WorkPool
-from tests.web.support import PASSWORD
+from tests.web.support import PASSWORD, shipped_config, unused_port
 
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 NOW = 1_900_000_000.0
@@ -180,3 +182,41 @@ async def test_a_secret_written_in_clear_or_moved_from_another_row_is_refused(
             update(WebUserRow).where(WebUserRow.name == "ada").values(totp_secret=planted)
         )
     assert await later.verify("ada", code(planted, NOW + 30)) is Verdict.WRONG
+
+
+async def test_the_service_seals_a_clear_secret_at_start_with_its_key_file(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """An upgrade: the database of a version that kept secrets in clear, a service started
+    on it with no key yet: the key file is made (0600) and the secret sealed under it."""
+    secret = new_secret()
+    async with engine.begin() as db:
+        await db.execute(
+            update(WebUserRow).where(WebUserRow.name == "sam").values(totp_secret=secret)
+        )
+    key_file = tmp_path / "var" / "secret.keys"
+    config = shipped_config(
+        tmp_path,
+        agi_port=unused_port(),
+        ami_port=unused_port(),
+        overrides={
+            "database.url": f"sqlite+aiosqlite:///{tmp_path}/web.db",
+            "web.sign_in.two_factor.key_file": str(key_file),
+        },
+    )
+    service = Hotline(config, environ={})
+    async with asyncio.timeout(10):
+        await service.start()
+    try:
+        for _ in range(200):  # sealed in the background once the schema is up
+            if str(await stored(engine, "sam")).startswith("v1:"):
+                break
+            await asyncio.sleep(0.05)
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert_nowhere(secret, database_bytes(tmp_path))
+        box = SecretBox.load(key_file, environ={})
+        store = two_factor(engine, box)
+        assert await store.verify("sam", code(secret, NOW)) is Verdict.ACCEPTED
+    finally:
+        async with asyncio.timeout(10):
+            await service.close()
