@@ -9,7 +9,7 @@
 #   HOTLINE_AGI                      where every call runs hotline (default agi://hotline:4573/hotline)
 #   HOTLINE_TRUNK_MATCH              the carrier's signalling addresses: IPs or CIDRs, comma-separated
 #                                    (identify by address: no DNS at start, nothing dropped)
-#   HOTLINE_SIP_TLS_CERT             SIP over TLS: the certificate (PEM; default
+#   HOTLINE_SIP_TLS_CERT             SIP (and AMI) over TLS: the certificate (PEM; default
 #   HOTLINE_SIP_TLS_KEY              /etc/asterisk/keys/hotline-sip.crt) and its key (.key)
 #   HOTLINE_AGENT_SRTP               required (default) or optional: agents' calls in SRTP
 #   HOTLINE_TRUNK_TLS                no (default) or yes: the trunk over TLS
@@ -47,6 +47,7 @@ choice HOTLINE_TRUNK_TLS "$trunk_tls" no yes
 choice HOTLINE_TRUNK_SRTP "$trunk_srtp" no optional required
 optimistic() { [ "$1" = optional ] && echo yes || echo no; }
 sed -i "s|^cert_file=.*|cert_file=${cert}|; s|^priv_key_file=.*|priv_key_file=${key}|" "$etc/pjsip.conf"
+sed -i "s|^tlscertfile=.*|tlscertfile=${cert}|; s|^tlsprivatekey=.*|tlsprivatekey=${key}|" "$etc/manager.conf"
 sed -i "/^\[agent-endpoint\]/,/^\[/ s|^media_encryption_optimistic=.*|media_encryption_optimistic=$(optimistic "$agent_srtp")|" "$etc/pjsip.conf"
 encryption=sdes
 [ "$trunk_srtp" = no ] && encryption=no

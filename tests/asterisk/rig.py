@@ -174,6 +174,7 @@ class Ports:
     sip: int
     sip_tls: int  # TCP: SIP over TLS (transport-tls)
     ami: int
+    ami_tls: int  # AMI over TLS (manager.conf tlsbindaddr)
     rtp_start: int
     rtp_end: int
     agi: int  # where the test's hotline listens for FastAGI
@@ -295,7 +296,14 @@ def build_run_dir(
     (etc / "rtp.conf").write_text(
         f"[general]\nrtpstart={ports.rtp_start}\nrtpend={ports.rtp_end}\n"
     )
-    _rewrite(etc / "manager.conf", {"port": f"port={ports.ami}", "bindaddr": "bindaddr=127.0.0.1"})
+    _rewrite(
+        etc / "manager.conf",
+        {
+            "port": f"port={ports.ami}",
+            "bindaddr": "bindaddr=127.0.0.1",
+            "tlsbindaddr": f"tlsbindaddr=127.0.0.1:{ports.ami_tls}",
+        },
+    )
     _rewrite(etc / "pjsip.conf", {"bind": f"bind=127.0.0.1:{ports.sip}"}, section="transport-udp")
     _rewrite(
         etc / "pjsip.conf", {"bind": f"bind=127.0.0.1:{ports.sip_tls}"}, section="transport-tls"
@@ -463,6 +471,7 @@ def start_asterisk(
         sip=free_udp_pair(),
         sip_tls=free_port(),
         ami=free_port(),
+        ami_tls=free_port(),
         rtp_start=rtp,
         rtp_end=rtp + rtp_ports - 1,
         agi=agi_port if agi_port is not None else free_port(),

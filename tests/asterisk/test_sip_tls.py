@@ -17,7 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from .rig import Asterisk, BundleMissing, free_port, sip_password, start_asterisk
+from hotline.tls import client_context
+from telephony.ami_client import AmiClient
+
+from .rig import (
+    AMI_SECRET,
+    AMI_USER,
+    Asterisk,
+    BundleMissing,
+    free_port,
+    sip_password,
+    start_asterisk,
+)
 from .sip_tls import TlsPhone, srtp_answer
 
 pytestmark = [
@@ -119,6 +130,27 @@ async def test_an_agent_registered_over_tls_is_called_with_srtp_only(
     finally:
         await tls.close()
     assert strict_pbx.errors(since=before) == []
+
+
+async def test_hotline_logs_in_to_the_ami_over_tls_verifying_the_certificate(
+    strict_pbx: Asterisk,
+) -> None:
+    """manager.conf's TLS port, with the same certificate as SIP (configure.sh)."""
+    ami = AmiClient(
+        host="127.0.0.1",
+        port=strict_pbx.ports.ami_tls,
+        username=AMI_USER,
+        secret=AMI_SECRET,
+        ssl=client_context(ca_file=strict_pbx.run / "keys" / "sip.crt"),
+        server_hostname="127.0.0.1",
+    )
+    try:
+        await ami.start()
+        async with asyncio.timeout(10):
+            await ami.wait_connected()
+        assert (await ami.action("Ping")).get("Response") == "Success"
+    finally:
+        await ami.close()
 
 
 def test_the_trunk_over_tls_with_srtp_loads_without_an_error(tmp_path: Path) -> None:

@@ -132,6 +132,10 @@ def test_agents_get_tls_and_srtp_the_trunk_plain_udp_by_default(tmp_path: Path) 
     assert trunk.get("media_encryption") == "no"
     (registration,) = named(pjsip, "trunk-registration")
     assert registration.get("transport") == "transport-udp"
+    (manager,) = named(read_conf(tmp_path / "etc" / "manager.conf"), "general")
+    assert manager.get("tlsenable") == "yes"  # AMI over TLS, with the same certificate
+    assert manager.get("tlscertfile") == tls.get("cert_file")
+    assert manager.get("tlsprivatekey") == tls.get("priv_key_file")
 
 
 def test_the_trunk_over_tls_with_srtp_and_agents_optional_by_environment(
