@@ -68,7 +68,6 @@ class SecretBox:
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
             raise SecretKeyError("at least one key is needed")
-        self._sealer = keys[0]
         self._ids = [key_id(key) for key in keys]
         self._keys = {key_id(key): AESGCM(key) for key in keys}
 
@@ -96,7 +95,7 @@ class SecretBox:
         return self._ids[0]
 
     def seal(self, plain: str, *, context: str) -> str:
-        """``plain`` sealed for the row named by ``context`` (e.g. ``web_users:7``)."""
+        """``plain`` sealed for what ``context`` names (``web_users.totp_secret:7``)."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = self._keys[self.current_id].encrypt(nonce, plain.encode(), context.encode())
         body = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
@@ -130,7 +129,7 @@ def _file_keys(path: Path) -> list[bytes]:
         _create_key_file(path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("%s is readable by others (mode %o): chmod 600 it", path, mode & 0o777)
+        log.warning("%s is open to others (mode %o): chmod 600 it", path, mode & 0o777)
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError) as error:
