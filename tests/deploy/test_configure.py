@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,13 @@ def test_the_trunk_over_tls_with_srtp_and_agents_optional_by_environment(
     assert (registration.get("server_uri") or "").endswith(";transport=tls")
     # the bots (test callers with plain RTP) are untouched
     assert endpoint(pjsip, "bot1").get("media_encryption") is None
+
+
+def test_the_service_image_copies_every_package_pyproject_installs() -> None:
+    """``pip install .`` in the image installs what was copied: a package left out (center
+    and channels were) is an image whose ``hotline serve`` fails on its first import."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (ROOT / "docker" / "hotline" / "Dockerfile").read_text().splitlines()
+    copied = {line.split()[1] for line in dockerfile if line.startswith("COPY ")}
+    assert wanted <= copied
