@@ -461,6 +461,8 @@ def start_asterisk(
     ``customise`` gets the etc directory before the start (the load bench adds agents);
     ``environment`` changes what configure.sh is given (docker/.env's choices)."""
     tree = unpacked(find_bundle())
+    if shutil.which("openssl") is None:
+        raise BundleMissing("openssl is missing (the SIP TLS certificate): scripts/system-deps.sh")
     if not CORE_SOUNDS.is_dir():
         raise BundleMissing(
             f"{CORE_SOUNDS} is missing: install asterisk-core-sounds-en-wav "
