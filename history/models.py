@@ -389,9 +389,10 @@ class WebUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    #: Two-factor sign-in (``hotline.web.auth.two_factor``): the TOTP secret (base32) once
-    #: the user confirmed it with a code; never logged, never exported, wiped on reset.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: Two-factor sign-in (``hotline.web.auth.two_factor``): the TOTP secret once the user
+    #: confirmed it with a code, sealed (AES-GCM, ``v1:<key id>:...``) with a key kept
+    #: outside the database; never logged, never exported, wiped on reset.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: The last time step a code was accepted for: a code of it or before is a replay.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

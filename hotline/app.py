@@ -326,6 +326,7 @@ class Hotline:
                     throttle=login_throttle(config),
                     two_factor=two_factor_policy(config),
                     https=config.web.tls.enabled,
+                    key_file=config.web.sign_in.two_factor.key_file,
                 )
             ),
             acd=self.acd,
@@ -579,10 +580,19 @@ class Hotline:
             return False
         self._history_migrated = True
         self._schema_ready.set()
+        self._spawn(self._seal_totp_secrets(), name="seal-totp-secrets")
         self.closing_interrupted = self._spawn(
             self._close_interrupted(), name="history-close-interrupted"
         )
         return True
+
+    async def _seal_totp_secrets(self) -> None:
+        """TOTP secrets an older version kept in clear, or a previous key sealed: sealed
+        with the current key (``TwoFactorStore.seal_stored_secrets``)."""
+        try:
+            await self.web_auth.users.two_factor.seal_stored_secrets()
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("two-factor secrets not sealed yet (next start): %s", exc)
 
     async def _close_interrupted(self) -> None:
         """Calls a stopped run of this node left open in the history: closed as failed,

@@ -189,6 +189,7 @@ def _secret_problems(config: Config) -> list[str]:
 
 def _serve(args: argparse.Namespace) -> int:
     from hotline.app import serve  # here, so check-config needs none of the telephony stack
+    from hotline.web.auth.secret_box import SecretKeyError
 
     loaded = _load(args)
     if loaded is None:
@@ -202,7 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, mask_phone_numbers=config.logging.mask_phone_numbers)
     try:
         asyncio.run(serve(config, config_dir=args.config, overrides=overrides))
-    except OSError as exc:
+    except (OSError, SecretKeyError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed

@@ -200,6 +200,10 @@ class TwoFactorSettings(_Settings):
     required_for: tuple[Literal["agent", "supervisor", "admin"], ...] = ()
     #: The name authenticator apps show beside the account.
     issuer: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^:]+$")] = "hotline"
+    #: The key the TOTP secrets are sealed with in the database (relative to the working
+    #: directory, like ``var/hotline.db``; created, mode 0600, on first use), unless
+    #: ``HOTLINE_SECRET_KEYS`` gives the keys. SECURITY.md tells how to rotate it.
+    key_file: Path = Path("var/secret.keys")
 
 
 class SignInSettings(_Settings):

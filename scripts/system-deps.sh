@@ -10,7 +10,8 @@ packages=(
   asterisk-core-sounds-en      # their transcripts (speech accuracy tests)
   sip-tester                   # SIPp: callers and agents' phones on the real Asterisk (tests/asterisk)
   chromium chromium-driver     # the web pages' tests drive a real headless browser
-  openssl                      # a throwaway certificate for the e-mail STARTTLS tests
+  openssl                      # throwaway certificates: e-mail STARTTLS, HTTPS, SIP over TLS tests
+  libsrtp2-1                   # the real Asterisk's res_srtp (agents' SRTP calls, tests/asterisk)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,11 @@
 #   HOTLINE_AGI                      where every call runs hotline (default agi://hotline:4573/hotline)
 #   HOTLINE_TRUNK_MATCH              the carrier's signalling addresses: IPs or CIDRs, comma-separated
 #                                    (identify by address: no DNS at start, nothing dropped)
+#   HOTLINE_SIP_TLS_CERT             SIP (and AMI) over TLS: the certificate (PEM; default
+#   HOTLINE_SIP_TLS_KEY              /etc/asterisk/keys/hotline-sip.crt) and its key (.key)
+#   HOTLINE_AGENT_SRTP               required (default) or optional: agents' calls in SRTP
+#   HOTLINE_TRUNK_TLS                no (default) or yes: the trunk over TLS
+#   HOTLINE_TRUNK_SRTP               no (default), optional or required: the trunk's SRTP
 set -eu
 etc="$1"
 : "${HOTLINE_AMI_SECRET:?set HOTLINE_AMI_SECRET (docker/.env)}"
@@ -23,6 +28,41 @@ safe() {  # $1 name, $2 value, $3 allowed characters: refuse anything sed could 
 safe HOTLINE_AMI_SECRET "$HOTLINE_AMI_SECRET" 'A-Za-z0-9._-'
 safe HOTLINE_AGI "$agi" 'A-Za-z0-9._:/-'
 safe HOTLINE_TRUNK_MATCH "$HOTLINE_TRUNK_MATCH" '0-9A-Fa-f.:/,'
+cert="${HOTLINE_SIP_TLS_CERT:-/etc/asterisk/keys/hotline-sip.crt}"
+key="${HOTLINE_SIP_TLS_KEY:-/etc/asterisk/keys/hotline-sip.key}"
+safe HOTLINE_SIP_TLS_CERT "$cert" 'A-Za-z0-9._/-'
+safe HOTLINE_SIP_TLS_KEY "$key" 'A-Za-z0-9._/-'
+choice() {  # $1 name, $2 value, then the values allowed
+  name="$1" value="$2"
+  shift 2
+  for allowed in "$@"; do [ "$value" = "$allowed" ] && return 0; done
+  echo "configure: $name is one of: $*" >&2
+  exit 1
+}
+agent_srtp="${HOTLINE_AGENT_SRTP:-required}"
+trunk_tls="${HOTLINE_TRUNK_TLS:-no}"
+trunk_srtp="${HOTLINE_TRUNK_SRTP:-no}"
+choice HOTLINE_AGENT_SRTP "$agent_srtp" required optional
+choice HOTLINE_TRUNK_TLS "$trunk_tls" no yes
+choice HOTLINE_TRUNK_SRTP "$trunk_srtp" no optional required
+optimistic() { [ "$1" = optional ] && echo yes || echo no; }
+sed -i "s|^cert_file=.*|cert_file=${cert}|; s|^priv_key_file=.*|priv_key_file=${key}|" "$etc/pjsip.conf"
+sed -i "s|^tlscertfile=.*|tlscertfile=${cert}|; s|^tlsprivatekey=.*|tlsprivatekey=${key}|" "$etc/manager.conf"
+sed -i "/^\[agent-endpoint\]/,/^\[/ s|^media_encryption_optimistic=.*|media_encryption_optimistic=$(optimistic "$agent_srtp")|" "$etc/pjsip.conf"
+encryption=sdes
+[ "$trunk_srtp" = no ] && encryption=no
+sed -i "/^context=from-trunk\$/,/^\[/ {
+  s|^media_encryption=.*|media_encryption=${encryption}|
+  s|^media_encryption_optimistic=.*|media_encryption_optimistic=$(optimistic "$trunk_srtp")|
+}" "$etc/pjsip.conf"
+if [ "$trunk_tls" = yes ]; then
+  sed -i "s|^transport=from-environment\$|transport=transport-tls|" "$etc/pjsip.conf"
+  # ";" starts a comment in Asterisk's files: the URI parameter is written "\;"
+  sed -i "/^\[trunk\]\$/,/^\[/ s|^\(contact=sip:[^;]*\)\$|\1\\\\;transport=tls|" "$etc/pjsip.conf"
+  sed -i "s|^\(server_uri=sip:[^;]*\)\$|\1\\\\;transport=tls|" "$etc/pjsip.conf"
+else
+  sed -i "s|^transport=from-environment\$|transport=transport-udp|" "$etc/pjsip.conf"
+fi
 sed -i "s|^secret=.*|secret=${HOTLINE_AMI_SECRET}|" "$etc/manager.conf"
 sed -i "s|^HOTLINE_AGI=.*|HOTLINE_AGI=${agi}|" "$etc/extensions.conf"
 sed -i "/^endpoint=trunk\$/{n;s|^match=.*|match=${HOTLINE_TRUNK_MATCH}|}" "$etc/pjsip.conf"

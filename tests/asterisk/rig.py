@@ -43,6 +43,7 @@ MODULES = (
     "res_sorcery_astdb.so",
     "res_pjproject.so",
     "res_rtp_asterisk.so",
+    "res_srtp.so",  # SDES-SRTP for agents' phones (and the trunk, by choice)
     "res_pjsip.so",
     "res_pjsip_session.so",
     "res_pjsip_pubsub.so",
@@ -90,6 +91,7 @@ MODULES = (
     "app_mixmonitor.so",
     "app_chanspy.so",
     "app_originate.so",
+    "res_clioriginate.so",  # tests place a call to a phone: channel originate
     "app_senddtmf.so",
     "app_verbose.so",
     "app_echo.so",
@@ -170,7 +172,9 @@ def free_udp_range(size: int) -> int:
 @dataclass(frozen=True)
 class Ports:
     sip: int
+    sip_tls: int  # TCP: SIP over TLS (transport-tls)
     ami: int
+    ami_tls: int  # AMI over TLS (manager.conf tlsbindaddr)
     rtp_start: int
     rtp_end: int
     agi: int  # where the test's hotline listens for FastAGI
@@ -180,8 +184,11 @@ def sip_password(username: str) -> str:
     return f"pw-{username}"
 
 
-def deployment_environment(ports: Ports) -> dict[str, str]:
-    """What an admin puts in docker/.env, for this machine's run."""
+def deployment_environment(ports: Ports, keys: Path) -> dict[str, str]:
+    """What an admin puts in docker/.env, for this machine's run: ``keys`` holds the SIP
+    TLS certificate and key (``sip_certificate``). The agents' phones are SIPp, which
+    speaks plain RTP: SRTP is offered to them, not required (tests/asterisk/test_sip_tls.py
+    checks the required setting on an Asterisk of its own)."""
     users = [
         line.split("=", 1)[1].strip()
         for line in (DOCKER_ASTERISK / "pjsip.conf").read_text().splitlines()
@@ -192,6 +199,9 @@ def deployment_environment(ports: Ports) -> dict[str, str]:
         "HOTLINE_AMI_SECRET": AMI_SECRET,
         "HOTLINE_AGI": f"agi://127.0.0.1:{ports.agi}/hotline",
         "HOTLINE_TRUNK_MATCH": "127.0.0.1",
+        "HOTLINE_SIP_TLS_CERT": str(keys / "sip.crt"),
+        "HOTLINE_SIP_TLS_KEY": str(keys / "sip.key"),
+        "HOTLINE_AGENT_SRTP": "optional",
     }
     for user in users:
         env["HOTLINE_SIP_PASSWORD_" + "".join(c if c.isalnum() else "_" for c in user)] = (
@@ -200,23 +210,47 @@ def deployment_environment(ports: Ports) -> dict[str, str]:
     return env
 
 
-def _rewrite(path: Path, replacements: Mapping[str, str]) -> None:
-    """Replace whole ``key=value`` lines by key (machine settings only)."""
+def _rewrite(path: Path, replacements: Mapping[str, str], *, section: str | None = None) -> None:
+    """Replace whole ``key=value`` lines by key (machine settings only), in every section
+    or in the sections named ``section``."""
     lines = []
+    current = None
     for line in path.read_text().splitlines():
+        if line.startswith("["):
+            current = line[1:].split("]", 1)[0]
         key = line.split("=", 1)[0].strip() if "=" in line and not line.startswith(";") else ""
-        lines.append(replacements.get(key, line))
+        inside = section is None or current == section
+        lines.append(replacements.get(key, line) if inside else line)
     path.write_text("\n".join(lines) + "\n")
 
 
-def build_run_dir(tree: Path, run: Path, ports: Ports) -> None:
+def sip_certificate(keys: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and key for SIP over TLS (``openssl``)."""
+    keys.mkdir(parents=True, exist_ok=True)
+    cert, key = keys / "sip.crt", keys / "sip.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
+         "-addext", f"subjectAltName=IP:{name}"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    return cert, key
+
+
+def build_run_dir(
+    tree: Path, run: Path, ports: Ports, environment: Mapping[str, str] | None = None
+) -> None:
+    """``environment``: values over the rig's ``deployment_environment``."""
     etc = run / "etc"
     shutil.copytree(tree / "etc-samples", etc)
     for conf in DOCKER_ASTERISK.glob("*.conf"):
         shutil.copy(conf, etc / conf.name)
+    sip_certificate(run / "keys")
     subprocess.run(
         ["sh", str(DOCKER_ASTERISK / "configure.sh"), str(etc)],
-        env=deployment_environment(ports),
+        env={**deployment_environment(ports, run / "keys"), **(environment or {})},
         check=True,
         capture_output=True,
     )
@@ -262,8 +296,18 @@ def build_run_dir(tree: Path, run: Path, ports: Ports) -> None:
     (etc / "rtp.conf").write_text(
         f"[general]\nrtpstart={ports.rtp_start}\nrtpend={ports.rtp_end}\n"
     )
-    _rewrite(etc / "manager.conf", {"port": f"port={ports.ami}", "bindaddr": "bindaddr=127.0.0.1"})
-    _rewrite(etc / "pjsip.conf", {"bind": f"bind=127.0.0.1:{ports.sip}"})
+    _rewrite(
+        etc / "manager.conf",
+        {
+            "port": f"port={ports.ami}",
+            "bindaddr": "bindaddr=127.0.0.1",
+            "tlsbindaddr": f"tlsbindaddr=127.0.0.1:{ports.ami_tls}",
+        },
+    )
+    _rewrite(etc / "pjsip.conf", {"bind": f"bind=127.0.0.1:{ports.sip}"}, section="transport-udp")
+    _rewrite(
+        etc / "pjsip.conf", {"bind": f"bind=127.0.0.1:{ports.sip_tls}"}, section="transport-tls"
+    )
     _rewrite(etc / "musiconhold.conf", {"directory": f"directory={run / 'data' / 'moh'}"})
     _rewrite(
         etc / "pjsip.conf",
@@ -411,10 +455,14 @@ def start_asterisk(
     agi_port: int | None = None,
     rtp_ports: int = 200,
     customise: Callable[[Path], None] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> Asterisk:
     """Unpack (once), build ``run`` and start an Asterisk there; raises BundleMissing.
-    ``customise`` gets the etc directory before the start (the load bench adds agents)."""
+    ``customise`` gets the etc directory before the start (the load bench adds agents);
+    ``environment`` changes what configure.sh is given (docker/.env's choices)."""
     tree = unpacked(find_bundle())
+    if shutil.which("openssl") is None:
+        raise BundleMissing("openssl is missing (the SIP TLS certificate): scripts/system-deps.sh")
     if not CORE_SOUNDS.is_dir():
         raise BundleMissing(
             f"{CORE_SOUNDS} is missing: install asterisk-core-sounds-en-wav "
@@ -423,12 +471,14 @@ def start_asterisk(
     rtp = free_udp_range(rtp_ports)
     ports = Ports(
         sip=free_udp_pair(),
+        sip_tls=free_port(),
         ami=free_port(),
+        ami_tls=free_port(),
         rtp_start=rtp,
         rtp_end=rtp + rtp_ports - 1,
         agi=agi_port if agi_port is not None else free_port(),
     )
-    build_run_dir(tree, run, ports)
+    build_run_dir(tree, run, ports, environment)
     if customise is not None:
         customise(run / "etc")
     asterisk = Asterisk(tree, run, ports)

@@ -44,7 +44,8 @@ def read_conf(path: Path) -> list[Section]:
     sections: list[Section] = []
     templates: dict[str, Section] = {}
     for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(";", 1)[0].strip()
+        # ";" starts a comment, "\;" is a semicolon (Asterisk's config.c)
+        line = re.split(r"(?<!\\);", raw, maxsplit=1)[0].replace("\\;", ";").strip()
         if not line:
             continue
         header = _HEADER.match(line)

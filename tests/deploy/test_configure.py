@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from .asterisk_conf import dialplan, named, read_conf
+from .asterisk_conf import Section, dialplan, named, read_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 ASTERISK = ROOT / "docker" / "asterisk"
@@ -76,6 +77,10 @@ def test_every_secret_and_address_is_filled_from_the_environment(tmp_path: Path)
         ("HOTLINE_SIP_PASSWORD_agent1001", None),
         ("HOTLINE_SIP_PASSWORD_agent1001", "a|b"),
         ("HOTLINE_AGI", "agi://x/hotline;rm"),
+        ("HOTLINE_SIP_TLS_CERT", "/keys/a|b.crt"),
+        ("HOTLINE_AGENT_SRTP", "maybe"),
+        ("HOTLINE_TRUNK_TLS", "true"),
+        ("HOTLINE_TRUNK_SRTP", "sdes"),
     ],
 )
 def test_a_missing_or_unsafe_value_stops_the_start_and_names_it(
@@ -104,3 +109,69 @@ def test_the_fallback_queue_puts_callers_through_in_parallel() -> None:
     """autofill=no (Asterisk's default) connects one waiting caller at a time."""
     (general,) = named(read_conf(ASTERISK / "queues.conf"), "general")
     assert general.get("autofill") == "yes"
+
+
+def endpoint(pjsip: list[Section], name: str) -> Section:
+    (found,) = [s for s in named(pjsip, name) if s.get("type") == "endpoint"]
+    return found
+
+
+def test_agents_get_tls_and_srtp_the_trunk_plain_udp_by_default(tmp_path: Path) -> None:
+    assert configure(tmp_path, environment()).returncode == 0
+    pjsip = read_conf(tmp_path / "etc" / "pjsip.conf")
+    (tls,) = named(pjsip, "transport-tls")
+    assert tls.get("protocol") == "tls"
+    assert tls.get("cert_file") == "/etc/asterisk/keys/hotline-sip.crt"
+    assert tls.get("priv_key_file") == "/etc/asterisk/keys/hotline-sip.key"
+    for user in usernames():
+        if user.startswith("agent"):
+            agent = endpoint(pjsip, user)
+            assert agent.get("media_encryption") == "sdes"
+            assert agent.get("media_encryption_optimistic") == "no"  # SRTP required
+    trunk = endpoint(pjsip, "trunk")
+    assert trunk.get("transport") == "transport-udp"
+    assert trunk.get("media_encryption") == "no"
+    (registration,) = named(pjsip, "trunk-registration")
+    assert registration.get("transport") == "transport-udp"
+    (manager,) = named(read_conf(tmp_path / "etc" / "manager.conf"), "general")
+    assert manager.get("tlsenable") == "yes"  # AMI over TLS, with the same certificate
+    assert manager.get("tlscertfile") == tls.get("cert_file")
+    assert manager.get("tlsprivatekey") == tls.get("priv_key_file")
+
+
+def test_the_trunk_over_tls_with_srtp_and_agents_optional_by_environment(
+    tmp_path: Path,
+) -> None:
+    env = environment(
+        HOTLINE_SIP_TLS_CERT="/run/certs/sip.pem",
+        HOTLINE_SIP_TLS_KEY="/run/certs/sip.key",
+        HOTLINE_AGENT_SRTP="optional",
+        HOTLINE_TRUNK_TLS="yes",
+        HOTLINE_TRUNK_SRTP="required",
+    )
+    assert configure(tmp_path, env).returncode == 0
+    pjsip = read_conf(tmp_path / "etc" / "pjsip.conf")
+    (tls,) = named(pjsip, "transport-tls")
+    assert tls.get("cert_file") == "/run/certs/sip.pem"
+    assert endpoint(pjsip, "agent1001").get("media_encryption_optimistic") == "yes"
+    trunk = endpoint(pjsip, "trunk")
+    assert trunk.get("transport") == "transport-tls"
+    assert trunk.get("media_encryption") == "sdes"
+    assert trunk.get("media_encryption_optimistic") == "no"
+    (aor,) = [s for s in named(pjsip, "trunk") if s.get("type") == "aor"]
+    assert (aor.get("contact") or "").endswith(";transport=tls")
+    (registration,) = named(pjsip, "trunk-registration")
+    assert registration.get("transport") == "transport-tls"
+    assert (registration.get("server_uri") or "").endswith(";transport=tls")
+    # the bots (test callers with plain RTP) are untouched
+    assert endpoint(pjsip, "bot1").get("media_encryption") is None
+
+
+def test_the_service_image_copies_every_package_pyproject_installs() -> None:
+    """``pip install .`` in the image installs what was copied: a package left out (center
+    and channels were) is an image whose ``hotline serve`` fails on its first import."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (ROOT / "docker" / "hotline" / "Dockerfile").read_text().splitlines()
+    copied = {line.split()[1] for line in dockerfile if line.startswith("COPY ")}
+    assert wanted <= copied

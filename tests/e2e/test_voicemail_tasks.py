@@ -165,7 +165,7 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
         reads = AccessLog(service.store)
         for _ in range(200):  # written through the history writer, group-committed
             listened = await reads.query(customer_id=customer_id)
-            if listened:
+            if any(r.what == "a conversation's file" for r in listened):
                 break
             await asyncio.sleep(0.02)
         token = await stack.token("history:read")
@@ -193,8 +193,11 @@ async def test_a_caller_whose_wait_runs_out_leaves_a_voicemail_billing_hears_and
     }
     assert channels == {("voice", call_id), ("voicemail", call_id)}
     assert [n["body"] for n in export["notes"]] == ["Refund promised"]
-    # who listened to the recording is in the access log (only its agent could)
-    assert [(r.actor, r.what) for r in listened] == [("1002", "a conversation's file")]
+    # who listened to the recording is in the access log (only its agent could), and who
+    # was shown the task's card (the customer, the thread) on their desk
+    files = [(r.actor, r.what) for r in listened if r.what != "agent desk"]
+    assert files == [("1002", "a conversation's file")]
+    assert {r.actor for r in listened if r.what == "agent desk"} == {"1002"}
     exported: list[dict[str, Any]] = export["messages"]
     assert [a["storage_ref"] for a in exported[0]["attachments"]] == [stored[0].storage_ref]
     assert erased.attachment_refs == (stored[0].storage_ref,)

@@ -26,11 +26,13 @@ from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
 from center.service import AcdService
+from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.conversations import Conversations
 from history.repository import HistoryRepository
 from history.store import create_engine, migrate
 from hotline.config_models import ChatSettings
+from hotline.web.access import ACCESS, AccessTrail
 from hotline.web.agent.conversations import DeskRoutes
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.agent.pages import AgentPages
@@ -64,6 +66,8 @@ class Rig:
     presence: DesktopPresence
     #: the supervisor's hub: the agents' live rows (the agent page's feed) and /metrics
     supervisors: SupervisorHub
+    #: who read which customer's data (the desk's cards)
+    access: AccessTrail
 
     @property
     def base(self) -> str:
@@ -220,6 +224,7 @@ async def chat_rig(
         await users.add(name, Role.AGENT, PASSWORD)
     app = web.Application()
     app[AUTH] = WebAuth(users, SessionStore(), LoginThrottle(per_user_address=100, per_address=100))
+    app[ACCESS] = access = AccessTrail(AccessLog(engine))
     login.add_routes(app)
     chat_pages.add_routes(app, hub)
     presence = DesktopPresence(acd)
@@ -230,7 +235,7 @@ async def chat_rig(
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield Rig(client, hub, panel, desk, acd, store, presence, supervisors)
+        yield Rig(client, hub, panel, desk, acd, store, presence, supervisors, access)
     finally:
         presence.close()
         await hub.close()

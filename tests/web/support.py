@@ -56,6 +56,7 @@ def shipped_config(
             "ami.reconnect_max_s": 0.2,
             "database.url": f"sqlite+aiosqlite:///{tmp_path}/hotline.db",
             "database.spool": str(tmp_path / "spool.jsonl"),
+            "web.sign_in.two_factor.key_file": str(tmp_path / "secret.keys"),
             "speech.enabled": speech,
             **({"speech.timeout_s": 30} if speech else {}),
             "ivr.speech.recordings_dir": str(tmp_path / "recordings"),

@@ -223,3 +223,25 @@ async def test_the_desk_needs_the_agents_session_and_csrf_token(rig: Rig) -> Non
             ):
                 pass
         assert cross.value.status == 403
+
+
+async def test_the_customers_an_agents_desk_is_shown_are_in_the_access_log(rig: Rig) -> None:
+    """The offer's card (who, the thread) is a read of the customer's data, and so is the
+    accepted card and a page opened on it later: each is recorded with the agent."""
+    rig.acd.agent_event(Login("ann"))
+    async with rig.agent("ann") as ann, rig.visitor() as page:
+        await ann.next("snapshot")
+        await page.hello(name="Nadia")
+        await page.say("m1", "my router blinks red")
+        offer = (await ann.next("offered"))["task"]
+        customer = offer["customer"]["id"]
+        assert customer is not None
+        assert (await ann.post(f"{offer['conversation']}/accept"))[0] == 200
+        await ann.next("accepted")
+        async with rig.agent("ann") as again:  # a second page: its snapshot shows it too
+            await again.next("snapshot")
+        await rig.access.flush()
+        reads = await rig.access.log.query(customer_id=customer)
+        assert [(r.actor, r.role, r.what, r.route) for r in reads] == [
+            ("ann", "agent", "agent desk", "/ws/agent/desk")
+        ] * 3

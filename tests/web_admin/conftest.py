@@ -106,6 +106,7 @@ async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
         "ami.reconnect_max_s": 0.2,
         "database.url": f"sqlite+aiosqlite:///{tmp_path}/hotline.db",
         "database.spool": str(tmp_path / "spool.jsonl"),
+        "web.sign_in.two_factor.key_file": str(tmp_path / "secret.keys"),
         "speech.enabled": False,
         "ivr.speech.recordings_dir": str(tmp_path / "recordings"),
         "ivr.prompts.directory": str(prompts_dir),

@@ -150,7 +150,10 @@ def _refused(error: Exception, status: int = 409) -> web.Response:
 async def desk_feed(request: web.Request) -> web.StreamResponse:
     routes = request.app[DESK_ROUTES]
     agent_id = _agent_id(request)
-    client = await routes.panel.connect(agent_id)
+    # each card sent (the customer, the thread) is a read of the customer's data
+    client = await routes.panel.connect(
+        agent_id, shown=lambda customers, what: note_read(request, customers, what)
+    )
     if client is None:
         return web.json_response({"error": "too many desk pages open"}, status=503)
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)

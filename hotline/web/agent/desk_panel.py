@@ -56,11 +56,16 @@ MAX_PAGES = 8
 _STORE_ERRORS = (HistoryError, SQLAlchemyError, OSError)
 
 
+#: Told which customers' data a page was sent, and as what (the access log: ``note_read``).
+Shown = Callable[[list[int | None], str], None]
+
+
 @dataclass(eq=False, slots=True)
 class PanelClient:
     agent_id: str
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=MAILBOX))
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    shown: Shown | None = None
 
 
 class DeskPanel:
@@ -109,14 +114,18 @@ class DeskPanel:
         self._clients.clear()
 
     # pages -------------------------------------------------------------------------------
-    async def connect(self, agent_id: str) -> PanelClient | None:
-        """A page's mailbox, primed with the agent's tasks now; None: too many pages."""
+    async def connect(self, agent_id: str, *, shown: Shown | None = None) -> PanelClient | None:
+        """A page's mailbox, primed with the agent's tasks now; None: too many pages.
+        ``shown`` is told of every customer whose card (who, the thread) the page is sent."""
         clients = self._clients.setdefault(agent_id, set())
         if len(clients) >= MAX_PAGES:
             return None
-        client = PanelClient(agent_id)
+        client = PanelClient(agent_id, shown=shown)
         clients.add(client)  # before the snapshot is read: nothing said meanwhile is lost
-        client.queue.put_nowait(_dump({"type": "snapshot", "tasks": await self.snapshot(agent_id)}))
+        tasks = await self.snapshot(agent_id)
+        client.queue.put_nowait(_dump({"type": "snapshot", "tasks": tasks}))
+        if shown is not None and tasks:
+            shown([card["customer"]["id"] for card in tasks], "agent desk")
         return client
 
     def disconnect(self, client: PanelClient) -> None:
@@ -269,6 +278,7 @@ class DeskPanel:
         if not clients:
             return
         text = _dump(frame)
+        card = frame.get("task")
         for client in list(clients):
             try:
                 client.queue.put_nowait(text)
@@ -276,6 +286,9 @@ class DeskPanel:
                 clients.discard(client)
                 client.dropped.set()
                 log.warning("agent %s's desk page dropped: it did not keep up", agent_id)
+                continue
+            if card is not None and client.shown is not None:
+                client.shown([card["customer"]["id"]], "agent desk")
 
     async def _card(
         self, conversation_id: int, held: HeldTask | None, *, ended: str | None = None

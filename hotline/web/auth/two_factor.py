@@ -14,13 +14,18 @@
 - **Recovery codes** are ``RECOVERY_CODES`` random codes of 80 bits, shown once: a 20-bit
   *selector* finds the row (so a code costs one argon2 check, not ten) and only an argon2
   hash of the 60-bit rest is kept; a code is spent by a conditional update (once only).
-- **The secret** is kept as the authenticator has it (the server must compute the codes),
+- **The secret** must be read back (the server computes the codes), so it is sealed with
+  AES-GCM under a key kept outside the database (``secret_box``), bound to the user's row;
   never logged or exported, and wiped by a reset or with the user (``UserStore.remove``).
+  A value that is not sealed is refused at sign-in (one written into the database by
+  someone else); secrets kept in clear by an older version are sealed at start
+  (``seal_stored_secrets``), which also moves values to the current key after a rotation.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -34,9 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from history.context import Clock, utc_now
 from history.models import RecoveryCodeRow, WebUserRow
-from history.store import writing_sessions
+from history.store import flush_erased, writing_sessions
 from hotline.web.auth import totp
+from hotline.web.auth.secret_box import SecretBox, SecretKeyError, is_sealed
 from hotline.workers import WorkPool
+
+log = logging.getLogger(__name__)
 
 RECOVERY_CODES = 10
 #: Wrong codes in a row after which codes are refused (recovery codes still work).
@@ -98,7 +106,12 @@ class TwoFactorStore:
         clock: Clock = utc_now,
         unix_clock: Callable[[], float] = time.time,
         max_failures: int = MAX_FAILURES,
+        box: SecretBox | None = None,
     ) -> None:
+        """``box`` seals the secrets; the service's is loaded from its key (``build``), an
+        ephemeral one serves tests and commands that never read a secret back."""
+        self._engine = engine
+        self._box = box or SecretBox.ephemeral()
         self._hasher = hasher
         self._hashing = hashing
         self._clock = clock
@@ -140,7 +153,7 @@ class TwoFactorStore:
                 update(WebUserRow)
                 .where(WebUserRow.id == row.id)
                 .values(
-                    totp_secret=secret,
+                    totp_secret=self._box.seal(secret, context=_context(row.id)),
                     totp_enabled_at=self._clock(),
                     totp_last_step=step,
                     totp_failures=0,
@@ -158,9 +171,12 @@ class TwoFactorStore:
             return Verdict.WRONG
         if row.totp_failures >= self.max_failures:
             return Verdict.LOCKED
-        step = totp.matching_step(
-            row.totp_secret, code, self._unix(), after_step=row.totp_last_step
-        )
+        try:
+            secret = self._box.open(row.totp_secret, context=_context(row.id))
+        except SecretKeyError as error:
+            log.error("two-factor secret of %s unusable: %s", name, error)
+            return Verdict.WRONG
+        step = totp.matching_step(secret, code, self._unix(), after_step=row.totp_last_step)
         async with self._writes() as session, session.begin():
             if step is None:
                 await session.execute(
@@ -246,6 +262,43 @@ class TwoFactorStore:
             )
         return row.totp_secret is not None
 
+    async def seal_stored_secrets(self) -> int:
+        """Seal secrets kept in clear (by a version before sealing) and seal again those a
+        previous key sealed (a rotation); on SQLite the file is then checkpointed, so the
+        clear text is in neither the file nor its WAL. How many values were rewritten."""
+        async with self._reads() as session:
+            rows = (
+                await session.execute(
+                    select(WebUserRow.id, WebUserRow.name, WebUserRow.totp_secret).where(
+                        WebUserRow.totp_secret.is_not(None)
+                    )
+                )
+            ).all()
+        rewritten = 0
+        for user_id, name, stored in rows:
+            if stored is None or self._box.sealed_by_current(stored):
+                continue
+            try:
+                plain = (
+                    self._box.open(stored, context=_context(user_id))
+                    if is_sealed(stored)
+                    else stored
+                )
+            except SecretKeyError as error:
+                log.error("two-factor secret of %s cannot be sealed again: %s", name, error)
+                continue
+            async with self._writes() as session, session.begin():
+                await session.execute(
+                    update(WebUserRow)
+                    .where(WebUserRow.id == user_id, WebUserRow.totp_secret == stored)
+                    .values(totp_secret=self._box.seal(plain, context=_context(user_id)))
+                )
+            rewritten += 1
+        if rewritten:
+            await flush_erased(self._engine)
+            log.info("%d two-factor secrets sealed with key %s", rewritten, self._box.current_id)
+        return rewritten
+
     async def _recovery_rows(self, user_id: int) -> tuple[list[str], list[RecoveryCodeRow]]:
         codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
         now = self._clock()
@@ -274,3 +327,8 @@ class TwoFactorStore:
             return self._hasher.verify(digest, text)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _context(user_id: int) -> str:
+    """What a sealed secret is bound to: its own row."""
+    return f"web_users.totp_secret:{user_id}"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from history.context import Clock, utc_now
 from history.models import RecoveryCodeRow, WebUserRow
 from history.store import writing_sessions
+from hotline.web.auth.secret_box import SecretBox
 from hotline.web.auth.two_factor import TwoFactorStore
 from hotline.workers import WorkPool
 
@@ -76,6 +77,7 @@ class UserStore:
         hasher: PasswordHasher | None = None,
         clock: Clock = utc_now,
         hashing: WorkPool | None = None,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self._hasher = hasher or PasswordHasher()
         self.hashing = hashing or password_pool()
@@ -86,7 +88,7 @@ class UserStore:
         self._dummy_hash = self._hasher.hash("not a password of anyone")
         #: Users' second factor (TOTP secrets, recovery codes), hashed in the same pool.
         self.two_factor = TwoFactorStore(
-            engine, hasher=self._hasher, hashing=self.hashing, clock=clock
+            engine, hasher=self._hasher, hashing=self.hashing, clock=clock, box=secret_box
         )
 
     async def add(
