@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from heapq import heappop, heappush
 
 from acd.offer import AgentChoice
+from acd.priority import Urgency
 from acd.queue import QueuePolicy, WaitingCall
 from acd.routing_index import AgentSlot, CallSlot, RoutingClass
 from acd.skills import Requirement, RoutingProfile, SkillLevels
@@ -31,6 +32,11 @@ __all__ = ["ProfileEntry", "RoutingTable"]
 #: per (profile, queue, channel, has preferred agent): the profile (kept alive: the key is
 #: its id), the call's breakpoints, and the routing class of each step (made on first use)
 ProfileEntry = tuple[RoutingProfile, tuple[float, ...], list[RoutingClass | None]]
+
+#: relative slack of a phase top's priority read from its heap key (floating-point
+#: rounding of ``key + rate * now`` against the exact formula); tops within it of the best
+#: are ranked exactly
+_ROUNDING = 1e-9
 
 
 class RoutingTable:
@@ -89,8 +95,9 @@ class RoutingTable:
         agent = self._agents[agent_id]
         if agent.available:
             self.make_unavailable(agent)
-        for cls in agent.classes:
-            del cls.eligible[agent_id]
+        for group in agent.classes.values():
+            for cls in group:
+                del cls.eligible[agent_id]
         for skill in agent.skills:
             self._with_skill.get(skill, {}).pop(agent_id, None)
         del self._agents[agent_id]
@@ -112,17 +119,18 @@ class RoutingTable:
         agent.draw = 1.0 - self._rng.random()
         self._available += 1
         keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
-        for cls in agent.classes:
-            if cls.channel not in channels:
-                continue
-            key = keys.get(cls.queue)
-            if key is None:
-                key = self._strategy_key(cls, agent)
-                if self._policies[cls.queue].strategy is not Strategy.WEIGHTED:
-                    keys[cls.queue] = key
-            cls.push_agent(agent, cls.eligible[agent_id][0], key)
-            if cls.calls:
-                self._active.add(cls)
+        active = self._active
+        for channel in channels:
+            for cls in agent.classes.get(channel, ()):
+                if cls.weighted:
+                    key = self._strategy_key(cls, agent)
+                else:
+                    key = keys.get(cls.queue)
+                    if key is None:
+                        key = keys[cls.queue] = self._strategy_key(cls, agent)
+                cls.push_agent(agent, cls.eligible[agent_id][0], key)
+                if cls.calls:
+                    active.add(cls)
         if self._reserved.get(agent_id):
             self._reserved_ready.add(agent_id)
 
@@ -130,8 +138,8 @@ class RoutingTable:
         channels, agent.channels = agent.channels, frozenset()
         agent.epoch = self._epoch = self._epoch + 1
         self._available -= 1
-        for cls in agent.classes:
-            if cls.channel in channels:
+        for channel in channels:
+            for cls in agent.classes.get(channel, ()):
                 cls.available -= 1
                 if not cls.available:
                     self._active.discard(cls)
@@ -233,7 +241,7 @@ class RoutingTable:
             cls = self._classes.pop(key)
             self._active.discard(cls)
             for agent_id in cls.eligible:
-                self._agents[agent_id].classes.remove(cls)
+                self._agents[agent_id].classes[cls.channel].remove(cls)
         for cached in [k for k in self._profile_classes if k[1] == queue]:
             del self._profile_classes[cached]
 
@@ -255,14 +263,42 @@ class RoutingTable:
 
     def best_call(self, now: float) -> CallSlot | None:
         """The highest-priority call some available agent can take (then the longest
-        waiting, then the first queued)."""
+        waiting, then the first queued).
+
+        Inside a phase a call's priority is its heap key (+ the queue's rate x ``now`` in a
+        linear phase), so each class's phase tops are ranked from their keys first; only
+        the ones within rounding of the best are ranked by the exact formula (``Urgency.
+        effective``), so a decision costs one key read per active class and phase."""
+        tops: list[tuple[float, CallSlot, Urgency]] = []
+        high = -math.inf
+        lift_max = 0.0
+        for cls in self._active:
+            urgency = cls.urgency
+            lift = urgency.rate * now
+            if lift > lift_max:
+                lift_max = lift
+            offset = cls.offset
+            for heap, linear in zip(cls.phase_heaps, cls.linear, strict=True):
+                while heap:
+                    entry = heap[0]
+                    slot = entry[4]
+                    if slot.token == entry[3] and slot.cls is cls:
+                        bound = (lift if linear else offset) - entry[0]
+                        if bound > high:
+                            high = bound
+                        tops.append((bound, slot, urgency))
+                        break
+                    heappop(heap)
+                    cls.call_entries -= 1
         best: tuple[float, float, int] | None = None
         best_slot: CallSlot | None = None
-        for cls in self._active:
-            for slot in cls.top_calls():
-                rank = (-self._effective(slot, now), slot.entry, slot.seq)
-                if best is None or rank < best:
-                    best, best_slot = rank, slot
+        if tops:
+            floor = high - _ROUNDING * (1.0 + abs(high) + lift_max)
+            for bound, slot, urgency in tops:
+                if bound >= floor:
+                    rank = (-urgency.effective(slot.base, now - slot.entry), slot.entry, slot.seq)
+                    if best is None or rank < best:
+                        best, best_slot = rank, slot
         for agent_id in self._reserved_ready:
             channels = self._agents[agent_id].channels
             for slot in self._reserved[agent_id].values():
@@ -304,8 +340,14 @@ class RoutingTable:
         key = (queue, channel, requirement)
         cls = self._classes.get(key)
         if cls is None:
-            phases = len(self._policies[queue].urgency_of(channel).phases)
-            cls = self._classes[key] = RoutingClass(queue, channel, requirement, phases)
+            policy = self._policies[queue]
+            cls = self._classes[key] = RoutingClass(
+                queue,
+                channel,
+                requirement,
+                policy.urgency_of(channel),
+                weighted=policy.strategy is Strategy.WEIGHTED,
+            )
             pools = [self._with_skill.get(skill, {}) for skill, _ in requirement.required]
             for agent in list(min(pools, key=len).values() if pools else self._agents.values()):
                 self._admit(cls, agent)
@@ -315,10 +357,9 @@ class RoutingTable:
         requirement = cls.requirement
         if requirement.admits(agent.skills):
             match = requirement.match_score(agent.skills)
-            weighted = self._policies[cls.queue].strategy is Strategy.WEIGHTED
-            weight = requirement.level_weight(agent.skills) if weighted else 1.0
+            weight = requirement.level_weight(agent.skills) if cls.weighted else 1.0
             cls.eligible[agent.agent_id] = (match, weight)
-            agent.classes.append(cls)
+            agent.classes.setdefault(cls.channel, []).append(cls)
             if cls.channel in agent.channels:
                 self._push_agent(cls, agent)
 
