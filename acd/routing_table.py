@@ -122,13 +122,12 @@ class RoutingTable:
         active = self._active
         for channel in channels:
             for cls in agent.classes.get(channel, ()):
-                if cls.weighted:
-                    key = self._strategy_key(cls, agent)
-                else:
-                    key = keys.get(cls.queue)
-                    if key is None:
-                        key = keys[cls.queue] = self._strategy_key(cls, agent)
-                cls.push_agent(agent, cls.eligible[agent_id][0], key)
+                known = None if cls.weighted else keys.get(cls.queue)
+                if known is None:
+                    known = self._strategy_key(cls, agent)
+                    if not cls.weighted:
+                        keys[cls.queue] = known
+                cls.push_agent(agent, cls.eligible[agent_id][0], known)
                 if cls.calls:
                     active.add(cls)
         if self._reserved.get(agent_id):
