@@ -56,6 +56,10 @@ class RoutingTable:
         self._due: list[tuple[float, int, int, CallSlot]] = []
         self._offers = 0
         self._available = 0
+        #: agents made available whose classes have not been told yet: a decision looks at
+        #: their classes directly, and most are offered a task at once (a busy centre), so
+        #: they never join ~90 class heaps only to leave them; ``settle`` tells the rest
+        self._pending: dict[str, AgentSlot] = {}
         self._agent_order = 0
         #: one counter for every agent's availability epochs: heap entries never tie
         self._epoch = 0
@@ -118,25 +122,36 @@ class RoutingTable:
         agent.calls_handled = calls_handled
         agent.draw = 1.0 - self._rng.random()
         self._available += 1
+        self._pending[agent_id] = agent
+        if self._reserved.get(agent_id):
+            self._reserved_ready.add(agent_id)
+
+    def settle(self) -> None:
+        """The agents still available after a decision join their classes' heaps."""
+        for agent in self._pending.values():
+            self._join_classes(agent)
+        self._pending.clear()
+
+    def _join_classes(self, agent: AgentSlot) -> None:
         keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
         active = self._active
-        for channel in channels:
+        for channel in agent.channels:
             for cls in agent.classes.get(channel, ()):
                 known = None if cls.weighted else keys.get(cls.queue)
                 if known is None:
                     known = self._strategy_key(cls, agent)
                     if not cls.weighted:
                         keys[cls.queue] = known
-                cls.push_agent(agent, cls.eligible[agent_id][0], known)
+                cls.push_agent(agent, cls.eligible[agent.agent_id][0], known)
                 if cls.calls:
                     active.add(cls)
-        if self._reserved.get(agent_id):
-            self._reserved_ready.add(agent_id)
 
     def make_unavailable(self, agent: AgentSlot) -> None:
         channels, agent.channels = agent.channels, frozenset()
         agent.epoch = self._epoch = self._epoch + 1
         self._available -= 1
+        if self._pending.pop(agent.agent_id, None) is not None:
+            channels = frozenset()  # never joined its classes
         for channel in channels:
             for cls in agent.classes.get(channel, ()):
                 cls.available -= 1
@@ -271,7 +286,13 @@ class RoutingTable:
         tops: list[tuple[float, CallSlot, Urgency]] = []
         high = -math.inf
         lift_max = 0.0
-        for cls in self._active:
+        classes = self._active
+        if self._pending:
+            classes = set(classes)
+            for agent in self._pending.values():
+                for channel in agent.channels:
+                    classes.update(c for c in agent.classes.get(channel, ()) if c.calls)
+        for cls in classes:
             urgency = cls.urgency
             lift = urgency.rate * now
             if lift > lift_max:
@@ -320,10 +341,14 @@ class RoutingTable:
         elif pref is not None and slot.channel in pref.channels and pref.agent_id in cls.eligible:
             agent, reason, key = pref, "preferred agent", 0.0
         else:
-            top = cls.top_agent()
-            assert top is not None, "an active class has an available agent"
-            (agent, key), reason = top, "best match"
-        choice = AgentChoice(reason, self._policies[slot.queue].strategy, key, cls.available)
+            agent, key = self._best_agent(cls)
+            reason = "best match"
+        eligible = cls.available + sum(
+            1
+            for a in self._pending.values()
+            if cls.channel in a.channels and a.agent_id in cls.eligible
+        )
+        choice = AgentChoice(reason, self._policies[slot.queue].strategy, key, eligible)
         self.unplace(slot)
         agent.last_offered[slot.queue] = self._offers
         self._offers += 1
@@ -331,6 +356,23 @@ class RoutingTable:
         return agent, choice
 
     # internals -------------------------------------------------------------------------
+    def _best_agent(self, cls: RoutingClass) -> tuple[AgentSlot, float]:
+        """The class's best available agent: its heap's top or an agent not settled yet."""
+        best: tuple[float, float, str] | None = None
+        chosen: tuple[AgentSlot, float] | None = None
+        top = cls.top_agent()
+        if top is not None:
+            agent, key = top
+            best, chosen = (-cls.eligible[agent.agent_id][0], key, agent.agent_id), top
+        for agent in self._pending.values():
+            if cls.channel in agent.channels and agent.agent_id in cls.eligible:
+                key = self._strategy_key(cls, agent)
+                rank = (-cls.eligible[agent.agent_id][0], key, agent.agent_id)
+                if best is None or rank < best:
+                    best, chosen = rank, (agent, key)
+        assert chosen is not None, "an active class has an available agent"
+        return chosen
+
     def _effective(self, slot: CallSlot, now: float) -> float:
         urgency = self._policies[slot.queue].urgency_of(slot.channel)
         return urgency.effective(slot.base, now - slot.entry)
@@ -359,7 +401,7 @@ class RoutingTable:
             weight = requirement.level_weight(agent.skills) if cls.weighted else 1.0
             cls.eligible[agent.agent_id] = (match, weight)
             agent.classes.setdefault(cls.channel, []).append(cls)
-            if cls.channel in agent.channels:
+            if cls.channel in agent.channels and agent.agent_id not in self._pending:
                 self._push_agent(cls, agent)
 
     def _push_agent(self, cls: RoutingClass, agent: AgentSlot) -> None:
