@@ -6,7 +6,9 @@ and every waiting call *placed* in the class of its current relaxation step, or 
 for an available preferred agent. A decision looks at the head of each *active* class (one
 that has both waiting calls and available agents) and at the reserved calls. Calls move
 between phases/classes at precomputed times (priority phase changes, relaxation steps, the
-end of a preferred-agent window) from one timer heap.
+end of a preferred-agent window) from one timer heap. An agent made available joins their
+classes' agent heaps only once a decision has not given them a task (``settle``): until
+then a decision looks at their classes directly.
 
 The router (``acd.router``) says what happens to a call or an agent; the table only places
 and unplaces them. It reads the queues' policies from the router's mapping and never
