@@ -32,8 +32,12 @@ test: lint
 	$(BIN)/hotline check-config --config config
 	$(BIN)/pytest -q $(ARGS)
 
+# Quick mode: each bench prints CPU time beside wall time and its baseline, in the same run.
 bench: setup
-	$(BIN)/python bench/fastagi_bench.py
+	$(BIN)/python bench/simulate_bench.py --quick
+	$(BIN)/python bench/router_bench.py --quick
+	$(BIN)/python bench/ami_codec_bench.py --quick
+	$(BIN)/python bench/fastagi_bench.py --quick
 	$(BIN)/python bench/stack_bench.py --quick
 	$(BIN)/python bench/web_bench.py --quick
 

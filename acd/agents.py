@@ -170,6 +170,12 @@ class AgentBook:
     def state(self, agent_id: str) -> AgentState:
         return self._agent(agent_id).state
 
+    def seat(self, agent_id: str) -> tuple[AgentState, str | None, str | None]:
+        """The agent's state, call and pending action ("pause", "logout"): ``view`` without
+        building one (the distributor asks after every event)."""
+        a = self._agent(agent_id)
+        return a.state, a.call_id, a.pending
+
     def counts_by_state(self) -> dict[AgentState, int]:
         counts = dict.fromkeys(AgentState, 0)
         for agent in self._agents.values():

@@ -53,6 +53,8 @@ class Capacity:
         a pause or logout they asked for (nothing new is offered then)."""
         if pending or seat in (AgentState.PAUSED, AgentState.LOGGED_OUT):
             return _NOTHING
+        if not self.total and not load:  # the voice seat alone
+            return VOICE_SEAT if seat is AgentState.AVAILABLE else _NOTHING
         held = sum(load.values())
         seat_free = seat is AgentState.AVAILABLE
         voice = VOICE_SEAT if seat_free and held <= self.voice_with else _NOTHING

@@ -450,13 +450,11 @@ class CallDistributor:
     # time ------------------------------------------------------------------------------
     def next_wakeup(self) -> float | None:
         """When ``tick`` next has something to do (wrap-up ends, relaxation steps...)."""
-        deadlines = (
-            self.book.next_deadline(),
-            self.workload.next_deadline(),
-            self.router.next_change_at(),
-        )
-        times = [t for t in deadlines if t is not None]
-        return min(times) if times else None
+        wake = self.book.next_deadline()
+        for t in (self.workload.next_deadline(), self.router.next_change_at()):
+            if t is not None and (wake is None or t < wake):
+                wake = t
+        return wake
 
     def tick(self) -> list[Offer]:
         for transition in self.book.tick():
@@ -546,15 +544,15 @@ class CallDistributor:
             return
         if info.state == "connected":
             assert info.agent_id is not None
-            if self.book.view(info.agent_id).call_id == call.call_id:
+            if self.book.seat(info.agent_id)[1] == call.call_id:
                 self._after(self.book.apply(HungUp(info.agent_id, call.call_id)))
             return
         self.router.withdraw(call.call_id)
         del self._calls[call.call_id]
         self._log(CallAbandoned(call.call_id, call.queue, info.state == "offered", reason))
         if info.state == "offered" and info.agent_id is not None:
-            view = self.book.view(info.agent_id)
-            if view.state is AgentState.OFFERED and view.call_id == call.call_id:
+            state, on, _ = self.book.seat(info.agent_id)
+            if state is AgentState.OFFERED and on == call.call_id:
                 self._after(self.book.apply(HungUp(info.agent_id, call.call_id)), call_gone=True)
 
     def _after(self, t: Transition, *, call_gone: bool = False) -> None:
@@ -602,11 +600,11 @@ class CallDistributor:
     def _refresh(self, agent_id: str, *, became_available: bool = False) -> None:
         """Tell the router the channels the agent may be offered a task on now (their voice
         seat's state, the digital tasks they hold, their capacity), when that changed."""
-        view = self.book.view(agent_id)
-        if view.state is AgentState.LOGGED_OUT:
+        state, _, pending = self.book.seat(agent_id)
+        if state is AgentState.LOGGED_OUT:
             return
         channels = self.agents[agent_id].capacity.open_channels(
-            view.state, self.workload.load(agent_id), pending=view.pending is not None
+            state, self.workload.load(agent_id), pending=pending is not None
         )
         if channels == self._open.get(agent_id, frozenset()) and not became_available:
             return

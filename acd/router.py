@@ -274,6 +274,7 @@ class Router:
         offers: list[Offer] = []
         while (slot := self._table.best_call(now)) is not None:
             offers.append(self._offer(slot, now))
+        self._table.settle()
         return offers
 
     # internals -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
 
+from acd.priority import Urgency
 from acd.queue import WaitingCall
 from acd.skills import Requirement, RoutingProfile, SkillLevels
 
@@ -120,7 +121,8 @@ class AgentSlot:
         self.calls_handled = 0
         self.draw = 1.0
         self.last_offered: dict[str, int] = {}
-        self.classes: list[RoutingClass] = []
+        #: channel -> the routing classes of that channel whose requirement the agent meets
+        self.classes: dict[str, list[RoutingClass]] = {}
 
     @property
     def available(self) -> bool:
@@ -137,16 +139,37 @@ class RoutingClass:
         "calls",
         "channel",
         "eligible",
+        "linear",
+        "offset",
         "phase_heaps",
         "queue",
         "requirement",
+        "urgency",
+        "weighted",
     )
 
-    def __init__(self, queue: str, channel: str, requirement: Requirement, phases: int) -> None:
+    def __init__(
+        self,
+        queue: str,
+        channel: str,
+        requirement: Requirement,
+        urgency: Urgency,
+        *,
+        weighted: bool = False,
+    ) -> None:
         self.queue = queue
         self.channel = channel
         self.requirement = requirement
-        self.phase_heaps: list[list[CallEntry]] = [[] for _ in range(phases)]
+        #: the queue's urgency on the channel (a new policy makes new classes)
+        self.urgency = urgency
+        #: per phase: does priority grow with waiting (heap key + rate * now)?
+        self.linear = tuple(phase.linear for phase in urgency.phases)
+        #: a capped phase's heap key counts the cap, which a queue without aging never
+        #: reaches: what to add to that key for the priority
+        self.offset = -(urgency.cap or 0.0) if urgency.rate <= 0 else 0.0
+        #: the queue's strategy is ``weighted``: the agent's key depends on the class
+        self.weighted = weighted
+        self.phase_heaps: list[list[CallEntry]] = [[] for _ in urgency.phases]
         self.call_entries = 0
         self.calls = 0
         self.agent_heap: list[AgentEntry] = []
@@ -161,20 +184,6 @@ class RoutingClass:
         self.calls += 1
         if self.call_entries > 2 * self.calls + 32:
             self._compact_calls()
-
-    def top_calls(self) -> list[CallSlot]:
-        """The best waiting call of each phase (the caller compares them at ``now``)."""
-        tops: list[CallSlot] = []
-        for heap in self.phase_heaps:
-            while heap:
-                entry = heap[0]
-                slot = entry[4]
-                if slot.token == entry[3] and slot.cls is self:
-                    tops.append(slot)
-                    break
-                heappop(heap)
-                self.call_entries -= 1
-        return tops
 
     def _compact_calls(self) -> None:
         for index, heap in enumerate(self.phase_heaps):

@@ -6,7 +6,9 @@ and every waiting call *placed* in the class of its current relaxation step, or 
 for an available preferred agent. A decision looks at the head of each *active* class (one
 that has both waiting calls and available agents) and at the reserved calls. Calls move
 between phases/classes at precomputed times (priority phase changes, relaxation steps, the
-end of a preferred-agent window) from one timer heap.
+end of a preferred-agent window) from one timer heap. An agent made available joins their
+classes' agent heaps only once a decision has not given them a task (``settle``): until
+then a decision looks at their classes directly.
 
 The router (``acd.router``) says what happens to a call or an agent; the table only places
 and unplaces them. It reads the queues' policies from the router's mapping and never
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from heapq import heappop, heappush
 
 from acd.offer import AgentChoice
+from acd.priority import Urgency
 from acd.queue import QueuePolicy, WaitingCall
 from acd.routing_index import AgentSlot, CallSlot, RoutingClass
 from acd.skills import Requirement, RoutingProfile, SkillLevels
@@ -31,6 +34,11 @@ __all__ = ["ProfileEntry", "RoutingTable"]
 #: per (profile, queue, channel, has preferred agent): the profile (kept alive: the key is
 #: its id), the call's breakpoints, and the routing class of each step (made on first use)
 ProfileEntry = tuple[RoutingProfile, tuple[float, ...], list[RoutingClass | None]]
+
+#: relative slack of a phase top's priority read from its heap key (floating-point
+#: rounding of ``key + rate * now`` against the exact formula); tops within it of the best
+#: are ranked exactly
+_ROUNDING = 1e-9
 
 
 class RoutingTable:
@@ -50,6 +58,10 @@ class RoutingTable:
         self._due: list[tuple[float, int, int, CallSlot]] = []
         self._offers = 0
         self._available = 0
+        #: agents made available whose classes have not been told yet: a decision looks at
+        #: their classes directly, and most are offered a task at once (a busy centre), so
+        #: they never join ~90 class heaps only to leave them; ``settle`` tells the rest
+        self._pending: dict[str, AgentSlot] = {}
         self._agent_order = 0
         #: one counter for every agent's availability epochs: heap entries never tie
         self._epoch = 0
@@ -89,8 +101,9 @@ class RoutingTable:
         agent = self._agents[agent_id]
         if agent.available:
             self.make_unavailable(agent)
-        for cls in agent.classes:
-            del cls.eligible[agent_id]
+        for group in agent.classes.values():
+            for cls in group:
+                del cls.eligible[agent_id]
         for skill in agent.skills:
             self._with_skill.get(skill, {}).pop(agent_id, None)
         del self._agents[agent_id]
@@ -111,27 +124,38 @@ class RoutingTable:
         agent.calls_handled = calls_handled
         agent.draw = 1.0 - self._rng.random()
         self._available += 1
-        keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
-        for cls in agent.classes:
-            if cls.channel not in channels:
-                continue
-            key = keys.get(cls.queue)
-            if key is None:
-                key = self._strategy_key(cls, agent)
-                if self._policies[cls.queue].strategy is not Strategy.WEIGHTED:
-                    keys[cls.queue] = key
-            cls.push_agent(agent, cls.eligible[agent_id][0], key)
-            if cls.calls:
-                self._active.add(cls)
+        self._pending[agent_id] = agent
         if self._reserved.get(agent_id):
             self._reserved_ready.add(agent_id)
+
+    def settle(self) -> None:
+        """The agents still available after a decision join their classes' heaps."""
+        for agent in self._pending.values():
+            self._join_classes(agent)
+        self._pending.clear()
+
+    def _join_classes(self, agent: AgentSlot) -> None:
+        keys: dict[str, float] = {}  # one strategy key per queue (weighted: per class)
+        active = self._active
+        for channel in agent.channels:
+            for cls in agent.classes.get(channel, ()):
+                known = None if cls.weighted else keys.get(cls.queue)
+                if known is None:
+                    known = self._strategy_key(cls, agent)
+                    if not cls.weighted:
+                        keys[cls.queue] = known
+                cls.push_agent(agent, cls.eligible[agent.agent_id][0], known)
+                if cls.calls:
+                    active.add(cls)
 
     def make_unavailable(self, agent: AgentSlot) -> None:
         channels, agent.channels = agent.channels, frozenset()
         agent.epoch = self._epoch = self._epoch + 1
         self._available -= 1
-        for cls in agent.classes:
-            if cls.channel in channels:
+        if self._pending.pop(agent.agent_id, None) is not None:
+            channels = frozenset()  # never joined its classes
+        for channel in channels:
+            for cls in agent.classes.get(channel, ()):
                 cls.available -= 1
                 if not cls.available:
                     self._active.discard(cls)
@@ -233,7 +257,7 @@ class RoutingTable:
             cls = self._classes.pop(key)
             self._active.discard(cls)
             for agent_id in cls.eligible:
-                self._agents[agent_id].classes.remove(cls)
+                self._agents[agent_id].classes[cls.channel].remove(cls)
         for cached in [k for k in self._profile_classes if k[1] == queue]:
             del self._profile_classes[cached]
 
@@ -255,14 +279,48 @@ class RoutingTable:
 
     def best_call(self, now: float) -> CallSlot | None:
         """The highest-priority call some available agent can take (then the longest
-        waiting, then the first queued)."""
+        waiting, then the first queued).
+
+        Inside a phase a call's priority is its heap key (+ the queue's rate x ``now`` in a
+        linear phase), so each class's phase tops are ranked from their keys first; only
+        the ones within rounding of the best are ranked by the exact formula (``Urgency.
+        effective``), so a decision costs one key read per active class and phase."""
+        tops: list[tuple[float, CallSlot, Urgency]] = []
+        high = -math.inf
+        lift_max = 0.0
+        classes = self._active
+        if self._pending:
+            classes = set(classes)
+            for agent in self._pending.values():
+                for channel in agent.channels:
+                    classes.update(c for c in agent.classes.get(channel, ()) if c.calls)
+        for cls in classes:
+            urgency = cls.urgency
+            lift = urgency.rate * now
+            if lift > lift_max:
+                lift_max = lift
+            offset = cls.offset
+            for heap, linear in zip(cls.phase_heaps, cls.linear, strict=True):
+                while heap:
+                    entry = heap[0]
+                    slot = entry[4]
+                    if slot.token == entry[3] and slot.cls is cls:
+                        bound = (lift if linear else offset) - entry[0]
+                        if bound > high:
+                            high = bound
+                        tops.append((bound, slot, urgency))
+                        break
+                    heappop(heap)
+                    cls.call_entries -= 1
         best: tuple[float, float, int] | None = None
         best_slot: CallSlot | None = None
-        for cls in self._active:
-            for slot in cls.top_calls():
-                rank = (-self._effective(slot, now), slot.entry, slot.seq)
-                if best is None or rank < best:
-                    best, best_slot = rank, slot
+        if tops:
+            floor = high - _ROUNDING * (1.0 + abs(high) + lift_max)
+            for bound, slot, urgency in tops:
+                if bound >= floor:
+                    rank = (-urgency.effective(slot.base, now - slot.entry), slot.entry, slot.seq)
+                    if best is None or rank < best:
+                        best, best_slot = rank, slot
         for agent_id in self._reserved_ready:
             channels = self._agents[agent_id].channels
             for slot in self._reserved[agent_id].values():
@@ -285,10 +343,14 @@ class RoutingTable:
         elif pref is not None and slot.channel in pref.channels and pref.agent_id in cls.eligible:
             agent, reason, key = pref, "preferred agent", 0.0
         else:
-            top = cls.top_agent()
-            assert top is not None, "an active class has an available agent"
-            (agent, key), reason = top, "best match"
-        choice = AgentChoice(reason, self._policies[slot.queue].strategy, key, cls.available)
+            agent, key = self._best_agent(cls)
+            reason = "best match"
+        eligible = cls.available + sum(
+            1
+            for a in self._pending.values()
+            if cls.channel in a.channels and a.agent_id in cls.eligible
+        )
+        choice = AgentChoice(reason, self._policies[slot.queue].strategy, key, eligible)
         self.unplace(slot)
         agent.last_offered[slot.queue] = self._offers
         self._offers += 1
@@ -296,6 +358,23 @@ class RoutingTable:
         return agent, choice
 
     # internals -------------------------------------------------------------------------
+    def _best_agent(self, cls: RoutingClass) -> tuple[AgentSlot, float]:
+        """The class's best available agent: its heap's top or an agent not settled yet."""
+        best: tuple[float, float, str] | None = None
+        chosen: tuple[AgentSlot, float] | None = None
+        top = cls.top_agent()
+        if top is not None:
+            agent, key = top
+            best, chosen = (-cls.eligible[agent.agent_id][0], key, agent.agent_id), top
+        for agent in self._pending.values():
+            if cls.channel in agent.channels and agent.agent_id in cls.eligible:
+                key = self._strategy_key(cls, agent)
+                rank = (-cls.eligible[agent.agent_id][0], key, agent.agent_id)
+                if best is None or rank < best:
+                    best, chosen = rank, (agent, key)
+        assert chosen is not None, "an active class has an available agent"
+        return chosen
+
     def _effective(self, slot: CallSlot, now: float) -> float:
         urgency = self._policies[slot.queue].urgency_of(slot.channel)
         return urgency.effective(slot.base, now - slot.entry)
@@ -304,8 +383,14 @@ class RoutingTable:
         key = (queue, channel, requirement)
         cls = self._classes.get(key)
         if cls is None:
-            phases = len(self._policies[queue].urgency_of(channel).phases)
-            cls = self._classes[key] = RoutingClass(queue, channel, requirement, phases)
+            policy = self._policies[queue]
+            cls = self._classes[key] = RoutingClass(
+                queue,
+                channel,
+                requirement,
+                policy.urgency_of(channel),
+                weighted=policy.strategy is Strategy.WEIGHTED,
+            )
             pools = [self._with_skill.get(skill, {}) for skill, _ in requirement.required]
             for agent in list(min(pools, key=len).values() if pools else self._agents.values()):
                 self._admit(cls, agent)
@@ -315,11 +400,10 @@ class RoutingTable:
         requirement = cls.requirement
         if requirement.admits(agent.skills):
             match = requirement.match_score(agent.skills)
-            weighted = self._policies[cls.queue].strategy is Strategy.WEIGHTED
-            weight = requirement.level_weight(agent.skills) if weighted else 1.0
+            weight = requirement.level_weight(agent.skills) if cls.weighted else 1.0
             cls.eligible[agent.agent_id] = (match, weight)
-            agent.classes.append(cls)
-            if cls.channel in agent.channels:
+            agent.classes.setdefault(cls.channel, []).append(cls)
+            if cls.channel in agent.channels and agent.agent_id not in self._pending:
                 self._push_agent(cls, agent)
 
     def _push_agent(self, cls: RoutingClass, agent: AgentSlot) -> None:

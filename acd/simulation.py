@@ -255,8 +255,8 @@ class _Run:
             self.push(now + self.scenario.ring_s, ANSWER, offer.call_id, offer.agent_id)
 
     def _ring_end(self, call_id: str, agent_id: str, rona: bool) -> list[Offer]:
-        view = self.acd.book.view(agent_id)
-        if view.state is not AgentState.OFFERED or view.call_id != call_id:
+        state, on, _ = self.acd.book.seat(agent_id)
+        if state is not AgentState.OFFERED or on != call_id:
             return []  # the caller hung up while it rang
         if rona:
             offers = self.acd.agent_event(RingNoAnswer(agent_id, call_id))

@@ -12,14 +12,19 @@ clock; the distributor turns what happens here into the event log and routing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from heapq import heappop, heappush
+from types import MappingProxyType
 
 from acd.agent_events import AgentError
 from acd.clock import Clock
 
 __all__ = ["HeldTask", "StaleTask", "TaskPhase", "Workload"]
+
+#: the load of an agent who holds no digital task
+_NONE: Mapping[str, int] = MappingProxyType({})
 
 
 class TaskPhase(StrEnum):
@@ -56,10 +61,13 @@ class Workload:
     def held(self, agent_id: str) -> tuple[HeldTask, ...]:
         return tuple(self._held.get(agent_id, {}).values())
 
-    def load(self, agent_id: str) -> dict[str, int]:
+    def load(self, agent_id: str) -> Mapping[str, int]:
         """Tasks held by channel (every phase counts)."""
+        held = self._held.get(agent_id)
+        if not held:
+            return _NONE
         counts: dict[str, int] = {}
-        for task in self._held.get(agent_id, {}).values():
+        for task in held.values():
             counts[task.channel] = counts.get(task.channel, 0) + 1
         return counts
 

@@ -19,7 +19,7 @@ an agent made available is open to what their capacity would leave them (every c
 digital ones, their phone busy; only the phone, their chats full), as the distributor does.
 
     .venv/bin/python bench/router_bench.py [--agents 50,1000,5000] [--calls 100,10000,50000]
-        [--mix voice=0.6,chat=0.3,email=0.1]
+        [--mix voice=0.6,chat=0.3,email=0.1] [--quick]
 """
 
 from __future__ import annotations
@@ -210,7 +210,11 @@ def main() -> None:
     parser.add_argument("--naive-budget", type=float, default=5.0, help="seconds per naive run")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mix", default="", help="task channels and shares: voice=0.6,chat=0.4")
+    parser.add_argument("--quick", action="store_true", help="1,000 agents x 10,000 calls, short")
     args = parser.parse_args()
+    if args.quick:
+        args.agents, args.calls, args.steps, args.warmup = "1000", "10000", 500, 500
+        args.naive_budget = 2.0
     args.mix_weights = {
         name: float(share)
         for name, _, share in (part.partition("=") for part in args.mix.split(",") if part)

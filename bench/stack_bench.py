@@ -198,6 +198,11 @@ class Answers:
             self.at.setdefault(fields.get("Uniqueid", ""), time.perf_counter())
 
 
+#: The longest control reply: "stats" carries every loop-lag sample of a step (a minute or
+#: more is well over asyncio's default 64 KiB line limit).
+STATS_LINE_LIMIT = 64 * 1024 * 1024
+
+
 class Service:
     """The service process and its stdin/stdout control line."""
 
@@ -325,6 +330,7 @@ async def main(rates: list[float], step_s: float, profile: bool) -> None:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--serve", str(agi_port), str(emulator.ami_port),
             str(agents), work, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=STATS_LINE_LIMIT,
         )  # fmt: skip
         service = Service(proc)
         try:

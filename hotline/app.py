@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import signal
@@ -659,6 +660,11 @@ async def serve(
     descriptor_headroom(config)
     service = Hotline(config, config_dir=config_dir, overrides=overrides)
     await service.start()
+    # What start-up made (imported modules, config, models: ~200k objects) lives as long as
+    # the service: out of the collector's sight, a full collection no longer walks it (it
+    # took 0.1-0.9 s, a stall of every call's commands, each time the heap had grown by 25%).
+    gc.collect()
+    gc.freeze()
     try:
         with stop_on_signals(stop, reload=service.request_reload):
             await stop.wait()

@@ -16,6 +16,7 @@ Every AGI command name and channel variable hotline uses is named here, once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -456,7 +457,15 @@ def _quote(word: str, force: bool) -> str:
 def encode_command(*words: str | int) -> bytes:
     """One command line. The first word is the command name (`"STREAM FILE"`), sent as is;
     arguments are quoted when Asterisk's parser needs it (spaces, tabs, quotes, backslashes,
-    empty) and escape digits are always quoted, as Asterisk's documentation shows them."""
+    empty) and escape digits are always quoted, as Asterisk's documentation shows them.
+
+    An IVR sends the same few lines over and over (its prompts, its variables): the last
+    few thousand are remembered (by value and type: ``1`` and ``True`` are not one key)."""
+    return _encode_command(*words)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _encode_command(*words: str | int) -> bytes:
     name = words[0] if words else None
     if not isinstance(name, str) or (name not in _KNOWN_NAMES and not _NAME_RE.fullmatch(name)):
         raise AgiProtocolError(f"bad AGI command name {words[:1]!r}")

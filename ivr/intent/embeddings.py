@@ -19,8 +19,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 __all__ = [
     "EmbeddingModel",
@@ -98,6 +96,9 @@ class EmbeddingModel:
     def __init__(
         self, encoder: SentenceEncoder, texts: Sequence[str], labels: Sequence[str], c: float
     ) -> None:
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
         self._encoder = encoder
         vectors = encoder.encode(texts)
         regression = LogisticRegression(C=c, max_iter=3000)

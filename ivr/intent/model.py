@@ -4,6 +4,9 @@ scikit-learn fits it; inference is re-done here with the fitted vocabularies, ID
 and coefficients, because sklearn's per-call validation costs milliseconds for one short
 phrase and ``classify`` runs on the event loop. The result is the same softmax (a test
 compares the two).
+
+scikit-learn and SciPy (about 100 MB resident) are imported when a model is first fitted:
+a service whose intents file is empty never loads them.
 """
 
 from __future__ import annotations
@@ -15,10 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 __all__ = ["DEFAULT_OPTIONS", "LexicalModel", "ModelOptions"]
 
@@ -61,6 +60,13 @@ class LexicalModel:
     """Fitted on normalised texts; ``probabilities`` gives the softmax over ``labels``."""
 
     def __init__(self, texts: Sequence[str], labels: Sequence[str], options: ModelOptions) -> None:
+        from scipy import sparse  # type: ignore[import-untyped]
+        from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
+            TfidfVectorizer,
+        )
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
         vectorizers = [
             TfidfVectorizer(
                 analyzer="word",
@@ -122,6 +128,8 @@ class LexicalModel:
 
     def sklearn_probabilities(self, texts: Sequence[str]) -> Vector:
         """The same through scikit-learn: the reference ``probabilities`` is tested against."""
+        from scipy import sparse
+
         vectorizers, regression = self._sklearn
         matrix = sparse.hstack([v.transform(texts) for v in vectorizers]).tocsr()
         result: Vector = regression.predict_proba(matrix)
