@@ -188,7 +188,7 @@ async def save_user(request: web.Request) -> web.StreamResponse:
         if len(values["display_name"]) > MAX_DISPLAY_NAME_CHARS:
             errors.add("display_name", f"at most {MAX_DISPLAY_NAME_CHARS} characters")
         if values["role"] not in {r.value for r in Role}:
-            errors.add("role", "agent, supervisor or admin")
+            errors.add("role", "agent, supervisor, admin or wallboard")
         if values["endpoint"] and not ENDPOINT_PATTERN.match(values["endpoint"]):
             errors.add("endpoint", "TECH/resource, e.g. PJSIP/sup1")
         link = _agent_link(request)

@@ -1,8 +1,9 @@
 "use strict";
 // The wallboard: per queue the big figures a room reads from across it (waiting, longest
 // wait, service level today, agents available and busy), coloured by queues.yaml's
-// thresholds with an icon and a word, live over the supervisor's feed (no interaction), on a
-// dark wall-screen theme fitted to the screen (a 1920×1080 display shows every queue).
+// thresholds with an icon and a word, live over its own small feed (/ws/wallboard:
+// hotline/web/supervisor/wallboard.py; no interaction), on a dark wall-screen theme fitted
+// to the screen (a 1920×1080 display shows every queue).
 document.body.classList.add("wallboard");
 (function () {
   const L = () => window.hotlineLevels;
@@ -19,20 +20,8 @@ document.body.classList.add("wallboard");
     if (level && level !== "ok") d.append(el("span", L().icon(level) + " " + L().levelText(level), { class: "wb-tag" }));
     return d;
   }
-  function staffing(q, agents) {
-    const byId = new Map(agents.map((a) => [a.agent_id, a]));
-    let free = 0, busy = 0, paused = 0;
-    for (const who of q.eligible || []) {
-      const a = byId.get(who.agent_id);
-      if (!a) continue;
-      if (a.state === "paused") paused++;
-      else if (a.state === "available" && !a.busy) free++;
-      else busy++;
-    }
-    return { free, busy, paused };
-  }
-  function card(q, agents) {
-    const voice = (q.thresholds || {}).voice || {};
+  function card(q) {
+    const voice = (q.channels || {}).voice || {};
     const get = (m) => voice[m] || { value: null, level: "ok" };
     const section = el("section", null, { class: "wb-queue", "data-queue": q.name, "data-level": q.level || "ok" });
     const h = el("h2");
@@ -45,14 +34,14 @@ document.body.classList.add("wallboard");
       figure(T("longest wait"), L().value("longest_wait_s", longest.value), longest.level),
       figure(T("service level today"), L().value("service_level", sl.value), sl.level),
     );
-    const s = staffing(q, agents);
+    const s = q.agents || { free: 0, busy: 0, paused: 0 };
     // nobody free while someone waits is as bad as it gets; nobody free and nobody waiting is not
     const short = !s.free && (waiting.value || 0) > 0;
     figures.append(figure(T("agents available"), String(s.free), short ? "crit" : "ok", !short));
     const staff = el("p", null, { class: "wb-agents" });
     staff.append(el("b", String(s.busy), { dir: "ltr" }), " ", T("busy"), " · ", el("b", String(s.paused), { dir: "ltr" }), " ", T("paused"));
     // other channels with something waiting: one line
-    for (const [ch, shown] of Object.entries(q.thresholds || {})) {
+    for (const [ch, shown] of Object.entries(q.channels || {})) {
       if (ch === "voice" || !shown.waiting || !shown.waiting.value) continue;
       staff.append(" · ", T(ch), " ", el("b", String(shown.waiting.value), { dir: "ltr" }));
       if (shown.waiting.level !== "ok" || shown.longest_wait_s.level !== "ok") staff.append(" ", L().icon(shown.longest_wait_s.level === "crit" || shown.waiting.level === "crit" ? "crit" : "warn"));
@@ -70,8 +59,8 @@ document.body.classList.add("wallboard");
   function render(s) {
     const queues = s.queues || [];
     fit(queues.length);
-    document.getElementById("wb-queues").replaceChildren(...queues.map((q) => card(q, s.agents || [])));
-    const alerts = ((s.thresholds || {}).active || []).slice(0, 8);
+    document.getElementById("wb-queues").replaceChildren(...queues.map(card));
+    const alerts = s.alerts || [];
     document.getElementById("wb-alerts").replaceChildren(...alerts.map((a) => {
       const li = el("li", null, { class: "lvl-" + a.level });
       li.append(L().icon(a.level) + " ", el("span", a.queue, { dir: "ltr" }), " · ", L().label(a.metric), " ", el("b", L().value(a.metric, a.value), { dir: "ltr" }));
@@ -86,7 +75,7 @@ document.body.classList.add("wallboard");
   }
   let delay = 500, last = 0;
   function connect() {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/supervisor");
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/wallboard");
     ws.onopen = () => { delay = 500; };
     ws.onmessage = (m) => { last = Date.now(); render(JSON.parse(m.data)); };
     ws.onclose = () => {
