@@ -219,7 +219,10 @@ class Hotline:
         # A consult (warm transfer, conference) is an attended transfer of the agent's leg;
         # a completed one is ended by the caller's session (center.consult).
         self.call_control = CallController(
-            self.acd, self.ami, channels=lambda: [c.name for c in self.channels.table]
+            self.acd,
+            self.ami,
+            channels=lambda: [c.name for c in self.channels.table],
+            consult_enabled=lambda: self._config.waiting.consult_enabled,
         )
         self.acd_events.subscribe(self.call_control.observe)
         # Call recording with consent: asked before queueing, MixMonitor on the caller's

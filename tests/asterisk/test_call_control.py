@@ -145,7 +145,9 @@ async def test_mute_takes_the_agents_leg_out_of_the_native_bridge_until_unmuted(
     agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=30.0)
     await agent.start(pbx)
     try:
-        async with running_service(pbx, tmp_path, {"waiting.dial_options": "g"}) as service:
+        async with running_service(
+            pbx, tmp_path, {"waiting.dial_options": "g", "waiting.consult": False}
+        ) as service:
             service.only_agents("1001")
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=40)
             await caller.start(pbx)

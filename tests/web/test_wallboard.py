@@ -46,9 +46,7 @@ async def test_a_wall_screen_sees_the_wallboard_and_its_small_feed_only(tmp_path
             http.ws_connect(stack.url + "ws/wallboard") as wall,
             sup.ws_connect(stack.url + "ws/supervisor") as whole,
         ):
-            await stack.emulator.place_call(
-                Caller(number=NUMBER, dtmf=TO_AN_AGENT, barge_in=False)
-            )
+            await stack.emulator.place_call(Caller(number=NUMBER, dtmf=TO_AN_AGENT, barge_in=False))
             small = await next_snapshot(wall, _support_waiting)
             big = await next_snapshot(whole, lambda s: s["queues"][0]["calls"])
     assert set(small) == {"server_time", "telephony", "alerts", "queues"}
