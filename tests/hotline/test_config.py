@@ -343,7 +343,8 @@ def test_consult_without_dial_option_t_is_refused_where_it_is_said(config_dir: P
     write(config_dir, "waiting.yaml", "dial_options: gM(hello)\nconsult: true\n")
     issue = only_issue(config_dir)
     assert (issue.file, issue.line, issue.path) == (str(config_dir / "waiting.yaml"), 2, "consult")
-    assert "needs Dial option 't'" in issue.message and "'gM(hello)'" in issue.message
+    assert "needs Dial option 't'" in issue.message
+    assert "'gM(hello)'" in issue.message
     # an argument holding a t is not the option; without consult: said, it follows the options
     write(config_dir, "waiting.yaml", "dial_options: gM(t)\n")
     assert not load_config(config_dir, environ={}).waiting.consult_enabled

@@ -1,7 +1,8 @@
 """One page's live feed: the hub's updates for a client, pushed over a WebSocket.
 
-The supervisor, wallboard and agent pages share it. The client's queue is bounded by the hub; when the
-hub drops a slow client, or the page goes away, the feed ends and the client is released.
+The supervisor, wallboard and agent pages share it. The client's queue is bounded by the
+hub; when the hub drops a slow client, or the page goes away, the feed ends and the client
+is released.
 """
 
 from __future__ import annotations

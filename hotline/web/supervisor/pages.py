@@ -1,9 +1,9 @@
 """``/supervisor`` (the page) and ``/ws/supervisor`` (its live feed), ``/wallboard`` (the
-wall screen) and ``/ws/wallboard`` (its smaller feed: ``wallboard``), and the supervisor's actions: pause, ready and force out agents, listen, whisper
-or barge (and stop it); raise a waiting call's priority or move it to another queue. Every
-action is written to the audit log (``history.audit``) with who did it; an audit store that
-does not answer is logged and does not stop the action (calls go on while the database is
-down)."""
+wall screen) and ``/ws/wallboard`` (its smaller feed: ``wallboard``), and the supervisor's
+actions: pause, ready and force out agents, listen, whisper or barge (and stop it); raise a
+waiting call's priority or move it to another queue. Every action is written to the audit
+log (``history.audit``) with who did it; an audit store that does not answer is logged and
+does not stop the action (calls go on while the database is down)."""
 
 from __future__ import annotations
 
