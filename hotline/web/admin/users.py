@@ -94,7 +94,8 @@ async def _page(
     rows = _rows(users, csrf)
     options = Safe(
         "".join(
-            f"<option{' selected' if values.get('role') == r.value else ''}>{r.value}</option>"
+            f'<option{" selected" if values.get("role") == r.value else ""} value="{r.value}">'
+            f"[[{r.value}]]</option>"
             for r in Role
         )
     )

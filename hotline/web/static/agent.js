@@ -178,7 +178,8 @@
     head.append(el("b", c.name || T("no name on record")), " ", el("span", T("tier {tier}", { tier: c.tier ? label(c.tier) : (ivr && ivr.tier) || "–" }), "tier"));
     const ids = el("p", null, "identities");
     ids.append(T("customer"), " ", ltr("#" + c.id));
-    for (const i of c.identities || []) ids.append(" · ", ltr(i.value, T(i.kind)));
+    // a web chat's visitor id means nothing to the agent: not shown
+    for (const i of c.identities || []) if (i.kind !== "chat") ids.append(" · ", ltr(i.value, T(i.kind)));
     box.replaceChildren(head, ids);
     if (c.tags && c.tags.length) box.append(el("p", T("tags") + ": " + c.tags.join(", "), "tags"));
   }

@@ -20,6 +20,12 @@ document.body.classList.add("wallboard");
     if (level && level !== "ok") d.append(el("span", L().icon(level) + " " + L().levelText(level), { class: "wb-tag" }));
     return d;
   }
+  // a wait read across a room: "42 s" under a minute, then "3:19" (one line, any language)
+  function waited(s) {
+    if (s === null || s === undefined || s < 60) return L().value("longest_wait_s", s);
+    const whole = Math.round(s), h = Math.floor(whole / 3600), m = Math.floor(whole / 60) % 60, sec = whole % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(sec).padStart(2, "0");
+  }
   function card(q) {
     const voice = (q.channels || {}).voice || {};
     const get = (m) => voice[m] || { value: null, level: "ok" };
@@ -31,7 +37,7 @@ document.body.classList.add("wallboard");
     const waiting = get("waiting"), longest = get("longest_wait_s"), sl = get("service_level");
     figures.append(
       figure(T("waiting"), String(waiting.value ?? 0), waiting.level),
-      figure(T("longest wait"), L().value("longest_wait_s", longest.value), longest.level),
+      figure(T("longest wait"), waited(longest.value), longest.level),
       figure(T("service level today"), L().value("service_level", sl.value), sl.level),
     );
     const s = q.agents || { free: 0, busy: 0, paused: 0 };
@@ -51,10 +57,14 @@ document.body.classList.add("wallboard");
   }
   function fit(n) {
     const box = document.getElementById("wb-queues");
-    const cols = n <= 3 ? Math.max(n, 1) : n <= 6 ? 3 : n <= 8 ? 4 : 5;
+    // upright (a tablet, a portrait screen): two queues a row at most
+    const upright = innerHeight > innerWidth;
+    const cols = upright ? Math.min(Math.max(n, 1), 2) : n <= 3 ? Math.max(n, 1) : n <= 6 ? 3 : n <= 8 ? 4 : 5;
     const rows = Math.max(1, Math.ceil(n / cols));
     box.style.setProperty("--cols", cols);
     box.style.setProperty("--figure", Math.min(9, 30 / rows / (cols > 3 ? 1.25 : 1)).toFixed(2) + "vh");
+    // and by width: two figures side by side in a card
+    box.style.setProperty("--figure-w", (15 / cols).toFixed(2) + "vw");
   }
   function render(s) {
     const queues = s.queues || [];
