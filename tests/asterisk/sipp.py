@@ -324,9 +324,9 @@ class SippCustomer(Sipp):
             behaviour="answer",
             ring_ms=round(self.ring_s * 1000),
             talk_ms=round(self.talk_s * 1000),
-            after_answer="talk" if self.hold is None else "hold",
-            hold_after_ms=round((self.hold or (0, 0))[0] * 1000),
-            hold_ms=round((self.hold or (0, 0))[1] * 1000),
+            after_answer="talk",
+            hold_after_ms=0,
+            hold_ms=0,
         )
         port = str(asterisk.ports.sip + 1)
         await self.spawn(asterisk, phone, "-p", port, "-s", "customer", calls=None)
