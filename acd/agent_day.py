@@ -3,6 +3,11 @@ the pauses each agent took today of their own accord, by reason (``acd.desk_rule
 limits: ``asked`` says an agent asked for one; a supervisor's or the system's pause is not
 theirs and is not counted), and the hold of the call they are on (the desktop's hold timer).
 Pure: the caller says which day it is.
+
+A pause is counted in two steps: ``saw`` tells, once, that a pause the agent asked for has
+landed; the caller logs a ``PauseCounted`` for it, and ``count`` folds that event. Today's
+``PauseCounted`` of earlier runs, read back from the event log at start, go through
+``count`` too: the limits hold across a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 from acd.agent_events import AgentState
 from acd.agents import AgentView
-from acd.events import AgentStateChanged, CallHoldChanged, EventRecord
+from acd.events import AgentStateChanged, CallHoldChanged, EventRecord, PauseCounted
 
 __all__ = ["AgentDay", "HoldTime"]
 
@@ -55,10 +60,13 @@ class AgentDay:
 
     def saw(
         self, record: EventRecord, view: Callable[[str], AgentView | None], day: dt.date
-    ) -> None:
-        """Fold one record of the ACD's log (``view``: the agent as they are now)."""
+    ) -> PauseCounted | None:
+        """Fold one record of the ACD's log (``view``: the agent as they are now); a pause
+        the agent asked for that has just landed: the ``PauseCounted`` to log (once)."""
         event = record.event
-        if isinstance(event, CallHoldChanged):
+        if isinstance(event, PauseCounted):
+            self.count(event.agent_id, event.reason, day)
+        elif isinstance(event, CallHoldChanged):
             hold = self._holds.get(event.agent_id)
             if hold is None or hold.call_id != event.call_id:
                 hold = self._holds[event.agent_id] = _Hold(event.call_id, None)
@@ -76,16 +84,17 @@ class AgentDay:
                 reason = None if now is None else now.pause_reason
                 if now is not None and reason is not None and self._asked.get(agent_id) == reason:
                     del self._asked[agent_id]
-                    self._count(agent_id, reason, now.since, day)
+                    if self._counted.get(agent_id) != (reason, now.since):
+                        self._counted[agent_id] = (reason, now.since)
+                        return PauseCounted(agent_id, reason)
             elif event.event == "ready" or event.after in (_AVAILABLE, _LOGGED_OUT):
                 self._asked.pop(agent_id, None)  # a pending pause taken back, or gone
+        return None
 
-    def _count(self, agent_id: str, reason: str, since: float, day: dt.date) -> None:
+    def count(self, agent_id: str, reason: str, day: dt.date) -> None:
+        """One more pause of ``reason`` the agent took on ``day`` (a ``PauseCounted``)."""
         if self._day != day:
             self._day, self._taken = day, {}
-        if self._counted.get(agent_id) == (reason, since):
-            return
-        self._counted[agent_id] = (reason, since)
         key = (agent_id, reason)
         self._taken[key] = self._taken.get(key, 0) + 1
 

@@ -31,6 +31,7 @@ __all__ = [
     "EventRejected",
     "EventSink",
     "InMemoryEventSink",
+    "PauseCounted",
     "PriorityWeightsUpdated",
     "QueueUpdated",
 ]
@@ -196,6 +197,16 @@ class CallbackSettled:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseCounted:
+    """An agent's own pause of ``reason`` counted against the reason's daily limit
+    (``acd.agent_day``, ``acd.desk_rules``): in the event log, a day's counts outlive a
+    restart."""
+
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class EventRejected:
     """An input the ACD refused (unknown agent, illegal transition, stale telephony fact):
     kept so that nothing that happened is lost."""
@@ -218,6 +229,7 @@ AcdEvent = (
     | AgentStateChanged
     | AgentTaskChanged
     | CallbackSettled
+    | PauseCounted
     | QueueUpdated
     | PriorityWeightsUpdated
     | EventRejected

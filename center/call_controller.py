@@ -60,7 +60,9 @@ from telephony.call_actions import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CallControlError", "CallController", "ControlState"]
+__all__ = ["CONSULT_OFF", "CallControlError", "CallController", "ControlState"]
+
+CONSULT_OFF = "consulting a colleague is off here (waiting.yaml consult)"
 
 
 class CallControlError(Exception):
@@ -92,8 +94,11 @@ class CallController:
         *,
         consults: Consults | None = None,
         channels: Callable[[], Iterable[str]] = lambda: (),
+        consult_enabled: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``consult_enabled``: waiting.yaml's ``consult`` as it is now (a reload changes it)."""
         self._service = service
+        self.consult_enabled = consult_enabled
         self._ami = ami
         self.transfers = transfers if transfers is not None else PendingTransfers()
         self.consults = consults if consults is not None else Consults()
@@ -236,6 +241,8 @@ class CallController:
     async def consult(self, agent_id: str, colleague: str, call_id: str | None = None) -> Consult:
         """Ring ``colleague`` for the agent while the caller holds; the colleague is
         reserved (paused ``consulted``) until the consult ends."""
+        if not self.consult_enabled():
+            raise CallControlError(CONSULT_OFF)
         service = self._service
         channel, current = self._leg(agent_id, call_id)
         profile = service.distributor.agents.get(colleague)

@@ -79,6 +79,7 @@ from acd.events import (
     CallHoldChanged,
     EventRecord,
     EventSink,
+    PauseCounted,
     PriorityWeightsUpdated,
     QueueUpdated,
 )
@@ -513,8 +514,10 @@ class AcdService:
     def _saw(self, record: EventRecord) -> None:
         """Every record the distributor appends (called inside it: no calls back into it)."""
         event = record.event
-        if isinstance(event, AgentStateChanged | CallHoldChanged):
-            self.agent_day.saw(record, self._view, self._today())
+        if isinstance(event, AgentStateChanged | CallHoldChanged | PauseCounted):
+            counted = self.agent_day.saw(record, self._view, self._today())
+            if counted is not None:  # logged (for a restart), then folded as it comes back
+                self._sink.append(self.now(), counted)
         task = self._digital.get(getattr(event, "call_id", ""))
         if task is not None:
             for listener in list(self._task_listeners):

@@ -10,6 +10,7 @@ Business hours are not here: the IVR flow checks them before it queues a call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ __all__ = [
     "WaitingConfig",
     "WaitingPolicy",
     "WaitingPrompts",
+    "check_consult_option",
     "check_waiting_config",
 ]
 
@@ -153,6 +155,10 @@ class WaitingConfig(_Model):
     #: Dial options for the offer: "g" keeps the caller in the session when the agent
     #: hangs up first, so they hear ``prompts.after_call``.
     dial_options: Annotated[str, Field(max_length=40, pattern=r"^[A-Za-z0-9()^_]*$")] = "g"
+    #: Agents may consult a colleague, then complete, cancel or conference (``center.consult``:
+    #: an attended transfer of the agent's leg), which needs Dial option ``t``; null: on
+    #: when ``dial_options`` has ``t``. ``true`` without ``t`` is refused by the config check.
+    consult: bool | None = None
     #: Length of one WAIT FOR DIGIT slice while on hold. Asterisk runs one AGI command at a
     #: time, so this bounds how late a chosen agent's phone starts ringing; it also keeps
     #: the FastAGI idle timeout from stopping a long wait.
@@ -189,6 +195,28 @@ class WaitingConfig(_Model):
 
     def policy(self, queue: str) -> WaitingPolicy:
         return self.queues.get(queue, self.defaults)
+
+    @property
+    def consult_enabled(self) -> bool:
+        return self.consult if self.consult is not None else "t" in dial_option_letters(self)
+
+
+def dial_option_letters(waiting: WaitingConfig) -> str:
+    """The option letters of ``dial_options``, without their arguments (``M(x)`` -> ``M``)."""
+    return re.sub(r"\([^)]*\)", "", waiting.dial_options)
+
+
+def check_consult_option(waiting: WaitingConfig) -> list[tuple[tuple[str, ...], str]]:
+    """``consult: true`` needs Dial option ``t`` (waiting.yaml's own check: located)."""
+    if waiting.consult and "t" not in dial_option_letters(waiting):
+        return [
+            (
+                ("consult",),
+                f"consult transfer needs Dial option 't' (dial_options is "
+                f"{waiting.dial_options!r}): add t to dial_options, or set consult: false",
+            )
+        ]
+    return []
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

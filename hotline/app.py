@@ -32,6 +32,7 @@ from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
 from center.gateway import LiveAcd
+from center.pause_counts import restore_pause_counts
 from center.persistence import HistoryEventSink, HistoryInteractions
 from center.recording import CallRecorder, RecordingRetention
 from center.service import AcdService
@@ -220,7 +221,10 @@ class Hotline:
         # A consult (warm transfer, conference) is an attended transfer of the agent's leg;
         # a completed one is ended by the caller's session (center.consult).
         self.call_control = CallController(
-            self.acd, self.ami, channels=lambda: [c.name for c in self.channels.table]
+            self.acd,
+            self.ami,
+            channels=lambda: [c.name for c in self.channels.table],
+            consult_enabled=lambda: self._config.waiting.consult_enabled,
         )
         self.acd_events.subscribe(self.call_control.observe)
         # Call recording with consent: asked before queueing, MixMonitor on the caller's
@@ -414,6 +418,7 @@ class Hotline:
             await self.ami.start()
             await self.callbacks.start()
             self._spawn(self._resume_conversations(), name="conversations-resume")
+            self._spawn(self._restore_pause_counts(), name="pause-counts")
             self._spawn(self._purge_recordings(), name="recordings-retention")
             if self.webhooks is not None:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
@@ -471,6 +476,24 @@ class Hotline:
             await self.desk.resume()
         except (SQLAlchemyError, OSError) as error:
             log.error("conversations left waiting by the last run not resumed: %s", error)
+
+    async def _restore_pause_counts(self) -> None:
+        """Today's pauses counted by earlier runs: agents' daily limits hold across a
+        restart."""
+        await self._schema_ready.wait()
+        try:
+            folded = await restore_pause_counts(
+                self.store,
+                self.acd.agent_day,
+                self.acd.today(),
+                self.acd_log.run,
+                spooling=lambda: self.history_writer.spooling,
+            )
+        except (SQLAlchemyError, OSError) as error:
+            log.error("today's pause counts of earlier runs not read back: %s", error)
+            return
+        if folded:
+            log.info("%d pauses agents took earlier today read back (their daily limits)", folded)
 
     async def _purge_recordings(self) -> None:
         """Recordings past their retention: purged once the schema is up, then daily."""

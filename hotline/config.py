@@ -46,7 +46,7 @@ from pydantic_core import ErrorDetails
 from acd.build import check_acd_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.recording_policy import check_recording_config
-from center.settings import WaitingConfig, check_waiting_config
+from center.settings import WaitingConfig, check_consult_option, check_waiting_config
 from hotline.config_models import (
     Config,
     IvrSettings,
@@ -111,7 +111,7 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     # demo), once: not by every command that reads the config.
     ConfigFile("speech.yaml", SpeechSettings, field="speech"),
     ConfigFile("intents.yaml", IntentsConfig, field="intents", check=check_intents),
-    ConfigFile("waiting.yaml", WaitingConfig, field="waiting"),
+    ConfigFile("waiting.yaml", WaitingConfig, field="waiting", check=check_consult_option),
     ConfigFile("priority.yaml", PriorityConfig, field="priority"),
     ConfigFile("skills.yaml", SkillsConfig, field="skills"),
     ConfigFile("queues.yaml", QueuesConfig, field="queues"),

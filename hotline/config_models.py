@@ -197,7 +197,7 @@ class TwoFactorSettings(_Settings):
     ``required_for`` the roles that must use it (they set it up at their next sign-in);
     every other user may turn it on for themselves."""
 
-    required_for: tuple[Literal["agent", "supervisor", "admin"], ...] = ()
+    required_for: tuple[Literal["agent", "supervisor", "admin", "wallboard"], ...] = ()
     #: The name authenticator apps show beside the account.
     issuer: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^:]+$")] = "hotline"
     #: The key the TOTP secrets are sealed with in the database (relative to the working

@@ -23,12 +23,12 @@ from hotline.tokens_cli import store_options, with_store
 
 def register(subparsers: Any) -> None:
     user = subparsers.add_parser(
-        "user", help="add and list web users (agents, supervisors, admins)"
+        "user", help="add and list web users (agents, supervisors, admins, wall screens)"
     )
     actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a user; the password is read from stdin")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    add.add_argument("--role", required=True, choices=["agent", "supervisor", "admin", "wallboard"])
     add.add_argument("--agent", metavar="ID", help="the ACD agent id (agents: default NAME)")
     add.add_argument(
         "--endpoint", metavar="TECH/RES", help="a supervisor's phone for listen/whisper/barge"

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from acd.agent_day import AgentDay
 from acd.agent_events import AgentState
 from acd.agents import AgentView
-from acd.events import AgentStateChanged, CallHoldChanged, EventRecord
+from acd.events import AgentStateChanged, CallHoldChanged, EventRecord, PauseCounted
 from acd.policy import AgentsConfig, QueuesConfig
 
 DAY = dt.date(2026, 12, 6)
@@ -95,26 +95,37 @@ def _view(reason: str | None, since: float) -> AgentView:
 
 def test_a_pause_the_agent_asked_for_is_counted_once_and_the_count_is_per_day() -> None:
     day = AgentDay()
+    seq = iter(range(1, 100))
+
+    def saw(event: AgentStateChanged | PauseCounted, at: float, since: float | None) -> None:
+        """As the service does: a ``PauseCounted`` said is logged, then folded."""
+        view = (lambda _: None) if since is None else (lambda _: _view("break", since))
+        counted = day.saw(EventRecord(next(seq), at, event), view, DAY)
+        if counted is not None:
+            assert day.saw(EventRecord(next(seq), at, counted), view, DAY) is None
+
     paused = AgentStateChanged("a", "available", "paused", "pause", "paused: break")
     # a supervisor's pause (the agent did not ask): not theirs to count
-    day.saw(EventRecord(1, 5.0, paused), lambda _: _view("break", 5.0), DAY)
+    saw(paused, 5.0, 5.0)
     assert day.taken("a", "break", DAY) == 0
     day.asked("a", "break")
-    day.saw(EventRecord(2, 10.0, paused), lambda _: _view("break", 10.0), DAY)
+    saw(paused, 10.0, 10.0)
     # the same pause seen again (a detail changed, not a new pause): not counted twice
-    day.saw(EventRecord(3, 11.0, paused), lambda _: _view("break", 10.0), DAY)
+    saw(paused, 11.0, 10.0)
     assert day.taken("a", "break", DAY) == 1
     day.asked("a", "break")
-    day.saw(EventRecord(4, 20.0, paused), lambda _: _view("break", 20.0), DAY)
+    saw(paused, 20.0, 20.0)
     assert day.taken("a", "break", DAY) == 2
     # asked during a call, then taken back (Ready): a later pause of it is not theirs
     day.asked("a", "break")
-    taken_back = AgentStateChanged("a", "on_call", "on_call", "ready", "pending cancelled")
-    day.saw(EventRecord(5, 30.0, taken_back), lambda _: None, DAY)
-    day.saw(EventRecord(6, 40.0, paused), lambda _: _view("break", 40.0), DAY)
+    saw(AgentStateChanged("a", "on_call", "on_call", "ready", "pending cancelled"), 30.0, None)
+    saw(paused, 40.0, 40.0)
     assert day.taken("a", "break", DAY) == 2
     assert day.taken("a", "break", DAY + dt.timedelta(days=1)) == 0
     assert day.taken("b", "break", DAY) == 0
+    # an earlier run's count, read back from the event log, is the same fold
+    day.count("a", "lunch", DAY)
+    assert (day.taken("a", "lunch", DAY), day.taken("a", "break", DAY)) == (1, 2)
 
 
 def test_the_hold_of_the_current_call_adds_up_and_ends_with_the_call() -> None:

@@ -23,6 +23,7 @@ from acd.events import (
     CallRequeued,
     EventRecord,
     EventRejected,
+    PauseCounted,
     PriorityWeightsUpdated,
     QueueUpdated,
 )
@@ -44,6 +45,7 @@ EVERY_KIND: list[AcdEvent] = [
     AgentStateChanged("a1", "available", "offered", "offer_made", "", "c1"),
     AgentTaskChanged("a1", "chat7", "chat", "reserved", "active", "accepted"),
     CallbackSettled("c3-cb1", "callback_completed", "answered"),
+    PauseCounted("a1", "break"),
     QueueUpdated("support", "changed", 2),
     PriorityWeightsUpdated(3),
     EventRejected("c9", "call_arrived", "unknown queue"),

@@ -45,7 +45,7 @@ class Service:
             rows = await connection.execute(
                 text(
                     "SELECT idempotency_key, external_id, outcome, status, agent, queue, intent, "
-                    "started_at, ended_at, wait_s, talk_s FROM interactions "
+                    "started_at, ended_at, wait_s, talk_s, hold_s FROM interactions "
                     "WHERE source = 'hotline' ORDER BY id"
                 )
             )

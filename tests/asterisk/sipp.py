@@ -252,12 +252,17 @@ class SippAgent(Sipp):
         behaviour: str = "answer",
         ring_s: float = 0.5,
         talk_s: float = 2.0,
+        hold: tuple[float, float] | None = None,
     ) -> None:
+        """``hold``: (after, for) seconds: the phone holds each call it answers ``after``
+        seconds in, for ``for`` seconds (its re-INVITEs), then talks ``talk_s``; end such a
+        call from Asterisk's side (the phone's own BYE would reuse CSeq 1)."""
         super().__init__(f"agent{agent_id}", directory)
         self.username = f"agent{agent_id}"
         self.behaviour = behaviour
         self.ring_s = ring_s if behaviour == "answer" else 3600.0
         self.talk_s = talk_s
+        self.hold = hold
 
     async def start(self, asterisk: Asterisk, timeout_s: float = 10.0) -> None:
         register = render("agent_register.xml", self.directory, f"{self.name}-register.xml")
@@ -268,6 +273,9 @@ class SippAgent(Sipp):
             behaviour=self.behaviour,
             ring_ms=round(self.ring_s * 1000),
             talk_ms=round(self.talk_s * 1000),
+            after_answer="talk" if self.hold is None else "hold",
+            hold_after_ms=round((self.hold or (0, 0))[0] * 1000),
+            hold_ms=round((self.hold or (0, 0))[1] * 1000),
         )
         await self.spawn(
             asterisk,
@@ -316,6 +324,9 @@ class SippCustomer(Sipp):
             behaviour="answer",
             ring_ms=round(self.ring_s * 1000),
             talk_ms=round(self.talk_s * 1000),
+            after_answer="talk",
+            hold_after_ms=0,
+            hold_ms=0,
         )
         port = str(asterisk.ports.sip + 1)
         await self.spawn(asterisk, phone, "-p", port, "-s", "customer", calls=None)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from acd.agent_events import Ready
-from acd.events import CallAnswered, CallEnded, CallQueued
+from acd.events import CallAnswered, CallEnded, CallHoldChanged, CallOffered, CallQueued
 from history.outcomes import Outcome
 from tests.telephony.ami_call_control import EXPECTED, answers
 
@@ -145,7 +145,9 @@ async def test_mute_takes_the_agents_leg_out_of_the_native_bridge_until_unmuted(
     agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=30.0)
     await agent.start(pbx)
     try:
-        async with running_service(pbx, tmp_path, {"waiting.dial_options": "g"}) as service:
+        async with running_service(
+            pbx, tmp_path, {"waiting.dial_options": "g", "waiting.consult": False}
+        ) as service:
             service.only_agents("1001")
             caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=40)
             await caller.start(pbx)
@@ -166,3 +168,95 @@ async def test_mute_takes_the_agents_leg_out_of_the_native_bridge_until_unmuted(
     assert told == EXPECTED
     assert exit_code == 0
     assert kinds(agent.events()) == ["registered", "answered", "ended-by-asterisk"]
+
+
+async def test_the_agents_phone_holds_and_resumes_and_the_desktop_and_history_see_it(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    """Hold is the phone's (no AMI action holds a call in Asterisk 20): the agent's phone
+    re-INVITEs with a=sendonly, Asterisk plays the caller music on hold and says ``Hold``;
+    the desktop's call shows on hold with its timer, the ACD logs the hold; the re-INVITE
+    with a=sendrecv resumes it (``Unhold``), and the interaction keeps the hold's length."""
+    number = "+971501110074"
+    agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=30.0, hold=(1.0, 2.0))
+    await agent.start(pbx)
+    try:
+        async with running_service(pbx, tmp_path) as service:
+            service.only_agents("1001")
+            acd, control = service.hotline.acd, service.hotline.call_control
+            caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=40)
+            await caller.start(pbx)
+            await answered_by(pbx, service, "1001")
+            await pbx.until(lambda: control.state("1001").on_hold, timeout_s=10)
+            assert kinds(agent.events())[-1] == "held"
+            call_id = control.state("1001").call_id
+            assert acd.agent_day.hold("1001", call_id, acd.now()).current_s is not None
+            await pbx.until(lambda: not control.state("1001").on_hold, timeout_s=10)
+            held = acd.agent_day.hold("1001", call_id, acd.now())
+            await pbx.until(lambda: "resumed" in kinds(agent.events()))
+            await control.hang_up("1001")
+            exit_code = await caller.wait(30)
+            interactions = await settled(pbx, service)
+    finally:
+        await agent.stop()
+    assert exit_code == 0
+    assert kinds(agent.events()) == [
+        "registered",
+        "answered",
+        "held",
+        "resumed",
+        "ended-by-asterisk",
+    ]
+    assert [e.on_hold for e in service.events(CallHoldChanged)] == [True, False]
+    assert held.current_s is None
+    assert 1.0 <= held.total_s < 10.0
+    (interaction,) = interactions
+    assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1001")
+    hold_s = interaction["hold_s"]
+    assert isinstance(hold_s, float)
+    assert 1.0 <= hold_s < 10.0
+
+
+async def test_a_blind_transfer_to_a_named_colleague_rings_them_alone_and_keeps_one_call(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    """Alice (1001) transfers the caller to Bob (1002) by name: the call's next segment is
+    directed to Bob alone (Dave, free and as skilled, is not rung), keeps its place and
+    priority; Bob answers; one interaction, Bob its agent, with Alice's note."""
+    number = "+971501110075"
+    alice = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=30.0)
+    bob = SippAgent("1002", sip_dir, ring_s=0.3, talk_s=2.0)
+    dave = SippAgent("1004", sip_dir, ring_s=0.3, talk_s=2.0)
+    for phone in (alice, bob, dave):
+        await phone.start(pbx)
+    try:
+        async with running_service(pbx, tmp_path) as service:
+            service.only_agents("1001")
+            caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=60)
+            await caller.start(pbx)
+            await answered_by(pbx, service, "1001")
+            acd = service.hotline.acd
+            acd.agent_event(Ready("1004"))  # free, in support: the router would pick him
+            acd.agent_event(Ready("1002"))
+            await service.hotline.call_control.transfer("1001", agent="1002")
+            await answered_by(pbx, service, "1002", count=2)
+            exit_code = await caller.wait(40)
+            interactions = await settled(pbx, service)
+            notes = await notes_on(service, str(interactions[0]["idempotency_key"]))
+    finally:
+        for phone in (dave, bob, alice):
+            await phone.stop()
+    assert exit_code == 0
+    assert caller.events() == ["answered", "ended-by-asterisk"]
+    assert kinds(alice.events()) == ["registered", "answered", "ended-by-asterisk"]
+    assert kinds(bob.events()) == ["registered", "answered", "hung-up"]
+    assert kinds(dave.events()) == ["registered"]  # never rung
+    first, segment = service.events(CallQueued)
+    assert segment.call_id == f"{first.call_id}-t1"
+    assert segment.queue == first.queue == "support"
+    assert (segment.entry_time, segment.priority) == (first.entry_time, first.priority)
+    assert [e.agent_id for e in service.events(CallOffered)] == ["1001", "1002"]
+    (interaction,) = interactions
+    assert interaction["idempotency_key"] == first.call_id
+    assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1002")
+    assert notes == [("agent:1001", "transferred to agent 1002")]

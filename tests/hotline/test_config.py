@@ -337,3 +337,18 @@ def test_an_admin_edit_is_checked_with_the_paths_of_the_real_directory(tmp_path:
     errors, _ = check_candidate(tmp_path / "config", {"queues.yaml": queues}, environ={})
 
     assert errors == []
+
+
+def test_consult_without_dial_option_t_is_refused_where_it_is_said(config_dir: Path) -> None:
+    write(config_dir, "waiting.yaml", "dial_options: gM(hello)\nconsult: true\n")
+    issue = only_issue(config_dir)
+    assert (issue.file, issue.line, issue.path) == (str(config_dir / "waiting.yaml"), 2, "consult")
+    assert "needs Dial option 't'" in issue.message
+    assert "'gM(hello)'" in issue.message
+    # an argument holding a t is not the option; without consult: said, it follows the options
+    write(config_dir, "waiting.yaml", "dial_options: gM(t)\n")
+    assert not load_config(config_dir, environ={}).waiting.consult_enabled
+    write(config_dir, "waiting.yaml", "dial_options: gt\n")
+    assert load_config(config_dir, environ={}).waiting.consult_enabled
+    write(config_dir, "waiting.yaml", "dial_options: gt\nconsult: false\n")
+    assert not load_config(config_dir, environ={}).waiting.consult_enabled

@@ -25,7 +25,13 @@ AMI_SECRET = "web-secret"
 PASSWORD = "correct horse battery staple"
 #: DTMF that takes an English caller to an agent in the shipped flow.
 TO_AN_AGENT = "10"
-USERS = {"sam": Role.SUPERVISOR, "ada": Role.ADMIN, "1001": Role.AGENT, "1002": Role.AGENT}
+USERS = {
+    "sam": Role.SUPERVISOR,
+    "ada": Role.ADMIN,
+    "1001": Role.AGENT,
+    "1002": Role.AGENT,
+    "wall": Role.WALLBOARD,
+}
 
 
 def unused_port() -> int:

@@ -156,3 +156,25 @@ async def test_the_agent_consults_a_skilled_colleague_and_hands_them_the_call(st
         assert (status, done["call_id"]) == (200, None)  # 1001 is no longer on the call
     view = stack.service.acd.distributor.book.view("1004")
     assert (view.state.value, view.call_id) == ("on_call", f"{call_id}-t1")
+
+
+async def test_with_consult_off_the_desktop_lists_nobody_and_a_consult_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path, ring_s=0.5, overrides={"waiting.consult": False}) as stack:
+        await call_for_agent_1001(stack)
+        await on_call(stack, "1001")
+        stack.service.acd.agent_event(Ready("1004"))
+        async with jar() as http:
+            csrf = await signed_in(http, stack.url, "1001")
+            async with http.get(stack.url + "page-api/agent/call") as response:
+                state = await response.json()
+            assert (state["consult_enabled"], state["consult"]) == (False, [])
+            status, refused = await post(
+                http, stack, "page-api/agent/call/consult", csrf, {"agent": "1004"}
+            )
+    assert (status, refused["error"]) == (
+        409,
+        "consulting a colleague is off here (waiting.yaml consult)",
+    )
+    assert stack.service.acd.distributor.book.view("1004").state.value == "available"

@@ -16,7 +16,7 @@ import aiohttp
 
 from acd.agent_events import AgentState, Login, Pause, Ready
 from history.identities import IdentityKind
-from history.inputs import Channel, IdentityIn
+from history.inputs import Channel, IdentityIn, NewInteraction
 from tests.e2e.stack import wait_until
 from tests.web.chat_rig import Page, Rig, chat_rig
 from tests.web.support import signed_in
@@ -254,3 +254,41 @@ async def _notes(rig: Rig, conversation: int) -> list[str]:
     assert customer is not None
     timeline = await rig.store.repository.timeline(customer, limit=10)
     return [n.body for e in timeline.entries for n in e.notes if e.interaction.id == conversation]
+
+
+async def test_beside_a_chat_the_agent_reads_the_customers_history_and_no_one_else_does(
+    tmp_path: Path,
+) -> None:
+    """The chat's customer called last week about their bill and it is still open: the
+    agent taking the chat reads who they are, that open issue and the timeline (the chat
+    itself marked as the current one); a colleague who does not hold the chat is refused."""
+    async with chat_rig(tmp_path, desk_rules=RULES) as rig:
+        rig.acd.agent_event(Login("ann"))
+        rig.acd.agent_event(Login("bob", paused_reason="training"))
+        async with rig.agent("ann") as ann, rig.agent("bob") as bob, rig.visitor() as page:
+            await ann.next("snapshot")
+            talk = await _talk(rig, page, "still no answer about my bill")
+            await ann.next("offered")
+            repository = rig.store.repository
+            customer_id = (await repository.get_interaction(talk)).customer_id
+            assert customer_id is not None
+            earlier = await repository.append_interaction(
+                NewInteraction(
+                    channel=Channel.VOICE,
+                    customer_id=customer_id,
+                    started_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=7),
+                    intent="billing_question",
+                    agent="bob",
+                    idempotency_key="call-last-week",
+                )
+            )
+            async with ann.http.get(f"{ann.base}page-api/agent/conversations/{talk}/customer") as r:
+                assert r.status == 200
+                history = await r.json()
+            async with bob.http.get(f"{bob.base}page-api/agent/conversations/{talk}/customer") as r:
+                assert r.status == 403
+    assert history["customer"]["id"] == customer_id
+    assert [i["id"] for i in history["open_issues"]] == [earlier.id]  # not the chat itself
+    assert history["open_issues"][0]["agent_name"] == "Bob"
+    shown = [(e["interaction"]["id"], e["current"]) for e in history["timeline"]]
+    assert shown == [(talk, True), (earlier.id, False)]

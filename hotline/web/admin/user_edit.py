@@ -99,11 +99,17 @@ async def _target(request: web.Request) -> User:
     return user
 
 
-def _options(values: Iterable[str], chosen: str, *, blank: str | None = None) -> Safe:
+def _options(
+    values: Iterable[str], chosen: str, *, blank: str | None = None, translated: bool = False
+) -> Safe:
+    """``translated``: each value's label in the page's language (a role), else as it is."""
     out = []
     if blank is not None:
         out.append(f'<option value=""{"" if chosen else " selected"}>{blank}</option>')
-    out += [f"<option{' selected' if v == chosen else ''}>{escape(v)}</option>" for v in values]
+    for v in values:
+        shown = f"[[{escape(v)}]]" if translated else escape(v)
+        selected = " selected" if v == chosen else ""
+        out.append(f'<option{selected} value="{escape(v)}">{shown}</option>')
     return Safe("".join(out))
 
 
@@ -138,7 +144,7 @@ async def _page(
         agents_version=link.version if link else "",
         display_name=shown.get("display_name", user.display_name or ""),
         display_name_error=error(errors, "display_name"),
-        roles=_options([r.value for r in Role], shown.get("role", user.role)),
+        roles=_options([r.value for r in Role], shown.get("role", user.role), translated=True),
         role_error=error(errors, "role"),
         agents=_options(agent_ids, agent_id, blank="[[none]]"),
         shown_agent=agent_id,
@@ -188,7 +194,7 @@ async def save_user(request: web.Request) -> web.StreamResponse:
         if len(values["display_name"]) > MAX_DISPLAY_NAME_CHARS:
             errors.add("display_name", f"at most {MAX_DISPLAY_NAME_CHARS} characters")
         if values["role"] not in {r.value for r in Role}:
-            errors.add("role", "agent, supervisor or admin")
+            errors.add("role", "agent, supervisor, admin or wallboard")
         if values["endpoint"] and not ENDPOINT_PATTERN.match(values["endpoint"]):
             errors.add("endpoint", "TECH/resource, e.g. PJSIP/sup1")
         link = _agent_link(request)

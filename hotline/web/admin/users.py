@@ -94,7 +94,8 @@ async def _page(
     rows = _rows(users, csrf)
     options = Safe(
         "".join(
-            f"<option{' selected' if values.get('role') == r.value else ''}>{r.value}</option>"
+            f'<option{" selected" if values.get("role") == r.value else ""} value="{r.value}">'
+            f"[[{r.value}]]</option>"
             for r in Role
         )
     )
@@ -125,7 +126,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     if not NAME_PATTERN.match(values["name"]):
         errors["name"] = "1-64 of A-Z a-z 0-9 _ . @ -"
     if values["role"] not in {r.value for r in Role}:
-        errors["role"] = "agent, supervisor or admin"
+        errors["role"] = "agent, supervisor, admin or wallboard"
     try:
         check_password(password)
     except UserError as error:

@@ -99,7 +99,7 @@ async def call_state(request: web.Request) -> web.StreamResponse:
             "level": c.level,
             "available": c.available,
         }
-        for c in control.colleagues(agent_id)
+        for c in (control.colleagues(agent_id) if control.consult_enabled() else ())
     ]
     return web.json_response(
         {
@@ -107,6 +107,7 @@ async def call_state(request: web.Request) -> web.StreamResponse:
             "queues": list(service.queue_names),
             "agents": colleagues,
             "consult": consult,
+            "consult_enabled": control.consult_enabled(),
         }
     )
 

@@ -14,6 +14,7 @@ carries only the agent's own.
     POST /page-api/agent/conversations/{id}/note       {"text": "...", "ref": "<page's id>"}
     POST /page-api/agent/conversations/{id}/callback   {"number": "+44..." (optional), "ref": "..."}
     GET  /page-api/agent/conversations/{id}/messages/{id}/attachments/{id}
+    GET  /page-api/agent/conversations/{id}/customer   who they are, open issues, timeline
 
 An attachment is served only to the agent the conversation is with (403 to any other, 401
 signed out): a recording as audio its page can play (``audio/wav``), any other file as a
@@ -51,6 +52,7 @@ from history.errors import (
 from history.inputs import InteractionUpdate, NewNote, Status
 from history.repository import HistoryRepository
 from hotline.web.access import note_read
+from hotline.web.agent.customer_history import customer_history
 from hotline.web.agent.desk_panel import DeskPanel, PanelClient, shown
 from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, requires
@@ -115,6 +117,7 @@ class DeskRoutes:
         )
         base = f"/page-api/agent/conversations/{{conversation:{_ID}}}"
         app.router.add_post(base + "/note", note)
+        app.router.add_get(base + "/customer", customer)
         app.router.add_post(base + "/callback", book_callback)
         app.router.add_get(
             base + f"/messages/{{message:{_ID}}}/attachments/{{attachment:{_ID}}}", attachment
@@ -365,6 +368,28 @@ async def note(request: web.Request) -> web.StreamResponse:
         return _refused(error, 503)
     shown_note = {"id": kept.id, "text": kept.body, "at": kept.created_at.isoformat()}
     return web.json_response({"ok": True, "note": shown_note})
+
+
+@requires(Role.AGENT)
+async def customer(request: web.Request) -> web.StreamResponse:
+    """The conversation's customer with their open issues and cross-channel timeline (the
+    conversation itself marked ``current``); ``customer`` null for an anonymous one."""
+    routes = request.app[DESK_ROUTES]
+    agent_id, conversation = _agent_id(request), _conversation(request)
+    if not _holds(routes, agent_id, conversation):
+        return _not_yours()
+    empty: dict[str, Any] = {"customer": None, "timeline": [], "open_issues": []}
+    try:
+        interaction = await routes.repository.get_interaction(conversation)
+        if interaction.customer_id is None:
+            return web.json_response(empty)
+        found = await routes.repository.get_customer(interaction.customer_id)
+        names = {a: p.name or a for a, p in routes.desk_acd.distributor.agents.items()}
+        answer = await customer_history(routes.repository, found, names, (str(conversation),))
+    except (HistoryError, SQLAlchemyError, OSError) as error:
+        return _refused(error, 503)
+    note_read(request, [found.id], "desk")
+    return web.json_response(answer)
 
 
 @requires(Role.AGENT)

@@ -25,6 +25,7 @@ from history.records import to_json
 from history.repository import HistoryRepository
 from history.writer import HistoryWriter
 from hotline.web.access import note_read
+from hotline.web.agent.customer_history import customer_history
 from hotline.web.agent.presence import DesktopPresence, desktop_page
 from hotline.web.auth.guard import current_session, page, requires
 from hotline.web.auth.users import Role
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 AGENT_PAGES: web.AppKey[AgentPages] = web.AppKey("hotline_agent_pages")
 MAX_REASON_CHARS = 64
-TIMELINE_ENTRIES = 10
 SOURCE = "hotline"
 
 
@@ -247,28 +247,8 @@ async def _from_history(
         customer = await repository.find_customer(IdentityKind.PHONE, card.number)
     if customer is None:
         return
-    answer["customer"] = to_json(customer)
     names = {a: p.name or a for a, p in pages.acd.distributor.agents.items()}
-    timeline = await repository.timeline(customer.id, limit=TIMELINE_ENTRIES)
-    answer["timeline"] = [
-        {
-            **to_json(entry),
-            "agent_name": names.get(entry.interaction.agent or "", entry.interaction.agent),
-            "current": call_id
-            in (entry.interaction.idempotency_key, entry.interaction.external_id),
-            # a wrap-up note's author is "agent:<id>": the agent's name beside it
-            "note_authors": [
-                names.get(note.author.removeprefix("agent:"), note.author) for note in entry.notes
-            ],
-        }
-        for entry in timeline.entries
-    ]
-    issues = await repository.open_issues(customer.id, limit=TIMELINE_ENTRIES)
-    answer["open_issues"] = [
-        {**to_json(issue), "agent_name": names.get(issue.agent or "", issue.agent)}
-        for issue in issues
-        if call_id not in (issue.idempotency_key, issue.external_id)
-    ]
+    answer.update(await customer_history(repository, customer, names, (call_id,)))
 
 
 def _findings(facts: CallFacts, card: CallerCard) -> dict[str, Any]:

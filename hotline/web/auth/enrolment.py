@@ -30,7 +30,7 @@ from hotline.web.templates import Safe, escape, render
 from hotline.workers import PoolBusy
 
 log = logging.getLogger(__name__)
-ANY_ROLE = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+ANY_ROLE = tuple(Role)
 #: Wrong codes while setting up before a new secret is drawn.
 MAX_SETUP_FAILURES = 5
 

@@ -28,7 +28,12 @@ from hotline.workers import PoolBusy
 log = logging.getLogger(__name__)
 
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
-HOME = {Role.AGENT: "/agent", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/supervisor"}
+HOME = {
+    Role.AGENT: "/agent",
+    Role.SUPERVISOR: "/supervisor",
+    Role.ADMIN: "/supervisor",
+    Role.WALLBOARD: "/wallboard",
+}
 
 
 def local_target(value: str) -> str:
@@ -206,7 +211,7 @@ async def _check_code(request: web.Request, pending: PendingSignIn, code: str) -
     return await store.verify(pending.user.name, code)
 
 
-@requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN, enrolling=True)
+@requires(*Role, enrolling=True)
 async def logout(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
     auth.sessions.end(request.cookies.get(COOKIE))
@@ -215,7 +220,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-@requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+@requires(*Role)
 async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(HOME[current_session(request).user.role])
 

@@ -1,4 +1,5 @@
-"""Web users with a role (agent, supervisor, admin); passwords kept as argon2 hashes only.
+"""Web users with a role (agent, supervisor, admin, wallboard); passwords kept as argon2
+hashes only.
 
 Unlike API tokens (256 random bits, a fast hash is enough), passwords are chosen by people
 and guessable, so a slow, salted, memory-hard hash (argon2id) makes a stolen table costly.
@@ -35,6 +36,9 @@ class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    #: A wall screen's sign-in: the wallboard and its feed, nothing else (no names of
+    #: customers, no actions).
+    WALLBOARD = "wallboard"
 
 
 class UserError(Exception):

@@ -167,8 +167,8 @@
     row(dl, T("complexity"), ltr(`${ivr.complexity} / 5`));
     if (ivr.tags && ivr.tags.length) row(dl, T("tags"), ivr.tags.join(", "));
   }
-  function renderCustomer(c, ivr, caller) {
-    const box = $("pop-customer");
+  function renderCustomer(c, ivr, caller, box) {
+    box = box || $("pop-customer");
     if (!c) {
       const who = caller && caller.customer_name ? caller.customer_name : T("Unknown caller");
       box.replaceChildren(el("p", who, "unknown"));
@@ -178,7 +178,8 @@
     head.append(el("b", c.name || T("no name on record")), " ", el("span", T("tier {tier}", { tier: c.tier ? label(c.tier) : (ivr && ivr.tier) || "–" }), "tier"));
     const ids = el("p", null, "identities");
     ids.append(T("customer"), " ", ltr("#" + c.id));
-    for (const i of c.identities || []) ids.append(" · ", ltr(i.value, T(i.kind)));
+    // a web chat's visitor id means nothing to the agent: not shown
+    for (const i of c.identities || []) if (i.kind !== "chat") ids.append(" · ", ltr(i.value, T(i.kind)));
     box.replaceChildren(head, ids);
     if (c.tags && c.tags.length) box.append(el("p", T("tags") + ": " + c.tags.join(", "), "tags"));
   }
@@ -190,18 +191,18 @@
     if (agentName) parts.push(" · ", el("span", T("with {agent}", { agent: agentName }), "agent"));
     return parts;
   }
-  function renderIssues(issues) {
-    const list = $("pop-issues");
+  function renderIssues(issues, list) {
+    list = list || $("pop-issues");
     if (!issues || !issues.length) { list.replaceChildren(el("li", T("none"), "empty")); return; }
     list.replaceChildren(...issues.map((i) => { const li = el("li"); li.append(...contactParts(i, i.agent_name)); return li; }));
   }
-  function renderTimeline(entries) {
-    const list = $("pop-timeline");
+  function renderTimeline(entries, list, current) {
+    list = list || $("pop-timeline");
     if (!entries || !entries.length) { list.replaceChildren(el("li", T("No earlier contact."), "empty")); return; }
     list.replaceChildren(...entries.map((e) => {
       const li = el("li", null, e.current ? "current" : "");
       li.append(...contactParts(e.interaction, e.agent_name));
-      if (e.current) li.append(" ", el("span", T("this call"), "this-call"));
+      if (e.current) li.append(" ", el("span", current || T("this call"), "this-call"));
       (e.notes || []).forEach((n, i) => {
         const note = el("blockquote", null, "note");
         note.append(el("bdi", n.body), " ", el("cite", (e.note_authors || [])[i] || n.author));
@@ -210,6 +211,8 @@
       return li;
     }));
   }
+  // the same customer card, open issues and timeline beside a chat or an e-mail (agent_desk.js)
+  window.hotlineHistory = { customer: renderCustomer, issues: renderIssues, timeline: renderTimeline };
   // wrap-up codes: the call's queue's (a select), or free text when none is configured
   function codes(list) {
     const select = $("wrapup-code");

@@ -42,6 +42,7 @@
     target.disabled = !call || !!s.transferring;
     document.querySelector('button[data-call="mute"]').textContent = muted ? T("Unmute") : T("Mute");
     $("call-hold").hidden = !s.on_hold;
+    if ("consult_enabled" in s) row.hidden = !s.consult_enabled;  // waiting.yaml consult: false
     // consult: Consult with nobody consulted; Complete/Cancel/Conference while consulting
     const phase = call ? s.consult_phase || null : null;
     who.disabled = !call || !!phase || !!s.transferring;

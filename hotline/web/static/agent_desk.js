@@ -306,6 +306,34 @@
     chat.typingTimer = setTimeout(() => hideTyping(chat), TYPING_SHOWN_MS);
   }
   function hideTyping(chat) { chat.typing.textContent = ""; clearTimeout(chat.typingTimer); }
+  // Who the customer is, their open issues and their contacts on every channel: read from
+  // the history when the agent opens it (the conversation is marked "this conversation").
+  function customerHistory(card) {
+    const box = el("details", null, "history");
+    box.append(el("summary", T("Customer and history")));
+    const who = el("div", null, "history-customer"), issuesTitle = el("h4", T("Open issues"));
+    const issues = el("ul", null, "issues"), timelineTitle = el("h4", T("Contacts on every channel"));
+    const timeline = el("ol", null, "timeline");
+    box.append(who, issuesTitle, issues, timelineTitle, timeline);
+    let loaded = false;
+    box.addEventListener("toggle", async () => {
+      if (!box.open || loaded) return;
+      loaded = true;
+      try {
+        const r = await fetch("/page-api/agent/conversations/" + card.conversation + "/customer", { credentials: "same-origin" });
+        const h = await r.json();
+        if (!r.ok) throw new Error(h.error || r.status);
+        const H = window.hotlineHistory;
+        H.customer(h.customer, null, { customer_name: card.customer && card.customer.name }, who);
+        H.issues(h.open_issues, issues);
+        H.timeline(h.timeline, timeline, T("this conversation"));
+      } catch (e) {
+        loaded = false;
+        who.replaceChildren(el("p", T("The history is not answering: earlier contacts are missing."), "error"));
+      }
+    });
+    return box;
+  }
   function conversation(card) {
     drop(card.conversation);
     const old = chats.get(card.conversation);
@@ -344,7 +372,7 @@
     if (moved) head.append(moved);
     const tools = el("div", null, "reply-tools");
     if (!card.work) tools.append(canned.picker);
-    box.append(head, thread, typing, tools, card.work ? workTools(card) : reply, buttons);
+    box.append(head, customerHistory(card), thread, typing, tools, card.work ? workTools(card) : reply, buttons);
     const chat = { box, thread, typing, byId: new Map(), card, typingTimer: null, unseen: [], typingOn: false, idle: null };
     chats.set(card.conversation, chat);
     for (const m of card.thread) add(chat, m);

@@ -41,9 +41,9 @@
     const rows = data.rows.map((r) => {
       const tr = el("tr", null, { class: r.total ? "total" : "" });
       r.cells.forEach((cell, i) => {
-        const td = el("td");
+        const td = el("td", null, i > 1 ? { class: "num" } : {});
         if (i === 1 && r.total) td.textContent = T("all");
-        else td.append(LTR(cell));
+        else if (cell !== "" && cell != null) td.append(LTR(cell));  // empty: "–" (the CSS)
         tr.append(td);
       });
       return tr;

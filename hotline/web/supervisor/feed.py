@@ -1,7 +1,8 @@
 """One page's live feed: the hub's updates for a client, pushed over a WebSocket.
 
-The supervisor and agent pages share it. The client's queue is bounded by the hub; when the
-hub drops a slow client, or the page goes away, the feed ends and the client is released.
+The supervisor, wallboard and agent pages share it. The client's queue is bounded by the
+hub; when the hub drops a slow client, or the page goes away, the feed ends and the client
+is released.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ async def serve_feed(
     hub: SupervisorHub,
     *,
     agent_id: str | None = None,
+    wallboard: bool = False,
     what: str,
     while_open: AbstractContextManager[object] | None = None,
 ) -> web.WebSocketResponse:
     """``while_open`` is entered while the socket is open (an agent at their desktop)."""
-    client = hub.connect(agent_id)
+    client = hub.connect(agent_id, wallboard=wallboard)
     if client is None:
         raise web.HTTPServiceUnavailable(text=f"too many {what} pages open")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)

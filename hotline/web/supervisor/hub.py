@@ -46,6 +46,7 @@ from hotline.web.supervisor.kpi_view import INTERVAL_S, KpiLog, KpiView
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS, Seen, live_state
 from hotline.web.supervisor.quality import ContactQuality
 from hotline.web.supervisor.telephony_link import TelephonyLink
+from hotline.web.supervisor.wallboard import wallboard_view
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ Subscribe = Callable[[Callable[[EventRecord], None]], Callable[[], None]]
 
 @dataclass(eq=False, slots=True)
 class Client:
-    """A page's mailbox. ``agent_id``: an agent's page, sent only that agent's row."""
+    """A page's mailbox. ``agent_id``: an agent's page, sent only that agent's row;
+    ``wallboard``: a wall screen, sent only what it shows (``wallboard_view``)."""
 
     agent_id: str | None = None
+    wallboard: bool = False
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=8))
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -148,11 +151,11 @@ class SupervisorHub:
             client.dropped.set()
         self._clients.clear()
 
-    def connect(self, agent_id: str | None = None) -> Client | None:
+    def connect(self, agent_id: str | None = None, *, wallboard: bool = False) -> Client | None:
         """A new page's mailbox, primed with the current snapshot; None when full."""
         if len(self._clients) >= self._max_clients:
             return None
-        client = Client(agent_id)
+        client = Client(agent_id, wallboard)
         client.queue.put_nowait(_for(client, self.snapshot(max_calls=MAX_SHOWN_CALLS)))
         self._clients.add(client)
         return client
@@ -261,12 +264,20 @@ class SupervisorHub:
             await asyncio.sleep(self._min_interval_s)
 
     def _broadcast(self, snapshot: dict[str, Any]) -> None:
-        whole = json.dumps(snapshot, default=str)
+        # each shared form made once, if any page wants it; an agent's row per agent
+        shared: dict[bool, str] = {}
+        rows: dict[str, Any] | None = None
         for client in list(self._clients):
+            if client.agent_id is not None:
+                if rows is None:
+                    rows = {a["agent_id"]: a for a in snapshot["agents"]}
+                text = json.dumps({"agent": rows.get(client.agent_id)}, default=str)
+            elif client.wallboard in shared:
+                text = shared[client.wallboard]
+            else:
+                text = shared[client.wallboard] = _for(client, snapshot)
             try:
-                client.queue.put_nowait(
-                    whole if client.agent_id is None else _for(client, snapshot)
-                )
+                client.queue.put_nowait(text)
             except asyncio.QueueFull:
                 self._clients.discard(client)
                 client.dropped.set()
@@ -281,6 +292,8 @@ def _capacity(acd: AcdService, agent_id: str) -> Capacity:
 
 
 def _for(client: Client, snapshot: dict[str, Any]) -> str:
+    if client.wallboard:
+        return json.dumps(wallboard_view(snapshot), default=str)
     if client.agent_id is None:
         return json.dumps(snapshot, default=str)
     mine = [a for a in snapshot["agents"] if a["agent_id"] == client.agent_id]

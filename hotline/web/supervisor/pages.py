@@ -1,9 +1,9 @@
-"""``/supervisor`` (the page), ``/wallboard`` (the wall screen), ``/ws/supervisor`` (their
-live feed) and the supervisor's actions: pause, ready and force out agents, listen, whisper
-or barge (and stop it); raise a waiting call's priority or move it to another queue. Every
-action is written to the audit log (``history.audit``) with who did it; an audit store that
-does not answer is logged and does not stop the action (calls go on while the database is
-down)."""
+"""``/supervisor`` (the page) and ``/ws/supervisor`` (its live feed), ``/wallboard`` (the
+wall screen) and ``/ws/wallboard`` (its smaller feed: ``wallboard``), and the supervisor's
+actions: pause, ready and force out agents, listen, whisper or barge (and stop it); raise a
+waiting call's priority or move it to another queue. Every action is written to the audit
+log (``history.audit``) with who did it; an audit store that does not answer is logged and
+does not stop the action (calls go on while the database is down)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ AMI = web.AppKey("hotline_ami", AmiClient)
 SPIES = web.AppKey("hotline_spy_desk", SpyDesk)
 AUDIT = web.AppKey("hotline_supervisor_audit", AuditLog)
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+#: Who may see the wallboard: supervisors, and a wall screen's own sign-in.
+WALL_SCREENS = (*SUPERVISORS, Role.WALLBOARD)
 MAX_REASON_CHARS = 64
 #: The largest priority bump one click may give (priority.yaml's scores are tens of points).
 MAX_BUMP = 1000
@@ -43,9 +45,14 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
     return page(request, "Supervisor", render("supervisor.html"))
 
 
-@requires(*SUPERVISORS)
+@requires(*WALL_SCREENS)
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
     return page(request, "Wallboard", render("wallboard.html"))
+
+
+@requires(*WALL_SCREENS)
+async def wallboard_feed(request: web.Request) -> web.StreamResponse:
+    return await serve_feed(request, request.app[HUB], wallboard=True, what="wallboard")
 
 
 @requires(*SUPERVISORS)
@@ -247,6 +254,7 @@ def add_routes(
     app.router.add_post("/page-api/agents/{agent_id}/logout", force_logout)
     app.router.add_post("/page-api/spy/{session_id}/stop", stop_spying)
     app.router.add_get("/ws/supervisor", supervisor_feed)
+    app.router.add_get("/ws/wallboard", wallboard_feed)
     app.router.add_post("/page-api/agents/{agent_id}/pause", pause_agent)
     app.router.add_post("/page-api/agents/{agent_id}/ready", ready_agent)
     app.router.add_post("/page-api/agents/{agent_id}/spy", spy_on_agent)
