@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from history import (
@@ -34,6 +34,7 @@ from history import (
     satisfaction,
 )
 from history.attachments import AttachmentStore
+from history.changes import Changes
 from history.context import Clock, Context, utc_now
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import (
@@ -47,7 +48,7 @@ from history.inputs import (
     NewInteraction,
     NewNote,
 )
-from history.models import EventRow
+from history.models import InteractionRow
 from history.recordings import CallRecording, RecordingFiles, RecordingWrite
 from history.records import (
     Customer,
@@ -415,6 +416,7 @@ class HistoryRepository:
         logged: dict[str, Event] = {}
         written: dict[int, Written] = {}
         run = _Run()
+        changes = Changes(self.context)
         tick = answered or (lambda: None)
         async with self._write() as session:
             news = [w for w in batch if isinstance(w, NewEvent)]
@@ -429,6 +431,21 @@ class HistoryRepository:
             if reads:
                 await access_log.append_many(session, self.context.now(), reads)
                 tick()
+            # The stored rows the batch updates, in one read (its own appends' rows are
+            # taken as they are inserted); updates are applied to them in memory.
+            appending = {_ref_of(w) for w in batch if isinstance(w, NewInteraction)}
+            targets = [
+                w.target
+                for w in batch
+                if isinstance(w, InteractionChange)
+                and not (
+                    isinstance(w.target, InteractionRef)
+                    and (w.target.source, w.target.idempotency_key) in appending
+                )
+            ]
+            if targets:
+                await changes.load(session, targets)
+                tick()
             # Appends gather in a run, inserted together when something needs them in place;
             # an update of one of them waits for it, behind it, in batch order.
             for index, write in enumerate(batch):
@@ -438,7 +455,7 @@ class HistoryRepository:
                     written[index] = write
                 elif isinstance(write, NewInteraction):
                     if _ref_of(write) in run.changed:  # a repeat of an append updated since
-                        await self._flush(session, run, written, tick)
+                        await self._flush(session, run, changes, written, tick)
                     run.add(index, write)
                 elif isinstance(write, InteractionChange) and (ref := run.appended(write.target)):
                     run.wait(index, write, ref)
@@ -447,52 +464,49 @@ class HistoryRepository:
                     tick()
                 else:
                     if run.needed_by(write):
-                        await self._flush(session, run, written, tick)
-                    written[index] = await self._apply(session, write)
-                    tick()
-            await self._flush(session, run, written, tick)
+                        await self._flush(session, run, changes, written, tick)
+                    if isinstance(write, InteractionChange):
+                        written[index] = await changes.apply(session, write.target, write.change)
+                    else:
+                        written[index] = await self._add_note(session, write)
+                        tick()
+            await self._flush(session, run, changes, written, tick)
+            await changes.write_back(session)
+            tick()
         return [written[index] for index in range(len(batch))]
 
     async def _flush(
         self,
         session: AsyncSession,
         run: _Run,
+        changes: Changes,
         written: dict[int, Written],
         tick: Callable[[], None],
     ) -> None:
         """The run's appends in bulk, then the updates that waited for them, in order."""
         if not run.appends:
             return
-        appended = await self._append_run(session, [new for _, new in run.appends])
-        for (index, _), record in zip(run.appends, appended, strict=True):
-            written[index] = record
+        rows = await self._append_run(session, [new for _, new in run.appends])
+        for (index, _), row in zip(run.appends, rows, strict=True):
+            written[index] = changes.know(row)
         tick()
         for index, change in run.changes:
-            written[index] = await self._apply(session, change)
-            tick()
+            written[index] = await changes.apply(session, change.target, change.change)
         run.clear()
 
     async def _append_run(
         self, session: AsyncSession, run: Sequence[NewInteraction]
-    ) -> list[Interaction]:
-        rows = await bulk.append_run(session, self.context, run)
-        return [convert.interaction(row) for row in rows]
+    ) -> list[InteractionRow | Row[Any]]:
+        return await bulk.append_run(session, self.context, run)
+
+    async def _add_note(self, session: AsyncSession, new: NewNote) -> Note:
+        return convert.note(await interactions.add_note(session, self.context, new))
 
     async def _log_events(self, session: AsyncSession, news: list[NewEvent]) -> dict[str, Event]:
         """Events in order, in one insert; those whose key is logged already are skipped
-        and, like the new ones, read back by key."""
-        await events.append_many(session, self.context, news)
-        keys = list(dict.fromkeys(new.key for new in news))
-        rows = await session.scalars(select(EventRow).where(EventRow.key.in_(keys)))
-        return {row.key: convert.event(row) for row in rows}
-
-    async def _apply(self, session: AsyncSession, write: InteractionChange | NewNote) -> Written:
-        """One update or note (appends go in runs, events in chunks)."""
-        ctx = self.context
-        if isinstance(write, InteractionChange):
-            updated = await interactions.update(session, ctx, write.target, write.change)
-            return convert.interaction(updated)
-        return convert.note(await interactions.add_note(session, ctx, write))
+        and read back by key."""
+        rows = await events.append_many_rows(session, self.context, news)
+        return {key: convert.event(row) for key, row in rows.items()}
 
     # privacy
 
