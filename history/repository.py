@@ -28,6 +28,7 @@ from history import (
     interactions,
     interrupted,
     messages,
+    offload,
     privacy,
     queries,
     recordings,
@@ -270,7 +271,21 @@ class HistoryRepository:
     ) -> TimelinePage:
         """Every channel's interactions with their notes, newest first, ``limit`` per page;
         a conversation with its message count and last message."""
-        async with self._read() as session:
+        lanes = offload.of(self.engine)
+        if lanes is None:
+            return await self._timeline(self._reads, customer_id, limit, cursor, channels)
+        page = self._timeline(lanes.reads.sessions, customer_id, limit, cursor, channels)
+        return await lanes.reads.run(page)
+
+    async def _timeline(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        customer_id: int,
+        limit: int,
+        cursor: str | None,
+        channels: Collection[Channel] | None,
+    ) -> TimelinePage:
+        async with sessions() as session:
             rows, notes, next_cursor = await queries.timeline(
                 session, customer_id, limit=limit, cursor=cursor, channels=channels
             )
@@ -411,14 +426,26 @@ class HistoryRepository:
         (``history.bulk``), a run at a time: a write that needs an appended row inserts the
         run first, and an update of an appended interaction is applied after it, in batch
         order. ``answered()`` is called each time the store has applied a write, a run of
-        appends or a chunk of the batch's events: the writer's health check.
+        appends or a chunk of the batch's events: the writer's health check (on a SQLite
+        file, from the store's writing thread: ``history.offload``).
         """
+        lanes = offload.of(self.engine)
+        if lanes is None:
+            return await self._write_batch(self._writes, batch, answered)
+        return await lanes.writes.run(self._write_batch(lanes.writes.sessions, batch, answered))
+
+    async def _write_batch(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        batch: Sequence[BatchWrite],
+        answered: Callable[[], None] | None,
+    ) -> list[Written]:
         logged: dict[str, Event] = {}
         written: dict[int, Written] = {}
         run = _Run()
         changes = Changes(self.context)
         tick = answered or (lambda: None)
-        async with self._write() as session:
+        async with sessions() as session, session.begin():
             news = [w for w in batch if isinstance(w, NewEvent)]
             # The event log's rows first, a statement per chunk: no event depends on the
             # interactions or notes, and none of them on an event.

@@ -17,6 +17,7 @@ gets bounded connect and statement timeouts so an outage surfaces as an error th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -123,7 +124,7 @@ def create_engine(
     """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, busy_timeout_s)
+        return sqlite_engine(url, busy_timeout_s)
     connect_args: dict[str, Any] = {}
     if url.drivername == "postgresql+asyncpg":
         connect_args = {"timeout": connect_timeout_s, "command_timeout": statement_timeout_s}
@@ -136,10 +137,17 @@ def create_engine(
     )
 
 
-def _sqlite_engine(url: URL, busy_timeout_s: float) -> AsyncEngine:
+def sqlite_engine(
+    url: URL, busy_timeout_s: float, *, async_creator: Callable[[], Awaitable[Any]] | None = None
+) -> AsyncEngine:
+    """A SQLite engine set up as the module says (``async_creator``: the driver's connection
+    made some other way, ``history.offload``'s)."""
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+    options: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
+    if async_creator is not None:
+        options = {"async_creator": async_creator}
+    engine = create_async_engine(url, **options)
     busy_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
