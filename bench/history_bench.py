@@ -177,6 +177,9 @@ async def build(engine: AsyncEngine, interactions: int, per_customer: int) -> st
             await connection.execute(TABLES[InteractionRow.__tablename__].insert(), rows)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     async with engine.begin() as connection:
+        if engine.url.get_backend_name() == "postgresql":  # the ids were given: move past them
+            sequence = "pg_get_serial_sequence('customers', 'id')"
+            await connection.execute(text(f"SELECT setval({sequence}, max(id)) FROM customers"))
         await connection.execute(text("ANALYZE"))
     return f"{interactions / elapsed:,.0f} (per CPU s: {interactions / cpu:,.0f})"
 

@@ -12,7 +12,8 @@ one hand-off there and one back, and the service's loop never waits on SQLite. O
 takes the history writer's batches, one at a time and in order; the other takes reads, so a
 page never waits behind a commit (WAL: readers never wait for the writer).
 
-The threads' engine is the same store: the listeners on the service's engine for its
+The reading lane's sessions are ``history.store.page_sessions`` (autocommit). The threads'
+engine is the same store: the listeners on the service's engine for its
 statements and transactions (``_FORWARDED``: counting, fault injection in tests) see the
 threads' too. The threads last as long as the service's engine (stopped when it is
 collected, or by ``close``).
@@ -47,7 +48,7 @@ class _RunNow:
         future, function = item
         try:
             result = function()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (the caller's, as aiosqlite's worker does)
             if future is not None:
                 future.set_exception(error)
         else:
@@ -86,13 +87,11 @@ class Lane:
     """A thread running an event loop, and sessions on its engine."""
 
     def __init__(self, name: str, engine: AsyncEngine, *, write: bool) -> None:
-        from history.store import writing_sessions  # history.store builds lanes' engines
+        from history.store import page_sessions, writing_sessions  # (builds lanes' engines)
 
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = (
-            writing_sessions(engine)
-            if write
-            else async_sessionmaker(engine, expire_on_commit=False)
+            writing_sessions(engine) if write else page_sessions(engine)
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)

@@ -65,7 +65,7 @@ from history.records import (
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import flush_erased, writing_sessions
+from history.store import flush_erased, page_sessions, writing_sessions
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ class HistoryRepository:
         self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._pages = page_sessions(engine)
         self._writes = writing_sessions(engine)
 
     @property
@@ -273,7 +274,7 @@ class HistoryRepository:
         a conversation with its message count and last message."""
         lanes = offload.of(self.engine)
         if lanes is None:
-            return await self._timeline(self._reads, customer_id, limit, cursor, channels)
+            return await self._timeline(self._pages, customer_id, limit, cursor, channels)
         page = self._timeline(lanes.reads.sessions, customer_id, limit, cursor, channels)
         return await lanes.reads.run(page)
 

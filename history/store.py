@@ -52,6 +52,15 @@ def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
+def page_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a read of one or two statements (a timeline page) in autocommit: no
+    ``BEGIN`` and ``ROLLBACK`` round trips around it. Each statement sees the store as it
+    is when it runs (as each already did on PostgreSQL, read committed)."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 class _TakingTurns(AsyncSession):
     """A write session on a SQLite file: entered once the process's previous writer on
     that file is done (FIFO). A turn not come within ``TURN_PATIENCE_S`` (a write session
@@ -163,7 +172,10 @@ def sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(WRITE, False)
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # page reads (``page_sessions``): each statement on its own
+        immediate = options.get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
