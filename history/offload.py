@@ -15,8 +15,9 @@ page never waits behind a commit (WAL: readers never wait for the writer).
 The reading lane's sessions are ``history.store.page_sessions`` (autocommit). The threads'
 engine is the same store: the listeners on the service's engine for its
 statements and transactions (``_FORWARDED``: counting, fault injection in tests) see the
-threads' too. The threads last as long as the service's engine (stopped when it is
-collected, or by ``close``).
+threads' too. The threads last as long as the service's engine: ``close(engine)`` stops
+them (the service does before it disposes of the engine), and so does the engine's
+garbage collection.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ class Lane:
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
 
+    async def aclose(self) -> None:
+        """Dispose of the engine and stop the thread, waiting for both."""
+        if self._loop.is_running():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stop(), self._loop))
+            await asyncio.to_thread(self._thread.join, 5)
+
     async def _stop(self) -> None:
         try:
             await self.engine.dispose()
@@ -138,6 +145,10 @@ class Offload:
         for lane in (self.writes, self.reads):
             lane.close()
 
+    async def aclose(self) -> None:
+        for lane in (self.writes, self.reads):
+            await lane.aclose()
+
 
 def _forward(engine: Engine, to: weakref.ref[Engine]) -> None:
     for name in _FORWARDED:
@@ -166,3 +177,11 @@ def of(engine: AsyncEngine, busy_timeout_s: float = 5.0) -> Offload | None:
             _OFFLOADS[engine.sync_engine] = found
             weakref.finalize(engine.sync_engine, found.close)
         return found
+
+
+async def close(engine: AsyncEngine) -> None:
+    """Stop the engine's lanes, if it has any (before the engine itself is disposed of)."""
+    with _LOCK:
+        found = _OFFLOADS.pop(engine.sync_engine, None)
+    if found is not None:
+        await found.aclose()
