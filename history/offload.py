@@ -111,14 +111,17 @@ class Lane:
     async def aclose(self) -> None:
         """Dispose of the engine and stop the thread, waiting for both."""
         if self._loop.is_running():
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stop(), self._loop))
-            await asyncio.to_thread(self._thread.join, 5)
+            try:
+                await self.run(self.engine.dispose())
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                await asyncio.to_thread(self._thread.join, 5)
 
     async def _stop(self) -> None:
         try:
             await self.engine.dispose()
         finally:
-            self._loop.stop()
+            self._loop.stop()  # (nobody waits for this coroutine's result)
 
 
 class Offload:
