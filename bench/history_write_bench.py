@@ -271,7 +271,7 @@ async def measure(
                     writer: HistoryWriter | None = None
                 else:
                     spool = Spool(workdir / f"spool-{uuid.uuid4().hex}.jsonl")
-                    writer = HistoryWriter(repository, spool)
+                    writer = HistoryWriter(repository, spool, timeout_s=args.timeout)
                     await writer.start()
                     timed = TimedWriter(writer, writer, clocked)
                 sink = HistoryEventSink(timed, inner=InMemoryEventSink(keep=False))
@@ -431,6 +431,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="a steady load's length (5)")
     parser.add_argument("--calls", type=int, default=None, help="calls in the burst (2,000)")
     parser.add_argument("--concurrency", type=int, default=50, help="calls at once (burst)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=0.5,
+        help="the writer's answer timeout, s (the service's: 0.5; a loaded machine's store "
+        "can be silent longer, and then the writes are spooled, not measured)",
+    )
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
