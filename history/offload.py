@@ -35,6 +35,8 @@ import aiosqlite
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from history.store import page_sessions, sqlite_engine, writing_sessions
+
 T = TypeVar("T")
 
 #: Engine events passed on to the service's engine's listeners.
@@ -88,8 +90,6 @@ class Lane:
     """A thread running an event loop, and sessions on its engine."""
 
     def __init__(self, name: str, engine: AsyncEngine, *, write: bool) -> None:
-        from history.store import page_sessions, writing_sessions  # (builds lanes' engines)
-
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = (
             writing_sessions(engine) if write else page_sessions(engine)
@@ -128,8 +128,6 @@ class Offload:
     """A SQLite store's two lanes: ``writes`` and ``reads``."""
 
     def __init__(self, service: AsyncEngine, path: str, busy_timeout_s: float) -> None:
-        from history.store import sqlite_engine
-
         lanes: list[Lane] = []
         for name in ("writes", "reads"):
 
