@@ -12,8 +12,7 @@ one hand-off there and one back, and the service's loop never waits on SQLite. O
 takes the history writer's batches, one at a time and in order; the other takes reads, so a
 page never waits behind a commit (WAL: readers never wait for the writer).
 
-The reading lane's sessions are ``history.store.page_sessions`` (autocommit). The threads'
-engine is the same store: the listeners on the service's engine for its
+The threads' engine is the same store: the listeners on the service's engine for its
 statements and transactions (``_FORWARDED``: counting, fault injection in tests) see the
 threads' too. The threads last as long as the service's engine: ``close(engine)`` stops
 them (the service does before it disposes of the engine), and so does the engine's

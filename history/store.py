@@ -53,9 +53,13 @@ def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def page_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a read of one or two statements (a timeline page) in autocommit: no
-    ``BEGIN`` and ``ROLLBACK`` round trips around it. Each statement sees the store as it
-    is when it runs (as each already did on PostgreSQL, read committed)."""
+    """Sessions for a read of one or two statements (a timeline page): on a server, in
+    autocommit, with no ``BEGIN`` and ``ROLLBACK`` round trips around it (each statement
+    sees the store as it is when it runs, as each did already under read committed). Not
+    on SQLite: there they cost no round trip, and its driver's reset after autocommit would
+    bring back the implicit ``BEGIN`` that ``_on_begin`` replaces."""
+    if engine.url.get_backend_name() == "sqlite":
+        return async_sessionmaker(engine, expire_on_commit=False)
     return async_sessionmaker(
         engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
     )
@@ -172,10 +176,7 @@ def sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        options = connection.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return  # page reads (``page_sessions``): each statement on its own
-        immediate = options.get(WRITE, False)
+        immediate = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
