@@ -5,9 +5,9 @@
 batch updates are read in one query up front (or taken from the appends of the batch as
 they are inserted), each update is applied to its row in memory in batch order, and what
 each one returns is the row as that update left it, as one-at-a-time updates would return.
-Before the batch commits, the changed rows are written back with one ``UPDATE`` per set of
-changed columns (executemany): only the columns the batch changed, so a concurrent change
-to another column is not overwritten.
+Before the batch commits, the changed rows are written back with an ``UPDATE`` per set of
+changed columns (executemany, ``WRITE_BACK_ROWS`` rows at a time): only the columns the
+batch changed, so a concurrent change to another column is not overwritten.
 
 Nothing in a batch reads an interaction's updatable columns from the database before the
 write-back (notes and recordings read only its id and customer), so deferring the
@@ -16,7 +16,7 @@ write-back (notes and recordings read only its id and customer), so deferring th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +36,9 @@ _COLUMNS = tuple(column.key for column in _TABLE.c)
 _WRITE_BACK = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 #: Ids per ``IN (...)`` when reading rows up front.
 _CHUNK = 500
+#: Rows per write-back statement: the writer hears from the store between them (its
+#: health check: ``history.writer``), so a large batch is never one long silence.
+WRITE_BACK_ROWS = 50
 
 Target = int | InteractionRef
 
@@ -105,8 +108,9 @@ class Changes:
         self._dirty.setdefault(state["id"], set()).update(values, ("updated_at",))
         return _record(state)
 
-    async def write_back(self, session: AsyncSession) -> None:
-        """The changed rows to the store: one executemany per set of changed columns."""
+    async def write_back(self, session: AsyncSession, answered: Callable[[], None]) -> None:
+        """The changed rows to the store: an executemany per set of changed columns (and
+        per ``WRITE_BACK_ROWS``), ``answered()`` after each."""
         by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
         for interaction_id, columns in self._dirty.items():
             state = self._rows[interaction_id]
@@ -114,7 +118,9 @@ class Changes:
             by_columns.setdefault(frozenset(columns), []).append({"_id": interaction_id, **values})
         self._dirty.clear()
         for rows in by_columns.values():
-            await session.execute(_WRITE_BACK, rows)
+            for first in range(0, len(rows), WRITE_BACK_ROWS):
+                await session.execute(_WRITE_BACK, rows[first : first + WRITE_BACK_ROWS])
+                answered()
 
     def _find(self, target: Target) -> dict[str, Any] | None:
         if isinstance(target, InteractionRef):

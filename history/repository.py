@@ -499,8 +499,7 @@ class HistoryRepository:
                         written[index] = await self._add_note(session, write)
                         tick()
             await self._flush(session, run, changes, written, tick)
-            await changes.write_back(session)
-            tick()
+            await changes.write_back(session, tick)
         return [written[index] for index in range(len(batch))]
 
     async def _flush(
