@@ -40,6 +40,8 @@ bench: setup
 	$(BIN)/python bench/fastagi_bench.py --quick
 	$(BIN)/python bench/stack_bench.py --quick
 	$(BIN)/python bench/web_bench.py --quick
+	$(BIN)/python bench/history_write_bench.py --quick
+	$(BIN)/python bench/history_bench.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

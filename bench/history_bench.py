@@ -6,12 +6,16 @@ through time, then measures on SQLite and on PostgreSQL, side by side:
 
 * interactions written per second through the repository, one at a time (each its own
   transaction: idempotency check, caller lookup, insert, commit) and in bulk batches;
-* timeline read latency (p50/p99) for that customer: the repository's keyset pagination
-  over the ``(customer_id, started_at, id)`` index, against naive baselines: OFFSET
-  pagination over the same index, and keyset paging with only a plain ``customer_id``
-  index (the composite index dropped) and with no customer index at all.
+* timeline read latency (p50/p99, and this process's CPU per page) for that customer: the
+  repository's page (interactions, notes, conversations: ``HistoryRepository.timeline``),
+  against the bare keyset query over the ``(customer_id, started_at, id)`` index in the same
+  run (the floor), and naive baselines: OFFSET pagination over the same index, and keyset
+  paging with only a plain ``customer_id`` index and with no customer index at all;
+* the same pages **under load**: the service's write path (``HistoryWriter`` through the
+  ACD's sink and recorder, as ``bench/history_write_bench.py`` drives it) taking
+  ``--load-calls`` calls/s in this process while the pages are read.
 
-    .venv/bin/python bench/history_bench.py --interactions 100000      # about a minute
+    .venv/bin/python bench/history_bench.py --quick                     # 100k, about a minute
     .venv/bin/python bench/history_bench.py                             # the full size
 
 PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -40,12 +45,19 @@ from sqlalchemy import Select, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import history_write_bench as write_bench
+
+from acd.events import InMemoryEventSink
+from center.persistence import HistoryEventSink, HistoryInteractions
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, NewInteraction
 from history.models import CustomerRow, IdentityRow, InteractionRow, UtcDateTime
 from history.repository import HistoryRepository
+from history.spool import Spool
 from history.store import create_engine, migrate
+from history.writer import HistoryWriter
 
 PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -68,7 +80,7 @@ TABLES = InteractionRow.metadata.tables
 @dataclass
 class Results:
     backend: str
-    build_rows_per_s: float = 0.0
+    build_rows_per_s: str = ""
     rows: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,18 +88,39 @@ def phone(customer_id: int) -> str:
     return f"+4477{customer_id:09d}"
 
 
-def percentiles(samples: list[float]) -> str:
+def percentiles(samples: list[float], cpu: list[float] | None = None) -> str:
+    """p50 / p99 ms of wall time, and the median CPU ms of this process per sample."""
     ordered = sorted(samples)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"{p50:.2f} / {p99:.2f}"
+    spent = "" if cpu is None else f" (CPU {statistics.median(cpu) * 1000:.2f})"
+    return f"{p50:.2f} / {p99:.2f}{spent}"
 
 
-async def build(engine: AsyncEngine, interactions: int, per_customer: int) -> float:
+class Timed:
+    """Wall and CPU time of each sample."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def __enter__(self) -> Timed:
+        self._started, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.wall.append(time.perf_counter() - self._started)
+        self.cpu.append(time.process_time() - self._cpu)
+
+    def __str__(self) -> str:
+        return percentiles(self.wall, self.cpu)
+
+
+async def build(engine: AsyncEngine, interactions: int, per_customer: int) -> str:
     """Bulk-load customers, their phone identities and the interactions (Core executemany)."""
     customers = max(2, interactions // 20)
     now = datetime.now(UTC)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     batch = 10_000
     async with engine.begin() as connection:
         for first in range(1, customers + 1, batch):
@@ -142,10 +175,13 @@ async def build(engine: AsyncEngine, interactions: int, per_customer: int) -> fl
             )
         async with engine.begin() as connection:
             await connection.execute(TABLES[InteractionRow.__tablename__].insert(), rows)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     async with engine.begin() as connection:
+        if engine.url.get_backend_name() == "postgresql":  # the ids were given: move past them
+            sequence = "pg_get_serial_sequence('customers', 'id')"
+            await connection.execute(text(f"SELECT setval({sequence}, max(id)) FROM customers"))
         await connection.execute(text("ANALYZE"))
-    return interactions / elapsed
+    return f"{interactions / elapsed:,.0f} (per CPU s: {interactions / cpu:,.0f})"
 
 
 async def writes(
@@ -168,19 +204,26 @@ async def writes(
             await repository.append_interaction(contact())
 
     measured: dict[str, str] = {}
-    started = time.perf_counter()
-    await one_by_one(single)
-    rate = single / (time.perf_counter() - started)
-    measured["writes/s, one at a time via repository"] = f"{rate:,.0f}"
-    started = time.perf_counter()
-    await asyncio.gather(*(one_by_one(single // concurrency) for _ in range(concurrency)))
-    rate = (single // concurrency) * concurrency / (time.perf_counter() - started)
-    measured[f"writes/s, one at a time, {concurrency} concurrent writers"] = f"{rate:,.0f}"
-    started = time.perf_counter()
-    for _ in range(bulk // 1000):
-        await repository.append_interactions([contact() for _ in range(1000)])
-    rate = (bulk // 1000) * 1000 / (time.perf_counter() - started)
-    measured["writes/s, bulk batches of 1,000 via repository"] = f"{rate:,.0f}"
+
+    async def rate(label: str, count: int, work: Awaitable[None]) -> None:
+        started, cpu = time.perf_counter(), time.process_time()
+        await work
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        measured[label] = f"{count / wall:,.0f} (per CPU s: {count / cpu:,.0f})"
+
+    await rate("writes/s, one at a time via repository", single, one_by_one(single))
+    per_writer = single // concurrency
+    await rate(
+        f"writes/s, one at a time, {concurrency} concurrent writers",
+        per_writer * concurrency,
+        asyncio.gather(*(one_by_one(per_writer) for _ in range(concurrency))),
+    )
+
+    async def in_bulk() -> None:
+        for _ in range(bulk // 1000):
+            await repository.append_interactions([contact() for _ in range(1000)])
+
+    await rate("writes/s, bulk batches of 1,000 via repository", bulk // 1000 * 1000, in_bulk())
     return measured
 
 
@@ -188,9 +231,9 @@ def newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(InteractionRow.started_at.desc(), InteractionRow.id.desc()).limit(PAGE)
 
 
-async def walk_keyset(engine: AsyncEngine) -> list[float]:
+async def walk_keyset(engine: AsyncEngine, timed: Timed | None = None) -> list[float]:
     """Every page of the target's timeline by keyset; the latency of each page."""
-    timings: list[float] = []
+    timed = timed or Timed()
     after: tuple[datetime, int] | None = None
     async with engine.connect() as connection:
         while True:
@@ -200,11 +243,10 @@ async def walk_keyset(engine: AsyncEngine) -> list[float]:
                     tuple_(InteractionRow.started_at, InteractionRow.id)
                     < tuple_(literal(after[0], UtcDateTime()), literal(after[1]))
                 )
-            started = time.perf_counter()
-            rows = (await connection.execute(newest_first(query))).all()
-            timings.append(time.perf_counter() - started)
+            with timed:
+                rows = (await connection.execute(newest_first(query))).all()
             if len(rows) < PAGE:
-                return timings
+                return timed.wall
             after = (rows[-1][0], rows[-1][1])
 
 
@@ -228,27 +270,46 @@ async def repeat(times: int, read: Callable[[], Awaitable[list[float]]]) -> list
     return samples
 
 
-async def reads(engine: AsyncEngine, repository: HistoryRepository, rounds: int) -> dict[str, str]:
-    measured: dict[str, str] = {}
-    first_pages: list[float] = []
-    all_pages: list[float] = []
-    for _ in range(rounds):
-        cursor: str | None = None
-        while True:
-            started = time.perf_counter()
+async def walk_repository(repository: HistoryRepository, first: Timed, every: Timed) -> None:
+    cursor: str | None = None
+    while True:
+        with every:
             page = await repository.timeline(TARGET, limit=PAGE, cursor=cursor)
-            elapsed = time.perf_counter() - started
-            all_pages.append(elapsed)
-            if cursor is None:
-                first_pages.append(elapsed)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    measured["repository.timeline, page 1 (records + notes)"] = percentiles(first_pages)
-    measured["repository.timeline, every page"] = percentiles(all_pages)
-    measured["keyset + composite index, every page"] = percentiles(
-        await repeat(rounds, lambda: walk_keyset(engine))
-    )
+        if cursor is None:
+            first.wall.append(every.wall[-1])
+            first.cpu.append(every.cpu[-1])
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+async def timeline_pages(
+    engine: AsyncEngine, repository: HistoryRepository, rounds: int, label: str
+) -> dict[str, str]:
+    """The repository's pages and the bare query's, walked in turns, ``rounds`` times each."""
+    first, every, bare = Timed(), Timed(), Timed()
+    for _ in range(rounds):
+        await walk_repository(repository, first, every)
+        await walk_keyset(engine, bare)
+    return {
+        f"repository.timeline, page 1{label}": str(first),
+        f"repository.timeline, every page{label}": str(every),
+        f"baseline: bare keyset query + composite index, every page{label}": str(bare),
+    }
+
+
+async def reads(
+    engine: AsyncEngine, repository: HistoryRepository, args: argparse.Namespace
+) -> dict[str, str]:
+    rounds = args.rounds
+    measured = await timeline_pages(engine, repository, rounds, "")
+    if args.load_calls:
+        async with WriteLoad(repository, args.load_calls):
+            measured.update(
+                await timeline_pages(
+                    engine, repository, rounds, f", under {args.load_calls:g} calls/s of writes"
+                )
+            )
     measured["baseline: OFFSET + composite index, every page"] = percentiles(
         await repeat(rounds, lambda: walk_offset(engine))
     )
@@ -265,6 +326,51 @@ async def reads(engine: AsyncEngine, repository: HistoryRepository, rounds: int)
         [(await walk_keyset_first(engine)) for _ in range(5)]
     )
     return measured
+
+
+class WriteLoad:
+    """The service's write path taking ``rate`` calls/s (8 events and 3 interaction writes
+    each, through ``HistoryWriter``) until the block ends; how many it spooled is printed."""
+
+    def __init__(self, repository: HistoryRepository, rate: float) -> None:
+        self.repository = repository
+        self.rate = rate
+        self._workdir = Path(tempfile.mkdtemp(prefix="history-bench-load-"))
+
+    async def __aenter__(self) -> WriteLoad:
+        self.writer = HistoryWriter(self.repository, Spool(self._workdir / "spool.jsonl"))
+        await self.writer.start()
+        self.clocked = write_bench.Clocked()
+        timed = write_bench.TimedWriter(self.writer, self.writer, self.clocked)
+        self.sink = HistoryEventSink(timed, inner=InMemoryEventSink(keep=False))
+        self.interactions = HistoryInteractions(timed)
+        self.calls = write_bench.Calls(self.sink, self.interactions, self.clocked)
+        self._task = asyncio.create_task(self._drive())
+        return self
+
+    async def _drive(self) -> None:
+        started = time.perf_counter()
+        tasks: set[asyncio.Task[None]] = set()
+        for n in range(10**9):
+            delay = started + n / self.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self.calls.call(5_000_000 + n))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.sink.close(timeout_s=600)
+        await self.interactions.close()
+        await self.writer.close()
+        print(
+            f"  load: {len(self.clocked.committed):,} writes, {self.clocked.spooled} spooled",
+            file=sys.stderr,
+        )
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
 
 async def walk_keyset_first(engine: AsyncEngine) -> float:
@@ -297,9 +403,9 @@ async def run_backend(backend: str, args: argparse.Namespace) -> Results:
         results.rows.update(
             await writes(repository, args.single, args.bulk, customers, args.concurrency)
         )
-        results.rows["writes/s, bulk load (Core executemany)"] = f"{results.build_rows_per_s:,.0f}"
+        results.rows["baseline: writes/s, bulk load (Core executemany)"] = results.build_rows_per_s
         print(f"[{backend}] reading ...", file=sys.stderr)
-        results.rows.update(await reads(engine, repository, args.rounds))
+        results.rows.update(await reads(engine, repository, args))
     finally:
         await engine.dispose()
         if schema is not None:
@@ -337,18 +443,26 @@ async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--interactions", type=int, default=1_000_000, help="store size")
+    parser.add_argument("--quick", action="store_true", help="100k interactions, few rounds")
+    parser.add_argument("--load-calls", type=float, default=50.0, help="write load, calls/s")
+    parser.add_argument("--interactions", type=int, default=None, help="store size (1M)")
     parser.add_argument("--customer-interactions", type=int, default=1_000)
-    parser.add_argument("--single", type=int, default=2_000, help="one-at-a-time writes")
-    parser.add_argument("--bulk", type=int, default=20_000, help="bulk writes (batches of 1,000)")
+    parser.add_argument("--single", type=int, default=None, help="one-at-a-time writes (2,000)")
+    parser.add_argument("--bulk", type=int, default=None, help="bulk writes (20,000)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent writers")
-    parser.add_argument("--rounds", type=int, default=20, help="full timeline walks per method")
+    parser.add_argument("--rounds", type=int, default=None, help="timeline walks per method (20)")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
     args = parser.parse_args()
+    quick = args.quick
+    args.interactions = args.interactions or (100_000 if quick else 1_000_000)
+    args.single = args.single or (200 if quick else 2_000)
+    args.bulk = args.bulk or (5_000 if quick else 20_000)
+    args.rounds = args.rounds or (3 if quick else 20)
     all_results = [await run_backend(b, args) for b in args.backends.split(",")]
     print(table(all_results, args))
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

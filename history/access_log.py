@@ -93,11 +93,19 @@ class AccessRecord:
         }
 
 
+_TABLE = AccessRow.metadata.tables[AccessRow.__tablename__]
+#: On the table, not the entity: one multi-row statement (the ORM's bulk insert makes one per
+#: run of rows with the same non-null columns).
+_APPEND_MANY = {
+    name: insert_for(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    for name, insert_for in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 async def append_many(session: AsyncSession, now: datetime, batch: Sequence[NewAccess]) -> None:
     """Insert the records; one whose key is recorded already (a replay) is skipped."""
     if not batch:
         return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [
         {
             "key": new.key,
@@ -112,7 +120,7 @@ async def append_many(session: AsyncSession, now: datetime, batch: Sequence[NewA
         }
         for new in batch
     ]
-    await session.execute(insert(AccessRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+    await session.execute(_APPEND_MANY[session.get_bind().dialect.name], rows)
 
 
 async def of_customer(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:

@@ -129,16 +129,18 @@ def _ref(new: NewInteraction) -> Ref | None:
     return None if new.idempotency_key is None else (new.source, new.idempotency_key)
 
 
-async def by_refs(session: AsyncSession, refs: Collection[Ref]) -> dict[Ref, InteractionRow]:
+_INTERACTIONS = InteractionRow.metadata.tables[InteractionRow.__tablename__]
+
+
+async def by_refs(session: AsyncSession, refs: Collection[Ref]) -> dict[Ref, Row[Any]]:
     """The stored interactions with these (source, idempotency_key)s."""
     wanted = set(refs)
     keys = sorted({key for _, key in wanted})
-    found: dict[Ref, InteractionRow] = {}
+    found: dict[Ref, Row[Any]] = {}
+    table = _INTERACTIONS.c
     for start in range(0, len(keys), _CHUNK):
-        rows = await session.scalars(
-            select(InteractionRow).where(
-                InteractionRow.idempotency_key.in_(keys[start : start + _CHUNK])
-            )
+        rows = await session.execute(
+            select(*table).where(table.idempotency_key.in_(keys[start : start + _CHUNK]))
         )
         for row in rows:
             ref = (row.source, row.idempotency_key or "")

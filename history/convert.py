@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row
@@ -53,7 +54,8 @@ def customer(row: CustomerRow) -> Customer:
     )
 
 
-def interaction(row: InteractionRow | Row[Any]) -> Interaction:
+def interaction(row: InteractionRow | Row[Any] | SimpleNamespace) -> Interaction:
+    """(A ``SimpleNamespace``: a row as a batch's updates left it, ``history.changes``.)"""
     return Interaction(
         id=row.id,
         customer_id=row.customer_id,
@@ -96,7 +98,7 @@ def note(row: NoteRow | Row[Any]) -> Note:
     )
 
 
-def event(row: EventRow) -> Event:
+def event(row: EventRow | Row[Any]) -> Event:
     return Event(
         seq=row.seq,
         at=row.at,

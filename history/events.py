@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,15 +54,41 @@ async def append(session: AsyncSession, ctx: Context, new: NewEvent) -> EventRow
     return row
 
 
+_TABLE = EventRow.metadata.tables[EventRow.__tablename__]
+#: On the table, not the entity: the ORM's bulk insert splits the rows into a statement per
+#: run of rows with the same non-null columns (events alternate, so runs of one or two),
+#: while every row here has every column and goes in one multi-row statement.
+_UPSERTS = {
+    name: insert_for(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    for name, insert_for in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_APPEND_MANY = {name: upsert.returning(_TABLE.c.seq) for name, upsert in _UPSERTS.items()}
+_APPEND_ROWS = {name: upsert.returning(*_TABLE.c) for name, upsert in _UPSERTS.items()}
+
+
 async def append_many(session: AsyncSession, ctx: Context, batch: Sequence[NewEvent]) -> int:
     if not batch:
         return 0
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(EventRow).on_conflict_do_nothing(index_elements=["key"]).returning(EventRow.seq)
-    )
+    statement = _APPEND_MANY[session.get_bind().dialect.name]
     result = await session.execute(statement, [_columns(ctx, new) for new in batch])
     return len(result.all())
+
+
+async def append_many_rows(
+    session: AsyncSession, ctx: Context, batch: Sequence[NewEvent]
+) -> dict[str, Row[Any]]:
+    """The events in one insert, each event's row by key: the new one, or the one its key
+    had already (those are read back: a replay's)."""
+    if not batch:
+        return {}
+    statement = _APPEND_ROWS[session.get_bind().dialect.name]
+    inserted = await session.execute(statement, [_columns(ctx, new) for new in batch])
+    rows = {row.key: row for row in inserted}
+    missing = list(dict.fromkeys(new.key for new in batch if new.key not in rows))
+    if missing:
+        found = await session.execute(select(*_TABLE.c).where(_TABLE.c.key.in_(missing)))
+        rows.update((row.key, row) for row in found)
+    return rows
 
 
 async def read(

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -323,40 +323,27 @@ async def conversation_of(
     return None
 
 
-async def summaries(
-    session: AsyncSession, interaction_ids: Sequence[int]
-) -> dict[int, tuple[int, Row[Any] | None]]:
-    """Per conversation: how many messages, and the last one."""
-    ids = sorted(set(interaction_ids))
-    if not ids:
-        return {}
-    found = await session.execute(
-        select(MessageRow.interaction_id, func.count(), func.max(MessageRow.id))
-        .where(MessageRow.interaction_id.in_(ids))
-        .group_by(MessageRow.interaction_id)
-    )
-    counts = {interaction_id: (count, last) for interaction_id, count, last in found}
-    lasts: dict[int, Row[Any]] = {}
-    if counts:
-        rows = await session.execute(
-            select(*MESSAGE).where(MESSAGE.id.in_([last for _, last in counts.values()]))
-        )
-        lasts = {row.interaction_id: row for row in rows}
-    return {i: (counts[i][0], lasts.get(i)) if i in counts else (0, None) for i in ids}
-
-
 async def conversation_summaries(
-    session: AsyncSession, rows: Sequence[InteractionRow | Row[Any]]
+    session: AsyncSession, rows: Sequence[Row[Any]]
 ) -> dict[int, ConversationSummary]:
-    """The timeline's view of the conversations among ``rows`` (other contacts have none)."""
-    ids = [r.id for r in rows if Channel(r.channel) in MESSAGING_CHANNELS]
-    found = await summaries(session, ids)
-    lasts = [last.id for _, last in found.values() if last is not None]
-    held = await attachments_of(session, lasts)
+    """The timeline's view of the conversations among ``rows`` (other contacts have none),
+    from the page's ``message_count`` and ``last_message_id`` (``queries.timeline``): the
+    last messages and their attachments in a query each, none if the page has no messages."""
+    lasts = [r.last_message_id for r in rows if r.last_message_id is not None]
+    found: dict[int, Row[Any]] = {}
+    held: dict[int, list[Row[Any]]] = {}
+    if lasts:
+        found = {
+            m.id: m for m in await session.execute(select(*MESSAGE).where(MESSAGE.id.in_(lasts)))
+        }
+        held = await attachments_of(session, lasts)
     return {
-        interaction_id: ConversationSummary(
-            message_count=count,
-            last_message=None if last is None else convert.message(last, held.get(last.id, ())),
+        r.id: ConversationSummary(
+            message_count=r.message_count,
+            last_message=None
+            if r.last_message_id is None
+            else convert.message(found[r.last_message_id], held.get(r.last_message_id, ())),
         )
-        for interaction_id, (count, last) in found.items()
+        for r in rows
+        if Channel(r.channel) in MESSAGING_CHANNELS
     }

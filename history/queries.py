@@ -2,7 +2,11 @@
 
 The timeline pages by keyset (``started_at, id`` below the last one seen) over the
 ``(customer_id, started_at, id)`` index: page 20 costs what page 1 costs, and an interaction
-written meanwhile never shifts a page (OFFSET would repeat or skip rows).
+written meanwhile never shifts a page (OFFSET would repeat or skip rows). A page is one
+query: each row says whether it has notes and, for a conversation, how many messages and
+which is the last (index probes on ``notes(interaction_id)`` and ``messages(interaction_id,
+id)``), so the notes and the last messages are read only for a page that has some, each in
+one more query, never one per row.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, func, literal, select, tuple_
+from sqlalchemy import Row, Select, case, exists, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history import customers
 from history.errors import InvalidCursor, UnknownInteraction
 from history.inputs import Channel, Direction, Status
-from history.models import InteractionRow, NoteRow, UtcDateTime
+from history.models import MESSAGING_CHANNELS, InteractionRow, MessageRow, NoteRow, UtcDateTime
 from history.records import Fcr
 
 MAX_PAGE = 500
@@ -46,6 +50,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 INTERACTION = InteractionRow.__table__.c
 NOTE = NoteRow.__table__.c
+MESSAGE = MessageRow.__table__.c
+
+#: Per row of a timeline page: has it notes; a conversation's message count and last one.
+_HAS_NOTES = exists().where(NOTE.interaction_id == INTERACTION.id).label("has_notes")
+_CONVERSATION = INTERACTION.channel.in_(MESSAGING_CHANNELS)
+_MESSAGE_COUNT = case(
+    (
+        _CONVERSATION,
+        select(func.count()).where(MESSAGE.interaction_id == INTERACTION.id).scalar_subquery(),
+    ),
+    else_=0,
+).label("message_count")
+_LAST_MESSAGE = case(
+    (
+        _CONVERSATION,
+        select(func.max(MESSAGE.id))
+        .where(MESSAGE.interaction_id == INTERACTION.id)
+        .scalar_subquery(),
+    ),
+    else_=None,
+).label("last_message_id")
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
@@ -77,7 +102,9 @@ async def timeline(
     before = None if cursor is None else decode_cursor(cursor)
 
     def page(owner: int) -> Select[Any]:
-        query = select(*INTERACTION).where(INTERACTION.customer_id == owner)
+        query = select(*INTERACTION, _HAS_NOTES, _MESSAGE_COUNT, _LAST_MESSAGE).where(
+            INTERACTION.customer_id == owner
+        )
         if channels:
             query = query.where(INTERACTION.channel.in_([c.value for c in channels]))
         if before is not None:
@@ -92,7 +119,7 @@ async def timeline(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
-    return rows, await notes_of(session, [r.id for r in rows]), next_cursor
+    return rows, await notes_of(session, [r.id for r in rows if r.has_notes]), next_cursor
 
 
 async def notes_of(session: AsyncSession, interaction_ids: list[int]) -> dict[int, list[Row[Any]]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from history import (
@@ -28,12 +28,14 @@ from history import (
     interactions,
     interrupted,
     messages,
+    offload,
     privacy,
     queries,
     recordings,
     satisfaction,
 )
 from history.attachments import AttachmentStore
+from history.changes import Changes
 from history.context import Clock, Context, utc_now
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import (
@@ -47,7 +49,7 @@ from history.inputs import (
     NewInteraction,
     NewNote,
 )
-from history.models import EventRow
+from history.models import InteractionRow
 from history.recordings import CallRecording, RecordingFiles, RecordingWrite
 from history.records import (
     Customer,
@@ -63,7 +65,7 @@ from history.records import (
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import flush_erased, writing_sessions
+from history.store import flush_erased, page_sessions, writing_sessions
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,7 @@ class HistoryRepository:
         self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._pages = page_sessions(engine)
         self._writes = writing_sessions(engine)
 
     @property
@@ -269,7 +272,21 @@ class HistoryRepository:
     ) -> TimelinePage:
         """Every channel's interactions with their notes, newest first, ``limit`` per page;
         a conversation with its message count and last message."""
-        async with self._read() as session:
+        lanes = offload.of(self.engine)
+        if lanes is None:
+            return await self._timeline(self._pages, customer_id, limit, cursor, channels)
+        page = self._timeline(lanes.reads.sessions, customer_id, limit, cursor, channels)
+        return await lanes.reads.run(page)
+
+    async def _timeline(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        customer_id: int,
+        limit: int,
+        cursor: str | None,
+        channels: Collection[Channel] | None,
+    ) -> TimelinePage:
+        async with sessions() as session:
             rows, notes, next_cursor = await queries.timeline(
                 session, customer_id, limit=limit, cursor=cursor, channels=channels
             )
@@ -410,13 +427,26 @@ class HistoryRepository:
         (``history.bulk``), a run at a time: a write that needs an appended row inserts the
         run first, and an update of an appended interaction is applied after it, in batch
         order. ``answered()`` is called each time the store has applied a write, a run of
-        appends or a chunk of the batch's events: the writer's health check.
+        appends or a chunk of the batch's events: the writer's health check (on a SQLite
+        file, from the store's writing thread: ``history.offload``).
         """
+        lanes = offload.of(self.engine)
+        if lanes is None:
+            return await self._write_batch(self._writes, batch, answered)
+        return await lanes.writes.run(self._write_batch(lanes.writes.sessions, batch, answered))
+
+    async def _write_batch(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        batch: Sequence[BatchWrite],
+        answered: Callable[[], None] | None,
+    ) -> list[Written]:
         logged: dict[str, Event] = {}
         written: dict[int, Written] = {}
         run = _Run()
+        changes = Changes(self.context)
         tick = answered or (lambda: None)
-        async with self._write() as session:
+        async with sessions() as session, session.begin():
             news = [w for w in batch if isinstance(w, NewEvent)]
             # The event log's rows first, a statement per chunk: no event depends on the
             # interactions or notes, and none of them on an event.
@@ -429,6 +459,21 @@ class HistoryRepository:
             if reads:
                 await access_log.append_many(session, self.context.now(), reads)
                 tick()
+            # The stored rows the batch updates, in one read (its own appends' rows are
+            # taken as they are inserted); updates are applied to them in memory.
+            appending = {_ref_of(w) for w in batch if isinstance(w, NewInteraction)}
+            targets = [
+                w.target
+                for w in batch
+                if isinstance(w, InteractionChange)
+                and not (
+                    isinstance(w.target, InteractionRef)
+                    and (w.target.source, w.target.idempotency_key) in appending
+                )
+            ]
+            if targets:
+                await changes.load(session, targets)
+                tick()
             # Appends gather in a run, inserted together when something needs them in place;
             # an update of one of them waits for it, behind it, in batch order.
             for index, write in enumerate(batch):
@@ -438,7 +483,7 @@ class HistoryRepository:
                     written[index] = write
                 elif isinstance(write, NewInteraction):
                     if _ref_of(write) in run.changed:  # a repeat of an append updated since
-                        await self._flush(session, run, written, tick)
+                        await self._flush(session, run, changes, written, tick)
                     run.add(index, write)
                 elif isinstance(write, InteractionChange) and (ref := run.appended(write.target)):
                     run.wait(index, write, ref)
@@ -447,52 +492,48 @@ class HistoryRepository:
                     tick()
                 else:
                     if run.needed_by(write):
-                        await self._flush(session, run, written, tick)
-                    written[index] = await self._apply(session, write)
-                    tick()
-            await self._flush(session, run, written, tick)
+                        await self._flush(session, run, changes, written, tick)
+                    if isinstance(write, InteractionChange):
+                        written[index] = await changes.apply(session, write.target, write.change)
+                    else:
+                        written[index] = await self._add_note(session, write)
+                        tick()
+            await self._flush(session, run, changes, written, tick)
+            await changes.write_back(session, tick)
         return [written[index] for index in range(len(batch))]
 
     async def _flush(
         self,
         session: AsyncSession,
         run: _Run,
+        changes: Changes,
         written: dict[int, Written],
         tick: Callable[[], None],
     ) -> None:
         """The run's appends in bulk, then the updates that waited for them, in order."""
         if not run.appends:
             return
-        appended = await self._append_run(session, [new for _, new in run.appends])
-        for (index, _), record in zip(run.appends, appended, strict=True):
-            written[index] = record
+        rows = await self._append_run(session, [new for _, new in run.appends])
+        for (index, _), row in zip(run.appends, rows, strict=True):
+            written[index] = changes.know(row)
         tick()
         for index, change in run.changes:
-            written[index] = await self._apply(session, change)
-            tick()
+            written[index] = await changes.apply(session, change.target, change.change)
         run.clear()
 
     async def _append_run(
         self, session: AsyncSession, run: Sequence[NewInteraction]
-    ) -> list[Interaction]:
-        rows = await bulk.append_run(session, self.context, run)
-        return [convert.interaction(row) for row in rows]
+    ) -> list[InteractionRow | Row[Any]]:
+        return await bulk.append_run(session, self.context, run)
+
+    async def _add_note(self, session: AsyncSession, new: NewNote) -> Note:
+        return convert.note(await interactions.add_note(session, self.context, new))
 
     async def _log_events(self, session: AsyncSession, news: list[NewEvent]) -> dict[str, Event]:
         """Events in order, in one insert; those whose key is logged already are skipped
-        and, like the new ones, read back by key."""
-        await events.append_many(session, self.context, news)
-        keys = list(dict.fromkeys(new.key for new in news))
-        rows = await session.scalars(select(EventRow).where(EventRow.key.in_(keys)))
-        return {row.key: convert.event(row) for row in rows}
-
-    async def _apply(self, session: AsyncSession, write: InteractionChange | NewNote) -> Written:
-        """One update or note (appends go in runs, events in chunks)."""
-        ctx = self.context
-        if isinstance(write, InteractionChange):
-            updated = await interactions.update(session, ctx, write.target, write.change)
-            return convert.interaction(updated)
-        return convert.note(await interactions.add_note(session, ctx, write))
+        and read back by key."""
+        rows = await events.append_many_rows(session, self.context, news)
+        return {key: convert.event(row) for key, row in rows.items()}
 
     # privacy
 

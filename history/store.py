@@ -17,6 +17,7 @@ gets bounded connect and statement timeouts so an outage surfaces as an error th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -48,6 +49,19 @@ def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         engine.execution_options(**{WRITE: True}),
         expire_on_commit=False,
         class_=_TakingTurns if turns else AsyncSession,
+    )
+
+
+def page_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a read of one or two statements (a timeline page): on a server, in
+    autocommit, with no ``BEGIN`` and ``ROLLBACK`` round trips around it (each statement
+    sees the store as it is when it runs, as each did already under read committed). Not
+    on SQLite: there they cost no round trip, and its driver's reset after autocommit would
+    bring back the implicit ``BEGIN`` that ``_on_begin`` replaces."""
+    if engine.url.get_backend_name() == "sqlite":
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
     )
 
 
@@ -123,7 +137,7 @@ def create_engine(
     """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, busy_timeout_s)
+        return sqlite_engine(url, busy_timeout_s)
     connect_args: dict[str, Any] = {}
     if url.drivername == "postgresql+asyncpg":
         connect_args = {"timeout": connect_timeout_s, "command_timeout": statement_timeout_s}
@@ -136,10 +150,17 @@ def create_engine(
     )
 
 
-def _sqlite_engine(url: URL, busy_timeout_s: float) -> AsyncEngine:
+def sqlite_engine(
+    url: URL, busy_timeout_s: float, *, async_creator: Callable[[], Awaitable[Any]] | None = None
+) -> AsyncEngine:
+    """A SQLite engine set up as the module says (``async_creator``: the driver's connection
+    made some other way, ``history.offload``'s)."""
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+    options: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
+    if async_creator is not None:
+        options = {"async_creator": async_creator}
+    engine = create_async_engine(url, **options)
     busy_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")

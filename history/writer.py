@@ -97,6 +97,15 @@ def decode(op: str, data: dict[str, Any]) -> BatchWrite:
     raise HistoryError(f"unknown spool operation {op!r}")
 
 
+def encode(write: BatchWrite) -> dict[str, Any]:
+    """A write as JSON values, for the spool (``decode`` undoes it)."""
+    if isinstance(write, InteractionChange):
+        target = write.target
+        ref = target if isinstance(target, int) else target.model_dump(mode="json")
+        return {"target": ref, "change": write.change.model_dump(mode="json", exclude_unset=True)}
+    return write.model_dump(mode="json")
+
+
 def describe(op: str, data: dict[str, Any]) -> str:
     """Which write this is, for a log line: the operation and its key."""
     key = data.get("key") or data.get("idempotency_key") or data.get("target")
@@ -108,13 +117,22 @@ def describe(op: str, data: dict[str, Any]) -> str:
 
 @dataclass
 class _Pending:
-    """A write waiting for its batch; ``done`` gets the record, None (spooled) or a refusal."""
+    """A write waiting for its batch; ``done`` gets the record, None (spooled) or a refusal.
+
+    It keeps the caller's (validated, frozen) input: the batch takes it as it is, and only
+    a write that is spooled or logged is turned into JSON (``data``).
+    """
 
     op: str
-    data: dict[str, Any]
+    write: BatchWrite
     done: asyncio.Future[Written | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The write as the spool journals it (``decode`` reads it back)."""
+        return encode(self.write)
 
     def settle(self, result: Written | None) -> None:
         if not self.done.done():  # the caller may have given up (cancelled)
@@ -215,44 +233,40 @@ class HistoryWriter:
         """
         if new.idempotency_key is None:
             raise ValueError("HistoryWriter needs an idempotency_key on every interaction")
-        data = new.model_dump(mode="json")
-        return cast(Interaction | None, await self._write(APPEND_INTERACTION, data))
+        return cast(Interaction | None, await self._write(APPEND_INTERACTION, new))
 
     async def update_interaction(
         self, target: int | InteractionRef, change: InteractionUpdate
     ) -> Interaction | None:
-        ref = target if isinstance(target, int) else target.model_dump(mode="json")
-        data = {"target": ref, "change": change.model_dump(mode="json", exclude_unset=True)}
-        return cast(Interaction | None, await self._write(UPDATE_INTERACTION, data))
+        write = InteractionChange(target, change)
+        return cast(Interaction | None, await self._write(UPDATE_INTERACTION, write))
 
     async def add_note(self, new: NewNote) -> Note | None:
         if new.idempotency_key is None:
             new = new.model_copy(update={"idempotency_key": f"note-{uuid4().hex}"})
-        return cast(Note | None, await self._write(ADD_NOTE, new.model_dump(mode="json")))
+        return cast(Note | None, await self._write(ADD_NOTE, new))
 
     async def append_event(self, new: NewEvent) -> Event | None:
-        return cast(Event | None, await self._write(APPEND_EVENT, new.model_dump(mode="json")))
+        return cast(Event | None, await self._write(APPEND_EVENT, new))
 
     def record_access(self, new: NewAccess) -> None:
         """Queue a record of who read a customer's data (``history.access_log``) and return
         at once: the read it records never waits for the store. It is committed with the
         next batch, or spooled while the store is down; a refusal is logged."""
-        self._write(RECORD_ACCESS, new.model_dump(mode="json")).add_done_callback(
-            _log_refused_access
-        )
+        self._write(RECORD_ACCESS, new).add_done_callback(_log_refused_access)
 
     def write_recording(self, change: RecordingWrite) -> asyncio.Future[Written | None]:
         """Queue a change to a call's recording (``history.recordings``) and return at once
         (a call never waits for the store); committed with the next batch, spooled while the
         store is down. The future settles when it is written (or spooled, or refused)."""
-        return self._write(WRITE_RECORDING, change.model_dump(mode="json"))
+        return self._write(WRITE_RECORDING, change)
 
     # the queue (no await before a write is queued: that is what keeps callers' order)
 
-    def _write(self, op: str, data: dict[str, Any]) -> asyncio.Future[Written | None]:
+    def _write(self, op: str, write: BatchWrite) -> asyncio.Future[Written | None]:
         if self._closed:
             raise RuntimeError("the history writer is closed")
-        pending = _Pending(op, data)
+        pending = _Pending(op, write)
         self._queue.append(pending)
         self._idle.clear()
         self._flushed.clear()
@@ -331,7 +345,7 @@ class HistoryWriter:
         Silence is measured from the batch's start or the last write the store applied, so
         a big batch on a slow-but-working store is never mistaken for an outage.
         """
-        writes = [decode(p.op, p.data) for p in batch]
+        writes = [p.write for p in batch]
         loop = asyncio.get_running_loop()
         answered = loop.time()
 

@@ -44,6 +44,7 @@ from channels.email.sender import ReplySender
 from channels.email.settings import relay_settings, sender_identity
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
+from history import offload
 from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
@@ -465,6 +466,7 @@ class Hotline:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.speech.close()
         await self.history_writer.close()
+        await offload.close(self.store)
         await self.store.dispose()
         self.config_pool.close()
         self.web_auth.users.hashing.close()
