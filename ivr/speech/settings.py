@@ -18,12 +18,28 @@ from ivr.speech.models import DEFAULT_MODEL, resolve_model
 from ivr.speech.recognizer import ModelError
 
 __all__ = [
+    "DEFAULT_PROMPTS",
     "LanguageModel",
     "SpeechSettings",
     "VoskOptions",
     "WhisperOptions",
     "speech_warnings",
 ]
+
+#: The words callers use with this IVR's intents, given to Whisper as its prompt for open
+#: questions (measured by bench/spoken_bench.py); a language's ``prompt`` overrides it.
+DEFAULT_PROMPTS = {
+    "en": (
+        "Billing, bill, invoice, refund, charged, broadband, fibre, internet, router, wifi, "
+        "TV box, mobile, phone, SIM, contract, cancel, complaint, engineer, delivery, order, "
+        "return, exchange, warranty, password, account, address, offers, deals, price, agent."
+    ),
+    "ar": (
+        "الفاتورة، الفايبر، الانترنت، الراوتر، الواي فاي، الجوال، الاشتراك، الغاء، شكوى، "
+        "الطلب، الشحنة، ارجاع، تبديل، الضمان، كلمة المرور، الحساب، العنوان، العروض، السعر، "
+        "موظف، خدمة العملاء."
+    ),
+}
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 _ENGINE_PACKAGES = {"whisper": "faster_whisper", "vosk": "vosk"}
@@ -59,6 +75,11 @@ class WhisperOptions(_Section):
     use_phrases: bool = True
     #: Threads per decode; total CPU use is about workers x cpu_threads.
     cpu_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    #: Seconds of audio the encoder sees at least (the speech plus silence): Whisper pads
+    #: every input to 30 s, and the encoder's cost grows with its input.
+    window_s: Annotated[float, Field(ge=1, le=30)] = 10.0
+    #: Readings returned per turn (n-best, at most beam_size) for the flow to rescore.
+    alternatives: Annotated[int, Field(ge=1, le=10)] = 3
 
 
 class VoskOptions(_Section):
@@ -68,8 +89,15 @@ class VoskOptions(_Section):
 
 class LanguageModel(_Section):
     engine: Literal["whisper", "vosk"]
-    #: A model directory, or ``default``: the model an installed package bundles, if any.
+    #: A model directory, or a model an installed package bundles: ``default``, or by name.
     model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
+    #: Whisper's prompt for open questions (the vocabulary callers use); unset: the shipped
+    #: one for the language (``DEFAULT_PROMPTS``), "" for none.
+    prompt: Annotated[str, Field(max_length=1000)] | None = None
+
+    def open_prompt(self, language: str) -> str | None:
+        prompt = DEFAULT_PROMPTS.get(language) if self.prompt is None else self.prompt
+        return prompt or None
 
 
 class SpeechSettings(_Section):
