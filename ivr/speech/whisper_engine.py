@@ -81,7 +81,7 @@ class WhisperRecognizer:
         use_phrases: bool = True,
         max_audio_s: float = 30.0,
         window_s: float = 30.0,
-        alternatives: int = 3,
+        alternatives: int = 1,
         prompt: str | None = None,
     ) -> None:
         """``prompt``: vocabulary given to every turn that brings no phrases of its own."""
