@@ -165,7 +165,7 @@ YES_NO: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "ar": (
         frozenset({"نعم", "ايوه", "ايوا", "اي", "ايه", "اه", "صح", "صحيح", "اكيد", "تمام", "بلى"}),
-        frozenset({"لا", "لأ", "غلط", "خطا", "خطأ", "مو", "مش", "ما"}),
+        frozenset({"لا", "لأ", "غلط", "خطا", "خطأ", "مو", "مش"}),
     ),
 }
 
@@ -205,8 +205,10 @@ async def run_ask(step: AskStep, ctx: CallContext) -> Transition:
         if turn.digit is not None:
             return Transition(step.fallback, "caller pressed a key: keys instead")
         reading, match = interpret(ctx, turn.text or "", turn.alternatives)
-        if match is not None:
-            ctx.state.attributes[WellKnown.TRANSCRIPT] = reading
+        if match is not None and not match.known:
+            remember(ctx, reading, match)  # what was said and its entities, for the agent
+        elif match is not None:
+            ctx.state.attributes[WellKnown.TRANSCRIPT] = reading  # the intent once confirmed
         if match is not None and match.known:
             answer = await confirmed(step, ctx, match)
             if answer is None:
