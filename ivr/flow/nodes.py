@@ -154,6 +154,15 @@ class CollectStep(_Step):
         return self
 
 
+class ConfirmIntent(FrozenModel):
+    """A confirmation turn ("Billing, is that right?") for an intent understood with a
+    confidence under ``below``: yes (said, or key 1) goes on, no (or key 2) asks again."""
+
+    below: Annotated[float, Field(gt=0, le=1)] = 0.7
+    #: intent -> the prompt asking for it; intents without one are never confirmed.
+    prompts: dict[str, PromptName] = Field(min_length=1)
+
+
 class AskStep(_Step):
     """An open question: speech -> intent -> node. Speech that fails goes to ``fallback``
     (a key menu); an intent not listed goes to ``next``."""
@@ -166,11 +175,18 @@ class AskStep(_Step):
     fallback: NodeName
     max_tries: Tries = 2
     no_match_prompt: PromptName | None = None
+    confirm: ConfirmIntent | None = None
 
     def targets(self) -> Iterator[tuple[Loc, str]]:
         yield from super().targets()
         for intent, node in self.intents.items():
             yield ("intents", intent), node
+
+    def prompts(self) -> Iterator[tuple[Loc, str]]:
+        yield from super().prompts()
+        if self.confirm is not None:
+            for intent, prompt in self.confirm.prompts.items():
+                yield ("confirm", "prompts", intent), prompt
 
 
 class CatalogStep(_Step):

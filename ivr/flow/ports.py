@@ -20,6 +20,10 @@ class Heard(Protocol):
     def text(self) -> str: ...
     @property
     def confidence(self) -> float: ...
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The recogniser's next-best readings, best first (may be empty)."""
+        ...
 
 
 class Recogniser(Protocol):

@@ -4,13 +4,23 @@ A turn is ``RECORD FILE`` (silence detection, keys end it) into a per-call file 
 flow's recordings directory, then ``Recogniser.recognise``; None from the recogniser means
 "use keys instead" (busy, failed, too slow, no model for the language). The audio is deleted
 as soon as it has been recognised.
+
+Bad input has one defined next step each, within the turn's budget (the recording's
+``max_s``, the recogniser's ``timeout_s``): silence, noise or music heard as nothing, and
+words in another language or off the subject, are not understood: asked again, then keys;
+a key pressed: keys; a recogniser that is busy, slow (past its timeout) or crashes: keys at
+once. An answer longer than ``max_s`` is cut by Asterisk and what was said is used.
+
+An intent understood with middling confidence can be confirmed (the ask step's
+``confirm``): "Billing, is that right?" -- yes (said, or key 1) goes on, no (key 2) asks
+again, anything else goes to keys.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +42,7 @@ class SpeechTurn:
     digit: str | None = None  # a key pressed instead of speaking
     text: str | None = None  # "" when nothing was said
     failed: bool = False  # no transcript: fall back to keys
+    alternatives: tuple[str, ...] = ()  # the recogniser's next-best readings
 
 
 async def listen(ctx: CallContext, *, escape: str, phrases: Sequence[str] | None) -> SpeechTurn:
@@ -64,7 +75,8 @@ async def listen(ctx: CallContext, *, escape: str, phrases: Sequence[str] | None
         return SpeechTurn(failed=True)
     text = " ".join(transcript.text.split())[:MAX_TRANSCRIPT]
     ctx.heard(f"said {text!r}" if text else "silence")
-    return SpeechTurn(text=text)
+    others = tuple(" ".join(t.split())[:MAX_TRANSCRIPT] for t in transcript.alternatives)
+    return SpeechTurn(text=text, alternatives=others)
 
 
 def _turn_file(directory: Path, stem: str) -> Path:
@@ -92,12 +104,47 @@ def match_phrase(text: str, phrases: Mapping[str, str]) -> str | None:
     return None
 
 
-def understand(ctx: CallContext, text: str) -> IntentResult | None:
-    """The classifier's answer, recorded on the call when it is a known intent."""
+def best_reading(
+    classify: Callable[[str], IntentResult], readings: Sequence[str]
+) -> tuple[str, IntentResult | None]:
+    """The recogniser's first reading and what it means, unless that is not understood and
+    a next-best reading is (n-best rescoring: "I want to council my contract" -> "cancel").
+    The first reading is kept whenever it is understood, or when no reading is."""
+    texts = [t for t in dict.fromkeys(" ".join(r.split()) for r in readings) if t]
+    if not texts:
+        return "", None
+    first = classify(texts[0])
+    if first.known:
+        return texts[0], first
+    for text in texts[1:]:
+        match = classify(text)
+        if match.known:
+            return text, match
+    return texts[0], first
+
+
+def interpret(
+    ctx: CallContext, text: str, alternatives: Sequence[str] = ()
+) -> tuple[str, IntentResult | None]:
+    """The best reading of a turn (n-best rescored) and the classifier's answer for it."""
     classifier = ctx.services.classifier
     if classifier is None or not text:
-        return None
-    match = classifier.classify(text, ctx.language)
+        return text, None
+    return best_reading(lambda t: classifier.classify(t, ctx.language), (text, *alternatives))
+
+
+def understand(
+    ctx: CallContext, text: str, alternatives: Sequence[str] = ()
+) -> IntentResult | None:
+    """The classifier's answer, recorded on the call when it is a known intent."""
+    reading, match = interpret(ctx, text, alternatives)
+    if match is not None:
+        remember(ctx, reading, match)
+    return match
+
+
+def remember(ctx: CallContext, text: str, match: IntentResult) -> None:
+    """What was said and understood, in the call's attributes (for routing and the agent)."""
     attributes = ctx.state.attributes
     attributes[WellKnown.TRANSCRIPT] = text
     for entity, value in match.entities:
@@ -108,7 +155,43 @@ def understand(ctx: CallContext, text: str) -> IntentResult | None:
         attributes[WellKnown.CALL_TYPE] = match.call_type
         current = ctx.state.number(WellKnown.COMPLEXITY) or 0
         attributes[WellKnown.COMPLEXITY] = str(max(int(current), match.complexity))
-    return match
+
+
+#: Answers to "is that right?" (normalised words), per language; keys 1 and 2 always work.
+YES_NO: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "en": (
+        frozenset({"yes", "yeah", "yep", "yup", "correct", "right", "sure", "exactly", "ok"}),
+        frozenset({"no", "nope", "nah", "wrong", "incorrect", "not"}),
+    ),
+    "ar": (
+        frozenset({"نعم", "ايوه", "ايوا", "اي", "ايه", "اه", "صح", "صحيح", "اكيد", "تمام", "بلى"}),
+        frozenset({"لا", "لأ", "غلط", "خطا", "خطأ", "مو", "مش"}),
+    ),
+}
+
+
+def yes_or_no(text: str, language: str) -> bool | None:
+    """True for yes, False for no, None when the answer says neither (or both)."""
+    yes, no = YES_NO.get(language, YES_NO["en"])
+    words = set(normalise(text).split())
+    said_yes, said_no = bool(words & yes), bool(words & no)
+    return said_yes if said_yes != said_no else None
+
+
+async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> bool | None:
+    """Ask "<intent>, is that right?" when the step wants it for this match: True (yes or not
+    asked), False (no), None (no usable answer: keys instead)."""
+    confirm = step.confirm
+    prompt = confirm.prompts.get(match.intent) if confirm is not None else None
+    if confirm is None or prompt is None or match.confidence >= confirm.below:
+        return True
+    await ctx.play(prompt)
+    turn = await listen(ctx, escape="12", phrases=None)
+    if turn.digit is not None:
+        return turn.digit == "1"
+    if turn.failed or not turn.text:
+        return None
+    return yes_or_no(turn.text, ctx.language)
 
 
 async def run_ask(step: AskStep, ctx: CallContext) -> Transition:
@@ -121,10 +204,19 @@ async def run_ask(step: AskStep, ctx: CallContext) -> Transition:
             return Transition(step.fallback, "speech failed: keys instead")
         if turn.digit is not None:
             return Transition(step.fallback, "caller pressed a key: keys instead")
-        match = understand(ctx, turn.text or "")
+        reading, match = interpret(ctx, turn.text or "", turn.alternatives)
+        if match is not None and not match.known:
+            remember(ctx, reading, match)  # what was said and its entities, for the agent
+        elif match is not None:
+            ctx.state.attributes[WellKnown.TRANSCRIPT] = reading  # the intent once confirmed
         if match is not None and match.known:
-            target = step.intents.get(match.intent, step.next)
-            return Transition(target, f"intent {match.intent} ({match.confidence:.2f})")
+            answer = await confirmed(step, ctx, match)
+            if answer is None:
+                return Transition(step.fallback, f"{match.intent} not confirmed: keys instead")
+            if answer:
+                remember(ctx, reading, match)
+                target = step.intents.get(match.intent, step.next)
+                return Transition(target, f"intent {match.intent} ({match.confidence:.2f})")
         if attempt < step.max_tries:
             await ctx.play(step.no_match_prompt)
     return Transition(step.fallback, f"no intent after {step.max_tries} tries: keys instead")

@@ -226,6 +226,8 @@ def _intents(settings: IvrSettings, catalog: Catalog | None) -> Iterator[Problem
             used.extend(((*loc, "speech", "intents", i), i) for i in step.speech.intents)
         if isinstance(step, AskStep):
             used.extend(((*loc, "intents", i), i) for i in step.intents)
+            if step.confirm is not None:
+                used.extend(((*loc, "confirm", "prompts", i), i) for i in step.confirm.prompts)
         if isinstance(step, BranchStep):
             for index, case in enumerate(step.cases):
                 used.extend(((*loc, "cases", index, "intent"), i) for i in case.intent)

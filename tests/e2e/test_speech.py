@@ -1,5 +1,5 @@
 """A caller who says why they call: espeak-ng speech recorded by the emulated Asterisk's
-RECORD FILE, Whisper tiny.en in the service's speech pool, the intent classifier trained
+RECORD FILE, Whisper in the service's speech pool, the intent classifier trained
 from the shipped config/intents.yaml, and the fault queue's problem solvers."""
 
 from __future__ import annotations

@@ -100,8 +100,10 @@ def test_commands_that_use_no_speech_do_not_warn_about_speech_models(
     shutil.copytree(SHIPPED.parent / "prompts", tmp_path / "prompts")
     speech = tmp_path / "config" / "speech.yaml"
     text = speech.read_text(encoding="utf-8")
-    assert "/var/lib/hotline/models/vosk-model-ar" in text
-    speech.write_text(text.replace("/var/lib/hotline/", "/nonexistent/"), encoding="utf-8")
+    shipped_arabic = "ar: {engine: whisper, model: default}"
+    assert shipped_arabic in text
+    missing = "ar: {engine: vosk, model: /nonexistent/models/vosk-model-ar}"
+    speech.write_text(text.replace(shipped_arabic, missing), encoding="utf-8")
 
     assert main(["check-config", "--config", str(tmp_path / "config")]) == 0
 

@@ -190,7 +190,7 @@ async def test_demo_speakers_are_understood_by_the_speech_model(tmp_path: Path) 
     tally = traffic.tally
     assert tally.intents, "no speaker was placed (the model did not load in time?)"
     assert tally.counts()[Outcome.LOST] == 0
-    # Whisper tiny.en hears espeak-ng's robot voice: some, not all, reach their intent
+    # Whisper hears espeak-ng's robot voice: some, not all, reach their intent
     # (measured: 4 of 12); the others are routed by keys after "not understood".
     assert tally.speakers_recognised() >= 1
 

@@ -48,7 +48,7 @@ def shipped_config(
     speech: bool = False,
     overrides: Mapping[str, object] | None = None,
 ) -> Config:
-    """The shipped config on loopback ports; ``speech``: Whisper tiny.en recognises callers;
+    """The shipped config on loopback ports; ``speech``: Whisper recognises callers;
     ``overrides``: more settings, as ``--set`` gives them."""
     config = load_config(
         ROOT / "config",

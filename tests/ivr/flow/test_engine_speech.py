@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,16 @@ from ivr.flow.flow import Flow
 from ivr.flow.ports import Classifier
 from telephony.emulator import Caller
 
-from .support import FakeRecogniser, KeywordClassifier, flow_of, names, played, rig, write_wav
+from .support import (
+    FakeRecogniser,
+    FakeTranscript,
+    KeywordClassifier,
+    flow_of,
+    names,
+    played,
+    rig,
+    write_wav,
+)
 
 ASK = """
     entry: reason
@@ -252,4 +263,99 @@ async def test_what_the_ivr_learnt_rides_with_the_call_for_the_agents_screen_pop
     assert card.menu_path == (
         MenuStep("reason", "said 'my fibre internet is not working'"),
         MenuStep("fault", None),
+    )
+
+
+CONFIRM = """
+    entry: reason
+    nodes:
+      reason:
+        ask:
+          prompt: how-can-we-help
+          intents: {billing: billing}
+          next: agent
+          fallback: keys
+          no_match_prompt: not-understood
+          confirm:
+            below: 0.95
+            prompts: {billing: confirm-billing}
+      keys:
+        menu:
+          prompt: main-menu
+          options: {"3": billing, "0": agent}
+      billing:
+        queue: {queue: billing}
+      agent:
+        queue: {}
+"""
+
+
+@pytest.fixture
+def confirming(tmp_path: Path) -> Flow:
+    return flow_of(CONFIRM, tmp_path)
+
+
+async def test_a_middling_intent_confirmed_by_yes_goes_on(confirming: Flow, voice: Path) -> None:
+    recogniser = FakeRecogniser(["question about my bill", "yes that's right"])
+    async with rig(confirming, recogniser=recogniser, classifier=INTENTS) as r:
+        result = await r.call(Caller(speech=voice))
+
+    assert names(played(result)) == ["en/how-can-we-help", "en/confirm-billing"]
+    (handed,) = r.acd.calls
+    assert (handed.queue, handed.intent) == ("billing", "billing")
+    assert handed.attributes["transcript"] == "question about my bill"
+
+
+async def test_a_denied_intent_is_asked_again_and_not_kept(confirming: Flow, voice: Path) -> None:
+    recogniser = FakeRecogniser(["my bill", "no", "erm", None])
+    async with rig(confirming, recogniser=recogniser, classifier=INTENTS) as r:
+        result = await r.call(Caller(speech=voice, dtmf="0", barge_in=False))
+
+    assert names(played(result)) == [
+        "en/how-can-we-help",
+        "en/confirm-billing",
+        "en/not-understood",
+        "en/how-can-we-help",
+        "en/main-menu",
+    ]
+    assert "intent" not in r.acd.calls[0].attributes
+
+
+async def test_no_usable_answer_to_the_confirmation_goes_to_keys(
+    confirming: Flow, voice: Path
+) -> None:
+    recogniser = FakeRecogniser(["my bill", "the weather is nice"])
+    async with rig(confirming, recogniser=recogniser, classifier=INTENTS) as r:
+        await r.call(Caller(speech=voice, dtmf="0", barge_in=False))
+
+    assert r.reports[0].trace[0].result == "billing not confirmed: keys instead"
+    assert "intent" not in r.acd.calls[0].attributes
+
+
+async def test_a_sure_intent_is_not_confirmed(tmp_path: Path, voice: Path) -> None:
+    flow = flow_of(CONFIRM.replace("below: 0.95", "below: 0.5"), tmp_path)
+    async with rig(flow, recogniser=FakeRecogniser(["my bill"]), classifier=INTENTS) as r:
+        result = await r.call(Caller(speech=voice))
+
+    assert names(played(result)) == ["en/how-can-we-help"]
+    assert r.acd.calls[0].queue == "billing"
+
+
+async def test_a_next_best_reading_is_understood_when_the_first_is_not(
+    ask: Flow, voice: Path
+) -> None:
+    @dataclass
+    class NBest(FakeRecogniser):
+        async def recognise(
+            self, wav: Path, *, language: str, phrases: Sequence[str] | None = None
+        ) -> FakeTranscript | None:
+            return FakeTranscript("a question about my bull", 0.5, ("a question about my bill",))
+
+    async with rig(ask, recogniser=NBest([]), classifier=INTENTS) as r:
+        await r.call(Caller(speech=voice))
+
+    (handed,) = r.acd.calls
+    assert (handed.queue, handed.attributes["transcript"]) == (
+        "billing",
+        "a question about my bill",
     )

