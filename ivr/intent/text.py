@@ -91,14 +91,15 @@ _NOT_WORD = re.compile(r"[^\w']+|_+")
 _STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
-def fold(text: str) -> str:
+def fold(text: str, *, lower: bool = True) -> str:
     """Lower case, one form per Arabic letter, no diacritics, ASCII digits; words kept.
 
     The letter-level half of ``normalise``, for readers that need the digits and
-    contractions as said (spoken numbers, yes/no).
+    contractions as said (spoken numbers, yes/no, the sentence encoder).
     """
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
-    return _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS).casefold()
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+    return text.casefold() if lower else text
 
 
 def normalise(text: str) -> str:
