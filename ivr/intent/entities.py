@@ -25,6 +25,7 @@ __all__ = [
     "EntityExtractor",
     "Phrases",
     "catalog_product_names",
+    "same_word",
     "spoken_digits",
     "spoken_product",
     "spoken_yes_no",
@@ -74,12 +75,13 @@ _PROCLITICS = frozenset(
 def _contains(tokens: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     size = len(pattern)
     return any(
-        all(_same_word(t, p) for t, p in zip(tokens[i : i + size], pattern, strict=True))
+        all(same_word(t, p) for t, p in zip(tokens[i : i + size], pattern, strict=True))
         for i in range(len(tokens) - size + 1)
     )
 
 
-def _same_word(token: str, word: str) -> bool:
+def same_word(token: str, word: str) -> bool:
+    """``token`` is ``word``, or ``word`` with a joined Arabic particle or article."""
     if token == word:
         return True
     return token.endswith(word) and token[: -len(word)] in _PROCLITICS
