@@ -139,6 +139,9 @@ def check_intents(config: IntentsConfig) -> Iterator[tuple[Loc, str]]:
     if len(config.intents) == 1 and not any(config.out_of_scope.values()):
         message = "one intent and no out_of_scope phrases: nothing to tell it apart from"
         yield ("intents",), message
+    if config.embeddings.model == "minilm" and not config.embeddings.languages:
+        message = "minilm understands English only: list its languages, e.g. [en]"
+        yield ("embeddings", "languages"), message
     for index, language in enumerate(config.embeddings.languages):
         if language not in declared:
             message = f"language {language!r} is not in languages: {list(config.languages)}"

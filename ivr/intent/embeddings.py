@@ -188,10 +188,6 @@ class EmbeddingModel:
         self._weights: Vector = np.ascontiguousarray(coefficients.T)
         self._intercepts: Vector = intercepts
 
-    def probabilities(self, text: str) -> Vector:
-        result: Vector = self.probabilities_of([text])[0]
-        return result
-
     def probabilities_of(self, texts: Sequence[str]) -> Vector:
         """Softmax rows over ``labels``, one per text (encoded as one batch)."""
         logits = self._encoder.encode(texts) @ self._weights + self._intercepts
