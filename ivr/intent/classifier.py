@@ -1,16 +1,18 @@
 """Which intent a caller's words express, and how sure we are.
 
-The model is lexical: TF-IDF over word 1-2-grams and character 1-4-grams (within word
-boundaries) of the normalised text, and a multinomial logistic regression whose softmax
-is the confidence. Character n-grams carry what a short, noisy, recognised utterance has:
-stems ("cancel", "cancelled", "cancellation"), Arabic clitics ("بالفاتوره" ~ "الفاتوره"),
-and recogniser misspellings. Out-of-scope phrases are one more class, so "hello" or
-"wrong number" wins against every intent instead of being forced onto the nearest one;
-a top probability below the threshold is "unknown" too. Chosen by measurement against a
-keyword list and other settings: see bench/intent_bench.py.
+Two models vote. The lexical one: TF-IDF over word 1-2-grams and character 1-4-grams
+(within word boundaries) of the normalised text, and a multinomial logistic regression.
+Character n-grams carry what a short, noisy, recognised utterance has: stems ("cancel",
+"cancelled", "cancellation"), Arabic clitics ("بالفاتوره" ~ "الفاتوره"), and recogniser
+misspellings. The semantic one (embeddings.py): a logistic regression over sentence
+vectors, for phrasings that share no word with the examples. Their probabilities are
+combined by a weighted geometric mean; without an encoder the lexical model answers alone.
+Out-of-scope phrases are one more class, so "hello" or "wrong number" wins against every
+intent instead of being forced onto the nearest one; a top probability below the
+threshold is "unknown" too. Chosen by measurement: see bench/intent_bench.py.
 
-Training takes a fraction of a second for a few hundred phrases, so it happens at load;
-``classify`` is pure and thread-safe (the fitted model is never mutated).
+Training takes about a second for a few hundred phrases, so it happens at load;
+``classify`` is pure and thread-safe (the fitted models are never mutated).
 """
 
 from __future__ import annotations
@@ -145,6 +147,8 @@ class IntentClassifier:
         self, texts: Sequence[str], languages: Sequence[str]
     ) -> list[list[tuple[str, float]]]:
         """``rank`` for many texts."""
+        if len(texts) != len(languages):
+            raise ValueError("texts and languages differ in length")
         texts = [text[:MAX_TEXT_CHARS] for text in texts]
         normalised = [normalise(text) for text in texts]
         semantic = self._semantic

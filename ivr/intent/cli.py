@@ -126,7 +126,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     predicted = classifier.predict([e.text for e in test], [e.language for e in test])
     scored_ms = (time.perf_counter() - started) / len(test) * 1000
     scores = score([e.intent for e in test], predicted)
-    model = "tfidf + embeddings" if classifier.embeddings else "tfidf"
+    model = f"tfidf + {args.embeddings or 'use'}" if classifier.embeddings else "tfidf"
     if args.json:
         report = {
             **scores.as_dict(),
