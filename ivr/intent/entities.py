@@ -237,7 +237,6 @@ class _Numbers:
         word = self.tokens[index]
         if word.isdecimal():
             return word, index + 1
-        base: tuple[int, int] | None = None
         hundreds = _hundreds(word)
         if hundreds is not None:
             base = (hundreds, index + 1)
@@ -251,13 +250,13 @@ class _Numbers:
             if after < len(self.tokens) and self.tokens[after] in _HUNDRED and first[0] > 0:
                 base = (first[0] * 100, after + 1)
             elif after < len(self.tokens) and self.tokens[after] in _THOUSAND and first[0] > 0:
-                return self._tail(first[0] * 1000, after + 1, 1000)
+                return self._tail(first[0] * 1000, after + 1)
             else:
                 return str(first[0]), after
-        return self._tail(base[0], base[1], 100)
+        return self._tail(base[0], base[1])
 
-    def _tail(self, value: int, index: int, scale: int) -> tuple[str, int]:
-        """ "... hundred [and] twelve": the part below ``scale`` added on."""
+    def _tail(self, value: int, index: int) -> tuple[str, int]:
+        """ "... hundred [and] twelve": a number below a hundred added on."""
         start = index
         if index < len(self.tokens) and self.tokens[index] in _AND:
             index += 1
