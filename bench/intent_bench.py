@@ -1,26 +1,39 @@
 """Intent accuracy, method by method, on phrasings the classifier never saw.
 
-Text: the held-out file (tests/ivr/intent/data/heldout.csv: 5 unseen phrasings per intent
-per language plus out-of-scope utterances, written before any model was trained) scored
-for each method, trained on config/intents.yaml:
+Text: the held-out files, written before any model was trained and kept apart from
+config/intents.yaml -- tests/ivr/intent/data/heldout.csv (5 unseen phrasings per intent
+per language plus out-of-scope utterances) and tests/fixtures/intents/heldout_ar.csv
+(Arabic as callers say it: Gulf, Levantine and MSA, English product names inside) --
+scored for each method, trained on config/intents.yaml:
 
 - keywords: what an admin's rule list does (first matching keyword list wins);
 - tfidf-words: TF-IDF word n-grams + logistic regression, no character n-grams;
-- tfidf-no-oos: the shipped model without the out-of-scope class (threshold only);
-- tfidf (shipped): word + character n-grams, out-of-scope class, threshold;
-- embeddings only / tfidf + embeddings (English only; the ``embeddings`` extra):
-  all-MiniLM-L6-v2 sentence vectors + logistic regression, alone or averaged with tfidf.
+- tfidf-no-oos: the lexical model without the out-of-scope class (threshold only);
+- tfidf: word + character n-grams, out-of-scope class, threshold (the default until now,
+  and the fallback without the encoder package);
+- tfidf + USE (default): with USE multilingual v3 sentence embeddings, every language;
+- tfidf + MiniLM (English, when the ``embeddings`` extra is installed).
+Per-phrase classify latency (p50/p95, one ``classify`` call each, as the IVR makes them).
+
+Public benchmarks (``--banking77 TRAIN.csv TEST.csv``: PolyAI's banking_data CSVs;
+``--clinc150 data_full.json``: the oos-eval file), converted to ``text,intent`` CSVs in a
+temporary directory (never committed) and scored by ``hotline intents evaluate`` in a
+child process per method, with its wall and CPU time and peak memory.
 
 Speech: the English held-out phrases spoken by espeak-ng, 8 kHz like a phone line,
 transcribed by the whisper backend (tiny.en), then classified. Needs espeak-ng and sox.
 
     .venv/bin/python bench/intent_bench.py [--no-speech] [--json]
+        [--banking77 train.csv test.csv] [--clinc150 data_full.json] [--public-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +60,7 @@ from ivr.intent.embeddings import EmbeddingsUnavailable, load_encoder  # noqa: E
 from ivr.intent.evaluation import Scores, read_examples, score  # noqa: E402
 
 HELD_OUT = ROOT / "tests" / "ivr" / "intent" / "data" / "heldout.csv"
+HELD_OUT_AR = ROOT / "tests" / "fixtures" / "intents" / "heldout_ar.csv"
 INTENTS = ROOT / "config" / "intents.yaml"
 
 Predict = Callable[[Sequence[Example]], list[str]]
@@ -95,47 +109,70 @@ class Method:
     predict: Predict
     train_s: float
     languages: tuple[str, ...] = ("en", "ar")
+    classifier: IntentClassifier | None = None
+
+
+def _trained(name: str, config: IntentsConfig, **kwargs: Any) -> Method:
+    languages: tuple[str, ...] = kwargs.pop("languages", ("en", "ar"))
+    started = time.process_time()
+    classifier = build_classifier(config, **kwargs)
+    elapsed = time.process_time() - started
+    return Method(name, classifier_predict(classifier), elapsed, languages, classifier)
 
 
 def tfidf_methods(config: IntentsConfig) -> list[Method]:
-    methods = [Method("keywords", keyword_predict, 0.0)]
-    variants: list[tuple[str, IntentsConfig, ModelOptions]] = [
-        ("tfidf-words", config, ModelOptions(char_ngrams=(0, 0))),
-        ("tfidf-no-oos", config.model_copy(update={"out_of_scope": {}}), ModelOptions()),
-        ("tfidf-per-language", config, ModelOptions(per_language=True)),
-        ("tfidf (shipped)", config, ModelOptions()),
+    return [
+        Method("keywords", keyword_predict, 0.0),
+        _trained("tfidf-words", config, options=ModelOptions(char_ngrams=(0, 0)), encoder=None),
+        _trained("tfidf-no-oos", config.model_copy(update={"out_of_scope": {}}), encoder=None),
+        _trained("tfidf", config, encoder=None),
     ]
-    for name, variant, options in variants:
-        started = time.perf_counter()
-        classifier = build_classifier(variant, options)
-        methods.append(Method(name, classifier_predict(classifier), time.perf_counter() - started))
-    return methods
 
 
 def embedding_methods(config: IntentsConfig) -> list[Method]:
-    """Sentence embeddings for English, alone and averaged with the shipped model."""
-    try:
-        encoder = load_encoder()
-    except EmbeddingsUnavailable as exc:
-        print(f"(no embeddings: {exc})", file=sys.stderr)
-        return []
+    """The default (USE, every language) and MiniLM (English) when installed."""
     methods = []
-    for name, weight in (("embeddings only", 1.0), ("tfidf + embeddings", 0.5)):
+    for name, model, languages in (
+        ("tfidf + USE (default)", "use", ("en", "ar")),
+        ("tfidf + MiniLM", "minilm", ("en",)),
+    ):
+        try:
+            encoder = load_encoder(model)
+        except EmbeddingsUnavailable as exc:
+            print(f"(no {model}: {exc})", file=sys.stderr)
+            continue
         variant = config.model_copy(
-            update={"embeddings": EmbeddingsDef(languages=("en",), weight=weight)}
+            update={"embeddings": EmbeddingsDef(model=model, languages=languages)}
         )
-        started = time.perf_counter()
-        classifier = build_classifier(variant, encoder=encoder)
-        elapsed = time.perf_counter() - started
-        methods.append(Method(name, classifier_predict(classifier), elapsed, ("en",)))
+        methods.append(_trained(name, variant, encoder=encoder, languages=languages))
     return methods
 
 
 def score_rows(method: Method, rows: Sequence[Example]) -> tuple[Scores, float]:
-    started = time.perf_counter()
+    started = time.process_time()
     predicted = method.predict(rows)
-    per_row_ms = (time.perf_counter() - started) / len(rows) * 1000
+    per_row_ms = (time.process_time() - started) / len(rows) * 1000
     return score([r.intent for r in rows], predicted), per_row_ms
+
+
+def latency_ms(classifier: IntentClassifier, rows: Sequence[Example]) -> dict[str, float]:
+    """p50/p95 of one ``classify`` call per phrase, as the IVR makes them (wall and CPU)."""
+    for row in rows[:5]:  # warm caches
+        classifier.classify(row.text + " ", row.language)
+    walls, cpus = [], []
+    for row in rows:
+        text = row.text + " ?"  # not in the encoder's cache
+        wall, cpu = time.perf_counter(), time.process_time()
+        classifier.classify(text, row.language)
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    walls.sort()
+    cpus.sort()
+    return {
+        "p50_ms": walls[len(walls) // 2],
+        "p95_ms": walls[int(len(walls) * 0.95)],
+        "cpu_p50_ms": cpus[len(cpus) // 2],
+    }
 
 
 def speech_rows(
@@ -168,52 +205,163 @@ def speech_rows(
     return heard, info
 
 
+def held_out_sets() -> list[tuple[str, list[Example]]]:
+    both = read_examples(HELD_OUT)
+    return [
+        ("heldout.csv", both),
+        ("heldout.csv", [r for r in both if r.language == "en"]),
+        ("heldout.csv", [r for r in both if r.language == "ar"]),
+        ("heldout_ar.csv", read_examples(HELD_OUT_AR)),
+    ]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    config = load_intents(INTENTS)
-    test = read_examples(HELD_OUT)
-    methods = tfidf_methods(config)
-    if not args.no_embeddings:
-        methods.extend(embedding_methods(config))
-    report: dict[str, Any] = {"threshold": config.threshold, "text": [], "speech": None}
-    for method in methods:
-        for language in ("all", "en", "ar"):
-            if language == "all" and len(method.languages) == 1:
-                continue
-            if language != "all" and language not in method.languages:
-                continue
-            rows = [r for r in test if language in ("all", r.language)]
-            scores, per_row_ms = score_rows(method, rows)
-            entry = {"method": method.name, "language": language, **scores.as_dict()}
-            entry |= {"train_s": method.train_s, "ms_per_phrase": per_row_ms}
-            report["text"].append(entry)
-    if not args.no_speech:
-        english = [r for r in test if r.language == "en"]
-        with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
-            heard, info = speech_rows(english, Path(tmp), args.transcripts)
-        report["speech"] = {"transcription": info, "results": []}
+    report: dict[str, Any] = {"text": [], "speech": None, "latency": [], "public": []}
+    if not args.public_only:
+        config = load_intents(INTENTS)
+        report["threshold"] = config.threshold
+        methods = tfidf_methods(config)
+        if not args.no_embeddings:
+            methods.extend(embedding_methods(config))
         for method in methods:
-            scores, _ = score_rows(method, heard)
-            report["speech"]["results"].append({"method": method.name, **scores.as_dict()})
-        report["speech"]["examples"] = [
-            {"said": r.text, "heard": h.text} for r, h in zip(english, heard, strict=True)
-        ][:10]
+            for name, rows in held_out_sets():
+                languages = {r.language for r in rows}
+                if not languages <= set(method.languages):
+                    continue
+                scores, per_row_ms = score_rows(method, rows)
+                language = languages.pop() if len(languages) == 1 else "all"
+                entry = {"method": method.name, "file": name, "language": language}
+                entry |= scores.as_dict() | {"train_s": method.train_s, "ms_per_phrase": per_row_ms}
+                report["text"].append(entry)
+            if method.classifier is not None and method.name in ("tfidf", "tfidf + USE (default)"):
+                rows = [r for r in read_examples(HELD_OUT) if r.language in method.languages]
+                report["latency"].append(
+                    {"method": method.name, **latency_ms(method.classifier, rows)}
+                )
+        if not args.no_speech:
+            test = read_examples(HELD_OUT)
+            english = [r for r in test if r.language == "en"]
+            with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
+                heard, info = speech_rows(english, Path(tmp), args.transcripts)
+            report["speech"] = {"transcription": info, "results": []}
+            for method in methods:
+                scores, _ = score_rows(method, heard)
+                report["speech"]["results"].append({"method": method.name, **scores.as_dict()})
+            report["speech"]["examples"] = [
+                {"said": r.text, "heard": h.text} for r, h in zip(english, heard, strict=True)
+            ][:10]
+    with tempfile.TemporaryDirectory(prefix="intent-public-") as tmp:
+        for name, (train, test) in public_sets(args, Path(tmp)).items():
+            for embeddings in ("off", "use"):
+                for threshold in args.thresholds:
+                    result = evaluate_in_child(train, test, embeddings, threshold)
+                    report["public"].append({"benchmark": name, **result})
     return report
+
+
+def public_sets(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, Path]]:
+    """The public benchmarks given on the command line, as ``text,intent`` CSVs in ``tmp``."""
+    sets = {}
+    if args.banking77:
+        train, test = (tmp / "banking77_train.csv", tmp / "banking77_test.csv")
+        for source, target in zip(args.banking77, (train, test), strict=True):
+            with source.open(encoding="utf-8", newline="") as handle:
+                rows = [(r["text"], r["category"]) for r in csv.DictReader(handle)]
+            _write_csv(target, rows)
+        sets["BANKING77"] = (train, test)
+    if args.clinc150:
+        data = json.loads(args.clinc150.read_text(encoding="utf-8"))
+        train, test = (tmp / "clinc150_train.csv", tmp / "clinc150_test.csv")
+        _write_csv(
+            train, [*map(tuple, data["train"]), *((t, OUT_OF_SCOPE) for t, _ in data["oos_train"])]
+        )
+        _write_csv(
+            test, [*map(tuple, data["test"]), *((t, OUT_OF_SCOPE) for t, _ in data["oos_test"])]
+        )
+        sets["CLINC150"] = (train, test)
+    return sets
+
+
+def _write_csv(path: Path, rows: Sequence[Sequence[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "intent"])
+        writer.writerows(rows)
+
+
+def evaluate_in_child(train: Path, test: Path, embeddings: str, threshold: float) -> dict[str, Any]:
+    """``hotline intents evaluate --json`` in a child process: its figures, wall and CPU
+    time (user + system) and peak resident memory."""
+    command = [sys.executable, "-m", "hotline.cli", "intents", "evaluate", "--json"]
+    command += ["--train", str(train), "--test", str(test), "--embeddings", embeddings]
+    command += ["--threshold", str(threshold)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT, env=_child_env())
+    out = child.stdout.read() if child.stdout else b""
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise RuntimeError(f"{command} exited {child.returncode}")
+    result: dict[str, Any] = json.loads(out)
+    result |= {
+        "embeddings": embeddings,
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
+    }
+    return result
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 def _cell(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
+def _row(*cells: object) -> None:
+    print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def _header(*names: str) -> None:
+    _row(*names)
+    _row(*["---"] * len(names))
+
+
 def print_tables(report: dict[str, Any]) -> None:
-    print(f"Held-out text ({HELD_OUT.name}), threshold {report['threshold']}")
-    print("| method | lang | n | accuracy | macro-F1 | in-scope acc | OOS recall | train s | ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for e in report["text"]:
-        print(
-            f"| {e['method']} | {e['language']} | {e['count']} | {_cell(e['accuracy'])} | "
-            f"{_cell(e['macro_f1'])} | {_cell(e['in_scope_accuracy'])} | "
-            f"{_cell(e['oos_recall'])} | {e['train_s']:.2f} | {e['ms_per_phrase']:.1f} |"
-        )
+    if report["text"]:
+        print(f"Held-out text, threshold {report['threshold']} (train and ms: CPU)")
+        _header(
+            "method", "file", "lang", "n", "accuracy", "macro-F1", "in-scope acc",
+            "OOS recall", "train s", "ms",
+        )  # fmt: skip
+        for e in report["text"]:
+            _row(
+                e["method"], e["file"], e["language"], e["count"], _cell(e["accuracy"]),
+                _cell(e["macro_f1"]), _cell(e["in_scope_accuracy"]), _cell(e["oos_recall"]),
+                f"{e['train_s']:.2f}", f"{e['ms_per_phrase']:.1f}",
+            )  # fmt: skip
+    if report["latency"]:
+        print("\nOne classify call per held-out phrase (wall p50 / p95, CPU p50), ms")
+        for e in report["latency"]:
+            wall = f"{e['p50_ms']:.2f} / {e['p95_ms']:.2f}"
+            print(f"  {e['method']:24} {wall}  (CPU {e['cpu_p50_ms']:.2f})")
+    if report["public"]:
+        print("\nPublic benchmarks through `hotline intents evaluate` (a child process each)")
+        _header(
+            "benchmark", "model", "threshold", "accuracy", "in-scope acc", "OOS recall",
+            "train wall s", "train CPU s", "total CPU s", "peak MB", "ms/phrase",
+        )  # fmt: skip
+        for e in report["public"]:
+            _row(
+                e["benchmark"], e["model"], e["threshold"], _cell(e["accuracy"]),
+                _cell(e["in_scope_accuracy"]), _cell(e["oos_recall"]), f"{e['train_s']:.1f}",
+                f"{e['train_cpu_s']:.1f}", f"{e['cpu_s']:.1f}", f"{e['peak_mb']:.0f}",
+                f"{e['ms_per_phrase']:.1f}",
+            )  # fmt: skip
     speech = report["speech"]
     if speech is None:
         return
@@ -238,7 +386,23 @@ def print_tables(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-speech", action="store_true", help="text only")
-    parser.add_argument("--no-embeddings", action="store_true", help="skip the optional extra")
+    parser.add_argument("--no-embeddings", action="store_true", help="lexical methods only")
+    parser.add_argument(
+        "--banking77",
+        nargs=2,
+        type=Path,
+        metavar=("TRAIN.csv", "TEST.csv"),
+        help="PolyAI banking_data train.csv and test.csv (columns text,category)",
+    )
+    parser.add_argument("--clinc150", type=Path, metavar="data_full.json", help="oos-eval's file")
+    parser.add_argument(
+        "--thresholds",
+        type=lambda t: [float(x) for x in t.split(",")],
+        default=[0.2],
+        metavar="P[,P]",
+        help="thresholds for the public benchmarks (default: 0.2)",
+    )
+    parser.add_argument("--public-only", action="store_true", help="only the public benchmarks")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--transcripts", type=Path, metavar="FILE.json", help="reuse/save whisper transcripts"

@@ -1,28 +1,33 @@
 """Which intent a caller's words express, and how sure we are.
 
-The model is lexical: TF-IDF over word 1-2-grams and character 1-4-grams (within word
-boundaries) of the normalised text, and a multinomial logistic regression whose softmax
-is the confidence. Character n-grams carry what a short, noisy, recognised utterance has:
-stems ("cancel", "cancelled", "cancellation"), Arabic clitics ("بالفاتوره" ~ "الفاتوره"),
-and recogniser misspellings. Out-of-scope phrases are one more class, so "hello" or
-"wrong number" wins against every intent instead of being forced onto the nearest one;
-a top probability below the threshold is "unknown" too. Chosen by measurement against a
-keyword list and other settings: see bench/intent_bench.py.
+Two models vote. The lexical one: TF-IDF over word 1-2-grams and character 1-4-grams
+(within word boundaries) of the normalised text, and a multinomial logistic regression.
+Character n-grams carry what a short, noisy, recognised utterance has: stems ("cancel",
+"cancelled", "cancellation"), Arabic clitics ("بالفاتوره" ~ "الفاتوره"), and recogniser
+misspellings. The semantic one (embeddings.py): a logistic regression over sentence
+vectors, for phrasings that share no word with the examples. Their probabilities are
+combined by a weighted geometric mean; without an encoder the lexical model answers alone.
+Out-of-scope phrases are one more class, so "hello" or "wrong number" wins against every
+intent instead of being forced onto the nearest one; a top probability below the
+threshold is "unknown" too. Chosen by measurement: see bench/intent_bench.py.
 
-Training takes a fraction of a second for a few hundred phrases, so it happens at load;
-``classify`` is pure and thread-safe (the fitted model is never mutated).
+Training takes about a second for a few hundred phrases, so it happens at load;
+``classify`` is pure and thread-safe (the fitted models are never mutated).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from ivr.intent.config import OUT_OF_SCOPE, UNKNOWN, IntentsConfig
-from ivr.intent.embeddings import EmbeddingModel, SentenceEncoder
+from ivr.intent.embeddings import EmbeddingModel, SentenceEncoder, default_encoder
 from ivr.intent.entities import EntityExtractor, Phrases
 from ivr.intent.model import DEFAULT_OPTIONS, LexicalModel, ModelOptions
-from ivr.intent.text import language_key, normalise
+from ivr.intent.text import fold, language_key, normalise
 
 __all__ = [
     "Example",
@@ -108,20 +113,83 @@ class IntentClassifier:
                 subset = [e for e in rows if language_key(e.language) == language]
                 if len({e.intent for e in subset} - {OUT_OF_SCOPE}) >= 2:
                     self._by_language[language] = _fit(subset, options)
-        self._semantic: dict[str, EmbeddingModel] = {}
+        self._embedded = frozenset(language_key(k) for k in options.embedding_languages)
+        self._semantic: EmbeddingModel | None = None
         if encoder is not None and self.intents:
-            for language in options.embedding_languages:
-                subset = [e for e in rows if language_key(e.language) == language_key(language)]
-                if len({e.intent for e in subset}) >= 2:
-                    texts, labels = [e.text.strip() for e in subset], [e.intent for e in subset]
-                    model = EmbeddingModel(encoder, texts, labels, options.embedding_c)
-                    self._semantic[language_key(language)] = model
+            subset = [e for e in rows if self._embeds(e.language)]
+            if len({e.intent for e in subset}) >= 2:
+                texts, labels = [_encodable(e.text) for e in subset], [e.intent for e in subset]
+                self._semantic = EmbeddingModel(encoder, texts, labels, options.embedding_c)
+
+    @property
+    def embeddings(self) -> bool:
+        """Whether a sentence-embedding model takes part (else lexical only)."""
+        return self._semantic is not None
 
     def classify(self, text: str, language: str) -> IntentMatch:
         """The best intent for ``text``, or ``UNKNOWN`` when unsure or out of scope."""
         text = text[:MAX_TEXT_CHARS]
-        ranked = self.rank(text, language)
-        entities = self._entities.extract(text)
+        return self._decide(self.rank(text, language), self._entities.extract(text))
+
+    def classify_many(self, texts: Sequence[str], languages: Sequence[str]) -> list[IntentMatch]:
+        """``classify`` for many texts, the sentence embeddings computed as one batch."""
+        texts = [text[:MAX_TEXT_CHARS] for text in texts]
+        return [
+            self._decide(ranked, self._entities.extract(text))
+            for text, ranked in zip(texts, self.rank_many(texts, languages), strict=True)
+        ]
+
+    def rank(self, text: str, language: str) -> list[tuple[str, float]]:
+        """Every label (intents and ``OUT_OF_SCOPE``) with its probability, best first."""
+        return self.rank_many([text], [language])[0]
+
+    def rank_many(
+        self, texts: Sequence[str], languages: Sequence[str]
+    ) -> list[list[tuple[str, float]]]:
+        """``rank`` for many texts."""
+        if len(texts) != len(languages):
+            raise ValueError("texts and languages differ in length")
+        texts = [text[:MAX_TEXT_CHARS] for text in texts]
+        normalised = [normalise(text) for text in texts]
+        semantic = self._semantic
+        embed = [
+            i
+            for i, language in enumerate(languages)
+            if semantic is not None and normalised[i] and self._embeds(language)
+        ]
+        second: dict[int, dict[str, float]] = {}
+        if semantic is not None and embed:
+            for start in range(0, len(embed), _BATCH):
+                chunk = embed[start : start + _BATCH]
+                rows = semantic.probabilities_of([_encodable(texts[i]) for i in chunk])
+                for i, row in zip(chunk, rows, strict=True):
+                    second[i] = dict(zip(semantic.labels, map(float, row), strict=True))
+        results: list[list[tuple[str, float]]] = []
+        for i, language in enumerate(languages):
+            fitted = self._by_language.get(language_key(language), self._shared)
+            if fitted is None or not normalised[i]:
+                results.append([])
+                continue
+            probabilities = map(float, fitted.probabilities(normalised[i]))
+            scores = dict(zip(fitted.labels, probabilities, strict=True))
+            if i in second:
+                scores = _combine(scores, second[i], self.options.embedding_weight)
+            results.append(sorted(scores.items(), key=lambda pair: (-pair[1], pair[0])))
+        return results
+
+    def predict(self, texts: Sequence[str], languages: Sequence[str]) -> list[str]:
+        """Labels for many texts: an intent, or ``OUT_OF_SCOPE`` where unknown (evaluation)."""
+        return [
+            match.intent if match.known else OUT_OF_SCOPE
+            for match in self.classify_many(texts, languages)
+        ]
+
+    def _embeds(self, language: str) -> bool:
+        return not self._embedded or language_key(language) in self._embedded
+
+    def _decide(
+        self, ranked: Sequence[tuple[str, float]], entities: tuple[tuple[str, str], ...]
+    ) -> IntentMatch:
         best = next(((i, p) for i, p in ranked if i != OUT_OF_SCOPE), None)
         if best is None:
             return self._unknown_match(0.0, entities)
@@ -131,35 +199,6 @@ class IntentClassifier:
         info = self._info.get(intent, self._unknown)
         return IntentMatch(intent, probability, info.call_type, info.complexity, True, entities)
 
-    def rank(self, text: str, language: str) -> list[tuple[str, float]]:
-        """Every label (intents and ``OUT_OF_SCOPE``) with its probability, best first."""
-        text = text[:MAX_TEXT_CHARS]
-        normalised = normalise(text)
-        key = language_key(language)
-        fitted = self._by_language.get(key, self._shared)
-        if fitted is None or not normalised:
-            return []
-        scores = dict(zip(fitted.labels, map(float, fitted.probabilities(normalised)), strict=True))
-        semantic = self._semantic.get(key)
-        if semantic is not None:
-            weight = self.options.embedding_weight
-            second = dict(
-                zip(semantic.labels, map(float, semantic.probabilities(text.strip())), strict=True)
-            )
-            scores = {
-                label: (1 - weight) * scores.get(label, 0.0) + weight * second.get(label, 0.0)
-                for label in scores.keys() | second.keys()
-            }
-        return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-    def predict(self, texts: Sequence[str], languages: Sequence[str]) -> list[str]:
-        """Labels for many texts: an intent, or ``OUT_OF_SCOPE`` where unknown (evaluation)."""
-        results = []
-        for text, language in zip(texts, languages, strict=True):
-            match = self.classify(text, language)
-            results.append(match.intent if match.known else OUT_OF_SCOPE)
-        return results
-
     def _unknown_match(
         self, confidence: float, entities: tuple[tuple[str, str], ...] = ()
     ) -> IntentMatch:
@@ -167,6 +206,35 @@ class IntentClassifier:
         return IntentMatch(
             UNKNOWN, confidence, unknown.call_type, unknown.complexity, False, entities
         )
+
+
+#: Phrases encoded at once by ``rank_many`` (bounds the memory of one batch).
+_BATCH = 256
+#: Floor of a probability before its logarithm: a label one model never saw.
+_FLOOR = 1e-9
+
+
+def _encodable(text: str) -> str:
+    """What the encoder reads: Arabic spelling variants made one (as the lexical model
+    sees them), case and English words as said."""
+    return " ".join(fold(text, lower=False).split())
+
+
+def _combine(
+    first: Mapping[str, float], second: Mapping[str, float], weight: float
+) -> dict[str, float]:
+    """The weighted geometric mean of two distributions, renormalised: a label both models
+    find likely stays likely, one they disagree on drops (sharper than the average)."""
+    labels = sorted(first.keys() | second.keys())
+    logs = np.array(
+        [
+            (1 - weight) * math.log(max(first.get(label, 0.0), _FLOOR))
+            + weight * math.log(max(second.get(label, 0.0), _FLOOR))
+            for label in labels
+        ]
+    )
+    exp = np.exp(logs - logs.max())
+    return dict(zip(labels, map(float, exp / exp.sum()), strict=True))
 
 
 def _fit(rows: Sequence[Example], options: ModelOptions) -> LexicalModel:
@@ -192,18 +260,30 @@ def examples_of(config: IntentsConfig) -> list[Example]:
     return examples
 
 
+class _Configured:
+    """``build_classifier``'s default: the encoder the intents file names."""
+
+
+CONFIGURED = _Configured()
+
+
 def build_classifier(
     config: IntentsConfig,
     options: ModelOptions = DEFAULT_OPTIONS,
     *,
-    encoder: SentenceEncoder | None = None,
+    encoder: SentenceEncoder | _Configured | None = CONFIGURED,
 ) -> IntentClassifier:
     """Train the classifier for the intents file (an empty file: always unknown).
 
-    With an ``encoder`` (``embeddings.load_encoder()``), the languages the file's
-    ``embeddings`` section lists also get the sentence-embedding model; without one the
-    classifier is lexical only, whatever the file says.
+    By default the file's ``embeddings.model`` is loaded once per process
+    (``embeddings.default_encoder``) and the languages of ``embeddings.languages`` (all
+    when empty) get the sentence-embedding model; when its package is missing, or with
+    ``encoder=None``, the classifier is lexical only. An explicit ``encoder`` is used
+    as given (tests, benchmarks).
     """
+    if isinstance(encoder, _Configured):
+        model = config.embeddings.model
+        encoder = None if model == "off" else default_encoder(model)
     options = replace(
         options,
         embedding_languages=config.embeddings.languages,

@@ -2,7 +2,8 @@
 
 ``evaluate`` trains on one CSV and scores another, so anyone can measure the classifier
 on their own calls or on a public benchmark; ``classify`` lets an admin see what the
-shipped intents make of a phrase before callers do.
+shipped intents make of a phrase before callers do, or classifies a file of texts (one a
+line, JSON lines out).
 
 Exit status: 0 success, 1 a file was refused (missing, bad columns, no rows, invalid
 intents file), 2 the command line was wrong (argparse).
@@ -15,7 +16,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,8 @@ __all__ = ["IntentsFileError", "load_intents", "register"]
 INTENTS_FILE = "intents.yaml"
 CONFIG_DIR_VARIABLE = "HOTLINE_CONFIG_DIR"
 MAX_INTENTS_BYTES = 1 << 20
+#: Read of a file of texts to classify (a day of a busy centre's transcripts fits).
+MAX_CLASSIFY_BYTES = 64 << 20
 
 
 class IntentsFileError(Exception):
@@ -59,16 +61,29 @@ def register(subparsers: Any) -> None:
     )
     evaluate.add_argument(
         "--embeddings",
-        type=_languages,
-        default=(),
-        metavar="LANG[,LANG]",
-        help="also use sentence embeddings for these languages (needs the embeddings extra)",
+        choices=("use", "minilm", "off"),
+        default=None,
+        help="sentence encoder combined with the lexical model (default: use, when "
+        "installed; minilm needs the embeddings extra; off: lexical only)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=run_evaluate)
 
-    classify = commands.add_parser("classify", help="what the configured intents make of TEXT")
-    classify.add_argument("text", metavar="TEXT")
+    classify = commands.add_parser(
+        "classify",
+        help="what the configured intents make of TEXT, or of each line of a file",
+        description="With no TEXT, classifies each line of --file (or standard input) and "
+        "prints one JSON object per line: text, intent, known, confidence, call_type, "
+        "complexity, entities, alternatives.",
+    )
+    classify.add_argument("text", metavar="TEXT", nargs="?")
+    classify.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="one text per line ('-': standard input, the default without TEXT)",
+    )
     classify.add_argument("--language", default="en", help="the caller's language (default: en)")
     classify.add_argument(
         "--intents",
@@ -83,9 +98,8 @@ def register(subparsers: Any) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ivr.intent.classifier import IntentClassifier, TrainingError
-    from ivr.intent.embeddings import EmbeddingsUnavailable, load_encoder
+    from ivr.intent.embeddings import EmbeddingsUnavailable, default_encoder, load_encoder
     from ivr.intent.evaluation import EvaluationError, read_examples, score
-    from ivr.intent.model import DEFAULT_OPTIONS
 
     try:
         train = read_examples(args.train)
@@ -98,24 +112,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
             )
         if not test:
             raise EvaluationError(f"{args.test}: no rows to score")
-        encoder = load_encoder() if args.embeddings else None
-        options = replace(DEFAULT_OPTIONS, embedding_languages=args.embeddings)
-        started = time.perf_counter()
-        classifier = IntentClassifier(
-            train, threshold=args.threshold, options=options, encoder=encoder
-        )
-        trained_s = time.perf_counter() - started
+        # Asked for by name: missing is an error; by default: lexical only, with a warning.
+        if args.embeddings is None:
+            encoder = default_encoder("use")
+        else:
+            encoder = None if args.embeddings == "off" else load_encoder(args.embeddings)
+        started, cpu = time.perf_counter(), time.process_time()
+        classifier = IntentClassifier(train, threshold=args.threshold, encoder=encoder)
+        trained_s, trained_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     except (EvaluationError, TrainingError, EmbeddingsUnavailable) as exc:
         return _fail(str(exc))
+    started = time.perf_counter()
     predicted = classifier.predict([e.text for e in test], [e.language for e in test])
+    scored_ms = (time.perf_counter() - started) / len(test) * 1000
     scores = score([e.intent for e in test], predicted)
+    model = f"tfidf + {args.embeddings or 'use'}" if classifier.embeddings else "tfidf"
     if args.json:
-        report = {**scores.as_dict(), "train_count": len(train), "threshold": args.threshold}
+        report = {
+            **scores.as_dict(),
+            "train_count": len(train),
+            "threshold": args.threshold,
+            "model": model,
+            "train_s": trained_s,
+            "train_cpu_s": trained_cpu_s,
+            "ms_per_phrase": scored_ms,
+        }
         print(json.dumps(report))
         return 0
     print(
         f"trained on {len(train)} phrases ({len(classifier.intents)} intents) in "
-        f"{trained_s:.2f} s; scored {scores.count} phrases at threshold {args.threshold:g}"
+        f"{trained_s:.2f} s ({trained_cpu_s:.2f} s CPU), model {model}; scored "
+        f"{scores.count} phrases at threshold {args.threshold:g}, {scored_ms:.1f} ms each"
     )
     print(f"accuracy             {scores.accuracy:.3f}")
     print(f"macro-F1             {scores.macro_f1:.3f}")
@@ -125,43 +152,68 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Alternatives printed after the best label.
+ALTERNATIVES = 3
+
+
 def run_classify(args: argparse.Namespace) -> int:
     from ivr.intent.classifier import build_classifier
-    from ivr.intent.embeddings import EmbeddingsUnavailable, load_encoder
 
     path: Path = args.intents or _default_intents_file()
+    if args.text is not None and args.file is not None:
+        return _fail("give TEXT or --file, not both")
     try:
         config = load_intents(path)
     except IntentsFileError as exc:
         return _fail(str(exc))
-    encoder = None
-    if config.embeddings.languages:
+    if args.text is None:
         try:
-            encoder = load_encoder()
-        except EmbeddingsUnavailable as exc:
-            print(f"hotline intents: {exc}; lexical model only", file=sys.stderr)
-    classifier = build_classifier(config, encoder=encoder)
-    match = classifier.classify(args.text, args.language)
-    ranked = classifier.rank(args.text, args.language)[:3]
-    if args.json:
-        report = {
-            "intent": match.intent,
-            "known": match.known,
-            "confidence": match.confidence,
-            "call_type": match.call_type,
-            "complexity": match.complexity,
-            "entities": dict(match.entities),
-            "ranked": [{"label": label, "probability": p} for label, p in ranked],
-        }
-        print(json.dumps(report, ensure_ascii=False))
+            texts = _lines(args.file)
+        except OSError as exc:
+            return _fail(f"{args.file}: cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            return _fail(f"{args.file or 'standard input'}: not UTF-8 text")
+    else:
+        texts = [args.text]
+    classifier = build_classifier(config)
+    languages = [args.language] * len(texts)
+    matches = classifier.classify_many(texts, languages)
+    ranked = classifier.rank_many(texts, languages)
+    if args.text is None or args.json:
+        for text, match, labels in zip(texts, matches, ranked, strict=True):
+            report = {
+                "text": text,
+                "intent": match.intent,
+                "known": match.known,
+                "confidence": round(match.confidence, 4),
+                "call_type": match.call_type,
+                "complexity": match.complexity,
+                "entities": dict(match.entities),
+                "alternatives": [
+                    {"intent": label, "probability": round(p, 4)}
+                    for label, p in labels[:ALTERNATIVES]
+                ],
+            }
+            print(json.dumps(report, ensure_ascii=False))
         return 0
+    match = matches[0]
     verdict = "" if match.known else f" (below {config.threshold:g} or out of scope)"
     print(f"{match.intent}{verdict}: call type {match.call_type}, complexity {match.complexity}")
     if match.entities:
         print("  " + ", ".join(f"{entity}={value}" for entity, value in match.entities))
-    for label, probability in ranked:
+    for label, probability in ranked[0][:ALTERNATIVES]:
         print(f"  {probability:5.2f}  {label}")
     return 0
+
+
+def _lines(path: Path | None) -> list[str]:
+    """The non-blank lines of ``path`` (None or '-': standard input), stripped."""
+    if path is None or str(path) == "-":
+        raw = sys.stdin.buffer.read(MAX_CLASSIFY_BYTES)
+    else:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CLASSIFY_BYTES)
+    return [line.strip() for line in raw.decode("utf-8-sig").splitlines() if line.strip()]
 
 
 def load_intents(path: Path) -> IntentsConfig:
@@ -211,13 +263,6 @@ def _located(path: Path, line: int | None, loc: Any, message: str) -> str:
 
 def _default_intents_file() -> Path:
     return Path(os.environ.get(CONFIG_DIR_VARIABLE) or "config") / INTENTS_FILE
-
-
-def _languages(text: str) -> tuple[str, ...]:
-    languages = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not languages:
-        raise argparse.ArgumentTypeError("expected language codes, e.g. en or en,fr")
-    return languages
 
 
 def _probability(text: str) -> float:

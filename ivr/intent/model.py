@@ -35,12 +35,14 @@ class ModelOptions:
     c: float = 100.0
     #: One model per language (plus a shared one for other languages) instead of one.
     per_language: bool = False
-    #: Languages that also get the sentence-embedding model (when an encoder is given).
+    #: Languages that get the sentence-embedding model (when there is an encoder); empty:
+    #: every language.
     embedding_languages: tuple[str, ...] = ()
-    #: Share of the embedding model in the averaged probabilities.
-    embedding_weight: float = 0.5
+    #: Share of the embedding model in the combined probabilities (a weighted geometric
+    #: mean: both models must agree for a confident answer).
+    embedding_weight: float = 0.6
     #: Inverse regularisation strength of the embedding model's logistic regression.
-    embedding_c: float = 100.0
+    embedding_c: float = 10.0
 
 
 DEFAULT_OPTIONS = ModelOptions()
@@ -81,8 +83,10 @@ class LexicalModel:
                     analyzer="char_wb", ngram_range=options.char_ngrams, sublinear_tf=True
                 )
             )
-        regression = LogisticRegression(C=options.c, solver="newton-cg", max_iter=500)
-        # A few hundred rows: BLAS threads only add contention (10x slower on a busy machine).
+        # lbfgs: the same optimum as newton-cg in a few seconds on a public benchmark's
+        # 10,000 phrases and 77 intents (newton-cg: minutes).
+        regression = LogisticRegression(C=options.c, solver="lbfgs", max_iter=1000)
+        # BLAS threads only add contention (10x slower on a busy machine).
         # Limited to BLAS so the speech decoders' OpenMP pools are left alone.
         with threadpool_limits(limits=1, user_api="blas"):
             matrices = [v.fit_transform(texts) for v in vectorizers]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["NUMBER_TOKEN", "language_key", "normalise"]
+__all__ = ["NUMBER_TOKEN", "fold", "language_key", "normalise", "words"]
 
 #: Stands for any run of digits, so "order 45782" and "order 1203" look alike.
 NUMBER_TOKEN = "num"
@@ -86,21 +86,36 @@ _SPELLINGS = {
 }
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _NOT_WORD = re.compile(r"[^\w']+|_+")
 _STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
-def normalise(text: str) -> str:
-    """Lower-case words separated by single spaces, both scripts normalised."""
+def fold(text: str, *, lower: bool = True) -> str:
+    """Lower case, one form per Arabic letter, no diacritics, ASCII digits; words kept.
+
+    The letter-level half of ``normalise``, for readers that need the digits and
+    contractions as said (spoken numbers, yes/no, the sentence encoder).
+    """
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
-    text = text.casefold()
+    return text.casefold() if lower else text
+
+
+def normalise(text: str) -> str:
+    """Lower-case words separated by single spaces, both scripts normalised."""
+    text = fold(text)
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     text = _DIGITS.sub(f" {NUMBER_TOKEN} ", text)
     text = _NOT_WORD.sub(" ", text)
     text = _STRAY_APOSTROPHE.sub(" ", text)
     return " ".join(_SPELLINGS.get(word, word) for word in text.split())
+
+
+def words(text: str) -> list[str]:
+    """``fold``'s words, British spellings made American; digits kept as said ("500")."""
+    return [_SPELLINGS.get(word, word) for word in _WORD.findall(fold(text))]
 
 
 def language_key(language: str) -> str:

@@ -18,6 +18,7 @@ from ivr.intent import (
     IntentsConfig,
     TrainingError,
     build_classifier,
+    examples_of,
 )
 from ivr.intent.classifier import MAX_TEXT_CHARS
 from ivr.intent.cli import load_intents
@@ -28,6 +29,7 @@ from ivr.intent.text import normalise
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "config" / "intents.yaml"
 HELD_OUT = Path(__file__).parent / "data" / "heldout.csv"
+HELD_OUT_AR = ROOT / "tests" / "fixtures" / "intents" / "heldout_ar.csv"
 
 
 @pytest.fixture(scope="module")
@@ -82,24 +84,61 @@ def test_call_types_include_every_call_type_the_acd_gives_points_to() -> None:
 def test_held_out_phrasings_are_recognised_at_the_measured_accuracy(
     classifier: IntentClassifier,
 ) -> None:
-    # Measured on heldout.csv (written before any model was trained): accuracy 0.85,
-    # in-scope 0.86, out-of-scope recall 0.77. Floors leave a margin for library versions.
+    # Measured on heldout.csv (written before any model was trained) with the default
+    # model, TF-IDF + USE embeddings: accuracy 0.94, in-scope 0.95, out-of-scope recall
+    # 0.91. Floors leave a margin for library versions.
+    assert classifier.embeddings
     scores = _held_out_scores(classifier)
     assert scores.count >= 140
-    assert scores.accuracy >= 0.78
-    assert scores.macro_f1 >= 0.80
+    assert scores.accuracy >= 0.85
+    assert scores.macro_f1 >= 0.85
     assert scores.in_scope_accuracy is not None
-    assert scores.in_scope_accuracy >= 0.80
+    assert scores.in_scope_accuracy >= 0.85
     assert scores.oos_recall is not None
-    assert scores.oos_recall >= 0.65
+    assert scores.oos_recall >= 0.75
 
 
-@pytest.mark.parametrize(("language", "floor"), [("en", 0.75), ("ar", 0.82)])
+@pytest.mark.parametrize(("language", "floor"), [("en", 0.85), ("ar", 0.85)])
 def test_each_language_reaches_its_floor_on_held_out_phrasings(
     classifier: IntentClassifier, language: str, floor: float
 ) -> None:
-    # Measured: English 0.80 accuracy, Arabic 0.90.
+    # Measured: English 0.93, Arabic 0.96.
     assert _held_out_scores(classifier, language).accuracy >= floor
+
+
+@pytest.mark.parametrize(("language", "floor"), [("en", 0.72), ("ar", 0.85)])
+def test_the_lexical_fallback_reaches_its_floor(
+    shipped: IntentsConfig, language: str, floor: float
+) -> None:
+    # Without the encoder package: measured English 0.84, Arabic 0.99.
+    lexical = build_classifier(shipped, encoder=None)
+    assert _held_out_scores(lexical, language).accuracy >= floor
+
+
+def test_the_arabic_held_out_set_is_apart_from_the_training_phrases(
+    shipped: IntentsConfig,
+) -> None:
+    trained = {normalise(e.text) for e in examples_of(shipped)}
+    held_out = read_examples(HELD_OUT_AR)
+    assert len(held_out) >= 80
+    assert {e.language for e in held_out} == {"ar"}
+    assert set(shipped.intents) | {OUT_OF_SCOPE} == {e.intent for e in held_out}
+    assert [e.text for e in held_out if normalise(e.text) in trained] == []
+
+
+@pytest.mark.parametrize("encoder", ["default", "none"])
+def test_arabic_as_callers_say_it_is_understood(shipped: IntentsConfig, encoder: str) -> None:
+    # heldout_ar.csv: Gulf, Levantine and MSA phrasings, English product names inside,
+    # written apart from the examples. Measured 0.86 with and without embeddings (0.80
+    # and 0.79 before the Levantine and Gulf examples were added).
+    model = (
+        build_classifier(shipped)
+        if encoder == "default"
+        else build_classifier(shipped, encoder=None)
+    )
+    rows = read_examples(HELD_OUT_AR)
+    predicted = model.predict([e.text for e in rows], [e.language for e in rows])
+    assert score([e.intent for e in rows], predicted).accuracy >= 0.78
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,7 +156,61 @@ def test_classify_shows_the_intent_and_its_call_type(capsys: pytest.CaptureFixtu
     assert report["intent"] == "technical_fault"
     assert report["known"] is True
     assert report["call_type"] == "technical_fault"
-    assert report["ranked"][0]["label"] == "technical_fault"
+    assert report["alternatives"][0]["intent"] == "technical_fault"
+
+
+def test_classify_reads_many_texts_from_standard_input_as_json_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = "my internet is not working\n\n  أبي ألغي الاشتراك  \nhello\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode("utf-8"))))
+    assert _run(["intents", "classify", "--intents", str(SHIPPED)]) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in reports] == [
+        "my internet is not working",
+        "أبي ألغي الاشتراك",
+        "hello",
+    ]
+    assert [r["intent"] for r in reports] == ["technical_fault", "cancellation", "unknown"]
+    for report in reports:
+        assert {"known", "confidence", "call_type", "complexity", "entities"} <= set(report)
+        assert 1 <= len(report["alternatives"]) <= 3
+        probabilities = [a["probability"] for a in report["alternatives"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert report["confidence"] <= probabilities[0]
+
+
+def test_classify_reads_a_file_the_same_as_one_text_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts = ["how much is the fibre 500", "where is my order", "I want to speak to a person"]
+    batch = tmp_path / "texts.txt"
+    batch.write_text("\n".join(texts), encoding="utf-8")
+    assert _run(["intents", "classify", "--file", str(batch), "--intents", str(SHIPPED)]) == 0
+    many = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    one_by_one = []
+    for text in texts:
+        assert _run(["intents", "classify", text, "--intents", str(SHIPPED), "--json"]) == 0
+        one_by_one.append(json.loads(capsys.readouterr().out))
+    assert many == one_by_one
+    assert many[0]["entities"] == {"product": "fibre-500"}
+
+
+def test_classify_refuses_a_text_and_a_file_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch = tmp_path / "texts.txt"
+    batch.write_text("my bill\n", encoding="utf-8")
+    assert _run(["intents", "classify", "my bill", "--file", str(batch)]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_classify_a_missing_file_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.txt"
+    assert _run(["intents", "classify", "--file", str(missing), "--intents", str(SHIPPED)]) == 1
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_classify_in_arabic_reads_the_config_directory_from_the_environment(
