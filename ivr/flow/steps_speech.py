@@ -28,6 +28,7 @@ from ivr.flow.context import CallContext, Transition
 from ivr.flow.nodes import AskStep
 from ivr.flow.ports import IntentResult
 from ivr.flow.state import WellKnown
+from ivr.intent.entities import spoken_yes_no
 from telephony.agi_session import CallerHangup
 
 log = logging.getLogger("ivr.flow")
@@ -157,27 +158,6 @@ def remember(ctx: CallContext, text: str, match: IntentResult) -> None:
         attributes[WellKnown.COMPLEXITY] = str(max(int(current), match.complexity))
 
 
-#: Answers to "is that right?" (normalised words), per language; keys 1 and 2 always work.
-YES_NO: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "en": (
-        frozenset({"yes", "yeah", "yep", "yup", "correct", "right", "sure", "exactly", "ok"}),
-        frozenset({"no", "nope", "nah", "wrong", "incorrect", "not"}),
-    ),
-    "ar": (
-        frozenset({"نعم", "ايوه", "ايوا", "اي", "ايه", "اه", "صح", "صحيح", "اكيد", "تمام", "بلى"}),
-        frozenset({"لا", "لأ", "غلط", "خطا", "خطأ", "مو", "مش"}),
-    ),
-}
-
-
-def yes_or_no(text: str, language: str) -> bool | None:
-    """True for yes, False for no, None when the answer says neither (or both)."""
-    yes, no = YES_NO.get(language, YES_NO["en"])
-    words = set(normalise(text).split())
-    said_yes, said_no = bool(words & yes), bool(words & no)
-    return said_yes if said_yes != said_no else None
-
-
 async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> bool | None:
     """Ask "<intent>, is that right?" when the step wants it for this match: True (yes or not
     asked), False (no), None (no usable answer: keys instead)."""
@@ -191,7 +171,7 @@ async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> boo
         return turn.digit == "1"
     if turn.failed or not turn.text:
         return None
-    return yes_or_no(turn.text, ctx.language)
+    return spoken_yes_no(turn.text)
 
 
 async def run_ask(step: AskStep, ctx: CallContext) -> Transition:

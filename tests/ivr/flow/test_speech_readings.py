@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flow.steps_speech import best_reading, yes_or_no
+from ivr.flow.steps_speech import best_reading
+from ivr.intent.entities import spoken_yes_no
 
 from .support import FakeMatch, KeywordClassifier
 
@@ -56,4 +57,4 @@ def test_nothing_understood_keeps_the_first_reading() -> None:
     ],
 )
 def test_yes_or_no(said: str, language: str, answer: bool | None) -> None:
-    assert yes_or_no(said, language) is answer
+    assert spoken_yes_no(said) is answer, language
