@@ -87,7 +87,6 @@ class DeskHold:
     """A hold the agent's desktop made, until it resumes (or the call ends)."""
 
     call_id: str  # the ACD id of the segment held
-    channel: str  # the agent's leg, transferred to the hold extension
     since: float  # ACD clock
 
 
@@ -101,16 +100,17 @@ def hold_refusal(
     since_resume_s: float | None = None,
 ) -> str | None:
     """Why the desktop cannot hold the agent's call now (None: it can). ``consulting``: the
-    colleague of a consult (or conference) under way."""
+    colleague of a consult (or conference) under way; ``phone_held``: Asterisk says the
+    leg is held and not by the desktop (a consult's transfer holds it too: asked first)."""
     refusal = control_refusal(view)
     if refusal is not None:
         return refusal
     if held is not None and held.call_id == view.call_id:
         return "the call is already on hold"
-    if phone_held:
-        return "the call is on hold from the phone: resume it there"
     if consulting is not None:
         return f"consulting agent {consulting}: the caller is already on hold"
+    if phone_held:
+        return "the call is on hold from the phone: resume it there"
     if transferring:
         return "a transfer of this call is under way"
     if since_resume_s is not None and since_resume_s < HOLD_SETTLE_S:

@@ -276,7 +276,7 @@ class CallController:
         call = service.call(current)
         if call is None or not call.line:
             raise CallControlError("the caller's channel is not known")
-        held = DeskHold(current, channel, service.now())
+        held = DeskHold(current, service.now())
         self._desk_held[agent_id] = held
         try:
             await self._send(hold_caller(channel, call.line))
@@ -294,7 +294,7 @@ class CallController:
         refusal = resume_refusal(
             service.distributor.book.view(agent_id),
             held=self._desk_hold(agent_id, current),
-            phone_held=self._held.get(agent_id) == current,
+            phone_held=self._held.get(agent_id) == current and self.consults.get(current) is None,
             now=service.now(),
         )
         if refusal is not None:
