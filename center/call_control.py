@@ -16,9 +16,16 @@ How each control works on Asterisk 20 (the AMI actions: ``telephony.call_actions
   The history keeps one interaction for the call (``acd.contacts.call_of`` maps a
   segment back to it); the figures count a segment as a ``transfer`` contact.
 * **mute** (and unmute): ``MUTEAUDIO(in)`` on the agent's leg; the customer hears silence.
-* **hold**: there is no AMI action for it; the agent's phone holds (its re-INVITE) and
-  Asterisk plays the caller music on hold and reports ``Hold``/``Unhold``, which become
-  ``HoldStarted``/``HoldEnded`` (the interaction's ``hold_s``).
+* **hold**: there is no AMI action for it. The agent's phone holds (its re-INVITE), or the
+  desktop does with an attended transfer of the agent's leg to an extension that waits in
+  silence (``Atxfer``; **resume**: ``CancelAtxfer``, as a consult's cancel). Either way
+  Asterisk plays the caller music on hold and reports ``Hold``/``Unhold`` of the agent's
+  leg, which become ``HoldStarted``/``HoldEnded`` (the interaction's ``hold_s``). A
+  desktop hold is neither a transfer nor a consult: the call keeps its segment. It needs
+  Dial option ``t``, as consult does (on with it: waiting.yaml ``consult``). The caller
+  hanging up during it ends the call as usual; the waiting extension then ends by itself
+  (docker/asterisk/extensions.conf). Only the desktop resumes its own hold, and only the
+  phone its own.
 
 * **consult** a colleague, then complete, cancel or conference: an attended transfer of
   the agent's leg (``center.consult``).
@@ -37,16 +44,24 @@ from acd.calls import IncomingCall
 from acd.contacts import segment_id, segment_number
 
 __all__ = [
+    "HOLD_SETTLE_S",
     "NOT_ON_A_CALL",
+    "DeskHold",
     "PendingTransfers",
     "Transfer",
     "TransferRefused",
     "control_refusal",
+    "hold_refusal",
+    "on_hold_refusal",
     "requeued",
+    "resume_refusal",
     "transfer_refusal",
 ]
 
 NOT_ON_A_CALL: Final = "not on a call"
+#: Asterisk needs a moment between a hold's Atxfer and its CancelAtxfer (and back): digits
+#: of one reach the other's digit collection and both go astray.
+HOLD_SETTLE_S: Final = 2.0
 
 
 class TransferRefused(Exception):
@@ -65,6 +80,66 @@ class Transfer:
     @property
     def target(self) -> str:
         return f"agent {self.agent}" if self.agent is not None else f"queue {self.queue}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskHold:
+    """A hold the agent's desktop made, until it resumes (or the call ends)."""
+
+    call_id: str  # the ACD id of the segment held
+    since: float  # ACD clock
+
+
+def hold_refusal(
+    view: AgentView,
+    *,
+    held: DeskHold | None,
+    phone_held: bool,
+    consulting: str | None,
+    transferring: bool,
+    since_resume_s: float | None = None,
+) -> str | None:
+    """Why the desktop cannot hold the agent's call now (None: it can). ``consulting``: the
+    colleague of a consult (or conference) under way; ``phone_held``: Asterisk says the
+    leg is held and not by the desktop (a consult's transfer holds it too: asked first)."""
+    refusal = control_refusal(view)
+    if refusal is not None:
+        return refusal
+    if held is not None and held.call_id == view.call_id:
+        return "the call is already on hold"
+    if consulting is not None:
+        return f"consulting agent {consulting}: the caller is already on hold"
+    if phone_held:
+        return "the call is on hold from the phone: resume it there"
+    if transferring:
+        return "a transfer of this call is under way"
+    if since_resume_s is not None and since_resume_s < HOLD_SETTLE_S:
+        return "the call is coming back from hold: try again in a moment"
+    return None
+
+
+def resume_refusal(
+    view: AgentView, *, held: DeskHold | None, phone_held: bool, now: float
+) -> str | None:
+    """Why the desktop cannot resume the agent's call now (None: it can)."""
+    refusal = control_refusal(view)
+    if refusal is not None:
+        return refusal
+    if held is None or held.call_id != view.call_id:
+        if phone_held:
+            return "the call is on hold from the phone: resume it there"
+        return "the call is not on hold"
+    if now - held.since < HOLD_SETTLE_S:
+        return "the call is going on hold: try again in a moment"
+    return None
+
+
+def on_hold_refusal(view: AgentView, held: DeskHold | None) -> str | None:
+    """Consult and transfer wait for the desktop's hold to end (its transfer is the leg's
+    one attended transfer; hanging the leg up is fine: the hold ends with it)."""
+    if held is not None and held.call_id == view.call_id:
+        return "the call is on hold: resume it first"
+    return None
 
 
 def control_refusal(view: AgentView, call_id: str | None = None) -> str | None:

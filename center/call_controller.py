@@ -1,11 +1,12 @@
 """An agent's call control over AMI (``center.call_control`` and ``center.consult`` decide,
-this does the I/O): hang up, blind transfer, mute, consult a colleague (then complete,
-cancel or conference); and the hold state the agents' phones report.
+this does the I/O): hang up, blind transfer, mute, hold and resume, consult a colleague
+(then complete, cancel or conference); and the hold state Asterisk reports.
 
 Each action acts on the agent's leg as the ACD knows it (``AgentView.channel``, from AMI's
 ``DialBegin``/``DialEnd``): an agent controls only the call they are on. Hold comes from
 AMI's ``Hold``/``Unhold`` events of that leg (the phone's re-INVITE) and is applied to the
-ACD as ``HoldStarted``/``HoldEnded``.
+ACD as ``HoldStarted``/``HoldEnded``; the desktop's hold (an attended transfer of the leg)
+makes Asterisk report the same events, so both holds count alike.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ from acd.agent_events import (
 )
 from acd.events import CallEnded, EventRecord
 from center.call_control import (
+    DeskHold,
     PendingTransfers,
     Transfer,
     TransferRefused,
     control_refusal,
+    hold_refusal,
+    on_hold_refusal,
     requeued,
+    resume_refusal,
     transfer_refusal,
 )
 from center.consult import (
@@ -54,15 +59,18 @@ from telephony.call_actions import (
     consult,
     consult_target,
     hang_up,
+    hold,
+    hold_caller,
     keys_received,
     mute,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONSULT_OFF", "CallControlError", "CallController", "ControlState"]
+__all__ = ["CONSULT_OFF", "HOLD_OFF", "CallControlError", "CallController", "ControlState"]
 
 CONSULT_OFF = "consulting a colleague is off here (waiting.yaml consult)"
+HOLD_OFF = "holding from the desktop is off here (it goes with waiting.yaml consult)"
 
 
 class CallControlError(Exception):
@@ -79,6 +87,7 @@ class ControlState:
 
     call_id: str | None
     on_hold: bool = False
+    desk_hold: bool = False  # the desktop's hold (it resumes it); else the phone's
     muted: bool = False
     transferring: str | None = None  # the pending transfer's target
     consulting: str | None = None  # the colleague consulted (or in conference)
@@ -108,8 +117,12 @@ class CallController:
         self._cancelled_at: dict[str, float] = {}
         #: agent -> the call they muted (a mute ends with its call)
         self._muted: dict[str, str] = {}
-        #: agent -> the call their phone holds
+        #: agent -> the call Asterisk says is held (the phone's hold or the desktop's)
         self._held: dict[str, str] = {}
+        #: agent -> the desktop's hold of their call
+        self._desk_held: dict[str, DeskHold] = {}
+        #: call -> when its desktop hold was last resumed (ACD clock)
+        self._resumed_at: dict[str, float] = {}
         self._unsubscribe: list[Callable[[], None]] = []
 
     @property
@@ -155,9 +168,11 @@ class CallController:
             return ControlState(None)
         pending = self.transfers.get(call_id)
         under_way = self.consults.get(call_id)
+        desk = self._desk_hold(agent_id, call_id) is not None
         return ControlState(
             call_id,
-            on_hold=self._held.get(agent_id) == call_id,
+            on_hold=desk or self._held.get(agent_id) == call_id,
+            desk_hold=desk,
             muted=self._muted.get(agent_id) == call_id,
             transferring=None if pending is None else pending.target,
             consulting=None if under_way is None else under_way.colleague,
@@ -214,6 +229,7 @@ class CallController:
         assert view.call_id is not None
         assert view.channel is not None
         self._not_consulting(view.call_id)
+        self._not_held(agent_id, view.call_id)
         transfer = Transfer(view.call_id, agent_id, queue=queue, agent=agent)
         try:
             self.transfers.request(transfer)
@@ -237,6 +253,68 @@ class CallController:
             self._muted.pop(agent_id, None)
         log.info("agent %s %s (%s)", agent_id, "muted" if on else "unmuted", channel)
 
+    # hold from the desktop --------------------------------------------------------------
+    async def hold(self, agent_id: str, call_id: str | None = None) -> DeskHold:
+        """The caller hears music on hold while the agent's leg waits (``Atxfer`` to the
+        hold extension). Asterisk's ``Hold`` of the leg starts the ACD's hold time."""
+        if not self.consult_enabled():
+            raise CallControlError(HOLD_OFF)
+        service = self._service
+        channel, current = self._leg(agent_id, call_id)
+        under_way = self.consults.get(current)
+        resumed = self._resumed_at.get(current)
+        refusal = hold_refusal(
+            service.distributor.book.view(agent_id),
+            held=self._desk_hold(agent_id, current),
+            phone_held=self._held.get(agent_id) == current,
+            consulting=None if under_way is None else under_way.colleague,
+            transferring=current in self.transfers,
+            since_resume_s=None if resumed is None else service.now() - resumed,
+        )
+        if refusal is not None:
+            raise CallControlError(refusal)
+        call = service.call(current)
+        if call is None or not call.line:
+            raise CallControlError("the caller's channel is not known")
+        held = DeskHold(current, service.now())
+        self._desk_held[agent_id] = held
+        try:
+            await self._send(hold_caller(channel, call.line))
+            await self._send(hold(channel))
+        except CallControlError:
+            self._desk_held.pop(agent_id, None)
+            raise
+        log.info("agent %s holds call %s from the desktop", agent_id, current)
+        return held
+
+    async def resume(self, agent_id: str, call_id: str | None = None) -> None:
+        """Back to the caller (``CancelAtxfer``); Asterisk's ``Unhold`` ends the hold time."""
+        service = self._service
+        channel, current = self._leg(agent_id, call_id)
+        refusal = resume_refusal(
+            service.distributor.book.view(agent_id),
+            held=self._desk_hold(agent_id, current),
+            phone_held=self._held.get(agent_id) == current and self.consults.get(current) is None,
+            now=service.now(),
+        )
+        if refusal is not None:
+            raise CallControlError(refusal)
+        await self._send(cancel_consult(channel))
+        self._desk_held.pop(agent_id, None)
+        self._resumed_at[current] = service.now()
+        log.info("agent %s resumes call %s", agent_id, current)
+
+    def _desk_hold(self, agent_id: str, call_id: str) -> DeskHold | None:
+        held = self._desk_held.get(agent_id)
+        return held if held is not None and held.call_id == call_id else None
+
+    def _not_held(self, agent_id: str, call_id: str) -> None:
+        refusal = on_hold_refusal(
+            self._service.distributor.book.view(agent_id), self._desk_hold(agent_id, call_id)
+        )
+        if refusal is not None:
+            raise CallControlError(refusal)
+
     # consult a colleague ---------------------------------------------------------------
     async def consult(self, agent_id: str, colleague: str, call_id: str | None = None) -> Consult:
         """Ring ``colleague`` for the agent while the caller holds; the colleague is
@@ -245,6 +323,7 @@ class CallController:
             raise CallControlError(CONSULT_OFF)
         service = self._service
         channel, current = self._leg(agent_id, call_id)
+        self._not_held(agent_id, current)
         profile = service.distributor.agents.get(colleague)
         colleague_view = None if profile is None else service.distributor.book.view(colleague)
         refusal = consult_refusal(
@@ -342,11 +421,16 @@ class CallController:
         return done
 
     def observe(self, record: EventRecord) -> None:
-        """ACD events: a consulting or conference call's end frees the colleague."""
+        """ACD events: a consulting or conference call's end frees the colleague; a held
+        call's end ends its desktop hold."""
         event = record.event
         if not isinstance(event, CallEnded):
             return
         self._cancelled_at.pop(event.call_id, None)
+        self._resumed_at.pop(event.call_id, None)
+        for agent_id, held in list(self._desk_held.items()):
+            if held.call_id == event.call_id:
+                del self._desk_held[agent_id]  # the hold extension ends by itself
         under_way = self.consults.get(event.call_id)
         if under_way is None or under_way.phase is ConsultPhase.COMPLETED:
             return  # a completed consult is ended by the caller's session

@@ -29,8 +29,18 @@ Asterisk 20 to hang up a leg or mute what an agent says.
   ``DTMF successfully queued`` or ``Channel not found``.
 
 There is no AMI action to hold a call in Asterisk 20 (no ``Hold`` in any module's
-``ast_manager_register_xml``): hold is the phone's (a re-INVITE with ``sendonly``), and
-Asterisk reports it with the ``Hold``/``Unhold`` events.
+``ast_manager_register_xml``): the phone holds (a re-INVITE with ``sendonly``), and Asterisk
+reports it with the ``Hold``/``Unhold`` events. The desktop holds with the attended
+transfer instead:
+
+* **Hold**: ``Setvar`` of the inheritable ``_HOTLINE_HOLD_CALLER`` (the caller's channel)
+  on the agent's leg, then ``Atxfer`` of the leg to ``20@hotline-consult`` (digits: Atxfer
+  sends the extension as DTMF), which answers and waits in silence while the caller hears
+  music on hold. Asterisk says ``Hold`` for the agent's leg as the transfer starts (as for
+  a consult). The wait ends by itself when the caller or the agent's leg is gone, or after
+  4 h (docker/asterisk/extensions.conf).
+* **Resume**: ``CancelAtxfer`` (as a consult's cancel): the agent is back with the caller;
+  Asterisk says ``Unhold`` for the agent's leg.
 """
 
 from __future__ import annotations
@@ -61,12 +71,16 @@ __all__ = [
     "CONSULT_CONTEXT",
     "CONSULT_ENDPOINT_VAR",
     "CONSULT_EXTEN",
+    "HOLD_CALLER_VAR",
+    "HOLD_EXTEN",
     "MUTE_IN",
     "AmiAction",
     "cancel_consult",
     "consult",
     "consult_target",
     "hang_up",
+    "hold",
+    "hold_caller",
     "keys_received",
     "mute",
 ]
@@ -80,6 +94,10 @@ CONSULT_CONTEXT: Final = "hotline-consult"
 CONSULT_EXTEN: Final = "1"
 #: The colleague's endpoint, set on the agent's leg (``_``: the transfer's Local inherits it).
 CONSULT_ENDPOINT_VAR: Final = "_HOTLINE_CONSULT_ENDPOINT"
+#: docker/asterisk/extensions.conf: the extension (in ``CONSULT_CONTEXT``) where a held
+#: agent's leg waits, and the caller's channel it watches (it ends when the caller is gone).
+HOLD_EXTEN: Final = "20"
+HOLD_CALLER_VAR: Final = "_HOTLINE_HOLD_CALLER"
 #: docker/asterisk/features.conf [general]: the attended transfer's keys.
 ATXFER_COMPLETE: Final = "*2"
 ATXFER_THREEWAY: Final = "*3"
@@ -149,8 +167,32 @@ def consult(channel: str) -> AmiAction:
     )
 
 
+def hold_caller(channel: str, caller: str) -> AmiAction:
+    """``Setvar`` of the caller's channel on the agent's leg (before ``hold``)."""
+    return AmiAction(
+        ACTION_SETVAR,
+        (
+            (HEADER_CHANNEL, _channel(channel)),
+            (HEADER_VARIABLE, HOLD_CALLER_VAR),
+            (HEADER_VALUE, _channel(caller)),
+        ),
+    )
+
+
+def hold(channel: str) -> AmiAction:
+    """``Atxfer`` of the agent's leg to the hold extension: the caller hears music on hold."""
+    return AmiAction(
+        ACTION_ATXFER,
+        (
+            (HEADER_CHANNEL, _channel(channel)),
+            (HEADER_EXTEN, HOLD_EXTEN),
+            (HEADER_CONTEXT, CONSULT_CONTEXT),
+        ),
+    )
+
+
 def cancel_consult(channel: str) -> AmiAction:
-    """``CancelAtxfer``: back to the caller."""
+    """``CancelAtxfer``: back to the caller (ends a consult or the desktop's hold)."""
     return AmiAction(ACTION_CANCEL_ATXFER, ((HEADER_CHANNEL, _channel(channel)),))
 
 

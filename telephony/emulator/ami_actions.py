@@ -298,7 +298,7 @@ class Actions:
         if ch is None:
             session.send(error(msg, "Channel specified does not exist"))
             return
-        atxfer.start(self.pbx, ch.name)
+        atxfer.start(self.pbx, ch.name, msg.get(ami.HEADER_EXTEN) or "")
         session.send(response(msg, OK, (ami.HEADER_MESSAGE, "Atxfer successfully queued")))
 
     async def cancel_atxfer(self, session: AmiSession, msg: ami.AmiMessage) -> None:

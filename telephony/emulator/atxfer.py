@@ -1,12 +1,16 @@
 """Attended transfer of an agent's leg (``bridge_basic.c``), as hotline drives it over AMI:
 ``Atxfer`` (consult the colleague named by the leg's ``HOTLINE_CONSULT_ENDPOINT``),
 ``CancelAtxfer`` (back to the caller), ``PlayDTMF`` with ``Receive: yes`` of the
-``atxfercomplete`` (``*2``) or ``atxferthreeway`` (``*3``) keys.
+``atxfercomplete`` (``*2``) or ``atxferthreeway`` (``*3``) keys; and the desktop's hold,
+``Atxfer`` to the hold extension (``20``), which waits in silence until ``CancelAtxfer``.
 
 Modelled: the colleague's phone is rung (its ring time, its behaviour) and answers; a
 complete puts the colleague's leg in the caller's bridge in place of the agent's (which
 hangs up; ``dial.bridge`` carries on with the colleague's talk time); a conference keeps
-the colleague's leg until the bridge ends; a cancel hangs the colleague's leg up. Not
+the colleague's leg until the bridge ends; a cancel hangs the colleague's leg up. A hold
+says ``Hold`` for the agent's leg and its cancel ``Unhold`` (as Asterisk 20 does for any
+attended transfer; here only for the hold); either party hanging up during it ends the
+call as when the agent is talking (the hold extension ends with them). Not
 modelled: the transfer's Local channels, music on hold, the 3 s digit timeout, and a
 conference outliving its agent (Asterisk keeps the caller and the colleague talking when
 the agent leaves; here the bridge ends with the agent's leg).
@@ -25,6 +29,8 @@ from telephony.emulator.pbx import Pbx
 COMPLETE: Final = "*2"
 THREEWAY: Final = "*3"
 ENDPOINT_VAR: Final = "HOTLINE_CONSULT_ENDPOINT"
+#: docker/asterisk/extensions.conf: hotline-consult's hold extension.
+HOLD_EXTEN: Final = "20"
 
 
 @dataclass
@@ -34,6 +40,7 @@ class Consult:
     colleague: dial.Leg | None = None
     keys: str = ""
     conference: bool = False
+    hold: bool = False
 
 
 def consults(pbx: Pbx) -> dict[str, Consult]:
@@ -41,11 +48,15 @@ def consults(pbx: Pbx) -> dict[str, Consult]:
     return pbx.consults
 
 
-def start(pbx: Pbx, agent_channel: str) -> None:
-    """``Atxfer``: ring the colleague (nothing happens when the leg is in no Dial bridge or
-    no colleague is named, as Asterisk's digits go nowhere)."""
+def start(pbx: Pbx, agent_channel: str, exten: str = "1") -> None:
+    """``Atxfer``: ring the colleague, or hold (nothing happens when the leg is in no Dial
+    bridge or no colleague is named, as Asterisk's digits go nowhere)."""
     leg = pbx.bridged.get(agent_channel)
     if leg is None or agent_channel in consults(pbx):
+        return
+    if exten == HOLD_EXTEN:
+        consults(pbx)[agent_channel] = Consult(leg, hold=True)
+        leg.ch.hold(True)
         return
     endpoint = leg.ch.variables.get("_" + ENDPOINT_VAR) or leg.ch.variables.get(ENDPOINT_VAR)
     if not endpoint:
@@ -71,7 +82,11 @@ async def _ring(pbx: Pbx, consult: Consult, endpoint: str) -> None:
 
 
 def cancel(pbx: Pbx, agent_channel: str) -> None:
-    """``CancelAtxfer``: the colleague's leg is hung up; the agent is back."""
+    """``CancelAtxfer``: the colleague's leg is hung up (or the hold ends); the agent is
+    back."""
+    consult = consults(pbx).get(agent_channel)
+    if consult is not None and consult.hold:
+        consult.agent.ch.hold(False)
     dial.drop_consult(pbx, agent_channel)
 
 
@@ -79,7 +94,7 @@ def key(pbx: Pbx, agent_channel: str, digit: str) -> None:
     """A key read from the agent's leg (PlayDTMF Receive)."""
     consult = consults(pbx).get(agent_channel)
     if consult is None or consult.colleague is None:
-        return
+        return  # (during a hold, Asterisk's keys would go to the hold extension)
     consult.keys = (consult.keys + digit)[-2:]
     if consult.keys == COMPLETE:
         del consults(pbx)[agent_channel]

@@ -3,10 +3,13 @@ transfer to a queue or to a colleague, mute, and the hold state their phone repo
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from acd.agent_events import Login, Ready
 from acd.events import CallEnded, CallHoldChanged, CallOffered, CallQueued
+from center.call_control import HOLD_SETTLE_S
 from center.call_controller import CallControlError, CallController
 from center.contact_times import Talked
 from history.outcomes import Outcome
@@ -169,6 +172,66 @@ async def test_the_phones_hold_is_the_calls_hold_time() -> None:
     (talked,) = [t for t in rig.interactions.times if isinstance(t, Talked)]
     at = [r.at for r in rig.records() if isinstance(r.event, CallHoldChanged)]
     assert talked.hold_s == pytest.approx(at[1] - at[0])
+    assert talked.hold_s > 0
+
+
+async def test_the_desktop_holds_and_resumes_and_the_hold_time_is_the_phones() -> None:
+    """Hold from the desktop (Atxfer to the hold extension): Asterisk says Hold of the
+    agent's leg, as for the phone's hold; Resume (CancelAtxfer) says Unhold. Neither a
+    transfer nor a consult: one segment, one interaction with its hold time."""
+    async with live_acd([Agent("1002", INTERNET, talk_s=LONG_TALK_S)]) as rig:
+        rig.attributes["+441632960107"] = {"queue": "support"}
+        call = await rig.place("+441632960107")
+        first = await on_call(rig, "1002")
+
+        with pytest.raises(CallControlError, match="not on hold"):
+            await control(rig).resume("1002")
+        await control(rig).hold("1002", first)
+        await wait_until(lambda: rig.events(CallHoldChanged) != [])
+        held = control(rig).state("1002")
+        with pytest.raises(CallControlError, match="already on hold"):
+            await control(rig).hold("1002")
+        with pytest.raises(CallControlError, match="resume it first"):
+            await control(rig).consult("1002", "1004")
+        with pytest.raises(CallControlError, match="resume it first"):
+            await control(rig).transfer("1002", queue="billing")
+        with pytest.raises(CallControlError, match="going on hold"):
+            await control(rig).resume("1002")  # Asterisk needs a moment
+        await asyncio.sleep(HOLD_SETTLE_S)
+        await control(rig).resume("1002")
+        await wait_until(lambda: not control(rig).state("1002").on_hold)
+        await control(rig).hang_up("1002")
+        await call.wait_done(timeout_s=10)
+
+    assert (held.on_hold, held.desk_hold, held.consulting, held.transferring) == (
+        True,
+        True,
+        None,
+        None,
+    )
+    assert [(e.call_id, e.on_hold) for e in rig.events(CallHoldChanged)] == [
+        (first, True),
+        (first, False),
+    ]
+    assert [e.call_id for e in rig.events(CallQueued)] == [first]  # no segment
+    (talked,) = [t for t in rig.interactions.times if isinstance(t, Talked)]
+    assert talked.hold_s > 0
+
+
+async def test_the_caller_hanging_up_on_hold_ends_the_call_and_the_agents_leg() -> None:
+    async with live_acd([Agent("1002", INTERNET, talk_s=LONG_TALK_S)]) as rig:
+        rig.attributes["+441632960108"] = {"queue": "support"}
+        call = await rig.place("+441632960108")
+        first = await on_call(rig, "1002")
+        await control(rig).hold("1002")
+        await wait_until(lambda: control(rig).state("1002").on_hold)
+        call.hang_up()
+        await wait_until(lambda: rig.events(CallEnded) != [])
+        await wait_until(lambda: not rig.emulator.pbx.channels)
+
+    assert [e.call_id for e in rig.events(CallEnded)] == [first]
+    assert control(rig).state("1002").desk_hold is False
+    (talked,) = [t for t in rig.interactions.times if isinstance(t, Talked)]
     assert talked.hold_s > 0
 
 

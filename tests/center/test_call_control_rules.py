@@ -10,15 +10,20 @@ from acd.agents import AgentView
 from acd.calls import CallFacts, IncomingCall
 from acd.contacts import call_of, segment_id, segment_number
 from center.call_control import (
+    HOLD_SETTLE_S,
     NOT_ON_A_CALL,
+    DeskHold,
     PendingTransfers,
     Transfer,
     TransferRefused,
     control_refusal,
+    hold_refusal,
+    on_hold_refusal,
     requeued,
+    resume_refusal,
     transfer_refusal,
 )
-from telephony.call_actions import hang_up, mute
+from telephony.call_actions import cancel_consult, hang_up, hold, hold_caller, mute
 
 QUEUES = ("support", "billing")
 
@@ -123,3 +128,93 @@ def test_the_ami_actions_name_exactly_one_channel() -> None:
     for bad in ("", "/agent.*/", "PJSIP/a\r\nAction: Originate"):
         with pytest.raises(ValueError, match="one channel"):
             hang_up(bad)
+
+
+HELD = DeskHold("1700000000.1", since=100.0)
+
+
+OLD_CALL = DeskHold("1699999999.9", since=0.0)
+
+
+@pytest.mark.parametrize(
+    ("held", "phone_held", "consulting", "transferring", "since_resume_s", "reason"),
+    [
+        (None, False, None, False, None, None),
+        (HELD, False, None, False, None, "the call is already on hold"),
+        (None, True, None, False, None, "the call is on hold from the phone: resume it there"),
+        # a consult's transfer holds the leg too: the consult is the reason
+        (None, True, "1002", False, None, "consulting agent 1002: the caller is already on hold"),
+        (None, False, None, True, None, "a transfer of this call is under way"),
+        (
+            None,
+            False,
+            None,
+            False,
+            HOLD_SETTLE_S / 2,
+            "the call is coming back from hold: try again in a moment",
+        ),
+        (None, False, None, False, HOLD_SETTLE_S, None),
+        (OLD_CALL, False, None, False, None, None),  # the agent's previous call's hold
+    ],
+)
+def test_the_desktop_holds_a_call_once_and_not_during_a_consult_or_transfer(
+    held: DeskHold | None,
+    phone_held: bool,
+    consulting: str | None,
+    transferring: bool,
+    since_resume_s: float | None,
+    reason: str | None,
+) -> None:
+    refusal = hold_refusal(
+        view(),
+        held=held,
+        phone_held=phone_held,
+        consulting=consulting,
+        transferring=transferring,
+        since_resume_s=since_resume_s,
+    )
+    assert refusal == reason
+
+
+def test_no_hold_when_not_on_a_call() -> None:
+    free = view(state=AgentState.AVAILABLE, call_id=None)
+    assert (
+        hold_refusal(free, held=None, phone_held=False, consulting=None, transferring=False)
+        == NOT_ON_A_CALL
+    )
+    assert resume_refusal(free, held=HELD, phone_held=False, now=200.0) == NOT_ON_A_CALL
+
+
+def test_only_the_desktops_own_hold_is_resumed_and_not_at_once() -> None:
+    assert resume_refusal(view(), held=HELD, phone_held=False, now=200.0) is None
+    assert resume_refusal(view(), held=None, phone_held=False, now=200.0) == (
+        "the call is not on hold"
+    )
+    assert "resume it there" in (
+        resume_refusal(view(), held=None, phone_held=True, now=200.0) or ""
+    )
+    assert "going on hold" in (
+        resume_refusal(view(), held=HELD, phone_held=False, now=100.0 + HOLD_SETTLE_S / 2) or ""
+    )
+
+
+def test_a_held_call_is_neither_consulted_about_nor_transferred_until_resumed() -> None:
+    assert on_hold_refusal(view(), HELD) == "the call is on hold: resume it first"
+    assert on_hold_refusal(view(), None) is None
+    assert on_hold_refusal(view(call_id="another"), HELD) is None
+
+
+def test_the_desktops_hold_is_an_attended_transfer_to_the_hold_extension() -> None:
+    leg, caller = "PJSIP/agent1001-00000001", "PJSIP/trunk-00000000"
+    assert hold_caller(leg, caller).as_kwargs() == {
+        "Channel": leg,
+        "Variable": "_HOTLINE_HOLD_CALLER",
+        "Value": caller,
+    }
+    assert (hold(leg).name, hold(leg).as_kwargs()) == (
+        "Atxfer",
+        {"Channel": leg, "Exten": "20", "Context": "hotline-consult"},
+    )
+    assert cancel_consult(leg).name == "CancelAtxfer"
+    with pytest.raises(ValueError, match="one channel"):
+        hold_caller(leg, "/trunk.*/")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from acd.agent_events import Pause, Ready
+from center.call_control import HOLD_SETTLE_S
 from history.inputs import InteractionRef
 from tests.web.support import Stack, running, signed_in
 from tests.web.test_agent import call_for_agent_1001, jar
@@ -158,6 +159,35 @@ async def test_the_agent_consults_a_skilled_colleague_and_hands_them_the_call(st
     assert (view.state.value, view.call_id) == ("on_call", f"{call_id}-t1")
 
 
+async def test_the_agent_holds_and_resumes_their_call_from_the_desktop(stack: Stack) -> None:
+    call_id = await call_for_agent_1001(stack)
+    await on_call(stack, "1001")
+    stack.service.acd.agent_event(Ready("1004"))
+    async with jar() as http:
+        csrf = await signed_in(http, stack.url, "1001")
+        status, _ = await post(http, stack, "page-api/agent/call/hold", None)
+        assert status == 403  # no CSRF token
+        status, refused = await post(http, stack, "page-api/agent/call/resume", csrf)
+        assert (status, refused["error"]) == (409, "the call is not on hold")
+        status, held = await post(
+            http, stack, "page-api/agent/call/hold", csrf, {"call_id": call_id}
+        )
+        assert (status, held["on_hold"], held["desk_hold"]) == (200, True, True)
+        status, refused = await post(http, stack, "page-api/agent/call/hold", csrf)
+        assert (status, refused["error"]) == (409, "the call is already on hold")
+        status, refused = await post(
+            http, stack, "page-api/agent/call/consult", csrf, {"agent": "1004"}
+        )
+        assert (status, refused["error"]) == (409, "the call is on hold: resume it first")
+        async with http.get(stack.url + "page-api/agent/call") as response:
+            state = await response.json()
+        assert (state["on_hold"], state["desk_hold"], state["consulting"]) == (True, True, None)
+        await asyncio.sleep(HOLD_SETTLE_S)
+        status, resumed = await post(http, stack, "page-api/agent/call/resume", csrf)
+        assert (status, resumed["desk_hold"]) == (200, False)
+    assert stack.service.acd.distributor.book.view("1001").call_id == call_id  # no segment
+
+
 async def test_with_consult_off_the_desktop_lists_nobody_and_a_consult_is_refused(
     tmp_path: Path,
 ) -> None:
@@ -173,8 +203,13 @@ async def test_with_consult_off_the_desktop_lists_nobody_and_a_consult_is_refuse
             status, refused = await post(
                 http, stack, "page-api/agent/call/consult", csrf, {"agent": "1004"}
             )
+            held, refused_hold = await post(http, stack, "page-api/agent/call/hold", csrf)
     assert (status, refused["error"]) == (
         409,
         "consulting a colleague is off here (waiting.yaml consult)",
+    )
+    assert (held, refused_hold["error"]) == (
+        409,
+        "holding from the desktop is off here (it goes with waiting.yaml consult)",
     )
     assert stack.service.acd.distributor.book.view("1004").state.value == "available"

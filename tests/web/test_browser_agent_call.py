@@ -1,6 +1,6 @@
 """In a real headless chromium: the agent's call-control buttons are off with no call, on
-during one; Mute mutes the agent's leg in the (emulated) Asterisk and Transfer sends the
-call to the chosen queue."""
+during one; Mute mutes the agent's leg in the (emulated) Asterisk, Hold (or H) holds the
+call and Resume brings it back, and Transfer sends the call to the chosen queue."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from center.call_control import HOLD_SETTLE_S
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.support import Stack, running
 from tests.web.test_agent import call_for_agent_1001
@@ -64,6 +65,17 @@ async def test_the_agent_mutes_then_transfers_the_call_from_the_page(
     assert leg is not None
     assert leg.muted == {"in"}
     await asyncio.to_thread(screenshot, driver, "agent-call-muted")
+
+    # H holds (the caller hears music on hold) and the button resumes; no transfer meanwhile
+    hold = 'button[data-call="hold"]'
+    await asyncio.to_thread(lambda: driver.find_element(By.TAG_NAME, "body").send_keys("h"))
+    await asyncio.to_thread(wait_for, driver, hold, "Resume")
+    assert leg.on_hold
+    assert not await asyncio.to_thread(enabled, driver, 'button[data-call="transfer"]')
+    await asyncio.sleep(HOLD_SETTLE_S)
+    await asyncio.to_thread(lambda: driver.find_element(By.CSS_SELECTOR, hold).click())
+    await asyncio.to_thread(wait_for, driver, hold, "Hold")
+    await until(lambda: not leg.on_hold)
 
     def transfer() -> None:
         Select(driver.find_element(By.ID, "transfer-to")).select_by_value("queue:billing")

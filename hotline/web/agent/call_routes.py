@@ -8,6 +8,10 @@
   only (``User.agent_id``); the body may name the ``call_id`` the page shows, so a click
   meant for a call that has since ended is refused instead of acting on the next one.
   ``transfer``: ``{"queue": ...}`` or ``{"agent": ...}``; ``mute``: ``{"on": true|false}``;
+* ``POST /page-api/agent/call/{hold|resume}``: the desktop holds the call (the caller hears
+  music on hold; an attended transfer of the agent's leg) and resumes it; ``desk_hold`` in
+  the state tells the desktop's hold from the phone's (which only the phone resumes). On
+  with consult (``consult_enabled``: both need Dial option ``t``);
 * ``POST /page-api/agent/call/{consult|complete|cancel|conference}`` (``center.consult``):
   ``consult`` ``{"agent": ...}`` rings the colleague while the caller holds; then the
   consult is completed (the caller to the colleague), cancelled or made a conference;
@@ -40,7 +44,7 @@ def add_routes(app: web.Application, control: CallController) -> None:
     app[CALL_CONTROL] = control
     app.router.add_get("/page-api/agent/call", call_state)
     app.router.add_post(
-        "/page-api/agent/call/{action:hangup|transfer|mute|consult|complete|cancel|conference}",
+        "/page-api/agent/call/{action:hangup|transfer|mute|hold|resume|consult|complete|cancel|conference}",
         control_call,
     )
     app.router.add_post("/page-api/agents/{agent_id}/hangup", supervisor_hang_up)
@@ -67,6 +71,7 @@ def _state(control: CallController, agent_id: str) -> dict[str, Any]:
     return {
         "call_id": state.call_id,
         "on_hold": state.on_hold,
+        "desk_hold": state.desk_hold,
         "muted": state.muted,
         "transferring": state.transferring,
         "consulting": state.consulting,
@@ -128,6 +133,10 @@ async def control_call(request: web.Request) -> web.StreamResponse:
             )
         elif action == "mute":
             await control.mute(agent_id, on=body.get("on") is not False, call_id=call_id)
+        elif action == "hold":
+            await control.hold(agent_id, call_id)
+        elif action == "resume":
+            await control.resume(agent_id, call_id)
         elif action == "consult":
             colleague = _name(body, "agent")
             if colleague is None:

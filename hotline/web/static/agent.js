@@ -349,6 +349,7 @@
       : key === "p" ? press('button[data-action="pause"]')
       : key === "w" ? press('button[data-action="wrapup-done"]')
       : key === "l" ? press('button[data-action="login"]')
+      : key === "h" ? press('button[data-call="hold"]')
       : false;
     if (done) ev.preventDefault();
   });

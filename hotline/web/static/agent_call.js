@@ -1,7 +1,8 @@
 "use strict";
-// The agent's call control (hotline/web/agent/call_routes.py): hang up, mute, blind transfer to
-// a queue or a colleague; hold is the phone's own, shown here. Buttons are enabled only while
-// the agent is on a call; the state comes from agent.js's feed ("hotline:agent" events).
+// The agent's call control (hotline/web/agent/call_routes.py): hang up, mute, hold and resume
+// (the caller hears music on hold; H on the keyboard), blind transfer to a queue or a colleague.
+// A hold from the agent's phone is shown here too; only the phone resumes it. Buttons are enabled
+// only while the agent is on a call; the state comes from agent.js's feed ("hotline:agent" events).
 // Consult (center/consult.py): pick a colleague (those with the call's skills, available first,
 // then the most skilled), Consult rings them while the caller holds; then Complete (the caller
 // to the colleague), Cancel (back to the caller) or Conference (all three). Each button is
@@ -12,7 +13,7 @@
   const $ = (id) => document.getElementById(id);
   const buttons = document.querySelectorAll("button[data-call]");
   const target = $("transfer-to");
-  let call = null, muted = false, seen = null;
+  let call = null, muted = false, deskHold = false, seen = null;
   // The consult row, built here (agent.html is another page's): after the call control row.
   const row = document.createElement("p");
   row.className = "actions";
@@ -41,11 +42,20 @@
     buttons.forEach((b) => { b.disabled = !call || !!s.transferring; });
     target.disabled = !call || !!s.transferring;
     document.querySelector('button[data-call="mute"]').textContent = muted ? T("Unmute") : T("Mute");
+    deskHold = !!s.desk_hold;
+    const hold = document.querySelector('button[data-call="hold"]');
+    hold.textContent = deskHold ? T("Resume") : T("Hold");
     $("call-hold").hidden = !s.on_hold;
-    if ("consult_enabled" in s) row.hidden = !s.consult_enabled;  // waiting.yaml consult: false
+    $("call-hold").textContent = deskHold ? T("The caller is on hold (music)") : T("On hold (your phone)");
+    if ("consult_enabled" in s) {  // waiting.yaml consult: false (hold goes with it)
+      row.hidden = !s.consult_enabled;
+      hold.hidden = !s.consult_enabled;
+    }
     // consult: Consult with nobody consulted; Complete/Cancel/Conference while consulting
     const phase = call ? s.consult_phase || null : null;
-    who.disabled = !call || !!phase || !!s.transferring;
+    // the phone's hold is the phone's to resume; a consult already holds the caller
+    if (phase || (s.on_hold && !deskHold)) hold.disabled = true;
+    who.disabled = !call || !!phase || !!s.transferring || deskHold;
     steps.consult.disabled = who.disabled || !who.value;
     steps.complete.disabled = steps.cancel.disabled = steps.conference.disabled = phase !== "consulting";
     consulting.hidden = !phase;
@@ -53,6 +63,7 @@
       ? T("In conference with {agent}", { agent: s.consulting })
       : phase ? T("Consulting {agent}; the caller is on hold", { agent: s.consulting }) : "";
     // while consulting, hanging up or transferring would complete the consult behind hotline's back
+    if (deskHold) target.disabled = document.querySelector('button[data-call="transfer"]').disabled = true;
     if (phase === "consulting") {
       buttons.forEach((b) => { if (b.dataset.call !== "mute") b.disabled = true; });
       target.disabled = true;
@@ -96,6 +107,7 @@
     show(s);
   }
   async function act(action) {
+    if (action === "hold" && deskHold) action = "resume";
     const body = { call_id: call };
     if (action === "mute") body.on = !muted;
     if (action === "consult") body.agent = who.value;
