@@ -153,3 +153,22 @@ def test_hotline_bots_as_the_readme_runs_it(pbx: Asterisk, tmp_path: Path) -> No
     assert "hotline bots: 1/1 calls completed" in ran.stdout
     assert "hotline bots: agents answered 1 calls" in ran.stderr
     assert list(tmp_path.glob("bot1-100-*.wav"))
+
+
+def test_an_agent_bot_whose_call_is_cancelled_while_ringing_never_answers_it(
+    pbx: Asterisk,
+) -> None:
+    """The caller hangs up while the fallback queue rings the agent bot: Asterisk CANCELs
+    the INVITE, the bot answers 200 and 487 and does not pick the dead call up."""
+    slow = AgentBot(account(pbx, AGENT), ring_s=8.0, talk_s=5.0)
+    slow.start()
+    try:
+        assert until(lambda: contact_status(pbx, AGENT) == "Avail", 10)
+        caller = CallerBot(account(pbx, CALLER))
+        outcome = caller.call(HOTLINE, [Wait(3.0)], answer_timeout_s=20.0)
+        assert outcome.answered  # by the queue, which then rang the agent
+        assert until(lambda: slow.cancelled == 1, 15)
+        assert until(lambda: not pbx.channels(), 10)
+    finally:
+        slow.stop()
+    assert slow.answered == 0
