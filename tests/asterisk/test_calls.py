@@ -13,7 +13,7 @@ import pytest
 from acd.agent_events import Ready
 from acd.events import CallAbandoned, CallQueued, CallRequeued
 from history.outcomes import Outcome
-from telephony.bots.caller import CallerBot, Press, Wait
+from telephony.bots.caller import CallerBot, Press, Step, Wait
 from telephony.bots.phone import Account
 from tests.bots.sip_peer import free_rtp_port, free_udp_ports
 
@@ -167,7 +167,15 @@ async def test_a_caller_pressing_keys_in_band_is_bridged_to_the_agent_and_record
         Account("127.0.0.1", "bot1", sip_password("bot1"), "127.0.0.1", sip, pbx.ports.sip,
                 rtp_low=rtp, rtp_high=rtp)
     )  # fmt: skip
-    keys = [Wait(0.8), Press("1"), Wait(1.8), Press("0"), Wait(1.0), Press("0"), Wait(30.0)]
+    keys: list[Step] = [
+        Wait(0.8),
+        Press("1"),
+        Wait(1.8),
+        Press("0"),
+        Wait(1.0),
+        Press("0"),
+        Wait(30.0),
+    ]
     try:
         async with running_service(pbx, tmp_path) as service:
             service.only_agents("1001")
