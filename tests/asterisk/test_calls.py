@@ -6,6 +6,7 @@ and no call may be left behind (no AGI session, no channel)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,13 @@ async def test_a_caller_pressing_keys_is_bridged_to_the_agent_and_recorded_once(
     assert cdr.uniqueid == interaction["idempotency_key"]
     assert cdr.dstchannel.startswith("PJSIP/agent1001-")
     assert (cdr.lastapp, cdr.disposition) == ("Dial", "ANSWERED")
+    # the times name their events: the call starts at its arrival (the CDR's start, whole
+    # seconds), talk is the agent's 2 s, not the channel's age (IVR and ring: 5 s more)
+    arrival = dt.datetime.fromisoformat(cdr.start)
+    started = dt.datetime.fromisoformat(str(interaction["started_at"])).replace(tzinfo=None)
+    assert abs((started - arrival).total_seconds()) < 1.5
+    assert 1.5 < float(interaction["talk_s"]) < 3.5
+    assert float(interaction["wait_s"]) < 3.0
 
 
 async def test_a_caller_hanging_up_on_hold_is_an_abandon_and_leaves_nothing_behind(
