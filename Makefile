@@ -2,6 +2,9 @@
 #   make demo   - the whole service on the embedded default (SQLite, Asterisk emulator, web page)
 #   make test   - lint, types and the whole test suite
 PYTHON ?= python3
+# The suite runs on this many pytest-xdist workers (one Asterisk each for tests/asterisk);
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -30,7 +33,7 @@ lint: setup
 
 test: lint
 	$(BIN)/hotline check-config --config config
-	$(BIN)/pytest -q $(ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 # Quick mode: each bench prints CPU time beside wall time and its baseline, in the same run.
 bench: setup

@@ -1,12 +1,13 @@
 """The waiting caller: hold music, announcements and the callback key, until something
 happens (an offer, the callback key, the maximum wait, no agent left, the ACD let go).
 
-Asterisk runs one AGI command at a time and a command cannot be interrupted, so the caller
-is kept on hold with ``WAIT FOR DIGIT`` slices of ``poll_s`` under ``StartMusicOnHold``: the
-FastAGI server sees a command at least every slice (its idle timeout never fires), a key the
-caller presses is read at once, and an offer never waits more than one slice for Asterisk.
-Each command is raced against the ticket: when an offer arrives the session stops waiting
-for the command's reply (it is discarded when it comes) and moves on.
+The caller is kept on hold with ``WAIT FOR DIGIT`` slices of ``poll_s`` under
+``StartMusicOnHold``: the FastAGI server sees a command at least every slice (its idle
+timeout never fires) and a key the caller presses is read at once. Each command is raced
+against the ticket: when an offer arrives the session stops waiting for the command's reply
+and writes its fence, which stops the slice or the announcement's ``STREAM FILE`` at once
+(``telephony.agi_session``); numbers are said as core sound files, not ``SAY NUMBER``,
+which Asterisk does not stop (``ivr.spoken_numbers``).
 
 The rules are those of the queue the ticket says the call waits in, in the current
 ``waiting.yaml``. When a supervisor moves the call, the new queue's rules apply from the
@@ -31,6 +32,7 @@ from center.service import AcdService, CallTicket
 from center.settings import WaitingConfig, WaitingPolicy
 from center.staffing import estimate_wait
 from ivr.prompts import PromptStore
+from ivr.spoken_numbers import number_files
 from telephony.agi_session import AgiSession, Playback
 
 __all__ = [
@@ -240,13 +242,18 @@ class WaitingCaller:
         return None
 
     async def _say(self, part: str | int) -> str | None:
+        """A prompt, or a number as core sound files (``ivr.spoken_numbers``: an offer
+        stops a STREAM FILE at once, not SAY NUMBER); the callback key ends it."""
         escape = self._policy.callback_digit or ""
         if isinstance(part, int):
-            return await self._session.say_number(part, escape)
-        played: Playback = await self._session.stream_file(
-            self._resolve(part, self._language), escape
-        )
-        return played.digit
+            files = number_files(part, self._language)
+        else:
+            files = (self._resolve(part, self._language),)
+        for name in files:
+            played: Playback = await self._session.stream_file(name, escape)
+            if played.digit is not None:
+                return played.digit
+        return None
 
     # racing a command against the ticket ---------------------------------------------
     def _pending(self) -> WaitOutcome | None:

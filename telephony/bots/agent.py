@@ -27,6 +27,8 @@ class AgentBot:
     talk_s: float = 5.0
     answered: int = 0
     hung_up_by_caller: int = 0
+    #: Calls cancelled while ringing (the caller gave up, or the ring timeout): not answered
+    cancelled: int = 0
     _phone: BotPhone | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,10 +47,16 @@ class AgentBot:
     def _on_call(self, call: VoIPCall) -> None:
         """pyVoIP runs this in its own thread for each incoming INVITE."""
         time.sleep(self.ring_s)
+        phone = self._phone
         try:
-            call.answer()
+            answered = phone is not None and phone.answer(call)
         except Exception:  # pyVoIP's thread boundary: a refused answer ends this call only
             log.exception("%s: could not answer", self.account.username)
+            return
+        if not answered:
+            with self._lock:
+                self.cancelled += 1
+            log.info("%s: the call was cancelled before it was answered", self.account.username)
             return
         with self._lock:
             self.answered += 1

@@ -8,6 +8,8 @@ escapes and kills the call. So every datagram is triaged first:
 
 - requests pyVoIP handles, and responses, go on to pyVoIP (:class:`Forward`), but only when
   its parser accepts them;
+- CANCEL is the phone's to answer (:class:`Cancel`): pyVoIP answers it 200 with a tag of
+  its own and never ends the INVITE (no 487), so an agent bot would answer a dead call;
 - OPTIONS is answered 200 OK, as a softphone does, in any state (idle, ringing, in a call);
 - other SIP methods are refused: 405 for the standard ones, 501 for the rest;
 - what pyVoIP would choke on is refused (400, or 513 past the 8192 bytes pyVoIP reads), or
@@ -24,12 +26,15 @@ from dataclasses import dataclass
 
 __all__ = [
     "ALLOWED_METHODS",
+    "Cancel",
     "Drop",
     "Forward",
     "Identity",
     "Reply",
     "Request",
     "Verdict",
+    "call_id_of",
+    "dialog_tag",
     "parse_request",
     "response_to",
     "triage",
@@ -39,8 +44,9 @@ __all__ = [
 SIP_VERSION = "SIP/2.0"
 #: pyVoIP reads its socket 8192 bytes at a time: a longer datagram would reach it cut short.
 PYVOIP_MAX_DATAGRAM = 8192
-#: The requests pyVoIP's own code handles (pyVoIP.SIPCompatibleMethods in 1.6.8).
-PYVOIP_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL"})
+#: The requests pyVoIP's own code handles (pyVoIP.SIPCompatibleMethods in 1.6.8, but CANCEL,
+#: which the phone answers itself).
+PYVOIP_METHODS = frozenset({"INVITE", "ACK", "BYE"})
 #: What a bot's phone accepts, in the order a softphone lists them.
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS")
 #: SIP methods a bot's phone knows but does not accept (RFC 3261, 3262, 3265, 3311, 3428,
@@ -94,7 +100,19 @@ class Drop:
     reason: str
 
 
-Verdict = Forward | Reply | Drop
+@dataclass(frozen=True)
+class Cancel:
+    """A CANCEL of the INVITE with ``call_id`` (RFC 3261 9.2): if the phone still rings,
+    it stops and sends ``ok`` (200 to the CANCEL) then ``terminated`` (487 to the INVITE);
+    if it answered already, ``ok`` alone; if it never had that INVITE, ``unknown`` (481)."""
+
+    call_id: str
+    ok: Reply
+    terminated: Reply
+    unknown: Reply
+
+
+Verdict = Forward | Reply | Drop | Cancel
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,8 @@ def triage(
     missing = [h for h in ("from", "to", "call-id", "cseq") if request.first(h) is None]
     if missing:
         return _reply(request, source, me, 400, f"Missing {', '.join(missing)}")
+    if request.method == "CANCEL":
+        return _cancel(request, source, me)
     if request.method in PYVOIP_METHODS:
         if pyvoip_parses(datagram):
             return Forward()
@@ -161,6 +181,33 @@ def triage(
     if request.method in REFUSED_METHODS:
         return _reply(request, source, me, 405, "Method Not Allowed")
     return _reply(request, source, me, 501, "Not Implemented")
+
+
+def _cancel(request: Request, source: tuple[str, int], me: Identity) -> Cancel:
+    """The replies to a CANCEL: its Via, From, To, Call-ID and CSeq number are the
+    INVITE's (RFC 3261 9.1), so the INVITE's 487 is made from it too."""
+    number = (request.first("cseq") or "").split(" ", 1)[0]
+    invite = Request(
+        "INVITE",
+        request.uri,
+        request.version,
+        tuple((k, f"{number} INVITE" if k == "cseq" else v) for k, v in request.headers),
+    )
+    return Cancel(
+        request.first("call-id") or "",
+        _reply(request, source, me, 200, "OK"),
+        _reply(invite, source, me, 487, "Request Terminated"),
+        _reply(request, source, me, 481, "Call/Transaction Does Not Exist"),
+    )
+
+
+def call_id_of(datagram: bytes) -> str | None:
+    """The Call-ID of an INVITE request (None for anything else)."""
+    if not datagram.startswith(b"INVITE "):
+        return None
+    head = _head(datagram)
+    request = None if head is None else parse_request(head)
+    return None if request is None else request.first("call-id")
 
 
 def parse_request(head: list[str]) -> Request | None:
@@ -301,10 +348,15 @@ def _tag(name_addr: str) -> str | None:
 
 
 def _local_tag(request: Request, me: Identity) -> str:
-    """The To tag of our answer: the same for every retransmission of one request."""
-    seed = "|".join(
-        (request.first("call-id") or "", _tag(request.first("from") or "") or "", me.username)
+    return dialog_tag(
+        request.first("call-id") or "", _tag(request.first("from") or "") or "", me.username
     )
+
+
+def dialog_tag(call_id: str, from_tag: str, username: str) -> str:
+    """The To tag of our answers: the same for every retransmission of one request, and
+    for every answer to one INVITE (180, 200, and the 487 after its CANCEL)."""
+    seed = "|".join((call_id, from_tag, username))
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 

@@ -7,6 +7,7 @@ application does not exist (EXEC answers -2).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -129,9 +130,36 @@ async def mixmonitor_app(pbx: Pbx, ch: Channel, data: str) -> int:
 
 
 async def chanspy_app(pbx: Pbx, ch: Channel, data: str) -> int:
-    """ChanSpy(spec,options): Asterisk's keeps looking for a channel to spy on until the
-    spying channel hangs up; here it holds the channel (no audio) until then."""
-    await ch.wait(None)
+    """ChanSpy(prefix,options): spies on a live channel whose name starts with ``prefix``
+    (no audio here), looking again every 100 ms while there is none, until the spying
+    channel hangs up; option ``E``: returns (0) once the channel it spied on hangs up, so
+    an originated spy leg ends with the spied call, as app_chanspy does."""
+    prefix, _, options = data.partition(",")
+    prefix = prefix.strip().lower()
+    exit_on_hangup = "E" in options
+    while not ch.hung_up:
+        spied = next(
+            (
+                other
+                for name, other in pbx.channels.items()
+                if other is not ch and not other.hung_up and name.lower().startswith(prefix)
+            ),
+            None,
+        )
+        if spied is None:
+            await ch.sleep(0.1)
+            continue
+        ended = asyncio.ensure_future(spied.interrupted_event.wait())
+        spying = asyncio.ensure_future(ch.wait(None))
+        try:
+            await asyncio.wait({ended, spying}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (ended, spying):
+                task.cancel()
+            await asyncio.gather(ended, spying, return_exceptions=True)
+        if spied.hung_up and exit_on_hangup and not ch.hung_up:
+            return 0
+        await ch.sleep(0.1)  # then looks for a channel again (a redirect is no hang-up)
     return -1
 
 

@@ -5,6 +5,8 @@ and no call may be left behind (no AGI session, no channel)."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,11 @@ import pytest
 from acd.agent_events import Ready
 from acd.events import CallAbandoned, CallQueued, CallRequeued
 from history.outcomes import Outcome
+from telephony.bots.caller import CallerBot, Press, Step, Wait
+from telephony.bots.phone import Account
+from tests.bots.sip_peer import free_rtp_port, free_udp_ports
 
-from .rig import Asterisk
+from .rig import Asterisk, sip_password
 from .service import Service, running_service
 from .sipp import Dtmf, Pause, SippAgent, SippCaller
 
@@ -63,6 +68,16 @@ async def test_a_caller_pressing_keys_is_bridged_to_the_agent_and_recorded_once(
     assert cdr.uniqueid == interaction["idempotency_key"]
     assert cdr.dstchannel.startswith("PJSIP/agent1001-")
     assert (cdr.lastapp, cdr.disposition) == ("Dial", "ANSWERED")
+    # the times name their events: the call starts at its arrival (the CDR's start, whole
+    # seconds), talk is the agent's 2 s, not the channel's age (IVR and ring: 5 s more)
+    arrival = dt.datetime.fromisoformat(cdr.start)
+    started = dt.datetime.fromisoformat(str(interaction["started_at"])).replace(tzinfo=None)
+    assert abs((started - arrival).total_seconds()) < 1.5
+    talk_s, wait_s = interaction["talk_s"], interaction["wait_s"]
+    assert isinstance(talk_s, float)
+    assert isinstance(wait_s, float)
+    assert 1.5 < talk_s < 3.5
+    assert wait_s < 3.0
 
 
 async def test_a_caller_hanging_up_on_hold_is_an_abandon_and_leaves_nothing_behind(
@@ -144,6 +159,44 @@ async def test_a_caller_id_that_is_not_an_e164_number_still_leaves_one_record(
         await agent.stop()
     assert exit_code == 0
     assert caller.events() == ["answered", "ended-by-asterisk"]
+    assert kinds(agent.events()) == ["registered", "answered", "hung-up"]
+    (interaction,) = interactions
+    assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1001")
+    assert interaction["ended_at"] is not None
+
+
+async def test_a_caller_pressing_keys_in_band_is_bridged_to_the_agent_and_recorded_once(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    """The same journey with the keys as tones in the audio (a phone with no RFC 4733: the
+    project's pyVoIP caller bot, on an endpoint where Asterisk listens for tones)."""
+    agent = SippAgent("1001", sip_dir, ring_s=0.5, talk_s=2.0)
+    await agent.start(pbx)
+    (sip,) = free_udp_ports(1)
+    rtp = free_rtp_port()
+    bot = CallerBot(
+        Account("127.0.0.1", "bot1", sip_password("bot1"), "127.0.0.1", sip, pbx.ports.sip,
+                rtp_low=rtp, rtp_high=rtp)
+    )  # fmt: skip
+    keys: list[Step] = [
+        Wait(0.8),
+        Press("1"),
+        Wait(1.8),
+        Press("0"),
+        Wait(1.0),
+        Press("0"),
+        Wait(30.0),
+    ]
+    try:
+        async with running_service(pbx, tmp_path) as service:
+            service.only_agents("1001")
+            outcome = await asyncio.to_thread(bot.call, "100", keys, answer_timeout_s=20.0)
+            interactions = await settled(pbx, service)
+    finally:
+        await agent.stop()
+    assert outcome.error is None
+    assert outcome.answered
+    assert outcome.far_end_hung_up  # hotline said goodbye after the agent
     assert kinds(agent.events()) == ["registered", "answered", "hung-up"]
     (interaction,) = interactions
     assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1001")

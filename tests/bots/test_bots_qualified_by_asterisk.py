@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,26 @@ def test_hotline_bots_as_the_readme_runs_it(pbx: Asterisk, tmp_path: Path) -> No
     assert "hotline bots: 1/1 calls completed" in ran.stdout
     assert "hotline bots: agents answered 1 calls" in ran.stderr
     assert list(tmp_path.glob("bot1-100-*.wav"))
+
+
+def test_an_agent_bot_whose_call_is_cancelled_while_ringing_never_answers_it(
+    pbx: Asterisk,
+) -> None:
+    """The call goes while the fallback queue rings the agent bot: Asterisk CANCELs the
+    INVITE, the bot answers 200 and 487 and does not pick the dead call up."""
+    slow = AgentBot(account(pbx, AGENT), ring_s=3.0, talk_s=5.0)
+    slow.start()
+    try:
+        assert until(lambda: contact_status(pbx, AGENT) == "Avail", 10)
+        caller = CallerBot(account(pbx, CALLER))
+        with ThreadPoolExecutor(1) as pool:
+            calling = pool.submit(caller.call, HOTLINE, [Wait(30.0)], answer_timeout_s=20.0)
+            ringing = until(lambda: any(f"PJSIP/{AGENT}-" in c for c in pbx.channels()), 20)
+            pbx.cli("channel request hangup all")  # the caller's call ends: the queue's too
+            calling.result(timeout=40)
+        assert ringing
+        assert until(lambda: slow.cancelled == 1, 15)  # its ring time over, it did not answer
+        assert until(lambda: not pbx.channels(), 10)
+    finally:
+        slow.stop()
+    assert slow.answered == 0

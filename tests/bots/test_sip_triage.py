@@ -7,11 +7,14 @@ import pytest
 
 from telephony.bots.sip_front_door import pyvoip_parses
 from telephony.bots.sip_triage import (
+    Cancel,
     Drop,
     Forward,
     Identity,
     Reply,
     Verdict,
+    call_id_of,
+    dialog_tag,
     triage,
     with_to_tag,
 )
@@ -233,3 +236,35 @@ def test_an_ack_gets_the_dialog_s_to_tag() -> None:
     fixed = with_to_tag(ack, "asterisk-tag")
     assert fixed == ack.replace("tag=made-up", "tag=asterisk-tag")
     assert with_to_tag(ack, "") == ack
+
+
+def test_a_cancel_is_the_phones_with_a_487_for_its_invite() -> None:
+    """pyVoIP would answer it 200 and leave the INVITE ringing (so the bot answered a dead
+    call): the phone answers 200, then 487 to the INVITE, both with the INVITE's To tag."""
+    cancel = message(
+        "CANCEL sip:agent1001@127.0.0.1:5072 SIP/2.0",
+        "Via: SIP/2.0/UDP 127.0.0.1:5060;rport;branch=z9hG4bKi",  # the INVITE's branch
+        "From: <sip:100@127.0.0.1>;tag=f",
+        "To: <sip:agent1001@127.0.0.1>",
+        "Call-ID: i@x",
+        "CSeq: 1 CANCEL",
+        "Max-Forwards: 70",
+    )
+    verdict = judge(cancel)
+    assert isinstance(verdict, Cancel), verdict
+    assert verdict.call_id == "i@x" == call_id_of(invite())
+    tag = dialog_tag("i@x", "f", ME.username)
+    answers = {"ok": verdict.ok, "terminated": verdict.terminated, "unknown": verdict.unknown}
+    expected = {
+        "ok": ("SIP/2.0 200 OK", "1 CANCEL"),
+        "terminated": ("SIP/2.0 487 Request Terminated", "1 INVITE"),
+        "unknown": ("SIP/2.0 481 Call/Transaction Does Not Exist", "1 CANCEL"),
+    }
+    for name, answer in answers.items():
+        head = lines(answer)
+        assert (head[0], answer.to) == (expected[name][0], ASTERISK)
+        assert f"CSeq: {expected[name][1]}" in head
+        (via,) = [line for line in head if line.startswith("Via:")]
+        assert ";branch=z9hG4bKi" in via  # the INVITE's transaction
+        assert f"To: <sip:agent1001@127.0.0.1>;tag={tag}" in head
+    assert call_id_of(cancel) is None  # only INVITEs are remembered

@@ -45,7 +45,9 @@ from .support import PRIORITY, QUEUES
 async def writer(tmp_path: Path) -> AsyncIterator[HistoryWriter]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hotline.db")
     await migrate(engine)
-    made = HistoryWriter(HistoryRepository(engine), Spool(tmp_path / "spool.jsonl"))
+    # 5 s to answer, not 0.5: these tests are about order, not outages, and a loaded
+    # machine (two test workers) can keep a 600-event batch longer than that
+    made = HistoryWriter(HistoryRepository(engine), Spool(tmp_path / "spool.jsonl"), timeout_s=5.0)
     await made.start()
     try:
         yield made

@@ -18,6 +18,8 @@ from typing import Protocol
 #: (command started, the lines expected before the fence's own reply).
 SCENARIOS: dict[str, tuple[str, list[str]]] = {
     "stream_file": ('STREAM FILE hello-world "#"', []),
+    # a number said as core sound files (ivr.spoken_numbers), so that an offer stops it
+    "number_file": ('STREAM FILE digits/1 "1"', []),
     "say_number": ('SAY NUMBER 42 "#"', ["200 result=0"]),
     "get_data": ("GET DATA hello-world 5000 4", []),
     "wait_for_digit": ("WAIT FOR DIGIT 10000", ["200 result=1"]),

@@ -396,3 +396,34 @@ async def test_device_state_list_and_cli_command_forms() -> None:
     assert version.startswith(
         "Response: Success\r\nActionID: c\r\nMessage: Command output follows\r\nOutput: Asterisk 20"
     )
+
+
+async def test_chanspy_with_option_e_hangs_the_spy_up_when_the_spied_call_ends() -> None:
+    """As app_chanspy's ``E`` does on the real Asterisk (tests/asterisk/test_spy.py): the
+    supervisor's originated leg ends with the call it listened to."""
+    phones = [AgentPhone("SIP/agent1002", "answer", ring_s=0.2, talk_s=3600)]
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, phones=phones, time_scale=0.01) as emu,
+    ):
+        ami = await RawAmi.connect(emu.ami_port)
+        await ami.login()
+        call = await emu.place_call(Caller())
+        peer = await agi.next()
+        await peer.command("ANSWER")
+        ami.action(
+            "Originate", ("ActionID", "spy"), ("Channel", "SIP/agent1002"),
+            ("Application", "ChanSpy"), ("Data", f"{call.channel.rsplit('-', 1)[0]},qE"),
+            ("Async", "true"),
+        )  # fmt: skip
+        (response,) = (await ami.until(lambda m: "Event: OriginateResponse" in m))[-1:]
+        assert "Response: Success" in response
+        spy = dict(fields(response))["Channel"]
+        assert spy in emu.pbx.channels
+        call.hang_up()
+        ended = await ami.until(lambda m: "Event: Hangup" in m and f"Channel: {spy}\r" in m)
+        assert f"Channel: {call.channel}\r" in "".join(ended)  # the spied call went first
+        # ChanSpy returned: nobody hung the supervisor's phone up (its BYE is an hour away)
+        assert not [m for m in ended if "Event: HangupRequest" in m and f"Channel: {spy}\r" in m]
+        assert spy not in emu.pbx.channels
+        await ami.close()

@@ -136,7 +136,7 @@ async def test_a_supervisor_whispers_to_an_agent_through_chanspy_on_their_own_ph
     assert message.get("Response") == "Success"
     assert (message.get("Channel") or "").startswith(SUPERVISOR_PHONE)
     assert message.get("Application") == "ChanSpy"
-    assert message.get("Data") == "PJSIP/agent1001,qw"
+    assert message.get("Data") == "PJSIP/agent1001,qwE"
 
 
 async def test_an_admin_without_a_phone_on_record_is_told_so(stack: Stack) -> None:

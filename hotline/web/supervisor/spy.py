@@ -3,7 +3,9 @@
 An AMI ``Originate`` calls the supervisor's endpoint; when it answers, Asterisk runs
 ``ChanSpy(<agent's endpoint>,<options>)``: ``q`` quiet (no beep, no name announced),
 ``w`` whisper (the agent hears the supervisor, the caller does not), ``B`` barge (both
-hear). Every value comes from config or the user table, never from the request.
+hear), and always ``E``: ChanSpy ends when the spied call ends, so the supervisor's phone
+hangs up with it instead of staying on the line, spying on the agent's next call. Every
+value comes from config or the user table, never from the request.
 
 ``SpyDesk`` tells the page what happened to each one, from AMI (the Originate carries our
 own uniqueid, ``ChannelId``, so its events are recognised in any order):
@@ -66,7 +68,7 @@ class SpyMode(StrEnum):
     BARGE = "barge"
 
 
-OPTIONS = {SpyMode.LISTEN: "q", SpyMode.WHISPER: "qw", SpyMode.BARGE: "qB"}
+OPTIONS = {SpyMode.LISTEN: "qE", SpyMode.WHISPER: "qwE", SpyMode.BARGE: "qBE"}
 
 
 async def spy(
