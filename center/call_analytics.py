@@ -37,14 +37,15 @@ def fold(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
-def _folded_words(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(fold(w) for w in words)
+def _folded_words(words: str) -> frozenset[str]:
+    """A lexicon: space-separated words, folded."""
+    return frozenset(fold(w) for w in words.split())
 
 
 _NEGATIONS = _folded_words(
     "not no never dont don't cannot can't won't isn't wasn't aren't didn't doesn't "
     "hardly nothing nobody"
-    " مش مو ما لا لم لن ليس مب موب ابدا".split()
+    " مش مو ما لا لم لن ليس مب موب ابدا"
 )
 # "don't" folds to "don t": its first word is enough.
 _NEGATIONS = _NEGATIONS | {w.split()[0] for w in _NEGATIONS if " " in w}
@@ -52,14 +53,14 @@ _POSITIVE = _folded_words(
     "good great excellent happy glad pleased satisfied thanks thank appreciate helpful "
     "perfect wonderful amazing love fine resolved fixed quick easy kind nice brilliant"
     " شكرا شكراً ممتاز ممتازه مبسوط مبسوطه سعيد سعيده راضي راضيه حلو جميل رائع "
-    "تمام مشكور العافيه ممنون سريع لطيف منيح كويس زين".split()
+    "تمام مشكور العافيه ممنون سريع لطيف منيح كويس زين"
 )
 _NEGATIVE = _folded_words(
     "bad terrible awful horrible angry upset unhappy disappointed frustrated annoyed "
     "useless worst hate problem problems complaint complain broken slow rude wrong "
     "ridiculous unacceptable waste never again"
     " سيء سيئ سيئه زعلان زعلانه غاضب معصب متضايق مشكله مشاكل شكوى خربان بطيء "
-    "سخيف تعبان زفت مقرف اسوا فاشل غلط مستحيل حرام".split()
+    "سخيف تعبان زفت مقرف اسوا فاشل غلط مستحيل حرام"
 ) - {"never", "again"}  # "never" is a negation, "again" says nothing alone
 
 
