@@ -71,6 +71,10 @@ async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -
             assert (await response.json())["transcripts"] == []
         async with http.get(base, params={"since": "yesterday"}) as response:
             assert response.status == 422
+        async with http.get(stack.url + "supervisor") as response:
+            page = await response.text()
+        assert 'id="transcripts-box"' in page
+        assert '<script src="/static/transcripts.js"></script>' in page
         async with http.get(base + "/trends", params={"by": "queue"}) as response:
             trends = await response.json()
         assert trends["trends"] == [
