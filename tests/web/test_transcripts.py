@@ -5,17 +5,21 @@ each search in the access log; trends per queue; agents are refused."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from center.call_analytics import analyse, fold
 from history.access_log import AccessLog
 from history.transcripts import TranscriptWrite
+from tests.web.browser import chromium, needs_chromium
 from tests.web.support import Stack, running, signed_in
 from tests.web.test_agent import NUMBER, call_for_agent_1001, jar
+from tests.web.test_browser import sign_in, wait_for
 from tests.web.test_recordings import ended
 
 SAID = "I will CANCEL my account and call my lawyer, this is terrible"
@@ -29,7 +33,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield live
 
 
-async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -> None:
+async def transcribed_call(stack: Stack) -> tuple[str, int]:
+    """A recorded call to agent 1001, ended, with its transcript: (call id, customer id)."""
     call_id = await call_for_agent_1001(stack)
     customer = await stack.service.history.find_customer("phone", NUMBER)
     assert customer is not None
@@ -52,7 +57,11 @@ async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -
         )
     )
     assert written is not None
+    return call_id, customer.id
 
+
+async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -> None:
+    call_id, customer_id = await transcribed_call(stack)
     base = stack.url + "page-api/supervisor/transcripts"
     async with jar() as http:
         await signed_in(http, stack.url, "sam")
@@ -60,7 +69,7 @@ async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -
             (shown,) = (await response.json())["transcripts"]
         assert (shown["call_id"], shown["customer_id"], shown["queue"]) == (
             call_id,
-            customer.id,
+            customer_id,
             "support",
         )
         assert shown["spotted"] == {"cancellation": ["cancel my account"], "legal": ["lawyer"]}
@@ -91,7 +100,25 @@ async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -
             assert response.status == 403
 
     await stack.service.history_writer.flush()
-    reads = await AccessLog(stack.service.store).query(customer_id=customer.id, actor="sam")
+    reads = await AccessLog(stack.service.store).query(customer_id=customer_id, actor="sam")
     assert [(r.what, r.route) for r in reads] == [
         ("searchTranscripts", "/page-api/supervisor/transcripts")
     ]
+
+
+def search_on_the_page(driver: Any, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, url, "sam")
+    wait_for(driver, "#transcript-trends tbody td", "support")
+    driver.find_element(By.CSS_SELECTOR, "#transcript-search input[name=q]").send_keys("lawyer")
+    driver.find_element(By.CSS_SELECTOR, "#transcript-search button[type=submit]").click()
+    wait_for(driver, "#transcript-results .transcript-text", "call my lawyer")
+
+
+@needs_chromium
+@pytest.mark.slow
+async def test_the_supervisor_page_searches_and_shows_trends(stack: Stack) -> None:
+    await transcribed_call(stack)
+    with chromium() as driver:
+        await asyncio.to_thread(search_on_the_page, driver, stack.url)
