@@ -321,21 +321,24 @@ class PostCallTranscriber:
             return None
         text = " ".join(t for t in result.texts if t)
         analysis = analyse(text, self.settings.spot)
-        written = await self._store.write_transcript(
-            TranscriptWrite(
-                source=call.source,
-                call_id=call.call_id,
-                language=language,
-                model=result.model,
-                text=text,
-                folded=fold(text),
-                audio_s=audio_s,
-                decode_s=result.decode_s,
-                spotted=analysis.spotted,
-                sentiment=analysis.sentiment,
-                at=_utc_now(),
-            )
+        change = TranscriptWrite(
+            source=call.source,
+            call_id=call.call_id,
+            language=language,
+            model=result.model,
+            text=text,
+            folded=fold(text),
+            audio_s=audio_s,
+            decode_s=result.decode_s,
+            spotted=analysis.spotted,
+            sentiment=analysis.sentiment,
+            at=_utc_now(),
         )
+        try:
+            written = await self._store.write_transcript(change)
+        except (OSError, SQLAlchemyError) as error:  # the store is down: the next scan
+            log.warning("transcription: call %s not stored (%s)", call.call_id, error)
+            return None
         self.stats.done += 1
         self.stats.audio_s += audio_s
         self.stats.decode_s += result.decode_s

@@ -590,6 +590,15 @@ class Hotline:
             needs_restart.append("logging.mask_phone_numbers")
         if new.fallback != old.fallback:
             needs_restart.append("fallback")
+        # The phrases to spot apply to the next call transcribed; the rest at a restart.
+        if self.transcriber is not None:
+            spot = {"spot": new.transcription.spot}
+            self.transcriber.settings = self.transcriber.settings.model_copy(update=spot)
+        unspotted: dict[str, object] = {"spot": {}}
+        if new.transcription.model_copy(update=unspotted) != old.transcription.model_copy(
+            update=unspotted
+        ):
+            needs_restart.append("transcription")
         if needs_restart:
             log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
         self.restart_needed = tuple(needs_restart)
