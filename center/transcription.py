@@ -62,6 +62,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Calls that failed, remembered so that the scan does not retry them at once.
+MAX_FAILED_KEPT = 10_000
+
 Phrase = Annotated[str, Field(min_length=1, max_length=100)]
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -266,11 +269,17 @@ class PostCallTranscriber:
                 raise
             except Exception:  # a task boundary: one call fails, the worker goes on
                 log.exception("transcription: call %s failed", call.call_id)
-                self._failed.add((call.source, call.call_id))
-                self.stats.failed += 1
+                self._fail((call.source, call.call_id))
             finally:
                 self._held.discard((call.source, call.call_id))
                 self._queue.task_done()
+
+    def _fail(self, key: tuple[str, str]) -> None:
+        """Not retried in this process (bounded: past the cap, all are retried again)."""
+        if len(self._failed) >= MAX_FAILED_KEPT:
+            self._failed.clear()
+        self._failed.add(key)
+        self.stats.failed += 1
 
     async def _wait_ready(self, call: RecordedCall) -> None:
         delay = call.ready_at - self._clock()
@@ -299,8 +308,7 @@ class PostCallTranscriber:
         if language is None or path is None:
             why = "no recogniser for its language" if path else "its file is not kept"
             log.warning("transcription: call %s not transcribed: %s", call.call_id, why)
-            self._failed.add(key)
-            self.stats.failed += 1
+            self._fail(key)
             return None
         with tempfile.TemporaryDirectory(prefix="hotline-transcribe-") as scratch:
             try:
@@ -313,8 +321,7 @@ class PostCallTranscriber:
                 )
             except AudioError as error:
                 log.warning("transcription: call %s: %s", call.call_id, error)
-                self._failed.add(key)
-                self.stats.failed += 1
+                self._fail(key)
                 return None
             result = await self._decode(language, chunks)
         if result is None:  # the service stopped meanwhile: the next start's scan
