@@ -10,7 +10,9 @@
    up (a transferred call's next conversation goes on in the same file). The reference is
    written at once (status ``recording``: a service stopped mid-call leaves no unknown
    file), then ``recorded`` when the call ends; a call no agent ever answered has its
-   (empty) file deleted (``empty``). ``calls`` wraps the FastAGI route to see calls end.
+   (empty) file deleted (``empty``); a ``recorded`` call is handed to ``on_recorded``
+   (post-call transcription, ``center.transcription``). ``calls`` wraps the FastAGI route
+   to see calls end.
 3. **Pause / resume** from the agent's desktop (PCI DSS: while a card number is given): AMI
    ``MixMonitorMute`` of both directions on the caller's channel; the file holds silence
    for the paused time. Each is a mark on the recording: who clicked, which agent, when.
@@ -107,6 +109,7 @@ class _Active:
     channel: str  # the caller's: MixMonitor runs on it
     path: str
     decision: RecordingDecision
+    language: str | None = None
     answered: bool = False
     paused: bool = False
 
@@ -138,6 +141,9 @@ class CallRecorder:
         self._source = source
         self._wall = wall
         self._active: dict[str, _Active] = {}
+        #: Told of each call recorded whose file is kept (``PostCallTranscriber.recorded``):
+        #: ``(source, call_id, path, language)``; must not block.
+        self.on_recorded: Callable[[str, str, str, str | None], None] | None = None
         self._writes: set[asyncio.Future[Any]] = set()
 
     def attach(self, ami: AmiClient) -> None:
@@ -194,7 +200,9 @@ class CallRecorder:
             )
             self._write(call.call_id, decision, queue, status="not_recorded", consent=consent)
             return
-        self._active[call.call_id] = _Active(call.call_id, session.env.channel, path, decision)
+        self._active[call.call_id] = _Active(
+            call.call_id, session.env.channel, path, decision, call.language
+        )
         log.info("call %s: recorded (%s) into %s", call.call_id, decision.rule, path)
         self._write(call.call_id, decision, queue, status="recording", consent=consent, path=path)
 
@@ -229,6 +237,8 @@ class CallRecorder:
                     source=self._source, call_id=call_id, at=now, status="recorded", ended_at=now
                 )
             )
+            if self.on_recorded is not None:  # post-call transcription: queued, never waited
+                self.on_recorded(self._source, call_id, active.path, active.language)
             return
         self._change(
             RecordingWrite(

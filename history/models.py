@@ -526,3 +526,33 @@ class CallRecordingRow(Base):
     #: "retention" | "erasure" | "not_bridged"
     deleted_reason: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CallTranscriptRow(Base):
+    """What was said on a recorded call, transcribed after it (``history.transcripts``):
+    one per recording, deleted with it (erasure, retention). ``folded`` is the text as
+    search matches it (lower case, no diacritics); ``categories`` the spotted phrase
+    categories as `` a b `` (space-delimited, so ``LIKE '% a %'`` finds one)."""
+
+    __tablename__ = "call_transcripts"
+    __table_args__ = (
+        UniqueConstraint("recording_id"),
+        UniqueConstraint("source", "call_id"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("call_recordings.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    folded: Mapped[str] = mapped_column(Text)
+    audio_s: Mapped[float] = mapped_column(Float)
+    decode_s: Mapped[float] = mapped_column(Float)
+    #: category -> the configured phrases heard
+    spotted: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    categories: Mapped[str] = mapped_column(String(512))
+    sentiment: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

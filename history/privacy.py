@@ -1,7 +1,8 @@
 """A customer's right of access (export) and to erasure.
 
 Erasure removes what identifies or describes the person (name, identities, custom fields,
-consent, notes, transcripts, recording references, callback requests, numbers or
+consent, notes, transcripts (the IVR's, and the calls' transcribed after them), recording
+references, callback requests, numbers or
 addresses inside the ACD event payloads of their calls and inside dispositions, and their
 conversations' content: every message's body, subject, e-mail ids and the customer's name
 as author, and every attachment, row and file) and keeps what the KPIs count (channel,
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import access_log, convert, customers, messages, recordings, webhooks
+from history import access_log, convert, customers, messages, recordings, transcripts, webhooks
 from history.context import Context
 from history.identities import PHONE_KINDS
 from history.inputs import AuthorKind
@@ -114,6 +115,8 @@ async def export(session: AsyncSession, ctx: Context, customer_id: int) -> dict[
         # Their calls' recordings: the references, consent and pauses (the audio is not in
         # the JSON: ``hotline customer export --files DIR`` copies the files).
         "call_recordings": [r.as_json() for r in await recordings.of_customer(session, row.id)],
+        # What was said on them, transcribed after the call, with the phrases spotted.
+        "call_transcripts": [t.as_json() for t in await transcripts.of_customer(session, row.id)],
     }
 
 
@@ -192,6 +195,9 @@ async def erase(
     call_recordings = await recordings.erase_of_customer(session, row.id, ctx.now())
     if call_recordings:
         removed["call_recordings"] = len(call_recordings)
+    call_transcripts = await transcripts.erase_of_customer(session, row.id)
+    if call_transcripts:
+        removed["call_transcripts"] = call_transcripts
     callbacks = _count(  # before the identities: a number identifies a request too
         await session.execute(delete(CallbackRow).where(await _callbacks_of(session, row.id)))
     )

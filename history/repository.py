@@ -33,6 +33,7 @@ from history import (
     queries,
     recordings,
     satisfaction,
+    transcripts,
 )
 from history.attachments import AttachmentStore
 from history.changes import Changes
@@ -66,6 +67,7 @@ from history.records import (
 )
 from history.satisfaction import CsatSummary
 from history.store import flush_erased, page_sessions, writing_sessions
+from history.transcripts import CallTranscript, TranscriptWrite, TrendDimension, Untranscribed
 
 log = logging.getLogger(__name__)
 
@@ -588,6 +590,40 @@ class HistoryRepository:
         async with self._write() as session:
             return await recordings.write(session, change)
 
+    # call transcripts (``history.transcripts``)
+
+    async def write_transcript(self, change: TranscriptWrite) -> CallTranscript | None:
+        async with self._write() as session:
+            return await transcripts.write(session, change)
+
+    async def untranscribed(self, limit: int = 500) -> list[Untranscribed]:
+        async with self._read() as session:
+            return await transcripts.pending(session, limit)
+
+    async def search_transcripts(
+        self,
+        *,
+        folded: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[CallTranscript]:
+        async with self._read() as session:
+            return await transcripts.search(
+                session, folded=folded, category=category, since=since, until=until, limit=limit
+            )
+
+    async def transcript_trends(
+        self,
+        by: TrendDimension,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        async with self._read() as session:
+            return await transcripts.trends(session, by, since=since, until=until)
+
     async def purge_recordings(self, *, batch: int = 1000) -> list[CallRecording]:
         """Retention: delete the files of the recordings whose time is up, then keep each
         row as a tombstone (no path). A file that could not be deleted keeps its row for
@@ -610,6 +646,7 @@ class HistoryRepository:
                     log.warning("recording %d: file %s not deleted", found.id, found.path)
             async with self._write() as session:
                 await recordings.forget(session, [r.id for r in gone], now, "retention")
+                await transcripts.forget_recordings(session, [r.id for r in gone])
             purged.extend(gone)
             if len(gone) < len(due) or len(due) < batch:
                 return purged

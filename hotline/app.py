@@ -37,6 +37,7 @@ from center.persistence import HistoryEventSink, HistoryInteractions
 from center.recording import CallRecorder, RecordingRetention
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
+from center.transcription import PostCallTranscriber
 from center.voicemail_tasks import VoicemailRecorder, VoicemailTasks
 from center.waiting import recorded_or_core
 from center.webhook_feed import WebhookFeed
@@ -238,6 +239,19 @@ class Hotline:
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
         )
         self.acd_events.subscribe(self.recorder.observe)  # the agent's answer
+        # Post-call transcription of recorded calls, in the speech pool behind callers.
+        self.transcriber: PostCallTranscriber | None = None
+        if config.transcription.enabled:
+            self.transcriber = PostCallTranscriber(
+                config.transcription.model_copy(
+                    update={"chunk_s": min(config.transcription.chunk_s, config.speech.max_audio_s)}
+                ),
+                self.speech,
+                self.history,
+                self.recorder.files,
+                default_language=next(iter(config.speech.languages), "en"),
+            )
+            self.recorder.on_recorded = self.transcriber.recorded
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
@@ -421,6 +435,8 @@ class Hotline:
             self._spawn(self._resume_conversations(), name="conversations-resume")
             self._spawn(self._restore_pause_counts(), name="pause-counts")
             self._spawn(self._purge_recordings(), name="recordings-retention")
+            if self.transcriber is not None:
+                self._spawn(self._transcribe(self.transcriber), name="post-call-transcription")
             if self.webhooks is not None:
                 self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
             if self.email is not None:
@@ -502,6 +518,11 @@ class Hotline:
         await self._schema_ready.wait()
         await RecordingRetention(self.history).run()
 
+    async def _transcribe(self, transcriber: PostCallTranscriber) -> None:
+        """Post-call transcription once the schema is up (its scan reads the store)."""
+        await self._schema_ready.wait()
+        await transcriber.run()
+
     async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
         """Start delivering (resuming the outbox) once the store's schema is up to date."""
         await self._schema_ready.wait()
@@ -569,6 +590,15 @@ class Hotline:
             needs_restart.append("logging.mask_phone_numbers")
         if new.fallback != old.fallback:
             needs_restart.append("fallback")
+        # The phrases to spot apply to the next call transcribed; the rest at a restart.
+        if self.transcriber is not None:
+            spot = {"spot": new.transcription.spot}
+            self.transcriber.settings = self.transcriber.settings.model_copy(update=spot)
+        unspotted: dict[str, object] = {"spot": {}}
+        if new.transcription.model_copy(update=unspotted) != old.transcription.model_copy(
+            update=unspotted
+        ):
+            needs_restart.append("transcription")
         if needs_restart:
             log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
         self.restart_needed = tuple(needs_restart)

@@ -47,6 +47,7 @@ from acd.build import check_acd_config
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.recording_policy import check_recording_config
 from center.settings import WaitingConfig, check_consult_option, check_waiting_config
+from center.transcription import check_transcription_config
 from hotline.config_models import (
     Config,
     IvrSettings,
@@ -210,6 +211,7 @@ def load_config(
             *check_acd_config(config.priority, config.queues, config.agents, config.skills),
             *check_waiting_config(config.waiting, config.queues.queues),
             *check_recording_config(config.recording, config.queues.queues, config.intents.intents),
+            *check_transcription_config(config.transcription, config.recording, config.speech),
         ]
     ]
     errors = [issue for severity, issue in found if severity == "error"]

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig, SkillsConfig
 from center.recording_policy import RecordingSettings
 from center.settings import WaitingConfig
+from center.transcription import TranscriptionSettings
 from channels.email.settings import EmailSettings
 from channels.webhooks.settings import Webhooks
 from history.inputs import MAX_TEXT_CHARS
@@ -393,6 +394,8 @@ class ServiceSettings(_Settings):
     privacy: PrivacySettings = PrivacySettings()
     #: Call recording with consent (``center.recording_policy``).
     recording: RecordingSettings = RecordingSettings()
+    #: Recorded calls transcribed after the call, phrases spotted (``center.transcription``).
+    transcription: TranscriptionSettings = TranscriptionSettings()
     #: The daily report by e-mail (``hotline.reports``).
     reports: ReportsSettings = ReportsSettings()
 

@@ -28,6 +28,7 @@ from hotline.config_edit import ConfigEditor
 from hotline.reports.figures import ReportFigures
 from hotline.web import metrics
 from hotline.web import recordings as recording_routes
+from hotline.web import transcripts as transcript_routes
 from hotline.web.access import ACCESS, AccessTrail
 from hotline.web.admin import users as admin_users
 from hotline.web.agent import call_routes
@@ -128,6 +129,8 @@ def create_web_app(
                     call_routes.add_routes(app, call_control)
                 if recorder is not None:
                     recording_routes.add_routes(app, recorder, repository)
+                # post-call transcripts: searched, and their trends (supervisors, admins)
+                transcript_routes.add_routes(app, repository)
                 if desk is not None and desk_panel is not None:
                     routes = DeskRoutes(
                         desk, desk_panel, repository, presence=presence, callbacks=task_callbacks

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ivr.speech.audio import AudioError
 from ivr.speech.models import resolve_model
@@ -31,6 +32,10 @@ from ivr.speech.stats import FallbackReason, SpeechCounters, SpeechStats
 __all__ = ["Backend", "SpeechService", "build_speech_service", "load_recognizer"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: How often background work (post-call transcription) looks for a free decoder.
+BACKGROUND_POLL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,42 @@ class SpeechService:
             self._fallback("failed", message)
         return None
 
+    @property
+    def ready(self) -> bool:
+        """Models loaded and taking work."""
+        return self._executor is not None
+
+    def model_name(self, language: str) -> str:
+        """The language's recogniser as a transcript records it: ``whisper base``."""
+        recognizer = self._recognizers.get(language)
+        if recognizer is None:
+            return "none"
+        model_dir = getattr(recognizer, "model_dir", None)
+        return recognizer.name if model_dir is None else f"{recognizer.name} {Path(model_dir).name}"
+
+    async def background(self, language: str, work: Callable[[Recognizer], T]) -> T | None:
+        """Run ``work(recogniser)`` for ``language`` in the speech pool, *behind* callers'
+        turns: it waits (holding nothing) until no more than ``workers - 1`` decodes are in
+        flight (none, with one worker), so a caller's turn still finds a free decoder, then
+        holds one slot while it runs, with no time limit. None: no recogniser for the
+        language, or the service is not running. ``work``'s exceptions are raised here."""
+        while True:
+            executor, recognizer = self._executor, self._recognizers.get(language)
+            if executor is None or recognizer is None:
+                return None
+            with self._lock:
+                if self._in_flight < max(1, self.workers - 1):
+                    self._in_flight += 1
+                    break
+            await asyncio.sleep(BACKGROUND_POLL_S)
+        try:
+            future = executor.submit(work, recognizer)
+        except RuntimeError:  # shut down meanwhile
+            self._release(None)
+            return None
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
     def _admit(self) -> bool:
         with self._lock:
             if self._in_flight >= self.capacity:
@@ -190,7 +231,7 @@ class SpeechService:
             self._in_flight += 1
             return True
 
-    def _release(self, _future: Future[Transcript] | None) -> None:
+    def _release(self, _future: Future[Any] | None) -> None:
         with self._lock:
             self._in_flight -= 1
 

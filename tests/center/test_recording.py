@@ -60,7 +60,9 @@ def seconds(path: Path) -> float:
 async def test_a_consenting_callers_conversation_is_recorded_from_the_answer(
     tmp_path: Path,
 ) -> None:
+    handed: list[tuple[str, str, str, str | None]] = []
     async with live_acd([Agent("1002", INTERNET, talk_s=5.0)], recording=policy(tmp_path)) as rig:
+        recorder(rig).on_recorded = lambda *call: handed.append(call)
         rig.attributes["+441632960201"] = {"queue": "support"}
         result = await rig.call("+441632960201")
 
@@ -91,6 +93,8 @@ async def test_a_consenting_callers_conversation_is_recorded_from_the_answer(
     assert first.started_at is not None
     assert (first.expires_at - first.started_at).days == 30
     assert (last.status, last.ended_at is not None) == ("recorded", True)
+    # handed to post-call transcription once, when the call ended
+    assert [call[:3] for call in handed] == [("hotline", result.uniqueid, str(path))]
 
 
 async def test_the_opt_out_key_means_no_recording_and_the_history_says_so(tmp_path: Path) -> None:
@@ -130,6 +134,7 @@ async def test_a_call_no_agent_answered_leaves_no_file(tmp_path: Path) -> None:
     async with live_acd(
         [Agent("1002", INTERNET)], recording=policy(tmp_path), login=[]
     ) as rig:  # nobody logged in: join-empty sends the call to the fallback
+        recorder(rig).on_recorded = lambda *call: pytest.fail("no file kept: nothing to transcribe")
         rig.attributes["+441632960205"] = {"queue": "support"}
         result = await rig.call("+441632960205")
         await recorder(rig).flush()

@@ -202,3 +202,33 @@ async def test_reload_names_settings_that_need_a_restart(
     (config_dir / "hotline.yaml").write_text(text.replace("web:\n  port: 0", "web:\n  port: 1"))
     assert await service.reload() is True
     assert "need a restart: web" in caplog.text
+
+
+async def test_post_call_transcription_runs_reloads_its_phrases_and_stops(
+    config_dir: Path,
+) -> None:
+    """Enabled, the service builds the transcriber, hands it recorded calls, takes new
+    phrases to spot at a reload (the rest of the section at a restart) and leaves no task
+    behind when it closes."""
+    hotline_yaml = config_dir / "hotline.yaml"
+    base = hotline_yaml.read_text(encoding="utf-8")
+    enabled = "transcription:\n  enabled: true\n  spot: {legal: [lawyer]}\n"
+    hotline_yaml.write_text(base + enabled, encoding="utf-8")
+    before = asyncio.all_tasks()
+    hotline = Hotline(load_config(config_dir, environ={}), config_dir=config_dir, environ={})
+    assert hotline.transcriber is not None
+    assert hotline.recorder.on_recorded == hotline.transcriber.recorded
+    async with asyncio.timeout(5):
+        await hotline.start()
+    try:
+        hotline_yaml.write_text(base + enabled.replace("lawyer", "court"), encoding="utf-8")
+        assert await hotline.reload() is True
+        assert hotline.transcriber.settings.spot == {"legal": ["court"]}
+        assert "transcription" not in hotline.restart_needed
+        hotline_yaml.write_text(base + enabled + "  workers: 2\n", encoding="utf-8")
+        assert await hotline.reload() is True
+        assert "transcription" in hotline.restart_needed
+    finally:
+        async with asyncio.timeout(5):
+            await hotline.close()
+    assert asyncio.all_tasks() - before == set()

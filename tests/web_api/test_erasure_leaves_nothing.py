@@ -1,7 +1,8 @@
 """Erasure leaves no personal data anywhere it landed (issue 16, finding 5).
 
-A customer writes, calls, chats and is written about (with the service logging at DEBUG
-and one write spooled while SQLite was locked); then they are erased. Every table, the
+A customer writes, calls (recorded, transcribed after the call), chats and is written about
+(with the service logging at DEBUG and one write spooled while SQLite was locked); then
+they are erased. Every table, the
 database file and its WAL (SQLite), the spool's files and the captured log are searched
 for what they told us: none of it is there. The idempotency fingerprints are salted while
 they live and gone with the customer.
@@ -9,6 +10,7 @@ they live and gone with the customer.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -21,9 +23,13 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from center.call_analytics import fold
+from history.inputs import Channel, NewInteraction
 from history.masking import redact_text
 from history.models import ApiIdempotencyRow, Base
+from history.recordings import RecordingWrite
 from history.spool import forget_rejected
+from history.transcripts import TranscriptWrite
 from hotline.logs import configure_logging
 from hotline.web.api.idempotency import fingerprint
 from hotline.web.api.schemas import InteractionIn
@@ -45,6 +51,7 @@ ERASED = (
     "ZEBRA-CROSSING",
     "prefers mornings",
     "the blue door",
+    "quillfeather",  # a call's transcript as search folds it
 )
 CONTACT = {
     "channel": "chat",
@@ -98,6 +105,44 @@ def stored_files(tmp_path: Path, target: Target) -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes()) for path in files]
 
 
+async def recorded_call(served: Served, customer: int) -> None:
+    """A recorded call of theirs, transcribed after the call."""
+    now = dt.datetime.now(dt.UTC)
+    history = served.repository
+    await history.append_interaction(
+        NewInteraction(
+            channel=Channel.VOICE,
+            customer_id=customer,
+            started_at=now,
+            source="hotline",
+            external_id="call-zq",
+            idempotency_key="call-zq",
+        )
+    )
+    await history.write_recording(
+        RecordingWrite(
+            source="hotline", call_id="call-zq", at=now, status="recorded", path="/r/zq.wav"
+        )
+    )
+    said = "This is Zebulon Quillfeather, cancel my account"
+    stored = await history.write_transcript(
+        TranscriptWrite(
+            source="hotline",
+            call_id="call-zq",
+            language="en",
+            model="whisper base",
+            text=said,
+            folded=fold(said),
+            audio_s=4.0,
+            decode_s=1.0,
+            spotted={"cancellation": ["cancel my account"]},
+            sentiment=0.0,
+            at=now,
+        )
+    )
+    assert stored is not None
+
+
 async def test_an_erased_customer_is_found_nowhere(
     served: Served, target: Target, tmp_path: Path, debug_log: io.StringIO
 ) -> None:
@@ -129,6 +174,7 @@ async def test_an_erased_customer_is_found_nowhere(
         "message": {"direction": "in", "author_kind": "customer", "body": "it is the blue door"},
     }
     assert (await api.post("/conversations", chat, json_body=chat_open)).status in (200, 201)
+    await recorded_call(served, customer)
     if target.backend == "sqlite":  # one write waits in the spool, then is replayed
         database = make_url(target.url).database
         assert database is not None

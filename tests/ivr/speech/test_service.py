@@ -300,3 +300,28 @@ async def test_a_missing_model_is_logged_once_when_the_service_is_built(
     assert len(warned) == 1
     assert "no-arabic-model not found" in warned[0].getMessage()
     assert service.stats.fallbacks["no_backend"] == 3
+
+
+async def test_background_work_waits_behind_callers_and_leaves_them_a_decoder(
+    tmp_path: Path, blocking: Blocking
+) -> None:
+    """Post-call transcription runs only while a decoder is free for callers, holds one
+    slot while it runs, and gets None when the language has no recogniser."""
+    service = SpeechService({"en": Backend.ready(blocking), "ar": Backend.ready(Echo())}, workers=2)
+    await service.start()
+    try:
+        turn = asyncio.create_task(service.recognise(tmp_path / "a.wav", language="en"))
+        await asyncio.to_thread(blocking.started.wait, 5)
+        background = asyncio.create_task(
+            service.background("ar", lambda r: r.transcribe(tmp_path / "b.wav"))
+        )
+        await asyncio.sleep(0.5)
+        assert not background.done()  # one caller in flight: the other decoder stays free
+        blocking.release.set()
+        assert await turn == Transcript("late words", 0.9, 0.0)
+        assert await asyncio.wait_for(background, 5) == Transcript("hello", 0.8, 0.001)
+        assert await service.background("fr", lambda r: r.transcribe(tmp_path / "c.wav")) is None
+        assert service.stats.in_flight == 0
+        assert service.model_name("ar") == "echo"
+    finally:
+        await service.close()
