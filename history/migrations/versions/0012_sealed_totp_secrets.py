@@ -3,7 +3,7 @@ base32 secret kept before. The service seals the secrets kept in clear at its ne
 (``TwoFactorStore.seal_stored_secrets``): the key lives outside the database, so this
 migration cannot.
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,8 +1,8 @@
 """Call transcripts: what was said on a recorded call, transcribed after the call, with the
 phrases spotted and a sentiment score.
 
-Revision ID: 0012
-Revises: 0014
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0014"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
