@@ -21,9 +21,10 @@ from .test_calls import TO_AN_AGENT, settled
 
 pytestmark = pytest.mark.asterisk
 
-#: Seconds after the answer with no key pressed (the IVR), then after the keys that reach
-#: the queue (hold, announcements, an agent's phone ringing 2.5 s, a 1.5 s conversation).
-IN_THE_IVR = (0.0, 0.0, 0.2, 0.9, 1.7, 2.6, 4.1)
+#: Seconds after the answer with no key pressed (the shortest end during Answer(), before
+#: the dialplan's AGI() ran; then the IVR), then after the keys that reach the queue (hold,
+#: announcements, an agent's phone ringing 2.5 s, a 1.5 s conversation).
+IN_THE_IVR = (0.001, 0.05, 0.2, 0.9, 1.7, 2.6, 4.1)
 AFTER_THE_KEYS = (0.0, 0.4, 1.1, 1.9, 2.8, 3.6, 4.7, 6.3)
 
 
@@ -66,8 +67,9 @@ async def test_callers_hanging_up_anywhere_leave_one_closed_record_each(
         record = by_key[cdr.uniqueid]  # exactly one record per call
         assert record["ended_at"] is not None, record
         assert record["outcome"] in set(Outcome), record
-        if cdr.lastapp != "AGI" or "ended-before-service" in cdr.lastdata:  # gone before AGI()
+        if cdr.lastapp in ("", "Answer", "Set"):  # gone before the dialplan's AGI() ran
             early += 1
             assert record["outcome"] == Outcome.ABANDONED_IVR, record
-    assert len(interactions) == len(callers), early
+    assert len(interactions) == len(callers)
+    assert early >= 1  # 0.001 to 0.2 s: all three ended during Answer() in a loaded run
     assert Outcome.ANSWERED in {i["outcome"] for i in interactions}  # some reached the agent
