@@ -18,12 +18,11 @@ import re
 from typing import Final, Protocol
 
 from center.persistence import AgiHandler
+from telephony.agi_server import ENDED_BEFORE_SERVICE
 from telephony.agi_session import AgiCommandError, AgiSession, CallerHangup
 
-__all__ = ["ARRIVAL", "ENDED_BEFORE_SERVICE", "EarlyHangups", "before_service", "channel_arrival"]
+__all__ = ["ARRIVAL", "EarlyHangups", "before_service", "channel_arrival"]
 
-#: The AGI argument the ``h`` extension passes.
-ENDED_BEFORE_SERVICE: Final = "ended-before-service"
 #: The channel's arrival: its CDR's start, raw (epoch seconds with microseconds).
 ARRIVAL: Final = "${CDR(start,u)}"
 #: An Asterisk uniqueid: ``[system-]<epoch seconds>.<sequence>``.

@@ -15,15 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from telephony.agi_server import DONE_VARIABLE
+from telephony.agi_server import DONE_VARIABLE, ENDED_BEFORE_SERVICE
 
 Step = tuple[str, str]  # (application, data with ${...} expanded at run time)
 HOTLINE: Final = "hotline"
 AGI_URL_VAR: Final = "__HOTLINE_AGI_URL"  # set on each caller channel by the emulator
 HANGUP_EXTEN: Final = "h"
 AGISTATUS: Final = "AGISTATUS"
-#: The `h` extension's AGI argument for a caller gone before AGI() ran (the docker dialplan's).
-ENDED_BEFORE_SERVICE: Final = "ended-before-service"
 #: The callback context's channel variables, as docker/asterisk/extensions.conf reads them.
 CALLBACK_CALLERID_VAR: Final = "HOTLINE_CALLBACK_CALLERID"
 CALLBACK_RING_VAR: Final = "HOTLINE_CALLBACK_RING_S"
@@ -86,14 +84,11 @@ class Contexts:
                 ("Hangup", ""),
             ]
         if exten == HANGUP_EXTEN:
-            # as docker/asterisk/extensions.conf: a caller gone before AGI() ran (AGISTATUS
-            # unset) is told to hotline by a session on the hung-up channel
-            return [
-                ("NoOp", "hangup handler: cause ${HANGUPCAUSE}"),
-                ("GotoIf", f'$["${{{AGISTATUS}}}" != ""]?{HOTLINE},{HANGUP_EXTEN},4'),
-                ("AGI", "${" + AGI_URL_VAR + "}," + ENDED_BEFORE_SERVICE),
-                ("NoOp", "served"),
-            ]
+            # as docker/asterisk/extensions.conf's h (in one step, as the lab's recorded h
+            # has one): a caller gone before AGI() ran (AGISTATUS unset) is told to hotline
+            # by a session on the hung-up channel
+            told = "AGI(${" + AGI_URL_VAR + "}," + ENDED_BEFORE_SERVICE + ")"
+            return [("ExecIf", f'$["${{{AGISTATUS}}}" = ""]?{told}')]
         return [cid, ("Answer", ""), agi, *after_agi]
 
     def callback_steps(self) -> list[Step]:

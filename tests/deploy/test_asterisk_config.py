@@ -22,6 +22,7 @@ from hotline.app import HOTLINE_SCRIPT, Hotline
 from hotline.config import Config, load_config
 from ivr.flow.nodes import VoicemailStep
 from telephony import ami_codec as ami
+from telephony.agi_server import ENDED_BEFORE_SERVICE
 from telephony.ami_client import AmiClient
 from telephony.emulator import AsteriskEmulator
 from telephony.emulator.ami_filter import EventFilter
@@ -123,11 +124,21 @@ def test_a_session_hotline_did_not_finish_goes_to_the_fallback_context_hotline_a
     assert reset.args != f"{DONE}=1"  # never left over from an earlier run
     (check,) = [s for s in steps if s.app == "GotoIf" and s.priority > agi_at]
     assert check.args == f'$["${{{DONE}}}" != "1"]?{target}'
-    assert "AGISTATUS" not in " ".join(s.args for s in steps)
+    assert "AGISTATUS" not in " ".join(s.args for s in steps if s.exten == "100")
     fallback_steps = dialplan(extensions[fallback.context])
     first = [s for s in fallback_steps if s.exten == fallback.extension]
     assert first[0].priority == fallback.priority
     assert "Queue" in [s.app for s in first]
+
+
+def test_a_caller_gone_before_the_agi_is_told_to_hotline_by_the_h_extension(
+    extensions: dict[str, Section],
+) -> None:
+    """AGI() sets AGISTATUS whenever it ran: unset in ``h``, hotline never had the call, and
+    a session on the hung-up channel records it (center/before_service.py)."""
+    hangup = [s for s in dialplan(extensions["hotline"]) if s.exten == "h"]
+    told = f"AGI(${{HOTLINE_AGI}},{ENDED_BEFORE_SERVICE})"
+    assert ("ExecIf", f'$["${{AGISTATUS}}" = ""]?{told}') in [(s.app, s.args) for s in hangup]
 
 
 def test_calls_from_the_trunk_reach_the_hotline(extensions: dict[str, Section]) -> None:
