@@ -5,9 +5,9 @@ hotline did not end the session on purpose (`HOTLINE_DONE` unset), like the dock
 dialplan); 101 has no Answer(), 102 passes AGI arguments, 110 is the lab's redirect target,
 111 the Originate target; `h` runs AGI(...,ended-before-service) for a caller gone before
 AGI() ran, as the docker dialplan does. Any other extension in `hotline` runs the 100
-steps. Every extension of the fallback context runs its `s` steps. Every extension of the callback
-context (hotline-callback, as in the deployment) is a customer's number, dialled over the
-trunk.
+steps. Every extension of the fallback context runs its `s` steps. Every extension of the
+callback context (hotline-callback, as in the deployment) is a customer's number, dialled
+over the trunk.
 """
 
 from __future__ import annotations
