@@ -84,11 +84,13 @@ class Contexts:
                 ("Hangup", ""),
             ]
         if exten == HANGUP_EXTEN:
-            # as docker/asterisk/extensions.conf's h (in one step, as the lab's recorded h
-            # has one): a caller gone before AGI() ran (AGISTATUS unset) is told to hotline
-            # by a session on the hung-up channel
-            told = "AGI(${" + AGI_URL_VAR + "}," + ENDED_BEFORE_SERVICE + ")"
-            return [("ExecIf", f'$["${{{AGISTATUS}}}" = ""]?{told}')]
+            # as docker/asterisk/extensions.conf's h: a caller gone before AGI() ran
+            # (AGISTATUS unset) is told to hotline by a session on the hung-up channel. A
+            # served call's h is one step (the jump past the end), as in the lab's recording.
+            return [
+                ("GotoIf", f'$["${{{AGISTATUS}}}" != ""]?{HOTLINE},{HANGUP_EXTEN},3'),
+                ("AGI", "${" + AGI_URL_VAR + "}," + ENDED_BEFORE_SERVICE),
+            ]
         return [cid, ("Answer", ""), agi, *after_agi]
 
     def callback_steps(self) -> list[Step]:

@@ -21,7 +21,6 @@ from telephony.emulator.variables import format_callerid, substitute
 log = logging.getLogger(__name__)
 
 _GOTOIF: Final = re.compile(r'\s*\$\[\s*"?([^"]*?)"?\s*(!?=)\s*"?([^"]*?)"?\s*\]\s*\?(.*)')
-_AGI_IF: Final = re.compile(r"AGI\((.*)\)\s*")
 
 
 class Dialplan:
@@ -110,13 +109,15 @@ class Dialplan:
         h_steps = self.contexts.steps(ch.context, HANGUP_EXTEN)
         if h_steps:
             ch.exten, ch.priority = HANGUP_EXTEN, 1
-            for app_name, raw in h_steps:
+            while 1 <= ch.priority <= len(h_steps):  # GotoIf and AGI (dead) run here
+                app_name, raw = h_steps[ch.priority - 1]
                 data = substitute(pbx, ch, raw)
                 pbx.emit(events.newexten(ch, app_name, data))
                 ch.priority += 1
-                agi = _agi_if(data) if app_name == "ExecIf" else None
-                if agi is not None and not shutdown:  # AGI() on the hung-up channel
-                    await self._agi(ch, agi)
+                if app_name == "GotoIf":
+                    self._goto_if(ch, data)
+                elif app_name == "AGI" and not shutdown:
+                    await self._agi(ch, data)
         pbx.emit(events.cdr(self._cdr(ch, started)))
         cause = 0 if shutdown else (ch.hangupcause or 16)
         pbx.destroy(ch, cause)
@@ -147,13 +148,3 @@ class Dialplan:
             ("UniqueID", ch.uniqueid),
             ("UserField", ""),
         ]
-
-
-def _agi_if(data: str) -> str | None:
-    """``ExecIf($[a = b]?AGI(args))``'s AGI arguments when the condition holds."""
-    m = _GOTOIF.fullmatch(data)
-    if m is None:
-        return None
-    left, op, right, then = m.groups()
-    agi = _AGI_IF.fullmatch(then)
-    return agi.group(1) if agi and (left == right) == (op == "=") else None
