@@ -16,7 +16,8 @@
   the end (``ended``). A call that never reaches a queue (self-service, voicemail, a caller
   who leaves in the IVR) is written when its flow ends (``ivr_ended``), one the service is
   stopped during before either when it is cut off: so every call is one interaction, and
-  its outcome is written once. The caller ID is kept as the identity it is (phone,
+  its outcome is written once (a caller gone before the dialplan's ``AGI()`` ran too:
+  ``ended_before_service``). The caller ID is kept as the identity it is (phone,
   extension, SIP user; none when withheld): no caller ID costs a call its record.
 """
 
@@ -378,6 +379,32 @@ class HistoryInteractions:
                 identity=self._identity(caller_id),
                 outcome=Outcome.FALLBACK,
                 status=Status(DEFAULT_STATUS[Outcome.FALLBACK]),
+                source=self._source,
+                external_id=call_id,
+                idempotency_key=call_id,
+            )
+
+        self._write(call_id, build, self._writer.append_interaction)
+
+    def ended_before_service(
+        self, call_id: str, caller_id: str | None, arrived: dt.datetime | None
+    ) -> None:
+        """A caller gone before the dialplan's ``AGI()`` ran (``center.before_service``):
+        one closed ``abandoned_ivr`` interaction (never queued, so out of service level and
+        abandonment). Keyed by the uniqueid: a record of the call written before stays."""
+        if call_id in self._arrivals:  # a session of this call is running: it records it
+            return
+        outcome = Outcome.ABANDONED_IVR
+
+        def build() -> NewInteraction:
+            ended = self._wall()
+            return NewInteraction(
+                channel=Channel.VOICE,
+                started_at=min(arrived or ended, ended),
+                ended_at=ended,
+                identity=self._identity(caller_id),
+                outcome=outcome,
+                status=Status(DEFAULT_STATUS[outcome]),
                 source=self._source,
                 external_id=call_id,
                 idempotency_key=call_id,

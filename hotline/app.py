@@ -25,6 +25,7 @@ from acd.build import build_acd
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import InMemoryEventSink
 from center.agent_feed import AmiAgentFeed
+from center.before_service import before_service
 from center.call_controller import CallController
 from center.callbacks import CallbackDialler
 from center.conversation_routing import ConversationRouting
@@ -298,7 +299,11 @@ class Hotline:
         self.agi = FastAgiServer(
             host=config.fastagi.host,
             port=config.fastagi.port,
-            routes={HOTLINE_SCRIPT: self.interactions.calls(self.recorder.calls(self.ivr))},
+            routes={
+                HOTLINE_SCRIPT: before_service(
+                    self.interactions, self.interactions.calls(self.recorder.calls(self.ivr))
+                )
+            },
             allowed_hosts=config.fastagi.allowed_hosts,
             fallback=_fallback(config),
             limits=_agi_limits(config),

@@ -31,6 +31,9 @@ log = logging.getLogger("telephony.agi")
 Handler = Callable[[AgiSession], Awaitable[None]]
 #: The channel variable that tells the dialplan hotline ended the session on purpose.
 DONE_VARIABLE = "HOTLINE_DONE"
+#: The AGI argument of the dialplan's `h` session for a caller gone before `AGI()` ran
+#: (center/before_service.py records it).
+ENDED_BEFORE_SERVICE = "ended-before-service"
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAX_REMEMBERED_REFUSALS = 1024
 _BACKLOG = 1024  # a burst of calls (e.g. after an Asterisk restart) must not overflow the queue

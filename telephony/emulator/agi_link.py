@@ -103,6 +103,8 @@ class AgiLink:
         except (OSError, TimeoutError) as exc:
             log.info("AGI %s unreachable: %s", self._url, exc)
             return "FAILURE"
+        if self._ch.hung_up:  # AGI() on a hung-up channel (the h extension): dead from the
+            self._hangup_sent = self._ctx.dead = True  # start, with no HANGUP line (res_agi)
         try:
             writer.write(agi.encode_environment(self.environment()))
             await self._session(reader, writer)

@@ -151,6 +151,7 @@ class Channel:
     after_call_dtmf: str = ""  # queued when the agent hangs up first (see Caller)
     on_caller_hangup: Callable[[], None] | None = None  # fired when a scripted BYE lands
     created_v: float = 0.0
+    created_epoch: float = 0.0  # wall clock: the CDR's start
     answered_v: float | None = None
     answered_logical_v: float | None = None
     log: CallLog = field(default_factory=CallLog)
@@ -163,6 +164,7 @@ class Channel:
     def __post_init__(self) -> None:
         self.linkedid = self.linkedid or self.uniqueid
         self.created_v = self.clock.now_v()
+        self.created_epoch = self.clock.epoch()
 
     # -- state -----------------------------------------------------------------------------
     @property

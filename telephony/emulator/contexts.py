@@ -3,10 +3,11 @@
 `hotline,100` is the production-like path (NoOp, Answer, AGI, then the fallback jump when
 hotline did not end the session on purpose (`HOTLINE_DONE` unset), like the docker
 dialplan); 101 has no Answer(), 102 passes AGI arguments, 110 is the lab's redirect target,
-111 the Originate target. Any other extension in `hotline` runs the 100 steps. Every
-extension of the fallback context runs its `s` steps. Every extension of the callback
-context (hotline-callback, as in the deployment) is a customer's number, dialled over the
-trunk.
+111 the Originate target; `h` runs AGI(...,ended-before-service) for a caller gone before
+AGI() ran, as the docker dialplan does. Any other extension in `hotline` runs the 100
+steps. Every extension of the fallback context runs its `s` steps. Every extension of the
+callback context (hotline-callback, as in the deployment) is a customer's number, dialled
+over the trunk.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from telephony.agi_server import DONE_VARIABLE
+from telephony.agi_server import DONE_VARIABLE, ENDED_BEFORE_SERVICE
 
 Step = tuple[str, str]  # (application, data with ${...} expanded at run time)
 HOTLINE: Final = "hotline"
 AGI_URL_VAR: Final = "__HOTLINE_AGI_URL"  # set on each caller channel by the emulator
 HANGUP_EXTEN: Final = "h"
+AGISTATUS: Final = "AGISTATUS"
 #: The callback context's channel variables, as docker/asterisk/extensions.conf reads them.
 CALLBACK_CALLERID_VAR: Final = "HOTLINE_CALLBACK_CALLERID"
 CALLBACK_RING_VAR: Final = "HOTLINE_CALLBACK_RING_S"
@@ -82,7 +84,13 @@ class Contexts:
                 ("Hangup", ""),
             ]
         if exten == HANGUP_EXTEN:
-            return [("NoOp", "hangup handler: cause ${HANGUPCAUSE}")]
+            # as docker/asterisk/extensions.conf's h: a caller gone before AGI() ran
+            # (AGISTATUS unset) is told to hotline by a session on the hung-up channel. A
+            # served call's h is one step (the jump past the end), as in the lab's recording.
+            return [
+                ("GotoIf", f'$["${{{AGISTATUS}}}" != ""]?{HOTLINE},{HANGUP_EXTEN},3'),
+                ("AGI", "${" + AGI_URL_VAR + "}," + ENDED_BEFORE_SERVICE),
+            ]
         return [cid, ("Answer", ""), agi, *after_agi]
 
     def callback_steps(self) -> list[Step]:

@@ -14,14 +14,13 @@ from telephony.emulator import events
 from telephony.emulator.agi_link import AgiLink
 from telephony.emulator.apps import find_app
 from telephony.emulator.channel import Channel
-from telephony.emulator.contexts import HANGUP_EXTEN, Contexts
+from telephony.emulator.contexts import AGISTATUS, HANGUP_EXTEN, Contexts
 from telephony.emulator.pbx import Pbx
 from telephony.emulator.variables import format_callerid, substitute
 
 log = logging.getLogger(__name__)
 
 _GOTOIF: Final = re.compile(r'\s*\$\[\s*"?([^"]*?)"?\s*(!?=)\s*"?([^"]*?)"?\s*\]\s*\?(.*)')
-AGISTATUS: Final = "AGISTATUS"
 
 
 class Dialplan:
@@ -38,7 +37,7 @@ class Dialplan:
         try:
             await self._steps(ch)
         finally:
-            self._finish(ch, started, shutdown())
+            await self._finish(ch, started, shutdown())
 
     async def _steps(self, ch: Channel) -> None:
         while True:
@@ -100,7 +99,7 @@ class Dialplan:
             return -1
         return 0
 
-    def _finish(self, ch: Channel, started: float, shutdown: bool) -> None:
+    async def _finish(self, ch: Channel, started: float, shutdown: bool) -> None:
         pbx = self._pbx
         if ch.gone.is_set():
             return
@@ -110,10 +109,15 @@ class Dialplan:
         h_steps = self.contexts.steps(ch.context, HANGUP_EXTEN)
         if h_steps:
             ch.exten, ch.priority = HANGUP_EXTEN, 1
-            for app_name, raw in h_steps:
+            while 1 <= ch.priority <= len(h_steps):  # GotoIf and AGI (dead) run here
+                app_name, raw = h_steps[ch.priority - 1]
                 data = substitute(pbx, ch, raw)
                 pbx.emit(events.newexten(ch, app_name, data))
                 ch.priority += 1
+                if app_name == "GotoIf":
+                    self._goto_if(ch, data)
+                elif app_name == "AGI" and not shutdown:
+                    await self._agi(ch, data)
         pbx.emit(events.cdr(self._cdr(ch, started)))
         cause = 0 if shutdown else (ch.hangupcause or 16)
         pbx.destroy(ch, cause)

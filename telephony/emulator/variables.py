@@ -70,6 +70,8 @@ def _function(pbx: Pbx, ch: Channel | None, func: str, arg: str) -> str | None:
             "all": format_callerid(ch.caller_name, ch.caller_num),
             "dnid": ch.dnid,
         }.get(part)
+    if func == "CDR" and part.replace(" ", "") == "start,u":  # raw: epoch.microseconds
+        return f"{ch.created_epoch:.6f}"
     if func == "CONNECTEDLINE":
         return {"num": ch.connected_num, "name": ch.connected_name}.get(part)
     if func == "CHANNEL":

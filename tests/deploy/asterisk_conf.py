@@ -38,6 +38,7 @@ class Step:
     priority: int
     app: str
     args: str
+    label: str = ""  # ``same => n(label),...``
 
 
 def read_conf(path: Path) -> list[Section]:
@@ -77,11 +78,12 @@ def dialplan(section: Section) -> list[Step]:
             priority = int(number)
         elif key == "same":
             number, command = (part.strip() for part in value.split(",", 1))
+            number, _, label = number.removesuffix(")").partition("(")
             priority = priority + 1 if number == "n" else int(number)
         else:
             continue
         app = _APP.match(command)
         if app is None:
             raise ValueError(f"[{section.name}] {exten},{priority}: not App(args): {command}")
-        steps.append(Step(exten, priority, app["app"], app["args"]))
+        steps.append(Step(exten, priority, app["app"], app["args"], label if key == "same" else ""))
     return steps

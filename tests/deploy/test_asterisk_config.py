@@ -22,6 +22,7 @@ from hotline.app import HOTLINE_SCRIPT, Hotline
 from hotline.config import Config, load_config
 from ivr.flow.nodes import VoicemailStep
 from telephony import ami_codec as ami
+from telephony.agi_server import ENDED_BEFORE_SERVICE
 from telephony.ami_client import AmiClient
 from telephony.emulator import AsteriskEmulator
 from telephony.emulator.ami_filter import EventFilter
@@ -98,7 +99,7 @@ def test_the_hotline_context_answers_and_runs_the_services_agi_script(
     steps = dialplan(extensions["hotline"])
     apps = [s.app for s in steps if s.exten == "100"]
     assert apps.index("Answer") < apps.index("AGI")
-    (agi,) = [s for s in steps if s.app == "AGI"]
+    (agi,) = [s for s in steps if s.app == "AGI" and s.exten == "100"]
     assert agi.args == "${HOTLINE_AGI}"  # the URL is written in one place: [globals]
     (globals_,) = named(read_conf(ASTERISK / "extensions.conf"), "globals")
     url = urlsplit(globals_.get("HOTLINE_AGI"))
@@ -117,17 +118,29 @@ def test_a_session_hotline_did_not_finish_goes_to_the_fallback_context_hotline_a
     fallback = config.fallback
     target = f"{fallback.context},{fallback.extension},{fallback.priority}"
     steps = dialplan(extensions["hotline"])
-    agi_at = next(s.priority for s in steps if s.app == "AGI")
+    agi_at = next(s.priority for s in steps if s.app == "AGI" and s.exten == "100")
     (reset,) = [s for s in steps if s.app == "Set" and s.args.startswith(f"{DONE}=")]
     assert reset.priority < agi_at
     assert reset.args != f"{DONE}=1"  # never left over from an earlier run
     (check,) = [s for s in steps if s.app == "GotoIf" and s.priority > agi_at]
     assert check.args == f'$["${{{DONE}}}" != "1"]?{target}'
-    assert "AGISTATUS" not in " ".join(s.args for s in steps)
+    assert "AGISTATUS" not in " ".join(s.args for s in steps if s.exten == "100")
     fallback_steps = dialplan(extensions[fallback.context])
     first = [s for s in fallback_steps if s.exten == fallback.extension]
     assert first[0].priority == fallback.priority
     assert "Queue" in [s.app for s in first]
+
+
+def test_a_caller_gone_before_the_agi_is_told_to_hotline_by_the_h_extension(
+    extensions: dict[str, Section],
+) -> None:
+    """AGI() sets AGISTATUS whenever it ran: unset in ``h``, hotline never had the call, and
+    a session on the hung-up channel records it (center/before_service.py)."""
+    hangup = [s for s in dialplan(extensions["hotline"]) if s.exten == "h"]
+    apps = [(s.app, s.args) for s in hangup]
+    skip = apps.index(("GotoIf", '$["${AGISTATUS}" != ""]?served'))
+    assert apps[skip + 1] == ("AGI", f"${{HOTLINE_AGI}},{ENDED_BEFORE_SERVICE}")
+    assert hangup[skip + 2].label == "served"
 
 
 def test_calls_from_the_trunk_reach_the_hotline(extensions: dict[str, Section]) -> None:
