@@ -269,7 +269,7 @@ async def test_a_bad_user_form_says_why_beside_the_field_and_changes_nothing(sit
             assert response.status == 422
             text = await response.text()
     assert '<span class="error" id="name-error">1-64' in text
-    assert 'id="role-error">agent, supervisor or admin' in text
+    assert 'id="role-error">agent, supervisor, admin or wallboard' in text
     assert 'id="password-error">the password needs' in text
     assert [u.name for u in await site.auth.users.list()] == ["1001", "ada", "sam"]
 
