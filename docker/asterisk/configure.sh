@@ -11,7 +11,7 @@
 #                                    (identify by address: no DNS at start, nothing dropped)
 #   HOTLINE_SIP_TLS_CERT             SIP (and AMI) over TLS: the certificate (PEM; default
 #   HOTLINE_SIP_TLS_KEY              /etc/asterisk/keys/hotline-sip.crt) and its key (.key)
-#   HOTLINE_AGENT_SRTP               required (default) or optional: agents' calls in SRTP
+#   HOTLINE_AGENT_SRTP               required (default), optional or no: agents' calls in SRTP
 #   HOTLINE_TRUNK_TLS                no (default) or yes: the trunk over TLS
 #   HOTLINE_TRUNK_SRTP               no (default), optional or required: the trunk's SRTP
 set -eu
@@ -42,13 +42,14 @@ choice() {  # $1 name, $2 value, then the values allowed
 agent_srtp="${HOTLINE_AGENT_SRTP:-required}"
 trunk_tls="${HOTLINE_TRUNK_TLS:-no}"
 trunk_srtp="${HOTLINE_TRUNK_SRTP:-no}"
-choice HOTLINE_AGENT_SRTP "$agent_srtp" required optional
+choice HOTLINE_AGENT_SRTP "$agent_srtp" required optional no
 choice HOTLINE_TRUNK_TLS "$trunk_tls" no yes
 choice HOTLINE_TRUNK_SRTP "$trunk_srtp" no optional required
 optimistic() { [ "$1" = optional ] && echo yes || echo no; }
 sed -i "s|^cert_file=.*|cert_file=${cert}|; s|^priv_key_file=.*|priv_key_file=${key}|" "$etc/pjsip.conf"
 sed -i "s|^tlscertfile=.*|tlscertfile=${cert}|; s|^tlsprivatekey=.*|tlsprivatekey=${key}|" "$etc/manager.conf"
 sed -i "/^\[agent-endpoint\]/,/^\[/ s|^media_encryption_optimistic=.*|media_encryption_optimistic=$(optimistic "$agent_srtp")|" "$etc/pjsip.conf"
+[ "$agent_srtp" = no ] && sed -i "/^\[agent-endpoint\]/,/^\[/ s|^media_encryption=.*|media_encryption=no|" "$etc/pjsip.conf"
 encryption=sdes
 [ "$trunk_srtp" = no ] && encryption=no
 sed -i "/^context=from-trunk\$/,/^\[/ {

@@ -187,8 +187,10 @@ def sip_password(username: str) -> str:
 def deployment_environment(ports: Ports, keys: Path) -> dict[str, str]:
     """What an admin puts in docker/.env, for this machine's run: ``keys`` holds the SIP
     TLS certificate and key (``sip_certificate``). The agents' phones are SIPp, which
-    speaks plain RTP: SRTP is offered to them, not required (tests/asterisk/test_sip_tls.py
-    checks the required setting on an Asterisk of its own)."""
+    speaks plain RTP: the agents' SRTP is off, so Asterisk bridges their media natively as
+    a lab without SRTP does (an SDES endpoint, even answered in plain RTP, is never bridged
+    natively: the mute test watches that bridge); tests/asterisk/test_sip_tls.py checks the
+    required setting on an Asterisk of its own."""
     users = [
         line.split("=", 1)[1].strip()
         for line in (DOCKER_ASTERISK / "pjsip.conf").read_text().splitlines()
@@ -201,7 +203,7 @@ def deployment_environment(ports: Ports, keys: Path) -> dict[str, str]:
         "HOTLINE_TRUNK_MATCH": "127.0.0.1",
         "HOTLINE_SIP_TLS_CERT": str(keys / "sip.crt"),
         "HOTLINE_SIP_TLS_KEY": str(keys / "sip.key"),
-        "HOTLINE_AGENT_SRTP": "optional",
+        "HOTLINE_AGENT_SRTP": "no",
     }
     for user in users:
         env["HOTLINE_SIP_PASSWORD_" + "".join(c if c.isalnum() else "_" for c in user)] = (

@@ -167,6 +167,15 @@ def test_the_trunk_over_tls_with_srtp_and_agents_optional_by_environment(
     assert endpoint(pjsip, "bot1").get("media_encryption") is None
 
 
+def test_agents_on_plain_rtp_for_a_lab(tmp_path: Path) -> None:
+    """``HOTLINE_AGENT_SRTP=no``: the agents' endpoints offer plain RTP (Asterisk can then
+    bridge their media natively); anything else than required/optional/no is refused."""
+    assert configure(tmp_path, environment(HOTLINE_AGENT_SRTP="no")).returncode == 0
+    pjsip = read_conf(tmp_path / "etc" / "pjsip.conf")
+    assert endpoint(pjsip, "agent1001").get("media_encryption") == "no"
+    assert configure(tmp_path / "bad", environment(HOTLINE_AGENT_SRTP="off")).returncode != 0
+
+
 def test_the_service_image_copies_every_package_pyproject_installs() -> None:
     """``pip install .`` in the image installs what was copied: a package left out (center
     and channels were) is an image whose ``hotline serve`` fails on its first import."""
