@@ -90,7 +90,7 @@ async def test_a_supervisor_searches_transcripts_and_sees_trends(stack: Stack) -
             {
                 "queue": "support",
                 "calls": 1,
-                "mean_sentiment": -1.0,
+                "mean_sentiment": analyse(SAID, SPOT).sentiment,  # the one call's
                 "spotted": {"cancellation": 1, "legal": 1},
             }
         ]
