@@ -69,7 +69,9 @@ async def test_interaction_for_an_unknown_customer_id_is_refused(
     repository: HistoryRepository,
 ) -> None:
     with pytest.raises(UnknownCustomer):
-        await repository.append_interaction(NewInteraction(channel=Channel.CHAT, customer_id=404))
+        await repository.append_interaction(
+            NewInteraction(channel=Channel.CHAT, customer_id=2_000_000_000)
+        )
 
 
 async def test_withheld_caller_is_an_anonymous_contact_kept_for_kpis(

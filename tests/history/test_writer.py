@@ -284,7 +284,9 @@ async def test_a_refusal_while_the_store_is_up_reaches_the_caller(
     try:
         with pytest.raises(UnknownCustomer):
             await writer.append_interaction(
-                NewInteraction(channel=Channel.VOICE, customer_id=404, idempotency_key="k")
+                NewInteraction(
+                    channel=Channel.VOICE, customer_id=2_000_000_000, idempotency_key="k"
+                )
             )
         written = await writer.append_interaction(
             NewInteraction(channel=Channel.VOICE, idempotency_key="k2")
