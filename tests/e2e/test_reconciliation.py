@@ -42,6 +42,10 @@ OVERRIDES: dict[str, object] = {
     },
     "waiting.queues.billing": {"max_wait_s": 0.3, "on_max_wait": {"action": "voicemail"}},
     "waiting.callbacks.max_attempts": 1,
+    # 3 s real for each leg to answer: the default 0.2-0.3 s was sometimes missed by a loaded
+    # event loop (two test workers), failing the callback that answers
+    "waiting.callbacks.agent_ring_timeout_s": 300,
+    "waiting.callbacks.customer_ring_timeout_s": 300,
     "waiting.survey.timeout_s": 0.5,
 }
 CALLS_BACK = "+441632960701"  # answers the callback
