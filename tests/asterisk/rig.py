@@ -368,6 +368,28 @@ class Asterisk:
         self.process: subprocess.Popen[bytes] | None = None
         #: The log up to "fully booted": what loading the config said.
         self.boot_log = ""
+        #: The carrier's port (the trunk's contact), held while no test's customer phone
+        #: listens there: another process's SIPp, which takes a random free port, would
+        #: otherwise answer the trunk's qualify and leave, and Asterisk would refuse the next
+        #: callback to the contact it then found Unreachable.
+        self._carrier: socket.socket | None = None
+        self.hold_carrier_port()
+
+    def hold_carrier_port(self) -> None:
+        if self._carrier is None:
+            carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                carrier.bind(("127.0.0.1", self.ports.sip + 1))
+            except OSError:  # taken in the moment it was free: the next start qualifies anyway
+                carrier.close()
+                return
+            self._carrier = carrier
+
+    def release_carrier_port(self) -> None:
+        """Free the carrier's port for the test's customer phone to bind."""
+        if self._carrier is not None:
+            self._carrier.close()
+            self._carrier = None
 
     @property
     def log_path(self) -> Path:
@@ -438,6 +460,7 @@ class Asterisk:
             return [cdr_record(row) for row in csv.reader(handle) if len(row) >= 18]
 
     def stop(self) -> None:
+        self.release_carrier_port()
         if self.process is None:
             return
         if self.process.poll() is None:

@@ -313,6 +313,7 @@ class SippCustomer(Sipp):
 
     def __init__(self, directory: Path, *, ring_s: float = 0.3, talk_s: float = 2.0) -> None:
         super().__init__("customer", directory)
+        self.asterisk: Asterisk | None = None
         self.ring_s = ring_s
         self.talk_s = talk_s
 
@@ -329,11 +330,18 @@ class SippCustomer(Sipp):
             hold_ms=0,
         )
         port = str(asterisk.ports.sip + 1)
+        self.asterisk = asterisk
+        asterisk.release_carrier_port()
         await self.spawn(asterisk, phone, "-p", port, "-s", "customer", calls=None)
         # Nobody listened on the trunk's contact before: Asterisk may hold it Unreachable
         # (and refuse to dial it) until its next qualify, up to 60 s away; qualify it now.
         await asterisk.acli("pjsip qualify trunk")
         await asterisk.until(lambda: "Avail" in asterisk.cli("pjsip show aor trunk"), 10)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.asterisk is not None:
+            self.asterisk.hold_carrier_port()
 
     def outcomes(self, kind: str) -> list[str]:
         return [e for e in self.events() if e.split(" ", 1)[0] == kind]
