@@ -51,11 +51,11 @@ def split_recording(
     paths: list[Path] = []
     for index, (start, end) in enumerate(cut_points(audio, chunk_s=chunk_s)):
         path = into / f"chunk-{index:04d}.wav"
-        pcm = np.clip(np.rint(audio.samples[start:end] * 32768.0), -32768, 32767).astype("<i2")
+        piece = Audio(audio.samples[start:end], audio.rate)
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(audio.rate)
-            out.writeframes(pcm.tobytes())
+            out.writeframes(piece.as_int16_bytes())
         paths.append(path)
     return paths, audio.seconds
