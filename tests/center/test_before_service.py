@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +14,6 @@ from center.persistence import HistoryInteractions
 from history.errors import UnknownInteraction
 from history.inputs import InteractionRef
 from history.outcomes import Outcome
-from history.repository import HistoryRepository
-from history.spool import Spool
-from history.store import create_engine, migrate
 from history.writer import HistoryWriter
 from ivr.flow.state import CallReport
 from telephony import agi_codec as agi
@@ -101,19 +96,6 @@ async def test_every_other_session_runs_the_handler() -> None:
         asterisk = Asterisk({"agi_uniqueid": "1.1", **args}, {})
         await before_service(recorder, ivr)(asterisk.session)
     assert (ran, recorder.told) == (["1.1", "1.1"], [])
-
-
-@pytest.fixture
-async def writer(tmp_path: Path) -> AsyncIterator[HistoryWriter]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hotline.db")
-    await migrate(engine)
-    made = HistoryWriter(HistoryRepository(engine), Spool(tmp_path / "spool.jsonl"), timeout_s=5.0)
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.close()
-        await engine.dispose()
 
 
 async def test_a_call_recorded_before_keeps_its_one_record(writer: HistoryWriter) -> None:

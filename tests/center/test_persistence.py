@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 
 import pytest
 from sqlalchemy import event, text
@@ -29,9 +28,6 @@ from history.errors import UnknownInteraction
 from history.inputs import InteractionRef, NewEvent
 from history.outcomes import Outcome
 from history.records import Interaction
-from history.repository import HistoryRepository
-from history.spool import Spool
-from history.store import create_engine, migrate
 from history.writer import HistoryWriter
 from ivr.flow.handoff import CallAttributes
 from ivr.flow.state import CallReport, Ending
@@ -39,21 +35,6 @@ from telephony.agi_codec import AgiEnvironment
 from telephony.agi_session import AgiSession
 
 from .support import PRIORITY, QUEUES
-
-
-@pytest.fixture
-async def writer(tmp_path: Path) -> AsyncIterator[HistoryWriter]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hotline.db")
-    await migrate(engine)
-    # 5 s to answer, not 0.5: these tests are about order, not outages, and a loaded
-    # machine (two test workers) can keep a 600-event batch longer than that
-    made = HistoryWriter(HistoryRepository(engine), Spool(tmp_path / "spool.jsonl"), timeout_s=5.0)
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.close()
-        await engine.dispose()
 
 
 def service_with(sink: HistoryEventSink) -> AcdService:
