@@ -227,24 +227,21 @@ async def erase_of_customer(session: AsyncSession, customer_id: int) -> int:
 
 
 async def forget(session: AsyncSession, ids: Sequence[int]) -> int:
-    if not ids:
-        return 0
-    result = await session.execute(
-        delete(CallTranscriptRow)
-        .where(CallTranscriptRow.id.in_(list(ids)))
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await _delete(session, CallTranscriptRow.id, ids)
 
 
 async def forget_recordings(session: AsyncSession, recording_ids: Sequence[int]) -> int:
     """Retention: the transcripts of recordings purged (the database's cascade does it too
     where foreign keys are enforced; SQLite without the pragma needs this)."""
-    if not recording_ids:
+    return await _delete(session, CallTranscriptRow.recording_id, recording_ids)
+
+
+async def _delete(session: AsyncSession, column: Any, values: Sequence[int]) -> int:
+    if not values:
         return 0
     result = await session.execute(
         delete(CallTranscriptRow)
-        .where(CallTranscriptRow.recording_id.in_(list(recording_ids)))
+        .where(column.in_(list(values)))
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
