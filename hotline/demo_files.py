@@ -72,6 +72,7 @@ def prepare_demo_files(source: Path | None, config: Config, root: Path = DEMO_DI
             "database.spool": str(root / "history-spool.jsonl"),
             "ivr.speech.recordings_dir": str(root / "recordings"),
             "recording.directory": str(root / "call-recordings"),
+            "web.sign_in.two_factor.key_file": str(root / "secret.keys"),
         }
         overrides.update(_copy_prompts(config, root))
         intents = config.ivr.intents_file

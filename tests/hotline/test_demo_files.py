@@ -57,6 +57,7 @@ def test_the_demo_directory_is_made_afresh_with_copies_of_the_config_and_prompts
     assert config.ivr.prompts.catalog == files.root / "prompts" / "catalog.yaml"
     assert config.ivr.intents_file == files.config_dir / "intents.yaml"
     assert config.ivr.speech.recordings_dir == files.root / "recordings"
+    assert config.web.sign_in.two_factor.key_file == files.root / "secret.keys"
     assert (files.root / "prompts" / "en" / "main-menu.wav").is_file()
 
 
