@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from acd.agent_events import Busy, RingNoAnswer, Unreachable
-from center.service import CallTicket, FailedOffer
+from center.service import CallTicket
 from center.settings import CallbackDialling
+from center.telephony_facts import FailedOffer
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import (
     ACTION_ORIGINATE,

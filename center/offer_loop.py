@@ -35,8 +35,9 @@ from typing import Generic, TypeVar
 
 from acd.agent_events import AgentState, Unreachable
 from acd.offer import Offer
-from center.service import AcdService, FailedOffer
+from center.service import AcdService
 from center.settings import WaitingConfig
+from center.telephony_facts import FailedOffer
 
 log = logging.getLogger(__name__)
 

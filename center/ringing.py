@@ -29,7 +29,8 @@ from typing import Final
 from acd.agent_events import Answered, Busy, HungUp, RingNoAnswer, Unreachable
 from acd.offer import Offer
 from center.offer_loop import PhoneFailed
-from center.service import AcdService, FailedOffer
+from center.service import AcdService
+from center.telephony_facts import FailedOffer
 from telephony.agi_session import AgiSession, CallerHangup, DialOutcome
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,9 @@ reconcile), are logged with their explanation once and put in the waiting call's
 ``CallTicket``; the caller's AGI session (``center.gateway``) takes them from there. A
 digital task (chat, e-mail, voicemail...) has no session: its offer is a reservation the
 agent answers on their desktop (``task_accepted``, ``task_rejected``), and the channel
-adapters and the desktop hear of it through ``on_task``.
+adapters and the desktop hear of it through ``on_task`` (``center.digital_tasks``).
+Asterisk's facts about offers and calls, the dials in progress and the reconcile watchdog
+are ``center.telephony_facts``.
 
 Reads go straight to the pure core, which any coroutine may read between two changes:
 ``distributor.book`` (agents' states), ``distributor.agents`` (their profiles: phone,
@@ -41,7 +43,7 @@ import datetime as dt
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 from acd.agent_day import AgentDay
@@ -49,19 +51,8 @@ from acd.agent_events import (
     AgentError,
     AgentEvent,
     AgentState,
-    Answered,
-    Busy,
-    HoldEnded,
-    HoldStarted,
-    HungUp,
     Login,
-    OfferRang,
     Pause,
-    Ready,
-    RingNoAnswer,
-    StaleCallEvent,
-    Unreachable,
-    event_name,
 )
 from acd.agents import AgentView
 from acd.build import AcdSetup
@@ -86,57 +77,22 @@ from acd.events import (
 from acd.offer import Offer
 from acd.router import RoutingError
 from acd.skills import Requirement, RoutingProfile
+from center.digital_tasks import DigitalTasks, TaskListener
 from center.ewt import TalkTimes
 from center.staffing import Servable
+from center.telephony_facts import TelephonyFacts
 from center.tickets import AnswerListener, CallTicket, OfferNote
-from telephony.channels import ChannelTable, ChannelTracker
 
 #: (ticket, new queue) when a supervisor moves a queued call.
 MoveListener = Callable[[CallTicket, str], None]
-#: Every event about a digital task (queued, offered, answered, requeued, ended...), with
-#: the task as it was handed in; called inside the distributor: no calls back into it.
-TaskListener = Callable[[EventRecord, IncomingCall], None]
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "AcdService",
-    "CallTicket",
-    "FailedOffer",
-    "MoveListener",
-    "OfferNote",
-    "TaskListener",
-    "TelephonyFact",
-    "live_channel_keys",
-]
+__all__ = ["AcdService", "CallTicket", "MoveListener", "OfferNote"]
 
-TelephonyFact = (
-    OfferRang | Answered | HungUp | RingNoAnswer | Busy | Unreachable | HoldStarted | HoldEnded
-)
-FailedOffer = RingNoAnswer | Busy | Unreachable
 S = AgentState
-#: The states in which each telephony fact is about the agent's current offer or call.
-_FACT_STATES: dict[type, tuple[AgentState, ...]] = {
-    OfferRang: (S.OFFERED,),
-    Answered: (S.OFFERED,),
-    HungUp: (S.OFFERED, S.ON_CALL),
-    RingNoAnswer: (S.OFFERED,),
-    Busy: (S.OFFERED,),
-    Unreachable: (S.OFFERED,),
-    HoldStarted: (S.ON_CALL,),  # the agent's phone holds the caller (center.call_controller)
-    HoldEnded: (S.ON_CALL,),
-}
 #: A timer that finds nothing to do at the time it was armed for sleeps at least this long.
 _STUCK_SLEEP_S = 0.05
-
-
-def live_channel_keys(table: ChannelTable) -> set[str]:
-    """What ``reconcile`` compares against: every live channel's name and uniqueid."""
-    keys: set[str] = set()
-    for channel in table:
-        keys.add(channel.name)
-        keys.add(channel.uniqueid)
-    return keys
 
 
 class _Tap:
@@ -152,7 +108,7 @@ class _Tap:
         return record
 
 
-class AcdService:
+class AcdService(TelephonyFacts, DigitalTasks):
     def __init__(
         self,
         setup: AcdSetup,
@@ -207,10 +163,6 @@ class AcdService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
-
-    def watch(self, tracker: ChannelTracker) -> None:
-        """The watchdog: after every AMI (re)login's channel rebuild, reconcile."""
-        tracker.on_resync(lambda _: self._reconcile(live_channel_keys(tracker.table)))
 
     # views -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -333,59 +285,6 @@ class AcdService:
         del self._tickets[ticket.call_id]
         self.caller_left(ticket.call_id, "session ended")
 
-    # digital tasks (chat, e-mail, voicemail...) ---------------------------------------
-    def task_arrived(self, task: IncomingCall) -> None:
-        """Queue a digital task; raises ``RoutingError`` (unknown queue, an id already
-        queued) and ``ValueError`` for a voice-seat channel (calls come with a session)."""
-        if task.channel in VOICE_SEAT:
-            raise ValueError(f"task {task.call_id}: {task.channel} comes as a call, not a task")
-        self._digital[task.call_id] = task  # before: its events are told from inside
-        try:
-            offers = self.distributor.call_arrived(task)
-        except RoutingError:
-            del self._digital[task.call_id]
-            raise
-        self._settled(offers)
-
-    def task(self, task_id: str) -> IncomingCall | None:
-        """A digital task the ACD holds, as it was handed in."""
-        return self._digital.get(task_id)
-
-    def on_task(self, listener: TaskListener) -> Callable[[], None]:
-        self._task_listeners.append(listener)
-        return lambda: self._task_listeners.remove(listener)
-
-    # Each raises ``StaleTask`` when the agent does not hold the task in that phase.
-    def task_accepted(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_accepted(agent_id, task_id))
-
-    def task_rejected(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_rejected(agent_id, task_id))
-
-    def task_done(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_done(agent_id, task_id))
-
-    def task_wrapped(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_wrapped(agent_id, task_id))
-
-    def task_transferred(
-        self, agent_id: str, task_id: str, *, queue: str | None = None, to_agent: str | None = None
-    ) -> None:
-        """The agent hands their accepted task on (``CallDistributor.task_transferred``):
-        raises ``StaleTask`` and ``RoutingError`` as it does."""
-        offers = self.distributor.task_transferred(
-            agent_id, task_id, queue=queue, to_agent=to_agent
-        )
-        task = self._digital.get(task_id)
-        if task is not None:
-            self._digital[task_id] = replace(
-                task,
-                queue=queue or task.queue,
-                preferred_agent=to_agent,
-                directed=to_agent is not None,
-            )
-        self._settled(offers)
-
     def callback_settled(self, call_id: str, outcome: str, result: str = "") -> None:
         """How a callback attempt ended for the customer, into the event log (the ACD's own
         events end with the agent's leg, before the customer is dialled)."""
@@ -413,67 +312,6 @@ class AcdService:
         Telephony facts, which may come twice or late, go through ``fact``."""
         self._settled(self.distributor.agent_event(event))
 
-    # agents: telephony facts (AMI, the dial outcome) ------------------------------------
-    def fact(self, event: TelephonyFact) -> bool:
-        """Apply a fact if it is about the agent's current offer or call; otherwise (a
-        duplicate from the other source, a late event, an unknown agent) ignore it quietly.
-        True when it was applied."""
-        if event.agent_id not in self.distributor.book:
-            log.debug("%s for unknown agent %s ignored", event_name(event), event.agent_id)
-            return False
-        view = self.distributor.book.view(event.agent_id)
-        if view.call_id != event.call_id or view.state not in _FACT_STATES[type(event)]:
-            log.debug(
-                "%s for agent %s call %s ignored: agent is %s with call %s",
-                event_name(event),
-                event.agent_id,
-                event.call_id,
-                view.state.value,
-                view.call_id,
-            )
-            return False
-        try:
-            self.agent_event(event)
-        except StaleCallEvent as error:
-            log.debug("stale telephony fact: %s", error)
-            return False
-        return True
-
-    def offer_failed(self, event: FailedOffer, *, rest_s: float = 0.0) -> bool:
-        """A ring that did not connect. When agents.yaml gives no pause reason for this
-        outcome, the agent may rest ``rest_s`` (paused "rest after busy", then made ready
-        again), so the call tries someone else instead of the same phone at once."""
-        policy = self.setup.agent_policy
-        configured = {
-            RingNoAnswer: policy.rona_pause_reason,
-            Busy: policy.busy_pause_reason,
-            Unreachable: policy.unavailable_pause_reason,
-        }[type(event)]
-        rest_reason = None
-        if configured is None and rest_s > 0 and event.agent_id in self.distributor.book:
-            view = self.distributor.book.view(event.agent_id)
-            if view.state is S.OFFERED and view.call_id == event.call_id and view.pending is None:
-                rest_reason = f"rest after {event_name(event).replace('_', ' ')}"
-                self.agent_event(Pause(event.agent_id, rest_reason))  # pending: atomic below
-        applied = self.fact(event)
-        if applied and rest_reason is not None:
-            self._rest(event.agent_id, rest_reason, rest_s)
-        return applied
-
-    # the AMI feed's view of the offers being dialled ------------------------------------
-    @contextlib.contextmanager
-    def dialing(self, caller_channel: str, offer: Offer) -> Iterator[None]:
-        """While the block runs, the caller's channel dials ``offer``'s agent (``dial_of``)."""
-        self._dials[caller_channel] = (offer.call_id, offer.agent_id)
-        try:
-            yield
-        finally:
-            self._dials.pop(caller_channel, None)
-
-    def dial_of(self, caller_channel: str) -> tuple[str, str] | None:
-        """(call id, agent id) of the offer this caller's channel is dialling, if any."""
-        return self._dials.get(caller_channel)
-
     # estimates -------------------------------------------------------------------------
     def can_serve(self, ticket: CallTicket) -> bool:
         """Could some logged-in agent (paused or not) ever take this call? (Cached until
@@ -481,13 +319,6 @@ class AcdService:
         return self._servable(ticket)
 
     # internals -------------------------------------------------------------------------
-    def _reconcile(self, live_channels: Collection[str]) -> None:
-        """The watchdog: clear offers, calls and callers whose channels Asterisk no longer
-        has."""
-        offers = self.distributor.reconcile(live_channels)
-        log.info("ACD reconciled with Asterisk's %d live channels", len(live_channels) // 2)
-        self._settled(offers)
-
     def _settled(self, offers: list[Offer]) -> None:
         """After any change: hand out the offers it produced and re-arm the timer."""
         for offer in offers:
@@ -518,12 +349,7 @@ class AcdService:
             counted = self.agent_day.saw(record, self._view, self._today())
             if counted is not None:  # logged (for a restart), then folded as it comes back
                 self._sink.append(self.now(), counted)
-        task = self._digital.get(getattr(event, "call_id", ""))
-        if task is not None:
-            for listener in list(self._task_listeners):
-                listener(record, task)
-            if isinstance(event, CallAbandoned | CallEnded):
-                del self._digital[task.call_id]
+        self._told(record)
         if isinstance(event, QueueUpdated):
             draining = " (drains: its calls are still served)" if event.change == "removed" else ""
             log.info(
@@ -555,20 +381,6 @@ class AcdService:
         except AgentError:
             return None
 
-    def _rest(self, agent_id: str, reason: str, seconds: float) -> None:
-        old = self._rests.pop(agent_id, None)
-        if old is not None:
-            old.cancel()
-
-        def back() -> None:
-            self._rests.pop(agent_id, None)
-            view = self.distributor.book.view(agent_id)
-            if view.state is S.PAUSED and view.pause_reason == reason:
-                with contextlib.suppress(AgentError):
-                    self.agent_event(Ready(agent_id))
-
-        self._rests[agent_id] = asyncio.get_running_loop().call_later(seconds, back)
-
     async def _run_timer(self) -> None:
         while True:
             self._rearm.clear()
@@ -589,13 +401,6 @@ class AcdService:
                 log.exception("ACD timer tick failed")
             if self.distributor.next_wakeup() == wake:
                 await asyncio.sleep(_STUCK_SLEEP_S)
-
-    # the agent's desktop ---------------------------------------------------------------
-    def desktop_lost(self, agent_id: str) -> None:
-        """The agent's desktop went away and did not come back in time: their chats and
-        e-mails go back in line, place kept, and they are paused "disconnected"
-        (``CallDistributor.desktop_lost``); raises ``UnknownAgent``."""
-        self._settled(self.distributor.desktop_lost(agent_id))
 
 
 _NO_PROFILE = RoutingProfile.fixed(Requirement())

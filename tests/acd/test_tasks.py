@@ -11,7 +11,7 @@ import pytest
 
 from acd.agent_events import AgentState, Answered, HungUp, Login, Logout, OfferRang
 from acd.calls import CallFacts, IncomingCall
-from acd.distributor import DESKTOP_LOST, DISCONNECTED
+from acd.digital_tasks import DESKTOP_LOST, DISCONNECTED
 from acd.events import (
     AgentTaskChanged,
     CallAbandoned,

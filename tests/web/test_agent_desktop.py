@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from acd.agent_events import AgentState, Login
-from acd.distributor import DESKTOP_LOST, DISCONNECTED
+from acd.digital_tasks import DESKTOP_LOST, DISCONNECTED
 from acd.events import CallOffered, CallRequeued, EventRecord
 from acd.workload import TaskPhase
 from history.identities import IdentityKind

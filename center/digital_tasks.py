@@ -1,0 +1,108 @@
+"""The live ACD's digital tasks (chat, e-mail, voicemail...): queued as handed in by the
+channel adapters (``task_arrived``), each event about one told to the listeners (``on_task``:
+the desk, the adapters, the agent's desktop), and the agents' answers from their desktop
+(accepted, rejected, done, wrapped up, transferred; a desktop lost in ``desktop_lost``).
+A digital task has no session: its offer is a reservation the agent answers.
+
+A part of ``center.service.AcdService``, which holds the state and hands out the offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from acd.calls import IncomingCall
+from acd.contacts import VOICE_SEAT
+from acd.events import CallAbandoned, CallEnded, EventRecord
+from acd.offer import Offer
+from acd.router import RoutingError
+
+if TYPE_CHECKING:
+    from acd.distributor import CallDistributor
+
+__all__ = ["DigitalTasks", "TaskListener"]
+
+#: Every event about a digital task (queued, offered, answered, requeued, ended...), with
+#: the task as it was handed in; called inside the distributor: no calls back into it.
+TaskListener = Callable[[EventRecord, IncomingCall], None]
+
+
+class DigitalTasks:
+    if TYPE_CHECKING:  # the service's state and steps these use
+        distributor: CallDistributor
+        _digital: dict[str, IncomingCall]
+        _task_listeners: list[TaskListener]
+
+        def _settled(self, offers: list[Offer]) -> None: ...
+
+    def task_arrived(self, task: IncomingCall) -> None:
+        """Queue a digital task; raises ``RoutingError`` (unknown queue, an id already
+        queued) and ``ValueError`` for a voice-seat channel (calls come with a session)."""
+        if task.channel in VOICE_SEAT:
+            raise ValueError(f"task {task.call_id}: {task.channel} comes as a call, not a task")
+        self._digital[task.call_id] = task  # before: its events are told from inside
+        try:
+            offers = self.distributor.call_arrived(task)
+        except RoutingError:
+            del self._digital[task.call_id]
+            raise
+        self._settled(offers)
+
+    def task(self, task_id: str) -> IncomingCall | None:
+        """A digital task the ACD holds, as it was handed in."""
+        return self._digital.get(task_id)
+
+    def on_task(self, listener: TaskListener) -> Callable[[], None]:
+        self._task_listeners.append(listener)
+        return lambda: self._task_listeners.remove(listener)
+
+    # Each raises ``StaleTask`` when the agent does not hold the task in that phase.
+    def task_accepted(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_accepted(agent_id, task_id))
+
+    def task_rejected(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_rejected(agent_id, task_id))
+
+    def task_done(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_done(agent_id, task_id))
+
+    def task_wrapped(self, agent_id: str, task_id: str) -> None:
+        self._settled(self.distributor.task_wrapped(agent_id, task_id))
+
+    def task_transferred(
+        self, agent_id: str, task_id: str, *, queue: str | None = None, to_agent: str | None = None
+    ) -> None:
+        """The agent hands their accepted task on (``CallDistributor.task_transferred``):
+        raises ``StaleTask`` and ``RoutingError`` as it does."""
+        offers = self.distributor.task_transferred(
+            agent_id, task_id, queue=queue, to_agent=to_agent
+        )
+        task = self._digital.get(task_id)
+        if task is not None:
+            self._digital[task_id] = replace(
+                task,
+                queue=queue or task.queue,
+                preferred_agent=to_agent,
+                directed=to_agent is not None,
+            )
+        self._settled(offers)
+
+    def desktop_lost(self, agent_id: str) -> None:
+        """The agent's desktop went away and did not come back in time: their chats and
+        e-mails go back in line, place kept, and they are paused "disconnected"
+        (``CallDistributor.desktop_lost``); raises ``UnknownAgent``."""
+        self._settled(self.distributor.desktop_lost(agent_id))
+
+    # internals -------------------------------------------------------------------------
+    def _told(self, record: EventRecord) -> None:
+        """A record the distributor appended, told to the listeners if it is about a
+        digital task (called inside the distributor: no calls back into it)."""
+        event = record.event
+        task = self._digital.get(getattr(event, "call_id", ""))
+        if task is not None:
+            for listener in list(self._task_listeners):
+                listener(record, task)
+            if isinstance(event, CallAbandoned | CallEnded):
+                del self._digital[task.call_id]
