@@ -294,6 +294,11 @@ class CallDistributor(DigitalTasks, ConfigReload):
         info = self._calls.get(call_id)
         return None if info is None else info.state
 
+    def call(self, call_id: str) -> IncomingCall | None:
+        """The task as the ACD holds it (its queue, line, facts), while it holds it."""
+        info = self._calls.get(call_id)
+        return None if info is None else info.call
+
     # internals -------------------------------------------------------------------------
     def _log(self, event: AcdEvent) -> None:
         self._sink.append(self._clock(), event)

@@ -14,9 +14,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from acd.calls import IncomingCall
+from acd.commands import (
+    CallArrived,
+    Command,
+    DesktopLost,
+    TaskAccepted,
+    TaskDone,
+    TaskRejected,
+    TaskTransferred,
+    TaskWrapped,
+)
 from acd.contacts import VOICE_SEAT
 from acd.events import CallAbandoned, CallEnded, EventRecord
-from acd.offer import Offer
 from acd.router import RoutingError
 
 if TYPE_CHECKING:
@@ -35,7 +44,7 @@ class DigitalTasks:
         _digital: dict[str, IncomingCall]
         _task_listeners: list[TaskListener]
 
-        def _settled(self, offers: list[Offer]) -> None: ...
+        def _submit(self, command: Command) -> None: ...
 
     def task_arrived(self, task: IncomingCall) -> None:
         """Queue a digital task; raises ``RoutingError`` (unknown queue, an id already
@@ -44,11 +53,10 @@ class DigitalTasks:
             raise ValueError(f"task {task.call_id}: {task.channel} comes as a call, not a task")
         self._digital[task.call_id] = task  # before: its events are told from inside
         try:
-            offers = self.distributor.call_arrived(task)
+            self._submit(CallArrived(task))
         except RoutingError:
             del self._digital[task.call_id]
             raise
-        self._settled(offers)
 
     def task(self, task_id: str) -> IncomingCall | None:
         """A digital task the ACD holds, as it was handed in."""
@@ -60,42 +68,42 @@ class DigitalTasks:
 
     # Each raises ``StaleTask`` when the agent does not hold the task in that phase.
     def task_accepted(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_accepted(agent_id, task_id))
+        self._submit(TaskAccepted(agent_id, task_id))
 
     def task_rejected(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_rejected(agent_id, task_id))
+        self._submit(TaskRejected(agent_id, task_id))
 
     def task_done(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_done(agent_id, task_id))
+        self._submit(TaskDone(agent_id, task_id))
 
     def task_wrapped(self, agent_id: str, task_id: str) -> None:
-        self._settled(self.distributor.task_wrapped(agent_id, task_id))
+        self._submit(TaskWrapped(agent_id, task_id))
 
     def task_transferred(
         self, agent_id: str, task_id: str, *, queue: str | None = None, to_agent: str | None = None
     ) -> None:
         """The agent hands their accepted task on (``CallDistributor.task_transferred``):
         raises ``StaleTask`` and ``RoutingError`` as it does."""
-        offers = self.distributor.task_transferred(
-            agent_id, task_id, queue=queue, to_agent=to_agent
-        )
-        task = self._digital.get(task_id)
-        if task is not None:
-            self._digital[task_id] = replace(
-                task,
-                queue=queue or task.queue,
-                preferred_agent=to_agent,
-                directed=to_agent is not None,
-            )
-        self._settled(offers)
+        self._submit(TaskTransferred(agent_id, task_id, queue, to_agent))
 
     def desktop_lost(self, agent_id: str) -> None:
         """The agent's desktop went away and did not come back in time: their chats and
         e-mails go back in line, place kept, and they are paused "disconnected"
         (``CallDistributor.desktop_lost``); raises ``UnknownAgent``."""
-        self._settled(self.distributor.desktop_lost(agent_id))
+        self._submit(DesktopLost(agent_id))
 
     # internals -------------------------------------------------------------------------
+    def _transferred(self, command: TaskTransferred) -> None:
+        """The task as handed in follows its transfer (applied, before its offers)."""
+        task = self._digital.get(command.task_id)
+        if task is not None:
+            self._digital[command.task_id] = replace(
+                task,
+                queue=command.queue or task.queue,
+                preferred_agent=command.to_agent,
+                directed=command.to_agent is not None,
+            )
+
     def _told(self, record: EventRecord) -> None:
         """A record the distributor appended, told to the listeners if it is about a
         digital task (called inside the distributor: no calls back into it)."""

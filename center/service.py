@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from acd.agent_day import AgentDay
 from acd.agent_events import (
@@ -58,8 +59,21 @@ from acd.agents import AgentView
 from acd.build import AcdSetup
 from acd.calls import IncomingCall
 from acd.clock import Clock
+from acd.commands import (
+    AgentAction,
+    CallArrived,
+    CallerHungUp,
+    CallerLeft,
+    Command,
+    MoveCall,
+    RaisePriority,
+    Reconfigure,
+    TaskTransferred,
+    Tick,
+)
 from acd.contacts import VOICE_SEAT
 from acd.desk_rules import PauseRefused
+from acd.distributor import CallDistributor
 from acd.events import (
     AcdEvent,
     AgentStateChanged,
@@ -93,6 +107,24 @@ __all__ = ["AcdService", "CallTicket", "MoveListener", "OfferNote"]
 S = AgentState
 #: A timer that finds nothing to do at the time it was armed for sleeps at least this long.
 _STUCK_SLEEP_S = 0.05
+#: A shared log's tick not applied within this long is asked for again.
+_SHARED_TICK_RETRY_S = 1.0
+
+
+class SharedLog(Protocol):
+    """Several nodes' one ACD (``center.acd_cluster``): changes go into an ordered log and
+    come back, in the log's order, to every node's ``apply``."""
+
+    @property
+    def leads(self) -> bool:
+        """This node is the leader: the one that asks for the timer's ticks."""
+        ...
+
+    def submit(self, command: Command) -> None: ...
+
+    def owns(self, call_id: str) -> bool:
+        """The call waits on this node (its session is here)."""
+        ...
 
 
 class _Tap:
@@ -141,6 +173,8 @@ class AcdService(TelephonyFacts, DigitalTasks):
         self.recent_offers: deque[OfferNote] = deque(maxlen=keep_offers)
         self._rearm = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
+        #: several nodes' shared ACD (``share``); None: this process's own
+        self._shared: SharedLog | None = None
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self, *, login_all: bool = False) -> None:
@@ -168,6 +202,11 @@ class AcdService(TelephonyFacts, DigitalTasks):
     def now(self) -> float:
         return self._clock()
 
+    @property
+    def event_sink(self) -> EventSink:
+        """Where the distributor appends its events (through the service's tap)."""
+        return self._sink
+
     def today(self) -> dt.date:
         """The local day (the pause reasons' daily limits count in it)."""
         return self._today()
@@ -188,8 +227,8 @@ class AcdService(TelephonyFacts, DigitalTasks):
         tickets get the new profile for estimates and leave-when-empty), a removed one takes
         no new calls (``queue_names`` leaves it out) and drains. The agents' policy is not
         taken from ``setup`` (it needs a restart)."""
-        gone = self.distributor.update_roster(setup.agents)
-        offers = self.distributor.update_queues(setup.queues, setup.priority)
+        listed = {a.agent_id for a in setup.agents}
+        gone = [agent_id for agent_id in self.distributor.agents if agent_id not in listed]
         self._skills = {q.policy.name: q.skills for q in setup.queues}
         self.setup = replace(
             self.setup,
@@ -198,11 +237,7 @@ class AcdService(TelephonyFacts, DigitalTasks):
             sl_policy=setup.sl_policy,
             desk=setup.desk,
         )
-        for ticket in self._tickets.values():
-            profile = self.distributor.profile(ticket.call_id)
-            if profile is not None:
-                ticket.profile = profile
-        self._settled(offers)
+        self._submit(Reconfigure(setup.agents, setup.queues, setup.priority))
         return gone
 
     # calls -----------------------------------------------------------------------------
@@ -223,41 +258,33 @@ class AcdService(TelephonyFacts, DigitalTasks):
         previous = self._tickets.get(call.call_id)
         self._tickets[call.call_id] = ticket  # before: offers are delivered from inside
         try:
-            offers = self.distributor.call_arrived(call)
+            self._submit(CallArrived(call))
         except RoutingError:
             if previous is None:
                 del self._tickets[call.call_id]
             else:
                 self._tickets[call.call_id] = previous
             raise
-        self._settled(offers)
         return ticket
 
     def caller_hung_up(self, call_id: str) -> None:
         if self.distributor.call_state(call_id) is not None:
-            self._settled(self.distributor.caller_hung_up(call_id))
+            self._submit(CallerHungUp(call_id))
 
     def caller_left(self, call_id: str, reason: str) -> None:
         if self.distributor.call_state(call_id) is not None:
-            self._settled(self.distributor.caller_left(call_id, reason))
+            self._submit(CallerLeft(call_id, reason))
 
     # supervisors' actions on waiting calls -----------------------------------------------
     # Each raises ``RoutingError`` (unknown call, already offered or connected, unknown or
     # same queue, a bump that is not positive); the refusal is in the event log too.
     def raise_priority(self, call_id: str, by: float, actor: str) -> None:
-        self._settled(self.distributor.raise_priority(call_id, by, actor))
+        self._submit(RaisePriority(call_id, by, actor))
 
     def move_call(self, call_id: str, queue: str, actor: str) -> None:
         """The call waits in ``queue`` from now on: its ticket (announcements, estimates,
         the interaction's queue through ``on_moved``) follows; its entry time stays."""
-        offers = self.distributor.move_call(call_id, queue, actor)
-        ticket = self._tickets.get(call_id)
-        if ticket is not None:
-            ticket.call = replace(ticket.call, queue=queue)
-            ticket.profile = self.distributor.profile(call_id) or ticket.profile
-            for listener in self._move_listeners:
-                listener(ticket, queue)
-        self._settled(offers)
+        self._submit(MoveCall(call_id, queue, actor))
 
     def on_moved(self, listener: MoveListener) -> None:
         """``listener(ticket, queue)`` after a supervisor moved a queued call (its ticket
@@ -310,7 +337,7 @@ class AcdService(TelephonyFacts, DigitalTasks):
         from ``acd.agent_events``), applied as told; raises what the core raises
         (``UnknownAgent``, ``IllegalTransition``), the refusal in the event log too.
         Telephony facts, which may come twice or late, go through ``fact``."""
-        self._settled(self.distributor.agent_event(event))
+        self._submit(AgentAction(event))
 
     # estimates -------------------------------------------------------------------------
     def can_serve(self, ticket: CallTicket) -> bool:
@@ -318,7 +345,64 @@ class AcdService(TelephonyFacts, DigitalTasks):
         someone logs in or out, or a reload.)"""
         return self._servable(ticket)
 
+    # the shared ACD (several nodes: center.acd_cluster) ------------------------------------
+    def share(self, log: SharedLog) -> None:
+        """From now on every change goes to ``log``, which applies it (``apply``), in its
+        order, on every node's copy of the distributor, this one's included."""
+        self._shared = log
+
+    def adopt(self, distributor: CallDistributor) -> None:
+        """The shared log's snapshot replaces this node's copy of the distributor."""
+        self.distributor = distributor
+        self._servable = Servable(distributor)
+        self._reprofile()
+        self._rearm.set()
+
+    def apply(self, command: Command) -> None:
+        """Apply one change to the distributor and hand out the offers it made; raises what
+        the distributor raises (``RoutingError``, ``AgentError``): its refusal is in the
+        event log too."""
+        offers = command.apply(self.distributor)
+        if isinstance(command, MoveCall):
+            ticket = self._tickets.get(command.call_id)
+            if ticket is not None:
+                ticket.call = replace(ticket.call, queue=command.queue)
+                ticket.profile = self.distributor.profile(command.call_id) or ticket.profile
+                for listener in self._move_listeners:
+                    listener(ticket, command.queue)
+        elif isinstance(command, Reconfigure):
+            self._reprofile()
+        elif isinstance(command, TaskTransferred):
+            self._transferred(command)
+        self._settled(offers)
+
+    def refused(self, command: Command, error: Exception) -> None:
+        """The shared log refused this node's change when it came to apply it: a queued
+        call's ticket is closed (its session sends the caller on)."""
+        if isinstance(command, CallArrived):
+            ticket = self._tickets.pop(command.call.call_id, None)
+            self._digital.pop(command.call.call_id, None)
+            if ticket is not None:
+                ticket.gone_reason = f"refused: {error}"
+                ticket.gone.set()
+
+    def rearm(self) -> None:
+        """Look at the timer again (this node now leads the shared ACD, or no longer)."""
+        self._rearm.set()
+
     # internals -------------------------------------------------------------------------
+    def _submit(self, command: Command) -> None:
+        if self._shared is None:
+            self.apply(command)
+        else:
+            self._shared.submit(command)
+
+    def _reprofile(self) -> None:
+        for ticket in self._tickets.values():
+            profile = self.distributor.profile(ticket.call_id)
+            if profile is not None:
+                ticket.profile = profile
+
     def _settled(self, offers: list[Offer]) -> None:
         """After any change: hand out the offers it produced and re-arm the timer."""
         for offer in offers:
@@ -339,8 +423,10 @@ class AcdService(TelephonyFacts, DigitalTasks):
         if ticket is not None:
             ticket.offers.put_nowait(offer)
             return
+        if self._shared is not None and not self._shared.owns(offer.call_id):
+            return  # the call waits on another node, whose session dials the agent
         log.warning("offer for call %s, which no session waits for: withdrawn", offer.call_id)
-        self._settled(self.distributor.caller_left(offer.call_id, "no session waits for the call"))
+        self._submit(CallerLeft(offer.call_id, "no session waits for the call"))
 
     def _saw(self, record: EventRecord) -> None:
         """Every record the distributor appends (called inside it: no calls back into it)."""
@@ -382,11 +468,12 @@ class AcdService(TelephonyFacts, DigitalTasks):
             return None
 
     async def _run_timer(self) -> None:
+        ticked: float | None = None  # the wake-up a shared log's tick was asked for
         while True:
             self._rearm.clear()
             wake = self.distributor.next_wakeup()
-            if wake is None:
-                await self._rearm.wait()
+            if wake is None or (self._shared is not None and not self._shared.leads):
+                await self._rearm.wait()  # only the shared ACD's leader ticks
                 continue
             delay = wake - self.now()
             if delay > 0:
@@ -395,8 +482,19 @@ class AcdService(TelephonyFacts, DigitalTasks):
                         await self._rearm.wait()
                 if self.now() < wake:
                     continue  # woken early by a change: recompute the time
+            if self._shared is not None:  # applied when the log gives it back, which rearms
+                if wake != ticked:
+                    ticked = wake
+                    self._shared.submit(Tick())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_SHARED_TICK_RETRY_S):
+                        await self._rearm.wait()
+                if self._rearm.is_set():
+                    continue
+                ticked = None  # not back from the log in time: ask again
+                continue
             try:
-                self._settled(self.distributor.tick())
+                self.apply(Tick())
             except Exception:  # the timer task's boundary: log once, keep the ACD running
                 log.exception("ACD timer tick failed")
             if self.distributor.next_wakeup() == wake:

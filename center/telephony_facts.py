@@ -32,6 +32,7 @@ from acd.agent_events import (
     Unreachable,
     event_name,
 )
+from acd.commands import Command, Reconcile
 from acd.offer import Offer
 from telephony.channels import ChannelTable, ChannelTracker
 
@@ -78,7 +79,7 @@ class TelephonyFacts:
         _rests: dict[str, asyncio.TimerHandle]
 
         def agent_event(self, event: AgentEvent) -> None: ...
-        def _settled(self, offers: list[Offer]) -> None: ...
+        def _submit(self, command: Command) -> None: ...
 
     # the reconcile watchdog ------------------------------------------------------------
     def watch(self, tracker: ChannelTracker) -> None:
@@ -88,9 +89,8 @@ class TelephonyFacts:
     def _reconcile(self, live_channels: Collection[str]) -> None:
         """The watchdog: clear offers, calls and callers whose channels Asterisk no longer
         has."""
-        offers = self.distributor.reconcile(live_channels)
+        self._submit(Reconcile(frozenset(live_channels)))
         log.info("ACD reconciled with Asterisk's %d live channels", len(live_channels) // 2)
-        self._settled(offers)
 
     # telephony facts (AMI, the dial outcome) -------------------------------------------
     def fact(self, event: TelephonyFact) -> bool:

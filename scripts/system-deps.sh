@@ -12,6 +12,7 @@ packages=(
   chromium chromium-driver     # the web pages' tests drive a real headless browser
   openssl                      # throwaway certificates: e-mail STARTTLS, HTTPS, SIP over TLS tests
   libsrtp2-1                   # the real Asterisk's res_srtp (agents' SRTP calls, tests/asterisk)
+  redis-server                 # several nodes' shared ACD: each test starts a Redis of its own (tests/cluster)
 )
 missing=()
 for p in "${packages[@]}"; do

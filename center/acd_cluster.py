@@ -1,0 +1,519 @@
+"""Several hotline nodes, one ACD: every node keeps a copy of the distributor, and every
+change to it goes through one ordered log in Redis, a stream, applied by every copy in the
+stream's order at the stream's time.
+
+The distributor is deterministic (``acd.commands``), so copies that apply the same changes in
+the same order at the same times hold the same calls, agents and queue order, and make the
+same offers: no node decides alone, none can offer an agent a call another node already
+offered them. Each node acts on what concerns it: the session of a call that waits on this
+node dials the offer's agent; the other nodes know of it and keep still (``owns``).
+
+* **Order and time.** ``XADD`` gives each change an id from Redis's clock, increasing; a
+  change is applied at that time (``LogClock``), on every node alike.
+* **Exactly once.** A node numbers its changes; a copy applies each (node, number) once, so
+  a change sent again (after Redis lost it) is not applied twice.
+* **The leader** holds a lease (``SET NX PX``, renewed at a third of its life) and an epoch
+  (one more at each new leader, written in the log): it asks for the timer's ticks, writes
+  snapshots and declares lost the nodes whose heartbeat key expired. A node lost has its
+  calls leave the ACD ("node lost": their callers are in their Asterisk's fallback, the AGI
+  session having gone with the node); a declaration from a leader no longer in charge (an
+  older epoch) is ignored: the fence.
+* **Snapshots.** Every ``snapshot_every`` changes the leader writes its whole copy into the
+  log, and a node that starts reads the newest snapshot and what follows it. Redis may lose
+  everything (restarted with no persistence): changes find no log and wait in their node's
+  outbox; the next leader writes its copy as the first record of a new generation, every
+  node takes it and sends again its own changes that the snapshot has not seen.
+
+``AcdService.share`` hands the service's changes here; ``AcdService.apply`` is what the log
+calls back, in order, on every node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from acd.agent_events import AgentError
+from acd.commands import CallArrived, CallerLeft, Command, Reconcile
+from acd.distributor import CallDistributor
+from acd.events import EventRecord
+from acd.router import RoutingError
+from center.acd_log_codec import LogCodec, TamperedRecord
+from center.service import AcdService
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AcdCluster", "ClusterSettings", "LogClock", "NodeLost"]
+
+_COMMAND, _SNAPSHOT, _LEADER = b"c", b"s", b"l"
+#: Appends a batch of records only if the log exists: after Redis lost it, the next leader
+#: must write the snapshot first, so no change lands in front of it.
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local ids = {}
+for i = 1, #ARGV, 5 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'n', ARGV[i + 1],
+    'q', ARGV[i + 2], 'e', ARGV[i + 3], 'd', ARGV[i + 4])
+end
+return ids
+"""
+#: Starts a generation: the snapshot as the log's first record (only if there is no log).
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'k', 's', 'n', ARGV[1], 'q', '0', 'e', ARGV[2],
+  'd', ARGV[3])
+redis.call('SET', KEYS[2], id)
+return id
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+#: The next epoch: one more than any this leader's copy or Redis has seen.
+_EPOCH = """
+local e = tonumber(redis.call('GET', KEYS[1]) or '0')
+if e < tonumber(ARGV[1]) then e = tonumber(ARGV[1]) end
+e = e + 1
+redis.call('SET', KEYS[1], e)
+return e
+"""
+_BATCH = 256
+_LEAVING_ORDER = {"waiting": 0, "offered": 1, "connected": 2}
+_RETRY_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """``hotline.yaml`` ``cluster:``."""
+
+    redis_url: str
+    node_id: str
+    #: the cluster's Redis keys start with this
+    prefix: str = "hotline:acd"
+    #: the leader's lease: a dead leader is replaced within about 4/3 of it
+    lease_s: float = 1.0
+    #: a node whose heartbeat is this old is lost: its calls leave the ACD
+    node_ttl_s: float = 3.0
+    #: the leader snapshots its copy every this many changes (and the log keeps two
+    #: snapshots' worth)
+    snapshot_every: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLost:
+    """The leader found ``member``'s heartbeat gone: its calls leave the ACD."""
+
+    member: str
+
+
+@dataclass(slots=True)
+class _Copy:
+    """A node's copy of the shared ACD: what a snapshot holds."""
+
+    generation: str
+    distributor: CallDistributor
+    #: call id -> the member whose session holds it
+    owners: dict[str, str] = field(default_factory=dict)
+    #: member -> the number of its last change applied
+    applied: dict[str, int] = field(default_factory=dict)
+    epoch: int = 0
+    leader: str | None = None
+    #: the last log id the state includes ("0-0": none)
+    position: str = "0-0"
+
+
+class LogClock:
+    """The ACD's clock on a node of a cluster: while a change is applied, the log's time
+    for it (the same on every node); between changes, the wall clock (never behind the
+    last change), for views."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._pinned: float | None = None
+        self._last = -math.inf
+
+    def __call__(self) -> float:
+        if self._pinned is not None:
+            return self._pinned
+        return max(self._wall(), self._last)
+
+    @contextlib.contextmanager
+    def at(self, t: float) -> Iterator[None]:
+        t = max(t, self._last)
+        self._pinned = self._last = t
+        try:
+            yield
+        finally:
+            self._pinned = None
+
+
+class AcdCluster:
+    def __init__(
+        self,
+        settings: ClusterSettings,
+        service: AcdService,
+        clock: LogClock,
+        *,
+        key: bytes,
+    ) -> None:
+        """``service`` runs on ``clock``; ``key`` signs the log's records (every node has
+        the same)."""
+        self.settings = settings
+        self.member = f"{settings.node_id}.{uuid.uuid4().hex[:8]}"
+        self._service = service
+        self._clock = clock
+        self._codec = LogCodec(key, {"clock": clock, "sink": service.event_sink})
+        p = settings.prefix
+        self._log_key, self._snap_key = f"{p}:log", f"{p}:snap"
+        self._lease_key, self._epoch_key = f"{p}:leader", f"{p}:epoch"
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
+        self._reader: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2.0
+        )
+        self._copy = _Copy(uuid.uuid4().hex, service.distributor)
+        self._last_id = "0-0"
+        self._joined = asyncio.Event()
+        self._seq = 0
+        #: this node's changes not yet in a snapshot (sent again into a new generation)
+        self._mine: deque[tuple[int, bytes]] = deque()
+        #: records waiting to be appended (a record: kind, number, epoch, data)
+        self._outbox: deque[tuple[bytes, int, int, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._lease = False
+        self._epoch = 0
+        self._since_snapshot = 0
+        self._declared: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        #: the current change's log id and how many events it made (their keys)
+        self._entry: tuple[str, int] | None = None
+        self.applied = 0
+
+    # SharedLog -------------------------------------------------------------------------
+    @property
+    def leads(self) -> bool:
+        c = self._copy
+        return self._lease and c.leader == self.member and c.epoch == self._epoch
+
+    def submit(self, command: Command) -> None:
+        self._seq += 1
+        data = self._codec.dumps(command)
+        self._mine.append((self._seq, data))
+        self._outbox.append((_COMMAND, self._seq, self._epoch, data))
+        self._wake.set()
+
+    def owns(self, call_id: str) -> bool:
+        return self._copy.owners.get(call_id) == self.member
+
+    # events' keys: the same on every node, so the history keeps each once ----------------
+    def event_key(self, record: EventRecord) -> str:
+        if self._entry is None:  # this node's own record, not a change's
+            return f"{self.member}-{record.seq}"
+        entry, made = self._entry
+        self._entry = (entry, made + 1)
+        return f"{entry}#{made}"
+
+    # lifecycle -------------------------------------------------------------------------
+    async def start(self, *, join_timeout_s: float = 10.0) -> None:
+        """Join: read the newest snapshot and what follows (a node that finds no log
+        becomes the leader and starts one), then follow the log."""
+        self._service.share(self)
+        loop = asyncio.get_running_loop()
+        for run, name in (
+            (self._follow, "read"),
+            (self._send, "append"),
+            (self._lead, "lead"),
+            (self._beat, "heartbeat"),
+        ):
+            self._tasks.append(loop.create_task(run(), name=f"acd-cluster-{name}"))
+        async with asyncio.timeout(join_timeout_s):
+            await self._joined.wait()
+        log.info("node %s joined the shared ACD at %s", self.member, self._last_id)
+
+    async def close(self, *, leave: bool = True) -> None:
+        """Stop following the log; ``leave`` gives up the lease and the heartbeat at once
+        (False: as a node that died, whose keys expire)."""
+        if self._closed:
+            return
+        self._closed = True  # the loops stop even if a client swallowed their cancellation
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=_RETRY_S * 5)
+        self._tasks.clear()
+        if leave:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._redis.eval(_RENEW, 1, self._lease_key, self.member, 1)
+                    await self._redis.delete(self._member_key(self.member))
+        await self._redis.aclose()
+        await self._reader.aclose()
+
+    # reading the log -------------------------------------------------------------------
+    async def _follow(self) -> None:
+        while not self._closed:
+            try:
+                if not self._joined.is_set():
+                    await self._join()
+                    continue
+                got: Any = await self._reader.xread(
+                    {self._log_key: self._last_id}, count=1000, block=1000
+                )
+            except (RedisError, OSError) as error:
+                log.warning("shared ACD log unreachable: %s", error)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            for _, entries in got or ():
+                for entry_id, fields in _entries(entries):
+                    self._read(entry_id, fields)
+                if entries:
+                    self._service.rearm()
+
+    async def _join(self) -> None:
+        snap = await self._redis.get(self._snap_key)
+        if snap is None:
+            await asyncio.sleep(_RETRY_S)  # no log yet: the leader's loop starts one
+            return
+        entries = _entries(await self._redis.xrange(self._log_key, snap, snap))
+        if not entries:
+            await asyncio.sleep(_RETRY_S)
+            return
+        entry_id, fields = entries[0]
+        self._load(entry_id, fields[b"d"])
+        self._joined.set()
+
+    def _read(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        self._last_id = entry_id
+        kind, member = fields[b"k"], fields[b"n"].decode()
+        epoch = int(fields[b"e"])
+        try:
+            if kind == _SNAPSHOT:
+                self._snapshot_read(entry_id, fields[b"d"])
+            elif kind == _LEADER:
+                if epoch >= self._copy.epoch:
+                    self._copy.epoch, self._copy.leader = epoch, member
+                    log.info("shared ACD leader: %s (epoch %d)", member, epoch)
+            else:
+                self._change(entry_id, member, int(fields[b"q"]), epoch, fields[b"d"])
+        except TamperedRecord as error:
+            log.error("shared ACD log record %s skipped: %s", entry_id, error)
+        self._copy.position = entry_id
+
+    def _snapshot_read(self, entry_id: str, data: bytes) -> None:
+        copy = self._codec.loads(data)
+        assert isinstance(copy, _Copy)
+        if copy.generation != self._copy.generation:  # Redis lost the log: a new start
+            self._load(entry_id, data)
+            self._resend()
+
+    def _load(self, entry_id: str, data: bytes) -> None:
+        copy = self._codec.loads(data)
+        assert isinstance(copy, _Copy)
+        if copy.position == "0-0":
+            copy.position = entry_id
+        self._copy = copy
+        self._last_id = copy.position
+        self._since_snapshot = 0
+        mine = copy.applied.get(self.member, 0)
+        while self._mine and self._mine[0][0] <= mine:
+            self._mine.popleft()
+        self._service.adopt(copy.distributor)
+        log.info("shared ACD copy loaded: generation %s at %s", copy.generation, entry_id)
+
+    def _resend(self) -> None:
+        """Into a new generation: this node's changes its snapshot has not seen."""
+        mine = self._copy.applied.get(self.member, 0)
+        pending = {seq for kind, seq, _, _ in self._outbox if kind == _COMMAND}
+        again = [(_COMMAND, s, self._epoch, d) for s, d in self._mine if s > mine]
+        self._outbox = deque(r for r in again if r[1] not in pending)
+        self._outbox.extend(r for r in again if r[1] in pending)
+        self._wake.set()
+
+    def _change(self, entry_id: str, member: str, seq: int, epoch: int, data: bytes) -> None:
+        copy = self._copy
+        if seq <= copy.applied.get(member, 0):
+            return  # sent again: applied already
+        copy.applied[member] = seq
+        self._since_snapshot += 1
+        self.applied += 1
+        command = self._codec.loads(data)
+        at = int(entry_id.split("-", 1)[0]) / 1000
+        self._entry = (entry_id, 0)
+        try:
+            with self._clock.at(at):
+                if isinstance(command, NodeLost):
+                    if epoch == copy.epoch:  # the fence: only the leader in charge
+                        self._lost(command.member)
+                    return
+                assert not isinstance(command, _Copy)
+                if isinstance(command, CallArrived):
+                    copy.owners[command.call.call_id] = member
+                elif isinstance(command, Reconcile):
+                    command = self._scoped(command, member)
+                self._apply(command, mine=member == self.member)  # type: ignore[arg-type]
+        finally:
+            self._entry = None
+
+    def _apply(self, command: Command, *, mine: bool) -> None:
+        try:
+            self._service.apply(command)
+        except (RoutingError, AgentError, ValueError) as error:
+            log.info("shared ACD change refused: %s: %s", type(command).__name__, error)
+            if mine:
+                self._service.refused(command, error)
+        except Exception:  # the log's boundary: one bad change must not stop the node
+            log.exception("shared ACD change failed: %s", type(command).__name__)
+
+    def _lost(self, member: str) -> None:
+        copy = self._copy
+        held = {c: copy.distributor.call_state(c) for c, o in copy.owners.items() if o == member}
+        log.warning("node %s lost: its %d calls leave the shared ACD", member, len(held))
+        # the waiting first, so no agent an offered one frees is offered another of them
+        for call_id in sorted(held, key=lambda c: (_LEAVING_ORDER.get(held[c] or "", 3), c)):
+            del copy.owners[call_id]
+            if held[call_id] is not None:
+                self._apply(CallerLeft(call_id, "node lost"), mine=False)
+        copy.applied.pop(member, None)
+
+    def _scoped(self, command: Reconcile, member: str) -> Reconcile:
+        """A node reconciles with its own Asterisk: what waits on other nodes stays."""
+        copy = self._copy
+        others = {c for c, owner in copy.owners.items() if owner != member}
+        keep: set[str] = set()
+        for call_id in others:
+            call = copy.distributor.call(call_id)
+            if call is not None and call.line is not None:
+                keep.add(call.line)
+        for agent_id in copy.distributor.agents:
+            view = copy.distributor.book.view(agent_id)
+            if view.call_id in others and view.channel is not None:
+                keep.add(view.channel)
+        return replace(command, live_channels=command.live_channels | keep)
+
+    # appending -------------------------------------------------------------------------
+    async def _send(self) -> None:
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox and not self._closed:
+                batch = [self._outbox[i] for i in range(min(_BATCH, len(self._outbox)))]
+                args: list[Any] = []
+                for kind, seq, epoch, data in batch:
+                    args += [kind, self.member, seq, epoch, data]
+                try:
+                    ids = await self._redis.eval(_APPEND, 1, self._log_key, *args)
+                except (RedisError, OSError) as error:
+                    log.warning("shared ACD log: %d changes wait: %s", len(self._outbox), error)
+                    await asyncio.sleep(_RETRY_S)
+                    continue
+                if not ids:  # no log (Redis lost it): the next leader starts one
+                    await asyncio.sleep(_RETRY_S)
+                    continue
+                for _ in batch:
+                    self._outbox.popleft()
+
+    # leading ---------------------------------------------------------------------------
+    async def _lead(self) -> None:
+        every = self.settings.lease_s / 3
+        while not self._closed:
+            try:
+                await self._lead_once()
+            except (RedisError, OSError) as error:
+                if self._lease:
+                    log.warning("shared ACD leadership lost: %s", error)
+                self._lease = False
+                self._service.rearm()
+            except Exception:  # the task's boundary: log, and try again
+                log.exception("shared ACD leadership round failed")
+            await asyncio.sleep(every)
+
+    async def _lead_once(self) -> None:
+        ms = int(self.settings.lease_s * 1000)
+        r = self._redis
+        if self._lease:
+            if not await r.eval(_RENEW, 1, self._lease_key, self.member, ms):
+                log.warning("node %s no longer leads the shared ACD", self.member)
+                self._lease = False
+                self._service.rearm()
+                return
+        elif await r.set(self._lease_key, self.member, nx=True, px=ms):
+            self._epoch = int(await r.eval(_EPOCH, 1, self._epoch_key, self._copy.epoch))
+            if await r.eval(
+                _CREATE,
+                2,
+                self._log_key,
+                self._snap_key,
+                self.member,
+                self._epoch,
+                self._codec.dumps(replace(self._copy, generation=uuid.uuid4().hex)),
+            ):
+                log.warning("shared ACD log started (new generation) by %s", self.member)
+            self._lease = True
+            self._outbox.appendleft((_LEADER, 0, self._epoch, b""))
+            self._wake.set()
+            log.info("node %s leads the shared ACD (epoch %d)", self.member, self._epoch)
+            return
+        if self.leads:
+            await self._watch_nodes()
+            if self._since_snapshot >= self.settings.snapshot_every:
+                await self._snapshot()
+
+    async def _watch_nodes(self) -> None:
+        members = set(self._copy.owners.values()) - {self.member}
+        for member in sorted(members - self._declared):
+            if not await self._redis.exists(self._member_key(member)):
+                self._declared.add(member)
+                data = self._codec.dumps(NodeLost(member))
+                self._seq += 1
+                self._mine.append((self._seq, data))
+                self._outbox.append((_COMMAND, self._seq, self._epoch, data))
+                self._wake.set()
+        self._declared &= members
+
+    async def _snapshot(self) -> None:
+        copy = self._copy
+        for call_id in [c for c in copy.owners if copy.distributor.call_state(c) is None]:
+            del copy.owners[call_id]
+        previous = await self._redis.get(self._snap_key)
+        data = self._codec.dumps(copy)
+        entry = await self._redis.xadd(
+            self._log_key, {"k": _SNAPSHOT, "n": self.member, "q": 0, "e": self._epoch, "d": data}
+        )
+        await self._redis.set(self._snap_key, entry)
+        if previous is not None:  # the log keeps what a node reading the last one needs
+            older = _entries(await self._redis.xrange(self._log_key, previous, previous))
+            if older:
+                base = self._codec.loads(older[0][1][b"d"])
+                assert isinstance(base, _Copy)
+                await self._redis.xtrim(self._log_key, minid=base.position)
+        self._since_snapshot = 0
+        log.info("shared ACD snapshot %s: %d bytes", entry, len(data))
+
+    async def _beat(self) -> None:
+        ms = int(self.settings.node_ttl_s * 1000)
+        while not self._closed:
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.set(self._member_key(self.member), 1, px=ms)
+            await asyncio.sleep(self.settings.node_ttl_s / 3)
+
+    def _member_key(self, member: str) -> str:
+        return f"{self.settings.prefix}:node:{member}"
+
+
+def _entries(raw: Any) -> list[tuple[str, dict[bytes, bytes]]]:
+    """Stream entries as redis-py returns them (bytes ids and fields)."""
+    return [(entry_id.decode(), fields) for entry_id, fields in raw]

@@ -1,0 +1,141 @@
+"""Several nodes of one shared ACD in one process, on a Redis server of the test's own.
+
+Each node is what ``hotline serve`` builds for the ACD in cluster mode: an ``AcdService`` on
+a ``LogClock`` with an in-memory event log, and the ``AcdCluster`` that shares it. The Redis
+server is a real ``redis-server`` on a free loopback port, with nothing kept on disk, so a
+test may kill it and start it again empty (what a restart of such a Redis does).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from acd.agent_events import AgentState
+from acd.build import AcdSetup, build_acd
+from acd.events import CallAbandoned, CallOffered, InMemoryEventSink
+from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
+from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
+from center.service import AcdService
+
+REDIS = shutil.which("redis-server")
+KEY = b"a cluster key for the tests only"
+
+QUEUES: dict[str, Any] = {
+    "support": {"required": {"internet": 1}, "strategy": "longest_idle"},
+    "billing": {"required": {"billing": 1}, "strategy": "longest_idle"},
+}
+
+
+def setup_of(agents: Sequence[str]) -> AcdSetup:
+    return build_acd(
+        PriorityConfig.model_validate(
+            {"call_types": {"complaint": 30, "how_to": 0}, "default_call_type": "how_to"}
+        ),
+        QueuesConfig.model_validate({"queues": QUEUES}),
+        AgentsConfig.model_validate(
+            {
+                "policy": {"wrap_up_s": 0.2},
+                "agents": [
+                    {"id": a, "endpoint": f"PJSIP/{a}", "skills": {"internet": 2, "billing": 1}}
+                    for a in agents
+                ],
+            }
+        ),
+    )
+
+
+class RedisServer:
+    """A redis-server of the test's own: no persistence, loopback only."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS is not None
+        self._process = subprocess.Popen(
+            [
+                REDIS,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+class Node:
+    """One hotline node's ACD, sharing the cluster's."""
+
+    def __init__(self, name: str, redis: RedisServer, agents: Sequence[str], **settings: Any):
+        self.name = name
+        self.sink = InMemoryEventSink()
+        self.clock = LogClock()
+        self.service = AcdService(setup_of(agents), sink=self.sink, clock=self.clock)
+        self.cluster = AcdCluster(
+            ClusterSettings(redis.url, name, prefix="test:acd", **settings),
+            self.service,
+            self.clock,
+            key=KEY,
+        )
+
+    async def start(self) -> None:
+        await self.cluster.start()
+        await self.service.start()
+
+    async def stop(self, *, crash: bool = False) -> None:
+        await self.service.close()
+        await self.cluster.close(leave=not crash)
+
+    def records(self, kind: type) -> list[Any]:
+        return [r.event for r in self.sink.records() if isinstance(r.event, kind)]
+
+    def offers(self) -> list[CallOffered]:
+        return self.records(CallOffered)
+
+    def abandoned(self) -> list[CallAbandoned]:
+        return self.records(CallAbandoned)
+
+    def state(self, agent_id: str) -> AgentState:
+        return self.service.distributor.book.view(agent_id).state
+
+    def picture(self) -> tuple[object, ...]:
+        """What must be the same on every node: agents' states and calls, the queue."""
+        d = self.service.distributor
+        agents = tuple((a, v.state, v.call_id) for a in sorted(d.agents) for v in [d.book.view(a)])
+        waiting = tuple(sorted(c.call_id for c in d.router.waiting()))
+        return agents, waiting
+
+    def log(self) -> list[tuple[float, object]]:
+        return [(r.at, r.event) for r in self.sink.records()]
