@@ -198,7 +198,10 @@ def _plain(value: object) -> object:
     return value.value if isinstance(value, Enum) else value
 
 
-def to_new_event(record: EventRecord, at: dt.datetime, run: str) -> NewEvent:
+def to_new_event(
+    record: EventRecord, at: dt.datetime, run: str, key: str | None = None
+) -> NewEvent:
+    """``key``: the record's key in the log (default: the run's and the record's number)."""
     event = record.event
     fields = {k: _plain(v) for k, v in asdict(event).items()}
     call_id, agent_id = fields.pop("call_id", None), fields.pop("agent_id", None)
@@ -209,7 +212,7 @@ def to_new_event(record: EventRecord, at: dt.datetime, run: str) -> NewEvent:
         agent_id=agent_id if isinstance(agent_id, str) else None,
         payload=payload,
         at=at,
-        key=f"{run}-{record.seq}",
+        key=key or f"{run}-{record.seq}",
     )
 
 
@@ -229,12 +232,17 @@ class HistoryEventSink:
         self._origin = (clock(), wall())
         self.run = run or uuid4().hex[:12]
         self._outbox = _Outbox("acd-event-log")
+        #: Each record's key in the history (None: the run's and the record's number). A
+        #: shared ACD's nodes key a record by its place in their shared log, so the same
+        #: event, logged by every node, is kept once (``AcdCluster.event_key``).
+        self.keys: Callable[[EventRecord], str] | None = None
 
     def append(self, at: float, event: AcdEvent) -> EventRecord:
         record = self.inner.append(at, event)
         when = self._origin[1] + dt.timedelta(seconds=at - self._origin[0])
         try:
-            new = to_new_event(record, when, self.run)
+            key = None if self.keys is None else self.keys(record)
+            new = to_new_event(record, when, self.run, key)
         except ValueError as error:  # oversized or malformed: kept in memory, not persisted
             log.error("ACD event %d not persisted: %s", record.seq, error)
             return record

@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.build import build_acd
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import InMemoryEventSink
+from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
 from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
 from center.call_controller import CallController
@@ -69,6 +71,7 @@ from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
+from hotline.web.auth.secret_box import SecretBox
 from hotline.web.chat.hub import CHANNEL as CHAT_CHANNEL
 from hotline.web.chat.hub import ChatHub
 from hotline.web.server import WebServer
@@ -158,11 +161,34 @@ class Hotline:
         # The ACD: every state change goes to the live view and, through the spooling
         # writer, to the history's event log; every queued call is one interaction.
         self.acd_events = InMemoryEventSink(keep=False)
-        self.acd_log = HistoryEventSink(self.history_writer, inner=self.acd_events)
+        # Several nodes share one ACD when cluster.redis_url is set: its changes go through
+        # a log in Redis, applied by every node's copy at the log's time (center.acd_cluster).
+        redis_url = config.cluster.redis_url
+        acd_clock = time.monotonic if redis_url is None else LogClock()
+        self.acd_log = HistoryEventSink(self.history_writer, inner=self.acd_events, clock=acd_clock)
         self.acd = AcdService(
             build_acd(config.priority, config.queues, config.agents, config.skills),
             sink=self.acd_log,
+            clock=acd_clock,
         )
+        self.cluster: AcdCluster | None = None
+        if isinstance(acd_clock, LogClock) and redis_url is not None:
+            c = config.cluster
+            self.cluster = AcdCluster(
+                ClusterSettings(
+                    redis_url,
+                    c.node_id,
+                    lease_s=c.lease_s,
+                    node_ttl_s=c.node_ttl_s,
+                    snapshot_every=c.snapshot_every,
+                ),
+                self.acd,
+                acd_clock,
+                key=SecretBox.load(config.web.sign_in.two_factor.key_file, environ).derive(
+                    "hotline shared ACD log"
+                ),
+            )
+            self.acd_log.keys = self.cluster.event_key
         self.interactions = HistoryInteractions(
             self.history_writer, identities=self.history.identities
         )
@@ -432,6 +458,8 @@ class Hotline:
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.supervisor_hub.start()  # before the ACD: it sees every record
+            if self.cluster is not None:  # this node's copy of the shared ACD, first
+                await self.cluster.start()
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
@@ -478,6 +506,8 @@ class Hotline:
             await self._webhook_feed.drain()
             await self.webhooks.close()
         await self.acd.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.acd_log.close()
         await self.interactions.close()
         await self.recorder.close()

@@ -142,6 +142,8 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("HOTLINE_WEB_PORT", "hotline.yaml", ("web", "port")),
     EnvOverride("HOTLINE_DATABASE_URL", "hotline.yaml", ("database", "url")),
     EnvOverride("HOTLINE_LOG_LEVEL", "hotline.yaml", ("logging", "level")),
+    EnvOverride("HOTLINE_CLUSTER_REDIS_URL", "hotline.yaml", ("cluster", "redis_url")),
+    EnvOverride("HOTLINE_CLUSTER_NODE_ID", "hotline.yaml", ("cluster", "node_id")),
 )
 
 

@@ -376,6 +376,32 @@ class PrivacySettings(_Settings):
     access_log_retention_days: Annotated[float, Field(gt=0, le=36500)] = 365.0
 
 
+def _redis_url(value: str | None) -> str | None:
+    if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        # The value is not echoed: it may hold a password.
+        raise ValueError("not a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
+    return value
+
+
+class ClusterConfig(_Settings):
+    """``hotline.yaml`` ``cluster:``: several nodes sharing one ACD (``center.acd_cluster``).
+    No ``redis_url``: this process's ACD is its own (the default)."""
+
+    redis_url: Annotated[str | None, AfterValidator(_redis_url)] = None
+    #: this node's name in the cluster (its log records and heartbeat)
+    node_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "node1"
+    #: the leader's lease: a dead leader is replaced within about 4/3 of it
+    lease_s: Annotated[float, Field(ge=0.3, le=30)] = 1.0
+    #: a node silent this long is lost: its calls leave the shared ACD
+    node_ttl_s: Annotated[float, Field(ge=1, le=300)] = 3.0
+    snapshot_every: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
+        """The URL may carry a password: keep it out of reprs and logs."""
+        yield "redis_url", None if self.redis_url is None else "<set>"
+        yield "node_id", self.node_id
+
+
 class ServiceSettings(_Settings):
     """``hotline.yaml``: the service itself (sockets, credentials, store, fallback, logs)."""
 
@@ -398,6 +424,17 @@ class ServiceSettings(_Settings):
     transcription: TranscriptionSettings = TranscriptionSettings()
     #: The daily report by e-mail (``hotline.reports``).
     reports: ReportsSettings = ReportsSettings()
+    #: Several nodes sharing one ACD on Redis (off: one node).
+    cluster: ClusterConfig = ClusterConfig()
+
+    @model_validator(mode="after")
+    def _a_cluster_shares_its_history(self) -> ServiceSettings:
+        if self.cluster.redis_url is not None and self.database.url.startswith("sqlite"):
+            raise ValueError(
+                "cluster.redis_url is set: the nodes share one history, so database.url "
+                "must be PostgreSQL (postgresql+asyncpg://...), not a SQLite file of each node"
+            )
+        return self
 
     @model_validator(mode="after")
     def _chat_within_the_store_caps(self) -> ServiceSettings:

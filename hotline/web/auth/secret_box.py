@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -70,6 +71,7 @@ class SecretBox:
             raise SecretKeyError("at least one key is needed")
         self._ids = [key_id(key) for key in keys]
         self._keys = {key_id(key): AESGCM(key) for key in keys}
+        self._current = keys[0]
 
     @classmethod
     def ephemeral(cls) -> SecretBox:
@@ -115,6 +117,11 @@ class SecretBox:
             return box.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode()).decode()
         except (binascii.Error, ValueError, InvalidTag) as error:
             raise SecretKeyError("a sealed value that does not open (altered or moved)") from error
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (HMAC-SHA256 of it under the current key): the
+        shared ACD log's signing key, the same on every node that has the same keys."""
+        return hmac.new(self._current, purpose.encode(), hashlib.sha256).digest()
 
     def sealed_by_current(self, stored: str) -> bool:
         return stored.startswith(f"{VERSION}:{self.current_id}:")
