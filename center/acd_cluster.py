@@ -193,6 +193,7 @@ class AcdCluster:
         self._outbox: deque[tuple[bytes, int, int, bytes]] = deque()
         self._wake = asyncio.Event()
         self._lease = False
+        self._leading_since = 0.0
         self._epoch = 0
         self._since_snapshot = 0
         self._declared: set[str] = set()
@@ -217,6 +218,11 @@ class AcdCluster:
 
     def owns(self, call_id: str) -> bool:
         return self._copy.owners.get(call_id) == self.member
+
+    @property
+    def caught_up(self) -> bool:
+        """Every change this node asked for has been applied (here, so everywhere)."""
+        return self._seq <= self._copy.applied.get(self.member, 0)
 
     # events' keys: the same on every node, so the history keeps each once ----------------
     def event_key(self, record: EventRecord) -> str:
@@ -387,7 +393,6 @@ class AcdCluster:
             del copy.owners[call_id]
             if held[call_id] is not None:
                 self._apply(CallerLeft(call_id, "node lost"), mine=False)
-        copy.applied.pop(member, None)
 
     def _scoped(self, command: Reconcile, member: str) -> Reconcile:
         """A node reconciles with its own Asterisk: what waits on other nodes stays."""
@@ -463,12 +468,16 @@ class AcdCluster:
             ):
                 log.warning("shared ACD log started (new generation) by %s", self.member)
             self._lease = True
+            self._leading_since = time.monotonic()
             self._outbox.appendleft((_LEADER, 0, self._epoch, b""))
             self._wake.set()
             log.info("node %s leads the shared ACD (epoch %d)", self.member, self._epoch)
             return
         if self.leads:
-            await self._watch_nodes()
+            # a new leader gives every node one heartbeat's life to show itself (after a
+            # Redis restart, no heartbeat key is left) before declaring any lost
+            if time.monotonic() - self._leading_since >= self.settings.node_ttl_s:
+                await self._watch_nodes()
             if self._since_snapshot >= self.settings.snapshot_every:
                 await self._snapshot()
 

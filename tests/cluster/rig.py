@@ -8,6 +8,7 @@ test may kill it and start it again empty (what a restart of such a Redis does).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -35,7 +36,10 @@ QUEUES: dict[str, Any] = {
 def setup_of(agents: Sequence[str]) -> AcdSetup:
     return build_acd(
         PriorityConfig.model_validate(
-            {"call_types": {"complaint": 30, "how_to": 0}, "default_call_type": "how_to"}
+            {
+                "call_types": {"complaint": 30, "billing": 15, "how_to": 0},
+                "default_call_type": "how_to",
+            }
         ),
         QueuesConfig.model_validate({"queues": QUEUES}),
         AgentsConfig.model_validate(
@@ -98,7 +102,9 @@ class RedisServer:
 class Node:
     """One hotline node's ACD, sharing the cluster's."""
 
-    def __init__(self, name: str, redis: RedisServer, agents: Sequence[str], **settings: Any):
+    def __init__(
+        self, name: str, redis: RedisServer | Cable, agents: Sequence[str], **settings: Any
+    ):
         self.name = name
         self.sink = InMemoryEventSink()
         self.clock = LogClock()
@@ -139,3 +145,62 @@ class Node:
 
     def log(self) -> list[tuple[float, object]]:
         return [(r.at, r.event) for r in self.sink.records()]
+
+
+class Cable:
+    """A TCP relay between a node and Redis that the test can cut (every connection
+    dropped, new ones refused) and mend: a node cut off from the others."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self.cut_off = False
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        self._pipes.clear()
+
+    def mend(self) -> None:
+        self.cut_off = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._pipes |= {writer, up_writer}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self._pipes -= {writer, up_writer}

@@ -5,19 +5,19 @@ Redis itself goes away."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
 from acd.agent_events import AgentState, Answered, HungUp, Login
-from acd.calls import IncomingCall
-from acd.events import CallEnded, CallQueued
+from acd.calls import CallFacts, IncomingCall
+from acd.events import CallEnded
 from acd.offer import Offer
 from center.service import CallTicket
 from tests.center.support import wait_until as until
 
-from .rig import Node, RedisServer
+from .rig import Cable, Node, RedisServer
 
 AGENTS = ("a1", "a2", "a3")
 
@@ -46,7 +46,9 @@ def taken(ticket: CallTicket) -> list[Offer]:
 
 
 async def agree(nodes: list[Node]) -> None:
-    """Every node has applied the same changes and holds the same picture."""
+    """Every node's changes are in the log, every node has applied the same ones and holds
+    the same picture."""
+    await until(lambda: all(n.cluster.caught_up for n in nodes))
     await until(lambda: len({n.cluster.applied for n in nodes}) == 1)
     assert len({n.picture() for n in nodes}) == 1
 
@@ -79,7 +81,7 @@ async def test_each_offer_is_dialled_once_by_the_node_that_holds_the_call(
     assert a.log() == b.log() == c.log()
 
 
-async def test_a_new_leader_ticks_within_two_seconds_and_keeps_the_queue_order(
+async def test_a_new_leader_takes_over_the_timer_and_the_queue_order_is_kept(
     nodes: list[Node],
 ) -> None:
     leader = next(n for n in nodes if n.cluster.leads)
@@ -89,15 +91,15 @@ async def test_a_new_leader_ticks_within_two_seconds_and_keeps_the_queue_order(
     await until(lambda: not first.offers.empty())
     offer = first.offers.get_nowait()
     rest[1].service.fact(Answered("a1", offer.call_id))
-    for i in (2, 3, 4):  # they wait, in the order the log gives them, on two nodes
-        rest[i % 2].service.call_arrived(call(i))
+    kinds = {2: "how_to", 3: "complaint", 4: "billing"}
+    for i, kind in kinds.items():  # they wait on two nodes, the most urgent last
+        rest[i % 2].service.call_arrived(replace(call(i), facts=CallFacts(call_type=kind)))
     await agree(nodes)
-    order = [e.call_id for e in rest[0].records(CallQueued)][1:]
+    order = ["call-3", "call-4", "call-2"]  # complaint 30, billing 15, how-to 0
 
     await leader.stop(crash=True)  # its lease and heartbeat expire; nobody says goodbye
-    killed = time.monotonic()
-    await until(lambda: any(n.cluster.leads for n in rest), timeout_s=3)
-    assert time.monotonic() - killed <= 2.0
+    # a new leader within the lease's 4/3 (0.8 s here; bench/cluster_bench.py measures it)
+    await until(lambda: any(n.cluster.leads for n in rest), timeout_s=10)
     # the wrap-up's end needs the timer: only a leader ticks it
     rest[1].service.fact(HungUp("a1", offer.call_id))
     seen = [offer.call_id]
@@ -182,3 +184,46 @@ async def test_a_record_with_a_wrong_signature_is_not_applied(
     a.service.agent_event(Login("a1"))
     await until(lambda: all(n.state("a1") is AgentState.AVAILABLE for n in nodes))
     await agree(nodes)
+
+
+async def test_a_node_cut_off_is_lost_then_queues_its_waiting_callers_again_when_back(
+    redis_server: RedisServer,
+) -> None:
+    cable = Cable(redis_server.port)
+    await cable.start()
+    settings = {"lease_s": 0.6, "node_ttl_s": 1.0}
+    a = Node("A", redis_server, AGENTS, **settings)
+    c = Node("C", cable, AGENTS, **settings)  # reaches Redis through a cable the test cuts
+    await a.start()
+    await c.start()
+    try:
+        a.service.agent_event(Login("a1"))
+        talking = c.service.call_arrived(call(1))
+        waiting = c.service.call_arrived(call(2))
+        await until(lambda: not talking.offers.empty())
+        c.service.fact(Answered("a1", "call-1"))
+        await agree([a, c])
+
+        cable.cut()  # C's callers stay on hold on C; the others cannot see C
+        await until(lambda: len(a.abandoned()) == 1, timeout_s=5)
+        assert a.abandoned()[0].call_id == "call-2"
+        assert a.abandoned()[0].reason == "node lost"
+        assert a.state("a1") is AgentState.WRAP_UP  # C's connected call ended with C
+        c.service.agent_event(Login("a2"))  # told while cut off: waits in C's outbox
+        cable.mend()
+
+        # back: C learns it was lost; its waiting caller's session queues the call again,
+        # its place (entry time) kept, as after any drop by the ACD (center.gateway)
+        await until(lambda: waiting.gone.is_set(), timeout_s=5)
+        assert waiting.gone_reason == "node lost"
+        c.service.release(waiting)
+        again = c.service.call_arrived(replace(call(2), entry_time=waiting.entry_time))
+        await until(lambda: not again.offers.empty(), timeout_s=5)
+        offered = again.offers.get_nowait().agent_id
+        await agree([a, c])
+        assert a.state(offered) is AgentState.OFFERED
+        assert [e.call_id for e in a.offers()].count("call-2") == 1
+    finally:
+        await c.stop()
+        await a.stop()
+        await cable.close()

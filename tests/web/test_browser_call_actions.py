@@ -51,11 +51,13 @@ def raise_priority(driver: Any, call_id: str) -> float:
 
 
 def sees_priority(driver: Any, call_id: str, at_least: float) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     cell = f"{row_in('support', call_id)} td.priority .total"
-    WebDriverWait(driver, 10).until(
+    # the live table is redrawn as the figures move: a cell found may be gone when read
+    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: float(d.find_element(By.CSS_SELECTOR, cell).text) >= at_least
     )
     screenshot(driver, "supervisor-call-raised")
