@@ -97,16 +97,17 @@ async def _node(
     if login:
         for agent_id in list(service.distributor.agents):
             service.agent_event(Login(agent_id))
+    for _ in range(1200):  # the logins in the log and applied here, before the clock starts
+        if cluster.caught_up:
+            break
+        await asyncio.sleep(0.05)
     out.send(("ready", cluster.member))
-    while not go.poll(0.01):
-        await asyncio.sleep(0.01)
-    go.recv()
+    await asyncio.to_thread(go.recv)
     cpu0, applied0 = time.process_time(), cluster.applied
     latencies = await _calls(service, name, rate, seconds)
     await asyncio.sleep(0.5)  # the others' last changes
     out.send(("done", latencies, time.process_time() - cpu0, cluster.applied - applied0))
-    while not go.poll(0.05):
-        await asyncio.sleep(0.05)
+    await asyncio.to_thread(go.recv)
     await service.close()
     await cluster.close()
 
@@ -139,8 +140,19 @@ def _redis() -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", tempfile.gettempdir()],
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            tempfile.gettempdir(),
+        ],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.3)

@@ -72,7 +72,7 @@ return ids
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local id = redis.call('XADD', KEYS[1], '*', 'k', 's', 'n', ARGV[1], 'q', '0', 'e', ARGV[2],
-  'd', ARGV[3])
+  'd', ARGV[3], 'g', ARGV[4])
 redis.call('SET', KEYS[2], id)
 return id
 """
@@ -89,6 +89,7 @@ redis.call('SET', KEYS[1], e)
 return e
 """
 _BATCH = 256
+_YIELD_EVERY = 100
 _LEAVING_ORDER = {"waiting": 0, "offered": 1, "connected": 2}
 _RETRY_S = 0.2
 
@@ -176,6 +177,7 @@ class AcdCluster:
         self._codec = LogCodec(key, {"clock": clock, "sink": service.event_sink})
         p = settings.prefix
         self._log_key, self._snap_key = f"{p}:log", f"{p}:snap"
+        self._trim_key = f"{p}:trim"
         self._lease_key, self._epoch_key = f"{p}:leader", f"{p}:epoch"
         self._redis: aioredis.Redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0
@@ -218,6 +220,11 @@ class AcdCluster:
 
     def owns(self, call_id: str) -> bool:
         return self._copy.owners.get(call_id) == self.member
+
+    @property
+    def position(self) -> str:
+        """The id of the last log record this node's copy includes."""
+        return self._copy.position
 
     @property
     def caught_up(self) -> bool:
@@ -284,8 +291,10 @@ class AcdCluster:
                 await asyncio.sleep(_RETRY_S)
                 continue
             for _, entries in got or ():
-                for entry_id, fields in _entries(entries):
+                for n, (entry_id, fields) in enumerate(_entries(entries), 1):
                     self._read(entry_id, fields)
+                    if n % _YIELD_EVERY == 0:  # a long batch lets the lease and calls run
+                        await asyncio.sleep(0)
                 if entries:
                     self._service.rearm()
 
@@ -307,8 +316,9 @@ class AcdCluster:
         kind, member = fields[b"k"], fields[b"n"].decode()
         epoch = int(fields[b"e"])
         try:
-            if kind == _SNAPSHOT:
-                self._snapshot_read(entry_id, fields[b"d"])
+            if kind == _SNAPSHOT:  # one of this generation: this copy has it already
+                if fields.get(b"g", b"").decode() != self._copy.generation:
+                    self._snapshot_read(entry_id, fields[b"d"])
             elif kind == _LEADER:
                 if epoch >= self._copy.epoch:
                     self._copy.epoch, self._copy.leader = epoch, member
@@ -320,11 +330,9 @@ class AcdCluster:
         self._copy.position = entry_id
 
     def _snapshot_read(self, entry_id: str, data: bytes) -> None:
-        copy = self._codec.loads(data)
-        assert isinstance(copy, _Copy)
-        if copy.generation != self._copy.generation:  # Redis lost the log: a new start
-            self._load(entry_id, data)
-            self._resend()
+        """A snapshot of another generation: Redis lost the log, this is the new start."""
+        self._load(entry_id, data)
+        self._resend()
 
     def _load(self, entry_id: str, data: bytes) -> None:
         copy = self._codec.loads(data)
@@ -457,6 +465,7 @@ class AcdCluster:
                 return
         elif await r.set(self._lease_key, self.member, nx=True, px=ms):
             self._epoch = int(await r.eval(_EPOCH, 1, self._epoch_key, self._copy.epoch))
+            generation = uuid.uuid4().hex
             if await r.eval(
                 _CREATE,
                 2,
@@ -464,7 +473,8 @@ class AcdCluster:
                 self._snap_key,
                 self.member,
                 self._epoch,
-                self._codec.dumps(replace(self._copy, generation=uuid.uuid4().hex)),
+                self._codec.dumps(replace(self._copy, generation=generation)),
+                generation,
             ):
                 log.warning("shared ACD log started (new generation) by %s", self.member)
             self._lease = True
@@ -497,18 +507,23 @@ class AcdCluster:
         copy = self._copy
         for call_id in [c for c in copy.owners if copy.distributor.call_state(c) is None]:
             del copy.owners[call_id]
-        previous = await self._redis.get(self._snap_key)
         data = self._codec.dumps(copy)
         entry = await self._redis.xadd(
-            self._log_key, {"k": _SNAPSHOT, "n": self.member, "q": 0, "e": self._epoch, "d": data}
+            self._log_key,
+            {
+                "k": _SNAPSHOT,
+                "n": self.member,
+                "q": 0,
+                "e": self._epoch,
+                "d": data,
+                "g": copy.generation,
+            },
         )
         await self._redis.set(self._snap_key, entry)
-        if previous is not None:  # the log keeps what a node reading the last one needs
-            older = _entries(await self._redis.xrange(self._log_key, previous, previous))
-            if older:
-                base = self._codec.loads(older[0][1][b"d"])
-                assert isinstance(base, _Copy)
-                await self._redis.xtrim(self._log_key, minid=base.position)
+        # the log keeps what a node reading the previous snapshot still needs
+        previous = await self._redis.getset(self._trim_key, copy.position)
+        if previous is not None:
+            await self._redis.xtrim(self._log_key, minid=previous)
         self._since_snapshot = 0
         log.info("shared ACD snapshot %s: %d bytes", entry, len(data))
 

@@ -5,7 +5,7 @@ Redis itself goes away."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
@@ -38,6 +38,10 @@ def call(n: int, queue: str = "support") -> IncomingCall:
     return IncomingCall(f"call-{n}", queue, line=f"PJSIP/trunk-{n:08d}")
 
 
+def offered(ticket: CallTicket) -> Callable[[], bool]:
+    return lambda: not ticket.offers.empty()
+
+
 def taken(ticket: CallTicket) -> list[Offer]:
     got = []
     while not ticket.offers.empty():
@@ -49,7 +53,7 @@ async def agree(nodes: list[Node]) -> None:
     """Every node's changes are in the log, every node has applied the same ones and holds
     the same picture."""
     await until(lambda: all(n.cluster.caught_up for n in nodes))
-    await until(lambda: len({n.cluster.applied for n in nodes}) == 1)
+    await until(lambda: len({n.cluster.position for n in nodes}) == 1)
     assert len({n.picture() for n in nodes}) == 1
 
 
@@ -227,3 +231,38 @@ async def test_a_node_cut_off_is_lost_then_queues_its_waiting_callers_again_when
         await c.stop()
         await a.stop()
         await cable.close()
+
+
+async def test_a_node_that_starts_late_joins_from_the_newest_snapshot(
+    redis_server: RedisServer,
+) -> None:
+    import redis.asyncio as aioredis
+
+    settings = {"lease_s": 0.6, "node_ttl_s": 1.0, "snapshot_every": 20}
+    a = Node("A", redis_server, AGENTS, **settings)
+    await a.start()
+    late: Node | None = None
+    try:
+        a.service.agent_event(Login("a1"))
+        for i in range(12):  # calls answered and ended: more changes than two snapshots
+            ticket = a.service.call_arrived(call(i))
+            await until(offered(ticket))
+            a.service.fact(Answered("a1", ticket.call_id))
+            a.service.fact(HungUp("a1", ticket.call_id))
+            a.service.release(ticket)
+        a.service.call_arrived(call(99))  # waits: a1 is in wrap-up
+        await until(lambda: a.cluster.caught_up)
+        r = aioredis.Redis.from_url(redis_server.url)
+        await until(lambda: a.cluster.applied > 2 * 20)
+        length = await r.xlen("test:acd:log")
+        await r.aclose()
+        assert length < a.cluster.applied  # the log was trimmed behind the snapshots
+
+        late = Node("L", redis_server, AGENTS, **settings)
+        await late.start()
+        await agree([a, late])
+        assert late.service.distributor.call("call-99") is not None
+    finally:
+        if late is not None:
+            await late.stop()
+        await a.stop()
