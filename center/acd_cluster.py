@@ -108,7 +108,7 @@ class ClusterSettings:
     node_ttl_s: float = 3.0
     #: the leader snapshots its copy every this many changes (and the log keeps two
     #: snapshots' worth)
-    snapshot_every: int = 5000
+    snapshot_every: int = 20000
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +201,8 @@ class AcdCluster:
         self._declared: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        #: why the last read of the log failed (None: it did not)
+        self._unreachable: str | None = None
         #: the current change's log id and how many events it made (their keys)
         self._entry: tuple[str, int] | None = None
         self.applied = 0
@@ -220,6 +222,15 @@ class AcdCluster:
 
     def owns(self, call_id: str) -> bool:
         return self._copy.owners.get(call_id) == self.member
+
+    def problem(self) -> str | None:
+        """Why this node cannot serve the shared ACD now (readiness), or None."""
+        if not self._joined.is_set():
+            return "not joined to the shared ACD yet"
+        if self._unreachable is not None:
+            waiting = f"; {len(self._outbox)} changes wait" if self._outbox else ""
+            return f"shared ACD log unreachable: {self._unreachable}{waiting}"
+        return None
 
     @property
     def position(self) -> str:
@@ -287,9 +298,14 @@ class AcdCluster:
                     {self._log_key: self._last_id}, count=1000, block=1000
                 )
             except (RedisError, OSError) as error:
-                log.warning("shared ACD log unreachable: %s", error)
+                if self._unreachable is None:
+                    log.warning("shared ACD log unreachable: %s", error)
+                self._unreachable = str(error) or type(error).__name__
                 await asyncio.sleep(_RETRY_S)
                 continue
+            if self._unreachable is not None:
+                log.info("shared ACD log reachable again")
+                self._unreachable = None
             for _, entries in got or ():
                 for n, (entry_id, fields) in enumerate(_entries(entries), 1):
                     self._read(entry_id, fields)
@@ -419,6 +435,7 @@ class AcdCluster:
 
     # appending -------------------------------------------------------------------------
     async def _send(self) -> None:
+        held = False  # changes wait (said once, and again when they go)
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
@@ -430,12 +447,18 @@ class AcdCluster:
                 try:
                     ids = await self._redis.eval(_APPEND, 1, self._log_key, *args)
                 except (RedisError, OSError) as error:
-                    log.warning("shared ACD log: %d changes wait: %s", len(self._outbox), error)
+                    ids, why = None, str(error)
+                else:
+                    why = "no log: Redis lost it, the next leader starts one"
+                if not ids:
+                    if not held:
+                        log.warning("shared ACD changes wait in this node's outbox: %s", why)
+                        held = True
                     await asyncio.sleep(_RETRY_S)
                     continue
-                if not ids:  # no log (Redis lost it): the next leader starts one
-                    await asyncio.sleep(_RETRY_S)
-                    continue
+                if held:
+                    log.info("shared ACD changes sent again (%d waiting)", len(self._outbox))
+                    held = False
                 for _ in batch:
                     self._outbox.popleft()
 

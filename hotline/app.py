@@ -345,6 +345,7 @@ class Hotline:
                 "fastagi": self._agi_ready,
                 "ami": self._ami_ready,
                 "history": self._history_ready,
+                **({} if self.cluster is None else {"shared_acd": self.cluster.problem}),
             },
             repository=self.history,
             writer=self.history_writer,

@@ -394,7 +394,7 @@ class ClusterConfig(_Settings):
     lease_s: Annotated[float, Field(ge=0.3, le=30)] = 1.0
     #: a node silent this long is lost: its calls leave the shared ACD
     node_ttl_s: Annotated[float, Field(ge=1, le=300)] = 3.0
-    snapshot_every: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+    snapshot_every: Annotated[int, Field(ge=100, le=1_000_000)] = 20000
 
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         """The URL may carry a password: keep it out of reprs and logs."""

@@ -158,8 +158,9 @@ async def test_changes_made_while_redis_restarts_are_applied_once(
     await until(lambda: not first.offers.empty())
     await agree(nodes)
 
+    assert b.cluster.problem() is None  # ready (hotline's /readyz: shared_acd)
     redis_server.stop()
-    await asyncio.sleep(0.3)
+    await until(lambda: "unreachable" in (b.cluster.problem() or ""))
     b.service.fact(Answered("a1", "call-1"))  # told while Redis is down: waits in B's outbox
     c.service.agent_event(Login("a2"))
     redis_server.start()  # empty: the next leader writes its copy as a new generation
@@ -168,6 +169,7 @@ async def test_changes_made_while_redis_restarts_are_applied_once(
     await until(lambda: all(n.state("a2") is AgentState.AVAILABLE for n in nodes), timeout_s=8)
     second = c.service.call_arrived(call(2))
     await until(lambda: not second.offers.empty(), timeout_s=5)
+    assert b.cluster.problem() is None
     assert second.offers.get_nowait().agent_id == "a2"
     await agree(nodes)
     for n in nodes:
