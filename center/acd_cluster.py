@@ -367,10 +367,9 @@ class AcdCluster:
     def _resend(self) -> None:
         """Into a new generation: this node's changes its snapshot has not seen."""
         mine = self._copy.applied.get(self.member, 0)
-        pending = {seq for kind, seq, _, _ in self._outbox if kind == _COMMAND}
+        leader = [r for r in self._outbox if r[0] == _LEADER]  # an announcement still out
         again = [(_COMMAND, s, self._epoch, d) for s, d in self._mine if s > mine]
-        self._outbox = deque(r for r in again if r[1] not in pending)
-        self._outbox.extend(r for r in again if r[1] in pending)
+        self._outbox = deque(leader + again)
         self._wake.set()
 
     def _change(self, entry_id: str, member: str, seq: int, epoch: int, data: bytes) -> None:
@@ -486,6 +485,8 @@ class AcdCluster:
                 self._lease = False
                 self._service.rearm()
                 return
+            if not self.leads and self._unannounced():
+                self._announce()  # the log never said so (its record lost with Redis)
         elif await r.set(self._lease_key, self.member, nx=True, px=ms):
             self._epoch = int(await r.eval(_EPOCH, 1, self._epoch_key, self._copy.epoch))
             generation = uuid.uuid4().hex
@@ -501,9 +502,7 @@ class AcdCluster:
             ):
                 log.warning("shared ACD log started (new generation) by %s", self.member)
             self._lease = True
-            self._leading_since = time.monotonic()
-            self._outbox.appendleft((_LEADER, 0, self._epoch, b""))
-            self._wake.set()
+            self._announce()
             log.info("node %s leads the shared ACD (epoch %d)", self.member, self._epoch)
             return
         if self.leads:
@@ -513,6 +512,19 @@ class AcdCluster:
                 await self._watch_nodes()
             if self._since_snapshot >= self.settings.snapshot_every:
                 await self._snapshot()
+
+    def _announce(self) -> None:
+        """Say in the log that this node leads, at its epoch (copies follow the log)."""
+        self._leading_since = time.monotonic()
+        self._outbox.appendleft((_LEADER, 0, self._epoch, b""))
+        self._wake.set()
+
+    def _unannounced(self) -> bool:
+        """Leading for a lease's life and the log still names another leader, with no
+        announcement waiting to go."""
+        waiting = any(record[0] == _LEADER for record in self._outbox)
+        late = time.monotonic() - self._leading_since > self.settings.lease_s
+        return late and not waiting
 
     async def _watch_nodes(self) -> None:
         members = set(self._copy.owners.values()) - {self.member}

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from acd.build import build_acd
 from acd.capacity import VOICE_ONLY, Capacity
-from acd.events import InMemoryEventSink
+from acd.events import EventRecord, InMemoryEventSink
 from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
 from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
@@ -192,7 +192,9 @@ class Hotline:
         self.interactions = HistoryInteractions(
             self.history_writer, identities=self.history.identities
         )
-        self.acd_events.subscribe(self.interactions.observe)  # talk, hold, wrap-up times
+        # talk, hold, wrap-up times: of this node's calls (a shared ACD tells every node of
+        # every call; the node that holds a call keeps its interaction)
+        self.acd_events.subscribe(self._observe_interactions)
         self._started_at = dt.datetime.now(dt.UTC)
         self._writer_started = asyncio.Event()
         #: Closing the calls a stopped run left open (``_close_interrupted``), once started.
@@ -711,6 +713,11 @@ class Hotline:
             delay = min(delay * 2, 30.0)
             if await self._migrate_history_once():
                 log.info("history store reachable again; schema up to date")
+
+    def _observe_interactions(self, record: EventRecord) -> None:
+        call_id = getattr(record.event, "call_id", None)
+        if self.cluster is None or (isinstance(call_id, str) and self.cluster.owns(call_id)):
+            self.interactions.observe(record)
 
     def _history_ready(self) -> str | None:
         if self._history_migrated:

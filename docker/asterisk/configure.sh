@@ -14,6 +14,8 @@
 #   HOTLINE_AGENT_SRTP               required (default), optional or no: agents' calls in SRTP
 #   HOTLINE_TRUNK_TLS                no (default) or yes: the trunk over TLS
 #   HOTLINE_TRUNK_SRTP               no (default), optional or required: the trunk's SRTP
+#   HOTLINE_SYSTEM_NAME              asterisk.conf systemname (optional): with several Asterisks
+#                                    on one hotline cluster, uniqueids (name-epoch.seq) never collide
 set -eu
 etc="$1"
 : "${HOTLINE_AMI_SECRET:?set HOTLINE_AMI_SECRET (docker/.env)}"
@@ -63,6 +65,13 @@ if [ "$trunk_tls" = yes ]; then
   sed -i "s|^\(server_uri=sip:[^;]*\)\$|\1\\\\;transport=tls|" "$etc/pjsip.conf"
 else
   sed -i "s|^transport=from-environment\$|transport=transport-udp|" "$etc/pjsip.conf"
+fi
+if [ -n "${HOTLINE_SYSTEM_NAME:-}" ]; then
+  safe HOTLINE_SYSTEM_NAME "$HOTLINE_SYSTEM_NAME" 'A-Za-z0-9_-'
+  touch "$etc/asterisk.conf"
+  sed -i '/^systemname *=/d' "$etc/asterisk.conf"
+  grep -q '^\[options\]' "$etc/asterisk.conf" || printf '[options]\n' >> "$etc/asterisk.conf"
+  sed -i "/^\[options\]/a systemname = ${HOTLINE_SYSTEM_NAME}" "$etc/asterisk.conf"
 fi
 sed -i "s|^secret=.*|secret=${HOTLINE_AMI_SECRET}|" "$etc/manager.conf"
 sed -i "s|^HOTLINE_AGI=.*|HOTLINE_AGI=${agi}|" "$etc/extensions.conf"

@@ -57,7 +57,10 @@ class AsteriskEmulator:
         customers: Sequence[Customer] = (),
         callback_context: str = "hotline-callback",
         trunk: str = "PJSIP/trunk",
+        system_name: str = "",
     ) -> None:
+        """``system_name``: asterisk.conf's ``systemname``, which prefixes every uniqueid
+        (``name-1796...``), so several Asterisks' calls never share one."""
         self.clock = Clock(time_scale)
         config = PbxConfig(
             agi_host=agi_host,
@@ -67,6 +70,7 @@ class AsteriskEmulator:
             queue_timeout_s=queue_timeout_s,
             varset_events=varset_events,
             trunk=trunk,
+            system_name=system_name,
         )
         book = PhoneBook(phones, lambda pairs: self.pbx.emit(pairs), int(self.clock.epoch()))
         prompts = Prompts(sounds_dir, prompt_lengths_s, unknown_prompt_s)

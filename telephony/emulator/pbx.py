@@ -38,6 +38,7 @@ class PbxConfig:
     varset_events: bool = False
     agi_connect_timeout_s: float = 2.0  # real seconds
     trunk: str = "PJSIP/trunk"  # the endpoint customers are dialled over (`tech/number@name`)
+    system_name: str = ""  # asterisk.conf systemname: uniqueids are `name-epoch.seq`
 
 
 @dataclass
@@ -113,7 +114,8 @@ class Pbx:
         unless Originate's `ChannelId` chose one)."""
         seq = self._counter
         self._counter += 1
-        uniqueid = uniqueid or f"{int(self.clock.epoch())}.{seq}"
+        prefix = f"{self.config.system_name}-" if self.config.system_name else ""
+        uniqueid = uniqueid or f"{prefix}{int(self.clock.epoch())}.{seq}"
         ch = Channel(
             name=f"{tech}/{peer}-{seq:08x}",
             uniqueid=uniqueid,

@@ -1,0 +1,105 @@
+"""Two hotline services, each with its own Asterisk, sharing one ACD through Redis: the real
+composition root (``hotline.yaml`` ``cluster:``), calls from both Asterisks through the IVR to
+agents, each agent on one call at a time, both services' ACDs telling the same story."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from acd.events import CallAnswered, CallOffered
+from hotline.ami_events import EVENT_FILTERS
+from hotline.app import Hotline
+from hotline.config_models import ClusterConfig
+from telephony.emulator import AsteriskEmulator, Caller
+from tests.cluster.rig import REDIS, RedisServer
+
+from .stack import (
+    AMI_SECRET,
+    TIME_SCALE,
+    Stack,
+    agent_phones,
+    shipped_config,
+    unused_port,
+    wait_until,
+)
+
+TO_AN_AGENT = "10"
+#: Both services' keys: the same, as a deployment's nodes share them (they sign the log).
+KEYS = base64.urlsafe_b64encode(bytes(range(32))).decode()
+
+
+@asynccontextmanager
+async def node(tmp_path: Path, name: str, redis_url: str) -> AsyncIterator[Stack]:
+    """One node: its Asterisk (emulated, uniqueids prefixed with its system name) and its
+    hotline service in cluster mode. Each keeps its own SQLite history here (a deployment
+    shares PostgreSQL: config validation requires it; this test is about the ACD)."""
+    directory = tmp_path / name
+    directory.mkdir()
+    agi_port = unused_port()
+    emulator = AsteriskEmulator(
+        agi_port=agi_port,
+        ami_users={"hotline": AMI_SECRET},
+        ami_event_filters={"hotline": EVENT_FILTERS},
+        time_scale=TIME_SCALE,
+        system_name=f"pbx-{name}",
+    )
+    await emulator.start()
+    config = shipped_config(directory, agi_port=agi_port, ami_port=emulator.ami_port)
+    config = config.model_copy(
+        update={"cluster": ClusterConfig(redis_url=redis_url, node_id=name, lease_s=0.6)}
+    )
+    for phone in agent_phones(config, talk_s=20.0):
+        emulator.set_phone(phone)
+    service = Hotline(config, environ={"HOTLINE_SECRET_KEYS": KEYS})
+    stack = Stack(directory, config, emulator, service)
+    stack.watch(service)
+    try:
+        async with asyncio.timeout(20):
+            await service.start()
+            await service.ami.wait_connected()
+        yield stack
+    finally:
+        async with asyncio.timeout(20):
+            await emulator.stop()
+            await service.close()
+
+
+async def test_two_services_with_their_own_asterisks_share_the_agents(tmp_path: Path) -> None:
+    if REDIS is None:
+        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        async with AsyncExitStack() as nodes:
+            a = await nodes.enter_async_context(node(tmp_path, "a", redis.url))
+            b = await nodes.enter_async_context(node(tmp_path, "b", redis.url))
+            shared_a, shared_b = a.service.cluster, b.service.cluster
+            assert shared_a is not None
+            assert shared_b is not None
+            await wait_until(lambda: shared_a.caught_up and shared_b.caught_up)
+            callers = [
+                await stack.place(
+                    Caller(number=f"+97150111{i:04d}", dtmf=TO_AN_AGENT, barge_in=False)
+                )
+                for i, stack in enumerate((a, b, a, b, a, b))
+            ]
+            results = await asyncio.gather(*(c.wait_done(60) for c in callers))
+            await wait_until(lambda: shared_a.position == shared_b.position)
+    finally:
+        redis.stop()
+
+    assert all(not r.fallback_used for r in results)
+    answered = [r for r in results if any(d.status == "ANSWER" for d in r.dials)]
+    assert len(answered) == len(results)
+    # one decision, told alike on both services
+    offers_a = [(e.call_id, e.agent_id) for e in a.events(CallOffered)]
+    offers_b = [(e.call_id, e.agent_id) for e in b.events(CallOffered)]
+    assert offers_a == offers_b
+    assert {e.call_id for e in a.events(CallAnswered)} == {r.uniqueid for r in results}
+    assert {r.uniqueid.split("-", 2)[1] for r in results} == {"a", "b"}  # both Asterisks
