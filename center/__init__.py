@@ -8,6 +8,7 @@
 * ``agent_feed``: AMI events as agents' telephony facts;
 * ``callbacks``: booked callbacks queued as virtual calls and dialled back (agent first);
 * ``ewt``: the expected-wait model (pure);
-* ``persistence``: the event log and the voice interaction, written to the history store;
+* ``persistence``: the ACD's event log, written to the history store;
+* ``call_interactions``: every call's one interaction, written to the history store;
 * ``settings``: ``waiting.yaml``'s model.
 """

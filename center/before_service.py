@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from typing import Final, Protocol
 
-from center.persistence import AgiHandler
+from center.call_interactions import AgiHandler
 from telephony.agi_server import ENDED_BEFORE_SERVICE
 from telephony.agi_session import AgiCommandError, AgiSession, CallerHangup
 
@@ -30,7 +30,7 @@ _UNIQUEID: Final = re.compile(r"(?:.*-)?(\d{9,})\.\d+")
 
 
 class EarlyHangups(Protocol):
-    """``center.persistence.HistoryInteractions``'s side of it."""
+    """``center.call_interactions.HistoryInteractions``'s side of it."""
 
     def ended_before_service(
         self, call_id: str, caller_id: str | None, arrived: dt.datetime | None

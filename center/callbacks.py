@@ -62,6 +62,7 @@ from acd.agent_events import Answered, HungUp, OfferRang, Unreachable
 from acd.contacts import CALLBACK, callback_attempt_id
 from acd.offer import Offer
 from acd.router import RoutingError
+from center.call_interactions import InteractionRecorder, NoInteractions
 from center.callback_legs import (
     VAR_CALLBACK,
     VAR_CALLBACK_CALLERID,
@@ -76,7 +77,6 @@ from center.callback_legs import (
 from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
 from center.incoming import to_incoming_call
 from center.offer_loop import OfferLoop, PhoneFailed
-from center.persistence import InteractionRecorder, NoInteractions
 from center.ringing import DIAL_ANSWER
 from center.service import AcdService, CallTicket
 from center.settings import CallbackDialling, WaitingConfig

@@ -12,9 +12,11 @@ desktop go through this one object:
   outcome) and the agent's close sets its status (resolved, postponed);
 * an agent's message is stored (``queued``), handed to the channel's *outlet* (the chat hub
   pushes it to the customer's page, e-mail sends it to the relay, a messaging module hears it
-  by webhook), and marked ``sent`` or ``failed`` by what the outlet said;
+  by webhook), and marked ``sent`` or ``failed`` by what the outlet said
+  (``center.desk_outlets``);
 * every step is told to subscribers (``DeskEvent``): the desktop, the supervisor's page, the
-  chat hub, webhooks.
+  chat hub, webhooks (``center.desk_events``, with the ACD's events followed onto the
+  interaction).
 
 A conversation has at most one task in the ACD at a time (``<channel>-<conversation>.<n>``);
 a customer writing again after a postponement queues the next one. The desk is the
@@ -33,31 +35,20 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from acd.agent_events import AgentState
-from acd.calls import IncomingCall
 from acd.contacts import CUSTOMER_LEFT
-from acd.events import (
-    CallAbandoned,
-    CallAnswered,
-    CallEnded,
-    CallOffered,
-    CallQueued,
-    CallRequeued,
-    EventRecord,
-)
 from acd.router import RoutingError
 from acd.workload import StaleTask, TaskPhase
 from center.conversation_routing import ConversationRouting, KeptRouting, task_of
+from center.desk_events import DeskEvent, DeskEvents
+from center.desk_outlets import DeskOutlets, Outlet
 from center.service import AcdService
 from history.attachments import AttachmentData
 from history.conversations import Conversations
 from history.inputs import (
     AuthorKind,
     Channel,
-    Delivery,
-    DeliveryUpdate,
     Direction,
     IdentityIn,
     InteractionUpdate,
@@ -66,61 +57,23 @@ from history.inputs import (
     NewNote,
     Status,
 )
-from history.outcomes import Outcome
 from history.records import Interaction, Message
 from ivr.callers import CallerProfile, HistoryDirectory
 from ivr.flow.ports import IntentResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConversationDesk", "DeskError", "DeskEvent", "Outlet"]
+__all__ = ["ConversationDesk", "DeskError"]
 
-#: Delivers an agent's message on its channel; raises when it could not (marked failed).
-Outlet = Callable[[Interaction, Message], Awaitable[None]]
 #: Writes a change of a conversation's interaction (``HistoryWriter.update_interaction``).
 UpdateInteraction = Callable[[int, InteractionUpdate], Awaitable[object]]
 #: Classifies a customer's text in a language (``IntentClassifier.classify``).
 Classify = Callable[[str, str], IntentResult]
-DeskEventKind = Literal[
-    "message",  # a message was kept (either side)
-    "delivery",  # a message's delivery state moved on
-    "queued",  # the conversation became a task waiting for an agent
-    "offered",  # the task was offered to an agent (a reservation)
-    "accepted",
-    "requeued",  # declined or not answered in time: back in line, place kept
-    "closed",  # the agent finished the task
-    "abandoned",  # the customer left before an agent took it
-    "status",  # the agent closed the conversation resolved or postponed (``reason``)
-]
-
-#: ACD events the desk turns into desk events, by kind.
-_TASK_KINDS: dict[type, DeskEventKind] = {
-    CallQueued: "queued",
-    CallOffered: "offered",
-    CallAnswered: "accepted",
-    CallRequeued: "requeued",
-    CallEnded: "closed",
-    CallAbandoned: "abandoned",
-}
 
 
 class DeskError(Exception):
     """An action the desk refuses (an agent writing in a conversation that is not theirs,
     an unknown conversation); nothing was changed."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeskEvent:
-    kind: DeskEventKind
-    conversation_id: int
-    channel: str
-    #: the conversation's task in the ACD, if any, and the agent it concerns
-    task_id: str | None = None
-    agent_id: str | None = None
-    message: Message | None = None
-    reason: str = ""
-    #: the conversation's customer (None: not known yet), for webhooks and erasure
-    customer_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -138,7 +91,7 @@ class _Live:
     transferred: tuple[str, str] | None = None
 
 
-class ConversationDesk:
+class ConversationDesk(DeskEvents, DeskOutlets):
     def __init__(
         self,
         conversations: Conversations,
@@ -175,22 +128,6 @@ class ConversationDesk:
         self._unsubscribe = acd.on_task(self._acd_event)
 
     # wiring ----------------------------------------------------------------------------
-    def register_outlet(
-        self, channel: str, outlet: Outlet, *, message_ids: Callable[[], str] | None = None
-    ) -> None:
-        """How agents' messages leave on ``channel`` (one outlet per channel); with
-        ``message_ids``, an agent's message given no ``external_id`` is stored with a new one
-        (e-mail: the reply's Message-ID, which the customer's answer names)."""
-        self._outlets[channel] = outlet
-        if message_ids is not None:
-            self._message_ids[channel] = message_ids
-
-    def hand_to_module(self, channel: str) -> None:
-        """Agents' messages on ``channel`` are delivered by a messaging module that hears
-        them by webhook and reports their delivery over the API: they stay ``queued``
-        until it does."""
-        self._module_channels.add(channel)
-
     def register_work_channel(self, channel: str) -> None:
         """``channel`` carries work, not a conversation (see the module's doc): its tasks
         keep the queue and intent their conversation was opened with, and take no written
@@ -200,18 +137,9 @@ class ConversationDesk:
     def is_work_channel(self, channel: str) -> bool:
         return channel in self._work_channels
 
-    def subscribe(self, listener: Callable[[DeskEvent], None]) -> Callable[[], None]:
-        self._subscribers.append(listener)
-        return lambda: self._subscribers.remove(listener)
-
     async def stop(self) -> None:
         self._unsubscribe()
         await self.flush()
-
-    async def flush(self) -> None:
-        """Until every background write of the interactions is done."""
-        while self._writes:
-            await asyncio.gather(*self._writes.values(), return_exceptions=True)
 
     # views -----------------------------------------------------------------------------
     def task_of(self, conversation_id: int) -> str | None:
@@ -553,103 +481,6 @@ class ConversationDesk:
             return None
         return await self._directory.find_by_customer(conversation.customer_id)
 
-    async def _deliver(self, conversation: Interaction, message: Message) -> Message:
-        channel = str(conversation.channel)
-        outlet = self._outlets.get(channel)
-        if outlet is None and channel in self._module_channels:
-            return message  # the module delivers it and reports
-        state = Delivery.SENT
-        if outlet is None:
-            log.error("no outlet for %s: message %s not sent", conversation.channel, message.id)
-            state = Delivery.FAILED
-        else:
-            try:
-                await outlet(conversation, message)
-            except Exception as error:  # noqa: BLE001 (any failure of the channel: failed)
-                log.warning(
-                    "message %s not sent on %s: %s", message.id, conversation.channel, error
-                )
-                state = Delivery.FAILED
-        update = DeliveryUpdate(delivery=state)
-        done = await self._store.set_delivery(conversation.id, message.id, update)
-        self._tell(DeskEvent("delivery", conversation.id, channel, message=done.message))
-        return done.message
-
-    def _acd_event(self, record: EventRecord, task: IncomingCall) -> None:
-        """The ACD told something about a task (called inside it: no calls back)."""
-        live = self._by_task.get(task.call_id)
-        event = record.event
-        kind = _TASK_KINDS.get(type(event))
-        if live is None or kind is None:
-            return
-        now = self._wall()
-        agent = getattr(event, "agent_id", None)
-        if isinstance(event, CallAnswered):
-            live.answered_at, live.agent_id = now, event.agent_id
-            wait = (now - live.queued_at).total_seconds()
-            self._update(live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait))
-        elif isinstance(event, CallRequeued):  # back in line (the agent may have had it)
-            live.agent_id = None
-        elif isinstance(event, CallEnded):
-            handled = (now - (live.answered_at or now)).total_seconds()
-            self._update(
-                live.conversation_id,
-                InteractionUpdate(ended_at=now, talk_s=handled, outcome=Outcome.ANSWERED),
-            )
-            self._forget(live)
-        elif isinstance(event, CallAbandoned):
-            wait = (now - live.queued_at).total_seconds()
-            self._update(
-                live.conversation_id,
-                InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
-            )
-            self._forget(live)
-        reason = event.queue if isinstance(event, CallQueued) else getattr(event, "reason", "")
-        told = DeskEvent(
-            kind,
-            live.conversation_id,
-            live.channel,
-            live.task_id,
-            agent,
-            reason=reason,
-            customer_id=live.customer_id,
-        )
-        self._tell(told)
-
     def _forget(self, live: _Live) -> None:
         self._live.pop(live.conversation_id, None)
         self._by_task.pop(live.task_id, None)
-
-    def _update(self, conversation_id: int, change: InteractionUpdate) -> None:
-        """Write the interaction's change in the background (ACD events arrive inside the
-        distributor, which must not wait); a failure is logged with what was lost."""
-
-        before = self._writes.get(conversation_id)
-
-        async def write() -> None:
-            if before is not None:
-                await asyncio.gather(before, return_exceptions=True)
-            try:
-                await self._updates(conversation_id, change)
-            except Exception:
-                log.exception(
-                    "conversation %s: update %s not written", conversation_id, change.changes()
-                )
-
-        task = asyncio.get_running_loop().create_task(
-            write(), name=f"conversation-{conversation_id}"
-        )
-        self._writes[conversation_id] = task
-
-        def done(_: asyncio.Task[None]) -> None:
-            if self._writes.get(conversation_id) is task:
-                del self._writes[conversation_id]
-
-        task.add_done_callback(done)
-
-    def _tell(self, event: DeskEvent) -> None:
-        for listener in list(self._subscribers):
-            try:
-                listener(event)
-            except Exception:  # one subscriber's fault is not the desk's
-                log.exception("desk subscriber failed on %s", event.kind)

@@ -41,10 +41,10 @@ from acd.calls import IncomingCall
 from acd.contacts import CUT_BY_ASTERISK, HANDED_TO_FALLBACK, sent_on
 from acd.offer import Offer
 from center.call_control import PendingTransfers, requeued
+from center.call_interactions import InteractionRecorder, NoInteractions
 from center.consult import Consults
 from center.incoming import to_incoming_call
 from center.offer_loop import OfferLoop, PhoneFailed
-from center.persistence import InteractionRecorder, NoInteractions
 from center.recording import RecordingHook
 from center.ringing import Rang, ring_agent
 from center.service import AcdService, CallTicket

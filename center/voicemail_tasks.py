@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from center.call_interactions import InteractionRecorder
 from center.conversations import ConversationDesk
-from center.persistence import InteractionRecorder
 from center.work_intake import Owner, WorkIntake
 from history.attachments import AttachmentData
 from history.conversations import Conversations
@@ -239,7 +239,7 @@ class VoicemailTasks:
 
 
 class CallRecords(InteractionRecorder, Protocol):
-    """What ``VoicemailRecorder`` wraps: ``center.persistence.HistoryInteractions``, the
+    """What ``VoicemailRecorder`` wraps: ``center.call_interactions.HistoryInteractions``, the
     gateway's recorder and the IVR's report sink."""
 
     def ivr_ended(self, report: CallReport) -> None: ...

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from center.conversations import DeskEvent
+from center.desk_events import DeskEvent
 from history.records import Message
 
 log = logging.getLogger(__name__)

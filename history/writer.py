@@ -36,12 +36,13 @@ from uuid import uuid4
 from sqlalchemy import exc
 
 from history.access_log import NewAccess
+from history.batch import BatchWrite, InteractionChange, Written
 from history.errors import HistoryError
 from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction, NewNote
 from history.masking import mask_text
 from history.recordings import RecordingWrite
 from history.records import Event, Interaction, Note
-from history.repository import BatchWrite, HistoryRepository, InteractionChange, Written
+from history.repository import HistoryRepository
 from history.spool import Spool, SpoolEntry
 
 log = logging.getLogger(__name__)

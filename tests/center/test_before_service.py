@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from center.before_service import ARRIVAL, before_service
-from center.persistence import HistoryInteractions
+from center.call_interactions import HistoryInteractions
 from history.errors import UnknownInteraction
 from history.inputs import InteractionRef
 from history.outcomes import Outcome

@@ -16,7 +16,8 @@ from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from acd.workload import StaleTask, TaskPhase
 from center.conversation_routing import ConversationRouting
-from center.conversations import ConversationDesk, DeskError, DeskEvent
+from center.conversations import ConversationDesk, DeskError
+from center.desk_events import DeskEvent
 from center.service import AcdService
 from center.webhook_feed import WebhookFeed
 from history.attachments import AttachmentStore

@@ -22,7 +22,8 @@ from acd.events import (
     InMemoryEventSink,
 )
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
-from center.persistence import HistoryEventSink, HistoryInteractions
+from center.call_interactions import HistoryInteractions
+from center.persistence import HistoryEventSink
 from center.service import AcdService
 from history.errors import UnknownInteraction
 from history.inputs import InteractionRef, NewEvent

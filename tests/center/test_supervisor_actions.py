@@ -23,8 +23,8 @@ from acd.events import (
     InMemoryEventSink,
 )
 from acd.router import RoutingError
+from center.call_interactions import HistoryInteractions
 from center.gateway import csat_score
-from center.persistence import HistoryInteractions
 from center.service import AcdService
 from center.staffing import estimate_wait
 from history.inputs import InteractionRef

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.batch import InteractionChange
 from history.errors import UnknownInteraction
 from history.identities import IdentityKind
 from history.inputs import (
@@ -25,7 +26,7 @@ from history.inputs import (
 )
 from history.models import Base, CustomerRow, IdentityRow, InteractionRow
 from history.records import Interaction
-from history.repository import HistoryRepository, InteractionChange
+from history.repository import HistoryRepository
 
 from .conftest import ManualClock
 

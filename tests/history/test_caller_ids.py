@@ -1,7 +1,7 @@
 """Any caller ID is kept as what it is: a number, an extension, a SIP user, or nobody (withheld).
 
 Each shape a carrier or a PBX sends goes through the voice side's writer
-(``center.persistence.HistoryInteractions``) into a real store, SQLite and PostgreSQL:
+(``center.call_interactions.HistoryInteractions``) into a real store, SQLite and PostgreSQL:
 the call always gets its one interaction, never a refused write.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from center.persistence import HistoryInteractions
+from center.call_interactions import HistoryInteractions
 from history.identities import IdentityKind, IdentityNormaliser
 from history.inputs import InteractionRef
 from history.outcomes import Outcome

@@ -15,7 +15,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.events import AgentStateChanged
-from center.persistence import HistoryEventSink, HistoryInteractions
+from center.call_interactions import HistoryInteractions
+from center.persistence import HistoryEventSink
 from history.errors import UnknownCustomer, UnknownInteraction
 from history.inputs import Channel, InteractionRef, InteractionUpdate, NewInteraction
 from history.models import EventRow, InteractionRow

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from history.batch import InteractionChange
 from history.identities import IdentityKind
 from history.inputs import (
     Channel,
@@ -24,7 +25,7 @@ from history.inputs import (
     Status,
 )
 from history.records import Interaction, Note
-from history.repository import HistoryRepository, InteractionChange
+from history.repository import HistoryRepository
 
 PHONE = IdentityIn(kind=IdentityKind.PHONE, value="01632 960123")
 

@@ -30,7 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from acd.contacts import TASK_DONE
 from acd.workload import TaskPhase
-from center.conversations import ConversationDesk, DeskEvent
+from center.conversations import ConversationDesk
+from center.desk_events import DeskEvent
 from center.service import AcdService
 from history.conversations import Conversations
 from history.errors import HistoryError, UnknownMessage

@@ -24,7 +24,8 @@ from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.conversation_routing import ConversationRouting
-from center.conversations import ConversationDesk, DeskEvent
+from center.conversations import ConversationDesk
+from center.desk_events import DeskEvent
 from center.email_channel import EmailChannel
 from center.service import AcdService
 from channels.email.limits import MailLimits

@@ -13,7 +13,8 @@ from pathlib import Path
 from acd.build import build_acd
 from acd.events import InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
-from center.conversations import ConversationDesk, DeskEvent
+from center.conversations import ConversationDesk
+from center.desk_events import DeskEvent
 from center.follow_ups import FollowUps
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
