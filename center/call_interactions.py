@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from acd.contacts import call_of, segment_number
 from acd.events import EventRecord
 from center.contact_times import ContactTimes, Talked, WrappedUp
-from center.history_outbox import _Outbox
+from center.history_outbox import HistoryOutbox
 from history.identities import IdentityNormaliser
 from history.inputs import (
     Channel,
@@ -178,7 +178,7 @@ class HistoryInteractions:
         self._wall = wall
         self._source = source
         self._identities = identities or IdentityNormaliser()
-        self._outbox = _Outbox("acd-interactions")
+        self._outbox = HistoryOutbox("acd-interactions")
         self._times = ContactTimes()
         #: call id -> arrival, while the call's AGI session runs
         self._arrivals: dict[str, dt.datetime] = {}

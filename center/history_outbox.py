@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKLOG_WARNING", "MAX_OUTSTANDING"]
+__all__ = ["BACKLOG_WARNING", "MAX_OUTSTANDING", "HistoryOutbox"]
 
 
 #: Queued writes beyond this are worth a warning (the store is slow and not spooling).
@@ -23,7 +23,7 @@ BACKLOG_WARNING = 10_000
 MAX_OUTSTANDING = 1_000
 
 
-class _Outbox:
+class HistoryOutbox:
     """Writes handed to the writer in order, without waiting for each other: the writer
     queues a write before its call first yields, so writes started in order are committed
     in order, many to a transaction (``history.writer``'s group commit). At most

@@ -27,7 +27,7 @@ from uuid import uuid4
 from acd.clock import Clock
 from acd.events import AcdEvent, EventRecord, InMemoryEventSink
 from center.call_interactions import HistoryInteractions
-from center.history_outbox import _Outbox
+from center.history_outbox import HistoryOutbox
 from history.inputs import NewEvent
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class HistoryEventSink:
         #: The ACD's clock is monotonic; this pair turns its readings into UTC times.
         self._origin = (clock(), wall())
         self.run = run or uuid4().hex[:12]
-        self._outbox = _Outbox("acd-event-log")
+        self._outbox = HistoryOutbox("acd-event-log")
         #: Each record's key in the history (None: the run's and the record's number). A
         #: shared ACD's nodes key a record by its place in their shared log, so the same
         #: event, logged by every node, is kept once (``AcdCluster.event_key``).

@@ -4,7 +4,6 @@ Redis itself goes away."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
