@@ -25,7 +25,8 @@ node dials the offer's agent; the other nodes know of it and keep still (``owns`
   node takes it and sends again its own changes that the snapshot has not seen.
 
 ``AcdService.share`` hands the service's changes here; ``AcdService.apply`` is what the log
-calls back, in order, on every node.
+calls back, in order, on every node. Leading is ``center.acd_leadership``; the records, the
+copy and its clock are ``center.acd_log_records``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -46,17 +44,25 @@ from redis.exceptions import RedisError
 
 from acd.agent_events import AgentError
 from acd.commands import CallArrived, CallerLeft, Command, Reconcile
-from acd.distributor import CallDistributor
 from acd.events import EventRecord
 from acd.router import RoutingError
+from center.acd_leadership import RENEW, Leadership
 from center.acd_log_codec import LogCodec, TamperedRecord
+from center.acd_log_records import (
+    COMMAND,
+    LEADER,
+    SNAPSHOT,
+    ClusterSettings,
+    Copy,
+    LogClock,
+    NodeLost,
+)
 from center.service import AcdService
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AcdCluster", "ClusterSettings", "LogClock", "NodeLost"]
 
-_COMMAND, _SNAPSHOT, _LEADER = b"c", b"s", b"l"
 #: Appends a batch of records only if the log exists: after Redis lost it, the next leader
 #: must write the snapshot first, so no change lands in front of it.
 _APPEND = """
@@ -68,98 +74,13 @@ for i = 1, #ARGV, 5 do
 end
 return ids
 """
-#: Starts a generation: the snapshot as the log's first record (only if there is no log).
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local id = redis.call('XADD', KEYS[1], '*', 'k', 's', 'n', ARGV[1], 'q', '0', 'e', ARGV[2],
-  'd', ARGV[3], 'g', ARGV[4])
-redis.call('SET', KEYS[2], id)
-return id
-"""
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-#: The next epoch: one more than any this leader's copy or Redis has seen.
-_EPOCH = """
-local e = tonumber(redis.call('GET', KEYS[1]) or '0')
-if e < tonumber(ARGV[1]) then e = tonumber(ARGV[1]) end
-e = e + 1
-redis.call('SET', KEYS[1], e)
-return e
-"""
 _BATCH = 256
 _YIELD_EVERY = 100
 _LEAVING_ORDER = {"waiting": 0, "offered": 1, "connected": 2}
 _RETRY_S = 0.2
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterSettings:
-    """``hotline.yaml`` ``cluster:``."""
-
-    redis_url: str
-    node_id: str
-    #: the cluster's Redis keys start with this
-    prefix: str = "hotline:acd"
-    #: the leader's lease: a dead leader is replaced within about 4/3 of it
-    lease_s: float = 1.0
-    #: a node whose heartbeat is this old is lost: its calls leave the ACD
-    node_ttl_s: float = 3.0
-    #: the leader snapshots its copy every this many changes (and the log keeps two
-    #: snapshots' worth)
-    snapshot_every: int = 20000
-
-
-@dataclass(frozen=True, slots=True)
-class NodeLost:
-    """The leader found ``member``'s heartbeat gone: its calls leave the ACD."""
-
-    member: str
-
-
-@dataclass(slots=True)
-class _Copy:
-    """A node's copy of the shared ACD: what a snapshot holds."""
-
-    generation: str
-    distributor: CallDistributor
-    #: call id -> the member whose session holds it
-    owners: dict[str, str] = field(default_factory=dict)
-    #: member -> the number of its last change applied
-    applied: dict[str, int] = field(default_factory=dict)
-    epoch: int = 0
-    leader: str | None = None
-    #: the last log id the state includes ("0-0": none)
-    position: str = "0-0"
-
-
-class LogClock:
-    """The ACD's clock on a node of a cluster: while a change is applied, the log's time
-    for it (the same on every node); between changes, the wall clock (never behind the
-    last change), for views."""
-
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
-        self._wall = wall
-        self._pinned: float | None = None
-        self._last = -math.inf
-
-    def __call__(self) -> float:
-        if self._pinned is not None:
-            return self._pinned
-        return max(self._wall(), self._last)
-
-    @contextlib.contextmanager
-    def at(self, t: float) -> Iterator[None]:
-        t = max(t, self._last)
-        self._pinned = self._last = t
-        try:
-            yield
-        finally:
-            self._pinned = None
-
-
-class AcdCluster:
+class AcdCluster(Leadership):
     def __init__(
         self,
         settings: ClusterSettings,
@@ -185,7 +106,7 @@ class AcdCluster:
         self._reader: aioredis.Redis = aioredis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=2.0
         )
-        self._copy = _Copy(uuid.uuid4().hex, service.distributor)
+        self._copy = Copy(uuid.uuid4().hex, service.distributor)
         self._last_id = "0-0"
         self._joined = asyncio.Event()
         self._seq = 0
@@ -217,7 +138,7 @@ class AcdCluster:
         self._seq += 1
         data = self._codec.dumps(command)
         self._mine.append((self._seq, data))
-        self._outbox.append((_COMMAND, self._seq, self._epoch, data))
+        self._outbox.append((COMMAND, self._seq, self._epoch, data))
         self._wake.set()
 
     def owns(self, call_id: str) -> bool:
@@ -282,7 +203,7 @@ class AcdCluster:
         if leave:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 async with asyncio.timeout(1.0):
-                    await self._redis.eval(_RENEW, 1, self._lease_key, self.member, 1)
+                    await self._redis.eval(RENEW, 1, self._lease_key, self.member, 1)
                     await self._redis.delete(self._member_key(self.member))
         await self._redis.aclose()
         await self._reader.aclose()
@@ -332,10 +253,10 @@ class AcdCluster:
         kind, member = fields[b"k"], fields[b"n"].decode()
         epoch = int(fields[b"e"])
         try:
-            if kind == _SNAPSHOT:  # one of this generation: this copy has it already
+            if kind == SNAPSHOT:  # one of this generation: this copy has it already
                 if fields.get(b"g", b"").decode() != self._copy.generation:
                     self._snapshot_read(entry_id, fields[b"d"])
-            elif kind == _LEADER:
+            elif kind == LEADER:
                 if epoch >= self._copy.epoch:
                     self._copy.epoch, self._copy.leader = epoch, member
                     log.info("shared ACD leader: %s (epoch %d)", member, epoch)
@@ -352,7 +273,7 @@ class AcdCluster:
 
     def _load(self, entry_id: str, data: bytes) -> None:
         copy = self._codec.loads(data)
-        assert isinstance(copy, _Copy)
+        assert isinstance(copy, Copy)
         if copy.position == "0-0":
             copy.position = entry_id
         self._copy = copy
@@ -367,8 +288,8 @@ class AcdCluster:
     def _resend(self) -> None:
         """Into a new generation: this node's changes its snapshot has not seen."""
         mine = self._copy.applied.get(self.member, 0)
-        leader = [r for r in self._outbox if r[0] == _LEADER]  # an announcement still out
-        again = [(_COMMAND, s, self._epoch, d) for s, d in self._mine if s > mine]
+        leader = [r for r in self._outbox if r[0] == LEADER]  # an announcement still out
+        again = [(COMMAND, s, self._epoch, d) for s, d in self._mine if s > mine]
         self._outbox = deque(leader + again)
         self._wake.set()
 
@@ -388,7 +309,7 @@ class AcdCluster:
                     if epoch == copy.epoch:  # the fence: only the leader in charge
                         self._lost(command.member)
                     return
-                assert not isinstance(command, _Copy)
+                assert not isinstance(command, Copy)
                 if isinstance(command, CallArrived):
                     copy.owners[command.call.call_id] = member
                 elif isinstance(command, Reconcile):
@@ -460,117 +381,6 @@ class AcdCluster:
                     held = False
                 for _ in batch:
                     self._outbox.popleft()
-
-    # leading ---------------------------------------------------------------------------
-    async def _lead(self) -> None:
-        every = self.settings.lease_s / 3
-        while not self._closed:
-            try:
-                await self._lead_once()
-            except (RedisError, OSError) as error:
-                if self._lease:
-                    log.warning("shared ACD leadership lost: %s", error)
-                self._lease = False
-                self._service.rearm()
-            except Exception:  # the task's boundary: log, and try again
-                log.exception("shared ACD leadership round failed")
-            await asyncio.sleep(every)
-
-    async def _lead_once(self) -> None:
-        ms = int(self.settings.lease_s * 1000)
-        r = self._redis
-        if self._lease:
-            if not await r.eval(_RENEW, 1, self._lease_key, self.member, ms):
-                log.warning("node %s no longer leads the shared ACD", self.member)
-                self._lease = False
-                self._service.rearm()
-                return
-            if not self.leads and self._unannounced():
-                self._announce()  # the log never said so (its record lost with Redis)
-        elif await r.set(self._lease_key, self.member, nx=True, px=ms):
-            self._epoch = int(await r.eval(_EPOCH, 1, self._epoch_key, self._copy.epoch))
-            generation = uuid.uuid4().hex
-            if await r.eval(
-                _CREATE,
-                2,
-                self._log_key,
-                self._snap_key,
-                self.member,
-                self._epoch,
-                self._codec.dumps(replace(self._copy, generation=generation)),
-                generation,
-            ):
-                log.warning("shared ACD log started (new generation) by %s", self.member)
-            self._lease = True
-            self._announce()
-            log.info("node %s leads the shared ACD (epoch %d)", self.member, self._epoch)
-            return
-        if self.leads:
-            # a new leader gives every node one heartbeat's life to show itself (after a
-            # Redis restart, no heartbeat key is left) before declaring any lost
-            if time.monotonic() - self._leading_since >= self.settings.node_ttl_s:
-                await self._watch_nodes()
-            if self._since_snapshot >= self.settings.snapshot_every:
-                await self._snapshot()
-
-    def _announce(self) -> None:
-        """Say in the log that this node leads, at its epoch (copies follow the log)."""
-        self._leading_since = time.monotonic()
-        self._outbox.appendleft((_LEADER, 0, self._epoch, b""))
-        self._wake.set()
-
-    def _unannounced(self) -> bool:
-        """Leading for a lease's life and the log still names another leader, with no
-        announcement waiting to go."""
-        waiting = any(record[0] == _LEADER for record in self._outbox)
-        late = time.monotonic() - self._leading_since > self.settings.lease_s
-        return late and not waiting
-
-    async def _watch_nodes(self) -> None:
-        members = set(self._copy.owners.values()) - {self.member}
-        for member in sorted(members - self._declared):
-            if not await self._redis.exists(self._member_key(member)):
-                self._declared.add(member)
-                data = self._codec.dumps(NodeLost(member))
-                self._seq += 1
-                self._mine.append((self._seq, data))
-                self._outbox.append((_COMMAND, self._seq, self._epoch, data))
-                self._wake.set()
-        self._declared &= members
-
-    async def _snapshot(self) -> None:
-        copy = self._copy
-        for call_id in [c for c in copy.owners if copy.distributor.call_state(c) is None]:
-            del copy.owners[call_id]
-        data = self._codec.dumps(copy)
-        entry = await self._redis.xadd(
-            self._log_key,
-            {
-                "k": _SNAPSHOT,
-                "n": self.member,
-                "q": 0,
-                "e": self._epoch,
-                "d": data,
-                "g": copy.generation,
-            },
-        )
-        await self._redis.set(self._snap_key, entry)
-        # the log keeps what a node reading the previous snapshot still needs
-        previous = await self._redis.getset(self._trim_key, copy.position)
-        if previous is not None:
-            await self._redis.xtrim(self._log_key, minid=previous)
-        self._since_snapshot = 0
-        log.info("shared ACD snapshot %s: %d bytes", entry, len(data))
-
-    async def _beat(self) -> None:
-        ms = int(self.settings.node_ttl_s * 1000)
-        while not self._closed:
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.set(self._member_key(self.member), 1, px=ms)
-            await asyncio.sleep(self.settings.node_ttl_s / 3)
-
-    def _member_key(self, member: str) -> str:
-        return f"{self.settings.prefix}:node:{member}"
 
 
 def _entries(raw: Any) -> list[tuple[str, dict[bytes, bytes]]]:

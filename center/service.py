@@ -394,8 +394,18 @@ class AcdService(TelephonyFacts, DigitalTasks):
     def _submit(self, command: Command) -> None:
         if self._shared is None:
             self.apply(command)
-        else:
-            self._shared.submit(command)
+            return
+        if isinstance(command, CallArrived):  # refused here, at once, as one node would
+            self._check_arrival(command.call)
+        self._shared.submit(command)
+
+    def _check_arrival(self, call: IncomingCall) -> None:
+        """What ``CallDistributor.call_arrived`` refuses, said before the change goes into
+        the shared log (a refusal from the log comes later, to ``refused``)."""
+        if call.queue not in self._skills:
+            raise RoutingError(f"call {call.call_id}: unknown queue {call.queue!r}")
+        if self.distributor.call_state(call.call_id) is not None:
+            raise RoutingError(f"call {call.call_id}: call already queued {call.queue!r}")
 
     def _reprofile(self) -> None:
         for ticket in self._tickets.values():

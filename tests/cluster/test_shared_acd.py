@@ -13,6 +13,7 @@ from acd.agent_events import AgentState, Answered, HungUp, Login
 from acd.calls import CallFacts, IncomingCall
 from acd.events import CallEnded
 from acd.offer import Offer
+from acd.router import RoutingError
 from center.service import CallTicket
 from tests.center.support import wait_until as until
 
@@ -267,3 +268,17 @@ async def test_a_node_that_starts_late_joins_from_the_newest_snapshot(
         if late is not None:
             await late.stop()
         await a.stop()
+
+
+async def test_a_call_the_acd_would_refuse_is_refused_at_once_not_later(
+    nodes: list[Node],
+) -> None:
+    """An unknown queue or a call id already queued: refused before it goes into the log,
+    as one node refuses it (the session sends the caller on at once)."""
+    a = nodes[0]
+    with pytest.raises(RoutingError, match="unknown queue"):
+        a.service.call_arrived(call(1, queue="nowhere"))
+    a.service.call_arrived(call(2))
+    await agree(nodes)
+    with pytest.raises(RoutingError, match="already queued"):
+        nodes[1].service.call_arrived(call(2))
