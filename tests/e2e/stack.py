@@ -172,7 +172,12 @@ async def running_stack(
     speech: bool = False,
     phones: Callable[[Config], tuple[AgentPhone, ...]] = agent_phones,
     overrides: Mapping[str, object] | None = None,
+    adjust: Callable[[Config], Config] | None = None,
+    system_name: str = "",
+    environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
+    """``adjust``: the config as loaded, changed past its file checks (a test's shortcut);
+    ``system_name``: the emulated Asterisk's, prefixing its uniqueids."""
     agi_port = unused_port()
     emulator = AsteriskEmulator(
         agi_port=agi_port,
@@ -180,6 +185,7 @@ async def running_stack(
         ami_event_filters={"hotline": EVENT_FILTERS},
         time_scale=TIME_SCALE,
         restart_refuse_s=0.05,
+        system_name=system_name,
     )
     async with asyncio.timeout(10):
         await emulator.start()
@@ -190,9 +196,11 @@ async def running_stack(
         speech=speech,
         **dict(overrides or {}),
     )
+    if adjust is not None:
+        config = adjust(config)
     for phone in phones(config):
         emulator.set_phone(phone)
-    service = Hotline(config)
+    service = Hotline(config, environ=environ)
     stack = Stack(tmp_path, config, emulator, service)
     stack.watch(service)
     try:

@@ -6,68 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from acd.events import CallAnswered, CallOffered
-from hotline.ami_events import EVENT_FILTERS
-from hotline.app import Hotline
 from hotline.config_models import ClusterConfig
-from telephony.emulator import AsteriskEmulator, Caller
+from telephony.emulator import Caller
 from tests.cluster.rig import REDIS, RedisServer
 
-from .stack import (
-    AMI_SECRET,
-    TIME_SCALE,
-    Stack,
-    agent_phones,
-    shipped_config,
-    unused_port,
-    wait_until,
-)
+from .stack import Stack, agent_phones, running_stack, wait_until
 
 TO_AN_AGENT = "10"
 #: Both services' keys: the same, as a deployment's nodes share them (they sign the log).
 KEYS = base64.urlsafe_b64encode(bytes(range(32))).decode()
 
 
-@asynccontextmanager
-async def node(tmp_path: Path, name: str, redis_url: str) -> AsyncIterator[Stack]:
+def node(tmp_path: Path, name: str, redis_url: str) -> AbstractAsyncContextManager[Stack]:
     """One node: its Asterisk (emulated, uniqueids prefixed with its system name) and its
     hotline service in cluster mode. Each keeps its own SQLite history here (a deployment
     shares PostgreSQL: config validation requires it; this test is about the ACD)."""
     directory = tmp_path / name
     directory.mkdir()
-    agi_port = unused_port()
-    emulator = AsteriskEmulator(
-        agi_port=agi_port,
-        ami_users={"hotline": AMI_SECRET},
-        ami_event_filters={"hotline": EVENT_FILTERS},
-        time_scale=TIME_SCALE,
+    shared = ClusterConfig(redis_url=redis_url, node_id=name, lease_s=0.6)
+    return running_stack(
+        directory,
+        phones=lambda config: agent_phones(config, talk_s=20.0),
+        adjust=lambda config: config.model_copy(update={"cluster": shared}),
         system_name=f"pbx-{name}",
+        environ={"HOTLINE_SECRET_KEYS": KEYS},
     )
-    await emulator.start()
-    config = shipped_config(directory, agi_port=agi_port, ami_port=emulator.ami_port)
-    config = config.model_copy(
-        update={"cluster": ClusterConfig(redis_url=redis_url, node_id=name, lease_s=0.6)}
-    )
-    for phone in agent_phones(config, talk_s=20.0):
-        emulator.set_phone(phone)
-    service = Hotline(config, environ={"HOTLINE_SECRET_KEYS": KEYS})
-    stack = Stack(directory, config, emulator, service)
-    stack.watch(service)
-    try:
-        async with asyncio.timeout(20):
-            await service.start()
-            await service.ami.wait_connected()
-        yield stack
-    finally:
-        async with asyncio.timeout(20):
-            await emulator.stop()
-            await service.close()
 
 
 async def test_two_services_with_their_own_asterisks_share_the_agents(tmp_path: Path) -> None:
