@@ -15,6 +15,11 @@ adapters and the desktop hear of it through ``on_task`` (``center.digital_tasks`
 Asterisk's facts about offers and calls, the dials in progress and the reconcile watchdog
 are ``center.telephony_facts``.
 
+Every change is a value (``acd.commands``) given to ``_submit``: applied at once here
+(``apply``), or, when several nodes share the ACD (``share``: ``center.acd_cluster``), put
+in the shared log and applied, on every node alike, when the log gives it back; a node acts
+only on the offers of calls whose session it holds (``SharedLog.owns``).
+
 Reads go straight to the pure core, which any coroutine may read between two changes:
 ``distributor.book`` (agents' states), ``distributor.agents`` (their profiles: phone,
 skills), ``distributor.router`` (the calls it holds), ``distributor.workload`` and
