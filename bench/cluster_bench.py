@@ -11,7 +11,11 @@ hung up) at once; wrap-up is 0 s. Offer latency is from the call handed to its n
 to its offer on that node's ticket (the log's round trip and every copy's decision; the
 baseline's is the decision alone). CPU is each process's own (user + system), per call.
 
-    .venv/bin/python bench/cluster_bench.py [--rate 200] [--seconds 10] [--agents 1000] [--quick]
+    .venv/bin/python bench/cluster_bench.py [--rate 200] [--seconds 10] [--agents 1000]
+        [--talk-s 0] [--quick]
+
+``--talk-s`` keeps each call connected that long: "connected" is the most calls connected at
+once (the nodes' peaks added).
 """
 
 from __future__ import annotations
@@ -51,19 +55,29 @@ def _setup(agents: int) -> Any:
     )
 
 
-async def _calls(service: Any, name: str, rate: float, seconds: float) -> list[float]:
-    """Hand calls to ``service`` at ``rate``; answer and end each when its offer comes."""
+async def _calls(
+    service: Any, name: str, rate: float, seconds: float, talk_s: float = 0.0
+) -> tuple[list[float], int]:
+    """Hand calls to ``service`` at ``rate``; answer each when its offer comes and end it
+    ``talk_s`` later. Returns the offer latencies and the most calls connected at once."""
     from acd.agent_events import Answered, HungUp
     from acd.calls import IncomingCall
 
     latencies: list[float] = []
+    talking = peak = 0
 
     async def one(n: int) -> None:
+        nonlocal talking, peak
         started = time.perf_counter()
         ticket = service.call_arrived(IncomingCall(f"{name}-{n}", "support", line=f"L{name}{n}"))
         offer = await ticket.offers.get()
         latencies.append(time.perf_counter() - started)
         service.fact(Answered(offer.agent_id, offer.call_id))
+        talking += 1
+        peak = max(peak, talking)
+        if talk_s:
+            await asyncio.sleep(talk_s)
+        talking -= 1
         service.fact(HungUp(offer.agent_id, offer.call_id))
         service.release(ticket)
 
@@ -76,13 +90,21 @@ async def _calls(service: Any, name: str, rate: float, seconds: float) -> list[f
             tasks.append(asyncio.create_task(one(n)))
             n += 1
         await asyncio.sleep(0.002)
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(30 + talk_s):
         await asyncio.gather(*tasks)
-    return latencies
+    return latencies, peak
 
 
 async def _node(
-    name: str, url: str, agents: int, rate: float, seconds: float, login: bool, out: Any, go: Any
+    name: str,
+    url: str,
+    agents: int,
+    rate: float,
+    seconds: float,
+    talk_s: float,
+    login: bool,
+    out: Any,
+    go: Any,
 ) -> None:
     from acd.agent_events import Login
     from acd.events import InMemoryEventSink
@@ -104,9 +126,10 @@ async def _node(
     out.send(("ready", cluster.member))
     await asyncio.to_thread(go.recv)
     cpu0, applied0 = time.process_time(), cluster.applied
-    latencies = await _calls(service, name, rate, seconds)
+    latencies, peak = await _calls(service, name, rate, seconds, talk_s)
     await asyncio.sleep(0.5)  # the others' last changes
-    out.send(("done", latencies, time.process_time() - cpu0, cluster.applied - applied0))
+    cpu = time.process_time() - cpu0
+    out.send(("done", latencies, cpu, cluster.applied - applied0, peak))
     await asyncio.to_thread(go.recv)
     await service.close()
     await cluster.close()
@@ -116,7 +139,9 @@ def _node_main(*args: Any) -> None:
     asyncio.run(_node(*args))
 
 
-async def _baseline(agents: int, rate: float, seconds: float) -> tuple[list[float], float]:
+async def _baseline(
+    agents: int, rate: float, seconds: float, talk_s: float
+) -> tuple[list[float], float, int]:
     from acd.agent_events import Login
     from acd.events import InMemoryEventSink
     from center.service import AcdService
@@ -126,10 +151,10 @@ async def _baseline(agents: int, rate: float, seconds: float) -> tuple[list[floa
     for agent_id in list(service.distributor.agents):
         service.agent_event(Login(agent_id))
     cpu0 = time.process_time()
-    latencies = await _calls(service, "solo", rate, seconds)
+    latencies, peak = await _calls(service, "solo", rate, seconds, talk_s)
     cpu = time.process_time() - cpu0
     await service.close()
-    return latencies, cpu
+    return latencies, cpu, peak
 
 
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
@@ -159,7 +184,9 @@ def _redis() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
-def _cluster_run(nodes: int, agents: int, rate: float, seconds: float) -> dict[str, Any]:
+def _cluster_run(
+    nodes: int, agents: int, rate: float, seconds: float, talk_s: float
+) -> dict[str, Any]:
     redis, url = _redis()
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
@@ -169,7 +196,7 @@ def _cluster_run(nodes: int, agents: int, rate: float, seconds: float) -> dict[s
             go_parent, go_child = ctx.Pipe()
             p = ctx.Process(
                 target=_node_main,
-                args=(f"n{i}", url, agents, rate / nodes, seconds, i == 0, child, go_child),
+                args=(f"n{i}", url, agents, rate / nodes, seconds, talk_s, i == 0, child, go_child),
             )
             p.start()
             procs.append(p)
@@ -188,6 +215,7 @@ def _cluster_run(nodes: int, agents: int, rate: float, seconds: float) -> dict[s
             "p50_ms": 1000 * statistics.median(latencies),
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
             "cpu_ms_per_call_per_node": 1000 * statistics.mean(cpu) / max(1, len(latencies)),
+            "connected": sum(r[4] for r in results),
             "changes_per_call": applied / max(1, len(latencies)),
         }
         if nodes == 3:
@@ -229,31 +257,35 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--talk-s", type=float, default=0.0, help="each call's conversation")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.rate, args.seconds, args.agents = 50.0, 3.0, 200
-    print(f"{args.rate:g} calls/s for {args.seconds:g} s, {args.agents} agents, wrap-up 0 s")
-    latencies, cpu = asyncio.run(_baseline(args.agents, args.rate, args.seconds))
+    print(
+        f"{args.rate:g} calls/s for {args.seconds:g} s, {args.agents} agents, talk"
+        f" {args.talk_s:g} s, wrap-up 0 s"
+    )
+    latencies, cpu, peak = asyncio.run(_baseline(args.agents, args.rate, args.seconds, args.talk_s))
     latencies.sort()
     print(
         f"{'':>22} {'calls/s':>8} {'offer p50':>10} {'p99':>8} {'CPU ms/call/node':>17}"
-        f" {'changes/call':>13} {'failover':>9}"
+        f" {'changes/call':>13} {'connected':>10} {'failover':>9}"
     )
     print(
         f"{'one process (baseline)':>22} {len(latencies) / args.seconds:8.1f}"
         f" {1000 * statistics.median(latencies):8.2f}ms"
         f" {1000 * latencies[int(0.99 * (len(latencies) - 1))]:6.2f}ms"
-        f" {1000 * cpu / len(latencies):17.3f} {'':>13} {'':>9}"
+        f" {1000 * cpu / len(latencies):17.3f} {'':>13} {peak:>10} {'':>9}"
     )
     for nodes in (1, 2, 3):
-        row = _cluster_run(nodes, args.agents, args.rate, args.seconds)
+        row = _cluster_run(nodes, args.agents, args.rate, args.seconds, args.talk_s)
         failover = f"{row['failover_s']:.2f} s" if "failover_s" in row else ""
         print(
             f"{f'{nodes} node(s), shared':>22} {row['calls_per_s']:8.1f}"
             f" {row['p50_ms']:8.2f}ms {row['p99_ms']:6.2f}ms"
             f" {row['cpu_ms_per_call_per_node']:17.3f} {row['changes_per_call']:13.1f}"
-            f" {failover:>9}"
+            f" {row['connected']:>10} {failover:>9}"
         )
 
 

@@ -25,6 +25,8 @@ from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
 from center.service import AcdService
 
 REDIS = shutil.which("redis-server")
+#: The agents of the clusters the tests make.
+AGENTS_CLUSTER = ("a1", "a2", "a3")
 KEY = b"a cluster key for the tests only"
 
 QUEUES: dict[str, Any] = {
@@ -57,13 +59,23 @@ def setup_of(agents: Sequence[str]) -> AcdSetup:
 class RedisServer:
     """A redis-server of the test's own: no persistence, loopback only."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, bind: str = "127.0.0.1", password: str | None = None
+    ) -> None:
+        """``bind``: the addresses it listens on (space-separated, loopback first); beyond
+        loopback Redis wants a ``password``."""
         self.directory = directory
+        self.bind = bind
+        self.password = password
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = self.url_at("127.0.0.1")
         self._process: subprocess.Popen[bytes] | None = None
+
+    def url_at(self, host: str) -> str:
+        auth = "" if self.password is None else f":{self.password}@"
+        return f"redis://{auth}{host}:{self.port}/0"
 
     def start(self) -> None:
         assert REDIS is not None
@@ -73,13 +85,14 @@ class RedisServer:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                *self.bind.split(),
                 "--save",
                 "",
                 "--appendonly",
                 "no",
                 "--dir",
                 str(self.directory),
+                *(() if self.password is None else ("--requirepass", self.password)),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -103,14 +116,16 @@ class Node:
     """One hotline node's ACD, sharing the cluster's."""
 
     def __init__(
-        self, name: str, redis: RedisServer | Cable, agents: Sequence[str], **settings: Any
+        self, name: str, redis: RedisServer | Cable | str, agents: Sequence[str], **settings: Any
     ):
         self.name = name
         self.sink = InMemoryEventSink()
         self.clock = LogClock()
         self.service = AcdService(setup_of(agents), sink=self.sink, clock=self.clock)
         self.cluster = AcdCluster(
-            ClusterSettings(redis.url, name, prefix="test:acd", **settings),
+            ClusterSettings(
+                redis if isinstance(redis, str) else redis.url, name, prefix="test:acd", **settings
+            ),
             self.service,
             self.clock,
             key=KEY,
