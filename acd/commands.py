@@ -102,7 +102,11 @@ class AgentAction:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """Time passed: wrap-ups end, reservations expire, skills relax, priorities age."""
+    """Time passed: wrap-ups end, reservations expire, skills relax, priorities age.
+    ``due``: the time it was asked for (``next_wakeup``), which a shared log's tick is
+    applied at even if the log's clock, counting whole milliseconds, says a little less."""
+
+    due: float | None = None
 
     def apply(self, d: CallDistributor) -> list[Offer]:
         return d.tick()

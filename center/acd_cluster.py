@@ -43,7 +43,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from acd.agent_events import AgentError
-from acd.commands import CallArrived, CallerLeft, Command, Reconcile
+from acd.commands import CallArrived, CallerLeft, Command, Reconcile, Tick
 from acd.events import EventRecord
 from acd.router import RoutingError
 from center.acd_leadership import RENEW, Leadership
@@ -76,6 +76,9 @@ return ids
 """
 _BATCH = 256
 _YIELD_EVERY = 100
+#: A tick is applied at the time it was due, up to this far past the log's own time (the
+#: log counts whole milliseconds; the leader's clock may run a little ahead of Redis's).
+_TICK_SLACK_S = 0.05
 _LEAVING_ORDER = {"waiting": 0, "offered": 1, "connected": 2}
 _RETRY_S = 0.2
 
@@ -250,19 +253,20 @@ class AcdCluster(Leadership):
 
     def _read(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         self._last_id = entry_id
-        kind, member = fields[b"k"], fields[b"n"].decode()
-        epoch = int(fields[b"e"])
         try:
+            kind, member = fields[b"k"], fields[b"n"].decode()
+            epoch = int(fields[b"e"])
             if kind == SNAPSHOT:  # one of this generation: this copy has it already
                 if fields.get(b"g", b"").decode() != self._copy.generation:
                     self._snapshot_read(entry_id, fields[b"d"])
             elif kind == LEADER:
-                if epoch >= self._copy.epoch:
+                said = self._codec.loads(fields[b"d"])  # signed: only a node says who leads
+                if said == (member, epoch) and epoch >= self._copy.epoch:
                     self._copy.epoch, self._copy.leader = epoch, member
                     log.info("shared ACD leader: %s (epoch %d)", member, epoch)
             else:
                 self._change(entry_id, member, int(fields[b"q"]), epoch, fields[b"d"])
-        except TamperedRecord as error:
+        except (TamperedRecord, KeyError, ValueError, UnicodeDecodeError) as error:
             log.error("shared ACD log record %s skipped: %s", entry_id, error)
         self._copy.position = entry_id
 
@@ -297,11 +301,13 @@ class AcdCluster(Leadership):
         copy = self._copy
         if seq <= copy.applied.get(member, 0):
             return  # sent again: applied already
+        command = self._codec.loads(data)  # TamperedRecord before anything is counted
         copy.applied[member] = seq
         self._since_snapshot += 1
         self.applied += 1
-        command = self._codec.loads(data)
         at = int(entry_id.split("-", 1)[0]) / 1000
+        if isinstance(command, Tick) and command.due is not None:  # not before it was due
+            at = max(at, min(command.due, at + _TICK_SLACK_S))
         self._entry = (entry_id, 0)
         try:
             with self._clock.at(at):

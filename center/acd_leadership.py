@@ -133,7 +133,8 @@ class Leadership:
     def _announce(self) -> None:
         """Say in the log that this node leads, at its epoch (copies follow the log)."""
         self._leading_since = time.monotonic()
-        self._outbox.appendleft((LEADER, 0, self._epoch, b""))
+        said = self._codec.dumps((self.member, self._epoch))
+        self._outbox.appendleft((LEADER, 0, self._epoch, said))
         self._wake.set()
 
     def _unannounced(self) -> bool:

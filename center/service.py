@@ -500,7 +500,7 @@ class AcdService(TelephonyFacts, DigitalTasks):
             if self._shared is not None:  # applied when the log gives it back, which rearms
                 if wake != ticked:
                     ticked = wake
-                    self._shared.submit(Tick())
+                    self._shared.submit(Tick(due=wake))
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_SHARED_TICK_RETRY_S):
                         await self._rearm.wait()

@@ -61,7 +61,9 @@ async def test_a_node_partitioned_by_the_network_is_lost_and_its_caller_served_w
         assert await _said(child) == {"gone": "node lost"}
         a.service.agent_event(Login("a1"))
         assert await _said(child) == {"offered": "a1", "entry_time": True}
-        assert [e.call_id for e in a.offers()] == ["call-1"]  # once, to the one agent
+        # once, to the one agent (A's copy reads the log on its own: wait for it)
+        await wait_until(lambda: [e.call_id for e in a.offers()] == ["call-1"])
+        assert [e.agent_id for e in a.offers()] == ["a1"]
     finally:
         if child.stdin is not None:
             child.stdin.close()

@@ -186,10 +186,13 @@ async def test_a_record_with_a_wrong_signature_is_not_applied(
     await stranger.xadd(
         "test:acd:log", {"k": "c", "n": "X.1", "q": 1, "e": 0, "d": b"\x00" * 40 + b"junk"}
     )
+    await stranger.xadd("test:acd:log", {"k": "l", "n": "X.1", "e": 99, "d": b"I lead"})
+    await stranger.xadd("test:acd:log", {"k": "c", "e": "not a number"})  # malformed
     await stranger.aclose()
     a.service.agent_event(Login("a1"))
     await until(lambda: all(n.state("a1") is AgentState.AVAILABLE for n in nodes))
     await agree(nodes)
+    assert any(n.cluster.leads for n in nodes)  # the forged leader was not believed
 
 
 async def test_a_node_cut_off_is_lost_then_queues_its_waiting_callers_again_when_back(
