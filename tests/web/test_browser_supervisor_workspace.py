@@ -78,14 +78,23 @@ def supervisor_acts(driver: Any, url: str) -> None:
 
 
 def wallboard_shows(driver: Any, url: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.set_window_size(1920, 1080)
     driver.get(url + "wallboard")
-    card = wait_for(driver, ".wb-queue[data-queue='support'][data-level='warn']", "support")
-    figure = card.find_element(By.CSS_SELECTOR, ".wb-figure.lvl-warn")
-    assert "▲ warning" in figure.text.lower()
-    assert figure.find_element(By.CSS_SELECTOR, ".wb-value").text == "1"
+    card = ".wb-queue[data-queue='support'][data-level='warn']"
+    wait_for(driver, card, "support")
+
+    def warned(d: Any) -> tuple[str, str]:  # the board is redrawn live: read it in one go
+        figure = d.find_element(By.CSS_SELECTOR, f"{card} .wb-figure.lvl-warn")
+        return str(figure.text).lower(), str(figure.find_element(By.CSS_SELECTOR, ".wb-value").text)
+
+    wait = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
+    text, value = wait.until(warned)
+    assert "▲ warning" in text
+    assert value == "1"
     assert len(driver.find_elements(By.CSS_SELECTOR, ".wb-queue")) == 3
     background = driver.find_element(By.TAG_NAME, "body").value_of_css_property("background-color")
     assert background == "rgba(13, 17, 23, 1)"  # the wall-screen theme
