@@ -24,16 +24,21 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.cluster.rig import REDIS, RedisServer  # noqa: E402 -- after the sys.path line
+
 AGENTS_SKILLS = {"internet": 2}
+
 KEY = b"the cluster bench's signing key"
 
 
@@ -157,37 +162,14 @@ async def _baseline(
     return latencies, cpu, peak
 
 
-def _redis() -> tuple[subprocess.Popen[bytes], str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed (scripts/system-deps.sh)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            tempfile.gettempdir(),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
 def _cluster_run(
     nodes: int, agents: int, rate: float, seconds: float, talk_s: float
 ) -> dict[str, Any]:
-    redis, url = _redis()
+    if REDIS is None:
+        raise SystemExit("redis-server is not installed (scripts/system-deps.sh)")
+    redis = RedisServer(Path(tempfile.mkdtemp()))
+    redis.start()
+    url = redis.url
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     try:
@@ -228,8 +210,7 @@ def _cluster_run(
             p.join(timeout=10)
             if p.is_alive():
                 p.kill()
-        redis.kill()
-        redis.wait()
+        redis.stop()
 
 
 def _failover(url: str, procs: list[Any], pipes: list[Any]) -> float:
