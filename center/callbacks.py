@@ -42,8 +42,9 @@ during the conversation does not call them again. Any other stop while dialling 
 ``dialing``, and ``start`` makes it pending again: the customer **may still be called
 twice** after a stop while their phone rang, in the instant before that UPDATE commits,
 or, when the store was down as they answered, before the write tried again at the end of
-the conversation. The interaction of an attempt cut short by a stop says ``callback_failed``,
-even when the customer was reached.
+the conversation. The interaction of an attempt cut short by a stop says what it got to:
+``callback_completed`` when the customer had answered (their conversation goes on in
+Asterisk; its talk time is counted to the stop), ``callback_failed`` otherwise.
 """
 
 from __future__ import annotations
@@ -128,6 +129,21 @@ class _Talked:
     saved: bool = False
 
 
+@dataclass(slots=True)
+class _Progress:
+    """How far an attempt got, kept as it goes: what it ended as when it is cut short."""
+
+    queued_at: float
+    talked: _Talked | None = None
+    talking_since: float | None = None
+
+    def ended(self, now: float) -> _Talked | None:
+        if self.talked is None:
+            return None
+        since = self.talking_since
+        return replace(self.talked, talk_s=0.0 if since is None else max(now - since, 0.0))
+
+
 @dataclass(frozen=True, slots=True)
 class _Dropped:
     """The ACD let the callback go (a supervisor, a reconcile) or nothing could be dialled."""
@@ -165,8 +181,8 @@ class CallbackDialler:
         self._attempts: set[asyncio.Task[None]] = set()
         self._unsaved: list[NewCallback] = []
         self._legs = CallbackLegs()
-        #: attempt call id -> when it was queued (the ACD's clock)
-        self._queued_at: dict[str, float] = {}
+        #: attempt call id -> how far it got
+        self._progress: dict[str, _Progress] = {}
 
     @property
     def settings(self) -> WaitingConfig:
@@ -312,13 +328,15 @@ class CallbackDialler:
             "callback %s queued in %s as call %s", callback.call_id, callback.queue, call.call_id
         )
         self._interactions.queued(call, callback.queue)
-        self._queued_at[call.call_id] = service.now()
+        progress = self._progress[call.call_id] = _Progress(service.now())
         ended: _Talked | _Dropped = _Dropped("stopped")
         try:
             ended = await self._serve(callback, ticket)
         finally:
             service.release(ticket)
-            self._queued_at.pop(call.call_id, None)
+            del self._progress[call.call_id]
+            if isinstance(ended, _Dropped):  # cut short: as far as it got
+                ended = progress.ended(service.now()) or ended
             talked = ended if isinstance(ended, _Talked) else None
             outcome = attempt_outcome(ended)
             detail = ended.reason if isinstance(ended, _Dropped) else ended.status
@@ -384,18 +402,19 @@ class CallbackDialler:
             return PhoneFailed(failed_offer(answer.reason, agent_id, call_id))
         service.fact(OfferRang(agent_id, call_id, answer.channel))  # for the watchdog
         service.fact(Answered(agent_id, call_id, answer.channel))
-        waited = max(service.now() - self._queued_at.get(call_id, service.now()), 0.0)
+        progress = self._progress[call_id]
+        waited = max(service.now() - progress.queued_at, 0.0)
         self._interactions.answered(call_id, agent_id=agent_id, wait_s=waited)
-        status, talking_since, saved = "", None, False
+        answered = progress.talked = _Talked(agent_id, "", 0.0, waited, offer.priority.total)
         while (told := await leg.next(ticket)) is not None and not isinstance(told, LegGone):
             if isinstance(told, CustomerDialled):
-                status = told.status
-                if status == DIAL_ANSWER:
-                    talking_since = service.now()
+                progress.talked = replace(progress.talked, status=told.status)
+                if told.status == DIAL_ANSWER:
+                    progress.talking_since = service.now()
                     saved = await self._reached(callback, agent_id)
+                    progress.talked = replace(progress.talked, saved=saved)
         service.fact(HungUp(agent_id, call_id))
-        talk_s = 0.0 if talking_since is None else service.now() - talking_since
-        return _Talked(agent_id, status, talk_s, waited, offer.priority.total, saved)
+        return progress.ended(service.now()) or answered
 
     async def _reached(self, callback: Callback, agent_id: str) -> bool:
         """The customer answered: the request is done now, not when the conversation ends

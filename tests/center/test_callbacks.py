@@ -275,7 +275,7 @@ async def test_a_callback_answer_is_written_once_though_the_gateway_hears_every_
     assert sorted(answered) == sorted(["1795356299.13-cb1", inbound.uniqueid])
 
 
-async def test_a_customer_who_answered_is_not_called_again_after_a_stop_mid_conversation() -> None:
+async def test_a_stop_mid_conversation_records_completed_and_does_not_call_again() -> None:
     async with live_acd([Agent("1001", INTERNET, talk_s=600)]) as rig:
         rig.emulator.set_customer(Customer(CUSTOMER, "answer", talk_s=600))
         wire = Wire()
@@ -286,6 +286,7 @@ async def test_a_customer_who_answered_is_not_called_again_after_a_stop_mid_conv
             await settled(book, "1795356299.14")
             talking = rig.state("1001")
             steps_at_done = [step for step, _, _ in out.log]
+        cut_short = out.log[-1]
         # the service stopped while the agent and the customer still talk; it starts again
         async with dialler(rig, book):
             await asyncio.sleep(0.3)
@@ -293,6 +294,10 @@ async def test_a_customer_who_answered_is_not_called_again_after_a_stop_mid_conv
 
     assert talking == "on_call"  # done before the conversation ended
     assert steps_at_done == ["queued", "answered"]
+    # its record says the customer was reached, with the talk up to the stop
+    step, _, told = cut_short
+    assert (step, told["outcome"]) == ("ended", Outcome.CALLBACK_COMPLETED)
+    assert told["talk_s"] >= 0.0
     assert after_restart is not None
     assert (after_restart.status, after_restart.attempts, after_restart.agent) == (
         "done",
