@@ -9,14 +9,10 @@ and SIGTERM stop cleanly, SIGHUP reloads the config) and the exit status.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
-import gc
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +26,6 @@ from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
 from center.call_controller import CallController
 from center.callbacks import CallbackDialler
-from center.conversation_routing import ConversationRouting
 from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
@@ -53,20 +48,29 @@ from history.access_log import AccessLog
 from history.attachments import AttachmentStore
 from history.audit import AuditLog
 from history.callbacks import CallbackStore
-from history.conversations import Conversations, MessageLimits
-from history.inputs import Channel
+from history.conversations import Conversations
 from history.recordings import RecordingFiles
 from history.repository import HistoryRepository
 from history.spool import Spool
-from history.store import create_engine, migrate
+from history.store import create_engine
 from history.webhooks import SqlDeliveryStore
 from history.writer import HistoryWriter
 from hotline.ami_events import CONSUMED_EVENTS
-from hotline.config import Config, ConfigError, load_config
-from hotline.config_edit import ConfigEditor, ReloadOutcome
-from hotline.logs import set_level
+from hotline.config import Config
+from hotline.config_edit import ConfigEditor
+from hotline.history_startup import HistoryStartup
+from hotline.live_config import LiveConfig
 from hotline.reports.daily import DailyReports
 from hotline.reports.figures import ReportFigures
+from hotline.service_settings import (
+    MODULE_CHANNELS,
+    agi_limits,
+    conversation_routing,
+    fallback,
+    message_limits,
+    prepare_database_dir,
+    voicemail_dirs,
+)
 from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
@@ -83,22 +87,20 @@ from hotline.web.typing_relay import TypingRelay
 from hotline.web_config import (
     ami_tls,
     api_settings,
-    descriptor_headroom,
     login_throttle,
     two_factor_policy,
     web_limits,
     web_tls,
 )
-from hotline.workers import PoolBusy, WorkPool
+from hotline.workers import WorkPool
 from ivr.callers import HistoryDirectory
 from ivr.flow.engine import FlowEngine
 from ivr.flow.flow import build_flow
-from ivr.flow.nodes import VoicemailStep
 from ivr.flow.ports import IntentResult
 from ivr.intent import build_classifier
 from ivr.intent.classifier import IntentMatch
 from ivr.speech.service import build_speech_service
-from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
+from telephony.agi_server import FastAgiServer
 from telephony.ami_client import AmiClient
 from telephony.channels import ChannelTracker
 
@@ -109,24 +111,10 @@ T = TypeVar("T")
 #: The FastAGI script name the dialplan calls: AGI(agi://host:port/hotline).
 HOTLINE_SCRIPT = "hotline"
 
-#: Sections that only take effect when the service is restarted: its sockets and clients,
-#: the loaded speech models. (The IVR flow and the intents, retrained, apply to new calls;
-#: queues, skills, priority weights and the waiting callers' rules apply live, and so do
-#: agents unless one left the roster or the agents' policy changed: ``Hotline._apply_acd``.)
-RESTART_SECTIONS = (
-    "fastagi",
-    "ami",
-    "web",
-    "database",
-    "messages",
-    "email",
-    "speech",
-    "agents",
-)
 
-
-class Hotline:
-    """The running service. ``start`` then ``close``; ``reload`` applies a new config."""
+class Hotline(LiveConfig):
+    """The running service. ``start`` then ``close``; ``reload`` applies a new config
+    (``hotline.live_config``)."""
 
     def __init__(
         self,
@@ -144,17 +132,15 @@ class Hotline:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Changed sections the last reload could not apply live (they need a restart).
         self.restart_needed: tuple[str, ...] = ()
-        _prepare_database_dir(config)
+        prepare_database_dir(config)
         self.store = create_engine(config.database.url)
         self.history = HistoryRepository(
             self.store,
             attachments=AttachmentStore(config.database.attachments),
             recording_files=RecordingFiles(config.recording.directory),
         )
-        self.conversations = Conversations(self.history, limits=_message_limits(config))
+        self.conversations = Conversations(self.history, limits=message_limits(config))
         self.history_writer = HistoryWriter(self.history, Spool(config.database.spool))
-        self._history_migrated = False
-        self._schema_ready = asyncio.Event()  # set with _history_migrated
         #: Config parsing (SIGHUP, the admin pages' checks) in a bounded pool of its own.
         self.config_pool = WorkPool("config-parse", workers=1, max_waiting=8)
         self.speech = build_speech_service(config.speech)
@@ -195,10 +181,13 @@ class Hotline:
         # talk, hold, wrap-up times: of this node's calls (a shared ACD tells every node of
         # every call; the node that holds a call keeps its interaction)
         self.acd_events.subscribe(self._observe_interactions)
-        self._started_at = dt.datetime.now(dt.UTC)
-        self._writer_started = asyncio.Event()
-        #: Closing the calls a stopped run left open (``_close_interrupted``), once started.
-        self.closing_interrupted: asyncio.Task[None] | None = None
+        self.history_startup = HistoryStartup(
+            self.store,
+            self.history,
+            self.history_writer,
+            source=self.interactions.source,
+            display_url=config.database.display_url,
+        )
         self.ami = AmiClient(
             host=config.ami.host,
             port=config.ami.port,
@@ -217,7 +206,7 @@ class Hotline:
         self.desk = ConversationDesk(
             self.conversations,
             self.acd,
-            _conversation_routing(config),
+            conversation_routing(config),
             directory=directory,
             classify=self._classify,
             updates=self.history_writer.update_interaction,
@@ -227,7 +216,7 @@ class Hotline:
         self.voicemails = VoicemailTasks(
             self.desk,
             self.conversations,
-            directories=lambda: _voicemail_dirs(self._config),
+            directories=lambda: voicemail_dirs(self._config),
             recording_moved=self.interactions.recording_moved,
         )
         self.follow_ups = FollowUps(self.desk, self.conversations)
@@ -284,7 +273,7 @@ class Hotline:
         self.acd_gateway = LiveAcd(
             self.acd,
             config.waiting,
-            fallback=_fallback(config),
+            fallback=fallback(config),
             callbacks=self.callbacks,
             interactions=calls,
             resolve_prompt=recorded_or_core(lambda: self.ivr.flow.prompts),
@@ -297,7 +286,7 @@ class Hotline:
             callers=directory,
             acd=self.acd_gateway,
             callbacks=self.callbacks,
-            fallback=_fallback(config),
+            fallback=fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
             on_report=calls.ivr_ended,
@@ -333,8 +322,8 @@ class Hotline:
                 )
             },
             allowed_hosts=config.fastagi.allowed_hosts,
-            fallback=_fallback(config),
-            limits=_agi_limits(config),
+            fallback=fallback(config),
+            limits=agi_limits(config),
         )
         self.channels = ChannelTracker(self.ami)
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
@@ -346,7 +335,7 @@ class Hotline:
             readiness={
                 "fastagi": self._agi_ready,
                 "ami": self._ami_ready,
-                "history": self._history_ready,
+                "history": self.history_startup.problem,
                 **({} if self.cluster is None else {"shared_acd": self.cluster.problem}),
             },
             repository=self.history,
@@ -444,6 +433,11 @@ class Hotline:
     def config(self) -> Config:
         return self._config
 
+    @property
+    def closing_interrupted(self) -> asyncio.Task[None] | None:
+        """Closing the calls a stopped run left open, once the store answered."""
+        return self.history_startup.closing_interrupted
+
     async def start(self) -> None:
         """Listen for calls and HTTP, and begin connecting to AMI (in the background).
 
@@ -454,10 +448,8 @@ class Hotline:
             log.warning("ami.secret is empty: set HOTLINE_AMI_SECRET (AMI login will fail)")
         started = False
         try:
-            if not await self._migrate_history_once():
-                self._spawn(self._migrate_history(), name="history-migrate")
-            await self.history_writer.start()
-            self._writer_started.set()
+            await self.history_startup.start()
+            self._spawn(self._seal_totp_secrets(), name="seal-totp-secrets")
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.supervisor_hub.start()  # before the ACD: it sees every record
@@ -518,6 +510,7 @@ class Hotline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.history_startup.close()
         await self.speech.close()
         await self.history_writer.close()
         await offload.close(self.store)
@@ -527,7 +520,7 @@ class Hotline:
 
     async def _resume_conversations(self) -> None:
         """Conversations a stopped run had queued or given to an agent wait again."""
-        await self._schema_ready.wait()
+        await self.history_startup.schema_ready.wait()
         try:
             await self.desk.resume()
         except (SQLAlchemyError, OSError) as error:
@@ -536,7 +529,7 @@ class Hotline:
     async def _restore_pause_counts(self) -> None:
         """Today's pauses counted by earlier runs: agents' daily limits hold across a
         restart."""
-        await self._schema_ready.wait()
+        await self.history_startup.schema_ready.wait()
         try:
             folded = await restore_pause_counts(
                 self.store,
@@ -553,17 +546,17 @@ class Hotline:
 
     async def _purge_recordings(self) -> None:
         """Recordings past their retention: purged once the schema is up, then daily."""
-        await self._schema_ready.wait()
+        await self.history_startup.schema_ready.wait()
         await RecordingRetention(self.history).run()
 
     async def _transcribe(self, transcriber: PostCallTranscriber) -> None:
         """Post-call transcription once the schema is up (its scan reads the store)."""
-        await self._schema_ready.wait()
+        await self.history_startup.schema_ready.wait()
         await transcriber.run()
 
     async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
         """Start delivering (resuming the outbox) once the store's schema is up to date."""
-        await self._schema_ready.wait()
+        await self.history_startup.schema_ready.wait()
         await dispatcher.start()
 
     def _classify(self, text: str, language: str) -> IntentResult:
@@ -572,157 +565,19 @@ class Hotline:
             return IntentMatch("unknown", 0.0, "general", 2, False)
         return classifier.classify(text, language)
 
-    def request_reload(self) -> asyncio.Task[bool]:
-        """Reload in the background (from a signal handler); errors are logged there."""
-        return self._spawn(self.reload(), name="config-reload")
-
-    async def admin_reload(self) -> ReloadOutcome:
-        """The admin pages' reload: the SIGHUP path, and what still needs a restart."""
-        applied = await self.reload()
-        return ReloadOutcome(applied, self.restart_needed)
-
-    async def reload(self) -> bool:
-        """Re-read the config directory; keep the running config if the new one is bad."""
-        if self._config_dir is None:
-            log.warning("reload requested but the service runs without a config directory")
-            return False
-        pool = self.config_pool
-        try:
-            new = await pool.run(
-                load_config, self._config_dir, environ=self._environ, overrides=self._overrides
-            )
-            flow = await pool.run(build_flow, new.ivr)
-            classifier = None
-            if new.intents != self._config.intents:  # retrained off the loop (about a second)
-                classifier = await pool.run(build_classifier, new.intents)
-        except PoolBusy:
-            log.error("config reload refused: too many reloads waiting; try again")
-            return False
-        except ConfigError as exc:  # the catalog's CatalogError included
-            for issue in exc.issues:
-                log.error("config reload refused: %s", issue)
-            log.error("config reload refused; still running the previous config")
-            return False
-        self.apply(new)
-        # calls in progress finish on the flow and classifier they started with
-        self.ivr.swap(flow, classifier=classifier)
-        return True
-
-    def apply(self, new: Config) -> None:
-        """Apply what can change live; name what needs a restart."""
-        set_level(new.logging.level)
-        old = self._built_from
-        live = self._apply_acd(new)
-        # waiting.yaml: swapped in one go (no await) with the queues it names; callers
-        # waiting now take their queue's new rules at their next hold slice.
-        self.acd_gateway.settings = new.waiting
-        self.callbacks.settings = new.waiting
-        self.chat.settings = new.chat  # origins, caps and grace: for the next frame
-        self.recorder.settings = new.recording  # new calls (a new directory: at restart)
-        needs_restart = [
-            name
-            for name in RESTART_SECTIONS
-            if getattr(new, name) != getattr(old, name) and name not in live
-        ]
-        if new.logging.mask_phone_numbers != old.logging.mask_phone_numbers:
-            needs_restart.append("logging.mask_phone_numbers")
-        if new.fallback != old.fallback:
-            needs_restart.append("fallback")
-        # The phrases to spot apply to the next call transcribed; the rest at a restart.
-        if self.transcriber is not None:
-            spot = {"spot": new.transcription.spot}
-            self.transcriber.settings = self.transcriber.settings.model_copy(update=spot)
-        unspotted: dict[str, object] = {"spot": {}}
-        if new.transcription.model_copy(update=unspotted) != old.transcription.model_copy(
-            update=unspotted
-        ):
-            needs_restart.append("transcription")
-        if needs_restart:
-            log.warning("config changes that need a restart: %s", ", ".join(needs_restart))
-        self.restart_needed = tuple(needs_restart)
-        self._config = new
-        log.info("config reloaded")
-
-    def _apply_acd(self, new: Config) -> set[str]:
-        """The ACD's config, live, without dropping calls: agents join and change (a new
-        agent can log in at once); then queues, their skills and the priority weights apply
-        at once (``AcdService.reconfigure``: waiting calls follow their queue's new rules,
-        a removed queue drains). Returns the restart sections applied live: ``agents``,
-        unless an agent left the roster or the agents' policy changed."""
-        live: set[str] = set()
-        setup = build_acd(new.priority, new.queues, new.agents, new.skills)
-        gone = self.acd.reconfigure(setup)
-        self.desk.routing = _conversation_routing(new)
-        if gone:
-            log.warning("agents removed from agents.yaml stay until a restart: %s", gone)
-        elif new.agents.policy == self._built_from.agents.policy:
-            live.add("agents")
-        return live
-
-    async def _migrate_history_once(self) -> bool:
-        """Bring the store's schema to head; False (and one log line) if it is down."""
-        try:
-            await migrate(self.store)
-        except (OSError, SQLAlchemyError) as exc:
-            log.error(
-                "history store %s unavailable (%s: %s); calls are served and history writes "
-                "are spooled until it answers",
-                self._built_from.database.display_url,
-                type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "",
-            )
-            return False
-        self._history_migrated = True
-        self._schema_ready.set()
-        self._spawn(self._seal_totp_secrets(), name="seal-totp-secrets")
-        self.closing_interrupted = self._spawn(
-            self._close_interrupted(), name="history-close-interrupted"
-        )
-        return True
-
     async def _seal_totp_secrets(self) -> None:
         """TOTP secrets an older version kept in clear, or a previous key sealed: sealed
-        with the current key (``TwoFactorStore.seal_stored_secrets``)."""
+        with the current key (``TwoFactorStore.seal_stored_secrets``), once the schema is up."""
+        await self.history_startup.schema_ready.wait()
         try:
             await self.web_auth.users.two_factor.seal_stored_secrets()
         except (OSError, SQLAlchemyError) as exc:
             log.warning("two-factor secrets not sealed yet (next start): %s", exc)
 
-    async def _close_interrupted(self) -> None:
-        """Calls a stopped run of this node left open in the history: closed as failed,
-        once the writes the last run spooled are in (they may end some of them)."""
-        await self._writer_started.wait()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(30):
-                await self.history_writer.drained()
-        try:
-            closed = await self.history.close_interrupted(
-                source=self.interactions.source, before=self._started_at
-            )
-        except (OSError, SQLAlchemyError) as exc:
-            log.warning("interactions left open by the last stop not closed: %s", exc)
-            return
-        if closed:
-            log.warning("%d interactions left open by the last stop closed as failed", len(closed))
-
-    async def _migrate_history(self) -> None:
-        """Retry the migration with back-off until the store answers."""
-        delay = 0.5
-        while not self._history_migrated:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            if await self._migrate_history_once():
-                log.info("history store reachable again; schema up to date")
-
     def _observe_interactions(self, record: EventRecord) -> None:
         call_id = getattr(record.event, "call_id", None)
         if self.cluster is None or (isinstance(call_id, str) and self.cluster.owns(call_id)):
             self.interactions.observe(record)
-
-    def _history_ready(self) -> str | None:
-        if self._history_migrated:
-            return None
-        return "history store not reachable yet (writes are spooled)"
 
     def _agi_ready(self) -> str | None:
         return None if self._agi_listening else "FastAGI server is not listening"
@@ -744,116 +599,6 @@ class Hotline:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-
-async def serve(
-    config: Config,
-    *,
-    config_dir: Path | None = None,
-    overrides: Mapping[str, object] | None = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Run the service until SIGINT/SIGTERM (or ``stop`` is set); SIGHUP reloads."""
-    stop = stop or asyncio.Event()
-    descriptor_headroom(config)
-    service = Hotline(config, config_dir=config_dir, overrides=overrides)
-    await service.start()
-    # What start-up made (imported modules, config, models: ~200k objects) lives as long as
-    # the service: out of the collector's sight, a full collection no longer walks it (it
-    # took 0.1-0.9 s, a stall of every call's commands, each time the heap had grown by 25%).
-    gc.collect()
-    gc.freeze()
-    try:
-        with stop_on_signals(stop, reload=service.request_reload):
-            await stop.wait()
-        log.info("stopping")
-    finally:
-        await service.close()
-        log.info("stopped")
-
-
-@contextlib.contextmanager
-def stop_on_signals(
-    stop: asyncio.Event, *, reload: Callable[[], object] | None = None
-) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop``; SIGHUP calls ``reload``. Handlers removed on exit.
-
-    Outside the main thread (or on platforms without signals) this silently does nothing.
-    """
-    loop = asyncio.get_running_loop()
-    handlers: dict[signal.Signals, Callable[[], object]] = {
-        signal.SIGINT: stop.set,
-        signal.SIGTERM: stop.set,
-    }
-    if reload is not None:
-        handlers[signal.SIGHUP] = reload
-    installed = []
-    for signum, handler in handlers.items():
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, handler)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-
-
-def _fallback(config: Config) -> Fallback:
-    fallback = config.fallback
-    return Fallback(
-        context=fallback.context, extension=fallback.extension, priority=fallback.priority
-    )
-
-
-def _agi_limits(config: Config) -> AgiLimits:
-    limits = config.fastagi.limits
-    return AgiLimits(
-        max_header_bytes=limits.max_header_bytes,
-        max_line=limits.max_line_bytes,
-        header_timeout_s=limits.header_timeout_s,
-        idle_timeout_s=limits.idle_timeout_s,
-        command_timeout_s=limits.command_timeout_s,
-        media_timeout_s=limits.media_timeout_s,
-        max_sessions=limits.max_sessions,
-    )
-
-
-#: Channels a messaging module carries (it hears agents' messages by webhook).
-MODULE_CHANNELS = (Channel.WHATSAPP, Channel.SMS)
-
-
-def _conversation_routing(config: Config) -> ConversationRouting:
-    queues = config.queues
-    return ConversationRouting(
-        queues.conversation_queue or "",
-        dict(queues.conversations.queues),
-        language=config.ivr.language,
-    )
-
-
-def _voicemail_dirs(config: Config) -> list[str]:
-    """Where voicemails are recorded (as hotline sees them: the same paths as Asterisk, a
-    shared volume): ``waiting.yaml``'s ``voicemail_dir`` and the IVR's voicemail steps'."""
-    steps = [s.directory for s in config.ivr.nodes.values() if isinstance(s, VoicemailStep)]
-    return [config.waiting.voicemail_dir, *steps]
-
-
-def _message_limits(config: Config) -> MessageLimits:
-    caps = config.messages
-    return MessageLimits(
-        max_body_chars=caps.max_body_chars,
-        max_attachment_bytes=caps.max_attachment_bytes,
-        max_message_attachment_bytes=caps.max_message_attachment_bytes,
-        max_attachments_per_message=caps.max_attachments_per_message,
-    )
-
-
-def _prepare_database_dir(config: Config) -> None:
-    """The history store is a later issue; its SQLite file's directory must exist by then."""
-    path = config.database.sqlite_path
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _agent_capacity(acd: AcdService, agent_id: str) -> Capacity:

@@ -188,7 +188,7 @@ def _secret_problems(config: Config) -> list[str]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hotline.app import serve  # here, so check-config needs none of the telephony stack
+    from hotline.process import serve  # here, so check-config needs none of the telephony stack
     from hotline.web.auth.secret_box import SecretKeyError
 
     loaded = _load(args)

@@ -42,7 +42,7 @@ from history.identities import IdentityKind
 from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
 from history.models import CallbackRow
 from hotline.ami_events import EVENT_FILTERS
-from hotline.app import Hotline, stop_on_signals
+from hotline.app import Hotline
 from hotline.config import Config
 from hotline.demo_mix import (
     KNOWN_CUSTOMERS,
@@ -56,6 +56,7 @@ from hotline.demo_mix import (
     Tally,
     callers_phone,
 )
+from hotline.process import stop_on_signals
 from ivr.flow.models import BusinessHours
 from ivr.speech.synth import SynthesisError, synthesis_available, synthesize
 from telephony.emulator import AgentPhone, AsteriskEmulator, Call, CallResult

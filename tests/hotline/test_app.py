@@ -13,8 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hotline.app import Hotline, serve, stop_on_signals
+from hotline.app import Hotline
 from hotline.config import Config, load_config
+from hotline.process import serve, stop_on_signals
 from ivr.flow.nodes import PlayStep
 
 
