@@ -393,6 +393,7 @@ class Hotline:
                 )
             ),
             acd=self.acd,
+            cluster_figures=None if self.cluster is None else self.cluster.figures,
             hub=(
                 hub := SupervisorHub(
                     self.acd,

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -118,8 +117,26 @@ async def conversation_of(stack: Stack, visitor: str) -> int:
     return found.id
 
 
-def texts(frames: list[dict[str, Any]], kind: str) -> list[str]:
-    return [f["message"]["text"] for f in frames if f["type"] == kind]
+async def scraped(stack: Stack) -> str:
+    """The node's /metrics, as Prometheus reads it (a bearer token with events:read); once
+    its heartbeat has counted both nodes."""
+    token = await stack.token("events:read")
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            async with http.get(
+                stack.service.web.url + "metrics", headers={"Authorization": f"Bearer {token}"}
+            ) as response:
+                assert response.status == 200
+                text = await response.text()
+            if metric(text, "hotline_cluster_nodes_alive") == 2:
+                break
+            await asyncio.sleep(0.05)
+        return text
+
+
+def metric(text: str, name: str) -> float:
+    [value] = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(value)
 
 
 async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: Path) -> None:
@@ -181,6 +198,17 @@ async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: 
             "Unplug it for ten seconds",
         ]
         assert thread[-1].delivery is Delivery.READ
+
+        # each node's /metrics: one leader, the same epoch, both nodes alive
+        scrapes = [await scraped(n) for n in (a, b)]
+        assert sum(metric(t, "hotline_cluster_leader") for t in scrapes) == 1
+        assert len({metric(t, "hotline_cluster_leader_epoch") for t in scrapes}) == 1
+        for stack, text in zip((a, b), scrapes, strict=True):
+            shared = stack.service.cluster
+            assert shared is not None
+            assert metric(text, "hotline_cluster_nodes_alive") == 2
+            assert metric(text, "hotline_cluster_changes_applied_total") <= shared.applied
+            assert metric(text, "hotline_cluster_records_refused_total") == 0
 
 
 async def test_an_email_received_on_one_node_is_answered_from_the_other(tmp_path: Path) -> None:
