@@ -154,6 +154,12 @@ async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: 
             await desk.next("accepted")
             await page.next("status", lambda f: f["state"] == "connected")
 
+            # the agent's page showed the first message: "seen" on the customer's page on A
+            first = offer["thread"][0]["id"]
+            await desk.ws.send_json({"type": "read", "conversation": talk, "ids": [first]})
+            seen = await page.next("delivery")
+            assert (seen["id"], seen["state"]) == (first, "read")
+
             # the customer's typing and messages reach the agent live
             await page.ws.send_json({"type": "typing", "on": True})
             typing = await desk.next("typing")
