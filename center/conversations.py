@@ -506,7 +506,11 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         conversation_id, made = int(match["conversation"]), int(match["made"])
         if conversation_id in self._live:
             return None
-        live = _Live(conversation_id, task.channel, task.call_id, self._wall(), mine=False)
+        said = task.caller.customer_id
+        customer = int(said) if said is not None and said.isdigit() else None
+        live = _Live(
+            conversation_id, task.channel, task.call_id, self._wall(), customer, mine=False
+        )
         self._live[conversation_id] = live
         self._by_task[task.call_id] = live
         self._tasks_made[conversation_id] = max(self._tasks_made.get(conversation_id, 0), made)
