@@ -56,6 +56,8 @@ __all__ = ["ConversationRelay", "NotDelivered", "RelayedKinds"]
 RelayedKinds = frozenset({"message", "delivery", "status"})
 #: Notices waiting to go out while Redis cannot be reached; beyond, the oldest are dropped.
 _OUTBOX = 10_000
+#: Notices published in one round trip (a pipeline), in order.
+_BATCH = 256
 _RETRY_S = 0.2
 
 
@@ -209,17 +211,21 @@ class ConversationRelay:
             await self._wake.wait()
             self._wake.clear()
             while self._outbox and not self._closed:
+                batch = [self._outbox.popleft() for _ in range(min(_BATCH, len(self._outbox)))]
                 try:
-                    await self._redis.publish(self._channel, self._outbox[0])
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for data in batch:
+                            pipe.publish(self._channel, data)
+                        await pipe.execute()
                 except (RedisError, OSError) as error:
+                    self._outbox.extendleft(reversed(batch))  # in front again, in order
                     if not held:
                         log.warning("conversation notices wait: %s", error)
                         held = True
                     await asyncio.sleep(_RETRY_S)
                     continue
                 held = False
-                self._outbox.popleft()
-                self.sent += 1
+                self.sent += len(batch)
 
     # in --------------------------------------------------------------------------------
     async def _listen(self) -> None:
