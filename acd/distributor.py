@@ -299,6 +299,10 @@ class CallDistributor(DigitalTasks, ConfigReload):
         info = self._calls.get(call_id)
         return None if info is None else info.call
 
+    def calls(self) -> list[IncomingCall]:
+        """Every call and task the ACD holds, as it holds them."""
+        return [info.call for info in self._calls.values()]
+
     # internals -------------------------------------------------------------------------
     def _log(self, event: AcdEvent) -> None:
         self._sink.append(self._clock(), event)

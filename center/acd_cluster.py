@@ -46,6 +46,7 @@ from acd.agent_events import AgentError
 from acd.commands import CallArrived, CallerLeft, Command, Reconcile, Tick
 from acd.events import EventRecord
 from acd.router import RoutingError
+from center.acd_cluster_figures import ClusterFigures, log_seconds
 from center.acd_leadership import RENEW, Leadership
 from center.acd_log_codec import LogCodec, TamperedRecord
 from center.acd_log_records import (
@@ -73,6 +74,15 @@ for i = 1, #ARGV, 5 do
     'q', ARGV[i + 2], 'e', ARGV[i + 3], 'd', ARGV[i + 4])
 end
 return ids
+"""
+#: The log's last record id (the stream's end), without carrying any record's data.
+_END = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return info[i + 1] end
+end
+return false
 """
 _BATCH = 256
 _YIELD_EVERY = 100
@@ -129,7 +139,17 @@ class AcdCluster(Leadership):
         self._unreachable: str | None = None
         #: the current change's log id and how many events it made (their keys)
         self._entry: tuple[str, int] | None = None
+        # figures (``figures``): changes applied, records refused (a wrong signature) and
+        # skipped (malformed), snapshots written; the nodes alive and the log's end as the
+        # heartbeat last saw them
         self.applied = 0
+        self.refused = 0
+        self.skipped = 0
+        self.snapshots = 0
+        self.snapshot_bytes: int | None = None
+        self.snapshot_write_s: float | None = None
+        self.nodes_alive: int | None = None
+        self.log_end: str | None = None
 
     # SharedLog -------------------------------------------------------------------------
     @property
@@ -155,6 +175,28 @@ class AcdCluster(Leadership):
             waiting = f"; {len(self._outbox)} changes wait" if self._outbox else ""
             return f"shared ACD log unreachable: {self._unreachable}{waiting}"
         return None
+
+    def figures(self) -> ClusterFigures:
+        """This node's figures (``/metrics``), from the state readiness reads too."""
+        copy = self._copy
+        return ClusterFigures(
+            node=self.member,
+            leads=self.leads,
+            epoch=copy.epoch,
+            leader=copy.leader,
+            joined=self._joined.is_set(),
+            reachable=self._unreachable is None,
+            nodes_alive=self.nodes_alive,
+            position_s=log_seconds(copy.position),
+            end_s=None if self.log_end is None else log_seconds(self.log_end),
+            applied=self.applied,
+            refused=self.refused,
+            skipped=self.skipped,
+            waiting=len(self._outbox),
+            snapshots=self.snapshots,
+            snapshot_bytes=self.snapshot_bytes,
+            snapshot_write_s=self.snapshot_write_s,
+        )
 
     @property
     def position(self) -> str:
@@ -238,6 +280,11 @@ class AcdCluster(Leadership):
                 if entries:
                     self._service.rearm()
 
+    async def end(self) -> None:
+        """Look at the log's end (the heartbeat's, for ``figures``)."""
+        end = await self._redis.eval(_END, 1, self._log_key)
+        self.log_end = end.decode() if isinstance(end, bytes) else None
+
     async def _join(self) -> None:
         snap = await self._redis.get(self._snap_key)
         if snap is None:
@@ -266,7 +313,11 @@ class AcdCluster(Leadership):
                     log.info("shared ACD leader: %s (epoch %d)", member, epoch)
             else:
                 self._change(entry_id, member, int(fields[b"q"]), epoch, fields[b"d"])
-        except (TamperedRecord, KeyError, ValueError, UnicodeDecodeError) as error:
+        except TamperedRecord as error:
+            self.refused += 1
+            log.error("shared ACD log record %s refused: %s", entry_id, error)
+        except (KeyError, ValueError, UnicodeDecodeError) as error:
+            self.skipped += 1
             log.error("shared ACD log record %s skipped: %s", entry_id, error)
         self._copy.position = entry_id
 

@@ -75,6 +75,12 @@ class Leadership:
         _trim_key: str
         _lease_key: str
         _epoch_key: str
+        snapshots: int
+        snapshot_bytes: int | None
+        snapshot_write_s: float | None
+        nodes_alive: int | None
+
+        async def end(self) -> None: ...
 
         @property
         def leads(self) -> bool: ...
@@ -107,6 +113,8 @@ class Leadership:
         elif await r.set(self._lease_key, self.member, nx=True, px=ms):
             self._epoch = int(await r.eval(_EPOCH, 1, self._epoch_key, self._copy.epoch))
             generation = uuid.uuid4().hex
+            data = self._codec.dumps(replace(self._copy, generation=generation))
+            started = time.perf_counter()
             if await r.eval(
                 _CREATE,
                 2,
@@ -114,9 +122,10 @@ class Leadership:
                 self._snap_key,
                 self.member,
                 self._epoch,
-                self._codec.dumps(replace(self._copy, generation=generation)),
+                data,
                 generation,
             ):
+                self._wrote(data, started)
                 log.warning("shared ACD log started (new generation) by %s", self.member)
             self._lease = True
             self._announce()
@@ -161,6 +170,7 @@ class Leadership:
         for call_id in [c for c in copy.owners if copy.distributor.call_state(c) is None]:
             del copy.owners[call_id]
         data = self._codec.dumps(copy)
+        started = time.perf_counter()
         entry = await self._redis.xadd(
             self._log_key,
             {
@@ -178,13 +188,24 @@ class Leadership:
         if previous is not None:
             await self._redis.xtrim(self._log_key, minid=previous)
         self._since_snapshot = 0
+        self._wrote(data, started)
         log.info("shared ACD snapshot %s: %d bytes", entry, len(data))
 
+    def _wrote(self, data: bytes, started: float) -> None:
+        """A snapshot written (the figures): its size, and how long since ``started``."""
+        self.snapshots += 1
+        self.snapshot_bytes = len(data)
+        self.snapshot_write_s = time.perf_counter() - started
+
     async def _beat(self) -> None:
+        """This node's heartbeat key; and a look at the others' and at the log's end."""
         ms = int(self.settings.node_ttl_s * 1000)
         while not self._closed:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.set(self._member_key(self.member), 1, px=ms)
+                match = self._member_key("*")
+                self.nodes_alive = len([k async for k in self._redis.scan_iter(match=match)])
+                await self.end()
             await asyncio.sleep(self.settings.node_ttl_s / 3)
 
     def _member_key(self, member: str) -> str:

@@ -33,10 +33,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from acd.agent_events import AgentState
+from acd.calls import IncomingCall
 from acd.contacts import CUSTOMER_LEFT
 from acd.router import RoutingError
 from acd.workload import StaleTask, TaskPhase
@@ -71,6 +73,10 @@ UpdateInteraction = Callable[[int, InteractionUpdate], Awaitable[object]]
 Classify = Callable[[str, str], IntentResult]
 
 
+#: A conversation's task id: ``<channel>-<conversation>.<n>`` (``_route``).
+_TASK_ID = re.compile(r"(?P<channel>[a-z_]+)-(?P<conversation>\d{1,18})\.(?P<made>\d{1,9})")
+
+
 class DeskError(Exception):
     """An action the desk refuses (an agent writing in a conversation that is not theirs,
     an unknown conversation); nothing was changed."""
@@ -89,6 +95,9 @@ class _Live:
     agent_id: str | None = None
     #: the last transfer: (the agent who handed it on, to whom: "agent 1002", "queue billing")
     transferred: tuple[str, str] | None = None
+    #: this node's desk routed it (False: another node's, of a shared ACD: that node
+    #: writes its interaction as the ACD moves it and tells its webhooks)
+    mine: bool = True
 
 
 class ConversationDesk(DeskEvents, DeskOutlets):
@@ -118,6 +127,8 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         self._work_channels: set[str] = set()
         self._message_ids: dict[str, Callable[[], str]] = {}
         self._subscribers: list[Callable[[DeskEvent], None]] = []
+        #: those that hear other nodes' conversations too (``subscribe(everywhere=True)``)
+        self._everywhere: list[Callable[[DeskEvent], None]] = []
         self._live: dict[int, _Live] = {}  # conversation -> its task
         self._by_task: dict[str, _Live] = {}
         self._tasks_made: dict[int, int] = {}
@@ -210,7 +221,11 @@ class ConversationDesk(DeskEvents, DeskOutlets):
 
     async def resume(self) -> int:
         """At start: route again the conversations a stopped service had queued or given
-        to an agent (open, no outcome), each placed by when it began. Returns how many."""
+        to an agent (open, no outcome), each placed by when it began (not those a shared
+        ACD holds already: another node's, or kept while this node was away). Returns how
+        many."""
+        for task in self._acd.tasks():
+            self._learned(task)
         resumed = 0
         for conversation in await self._store.unfinished():
             if conversation.id in self._live:
@@ -480,6 +495,26 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         if self._directory is None or conversation.customer_id is None:
             return None
         return await self._directory.find_by_customer(conversation.customer_id)
+
+    def _learned(self, task: IncomingCall) -> _Live | None:
+        """A conversation's task another node of a shared ACD routed (its id names the
+        conversation), known here from now on: its agent may be connected to this node."""
+        known = self._by_task.get(task.call_id)
+        match = _TASK_ID.fullmatch(task.call_id)
+        if known is not None or match is None or match["channel"] != task.channel:
+            return known
+        conversation_id, made = int(match["conversation"]), int(match["made"])
+        if conversation_id in self._live:
+            return None
+        said = task.caller.customer_id
+        customer = int(said) if said is not None and said.isdigit() else None
+        live = _Live(
+            conversation_id, task.channel, task.call_id, self._wall(), customer, mine=False
+        )
+        self._live[conversation_id] = live
+        self._by_task[task.call_id] = live
+        self._tasks_made[conversation_id] = max(self._tasks_made.get(conversation_id, 0), made)
+        return live
 
     def _forget(self, live: _Live) -> None:
         self._live.pop(live.conversation_id, None)

@@ -79,14 +79,34 @@ class DeskEvents:
         _wall: Callable[[], dt.datetime]
         _updates: UpdateInteraction
         _subscribers: list[Callable[[DeskEvent], None]]
+        _everywhere: list[Callable[[DeskEvent], None]]
         _by_task: dict[str, _Live]
         _writes: dict[int, asyncio.Task[None]]
 
         def _forget(self, live: _Live) -> None: ...
+        def _learned(self, task: IncomingCall) -> _Live | None: ...
 
-    def subscribe(self, listener: Callable[[DeskEvent], None]) -> Callable[[], None]:
+    def subscribe(
+        self, listener: Callable[[DeskEvent], None], *, everywhere: bool = False
+    ) -> Callable[[], None]:
+        """``listener`` hears what this node's desk does; ``everywhere``: also what other
+        nodes of a shared ACD do (``relayed``; the ACD's events about their conversations),
+        for the pages connected here (the chat hub, the agents' desk panel)."""
         self._subscribers.append(listener)
-        return lambda: self._subscribers.remove(listener)
+        if everywhere:
+            self._everywhere.append(listener)
+
+        def unsubscribe() -> None:
+            self._subscribers.remove(listener)
+            if everywhere:
+                self._everywhere.remove(listener)
+
+        return unsubscribe
+
+    def relayed(self, event: DeskEvent) -> None:
+        """What another node's desk told (``center.conversation_relay``): to the listeners
+        that hear everywhere."""
+        self._tell(event, mine=False)
 
     async def flush(self) -> None:
         """Until every background write of the interactions is done."""
@@ -95,9 +115,11 @@ class DeskEvents:
 
     def _acd_event(self, record: EventRecord, task: IncomingCall) -> None:
         """The ACD told something about a task (called inside it: no calls back)."""
-        live = self._by_task.get(task.call_id)
         event = record.event
         kind = _TASK_KINDS.get(type(event))
+        live = self._by_task.get(task.call_id)
+        if live is None and kind is not None and kind not in ("closed", "abandoned"):
+            live = self._learned(task)  # another node's conversation, in the shared ACD
         if live is None or kind is None:
             return
         now = self._wall()
@@ -105,22 +127,27 @@ class DeskEvents:
         if isinstance(event, CallAnswered):
             live.answered_at, live.agent_id = now, event.agent_id
             wait = (now - live.queued_at).total_seconds()
-            self._update(live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait))
+            if live.mine:
+                self._update(
+                    live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait)
+                )
         elif isinstance(event, CallRequeued):  # back in line (the agent may have had it)
             live.agent_id = None
         elif isinstance(event, CallEnded):
             handled = (now - (live.answered_at or now)).total_seconds()
-            self._update(
-                live.conversation_id,
-                InteractionUpdate(ended_at=now, talk_s=handled, outcome=Outcome.ANSWERED),
-            )
+            if live.mine:
+                self._update(
+                    live.conversation_id,
+                    InteractionUpdate(ended_at=now, talk_s=handled, outcome=Outcome.ANSWERED),
+                )
             self._forget(live)
         elif isinstance(event, CallAbandoned):
             wait = (now - live.queued_at).total_seconds()
-            self._update(
-                live.conversation_id,
-                InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
-            )
+            if live.mine:
+                self._update(
+                    live.conversation_id,
+                    InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
+                )
             self._forget(live)
         reason = event.queue if isinstance(event, CallQueued) else getattr(event, "reason", "")
         told = DeskEvent(
@@ -132,7 +159,7 @@ class DeskEvents:
             reason=reason,
             customer_id=live.customer_id,
         )
-        self._tell(told)
+        self._tell(told, mine=live.mine)
 
     def _update(self, conversation_id: int, change: InteractionUpdate) -> None:
         """Write the interaction's change in the background (ACD events arrive inside the
@@ -161,8 +188,10 @@ class DeskEvents:
 
         task.add_done_callback(done)
 
-    def _tell(self, event: DeskEvent) -> None:
-        for listener in list(self._subscribers):
+    def _tell(self, event: DeskEvent, *, mine: bool = True) -> None:
+        """To every listener (``mine``: this node's desk did it), else to those that hear
+        everywhere."""
+        for listener in list(self._subscribers if mine else self._everywhere):
             try:
                 listener(event)
             except Exception:  # one subscriber's fault is not the desk's

@@ -1,6 +1,7 @@
 """The live ACD's digital tasks (chat, e-mail, voicemail...): queued as handed in by the
 channel adapters (``task_arrived``), each event about one told to the listeners (``on_task``:
-the desk, the adapters, the agent's desktop), and the agents' answers from their desktop
+the desk, the adapters, the agent's desktop; with a shared ACD, those other nodes handed in
+too), and the agents' answers from their desktop
 (accepted, rejected, done, wrapped up, transferred; a desktop lost in ``desktop_lost``).
 A digital task has no session: its offer is a reservation the agent answers.
 
@@ -62,6 +63,10 @@ class DigitalTasks:
         """A digital task the ACD holds, as it was handed in."""
         return self._digital.get(task_id)
 
+    def tasks(self) -> list[IncomingCall]:
+        """Every digital task the ACD holds (a shared ACD: those of every node)."""
+        return list(self._digital.values())
+
     def on_task(self, listener: TaskListener) -> Callable[[], None]:
         self._task_listeners.append(listener)
         return lambda: self._task_listeners.remove(listener)
@@ -93,6 +98,15 @@ class DigitalTasks:
         self._submit(DesktopLost(agent_id))
 
     # internals -------------------------------------------------------------------------
+    def _learn(self, task: IncomingCall) -> bool:
+        """A task arriving in the ACD (applied, before its events): one another node of a
+        shared ACD handed in is known here too, so its events are told on every node.
+        True if it was not known."""
+        if task.channel in VOICE_SEAT or task.call_id in self._digital:
+            return False
+        self._digital[task.call_id] = task
+        return True
+
     def _transferred(self, command: TaskTransferred) -> None:
         """The task as handed in follows its transfer (applied, before its offers)."""
         task = self._digital.get(command.task_id)

@@ -359,6 +359,8 @@ class AcdService(TelephonyFacts, DigitalTasks):
     def adopt(self, distributor: CallDistributor) -> None:
         """The shared log's snapshot replaces this node's copy of the distributor."""
         self.distributor = distributor
+        for call in distributor.calls():  # the digital tasks other nodes handed in
+            self._learn(call)
         self._servable = Servable(distributor)
         self._reprofile()
         self._rearm.set()
@@ -367,7 +369,14 @@ class AcdService(TelephonyFacts, DigitalTasks):
         """Apply one change to the distributor and hand out the offers it made; raises what
         the distributor raises (``RoutingError``, ``AgentError``): its refusal is in the
         event log too."""
-        offers = command.apply(self.distributor)
+        arrived = command.call if isinstance(command, CallArrived) else None
+        learnt = arrived is not None and self._learn(arrived)
+        try:
+            offers = command.apply(self.distributor)
+        except Exception:
+            if learnt and arrived is not None:  # refused: not a task the ACD holds
+                self._digital.pop(arrived.call_id, None)
+            raise
         if isinstance(command, MoveCall):
             ticket = self._tickets.get(command.call_id)
             if ticket is not None:

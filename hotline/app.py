@@ -26,6 +26,7 @@ from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
 from center.call_controller import CallController
 from center.callbacks import CallbackDialler
+from center.conversation_relay import ConversationRelay
 from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
@@ -77,7 +78,7 @@ from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
 from hotline.web.auth.secret_box import SecretBox
 from hotline.web.chat.hub import CHANNEL as CHAT_CHANNEL
-from hotline.web.chat.hub import ChatHub
+from hotline.web.chat.hub import ChatHub, CustomerGone
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
@@ -312,6 +313,14 @@ class Hotline(LiveConfig):
         self.chat = ChatHub(self.desk, self.conversations, self.acd, config.chat, typing=typing)
         self.desk.register_outlet(CHAT_CHANNEL, self.chat.deliver)
         self.desk_panel = DeskPanel(self.desk, self.acd, self.conversations, typing=typing)
+        # Several nodes: a conversation's customer and agent may be connected to two of them.
+        self.conversation_relay: ConversationRelay | None = None
+        if self.cluster is not None:
+            key = SecretBox.load(config.web.sign_in.two_factor.key_file, environ)
+            relay = ConversationRelay.joining(self.cluster, key.derive("hotline desk relay"))
+            relay.carry(self.desk, typing)
+            relay.outlet(self.desk, CHAT_CHANNEL, self.chat.deliver, absent=CustomerGone)
+            self.conversation_relay = relay
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -373,6 +382,7 @@ class Hotline(LiveConfig):
                 )
             ),
             acd=self.acd,
+            cluster_figures=None if self.cluster is None else self.cluster.figures,
             hub=(
                 hub := SupervisorHub(
                     self.acd,
@@ -455,6 +465,8 @@ class Hotline(LiveConfig):
             await self.supervisor_hub.start()  # before the ACD: it sees every record
             if self.cluster is not None:  # this node's copy of the shared ACD, first
                 await self.cluster.start()
+            if self.conversation_relay is not None:
+                await self.conversation_relay.start()
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
@@ -501,6 +513,8 @@ class Hotline(LiveConfig):
             await self._webhook_feed.drain()
             await self.webhooks.close()
         await self.acd.close()
+        if self.conversation_relay is not None:
+            await self.conversation_relay.close()
         if self.cluster is not None:
             await self.cluster.close()
         await self.acd_log.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hotline.web.admin.pages as admin_pages
+from center.acd_cluster_figures import ClusterFigures
 from center.call_controller import CallController
 from center.conversations import ConversationDesk
 from center.recording import CallRecorder
@@ -60,6 +61,7 @@ def create_web_app(
     auth: WebAuth | None = None,
     acd: AcdService | None = None,
     hub: SupervisorHub | None = None,
+    cluster_figures: Callable[[], ClusterFigures] | None = None,
     ami: AmiClient | None = None,
     audit: AuditLog | None = None,
     config_editor: ConfigEditor | None = None,
@@ -87,7 +89,8 @@ def create_web_app(
     through ``writer``, never purged). Voicemails and follow-ups are on the desk too:
     ``task_callbacks`` books callbacks from them. ``recorder``: agents pause and resume their
     call's recording; supervisors and admins list and play recordings. ``reports``: the
-    supervisors' historical reports (``/reports``)."""
+    supervisors' historical reports (``/reports``). ``cluster_figures``: a node of a shared
+    ACD, its figures on ``/metrics``."""
     app = web.Application()
     if access is None and repository is not None:
         clock = repository.context.clock
@@ -137,7 +140,7 @@ def create_web_app(
                     )
                     routes.add_routes(app)
             tokens = TokenStore(repository.engine) if repository is not None else None
-            metrics.add_routes(app, hub, tokens)
+            metrics.add_routes(app, hub, tokens, cluster_figures)
         if reports is not None:
             report_pages.add_routes(app, reports)
     return app

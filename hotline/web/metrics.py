@@ -9,17 +9,20 @@ figures are the page's: today's contacts per queue and channel by outcome
 handle time and agent time per task, abandonment, the backlog now and its oldest task, the
 use of digital capacity and FCR; the occupancy (digital work included); and
 ``hotline_kpi_stale`` (1 while today's figures hold only this run's events: the event log
-is being read, or could not be). ``acd.kpi`` defines every figure.
+is being read, or could not be). ``acd.kpi`` defines every figure. A node of a shared ACD
+(``cluster:``) adds its ``hotline_cluster_*`` figures (``center.acd_cluster_figures``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from acd.kpi import ALL_CHANNELS
+from center.acd_cluster_figures import ClusterFigures
 from hotline.web.auth.guard import AUTH
 from hotline.web.auth.sessions import COOKIE
 from hotline.web.auth.users import Role
@@ -29,6 +32,8 @@ from hotline.web.tokens import Scope, TokenStore
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HUB = web.AppKey("hotline_metrics_hub", SupervisorHub)
 TOKENS = web.AppKey("hotline_metrics_tokens", TokenStore)
+#: A node of a shared ACD: its figures now.
+CLUSTER: web.AppKey[Callable[[], ClusterFigures]] = web.AppKey("hotline_metrics_cluster")
 
 
 def _label(value: object) -> str:
@@ -53,7 +58,7 @@ class _Text:
             self.lines.append(f"{name}{labels} {_number(value)}")
 
 
-def render(hub: SupervisorHub) -> str:
+def render(hub: SupervisorHub, cluster: ClusterFigures | None = None) -> str:
     snapshot = hub.snapshot()
     out = _Text()
     out.metric(
@@ -109,7 +114,51 @@ def render(hub: SupervisorHub) -> str:
         "Pages dropped for not keeping up.",
         [("", hub.dropped_clients)],
     )
+    if cluster is not None:
+        _cluster(out, cluster)
     return "\n".join(out.lines) + "\n"
+
+
+def _cluster(out: _Text, f: ClusterFigures) -> None:
+    """This node of the shared ACD: the readiness probe's state, counted."""
+    out.metric(
+        "hotline_cluster_node_info",
+        "gauge",
+        "This node of the shared ACD, and the leader its copy names (1).",
+        [(_labels(node=f.node, leader=f.leader or ""), 1)],
+    )
+    for name, kind, help_, value in (
+        ("leader", "gauge", "1 while this node leads the shared ACD.", int(f.leads)),
+        ("leader_epoch", "gauge", "The leader's epoch as this node's copy has it.", f.epoch),
+        ("joined", "gauge", "1 once this node's copy is joined (a snapshot read).", int(f.joined)),
+        ("log_reachable", "gauge", "1 while this node reads the log.", int(f.reachable)),
+        ("nodes_alive", "gauge", "Nodes whose heartbeat is alive (last look).", f.nodes_alive),
+        (
+            "log_position_seconds",
+            "gauge",
+            "The log's time of the last record this node's copy includes.",
+            f.position_s,
+        ),
+        (
+            "log_lag_seconds",
+            "gauge",
+            "How far this node's copy is behind the log's end, in the log's time.",
+            f.lag_s,
+        ),
+        ("changes_applied_total", "counter", "Changes this node's copy applied.", f.applied),
+        ("records_refused_total", "counter", "Log records with a wrong signature.", f.refused),
+        ("records_skipped_total", "counter", "Log records malformed, skipped.", f.skipped),
+        ("changes_waiting", "gauge", "This node's changes waiting to be appended.", f.waiting),
+        ("snapshots_written_total", "counter", "Snapshots this node wrote.", f.snapshots),
+        ("snapshot_bytes", "gauge", "The size of the last snapshot written.", f.snapshot_bytes),
+        (
+            "snapshot_write_seconds",
+            "gauge",
+            "How long the last snapshot took to write.",
+            f.snapshot_write_s,
+        ),
+    ):
+        out.metric(f"hotline_cluster_{name}", kind, help_, [("", value)])
 
 
 def _agents_work(out: _Text, agents: list[dict[str, Any]]) -> None:
@@ -308,8 +357,9 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             text="send a bearer token with events:read, or sign in as a supervisor",
             headers={"WWW-Authenticate": 'Bearer realm="hotline"'},
         )
+    cluster = request.app[CLUSTER]() if CLUSTER in request.app else None
     return web.Response(
-        body=render(request.app[HUB]).encode(),
+        body=render(request.app[HUB], cluster).encode(),
         content_type=None,
         headers={"Content-Type": CONTENT_TYPE},
     )
@@ -326,8 +376,15 @@ async def _allowed(request: web.Request) -> bool:
     return False
 
 
-def add_routes(app: web.Application, hub: SupervisorHub, tokens: TokenStore | None) -> None:
+def add_routes(
+    app: web.Application,
+    hub: SupervisorHub,
+    tokens: TokenStore | None,
+    cluster: Callable[[], ClusterFigures] | None = None,
+) -> None:
     app[HUB] = hub
+    if cluster is not None:
+        app[CLUSTER] = cluster
     if tokens is not None:
         app[TOKENS] = tokens
     app.router.add_get("/metrics", metrics)

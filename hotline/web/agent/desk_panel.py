@@ -97,7 +97,7 @@ class DeskPanel:
 
     async def start(self) -> None:
         if self._task is None:
-            self._unsubscribe = self._desk.subscribe(self._heard)
+            self._unsubscribe = self._desk.subscribe(self._heard, everywhere=True)
             self._task = asyncio.create_task(self._run(), name="desk-panel")
 
     async def close(self) -> None:

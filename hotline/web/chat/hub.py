@@ -112,7 +112,7 @@ class ChatHub:
     async def start(self) -> None:
         self._closing = False
         if self._unsubscribe is None:
-            self._unsubscribe = self._desk.subscribe(self._heard)
+            self._unsubscribe = self._desk.subscribe(self._heard, everywhere=True)
             self._ticker = asyncio.create_task(self._tell_positions(), name="chat-positions")
 
     async def close(self) -> None:
