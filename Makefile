@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/history_write_bench.py --quick
 	$(BIN)/python bench/history_bench.py --quick
 	$(BIN)/python bench/cluster_bench.py --quick
+	$(BIN)/python bench/conversation_relay_bench.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
