@@ -383,22 +383,32 @@ def _redis_url(value: str | None) -> str | None:
     return value
 
 
+_SYSTEM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _system_name(value: str) -> str:
+    if not _SYSTEM_NAME.fullmatch(value):
+        raise ValueError(
+            "a peer Asterisk's systemname (asterisk.conf, HOTLINE_SYSTEM_NAME): letters, "
+            "digits, _ and -, up to 64"
+        )
+    return value
+
+
+def _trunk_endpoint(value: str) -> str:
+    if not _ENDPOINT_NAME.fullmatch(value):
+        raise ValueError(
+            "the PJSIP endpoint (pjsip.conf section, e.g. peer-asterisk-b) trunking to that "
+            "peer: letters, digits, _ . and -, up to 64 (it goes inside a dial string)"
+        )
+    return value
+
+
 #: An Asterisk's ``systemname`` (asterisk.conf), as ``CoreSettings`` tells it.
-SystemName = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="a peer Asterisk's systemname: letters, digits, _ and - (up to 64)",
-    ),
-]
+SystemName = Annotated[str, AfterValidator(_system_name)]
 #: A PJSIP endpoint's name (pjsip.conf section), safe inside a dial string.
-TrunkEndpoint = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="a PJSIP endpoint name: letters, digits, _ . and - (up to 64)",
-    ),
-]
+TrunkEndpoint = Annotated[str, AfterValidator(_trunk_endpoint)]
 
 
 class ClusterConfig(_Settings):
