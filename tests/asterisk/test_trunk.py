@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_events import Ready
+from acd.events import CallRequeued
 from center.phone_registry import PhoneRegistry
 from history.outcomes import Outcome
 from hotline.app import Hotline
@@ -65,6 +67,10 @@ def point_trunk(etc: Path, system: str, peer_sip_port: int) -> None:
     )
 
 
+def trunk_up(pbx: Asterisk, trunk: str) -> Callable[[], bool]:
+    return lambda: "Avail" in pbx.cli(f"pjsip show aor {trunk}")
+
+
 @pytest.fixture
 def two_asterisks(tmp_path: Path) -> Iterator[tuple[Asterisk, Asterisk]]:
     if SIPP is None:
@@ -94,13 +100,7 @@ def two_asterisks(tmp_path: Path) -> Iterator[tuple[Asterisk, Asterisk]]:
         b.cli("module reload res_pjsip.so")
         for pbx, peer in ((a, "peer-asterisk-b"), (b, "peer-asterisk-a")):
             pbx.cli("agi set debug on")
-            deadline_check: Callable[[], bool] = lambda p=pbx, t=peer: (
-                "Avail"
-                in p.cli(  # noqa: E731
-                    f"pjsip show aor {t}"
-                )
-            )
-            asyncio.run(pbx.until(deadline_check, timeout_s=15))
+            asyncio.run(pbx.until(trunk_up(pbx, peer), timeout_s=15))
         yield a, b
         for pbx in (a, b):
             assert pbx.errors(log=pbx.log()[len(pbx.boot_log) :]) == [], "Asterisk logged an ERROR"
@@ -110,13 +110,17 @@ def two_asterisks(tmp_path: Path) -> Iterator[tuple[Asterisk, Asterisk]]:
 
 
 @asynccontextmanager
-async def node_a(a: Asterisk, redis: RedisServer, tmp_path: Path) -> AsyncIterator[Service]:
+async def node_a(
+    a: Asterisk, redis: RedisServer, tmp_path: Path, *, ring_s: float | None = None
+) -> AsyncIterator[Service]:
     """hotline on A, a node of the cluster with a trunk to B (its history on SQLite here: a
     deployment shares PostgreSQL; this test is about the phones)."""
     config_dir = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config_dir)
     (tmp_path / "prompts").symlink_to(CONFIG_DIR.parent / "prompts")
     settings = rig_settings(a, tmp_path)
+    if ring_s is not None:
+        settings["agents.policy.ring_timeout_s"] = ring_s
     config = load_config(config_dir, environ={}, overrides=settings)
     cluster = ClusterConfig(redis_url=redis.url, node_id="a", peers={B: "peer-asterisk-b"})
     config = config.model_copy(update={"cluster": cluster})
@@ -198,3 +202,52 @@ async def test_an_agent_registered_on_the_peer_asterisk_is_rung_through_the_trun
     (cdr_b,) = [c for c in b.cdrs() if c.dcontext == "hotline-peers"]
     assert cdr_b.dstchannel.startswith("PJSIP/agent1001-")
     assert cdr_b.disposition == "ANSWERED"
+
+
+@pytest.mark.parametrize(("behaviour", "reason"), [("busy", "busy"), ("never", "ring no answer")])
+async def test_a_phone_on_the_peer_that_cannot_take_the_call_fails_as_it_would_here(
+    two_asterisks: tuple[Asterisk, Asterisk],
+    sip_dir: Path,
+    tmp_path: Path,
+    behaviour: str,
+    reason: str,
+) -> None:
+    """Busy (486 from B's [hotline-peers]) or ringing with no answer (A's Dial timeout
+    cancels the trunk's leg, and B's): the call goes back in line with the same reason as
+    for a phone on A, and the next agent, on A, answers it."""
+    a, b = two_asterisks
+    redis = RedisServer(tmp_path)
+    redis.start()
+    number = {"busy": "+971501110078", "never": "+971501110079"}[behaviour]
+    failing = SippAgent("1001", sip_dir, behaviour=behaviour)
+    answering = SippAgent("1004", sip_dir, ring_s=0.3, talk_s=1.0)
+    try:
+        await failing.start(b)
+        await answering.start(a)
+        async with node_b_phones(b, redis), node_a(a, redis, tmp_path, ring_s=2) as service:
+            phones = service.hotline.phones
+            assert phones is not None
+            await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
+            assert phones.route("PJSIP/agent1004") == "PJSIP/agent1004"  # here: no trunk
+            service.only_agents("1001")
+            caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=30)
+            await caller.start(a)
+            await a.until(lambda: bool(service.events(CallRequeued)), timeout_s=40)
+            service.hotline.acd.agent_event(Ready("1004"))
+            exit_code = await caller.wait(60)
+            for pbx in (a, b):
+                await pbx.until(lambda p=pbx: not p.channels(), timeout_s=35)  # type: ignore[misc]
+            interactions = await service.interactions()
+    finally:
+        await answering.stop()
+        await failing.stop()
+        redis.stop()
+    assert exit_code == 0
+    assert caller.events() == ["answered", "ended-by-asterisk"]
+    (requeued,) = service.events(CallRequeued)
+    assert requeued.agent_id == "1001"
+    assert requeued.reason.split(";")[0] == reason  # then: the agent's pause, if any
+    assert kinds(failing.events())[1:] == [{"busy": "busy", "never": "cancelled"}[behaviour]]
+    assert kinds(answering.events()) == ["registered", "answered", "hung-up"]
+    (interaction,) = interactions
+    assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1004")
