@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from acd.agent_events import Ready
-from acd.events import CallRequeued
+from acd.events import CallAnswered, CallRequeued
 from center.phone_registry import PhoneRegistry
 from history.outcomes import Outcome
 from hotline.app import Hotline
@@ -31,7 +31,7 @@ from tests.e2e.stack import CONFIG_DIR, wait_until
 
 from .rig import AMI_SECRET, Asterisk, BundleMissing, start_asterisk
 from .service import Service, rig_settings
-from .sipp import SIPP, SippAgent, SippCaller
+from .sipp import SIPP, Dtmf, Pause, SippAgent, SippCaller, SippCustomer
 from .test_calls import TO_AN_AGENT, kinds
 
 pytestmark = pytest.mark.asterisk
@@ -251,3 +251,48 @@ async def test_a_phone_on_the_peer_that_cannot_take_the_call_fails_as_it_would_h
     assert kinds(answering.events()) == ["registered", "answered", "hung-up"]
     (interaction,) = interactions
     assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1004")
+
+
+async def test_a_callback_rings_the_agent_on_the_peer_first_through_the_trunk(
+    two_asterisks: tuple[Asterisk, Asterisk], sip_dir: Path, tmp_path: Path
+) -> None:
+    """The callback's Originate on A names the trunk too: the agent's phone on B rings,
+    answers, and A then dials the customer over its carrier trunk."""
+    a, b = two_asterisks
+    redis = RedisServer(tmp_path)
+    redis.start()
+    number = "+971501110080"
+    agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.5)
+    customer = SippCustomer(sip_dir, ring_s=0.3, talk_s=5.0)
+    try:
+        await agent.start(b)
+        await customer.start(a)
+        async with node_b_phones(b, redis), node_a(a, redis, tmp_path) as service:
+            phones = service.hotline.phones
+            assert phones is not None
+            await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
+            service.only_agents()  # nobody free: the caller waits, then books
+            key = service.config.waiting.defaults.callback_digit
+            assert key is not None
+            caller = SippCaller(number, sip_dir, (*TO_AN_AGENT, Pause(2.5), Dtmf(key)))
+            assert await caller.run(a, timeout_s=60) == 0
+            service.hotline.acd.agent_event(Ready("1001"))
+            await a.until(lambda: bool(agent.outcomes("hung-up")), timeout_s=30)
+            for pbx in (a, b):
+                await pbx.until(lambda p=pbx: not p.channels(), timeout_s=35)  # type: ignore[misc]
+            interactions = await service.interactions()
+            answered = service.events(CallAnswered)
+    finally:
+        await customer.stop()
+        await agent.stop()
+        redis.stop()
+    assert len(agent.outcomes("answered")) == 1  # the agent's leg on B, rung first
+    assert len(customer.outcomes("answered")) == 1  # then the customer, from A
+    (callback,) = answered
+    assert callback.agent_id == "1001"
+    _booked, called_back = interactions
+    assert called_back["agent"] == "1001"
+    assert called_back["ended_at"] is not None
+    (cdr_b,) = [c for c in b.cdrs() if c.dcontext == "hotline-peers"]
+    assert cdr_b.dstchannel.startswith("PJSIP/agent1001-")
+    assert cdr_b.disposition == "ANSWERED"
