@@ -14,6 +14,11 @@ returns, after the conversation. AMI tells the rest in real time:
   "phone unreachable") so the router does not offer calls it cannot ring; when the phone
   is idle again the pause lifts. Only pauses the feed made itself are lifted.
 
+With several Asterisks (``center.phone_registry``), an agent's phone registered on a peer
+is rung through the trunk: its leg here is a channel of the trunk (``pjsip/<trunk>-...``),
+taken as the agent's when the caller's channel dials their offer, and its device here
+being unavailable pauses nobody (the peer's node tells its real state).
+
 Failures of an offer (no answer, busy, unreachable) are left to the dial outcome, the one
 source that knows them for sure. Facts are applied through ``AcdService.fact``, which
 drops duplicates (the dial outcome repeats them) and late ones. Events for channels or
@@ -25,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from acd.agent_events import AgentError, AgentState, Answered, HungUp, OfferRang, Pause, Ready
 from center.service import AcdService
@@ -57,10 +62,28 @@ PHONE_IN_USE: Final = "phone in use"
 PHONE_UNREACHABLE: Final = "phone unreachable"
 
 
+class PhonesElsewhere(Protocol):
+    """Phones registered on a peer Asterisk (``center.phone_registry``): rung through a
+    trunk, their legs here are the trunk's channels, and their devices here are
+    unavailable without the agent being unreachable."""
+
+    @property
+    def trunk_legs(self) -> frozenset[str]: ...
+
+    def registered_elsewhere(self, endpoint: str) -> bool: ...
+
+
 class AmiAgentFeed:
-    def __init__(self, service: AcdService, *, device_pauses: bool = True) -> None:
+    def __init__(
+        self,
+        service: AcdService,
+        *,
+        device_pauses: bool = True,
+        elsewhere: PhonesElsewhere | None = None,
+    ) -> None:
         self._service = service
         self._device_pauses = device_pauses
+        self._elsewhere = elsewhere
         self._agents_by_device = {
             profile.endpoint.lower(): agent_id
             for agent_id, profile in service.distributor.agents.items()
@@ -108,7 +131,7 @@ class AmiAgentFeed:
         call_id, agent_id = dial
         profile = self._service.distributor.agents.get(agent_id)
         endpoint = "" if profile is None else profile.endpoint.lower()
-        if not leg.lower().startswith(endpoint + "-"):
+        if not leg.lower().startswith(endpoint + "-") and not self._through_trunk(leg):
             log.debug(
                 "%s to %s is not agent %s's phone %s; ignored",
                 message.event,
@@ -120,6 +143,12 @@ class AmiAgentFeed:
         self._legs[leg] = (agent_id, call_id)
         self._service.fact(OfferRang(agent_id, call_id, leg))
         return agent_id, call_id
+
+    def _through_trunk(self, leg: str) -> bool:
+        """A leg to a peer Asterisk: the offer's phone is registered there (a caller's
+        channel dialling an offer dials nothing but the agent's phone)."""
+        trunks = () if self._elsewhere is None else self._elsewhere.trunk_legs
+        return any(leg.lower().startswith(prefix) for prefix in trunks)
 
     def _dial_end(self, message: AmiMessage) -> None:
         leg = message.get(HEADER_DEST_CHANNEL) or ""
@@ -148,6 +177,13 @@ class AmiAgentFeed:
             log.debug("device %r (%s) is no agent's phone; ignored", device, state)
             return
         if not self._device_pauses:
+            return
+        if (
+            state in DEVICE_GONE_STATES
+            and self._elsewhere is not None
+            and self._elsewhere.registered_elsewhere(device)
+        ):
+            log.debug("device %s %s here: registered on a peer Asterisk", device, state)
             return
         view = self._service.distributor.book.view(agent_id)
         if state in DEVICE_BUSY_STATES or state in DEVICE_GONE_STATES:

@@ -77,7 +77,7 @@ from center.callback_legs import (
 )
 from center.gateway import ATTR_ENTRY_AT, ATTR_QUEUE, callback_entry_time, diallable
 from center.incoming import to_incoming_call
-from center.offer_loop import OfferLoop, PhoneFailed
+from center.offer_loop import OfferLoop, PhoneFailed, PhoneRoute, same_phone
 from center.ringing import DIAL_ANSWER
 from center.service import AcdService, CallTicket
 from center.settings import CallbackDialling, WaitingConfig
@@ -168,9 +168,12 @@ class CallbackDialler:
         *,
         interactions: InteractionRecorder | None = None,
         wall: Callable[[], dt.datetime] = _utc_now,
+        phone_route: PhoneRoute = same_phone,
     ) -> None:
         self._service = service
         self._book = book
+        #: how an agent's phone is dialled from here (a peer's phone: through the trunk)
+        self._phone_route = phone_route
         self._ami = ami
         self._waiting = settings
         self._settings: CallbackDialling = settings.callbacks
@@ -358,6 +361,7 @@ class CallbackDialler:
             lambda: self._waiting,
             next_offer=lambda: _next_offer(ticket),
             ring=lambda offer, endpoint: self._ring(callback, ticket, offer, endpoint),
+            route=self._phone_route,
         )
         return await offers.serve()
 

@@ -44,7 +44,7 @@ from center.call_control import PendingTransfers, requeued
 from center.call_interactions import InteractionRecorder, NoInteractions
 from center.consult import Consults
 from center.incoming import to_incoming_call
-from center.offer_loop import OfferLoop, PhoneFailed
+from center.offer_loop import OfferLoop, PhoneFailed, PhoneRoute, same_phone
 from center.recording import RecordingHook
 from center.ringing import Rang, ring_agent
 from center.service import AcdService, CallTicket
@@ -149,8 +149,11 @@ class LiveAcd:
         transfers: PendingTransfers | None = None,
         consults: Consults | None = None,
         recording: RecordingHook | None = None,
+        phone_route: PhoneRoute = same_phone,
     ) -> None:
         self._service = service
+        #: how an agent's phone is dialled from here (a peer's phone: through the trunk)
+        self._phone_route = phone_route
         #: consent and call recording (``center.recording``), asked before the call queues
         self._recording = recording
         self._settings = settings
@@ -277,6 +280,7 @@ class LiveAcd:
             next_offer=lambda: _next_offer(waiter),
             ring=lambda offer, endpoint: self._ring(run, waiter, offer, endpoint),
             pause=lambda seconds: self._hold_off(run, waiter, seconds),
+            route=self._phone_route,
         )
         while True:
             outcome = await offers.serve()

@@ -12,7 +12,8 @@ and its agent is rung by an AMI ``Originate`` (``center.callback_legs``). For ea
    ``waiting.yaml``'s ``retry_s`` has passed since (the call waits as it waits: ``pause``);
 3. **the offer is still out**: if not (the caller left, a reconcile), back to 1, nothing told;
    an agent with no endpoint in agents.yaml cannot be rung: ``Unreachable``, as in 5;
-4. **the phone is rung** (``ring``, given the offer and the agent's endpoint): the agent took
+4. **the phone is rung** (``ring``, given the offer and the agent's endpoint as ``route``
+   says to dial it from here: through a trunk when the phone is on a peer Asterisk): the agent took
    the call, and ``serve`` returns what the ring returned (the conversation is over, or the
    call is gone); or the phone failed the offer (``PhoneFailed``);
 5. **a failure is told to the ACD** (``AcdService.offer_failed``: ``RingNoAnswer``, ``Busy``,
@@ -41,7 +42,17 @@ from center.telephony_facts import FailedOffer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OfferLoop", "PhoneFailed", "offer_current"]
+__all__ = ["OfferLoop", "PhoneFailed", "PhoneRoute", "offer_current", "same_phone"]
+
+#: The dial string of an agents.yaml endpoint from this node's Asterisk (a phone registered
+#: on a peer Asterisk is rung through the trunk to it: ``center.phone_registry``).
+PhoneRoute = Callable[[str], str]
+
+
+def same_phone(endpoint: str) -> str:
+    """One Asterisk (no cluster): every phone is dialled as agents.yaml names it."""
+    return endpoint
+
 
 #: What a ring returns when the agent took the call.
 R = TypeVar("R")
@@ -73,12 +84,14 @@ class OfferLoop(Generic[R, E]):
         next_offer: Callable[[], Awaitable[Offer | E]],
         ring: Callable[[Offer, str], Awaitable[R | PhoneFailed]],
         pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        route: PhoneRoute = same_phone,
     ) -> None:
         self._service = service
         self._settings = settings
         self._next_offer = next_offer
         self._ring = ring
         self._pause = pause
+        self._route = route
         #: the agent whose phone last failed this call, and when
         self._failed: tuple[str, float] | None = None
 
@@ -114,7 +127,7 @@ class OfferLoop(Generic[R, E]):
             log.error("agent %s has no endpoint in agents.yaml: cannot ring them", agent_id)
             rang = PhoneFailed(Unreachable(agent_id, call_id), rest=False)
         else:
-            rang = await self._ring(offer, profile.endpoint)
+            rang = await self._ring(offer, self._route(profile.endpoint))
         if isinstance(rang, PhoneFailed):
             rest_s = self._settings().failed_offer_rest_s if rang.rest else 0.0
             service.offer_failed(rang.fact, rest_s=rest_s)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from telephony.ami_codec import (
+    EVENT_CONTACT_STATUS,
     EVENT_DEVICE_STATE_CHANGE,
     EVENT_DIAL_BEGIN,
     EVENT_DIAL_END,
@@ -36,6 +37,7 @@ CONSUMED_EVENTS: Final[tuple[str, ...]] = (
     EVENT_HOLD,  # center.call_controller: an agent's phone holds the caller...
     EVENT_UNHOLD,  # ...and takes them back
     EVENT_SHUTDOWN,  # telephony.ami_client: drop the link and reconnect
+    EVENT_CONTACT_STATUS,  # center.phone_registry: agents' phones registered here
 )
 
 

@@ -31,8 +31,10 @@ from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
 from center.gateway import LiveAcd
+from center.offer_loop import same_phone
 from center.pause_counts import restore_pause_counts
 from center.persistence import HistoryEventSink, HistoryInteractions
+from center.phone_registry import PhoneRegistry
 from center.recording import CallRecorder, RecordingRetention
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
@@ -176,6 +178,18 @@ class Hotline(LiveConfig):
                 ),
             )
             self.acd_log.keys = self.cluster.event_key
+        # Agents' phones on any Asterisk of the cluster: rung through the trunk to the peer
+        # their phone is registered on (center.phone_registry).
+        self.phones: PhoneRegistry | None = None
+        if redis_url is not None and config.cluster.peers:
+            self.phones = PhoneRegistry(
+                redis_url,
+                config.cluster.node_id,
+                config.cluster.peers,
+                endpoints=lambda: [a.endpoint for a in self.acd.distributor.agents.values()],
+                ttl_s=config.cluster.node_ttl_s,
+            )
+        route = same_phone if self.phones is None else self.phones.route
         self.interactions = HistoryInteractions(
             self.history_writer, identities=self.history.identities
         )
@@ -232,6 +246,7 @@ class Hotline(LiveConfig):
             self.ami,
             config.waiting,
             interactions=self.interactions,
+            phone_route=route,
         )
         self.task_callbacks = TaskCallbacks(
             self.desk, self.conversations, self.callbacks, language=config.ivr.language
@@ -281,6 +296,7 @@ class Hotline(LiveConfig):
             transfers=self.call_control.transfers,
             consults=self.call_control.consults,
             recording=self.recorder,
+            phone_route=route,
         )
         self.ivr = FlowEngine(
             build_flow(config.ivr),
@@ -336,8 +352,10 @@ class Hotline(LiveConfig):
         )
         self.channels = ChannelTracker(self.ami)
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
-        self.acd_feed = AmiAgentFeed(self.acd)
+        self.acd_feed = AmiAgentFeed(self.acd, elsewhere=self.phones)
         self.acd_feed.attach(self.ami)
+        if self.phones is not None:
+            self.phones.attach(self.ami)
         self.call_control.attach(self.ami)
         self.recorder.attach(self.ami)
         web_app = create_web_app(
@@ -470,6 +488,8 @@ class Hotline(LiveConfig):
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
+            if self.phones is not None:
+                self.phones.start()
             await self.ami.start()
             await self.callbacks.start()
             self._spawn(self._resume_conversations(), name="conversations-resume")
@@ -515,6 +535,8 @@ class Hotline(LiveConfig):
         await self.acd.close()
         if self.conversation_relay is not None:
             await self.conversation_relay.close()
+        if self.phones is not None:
+            await self.phones.close()
         if self.cluster is not None:
             await self.cluster.close()
         await self.acd_log.close()

@@ -383,6 +383,34 @@ def _redis_url(value: str | None) -> str | None:
     return value
 
 
+_SYSTEM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _system_name(value: str) -> str:
+    if not _SYSTEM_NAME.fullmatch(value):
+        raise ValueError(
+            "a peer Asterisk's systemname (asterisk.conf, HOTLINE_SYSTEM_NAME): letters, "
+            "digits, _ and -, up to 64"
+        )
+    return value
+
+
+def _trunk_endpoint(value: str) -> str:
+    if not _ENDPOINT_NAME.fullmatch(value):
+        raise ValueError(
+            "the PJSIP endpoint (pjsip.conf section, e.g. peer-asterisk-b) trunking to that "
+            "peer: letters, digits, _ . and -, up to 64 (it goes inside a dial string)"
+        )
+    return value
+
+
+#: An Asterisk's ``systemname`` (asterisk.conf), as ``CoreSettings`` tells it.
+SystemName = Annotated[str, AfterValidator(_system_name)]
+#: A PJSIP endpoint's name (pjsip.conf section), safe inside a dial string.
+TrunkEndpoint = Annotated[str, AfterValidator(_trunk_endpoint)]
+
+
 class ClusterConfig(_Settings):
     """``hotline.yaml`` ``cluster:``: several nodes sharing one ACD (``center.acd_cluster``).
     No ``redis_url``: this process's ACD is its own (the default)."""
@@ -395,6 +423,12 @@ class ClusterConfig(_Settings):
     #: a node silent this long is lost: its calls leave the shared ACD
     node_ttl_s: Annotated[float, Field(ge=1, le=300)] = 3.0
     snapshot_every: Annotated[int, Field(ge=100, le=1_000_000)] = 20000
+    #: Agents' phones on any Asterisk of the cluster (``center.phone_locations``): per peer
+    #: Asterisk (its asterisk.conf ``systemname``), the PJSIP endpoint of this node's
+    #: Asterisk that trunks to it. A phone registered on a peer is dialled
+    #: ``PJSIP/<endpoint>@<trunk>``. This node's own system may be listed too (one file for
+    #: every node): it is never dialled through a trunk.
+    peers: dict[SystemName, TrunkEndpoint] = Field(default_factory=dict)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         """The URL may carry a password: keep it out of reprs and logs."""
@@ -433,6 +467,15 @@ class ServiceSettings(_Settings):
             raise ValueError(
                 "cluster.redis_url is set: the nodes share one history, so database.url "
                 "must be PostgreSQL (postgresql+asyncpg://...), not a SQLite file of each node"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _peers_need_the_cluster(self) -> ServiceSettings:
+        if self.cluster.peers and self.cluster.redis_url is None:
+            raise ValueError(
+                "cluster.peers is set but cluster.redis_url is not: where agents' phones are "
+                "registered is shared between the nodes through the cluster's Redis"
             )
         return self
 

@@ -69,6 +69,7 @@ EVENT_BRIDGE_ENTER: Final = "BridgeEnter"
 EVENT_BRIDGE_LEAVE: Final = "BridgeLeave"
 EVENT_BRIDGE_DESTROY: Final = "BridgeDestroy"
 EVENT_DEVICE_STATE_CHANGE: Final = "DeviceStateChange"
+EVENT_CONTACT_STATUS: Final = "ContactStatus"  # a PJSIP contact registered, qualified, gone
 EVENT_EXTENSION_STATUS: Final = "ExtensionStatus"
 EVENT_AGENT_CALLED: Final = "AgentCalled"
 EVENT_AGENT_CONNECT: Final = "AgentConnect"
@@ -149,6 +150,9 @@ HEADER_TIMEOUT: Final = "Timeout"
 HEADER_VARIABLE: Final = "Variable"
 HEADER_VARIABLES: Final = "Variables"
 HEADER_VALUE: Final = "Value"
+#: chan_pjsip: an endpoint's contacts that can be rung, ``PJSIP/<endpoint>/<uri>&...``
+#: (read by ``Getvar`` with ``call`` rights; ``PJSIPShowContacts`` needs ``system``).
+FUNCTION_PJSIP_DIAL_CONTACTS: Final = "PJSIP_DIAL_CONTACTS"
 HEADER_CAUSE: Final = "Cause"
 HEADER_CAUSE_TXT: Final = "Cause-txt"
 HEADER_REASON: Final = "Reason"

@@ -16,6 +16,11 @@
 #   HOTLINE_TRUNK_SRTP               no (default), optional or required: the trunk's SRTP
 #   HOTLINE_SYSTEM_NAME              asterisk.conf systemname (optional): with several Asterisks
 #                                    on one hotline cluster, uniqueids (name-epoch.seq) never collide
+#   HOTLINE_PEERS                    the other Asterisks of a hotline cluster (optional), their
+#                                    systemname=host[:port] comma-separated: a trunk peer-<name> to
+#                                    each, for agents' phones registered there (needs
+#                                    HOTLINE_SYSTEM_NAME and HOTLINE_PEER_SECRET)
+#   HOTLINE_PEER_SECRET              the trunks' shared password (the same on every Asterisk)
 set -eu
 etc="$1"
 : "${HOTLINE_AMI_SECRET:?set HOTLINE_AMI_SECRET (docker/.env)}"
@@ -84,3 +89,58 @@ for user in $(sed -n 's/^username=//p' "$etc/pjsip.conf"); do
   safe "$name" "$password" 'A-Za-z0-9._-'
   sed -i "/^username=$user\$/{n;s|^password=.*|password=$password|}" "$etc/pjsip.conf"
 done
+# Trunks between the Asterisks of one cluster: hotline rings an agent whose phone is
+# registered on a peer as PJSIP/<agent>@peer-<peer's name>; the peer takes the call in
+# [hotline-peers] (extensions.conf). Each side is known to the other by the From user
+# (peer-<its own name>; endpoint_identifier_order is username first) and proves it with
+# the shared secret; the caller's number travels in P-Asserted-Identity. (After the
+# password loop above: this password is HOTLINE_PEER_SECRET, not one per username.)
+if [ -n "${HOTLINE_PEERS:-}" ]; then
+  : "${HOTLINE_SYSTEM_NAME:?HOTLINE_PEERS needs HOTLINE_SYSTEM_NAME: the peers know this Asterisk by it}"
+  : "${HOTLINE_PEER_SECRET:?HOTLINE_PEERS needs HOTLINE_PEER_SECRET: the trunks' shared password}"
+  safe HOTLINE_PEERS "$HOTLINE_PEERS" 'A-Za-z0-9_.:=,-'
+  safe HOTLINE_PEER_SECRET "$HOTLINE_PEER_SECRET" 'A-Za-z0-9._-'
+  cat >> "$etc/pjsip.conf" <<EOF
+
+; ---- trunks to the other Asterisks of the hotline cluster (configure.sh, HOTLINE_PEERS) ----
+[hotline-peers-auth]
+type=auth
+auth_type=userpass
+username=hotline-peers
+password=${HOTLINE_PEER_SECRET}
+EOF
+  for peer in $(printf '%s' "$HOTLINE_PEERS" | tr ',' ' '); do
+    case "$peer" in
+      ?*=?*) ;;
+      *) echo "configure: HOTLINE_PEERS: $peer is not name=host[:port]" >&2; exit 1 ;;
+    esac
+    name="${peer%%=*}" address="${peer#*=}"
+    safe "HOTLINE_PEERS name" "$name" 'A-Za-z0-9_-'
+    safe "HOTLINE_PEERS address of $name" "$address" 'A-Za-z0-9_.:-'
+    [ "$name" = "$HOTLINE_SYSTEM_NAME" ] && continue  # one list for every Asterisk
+    cat >> "$etc/pjsip.conf" <<EOF
+
+[peer-${name}]
+type=endpoint
+context=hotline-peers
+disallow=all
+allow=ulaw,alaw
+dtmf_mode=rfc4733
+direct_media=no
+rtp_symmetric=yes
+transport=transport-udp
+auth=hotline-peers-auth
+outbound_auth=hotline-peers-auth
+from_user=peer-${HOTLINE_SYSTEM_NAME}
+send_pai=yes
+trust_id_inbound=yes
+trust_id_outbound=yes
+aors=peer-${name}
+
+[peer-${name}]
+type=aor
+contact=sip:${address}
+qualify_frequency=10
+EOF
+  done
+fi

@@ -73,6 +73,7 @@ class Actions:
             ami.ACTION_EVENTS.lower(): self.events,
             ami.ACTION_COMMAND.lower(): self.command,
             ami.ACTION_CORE_STATUS.lower(): self.core_status,
+            ami.ACTION_CORE_SETTINGS.lower(): self.core_settings,
             ami.ACTION_CORE_SHOW_CHANNELS.lower(): self.core_show_channels,
             ami.ACTION_STATUS.lower(): self.status,
             ami.ACTION_GETVAR.lower(): self.getvar,
@@ -151,6 +152,27 @@ class Actions:
                 ("CoreReloadTime", clock),
                 ("CoreCurrentCalls", str(len(self.pbx.channels))),
                 ("CoreProcessedCalls", str(self.pbx.processed_calls)),
+            )
+        )
+
+    async def core_settings(self, session: AmiSession, msg: ami.AmiMessage) -> None:
+        """As Asterisk 20.20.1 answers (SystemName: asterisk.conf's, empty when unset)."""
+        session.send(
+            response(
+                msg,
+                OK,
+                ("AMIversion", "9.0.0"),
+                ("AsteriskVersion", "20.20.1"),
+                ("SystemName", self.pbx.config.system_name),
+                ("CoreMaxCalls", "0"),
+                ("CoreMaxLoadAvg", "0.000000"),
+                ("CoreRunUser", ""),
+                ("CoreRunGroup", ""),
+                ("CoreMaxFilehandles", "0"),
+                ("CoreRealTimeEnabled", "No"),
+                ("CoreCDRenabled", "Yes"),
+                ("CoreHTTPenabled", "No"),
+                ("SoundsSearchCustomDir", "No"),
             )
         )
 

@@ -154,6 +154,11 @@ class AsteriskEmulator:
         """Adds a phone or changes an existing one's behaviour (matched by endpoint)."""
         self.pbx.book.set_phone(phone)
 
+    def unregister_phone(self, endpoint: str) -> bool:
+        """The phone at ``endpoint`` unregisters (ContactStatus Removed; Dial to it then
+        finds no phone); False when there was none."""
+        return self.pbx.book.unregister(endpoint)
+
     def set_customer(self, customer: Customer) -> None:
         """Adds a customer reachable over the trunk, or changes one (matched by number)."""
         self.pbx.customers[customer.number] = customer

@@ -185,6 +185,19 @@ def device_state(device: str, state: str, action_id: str | None = None) -> Pairs
     return [*first, (ami.HEADER_DEVICE, device), (ami.HEADER_STATE, state)]
 
 
+def contact_status(endpoint: str, uri: str, status: str) -> Pairs:
+    """ContactStatus (res_pjsip): a phone's contact registered (NonQualified, then
+    Reachable once qualified), Unreachable, or Removed, as Asterisk 20 tells it."""
+    return [
+        *head(ami.EVENT_CONTACT_STATUS, SYSTEM),
+        ("URI", uri),
+        ("ContactStatus", status),
+        ("AOR", endpoint),
+        ("EndpointName", endpoint),
+        ("RoundtripUsec", "0" if status != "Reachable" else "1200"),
+    ]
+
+
 def fully_booted(uptime: int, *, booting: bool = False) -> Pairs:
     """The one synthesized at login (Uptime first) or the real boot one (Status first)."""
     status = ("Status", "Fully Booted")

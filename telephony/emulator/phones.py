@@ -19,6 +19,11 @@ UNAVAILABLE: Final = "UNAVAILABLE"
 QUEUE_STATUS: Final = {NOT_INUSE: 1, INUSE: 2, RINGING: 6, UNAVAILABLE: 5}
 
 
+def contact_uri(phone: AgentPhone) -> str:
+    """Where the emulated phone registered from (TEST-NET-1: nothing real is there)."""
+    return f"sip:{phone.peer}@192.0.2.10:5060"
+
+
 @dataclass
 class PhoneLine:
     phone: AgentPhone
@@ -49,15 +54,43 @@ class PhoneBook:
         self._lines: dict[str, PhoneLine] = {}
         self._rr = 0  # rrmemory: the member after the last one that answered rings first
         for phone in phones:
-            self.set_phone(phone)
+            self.set_phone(phone, announce=False)
 
-    def set_phone(self, phone: AgentPhone) -> None:
+    def set_phone(self, phone: AgentPhone, *, announce: bool = True) -> None:
+        """A phone registers, or changes: a PJSIP phone's contact is told by ContactStatus
+        (a new one NonQualified then Reachable; ``unavailable`` is Unreachable)."""
         key = phone.endpoint.lower()
         line = self._lines.get(key)
+        was = None if line is None else line.phone.behaviour == "unavailable"
         if line is None:
             self._lines[key] = PhoneLine(phone, login_time=self._now)
         else:
             line.phone = phone
+        now = phone.behaviour == "unavailable"
+        if not announce or phone.tech.upper() != "PJSIP" or was == now:
+            return
+        uri = contact_uri(phone)
+        if was is None:
+            self._emit(events.contact_status(phone.peer, uri, "NonQualified"))
+        self._emit(events.contact_status(phone.peer, uri, "Unreachable" if now else "Reachable"))
+
+    def unregister(self, endpoint: str) -> bool:
+        """The phone at ``endpoint`` unregisters: gone from the book (ContactStatus Removed,
+        device UNAVAILABLE for a PJSIP phone); False when there was none."""
+        line = self._lines.pop(endpoint.lower(), None)
+        if line is None:
+            return False
+        if line.phone.tech.upper() == "PJSIP":
+            self._emit(events.contact_status(line.phone.peer, contact_uri(line.phone), "Removed"))
+        self._emit(events.device_state(line.phone.endpoint, UNAVAILABLE))
+        return True
+
+    def dial_contacts(self, name: str) -> str:
+        """``PJSIP_DIAL_CONTACTS(name)``: the endpoint's contacts that can be rung."""
+        line = self._lines.get(f"pjsip/{name}".lower())
+        if line is None or line.phone.behaviour == "unavailable":
+            return ""
+        return f"{line.phone.endpoint}/{contact_uri(line.phone)}"
 
     def get(self, endpoint: str) -> PhoneLine | None:
         return self._lines.get(endpoint.lower())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from telephony import ami_codec as ami
 from telephony.emulator.channel import Channel
 from telephony.emulator.pbx import Pbx
 
@@ -59,6 +60,8 @@ def _function(pbx: Pbx, ch: Channel | None, func: str, arg: str) -> str | None:
     if func == "DB":
         family, _, key = arg.partition("/")
         return pbx.astdb.get((family, key), "")
+    if func == ami.FUNCTION_PJSIP_DIAL_CONTACTS:  # chan_pjsip: a dummy channel will do
+        return pbx.book.dial_contacts(arg.strip())
     if ch is None:
         return None
     part = arg.strip().lower()

@@ -13,7 +13,7 @@ from acd.calls import IncomingCall
 from acd.events import CallRequeued, InMemoryEventSink
 from acd.offer import Offer
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
-from center.offer_loop import OfferLoop, PhoneFailed
+from center.offer_loop import OfferLoop, PhoneFailed, PhoneRoute, same_phone
 from center.service import AcdService, CallTicket
 from center.settings import WaitingConfig
 
@@ -58,6 +58,7 @@ class Floor:
         next_offer: Callable[[], Awaitable[Offer | str]],
         answers: list[PhoneFailed | str],
         settings: WaitingConfig = SETTINGS,
+        route: PhoneRoute = same_phone,
     ) -> OfferLoop[str, str]:
         """Each ring is answered by the next of ``answers`` (a failure, or the call taken)."""
 
@@ -69,7 +70,12 @@ class Floor:
             return answer
 
         return OfferLoop(
-            self.service, lambda: settings, next_offer=next_offer, ring=ring, pause=self.pause
+            self.service,
+            lambda: settings,
+            next_offer=next_offer,
+            ring=ring,
+            pause=self.pause,
+            route=route,
         )
 
     def requeued(self) -> list[str]:
@@ -181,3 +187,22 @@ async def test_the_hold_off_is_kept_when_the_wait_goes_on_after_something_else()
     assert await loop.serve() == "callback key, no number: keeps waiting"
     assert await loop.serve() == TALKED
     assert floor.pauses == [2.0]  # the same call: the same phone held off
+
+
+async def test_the_phone_is_rung_as_the_route_says_to_reach_it_from_here() -> None:
+    """A phone registered on a peer Asterisk is rung through the trunk to it
+    (``center.phone_registry``); its failure counts for the agent as any other."""
+    floor = Floor(endpoint="PJSIP/agent1001")
+    floor.service.agent_event(Login("1001"))
+    ticket = floor.service.call_arrived(IncomingCall("c1", "support"))
+    loop = floor.loop(
+        offers_of(ticket, at_most=2),
+        [PhoneFailed(Busy("", "")), TALKED],
+        route=lambda endpoint: f"{endpoint}@peer-asterisk-b",
+    )
+    assert await loop.serve() == TALKED
+    assert [endpoint for _, endpoint, _ in floor.rung] == [
+        "PJSIP/agent1001@peer-asterisk-b",
+        "PJSIP/agent1001@peer-asterisk-b",
+    ]
+    assert floor.requeued() == ["busy"]

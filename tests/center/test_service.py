@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -215,3 +216,49 @@ async def test_the_feed_follows_an_offer_from_ring_to_hang_up(service: AcdServic
     assert service.distributor.book.view("1001").state.value == "wrap_up"
     assert ticket.gone.is_set()
     assert service.dial_of("SIP/caller-01") is None
+
+
+@dataclass(frozen=True)
+class PhonesOnPeer:
+    """What ``center.phone_registry`` tells the feed: agent1001's phone is on a peer."""
+
+    trunk_legs: frozenset[str] = frozenset({"pjsip/peer-asterisk-b-"})
+
+    def registered_elsewhere(self, endpoint: str) -> bool:
+        return endpoint.lower() == "sip/agent1001"
+
+
+async def test_an_agent_rung_through_the_trunk_is_followed_on_the_trunks_leg(
+    service: AcdService,
+) -> None:
+    feed = AmiAgentFeed(service, elsewhere=PhonesOnPeer())
+    service.agent_event(Login("1001"))
+    ticket = service.call_arrived(IncomingCall("c1", "support", line="SIP/caller-01"))
+    offer = ticket.offers.get_nowait()
+    leg = "PJSIP/peer-asterisk-b-00000007"
+    with service.dialing("SIP/caller-01", offer):
+        feed.handle(event("DialBegin", Channel="SIP/caller-01", DestChannel=leg))
+        assert service.distributor.book.view("1001").channel == leg
+        feed.handle(event("DialEnd", Channel="SIP/caller-01", DestChannel=leg, DialStatus="ANSWER"))
+        assert service.distributor.book.view("1001").state.value == "on_call"
+        feed.handle(event("Hangup", Channel=leg))
+    assert service.distributor.book.view("1001").state.value == "wrap_up"
+
+
+async def test_a_leg_on_another_channel_is_still_not_the_agents(service: AcdService) -> None:
+    feed = AmiAgentFeed(service, elsewhere=PhonesOnPeer())
+    service.agent_event(Login("1001"))
+    ticket = service.call_arrived(IncomingCall("c1", "support", line="SIP/caller-01"))
+    with service.dialing("SIP/caller-01", ticket.offers.get_nowait()):
+        feed.handle(event("DialBegin", Channel="SIP/caller-01", DestChannel="PJSIP/trunk-01"))
+    assert service.distributor.book.view("1001").channel in ("", None)
+
+
+async def test_a_phone_registered_on_a_peer_is_not_unreachable_here(service: AcdService) -> None:
+    feed = AmiAgentFeed(service, elsewhere=PhonesOnPeer())
+    service.agent_event(Login("1001"))
+    service.agent_event(Login("1002"))
+    feed.handle(event("DeviceStateChange", Device="SIP/agent1001", State="UNAVAILABLE"))
+    assert service.distributor.book.view("1001").state.value == "available"
+    feed.handle(event("DeviceStateChange", Device="SIP/agent1002", State="UNAVAILABLE"))
+    assert service.distributor.book.view("1002").state.value == "paused"

@@ -55,6 +55,10 @@ ACTIONS_SENT: dict[str, frozenset[str]] = {
     ami.ACTION_ATXFER: frozenset({"call"}),
     ami.ACTION_CANCEL_ATXFER: frozenset({"call"}),
     ami.ACTION_PLAY_DTMF: frozenset({"call"}),
+    # where agents' phones are registered (center.phone_registry): this Asterisk's name and
+    # each agent's PJSIP_DIAL_CONTACTS (PJSIPShowContacts would need write=system)
+    ami.ACTION_CORE_SETTINGS: frozenset({"system", "reporting"}),
+    ami.ACTION_GETVAR: frozenset({"call", "reporting"}),
 }
 #: The events hotline consumes (hotline.ami_events), and the class Asterisk sends each under.
 EVENTS_READ: dict[str, str] = {
@@ -68,6 +72,7 @@ EVENTS_READ: dict[str, str] = {
     ami.EVENT_HOLD: "call",
     ami.EVENT_UNHOLD: "call",
     ami.EVENT_SHUTDOWN: "system",
+    ami.EVENT_CONTACT_STATUS: "system",  # res_pjsip: a phone's contact came, went, qualified
 }
 #: Every event name the codec knows: the filters must pass the consumed ones and no other.
 KNOWN_EVENTS = {v for k, v in vars(ami).items() if k.startswith("EVENT_") and isinstance(v, str)}

@@ -19,6 +19,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "pg",
     "REDIS_PASSWORD": "redis",
     "HOTLINE_SECRET_KEYS": "k",
+    "HOTLINE_PEER_SECRET": "peers",
 }
 
 
@@ -89,3 +90,26 @@ def test_each_node_s_environment_is_a_valid_cluster_config(services: dict[str, A
         assert config.cluster.redis_url is not None
         assert config.cluster.node_id == name
         assert config.database.url.startswith("postgresql+asyncpg://")
+
+
+def _overrides(service: dict[str, Any]) -> dict[str, object]:
+    """The node's ``--set`` pairs, as ``hotline serve`` reads them (YAML values)."""
+    command = [str(part) for part in service["command"]]
+    pairs = [command[i + 1] for i, part in enumerate(command) if part == "--set"]
+    return {k: yaml.safe_load(v) for k, _, v in (pair.partition("=") for pair in pairs)}
+
+
+def test_each_node_rings_a_phone_on_either_asterisk_through_their_trunk(
+    services: dict[str, Any],
+) -> None:
+    asterisks = {_env(services[n])["HOTLINE_SYSTEM_NAME"]: n for n in services if "asterisk" in n}
+    for name in asterisks.values():  # each Asterisk: a trunk to every other, by address
+        env = _env(services[name])
+        peers = dict(p.split("=") for p in env["HOTLINE_PEERS"].split(","))
+        assert peers == {s: _address(services[n]) for s, n in asterisks.items()}
+        assert env["HOTLINE_PEER_SECRET"] == "peers"
+    for name in (n for n in services if n.startswith("hotline")):
+        overrides = _overrides(services[name])
+        config = load_config(ROOT / "config", environ=_env(services[name]), overrides=overrides)
+        # configure.sh names the trunk to each peer peer-<its systemname>
+        assert config.cluster.peers == {system: f"peer-{system}" for system in asterisks}

@@ -184,3 +184,50 @@ def test_the_service_image_copies_every_package_pyproject_installs() -> None:
     dockerfile = (ROOT / "docker" / "hotline" / "Dockerfile").read_text().splitlines()
     copied = {line.split()[1] for line in dockerfile if line.startswith("COPY ")}
     assert wanted <= copied
+
+
+PEERS = {
+    "HOTLINE_SYSTEM_NAME": "asterisk-a",
+    "HOTLINE_PEERS": "asterisk-a=172.28.0.10,asterisk-b=172.28.0.11:5060",
+    "HOTLINE_PEER_SECRET": "peer.s3cret",
+}
+
+
+def test_no_peers_no_trunks_between_asterisks(tmp_path: Path) -> None:
+    assert configure(tmp_path, environment()).returncode == 0
+    pjsip = read_conf(tmp_path / "etc" / "pjsip.conf")
+    assert not [s for s in pjsip if s.name.startswith("peer-")]
+
+
+def test_a_trunk_to_each_peer_but_itself_known_by_its_own_name(tmp_path: Path) -> None:
+    assert configure(tmp_path, environment(**PEERS)).returncode == 0
+    pjsip = read_conf(tmp_path / "etc" / "pjsip.conf")
+    assert not named(pjsip, "peer-asterisk-a")  # one list on every Asterisk: itself skipped
+    by_type = {s.get("type"): s for s in named(pjsip, "peer-asterisk-b")}
+    endpoint, aor = by_type["endpoint"], by_type["aor"]
+    assert endpoint.get("context") == "hotline-peers"
+    assert endpoint.get("from_user") == "peer-asterisk-a"  # how asterisk-b knows the call
+    assert endpoint.get("auth") == endpoint.get("outbound_auth") == "hotline-peers-auth"
+    assert aor.get("contact") == "sip:172.28.0.11:5060"
+    (auth,) = named(pjsip, "hotline-peers-auth")
+    assert auth.get("password") == "peer.s3cret"
+    context = dialplan(named(read_conf(tmp_path / "etc" / "extensions.conf"), "hotline-peers")[0])
+    assert [step.app for step in context] == ["NoOp", "Dial", "Hangup"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HOTLINE_PEER_SECRET", None),
+        ("HOTLINE_PEER_SECRET", "a|b"),
+        ("HOTLINE_SYSTEM_NAME", None),
+        ("HOTLINE_PEERS", "asterisk-b"),
+        ("HOTLINE_PEERS", "asterisk-b=1.2.3.4;x"),
+    ],
+)
+def test_a_missing_or_unsafe_peer_value_stops_the_start_and_names_it(
+    tmp_path: Path, variable: str, value: str | None
+) -> None:
+    done = configure(tmp_path, environment(**{**PEERS, variable: value}))
+    assert done.returncode != 0
+    assert variable in done.stderr
