@@ -124,6 +124,8 @@ class CallDistributor(DigitalTasks, ConfigReload):
         self._open: dict[str, frozenset[str]] = {}
         #: agent -> when they were last given or closed a digital task (spreads the work)
         self._last_task_at: dict[str, float] = {}
+        #: an agent was made available to the router (``dispatch`` asks it again then)
+        self._reopened = False
 
     # calls -----------------------------------------------------------------------------
     def call_arrived(self, call: IncomingCall) -> list[Offer]:
@@ -249,9 +251,14 @@ class CallDistributor(DigitalTasks, ConfigReload):
 
     def dispatch(self) -> list[Offer]:
         """Every offer that can be made now. An agent given a digital task may have room
-        for more at once (their capacity), so the router is asked again until it has none."""
+        for more at once (their capacity): the router is asked again while making its offers
+        made an agent available to it (else it has no other pair: it stopped at none)."""
         made: list[Offer] = []
-        while offers := self.router.dispatch():
+        while True:
+            self._reopened = False
+            offers = self.router.dispatch()
+            if not offers:
+                return made
             for offer in offers:
                 agent_id = offer.agent_id
                 self._open[agent_id] = frozenset()  # the router took them off every channel
@@ -276,7 +283,8 @@ class CallDistributor(DigitalTasks, ConfigReload):
                 self._task_changed(agent_id, task, None, "offered")
                 self._refresh(agent_id)
             made += offers
-        return made
+            if not self._reopened:  # the router had no other pair, and still has none
+                return made
 
     def reconcile(self, live_channels: Collection[str]) -> list[Offer]:
         """After an AMI reconnect: clear agents' offers/calls and callers whose channels
@@ -400,6 +408,7 @@ class CallDistributor(DigitalTasks, ConfigReload):
             self.router.set_unavailable(agent_id)
             return
         idle_since = self.book.idle_since(agent_id)
+        self._reopened = True
         self.router.set_available(
             agent_id,
             idle_since=max(idle_since, self._last_task_at.get(agent_id, idle_since)),

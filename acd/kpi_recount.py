@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.contacts import VOICE, channel_of, exit_outcome
@@ -87,48 +88,57 @@ class KpiAccumulator:
         if self.start is None:
             self.start = at
         self.last = at
-        if isinstance(e, AgentStateChanged):
-            self._agent_state(e, at)
-        elif isinstance(e, AgentTaskChanged):
-            self._agent_task(e, at)
-        elif isinstance(e, CallQueued):
-            before = self.calls.get(e.call_id)
-            channel = channel_of(e.call_id, e.channel)
-            self.calls[e.call_id] = CallOutcome(
-                e.call_id,
-                e.queue,
-                counted_from(e, channel, at),
-                e.call_type,
-                channel=channel,
-                queued_at=at if before is None else before.queued_at,
-            )
-        elif isinstance(e, CallOffered):
-            if (c := self.calls.get(e.call_id)) is not None and c.offered_at is None:
-                c.offered_at = at
-        elif isinstance(e, CallAnswered):
-            if (c := self.calls.get(e.call_id)) is not None and c.answered_at is None:
-                c.answered_at, c.agent_id = at, e.agent_id
-        elif isinstance(e, CallEnded):
-            if (c := self.calls.get(e.call_id)) is not None and c.answered_at is not None:
-                self._end_hold(c, at)
-                c.ended_at = at
-        elif isinstance(e, CallAbandoned):
-            if (c := self.calls.get(e.call_id)) is not None:
-                if gave_up(e, c.channel):
-                    c.abandoned_at, c.during_offer = at, e.during_offer
-                else:
-                    c.left_at, c.left_as = at, exit_outcome(e.reason, c.channel)
-        elif isinstance(e, CallMoved):
-            if (c := self.calls.get(e.call_id)) is not None:
-                c.queue = e.queue
-        elif isinstance(e, CallbackSettled):
-            if (c := self.calls.get(e.call_id)) is not None and c.left_as is None:
-                c.settled = e.outcome
-        elif isinstance(e, CallHoldChanged) and (c := self.calls.get(e.call_id)) is not None:
-            if e.on_hold:
-                c.hold_since = at if c.hold_since is None else c.hold_since
+        fold = _FOLDS.get(type(e))
+        if fold is not None:
+            fold(self, e, at)
+
+    def _queued(self, e: CallQueued, at: float) -> None:
+        before = self.calls.get(e.call_id)
+        channel = channel_of(e.call_id, e.channel)
+        self.calls[e.call_id] = CallOutcome(
+            e.call_id,
+            e.queue,
+            counted_from(e, channel, at),
+            e.call_type,
+            channel=channel,
+            queued_at=at if before is None else before.queued_at,
+        )
+
+    def _offered(self, e: CallOffered, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None and c.offered_at is None:
+            c.offered_at = at
+
+    def _answered(self, e: CallAnswered, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None and c.answered_at is None:
+            c.answered_at, c.agent_id = at, e.agent_id
+
+    def _ended(self, e: CallEnded, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None and c.answered_at is not None:
+            self._end_hold(c, at)
+            c.ended_at = at
+
+    def _abandoned(self, e: CallAbandoned, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None:
+            if gave_up(e, c.channel):
+                c.abandoned_at, c.during_offer = at, e.during_offer
             else:
-                self._end_hold(c, at)
+                c.left_at, c.left_as = at, exit_outcome(e.reason, c.channel)
+
+    def _moved(self, e: CallMoved, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None:
+            c.queue = e.queue
+
+    def _settled(self, e: CallbackSettled, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is not None and c.left_as is None:
+            c.settled = e.outcome
+
+    def _hold(self, e: CallHoldChanged, at: float) -> None:
+        if (c := self.calls.get(e.call_id)) is None:
+            return
+        if e.on_hold:
+            c.hold_since = at if c.hold_since is None else c.hold_since
+        else:
+            self._end_hold(c, at)
 
     def add_all(self, records: Iterable[EventRecord]) -> KpiAccumulator:
         for record in records:
@@ -425,3 +435,19 @@ def compute_kpis(
     capacity: CapacityOf = _voice_only,
 ) -> KpiReport:
     return KpiAccumulator(policy, capacity=capacity).add_all(records).report(end)
+
+
+#: What each kind of event changes in the fold (looked up by the event's type: one dict
+#: read per record instead of a chain of isinstance tests); others change nothing.
+_FOLDS: dict[type, Callable[[KpiAccumulator, Any, float], None]] = {
+    AgentStateChanged: KpiAccumulator._agent_state,
+    AgentTaskChanged: KpiAccumulator._agent_task,
+    CallQueued: KpiAccumulator._queued,
+    CallOffered: KpiAccumulator._offered,
+    CallAnswered: KpiAccumulator._answered,
+    CallEnded: KpiAccumulator._ended,
+    CallAbandoned: KpiAccumulator._abandoned,
+    CallMoved: KpiAccumulator._moved,
+    CallbackSettled: KpiAccumulator._settled,
+    CallHoldChanged: KpiAccumulator._hold,
+}

@@ -144,6 +144,7 @@ class RoutingClass:
         "phase_heaps",
         "queue",
         "requirement",
+        "tops",
         "urgency",
         "weighted",
     )
@@ -170,6 +171,9 @@ class RoutingClass:
         #: the queue's strategy is ``weighted``: the agent's key depends on the class
         self.weighted = weighted
         self.phase_heaps: list[list[CallEntry]] = [[] for _ in urgency.phases]
+        #: each non-empty phase's live top (heap key, call, linear?), found when a decision
+        #: first asks and kept until a call joins or leaves the class (``None``: ask again)
+        self.tops: list[tuple[float, CallSlot, bool]] | None = []
         self.call_entries = 0
         self.calls = 0
         self.agent_heap: list[AgentEntry] = []
@@ -180,10 +184,34 @@ class RoutingClass:
     # calls ---------------------------------------------------------------------------
     def push_call(self, slot: CallSlot, phase: int, order_key: float) -> None:
         heappush(self.phase_heaps[phase], (-order_key, slot.entry, slot.seq, slot.token, slot))
+        self.tops = None
         self.call_entries += 1
         self.calls += 1
         if self.call_entries > 2 * self.calls + 32:
             self._compact_calls()
+
+    def call_left(self) -> None:
+        """A call of the class left it (its heap entry is stale from now on)."""
+        self.calls -= 1
+        self.tops = None
+
+    def live_tops(self) -> list[tuple[float, CallSlot, bool]]:
+        """The live top of each non-empty phase heap (stale entries above it are dropped)."""
+        tops = self.tops
+        if tops is not None:
+            return tops
+        tops = []
+        for heap, linear in zip(self.phase_heaps, self.linear, strict=True):
+            while heap:
+                entry = heap[0]
+                slot = entry[4]
+                if slot.token == entry[3] and slot.cls is self:
+                    tops.append((entry[0], slot, linear))
+                    break
+                heappop(heap)
+                self.call_entries -= 1
+        self.tops = tops
+        return tops
 
     def _compact_calls(self) -> None:
         for index, heap in enumerate(self.phase_heaps):

@@ -239,7 +239,7 @@ class RoutingTable:
         slot.token += 1
         cls = slot.cls
         if cls is not None:
-            cls.calls -= 1
+            cls.call_left()
             if not cls.calls:
                 self._active.discard(cls)
             slot.cls = None
@@ -300,18 +300,14 @@ class RoutingTable:
             if lift > lift_max:
                 lift_max = lift
             offset = cls.offset
-            for heap, linear in zip(cls.phase_heaps, cls.linear, strict=True):
-                while heap:
-                    entry = heap[0]
-                    slot = entry[4]
-                    if slot.token == entry[3] and slot.cls is cls:
-                        bound = (lift if linear else offset) - entry[0]
-                        if bound > high:
-                            high = bound
-                        tops.append((bound, slot, urgency))
-                        break
-                    heappop(heap)
-                    cls.call_entries -= 1
+            live = cls.tops
+            if live is None:
+                live = cls.live_tops()
+            for key, slot, linear in live:
+                bound = (lift if linear else offset) - key
+                if bound > high:
+                    high = bound
+                tops.append((bound, slot, urgency))
         best: tuple[float, float, int] | None = None
         best_slot: CallSlot | None = None
         if tops:

@@ -169,8 +169,9 @@ class SimCall:
     base_handle: float
 
 
-def _pick(rng: random.Random, weights: dict[str, float] | dict[int, float]) -> object:
-    total = sum(weights.values())
+def _pick_from(
+    rng: random.Random, weights: dict[str, float] | dict[int, float], total: float
+) -> object:
     u = rng.random() * total
     for key, weight in weights.items():
         u -= weight
@@ -183,17 +184,29 @@ def generate_traffic(scenario: ScenarioConfig, calls: int, seed: int) -> Iterato
     rng = random.Random(f"traffic/{seed}")
     rate = scenario.arrivals_per_hour / 3600.0
     shares = {i: ct.share for i, ct in enumerate(scenario.call_types)}
+    shares_total = sum(shares.values())
+    #: per call type, what every call of it draws from (the weights' totals made once)
+    kinds = [
+        (
+            ct,
+            sum(ct.tiers.values()),
+            sum(ct.languages.values()),
+            sum(ct.complexity.values()),
+            tuple(ct.tags.items()),
+        )
+        for ct in scenario.call_types
+    ]
     t = 0.0
     for index in range(calls):
         t += rng.expovariate(rate)
-        kind = _pick(rng, shares)
+        kind = _pick_from(rng, shares, shares_total)
         assert isinstance(kind, int)
-        ct = scenario.call_types[kind]
-        tier = _pick(rng, ct.tiers) if ct.tiers else None
-        language = _pick(rng, ct.languages) if ct.languages else None
-        complexity = _pick(rng, ct.complexity)
+        ct, tiers, languages, complexities, tag_odds = kinds[kind]
+        tier = _pick_from(rng, ct.tiers, tiers) if ct.tiers else None
+        language = _pick_from(rng, ct.languages, languages) if ct.languages else None
+        complexity = _pick_from(rng, ct.complexity, complexities)
         repeat = rng.random() < ct.repeat_share
-        tags = frozenset(tag for tag, p in ct.tags.items() if rng.random() < p)
+        tags = frozenset(tag for tag, p in tag_odds if rng.random() < p)
         facts = CallFacts(
             intent=ct.intent,
             tier=tier if isinstance(tier, str) else None,

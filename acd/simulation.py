@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
+from typing import Any
 
 from acd.agent_events import (
     AgentState,
@@ -186,15 +187,18 @@ class _Run:
         self.rng = random.Random(f"agents/{seed}")
         self.traffic = generate_traffic(scenario, calls, seed)
         self.calls: dict[str, SimCall] = {}
-        self.heap: list[tuple[float, int, int, object, object]] = []
+        #: (when, order, kind, subject, other): a call or a call id, an agent id
+        self.heap: list[tuple[float, int, int, Any, Any]] = []
         self.seq = 0
         self.tick_at = math.inf
         self.manual_wrap = scenario.agent_policy.wrap_up_s is None
+        #: (call type, agent) -> handle time factor of the agent's level
+        self.factors: dict[tuple[int, str], float] = {}
         for agent_id in self.skills:
             self.acd.agent_event(Login(agent_id))
         self._next_arrival()
 
-    def push(self, at: float, kind: int, a: object = None, b: object = None) -> None:
+    def push(self, at: float, kind: int, a: Any = None, b: Any = None) -> None:
         self.seq += 1
         heappush(self.heap, (at, self.seq, kind, a, b))
 
@@ -204,37 +208,41 @@ class _Run:
             self.push(call.arrival, ARRIVAL, call)
 
     def loop(self) -> None:
-        heap, clock, acd = self.heap, self.clock, self.acd
+        heap, clock, acd, book = self.heap, self.clock, self.acd, self.acd.book
+        ring, next_wakeup = self._ring, acd.next_wakeup
+        wrapping, offered = AgentState.WRAP_UP, ("waiting", "offered")
         while heap:
             at, _, kind, a, b = heappop(heap)
             clock.now = at
-            offers: list[Offer] = []
             if kind == ARRIVAL:
-                offers = self._arrive(a)  # type: ignore[arg-type]
+                offers = self._arrive(a)
             elif kind in (ANSWER, RONA):
-                offers = self._ring_end(str(a), str(b), kind == RONA)
+                offers = self._ring_end(a, b, kind == RONA)
             elif kind == HANGUP:
-                offers = acd.agent_event(HungUp(str(a), str(b)))
-                self.calls.pop(str(b), None)
+                offers = acd.agent_event(HungUp(a, b))
+                self.calls.pop(b, None)
                 if self.manual_wrap:
                     self.push(at + self.scenario.manual_wrap_s, WRAP_DONE, a)
             elif kind == ABANDON:
-                if acd.call_state(str(a)) in ("waiting", "offered"):
-                    offers = acd.caller_hung_up(str(a))
-                    self.calls.pop(str(a), None)
+                offers = []
+                if acd.call_state(a) in offered:
+                    offers = acd.caller_hung_up(a)
+                    self.calls.pop(a, None)
             elif kind == READY:
-                if acd.book.state(str(a)) is AgentState.PAUSED:
-                    offers = acd.agent_event(Ready(str(a)))
+                offers = []
+                if book.state(a) is AgentState.PAUSED:
+                    offers = acd.agent_event(Ready(a))
             elif kind == WRAP_DONE:
-                if acd.book.state(str(a)) is AgentState.WRAP_UP:
-                    offers = acd.agent_event(WrapUpDone(str(a)))
+                offers = []
+                if book.state(a) is wrapping:
+                    offers = acd.agent_event(WrapUpDone(a))
             else:
                 if at >= self.tick_at:
                     self.tick_at = math.inf
                 offers = acd.tick()
             for offer in offers:
-                self._ring(offer, at)
-            wake = acd.next_wakeup()
+                ring(offer, at)
+            wake = next_wakeup()
             if wake is not None and wake < self.tick_at:
                 self.tick_at = wake
                 self.push(wake, TICK)
@@ -263,7 +271,20 @@ class _Run:
             self.push(self.clock.now + self.scenario.pause_after_rona_s, READY, agent_id)
             return offers
         call = self.calls[call_id]
-        ct = self.scenario.call_types[call.call_type]
-        level = self.skills[agent_id].get(ct.handle_skill, 0) if ct.handle_skill else 0
-        self.push(self.clock.now + call.base_handle * ct.factor(level), HANGUP, agent_id, call_id)
+        self.push(
+            self.clock.now + call.base_handle * self._factor(call, agent_id),
+            HANGUP,
+            agent_id,
+            call_id,
+        )
         return self.acd.agent_event(Answered(agent_id, call_id))
+
+    def _factor(self, call: SimCall, agent_id: str) -> float:
+        """The handle time's factor for the agent's level on the call type's skill."""
+        key = (call.call_type, agent_id)
+        factor = self.factors.get(key)
+        if factor is None:
+            ct = self.scenario.call_types[call.call_type]
+            level = self.skills[agent_id].get(ct.handle_skill, 0) if ct.handle_skill else 0
+            factor = self.factors[key] = ct.factor(level)
+        return factor

@@ -40,6 +40,14 @@ class Requirement:
 
     required: tuple[tuple[str, int], ...] = ()
     preferred: tuple[tuple[str, float], ...] = ()
+    #: ``describe``'s text, made once: every offer's explanation shows it
+    description: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        need = ", ".join(f"{s}>={lvl}" for s, lvl in self.required) or "any agent"
+        if self.preferred:
+            need += "; prefers " + ", ".join(f"{s} x{w:g}" for s, w in self.preferred)
+        object.__setattr__(self, "description", need)
 
     @staticmethod
     def of(required: Mapping[str, int], preferred: Mapping[str, float] = {}) -> Requirement:
@@ -66,10 +74,7 @@ class Requirement:
         return 1.0 + sum(max(0, skills.get(s, 0)) for s in names)
 
     def describe(self) -> str:
-        need = ", ".join(f"{s}>={lvl}" for s, lvl in self.required) or "any agent"
-        if self.preferred:
-            need += "; prefers " + ", ".join(f"{s} x{w:g}" for s, w in self.preferred)
-        return need
+        return self.description
 
 
 @dataclass(frozen=True, slots=True)
