@@ -31,7 +31,14 @@ The next command is written only once the fence is answered, never behind it: re
 reads commands with `fgets` from a stdio stream over the socket and waits for the next one
 with `poll` on the socket, so a second line that arrived with the first sits in the stdio
 buffer, unseen by `poll`, until something else is written (measured: a Dial written right
-behind a fence, while an uninterruptible SAY NUMBER played, was never run).
+behind a fence, while an uninterruptible SAY NUMBER played, was never run). The fence
+itself can land so: when the command is abandoned before res_agi has read it (an offer
+coming a moment after a hold slice was written), one `read` takes both lines; the command
+runs, answers, and the fence waits in the buffer while Asterisk waits for a command and
+the session for the fence. So a fence not answered within ``refence_s`` is written again
+under a new token (then after twice as long, up to ``REFENCE_MAX_S``): its bytes wake
+`poll`, Asterisk answers every buffered line in order, and replies before the newest
+fence's are dropped like any other.
 
 Every command has a deadline (the watchdog): quick ones `command_timeout_s`, media ones
 their own length plus that margin, the rest (a prompt of unknown length, a Dial) a bound
@@ -69,6 +76,8 @@ _QUICK = frozenset(
 _DEFAULT: float = -1.0  # "use the session's timeout for this kind of command"
 #: The watchdog's bound on a bridged conversation (Dial returns when it ends).
 MAX_BRIDGE_S = 8 * 3600.0
+#: The longest wait before an unanswered fence is written again (see the module's doc).
+REFENCE_MAX_S = 4.0
 
 
 class CallerHangup(Exception):
@@ -163,9 +172,12 @@ class AgiSession:
         command_timeout_s: float | None = 10.0,
         media_timeout_s: float | None = 600.0,
         hangup_grace_s: float = 0.25,
+        refence_s: float = 0.5,
         peer: str = "",
     ) -> None:
         self.env = env
+        #: How long an unanswered fence waits before it is written again (the first time).
+        self._refence_s = refence_s
         self._transport = transport
         self._command_timeout_s = command_timeout_s
         #: The bound of a command of unknown length (a prompt, GET DATA, an application).
@@ -339,16 +351,29 @@ class AgiSession:
     async def _await_fence(self) -> None:
         """Until the abandoned command's fence is answered: an interrupted prompt answers at
         once, an uninterruptible one (SAY NUMBER, an application) when it ends. A lost
-        connection ends the wait too (``connection_lost`` sets ``_settled``)."""
-        try:
-            async with asyncio.timeout(self._media_timeout_s):
-                await self._settled.wait()
-        except TimeoutError:
-            self.abort(
-                f"no reply to the fence {self._fence} within {self._media_timeout_s:g} s"
-                " (watchdog): the dialplan sends the call to the fallback",
-                "command timeout",
-            )
+        connection ends the wait too (``connection_lost`` sets ``_settled``). A fence stuck
+        in res_agi's stdio buffer is freed by writing another (see the module's doc)."""
+        loop = asyncio.get_running_loop()
+        bound = self._media_timeout_s
+        deadline = None if bound is None else loop.time() + bound
+        every = self._refence_s
+        while not self._settled.is_set():
+            wait = every if deadline is None else min(every, deadline - loop.time())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(wait, 0.0)):
+                    await self._settled.wait()
+            if self._settled.is_set():
+                return
+            if deadline is not None and loop.time() >= deadline:
+                self.abort(
+                    f"no reply to the fence {self._fence} within {bound:g} s"
+                    " (watchdog): the dialplan sends the call to the fallback",
+                    "command timeout",
+                )
+                return
+            log.info("AGI %s: fence %s not answered yet: another", self._label, self._fence)
+            self._abandoned()
+            every = min(every * 2, REFENCE_MAX_S)
 
     async def _media(
         self, name: str, *args: str | int, timeout_s: float | None = _DEFAULT

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony.agi_interruption import SCENARIOS, interrupt, pipelined
+from tests.telephony.agi_interruption import (
+    SCENARIOS,
+    abandoned_unread,
+    interrupt,
+    pipelined,
+)
 
 from .rig import Asterisk
 from .sipp import SippCaller
@@ -80,3 +85,14 @@ async def test_a_command_written_behind_another_waits_until_more_bytes_come(
 ) -> None:
     async with a_call(pbx, sip_dir, "+971501119002") as peer:
         assert await pipelined(peer) == (["200 result=0"], ["200 result=0", "200 result=0"])
+
+
+async def test_a_hold_slice_abandoned_before_asterisk_read_it_does_not_stall_the_session(
+    pbx: Asterisk, sip_dir: Path
+) -> None:
+    """hotline's session writes WAIT FOR DIGIT and, an offer having come, its fence; Asterisk
+    reads both at once: the fence waits in res_agi's stdio buffer, answered only when the
+    session writes another."""
+    async with a_call(pbx, sip_dir, "+971501119003") as peer:
+        assert await abandoned_unread(peer) is None
+        assert await peer.command("GET VARIABLE NOPE") == "200 result=0"

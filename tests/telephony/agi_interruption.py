@@ -15,6 +15,9 @@ import asyncio
 import contextlib
 from typing import Protocol
 
+from telephony.agi_codec import AgiEnvironment, ResponseDecoder
+from telephony.agi_session import AgiSession
+
 #: (command started, the lines expected before the fence's own reply).
 SCENARIOS: dict[str, tuple[str, list[str]]] = {
     "stream_file": ('STREAM FILE hello-world "#"', []),
@@ -69,3 +72,59 @@ async def pipelined(peer: Peer) -> tuple[list[str], list[str]]:
         while len(first) + len(after) < 3:
             after.append((await peer.line()).rstrip("\n"))
     return first, after
+
+
+class _SlowReader:
+    """A transport that hands the peer what was written within ``gather_s`` as one write:
+    Asterisk reading late (a loaded machine), so one ``read`` takes several lines."""
+
+    def __init__(self, peer: Peer, gather_s: float = 0.02) -> None:
+        self._peer, self._gather_s = peer, gather_s
+        self._held: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            asyncio.get_running_loop().call_later(self._gather_s, self._flush)
+        self._held.append(data)
+
+    def _flush(self) -> None:
+        data, self._held = b"".join(self._held), []
+        if not self.closing:
+            self._peer.send(data.decode().removesuffix("\n"))
+
+    def close(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+async def abandoned_unread(peer: Peer) -> str | None:
+    """hotline's session abandons a hold slice (an offer came) before Asterisk read it: the
+    command and its fence arrive in one read. Returns the next command's answer (a variable
+    that is not set: None) once the session got through."""
+    transport = _SlowReader(peer)
+    session = AgiSession(AgiEnvironment({"agi_channel": "test"}), transport)
+    decoder = ResponseDecoder()
+
+    async def pump() -> None:
+        while line := await peer.line():
+            for item in decoder.feed(line.encode()):
+                session.feed(item)
+        session.connection_lost()
+
+    reading = asyncio.create_task(pump())
+    try:
+        slice_ = asyncio.create_task(session.wait_for_digit(1000))
+        await asyncio.sleep(0.005)  # written, not yet sent
+        slice_.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slice_
+        async with asyncio.timeout(10):
+            return await session.get_variable("HOTLINE_NOPE")
+    finally:
+        transport.closing = True
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading

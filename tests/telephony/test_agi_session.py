@@ -14,7 +14,7 @@ import contextlib
 import pytest
 
 from telephony import agi_codec as agi
-from telephony.agi_codec import ResponseDecoder
+from telephony.agi_codec import Hangup, ResponseDecoder
 from telephony.agi_session import (
     AgiCommandError,
     AgiProtocolFault,
@@ -416,6 +416,46 @@ async def test_a_prompt_that_ended_before_the_fence_has_its_reply_dropped() -> N
 async def test_wait_for_digit_woken_by_the_fence_answers_one_and_is_dropped() -> None:
     replies = b"200 result=1\n200 result=1 (hotline-fence-1)\n"
     assert (await _abandon("WAIT FOR DIGIT", replies))[1] == "x"
+
+
+async def test_a_fence_unanswered_is_written_again_and_only_the_newest_counts() -> None:
+    """The fence read with its command waits in res_agi's stdio buffer: the session writes
+    another (a new token); the stuck one's reply then comes first and is dropped with the
+    command's, even after the caller hung up meanwhile."""
+    fake = ScriptedAsterisk("agi_ivr_basic")
+    sent: list[bytes] = []
+    refenced = asyncio.Event()
+
+    def write(data: bytes) -> None:
+        sent.append(data)
+        if len(sent) == 3:
+            refenced.set()
+
+    fake.write = write  # type: ignore[method-assign]
+    s = fake.session
+    task = asyncio.create_task(s.command("WAIT FOR DIGIT", 1000))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pending = asyncio.create_task(s.get_variable("X"))
+    async with asyncio.timeout(5):
+        await refenced.wait()
+    assert sent[1:] == [
+        b"GET FULL VARIABLE hotline-fence-1\n",
+        b"GET FULL VARIABLE hotline-fence-2\n",
+    ]
+    s.feed(Hangup())
+    replies = b"200 result=0\n200 result=1 (hotline-fence-1)\n200 result=1 (hotline-fence-2)\n"
+    for item in ResponseDecoder().feed(replies):
+        s.feed(item)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sent[3:] == [b"GET VARIABLE X\n"]
+    s.feed(agi.AgiResponse(200, "1", "x"))
+    async with asyncio.timeout(5):
+        assert await pending == "x"
+    assert not fake.closed
 
 
 async def test_a_fence_never_answered_is_ended_by_the_watchdog() -> None:

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
-from tests.telephony.agi_interruption import SCENARIOS, interrupt, pipelined
+from tests.telephony.agi_interruption import (
+    SCENARIOS,
+    abandoned_unread,
+    interrupt,
+    pipelined,
+)
 from tests.telephony.emulator_harness import RawAmi, ScriptedAgi, name_of
 
 
@@ -250,6 +255,22 @@ async def test_a_command_written_behind_another_waits_in_asterisks_buffer() -> N
         call = await emu.place_call(Caller())
         peer = await agi.next()
         assert await pipelined(peer) == (["200 result=0"], ["200 result=0", "200 result=0"])
+        peer.close()
+        call.hang_up()
+        await call.wait_done(5)
+
+
+async def test_a_hold_slice_abandoned_before_asterisk_read_it_does_not_stall_the_session() -> None:
+    """The slice and its fence in one read: the fence waits in the stdio buffer until the
+    session writes another (the stall a waiting caller met in cluster mode)."""
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, time_scale=1.0) as emu,
+    ):
+        call = await emu.place_call(Caller())
+        peer = await agi.next()
+        assert await abandoned_unread(peer) is None
+        assert await peer.command("GET VARIABLE NOPE") == "200 result=0\n"
         peer.close()
         call.hang_up()
         await call.wait_done(5)
