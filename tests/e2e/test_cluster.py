@@ -14,9 +14,9 @@ import pytest
 from acd.events import CallAnswered, CallOffered
 from hotline.config_models import ClusterConfig
 from telephony.emulator import Caller
-from tests.cluster.rig import REDIS, RedisServer
+from tests.cluster.rig import REDIS, Cable, RedisServer
 
-from .stack import Stack, agent_phones, running_stack, wait_until
+from .stack import TIME_SCALE, Stack, agent_phones, running_stack, wait_until
 
 TO_AN_AGENT = "10"
 #: Both services' keys: the same, as a deployment's nodes share them (they sign the log).
@@ -72,3 +72,52 @@ async def test_two_services_with_their_own_asterisks_share_the_agents(tmp_path: 
     assert offers_a == offers_b
     assert {e.call_id for e in a.events(CallAnswered)} == {r.uniqueid for r in results}
     assert {r.uniqueid.split("-", 2)[1] for r in results} == {"a", "b"}  # both Asterisks
+
+
+async def test_a_caller_waits_as_usual_and_leaves_at_once_while_the_shared_log_is_out_of_reach(
+    tmp_path: Path,
+) -> None:
+    """The node loses Redis just before a call queues: its arrival never comes back from the
+    log, so no offer ever comes. The caller still hears hold slices and announcements, and
+    when they hang up the session ends within seconds (nothing waits on the log)."""
+    if REDIS is None:
+        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    cable = Cable(redis.port)
+    await cable.start()
+    shared = ClusterConfig(redis_url=cable.url, node_id="a", lease_s=0.6)
+    try:
+        async with running_stack(
+            tmp_path,
+            adjust=lambda config: config.model_copy(update={"cluster": shared}),
+            overrides={
+                "waiting.defaults.announce": {"first_after_s": 1.5, "every_s": 2.0},
+                "waiting.poll_s": 0.5,
+            },
+            system_name="pbx-a",
+            environ={"HOTLINE_SECRET_KEYS": KEYS},
+        ) as a:
+            cluster = a.service.cluster
+            assert cluster is not None
+            await wait_until(lambda: cluster.caught_up)
+            cable.cut()
+            # virtual seconds (the emulator's time scale): the IVR, then about 5 s on hold
+            call = await a.place(
+                Caller(number="+971501110999", dtmf=TO_AN_AGENT, barge_in=False,
+                       hangup_after_s=10 / TIME_SCALE)
+            )  # fmt: skip
+            result = await call.wait_done(60)
+            await wait_until(lambda: a.service.agi.active_sessions == 0, timeout_s=5)
+            assert cluster.problem() is not None  # the log was out of reach throughout
+            assert not cluster.caught_up
+    finally:
+        await cable.close()
+        redis.stop()
+    assert not result.dials
+    slices = [c for c in result.commands if c.startswith("WAIT FOR DIGIT")]
+    assert len(slices) >= 4
+    # the announcements: the callback offer (position and wait are not told: the shared
+    # ACD never had the call)
+    said = [c for c in result.commands if c.startswith("STREAM FILE") and "callback-offer" in c]
+    assert len(said) >= 2  # the first announcement and the next
