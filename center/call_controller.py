@@ -48,6 +48,8 @@ from center.consult import (
     consult_refusal,
     step_refusal,
 )
+from center.offer_loop import PhoneRoute, same_phone
+from center.phone_locations import call_system, leg_prefix
 from center.service import AcdService
 from telephony.ami_client import AmiClient, AmiError
 from telephony.ami_codec import EVENT_HOLD, EVENT_UNHOLD, HEADER_CHANNEL, AmiMessage
@@ -104,9 +106,13 @@ class CallController:
         consults: Consults | None = None,
         channels: Callable[[], Iterable[str]] = lambda: (),
         consult_enabled: Callable[[], bool] = lambda: True,
+        route: PhoneRoute = same_phone,
     ) -> None:
-        """``consult_enabled``: waiting.yaml's ``consult`` as it is now (a reload changes it)."""
+        """``consult_enabled``: waiting.yaml's ``consult`` as it is now (a reload changes it);
+        ``route``: how a colleague's phone is dialled from the call's Asterisk (the ring's
+        choice, ``center.phone_locations``: through the trunk when it is on a peer)."""
         self._service = service
+        self._route = route
         self.consult_enabled = consult_enabled
         self._ami = ami
         self.transfers = transfers if transfers is not None else PendingTransfers()
@@ -348,7 +354,8 @@ class CallController:
         if reserve:
             service.agent_event(Pause(colleague, CONSULT_PAUSE))
         try:
-            await self._send(consult_target(channel, profile.endpoint))
+            dialled = self._route(profile.endpoint, call_system(current))
+            await self._send(consult_target(channel, dialled))
             await self._send(consult(channel))
         except CallControlError:
             self._release(self.consults.end(current))
@@ -401,7 +408,7 @@ class CallController:
         ticket = service.call_arrived(segment)
         view = service.distributor.book.view(colleague)
         if view.state is AgentState.OFFERED and view.call_id == segment.call_id:
-            service.fact(Answered(colleague, segment.call_id, self._leg_of(colleague)))
+            service.fact(Answered(colleague, segment.call_id, self._leg_of(colleague, current)))
         else:
             log.warning(
                 "consult: agent %s was not offered segment %s (%s): its figures are lost",
@@ -464,12 +471,13 @@ class CallController:
             except AgentError as error:
                 log.warning("consult: agent %s stays paused: %s", ended.colleague, error)
 
-    def _leg_of(self, agent_id: str) -> str | None:
-        """The newest live channel of the agent's phone."""
+    def _leg_of(self, agent_id: str, call_id: str) -> str | None:
+        """The newest live channel of the agent's phone as the call's Asterisk rang it
+        (the trunk's channel when the phone is on a peer)."""
         profile = self._service.distributor.agents.get(agent_id)
         if profile is None or not profile.endpoint:
             return None
-        prefix = profile.endpoint + "-"
+        prefix = leg_prefix(self._route(profile.endpoint, call_system(call_id)))
         found = [name for name in self._channels() if name.startswith(prefix)]
         return found[-1] if found else None
 

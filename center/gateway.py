@@ -45,6 +45,7 @@ from center.call_interactions import InteractionRecorder, NoInteractions
 from center.consult import Consults
 from center.incoming import to_incoming_call
 from center.offer_loop import OfferLoop, PhoneFailed, PhoneRoute, same_phone
+from center.phone_locations import call_system
 from center.recording import RecordingHook
 from center.ringing import Rang, ring_agent
 from center.service import AcdService, CallTicket
@@ -281,6 +282,7 @@ class LiveAcd:
             ring=lambda offer, endpoint: self._ring(run, waiter, offer, endpoint),
             pause=lambda seconds: self._hold_off(run, waiter, seconds),
             route=self._phone_route,
+            system=call_system(run.session.env.uniqueid),  # the Dial runs on the caller's
         )
         while True:
             outcome = await offers.serve()

@@ -13,9 +13,10 @@ and its agent is rung by an AMI ``Originate`` (``center.callback_legs``). For ea
 3. **the offer is still out**: if not (the caller left, a reconcile), back to 1, nothing told;
    an agent with no endpoint in agents.yaml cannot be rung: ``Unreachable``, as in 5;
 4. **the phone is rung** (``ring``, given the offer and the agent's endpoint as ``route``
-   says to dial it from here: through a trunk when the phone is on a peer Asterisk): the agent took
-   the call, and ``serve`` returns what the ring returned (the conversation is over, or the
-   call is gone); or the phone failed the offer (``PhoneFailed``);
+   says to dial it from the call's Asterisk, ``system``: through a trunk when the phone is
+   on another Asterisk): the agent took the call, and ``serve`` returns what the ring
+   returned (the conversation is over, or the call is gone); or the phone failed the offer
+   (``PhoneFailed``);
 5. **a failure is told to the ACD** (``AcdService.offer_failed``: ``RingNoAnswer``, ``Busy``,
    ``Unreachable``; with no pause reason in agents.yaml for it, the agent may rest
    ``failed_offer_rest_s``): the call goes back in line with its place kept, the agent is
@@ -32,7 +33,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from acd.agent_events import AgentState, Unreachable
 from acd.offer import Offer
@@ -44,12 +45,16 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OfferLoop", "PhoneFailed", "PhoneRoute", "offer_current", "same_phone"]
 
-#: The dial string of an agents.yaml endpoint from this node's Asterisk (a phone registered
-#: on a peer Asterisk is rung through the trunk to it: ``center.phone_registry``).
-PhoneRoute = Callable[[str], str]
+
+class PhoneRoute(Protocol):
+    """The dial string of an agents.yaml endpoint from the Asterisk ``system`` (the call's
+    own, ``center.phone_locations.call_system``; None: this node's): a phone registered
+    on another Asterisk is rung through the trunk to it (``center.phone_registry``)."""
+
+    def __call__(self, endpoint: str, system: str | None = None) -> str: ...
 
 
-def same_phone(endpoint: str) -> str:
+def same_phone(endpoint: str, system: str | None = None) -> str:
     """One Asterisk (no cluster): every phone is dialled as agents.yaml names it."""
     return endpoint
 
@@ -85,8 +90,12 @@ class OfferLoop(Generic[R, E]):
         ring: Callable[[Offer, str], Awaitable[R | PhoneFailed]],
         pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
         route: PhoneRoute = same_phone,
+        system: str | None = None,
     ) -> None:
+        """``system``: the Asterisk the call is on (None: this node's), whose point of
+        view ``route`` takes."""
         self._service = service
+        self._system = system
         self._settings = settings
         self._next_offer = next_offer
         self._ring = ring
@@ -127,7 +136,7 @@ class OfferLoop(Generic[R, E]):
             log.error("agent %s has no endpoint in agents.yaml: cannot ring them", agent_id)
             rang = PhoneFailed(Unreachable(agent_id, call_id), rest=False)
         else:
-            rang = await self._ring(offer, self._route(profile.endpoint))
+            rang = await self._ring(offer, self._route(profile.endpoint, self._system))
         if isinstance(rang, PhoneFailed):
             rest_s = self._settings().failed_offer_rest_s if rang.rest else 0.0
             service.offer_failed(rang.fact, rest_s=rest_s)

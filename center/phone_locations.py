@@ -19,10 +19,20 @@ trunk, or not a PJSIP endpoint                      whether it can (CHANUNAVAIL 
 
 Here wins over a peer (no trunk hop when the phone is here too); among peers, the first by
 system name, so every node decides alike.
+
+"Here" is the call's own Asterisk: a node may serve the FastAGI of an Asterisk other than
+the one its AMI follows (a standby taking over an Asterisk's calls), and the Dial runs on
+the Asterisk that holds the caller. With ``systemname`` set, that Asterisk's uniqueids (the
+call's id, the AGI's ``agi_uniqueid``) are ``<systemname>-<epoch>.<seq>``
+(``call_system``); the phones are then seen from it (``PhoneMap.seen_from``): those
+registered on it are dialled directly, this node's own are a peer's like any other. The
+trunk endpoints are named alike on every Asterisk (``peer-<system>``, configure.sh), so
+``cluster.peers`` names them for any of them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -33,9 +43,11 @@ __all__ = [
     "CONTACT_GONE",
     "LocalContacts",
     "PhoneMap",
+    "call_system",
     "dial_contacts",
     "dial_string",
     "endpoint_name",
+    "leg_prefix",
     "trunk_channel_prefixes",
 ]
 
@@ -43,6 +55,16 @@ __all__ = [
 #: Reachable, Updated, Unknown, NonQualified, Unqualified: it can, or Asterisk will try).
 CONTACT_GONE: Final = frozenset({"unreachable", "removed"})
 _PJSIP: Final = "pjsip"
+#: A uniqueid with Asterisk's systemname in front (transfer segments: ``-t<n>`` after it).
+_SYSTEM_UNIQUEID: Final = re.compile(r"^(?P<system>.+)-[0-9]+\.[0-9]+(?:-t[0-9]+)?$")
+
+
+def call_system(call_id: str) -> str | None:
+    """The system name of the Asterisk a call is on, from its id (the caller's uniqueid,
+    ``asterisk-b-1733000000.42``, or a transfer segment's, ``...-t1``); None when its
+    Asterisk has no ``systemname`` (``1733000000.42``) or the id is not a uniqueid."""
+    found = _SYSTEM_UNIQUEID.match(call_id)
+    return None if found is None else found.group("system")
 
 
 def endpoint_name(endpoint: str) -> str | None:
@@ -64,14 +86,32 @@ class PhoneMap:
     here: frozenset[str] = frozenset()
     #: peer Asterisk (system name) -> the endpoints registered there
     elsewhere: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: the system name of "here" (None: not known)
+    system: str | None = None
+
+    def seen_from(self, system: str | None) -> PhoneMap:
+        """The same phones as seen from the Asterisk ``system`` (a call's own): those
+        registered there are here, this map's own are on a peer. None, or this map's own
+        system: unchanged."""
+        if system is None or system == self.system:
+            return self
+        everywhere = dict(self.elsewhere)
+        if self.system is not None:
+            everywhere[self.system] = self.here
+        here = everywhere.pop(system, frozenset())
+        return PhoneMap(here, everywhere, system)
 
     def systems_of(self, name: str) -> list[str]:
         """The peers where ``name`` is registered, by system name."""
         return sorted(system for system, names in self.elsewhere.items() if name in names)
 
 
-def dial_string(endpoint: str, phones: PhoneMap, trunks: Mapping[str, str]) -> str:
-    """How to dial the agents.yaml ``endpoint`` from this node's Asterisk."""
+def dial_string(
+    endpoint: str, phones: PhoneMap, trunks: Mapping[str, str], system: str | None = None
+) -> str:
+    """How to dial the agents.yaml ``endpoint`` from the Asterisk ``system`` (the call's;
+    None: the one ``phones`` sees from, this node's)."""
+    phones = phones.seen_from(system)
     name = endpoint_name(endpoint)
     if name is None or name in phones.here:
         return endpoint
@@ -80,6 +120,14 @@ def dial_string(endpoint: str, phones: PhoneMap, trunks: Mapping[str, str]) -> s
         if trunk:
             return f"PJSIP/{endpoint.partition('/')[2]}@{trunk}"
     return endpoint
+
+
+def leg_prefix(dialled: str) -> str:
+    """The name prefix of the channel a dial string makes (``PJSIP/agent1002-``, or the
+    trunk's ``PJSIP/peer-asterisk-b-`` for ``PJSIP/agent1002@peer-asterisk-b``)."""
+    tech, _, rest = dialled.partition("/")
+    _, at, trunk = rest.partition("@")
+    return f"{tech}/{trunk if at else rest}-"
 
 
 def trunk_channel_prefixes(trunks: Mapping[str, str]) -> frozenset[str]:

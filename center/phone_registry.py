@@ -103,11 +103,12 @@ class PhoneRegistry:
     def phones(self) -> PhoneMap:
         here = self._local.endpoints() if self.system is not None else frozenset()
         others = {s: names for s, names in self._elsewhere.items() if s != self.system}
-        return PhoneMap(here, others)
+        return PhoneMap(here, others, self.system)
 
-    def route(self, endpoint: str) -> str:
-        """The dial string of the agents.yaml ``endpoint`` from this node's Asterisk."""
-        dialled = dial_string(endpoint, self.phones, self.trunks)
+    def route(self, endpoint: str, system: str | None = None) -> str:
+        """The dial string of the agents.yaml ``endpoint`` from the Asterisk ``system``
+        (the call's, ``call_system``; None: this node's)."""
+        dialled = dial_string(endpoint, self.phones, self.trunks, system)
         if dialled != endpoint:
             log.info("phone %s is registered on a peer: dialled %s", endpoint, dialled)
         return dialled

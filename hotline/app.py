@@ -261,6 +261,7 @@ class Hotline(LiveConfig):
             self.ami,
             channels=lambda: [c.name for c in self.channels.table],
             consult_enabled=lambda: self._config.waiting.consult_enabled,
+            route=route,  # a colleague's phone on a peer: consulted through the trunk
         )
         self.acd_events.subscribe(self.call_control.observe)
         # Call recording with consent: asked before queueing, MixMonitor on the caller's

@@ -59,6 +59,7 @@ class Floor:
         answers: list[PhoneFailed | str],
         settings: WaitingConfig = SETTINGS,
         route: PhoneRoute = same_phone,
+        system: str | None = None,
     ) -> OfferLoop[str, str]:
         """Each ring is answered by the next of ``answers`` (a failure, or the call taken)."""
 
@@ -76,6 +77,7 @@ class Floor:
             ring=ring,
             pause=self.pause,
             route=route,
+            system=system,
         )
 
     def requeued(self) -> list[str]:
@@ -198,7 +200,7 @@ async def test_the_phone_is_rung_as_the_route_says_to_reach_it_from_here() -> No
     loop = floor.loop(
         offers_of(ticket, at_most=2),
         [PhoneFailed(Busy("", "")), TALKED],
-        route=lambda endpoint: f"{endpoint}@peer-asterisk-b",
+        route=lambda endpoint, system=None: f"{endpoint}@peer-asterisk-b",
     )
     assert await loop.serve() == TALKED
     assert [endpoint for _, endpoint, _ in floor.rung] == [
@@ -206,3 +208,21 @@ async def test_the_phone_is_rung_as_the_route_says_to_reach_it_from_here() -> No
         "PJSIP/agent1001@peer-asterisk-b",
     ]
     assert floor.requeued() == ["busy"]
+
+
+async def test_the_route_is_asked_from_the_calls_own_asterisk() -> None:
+    """A node may serve the FastAGI of an Asterisk other than its AMI's: the dial string is
+    chosen from the call's (``center.phone_locations.call_system``)."""
+    floor = Floor(endpoint="PJSIP/agent1001")
+    floor.service.agent_event(Login("1001"))
+    ticket = floor.service.call_arrived(IncomingCall("asterisk-b-1733000000.1", "support"))
+    asked: list[tuple[str, str | None]] = []
+
+    def route(endpoint: str, system: str | None = None) -> str:
+        asked.append((endpoint, system))
+        return endpoint if system == "asterisk-b" else f"{endpoint}@peer-asterisk-b"
+
+    loop = floor.loop(offers_of(ticket, at_most=1), [TALKED], route=route, system="asterisk-b")
+    assert await loop.serve() == TALKED
+    assert asked == [("PJSIP/agent1001", "asterisk-b")]
+    assert [endpoint for _, endpoint, _ in floor.rung] == ["PJSIP/agent1001"]

@@ -6,14 +6,18 @@ from __future__ import annotations
 from center.phone_locations import (
     LocalContacts,
     PhoneMap,
+    call_system,
     dial_contacts,
     dial_string,
     endpoint_name,
+    leg_prefix,
     trunk_channel_prefixes,
 )
 from telephony.ami_codec import AmiMessage
 
 TRUNKS = {"asterisk-b": "peer-asterisk-b", "asterisk-c": "peer-asterisk-c"}
+#: one cluster.peers for every node (configure.sh names the trunks alike on each Asterisk)
+ALL_TRUNKS = {"asterisk-a": "peer-asterisk-a", **TRUNKS}
 
 
 def contact_status(endpoint: str, uri: str, status: str) -> AmiMessage:
@@ -133,3 +137,55 @@ def test_a_contact_status_without_endpoint_or_uri_changes_nothing() -> None:
     contacts = LocalContacts()
     assert not contacts.apply(AmiMessage.of(("Event", "ContactStatus"), ("URI", "sip:x")))
     assert contacts.endpoints() == frozenset()
+
+
+# the call's own Asterisk ----------------------------------------------------------------
+def test_a_calls_asterisk_is_read_from_its_uniqueid() -> None:
+    assert call_system("asterisk-b-1733000000.42") == "asterisk-b"
+    assert call_system("pbx-1733000000.7-t2") == "pbx"  # a transfer's segment
+    assert call_system("1733000000.42") is None  # no systemname
+    assert call_system("asterisk-b") is None
+    assert call_system("") is None
+
+
+def test_phones_are_seen_from_the_calls_asterisk() -> None:
+    """A standby node following asterisk-a's AMI serves a call on asterisk-b."""
+    phones = PhoneMap(
+        frozenset({"agent1001"}),
+        {"asterisk-b": frozenset({"agent1002"}), "asterisk-c": frozenset({"agent1003"})},
+        "asterisk-a",
+    )
+    on_b = "asterisk-b"
+    assert dial_string("PJSIP/agent1002", phones, ALL_TRUNKS, on_b) == "PJSIP/agent1002"
+    assert (
+        dial_string("PJSIP/agent1001", phones, ALL_TRUNKS, on_b)
+        == "PJSIP/agent1001@peer-asterisk-a"
+    )
+    assert (
+        dial_string("PJSIP/agent1003", phones, ALL_TRUNKS, on_b)
+        == "PJSIP/agent1003@peer-asterisk-c"
+    )
+    # this node's own Asterisk, or one not known: as before
+    for here in ("asterisk-a", None):
+        assert dial_string("PJSIP/agent1001", phones, ALL_TRUNKS, here) == "PJSIP/agent1001"
+        assert (
+            dial_string("PJSIP/agent1002", phones, ALL_TRUNKS, here)
+            == "PJSIP/agent1002@peer-asterisk-b"
+        )
+
+
+def test_a_call_on_an_asterisk_nobody_registered_on_reaches_every_phone_by_trunk() -> None:
+    phones = PhoneMap(
+        frozenset({"agent1001"}), {"asterisk-b": frozenset({"agent1002"})}, "asterisk-a"
+    )
+    seen = phones.seen_from("asterisk-c")
+    assert seen.here == frozenset()
+    assert seen.systems_of("agent1001") == ["asterisk-a"]
+    assert seen.systems_of("agent1002") == ["asterisk-b"]
+    # with no trunk to this node's own Asterisk listed, Asterisk says (CHANUNAVAIL)
+    assert dial_string("PJSIP/agent1001", phones, TRUNKS, "asterisk-c") == "PJSIP/agent1001"
+
+
+def test_a_dial_strings_leg_is_the_phones_or_the_trunks() -> None:
+    assert leg_prefix("PJSIP/agent1002") == "PJSIP/agent1002-"
+    assert leg_prefix("PJSIP/agent1002@peer-asterisk-b") == "PJSIP/peer-asterisk-b-"

@@ -75,6 +75,8 @@ async def test_phones_are_rung_where_they_are_registered_and_not_where_they_were
         assert b.phones.route("PJSIP/agent1001") == "PJSIP/agent1001@peer-asterisk-a"
         assert a.phones.route("PJSIP/agent1001") == "PJSIP/agent1001"
         assert a.phones.system == "asterisk-a"
+        # b serving a call of asterisk-a (a standby given its FastAGI): rung there directly
+        assert b.phones.route("PJSIP/agent1001", "asterisk-a") == "PJSIP/agent1001"
         assert b.phones.registered_elsewhere("PJSIP/agent1001")
         assert not a.phones.registered_elsewhere("PJSIP/agent1001")
 
