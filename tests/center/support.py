@@ -23,6 +23,7 @@ from center.call_controller import CallController
 from center.consult import Consults
 from center.contact_times import ContactTimes, Talked, WrappedUp
 from center.gateway import LiveAcd
+from center.offer_loop import PhoneRoute, same_phone
 from center.recording import CallRecorder
 from center.recording_policy import RecordingSettings
 from center.service import AcdService
@@ -212,6 +213,8 @@ async def live_acd(
     flow: Flow | None = None,
     service_level: Mapping[str, Any] | None = None,
     recording: RecordingSettings | None = None,
+    system_name: str = "",
+    phone_route: PhoneRoute = same_phone,
 ) -> AsyncIterator[Rig]:
     """``login``: agents logged in (available) at start; default all. ``flow``: calls run
     the IVR flow engine (which queues them through the gateway) instead of going straight
@@ -252,6 +255,7 @@ async def live_acd(
         transfers=transfers,
         consults=consults,
         recording=recorder,
+        phone_route=phone_route,
     )
     rig_attributes: dict[str, dict[str, Any]] = {}
 
@@ -282,6 +286,7 @@ async def live_acd(
             phones=[a.phone() for a in agents],
             time_scale=TIME_SCALE,
             restart_refuse_s=0.05,
+            system_name=system_name,
         )
         await emulator.start()
         ami = AmiClient(
@@ -302,6 +307,7 @@ async def live_acd(
             transfers,
             consults=consults,
             channels=lambda: [c.name for c in tracker.table],
+            route=phone_route,
         )
         control.attach(ami)
         sink.subscribe(control.observe)

@@ -277,3 +277,27 @@ async def test_the_emulator_answers_the_call_control_actions_as_asterisk_does() 
 
         await control(rig).hang_up("1002")
         await call.wait_done(timeout_s=10)
+
+
+async def test_a_blind_transfer_to_a_colleague_rings_them_as_the_calls_asterisk_reaches_them() -> (
+    None
+):
+    """The caller's session rings the colleague as it rang the agent: the route from the
+    call's own Asterisk (a phone on a peer: through the trunk)."""
+    asked: list[tuple[str, str | None]] = []
+
+    def route(endpoint: str, system: str | None = None) -> str:
+        asked.append((endpoint, system))
+        return endpoint
+
+    agents = [Agent("1002", INTERNET, talk_s=LONG_TALK_S), Agent("1003", INTERNET)]
+    async with live_acd(agents, login=["1002"], system_name="pbx-c", phone_route=route) as rig:
+        rig.attributes["+441632960113"] = {"queue": "support"}
+        call = await rig.place("+441632960113")
+        await on_call(rig, "1002")
+        rig.service.agent_event(Login("1003"))
+        await control(rig).transfer("1002", agent="1003")
+        result = await call.wait_done(timeout_s=10)
+
+    assert [d.answered_by for d in result.dials] == ["SIP/agent1002", "SIP/agent1003"]
+    assert asked == [("SIP/agent1002", "pbx-c"), ("SIP/agent1003", "pbx-c")]

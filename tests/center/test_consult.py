@@ -153,3 +153,33 @@ async def test_a_conference_keeps_the_colleague_reserved_until_the_call_ends() -
     assert during == ("paused", "conference")
     assert not gone  # the colleague's leg ended with the call
     assert control(rig).consults.get(first) is None
+
+
+async def test_the_colleagues_phone_is_dialled_as_the_ring_dials_it_from_the_calls_asterisk() -> (
+    None
+):
+    """The consult's dial string is the ring's choice (``center.phone_locations``), from
+    the Asterisk the call is on (its uniqueid's system name)."""
+    asked: list[tuple[str, str | None]] = []
+
+    def route(endpoint: str, system: str | None = None) -> str:
+        asked.append((endpoint, system))
+        return endpoint
+
+    agents = [Agent("1002", INTERNET, talk_s=LONG_TALK_S), Agent("1004", EXPERT, talk_s=20.0)]
+    async with live_acd(
+        agents, login=["1002", "1004"], system_name="pbx-b", phone_route=route
+    ) as rig:
+        rig.attributes["+441632960112"] = {"queue": "support"}
+        call = await rig.place("+441632960112")
+        first = await on_call(rig, "1002")
+        await control(rig).consult("1002", "1004")
+        await wait_until(lambda: colleague_talking(rig, "SIP/agent1004"))
+        done = await control(rig).complete_consult("1002")
+        await call.wait_done(timeout_s=10)
+
+    assert first.startswith("pbx-b-")
+    assert asked[:2] == [("SIP/agent1002", "pbx-b"), ("SIP/agent1004", "pbx-b")]
+    assert done.segment is not None
+    (answer,) = [e for e in rig.events(CallAnswered) if e.call_id == done.segment]
+    assert answer.agent_id == "1004"
