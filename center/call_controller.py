@@ -11,6 +11,8 @@ makes Asterisk report the same events, so both holds count alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -50,7 +52,7 @@ from center.consult import (
 )
 from center.offer_loop import PhoneRoute, same_phone
 from center.phone_locations import call_system, leg_prefix
-from center.service import AcdService
+from center.service import AcdService, CallTicket
 from telephony.ami_client import AmiClient, AmiError
 from telephony.ami_codec import EVENT_HOLD, EVENT_UNHOLD, HEADER_CHANNEL, AmiMessage
 from telephony.call_actions import (
@@ -71,6 +73,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CONSULT_OFF", "HOLD_OFF", "CallControlError", "CallController", "ControlState"]
 
+#: How long a completed consult's segment may take to be offered to the colleague (at once
+#: on one node; in a cluster, when the shared log gives its arrival back).
+SEGMENT_OFFER_S = 5.0
 CONSULT_OFF = "consulting a colleague is off here (waiting.yaml consult)"
 HOLD_OFF = "holding from the desktop is off here (it goes with waiting.yaml consult)"
 
@@ -406,8 +411,9 @@ class CallController:
         assert call.entry_time is not None
         segment = requeued(call, transfer, entry_time=call.entry_time)
         ticket = service.call_arrived(segment)
+        offered = await _offer_of(service, ticket, colleague)
         view = service.distributor.book.view(colleague)
-        if view.state is AgentState.OFFERED and view.call_id == segment.call_id:
+        if offered and view.state is AgentState.OFFERED and view.call_id == segment.call_id:
             service.fact(Answered(colleague, segment.call_id, self._leg_of(colleague, current)))
         else:
             log.warning(
@@ -496,3 +502,16 @@ class CallController:
             await self._ami.action(action.name, timeout_s=None, **action.as_kwargs())
         except AmiError as error:
             raise CallControlError(f"Asterisk refused: {error}", refused=False) from error
+
+
+async def _offer_of(service: AcdService, ticket: CallTicket, agent_id: str) -> bool:
+    """Was the segment offered to ``agent_id``? Its ticket says: at once on one node; in a
+    cluster once the shared log gives its arrival back (within ``SEGMENT_OFFER_S``)."""
+    if ticket.offers.empty() and service.distributor.call_state(ticket.call_id) is None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SEGMENT_OFFER_S):
+                ticket.offers.put_nowait(await ticket.offers.get())  # waits, keeps it
+    while not ticket.offers.empty():
+        if ticket.offers.get_nowait().agent_id == agent_id:
+            return True
+    return False

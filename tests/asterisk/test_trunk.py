@@ -296,3 +296,51 @@ async def test_a_callback_rings_the_agent_on_the_peer_first_through_the_trunk(
     (cdr_b,) = [c for c in b.cdrs() if c.dcontext == "hotline-peers"]
     assert cdr_b.dstchannel.startswith("PJSIP/agent1001-")
     assert cdr_b.disposition == "ANSWERED"
+
+
+async def test_a_consult_rings_the_colleague_on_the_peer_through_the_trunk(
+    two_asterisks: tuple[Asterisk, Asterisk], sip_dir: Path, tmp_path: Path
+) -> None:
+    """Alice (1004) answers on A and consults Bob (1001), whose phone is on B: the consult
+    extension on A dials him through the trunk (the ring's choice), he answers, Alice
+    completes; the caller stays with Bob until he hangs up."""
+    a, b = two_asterisks
+    redis = RedisServer(tmp_path)
+    redis.start()
+    number = "+971501110082"
+    alice = SippAgent("1004", sip_dir, ring_s=0.3, talk_s=60.0)
+    bob = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=3.0)
+    try:
+        await alice.start(a)
+        await bob.start(b)
+        async with node_b_phones(b, redis), node_a(a, redis, tmp_path) as service:
+            phones = service.hotline.phones
+            assert phones is not None
+            await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
+            service.only_agents("1004")  # Bob is paused: Alice takes the call
+            caller = SippCaller(number, sip_dir, TO_AN_AGENT, hold_s=60)
+            await caller.start(a)
+            await a.until(lambda: bool(service.events(CallAnswered)), timeout_s=40)
+            service.hotline.acd.agent_event(Ready("1001"))
+            control = service.hotline.call_control
+            await control.consult("1004", "1001")
+            await a.until(lambda: len(bob.outcomes("answered")) == 1, timeout_s=20)
+            done = await control.complete_consult("1004")
+            exit_code = await caller.wait(60)
+            for pbx in (a, b):
+                await pbx.until(lambda p=pbx: not p.channels(), timeout_s=35)  # type: ignore[misc]
+            interactions = await service.interactions()
+    finally:
+        await bob.stop()
+        await alice.stop()
+        redis.stop()
+    assert exit_code == 0
+    assert caller.events() == ["answered", "ended-by-asterisk"]  # Bob hung up
+    assert kinds(bob.events()) == ["registered", "answered", "hung-up"]
+    assert done.segment is not None
+    assert [e.agent_id for e in service.events(CallAnswered)] == ["1004", "1001"]
+    assert service.events(CallAnswered)[1].call_id == done.segment
+    (interaction,) = interactions
+    assert (interaction["outcome"], interaction["agent"]) == (Outcome.ANSWERED, "1001")
+    (cdr_b,) = [c for c in b.cdrs() if c.dcontext == "hotline-peers"]
+    assert cdr_b.dstchannel.startswith("PJSIP/agent1001-")
