@@ -116,12 +116,19 @@ class Node:
     """One hotline node's ACD, sharing the cluster's."""
 
     def __init__(
-        self, name: str, redis: RedisServer | Cable | str, agents: Sequence[str], **settings: Any
+        self,
+        name: str,
+        redis: RedisServer | Cable | str,
+        agents: Sequence[str],
+        *,
+        setup: AcdSetup | None = None,
+        **settings: Any,
     ):
+        """``setup``: the ACD's config (``setup_of(agents)`` when not given)."""
         self.name = name
         self.sink = InMemoryEventSink()
         self.clock = LogClock()
-        self.service = AcdService(setup_of(agents), sink=self.sink, clock=self.clock)
+        self.service = AcdService(setup or setup_of(agents), sink=self.sink, clock=self.clock)
         self.cluster = AcdCluster(
             ClusterSettings(
                 redis if isinstance(redis, str) else redis.url, name, prefix="test:acd", **settings
