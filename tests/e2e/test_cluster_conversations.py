@@ -215,6 +215,13 @@ async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: 
             assert metric(text, "hotline_cluster_nodes_alive") == 2
             assert metric(text, "hotline_cluster_changes_applied_total") <= shared.applied
             assert metric(text, "hotline_cluster_records_refused_total") == 0
+            relay = stack.service.conversation_relay
+            assert relay is not None
+            # the relay's notices: each node told the other (messages, deliveries, typing)
+            assert 0 < metric(text, "hotline_cluster_relay_notices_sent_total") <= relay.sent
+            assert 0 < metric(text, "hotline_cluster_relay_notices_heard_total") <= relay.heard
+            assert metric(text, "hotline_cluster_relay_notices_refused_total") == 0
+            assert metric(text, "hotline_cluster_relay_notices_dropped_total") == 0
 
 
 async def test_an_email_received_on_one_node_is_answered_from_the_other(tmp_path: Path) -> None:
