@@ -519,7 +519,7 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         customer = int(said) if said is not None and said.isdigit() else None
         live = _Live(conversation_id, task.channel, task.call_id, self._wall(), customer)
         held = self._acd.distributor.workload.task(task.call_id)
-        if held is not None and held.phase is not TaskPhase.RESERVED:  # accepted before
+        if held is not None and held.phase is TaskPhase.ACTIVE:  # accepted before
             live.agent_id = self._acd.distributor.workload.holder(task.call_id)
             ago = max(0.0, self._acd.now() - held.since)
             live.answered_at = self._wall() - dt.timedelta(seconds=ago)

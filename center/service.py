@@ -403,7 +403,10 @@ class AcdService(TelephonyFacts, DigitalTasks):
             if ticket is not None:
                 ticket.gone_reason = f"refused: {error}"
                 ticket.gone.set()
-            if self.distributor.call_state(call_id) is None and call_id in self._digital:
+            held = self.distributor.call(call_id)
+            if held is not None and call_id in self._digital:
+                self._digital[call_id] = held  # as the node whose arrival was applied gave it
+            elif call_id in self._digital:
                 del self._digital[call_id]
                 for listener in list(self._refusal_listeners):
                     listener(call_id)

@@ -119,16 +119,15 @@ class Node:
         self,
         name: str,
         redis: RedisServer | Cable | str,
-        agents: Sequence[str],
-        *,
-        setup: AcdSetup | None = None,
+        agents: Sequence[str] | AcdSetup,
         **settings: Any,
     ):
-        """``setup``: the ACD's config (``setup_of(agents)`` when not given)."""
+        """``agents``: the agents of ``setup_of``, or an ACD's whole config."""
         self.name = name
         self.sink = InMemoryEventSink()
         self.clock = LogClock()
-        self.service = AcdService(setup or setup_of(agents), sink=self.sink, clock=self.clock)
+        setup = agents if isinstance(agents, AcdSetup) else setup_of(agents)
+        self.service = AcdService(setup, sink=self.sink, clock=self.clock)
         self.cluster = AcdCluster(
             ClusterSettings(
                 redis if isinstance(redis, str) else redis.url, name, prefix="test:acd", **settings

@@ -109,7 +109,7 @@ async def sides(
     )
     made: list[Side] = []
     for name in "AB":
-        node = Node(name, redis_server, (), setup=setup, lease_s=0.6, node_ttl_s=1.0)
+        node = Node(name, redis_server, setup, lease_s=0.6, node_ttl_s=1.0)
         await node.start()
         writes: list[InteractionUpdate] = []
 
