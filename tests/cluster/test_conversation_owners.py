@@ -320,3 +320,41 @@ async def test_a_chat_outlives_the_node_that_routed_it(
         "closed",  # B's webhooks hear the task's end now: B owns it
     ]
     assert not [e for e in b.node.records(CallAbandoned) if e.call_id == task]
+
+
+async def test_a_waiting_chat_of_a_lost_node_keeps_its_place_and_is_offered_later(
+    sides: tuple[Side, Side], store: Conversations
+) -> None:
+    """No agent is ready when A routes the chat; A dies. The chat waits on, its entry time
+    kept, B's from then on: the agent who logs in on B is offered it, and B writes the
+    interaction from the answer to the end, with the wait counted from the first message."""
+    a, b = sides
+    said = await a.desk.customer_wrote("chat", "no internet", identity=WEB)
+    talk = said.conversation_id
+    task = a.desk.task_of(talk)
+    assert task is not None
+    await agree(a, b)
+    await a.desk.flush()
+    [queued] = [e for e in b.node.records(CallQueued) if e.call_id == task]
+
+    await a.node.stop(crash=True)
+    await until(lambda: b.node.service.owns(task), 10)
+    [waiting] = list(b.node.service.distributor.router.waiting())
+    assert (waiting.call_id, waiting.entry_time) == (task, queued.entry_time)
+    b.node.service.agent_event(Login("tech"))
+    await until(lambda: b.desk.holder(talk) == "tech")
+    b.desk.accept("tech", talk)
+    await until(lambda: "accepted" in kinds(b))
+    b.desk.finish("tech", talk)
+    await until(lambda: b.desk.task_of(talk) is None)
+    await b.desk.flush()
+    assert changed(a) == [{"queue", "intent", "call_type", "status", "outcome", "ended_at"}]
+    assert changed(b) == [
+        {"agent", "wait_s"},
+        {"status", "disposition"},
+        {"ended_at", "talk_s", "outcome"},
+    ]
+    interaction = await store.repository.get_interaction(talk)
+    assert interaction.wait_s is not None
+    assert interaction.wait_s >= 1.0  # A's heartbeat had to expire first
+    assert (interaction.agent, interaction.outcome) == ("tech", "answered")
