@@ -16,8 +16,9 @@ node dials the offer's agent; the other nodes know of it and keep still (``owns`
   (one more at each new leader, written in the log): it asks for the timer's ticks, writes
   snapshots and declares lost the nodes whose heartbeat key expired. A node lost has its
   calls leave the ACD ("node lost": their callers are in their Asterisk's fallback, the AGI
-  session having gone with the node); a declaration from a leader no longer in charge (an
-  older epoch) is ignored: the fence.
+  session having gone with the node); its chats and e-mails stay, place and agent kept,
+  the declaring leader's from then on (``_lost``); a declaration from a leader no longer
+  in charge (an older epoch) is ignored: the fence.
 * **Snapshots.** Every ``snapshot_every`` changes the leader writes its whole copy into the
   log, and a node that starts reads the newest snapshot and what follows it. Redis may lose
   everything (restarted with no persistence): changes find no log and wait in their node's
@@ -44,6 +45,7 @@ from redis.exceptions import RedisError
 
 from acd.agent_events import AgentError
 from acd.commands import CallArrived, CallerLeft, Command, Reconcile, Tick
+from acd.contacts import VOICE_SEAT
 from acd.events import EventRecord
 from acd.router import RoutingError
 from center.acd_cluster_figures import ClusterFigures, log_seconds
@@ -364,31 +366,71 @@ class AcdCluster(Leadership):
             with self._clock.at(at):
                 if isinstance(command, NodeLost):
                     if epoch == copy.epoch:  # the fence: only the leader in charge
-                        self._lost(command.member)
+                        self._lost(command.member, member)
                     return
                 assert not isinstance(command, Copy)
                 if isinstance(command, CallArrived):
-                    copy.owners[command.call.call_id] = member
-                elif isinstance(command, Reconcile):
+                    self._arrived(command, member)
+                    return
+                if isinstance(command, Reconcile):
                     command = self._scoped(command, member)
                 self._apply(command, mine=member == self.member)  # type: ignore[arg-type]
         finally:
             self._entry = None
 
-    def _apply(self, command: Command, *, mine: bool) -> None:
+    def _arrived(self, command: CallArrived, member: str) -> None:
+        """A call or task handed in by ``member``: its own while the ACD holds it (its
+        events, told while it is applied, see so); refused (an id already held: two nodes
+        resuming one conversation), the one whose arrival was applied keeps it."""
+        call_id = command.call.call_id
+        owners = self._copy.owners
+        before = owners.get(call_id)
+        owners[call_id] = member
+        if not self._apply(command, mine=member == self.member):
+            if before is None:
+                del owners[call_id]
+            else:
+                owners[call_id] = before
+
+    def _apply(self, command: Command, *, mine: bool) -> bool:
+        """Apply one change; False if the ACD refused it or it failed."""
         try:
             self._service.apply(command)
         except (RoutingError, AgentError, ValueError) as error:
             log.info("shared ACD change refused: %s: %s", type(command).__name__, error)
             if mine:
                 self._service.refused(command, error)
+            return False
         except Exception:  # the log's boundary: one bad change must not stop the node
             log.exception("shared ACD change failed: %s", type(command).__name__)
+            return False
+        return True
 
-    def _lost(self, member: str) -> None:
+    def _lost(self, member: str, by: str) -> None:
+        """``member`` is lost, as the leader ``by`` declared: its calls leave the ACD (their
+        sessions went with it); its chats, e-mails and other digital tasks stay, place and
+        agent kept, and ``by`` takes them over (their conversations are in the shared
+        history; the customer reconnects to any node): every copy names the same new owner
+        at the same point of the log, and the declaring node is alive by then."""
         copy = self._copy
-        held = {c: copy.distributor.call_state(c) for c, o in copy.owners.items() if o == member}
-        log.warning("node %s lost: its %d calls leave the shared ACD", member, len(held))
+        held: dict[str, str | None] = {}
+        taken: list[str] = []
+        for call_id, owner in list(copy.owners.items()):
+            if owner != member:
+                continue
+            call = copy.distributor.call(call_id)
+            if call is not None and call.channel not in VOICE_SEAT:
+                copy.owners[call_id] = by
+                taken.append(call_id)
+            else:
+                held[call_id] = copy.distributor.call_state(call_id)
+        log.warning(
+            "node %s lost: its %d calls leave the shared ACD, its %d tasks go to %s",
+            member,
+            len(held),
+            len(taken),
+            by,
+        )
         # the waiting first, so no agent an offered one frees is offered another of them
         for call_id in sorted(held, key=lambda c: (_LEAVING_ORDER.get(held[c] or "", 3), c)):
             del copy.owners[call_id]

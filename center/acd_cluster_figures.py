@@ -10,7 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ClusterFigures", "log_seconds"]
+__all__ = ["ClusterFigures", "RelayFigures", "log_seconds"]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFigures:
+    """The node's conversation relay (``center.conversation_relay``): notices since it
+    started."""
+
+    #: published to the other nodes; heard from them; refused (a wrong signature)
+    sent: int
+    heard: int
+    refused: int
+    #: dropped, the oldest first, while Redis could not be reached and the outbox was full
+    dropped: int
+    #: waiting in the outbox now
+    waiting: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +56,8 @@ class ClusterFigures:
     snapshots: int
     snapshot_bytes: int | None
     snapshot_write_s: float | None
+    #: the conversation relay's, when the node carries conversations across nodes
+    relay: RelayFigures | None = None
 
     @property
     def lag_s(self) -> float | None:

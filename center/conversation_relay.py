@@ -42,6 +42,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from center.acd_cluster import AcdCluster
+from center.acd_cluster_figures import RelayFigures
 from center.acd_log_codec import LogCodec, TamperedRecord
 from center.desk_events import DeskEvent
 from center.desk_outlets import Outlet
@@ -49,7 +50,7 @@ from history.records import Interaction, Message
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConversationRelay", "NotDelivered", "RelayedKinds"]
+__all__ = ["ConversationRelay", "NotDelivered", "RelayedKinds", "put_back"]
 
 #: The desk's events other nodes need: those of the ACD (queued, offered, accepted...) every
 #: node tells itself, from its copy.
@@ -59,6 +60,16 @@ _OUTBOX = 10_000
 #: Notices published in one round trip (a pipeline), in order.
 _BATCH = 256
 _RETRY_S = 0.2
+
+
+def put_back(outbox: deque[bytes], batch: list[bytes]) -> int:
+    """A batch that could not go back in front of ``outbox``, in order; when the outbox
+    filled up meanwhile, the oldest are dropped, as ``_post`` drops them. Returns how many
+    were dropped."""
+    room = (outbox.maxlen or len(outbox) + len(batch)) - len(outbox)
+    dropped = max(0, len(batch) - room)
+    outbox.extendleft(reversed(batch[dropped:]))
+    return dropped
 
 
 class NotDelivered(Exception):
@@ -119,10 +130,15 @@ class ConversationRelay:
         self._refs = itertools.count(1)
         self._listening = asyncio.Event()
         #: figures: notices sent, heard from other nodes, refused (bad signature), dropped
+        #: (the outbox full: ``_post``, ``put_back``)
         self.sent = 0
         self.heard = 0
         self.refused = 0
         self.dropped = 0
+
+    def figures(self) -> RelayFigures:
+        """The relay's counts (``/metrics``)."""
+        return RelayFigures(self.sent, self.heard, self.refused, self.dropped, len(self._outbox))
 
     @classmethod
     def joining(cls, cluster: AcdCluster, key: bytes) -> ConversationRelay:
@@ -218,7 +234,7 @@ class ConversationRelay:
                             pipe.publish(self._channel, data)
                         await pipe.execute()
                 except (RedisError, OSError) as error:
-                    self._outbox.extendleft(reversed(batch))  # in front again, in order
+                    self.dropped += put_back(self._outbox, batch)
                     if not held:
                         log.warning("conversation notices wait: %s", error)
                         held = True

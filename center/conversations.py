@@ -95,9 +95,10 @@ class _Live:
     agent_id: str | None = None
     #: the last transfer: (the agent who handed it on, to whom: "agent 1002", "queue billing")
     transferred: tuple[str, str] | None = None
-    #: this node's desk routed it (False: another node's, of a shared ACD: that node
-    #: writes its interaction as the ACD moves it and tells its webhooks)
-    mine: bool = True
+    #: what the interaction takes when the task is queued (its queue, intent, status
+    #: open), written then by the node whose arrival the ACD applied (``AcdService.owns``:
+    #: of two nodes handing in one task, the one the shared log took), None once told
+    opening: InteractionUpdate | None = None
 
 
 class ConversationDesk(DeskEvents, DeskOutlets):
@@ -136,7 +137,10 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         self._routing: set[int] = set()
         #: the last background write of each conversation (writes of one run in order)
         self._writes: dict[int, asyncio.Task[None]] = {}
-        self._unsubscribe = acd.on_task(self._acd_event)
+        self._unsubscribe = (
+            acd.on_task(self._acd_event),
+            acd.on_task_refused(self._task_refused),
+        )
 
     # wiring ----------------------------------------------------------------------------
     def register_work_channel(self, channel: str) -> None:
@@ -149,7 +153,8 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         return channel in self._work_channels
 
     async def stop(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
         await self.flush()
 
     # views -----------------------------------------------------------------------------
@@ -453,7 +458,25 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         )
         if entry is not None:
             task = replace(task, entry_time=entry)
-        live = _Live(conversation.id, channel, task.call_id, self._wall(), conversation.customer_id)
+        # a resolved or postponed conversation the customer wrote in again is open again,
+        # its outcome and end the next task's (written when the task is queued, by the
+        # node whose arrival the ACD took: ``DeskEvents._acd_event``)
+        opening = InteractionUpdate(
+            queue=task.queue,
+            intent=task.facts.intent,
+            call_type=task.facts.call_type,
+            status=Status.OPEN,
+            outcome=None,
+            ended_at=None,
+        )
+        live = _Live(
+            conversation.id,
+            channel,
+            task.call_id,
+            self._wall(),
+            conversation.customer_id,
+            opening=opening,
+        )
         self._live[conversation.id] = live
         self._by_task[task.call_id] = live
         try:
@@ -461,20 +484,6 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         except RoutingError as error:  # the message is kept; the config names no queue
             log.error("conversation %s not routed: %s", conversation.id, error)
             self._forget(live)
-            return
-        # a resolved or postponed conversation the customer wrote in again is open again,
-        # its outcome and end the next task's
-        self._update(
-            conversation.id,
-            InteractionUpdate(
-                queue=task.queue,
-                intent=task.facts.intent,
-                call_type=task.facts.call_type,
-                status=Status.OPEN,
-                outcome=None,
-                ended_at=None,
-            ),
-        )
 
     def _kept(self, conversation: Interaction) -> KeptRouting | None:
         """A work channel's routing, as its conversation was opened (a queue that is gone
@@ -508,13 +517,24 @@ class ConversationDesk(DeskEvents, DeskOutlets):
             return None
         said = task.caller.customer_id
         customer = int(said) if said is not None and said.isdigit() else None
-        live = _Live(
-            conversation_id, task.channel, task.call_id, self._wall(), customer, mine=False
-        )
+        live = _Live(conversation_id, task.channel, task.call_id, self._wall(), customer)
+        held = self._acd.distributor.workload.task(task.call_id)
+        if held is not None and held.phase is TaskPhase.ACTIVE:  # accepted before
+            live.agent_id = self._acd.distributor.workload.holder(task.call_id)
+            ago = max(0.0, self._acd.now() - held.since)
+            live.answered_at = self._wall() - dt.timedelta(seconds=ago)
         self._live[conversation_id] = live
         self._by_task[task.call_id] = live
         self._tasks_made[conversation_id] = max(self._tasks_made.get(conversation_id, 0), made)
         return live
+
+    def _task_refused(self, task_id: str) -> None:
+        """The shared ACD's log refused this node's task and holds none of that id: the
+        conversation has no task (its customer's next message routes it)."""
+        live = self._by_task.get(task_id)
+        if live is not None:
+            log.warning("conversation %s: task %s refused", live.conversation_id, task_id)
+            self._forget(live)
 
     def _forget(self, live: _Live) -> None:
         self._live.pop(live.conversation_id, None)

@@ -32,6 +32,7 @@ from history.records import Message
 
 if TYPE_CHECKING:
     from center.conversations import UpdateInteraction, _Live
+    from center.service import AcdService
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class DeskEvent:
 class DeskEvents:
     if TYPE_CHECKING:  # the desk's state and steps these use
         _wall: Callable[[], dt.datetime]
+        _acd: AcdService
         _updates: UpdateInteraction
         _subscribers: list[Callable[[DeskEvent], None]]
         _everywhere: list[Callable[[DeskEvent], None]]
@@ -124,10 +126,17 @@ class DeskEvents:
             return
         now = self._wall()
         agent = getattr(event, "agent_id", None)
+        # this node writes the interaction and tells its webhooks: the ACD applied its
+        # arrival, or it took the task over from a node lost (``AcdService.owns``)
+        mine = self._acd.owns(task.call_id)
+        if isinstance(event, CallQueued) and live.opening is not None:
+            if mine:  # the other node, refused, lets it be
+                self._update(live.conversation_id, live.opening)
+            live.opening = None
         if isinstance(event, CallAnswered):
             live.answered_at, live.agent_id = now, event.agent_id
             wait = (now - live.queued_at).total_seconds()
-            if live.mine:
+            if mine:
                 self._update(
                     live.conversation_id, InteractionUpdate(agent=event.agent_id, wait_s=wait)
                 )
@@ -135,7 +144,7 @@ class DeskEvents:
             live.agent_id = None
         elif isinstance(event, CallEnded):
             handled = (now - (live.answered_at or now)).total_seconds()
-            if live.mine:
+            if mine:
                 self._update(
                     live.conversation_id,
                     InteractionUpdate(ended_at=now, talk_s=handled, outcome=Outcome.ANSWERED),
@@ -143,7 +152,7 @@ class DeskEvents:
             self._forget(live)
         elif isinstance(event, CallAbandoned):
             wait = (now - live.queued_at).total_seconds()
-            if live.mine:
+            if mine:
                 self._update(
                     live.conversation_id,
                     InteractionUpdate(ended_at=now, wait_s=wait, outcome=Outcome.ABANDONED_QUEUE),
@@ -159,7 +168,7 @@ class DeskEvents:
             reason=reason,
             customer_id=live.customer_id,
         )
-        self._tell(told, mine=live.mine)
+        self._tell(told, mine=mine)
 
     def _update(self, conversation_id: int, change: InteractionUpdate) -> None:
         """Write the interaction's change in the background (ACD events arrive inside the

@@ -44,6 +44,7 @@ class DigitalTasks:
         distributor: CallDistributor
         _digital: dict[str, IncomingCall]
         _task_listeners: list[TaskListener]
+        _refusal_listeners: list[Callable[[str], None]]
 
         def _submit(self, command: Command) -> None: ...
 
@@ -70,6 +71,12 @@ class DigitalTasks:
     def on_task(self, listener: TaskListener) -> Callable[[], None]:
         self._task_listeners.append(listener)
         return lambda: self._task_listeners.remove(listener)
+
+    def on_task_refused(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """``listener`` hears the id of a task this node handed in that the shared ACD's
+        log refused when it came to apply it, and that the ACD does not hold."""
+        self._refusal_listeners.append(listener)
+        return lambda: self._refusal_listeners.remove(listener)
 
     # Each raises ``StaleTask`` when the agent does not hold the task in that phase.
     def task_accepted(self, agent_id: str, task_id: str) -> None:

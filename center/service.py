@@ -173,6 +173,7 @@ class AcdService(TelephonyFacts, DigitalTasks):
         #: digital tasks the ACD holds (waiting, offered, with an agent), as handed in
         self._digital: dict[str, IncomingCall] = {}
         self._task_listeners: list[TaskListener] = []
+        self._refusal_listeners: list[Callable[[str], None]] = []
         self.talk_times = TalkTimes()
         #: The latest offers and why they were made (newest last).
         self.recent_offers: deque[OfferNote] = deque(maxlen=keep_offers)
@@ -392,13 +393,29 @@ class AcdService(TelephonyFacts, DigitalTasks):
 
     def refused(self, command: Command, error: Exception) -> None:
         """The shared log refused this node's change when it came to apply it: a queued
-        call's ticket is closed (its session sends the caller on)."""
+        call's ticket is closed (its session sends the caller on); a digital task another
+        node handed in under the same id first (two nodes resuming one conversation) stays
+        the ACD's, that node's (``owns``), and one the ACD does not hold is forgotten
+        (``on_task_refused``)."""
         if isinstance(command, CallArrived):
-            ticket = self._tickets.pop(command.call.call_id, None)
-            self._digital.pop(command.call.call_id, None)
+            call_id = command.call.call_id
+            ticket = self._tickets.pop(call_id, None)
             if ticket is not None:
                 ticket.gone_reason = f"refused: {error}"
                 ticket.gone.set()
+            held = self.distributor.call(call_id)
+            if held is not None and call_id in self._digital:
+                self._digital[call_id] = held  # as the node whose arrival was applied gave it
+            elif call_id in self._digital:
+                del self._digital[call_id]
+                for listener in list(self._refusal_listeners):
+                    listener(call_id)
+
+    def owns(self, call_id: str) -> bool:
+        """This node acts for the call or task: its session is here, or this node handed
+        the task in (a shared ACD's log says which node's arrival it applied; the node
+        that declared another lost takes over that node's digital tasks). Alone: True."""
+        return self._shared is None or self._shared.owns(call_id)
 
     def rearm(self) -> None:
         """Look at the timer again (this node now leads the shared ACD, or no longer)."""

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from acd.build import build_acd
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import EventRecord, InMemoryEventSink
 from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
+from center.acd_cluster_figures import ClusterFigures
 from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
 from center.call_controller import CallController
@@ -401,7 +403,7 @@ class Hotline(LiveConfig):
                 )
             ),
             acd=self.acd,
-            cluster_figures=None if self.cluster is None else self.cluster.figures,
+            cluster_figures=None if self.cluster is None else self._cluster_figures,
             hub=(
                 hub := SupervisorHub(
                     self.acd,
@@ -554,6 +556,13 @@ class Hotline(LiveConfig):
         await self.store.dispose()
         self.config_pool.close()
         self.web_auth.users.hashing.close()
+
+    def _cluster_figures(self) -> ClusterFigures:
+        """This node's figures of the shared ACD and of its conversation relay."""
+        assert self.cluster is not None
+        figures = self.cluster.figures()
+        relay = self.conversation_relay
+        return figures if relay is None else replace(figures, relay=relay.figures())
 
     async def _resume_conversations(self) -> None:
         """Conversations a stopped run had queued or given to an agent wait again."""

@@ -10,7 +10,8 @@ handle time and agent time per task, abandonment, the backlog now and its oldest
 use of digital capacity and FCR; the occupancy (digital work included); and
 ``hotline_kpi_stale`` (1 while today's figures hold only this run's events: the event log
 is being read, or could not be). ``acd.kpi`` defines every figure. A node of a shared ACD
-(``cluster:``) adds its ``hotline_cluster_*`` figures (``center.acd_cluster_figures``).
+(``cluster:``) adds its ``hotline_cluster_*`` figures (``center.acd_cluster_figures``), its
+conversation relay's among them (``hotline_cluster_relay_notices_*``).
 """
 
 from __future__ import annotations
@@ -159,6 +160,22 @@ def _cluster(out: _Text, f: ClusterFigures) -> None:
         ),
     ):
         out.metric(f"hotline_cluster_{name}", kind, help_, [("", value)])
+    relay = f.relay
+    if relay is None:
+        return
+    for name, kind, help_, value in (
+        ("sent_total", "counter", "Notices published to the other nodes.", relay.sent),
+        ("heard_total", "counter", "Notices heard from the other nodes.", relay.heard),
+        ("refused_total", "counter", "Notices with a wrong signature.", relay.refused),
+        (
+            "dropped_total",
+            "counter",
+            "Notices dropped, the outbox full while Redis could not be reached.",
+            relay.dropped,
+        ),
+        ("waiting", "gauge", "Notices waiting in the outbox.", relay.waiting),
+    ):
+        out.metric(f"hotline_cluster_relay_notices_{name}", kind, help_, [("", value)])
 
 
 def _agents_work(out: _Text, agents: list[dict[str, Any]]) -> None:

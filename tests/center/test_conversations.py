@@ -23,7 +23,7 @@ from center.webhook_feed import WebhookFeed
 from history.attachments import AttachmentStore
 from history.conversations import Conversations
 from history.identities import IdentityKind
-from history.inputs import Delivery, IdentityIn, InteractionUpdate, NewCustomer, Status
+from history.inputs import Delivery, IdentityIn, NewCustomer, Status
 from history.records import Interaction, Message
 from history.repository import HistoryRepository
 from history.store import create_engine, migrate
@@ -300,59 +300,3 @@ async def test_two_messages_arriving_at_once_route_their_conversation_once(desk:
     assert len(queued) == 2  # the first contact's, then one for the two messages at once
     thread = await desk.store.thread(conversation)
     assert len(thread.messages) == 3
-
-
-async def test_another_nodes_desk_knows_the_task_and_acts_on_it_without_writing_twice(
-    desk: Desk,
-) -> None:
-    """A shared ACD applies every node's changes on every node's copy: here a second desk
-    on the same ACD stands for another node's. It knows the conversation's task from the
-    ACD's events, so the agent connected to it is offered it and answers there; its pages
-    hear everything (``everywhere``), its webhooks and the interaction's writes stay with
-    the desk that routed it; a desk that starts later learns the tasks held already."""
-    writes: list[InteractionUpdate] = []
-
-    async def written(conversation_id: int, change: InteractionUpdate) -> None:
-        writes.append(change)
-
-    other = ConversationDesk(desk.store, desk.acd, ROUTING, updates=written)
-    pages: list[DeskEvent] = []
-    hooks: list[DeskEvent] = []
-    other.subscribe(pages.append, everywhere=True)
-    other.subscribe(hooks.append)
-    sent: list[str] = []
-
-    async def outlet(conversation: Interaction, message: Message) -> None:
-        sent.append(message.body)
-
-    other.register_outlet("chat", outlet)
-    try:
-        desk.acd.agent_event(Login("tech"))
-        said = await desk.desk.customer_wrote("chat", "no internet", identity=WEB)
-        conversation = said.conversation_id
-        task = desk.desk.task_of(conversation)
-        assert task is not None
-        assert (other.task_of(conversation), other.holder(conversation)) == (task, "tech")
-        other.accept("tech", conversation)
-        reply = await other.agent_wrote("tech", conversation, "Restart the router")
-        assert (reply.delivery, sent) == (Delivery.SENT, ["Restart the router"])
-
-        late = ConversationDesk(desk.store, desk.acd, ROUTING)
-        try:
-            assert await late.resume() == 0  # held by the ACD already: not routed again
-            assert late.task_of(conversation) == task
-        finally:
-            await late.stop()
-
-        other.finish("tech", conversation, status=Status.RESOLVED)
-        await other.flush()
-        assert [w.changes() for w in writes] == [{"status": Status.RESOLVED, "disposition": None}]
-        assert [e.kind for e in pages] == [
-            "queued", "offered", "accepted", "message", "delivery", "closed", "status"
-        ]  # fmt: skip
-        assert [e.kind for e in hooks] == ["message", "delivery", "status"]  # its own doing
-        interaction = await desk.interaction(conversation)
-        assert (interaction.agent, interaction.outcome) == ("tech", "answered")
-        assert other.task_of(conversation) is None
-    finally:
-        await other.stop()

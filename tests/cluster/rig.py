@@ -116,12 +116,18 @@ class Node:
     """One hotline node's ACD, sharing the cluster's."""
 
     def __init__(
-        self, name: str, redis: RedisServer | Cable | str, agents: Sequence[str], **settings: Any
+        self,
+        name: str,
+        redis: RedisServer | Cable | str,
+        agents: Sequence[str] | AcdSetup,
+        **settings: Any,
     ):
+        """``agents``: the agents of ``setup_of``, or an ACD's whole config."""
         self.name = name
         self.sink = InMemoryEventSink()
         self.clock = LogClock()
-        self.service = AcdService(setup_of(agents), sink=self.sink, clock=self.clock)
+        setup = agents if isinstance(agents, AcdSetup) else setup_of(agents)
+        self.service = AcdService(setup, sink=self.sink, clock=self.clock)
         self.cluster = AcdCluster(
             ClusterSettings(
                 redis if isinstance(redis, str) else redis.url, name, prefix="test:acd", **settings

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
 
+from center.acd_cluster_figures import RelayFigures
 from center.acd_log_codec import LogCodec
-from center.conversation_relay import ConversationRelay, NotDelivered
+from center.conversation_relay import ConversationRelay, NotDelivered, put_back
 from center.desk_events import DeskEvent
 from center.desk_outlets import Outlet
 from history.inputs import AuthorKind, Channel, Delivery, Direction, Status
@@ -136,6 +138,8 @@ async def test_a_desks_notices_reach_the_other_node_and_typing_goes_across_once(
         await asyncio.sleep(0.2)
         assert (a.relay.sent, b.relay.sent) == (3, 1)  # nothing told back: no echo
         assert (b.agent_saw, a.customer_saw) == ([(1, True)], [(1, True)])
+        assert a.relay.figures() == RelayFigures(sent=3, heard=1, refused=0, dropped=0, waiting=0)
+        assert b.relay.figures() == RelayFigures(sent=1, heard=3, refused=0, dropped=0, waiting=0)
 
 
 async def test_an_agents_message_is_delivered_by_the_node_holding_the_customer(
@@ -163,3 +167,17 @@ async def test_a_notice_with_a_wrong_signature_is_refused(redis_server: RedisSer
             await client.aclose()
         await wait_until(lambda: a.relay.refused == 1 and b.relay.refused == 1)
         assert a.desk.heard == b.desk.heard == []
+        assert (a.relay.figures().refused, a.relay.figures().heard) == (1, 0)
+
+
+def test_a_batch_that_cannot_go_back_whole_drops_its_oldest_and_counts_them() -> None:
+    """Redis refused a batch while new notices filled the outbox: the batch goes back in
+    front, in order, as far as there is room; the oldest of it are dropped and counted."""
+    outbox: deque[bytes] = deque([b"n4", b"n5"], maxlen=4)
+    assert put_back(outbox, [b"n1", b"n2", b"n3"]) == 1
+    assert list(outbox) == [b"n2", b"n3", b"n4", b"n5"]
+    assert put_back(outbox, [b"n0"]) == 1  # full: the batch itself is the oldest
+    assert list(outbox) == [b"n2", b"n3", b"n4", b"n5"]
+    roomy: deque[bytes] = deque([b"n3"], maxlen=10)
+    assert put_back(roomy, [b"n1", b"n2"]) == 0
+    assert list(roomy) == [b"n1", b"n2", b"n3"]

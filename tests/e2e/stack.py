@@ -99,6 +99,8 @@ class Stack:
     emulator: AsteriskEmulator
     service: Hotline
     records: list[EventRecord] = field(default_factory=list)
+    #: the service's environment (a cluster node's shared secret keys), again at a restart
+    environ: Mapping[str, str] | None = None
 
     async def call(self, caller: Caller, timeout_s: float = 20.0) -> CallResult:
         placed = await self.emulator.place_call(caller)
@@ -133,7 +135,7 @@ class Stack:
 
     async def start_service(self) -> Hotline:
         """A new hotline process on the same config and the same history store."""
-        self.service = Hotline(self.config)
+        self.service = Hotline(self.config, environ=self.environ)
         self.watch(self.service)
         async with asyncio.timeout(10):
             await self.service.start()
@@ -201,7 +203,7 @@ async def running_stack(
     for phone in phones(config):
         emulator.set_phone(phone)
     service = Hotline(config, environ=environ)
-    stack = Stack(tmp_path, config, emulator, service)
+    stack = Stack(tmp_path, config, emulator, service, environ=environ)
     stack.watch(service)
     try:
         async with asyncio.timeout(10):

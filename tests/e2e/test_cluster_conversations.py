@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -18,6 +19,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import make_url, text
 
 from acd.agent_events import Pause
+from acd.events import CallAbandoned, CallQueued
 from history.identities import IdentityKind
 from history.inputs import Channel, Delivery, IdentityIn, Status
 from history.store import create_engine
@@ -215,6 +217,13 @@ async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: 
             assert metric(text, "hotline_cluster_nodes_alive") == 2
             assert metric(text, "hotline_cluster_changes_applied_total") <= shared.applied
             assert metric(text, "hotline_cluster_records_refused_total") == 0
+            relay = stack.service.conversation_relay
+            assert relay is not None
+            # the relay's notices: each node told the other (messages, deliveries, typing)
+            assert 0 < metric(text, "hotline_cluster_relay_notices_sent_total") <= relay.sent
+            assert 0 < metric(text, "hotline_cluster_relay_notices_heard_total") <= relay.heard
+            assert metric(text, "hotline_cluster_relay_notices_refused_total") == 0
+            assert metric(text, "hotline_cluster_relay_notices_dropped_total") == 0
 
 
 async def test_an_email_received_on_one_node_is_answered_from_the_other(tmp_path: Path) -> None:
@@ -255,3 +264,97 @@ async def test_an_email_received_on_one_node_is_answered_from_the_other(tmp_path
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def crash(stack: Stack) -> None:
+    """The node dies: nothing more of it reaches the shared ACD's log (its heartbeat key
+    expires: the leader declares it lost), its conversation relay goes silent and its
+    visitors' sockets drop. (The rest of it is closed when the test ends.)"""
+    cluster, relay = stack.service.cluster, stack.service.conversation_relay
+    assert cluster is not None
+    assert relay is not None
+    await cluster.close(leave=False)
+    await relay.close()
+    await stack.service.chat.close()
+    await stack.service.web.close()
+
+
+async def test_a_chat_outlives_the_node_that_routed_it(tmp_path: Path) -> None:
+    """The customer's page is on A, which routed the chat; the agent answered it from B.
+    A dies. The chat stays with the agent (not abandoned, not offered again), B takes it
+    over; the customer's page reconnects to B, writes, the agent answers and closes: one
+    task, the thread whole, the interaction written to its end with its true times."""
+    async with two_nodes(tmp_path) as (a, b), agent_page(b, AGENT) as desk:
+        await desk.next("snapshot")
+        async with visitor_page(a) as page:
+            visitor = (await page.hello(name="Mona"))["visitor"]
+            assert (await page.say("m1", "my internet is down"))["type"] == "ack"
+            talk = await conversation_of(a, visitor)
+            task = f"chat-{talk}.1"
+            await desk.next("offered", lambda f: f["task"]["conversation"] == talk)
+            assert a.service.acd.owns(task)
+            assert (await desk.post(f"{talk}/accept"))[0] == 200
+            accepted = time.monotonic()
+            await desk.next("accepted")
+            await page.next("status", lambda f: f["state"] == "connected")
+            status, answer = await desk.post(
+                f"{talk}/messages", {"text": "Let me look", "ref": "r1"}
+            )
+            assert (status, answer["message"]["delivery"]) == (200, "sent")
+            last = (await page.next("message"))["message"]["id"]
+            history = b.service.conversations.repository
+
+            async def written() -> bool:
+                return (await history.get_interaction(talk)).agent == AGENT
+
+            for _ in range(200):  # A wrote the answer (agent, wait) before it died
+                if await written():
+                    break
+                await asyncio.sleep(0.02)
+            assert await written()
+
+            await crash(a)
+            await wait_until(lambda: b.service.acd.owns(task), timeout_s=15)
+        assert b.service.desk.task_of(talk) == task
+        assert b.service.desk.holder(talk) == AGENT  # kept: not re-offered
+        assert not [e for e in b.events(CallAbandoned) if e.call_id == task]
+
+        async with visitor_page(b) as again:
+            assert (await again.hello(visitor=visitor, last=last))["conversation"] == talk
+            await again.next("status", lambda f: f["state"] == "connected")
+            assert (await again.say("m2", "still red"))["type"] == "ack"
+            said = await desk.next("message", lambda f: f["message"]["text"] == "still red")
+            assert said["conversation"] == talk
+            status, answer = await desk.post(
+                f"{talk}/messages", {"text": "Unplug it for ten seconds", "ref": "r2"}
+            )
+            assert (status, answer["message"]["delivery"]) == (200, "sent")
+            shown = await again.next("message", lambda f: f["message"]["text"].startswith("Un"))
+            assert shown["message"]["id"] == answer["message"]["id"]
+            closing = time.monotonic()
+            assert (await desk.post(f"{talk}/close", {"status": "resolved"}))[0] == 200
+            await desk.next("closed", lambda f: f["conversation"] == talk)
+            closed = time.monotonic()
+            await again.next("status", lambda f: f["state"] == "closed")
+
+        await b.service.desk.flush()
+        await b.flushed()
+        interaction = await b.service.conversations.repository.get_interaction(talk)
+        assert (interaction.status, interaction.agent, interaction.outcome) == (
+            Status.RESOLVED,
+            AGENT,
+            "answered",
+        )
+        assert interaction.ended_at is not None
+        assert interaction.wait_s is not None
+        assert interaction.talk_s is not None
+        assert closing - accepted - 0.5 <= interaction.talk_s <= closed - accepted + 0.5
+        thread = (await b.service.conversations.thread(talk, limit=10)).messages
+        assert [m.body for m in thread] == [
+            "my internet is down",
+            "Let me look",
+            "still red",
+            "Unplug it for ten seconds",
+        ]
+        queued = [e for e in b.events(CallQueued) if e.call_id.startswith(f"chat-{talk}.")]
+        assert [e.call_id for e in queued] == [task]  # one task, never queued again
