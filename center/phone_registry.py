@@ -94,6 +94,7 @@ class PhoneRegistry:
         self._elsewhere: dict[str, frozenset[str]] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self._unsubscribe: list[Callable[[], None]] = []
         #: channel prefixes of legs rung through a trunk (``center.agent_feed``)
         self.trunk_legs = trunk_channel_prefixes(self.trunks)
@@ -178,17 +179,21 @@ class PhoneRegistry:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        # the loop stops even if the Redis client swallowed its cancellation (seen: the task
+        # went on waiting, and close with it)
+        self._closed = True
+        self._changed.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=self._ttl_s)
         if leave:
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.delete(self._key)  # gone now, not a TTL later
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(self._ttl_s):
+                    await self._redis.delete(self._key)  # gone now, not a TTL later
         await self._redis.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             self._changed.clear()
             try:
                 await self._publish()
