@@ -251,6 +251,11 @@ class _LineSplitter:
     def pending(self) -> bytes:
         return self._buf
 
+    @property
+    def skipping(self) -> bool:
+        """The rest of a line over the cap is being dropped."""
+        return self._skipping
+
 
 class EnvironmentDecoder:
     """Service side: reads the `key: value` block up to the blank line."""
@@ -322,6 +327,10 @@ class ResponseDecoder:
         self._provisional: str | None = None
 
     def feed(self, data: bytes) -> list[AgiResponse | Hangup]:
+        if data[-1:] == b"\n" and self.idle:  # the usual read: one whole reply, alone
+            common = _COMMON_REPLIES.get(data[:-1])  # (a line of the table has no "\n")
+            if common is not None and not self._lines.skipping:
+                return [common]
         out: list[AgiResponse | Hangup] = []
         for raw in self._lines.lines(data):
             common = _COMMON_REPLIES.get(raw) if self.idle_between_lines else None
