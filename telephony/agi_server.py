@@ -165,28 +165,26 @@ class _Connection(asyncio.BufferedProtocol):
 
 
 class _IdleWatch:
-    """Cancels a handler that sent no command for `idle_s` (one lazy timer, not one per command)."""
+    """Cancels a handler that sent no command for `idle_s`: one lazy timer per session that
+    reads when the session's last command ended, nothing done per command."""
 
-    def __init__(self, task: asyncio.Task[None], idle_s: float) -> None:
+    def __init__(self, task: asyncio.Task[None], session: AgiSession, idle_s: float) -> None:
         self._task = task
+        self._session = session
         self._idle_s = idle_s
         self._loop = task.get_loop()
-        self._busy = False
-        self._last = self._loop.time()
+        self._started = self._loop.time()
         self.expired = False
-        self._timer = self._loop.call_at(self._last + idle_s, self._check)
-
-    def activity(self, busy: bool) -> None:
-        self._busy = busy
-        self._last = self._loop.time()
+        self._timer = self._loop.call_at(self._started + idle_s, self._check)
 
     def _check(self) -> None:
         now = self._loop.time()
-        if not self._busy and now - self._last >= self._idle_s:
+        last = max(self._started, self._session.last_active)
+        if not self._session.busy and now - last >= self._idle_s:
             self.expired = True
             self._task.cancel()
         else:
-            self._timer = self._loop.call_at(max(now, self._last) + self._idle_s, self._check)
+            self._timer = self._loop.call_at(max(now, last) + self._idle_s, self._check)
 
     def stop(self) -> None:
         self._timer.cancel()
@@ -308,8 +306,7 @@ class FastAgiServer:
     async def _run_handler(self, handler: Handler, session: AgiSession, script: str) -> None:
         task = asyncio.current_task()
         assert task is not None
-        watch = _IdleWatch(task, self.limits.idle_timeout_s)
-        session.on_activity = watch.activity
+        watch = _IdleWatch(task, session, self.limits.idle_timeout_s)
         try:
             await handler(session)
         except CallerHangup as exc:
@@ -327,7 +324,6 @@ class FastAgiServer:
             await self._to_fallback(session)
         finally:
             watch.stop()
-            session.on_activity = None
 
     async def _to_fallback(self, session: AgiSession, timeout_s: float | None = None) -> None:
         if session.dead:
