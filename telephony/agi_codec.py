@@ -251,6 +251,11 @@ class _LineSplitter:
     def pending(self) -> bytes:
         return self._buf
 
+    @property
+    def busy(self) -> bool:
+        """Part of a line is buffered, or the rest of a line over the cap is being dropped."""
+        return self._skipping or bool(self._buf)
+
 
 class EnvironmentDecoder:
     """Service side: reads the `key: value` block up to the blank line."""
@@ -322,6 +327,11 @@ class ResponseDecoder:
         self._provisional: str | None = None
 
     def feed(self, data: bytes) -> list[AgiResponse | Hangup]:
+        lines = self._lines  # the usual read: one whole frequent reply, alone, between replies
+        if not lines.busy and self._usage is None and self._provisional is None:
+            common = _COMMON_LINES.get(data)  # (each key is one line)
+            if common is not None:
+                return [common]
         out: list[AgiResponse | Hangup] = []
         for raw in self._lines.lines(data):
             common = _COMMON_REPLIES.get(raw) if self.idle_between_lines else None
@@ -407,6 +417,8 @@ def _common_replies() -> dict[bytes, AgiResponse | Hangup]:
 
 
 _COMMON_REPLIES: Final = MappingProxyType(_common_replies())
+#: The same, keyed by the whole line with its "\n" (a plain dict: the quickest lookup).
+_COMMON_LINES: Final = {line + b"\n": reply for line, reply in _COMMON_REPLIES.items()}
 
 
 def encode_response(

@@ -36,6 +36,7 @@ DONE_VARIABLE = "HOTLINE_DONE"
 ENDED_BEFORE_SERVICE = "ended-before-service"
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAX_REMEMBERED_REFUSALS = 1024
+_READ_BUFFER_BYTES = 65536  # one read of the shared buffer; a longer burst takes more reads
 _BACKLOG = 1024  # a burst of calls (e.g. after an Asterisk restart) must not overflow the queue
 
 
@@ -69,8 +70,14 @@ def parse_allowed_hosts(hosts: Collection[str]) -> tuple[_Network, ...]:
     return tuple(networks)
 
 
-class _Connection(asyncio.Protocol):
-    """Wire side of one AGI connection: decodes and feeds the session; no call logic."""
+class _Connection(asyncio.BufferedProtocol):
+    """Wire side of one AGI connection: decodes and feeds the session; no call logic.
+
+    A buffered protocol: the loop reads into the server's one buffer (`recv_into`) and hands
+    the bytes over at once. A plain `Protocol` gets `recv(256 KiB)` per read, a fresh 256 KiB
+    allocation cut down to the ~15 bytes of a reply: measured ~20 µs of CPU per read, more
+    than the rest of a command's cost, where `recv_into` costs ~1 µs.
+    """
 
     def __init__(self, server: FastAgiServer) -> None:
         self._server = server
@@ -99,6 +106,14 @@ class _Connection(asyncio.Protocol):
         log.warning("AGI from %s: no environment block within %.1f s; closing",
                     self.peer, self._limits.header_timeout_s)  # fmt: skip
         self.close()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._server.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # The buffer is shared by every connection: its bytes are copied out before the
+        # loop reads the next socket into it (the two calls run back to back).
+        self.data_received(self._server.read_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -150,28 +165,26 @@ class _Connection(asyncio.Protocol):
 
 
 class _IdleWatch:
-    """Cancels a handler that sent no command for `idle_s` (one lazy timer, not one per command)."""
+    """Cancels a handler that sent no command for `idle_s`: one lazy timer per session that
+    reads when the session's last command ended, nothing done per command."""
 
-    def __init__(self, task: asyncio.Task[None], idle_s: float) -> None:
+    def __init__(self, task: asyncio.Task[None], session: AgiSession, idle_s: float) -> None:
         self._task = task
+        self._session = session
         self._idle_s = idle_s
         self._loop = task.get_loop()
-        self._busy = False
-        self._last = self._loop.time()
+        self._started = self._loop.time()
         self.expired = False
-        self._timer = self._loop.call_at(self._last + idle_s, self._check)
-
-    def activity(self, busy: bool) -> None:
-        self._busy = busy
-        self._last = self._loop.time()
+        self._timer = self._loop.call_at(self._started + idle_s, self._check)
 
     def _check(self) -> None:
         now = self._loop.time()
-        if not self._busy and now - self._last >= self._idle_s:
+        last = max(self._started, self._session.last_active)
+        if not self._session.busy and now - last >= self._idle_s:
             self.expired = True
             self._task.cancel()
         else:
-            self._timer = self._loop.call_at(max(now, self._last) + self._idle_s, self._check)
+            self._timer = self._loop.call_at(max(now, last) + self._idle_s, self._check)
 
     def stop(self) -> None:
         self._timer.cancel()
@@ -201,6 +214,8 @@ class FastAgiServer:
         self.connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.active_sessions = 0
+        #: What every connection's socket is read into (see `_Connection`).
+        self.read_buffer = memoryview(bytearray(_READ_BUFFER_BYTES))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -291,8 +306,7 @@ class FastAgiServer:
     async def _run_handler(self, handler: Handler, session: AgiSession, script: str) -> None:
         task = asyncio.current_task()
         assert task is not None
-        watch = _IdleWatch(task, self.limits.idle_timeout_s)
-        session.on_activity = watch.activity
+        watch = _IdleWatch(task, session, self.limits.idle_timeout_s)
         try:
             await handler(session)
         except CallerHangup as exc:
@@ -310,7 +324,6 @@ class FastAgiServer:
             await self._to_fallback(session)
         finally:
             watch.stop()
-            session.on_activity = None
 
     async def _to_fallback(self, session: AgiSession, timeout_s: float | None = None) -> None:
         if session.dead:

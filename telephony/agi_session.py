@@ -58,7 +58,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -200,7 +199,8 @@ class AgiSession:
         self._timeout_of_pending = 0.0
         self._command_of_pending = ""
         self._timer: asyncio.TimerHandle | None = None
-        self.on_activity: Callable[[bool], None] | None = None  # busy=True while a command runs
+        #: The loop's time when the last command ended (the server's idle watch reads it).
+        self.last_active = 0.0
         self._faults = 0
         self._fault_next: str | None = None  # raised by the next command (none was pending)
 
@@ -214,6 +214,11 @@ class AgiSession:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def busy(self) -> bool:
+        """A command is running (Asterisk has not answered it yet)."""
+        return self._pending is not None
 
     async def wait_hangup(self) -> None:
         """Returns when the caller hangs up, even while no command runs (e.g. during hold)."""
@@ -327,8 +332,6 @@ class AgiSession:
             self._replied = False
             try:
                 self._transport.write(line)
-                if self.on_activity is not None:
-                    self.on_activity(True)
                 if timeout_s is not None:
                     self._timeout_of_pending = timeout_s
                     self._command_of_pending = name
@@ -339,8 +342,7 @@ class AgiSession:
                     self._abandoned()
                 self._pending = None
                 self._deadline = None
-                if self.on_activity is not None:
-                    self.on_activity(False)
+                self.last_active = loop.time()
         if response.code == 511:
             self._hung_up.set()
             raise CallerHangup("dead channel")

@@ -69,6 +69,50 @@ def test_asterisk_stream_decodes_the_same_in_any_chunking(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", AGI_TRANSCRIPTS)
+def test_asterisk_stream_decodes_the_same_one_line_per_read(name: str) -> None:
+    """A read holding exactly one frequent reply takes the decoder's shortcut."""
+    for conn in connections(name):
+        data = stream(name, ASTERISK_TO_SERVICE, conn)
+        env_decoder, replies = EnvironmentDecoder(), ResponseDecoder()
+        assert env_decoder.feed(data) is not None
+        items = [
+            item
+            for line in env_decoder.rest.splitlines(keepends=True)
+            for item in replies.feed(line)
+        ]
+        assert items == decode_asterisk_side(data)[1]
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected"),
+    [
+        # a provisional 100 belongs to the frequent reply that follows it in another read
+        ([b"100 result=0 Trying...\n", b"200 result=0\n"],
+         [AgiResponse(200, "0", provisional="result=0 Trying...")]),
+        # a usage block's line that reads like a frequent reply is one of its lines
+        ([b"520-Invalid command syntax.  Proper usage follows:\n", b"HANGUP\n",
+          b"200 result=0\n", b"520 End of proper usage.\n"],
+         [AgiResponse(520, "", extra="Invalid command syntax.  Proper usage follows:",
+                      usage=("HANGUP", "200 result=0"))]),
+    ],
+)  # fmt: skip
+def test_a_frequent_reply_alone_in_a_read_keeps_the_reply_in_progress(
+    reads: list[bytes], expected: list[AgiResponse]
+) -> None:
+    replies = ResponseDecoder()
+    assert [item for data in reads for item in replies.feed(data)] == expected
+    assert replies.idle
+
+
+def test_the_tail_of_an_overlong_line_is_dropped_even_when_it_reads_like_a_reply() -> None:
+    replies = ResponseDecoder(max_line=100)
+    with pytest.raises(AgiProtocolError):
+        replies.feed(b"200 result=1 (" + b"x" * 200)
+    assert replies.feed(b"200 result=0\n") == []  # the end of the long line
+    assert replies.feed(b"200 result=1\n") == [AgiResponse(200, "1")]
+
+
+@pytest.mark.parametrize("name", AGI_TRANSCRIPTS)
 def test_service_commands_split_and_reencode_byte_for_byte(name: str) -> None:
     for conn in connections(name):
         lines = CommandDecoder().feed(stream(name, SERVICE_TO_ASTERISK, conn))

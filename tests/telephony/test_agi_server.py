@@ -373,6 +373,20 @@ async def test_long_command_is_not_idle(start_server: Any) -> None:
         ]
 
 
+async def test_a_handler_pausing_less_than_the_idle_timeout_between_commands_is_not_idle(
+    start_server: Any,
+) -> None:
+    async def ivr(session: AgiSession) -> None:
+        for _ in range(8):  # 0.8 s in all, well over the idle timeout
+            await session.get_variable("X")
+            await asyncio.sleep(0.1)
+
+    server = await start_server({"hotline": ivr}, idle_timeout_s=0.3)
+    async with asyncio.timeout(5):
+        commands = await (await Asterisk.call(server.port, env_block())).serve()
+    assert commands == ["GET VARIABLE X"] * 8 + [DONE]
+
+
 async def test_unanswered_quick_command_times_out_and_closes(start_server: Any) -> None:
     reasons: list[str] = []
 
@@ -425,6 +439,33 @@ async def test_many_concurrent_sessions_all_complete(start_server: Any) -> None:
     assert server.active_sessions == 0
     await asyncio.sleep(0)
     assert not server._tasks
+
+
+async def test_replies_split_across_reads_of_many_connections_reach_their_own_call(
+    start_server: Any,
+) -> None:
+    """Every connection is read into the server's one buffer: a reply half-read on one
+    connection must not be overwritten by the next connection's read."""
+    seen: dict[str, str | None] = {}
+
+    async def ivr(session: AgiSession) -> None:
+        seen[session.env.uniqueid] = await session.get_variable("WHO")
+
+    server = await start_server({"hotline": ivr})
+    async with asyncio.timeout(5):
+        calls = [
+            await Asterisk.call(server.port, env_block(agi_uniqueid=f"u{i}")) for i in range(3)
+        ]
+        for ast in calls:
+            assert await ast.command() == "GET VARIABLE WHO"
+        for i, ast in enumerate(calls):  # each connection's first half, read on its own
+            ast.send(f"200 result=1 (caller-{i}".encode())
+            await ast.writer.drain()
+            await asyncio.sleep(0.02)
+        for i, ast in reversed(list(enumerate(calls))):
+            ast.send(f"-of-{i})\n".encode())
+        assert [await ast.serve() for ast in calls] == [["GET VARIABLE WHO", DONE]] * 3
+    assert seen == {f"u{i}": f"caller-{i}-of-{i}" for i in range(3)}
 
 
 async def test_close_sends_live_calls_to_the_fallback_and_leaves_no_task(
