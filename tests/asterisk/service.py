@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,9 +89,15 @@ def rig_settings(pbx: Asterisk, tmp_path: Path) -> dict[str, object]:
 
 @asynccontextmanager
 async def running_service(
-    pbx: Asterisk, tmp_path: Path, overrides: Mapping[str, object] | None = None
+    pbx: Asterisk,
+    tmp_path: Path,
+    overrides: Mapping[str, object] | None = None,
+    *,
+    adjust: Callable[[Config], Config] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Service]:
-    """hotline on a copy of config/ (``Service.config_dir``: a test may edit it and reload)."""
+    """hotline on a copy of config/ (``Service.config_dir``: a test may edit it and reload);
+    ``adjust`` changes the loaded config (a cluster's), ``environ`` is the service's."""
     config_dir = tmp_path / "config"
     if not config_dir.exists():
         shutil.copytree(CONFIG_DIR, config_dir)
@@ -99,10 +105,12 @@ async def running_service(
         (tmp_path / "prompts").symlink_to(CONFIG_DIR.parent / "prompts")
     settings = {**rig_settings(pbx, tmp_path), **dict(overrides or {})}
     config = load_config(config_dir, environ={}, overrides=settings)
-    hotline = Hotline(config, config_dir=config_dir, environ={}, overrides=settings)
+    if adjust is not None:
+        config = adjust(config)
+    hotline = Hotline(config, config_dir=config_dir, environ=environ or {}, overrides=settings)
     service = Service(config, hotline, config_dir)
     hotline.acd_events.subscribe(service.records.append)
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(20):
         await hotline.start()
         await hotline.ami.wait_connected()
         await wait_until(lambda: hotline.channels.resyncs > 0)

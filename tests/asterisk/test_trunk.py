@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,15 +21,13 @@ from acd.agent_events import Ready
 from acd.events import CallAnswered, CallRequeued
 from center.phone_registry import PhoneRegistry
 from history.outcomes import Outcome
-from hotline.app import Hotline
-from hotline.config import load_config
 from hotline.config_models import ClusterConfig
 from telephony.ami_client import AmiClient
 from tests.cluster.rig import REDIS, RedisServer
-from tests.e2e.stack import CONFIG_DIR, wait_until
+from tests.e2e.stack import wait_until
 
 from .rig import AMI_SECRET, Asterisk, BundleMissing, start_asterisk
-from .service import Service, rig_settings
+from .service import Service, running_service
 from .sipp import SIPP, Dtmf, Pause, SippAgent, SippCaller, SippCustomer
 from .test_calls import TO_AN_AGENT, kinds
 
@@ -115,29 +112,16 @@ async def node_a(
 ) -> AsyncIterator[Service]:
     """hotline on A, a node of the cluster with a trunk to B (its history on SQLite here: a
     deployment shares PostgreSQL; this test is about the phones)."""
-    config_dir = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config_dir)
-    (tmp_path / "prompts").symlink_to(CONFIG_DIR.parent / "prompts")
-    settings = rig_settings(a, tmp_path)
-    if ring_s is not None:
-        settings["agents.policy.ring_timeout_s"] = ring_s
-    config = load_config(config_dir, environ={}, overrides=settings)
     cluster = ClusterConfig(redis_url=redis.url, node_id="a", peers={B: "peer-asterisk-b"})
-    config = config.model_copy(update={"cluster": cluster})
-    hotline = Hotline(
-        config, config_dir=config_dir, environ={"HOTLINE_SECRET_KEYS": KEYS}, overrides=settings
-    )
-    service = Service(config, hotline, config_dir)
-    hotline.acd_events.subscribe(service.records.append)
-    async with asyncio.timeout(20):
-        await hotline.start()
-        await hotline.ami.wait_connected()
-        await wait_until(lambda: hotline.channels.resyncs > 0)
-    try:
+    ring = {} if ring_s is None else {"agents.policy.ring_timeout_s": ring_s}
+    async with running_service(
+        a,
+        tmp_path,
+        ring,
+        adjust=lambda config: config.model_copy(update={"cluster": cluster}),
+        environ={"HOTLINE_SECRET_KEYS": KEYS},
+    ) as service:
         yield service
-    finally:
-        async with asyncio.timeout(15):
-            await hotline.close()
 
 
 @asynccontextmanager

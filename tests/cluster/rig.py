@@ -225,3 +225,20 @@ class Cable:
 
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
         self._pipes -= {writer, up_writer}
+
+
+async def forge_records(url: str, log_key: str = "test:acd:log") -> None:
+    """A stranger writes to the log: a change with a wrong signature, a leader's
+    announcement with none, and a record missing its fields (every node must skip all
+    three, and count them)."""
+    import redis.asyncio as aioredis
+
+    stranger = aioredis.Redis.from_url(url)
+    try:
+        await stranger.xadd(
+            log_key, {"k": "c", "n": "X.1", "q": 1, "e": 0, "d": b"\x00" * 40 + b"junk"}
+        )
+        await stranger.xadd(log_key, {"k": "l", "n": "X.1", "e": 99, "d": b"I lead"})
+        await stranger.xadd(log_key, {"k": "c", "e": "not a number"})  # malformed
+    finally:
+        await stranger.aclose()

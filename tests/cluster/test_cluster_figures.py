@@ -5,15 +5,13 @@ snapshots with their size and time; and ``/metrics`` says the same numbers."""
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from acd.agent_events import Answered, HungUp, Login
 from acd.calls import IncomingCall
 from hotline.web.metrics import render
 from hotline.web.supervisor.hub import SupervisorHub
 from tests.center.support import wait_until as until
 
-from .rig import Node, RedisServer
+from .rig import Node, RedisServer, forge_records
 
 AGENTS = ("a1", "a2", "a3")
 EVERY = 20
@@ -35,13 +33,7 @@ async def test_each_nodes_figures_say_what_the_cluster_did(redis_server: RedisSe
         await node.start()
     try:
         a = nodes[0]
-        stranger = aioredis.Redis.from_url(redis_server.url)
-        await stranger.xadd(
-            "test:acd:log", {"k": "c", "n": "X.1", "q": 1, "e": 0, "d": b"\x00" * 40 + b"junk"}
-        )
-        await stranger.xadd("test:acd:log", {"k": "l", "n": "X.1", "e": 99, "d": b"I lead"})
-        await stranger.xadd("test:acd:log", {"k": "c", "e": "not a number"})  # malformed
-        await stranger.aclose()
+        await forge_records(redis_server.url)
         a.service.agent_event(Login("a1"))
         for i in range(8):  # more changes than a snapshot's worth
             ticket = a.service.call_arrived(IncomingCall(f"call-{i}", "support", line=f"L/{i}"))

@@ -17,7 +17,7 @@ from acd.router import RoutingError
 from center.service import CallTicket
 from tests.center.support import wait_until as until
 
-from .rig import Cable, Node, RedisServer
+from .rig import Cable, Node, RedisServer, forge_records
 
 AGENTS = ("a1", "a2", "a3")
 
@@ -179,16 +179,8 @@ async def test_changes_made_while_redis_restarts_are_applied_once(
 async def test_a_record_with_a_wrong_signature_is_not_applied(
     nodes: list[Node], redis_server: RedisServer
 ) -> None:
-    import redis.asyncio as aioredis
-
     a = nodes[0]
-    stranger = aioredis.Redis.from_url(redis_server.url)
-    await stranger.xadd(
-        "test:acd:log", {"k": "c", "n": "X.1", "q": 1, "e": 0, "d": b"\x00" * 40 + b"junk"}
-    )
-    await stranger.xadd("test:acd:log", {"k": "l", "n": "X.1", "e": 99, "d": b"I lead"})
-    await stranger.xadd("test:acd:log", {"k": "c", "e": "not a number"})  # malformed
-    await stranger.aclose()
+    await forge_records(redis_server.url)
     a.service.agent_event(Login("a1"))
     await until(lambda: all(n.state("a1") is AgentState.AVAILABLE for n in nodes))
     await agree(nodes)
