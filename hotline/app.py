@@ -204,6 +204,7 @@ class Hotline(LiveConfig):
             self.history_writer,
             source=self.interactions.source,
             display_url=config.database.display_url,
+            first=lambda: self._seal_totp_secrets(),
         )
         self.ami = AmiClient(
             host=config.ami.host,
@@ -480,7 +481,6 @@ class Hotline(LiveConfig):
         started = False
         try:
             await self.history_startup.start()
-            self._spawn(self._seal_totp_secrets(), name="seal-totp-secrets")
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.supervisor_hub.start()  # before the ACD: it sees every record
@@ -613,8 +613,8 @@ class Hotline(LiveConfig):
 
     async def _seal_totp_secrets(self) -> None:
         """TOTP secrets an older version kept in clear, or a previous key sealed: sealed
-        with the current key (``TwoFactorStore.seal_stored_secrets``), once the schema is up."""
-        await self.history_startup.schema_ready.wait()
+        with the current key (``TwoFactorStore.seal_stored_secrets``), as soon as the schema
+        is up (``HistoryStartup``'s first work)."""
         try:
             await self.web_auth.users.two_factor.seal_stored_secrets()
         except (OSError, SQLAlchemyError) as exc:

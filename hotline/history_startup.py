@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,12 +42,17 @@ class HistoryStartup:
         *,
         source: str,
         display_url: str,
+        first: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
+        """``first``: work started the moment the schema is up, before the writer and the
+        closing of the last run's calls read or write the store (sealing secrets kept in
+        clear: its checkpoint must find no other reader)."""
         self._store = store
         self._history = history
         self._writer = writer
         self._source = source
         self._display_url = display_url
+        self._first = first
         self._started_at = dt.datetime.now(dt.UTC)
         self._writer_started = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -89,6 +94,8 @@ class HistoryStartup:
             )
             return False
         self.schema_ready.set()
+        if self._first is not None:
+            self._spawn(self._first(), name="history-first")
         self.closing_interrupted = self._spawn(
             self._close_interrupted(), name="history-close-interrupted"
         )
