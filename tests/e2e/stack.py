@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -150,7 +151,9 @@ class Stack:
 
     async def token(self, *scopes: str) -> str:
         _, secret = await TokenStore(self.service.store).create(
-            f"e2e-{len(self.records)}-{id(scopes)}", scopes, source="e2e"
+            f"e2e-{secrets.token_hex(8)}",
+            scopes,
+            source="e2e",  # two stacks may share a store
         )
         return secret
 
