@@ -430,9 +430,7 @@ class AmiClient:
 
     def _handle(self, link: _Link, message: AmiMessage) -> None:
         link.received += 1
-        # With nothing pending (most events) the ActionID, absent from most messages and so
-        # a scan of every header, is not looked up at all.
-        action_id = message.action_id if self._pending else None
+        action_id = message.action_id
         pending = self._pending.get(action_id) if action_id is not None else None
         event = message.event
         if event is not None:
