@@ -30,8 +30,7 @@ def drop_ami(service: Service) -> None:
     would end it (no Logoff)."""
     link = service.hotline.ami._link
     assert link is not None, "AMI is not connected"
-    assert link.transport is not None
-    link.transport.abort()
+    link.writer.transport.abort()
 
 
 @contextlib.contextmanager
