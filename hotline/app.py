@@ -635,6 +635,10 @@ class Hotline(LiveConfig):
         reason = f"not connected to Asterisk manager at {ami.host}:{ami.port}"
         return f"{reason}: {self.ami.last_error}" if self.ami.last_error else reason
 
+    def request_reload(self) -> asyncio.Task[bool]:
+        """Reload in the background (from a signal handler); errors are logged there."""
+        return self._spawn(self.reload(), name="config-reload")
+
     def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)

@@ -3,11 +3,9 @@ and the sections that need a restart (``RESTART_SECTIONS``)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 
 from acd.build import build_acd
 from center.callbacks import CallbackDialler
@@ -28,7 +26,6 @@ from ivr.intent import build_classifier
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Sections that only take effect when the service is restarted: its sockets and clients,
 #: the loaded speech models. (The IVR flow and the intents, retrained, apply to new calls;
@@ -64,13 +61,6 @@ class LiveConfig:
     ivr: FlowEngine
     recorder: CallRecorder
     transcriber: PostCallTranscriber | None
-
-    def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        raise NotImplementedError
-
-    def request_reload(self) -> asyncio.Task[bool]:
-        """Reload in the background (from a signal handler); errors are logged there."""
-        return self._spawn(self.reload(), name="config-reload")
 
     async def admin_reload(self) -> ReloadOutcome:
         """The admin pages' reload: the SIGHUP path, and what still needs a restart."""
