@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,13 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.build import build_acd
 from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import EventRecord, InMemoryEventSink
-from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
-from center.acd_cluster_figures import ClusterFigures
+from center.acd_cluster import LogClock
 from center.agent_feed import AmiAgentFeed
 from center.before_service import before_service
 from center.call_controller import CallController
 from center.callbacks import CallbackDialler
-from center.conversation_relay import ConversationRelay
 from center.conversations import ConversationDesk
 from center.email_channel import EmailChannel
 from center.follow_ups import FollowUpBook, FollowUps
@@ -36,7 +33,6 @@ from center.gateway import LiveAcd
 from center.offer_loop import same_phone
 from center.pause_counts import restore_pause_counts
 from center.persistence import HistoryEventSink, HistoryInteractions
-from center.phone_registry import PhoneRegistry
 from center.recording import CallRecorder, RecordingRetention
 from center.service import AcdService
 from center.task_callbacks import TaskCallbacks
@@ -61,6 +57,7 @@ from history.store import create_engine
 from history.webhooks import SqlDeliveryStore
 from history.writer import HistoryWriter
 from hotline.ami_events import CONSUMED_EVENTS
+from hotline.cluster_node import ClusterNode
 from hotline.config import Config
 from hotline.config_edit import ConfigEditor
 from hotline.history_startup import HistoryStartup
@@ -80,9 +77,8 @@ from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
 from hotline.web.app import create_web_app
 from hotline.web.auth.build import build_web_auth
-from hotline.web.auth.secret_box import SecretBox
 from hotline.web.chat.hub import CHANNEL as CHAT_CHANNEL
-from hotline.web.chat.hub import ChatHub, CustomerGone
+from hotline.web.chat.hub import ChatHub
 from hotline.web.server import WebServer
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.kpi_log import EventLogKpis
@@ -154,44 +150,18 @@ class Hotline(LiveConfig):
         self.acd_events = InMemoryEventSink(keep=False)
         # Several nodes share one ACD when cluster.redis_url is set: its changes go through
         # a log in Redis, applied by every node's copy at the log's time (center.acd_cluster).
-        redis_url = config.cluster.redis_url
-        acd_clock = time.monotonic if redis_url is None else LogClock()
+        acd_clock = time.monotonic if config.cluster.redis_url is None else LogClock()
         self.acd_log = HistoryEventSink(self.history_writer, inner=self.acd_events, clock=acd_clock)
         self.acd = AcdService(
             build_acd(config.priority, config.queues, config.agents, config.skills),
             sink=self.acd_log,
             clock=acd_clock,
         )
-        self.cluster: AcdCluster | None = None
-        if isinstance(acd_clock, LogClock) and redis_url is not None:
-            c = config.cluster
-            self.cluster = AcdCluster(
-                ClusterSettings(
-                    redis_url,
-                    c.node_id,
-                    lease_s=c.lease_s,
-                    node_ttl_s=c.node_ttl_s,
-                    snapshot_every=c.snapshot_every,
-                ),
-                self.acd,
-                acd_clock,
-                key=SecretBox.load(config.web.sign_in.two_factor.key_file, environ).derive(
-                    "hotline shared ACD log"
-                ),
-            )
-            self.acd_log.keys = self.cluster.event_key
-        # Agents' phones on any Asterisk of the cluster: rung through the trunk to the peer
-        # their phone is registered on (center.phone_registry).
-        self.phones: PhoneRegistry | None = None
-        if redis_url is not None and config.cluster.peers:
-            self.phones = PhoneRegistry(
-                redis_url,
-                config.cluster.node_id,
-                config.cluster.peers,
-                endpoints=lambda: [a.endpoint for a in self.acd.distributor.agents.values()],
-                ttl_s=config.cluster.node_ttl_s,
-            )
-        route = same_phone if self.phones is None else self.phones.route
+        # Its copy, agents' phones on peer Asterisks, conversations across nodes.
+        self.node: ClusterNode | None = None
+        if isinstance(acd_clock, LogClock):
+            self.node = ClusterNode.joining(config, self.acd, acd_clock, self.acd_log, environ)
+        route = same_phone if self.node is None else self.node.route
         self.interactions = HistoryInteractions(
             self.history_writer, identities=self.history.identities
         )
@@ -334,13 +304,8 @@ class Hotline(LiveConfig):
         self.desk.register_outlet(CHAT_CHANNEL, self.chat.deliver)
         self.desk_panel = DeskPanel(self.desk, self.acd, self.conversations, typing=typing)
         # Several nodes: a conversation's customer and agent may be connected to two of them.
-        self.conversation_relay: ConversationRelay | None = None
-        if self.cluster is not None:
-            key = SecretBox.load(config.web.sign_in.two_factor.key_file, environ)
-            relay = ConversationRelay.joining(self.cluster, key.derive("hotline desk relay"))
-            relay.carry(self.desk, typing)
-            relay.outlet(self.desk, CHAT_CHANNEL, self.chat.deliver, absent=CustomerGone)
-            self.conversation_relay = relay
+        if self.node is not None:
+            self.node.carry(self.desk, typing, self.chat)
         self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
@@ -356,10 +321,12 @@ class Hotline(LiveConfig):
         )
         self.channels = ChannelTracker(self.ami)
         self.acd.watch(self.channels)  # after each AMI login, vanished calls are cleared
-        self.acd_feed = AmiAgentFeed(self.acd, elsewhere=self.phones)
+        self.acd_feed = AmiAgentFeed(
+            self.acd, elsewhere=None if self.node is None else self.node.phones
+        )
         self.acd_feed.attach(self.ami)
-        if self.phones is not None:
-            self.phones.attach(self.ami)
+        if self.node is not None:
+            self.node.attach(self.ami)
         self.call_control.attach(self.ami)
         self.recorder.attach(self.ami)
         web_app = create_web_app(
@@ -367,7 +334,7 @@ class Hotline(LiveConfig):
                 "fastagi": self._agi_ready,
                 "ami": self._ami_ready,
                 "history": self.history_startup.problem,
-                **({} if self.cluster is None else {"shared_acd": self.cluster.problem}),
+                **({} if self.node is None else {"shared_acd": self.node.cluster.problem}),
             },
             repository=self.history,
             writer=self.history_writer,
@@ -404,7 +371,7 @@ class Hotline(LiveConfig):
                 )
             ),
             acd=self.acd,
-            cluster_figures=None if self.cluster is None else self._cluster_figures,
+            cluster_figures=None if self.node is None else self.node.figures,
             hub=(
                 hub := SupervisorHub(
                     self.acd,
@@ -484,15 +451,13 @@ class Hotline(LiveConfig):
             # Models load in the background: until they are ready, speech turns use DTMF.
             self._spawn(self.speech.start(), name="speech-models")
             await self.supervisor_hub.start()  # before the ACD: it sees every record
-            if self.cluster is not None:  # this node's copy of the shared ACD, first
-                await self.cluster.start()
-            if self.conversation_relay is not None:
-                await self.conversation_relay.start()
+            if self.node is not None:  # this node's copy of the shared ACD, first
+                await self.node.start_log()
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
             self._agi_listening = True
-            if self.phones is not None:
-                self.phones.start()
+            if self.node is not None:
+                self.node.start_phones()
             await self.ami.start()
             await self.callbacks.start()
             self._spawn(self._resume_conversations(), name="conversations-resume")
@@ -536,12 +501,8 @@ class Hotline(LiveConfig):
             await self._webhook_feed.drain()
             await self.webhooks.close()
         await self.acd.close()
-        if self.conversation_relay is not None:
-            await self.conversation_relay.close()
-        if self.phones is not None:
-            await self.phones.close()
-        if self.cluster is not None:
-            await self.cluster.close()
+        if self.node is not None:
+            await self.node.close()
         await self.acd_log.close()
         await self.interactions.close()
         await self.recorder.close()
@@ -556,13 +517,6 @@ class Hotline(LiveConfig):
         await self.store.dispose()
         self.config_pool.close()
         self.web_auth.users.hashing.close()
-
-    def _cluster_figures(self) -> ClusterFigures:
-        """This node's figures of the shared ACD and of its conversation relay."""
-        assert self.cluster is not None
-        figures = self.cluster.figures()
-        relay = self.conversation_relay
-        return figures if relay is None else replace(figures, relay=relay.figures())
 
     async def _resume_conversations(self) -> None:
         """Conversations a stopped run had queued or given to an agent wait again."""
@@ -622,7 +576,7 @@ class Hotline(LiveConfig):
 
     def _observe_interactions(self, record: EventRecord) -> None:
         call_id = getattr(record.event, "call_id", None)
-        if self.cluster is None or (isinstance(call_id, str) and self.cluster.owns(call_id)):
+        if self.node is None or (isinstance(call_id, str) and self.node.owns(call_id)):
             self.interactions.observe(record)
 
     def _agi_ready(self) -> str | None:

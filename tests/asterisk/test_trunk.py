@@ -156,7 +156,9 @@ async def test_an_agent_registered_on_the_peer_asterisk_is_rung_through_the_trun
     try:
         await agent.start(b)  # the agent's phone: on B only
         async with node_b_phones(b, redis) as b_phones, node_a(a, redis, tmp_path) as service:
-            phones = service.hotline.phones
+            node = service.hotline.node
+            assert node is not None
+            phones = node.phones
             assert phones is not None
             await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
             assert phones.route("PJSIP/agent1001") == "PJSIP/agent1001@peer-asterisk-b"
@@ -209,7 +211,9 @@ async def test_a_phone_on_the_peer_that_cannot_take_the_call_fails_as_it_would_h
         await failing.start(b)
         await answering.start(a)
         async with node_b_phones(b, redis), node_a(a, redis, tmp_path, ring_s=2) as service:
-            phones = service.hotline.phones
+            node = service.hotline.node
+            assert node is not None
+            phones = node.phones
             assert phones is not None
             await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
             assert phones.route("PJSIP/agent1004") == "PJSIP/agent1004"  # here: no trunk
@@ -252,7 +256,9 @@ async def test_a_callback_rings_the_agent_on_the_peer_first_through_the_trunk(
         await agent.start(b)
         await customer.start(a)
         async with node_b_phones(b, redis), node_a(a, redis, tmp_path) as service:
-            phones = service.hotline.phones
+            node = service.hotline.node
+            assert node is not None
+            phones = node.phones
             assert phones is not None
             await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
             service.only_agents()  # nobody free: the caller waits, then books
@@ -298,7 +304,9 @@ async def test_a_consult_rings_the_colleague_on_the_peer_through_the_trunk(
         await alice.start(a)
         await bob.start(b)
         async with node_b_phones(b, redis), node_a(a, redis, tmp_path) as service:
-            phones = service.hotline.phones
+            node = service.hotline.node
+            assert node is not None
+            phones = node.phones
             assert phones is not None
             await wait_until(lambda: phones.route("PJSIP/agent1001") != "PJSIP/agent1001")
             service.only_agents("1004")  # Bob is paused: Alice takes the call

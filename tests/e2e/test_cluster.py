@@ -48,9 +48,9 @@ async def test_two_services_with_their_own_asterisks_share_the_agents(tmp_path: 
         async with AsyncExitStack() as nodes:
             a = await nodes.enter_async_context(node(tmp_path, "a", redis.url))
             b = await nodes.enter_async_context(node(tmp_path, "b", redis.url))
-            shared_a, shared_b = a.service.cluster, b.service.cluster
-            assert shared_a is not None
-            assert shared_b is not None
+            assert a.service.node is not None
+            assert b.service.node is not None
+            shared_a, shared_b = a.service.node.cluster, b.service.node.cluster
             await wait_until(lambda: shared_a.caught_up and shared_b.caught_up)
             callers = [
                 await stack.place(
@@ -98,8 +98,8 @@ async def test_a_caller_waits_as_usual_and_leaves_at_once_while_the_shared_log_i
             system_name="pbx-a",
             environ={"HOTLINE_SECRET_KEYS": KEYS},
         ) as a:
-            cluster = a.service.cluster
-            assert cluster is not None
+            assert a.service.node is not None
+            cluster = a.service.node.cluster
             await wait_until(lambda: cluster.caught_up)
             cable.cut()
             # virtual seconds (the emulator's time scale): the IVR, then about 5 s on hold

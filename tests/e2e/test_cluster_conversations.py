@@ -87,9 +87,9 @@ async def two_nodes(tmp_path: Path, **overrides: object) -> AsyncIterator[tuple[
             settings = {"database.url": database, **overrides}
             a = await nodes.enter_async_context(node(tmp_path, "a", redis.url, settings))
             b = await nodes.enter_async_context(node(tmp_path, "b", redis.url, settings))
-            shared_a, shared_b = a.service.cluster, b.service.cluster
-            assert shared_a is not None
-            assert shared_b is not None
+            assert a.service.node is not None
+            assert b.service.node is not None
+            shared_a, shared_b = a.service.node.cluster, b.service.node.cluster
             await add_agents(a.service, AGENT)
             for view in a.service.acd.distributor.book.views():
                 if view.agent_id != AGENT:
@@ -212,12 +212,13 @@ async def test_a_chat_whose_customer_and_agent_are_on_different_nodes(tmp_path: 
         assert sum(metric(t, "hotline_cluster_leader") for t in scrapes) == 1
         assert len({metric(t, "hotline_cluster_leader_epoch") for t in scrapes}) == 1
         for stack, text in zip((a, b), scrapes, strict=True):
-            shared = stack.service.cluster
-            assert shared is not None
+            node = stack.service.node
+            assert node is not None
+            shared = node.cluster
             assert metric(text, "hotline_cluster_nodes_alive") == 2
             assert metric(text, "hotline_cluster_changes_applied_total") <= shared.applied
             assert metric(text, "hotline_cluster_records_refused_total") == 0
-            relay = stack.service.conversation_relay
+            relay = node.relay
             assert relay is not None
             # the relay's notices: each node told the other (messages, deliveries, typing)
             assert 0 < metric(text, "hotline_cluster_relay_notices_sent_total") <= relay.sent
@@ -270,9 +271,10 @@ async def crash(stack: Stack) -> None:
     """The node dies: nothing more of it reaches the shared ACD's log (its heartbeat key
     expires: the leader declares it lost), its conversation relay goes silent and its
     visitors' sockets drop. (The rest of it is closed when the test ends.)"""
-    cluster, relay = stack.service.cluster, stack.service.conversation_relay
-    assert cluster is not None
-    assert relay is not None
+    node = stack.service.node
+    assert node is not None
+    assert node.relay is not None
+    cluster, relay = node.cluster, node.relay
     await cluster.close(leave=False)
     await relay.close()
     await stack.service.chat.close()
