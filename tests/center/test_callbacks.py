@@ -21,49 +21,19 @@ from telephony import ami_codec as ami
 from telephony.emulator import Customer
 from telephony.emulator.events import Pairs
 
-from .support import WAITING, Agent, Rig, live_acd, wait_until
+from .support import WAITING, Agent, Interactions, Rig, live_acd, wait_until
 
 INTERNET = {"internet": 2}
 CUSTOMER = "+441632960100"
 
 
-class Outbound:
-    """What the dialler tells the history about each attempt (in order)."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, dict[str, Any]]] = []
+class Outbound(Interactions):
+    """What the dialler tells the history about each attempt (in order), with each
+    attempt's direction and number."""
 
     def queued(self, call: CallAttributes, queue: str | None) -> None:
         details = {"queue": queue, "direction": call.direction, "number": call.caller_number}
         self.log.append(("queued", call.call_id, details))
-
-    def moved(self, call_id: str, queue: str) -> None:
-        self.log.append(("moved", call_id, {"queue": queue}))
-
-    def transferred(self, call_id: str, *, segment: str, by_agent: str, target: str) -> None:
-        self.log.append(("transferred", call_id, {"segment": segment, "target": target}))
-
-    def answered(self, call_id: str, *, agent_id: str, wait_s: float) -> None:
-        self.log.append(("answered", call_id, {"agent_id": agent_id, "wait_s": wait_s}))
-
-    def rated(self, call_id: str, csat: int) -> None:
-        self.log.append(("rated", call_id, {"csat": csat}))
-
-    def ended(
-        self,
-        call_id: str,
-        *,
-        outcome: Outcome,
-        wait_s: float | None = None,
-        priority: float | None = None,
-        talk_s: float | None = None,
-        recording: str | None = None,
-        talk_known: bool = True,
-    ) -> None:
-        told = {"outcome": outcome, "wait_s": wait_s, "priority": priority, "talk_s": talk_s}
-        if not talk_known:
-            told["talk_known"] = False
-        self.log.append(("ended", call_id, told))
 
 
 class Wire:
