@@ -34,7 +34,7 @@ import aiosqlite
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from history.store import page_sessions, sqlite_engine, writing_sessions
+from history.store import sqlite_engine, writing_sessions
 
 T = TypeVar("T")
 
@@ -91,7 +91,9 @@ class Lane:
     def __init__(self, name: str, engine: AsyncEngine, *, write: bool) -> None:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = (
-            writing_sessions(engine) if write else page_sessions(engine)
+            writing_sessions(engine)
+            if write
+            else async_sessionmaker(engine, expire_on_commit=False)
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)

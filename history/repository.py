@@ -23,12 +23,12 @@ from history import (
     events,
     interactions,
     interrupted,
-    messages,
     offload,
     privacy,
     queries,
     recordings,
     satisfaction,
+    timeline,
     transcripts,
 )
 from history.attachments import AttachmentStore
@@ -57,11 +57,10 @@ from history.records import (
     LastAgent,
     Merge,
     Note,
-    TimelineEntry,
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import flush_erased, page_sessions, writing_sessions
+from history.store import flush_erased, page_engine, writing_sessions
 from history.transcripts import CallTranscript, TranscriptWrite, TrendDimension, Untranscribed
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ class HistoryRepository(BatchWrites):
         self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._pages = page_sessions(engine)
+        self._page_engine = page_engine(engine)
         self._writes = writing_sessions(engine)
 
     @property
@@ -198,32 +197,22 @@ class HistoryRepository(BatchWrites):
         a conversation with its message count and last message."""
         lanes = offload.of(self.engine)
         if lanes is None:
-            return await self._timeline(self._pages, customer_id, limit, cursor, channels)
-        page = self._timeline(lanes.reads.sessions, customer_id, limit, cursor, channels)
+            return await self._timeline(self._page_engine, customer_id, limit, cursor, channels)
+        page = self._timeline(lanes.reads.engine, customer_id, limit, cursor, channels)
         return await lanes.reads.run(page)
 
+    @staticmethod
     async def _timeline(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         customer_id: int,
         limit: int,
         cursor: str | None,
         channels: Collection[Channel] | None,
     ) -> TimelinePage:
-        async with sessions() as session:
-            rows, notes, next_cursor = await queries.timeline(
-                session, customer_id, limit=limit, cursor=cursor, channels=channels
+        async with engine.connect() as connection:
+            return await timeline.page(
+                connection, customer_id, limit=limit, cursor=cursor, channels=channels
             )
-            conversations = await messages.conversation_summaries(session, rows)
-            entries = tuple(
-                TimelineEntry(
-                    interaction=convert.interaction(r),
-                    notes=tuple(convert.note(n) for n in notes.get(r.id, ())),
-                    conversation=conversations.get(r.id),
-                )
-                for r in rows
-            )
-            return TimelinePage(entries=entries, next_cursor=next_cursor)
 
     async def open_issues(self, customer_id: int, *, limit: int = 50) -> list[Interaction]:
         """Interactions still open or postponed, newest first."""

@@ -52,17 +52,15 @@ def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
-def page_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a read of one or two statements (a timeline page): on a server, in
+def page_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a read of one or two statements (a timeline page): on a server, in
     autocommit, with no ``BEGIN`` and ``ROLLBACK`` round trips around it (each statement
     sees the store as it is when it runs, as each did already under read committed). Not
     on SQLite: there they cost no round trip, and its driver's reset after autocommit would
     bring back the implicit ``BEGIN`` that ``_on_begin`` replaces."""
     if engine.url.get_backend_name() == "sqlite":
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class _TakingTurns(AsyncSession):
