@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from history.inputs import NewEvent
+import json
+
+import pytest
+from pydantic import JsonValue, ValidationError
+
+from history.inputs import MAX_PAYLOAD_BYTES, NewEvent, _json_bound
 from history.repository import HistoryRepository
 
 
@@ -37,3 +42,38 @@ async def test_events_can_be_read_by_kind(repository: HistoryRepository) -> None
         [NewEvent(kind=k) for k in ("agent_ready", "queued", "agent_ready")]
     )
     assert len(await repository.events(kinds=["agent_ready"])) == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "\x00\x01\x1f",  # control characters: \u0000 each
+        '"\\/\b\f\n\r\t',
+        "é" * 10,
+        "\U0001f600" * 10,  # outside the BMP: a surrogate pair escaped, 12 bytes a character
+        "\ud800",
+    ],
+)
+@pytest.mark.parametrize(
+    "number", [0, -1, 2**63, -(2**200), 1.5, -1.7976931348623157e308, 2.2250738585072014e-308]
+)
+def test_a_flat_payloads_size_bound_is_never_below_its_json(value: str, number: float) -> None:
+    payload = {value: value, "n": number, "yes": True, "none": None, "empty": ""}
+    bound = _json_bound(payload)
+    assert bound is not None
+    assert bound >= len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+def test_a_payload_over_the_limit_is_refused_flat_or_nested() -> None:
+    flat: dict[str, JsonValue] = {"text": "x" * MAX_PAYLOAD_BYTES}
+    with pytest.raises(ValidationError, match="bytes of JSON"):
+        NewEvent(kind="call_queued", payload=flat)
+    nested: dict[str, JsonValue] = {"parts": [{"text": "x" * 1000} for _ in range(70)]}
+    assert _json_bound(nested) is None
+    with pytest.raises(ValidationError, match="bytes of JSON"):
+        NewEvent(kind="call_queued", payload=nested)
+    # Just under the limit, though the bound is far above it: encoded, and kept.
+    almost: dict[str, JsonValue] = {"t": "x" * 10_000}
+    assert (_json_bound(almost) or 0) > MAX_PAYLOAD_BYTES
+    assert NewEvent(kind="call_queued", payload=almost).payload == almost
