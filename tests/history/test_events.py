@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import JsonValue, ValidationError
 
 from history.inputs import MAX_PAYLOAD_BYTES, NewEvent, _json_bound
+from history.records import Event
 from history.repository import HistoryRepository
 
 
@@ -77,3 +79,37 @@ def test_a_payload_over_the_limit_is_refused_flat_or_nested() -> None:
     almost: dict[str, JsonValue] = {"t": "x" * 10_000}
     assert (_json_bound(almost) or 0) > MAX_PAYLOAD_BYTES
     assert NewEvent(kind="call_queued", payload=almost).payload == almost
+
+
+async def test_a_batchs_events_are_returned_as_the_log_reads_them_back(
+    repository: HistoryRepository,
+) -> None:
+    """A batch's new events are not read back from their rows (only ``seq`` is): what it
+    returns is still each event as the log has it, a key logged before or twice in the batch
+    included."""
+    earlier = await repository.append_event(NewEvent(kind="queued", call_id="c1", key="k0"))
+    elsewhere = timezone(timedelta(hours=5, minutes=30))
+    nested: dict[str, JsonValue] = {"why": {"skill": "billing", "scores": [0.8, 1, None]}}
+    batch = [
+        NewEvent(kind="offered", call_id="c1", agent_id="a1", payload=nested, key="k1"),
+        NewEvent(kind="queued", call_id="c9", key="k0"),  # logged before: the old one
+        NewEvent(
+            kind="answered",
+            call_id="c1",
+            payload={"big": 2**70, "f": -0.0, "t": "é\U0001f600", "yes": True, "no": None},
+            at=datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=elsewhere),
+            key="k2",
+        ),
+        NewEvent(kind="ended", call_id="c1", key="k1"),  # twice in the batch: the first
+    ]
+    returned = await repository.write_batch(batch)
+    logged = {e.key: e for e in await repository.events()}
+    assert returned == [logged["k1"], logged["k0"], logged["k2"], logged["k1"]]
+    first, old, answered, _ = returned
+    assert old == earlier
+    assert isinstance(answered, Event)
+    assert answered.at.utcoffset() == timedelta(0)
+    assert answered.at == datetime(2026, 3, 2, 3, 30, 0, 123456, tzinfo=UTC)
+    assert isinstance(first, Event)
+    nested["why"] = "changed after the write"
+    assert first.payload == {"why": {"skill": "billing", "scores": [0.8, 1, None]}}
