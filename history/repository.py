@@ -10,12 +10,12 @@ an outage surfaces as SQLAlchemy's errors (``history.writer`` spools around thos
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from history import (
     convert,
@@ -60,7 +60,7 @@ from history.records import (
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import flush_erased, page_engine, writing_sessions
+from history.store import flush_erased, read_page, writing_sessions
 from history.transcripts import CallTranscript, TranscriptWrite, TrendDimension, Untranscribed
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,6 @@ class HistoryRepository(BatchWrites):
         self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._page_engine = page_engine(engine)
         self._writes = writing_sessions(engine)
 
     @property
@@ -195,24 +194,16 @@ class HistoryRepository(BatchWrites):
     ) -> TimelinePage:
         """Every channel's interactions with their notes, newest first, ``limit`` per page;
         a conversation with its message count and last message."""
-        lanes = offload.of(self.engine)
-        if lanes is None:
-            return await self._timeline(self._page_engine, customer_id, limit, cursor, channels)
-        page = self._timeline(lanes.reads.engine, customer_id, limit, cursor, channels)
-        return await lanes.reads.run(page)
 
-    @staticmethod
-    async def _timeline(
-        engine: AsyncEngine,
-        customer_id: int,
-        limit: int,
-        cursor: str | None,
-        channels: Collection[Channel] | None,
-    ) -> TimelinePage:
-        async with engine.connect() as connection:
-            return await timeline.page(
+        def read(connection: AsyncConnection) -> Awaitable[TimelinePage]:
+            return timeline.page(
                 connection, customer_id, limit=limit, cursor=cursor, channels=channels
             )
+
+        lanes = offload.of(self.engine)
+        if lanes is None:
+            return await read_page(self.engine, read)
+        return await lanes.reads.run(read_page(lanes.reads.engine, read))
 
     async def open_issues(self, customer_id: int, *, limit: int = 50) -> list[Interaction]:
         """Interactions still open or postponed, newest first."""
