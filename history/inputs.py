@@ -94,13 +94,12 @@ def _json_bound(value: dict[str, Any]) -> int | None:
     total = 2
     for key, item in value.items():
         total += 12 * len(key) + 4
-        if isinstance(item, str):
+        kind = type(item)  # (a validated payload holds exactly these types: no subclasses)
+        if kind is str:
             total += 12 * len(item) + 2
-        elif item is None or isinstance(item, bool):
-            total += 5
-        elif isinstance(item, float):
+        elif kind is float or item is None or kind is bool:
             total += 24
-        elif isinstance(item, int):
+        elif kind is int:
             total += item.bit_length() // 3 + 2
         else:
             return None
