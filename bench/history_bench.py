@@ -17,6 +17,13 @@ through time, then measures on SQLite and on PostgreSQL, side by side:
 
     .venv/bin/python bench/history_bench.py --quick                     # 100k, about a minute
     .venv/bin/python bench/history_bench.py                             # the full size
+    .venv/bin/python bench/history_bench.py --before ../main --keep /tmp/history-bench
+
+``--before DIR`` reads the same pages, in turns with this tree's, with the repository of the
+code in DIR (a checkout of the code before a change), in a child process (its CPU per page
+is its own); ``--keep DIR`` keeps the built store (a SQLite file in DIR, a PostgreSQL schema
+named after it) for the next run, which then skips the build (the indexes the naive
+baselines drop are made again afterwards).
 
 PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
 SQLite in a temporary file.
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -44,13 +52,15 @@ from typing import Any
 from sqlalchemy import Select, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The project's code: this tree's, or another's (``--before``: the child that reads with it).
+sys.path.insert(0, os.environ.get("HOTLINE_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import history_write_bench as write_bench
 
 from acd.events import InMemoryEventSink
 from center.persistence import HistoryEventSink, HistoryInteractions
+from history import offload
 from history.identities import IdentityKind
 from history.inputs import Channel, IdentityIn, NewInteraction
 from history.models import CustomerRow, IdentityRow, InteractionRow, UtcDateTime
@@ -213,10 +223,14 @@ async def writes(
 
     await rate("writes/s, one at a time via repository", single, one_by_one(single))
     per_writer = single // concurrency
+
+    async def concurrent() -> None:
+        await asyncio.gather(*(one_by_one(per_writer) for _ in range(concurrency)))
+
     await rate(
         f"writes/s, one at a time, {concurrency} concurrent writers",
         per_writer * concurrency,
-        asyncio.gather(*(one_by_one(per_writer) for _ in range(concurrency))),
+        concurrent(),
     )
 
     async def in_bulk() -> None:
@@ -284,25 +298,82 @@ async def walk_repository(repository: HistoryRepository, first: Timed, every: Ti
 
 
 async def timeline_pages(
-    engine: AsyncEngine, repository: HistoryRepository, rounds: int, label: str
+    engine: AsyncEngine,
+    repository: HistoryRepository,
+    rounds: int,
+    label: str,
+    before: Before | None = None,
 ) -> dict[str, str]:
-    """The repository's pages and the bare query's, walked in turns, ``rounds`` times each."""
-    first, every, bare = Timed(), Timed(), Timed()
+    """The repository's pages and the bare query's (and the code before's, in its own
+    process), walked in turns, ``rounds`` times each."""
+    first, every, bare, old = Timed(), Timed(), Timed(), Timed()
+    await walk_repository(repository, Timed(), Timed())  # warm: statements, connections
     for _ in range(rounds):
+        if before is not None:
+            await before.walk(old)
         await walk_repository(repository, first, every)
         await walk_keyset(engine, bare)
-    return {
+    measured = {
         f"repository.timeline, page 1{label}": str(first),
         f"repository.timeline, every page{label}": str(every),
-        f"baseline: bare keyset query + composite index, every page{label}": str(bare),
     }
+    if before is not None:
+        measured[f"before ({before.code}): repository.timeline, every page{label}"] = str(old)
+    measured[f"baseline: bare keyset query + composite index, every page{label}"] = str(bare)
+    return measured
+
+
+@dataclass
+class Before:
+    """The repository of the code in ``code`` walking the same pages, in a child process."""
+
+    code: str
+    url: str
+    schema: str | None
+
+    async def walk(self, timed: Timed) -> None:
+        command = [sys.executable, __file__, "--walk", self.url]
+        if self.schema is not None:
+            command += ["--schema", self.schema]
+        child = await asyncio.create_subprocess_exec(
+            *command,
+            env=os.environ | {"HOTLINE_BENCH_CODE": self.code},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"the walk with {self.code} failed ({child.returncode})")
+        samples = json.loads(out)
+        timed.wall += samples["wall"]
+        timed.cpu += samples["cpu"]
+
+
+async def walk_alone(url: str, schema: str | None) -> None:
+    """``--walk``: one warm-up walk of the target's timeline, then one measured, printed
+    as JSON (the child of ``Before``, running the code it was given)."""
+    engine = create_engine(url, schema=schema)
+    try:
+        repository = HistoryRepository(engine)
+        await walk_repository(repository, Timed(), Timed())
+        every = Timed()
+        await walk_repository(repository, Timed(), every)
+        print(json.dumps({"wall": every.wall, "cpu": every.cpu}))
+    finally:
+        with contextlib.suppress(ImportError):  # the code before may not have the lanes
+            from history import offload
+
+            await offload.close(engine)
+        await engine.dispose()
 
 
 async def reads(
     engine: AsyncEngine, repository: HistoryRepository, args: argparse.Namespace
 ) -> dict[str, str]:
     rounds = args.rounds
-    measured = await timeline_pages(engine, repository, rounds, "")
+    before = None
+    if args.before:
+        before = Before(args.before, str(engine.url), args.schema)
+    measured = await timeline_pages(engine, repository, rounds, "", before)
     if args.load_calls:
         async with WriteLoad(repository, args.load_calls):
             measured.update(
@@ -325,6 +396,14 @@ async def reads(
     measured["baseline: keyset, no customer index, page 1"] = percentiles(
         [(await walk_keyset_first(engine)) for _ in range(5)]
     )
+    if args.keep:  # the kept store as it was built
+        async with engine.begin() as connection:
+            for name, columns in (
+                (COMPOSITE_INDEX, "customer_id, started_at, id"),
+                (STATUS_INDEX, "customer_id, status"),
+            ):
+                await connection.execute(text(f"CREATE INDEX {name} ON interactions ({columns})"))
+            await connection.execute(text("ANALYZE"))
     return measured
 
 
@@ -384,19 +463,31 @@ async def walk_keyset_first(engine: AsyncEngine) -> float:
 async def run_backend(backend: str, args: argparse.Namespace) -> Results:
     results = Results(backend)
     schema: str | None = None
-    workdir = tempfile.mkdtemp(prefix="history-bench-", dir=args.dir)
+    kept = args.keep is not None
+    if kept:
+        workdir = os.path.join(args.keep, f"{args.interactions}")
+        os.makedirs(workdir, exist_ok=True)
+    else:
+        workdir = tempfile.mkdtemp(prefix="history-bench-", dir=args.dir)
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     else:
-        url, schema = args.pg_url, f"hotline_bench_{uuid.uuid4().hex[:8]}"
-        await admin(url, f"CREATE SCHEMA {schema}")
+        url = args.pg_url
+        schema = f"hotline_bench_{'kept' if kept else uuid.uuid4().hex[:8]}_{args.interactions}"
+        await admin(url, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    args.schema = schema
     engine = create_engine(url, schema=schema)
     try:
         await migrate(engine)
-        print(f"[{backend}] building {args.interactions:,} interactions ...", file=sys.stderr)
-        results.build_rows_per_s = await build(
-            engine, args.interactions, args.customer_interactions
-        )
+        built = kept and await holds_a_store(engine)
+        if built:
+            print(f"[{backend}] the kept store ({workdir}, {schema})", file=sys.stderr)
+            results.build_rows_per_s = "(kept)"
+        else:
+            print(f"[{backend}] building {args.interactions:,} interactions", file=sys.stderr)
+            results.build_rows_per_s = await build(
+                engine, args.interactions, args.customer_interactions
+            )
         customers = max(2, args.interactions // 20)
         repository = HistoryRepository(engine)
         print(f"[{backend}] writing ...", file=sys.stderr)
@@ -407,11 +498,19 @@ async def run_backend(backend: str, args: argparse.Namespace) -> Results:
         print(f"[{backend}] reading ...", file=sys.stderr)
         results.rows.update(await reads(engine, repository, args))
     finally:
+        await offload.close(engine)
         await engine.dispose()
-        if schema is not None:
-            await admin(url, f"DROP SCHEMA {schema} CASCADE")
-        await asyncio.to_thread(shutil.rmtree, workdir)
+        if not kept:
+            if schema is not None:
+                await admin(url, f"DROP SCHEMA {schema} CASCADE")
+            await asyncio.to_thread(shutil.rmtree, workdir)
     return results
+
+
+async def holds_a_store(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        found = await connection.execute(text("SELECT count(*) FROM interactions"))
+        return bool(found.scalar_one())
 
 
 async def admin(url: str, statement: str) -> None:
@@ -439,6 +538,10 @@ def table(all_results: list[Results], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def absolute(path: str) -> str:
+    return os.path.abspath(path)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -454,7 +557,16 @@ async def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
+    parser.add_argument(
+        "--before", metavar="DIR", type=absolute, help="also the timeline of the code in DIR"
+    )
+    parser.add_argument("--keep", metavar="DIR", help="keep the built store here, reuse it")
+    parser.add_argument("--walk", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--schema", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.walk:
+        await walk_alone(args.walk, args.schema)
+        return
     quick = args.quick
     args.interactions = args.interactions or (100_000 if quick else 1_000_000)
     args.single = args.single or (200 if quick else 2_000)

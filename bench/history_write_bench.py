@@ -25,6 +25,10 @@ statements compiled and prepared), as a running service is.
     .venv/bin/python bench/history_write_bench.py                      # about five minutes
     .venv/bin/python bench/history_write_bench.py --quick              # group commit only, ~1 min
     .venv/bin/python bench/history_write_bench.py --backends sqlite --calls 200
+    .venv/bin/python bench/history_write_bench.py --quick --before ../main
+
+``--before DIR`` runs the same loads first with the code in DIR (a checkout of the code
+before a change), in a child process on a store of its own, and prints its rows beside.
 
 PostgreSQL runs in its own schema in the ``test`` database (created and dropped here);
 SQLite in a temporary file.
@@ -34,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -50,7 +56,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The project's code: this tree's, or another's (``--before``: the child that runs it).
+sys.path.insert(0, os.environ.get("HOTLINE_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
 from acd.events import (
     AgentStateChanged,
@@ -61,7 +68,7 @@ from acd.events import (
     InMemoryEventSink,
 )
 from center.persistence import HistoryEventSink, HistoryInteractions
-from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction
+from history.inputs import InteractionRef, InteractionUpdate, NewEvent, NewInteraction, NewNote
 from history.models import EventRow, InteractionRow
 from history.outcomes import Outcome
 from history.repository import HistoryRepository
@@ -141,6 +148,9 @@ class TimedWriter:
         result = await self._interactions.update_interaction(target, change)  # type: ignore[attr-defined]
         self._clocked.done(key, result)
         return result
+
+    async def add_note(self, new: NewNote) -> object:  # (no call in the bench adds one)
+        return await self._interactions.add_note(new)  # type: ignore[attr-defined]
 
 
 class Calls:
@@ -383,7 +393,37 @@ async def admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+async def run_before(backend: str, args: argparse.Namespace) -> list[Measured]:
+    """The same loads with the code in ``args.before``, in a child process."""
+    command = [sys.executable, __file__, "--backends", backend, "--json"]
+    command += ["--rates", args.rates, "--seconds", str(args.seconds), "--calls", str(args.calls)]
+    command += ["--concurrency", str(args.concurrency), "--timeout", str(args.timeout)]
+    command += ["--pg-url", args.pg_url] + (["--quick"] if args.quick else [])
+    command += ["--dir", args.dir] if args.dir else []
+    child = await asyncio.create_subprocess_exec(
+        *command,
+        env=os.environ | {"HOTLINE_BENCH_CODE": args.before},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    if child.returncode:
+        raise RuntimeError(f"the run with {args.before} failed ({child.returncode})")
+    measured = [Measured(**row) for row in json.loads(out)[backend]]
+    return [
+        dataclasses.replace(m, mode=f"before ({args.before}): {m.mode}")
+        for m in measured
+        if not m.mode.startswith("baseline")
+    ]
+
+
 async def run_backend(backend: str, args: argparse.Namespace) -> list[Measured]:
+    if args.before:
+        before = await run_before(backend, args)
+        return before + await run_here(backend, args)
+    return await run_here(backend, args)
+
+
+async def run_here(backend: str, args: argparse.Namespace) -> list[Measured]:
     schema: str | None = None
     workdir = Path(tempfile.mkdtemp(prefix="history-write-bench-", dir=args.dir))
     if backend == "sqlite":
@@ -422,6 +462,10 @@ def table(by_backend: dict[str, list[Measured]]) -> str:
     return "\n".join(lines)
 
 
+def absolute(path: str) -> str:
+    return os.path.abspath(path)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -441,12 +485,20 @@ async def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: tmp)")
+    parser.add_argument(
+        "--before", metavar="DIR", type=absolute, help="also the code in DIR, same loads"
+    )
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.rates = args.rates or ("50" if args.quick else "20,50")
     args.seconds = args.seconds or (3.0 if args.quick else 5.0)
     args.calls = args.calls or (1_000 if args.quick else 2_000)
     logging.basicConfig(level=logging.WARNING, format="    %(name)s: %(message)s")
     by_backend = {b: await run_backend(b, args) for b in args.backends.split(",")}
+    if args.json:  # for ``run_before``
+        rows = {b: [dataclasses.asdict(m) for m in ms] for b, ms in by_backend.items()}
+        print(json.dumps(rows))
+        return
     print(table(by_backend))
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 

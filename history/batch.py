@@ -204,5 +204,4 @@ class BatchWrites:
     async def _log_events(self, session: AsyncSession, news: list[NewEvent]) -> dict[str, Event]:
         """Events in order, in one insert; those whose key is logged already are skipped
         and read back by key."""
-        rows = await events.append_many_rows(session, self.context, news)
-        return {key: convert.event(row) for key, row in rows.items()}
+        return await events.append_many_records(session, self.context, news)

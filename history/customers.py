@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from history.context import Context
@@ -36,7 +36,7 @@ async def load(session: AsyncSession, customer_id: int) -> CustomerRow:
     raise UnknownCustomer(customer_id)
 
 
-async def resolve_id(session: AsyncSession, customer_id: int) -> int:
+async def resolve_id(session: AsyncSession | AsyncConnection, customer_id: int) -> int:
     """The id that now holds this customer's history (itself, or the survivor of merges).
 
     Cheaper than :func:`load` (no identities) for queries that only need the id.

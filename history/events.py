@@ -8,16 +8,20 @@ readers that tail the log should re-read a short overlap rather than trust gaps.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from copy import deepcopy
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from history import convert
 from history.context import Context
 from history.inputs import NewEvent
 from history.models import EventRow
+from history.records import Event
 
 MAX_READ = 10_000
 
@@ -63,7 +67,9 @@ _UPSERTS = {
     for name, insert_for in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 _APPEND_MANY = {name: upsert.returning(_TABLE.c.seq) for name, upsert in _UPSERTS.items()}
-_APPEND_ROWS = {name: upsert.returning(*_TABLE.c) for name, upsert in _UPSERTS.items()}
+_APPEND_KEYS = {
+    name: upsert.returning(_TABLE.c.key, _TABLE.c.seq) for name, upsert in _UPSERTS.items()
+}
 
 
 async def append_many(session: AsyncSession, ctx: Context, batch: Sequence[NewEvent]) -> int:
@@ -74,21 +80,44 @@ async def append_many(session: AsyncSession, ctx: Context, batch: Sequence[NewEv
     return len(result.all())
 
 
-async def append_many_rows(
+async def append_many_records(
     session: AsyncSession, ctx: Context, batch: Sequence[NewEvent]
-) -> dict[str, Row[Any]]:
-    """The events in one insert, each event's row by key: the new one, or the one its key
-    had already (those are read back: a replay's)."""
+) -> dict[str, Event]:
+    """The events in one insert, each event's record by key: the new one, or the one its key
+    had already (those are read back: a replay's). Only the new rows' ``seq`` comes back from
+    the store; the rest of their records is what was written (as the store gives it back:
+    the time in UTC, the payload a copy), not decoded again from the rows."""
     if not batch:
         return {}
-    statement = _APPEND_ROWS[session.get_bind().dialect.name]
-    inserted = await session.execute(statement, [_columns(ctx, new) for new in batch])
-    rows = {row.key: row for row in inserted}
-    missing = list(dict.fromkeys(new.key for new in batch if new.key not in rows))
+    statement = _APPEND_KEYS[session.get_bind().dialect.name]
+    written = [_columns(ctx, new) for new in batch]
+    seqs: dict[str, int] = {key: seq for key, seq in await session.execute(statement, written)}
+    records: dict[str, Event] = {}
+    for values in written:
+        key = values["key"]
+        seq = seqs.get(key)
+        if seq is not None and key not in records:  # a key twice in the batch: the first
+            records[key] = Event(
+                seq=seq,
+                at=values["at"].astimezone(UTC),
+                kind=values["kind"],
+                call_id=values["call_id"],
+                agent_id=values["agent_id"],
+                payload=_detached(values["payload"]),
+                key=key,
+            )
+    missing = list(
+        dict.fromkeys(values["key"] for values in written if values["key"] not in records)
+    )
     if missing:
         found = await session.execute(select(*_TABLE.c).where(_TABLE.c.key.in_(missing)))
-        rows.update((row.key, row) for row in found)
-    return rows
+        records.update((row.key, convert.event(row)) for row in found)
+    return records
+
+
+def _detached(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the record's own (nested values copied: the writer's input is not)."""
+    return {k: deepcopy(v) if isinstance(v, (dict, list)) else v for k, v in payload.items()}
 
 
 async def read(

@@ -87,7 +87,31 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _json_bound(value: dict[str, Any]) -> int | None:
+    """At most how many bytes ``value`` takes as compact JSON, if it is flat (scalar values
+    only, as the ACD's events are); None for a nested one. A character is at most 12 bytes
+    (an escaped surrogate pair), a float 24, an int a digit per 3 bits."""
+    total = 2
+    for key, item in value.items():
+        total += 12 * len(key) + 4
+        kind = type(item)  # (a validated payload holds exactly these types: no subclasses)
+        if kind is str:
+            total += 12 * len(item) + 2
+        elif kind is float or item is None or kind is bool:
+            total += 24
+        elif kind is int:
+            total += item.bit_length() // 3 + 2
+        else:
+            return None
+    return total
+
+
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    """The payload's size as compact JSON, checked by encoding it only when the bound
+    (``_json_bound``) cannot tell: an event's payload is never encoded twice."""
+    bound = _json_bound(value)
+    if bound is not None and bound <= MAX_PAYLOAD_BYTES:
+        return value
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise ValueError(f"{size} bytes of JSON; at most {MAX_PAYLOAD_BYTES} are kept")

@@ -16,7 +16,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from history import convert, customers, interactions
+from history import customers, interactions
 from history.context import Context
 from history.errors import (
     ConversationConflict,
@@ -35,7 +35,6 @@ from history.inputs import (
     Status,
 )
 from history.models import AttachmentRow, CustomerRow, InteractionRow, MessageRow
-from history.records import ConversationSummary
 
 MAX_PAGE = 500
 #: An e-mail's References may name many messages; only this many (the newest) are looked up.
@@ -321,29 +320,3 @@ async def conversation_of(
         if external_id in holders:
             return await conversation(session, holders[external_id])
     return None
-
-
-async def conversation_summaries(
-    session: AsyncSession, rows: Sequence[Row[Any]]
-) -> dict[int, ConversationSummary]:
-    """The timeline's view of the conversations among ``rows`` (other contacts have none),
-    from the page's ``message_count`` and ``last_message_id`` (``queries.timeline``): the
-    last messages and their attachments in a query each, none if the page has no messages."""
-    lasts = [r.last_message_id for r in rows if r.last_message_id is not None]
-    found: dict[int, Row[Any]] = {}
-    held: dict[int, list[Row[Any]]] = {}
-    if lasts:
-        found = {
-            m.id: m for m in await session.execute(select(*MESSAGE).where(MESSAGE.id.in_(lasts)))
-        }
-        held = await attachments_of(session, lasts)
-    return {
-        r.id: ConversationSummary(
-            message_count=r.message_count,
-            last_message=None
-            if r.last_message_id is None
-            else convert.message(found[r.last_message_id], held.get(r.last_message_id, ())),
-        )
-        for r in rows
-        if Channel(r.channel) in MESSAGING_CHANNELS
-    }

@@ -13,7 +13,7 @@ takes the history writer's batches, one at a time and in order; the other takes 
 page never waits behind a commit (WAL: readers never wait for the writer).
 
 The threads' engine is the same store: the listeners on the service's engine for its
-statements and transactions (``_FORWARDED``: counting, fault injection in tests) see the
+statements and transactions (``store.FORWARDED``: counting, fault injection in tests) see the
 threads' too. The threads last as long as the service's engine: ``close(engine)`` stops
 them (the service does before it disposes of the engine), and so does the engine's
 garbage collection.
@@ -31,15 +31,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from history.store import page_sessions, sqlite_engine, writing_sessions
+from history.store import forward_events, sqlite_engine, writing_sessions
 
 T = TypeVar("T")
-
-#: Engine events passed on to the service's engine's listeners.
-_FORWARDED = ("before_cursor_execute", "after_cursor_execute", "commit", "rollback")
 
 
 class _RunNow:
@@ -91,7 +88,9 @@ class Lane:
     def __init__(self, name: str, engine: AsyncEngine, *, write: bool) -> None:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = (
-            writing_sessions(engine) if write else page_sessions(engine)
+            writing_sessions(engine)
+            if write
+            else async_sessionmaker(engine, expire_on_commit=False)
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
@@ -137,7 +136,7 @@ class Offload:
                 return await _Inline(connector)._connect()
 
             engine = sqlite_engine(service.url, busy_timeout_s, async_creator=connect)
-            _forward(engine.sync_engine, weakref.ref(service.sync_engine))
+            forward_events(engine.sync_engine, weakref.ref(service.sync_engine))
             lanes.append(Lane(f"history-sqlite-{name}", engine, write=name == "writes"))
         self.writes, self.reads = lanes
 
@@ -148,17 +147,6 @@ class Offload:
     async def aclose(self) -> None:
         for lane in (self.writes, self.reads):
             await lane.aclose()
-
-
-def _forward(engine: Engine, to: weakref.ref[Engine]) -> None:
-    for name in _FORWARDED:
-
-        def forward(*args: Any, _name: str = name) -> None:
-            target = to()
-            if target is not None:
-                getattr(target.dispatch, _name)(*args)
-
-        event.listen(engine, name, forward)
 
 
 _OFFLOADS: weakref.WeakKeyDictionary[Engine, Offload] = weakref.WeakKeyDictionary()

@@ -1,76 +1,24 @@
-"""Reading the history: timeline, open issues, repeat contact, first-contact resolution, last agent.
-
-The timeline pages by keyset (``started_at, id`` below the last one seen) over the
-``(customer_id, started_at, id)`` index: page 20 costs what page 1 costs, and an interaction
-written meanwhile never shifts a page (OFFSET would repeat or skip rows). A page is one
-query: each row says whether it has notes and, for a conversation, how many messages and
-which is the last (index probes on ``notes(interaction_id)`` and ``messages(interaction_id,
-id)``), so the notes and the last messages are read only for a page that has some, each in
-one more query, never one per row.
-"""
+"""Reading the history: open issues, repeat contact, first-contact resolution, last agent
+(the timeline's page: ``history.timeline``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, case, exists, func, literal, select, tuple_
+from sqlalchemy import Row, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history import customers
-from history.errors import InvalidCursor, UnknownInteraction
-from history.inputs import Channel, Direction, Status
-from history.models import MESSAGING_CHANNELS, InteractionRow, MessageRow, NoteRow, UtcDateTime
+from history.errors import UnknownInteraction
+from history.inputs import Direction, Status
+from history.models import InteractionRow, MessageRow, NoteRow, UtcDateTime
 from history.records import Fcr
-
-MAX_PAGE = 500
-
-
-def encode_cursor(started_at: datetime, interaction_id: int) -> str:
-    raw = json.dumps([started_at.isoformat(), interaction_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        started, interaction_id = json.loads(raw)
-        moment = datetime.fromisoformat(started)
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidCursor() from None
-    if not isinstance(interaction_id, int) or moment.tzinfo is None:
-        raise InvalidCursor()
-    return moment, interaction_id
-
 
 INTERACTION = InteractionRow.__table__.c
 NOTE = NoteRow.__table__.c
 MESSAGE = MessageRow.__table__.c
-
-#: Per row of a timeline page: has it notes; a conversation's message count and last one.
-_HAS_NOTES = exists().where(NOTE.interaction_id == INTERACTION.id).label("has_notes")
-_CONVERSATION = INTERACTION.channel.in_(MESSAGING_CHANNELS)
-_MESSAGE_COUNT = case(
-    (
-        _CONVERSATION,
-        select(func.count()).where(MESSAGE.interaction_id == INTERACTION.id).scalar_subquery(),
-    ),
-    else_=0,
-).label("message_count")
-_LAST_MESSAGE = case(
-    (
-        _CONVERSATION,
-        select(func.max(MESSAGE.id))
-        .where(MESSAGE.interaction_id == INTERACTION.id)
-        .scalar_subquery(),
-    ),
-    else_=None,
-).label("last_message_id")
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
@@ -88,51 +36,6 @@ async def _of_customer(
         if owner != customer_id:
             rows = list((await session.execute(query(owner))).all())
     return rows
-
-
-async def timeline(
-    session: AsyncSession,
-    customer_id: int,
-    *,
-    limit: int,
-    cursor: str | None,
-    channels: Collection[Channel] | None,
-) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]], str | None]:
-    limit = max(1, min(limit, MAX_PAGE))
-    before = None if cursor is None else decode_cursor(cursor)
-
-    def page(owner: int) -> Select[Any]:
-        query = select(*INTERACTION, _HAS_NOTES, _MESSAGE_COUNT, _LAST_MESSAGE).where(
-            INTERACTION.customer_id == owner
-        )
-        if channels:
-            query = query.where(INTERACTION.channel.in_([c.value for c in channels]))
-        if before is not None:
-            query = query.where(
-                tuple_(INTERACTION.started_at, INTERACTION.id)
-                < tuple_(literal(before[0], UtcDateTime()), literal(before[1]))
-            )
-        return _newest_first(query).limit(limit + 1)
-
-    rows = await _of_customer(session, customer_id, page)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
-    return rows, await notes_of(session, [r.id for r in rows if r.has_notes]), next_cursor
-
-
-async def notes_of(session: AsyncSession, interaction_ids: list[int]) -> dict[int, list[Row[Any]]]:
-    notes: dict[int, list[Row[Any]]] = defaultdict(list)
-    if interaction_ids:
-        found = await session.execute(
-            select(*NOTE)
-            .where(NOTE.interaction_id.in_(interaction_ids))
-            .order_by(NOTE.created_at, NOTE.id)
-        )
-        for note in found:
-            notes[note.interaction_id].append(note)
-    return notes
 
 
 async def customer_notes(session: AsyncSession, customer_id: int) -> list[Row[Any]]:

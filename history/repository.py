@@ -10,12 +10,12 @@ an outage surfaces as SQLAlchemy's errors (``history.writer`` spools around thos
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from history import (
     convert,
@@ -23,12 +23,12 @@ from history import (
     events,
     interactions,
     interrupted,
-    messages,
     offload,
     privacy,
     queries,
     recordings,
     satisfaction,
+    timeline,
     transcripts,
 )
 from history.attachments import AttachmentStore
@@ -57,11 +57,10 @@ from history.records import (
     LastAgent,
     Merge,
     Note,
-    TimelineEntry,
     TimelinePage,
 )
 from history.satisfaction import CsatSummary
-from history.store import flush_erased, page_sessions, writing_sessions
+from history.store import flush_erased, read_page, writing_sessions
 from history.transcripts import CallTranscript, TranscriptWrite, TrendDimension, Untranscribed
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,6 @@ class HistoryRepository(BatchWrites):
         self.recording_files = recording_files
         self.context = Context(identities or IdentityNormaliser(), clock)
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._pages = page_sessions(engine)
         self._writes = writing_sessions(engine)
 
     @property
@@ -196,34 +194,16 @@ class HistoryRepository(BatchWrites):
     ) -> TimelinePage:
         """Every channel's interactions with their notes, newest first, ``limit`` per page;
         a conversation with its message count and last message."""
+
+        def read(connection: AsyncConnection) -> Awaitable[TimelinePage]:
+            return timeline.page(
+                connection, customer_id, limit=limit, cursor=cursor, channels=channels
+            )
+
         lanes = offload.of(self.engine)
         if lanes is None:
-            return await self._timeline(self._pages, customer_id, limit, cursor, channels)
-        page = self._timeline(lanes.reads.sessions, customer_id, limit, cursor, channels)
-        return await lanes.reads.run(page)
-
-    async def _timeline(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        customer_id: int,
-        limit: int,
-        cursor: str | None,
-        channels: Collection[Channel] | None,
-    ) -> TimelinePage:
-        async with sessions() as session:
-            rows, notes, next_cursor = await queries.timeline(
-                session, customer_id, limit=limit, cursor=cursor, channels=channels
-            )
-            conversations = await messages.conversation_summaries(session, rows)
-            entries = tuple(
-                TimelineEntry(
-                    interaction=convert.interaction(r),
-                    notes=tuple(convert.note(n) for n in notes.get(r.id, ())),
-                    conversation=conversations.get(r.id),
-                )
-                for r in rows
-            )
-            return TimelinePage(entries=entries, next_cursor=next_cursor)
+            return await read_page(self.engine, read)
+        return await lanes.reads.run(read_page(lanes.reads.engine, read))
 
     async def open_issues(self, customer_id: int, *, limit: int = 50) -> list[Interaction]:
         """Interactions still open or postponed, newest first."""

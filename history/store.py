@@ -17,22 +17,27 @@ gets bounded connect and statement timeouts so an outage surfaces as an error th
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/hotline.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -52,17 +57,17 @@ def writing_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
-def page_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a read of one or two statements (a timeline page): on a server, in
+def page_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a read of one or a few statements (a timeline page): on a server, in
     autocommit, with no ``BEGIN`` and ``ROLLBACK`` round trips around it (each statement
-    sees the store as it is when it runs, as each did already under read committed). Not
-    on SQLite: there they cost no round trip, and its driver's reset after autocommit would
-    bring back the implicit ``BEGIN`` that ``_on_begin`` replaces."""
+    sees the store as it is when it runs, as each did already under read committed), from
+    its own pool that does not ping (``create_engine``; ``read_page`` retries a dropped
+    connection). Not on SQLite: there they cost no round trip, and its driver's reset after
+    autocommit would bring back the implicit ``BEGIN`` that ``_on_begin`` replaces."""
     if engine.url.get_backend_name() == "sqlite":
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+        return engine
+    pages = _PAGE_ENGINES.get(engine.sync_engine)
+    return pages or engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class _TakingTurns(AsyncSession):
@@ -145,9 +150,52 @@ def create_engine(
             connect_args["server_settings"] = {"search_path": schema}
     elif schema is not None:
         connect_args = {"options": f"-csearch_path={schema}"}
-    return create_async_engine(
+    engine = create_async_engine(
         url, connect_args=connect_args, pool_pre_ping=True, pool_size=pool_size
     )
+    # Pages' own pool: autocommit and no ping at checkout (asyncpg's ping outside a
+    # transaction is BEGIN, a query and ROLLBACK: three round trips, more than half of a
+    # timeline page's time). A connection the server dropped meanwhile fails the page's
+    # query instead, and the page is read again on a fresh one (``read_page``).
+    pages = create_async_engine(
+        url, connect_args=connect_args, pool_size=pool_size, isolation_level="AUTOCOMMIT"
+    )
+    forward_events(pages.sync_engine, weakref.ref(engine.sync_engine))
+    event.listen(engine.sync_engine, "engine_disposed", lambda _: pages.sync_engine.dispose())
+    _PAGE_ENGINES[engine.sync_engine] = pages
+    return engine
+
+
+#: A server's engine's engine for pages (``create_engine`` makes both).
+_PAGE_ENGINES: WeakKeyDictionary[Engine, AsyncEngine] = WeakKeyDictionary()
+#: Engine events passed on from an engine's helpers (pages' pool, SQLite's threads) to the
+#: engine's own listeners: counting statements, fault injection in tests.
+FORWARDED = ("before_cursor_execute", "after_cursor_execute", "commit", "rollback")
+
+
+def forward_events(engine: Engine, to: weakref.ref[Engine]) -> None:
+    for name in FORWARDED:
+
+        def forward(*args: Any, _name: str = name) -> None:
+            target = to()
+            if target is not None:
+                getattr(target.dispatch, _name)(*args)
+
+        event.listen(engine, name, forward)
+
+
+async def read_page(engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``read(connection)`` on a connection of ``page_engine(engine)``'s pool, once more on a
+    fresh one if the server had dropped it (that pool does not ping at checkout)."""
+    pages = page_engine(engine)
+    try:
+        async with pages.connect() as connection:
+            return await read(connection)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    async with pages.connect() as connection:
+        return await read(connection)
 
 
 def sqlite_engine(

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from history.batch import InteractionChange
@@ -26,6 +27,7 @@ from history.inputs import (
 )
 from history.records import Interaction, Note
 from history.repository import HistoryRepository
+from history.store import page_engine
 
 PHONE = IdentityIn(kind=IdentityKind.PHONE, value="01632 960123")
 
@@ -129,3 +131,27 @@ async def test_on_a_sqlite_file_no_statement_runs_on_the_services_loop(
         assert threads == {"history-sqlite-writes", "history-sqlite-reads"}
     else:
         assert threads == {loop_thread}
+
+
+async def test_a_page_on_a_connection_the_server_dropped_is_read_again_on_a_fresh_one(
+    repository: HistoryRepository, engine: AsyncEngine
+) -> None:
+    """On a server, pages have their own pool, in autocommit and without a ping at checkout
+    (three round trips with asyncpg): a pooled connection the server has dropped fails the
+    page's query, and the page is read again on a new connection."""
+    if engine.url.get_backend_name() == "sqlite":
+        pytest.skip("a SQLite file has no server to drop a connection")
+    appended = await repository.append_interaction(call("k1"))
+    assert appended.customer_id is not None
+    await repository.timeline(appended.customer_id)  # a connection now waits in the pool
+    pages = page_engine(engine)
+    assert pages is not engine
+    async with pages.connect() as connection:  # the pooled one
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    with statements(engine) as seen:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        page = await repository.timeline(appended.customer_id)
+    assert [e.interaction for e in page.entries] == [appended]
+    # The page's statement twice (the dropped connection's, then the fresh one's): no ping.
+    assert [kind for kind, _ in seen] == ["SELECT", "SELECT", "SELECT"]

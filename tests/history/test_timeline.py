@@ -4,15 +4,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from history.attachments import AttachmentData
+from history.conversations import Conversations
 from history.errors import InvalidCursor
 from history.identities import IdentityKind
 from history.inputs import (
+    AuthorKind,
     Channel,
     Direction,
     IdentityIn,
     InteractionUpdate,
+    NewConversation,
     NewCustomer,
     NewInteraction,
+    NewMessage,
     NewNote,
     Status,
 )
@@ -247,3 +252,78 @@ async def test_first_contact_resolution_by_the_channel_of_the_first_contact(
     total = await repository.fcr_rate(t0, until, window_days=7, now=now)
     assert (total.contacts, total.achieved) == (3, 2)
     assert total.rate == pytest.approx(2 / 3)
+
+
+async def test_a_pages_records_are_the_ones_each_record_reads_back_alone(
+    conversations: Conversations, clock: ManualClock
+) -> None:
+    """The page builds its records from its own rows (``history.timeline``): every field,
+    time zone and enum as the interaction's, the note's and the message's own reads give."""
+    history = conversations.repository
+    talk = (
+        await conversations.open_conversation(
+            NewConversation(
+                channel=Channel.WHATSAPP,
+                identity=IdentityIn(kind=IdentityKind.WHATSAPP, value="+441632960123"),
+            )
+        )
+    ).conversation
+    assert talk.customer_id is not None
+    customer = talk.customer_id
+    first = await conversations.append_message(
+        NewMessage(
+            conversation_id=talk.id,
+            direction=Direction.IN,
+            author_kind=AuthorKind.CUSTOMER,
+            body="see attached",
+        )
+    )
+    clock.advance(minutes=1)
+    last = await conversations.append_message(
+        NewMessage(
+            conversation_id=talk.id,
+            direction=Direction.OUT,
+            author_kind=AuthorKind.AGENT,
+            author_id="a1",
+            body="two files back",
+        )
+    )
+    for attachment in (
+        AttachmentData("photo.jpg", "image/jpeg", b"\xff\xd8 a photo"),
+        AttachmentData("bill.pdf", "application/pdf", b"%PDF-1.7 bill"),
+    ):
+        await conversations.add_attachment(talk.id, last.message.id, attachment)
+    clock.advance(minutes=1)
+    call = await history.append_interaction(
+        NewInteraction(
+            channel=Channel.VOICE,
+            customer_id=customer,
+            direction=Direction.OUT,
+            queue="billing",
+            agent="a1",
+            wait_s=2.5,
+            intent="billing",
+            priority=3,
+        )
+    )
+    await history.update_interaction(
+        call.id, InteractionUpdate(status=Status.POSTPONED, csat=4, talk_s=61.5, hold_s=3.0)
+    )
+    noted = [
+        await history.add_note(NewNote(author=f"a{n}", body=f"note {n}", interaction_id=call.id))
+        for n in (1, 2)
+    ]
+    entries = (await history.timeline(customer)).entries
+    assert [e.interaction.id for e in entries] == [call.id, talk.id]
+    for entry in entries:
+        assert entry.interaction == await history.get_interaction(entry.interaction.id)
+    on_call, on_talk = entries
+    assert on_call.notes == tuple(noted)
+    assert on_call.conversation is None
+    assert on_talk.notes == ()
+    assert on_talk.conversation is not None
+    assert on_talk.conversation.message_count == 2
+    expected = await conversations.get_message(talk.id, last.message.id)
+    assert len(expected.attachments) == 2
+    assert on_talk.conversation.last_message == expected
+    assert first.message.id != expected.id
