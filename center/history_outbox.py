@@ -101,8 +101,8 @@ class HistoryOutbox:
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         for answer in self._outstanding:
-            if not answer.done():
-                answer.cancel()  # only a write's own task: a writer's future is left alone
+            if isinstance(answer, asyncio.Task):  # a coroutine write's own task
+                answer.cancel()  # (a writer's future is left alone: the writer answers it)
         self._waiting.clear()
         self._outstanding.clear()
         self._done.set()
