@@ -2,10 +2,10 @@
 
 ``HistoryEventSink``: the distributor's ``EventSink``. Each record is numbered in memory
 (``inner``: listeners such as the supervisor's live view see it at once) and appended to
-the history store's event log through ``HistoryWriter.append_event`` by one owned task, in
-order, many to a transaction (the writer's group commit: ``center.history_outbox``). The
-writer spools to disk when the database is down, so nothing is lost and no call waits:
-``append`` only puts the record on a queue. Keys are ``<run>-<seq>``, so a replayed write is
+the history store's event log through ``HistoryWriter.append_event``, in order, many to a
+transaction (the writer's group commit), with no task per record (``center.history_outbox``).
+The writer spools to disk when the database is down, so nothing is lost and no call waits:
+``append`` only hands the record over. Keys are ``<run>-<seq>``, so a replayed write is
 not logged twice.
 
 Every call's one interaction is written by ``center.call_interactions.HistoryInteractions``
@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from enum import Enum
 from typing import Any, Protocol
@@ -47,9 +47,10 @@ def _utc_now() -> dt.datetime:
 
 
 class EventWriter(Protocol):
-    """``history.writer.HistoryWriter``'s event side."""
+    """``history.writer.HistoryWriter``'s event side: the write is queued when called, and
+    the future it returns is its answer (an ``async def`` will do, at a task per write)."""
 
-    async def append_event(self, new: NewEvent) -> object: ...
+    def append_event(self, new: NewEvent) -> Awaitable[object]: ...
 
 
 def event_kind(event: AcdEvent) -> str:

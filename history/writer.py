@@ -1,11 +1,11 @@
 """HistoryWriter: how the voice side writes history without ever waiting on the database.
 
-**Group commit.** Writes queue in the order they are called (a write is queued before its
-call first yields, so writes started in order are applied in order). One committer task
-takes everything queued, up to ``max_batch``, and commits it in one transaction
-(``HistoryRepository.write_batch``); what arrives meanwhile forms the next batch. A single
-write on an idle store is its own batch at once: no collecting delay, and a batch is never
-older than the commit before it took.
+**Group commit.** Writes queue in the order they are called: a write method queues its
+write at once and returns a future of its answer, so writes called in order are applied in
+order. One committer task takes everything queued, up to ``max_batch``, and commits it in
+one transaction (``HistoryRepository.write_batch``); what arrives meanwhile forms the next
+batch. A single write on an idle store is its own batch at once: no collecting delay, and a
+batch is never older than the commit before it took.
 
 **Health, not queueing, decides an outage.** The store is judged unavailable when the
 batch in flight has had no answer, no write applied and no commit, for ``timeout_s``. A
@@ -226,7 +226,11 @@ class HistoryWriter:
         """After an erasure: the spool's rejected writes that name the customer removed."""
         return await asyncio.to_thread(self.spool.forget, values)
 
-    async def append_interaction(self, new: NewInteraction) -> Interaction | None:
+    # Each write is queued when it is called and answered by the future it returns (await
+    # it, or hand it on: ``center.history_outbox`` reads a batch's answers without a task
+    # or a callback per write). Writes called in order are committed in that order.
+
+    def append_interaction(self, new: NewInteraction) -> asyncio.Future[Interaction | None]:
         """The interaction if the store took it now, None if it was spooled.
 
         An ``idempotency_key`` is required (the call's uniqueid is the natural one): it is
@@ -234,21 +238,21 @@ class HistoryWriter:
         """
         if new.idempotency_key is None:
             raise ValueError("HistoryWriter needs an idempotency_key on every interaction")
-        return cast(Interaction | None, await self._write(APPEND_INTERACTION, new))
+        return cast("asyncio.Future[Interaction | None]", self._write(APPEND_INTERACTION, new))
 
-    async def update_interaction(
+    def update_interaction(
         self, target: int | InteractionRef, change: InteractionUpdate
-    ) -> Interaction | None:
+    ) -> asyncio.Future[Interaction | None]:
         write = InteractionChange(target, change)
-        return cast(Interaction | None, await self._write(UPDATE_INTERACTION, write))
+        return cast("asyncio.Future[Interaction | None]", self._write(UPDATE_INTERACTION, write))
 
-    async def add_note(self, new: NewNote) -> Note | None:
+    def add_note(self, new: NewNote) -> asyncio.Future[Note | None]:
         if new.idempotency_key is None:
             new = new.model_copy(update={"idempotency_key": f"note-{uuid4().hex}"})
-        return cast(Note | None, await self._write(ADD_NOTE, new))
+        return cast("asyncio.Future[Note | None]", self._write(ADD_NOTE, new))
 
-    async def append_event(self, new: NewEvent) -> Event | None:
-        return cast(Event | None, await self._write(APPEND_EVENT, new))
+    def append_event(self, new: NewEvent) -> asyncio.Future[Event | None]:
+        return cast("asyncio.Future[Event | None]", self._write(APPEND_EVENT, new))
 
     def record_access(self, new: NewAccess) -> None:
         """Queue a record of who read a customer's data (``history.access_log``) and return
@@ -262,7 +266,7 @@ class HistoryWriter:
         store is down. The future settles when it is written (or spooled, or refused)."""
         return self._write(WRITE_RECORDING, change)
 
-    # the queue (no await before a write is queued: that is what keeps callers' order)
+    # the queue (a write is queued when it is called: that is what keeps callers' order)
 
     def _write(self, op: str, write: BatchWrite) -> asyncio.Future[Written | None]:
         if self._closed:
