@@ -430,7 +430,9 @@ class AmiClient:
 
     def _handle(self, link: _Link, message: AmiMessage) -> None:
         link.received += 1
-        action_id = message.action_id
+        # With nothing pending (most events) the ActionID, absent from most messages and so
+        # a scan of every header, is not looked up at all.
+        action_id = message.action_id if self._pending else None
         pending = self._pending.get(action_id) if action_id is not None else None
         event = message.event
         if event is not None:
