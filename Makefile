@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/simulate_bench.py --quick
 	$(BIN)/python bench/router_bench.py --quick
 	$(BIN)/python bench/ami_codec_bench.py --quick
+	$(BIN)/python bench/ami_client_bench.py --quick
 	$(BIN)/python bench/fastagi_bench.py --quick
 	$(BIN)/python bench/fastagi_bench.py --paced --commands 5
 	$(BIN)/python bench/stack_bench.py --quick

@@ -33,9 +33,9 @@ from telephony.ami_codec import (
     RESPONSE_FAILURE,
     AmiDecoder,
     AmiMessage,
-    AmiProtocolError,
     encode_message,
 )
+from telephony.ami_connection import EOF, AmiConnection
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ _ERROR_RESPONSES = frozenset({RESPONSE_ERROR.lower(), RESPONSE_FAILURE.lower()})
 _JITTER = 0.25  # delays are drawn from [(1 - _JITTER) * d, d]: spread out, never above the cap
 _STABLE_S = 1.0  # a session this long resets the back-off; shorter ones count as flapping
 _SHUTDOWN_GRACE_S = 2.0  # after `Event: Shutdown`, how long to wait for Asterisk's EOF
-_READ_CHUNK = 65536
 
 
 class AmiError(Exception):
@@ -109,13 +108,16 @@ class _Pending:
 class _Link:
     """One TCP connection; dies with it."""
 
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    decoder: AmiDecoder
+    connection: AmiConnection | None = None  # set by the protocol factory, before any read
     reason: str = "connection closed"
     alive: bool = True
     received: int = 0  # messages read, so the keepalive can tell "busy" from "dead"
     shutting_down: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # the connection is gone
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return None if self.connection is None else self.connection.transport
 
 
 class AmiClient:
@@ -263,15 +265,16 @@ class AmiClient:
             values = [str(value)] if isinstance(value, str | int) else list(value)
             pairs.extend((key, v) for v in values)
         data = encode_message(pairs)  # ValueError on CR/LF before anything is registered
-        if not link.alive or link.writer.is_closing():
+        connection = link.connection
+        if not link.alive or connection is None or connection.is_closing():
             raise AmiNotConnected(f"AMI at {self.address} is not connected")
         timeout = self._action_timeout_s if timeout_s is None else timeout_s
         future: asyncio.Future[AmiMessage | AmiList] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = _Pending(name, future, is_list)
         try:
             async with asyncio.timeout(timeout):
-                link.writer.write(data)
-                await link.writer.drain()
+                connection.write(data)
+                await connection.drain()
                 return await future
         except TimeoutError:
             raise AmiActionTimeout(f"AMI {name} got no answer within {timeout:g}s") from None
@@ -316,9 +319,20 @@ class AmiClient:
 
     async def _session(self) -> tuple[str, str, bool]:
         """One connection: connect, log in, serve until it ends. Returns (state, detail, up)."""
+        link = _Link()
+        decoder = AmiDecoder(max_message_bytes=self._max_message_bytes)
+
+        def connection() -> AmiConnection:
+            link.connection = AmiConnection(
+                decoder, lambda message: self._handle(link, message), lambda r: self._lost(link, r)
+            )
+            return link.connection
+
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._action_timeout_s):
-                reader, writer = await asyncio.open_connection(
+                await loop.create_connection(
+                    connection,
                     self._host,
                     self._port,
                     ssl=self._ssl,
@@ -326,11 +340,12 @@ class AmiClient:
                     ssl_handshake_timeout=self._action_timeout_s if self._ssl else None,
                 )
         except (OSError, TimeoutError) as exc:
+            if link.connection is not None:  # connected, then timed out (TLS handshake)
+                link.connection.abort("connect timed out")
             return "unreachable", str(exc) or type(exc).__name__, False
-        link = _Link(reader, writer, AmiDecoder(max_message_bytes=self._max_message_bytes))
         self._link = link
-        reader_task = asyncio.create_task(self._read(link), name=f"ami-reader {self.address}")
         keepalive: asyncio.Task[None] | None = None
+        ended = asyncio.create_task(link.ended.wait(), name=f"ami-link {self.address}")
         try:
             try:
                 await self._login(link)
@@ -350,12 +365,13 @@ class AmiClient:
             )
             self._fire_connected(reconnected)
             keepalive = asyncio.create_task(self._keepalive(link), name="ami-keepalive")
-            await asyncio.wait({reader_task, keepalive}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({ended, keepalive}, return_when=asyncio.FIRST_COMPLETED)
             return "lost", link.reason, True
         finally:
             self._drop(link, link.reason)
-            writer.transport.abort()
-            tasks = [t for t in (reader_task, keepalive) if t is not None]
+            assert link.connection is not None
+            link.connection.abort(link.reason)
+            tasks = [t for t in (ended, keepalive) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
@@ -401,37 +417,22 @@ class AmiClient:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _read(self, link: _Link) -> None:
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        try:
-            while True:
-                if link.shutting_down and deadline is None:
-                    deadline = loop.time() + _SHUTDOWN_GRACE_S
-                async with asyncio.timeout_at(deadline):
-                    data = await link.reader.read(_READ_CHUNK)
-                if not data:
-                    link.reason = "Asterisk shut down" if link.shutting_down else "EOF"
-                    return
-                try:
-                    messages = link.decoder.feed(data)
-                except AmiProtocolError as exc:
-                    for message in exc.messages:
-                        self._handle(link, message)
-                    link.reason = f"protocol error: {exc}"
-                    return
-                for message in messages:
-                    self._handle(link, message)
-        except TimeoutError:
-            link.reason = "Asterisk shut down (no EOF)"
-        except OSError as exc:
-            link.reason = str(exc) or type(exc).__name__
-        finally:
-            self._drop(link, link.reason)
+    def _lost(self, link: _Link, reason: str) -> None:
+        """The connection ended: everything waiting on it fails now, not at the next Ping."""
+        if reason == EOF:
+            reason = "Asterisk shut down" if link.shutting_down else "EOF"
+        elif reason == "no EOF":
+            reason = "Asterisk shut down (no EOF)"
+        if link.alive or link.shutting_down:  # else the session or keepalive said why first
+            link.reason = reason
+        self._drop(link, link.reason)
+        link.ended.set()
 
     def _handle(self, link: _Link, message: AmiMessage) -> None:
         link.received += 1
-        action_id = message.action_id
+        # With nothing pending (most events) the ActionID, absent from most messages and so
+        # a scan of every header, is not looked up at all.
+        action_id = message.action_id if self._pending else None
         pending = self._pending.get(action_id) if action_id is not None else None
         event = message.event
         if event is not None:
@@ -443,6 +444,8 @@ class AmiClient:
                 log.warning("Asterisk at %s is shutting down", self.address)
                 link.shutting_down = True
                 self._drop(link, "Asterisk is shutting down")
+                if link.connection is not None:
+                    link.connection.expect_eof_within(_SHUTDOWN_GRACE_S)
             return
         if message.response is None or pending is None or action_id is None:
             log.debug("AMI: dropping unsolicited %r", message.response or "message")

@@ -379,7 +379,8 @@ class AmiDecoder:
         """Bytes held for an unfinished message (for tests and diagnostics)."""
         return self._message_bytes + len(self._buf)
 
-    def feed(self, data: bytes) -> list[AmiMessage]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[AmiMessage]:
+        """The messages `data` completes (copied in, so a reused read buffer is fine)."""
         if self._failure is not None:
             raise AmiProtocolError(self._failure)
         self._buf += data

@@ -30,7 +30,8 @@ def drop_ami(service: Service) -> None:
     would end it (no Logoff)."""
     link = service.hotline.ami._link
     assert link is not None, "AMI is not connected"
-    link.writer.transport.abort()
+    assert link.transport is not None
+    link.transport.abort()
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from telephony import ami_client
 from telephony.ami_client import (
     AmiActionError,
     AmiActionTimeout,
@@ -439,6 +440,19 @@ async def test_shutdown_event_disconnects_at_once_then_reconnects_after_eof(
     ami.drop()  # the EOF that follows
     await eventually(lambda: signals == [True])
     assert client.connected
+
+
+async def test_shutdown_without_eof_ends_the_session_after_the_grace_and_reconnects(
+    ami: ScriptedAmi, client: AmiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ami_client, "_SHUTDOWN_GRACE_S", 0.05)
+    signals: list[bool] = []
+    client.on_connected(signals.append)
+    ami.push(recorded_event("ami_shutdown_restart", "Shutdown"))
+    await eventually(lambda: client.last_error is not None)  # no EOF: hotline hangs up
+    assert client.last_error == "Asterisk shut down (no EOF)"
+    await eventually(lambda: signals == [True])
+    assert len(ami.actions("Login")) == 2
 
 
 async def test_keepalive_ping_detects_a_peer_that_went_silent(ami: ScriptedAmi) -> None:
