@@ -1,10 +1,8 @@
 """Webhook deliveries in the history store: the outbox, every attempt, the dead letters.
 
-``SqlDeliveryStore`` is the durable store of ``channels.webhooks`` (its ``DeliveryStore``);
-the records both sides pass (``NewDelivery``, ``Attempt``, ``WebhookDelivery``,
-``WebhookAttempt``) live here, the lowest layer that needs them.
-
-A delivery is one event for one subscription: ``pending`` from the moment it is added
+``SqlDeliveryStore`` is the durable store of ``channels.webhooks`` (it satisfies that
+package's ``DeliveryStore`` protocol structurally: the history layer imports nothing above
+it). A delivery is one event for one subscription: ``pending`` from the moment it is added
 until an attempt delivers it (``delivered``: the body is dropped, the record of the attempts
 kept) or gives up (``dead``: kept whole, to be re-queued). ``record`` writes a batch of
 attempts and the states they leave in one transaction; a late record for a delivery that
@@ -20,7 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -32,8 +30,6 @@ __all__ = [
     "DEAD",
     "DELIVERED",
     "PENDING",
-    "Attempt",
-    "NewDelivery",
     "SqlDeliveryStore",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -49,54 +45,53 @@ _RESULT_CHARS = 500
 _ERROR_CHARS = 300
 
 
-@dataclass(frozen=True)
-class NewDelivery:
-    """One event for one subscription, as the outbox takes it."""
+class NewWebhookDelivery(Protocol):
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def subscription(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def customer_id(self) -> int | None: ...
 
-    event_id: str
-    event_type: str
-    subscription: str
-    body: bytes
-    created_at: datetime
-    #: ``data.customer_id``: the delivery is part of that customer's export and erasure.
-    customer_id: int | None
 
-
-@dataclass(frozen=True)
-class Attempt:
-    """One attempt and the delivery's state after it."""
-
-    delivery_id: int
-    #: 1, 2, … over the delivery's life (a re-queued dead letter continues the count).
-    number: int
-    at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    #: Set: pending again, due then. Else delivered when ``delivered``, dead otherwise.
-    retry_at: datetime | None
-    delivered: bool
-    #: Why it was dead-lettered or retried (``HTTP 503: gave up after 12 attempts``).
-    reason: str
+class WebhookAttemptResult(Protocol):
+    @property
+    def delivery_id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def retry_at(self) -> datetime | None: ...
+    @property
+    def delivered(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class WebhookDelivery:
-    """A delivery as a store hands it back."""
-
     id: int
     event_id: str
     event_type: str
     subscription: str
     customer_id: int | None
-    #: None once delivered (the body is not kept) or erased.
     body: bytes | None
     status: str
     created_at: datetime
-    #: Attempts over the delivery's life.
     attempts: int
-    #: Attempts since the delivery was made or last re-queued, and when that was: what the
-    #: subscription's ``max_attempts`` and ``max_age_s`` are counted against.
     round_attempts: int
     round_started_at: datetime
     next_attempt_at: datetime | None
@@ -157,7 +152,7 @@ class SqlDeliveryStore:
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
         self._writes = writing_sessions(engine)
 
-    async def add(self, deliveries: Sequence[NewDelivery]) -> list[WebhookDelivery]:
+    async def add(self, deliveries: Sequence[NewWebhookDelivery]) -> list[WebhookDelivery]:
         if not deliveries:
             return []
         values = [
@@ -205,7 +200,7 @@ class SqlDeliveryStore:
             for id_, new in zip(ids, deliveries, strict=True)
         ]
 
-    async def record(self, attempts: Sequence[Attempt]) -> None:
+    async def record(self, attempts: Sequence[WebhookAttemptResult]) -> None:
         if not attempts:
             return
         delivered: list[dict[str, object]] = []

@@ -40,7 +40,7 @@ from channels.webhooks.events import Event, make_event
 from channels.webhooks.policy import Result, Verdict, decide, parse_retry_after
 from channels.webhooks.settings import Subscription
 from channels.webhooks.signing import SIGNATURE_HEADER, sign
-from channels.webhooks.store import Attempt, DeliveryStore, NewDelivery, WebhookDelivery
+from channels.webhooks.store import Attempt, DeliveryStore, NewDelivery, StoredDelivery
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -101,7 +101,7 @@ class _Job:
     due: datetime
 
     @classmethod
-    def of(cls, row: WebhookDelivery, body: bytes) -> _Job:
+    def of(cls, row: StoredDelivery, body: bytes) -> _Job:
         due = row.next_attempt_at or row.created_at
         return cls(
             row.id, row.event_id, row.event_type, body, row.attempts, row.round_attempts,
@@ -157,7 +157,7 @@ class WebhookDispatcher:
         self._rescan_s = rescan_s
         self._clock: Clock = clock or SystemClock()
         self._random = random
-        self._adds: GroupCommit[NewDelivery, WebhookDelivery] = GroupCommit(store.add)
+        self._adds: GroupCommit[NewDelivery, StoredDelivery] = GroupCommit(store.add)
         self._records: GroupCommit[Attempt, None] = GroupCommit(self._record)
         self._tasks: set[asyncio.Task[None]] = set()
         self._flights: set[asyncio.Task[None]] = set()

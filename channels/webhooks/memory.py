@@ -12,9 +12,8 @@ from channels.webhooks.store import (
     DELIVERED,
     PENDING,
     Attempt,
+    Delivery,
     NewDelivery,
-    WebhookAttempt,
-    WebhookDelivery,
 )
 
 __all__ = ["MemoryDeliveryStore"]
@@ -22,13 +21,13 @@ __all__ = ["MemoryDeliveryStore"]
 
 class MemoryDeliveryStore:
     def __init__(self) -> None:
-        self._deliveries: dict[int, WebhookDelivery] = {}
-        self._attempts: dict[int, list[WebhookAttempt]] = {}
+        self._deliveries: dict[int, Delivery] = {}
+        self._attempts: dict[int, list[Attempt]] = {}
         self._keys: set[tuple[str, str]] = set()
         #: Every call, for tests that look at how the dispatcher batches.
         self.calls: list[tuple[str, int]] = []
 
-    async def add(self, deliveries: Sequence[NewDelivery]) -> list[WebhookDelivery]:
+    async def add(self, deliveries: Sequence[NewDelivery]) -> list[Delivery]:
         self.calls.append(("add", len(deliveries)))
         added = []
         for new in deliveries:
@@ -36,12 +35,11 @@ class MemoryDeliveryStore:
             if key in self._keys:
                 raise ValueError(f"event {new.event_id} is already queued for {new.subscription}")
             self._keys.add(key)
-            row = WebhookDelivery(
+            row = Delivery(
                 id=len(self._deliveries) + 1,
                 event_id=new.event_id,
                 event_type=new.event_type,
                 subscription=new.subscription,
-                customer_id=new.customer_id,
                 body=new.body,
                 status=PENDING,
                 created_at=new.created_at,
@@ -61,16 +59,7 @@ class MemoryDeliveryStore:
         self.calls.append(("record", len(attempts)))
         for attempt in attempts:
             row = self._deliveries[attempt.delivery_id]
-            self._attempts[row.id].append(
-                WebhookAttempt(
-                    attempt.delivery_id,
-                    attempt.number,
-                    attempt.at,
-                    attempt.duration_ms,
-                    attempt.status_code,
-                    attempt.error,
-                )
-            )
+            self._attempts[row.id].append(attempt)
             status = PENDING if attempt.retry_at else DELIVERED if attempt.delivered else DEAD
             self._deliveries[row.id] = replace(
                 row,
@@ -83,7 +72,7 @@ class MemoryDeliveryStore:
                 last_result=attempt.reason,
             )
 
-    async def pending(self, subscription: str, limit: int) -> list[WebhookDelivery]:
+    async def pending(self, subscription: str, limit: int) -> list[Delivery]:
         rows = [
             row
             for row in self._deliveries.values()
@@ -94,7 +83,7 @@ class MemoryDeliveryStore:
 
     async def dead(
         self, subscription: str | None = None, *, limit: int = 100, before_id: int | None = None
-    ) -> list[WebhookDelivery]:
+    ) -> list[Delivery]:
         rows = [
             row
             for row in sorted(self._deliveries.values(), key=lambda row: -row.id)
@@ -104,7 +93,7 @@ class MemoryDeliveryStore:
         ]
         return rows[:limit]
 
-    async def requeue(self, delivery_id: int, at: datetime) -> WebhookDelivery | None:
+    async def requeue(self, delivery_id: int, at: datetime) -> Delivery | None:
         row = self._deliveries.get(delivery_id)
         if row is None or row.status != DEAD or row.body is None:
             return None
@@ -119,8 +108,8 @@ class MemoryDeliveryStore:
         self._deliveries[delivery_id] = row
         return row
 
-    async def get(self, delivery_id: int) -> WebhookDelivery | None:
+    async def get(self, delivery_id: int) -> Delivery | None:
         return self._deliveries.get(delivery_id)
 
-    async def attempts(self, delivery_id: int) -> list[WebhookAttempt]:
+    async def attempts(self, delivery_id: int) -> list[Attempt]:
         return list(self._attempts.get(delivery_id, []))
