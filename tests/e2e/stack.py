@@ -123,6 +123,9 @@ class Stack:
         """Every write the service queued has reached the store."""
         await self.service.interactions.flush()
         await self.service.acd_log.flush()
+        writer = self.service.history_writer
+        if writer.spooling:  # the store was slow to answer (a loaded machine): replayed first
+            await writer.drained()
 
     async def interaction(self, call_id: str) -> Interaction:
         await self.flushed()
