@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from history import customers
+from history import convert, customers
 from history.errors import InvalidCursor
 from history.inputs import AuthorKind, Channel, Delivery, Direction, Status
 from history.models import (
@@ -274,17 +274,7 @@ def _interaction(row: Row[Any] | Sequence[Any]) -> Interaction:
 async def _notes(connection: AsyncConnection, ids: list[int]) -> dict[int, tuple[Note, ...]]:
     found: dict[int, list[Note]] = defaultdict(list)
     for row in await connection.execute(_NOTES, {"ids": ids}):
-        found[row.interaction_id].append(
-            Note(
-                id=row.id,
-                customer_id=row.customer_id,
-                interaction_id=row.interaction_id,
-                author=row.author,
-                body=row.body,
-                source=row.source,
-                created_at=row.created_at,
-            )
-        )
+        found[row.interaction_id].append(convert.note(row))
     return {interaction_id: tuple(notes) for interaction_id, notes in found.items()}
 
 
