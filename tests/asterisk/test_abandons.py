@@ -15,7 +15,7 @@ from telephony.agi_codec import EXPR_HANGUP_SOURCE
 from .rig import Asterisk
 from .service import running_service
 from .sipp import Dtmf, Pause, SippAgent, SippCaller
-from .test_calls import TO_AN_AGENT, kinds, settled
+from .test_calls import FIRST_KEY, TO_AN_AGENT, kinds, settled
 
 pytestmark = pytest.mark.asterisk
 
@@ -33,7 +33,7 @@ def agi_commands(pbx: Asterisk, since: int) -> list[str]:
 #: "main-menu" (after 1 for English and a key that skips the open question).
 DURING = {
     "choose-language": ("+971501110031", (Pause(1.5),)),
-    "main-menu": ("+971501110033", (Pause(0.8), Dtmf("1"), Pause(1.8), Dtmf("0"), Pause(1.0))),
+    "main-menu": ("+971501110033", (FIRST_KEY, Dtmf("1"), Pause(1.8), Dtmf("0"), Pause(1.0))),
 }
 
 

@@ -17,7 +17,7 @@ from tests.e2e.stack import wait_until
 from .rig import Asterisk
 from .service import running_service
 from .sipp import Dtmf, Pause, SippAgent, SippCaller, Speech
-from .test_calls import kinds, settled
+from .test_calls import FIRST_KEY, kinds, settled
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
@@ -33,7 +33,7 @@ async def test_a_spoken_reason_reaches_the_intent_and_routes_the_call(
     voice = synthesize("my internet is not working", tmp_path / "voice")
     # "1": English; the welcome and the open question play (with the beep), then the caller
     # speaks (the silence after it ends the turn); then the account number.
-    steps = (Pause(0.8), Dtmf("1"), Pause(3.0), Speech(voice), Pause(6.0), Dtmf("654321#"))
+    steps = (FIRST_KEY, Dtmf("1"), Pause(3.0), Speech(voice), Pause(6.0), Dtmf("654321#"))
     agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
     await agent.start(pbx)
     try:
