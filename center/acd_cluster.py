@@ -127,6 +127,8 @@ class AcdCluster(Leadership):
         self._seq = 0
         #: this node's changes not yet in a snapshot (sent again into a new generation)
         self._mine: deque[tuple[int, bytes]] = deque()
+        #: ``settled`` callers: the change of this node each waits for, and its future
+        self._settling: list[tuple[int, asyncio.Future[None]]] = []
         #: records waiting to be appended (a record: kind, number, epoch, data)
         self._outbox: deque[tuple[bytes, int, int, bytes]] = deque()
         self._wake = asyncio.Event()
@@ -165,6 +167,23 @@ class AcdCluster(Leadership):
         self._mine.append((self._seq, data))
         self._outbox.append((COMMAND, self._seq, self._epoch, data))
         self._wake.set()
+
+    async def settled(self, timeout_s: float) -> bool:
+        seq = self._seq
+        if seq <= self._copy.applied.get(self.member, 0):
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (seq, waiter)
+        self._settling.append(entry)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            if entry in self._settling:
+                self._settling.remove(entry)
+        return True
 
     def owns(self, call_id: str) -> bool:
         return self._copy.owners.get(call_id) == self.member
@@ -340,7 +359,16 @@ class AcdCluster(Leadership):
         while self._mine and self._mine[0][0] <= mine:
             self._mine.popleft()
         self._service.adopt(copy.distributor)
+        self._settle()
         log.info("shared ACD copy loaded: generation %s at %s", copy.generation, entry_id)
+
+    def _settle(self) -> None:
+        """Wake the ``settled`` callers whose change this copy now includes."""
+        applied = self._copy.applied.get(self.member, 0)
+        for entry in [e for e in self._settling if e[0] <= applied]:
+            self._settling.remove(entry)
+            if not entry[1].done():
+                entry[1].set_result(None)
 
     def _resend(self) -> None:
         """Into a new generation: this node's changes its snapshot has not seen."""
@@ -377,6 +405,8 @@ class AcdCluster(Leadership):
                 self._apply(command, mine=member == self.member)  # type: ignore[arg-type]
         finally:
             self._entry = None
+            if member == self.member:
+                self._settle()
 
     def _arrived(self, command: CallArrived, member: str) -> None:
         """A call or task handed in by ``member``: its own while the ACD holds it (its

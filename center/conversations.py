@@ -258,9 +258,24 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         self._tell(DeskEvent("delivery", conversation.id, conversation.channel, message=message))
 
     # agents ----------------------------------------------------------------------------
-    def accept(self, agent_id: str, conversation_id: int) -> None:
-        """Raises ``StaleTask`` if the agent is not offered this conversation now."""
-        self._acd.task_accepted(agent_id, self._task(conversation_id))
+    async def accept(self, agent_id: str, conversation_id: int) -> None:
+        """The agent takes the conversation they are offered: returns once it is theirs
+        on this node's copy of the ACD (a shared ACD's log gave the accept back), so they
+        can write at once. Raises ``StaleTask`` if it is not offered to them now (or the
+        offer ended before the accept came to the log), ``DeskError`` if the shared ACD
+        did not answer in time (the accept may still land: the desk hears of it)."""
+        task_id = self._task(conversation_id)
+        self._acd.task_accepted(agent_id, task_id)
+        if not await self._acd.settled():
+            raise DeskError("the shared ACD has not confirmed the accept yet: try again")
+        workload = self._acd.distributor.workload
+        held = workload.task(task_id)
+        if (
+            held is None
+            or held.phase is not TaskPhase.ACTIVE
+            or workload.holder(task_id) != agent_id
+        ):
+            raise StaleTask(agent_id, f"conversation {conversation_id} is no longer offered")
 
     def decline(self, agent_id: str, conversation_id: int) -> None:
         self._acd.task_rejected(agent_id, self._task(conversation_id))

@@ -114,6 +114,8 @@ S = AgentState
 _STUCK_SLEEP_S = 0.05
 #: A shared log's tick not applied within this long is asked for again.
 _SHARED_TICK_RETRY_S = 1.0
+#: How long an agent's action waits for a shared ACD's log to apply it before answering.
+SETTLE_S = 5.0
 
 
 class SharedLog(Protocol):
@@ -126,6 +128,11 @@ class SharedLog(Protocol):
         ...
 
     def submit(self, command: Command) -> None: ...
+
+    async def settled(self, timeout_s: float) -> bool:
+        """Every change this node submitted so far is applied on its copy (the log gave it
+        back), or False after ``timeout_s``."""
+        ...
 
     def owns(self, call_id: str) -> bool:
         """The call waits on this node (its session is here)."""
@@ -410,6 +417,13 @@ class AcdService(TelephonyFacts, DigitalTasks):
                 del self._digital[call_id]
                 for listener in list(self._refusal_listeners):
                     listener(call_id)
+
+    async def settled(self, timeout_s: float = SETTLE_S) -> bool:
+        """Every change this node asked for so far is applied on its copy: at once alone;
+        in a shared ACD when the log gave them back (False if not within ``timeout_s``).
+        What an agent's action became is read after it (an accept the leader's tick made
+        late is refused there, on every node)."""
+        return self._shared is None or await self._shared.settled(timeout_s)
 
     def owns(self, call_id: str) -> bool:
         """This node acts for the call or task: its session is here, or this node handed

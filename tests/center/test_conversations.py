@@ -111,7 +111,7 @@ async def test_a_chat_about_a_bill_goes_to_billing_and_the_agent_answers_it(desk
     assert desk.desk.holder(conversation) == "cashier"  # billing's agent, not the first
     (held,) = desk.acd.distributor.tasks_of("cashier")
     assert held.phase is TaskPhase.RESERVED
-    desk.desk.accept("cashier", conversation)
+    await desk.desk.accept("cashier", conversation)
     reply = await desk.desk.agent_wrote("cashier", conversation, "Let me check that for you")
     assert reply.delivery is Delivery.SENT
     assert desk.sent == [(conversation, "Let me check that for you")]
@@ -166,8 +166,8 @@ async def test_only_the_agent_the_chat_is_with_may_write_and_a_failed_send_is_ke
     with pytest.raises(DeskError):  # offered, not accepted yet
         await desk.desk.agent_wrote("tech", conversation, "hello")
     with pytest.raises(StaleTask):
-        desk.desk.accept("cashier", conversation)
-    desk.desk.accept("tech", conversation)
+        await desk.desk.accept("cashier", conversation)
+    await desk.desk.accept("tech", conversation)
     with pytest.raises(DeskError):
         await desk.desk.agent_wrote("cashier", conversation, "hello")
     desk.outlet_fails = True
@@ -194,7 +194,7 @@ async def test_a_postponed_conversation_is_queued_again_when_the_customer_writes
     desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "router keeps rebooting", identity=WEB)
     conversation = said.conversation_id
-    desk.desk.accept("tech", conversation)
+    await desk.desk.accept("tech", conversation)
     desk.desk.finish("tech", conversation, status=Status.POSTPONED)
     first_task = f"chat-{conversation}.1"
     assert desk.desk.task_of(conversation) is None
@@ -217,7 +217,7 @@ async def test_each_step_of_a_conversation_is_a_webhook_for_messaging_modules(
     desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "no internet since noon", identity=WEB)
     conversation = said.conversation_id
-    desk.desk.accept("tech", conversation)
+    await desk.desk.accept("tech", conversation)
     await desk.desk.agent_wrote("tech", conversation, "Restarting your line now")
     desk.desk.finish("tech", conversation, status=Status.RESOLVED)
     await feed.drain()
@@ -245,14 +245,14 @@ async def test_conversations_waiting_when_the_service_stopped_wait_again_after_a
 ) -> None:
     waiting = await desk.desk.customer_wrote("chat", "still no signal", identity=WEB)
     desk.acd.agent_event(Login("tech"))
-    desk.desk.accept("tech", waiting.conversation_id)  # with an agent when it stops
+    await desk.desk.accept("tech", waiting.conversation_id)  # with an agent when it stops
     other = await desk.desk.customer_wrote(
         "chat", "my bill is wrong", identity=IdentityIn(kind=IdentityKind.CHAT, value="v2")
     )
     done = await desk.desk.customer_wrote(
         "chat", "router broken", identity=IdentityIn(kind=IdentityKind.CHAT, value="v3")
     )
-    desk.desk.accept("tech", done.conversation_id)
+    await desk.desk.accept("tech", done.conversation_id)
     desk.desk.finish("tech", done.conversation_id)  # resolved: not resumed
     await desk.desk.flush()
     # a new run: a new ACD and desk on the same store
@@ -278,7 +278,7 @@ async def test_a_customer_writing_in_a_resolved_thread_opens_it_again(desk: Desk
     desk.acd.agent_event(Login("tech"))
     said = await desk.desk.customer_wrote("chat", "line dead", identity=WEB)
     conversation = said.conversation_id
-    desk.desk.accept("tech", conversation)
+    await desk.desk.accept("tech", conversation)
     desk.desk.finish("tech", conversation, status=Status.RESOLVED)
     assert (await desk.interaction(conversation)).status is Status.RESOLVED
     await desk.desk.customer_wrote("chat", "dead again", conversation_id=conversation)

@@ -165,7 +165,8 @@ async def test_the_node_that_routed_a_chat_writes_it_and_the_agents_node_acts_on
     assert b.desk.task_of(talk) == task
     assert (a.node.service.owns(task), b.node.service.owns(task)) == (True, False)
     await until(lambda: a.desk.holder(talk) == "tech")
-    b.desk.accept("tech", talk)
+    await b.desk.accept("tech", talk)  # back from the log: B's copy has it, at once
+    assert b.node.service.distributor.workload.task(task).phase is TaskPhase.ACTIVE
     await agree(a, b)
     late = ConversationDesk(store, b.node.service, ROUTING)  # a desk that starts later
     try:
@@ -236,7 +237,7 @@ async def test_two_nodes_resuming_one_conversation_at_once_make_one_owner(
 
     owner.node.service.agent_event(Login("tech"))
     await until(lambda: other.desk.holder(talk) == "tech")
-    other.desk.accept("tech", talk)
+    await other.desk.accept("tech", talk)
     await until(lambda: owner.desk.holder(talk) == "tech" and "accepted" in kinds(owner))
     other.desk.finish("tech", talk)
     await until(lambda: owner.desk.task_of(talk) is None and other.desk.task_of(talk) is None)
@@ -276,7 +277,7 @@ async def test_a_chat_outlives_the_node_that_routed_it(
     task = a.desk.task_of(talk)
     assert task is not None
     await until(lambda: b.desk.holder(talk) == "tech")
-    b.desk.accept("tech", talk)
+    await b.desk.accept("tech", talk)
     await agree(a, b)
     await a.desk.flush()
     accepted = b.desk.task_of(talk)
@@ -343,7 +344,7 @@ async def test_a_waiting_chat_of_a_lost_node_keeps_its_place_and_is_offered_late
     assert (waiting.call_id, waiting.entry_time) == (task, queued.entry_time)
     b.node.service.agent_event(Login("tech"))
     await until(lambda: b.desk.holder(talk) == "tech")
-    b.desk.accept("tech", talk)
+    await b.desk.accept("tech", talk)
     await until(lambda: "accepted" in kinds(b))
     b.desk.finish("tech", talk)
     await until(lambda: b.desk.task_of(talk) is None)

@@ -113,7 +113,7 @@ async def test_a_new_leader_takes_over_the_timer_and_the_queue_order_is_kept(
         return view.state is AgentState.OFFERED and view.call_id != seen[-1]
 
     for expected in order:
-        await until(offered_anew, 3)
+        await until(offered_anew, 10)
         assert rest[0].service.distributor.book.view("a1").call_id == expected
         holder = rest[int(expected[-1]) % 2]
         holder.service.fact(Answered("a1", expected))
@@ -121,6 +121,29 @@ async def test_a_new_leader_takes_over_the_timer_and_the_queue_order_is_kept(
         seen.append(expected)
     nodes.remove(leader)
     await agree(nodes)
+
+
+async def test_a_new_leader_runs_the_timer_though_nothing_else_changes(
+    nodes: list[Node],
+) -> None:
+    """The wrap-up's end is due when the leader dies; the new one ticks it with no other
+    change to wake its timer (the dead leader held no call: none is declared lost)."""
+    leader = next(n for n in nodes if n.cluster.leads)
+    a, b = [n for n in nodes if n is not leader]
+    a.service.agent_event(Login("a1"))
+    first = b.service.call_arrived(call(1))
+    await until(offered(first))
+    b.service.fact(Answered("a1", "call-1"))
+    second = b.service.call_arrived(call(2))
+    await agree(nodes)
+
+    await leader.stop(crash=True)
+    nodes.remove(leader)
+    b.service.fact(HungUp("a1", "call-1"))  # applied before a new leader: nobody ticks yet
+    await until(lambda: a.state("a1") is AgentState.WRAP_UP)
+    await until(lambda: any(n.cluster.leads for n in nodes), timeout_s=10)
+    await until(offered(second), timeout_s=10)
+    assert second.offers.get_nowait().agent_id == "a1"
 
 
 async def test_a_lost_node_s_calls_leave_the_acd_and_its_agents_are_free(

@@ -98,7 +98,7 @@ async def test_a_whatsapp_conversation_is_routed_answered_and_told_by_webhook(
                 t for t in service.acd.distributor.tasks_of(agent) if t.channel == "whatsapp"
             ]
             assert held.phase is TaskPhase.RESERVED
-            desk.accept(agent, conversation)
+            await desk.accept(agent, conversation)
             reply = await desk.agent_wrote(agent, conversation, "We see an outage, fixing it")
             desk.finish(agent, conversation, status=Status.RESOLVED)
             await wait_until(lambda: "conversation.resolved" in module.types(), timeout_s=15)

@@ -64,7 +64,7 @@ async def test_chats_and_emails_figures_equal_the_history_live_after_a_restart_a
             assert desk.holder(said.conversation_id) == ALICE
         await asyncio.sleep(0.1)
         for said in chats:
-            desk.accept(ALICE, said.conversation_id)
+            await desk.accept(ALICE, said.conversation_id)
         await asyncio.sleep(0.6)
         for said in chats:
             desk.finish(ALICE, said.conversation_id, status=Status.RESOLVED)
@@ -79,7 +79,7 @@ async def test_chats_and_emails_figures_equal_the_history_live_after_a_restart_a
         live = stack.service.supervisor_hub.snapshot()
         live_metrics = set(render(stack.service.supervisor_hub).splitlines())
         open_mail = [r for r in await conversations(stack) if r.channel == "email"]
-        desk.accept(ALICE, mail.conversation_id)
+        await desk.accept(ALICE, mail.conversation_id)
         await asyncio.sleep(0.2)
         desk.finish(ALICE, mail.conversation_id, status=Status.RESOLVED)
 

@@ -69,7 +69,7 @@ async def test_a_mail_to_the_service_becomes_a_task_and_the_reply_leaves_by_the_
         found = await service.conversations.conversation_of_external_id("<svc@example.com>")
         assert found is not None
         await wait_until(lambda: service.desk.holder(found.id) == "a1", 5)
-        service.desk.accept("a1", found.id)
+        await service.desk.accept("a1", found.id)
         said = await service.desk.agent_wrote("a1", found.id, "Fixed on our side.")
         [reply] = sink.replies()
         assert reply.message_id == said.external_id

@@ -116,7 +116,7 @@ async def test_a_page_that_reconnects_gets_what_the_agent_said_meanwhile(rig: Ri
         visitor = (await page.hello())["visitor"]
         first = (await page.say("m1", "is my order shipped?"))["message"]
         talk = await _talk(rig, visitor)
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         connected = await page.next("status", lambda f: f["state"] == "connected")
         assert connected["agent"] == "Ann"  # by name, never by id
     # the page is gone (a train tunnel); the agent goes on writing
@@ -228,7 +228,7 @@ async def test_html_in_a_message_is_kept_and_sent_back_as_text(rig: Rig) -> None
         script = '<script>alert("hi")</script><b>bold</b>'
         assert (await page.say("m1", script))["message"]["text"] == script
         talk = await _talk(rig, visitor)
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         await rig.desk.agent_wrote("ann", talk, "<img src=x onerror=alert(1)>")
         said = await page.next("message")
         assert said["message"]["text"] == "<img src=x onerror=alert(1)>"
@@ -290,7 +290,7 @@ async def test_a_visitor_who_leaves_an_accepted_chat_ends_it_for_the_agent(rig: 
         await page.say("m1", "hello")
         talk = await _talk(rig, visitor)
         await ann.next("offered")
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         await page.next("status", lambda f: f["state"] == "connected")
         await page.ws.send_json({"type": "leave"})
         ended = await ann.next("ended")
@@ -329,7 +329,7 @@ async def test_typing_goes_both_ways_and_is_not_stored(rig: Rig) -> None:
         await page.say("m1", "hello")
         talk = await _talk(rig, visitor)
         await ann.next("offered")
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         await ann.next("accepted")
         await page.ws.send_json({"type": "typing", "on": True})
         typing = await ann.next("typing")
@@ -348,7 +348,7 @@ async def test_after_a_postponement_the_visitor_comes_back_to_the_same_conversat
         visitor = (await page.hello())["visitor"]
         await page.say("m1", "my router reboots every night")
         talk = await _talk(rig, visitor)
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         await rig.desk.agent_wrote("ann", talk, "Tell me if it does it again tonight")
         rig.desk.finish("ann", talk, status=Status.POSTPONED)
         assert (await page.next("status", lambda f: f["state"] == "closed"))["state"]
@@ -371,7 +371,7 @@ async def test_after_a_resolved_chat_the_next_message_opens_a_new_conversation(
         visitor = (await page.hello())["visitor"]
         await page.say("m1", "how do I pay by card?")
         talk = await _talk(rig, visitor)
-        rig.desk.accept("ann", talk)
+        await rig.desk.accept("ann", talk)
         rig.desk.finish("ann", talk, status=Status.RESOLVED)
         await page.next("status", lambda f: f["state"] == "closed")
         await rig.desk.flush()

@@ -202,10 +202,10 @@ async def answer_offer(request: web.Request) -> web.StreamResponse:
     agent_id, conversation = _agent_id(request), _conversation(request)
     try:
         if request.match_info["action"] == "accept":
-            routes.desk.accept(agent_id, conversation)
+            await routes.desk.accept(agent_id, conversation)
         else:
             routes.desk.decline(agent_id, conversation)
-    except AgentError as error:  # not offered to this agent (any more)
+    except (AgentError, DeskError) as error:  # not offered to this agent (any more)
         return _refused(error)
     return web.json_response({"ok": True})
 

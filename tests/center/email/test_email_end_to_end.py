@@ -41,7 +41,7 @@ async def test_a_mail_about_a_bill_reaches_billing_and_the_answer_to_the_reply_t
         assert (await rig.send(first))[0] == 250
         conversation = (await rig.conversation_with("<m1.nadia@example.com>")).id
         await rig.offered_to("cashier", conversation)  # billing's agent, not the first logged in
-        rig.desk.accept("cashier", conversation)
+        await rig.desk.accept("cashier", conversation)
         said = await rig.desk.agent_wrote("cashier", conversation, "We are refunding the extra.")
         assert said.delivery is Delivery.SENT
         assert said.external_id is not None
@@ -126,7 +126,7 @@ async def test_automatic_mail_is_kept_but_never_routed(target: Target, tmp_path:
         raw = customer_mail("Internet down", message_id="<q@example.com>")
         await rig.send(raw)
         conversation = (await rig.conversation_with("<q@example.com>")).id
-        rig.desk.accept("tech", conversation)
+        await rig.desk.accept("tech", conversation)
         said = await rig.desk.agent_wrote("tech", conversation, "Please restart the router.")
         [reply] = rig.relay.replies()
         assert reply.message_id is not None
@@ -250,5 +250,5 @@ async def opened(rig: Rig, message_id: str, headers: dict[str, str] | None = Non
     assert (await rig.send(raw))[0] == 250
     conversation = (await rig.conversation_with(message_id)).id
     await rig.offered_to("tech", conversation)
-    rig.desk.accept("tech", conversation)
+    await rig.desk.accept("tech", conversation)
     return conversation

@@ -33,7 +33,7 @@ async def open_with_tech(rig: Rig, message_id: str) -> int:
     assert (await rig.send(customer_mail("No signal at all", message_id=message_id)))[0] == 250
     conversation = (await rig.conversation_with(message_id)).id
     await rig.offered_to("tech", conversation)
-    rig.desk.accept("tech", conversation)
+    await rig.desk.accept("tech", conversation)
     return conversation
 
 

@@ -73,7 +73,7 @@ async def test_a_callback_that_never_reached_the_customer_is_followed_up_in_its_
             "3 attempts; the last: customer busy.",
             "Reach the customer another way, or book a new callback.",
         ]
-        rig.desk.accept(BILLING_AGENT, conversation.id)
+        await rig.desk.accept(BILLING_AGENT, conversation.id)
         with pytest.raises(DeskError, match="no written reply"):
             await rig.desk.agent_wrote(BILLING_AGENT, conversation.id, "I e-mailed them")
 
@@ -127,7 +127,7 @@ async def test_an_agent_books_a_callback_from_a_voicemail_they_hold(
         )
         await rig.settle()
         conversation = await rig.conversation("voicemail-1712399.8")
-        rig.desk.accept(BILLING_AGENT, conversation.id)
+        await rig.desk.accept(BILLING_AGENT, conversation.id)
 
         with pytest.raises(DeskError, match="not with agent tech"):
             await rig.callbacks.book(TECHNICIAN, conversation.id, ref="r1")
@@ -166,7 +166,7 @@ async def test_a_withheld_caller_is_called_back_only_on_a_number_the_agent_gives
         rig.voicemails.left(LeftVoicemail("1712399.9", str(path)))
         await rig.settle()
         conversation = await rig.conversation("voicemail-1712399.9")
-        rig.desk.accept(TECHNICIAN, conversation.id)
+        await rig.desk.accept(TECHNICIAN, conversation.id)
         with pytest.raises(DeskError, match="no phone number"):
             await rig.callbacks.book(TECHNICIAN, conversation.id, ref="r1")
         booked = await rig.callbacks.book(TECHNICIAN, conversation.id, ref="r1", number=NUMBER)

@@ -87,7 +87,7 @@ async def test_a_voicemail_about_a_bill_is_offered_to_billing_with_its_recording
         customer = await rig.repository.get_customer(conversation.customer_id or 0)
         assert [(i.kind, i.value) for i in customer.identities] == [(IdentityKind.PHONE, CALLER)]
 
-        rig.desk.accept(BILLING_AGENT, conversation.id)
+        await rig.desk.accept(BILLING_AGENT, conversation.id)
         with pytest.raises(DeskError, match="no written reply"):
             await rig.desk.agent_wrote(BILLING_AGENT, conversation.id, "I listened to it")
         assert len((await rig.store.thread(conversation.id)).messages) == 1  # nothing kept
