@@ -266,15 +266,8 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         did not answer in time (the accept may still land: the desk hears of it)."""
         task_id = self._task(conversation_id)
         self._acd.task_accepted(agent_id, task_id)
-        if not await self._acd.settled():
-            raise DeskError("the shared ACD has not confirmed the accept yet: try again")
-        workload = self._acd.distributor.workload
-        held = workload.task(task_id)
-        if (
-            held is None
-            or held.phase is not TaskPhase.ACTIVE
-            or workload.holder(task_id) != agent_id
-        ):
+        await self._settled("accept")
+        if not self._with(agent_id, task_id):
             raise StaleTask(agent_id, f"conversation {conversation_id} is no longer offered")
 
     def decline(self, agent_id: str, conversation_id: int) -> None:
@@ -392,6 +385,9 @@ class ConversationDesk(DeskEvents, DeskOutlets):
             self._acd.task_transferred(agent_id, live.task_id, queue=queue, to_agent=to_agent)
         except (StaleTask, RoutingError) as error:
             raise DeskError(str(error)) from error
+        await self._settled("transfer")
+        if self._with(agent_id, live.task_id):  # refused when the log came to it
+            raise DeskError(f"conversation {conversation_id} could not be transferred")
         target = f"agent {to_agent}" if to_agent is not None else f"queue {queue}"
         live.transferred = (agent_id, target)
         if queue is not None:
@@ -416,6 +412,20 @@ class ConversationDesk(DeskEvents, DeskOutlets):
         return None if live is None else live.transferred
 
     # internals -------------------------------------------------------------------------
+    async def _settled(self, action: str) -> None:
+        """The agent's action is applied on this node's copy of the ACD (a shared ACD's log
+        gave it back), so what it became can be read; ``DeskError`` if that takes too long
+        (it may still land: the desk hears of it)."""
+        if not await self._acd.settled():
+            raise DeskError(f"the shared ACD has not confirmed the {action} yet: try again")
+
+    def _with(self, agent_id: str, task_id: str) -> bool:
+        """The task is the agent's, accepted (on this node's copy of the ACD)."""
+        workload = self._acd.distributor.workload
+        held = workload.task(task_id)
+        active = held is not None and held.phase is TaskPhase.ACTIVE
+        return active and workload.holder(task_id) == agent_id
+
     def _task(self, conversation_id: int) -> str:
         live = self._live.get(conversation_id)
         if live is None:
