@@ -167,7 +167,8 @@ async def test_the_node_that_routed_a_chat_writes_it_and_the_agents_node_acts_on
     await until(lambda: a.desk.holder(talk) == "tech")
     await b.desk.accept("tech", talk)  # back from the log: B's copy has it, at once
     held = b.node.service.distributor.workload.task(task)
-    assert held is not None and held.phase is TaskPhase.ACTIVE
+    assert held is not None
+    assert held.phase is TaskPhase.ACTIVE
     await agree(a, b)
     late = ConversationDesk(store, b.node.service, ROUTING)  # a desk that starts later
     try:
