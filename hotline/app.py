@@ -12,14 +12,13 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.build import build_acd
-from acd.capacity import VOICE_ONLY, Capacity
 from acd.events import EventRecord, InMemoryEventSink
 from center.acd_cluster import LogClock
 from center.agent_feed import AmiAgentFeed
@@ -45,9 +44,7 @@ from channels.email.settings import relay_settings, sender_identity
 from channels.webhooks.delivery import WebhookDispatcher
 from channels.webhooks.settings import subscriptions
 from history import offload
-from history.access_log import AccessLog
 from history.attachments import AttachmentStore
-from history.audit import AuditLog
 from history.callbacks import CallbackStore
 from history.conversations import Conversations
 from history.recordings import RecordingFiles
@@ -56,14 +53,11 @@ from history.spool import Spool
 from history.store import create_engine
 from history.webhooks import SqlDeliveryStore
 from history.writer import HistoryWriter
-from hotline.ami_events import CONSUMED_EVENTS
 from hotline.cluster_node import ClusterNode
 from hotline.config import Config
-from hotline.config_edit import ConfigEditor
 from hotline.history_startup import HistoryStartup
 from hotline.live_config import LiveConfig
 from hotline.reports.daily import DailyReports
-from hotline.reports.figures import ReportFigures
 from hotline.service_settings import (
     MODULE_CHANNELS,
     agi_limits,
@@ -73,23 +67,14 @@ from hotline.service_settings import (
     prepare_database_dir,
     voicemail_dirs,
 )
-from hotline.web.access import AccessTrail
 from hotline.web.agent.desk_panel import DeskPanel
-from hotline.web.app import create_web_app
-from hotline.web.auth.build import build_web_auth
 from hotline.web.chat.hub import CHANNEL as CHAT_CHANNEL
 from hotline.web.chat.hub import ChatHub
 from hotline.web.server import WebServer
-from hotline.web.supervisor.hub import SupervisorHub
-from hotline.web.supervisor.kpi_log import EventLogKpis
-from hotline.web.supervisor.quality import ContactQuality
-from hotline.web.supervisor.telephony_link import TelephonyLink
 from hotline.web.typing_relay import TypingRelay
+from hotline.web_assembly import assemble_web
 from hotline.web_config import (
     ami_tls,
-    api_settings,
-    login_throttle,
-    two_factor_policy,
     web_limits,
     web_tls,
 )
@@ -306,7 +291,6 @@ class Hotline(LiveConfig):
         # Several nodes: a conversation's customer and agent may be connected to two of them.
         if self.node is not None:
             self.node.carry(self.desk, typing, self.chat)
-        self._agi_listening = False
         self.agi = FastAgiServer(
             host=config.fastagi.host,
             port=config.fastagi.port,
@@ -329,89 +313,26 @@ class Hotline(LiveConfig):
             self.node.attach(self.ami)
         self.call_control.attach(self.ami)
         self.recorder.attach(self.ami)
-        web_app = create_web_app(
+        self.agi_listening = False
+        web = assemble_web(
+            self,
             readiness={
                 "fastagi": self._agi_ready,
                 "ami": self._ami_ready,
                 "history": self.history_startup.problem,
                 **({} if self.node is None else {"shared_acd": self.node.cluster.problem}),
             },
-            repository=self.history,
-            writer=self.history_writer,
-            api_settings=api_settings(config),
-            conversations=self.conversations,
-            conversation_intake=self.desk,
-            chat=self.chat,
-            desk=self.desk,
-            desk_panel=self.desk_panel,
-            task_callbacks=self.task_callbacks,
-            call_control=self.call_control,
-            recorder=self.recorder,
-            reports=(
-                reports := ReportFigures(
-                    self.store,
-                    self.history,
-                    policy=lambda: self.acd.setup.sl_policy,
-                    capacity=lambda agent_id: _agent_capacity(self.acd, agent_id),
-                )
-            ),
-            access=AccessTrail(
-                AccessLog(self.store),
-                self.history_writer,
-                retention_days=config.privacy.access_log_retention_days,
-            ),
-            auth=(
-                web_auth := build_web_auth(
-                    self.store,
-                    environ,
-                    throttle=login_throttle(config),
-                    two_factor=two_factor_policy(config),
-                    https=config.web.tls.enabled,
-                    key_file=config.web.sign_in.two_factor.key_file,
-                )
-            ),
-            acd=self.acd,
-            cluster_figures=None if self.node is None else self.node.figures,
-            hub=(
-                hub := SupervisorHub(
-                    self.acd,
-                    self.acd_events.subscribe,
-                    quality=ContactQuality(self.history),
-                    queues_config=lambda: self._config.queues,  # thresholds, live on reload
-                    link=TelephonyLink(
-                        self.ami, events=CONSUMED_EVENTS, agi_listening=lambda: self._agi_listening
-                    ),
-                    # today's KPIs rebuilt from the event log; this run's come live
-                    kpi_log=EventLogKpis(
-                        self.store,
-                        self.acd_log.run,
-                        spooling=lambda: self.history_writer.spooling,
-                    ),
-                )
-            ),
-            ami=self.ami,
-            audit=(audit := AuditLog(self.store)),
-            config_editor=None
-            if config_dir is None
-            else ConfigEditor(
-                config_dir,
-                current=lambda: self._config,
-                reload=self.admin_reload,
-                audit=audit,
-                environ=environ,
-                overrides=self._overrides,
-                pool=self.config_pool,
-            ),
+            config_dir=config_dir,
+            environ=environ,
+            overrides=self._overrides,
         )
-        self.audit = audit
-        self.web_auth = web_auth
-        self.supervisor_hub = hub
-        self.reports = reports
+        self.audit, self.web_auth = web.audit, web.auth
+        self.supervisor_hub, self.reports = web.hub, web.reports
         #: The daily report by e-mail (``reports.daily``), through the e-mail relay.
         self.daily_reports: DailyReports | None = None
         if config.reports.daily.enabled:
             self.daily_reports = DailyReports(
-                reports,
+                self.reports,
                 ReplySender(
                     relay_settings(config.email),
                     sender_identity(config.email),
@@ -420,7 +341,7 @@ class Hotline(LiveConfig):
                 config.reports.daily,
             )
         self.web = WebServer(
-            web_app,
+            web.app,
             host=config.web.host,
             port=config.web.port,
             limits=web_limits(config),
@@ -455,18 +376,20 @@ class Hotline(LiveConfig):
                 await self.node.start_log()
             await self.acd.start(login_all=self._config.waiting.login_all_agents_at_start)
             await self.agi.start()
-            self._agi_listening = True
+            self.agi_listening = True
             if self.node is not None:
                 self.node.start_phones()
             await self.ami.start()
             await self.callbacks.start()
-            self._spawn(self._resume_conversations(), name="conversations-resume")
-            self._spawn(self._restore_pause_counts(), name="pause-counts")
-            self._spawn(self._purge_recordings(), name="recordings-retention")
-            if self.transcriber is not None:
-                self._spawn(self._transcribe(self.transcriber), name="post-call-transcription")
-            if self.webhooks is not None:
-                self._spawn(self._start_webhooks(self.webhooks), name="webhooks-start")
+            # work on the store, once its schema is up to date
+            self._after_schema(self._resume_conversations, name="conversations-resume")
+            self._after_schema(self._restore_pause_counts, name="pause-counts")
+            retention = RecordingRetention(self.history)  # purged at once, then daily
+            self._after_schema(retention.run, name="recordings-retention")
+            if self.transcriber is not None:  # its scan reads the store
+                self._after_schema(self.transcriber.run, name="post-call-transcription")
+            if self.webhooks is not None:  # delivering resumes the outbox
+                self._after_schema(self.webhooks.start, name="webhooks-start")
             if self.email is not None:
                 await self.email.start()
             if self.daily_reports is not None:
@@ -485,7 +408,7 @@ class Hotline(LiveConfig):
         await self.web.close()
         await self.desk_panel.close()
         await self.supervisor_hub.close()
-        self._agi_listening = False
+        self.agi_listening = False
         await self.agi.close()
         await self.ami.close()
         self.channels.close()
@@ -518,9 +441,17 @@ class Hotline(LiveConfig):
         self.config_pool.close()
         self.web_auth.users.hashing.close()
 
+    def _after_schema(self, work: Callable[[], Awaitable[object]], *, name: str) -> None:
+        """``work`` in the background once the history store's schema is up to date."""
+
+        async def run() -> None:
+            await self.history_startup.schema_ready.wait()
+            await work()
+
+        self._spawn(run(), name=name)
+
     async def _resume_conversations(self) -> None:
         """Conversations a stopped run had queued or given to an agent wait again."""
-        await self.history_startup.schema_ready.wait()
         try:
             await self.desk.resume()
         except (SQLAlchemyError, OSError) as error:
@@ -529,7 +460,6 @@ class Hotline(LiveConfig):
     async def _restore_pause_counts(self) -> None:
         """Today's pauses counted by earlier runs: agents' daily limits hold across a
         restart."""
-        await self.history_startup.schema_ready.wait()
         try:
             folded = await restore_pause_counts(
                 self.store,
@@ -543,21 +473,6 @@ class Hotline(LiveConfig):
             return
         if folded:
             log.info("%d pauses agents took earlier today read back (their daily limits)", folded)
-
-    async def _purge_recordings(self) -> None:
-        """Recordings past their retention: purged once the schema is up, then daily."""
-        await self.history_startup.schema_ready.wait()
-        await RecordingRetention(self.history).run()
-
-    async def _transcribe(self, transcriber: PostCallTranscriber) -> None:
-        """Post-call transcription once the schema is up (its scan reads the store)."""
-        await self.history_startup.schema_ready.wait()
-        await transcriber.run()
-
-    async def _start_webhooks(self, dispatcher: WebhookDispatcher) -> None:
-        """Start delivering (resuming the outbox) once the store's schema is up to date."""
-        await self.history_startup.schema_ready.wait()
-        await dispatcher.start()
 
     def _classify(self, text: str, language: str) -> IntentResult:
         classifier = self.ivr.classifier
@@ -580,7 +495,7 @@ class Hotline(LiveConfig):
             self.interactions.observe(record)
 
     def _agi_ready(self) -> str | None:
-        return None if self._agi_listening else "FastAGI server is not listening"
+        return None if self.agi_listening else "FastAGI server is not listening"
 
     def _ami_ready(self) -> str | None:
         if self.ami.connected:
@@ -603,10 +518,3 @@ class Hotline(LiveConfig):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-
-def _agent_capacity(acd: AcdService, agent_id: str) -> Capacity:
-    """An agent's capacity as agents.yaml says now (the phone only if no longer listed), as
-    the live page counts it."""
-    profile = acd.distributor.agents.get(agent_id)
-    return VOICE_ONLY if profile is None else profile.capacity
