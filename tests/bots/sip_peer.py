@@ -122,9 +122,9 @@ class SipPeer:
 
     def close(self) -> None:
         self._running = False
+        self._thread.join(timeout=5)  # its read times out every 0.1 s: no send after close
         self._sock.close()
         self.rtp.close()
-        self._thread.join(timeout=5)
 
     def _receive(self) -> None:
         self._sock.settimeout(0.1)
