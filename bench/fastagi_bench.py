@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import resource
@@ -70,6 +71,7 @@ async def serve_hotline(commands: int) -> None:
         fallback=Fallback("hotline-fallback"), limits=AgiLimits(max_sessions=100_000),
     )  # fmt: skip
     await server.start()
+    gc.freeze()  # as `hotline serve` does once started (hotline.process)
     print(f"PORT {server.port}", flush=True)
     await asyncio.Event().wait()
 
@@ -86,6 +88,7 @@ async def serve_panoramisk(commands: int) -> None:
 
     app.add_route("hotline", ivr)
     server = await asyncio.start_server(app.handler, HOST, 0, backlog=1024)
+    gc.freeze()  # the same for both: full collections skip what start-up made
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     await asyncio.Event().wait()
 
