@@ -64,7 +64,9 @@ def node(
 ) -> AbstractAsyncContextManager[Stack]:
     directory = tmp_path / name
     directory.mkdir()
-    shared = ClusterConfig(redis_url=redis_url, node_id=name, lease_s=0.6)
+    # two whole services share this test's loop: a lease longer than its stalls under CI's
+    # load (0.6 s flapped there); leaders changing is tests/cluster's subject
+    shared = ClusterConfig(redis_url=redis_url, node_id=name, lease_s=2.0)
     return running_stack(
         directory,
         overrides=overrides,
