@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.web.browser import chromium, needs_chromium, screenshot
-from tests.web.test_browser import sign_in, wait_for
+from tests.web.test_browser import sign_in, submit, wait_for
 from tests.web_admin.conftest import Admin, admin  # noqa: F401  (the fixture)
 
 pytestmark = [needs_chromium, pytest.mark.slow]
@@ -62,7 +62,7 @@ def flow(driver: Any) -> None:
         "t.value = t.value.replace('\"4\": fault', '\"4\": fualt');"
         "t.dispatchEvent(new Event('input'));"
     )
-    driver.find_element(By.ID, "flow-preview").click()
+    submit(driver, "#flow-preview")
     wait_for(driver, "#flow-status", "1 error(s)")
     bad = driver.find_element(By.CSS_SELECTOR, 'g.flow-bad[data-node="main"]')
     assert "unknown node 'fualt'" in bad.text
@@ -76,7 +76,7 @@ def flow(driver: Any) -> None:
         "return t.value.slice(t.selectionStart, t.selectionEnd);"
     )
     assert selected.strip() == '"4": fualt'
-    driver.find_element(By.ID, "flow-save").click()  # refused: nothing written
+    submit(driver, "#flow-save")  # refused: nothing written
     wait_for(driver, "#flow-status", "1 error(s)")
     screenshot(driver, "admin-flow-refused")
 

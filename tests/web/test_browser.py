@@ -61,6 +61,18 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
+def submit(driver: Any, button_css: str) -> None:
+    """Click a button that posts its form, and wait for the page the post answers: until the
+    old page is gone, its elements still say what they said before the click."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, button_css).click()
+    WebDriverWait(driver, WAIT_S).until(ec.staleness_of(page))
+
+
 def visible(text: str) -> str:
     """``text`` without Unicode's invisible bidi isolates (LRI, RLI, FSI, PDI)."""
     return text.translate(dict.fromkeys(range(0x2066, 0x206A)))
