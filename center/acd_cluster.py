@@ -169,11 +169,10 @@ class AcdCluster(Leadership):
         self._wake.set()
 
     async def settled(self, timeout_s: float) -> bool:
-        seq = self._seq
-        if seq <= self._copy.applied.get(self.member, 0):
+        if self.caught_up:
             return True
         waiter = asyncio.get_running_loop().create_future()
-        entry = (seq, waiter)
+        entry = (self._seq, waiter)
         self._settling.append(entry)
         try:
             async with asyncio.timeout(timeout_s):
@@ -364,6 +363,8 @@ class AcdCluster(Leadership):
 
     def _settle(self) -> None:
         """Wake the ``settled`` callers whose change this copy now includes."""
+        if not self._settling:  # nobody waits: every change of this node passes here
+            return
         applied = self._copy.applied.get(self.member, 0)
         for entry in [e for e in self._settling if e[0] <= applied]:
             self._settling.remove(entry)
