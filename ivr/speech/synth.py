@@ -59,6 +59,7 @@ def synthesize(
         _run(
             [
                 "sox",
+                "-R",  # repeatable dither: the same words give the same file, run after run
                 str(raw),
                 "-r",
                 str(rate),
