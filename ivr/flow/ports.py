@@ -57,3 +57,8 @@ class Classifier(Protocol):
     """``ivr.intent.IntentClassifier``: pure and fast, called on the event loop."""
 
     def classify(self, text: str, language: str) -> IntentResult: ...
+
+    def classify_readings(self, readings: Sequence[str], language: str) -> tuple[int, IntentResult]:
+        """What several readings of one answer mean together, and the index of the reading
+        that said it."""
+        ...

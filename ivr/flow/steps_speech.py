@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.flow.context import CallContext, Transition
 from ivr.flow.nodes import AskStep
-from ivr.flow.ports import IntentResult
+from ivr.flow.ports import Classifier, IntentResult
 from ivr.flow.state import WellKnown
 from ivr.intent.entities import spoken_yes_no
 from telephony.agi_session import CallerHangup
@@ -106,32 +106,26 @@ def match_phrase(text: str, phrases: Mapping[str, str]) -> str | None:
 
 
 def best_reading(
-    classify: Callable[[str], IntentResult], readings: Sequence[str]
+    classifier: Classifier, language: str, readings: Sequence[str]
 ) -> tuple[str, IntentResult | None]:
-    """The recogniser's first reading and what it means, unless that is not understood and
-    a next-best reading is (n-best rescoring: "I want to council my contract" -> "cancel").
-    The first reading is kept whenever it is understood, or when no reading is."""
+    """What the recogniser's readings of a turn mean together (its n best, its reading without
+    the vocabulary prompt: "I want to council my contract" beside "... cancel ...") and the
+    reading that said it; ("", None) when nothing was heard."""
     texts = [t for t in dict.fromkeys(" ".join(r.split()) for r in readings) if t]
     if not texts:
         return "", None
-    first = classify(texts[0])
-    if first.known:
-        return texts[0], first
-    for text in texts[1:]:
-        match = classify(text)
-        if match.known:
-            return text, match
-    return texts[0], first
+    index, match = classifier.classify_readings(texts, language)
+    return texts[index], match
 
 
 def interpret(
     ctx: CallContext, text: str, alternatives: Sequence[str] = ()
 ) -> tuple[str, IntentResult | None]:
-    """The best reading of a turn (n-best rescored) and the classifier's answer for it."""
+    """The best reading of a turn and the classifier's answer for it."""
     classifier = ctx.services.classifier
     if classifier is None or not text:
         return text, None
-    return best_reading(lambda t: classifier.classify(t, ctx.language), (text, *alternatives))
+    return best_reading(classifier, ctx.language, (text, *alternatives))
 
 
 def understand(

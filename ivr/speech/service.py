@@ -301,6 +301,8 @@ def load_recognizer(
             window_s=options.window_s,
             alternatives=options.alternatives,
             prompt=choice.open_prompt(language) if choice is not None else None,
+            denoise_below_db=options.denoise_below_db,
+            unprompted_below=options.unprompted_below,
         )
     if engine == "vosk":
         from ivr.speech.vosk_engine import VoskRecognizer

@@ -80,6 +80,13 @@ class WhisperOptions(_Section):
     #: measured on the spoken set, 3 readings took English from 0.714 to 0.726 accuracy
     #: but wrong intents from 0.07 to 0.11 (a wrong queue is worse than asking again).
     alternatives: Annotated[int, Field(ge=1, le=10)] = 1
+    #: An open question's answer whose reading is less sure than this is read again without
+    #: the prompt (~0.25 s of CPU), the intents weighing both readings; 0: never. Measured
+    #: on 474 spoken turns: 0.700 -> 0.726, the same as reading every turn twice.
+    unprompted_below: Annotated[float, Field(ge=0, le=1)] = 0.6
+    #: Steady noise is subtracted from recordings whose estimated SNR (dB) is under this;
+    #: null: never. Measured at 10 dB SNR: 0.49 -> 0.64 accuracy; clean lines untouched.
+    denoise_below_db: Annotated[float, Field(ge=0, le=60)] | None = 16.0
 
 
 class VoskOptions(_Section):

@@ -133,6 +133,12 @@ class KeywordClassifier:
                 return FakeMatch(intent, 0.9, call_type, complexity, True)
         return FakeMatch("unknown", 0.1, "general", 2, False)
 
+    def classify_readings(self, readings: Sequence[str], language: str) -> tuple[int, FakeMatch]:
+        """The first reading with a keyword in it (else the first)."""
+        matches = [self.classify(text, language) for text in readings]
+        index = next((i for i, match in enumerate(matches) if match.known), 0)
+        return index, matches[index]
+
 
 class RecordingAcd:
     """Keeps what the flow handed over, then does what the default gateway does."""

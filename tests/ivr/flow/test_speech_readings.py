@@ -1,6 +1,8 @@
-"""The pure parts of a speech turn: n-best rescoring and yes/no answers."""
+"""The pure parts of a speech turn: its readings weighed together, and yes/no answers."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pytest
 
@@ -12,33 +14,35 @@ from .support import FakeMatch, KeywordClassifier
 INTENTS = KeywordClassifier({"bill": ("billing", "billing", 2)})
 
 
-def classify(text: str) -> FakeMatch:
-    return INTENTS.classify(text, "en")
-
-
-def test_the_first_reading_wins_when_it_is_understood() -> None:
-    reading, match = best_reading(classify, ["my bill is wrong", "my bull is wrong"])
+def test_the_reading_the_classifier_understood_is_kept_with_its_meaning() -> None:
+    reading, match = best_reading(INTENTS, "en", ["my bull  is wrong", "my bill is wrong"])
 
     assert reading == "my bill is wrong"
     assert match is not None
-    assert match.intent == "billing"
+    assert (match.intent, match.known) == ("billing", True)
 
 
-def test_a_later_reading_wins_only_when_the_first_is_not_understood() -> None:
-    reading, match = best_reading(classify, ["my bull  is wrong", "my bill is wrong"])
+def test_readings_are_classified_once_each_with_spacing_and_repeats_folded() -> None:
+    seen: list[list[str]] = []
 
-    assert reading == "my bill is wrong"
-    assert match is not None
-    assert match.known
+    class Recording(KeywordClassifier):
+        def classify_readings(
+            self, readings: Sequence[str], language: str
+        ) -> tuple[int, FakeMatch]:
+            seen.append(list(readings))
+            return super().classify_readings(readings, language)
 
+    classifier = Recording({"bill": ("billing", "billing", 2)})
+    reading, match = best_reading(classifier, "en", ["hello  there", "hello there", "", "hi"])
 
-def test_nothing_understood_keeps_the_first_reading() -> None:
-    reading, match = best_reading(classify, ["hello there", "hello their", ""])
-
+    assert seen == [["hello there", "hi"]]
     assert reading == "hello there"
     assert match is not None
     assert not match.known
-    assert best_reading(classify, ["", " "]) == ("", None)
+
+
+def test_nothing_heard_is_nothing_understood() -> None:
+    assert best_reading(INTENTS, "en", ["", " "]) == ("", None)
 
 
 @pytest.mark.parametrize(

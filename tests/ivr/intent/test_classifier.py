@@ -223,6 +223,41 @@ def test_probabilities_of_every_label_sum_to_one() -> None:
     assert ranked[0][0] == "billing"
 
 
+def test_a_word_one_reading_heard_carries_the_intent_the_other_garbled(
+    classifier: IntentClassifier,
+) -> None:
+    garbled, heard = "I like Japan so I love them", "I'd like to cancel my contract"
+    alone = classifier.classify(garbled, "en")
+    index, match = classifier.classify_readings([garbled, heard], "en")
+
+    assert not (alone.known and alone.intent == "cancellation")
+    assert (index, match.intent, match.known) == (1, "cancellation", True)
+    assert match.confidence == pytest.approx(classifier.classify(heard, "en").confidence)
+
+
+def test_readings_that_each_mean_nothing_stay_unknown_and_keep_the_first() -> None:
+    tiny = _tiny(TINY, threshold=0.5)
+    index, match = tiny.classify_readings(["hello", "what is the weather"], "en")
+
+    assert (index, match.known) == (0, False)
+
+
+def test_the_entities_come_from_the_reading_that_carried_the_intent(
+    classifier: IntentClassifier,
+) -> None:
+    index, match = classifier.classify_readings(
+        ["the weather is nice", "how much is the fibre broadband"], "en"
+    )
+
+    assert (index, match.intent) == (1, "price_question")
+    assert match.entities == classifier.classify("how much is the fibre broadband", "en").entities
+
+
+def test_classifying_no_reading_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="no reading"):
+        _tiny(TINY, threshold=0.5).classify_readings([], "en")
+
+
 def test_training_needs_two_labels() -> None:
     with pytest.raises(TrainingError, match="two distinct labels"):
         IntentClassifier([Example("my bill", "billing")], threshold=0.5)

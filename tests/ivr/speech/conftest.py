@@ -24,13 +24,16 @@ Say = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def say(tmp_path_factory: pytest.TempPathFactory) -> Say:
-    """``say("text", voice="en")`` -> an 8 kHz wav of espeak-ng speaking it."""
+    """``say("text", voice="en", speed=None, snr_db=None)`` -> an 8 kHz wav of espeak-ng
+    speaking it (``speed`` in words per minute, white noise ``snr_db`` below it)."""
     if not synthesis_available():
         pytest.skip("espeak-ng and sox are not installed (Debian packages espeak-ng, sox)")
     directory = tmp_path_factory.mktemp("utterances")
 
-    def speak(text: str, voice: str = "en") -> Path:
-        return synthesize(text, directory, voice=voice)
+    def speak(
+        text: str, voice: str = "en", *, speed: int | None = None, snr_db: float | None = None
+    ) -> Path:
+        return synthesize(text, directory, voice=voice, speed=speed, snr_db=snr_db)
 
     return speak
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ivr.speech.audio import AudioError
+from ivr.speech.audio import AudioError, read_wav
 from ivr.speech.evaluation import asterisk_prompts, corpus_wer, normalise
 from ivr.speech.models import model_parts, resolve_model
 from ivr.speech.recognizer import ModelError
+from ivr.speech.settings import DEFAULT_PROMPTS
 from ivr.speech.whisper_engine import WhisperRecognizer, menu_prompt
 from tests.ivr.speech.conftest import Say, write_wav
 
@@ -46,6 +48,46 @@ def test_menu_phrases_as_prompt_still_transcribe_what_was_said(
     transcript = whisper.transcribe(wav, phrases=["Billing", "Technical support", "Latest offers"])
 
     assert "technical support" in normalise(transcript.text)
+
+
+def _variant(whisper: WhisperRecognizer, **options: object) -> WhisperRecognizer:
+    """The session's loaded model with other decoding options (no second load)."""
+    variant = copy.copy(whisper)
+    for name, value in options.items():
+        setattr(variant, name, value)
+    return variant
+
+
+def test_an_unsure_open_answer_is_read_again_without_the_vocabulary_prompt(
+    whisper: WhisperRecognizer, say: Say
+) -> None:
+    wav = say("who is the president", speed=195, snr_db=20)
+    prompt = DEFAULT_PROMPTS["en"]
+    always = _variant(whisper, prompt=prompt, unprompted_below=1.0)
+
+    transcript = always.transcribe(wav)
+
+    assert transcript.text == _variant(whisper, prompt=prompt).transcribe(wav).text
+    unprompted = _variant(whisper, prompt=None).transcribe(wav).text
+    assert unprompted in (transcript.text, *transcript.alternatives)
+    # A reading as sure as the threshold is read once.
+    sure = _variant(whisper, prompt=prompt, unprompted_below=transcript.confidence)
+    assert sure.transcribe(wav).alternatives == ()
+    # A menu's answer is read once: the menu's options are its prompt.
+    assert always.transcribe(wav, phrases=["Billing", "Technical support"]).alternatives == ()
+
+
+def test_only_a_noisy_line_is_cleaned_before_it_is_heard(
+    whisper: WhisperRecognizer, say: Say
+) -> None:
+    cleaning = _variant(whisper, denoise_below_db=16.0)
+    clean, noisy = (
+        read_wav(say("where is my order", snr_db=snr), rate=16_000).samples for snr in (None, 10.0)
+    )
+
+    assert cleaning._clean(clean) is clean
+    assert cleaning._clean(noisy) is not noisy
+    assert _variant(whisper, denoise_below_db=None)._clean(noisy) is noisy
 
 
 def test_real_recorded_prompts_are_transcribed_within_a_wer_bound(
