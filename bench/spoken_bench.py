@@ -5,10 +5,10 @@ intent in config/intents.yaml and out-of-scope lines, English and Arabic, none i
 intents file or the text held-out file -- rows that are get dropped and counted) is spoken
 by espeak-ng in several voices, speeds and white-noise levels at 8 kHz (what Asterisk
 records), then put through what the ``ask`` node does: the recogniser, then the intent
-classifier trained from config/intents.yaml, with n-best rescoring where the recogniser
-gives alternatives. Each configuration is measured in the same run beside today's default
-(Whisper tiny.en through faster-whisper's ``transcribe``, 30 s window) and beside the
-classifier on the typed text.
+classifier trained from config/intents.yaml, weighing the readings together where the
+recogniser gives more than one. Each configuration is measured in the same run beside
+today's default (Whisper tiny.en through faster-whisper's ``transcribe``, 30 s window)
+and beside the classifier on the typed text.
 
 Per configuration: accuracy (out-of-scope lines count as right when they come back
 unknown), unknown and wrong-intent rates over in-scope lines, transcripts word for word
@@ -130,6 +130,12 @@ def configurations(language: str, wanted: Sequence[str]) -> dict[str, Callable[[
     every["base 10s"] = whisper(base, window_s=10, alternatives=1)
     every["base 10s+prompt"] = whisper(base, window_s=10, prompt=prompt, alternatives=1)
     every["base 10s+prompt+nbest"] = whisper(base, window_s=10, prompt=prompt, alternatives=3)
+    every["base 10s+prompt+denoise"] = whisper(
+        base, window_s=10, prompt=prompt, denoise_below_db=16.0
+    )
+    every["base 10s+prompt+denoise+unprompted (shipped)"] = whisper(
+        base, window_s=10, prompt=prompt, denoise_below_db=16.0, unprompted_below=0.6
+    )
     return {k: v for k, v in every.items() if not wanted or any(w in k for w in wanted)}
 
 
@@ -179,8 +185,7 @@ def run_config(
         cpu, wall = time.process_time(), time.perf_counter()
         transcript = transcribe(wav)
         reading, match = best_reading(
-            lambda text, lang=row.language: classifier.classify(text, lang),
-            (transcript.text, *transcript.alternatives),
+            classifier, row.language, (transcript.text, *transcript.alternatives)
         )
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
