@@ -25,7 +25,9 @@ A turn is decoded in four steps, chosen by measurement (``bench/speech_bench.py`
    prompt helps Whisper spell the intents' words but in noise it also writes them where
    they were not said ("Billing, a friend, even" for "who is the president"); the two
    readings fail on different turns. Sure readings (a third of turns at 0.6) gained
-   nothing from a second one.
+   nothing from a second one. A reading stuck in a loop ("Internet, Internet, ...") is
+   left out, as unsure: an answer with no other reading is not understood (asked again)
+   rather than routed on a word Whisper repeated into noise.
 
 CTranslate2 releases the GIL; ``workers`` parallel decodes share one loaded model.
 """
@@ -34,7 +36,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,7 @@ from ivr.speech.models import model_parts
 from ivr.speech.noise import snr_db, suppress_noise
 from ivr.speech.recognizer import ModelError, Transcript, menu_vocabulary
 
-__all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "menu_prompt"]
+__all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "looping", "menu_prompt"]
 
 WHISPER_RATE = 16_000
 REQUIRED_FILES = ("config.json", "tokenizer.json")
@@ -60,11 +64,24 @@ _MARGIN_FRAMES = 100
 #: Tokens allowed per second of speech (fast speech is ~4 words/s, ~1.3 tokens a word).
 _TOKENS_PER_S = 8
 _MIN_TOKENS = 16
+#: A reading is a loop when one of its words is half of it, from this many words.
+_LOOP_MIN_WORDS = 4
+_WORD = re.compile(r"[\w']+")
 #: Whisper's own rule: "no speech" when both are true (its no_speech and logprob thresholds).
 _NO_SPEECH_PROB = 0.6
 _LOW_LOGPROB = -1.0
 
 Samples = npt.NDArray[np.float32]
+
+
+def looping(text: str) -> bool:
+    """Whisper stuck in a loop ("Internet, Internet, Internet, ..."), its known failure on
+    noise: one word is half or more of a reading of four words or more. Whisper's own guard,
+    gzip's compression ratio, needs far longer text than an answer to a menu."""
+    words = [w for w in _WORD.findall(text.casefold()) if w]
+    if len(words) < _LOOP_MIN_WORDS:
+        return False
+    return max(Counter(words).values()) * 2 >= len(words)
 
 
 def menu_prompt(phrases: Sequence[str] | None) -> str | None:
@@ -197,7 +214,8 @@ class WhisperRecognizer:
         self, samples: Samples, prompt: str | None, *, unprompted: bool = False
     ) -> list[tuple[str, float]]:
         """(text, confidence) readings, best first, then (``unprompted``, when the first is
-        unsure) the reading with no prompt; empty when Whisper hears no speech."""
+        unsure or a loop) the reading with no prompt; loops are left out; empty when Whisper
+        hears no speech or only loops."""
         import ctranslate2  # type: ignore[import-untyped]
 
         features = self._model.feature_extractor(samples)[:, :_MAX_FRAMES]
@@ -211,9 +229,12 @@ class WhisperRecognizer:
         )
         budget = max(_MIN_TOKENS, math.ceil(_TOKENS_PER_S * len(samples) / WHISPER_RATE))
         readings = self._readings(encoded, prompt, budget, self.alternatives)
-        if readings and unprompted and readings[0][1] < self.unprompted_below:
-            readings += self._readings(encoded, None, budget, 1)
-        return readings
+        if not readings:
+            return []
+        kept = [reading for reading in readings if not looping(reading[0])]
+        if unprompted and (not kept or kept[0][1] < self.unprompted_below):
+            kept += [r for r in self._readings(encoded, None, budget, 1) if not looping(r[0])]
+        return kept
 
     def _readings(
         self, encoded: Any, prompt: str | None, budget: int, count: int

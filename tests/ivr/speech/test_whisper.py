@@ -14,7 +14,7 @@ from ivr.speech.evaluation import asterisk_prompts, corpus_wer, normalise
 from ivr.speech.models import model_parts, resolve_model
 from ivr.speech.recognizer import ModelError
 from ivr.speech.settings import DEFAULT_PROMPTS
-from ivr.speech.whisper_engine import WhisperRecognizer, menu_prompt
+from ivr.speech.whisper_engine import WhisperRecognizer, looping, menu_prompt
 from tests.ivr.speech.conftest import Say, write_wav
 
 #: Real prompts of different lengths and kinds (a word, digits, sentences, an IVR menu).
@@ -75,6 +75,23 @@ def test_an_unsure_open_answer_is_read_again_without_the_vocabulary_prompt(
     assert sure.transcribe(wav).alternatives == ()
     # A menu's answer is read once: the menu's options are its prompt.
     assert always.transcribe(wav, phrases=["Billing", "Technical support"]).alternatives == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "stuck"),
+    [
+        ("Internet, Internet, Internet, Internet, Internet, Internet.", True),
+        ("I can't, I can't, I can", True),
+        ("بقم بقم بقم بقم", True),
+        ("email, email, email", False),  # too short to tell from "no, no, no"
+        ("I need a copy of my last bill", False),
+        ("report, delivery, return,", False),
+        ("no no no I said the bill not the phone", False),
+        ("", False),
+    ],
+)
+def test_a_reading_stuck_in_a_loop_is_told_from_an_answer(text: str, stuck: bool) -> None:
+    assert looping(text) is stuck
 
 
 def test_only_a_noisy_line_is_cleaned_before_it_is_heard(
