@@ -373,7 +373,7 @@ class PostCallTranscriber:
 
 
 def _transcriber(chunk: Path) -> Callable[[Recognizer], Transcript]:
-    return lambda recognizer: recognizer.transcribe(chunk)
+    return lambda recognizer: recognizer.transcribe(chunk, best_only=True)
 
 
 def _utc_now() -> dt.datetime:

@@ -33,11 +33,14 @@ class Transcript:
 
 class Recognizer(Protocol):
     """One loaded model. ``phrases`` are what the active menu expects (its options' words):
-    a backend may use them to bias or restrict recognition, or ignore them."""
+    a backend may use them to bias or restrict recognition, or ignore them. ``best_only``:
+    no alternative readings, nobody will weigh them (a whole call's transcript)."""
 
     name: str
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript: ...
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript: ...
 
 
 @runtime_checkable

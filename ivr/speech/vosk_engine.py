@@ -64,7 +64,9 @@ class VoskRecognizer:
         self._lock = threading.Lock()
         self._has_unknown = self._knows(UNKNOWN_WORD)
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript:
         started = time.perf_counter()
         audio = read_wav(wav, max_seconds=self.max_audio_s, rate=self.rate)
         if audio.empty:

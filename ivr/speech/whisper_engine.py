@@ -167,7 +167,9 @@ class WhisperRecognizer:
         self.denoise_below_db = denoise_below_db
         self.unprompted_below = unprompted_below
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript:
         started = time.perf_counter()
         audio = read_wav(wav, max_seconds=self.max_audio_s, rate=WHISPER_RATE)
         samples = self._speech(self._clean(audio.samples)) if not audio.empty else audio.samples
@@ -176,7 +178,12 @@ class WhisperRecognizer:
         menu = menu_prompt(phrases) if self.use_phrases else None
         prompt = menu or self.prompt
         unprompted = self.unprompted_below > 0 and menu is None and prompt is not None
-        readings = self._decode(samples, prompt, unprompted=unprompted)
+        readings = self._decode(
+            samples,
+            prompt,
+            count=1 if best_only else self.alternatives,
+            unprompted=unprompted and not best_only,
+        )
         if not readings:
             return Transcript("", 0.0, time.perf_counter() - started)
         (text, confidence), *rest = readings
@@ -211,7 +218,7 @@ class WhisperRecognizer:
         return np.concatenate([samples[s["start"] : s["end"]] for s in stamps])
 
     def _decode(
-        self, samples: Samples, prompt: str | None, *, unprompted: bool = False
+        self, samples: Samples, prompt: str | None, *, count: int = 1, unprompted: bool = False
     ) -> list[tuple[str, float]]:
         """(text, confidence) readings, best first, then (``unprompted``, when the first is
         unsure or a loop) the reading with no prompt; loops are left out; empty when Whisper
@@ -228,7 +235,7 @@ class WhisperRecognizer:
             to_cpu=False,
         )
         budget = max(_MIN_TOKENS, math.ceil(_TOKENS_PER_S * len(samples) / WHISPER_RATE))
-        readings = self._readings(encoded, prompt, budget, self.alternatives)
+        readings = self._readings(encoded, prompt, budget, count)
         if not readings:
             return []
         kept = [reading for reading in readings if not looping(reading[0])]

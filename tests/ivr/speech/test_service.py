@@ -33,7 +33,9 @@ class Blocking:
         self.started = threading.Event()
         self.calls = 0
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript:
         self.calls += 1
         self.started.set()
         self.release.wait(timeout=30)
@@ -45,14 +47,18 @@ class Echo:
 
     name = "echo"
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript:
         return Transcript((phrases or ["hello"])[0], 0.8, 0.001)
 
 
 class Crashing:
     name = "crashing"
 
-    def transcribe(self, wav: Path, *, phrases: Sequence[str] | None = None) -> Transcript:
+    def transcribe(
+        self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
+    ) -> Transcript:
         raise RuntimeError("decoder state corrupted")
 
 

@@ -73,8 +73,10 @@ def test_an_unsure_open_answer_is_read_again_without_the_vocabulary_prompt(
     # A reading as sure as the threshold is read once.
     sure = _variant(whisper, prompt=prompt, unprompted_below=transcript.confidence)
     assert sure.transcribe(wav).alternatives == ()
-    # A menu's answer is read once: the menu's options are its prompt.
+    # A menu's answer is read once: the menu's options are its prompt; and so is a call
+    # transcribed after it ends (nobody weighs its readings).
     assert always.transcribe(wav, phrases=["Billing", "Technical support"]).alternatives == ()
+    assert always.transcribe(wav, best_only=True).alternatives == ()
 
 
 @pytest.mark.parametrize(
