@@ -22,7 +22,7 @@ class Heard(Protocol):
     def confidence(self) -> float: ...
     @property
     def alternatives(self) -> tuple[str, ...]:
-        """The recogniser's next-best readings, best first (may be empty)."""
+        """The recogniser's other readings of the same audio (may be empty)."""
         ...
 
 

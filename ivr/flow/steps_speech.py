@@ -43,7 +43,7 @@ class SpeechTurn:
     digit: str | None = None  # a key pressed instead of speaking
     text: str | None = None  # "" when nothing was said
     failed: bool = False  # no transcript: fall back to keys
-    alternatives: tuple[str, ...] = ()  # the recogniser's next-best readings
+    alternatives: tuple[str, ...] = ()  # the recogniser's other readings
 
 
 async def listen(ctx: CallContext, *, escape: str, phrases: Sequence[str] | None) -> SpeechTurn:

@@ -20,9 +20,10 @@ class Transcript:
     """What was heard. ``text`` is "" when nothing was said (then ``confidence`` is 0).
 
     ``confidence`` is in [0, 1] and comparable only within one backend; ``seconds`` is the
-    wall time spent decoding (reading, resampling and recognising). ``alternatives`` are the
-    decoder's next-best readings of the same audio, best first (a backend may give none):
-    the flow may rescore them with the intent classifier.
+    wall time spent decoding (reading, resampling and recognising). ``alternatives`` are
+    other readings of the same audio (the decoder's next best, then Whisper's reading
+    without its prompt; a backend may give none): the flow weighs them all with the intent
+    classifier.
     """
 
     text: str
