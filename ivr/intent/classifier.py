@@ -158,10 +158,9 @@ class IntentClassifier:
                 if probability > pooled.get(label, -1.0):
                     pooled[label], carrier[label] = probability, index
         ranked = sorted(pooled.items(), key=lambda pair: (-pair[1], pair[0]))
-        intent = next((label for label, _ in ranked if label != OUT_OF_SCOPE), None)
-        probe = self._decide(ranked, ())
-        index = carrier[intent] if probe.known and intent is not None else 0
-        return index, replace(probe, entities=self._entities.extract(texts[index]))
+        match = self._decide(ranked, ())
+        index = carrier[match.intent] if match.known else 0
+        return index, replace(match, entities=self._entities.extract(texts[index]))
 
     def rank(self, text: str, language: str) -> list[tuple[str, float]]:
         """Every label (intents and ``OUT_OF_SCOPE``) with its probability, best first."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["snr_db", "suppress_noise"]
+__all__ = ["denoise", "snr_db", "suppress_noise"]
 
 Samples = npt.NDArray[np.float32]
 
@@ -34,8 +34,42 @@ _NO_NOISE_DB = 99.0
 
 def snr_db(samples: Samples) -> float:
     """Loud frames' energy over quiet frames', in dB (high: a clean line)."""
-    energy = _frame_energy(_spectrum(samples))
-    energy = energy[energy > 0]
+    return _snr(_Frames(samples))
+
+
+def suppress_noise(samples: Samples) -> Samples:
+    """``samples`` with the steady noise of their quietest frames subtracted."""
+    if samples.size < _FRAME:
+        return samples
+    return _subtract(_Frames(samples), samples.size)
+
+
+def denoise(samples: Samples, below_db: float) -> Samples:
+    """``suppress_noise`` when the line's SNR is under ``below_db``, else ``samples`` as they
+    are: one spectrum serves both the estimate and the subtraction."""
+    if samples.size < _FRAME:
+        return samples
+    frames = _Frames(samples)
+    return samples if _snr(frames) >= below_db else _subtract(frames, samples.size)
+
+
+_WINDOW = np.hanning(_FRAME).astype(np.float32)
+
+
+class _Frames:
+    """A recording's short-time spectrum, its power per bin and its energy per frame."""
+
+    def __init__(self, samples: Samples) -> None:
+        padded = np.pad(samples.astype(np.float32, copy=False), (_FRAME // 2, _FRAME // 2 + _FRAME))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, _FRAME)[::_HOP]
+        self.spectrum = np.fft.rfft(windows * _WINDOW, axis=1).astype(np.complex64)
+        magnitude = np.abs(self.spectrum)
+        self.power = magnitude**2
+        self.energy = (magnitude.astype(np.float64) ** 2).sum(axis=1)
+
+
+def _snr(frames: _Frames) -> float:
+    energy = frames.energy[frames.energy > 0]
     if energy.size < 10:
         return _NO_NOISE_DB
     quiet = float(np.percentile(energy, 10))
@@ -43,31 +77,11 @@ def snr_db(samples: Samples) -> float:
     return min(_NO_NOISE_DB, 10.0 * float(np.log10(loud / max(quiet, 1e-20))))
 
 
-def suppress_noise(samples: Samples) -> Samples:
-    """``samples`` with the steady noise of their quietest frames subtracted."""
-    if samples.size < _FRAME:
-        return samples
-    spectrum = _spectrum(samples)
-    power = np.abs(spectrum) ** 2
-    energy = _frame_energy(spectrum)
-    quiet = energy <= np.percentile(energy, _QUIET)
-    noise = power[quiet].mean(axis=0)
-    gain = np.maximum(1.0 - _ALPHA * noise / np.maximum(power, 1e-20), _BETA)
-    return _resynthesise(spectrum * np.sqrt(gain), samples.size)
-
-
-_WINDOW = np.hanning(_FRAME).astype(np.float32)
-
-
-def _spectrum(samples: Samples) -> npt.NDArray[np.complex64]:
-    padded = np.pad(samples.astype(np.float32, copy=False), (_FRAME // 2, _FRAME // 2 + _FRAME))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _FRAME)[::_HOP]
-    return np.fft.rfft(frames * _WINDOW, axis=1).astype(np.complex64)
-
-
-def _frame_energy(spectrum: npt.NDArray[np.complex64]) -> npt.NDArray[np.float64]:
-    energy: npt.NDArray[np.float64] = (np.abs(spectrum).astype(np.float64) ** 2).sum(axis=1)
-    return energy
+def _subtract(frames: _Frames, length: int) -> Samples:
+    quiet = frames.energy <= np.percentile(frames.energy, _QUIET)
+    noise = frames.power[quiet].mean(axis=0)
+    gain = np.maximum(1.0 - _ALPHA * noise / np.maximum(frames.power, 1e-20), _BETA)
+    return _resynthesise(frames.spectrum * np.sqrt(gain), length)
 
 
 def _resynthesise(spectrum: npt.NDArray[np.complex64], length: int) -> Samples:
@@ -75,7 +89,7 @@ def _resynthesise(spectrum: npt.NDArray[np.complex64], length: int) -> Samples:
     frames starting at hop k, k + 4, k + 8 ... do not overlap: each phase is added whole."""
     frames = np.fft.irfft(spectrum, n=_FRAME, axis=1) * _WINDOW
     count = len(frames)
-    out = np.zeros(_HOP * (count - 1) + _FRAME + _FRAME, dtype=np.float64)
+    out = np.zeros(_HOP * (count - 1) + _FRAME, dtype=np.float64)
     norm = np.zeros_like(out)
     for phase in range(_FRAME // _HOP):
         chunk = frames[phase :: _FRAME // _HOP]

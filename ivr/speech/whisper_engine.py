@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from ivr.speech.audio import read_wav
 from ivr.speech.models import model_parts
-from ivr.speech.noise import snr_db, suppress_noise
+from ivr.speech.noise import denoise
 from ivr.speech.recognizer import ModelError, Transcript, menu_vocabulary
 
 __all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "looping", "menu_prompt"]
@@ -78,7 +78,7 @@ def looping(text: str) -> bool:
     """Whisper stuck in a loop ("Internet, Internet, Internet, ..."), its known failure on
     noise: one word is half or more of a reading of four words or more. Whisper's own guard,
     gzip's compression ratio, needs far longer text than an answer to a menu."""
-    words = [w for w in _WORD.findall(text.casefold()) if w]
+    words = _WORD.findall(text.casefold())
     if len(words) < _LOOP_MIN_WORDS:
         return False
     return max(Counter(words).values()) * 2 >= len(words)
@@ -198,9 +198,7 @@ class WhisperRecognizer:
     def _clean(self, samples: Samples) -> Samples:
         """The samples, their steady noise suppressed when the line is noisy."""
         floor = self.denoise_below_db
-        if floor is None or snr_db(samples) >= floor:
-            return samples
-        return suppress_noise(samples)
+        return samples if floor is None else denoise(samples, floor)
 
     def _speech(self, samples: Samples) -> Samples:
         """The samples VAD hears as speech (with a little padding), or all of them."""
