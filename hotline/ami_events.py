@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from telephony.ami_codec import (
+    EVENT_CHANNEL_TALKING_START,
     EVENT_CONTACT_STATUS,
     EVENT_DEVICE_STATE_CHANGE,
     EVENT_DIAL_BEGIN,
@@ -38,6 +39,7 @@ CONSUMED_EVENTS: Final[tuple[str, ...]] = (
     EVENT_UNHOLD,  # ...and takes them back
     EVENT_SHUTDOWN,  # telephony.ami_client: drop the link and reconnect
     EVENT_CONTACT_STATUS,  # center.phone_registry: agents' phones registered here
+    EVENT_CHANNEL_TALKING_START,  # telephony.talk_detection: a caller talks over a prompt
 )
 
 

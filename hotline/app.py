@@ -89,6 +89,7 @@ from ivr.speech.service import build_speech_service
 from telephony.agi_server import FastAgiServer
 from telephony.ami_client import AmiClient
 from telephony.channels import ChannelTracker
+from telephony.talk_detection import TalkEvents
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ class Hotline(LiveConfig):
             fallback=fallback(config),
             recogniser=self.speech,
             classifier=build_classifier(config.intents),
+            talk=TalkEvents(self.ami),  # spoken barge-in
             on_report=calls.ivr_ended,
         )
         # Messaging modules hear of tasks and messages by webhook (when any is configured).

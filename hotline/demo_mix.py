@@ -47,6 +47,8 @@ class Utterance:
     keys: str
 
 
+#: The "reason" node's open question (config/ivr.yaml), which speakers may answer over.
+QUESTION = "how-can-we-help"
 #: Each reaches a real intent of config/intents.yaml through the "reason" question.
 UTTERANCES = (
     Utterance("I want to know the price of fibre", "price_question", "10"),  # price, agent
@@ -148,7 +150,11 @@ class CallerMix:
             spoken = [u for u in UTTERANCES if u.text in self.voices]
             said = rng.choice(spoken)
             voice = self.voices[said.text]
-            caller = Caller(number=new, dtmf=said.keys, speech=voice, barge_in=False)
+            # Half of them do not wait for the beep: they answer over the question.
+            over = QUESTION if rng.random() < 0.5 else ""
+            caller = Caller(
+                number=new, dtmf=said.keys, speech=voice, speaks_over=over, barge_in=False
+            )
             return DemoCall(kind, caller, said.intent)
         if kind is Kind.ARABIC:
             return DemoCall(kind, _keypad(new, rng.choice(ARABIC_KEYPRESSES)))

@@ -91,6 +91,8 @@ EVENT_AGI_EXEC_START: Final = "AGIExecStart"
 EVENT_AGI_EXEC_END: Final = "AGIExecEnd"
 EVENT_DTMF_BEGIN: Final = "DTMFBegin"
 EVENT_DTMF_END: Final = "DTMFEnd"
+#: func_talkdetect: the caller started talking (class ``class``; only while TALK_DETECT is set)
+EVENT_CHANNEL_TALKING_START: Final = "ChannelTalkingStart"
 EVENT_CDR: Final = "Cdr"
 EVENT_RTCP_SENT: Final = "RTCPSent"
 # list items and list terminators (EventList responses)

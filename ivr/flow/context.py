@@ -16,7 +16,7 @@ from ivr.callers import CallerDirectory
 from ivr.flow.calendar import Clock
 from ivr.flow.flow import Flow
 from ivr.flow.handoff import AcdGateway, CallAttributes, CallbackRequests
-from ivr.flow.ports import Classifier, Recogniser
+from ivr.flow.ports import Classifier, Recogniser, TalkDetection
 from ivr.flow.state import CallState, Ending, WellKnown
 from telephony.agi_server import Fallback
 from telephony.agi_session import AgiSession, CallerHangup
@@ -49,6 +49,8 @@ class Services:
     clock: Clock
     recogniser: Recogniser | None = None
     classifier: Classifier | None = None
+    #: Spoken barge-in: callers heard talking over a prompt (None: prompts play out).
+    talk: TalkDetection | None = None
 
 
 @dataclass

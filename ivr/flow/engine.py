@@ -36,7 +36,7 @@ from ivr.flow.nodes import (
     Step,
     VoicemailStep,
 )
-from ivr.flow.ports import Classifier, Recogniser
+from ivr.flow.ports import Classifier, Recogniser, TalkDetection
 from ivr.flow.state import CallReport, CallState, Ending, TraceEntry, WellKnown
 from ivr.flow.steps_exit import run_callback, run_queue, run_voicemail
 from ivr.flow.steps_input import run_collect, run_menu
@@ -100,6 +100,7 @@ class FlowEngine:
         fallback: Fallback,
         recogniser: Recogniser | None = None,
         classifier: Classifier | None = None,
+        talk: TalkDetection | None = None,
         clock: Clock = system_clock,
         on_report: ReportSink | None = None,
     ) -> None:
@@ -112,6 +113,7 @@ class FlowEngine:
             clock=clock,
             recogniser=recogniser,
             classifier=classifier,
+            talk=talk,
         )
         self._on_report = on_report
 

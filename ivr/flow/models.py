@@ -125,6 +125,12 @@ class SpeechTurnSettings(FrozenModel):
     max_s: Annotated[float, Field(gt=0, le=60)] = 10.0
     silence_s: Annotated[int, Field(ge=1, le=10)] = 2
     beep: bool = True
+    #: Callers may answer over the question: their voice stops the prompt and the recording
+    #: starts at once (Asterisk's TALK_DETECT, heard over AMI). A key always stops it.
+    barge_in: bool = True
+    #: How loud a frame must be to count as the caller talking (Asterisk's DSP energy, as
+    #: dsp.conf's ``silencethreshold``): raise it on lines where noise cuts prompts short.
+    barge_in_energy: Annotated[int, Field(ge=1, le=32767)] = 256
 
 
 def _default_nodes() -> dict[str, Step]:

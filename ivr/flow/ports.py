@@ -1,16 +1,20 @@
-"""What the flow engine needs from speech recognition and intent classification.
+"""What the flow engine needs from speech recognition, intent classification and talk
+detection.
 
-Structural protocols, so ``ivr.speech.SpeechService`` and ``ivr.intent.IntentClassifier``
-fit without the engine importing them (and tests can pass small fakes).
+Structural protocols, so ``ivr.speech.SpeechService``, ``ivr.intent.IntentClassifier`` and
+``telephony.talk_detection.TalkEvents`` fit without the engine importing them (and tests can
+pass small fakes).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Classifier", "Heard", "IntentResult", "Recogniser"]
+__all__ = ["Classifier", "Heard", "IntentResult", "Recogniser", "TalkDetection"]
 
 
 class Heard(Protocol):
@@ -61,4 +65,12 @@ class Classifier(Protocol):
     def classify_readings(self, readings: Sequence[str], language: str) -> tuple[int, IntentResult]:
         """What several readings of one answer mean together, and the index of the reading
         that said it."""
+        ...
+
+
+class TalkDetection(Protocol):
+    """``telephony.talk_detection.TalkEvents``: Asterisk saying a caller started talking."""
+
+    def watch(self, uniqueid: str) -> AbstractContextManager[asyncio.Event]:
+        """An event set when the channel's caller starts talking, while the block runs."""
         ...

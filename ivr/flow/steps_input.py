@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ivr.flow.context import ALL_KEYS, CallContext, Transition
 from ivr.flow.nodes import CollectStep, MenuStep
-from ivr.flow.steps_speech import listen, match_phrase, understand
+from ivr.flow.steps_speech import ask, match_phrase, understand
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,12 @@ async def run_menu(step: MenuStep, ctx: CallContext) -> Transition:
     speech = step.speech if ctx.services.recogniser is not None else None
     phrases = speech.phrases.get(ctx.language, {}) if speech is not None else {}
     for attempt in range(1, step.max_tries + 1):
-        digit = await ctx.play(step.prompt, ALL_KEYS)
         answer: _Answer | None = None
-        if digit is None and speech is not None:
-            turn = await listen(ctx, escape=ALL_KEYS, phrases=list(phrases) or None)
+        digit: str | None = None
+        if speech is None:
+            digit = await ctx.play(step.prompt, ALL_KEYS)
+        else:
+            turn = await ask(ctx, step.prompt, escape=ALL_KEYS, phrases=list(phrases) or None)
             if turn.failed:
                 speech = None  # keys only for the rest of this menu
                 await ctx.play(step.speech.fallback_prompt if step.speech else None)

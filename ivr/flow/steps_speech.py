@@ -1,9 +1,16 @@
-"""Speech turns: record the caller's answer, recognise it, understand it.
+"""Speech turns: ask, record the caller's answer, recognise it, understand it.
 
-A turn is ``RECORD FILE`` (silence detection, keys end it) into a per-call file under the
-flow's recordings directory, then ``Recogniser.recognise``; None from the recogniser means
-"use keys instead" (busy, failed, too slow, no model for the language). The audio is deleted
-as soon as it has been recognised.
+A turn is its question, then ``RECORD FILE`` (silence detection, keys end it) into a per-call
+file under the flow's recordings directory, then ``Recogniser.recognise``; None from the
+recogniser means "use keys instead" (busy, failed, too slow, no model for the language). The
+audio is deleted as soon as it has been recognised.
+
+Callers answer over the question (barge-in): a key stops it and is the answer; their voice
+stops it too when the flow's ``speech.barge_in`` is on and talk detection is wired (Asterisk's
+``TALK_DETECT`` on the channel for the turn, its ``ChannelTalkingStart`` heard over AMI): the
+prompt is abandoned (the session's fence stops it) and the recording starts at once, without
+the beep. What was said before the event reached hotline (a frame, and the AMI and AGI round
+trips: tens of milliseconds) is not in the recording. Without AMI, prompts play out.
 
 Bad input has one defined next step each, within the turn's budget (the recording's
 ``max_s``, the recogniser's ``timeout_s``): silence, noise or music heard as nothing, and
@@ -18,6 +25,8 @@ again, anything else goes to keys.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -29,7 +38,8 @@ from ivr.flow.nodes import AskStep
 from ivr.flow.ports import Classifier, IntentResult
 from ivr.flow.state import WellKnown
 from ivr.intent.entities import spoken_yes_no
-from telephony.agi_session import CallerHangup
+from telephony.agi_session import AgiCommandError, CallerHangup
+from telephony.talk_detection import TALK_DETECT_REMOVE, TALK_DETECT_SET, talk_detect_value
 
 log = logging.getLogger("ivr.flow")
 
@@ -46,7 +56,57 @@ class SpeechTurn:
     alternatives: tuple[str, ...] = ()  # the recogniser's other readings
 
 
-async def listen(ctx: CallContext, *, escape: str, phrases: Sequence[str] | None) -> SpeechTurn:
+async def ask(
+    ctx: CallContext, prompt: str | None, *, escape: str, phrases: Sequence[str] | None
+) -> SpeechTurn:
+    """``prompt``, then the caller's answer; a key or (with barge-in) their voice stops the
+    prompt. A key pressed during the prompt is the answer, as at the recording."""
+    talk = ctx.services.talk
+    settings = ctx.flow.settings.speech
+    if prompt is None or talk is None or not settings.barge_in or ctx.session.dead:
+        digit = await ctx.play(prompt, escape)
+        if digit is not None:
+            return SpeechTurn(digit=digit)
+        return await listen(ctx, escape=escape, phrases=phrases)
+    with talk.watch(ctx.call_id) as talking:
+        await ctx.session.set_variable(TALK_DETECT_SET, talk_detect_value(settings.barge_in_energy))
+        try:
+            digit, spoke = await _play_until_talk(ctx, prompt, escape, talking)
+            if digit is not None:
+                return SpeechTurn(digit=digit)
+            if spoke:
+                ctx.heard("spoke over the prompt")
+            return await listen(ctx, escape=escape, phrases=phrases, beep=not spoke)
+        finally:
+            if not ctx.session.dead:
+                with contextlib.suppress(CallerHangup, AgiCommandError):
+                    await ctx.session.set_variable(TALK_DETECT_REMOVE, "")
+
+
+async def _play_until_talk(
+    ctx: CallContext, prompt: str, escape: str, talking: asyncio.Event
+) -> tuple[str | None, bool]:
+    """Plays ``prompt`` until it ends, a key stops it, or the caller starts talking (the
+    prompt is then abandoned: the session's fence stops it): the key, and whether they spoke."""
+    playing = asyncio.create_task(ctx.play(prompt, escape))
+    heard = asyncio.create_task(talking.wait())
+    try:
+        await asyncio.wait((playing, heard), return_when=asyncio.FIRST_COMPLETED)
+        if not playing.done():
+            playing.cancel()
+        await asyncio.wait((playing,))
+    finally:
+        heard.cancel()
+        playing.cancel()
+    spoke = talking.is_set()
+    if playing.cancelled():
+        return None, spoke
+    return playing.result(), spoke  # CallerHangup when the caller left during the prompt
+
+
+async def listen(
+    ctx: CallContext, *, escape: str, phrases: Sequence[str] | None, beep: bool = True
+) -> SpeechTurn:
     recogniser = ctx.services.recogniser
     if recogniser is None:
         return SpeechTurn(failed=True)
@@ -59,7 +119,7 @@ async def listen(ctx: CallContext, *, escape: str, phrases: Sequence[str] | None
         escape,
         timeout_ms=round(settings.max_s * 1000),
         silence_s=settings.silence_s,
-        beep=settings.beep,
+        beep=settings.beep and beep,
     )
     wav = Path(recording.path)
     try:
@@ -159,8 +219,7 @@ async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> boo
     prompt = confirm.prompts.get(match.intent) if confirm is not None else None
     if confirm is None or prompt is None or match.confidence >= confirm.below:
         return True
-    await ctx.play(prompt)
-    turn = await listen(ctx, escape="12", phrases=None)
+    turn = await ask(ctx, prompt, escape="12", phrases=None)
     if turn.digit is not None:
         return turn.digit == "1"
     if turn.failed or not turn.text:
@@ -172,8 +231,7 @@ async def run_ask(step: AskStep, ctx: CallContext) -> Transition:
     if ctx.services.recogniser is None or ctx.services.classifier is None:
         return Transition(step.fallback, "no speech service: keys instead")
     for attempt in range(1, step.max_tries + 1):
-        await ctx.play(step.prompt)
-        turn = await listen(ctx, escape="0123456789*", phrases=None)
+        turn = await ask(ctx, step.prompt, escape="0123456789*", phrases=None)
         if turn.failed:
             return Transition(step.fallback, "speech failed: keys instead")
         if turn.digit is not None:

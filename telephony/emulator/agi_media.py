@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 
 from telephony import agi_codec as agi
+from telephony.emulator import events
 from telephony.emulator.agi_reply import AgiContext, Reply, ok, parse_int, show_usage
 from telephony.emulator.channel import ALL_DIGITS
 from telephony.emulator.media import RATE, RECORD_FORMATS, load_speech, say_seconds, write_recording
@@ -34,14 +35,28 @@ async def stream_file(ctx: AgiContext, args: list[str], *, control: bool = False
     if samples is None:
         return ok(-1, endpos=0)
     offset = 0 if control or len(args) < 3 else max(parse_int(args[2]) or 0, 0)
-    remaining = max(samples - offset, 0)
+    remaining_v = max(samples - offset, 0) / RATE
     ch, accept = ctx.ch, _escapes(args[1])
     queued = ch.listens(accept, asking=False)
-    waited = await ch.wait(remaining / RATE, accept=accept, queued=queued)
+    audio = ch.audio
+    elapsed_v = 0.0
+    if audio.talks_over(args[0]) and audio.delay_v < remaining_v:
+        # The caller starts answering over the prompt; it plays on (no key comes now) until
+        # it ends or the AGI script writes a command (an emulator link cancels this one).
+        waited = await ch.wait(audio.delay_v, accept=accept, queued=queued)
+        if not waited.interrupted and not waited.digit:
+            audio.start_talking(ch.logical_v)
+            if ch.talk_detect:
+                ctx.pbx.emit(events.talking_start(ch))
+            elapsed_v = waited.elapsed_v
+            waited = await ch.wait(remaining_v - elapsed_v, accept=accept, queued=False)
+    else:
+        waited = await ch.wait(remaining_v, accept=accept, queued=queued)
+    elapsed_v += waited.elapsed_v
     if waited.interrupted:
-        return ok(-1, endpos=_pos(offset, waited.elapsed_v), failed=True)
+        return ok(-1, endpos=_pos(offset, elapsed_v), failed=True)
     if waited.digit:
-        return ok(ord(waited.digit), endpos=_pos(offset, waited.elapsed_v))
+        return ok(ord(waited.digit), endpos=_pos(offset, elapsed_v))
     return ok(0, endpos=-1 if control else samples)
 
 
@@ -155,15 +170,20 @@ async def record_file(ctx: AgiContext, args: list[str]) -> Reply:
     if beep and not await ch.sleep((ctx.pbx.prompts.samples("beep") or 0) / RATE):
         return ok(-1, data="hangup", endpos=0, failed=True)
     audio = ch.audio
-    speech_file = audio.next_speech() if audio.sends_audio else None
-    speech = load_speech(speech_file) if speech_file is not None else array.array("h")
-    speech_end_v = audio.delay_v + len(speech) / RATE if speech else 0.0
+    if audio.spoken is not None:  # an answer begun over the prompt: what is left of it
+        begun, began_v = audio.spoken
+        audio.spoken = None
+        speech = load_speech(begun)[round((ch.logical_v - began_v) * RATE) :]
+        delay_v = 0.0
+    else:
+        speech_file = audio.next_speech() if audio.sends_audio else None
+        speech = load_speech(speech_file) if speech_file is not None else array.array("h")
+        delay_v = audio.delay_v
+    speech_end_v = delay_v + len(speech) / RATE if speech else 0.0
     timeout_v = None if timeout_ms < 0 else timeout_ms / 1000
     silence_stop_v: float | None = None
     if silence_s and silence_s > 0 and audio.sends_audio:
-        silence_stop_v = (
-            speech_end_v + silence_s if speech and audio.delay_v < silence_s else silence_s
-        )
+        silence_stop_v = speech_end_v + silence_s if speech and delay_v < silence_s else silence_s
     plans = [v for v in (timeout_v, silence_stop_v) if v is not None]
     accept = _escapes(args[2])
     waited = await ch.wait(
@@ -175,7 +195,7 @@ async def record_file(ctx: AgiContext, args: list[str]) -> Reply:
     elapsed_v = waited.elapsed_v
     samples = round(elapsed_v * RATE) if audio.sends_audio else 0
     pcm = array.array("h", bytes(2 * samples))
-    start = round(audio.delay_v * RATE)
+    start = round(delay_v * RATE)
     chunk = speech[: max(samples - start, 0)]
     pcm[start : start + len(chunk)] = chunk
     by_silence = (

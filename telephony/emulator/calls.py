@@ -29,16 +29,13 @@ def configure(ch: Channel, caller: Caller) -> None:
     ch.barge_in = caller.barge_in
     ch.after_call_dtmf = caller.after_call_dtmf
     speech = caller.speech
-    if isinstance(speech, Path):
-        ch.audio = CallerAudio(
-            repeat=speech, delay_v=caller.speech_delay_s, sends_audio=caller.sends_audio
-        )
-    else:
-        ch.audio = CallerAudio(
-            speech=deque(speech or ()),
-            delay_v=caller.speech_delay_s,
-            sends_audio=caller.sends_audio,
-        )
+    ch.audio = CallerAudio(
+        speech=deque(() if isinstance(speech, Path) else speech or ()),
+        repeat=speech if isinstance(speech, Path) else None,
+        delay_v=caller.speech_delay_s,
+        sends_audio=caller.sends_audio,
+        speaks_over=caller.speaks_over,
+    )
 
 
 class Call:

@@ -95,15 +95,36 @@ class CallLog:
 
 @dataclass
 class CallerAudio:
-    """What the far end sends: speech wavs for RECORD FILE, or nothing at all."""
+    """What the far end sends: speech wavs for RECORD FILE, or nothing at all.
+
+    A caller who ``speaks_over`` a prompt (by a part of its name) starts their next answer
+    ``delay_v`` into it instead of at the recording: ``spoken`` holds that answer and the
+    channel's logical time it began at, and the next recording hears what is left of it."""
 
     speech: deque[Path] = field(default_factory=deque)
     repeat: Path | None = None
     delay_v: float = 0.5
     sends_audio: bool = True
+    speaks_over: str = ""
+    spoken: tuple[Path, float] | None = None
 
     def next_speech(self) -> Path | None:
         return self.speech.popleft() if self.speech else self.repeat
+
+    def talks_over(self, prompt: str) -> bool:
+        """Whether the caller will start an answer over this prompt."""
+        return (
+            bool(self.speaks_over)
+            and self.speaks_over in prompt
+            and self.sends_audio
+            and self.spoken is None
+            and (bool(self.speech) or self.repeat is not None)
+        )
+
+    def start_talking(self, at_v: float) -> None:
+        speech = self.next_speech()
+        if speech is not None:
+            self.spoken = (speech, at_v)
 
 
 @dataclass(eq=False)
@@ -148,6 +169,8 @@ class Channel:
     dtmf_delay_v: float = 0.5
     inter_digit_v: float = 0.3
     barge_in: bool = True
+    #: TALK_DETECT(set) is on: the caller starting to talk raises ChannelTalkingStart
+    talk_detect: bool = False
     after_call_dtmf: str = ""  # queued when the agent hangs up first (see Caller)
     on_caller_hangup: Callable[[], None] | None = None  # fired when a scripted BYE lands
     created_v: float = 0.0
@@ -184,6 +207,10 @@ class Channel:
             self.emit(events.channel_event(ami.EVENT_NEWSTATE, events.CALL, self))
 
     def set_var(self, name: str, value: str) -> None:
+        function = name.upper().replace(" ", "")
+        if function in ("TALK_DETECT(SET)", "TALK_DETECT(REMOVE)"):  # write-only function
+            self.talk_detect = function.endswith("(SET)")
+            return
         self.variables[name] = value
         if self.varset_events:
             self.emit(events.var_set(self, name, value))

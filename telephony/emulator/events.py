@@ -39,6 +39,7 @@ AGI: Final = "agi"
 DTMF: Final = "dtmf"
 SYSTEM: Final = "system"
 SECURITY: Final = "security"
+CLASS: Final = "class"
 AGENT: Final = "agent"
 CDR: Final = "cdr"
 
@@ -212,6 +213,11 @@ def shutdown(*, restart: bool) -> Pairs:
         (ami.HEADER_SHUTDOWN, "Cleanly"),
         (ami.HEADER_RESTART, "True" if restart else "False"),
     ]
+
+
+def talking_start(ch: Channel) -> Pairs:
+    """func_talkdetect: the caller's first frame above the energy threshold."""
+    return channel_event(ami.EVENT_CHANNEL_TALKING_START, CLASS, ch)
 
 
 def musiconhold(ch: Channel, start: bool, klass: str) -> Pairs:

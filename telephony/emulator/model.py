@@ -83,6 +83,10 @@ class Caller:
     command is reading then is lost, as on a real channel. `Call.press()` presses now.
     `speech` is what the caller says to RECORD FILE (`speech_delay_s` after recording starts):
     one wav for every recording, or a sequence consumed one per recording (silence after).
+    With `speaks_over` (a part of a prompt's name) the caller starts their next answer
+    `speech_delay_s` into that prompt instead, as impatient callers do: Asterisk's
+    TALK_DETECT, when set, raises ChannelTalkingStart then; the prompt plays on until the AGI
+    script stops it, and the next recording hears only what is left of the answer.
     `after_call_dtmf` is queued when an agent hangs up on the caller first (the caller is
     still there: a satisfaction survey's key).
     `hangup_on_command=N` hangs up `hangup_delay_s` into the N-th AGI command (1-based;
@@ -101,6 +105,7 @@ class Caller:
     timed_dtmf: Sequence[tuple[float, str]] = ()
     speech: Path | Sequence[Path] | None = None
     speech_delay_s: float = 0.5
+    speaks_over: str = ""
     sends_audio: bool = True  # False: no RTP at all (RECORD FILE gets a header-only wav)
     hangup_after_s: float | None = None
     hangup_on_command: int | None = None

@@ -103,6 +103,7 @@ MODULES = (
     "func_global.so",
     "func_hangupcause.so",
     "func_timeout.so",
+    "func_talkdetect.so",  # TALK_DETECT: spoken barge-in
     "cdr_csv.so",
 )
 

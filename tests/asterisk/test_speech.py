@@ -1,7 +1,9 @@
 """A caller who says why they call, over RTP through the real Asterisk: espeak-ng speech sent
 by a SIPp caller as G.711 u-law, recorded by Asterisk's RECORD FILE (its silence detection
 ends the turn), transcribed by Whisper in hotline's speech pool, classified by the
-intent model trained from the shipped config/intents.yaml, and routed by it."""
+intent model trained from the shipped config/intents.yaml, and routed by it; and a caller
+who answers over the question, heard by Asterisk's TALK_DETECT (ChannelTalkingStart over
+AMI), which stops the question and starts the recording without the beep."""
 
 from __future__ import annotations
 
@@ -56,3 +58,42 @@ async def test_a_spoken_reason_reaches_the_intent_and_routes_the_call(
     assert (interaction["intent"], interaction["outcome"]) == ("technical_fault", Outcome.ANSWERED)
     assert "RECORD FILE" in pbx.log()  # Asterisk recorded the turn (agi debug)
     assert not list((tmp_path / "recordings").glob("*"))  # turns are deleted once heard
+
+
+async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    if not synthesis_available():
+        pytest.skip("espeak-ng and sox are not installed")
+    number = "+971501110062"
+    voice = synthesize(
+        "my internet is not working, the connection keeps dropping", tmp_path / "voice"
+    )
+    # "1": English; the welcome (0.4 s) and the question (0.7 s) play; the caller starts
+    # talking 0.6 s after the key, over the question (or, on a slow day, over the welcome:
+    # TALK_DETECT, set just before the question, then hears them at once).
+    steps = (FIRST_KEY, Dtmf("1"), Pause(0.6), Speech(voice), Pause(6.0), Dtmf("654321#"))
+    agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
+    await agent.start(pbx)
+    since = len(pbx.log())
+    try:
+        overrides = {"speech.enabled": True, "speech.timeout_s": 30}
+        async with running_service(pbx, tmp_path, overrides) as service:
+            speech = service.hotline.speech
+            await wait_until(lambda: "en" in speech.languages, timeout_s=60)
+            service.only_agents("1001")
+            caller = SippCaller(number, sip_dir, steps, hold_s=30)
+            exit_code = await caller.run(pbx, timeout_s=90)
+            (interaction,) = await settled(pbx, service)
+    finally:
+        await agent.stop()
+    assert exit_code == 0
+    (queued,) = service.events(CallQueued)
+    assert (queued.queue, queued.call_type) == ("support", "technical_fault")
+    assert (interaction["intent"], interaction["outcome"]) == ("technical_fault", Outcome.ANSWERED)
+    log = pbx.log()[since:]
+    assert "TALK_DETECT(set)" in log
+    assert "TALK_DETECT(remove)" in log
+    (record,) = [line for line in log.splitlines() if "<< RECORD FILE" in line]
+    assert "BEEP" not in record  # hotline heard the caller talking: no beep, recorded at once
+    assert not pbx.errors(since)

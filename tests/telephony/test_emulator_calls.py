@@ -156,6 +156,44 @@ async def test_prompt_lengths_come_from_real_files_in_the_sounds_dir(tmp_path: P
     assert reply == "200 result=0 endpos=20000\n"
 
 
+@pytest.mark.parametrize("detect", [True, False])
+async def test_a_caller_speaking_over_a_prompt_is_heard_by_talk_detect_and_the_recording(
+    tmp_path: Path, detect: bool
+) -> None:
+    """func_talkdetect raises ChannelTalkingStart only while TALK_DETECT is set; the prompt
+    plays on; the next recording hears the rest of the answer (3 s begun 0.5 s into a 2.5 s
+    prompt: its last second), from its first sample."""
+    (tmp_path / "en").mkdir()
+    tone_wav(tmp_path / "en" / "question.wav", 2.5)
+    caller = Caller(speech=[tone_wav(tmp_path / "said.wav", 3.0)], speaks_over="question")
+    base = tmp_path / "answer"
+    talked: list[str] = []
+    async with (
+        ScriptedAgi() as agi,
+        AsteriskEmulator(agi_port=agi.port, time_scale=0.01, sounds_dir=tmp_path) as emu,
+    ):
+        emu.subscribe(
+            lambda pairs: talked.extend(v for k, v in pairs if v == "ChannelTalkingStart")
+        )
+        call = await emu.place_call(caller)
+        peer = await agi.next()
+        await peer.command("ANSWER")
+        if detect:
+            assert await peer.command("SET VARIABLE TALK_DETECT(set) 2500,256") == "200 result=1\n"
+        played = await peer.command('STREAM FILE question "1"')
+        recorded = await peer.command(f'RECORD FILE {base} wav "#" 5000 0 s=2')
+        peer.close()
+        call.hang_up()
+        await call.wait_done(5)
+    assert talked == (["ChannelTalkingStart"] if detect else [])
+    assert played == "200 result=0 endpos=20000\n"  # talking is no key: the prompt plays on
+    assert recorded == "200 result=2000 (timeout) endpos=16000\n"  # 1 s heard, 2 s of silence
+    _, _, _, frames = read_wav(base.with_suffix(".wav"))
+    assert min(frames[:7900]) < -5000
+    assert max(frames[:7900]) > 5000
+    assert max(frames[8100:], default=0) == 0
+
+
 async def test_live_and_timed_keypresses_reach_the_command_reading_digits() -> None:
     caller = Caller(timed_dtmf=[(0.0, "9")])  # pressed while nobody listens: lost
     async with ScriptedAgi() as agi, AsteriskEmulator(agi_port=agi.port, time_scale=0.01) as emu:

@@ -23,7 +23,9 @@ from ivr.flow.state import CallReport
 from ivr.flow.validation import prompt_references
 from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
 from telephony.agi_session import AgiSession
+from telephony.ami_codec import HEADER_EVENT, AmiMessage
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller, CallResult
+from telephony.talk_detection import TalkEvents
 
 FALLBACK = Fallback("hotline-fallback", "s", 1)
 TIME_SCALE = 0.01
@@ -152,6 +154,22 @@ class RecordingAcd:
         await self._then.enqueue(session, call)
 
 
+class EmulatorAmi:
+    """The emulator's AMI events in-process, handed out as the AMI client does (by name)."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[str, list[Callable[[AmiMessage], None]]] = {}
+
+    def on_event(self, name: str, callback: Callable[[AmiMessage], None]) -> Callable[[], None]:
+        self._callbacks.setdefault(name.lower(), []).append(callback)
+        return lambda: self._callbacks[name.lower()].remove(callback)
+
+    def feed(self, pairs: Sequence[tuple[str, str]]) -> None:
+        message = AmiMessage.from_pairs(pairs)
+        for callback in self._callbacks.get((message.get(HEADER_EVENT) or "").lower(), ()):
+            callback(message)
+
+
 @dataclass
 class Rig:
     engine: FlowEngine
@@ -184,9 +202,13 @@ async def rig(
     classifier: Classifier | None = None,
     clock: dt.datetime = OPEN_MONDAY,
     time_scale: float = TIME_SCALE,
+    talk: bool = False,
 ) -> AsyncIterator[Rig]:
+    """The flow behind a FastAGI server and the emulator; ``talk``: the emulator's
+    ChannelTalkingStart events reach the flow (spoken barge-in)."""
     acd, callbacks = RecordingAcd(), InMemoryCallbacks()
     reports: list[CallReport] = []
+    ami = EmulatorAmi()
     engine = FlowEngine(
         flow,
         callers=callers or InMemoryDirectory(),
@@ -195,6 +217,7 @@ async def rig(
         fallback=FALLBACK,
         recogniser=recogniser,
         classifier=classifier,
+        talk=TalkEvents(ami) if talk else None,
         clock=lambda: clock,
         on_report=reports.append,
     )
@@ -215,6 +238,7 @@ async def rig(
             time_scale=time_scale,
             unknown_prompt_s=None,  # a prompt file that is not there does not play
         )
+        emulator.subscribe(ami.feed)
         async with asyncio.timeout(5):
             await emulator.start()
         try:

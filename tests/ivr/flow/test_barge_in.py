@@ -1,0 +1,125 @@
+"""Spoken barge-in: a caller who answers over the question is heard.
+
+The emulator's caller starts talking half a second into the 3-second question. With talk
+detection wired, Asterisk's ChannelTalkingStart stops the prompt and the recording starts at
+once (no beep) with the whole answer in it; without it, or with ``speech.barge_in`` off, the
+prompt plays out and the answer, said over it, is lost: the caller is asked again."""
+
+from __future__ import annotations
+
+import array
+import wave
+from pathlib import Path
+
+from ivr.flow.flow import Flow
+from telephony.emulator import Caller
+
+from .support import FakeRecogniser, FakeTranscript, KeywordClassifier, flow_of, rig, write_wav
+
+ASK = """
+    entry: reason
+    nodes:
+      reason:
+        ask:
+          prompt: how-can-we-help
+          intents: {billing: billing}
+          next: agent
+          fallback: keys
+          no_match_prompt: not-understood
+      keys:
+        menu:
+          prompt: main-menu
+          options: {"3": billing, "0": agent}
+      billing:
+        queue: {queue: billing}
+      agent:
+        queue: {}
+"""
+INTENTS = KeywordClassifier({"bill": ("billing", "billing", 2)})
+QUESTION_S = 3.0
+SAID = "a question about my bill"
+
+
+class ListeningRecogniser(FakeRecogniser):
+    """Hears ``SAID`` only in a recording that has the caller's voice in it (non-zero audio)."""
+
+    async def recognise(
+        self, wav: Path, *, language: str, phrases: object = None
+    ) -> FakeTranscript | None:
+        with wave.open(str(wav)) as audio:
+            samples = array.array("h", audio.readframes(audio.getnframes()))
+        self.heard.append((wav, language, True))
+        return FakeTranscript(SAID if any(samples) else "")
+
+
+def _flow(tmp_path: Path, **speech: object) -> Flow:
+    flow = flow_of(ASK, tmp_path, speech=speech)
+    write_wav(tmp_path / "prompts" / "en" / "how-can-we-help.wav", seconds=QUESTION_S)
+    return flow
+
+
+def _caller(tmp_path: Path) -> Caller:
+    voice = write_wav(tmp_path / "caller.wav", seconds=1.0)
+    return Caller(speech=[voice], speaks_over="how-can-we-help", barge_in=False)
+
+
+async def test_an_answer_said_over_the_question_stops_it_and_is_heard(tmp_path: Path) -> None:
+    recogniser = ListeningRecogniser([])
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        result = await r.call(_caller(tmp_path))
+
+    (handed,) = r.acd.calls
+    assert (handed.queue, handed.intent) == ("billing", "billing")
+    commands = result.commands
+    question = next(i for i, c in enumerate(commands) if "how-can-we-help" in c)
+    assert commands[question - 1] == "SET VARIABLE TALK_DETECT(set) 2500,256"
+    assert commands[question + 1].startswith("GET FULL VARIABLE")  # the fence stopped it
+    record = commands[question + 2]
+    assert record.startswith("RECORD FILE")
+    assert "BEEP" not in record
+    assert commands[question + 3] == 'SET VARIABLE TALK_DETECT(remove) ""'
+    assert len(recogniser.heard) == 1
+    assert r.reports[0].trace[0].input == "spoke over the prompt, said 'a question about my bill'"
+
+
+async def test_with_barge_in_off_an_answer_said_over_the_question_is_lost(
+    tmp_path: Path,
+) -> None:
+    recogniser = ListeningRecogniser([])
+    flow = _flow(tmp_path, barge_in=False)
+    async with rig(flow, recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        result = await r.call(_caller(tmp_path))
+
+    assert not any("TALK_DETECT" in c for c in result.commands)
+    assert not r.acd.calls or r.acd.calls[0].intent != "billing"
+    assert r.reports[0].trace[0].result.startswith("no intent after")  # asked twice, keys
+
+
+async def test_without_talk_detection_the_question_plays_out(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser([SAID])
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS) as r:
+        result = await r.call(Caller(speech=write_wav(tmp_path / "v.wav", 1.0), barge_in=False))
+
+    assert not any("TALK_DETECT" in c for c in result.commands)
+    assert any(c.startswith("RECORD FILE") and c.endswith("BEEP s=2") for c in result.commands)
+    assert r.acd.calls[0].intent == "billing"
+
+
+async def test_a_key_stops_the_question_and_is_the_answer(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser([SAID])
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        result = await r.call(Caller(dtmf="3"))
+
+    assert not any(c.startswith("RECORD FILE") for c in result.commands)  # never recorded
+    assert r.reports[0].trace[0].result == "caller pressed a key: keys instead"
+    assert result.commands[-1] != "SET VARIABLE TALK_DETECT(set) 2500,256"
+    assert sum("TALK_DETECT(remove)" in c for c in result.commands) == 1
+
+
+async def test_a_caller_hanging_up_during_the_question_ends_cleanly(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser([SAID])
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        await r.call(Caller(hangup_after_s=1.0))
+
+    assert recogniser.heard == []
+    assert r.reports[0].ending == "caller_hangup"
