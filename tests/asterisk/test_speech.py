@@ -3,7 +3,7 @@ by a SIPp caller as G.711 u-law, recorded by Asterisk's RECORD FILE (its silence
 ends the turn), transcribed by Whisper in hotline's speech pool, classified by the
 intent model trained from the shipped config/intents.yaml, and routed by it; and a caller
 who answers over the question, heard by Asterisk's TALK_DETECT (ChannelTalkingStart over
-AMI), which stops the question and starts the recording without the beep."""
+AMI), which stops the question and starts the recording at once."""
 
 from __future__ import annotations
 
@@ -94,6 +94,10 @@ async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
     log = pbx.log()[since:]
     assert "TALK_DETECT(set)" in log
     assert "TALK_DETECT(remove)" in log
-    (record,) = [line for line in log.splitlines() if "<< RECORD FILE" in line]
-    assert "BEEP" not in record  # hotline heard the caller talking: no beep, recorded at once
+    commands = [line.split("<< ", 1)[1] for line in log.splitlines() if "AGI Rx << " in line]
+    question = next(i for i, c in enumerate(commands) if "how-can-we-help" in c)
+    # hotline heard the caller talking: the question stopped by the fence, recorded at once
+    assert commands[question + 1].startswith("GET FULL VARIABLE hotline-fence")
+    assert commands[question + 2].startswith("RECORD FILE")
+    assert "BEEP" not in commands[question + 2]
     assert not pbx.errors(since)

@@ -82,6 +82,24 @@ async def test_an_answer_said_over_the_question_stops_it_and_is_heard(tmp_path: 
     assert r.reports[0].trace[0].input == "spoke over the prompt, said 'a question about my bill'"
 
 
+async def test_a_caller_waiting_for_the_beep_hears_it_as_a_prompt_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """RECORD FILE's beep cannot be stopped: with barge-in the beep is streamed after the
+    question, where talking stops it too, and the recording has no beep of its own."""
+    recogniser = ListeningRecogniser([])
+    caller = Caller(speech=write_wav(tmp_path / "v.wav", 1.0), barge_in=False)
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        result = await r.call(caller)
+
+    commands = result.commands
+    question = next(i for i, c in enumerate(commands) if "how-can-we-help" in c)
+    assert commands[question + 1] == 'STREAM FILE beep "0123456789*"'
+    assert commands[question + 2].startswith("RECORD FILE")
+    assert commands[question + 2].endswith("10000 0 s=2")  # no BEEP
+    assert r.acd.calls[0].intent == "billing"
+
+
 async def test_with_barge_in_off_an_answer_said_over_the_question_is_lost(
     tmp_path: Path,
 ) -> None:
