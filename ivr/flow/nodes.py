@@ -57,6 +57,8 @@ class MenuSpeech(FrozenModel):
     phrases: dict[str, dict[str, NodeName]] = Field(default_factory=dict)
     #: Played once when speech fails and the menu goes on with keys only.
     fallback_prompt: PromptName | None = None
+    #: A caller's voice stops the prompt (None: the flow's ``speech.barge_in``).
+    barge_in: bool | None = None
 
     @model_validator(mode="after")
     def _something_to_say(self) -> MenuSpeech:
@@ -176,6 +178,9 @@ class AskStep(_Step):
     max_tries: Tries = 2
     no_match_prompt: PromptName | None = None
     confirm: ConfirmIntent | None = None
+    #: A caller's voice stops the question (None: the flow's ``speech.barge_in``; false for a
+    #: question that must be heard to its end).
+    barge_in: bool | None = None
 
     def targets(self) -> Iterator[tuple[Loc, str]]:
         yield from super().targets()

@@ -36,7 +36,10 @@ async def run_menu(step: MenuStep, ctx: CallContext) -> Transition:
         if speech is None:
             digit = await ctx.play(step.prompt, ALL_KEYS)
         else:
-            turn = await ask(ctx, step.prompt, escape=ALL_KEYS, phrases=list(phrases) or None)
+            hints = list(phrases) or None
+            turn = await ask(
+                ctx, step.prompt, escape=ALL_KEYS, phrases=hints, barge_in=speech.barge_in
+            )
             if turn.failed:
                 speech = None  # keys only for the rest of this menu
                 await ctx.play(step.speech.fallback_prompt if step.speech else None)

@@ -61,13 +61,20 @@ class SpeechTurn:
 
 
 async def ask(
-    ctx: CallContext, prompt: str | None, *, escape: str, phrases: Sequence[str] | None
+    ctx: CallContext,
+    prompt: str | None,
+    *,
+    escape: str,
+    phrases: Sequence[str] | None,
+    barge_in: bool | None = None,
 ) -> SpeechTurn:
-    """``prompt``, then the caller's answer; a key or (with barge-in) their voice stops the
-    prompt. A key pressed during the prompt is the answer, as at the recording."""
+    """``prompt``, then the caller's answer; a key or (with barge-in: the step's, else the
+    flow's) their voice stops the prompt. A key pressed during the prompt is the answer, as
+    at the recording."""
     talk = ctx.services.talk
     settings = ctx.flow.settings.speech
-    if prompt is None or talk is None or not settings.barge_in or ctx.session.dead:
+    voice_stops = settings.barge_in if barge_in is None else barge_in
+    if prompt is None or talk is None or not voice_stops or ctx.session.dead:
         digit = await ctx.play(prompt, escape)
         if digit is not None:
             return SpeechTurn(digit=digit)
@@ -234,7 +241,7 @@ async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> boo
     prompt = confirm.prompts.get(match.intent) if confirm is not None else None
     if confirm is None or prompt is None or match.confidence >= confirm.below:
         return True
-    turn = await ask(ctx, prompt, escape="12", phrases=None)
+    turn = await ask(ctx, prompt, escape="12", phrases=None, barge_in=step.barge_in)
     if turn.digit is not None:
         return turn.digit == "1"
     if turn.failed or not turn.text:
@@ -246,7 +253,9 @@ async def run_ask(step: AskStep, ctx: CallContext) -> Transition:
     if ctx.services.recogniser is None or ctx.services.classifier is None:
         return Transition(step.fallback, "no speech service: keys instead")
     for attempt in range(1, step.max_tries + 1):
-        turn = await ask(ctx, step.prompt, escape="0123456789*", phrases=None)
+        turn = await ask(
+            ctx, step.prompt, escape="0123456789*", phrases=None, barge_in=step.barge_in
+        )
         if turn.failed:
             return Transition(step.fallback, "speech failed: keys instead")
         if turn.digit is not None:

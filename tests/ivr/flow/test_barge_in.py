@@ -11,6 +11,8 @@ import array
 import wave
 from pathlib import Path
 
+import pytest
+
 from ivr.flow.flow import Flow
 from telephony.emulator import Caller
 
@@ -52,8 +54,8 @@ class ListeningRecogniser(FakeRecogniser):
         return FakeTranscript(SAID if any(samples) else "")
 
 
-def _flow(tmp_path: Path, **speech: object) -> Flow:
-    flow = flow_of(ASK, tmp_path, speech=speech)
+def _flow(tmp_path: Path, text: str = ASK, **speech: object) -> Flow:
+    flow = flow_of(text, tmp_path, speech=speech)
     write_wav(tmp_path / "prompts" / "en" / "how-can-we-help.wav", seconds=QUESTION_S)
     return flow
 
@@ -100,11 +102,16 @@ async def test_a_caller_waiting_for_the_beep_hears_it_as_a_prompt_of_its_own(
     assert r.acd.calls[0].intent == "billing"
 
 
+@pytest.mark.parametrize("where", ["flow", "step"])
 async def test_with_barge_in_off_an_answer_said_over_the_question_is_lost(
-    tmp_path: Path,
+    tmp_path: Path, where: str
 ) -> None:
+    """Off for the flow (speech.barge_in) or for this question only (the ask step's)."""
     recogniser = ListeningRecogniser([])
-    flow = _flow(tmp_path, barge_in=False)
+    step_off = ASK.replace(
+        "prompt: not-understood", "prompt: not-understood\n          barge_in: false"
+    )
+    flow = _flow(tmp_path, barge_in=False) if where == "flow" else _flow(tmp_path, step_off)
     async with rig(flow, recogniser=recogniser, classifier=INTENTS, talk=True) as r:
         result = await r.call(_caller(tmp_path))
 
