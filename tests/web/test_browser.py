@@ -40,8 +40,18 @@ def sign_in(driver: Any, url: str, name: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
 
 
-def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
+def stale(error: Exception) -> bool:
+    """An element gone with its page or re-rendered. Chromium 156.0.8078.129 may say so as an
+    inspector error ("Node with given id does not belong to the document")."""
     from selenium.common.exceptions import StaleElementReferenceException
+
+    return isinstance(error, StaleElementReferenceException) or (
+        "does not belong to the document" in str(error)
+    )
+
+
+def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -54,8 +64,10 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
         # the text as read: without the invisible isolates T() puts around values in Arabic
         try:
             return text in visible(browser.find_element(By.CSS_SELECTOR, css).text)
-        except StaleElementReferenceException:  # re-rendered meanwhile: look again
-            return False
+        except WebDriverException as error:
+            if not stale(error):
+                raise
+            return False  # re-rendered meanwhile: look again
 
     wait.until(shown)
     return driver.find_element(By.CSS_SELECTOR, css)
@@ -64,13 +76,23 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
 def submit(driver: Any, button_css: str) -> None:
     """Click a button that posts its form, and wait for the page the post answers: until the
     old page is gone, its elements still say what they said before the click."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, button_css).click()
-    WebDriverWait(driver, WAIT_S).until(ec.staleness_of(page))
+
+    def gone(_: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException as error:
+            if not stale(error):
+                raise
+            return True
+        return False
+
+    WebDriverWait(driver, WAIT_S).until(gone)
 
 
 def visible(text: str) -> str:
