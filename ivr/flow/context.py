@@ -61,6 +61,9 @@ class CallContext:
     state: CallState = field(default_factory=CallState)
     inputs: list[str] = field(default_factory=list)
     turns: int = 0
+    #: A caller's voice may stop questions; off for the rest of the call once "talk" that
+    #: stopped one was only noise (a noisy line would never let the caller hear a question).
+    voice_barge_in: bool = True
 
     # -- identity ----------------------------------------------------------------------------
 

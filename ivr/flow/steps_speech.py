@@ -8,7 +8,9 @@ audio is deleted as soon as it has been recognised.
 Callers answer over the question (barge-in): a key stops it and is the answer; their voice
 stops it too when the flow's ``speech.barge_in`` is on and talk detection is wired (Asterisk's
 ``TALK_DETECT`` on the channel for the turn, its ``ChannelTalkingStart`` heard over AMI): the
-prompt is abandoned (the session's fence stops it) and the recording starts at once. The
+prompt is abandoned (the session's fence stops it) and the recording starts at once (when
+that recording holds no words, the line's noise stopped it: later questions of the call play
+out). The
 beep is then a prompt of its own after the question, stopped the same way (RECORD FILE's
 cannot be). What was said before the event reached hotline (the AMI and AGI round trips)
 is not in the recording: under one 20 ms packet on Asterisk 20 (bench/barge_in_bench.py).
@@ -73,7 +75,7 @@ async def ask(
     at the recording."""
     talk = ctx.services.talk
     settings = ctx.flow.settings.speech
-    voice_stops = settings.barge_in if barge_in is None else barge_in
+    voice_stops = (settings.barge_in if barge_in is None else barge_in) and ctx.voice_barge_in
     if prompt is None or talk is None or not voice_stops or ctx.session.dead:
         digit = await ctx.play(prompt, escape)
         if digit is not None:
@@ -86,9 +88,14 @@ async def ask(
             digit, spoke = await _play_until_talk(question, talking)
             if digit is not None:
                 return SpeechTurn(digit=digit)
-            if spoke:
-                ctx.heard("spoke over the prompt")
-            return await listen(ctx, escape=escape, phrases=phrases, beep=False)
+            if not spoke:
+                return await listen(ctx, escape=escape, phrases=phrases, beep=False)
+            ctx.heard("spoke over the prompt")
+            turn = await listen(ctx, escape=escape, phrases=phrases, beep=False)
+            if turn.text == "":  # noise, not words: from now on questions play out
+                ctx.voice_barge_in = False
+                ctx.note("barge-in off: the line's noise stopped a question")
+            return turn
         finally:
             if not ctx.session.dead:
                 with contextlib.suppress(CallerHangup, AgiCommandError):

@@ -98,8 +98,9 @@ class CallerAudio:
     """What the far end sends: speech wavs for RECORD FILE, or nothing at all.
 
     A caller who ``speaks_over`` a prompt (by a part of its name) starts their next answer
-    ``delay_v`` into it instead of at the recording: ``spoken`` holds that answer and the
-    channel's logical time it began at, and the next recording hears what is left of it."""
+    ``delay_v`` into it instead of at the recording, once (asked again, they wait for the
+    beep): ``spoken`` holds that answer and the channel's logical time it began at, and the
+    next recording hears what is left of it."""
 
     speech: deque[Path] = field(default_factory=deque)
     repeat: Path | None = None
@@ -123,6 +124,7 @@ class CallerAudio:
 
     def start_talking(self, at_v: float) -> None:
         speech = self.next_speech()
+        self.speaks_over = ""
         if speech is not None:
             self.spoken = (speech, at_v)
 

@@ -84,7 +84,7 @@ class Caller:
     `speech` is what the caller says to RECORD FILE (`speech_delay_s` after recording starts):
     one wav for every recording, or a sequence consumed one per recording (silence after).
     With `speaks_over` (a part of a prompt's name) the caller starts their next answer
-    `speech_delay_s` into that prompt instead, as impatient callers do: Asterisk's
+    `speech_delay_s` into that prompt instead, once, as impatient callers do: Asterisk's
     TALK_DETECT, when set, raises ChannelTalkingStart then; the prompt plays on until the AGI
     script stops it, and the next recording hears only what is left of the answer.
     `after_call_dtmf` is queued when an agent hangs up on the caller first (the caller is

@@ -43,7 +43,8 @@ SAID = "a question about my bill"
 
 
 class ListeningRecogniser(FakeRecogniser):
-    """Hears ``SAID`` only in a recording that has the caller's voice in it (non-zero audio)."""
+    """Hears ``SAID`` only in a recording that has the caller's voice in it (non-zero audio
+    louder than a faint hiss)."""
 
     async def recognise(
         self, wav: Path, *, language: str, phrases: object = None
@@ -51,7 +52,20 @@ class ListeningRecogniser(FakeRecogniser):
         with wave.open(str(wav)) as audio:
             samples = array.array("h", audio.readframes(audio.getnframes()))
         self.heard.append((wav, language, True))
-        return FakeTranscript(SAID if any(samples) else "")
+        return FakeTranscript(SAID if max(samples, default=0) > HISS else "")
+
+
+HISS = 100
+
+
+def _sound(path: Path, seconds: float, level: int) -> Path:
+    """A wav of one level: the caller's voice (loud), or a noisy line (under ``HISS``)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(array.array("h", [level] * round(seconds * 8000)).tobytes())
+    return path
 
 
 def _flow(tmp_path: Path, text: str = ASK, **speech: object) -> Flow:
@@ -61,7 +75,7 @@ def _flow(tmp_path: Path, text: str = ASK, **speech: object) -> Flow:
 
 
 def _caller(tmp_path: Path) -> Caller:
-    voice = write_wav(tmp_path / "caller.wav", seconds=1.0)
+    voice = _sound(tmp_path / "caller.wav", 1.0, level=3000)
     return Caller(speech=[voice], speaks_over="how-can-we-help", barge_in=False)
 
 
@@ -90,7 +104,7 @@ async def test_a_caller_waiting_for_the_beep_hears_it_as_a_prompt_of_its_own(
     """RECORD FILE's beep cannot be stopped: with barge-in the beep is streamed after the
     question, where talking stops it too, and the recording has no beep of its own."""
     recogniser = ListeningRecogniser([])
-    caller = Caller(speech=write_wav(tmp_path / "v.wav", 1.0), barge_in=False)
+    caller = Caller(speech=_sound(tmp_path / "v.wav", 1.0, 3000), barge_in=False)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
         result = await r.call(caller)
 
@@ -100,6 +114,28 @@ async def test_a_caller_waiting_for_the_beep_hears_it_as_a_prompt_of_its_own(
     assert commands[question + 2].startswith("RECORD FILE")
     assert commands[question + 2].endswith("10000 0 s=2")  # no BEEP
     assert r.acd.calls[0].intent == "billing"
+
+
+async def test_noise_that_stops_a_question_turns_barge_in_off_for_the_call(
+    tmp_path: Path,
+) -> None:
+    """A noisy line "talks" over the question: the recording holds no words, so the question
+    is asked again to its end (and the caller, who then answers after the beep, is heard)."""
+    recogniser = ListeningRecogniser([])
+    noise = _sound(tmp_path / "hiss.wav", 1.0, level=40)
+    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    caller = Caller(speech=[noise, voice], speaks_over="how-can-we-help", barge_in=False)
+    async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
+        result = await r.call(caller)
+
+    commands = result.commands
+    first, second = [i for i, c in enumerate(commands) if "how-can-we-help" in c]
+    assert commands[first + 1].startswith("GET FULL VARIABLE")  # stopped by the noise
+    assert not any("TALK_DETECT(set)" in c for c in commands[first + 1 :])
+    assert commands[second + 1].startswith("RECORD FILE")  # played out, then recorded
+    assert commands[second + 1].endswith("BEEP s=2")
+    assert r.acd.calls[0].intent == "billing"
+    assert "[barge-in off: the line's noise stopped a question]" in r.reports[0].trace[0].result
 
 
 @pytest.mark.parametrize("where", ["flow", "step"])
@@ -123,7 +159,7 @@ async def test_with_barge_in_off_an_answer_said_over_the_question_is_lost(
 async def test_without_talk_detection_the_question_plays_out(tmp_path: Path) -> None:
     recogniser = FakeRecogniser([SAID])
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS) as r:
-        result = await r.call(Caller(speech=write_wav(tmp_path / "v.wav", 1.0), barge_in=False))
+        result = await r.call(Caller(speech=_sound(tmp_path / "v.wav", 1.0, 3000), barge_in=False))
 
     assert not any("TALK_DETECT" in c for c in result.commands)
     assert any(c.startswith("RECORD FILE") and c.endswith("BEEP s=2") for c in result.commands)
