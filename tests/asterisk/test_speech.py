@@ -7,6 +7,7 @@ AMI), which stops the question and starts the recording at once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from ivr.speech.synth import synthesis_available, synthesize
 from tests.e2e.stack import wait_until
 
 from .rig import Asterisk
-from .service import running_service
+from .service import Service, running_service
 from .sipp import Dtmf, Pause, SippAgent, SippCaller, Speech
 from .test_calls import FIRST_KEY, kinds, settled
 
@@ -26,53 +27,25 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 pytest.importorskip("faster_whisper")
 
 
-async def test_a_spoken_reason_reaches_the_intent_and_routes_the_call(
-    pbx: Asterisk, sip_dir: Path, tmp_path: Path
-) -> None:
-    if not synthesis_available():
-        pytest.skip("espeak-ng and sox are not installed")
-    number = "+971501110061"
-    voice = synthesize("my internet is not working", tmp_path / "voice")
-    # "1": English; the welcome and the open question play (with the beep), then the caller
-    # speaks (the silence after it ends the turn); then the account number.
-    steps = (FIRST_KEY, Dtmf("1"), Pause(3.0), Speech(voice), Pause(6.0), Dtmf("654321#"))
-    agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
-    await agent.start(pbx)
-    try:
-        overrides = {"speech.enabled": True, "speech.timeout_s": 30}
-        async with running_service(pbx, tmp_path, overrides) as service:
-            speech = service.hotline.speech
-            await wait_until(lambda: "en" in speech.languages, timeout_s=60)
-            service.only_agents("1001")
-            caller = SippCaller(number, sip_dir, steps, hold_s=30)
-            exit_code = await caller.run(pbx, timeout_s=90)
-            (interaction,) = await settled(pbx, service)
-    finally:
-        await agent.stop()
-    assert exit_code == 0
-    assert caller.events() == ["answered", "ended-by-asterisk"]
-    assert kinds(agent.events()) == ["registered", "answered", "hung-up"]
-    (queued,) = service.events(CallQueued)
-    assert (queued.queue, queued.call_type) == ("support", "technical_fault")
-    assert [a.agent_id for a in service.events(CallAnswered)] == ["1001"]
-    assert (interaction["intent"], interaction["outcome"]) == ("technical_fault", Outcome.ANSWERED)
-    assert "RECORD FILE" in pbx.log()  # Asterisk recorded the turn (agi debug)
-    assert not list((tmp_path / "recordings").glob("*"))  # turns are deleted once heard
+@dataclass
+class SpokenCall:
+    service: Service
+    caller: SippCaller
+    agent: SippAgent
+    exit_code: int
+    interaction: dict[str, object]
+    log: str  # Asterisk's log during the call
 
 
-async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
-    pbx: Asterisk, sip_dir: Path, tmp_path: Path
-) -> None:
+async def spoken_call(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path, number: str, said: str, after_key_s: float
+) -> SpokenCall:
+    """A SIPp caller who presses 1 (English), says ``said`` ``after_key_s`` later, then keys
+    an account number; agent 1001 answers."""
     if not synthesis_available():
         pytest.skip("espeak-ng and sox are not installed")
-    number = "+971501110062"
-    voice = synthesize(
-        "my internet is not working, the connection keeps dropping", tmp_path / "voice"
-    )
-    # "1": English; the welcome (0.4 s) and the question (0.7 s) play; the caller starts
-    # talking 0.6 s after the key, over the question (or, on a slow day, over the welcome:
-    # TALK_DETECT, set just before the question, then hears them at once).
-    steps = (FIRST_KEY, Dtmf("1"), Pause(0.6), Speech(voice), Pause(6.0), Dtmf("654321#"))
+    voice = synthesize(said, tmp_path / "voice")
+    steps = (FIRST_KEY, Dtmf("1"), Pause(after_key_s), Speech(voice), Pause(6.0), Dtmf("654321#"))
     agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
     await agent.start(pbx)
     since = len(pbx.log())
@@ -87,17 +60,49 @@ async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
             (interaction,) = await settled(pbx, service)
     finally:
         await agent.stop()
-    assert exit_code == 0
-    (queued,) = service.events(CallQueued)
+    return SpokenCall(service, caller, agent, exit_code, interaction, pbx.log()[since:])
+
+
+async def test_a_spoken_reason_reaches_the_intent_and_routes_the_call(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    # The welcome and the open question play (with the beep), then the caller speaks (the
+    # silence after it ends the turn); then the account number.
+    call = await spoken_call(
+        pbx, sip_dir, tmp_path, "+971501110061", "my internet is not working", after_key_s=3.0
+    )
+    assert call.exit_code == 0
+    assert call.caller.events() == ["answered", "ended-by-asterisk"]
+    assert kinds(call.agent.events()) == ["registered", "answered", "hung-up"]
+    (queued,) = call.service.events(CallQueued)
     assert (queued.queue, queued.call_type) == ("support", "technical_fault")
-    assert (interaction["intent"], interaction["outcome"]) == ("technical_fault", Outcome.ANSWERED)
-    log = pbx.log()[since:]
-    assert "TALK_DETECT(set)" in log
-    assert "TALK_DETECT(remove)" in log
-    commands = [line.split("<< ", 1)[1] for line in log.splitlines() if "AGI Rx << " in line]
+    assert [a.agent_id for a in call.service.events(CallAnswered)] == ["1001"]
+    assert (call.interaction["intent"], call.interaction["outcome"]) == (
+        "technical_fault",
+        Outcome.ANSWERED,
+    )
+    assert "RECORD FILE" in call.log  # Asterisk recorded the turn (agi debug)
+    assert not list((tmp_path / "recordings").glob("*"))  # turns are deleted once heard
+
+
+async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    # The welcome (0.4 s) and the question (0.7 s) play after the key; the caller starts
+    # talking 0.6 s after it, over the question (or, on a slow day, over the welcome:
+    # TALK_DETECT, set just before the question, then hears them at once).
+    said = "my internet is not working, the connection keeps dropping"
+    call = await spoken_call(pbx, sip_dir, tmp_path, "+971501110062", said, after_key_s=0.6)
+    assert call.exit_code == 0
+    (queued,) = call.service.events(CallQueued)
+    assert (queued.queue, queued.call_type) == ("support", "technical_fault")
+    assert call.interaction["intent"] == "technical_fault"
+    assert "TALK_DETECT(set)" in call.log
+    assert "TALK_DETECT(remove)" in call.log
+    commands = [line.split("<< ", 1)[1] for line in call.log.splitlines() if "AGI Rx << " in line]
     question = next(i for i, c in enumerate(commands) if "how-can-we-help" in c)
     # hotline heard the caller talking: the question stopped by the fence, recorded at once
     assert commands[question + 1].startswith("GET FULL VARIABLE hotline-fence")
     assert commands[question + 2].startswith("RECORD FILE")
     assert "BEEP" not in commands[question + 2]
-    assert not pbx.errors(since)
+    assert not pbx.errors(log=call.log)

@@ -16,28 +16,9 @@ import pytest
 from ivr.flow.flow import Flow
 from telephony.emulator import Caller
 
-from .support import FakeRecogniser, FakeTranscript, KeywordClassifier, flow_of, rig, write_wav
+from .support import FakeRecogniser, FakeTranscript, flow_of, rig, write_wav
+from .test_engine_speech import ASK, INTENTS
 
-ASK = """
-    entry: reason
-    nodes:
-      reason:
-        ask:
-          prompt: how-can-we-help
-          intents: {billing: billing}
-          next: agent
-          fallback: keys
-          no_match_prompt: not-understood
-      keys:
-        menu:
-          prompt: main-menu
-          options: {"3": billing, "0": agent}
-      billing:
-        queue: {queue: billing}
-      agent:
-        queue: {}
-"""
-INTENTS = KeywordClassifier({"bill": ("billing", "billing", 2)})
 QUESTION_S = 3.0
 SAID = "a question about my bill"
 
