@@ -6,15 +6,15 @@ recogniser means "use keys instead" (busy, failed, too slow, no model for the la
 audio is deleted as soon as it has been recognised.
 
 Callers answer over the question (barge-in): a key stops it and is the answer; their voice
-stops it too when the flow's ``speech.barge_in`` is on and talk detection is wired (Asterisk's
-``TALK_DETECT`` on the channel for the turn, its ``ChannelTalkingStart`` heard over AMI): the
-prompt is abandoned (the session's fence stops it) and the recording starts at once (when
-that recording holds no words, the line's noise stopped it: later questions of the call play
-out). The
-beep is then a prompt of its own after the question, stopped the same way (RECORD FILE's
-cannot be). What was said before the event reached hotline (the AMI and AGI round trips)
-is not in the recording: under one 20 ms packet on Asterisk 20 (bench/barge_in_bench.py).
-Without AMI, prompts play out.
+stops it too when barge-in is on (the step's ``barge_in``, else the flow's ``speech.barge_in``)
+and talk detection is wired (Asterisk's ``TALK_DETECT`` on the channel for the turn, its
+``ChannelTalkingStart`` heard over AMI): the prompt is abandoned (the session's fence stops
+it) and the recording starts at once. The beep is then a prompt of its own after the
+question, stopped the same way (RECORD FILE's cannot be). What was said before the event
+reached hotline (the AMI and AGI round trips) is not in the recording: under one 20 ms
+packet on Asterisk 20 (bench/barge_in_bench.py). A recording so started that holds no words
+means the line's noise stopped the question: the call's later questions play out. Without
+AMI, prompts play out.
 
 Bad input has one defined next step each, within the turn's budget (the recording's
 ``max_s``, the recogniser's ``timeout_s``): silence, noise or music heard as nothing, and
@@ -88,11 +88,10 @@ async def ask(
             digit, spoke = await _play_until_talk(question, talking)
             if digit is not None:
                 return SpeechTurn(digit=digit)
-            if not spoke:
-                return await listen(ctx, escape=escape, phrases=phrases, beep=False)
-            ctx.heard("spoke over the prompt")
+            if spoke:
+                ctx.heard("spoke over the prompt")
             turn = await listen(ctx, escape=escape, phrases=phrases, beep=False)
-            if turn.text == "":  # noise, not words: from now on questions play out
+            if spoke and turn.text == "":  # noise, not words: from now on questions play out
                 ctx.voice_barge_in = False
                 ctx.note("barge-in off: the line's noise stopped a question")
             return turn
