@@ -131,8 +131,19 @@ class MenuStep(_Step):
             yield ("speech", "fallback_prompt"), self.speech.fallback_prompt
 
 
+class SpokenDigits(FrozenModel):
+    """Digits said instead of keyed ("four five six", "double seven"), read back to the
+    caller and confirmed before they are kept."""
+
+    #: Played before the digits are read back ("I heard").
+    heard_prompt: PromptName
+    #: Played after them: "If that is right, say yes or press 1; if not, say no or press 2."
+    confirm_prompt: PromptName
+
+
 class CollectStep(_Step):
-    """Digits (an account number) into an attribute, checked by length, pattern and Luhn."""
+    """Digits (an account number) into an attribute, checked by length, pattern and Luhn;
+    keyed, or (``speech``, with a recogniser) said and read back."""
 
     takes_input: ClassVar[bool] = True
     type: Literal["collect"]
@@ -148,6 +159,13 @@ class CollectStep(_Step):
     no_input_prompt: PromptName | None = None
     next: NodeName
     max_tries_target: NodeName | None = None
+    speech: SpokenDigits | None = None
+
+    def prompts(self) -> Iterator[tuple[Loc, str]]:
+        yield from super().prompts()
+        if self.speech is not None:
+            yield ("speech", "heard_prompt"), self.speech.heard_prompt
+            yield ("speech", "confirm_prompt"), self.speech.confirm_prompt
 
     @model_validator(mode="after")
     def _lengths(self) -> CollectStep:

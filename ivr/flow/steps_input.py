@@ -11,8 +11,14 @@ import re
 from dataclasses import dataclass
 
 from ivr.flow.context import ALL_KEYS, CallContext, Transition
-from ivr.flow.nodes import CollectStep, MenuStep
+from ivr.flow.nodes import CollectStep, MenuStep, SpokenDigits
 from ivr.flow.steps_speech import ask, match_phrase, understand
+from ivr.intent.entities import DIGIT_WORDS, spoken_digits, spoken_yes_no
+
+#: Digits read back: 1 keeps them, 2 says them again.
+CONFIRM_KEYS = "12"
+#: How long a read-back waits for a key when speech has failed.
+CONFIRM_WAIT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -107,11 +113,25 @@ def _valid(step: CollectStep, digits: str) -> bool:
 
 
 async def run_collect(step: CollectStep, ctx: CallContext) -> Transition:
+    speech = step.speech if ctx.services.recogniser is not None else None
     for attempt in range(1, step.max_tries + 1):
-        entered = await ctx.session.get_data(
-            ctx.prompt(step.prompt), round(step.timeout_s * 1000), step.max_digits
-        )
-        digits = entered.digits
+        if speech is None:
+            digits = await _keyed(step, ctx)
+        else:
+            language = ctx.language
+            turn = await ask(
+                ctx, step.prompt, escape=ALL_KEYS, phrases=DIGIT_WORDS.get(language), private=True
+            )
+            if turn.failed:
+                speech = None  # keys for the rest of this step
+                digits = await _keyed(step, ctx)
+            elif turn.digit is not None:
+                digits = await _more_keys(step, ctx, turn.digit)
+            else:
+                digits = spoken_digits(turn.text or "")
+                if digits and _valid(step, digits) and not await _read_back(ctx, speech, digits):
+                    ctx.heard(f"said {_masked(digits)}, not confirmed")
+                    continue  # asked again
         if digits and _valid(step, digits):
             ctx.heard(f"digits {_masked(digits)}")
             ctx.state.attributes[step.attribute] = digits
@@ -120,3 +140,38 @@ async def run_collect(step: CollectStep, ctx: CallContext) -> Transition:
         if attempt < step.max_tries:
             await ctx.play(step.invalid_prompt if digits else step.no_input_prompt)
     return out_of_tries(step.max_tries_target, step.max_tries)
+
+
+async def _keyed(step: CollectStep, ctx: CallContext) -> str:
+    entered = await ctx.session.get_data(
+        ctx.prompt(step.prompt), round(step.timeout_s * 1000), step.max_digits
+    )
+    return entered.digits
+
+
+async def _more_keys(step: CollectStep, ctx: CallContext, first: str) -> str:
+    """The caller started keying over a spoken question: the rest of the digits, as GET DATA
+    takes them (``#`` ends, ``timeout_s`` between keys, at most ``max_digits``)."""
+    digits = "" if first == "#" else first
+    while first != "#" and len(digits) < step.max_digits:
+        key = await ctx.session.wait_for_digit(round(step.timeout_s * 1000))
+        if key is None or key == "#":
+            break
+        digits += key
+    return digits
+
+
+async def _read_back(ctx: CallContext, speech: SpokenDigits, digits: str) -> bool:
+    """ "I heard 4 5 6 ... If that is right, say yes or press 1": True for yes."""
+    keys = CONFIRM_KEYS
+    digit = await ctx.play(speech.heard_prompt, keys)
+    if digit is None:
+        digit = await ctx.session.say_digits(digits, keys)
+    if digit is None:
+        turn = await ask(ctx, speech.confirm_prompt, escape=keys, phrases=None)
+        if turn.text:
+            return spoken_yes_no(turn.text) is True
+        digit = turn.digit
+        if digit is None and turn.failed:
+            digit = await ctx.session.wait_for_digit(CONFIRM_WAIT_MS)
+    return digit == CONFIRM_KEYS[0]

@@ -69,10 +69,12 @@ async def ask(
     escape: str,
     phrases: Sequence[str] | None,
     barge_in: bool | None = None,
+    private: bool = False,
 ) -> SpeechTurn:
     """``prompt``, then the caller's answer; a key or (with barge-in: the step's, else the
     flow's) their voice stops the prompt. A key pressed during the prompt is the answer, as
-    at the recording."""
+    at the recording. ``private``: what was said (an account number) stays out of the
+    call's trace."""
     talk = ctx.services.talk
     settings = ctx.flow.settings.speech
     voice_stops = (settings.barge_in if barge_in is None else barge_in) and ctx.voice_barge_in
@@ -80,7 +82,7 @@ async def ask(
         digit = await ctx.play(prompt, escape)
         if digit is not None:
             return SpeechTurn(digit=digit)
-        return await listen(ctx, escape=escape, phrases=phrases)
+        return await listen(ctx, escape=escape, phrases=phrases, private=private)
     with talk.watch(ctx.call_id) as talking:
         await ctx.session.set_variable(TALK_DETECT_SET, talk_detect_value(settings.barge_in_energy))
         try:
@@ -90,7 +92,7 @@ async def ask(
                 return SpeechTurn(digit=digit)
             if spoke:
                 ctx.heard("spoke over the prompt")
-            turn = await listen(ctx, escape=escape, phrases=phrases, beep=False)
+            turn = await listen(ctx, escape=escape, phrases=phrases, beep=False, private=private)
             if spoke and turn.text == "":  # noise, not words: from now on questions play out
                 ctx.voice_barge_in = False
                 ctx.note("barge-in off: the line's noise stopped a question")
@@ -133,7 +135,12 @@ async def _play_until_talk(
 
 
 async def listen(
-    ctx: CallContext, *, escape: str, phrases: Sequence[str] | None, beep: bool = True
+    ctx: CallContext,
+    *,
+    escape: str,
+    phrases: Sequence[str] | None,
+    beep: bool = True,
+    private: bool = False,
 ) -> SpeechTurn:
     recogniser = ctx.services.recogniser
     if recogniser is None:
@@ -163,7 +170,7 @@ async def listen(
         ctx.heard("speech (not recognised: keys instead)")
         return SpeechTurn(failed=True)
     text = " ".join(transcript.text.split())[:MAX_TRANSCRIPT]
-    ctx.heard(f"said {text!r}" if text else "silence")
+    ctx.heard(("spoke" if private else f"said {text!r}") if text else "silence")
     others = tuple(" ".join(t.split())[:MAX_TRANSCRIPT] for t in transcript.alternatives)
     return SpeechTurn(text=text, alternatives=others)
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ivr.catalog import Catalog
 
 __all__ = [
+    "DIGIT_WORDS",
     "EntityExtractor",
     "Phrases",
     "catalog_product_names",
@@ -285,6 +286,20 @@ class _Numbers:
             out.append(found[0])
             index = found[1]
         return "".join(out)
+
+
+#: The words a caller says digits with, per language: a recogniser's vocabulary when the
+#: IVR asks for digits.
+DIGIT_WORDS: Mapping[str, tuple[str, ...]] = {
+    "en": (
+        "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
+        "nine", "double", "triple",
+    ),
+    "ar": (
+        "صفر", "واحد", "اثنين", "ثلاثة", "أربعة", "خمسة", "ستة", "سبعة", "ثمانية", "تسعة",
+        "دبل",
+    ),
+}  # fmt: skip
 
 
 def spoken_digits(text: str) -> str:

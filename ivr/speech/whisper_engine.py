@@ -39,7 +39,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,17 @@ _LOW_LOGPROB = -1.0
 Samples = npt.NDArray[np.float32]
 
 
-def looping(text: str) -> bool:
+def looping(text: str, expected: Collection[str] = ()) -> bool:
     """Whisper stuck in a loop ("Internet, Internet, Internet, ..."), its known failure on
     noise: one word is half or more of a reading of four words or more. Whisper's own guard,
-    gzip's compression ratio, needs far longer text than an answer to a menu."""
+    gzip's compression ratio, needs far longer text than an answer to a menu. A word the
+    caller was asked for (``expected``: the menu's words, digits) may repeat: "one one one
+    one two three" is an account number."""
     words = _WORD.findall(text.casefold())
     if len(words) < _LOOP_MIN_WORDS:
         return False
-    return max(Counter(words).values()) * 2 >= len(words)
+    counts = Counter(w for w in words if w not in expected and not w.isdecimal())
+    return bool(counts) and max(counts.values()) * 2 >= len(words)
 
 
 def menu_prompt(phrases: Sequence[str] | None) -> str | None:
@@ -183,6 +186,7 @@ class WhisperRecognizer:
             prompt,
             count=1 if best_only else self.alternatives,
             unprompted=unprompted and not best_only,
+            expected=frozenset(_WORD.findall(" ".join(menu_vocabulary(phrases)))),
         )
         if not readings:
             return Transcript("", 0.0, time.perf_counter() - started)
@@ -216,11 +220,17 @@ class WhisperRecognizer:
         return np.concatenate([samples[s["start"] : s["end"]] for s in stamps])
 
     def _decode(
-        self, samples: Samples, prompt: str | None, *, count: int = 1, unprompted: bool = False
+        self,
+        samples: Samples,
+        prompt: str | None,
+        *,
+        count: int = 1,
+        unprompted: bool = False,
+        expected: Collection[str] = (),
     ) -> list[tuple[str, float]]:
         """(text, confidence) readings, best first, then (``unprompted``, when the first is
-        unsure or a loop) the reading with no prompt; loops are left out; empty when Whisper
-        hears no speech or only loops."""
+        unsure or a loop) the reading with no prompt; loops (of words not ``expected``) are
+        left out; empty when Whisper hears no speech or only loops."""
         import ctranslate2  # type: ignore[import-untyped]
 
         features = self._model.feature_extractor(samples)[:, :_MAX_FRAMES]
@@ -236,7 +246,7 @@ class WhisperRecognizer:
         readings = self._readings(encoded, prompt, budget, count)
         if not readings:
             return []
-        kept = [reading for reading in readings if not looping(reading[0])]
+        kept = [reading for reading in readings if not looping(reading[0], expected)]
         if unprompted and (not kept or kept[0][1] < self.unprompted_below):
             kept += [r for r in self._readings(encoded, None, budget, 1) if not looping(r[0])]
         return kept

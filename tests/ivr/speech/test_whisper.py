@@ -96,6 +96,14 @@ def test_a_reading_stuck_in_a_loop_is_told_from_an_answer(text: str, stuck: bool
     assert looping(text) is stuck
 
 
+def test_a_word_the_caller_was_asked_for_may_repeat() -> None:
+    """An account number is no loop: its digits, written or as the words asked for."""
+    assert looping("one, one, one, one, two, three")
+    assert not looping("one, one, one, one, two, three", expected={"one", "two", "three"})
+    assert not looping("1 1 1 1 2 3")
+    assert looping("Internet, Internet, Internet, one", expected={"one"})
+
+
 def test_only_a_noisy_line_is_cleaned_before_it_is_heard(
     whisper: WhisperRecognizer, say: Say
 ) -> None:
