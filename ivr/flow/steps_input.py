@@ -3,6 +3,8 @@
 Both give the caller ``max_tries`` attempts. An invalid answer plays ``invalid_prompt``,
 silence plays ``no_input_prompt``; after the last attempt the call goes to
 ``max_tries_target``, or to the fallback queue when there is none (never a dead end).
+A collect step with ``speech`` takes its digits said as words too: read back, kept on a yes
+(said, or key 1), asked again on a no; what was said stays out of the trace.
 """
 
 from __future__ import annotations
@@ -118,10 +120,8 @@ async def run_collect(step: CollectStep, ctx: CallContext) -> Transition:
         if speech is None:
             digits = await _keyed(step, ctx)
         else:
-            language = ctx.language
-            turn = await ask(
-                ctx, step.prompt, escape=ALL_KEYS, phrases=DIGIT_WORDS.get(language), private=True
-            )
+            digit_words = DIGIT_WORDS.get(ctx.language)
+            turn = await ask(ctx, step.prompt, escape=ALL_KEYS, phrases=digit_words, private=True)
             if turn.failed:
                 speech = None  # keys for the rest of this step
                 digits = await _keyed(step, ctx)
