@@ -114,3 +114,12 @@ def test_a_hand_broken_file_is_drawn_as_far_as_it_reads() -> None:
     assert by_name["c"].layer == 2
     assert read_box("a", {"goto": "start"}).edges == [("", "start")]
     assert by_name["start"].edges == [("key 1", "a"), ("key 2", "b")]
+
+
+def test_spoken_digits_and_questions_heard_to_their_end_are_shown() -> None:
+    keyed = {"collect": {"prompt": "p", "next": "b"}}
+    assert "digits → account" in read_box("a", keyed).lines
+    spoken = {"collect": {"prompt": "p", "next": "b", "speech": {"heard_prompt": "h"}}}
+    assert "digits (keyed or said) → account" in read_box("a", spoken).lines
+    notice = {"ask": {"prompt": "p", "next": "b", "fallback": "c", "barge_in": False}}
+    assert "heard to its end (no barge-in)" in read_box("a", notice).lines

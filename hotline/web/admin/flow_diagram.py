@@ -129,10 +129,14 @@ def read_box(name: str, node: object) -> Box:
                 for phrase, node_name in _mapping(phrases).items():
                     box.edges.append((f'"{phrase}"', str(node_name)))
             box.lines.append("or by speech")
+            if speech.get("barge_in") is False:
+                box.lines.append("heard to its end (no barge-in)")
     elif kind == "ask":
         for intent, node_name in _mapping(body.get("intents")).items():
             box.lines.append(f"{intent} → {node_name}")
             box.edges.append((str(intent), str(node_name)))
+        if body.get("barge_in") is False:
+            box.lines.append("heard to its end (no barge-in)")
     elif kind == "branch":
         cases = body.get("cases")
         for case in cases if isinstance(cases, list) else ():
@@ -144,7 +148,8 @@ def read_box(name: str, node: object) -> Box:
     elif kind == "set":
         box.lines.append(_flat(_mapping(body.get("values"))))
     elif kind == "collect":
-        box.lines.append(f"digits → {body.get('attribute', 'account')}")
+        said = " (keyed or said)" if isinstance(body.get("speech"), Mapping) else ""
+        box.lines.append(f"digits{said} → {body.get('attribute', 'account')}")
     elif kind == "lookup":
         box.lines.append(f"customer by {body.get('by', 'caller_id')}")
     elif kind == "catalog":
