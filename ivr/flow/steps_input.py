@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 from ivr.flow.context import ALL_KEYS, CallContext, Transition
 from ivr.flow.nodes import CollectStep, MenuStep, SpokenDigits
-from ivr.flow.steps_speech import ask, match_phrase, understand
-from ivr.intent.entities import DIGIT_WORDS, spoken_digits, spoken_yes_no
+from ivr.flow.steps_speech import YES_NO_KEYS, ask, match_phrase, understand, yes_or_no
+from ivr.intent.entities import DIGIT_WORDS, spoken_digits
 
-#: Digits read back: 1 keeps them, 2 says them again.
-CONFIRM_KEYS = "12"
 #: How long a read-back waits for a key when speech has failed.
 CONFIRM_WAIT_MS = 5000
 
@@ -163,15 +161,12 @@ async def _more_keys(step: CollectStep, ctx: CallContext, first: str) -> str:
 
 async def _read_back(ctx: CallContext, speech: SpokenDigits, digits: str) -> bool:
     """ "I heard 4 5 6 ... If that is right, say yes or press 1": True for yes."""
-    keys = CONFIRM_KEYS
-    digit = await ctx.play(speech.heard_prompt, keys)
+    digit = await ctx.play(speech.heard_prompt, YES_NO_KEYS)
     if digit is None:
-        digit = await ctx.session.say_digits(digits, keys)
+        digit = await ctx.session.say_digits(digits, YES_NO_KEYS)
     if digit is None:
-        turn = await ask(ctx, speech.confirm_prompt, escape=keys, phrases=None)
-        if turn.text:
-            return spoken_yes_no(turn.text) is True
-        digit = turn.digit
-        if digit is None and turn.failed:
-            digit = await ctx.session.wait_for_digit(CONFIRM_WAIT_MS)
-    return digit == CONFIRM_KEYS[0]
+        turn = await ask(ctx, speech.confirm_prompt, escape=YES_NO_KEYS, phrases=None)
+        if not turn.failed:
+            return yes_or_no(turn) is True
+        digit = await ctx.session.wait_for_digit(CONFIRM_WAIT_MS)
+    return digit == YES_NO_KEYS[0]

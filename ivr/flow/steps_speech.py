@@ -47,6 +47,8 @@ from telephony.talk_detection import TALK_DETECT_REMOVE, TALK_DETECT_SET, talk_d
 
 log = logging.getLogger("ivr.flow")
 
+#: A yes/no question's keys: 1 yes, 2 no.
+YES_NO_KEYS = "12"
 #: Asterisk's own beep, the one RECORD FILE plays.
 BEEP = "beep"
 #: Longest transcript kept in the call's attributes and trace.
@@ -254,9 +256,15 @@ async def confirmed(step: AskStep, ctx: CallContext, match: IntentResult) -> boo
     prompt = confirm.prompts.get(match.intent) if confirm is not None else None
     if confirm is None or prompt is None or match.confidence >= confirm.below:
         return True
-    turn = await ask(ctx, prompt, escape="12", phrases=None, barge_in=step.barge_in)
+    turn = await ask(ctx, prompt, escape=YES_NO_KEYS, phrases=None, barge_in=step.barge_in)
+    return yes_or_no(turn)
+
+
+def yes_or_no(turn: SpeechTurn) -> bool | None:
+    """A yes/no turn's answer: key 1 or a yes, key 2 (any other key) or a no; None when
+    there is no usable answer (silence, unsure words, speech failed)."""
     if turn.digit is not None:
-        return turn.digit == "1"
+        return turn.digit == YES_NO_KEYS[0]
     if turn.failed or not turn.text:
         return None
     return spoken_yes_no(turn.text)

@@ -90,7 +90,10 @@ def looping(text: str, expected: Collection[str] = ()) -> bool:
 def menu_prompt(phrases: Sequence[str] | None) -> str | None:
     """Whisper's ``initial_prompt`` for a menu: its options as prior context, biasing the
     decoder towards their spelling (``"Options: billing, technical support."``)."""
-    vocabulary = menu_vocabulary(phrases)
+    return _options(menu_vocabulary(phrases))
+
+
+def _options(vocabulary: Sequence[str]) -> str | None:
     return f"Options: {', '.join(vocabulary)}." if vocabulary else None
 
 
@@ -178,7 +181,8 @@ class WhisperRecognizer:
         samples = self._speech(self._clean(audio.samples)) if not audio.empty else audio.samples
         if samples.size == 0:
             return Transcript("", 0.0, time.perf_counter() - started)
-        menu = menu_prompt(phrases) if self.use_phrases else None
+        vocabulary = menu_vocabulary(phrases)
+        menu = _options(vocabulary) if self.use_phrases else None
         prompt = menu or self.prompt
         unprompted = self.unprompted_below > 0 and menu is None and prompt is not None
         readings = self._decode(
@@ -186,7 +190,7 @@ class WhisperRecognizer:
             prompt,
             count=1 if best_only else self.alternatives,
             unprompted=unprompted and not best_only,
-            expected=frozenset(_WORD.findall(" ".join(menu_vocabulary(phrases)))),
+            expected=frozenset(_WORD.findall(" ".join(vocabulary))),
         )
         if not readings:
             return Transcript("", 0.0, time.perf_counter() - started)
