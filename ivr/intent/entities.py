@@ -1,6 +1,6 @@
 """Entities in a caller's words: which product "how much is the fibre 500" is about, and
-the details a caller says when asked for one (``spoken_digits``, ``spoken_yes_no``,
-``spoken_product``: see "Spoken details" below).
+the details a caller says when asked for one (``spoken_digits``, ``spoken_yes_no``: see
+"Spoken details" below), and a catalog product named loosely (``ProductNames``).
 
 Configured as phrases per value per language (``entities.product.fibre-500.en``); a value
 is found when one of its phrases occurs in the normalised text as whole words (an Arabic
@@ -12,9 +12,11 @@ a handful of token comparisons per phrase.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from ivr.intent.text import fold, normalise, words
 
@@ -25,10 +27,9 @@ __all__ = [
     "DIGIT_WORDS",
     "EntityExtractor",
     "Phrases",
-    "catalog_product_names",
+    "ProductNames",
     "same_word",
     "spoken_digits",
-    "spoken_product",
     "spoken_yes_no",
 ]
 
@@ -389,41 +390,61 @@ def _matchable(text: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def spoken_product(
-    text: str, products: Mapping[str, Iterable[str]], *, cutoff: float = 0.8
-) -> str | None:
-    """The product id whose name ``text`` says, allowing for misspelt or misheard words.
+class ProductNames:
+    """Which catalog product a caller's words name, allowing for misspelt or misheard words.
 
-    ``products`` maps a product id to names callers use (``catalog_product_names``).
-    Each name is compared with every run of about as many words in ``text`` (numbers
-    said as words count as digits: "fiber five hundred" says "Fibre 500"); the best
-    similarity at least ``cutoff`` (0..1, difflib's ratio) wins, a longer name on a tie.
+    Built once per catalog from product id -> the names callers use (``of_catalog``: the
+    catalog's name and the id as words). Each name is compared with every run of about as
+    many words in the text (numbers said as words count as digits: "fiber five hundred"
+    says "Fibre 500"); the best similarity at least ``cutoff`` (0..1: twice the letters
+    in common, in order, over both lengths) wins, a longer name on a tie. rapidfuzz scores
+    every run against every name at once, so a 50-product catalog costs about a
+    millisecond per answer (``bench/product_names_bench.py``).
     """
-    said = _matchable(text)
-    best: tuple[float, int, str] | None = None
-    for product, names in sorted(products.items()):
-        for name in names:
-            wanted = _matchable(name)
-            target = " ".join(wanted)
-            if not wanted or len(target) < 3:
-                continue
-            for size in {max(1, len(wanted) - 1), len(wanted), len(wanted) + 1}:
-                for start in range(len(said) - size + 1):
-                    window = " ".join(said[start : start + size])
-                    ratio = difflib.SequenceMatcher(None, window, target).ratio()
-                    if ratio >= cutoff and (best is None or (ratio, len(target)) > best[:2]):
-                        best = (ratio, len(target), product)
-    return None if best is None else best[2]
 
+    def __init__(self, products: Mapping[str, Iterable[str]], *, cutoff: float = 0.8) -> None:
+        self._cutoff = cutoff * 100
+        self._products: list[str] = []
+        self._names: list[str] = []
+        sizes: list[int] = []
+        for product, names in sorted(products.items()):
+            for wanted in dict.fromkeys(_matchable(name) for name in names):
+                name = " ".join(wanted)
+                if len(name) >= 3:
+                    self._products.append(product)
+                    self._names.append(name)
+                    sizes.append(len(wanted))
+        self._sizes = np.array(sizes, dtype=np.int64)
+        self._longest = max(sizes, default=0)
 
-def catalog_product_names(catalog: Catalog, phrases: Phrases | None = None) -> dict[str, list[str]]:
-    """Product id -> the names a caller may say: the catalog's name, the id as words
-    ("fibre-500" -> "fibre 500") and the intents file's ``entities.product`` phrases."""
-    names: dict[str, list[str]] = {}
-    configured = (phrases or {}).get("product", {})
-    for product_id, product in catalog.data.products.items():
-        said = [product.name, product_id.replace("-", " ").replace("_", " ")]
-        for language_phrases in configured.get(product_id, {}).values():
-            said.extend(language_phrases)
-        names[product_id] = said
-    return names
+    @classmethod
+    def of_catalog(cls, catalog: Catalog) -> ProductNames:
+        """The catalog's products by their names and ids ("fibre-500" -> "fibre 500")."""
+        return cls(
+            {
+                product_id: (product.name, product_id.replace("-", " ").replace("_", " "))
+                for product_id, product in catalog.data.products.items()
+            }
+        )
+
+    def find(self, text: str) -> str | None:
+        """The product id ``text`` names, None when no name is close enough."""
+        said = _matchable(text)
+        runs = [
+            (" ".join(said[start : start + size]), size)
+            for size in range(1, self._longest + 2)
+            for start in range(len(said) - size + 1)
+        ]
+        if not runs or not self._names:
+            return None
+        scores = process.cdist(
+            [run for run, _ in runs], self._names, scorer=fuzz.ratio, score_cutoff=self._cutoff
+        )
+        run_sizes = np.array([size for _, size in runs], dtype=np.int64)
+        near = np.abs(run_sizes[:, None] - self._sizes[None, :]) <= 1  # about as many words
+        best = np.where(near, scores, 0).max(axis=0)  # per name
+        top = best.max()
+        if top <= 0:
+            return None
+        tied = np.flatnonzero(best == top)
+        return self._products[max(tied, key=lambda i: (len(self._names[i]), -i))]

@@ -7,13 +7,7 @@ from pathlib import Path
 import pytest
 
 from ivr.catalog import load_catalog
-from ivr.intent.cli import load_intents
-from ivr.intent.entities import (
-    catalog_product_names,
-    spoken_digits,
-    spoken_product,
-    spoken_yes_no,
-)
+from ivr.intent.entities import ProductNames, spoken_digits, spoken_yes_no
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -102,10 +96,12 @@ def test_unsure_mixed_or_neither_asks_again(said: str) -> None:
     assert spoken_yes_no(said) is None
 
 
-PRODUCTS = {
-    "fibre-500": ["Fibre 500 Mbps", "fibre 500", "فايبر"],
-    "mobile-unlimited": ["Unlimited mobile plan", "mobile unlimited"],
-}
+PRODUCTS = ProductNames(
+    {
+        "fibre-500": ["Fibre 500 Mbps", "fibre 500", "فايبر"],
+        "mobile-unlimited": ["Unlimited mobile plan", "mobile unlimited"],
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -121,18 +117,24 @@ PRODUCTS = {
     ],
 )
 def test_products_are_matched_fuzzily(said: str, product: str) -> None:
-    assert spoken_product(said, PRODUCTS) == product
+    assert PRODUCTS.find(said) == product
 
 
 @pytest.mark.parametrize("said", ["my internet is down", "", "mobile", "fiber optic cable"])
 def test_no_product_when_no_name_is_close(said: str) -> None:
-    assert spoken_product(said, PRODUCTS) is None
+    assert PRODUCTS.find(said) is None
+
+
+def test_the_closest_name_wins_and_a_longer_one_on_a_tie() -> None:
+    names = ProductNames({"tv": ["TV"], "tv-sports": ["TV sports"], "sports": ["sports"]})
+    assert names.find("how much is the tv sports package") == "tv-sports"
+    assert names.find("the sports channels") == "sports"
+    assert ProductNames({}).find("anything") is None
 
 
 def test_the_shipped_catalog_names_its_products() -> None:
-    catalog = load_catalog(ROOT / "prompts" / "catalog.yaml")
-    entities = load_intents(ROOT / "config" / "intents.yaml").entities
-    names = catalog_product_names(catalog, entities)
-    assert set(names) == set(catalog.data.products)
-    assert spoken_product("price of the fiber five hundred", names) == "fibre-500"
-    assert spoken_product("بكم باقة الجوال المفتوحه", names) == "mobile-unlimited"
+    names = ProductNames.of_catalog(load_catalog(ROOT / "prompts" / "catalog.yaml"))
+    assert names.find("price of the fiber five hundred") == "fibre-500"
+    assert names.find("what's the unlimted mobile plan cost") == "mobile-unlimited"
+    assert names.find("how much is the fiber 500 megabits per second") == "fibre-500"
+    assert names.find("how much is a new router") is None
