@@ -14,6 +14,7 @@ from ivr.catalog import Catalog, load_catalog
 from ivr.flow.calendar import BusinessCalendar
 from ivr.flow.models import IvrSettings
 from ivr.flow.nodes import Step
+from ivr.intent.entities import ProductNames
 from ivr.prompts import PromptStore
 
 __all__ = ["Flow", "build_flow"]
@@ -23,6 +24,8 @@ __all__ = ["Flow", "build_flow"]
 class Flow:
     settings: IvrSettings
     catalog: Catalog
+    #: The catalog's products by name, for a product a caller names loosely.
+    products: ProductNames
     prompts: PromptStore
     calendar: BusinessCalendar
     #: Absolute: Asterisk writes speech turns there, hotline reads them.
@@ -46,6 +49,7 @@ def build_flow(settings: IvrSettings) -> Flow:
     return Flow(
         settings=settings,
         catalog=catalog,
+        products=ProductNames.of_catalog(catalog),
         prompts=PromptStore.from_settings(settings.prompts),
         calendar=BusinessCalendar.from_settings(settings.business_hours),
         recordings_dir=settings.speech.recordings_dir.resolve(),

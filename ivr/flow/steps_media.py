@@ -26,9 +26,7 @@ async def run_catalog(step: CatalogStep, ctx: CallContext) -> Transition:
             return Transition(step.next, f"no offer valid on {today.isoformat()}")
         await ctx.play_all(offer.prompt for _, offer in offers)
         return Transition(step.next, "offers " + ", ".join(offer_id for offer_id, _ in offers))
-    key = step.product
-    if key is None and step.product_attribute is not None:
-        key = ctx.state.attributes.get(step.product_attribute)
+    key, how = _chosen(step, ctx)
     found = catalog.product(key) if key else None
     if found is None:
         log.info("call %s: no catalog product for %r", ctx.call_id, key)
@@ -37,8 +35,32 @@ async def run_catalog(step: CatalogStep, ctx: CallContext) -> Transition:
     product_id, product = found
     ctx.state.attributes[WellKnown.PRODUCT] = product_id
     await ctx.play(product.prompt)
-    price = f"{product.price} {catalog.currency_of(product)}"
+    price = f"{product.price} {catalog.currency_of(product)}" + (f", {how}" if how else "")
     return Transition(step.next, f"price of {product_id} ({price})")
+
+
+def _chosen(step: CatalogStep, ctx: CallContext) -> tuple[str | None, str]:
+    """The product to price and how the caller chose it ("" when the flow did): the step's
+    own; else the attribute's value (a menu's choice); when that is empty, the product the
+    caller named (the classifier's entity, else a catalog name said loosely), else the one
+    the catalog gives for the call's intent ("how much is it?")."""
+    if step.product is not None:
+        return step.product, ""
+    attributes, catalog = ctx.state.attributes, ctx.flow.catalog
+    chosen = attributes.get(step.product_attribute or "")
+    if chosen:
+        return chosen, ""
+    named = attributes.get(WellKnown.ENTITY_PREFIX + "product")
+    if named and catalog.product(named) is not None:
+        return named, "named"
+    said = attributes.get(WellKnown.TRANSCRIPT)
+    loosely = ctx.flow.products.find(said) if said else None
+    if loosely is not None:
+        return loosely, "named loosely"
+    intent = attributes.get(WellKnown.INTENT)
+    if intent and catalog.product(intent) is not None:
+        return intent, f"for {intent}"
+    return None, ""
 
 
 async def run_hangup(step: HangupStep, ctx: CallContext) -> Transition:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import textwrap
 import wave
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -27,6 +28,7 @@ from telephony.ami_codec import HEADER_EVENT, AmiMessage
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller, CallResult
 from telephony.talk_detection import TalkEvents
 
+ROOT = Path(__file__).resolve().parents[3]
 FALLBACK = Fallback("hotline-fallback", "s", 1)
 TIME_SCALE = 0.01
 #: A Monday, 10:00 in Dubai: open.
@@ -140,6 +142,16 @@ class KeywordClassifier:
         matches = [self.classify(text, language) for text in readings]
         index = next((i for i, match in enumerate(matches) if match.known), 0)
         return index, matches[index]
+
+
+@functools.cache
+def shipped_classifier() -> Classifier:
+    """The intent classifier trained from the shipped config/intents.yaml (once per worker)."""
+    from ivr.intent.classifier import build_classifier
+    from ivr.intent.config import IntentsConfig
+
+    intents = parse_yaml((ROOT / "config" / "intents.yaml").read_text(encoding="utf-8"))
+    return build_classifier(IntentsConfig.model_validate(intents.data))
 
 
 class RecordingAcd:

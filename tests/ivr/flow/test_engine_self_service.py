@@ -10,7 +10,16 @@ from pathlib import Path
 from ivr.callers import CallerProfile, InMemoryDirectory
 from telephony.emulator import Caller
 
-from .support import OPEN_MONDAY, flow_of, names, played, rig, write_wav
+from .support import (
+    OPEN_MONDAY,
+    FakeRecogniser,
+    KeywordClassifier,
+    flow_of,
+    names,
+    played,
+    rig,
+    write_wav,
+)
 
 CATALOG = """
     currency: AED
@@ -107,6 +116,29 @@ async def test_no_offer_valid_plays_the_empty_prompt(tmp_path: Path) -> None:
         result = await r.call(Caller(dtmf="1"))
 
     assert names(played(result))[-2:] == ["en/no-offers", "en/goodbye"]
+
+
+async def test_a_menu_choice_outranks_the_product_said_before_it(tmp_path: Path) -> None:
+    flow = flow_of(
+        SHOP.replace("entry: choose", "entry: reason")
+        + """
+      reason:
+        ask: {prompt: how-can-we-help, intents: {price_question: choose}, next: bye, fallback: bye}
+""",
+        tmp_path,
+        prompts={"catalog": str(shop(tmp_path))},
+    )
+    voice = write_wav(tmp_path / "voice.wav", seconds=1.0)
+    recogniser = FakeRecogniser(["how much is the fibre 500"])
+    intents = KeywordClassifier({"how much": ("price_question", "sales", 1)})
+    async with rig(flow, recogniser=recogniser, classifier=intents) as r:
+        result = await r.call(Caller(speech=voice, dtmf="2", barge_in=False))
+
+    assert names(played(result))[:3] == [
+        "en/how-can-we-help",
+        "en/which-product",
+        "en/price-mobile",
+    ]
 
 
 HOURS = """

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from ivr.flow.flow import Flow
-from ivr.flow.ports import Classifier
 from telephony.emulator import Caller
 
 from .support import (
@@ -21,6 +20,7 @@ from .support import (
     names,
     played,
     rig,
+    shipped_classifier,
     write_wav,
 )
 
@@ -212,20 +212,8 @@ async def test_caller_hanging_up_while_recorded_ends_cleanly_and_leaves_no_audio
     assert not list((tmp_path / "recordings").glob("*"))
 
 
-@pytest.fixture
-def shipped_classifier() -> Classifier:
-    """The intent classifier trained from the shipped config/intents.yaml."""
-    from ivr.config_yaml import parse_yaml
-    from ivr.intent.classifier import build_classifier
-    from ivr.intent.config import IntentsConfig
-
-    root = Path(__file__).resolve().parents[3]
-    intents = parse_yaml((root / "config" / "intents.yaml").read_text(encoding="utf-8"))
-    return build_classifier(IntentsConfig.model_validate(intents.data))
-
-
 async def test_what_the_ivr_learnt_rides_with_the_call_for_the_agents_screen_pop(
-    tmp_path: Path, voice: Path, shipped_classifier: Classifier
+    tmp_path: Path, voice: Path
 ) -> None:
     from acd.calls import MenuStep
     from center.incoming import to_incoming_call
@@ -249,7 +237,7 @@ async def test_what_the_ivr_learnt_rides_with_the_call_for_the_agents_screen_pop
         tmp_path,
     )
     recogniser = FakeRecogniser(["my fibre internet is not working"])
-    async with rig(flow, recogniser=recogniser, classifier=shipped_classifier) as r:
+    async with rig(flow, recogniser=recogniser, classifier=shipped_classifier()) as r:
         await r.call(Caller(number="+971501110042", speech=voice))
 
     (handed,) = r.acd.calls

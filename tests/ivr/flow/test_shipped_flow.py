@@ -1,5 +1,5 @@
-"""The shipped config/ivr.yaml, prompts and catalog serving callers (keys only, no speech
-service: the open question falls back to the main menu)."""
+"""The shipped config/ivr.yaml, prompts and catalog serving callers: by keys (no speech
+service: the open question falls back to the main menu), and a price asked for in words."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ivr.flow.flow import Flow, build_flow
 from ivr.flow.models import IvrSettings, anchor_config_paths
 from telephony.emulator import Caller
 
-from .support import OPEN_MONDAY, names, played, rig
+from .support import OPEN_MONDAY, FakeRecogniser, names, played, rig, shipped_classifier, write_wav
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -83,3 +83,26 @@ async def test_after_hours_the_closed_menu_ends_politely(shipped: Flow) -> None:
         "en/goodbye",
     ]
     assert r.reports[0].ending == "hangup"
+
+
+@pytest.mark.parametrize(
+    ("said", "price", "chosen"),
+    [
+        ("how much is the unlimited mobile plan", "price-mobile-unlimited", "named"),
+        ("what is the price of mobile unlimitid", "price-mobile-unlimited", "named loosely"),
+        ("how much does the unlimted mobile plan cost", "price-mobile-unlimited", "named loosely"),
+        ("how much is it per month", "price-fibre-500", "for price_question"),  # the catalog's
+    ],
+)
+async def test_a_price_asked_for_in_words_plays_the_product_named(
+    shipped: Flow, tmp_path: Path, said: str, price: str, chosen: str
+) -> None:
+    voice = write_wav(tmp_path / "voice.wav", seconds=1.0)
+    recogniser = FakeRecogniser([said])
+    async with rig(shipped, recogniser=recogniser, classifier=shipped_classifier()) as r:
+        result = await r.call(Caller(dtmf="1", speech=voice, barge_in=False))
+
+    assert names(played(result))[2:4] == ["en/how-can-we-help", f"en/{price}"]
+    trace = {entry.node: entry.result for entry in r.reports[0].trace}
+    assert trace["reason"].startswith("intent price_question")
+    assert trace["price"].endswith(f" AED, {chosen})")
