@@ -141,6 +141,12 @@ class SpokenDigits(FrozenModel):
     confirm_prompt: PromptName
 
 
+def _spoken_prompts(speech: SpokenDigits | None) -> Iterator[tuple[Loc, str]]:
+    if speech is not None:
+        yield ("speech", "heard_prompt"), speech.heard_prompt
+        yield ("speech", "confirm_prompt"), speech.confirm_prompt
+
+
 class CollectStep(_Step):
     """Digits (an account number) into an attribute, checked by length, pattern and Luhn;
     keyed, or (``speech``, with a recogniser) said and read back."""
@@ -163,9 +169,7 @@ class CollectStep(_Step):
 
     def prompts(self) -> Iterator[tuple[Loc, str]]:
         yield from super().prompts()
-        if self.speech is not None:
-            yield ("speech", "heard_prompt"), self.speech.heard_prompt
-            yield ("speech", "confirm_prompt"), self.speech.confirm_prompt
+        yield from _spoken_prompts(self.speech)
 
     @model_validator(mode="after")
     def _lengths(self) -> CollectStep:
@@ -311,7 +315,9 @@ class QueueStep(_Step):
 
 
 class CallbackStep(_Step):
-    """Book a call back: confirm the caller's number (1) or key in another (2)."""
+    """Book a call back: confirm the caller's number (1) or key in another (2); with
+    ``speech`` (and a recogniser), the confirmation may be said too (yes / no) and another
+    number said as words, read back and confirmed like a collect step's digits."""
 
     takes_input: ClassVar[bool] = True
     type: Literal["callback"]
@@ -326,6 +332,11 @@ class CallbackStep(_Step):
     max_tries: Tries = 3
     next: NodeName
     max_tries_target: NodeName | None = None
+    speech: SpokenDigits | None = None
+
+    def prompts(self) -> Iterator[tuple[Loc, str]]:
+        yield from super().prompts()
+        yield from _spoken_prompts(self.speech)
 
 
 class VoicemailStep(_Step):

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 
 from ivr.flow.context import CallContext, Transition
+from ivr.flow.digit_entry import DigitEntry, read_back
 from ivr.flow.handoff import CallbackRequest
 from ivr.flow.nodes import CallbackStep, QueueStep, VoicemailStep
 from ivr.flow.state import WellKnown
 from ivr.flow.steps_input import out_of_tries
+from ivr.flow.steps_speech import YES_NO_KEYS
 
 log = logging.getLogger("ivr.flow")
 
-CONFIRM, OTHER_NUMBER = "1", "2"
+#: The caller ID confirmed: key 1 (or a yes); another number: key 2 (or a no).
+CONFIRM, OTHER_NUMBER = YES_NO_KEYS[0], YES_NO_KEYS[1]
 
 
 async def run_queue(step: QueueStep, ctx: CallContext) -> Transition:
@@ -25,29 +28,38 @@ async def run_queue(step: QueueStep, ctx: CallContext) -> Transition:
 
 
 async def run_callback(step: CallbackStep, ctx: CallContext) -> Transition:
-    """Confirm the caller ID (1) or key in another number (2), then book the callback."""
-    session = ctx.session
+    """Confirm the caller ID (1, or a yes) or enter another number (2, or a no), then book
+    the callback."""
     number = ctx.caller_number
     if number is not None and not _acceptable(step, number):
         number = None
-    keys = CONFIRM + OTHER_NUMBER
+    entry = DigitEntry(
+        ctx,
+        step.enter_prompt,
+        timeout_s=step.timeout_s,
+        max_digits=step.max_digits,
+        speech=step.speech,
+    )
     for attempt in range(1, step.max_tries + 1):
         if number is None:
-            entered = await session.get_data(
-                ctx.prompt(step.enter_prompt), round(step.timeout_s * 1000), step.max_digits
-            )
-            if _acceptable(step, entered.digits):
-                ctx.heard(f"entered a number ({len(entered.digits)} digits)")
-                return await _book(step, ctx, entered.digits)
-            ctx.heard("invalid number" if entered.digits else "no input")
+            entered = await entry.answer(lambda said: _acceptable(step, said))
+            if entered is None:
+                continue  # said, read back, not confirmed: asked again
+            if _acceptable(step, entered):
+                ctx.heard(f"entered a number ({len(entered)} digits)")
+                return await _book(step, ctx, entered)
+            ctx.heard("invalid number" if entered else "no input")
         else:
-            digit = await ctx.play(step.confirm_prompt, keys)
-            if digit is None:
-                digit = await session.say_digits(number, keys)
-            if digit is None:
-                digit = await ctx.play(step.confirm_keys_prompt, keys)
-            if digit is None:
-                digit = await session.wait_for_digit(round(step.timeout_s * 1000))
+            spoken = entry.speech
+            question = step.confirm_keys_prompt if spoken is None else spoken.confirm_prompt
+            digit = await read_back(
+                ctx,
+                step.confirm_prompt,
+                number,
+                question,
+                spoken=spoken is not None,
+                wait_ms=round(step.timeout_s * 1000),
+            )
             if digit == CONFIRM:
                 ctx.heard("confirmed the caller id")
                 return await _book(step, ctx, number)

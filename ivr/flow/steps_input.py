@@ -3,8 +3,7 @@
 Both give the caller ``max_tries`` attempts. An invalid answer plays ``invalid_prompt``,
 silence plays ``no_input_prompt``; after the last attempt the call goes to
 ``max_tries_target``, or to the fallback queue when there is none (never a dead end).
-A collect step with ``speech`` takes its digits said as words too: read back, kept on a yes
-(said, or key 1), asked again on a no; what was said stays out of the trace.
+A collect step with ``speech`` takes its digits said as words too (``digit_entry``).
 """
 
 from __future__ import annotations
@@ -13,12 +12,9 @@ import re
 from dataclasses import dataclass
 
 from ivr.flow.context import ALL_KEYS, CallContext, Transition
-from ivr.flow.nodes import CollectStep, MenuStep, SpokenDigits
-from ivr.flow.steps_speech import YES_NO_KEYS, ask, match_phrase, understand, yes_or_no
-from ivr.intent.entities import DIGIT_WORDS, spoken_digits
-
-#: How long a read-back waits for a key when speech has failed.
-CONFIRM_WAIT_MS = 5000
+from ivr.flow.digit_entry import DigitEntry, masked
+from ivr.flow.nodes import CollectStep, MenuStep
+from ivr.flow.steps_speech import ask, match_phrase, understand
 
 
 @dataclass(frozen=True)
@@ -100,10 +96,6 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _masked(digits: str) -> str:
-    return "*" * max(len(digits) - 4, 0) + digits[-4:]
-
-
 def _valid(step: CollectStep, digits: str) -> bool:
     if not digits.isdigit() or not step.min_digits <= len(digits) <= step.max_digits:
         return False
@@ -113,60 +105,18 @@ def _valid(step: CollectStep, digits: str) -> bool:
 
 
 async def run_collect(step: CollectStep, ctx: CallContext) -> Transition:
-    speech = step.speech if ctx.services.recogniser is not None else None
+    entry = DigitEntry(
+        ctx, step.prompt, timeout_s=step.timeout_s, max_digits=step.max_digits, speech=step.speech
+    )
     for attempt in range(1, step.max_tries + 1):
-        if speech is None:
-            digits = await _keyed(step, ctx)
-        else:
-            digit_words = DIGIT_WORDS.get(ctx.language)
-            turn = await ask(ctx, step.prompt, escape=ALL_KEYS, phrases=digit_words, private=True)
-            if turn.failed:
-                speech = None  # keys for the rest of this step
-                digits = await _keyed(step, ctx)
-            elif turn.digit is not None:
-                digits = await _more_keys(step, ctx, turn.digit)
-            else:
-                digits = spoken_digits(turn.text or "")
-                if digits and _valid(step, digits) and not await _read_back(ctx, speech, digits):
-                    ctx.heard(f"said {_masked(digits)}, not confirmed")
-                    continue  # asked again
+        digits = await entry.answer(lambda said: _valid(step, said))
+        if digits is None:
+            continue  # said, read back, not confirmed: asked again
         if digits and _valid(step, digits):
-            ctx.heard(f"digits {_masked(digits)}")
+            ctx.heard(f"digits {masked(digits)}")
             ctx.state.attributes[step.attribute] = digits
             return Transition(step.next, f"{step.attribute} collected")
-        ctx.heard(f"digits {_masked(digits)} (invalid)" if digits else "no input")
+        ctx.heard(f"digits {masked(digits)} (invalid)" if digits else "no input")
         if attempt < step.max_tries:
             await ctx.play(step.invalid_prompt if digits else step.no_input_prompt)
     return out_of_tries(step.max_tries_target, step.max_tries)
-
-
-async def _keyed(step: CollectStep, ctx: CallContext) -> str:
-    entered = await ctx.session.get_data(
-        ctx.prompt(step.prompt), round(step.timeout_s * 1000), step.max_digits
-    )
-    return entered.digits
-
-
-async def _more_keys(step: CollectStep, ctx: CallContext, first: str) -> str:
-    """The caller started keying over a spoken question: the rest of the digits, as GET DATA
-    takes them (``#`` ends, ``timeout_s`` between keys, at most ``max_digits``)."""
-    digits = "" if first == "#" else first
-    while first != "#" and len(digits) < step.max_digits:
-        key = await ctx.session.wait_for_digit(round(step.timeout_s * 1000))
-        if key is None or key == "#":
-            break
-        digits += key
-    return digits
-
-
-async def _read_back(ctx: CallContext, speech: SpokenDigits, digits: str) -> bool:
-    """ "I heard 4 5 6 ... If that is right, say yes or press 1": True for yes."""
-    digit = await ctx.play(speech.heard_prompt, YES_NO_KEYS)
-    if digit is None:
-        digit = await ctx.session.say_digits(digits, YES_NO_KEYS)
-    if digit is None:
-        turn = await ask(ctx, speech.confirm_prompt, escape=YES_NO_KEYS, phrases=None)
-        if not turn.failed:
-            return yes_or_no(turn) is True
-        digit = await ctx.session.wait_for_digit(CONFIRM_WAIT_MS)
-    return digit == YES_NO_KEYS[0]

@@ -121,5 +121,9 @@ def test_spoken_digits_and_questions_heard_to_their_end_are_shown() -> None:
     assert "digits → account" in read_box("a", keyed).lines
     spoken = {"collect": {"prompt": "p", "next": "b", "speech": {"heard_prompt": "h"}}}
     assert "digits (keyed or said) → account" in read_box("a", spoken).lines
+    callback: dict[str, object] = {"confirm_prompt": "c", "enter_prompt": "e", "next": "b"}
+    assert read_box("a", {"callback": callback}).lines == ["book a call back"]
+    callback["speech"] = {"heard_prompt": "h", "confirm_prompt": "c"}
+    assert "number keyed or said" in read_box("a", {"callback": callback}).lines
     notice = {"ask": {"prompt": "p", "next": "b", "fallback": "c", "barge_in": False}}
     assert "heard to its end (no barge-in)" in read_box("a", notice).lines

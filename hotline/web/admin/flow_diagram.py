@@ -148,8 +148,7 @@ def read_box(name: str, node: object) -> Box:
     elif kind == "set":
         box.lines.append(_flat(_mapping(body.get("values"))))
     elif kind == "collect":
-        said = " (keyed or said)" if isinstance(body.get("speech"), Mapping) else ""
-        box.lines.append(f"digits{said} → {body.get('attribute', 'account')}")
+        box.lines.append(f"digits{_said(body)} → {body.get('attribute', 'account')}")
     elif kind == "lookup":
         box.lines.append(f"customer by {body.get('by', 'caller_id')}")
     elif kind == "catalog":
@@ -161,12 +160,19 @@ def read_box(name: str, node: object) -> Box:
         box.lines.append(f"record up to {body.get('max_s', 120)} s")
     elif kind == "callback":
         box.lines.append("book a call back")
+        if _said(body):
+            box.lines.append("number keyed or said")
     for key, label in EXITS:
         target = body.get(key)
         if isinstance(target, str):
             box.edges.append((label, target))
     box.lines = [_short(line) for line in box.lines[:MAX_LINES]]
     return box
+
+
+def _said(body: Mapping[str, object]) -> str:
+    """A step whose digits may be said as words (its ``speech``)."""
+    return " (keyed or said)" if isinstance(body.get("speech"), Mapping) else ""
 
 
 def _mapping(value: object) -> Mapping[str, object]:

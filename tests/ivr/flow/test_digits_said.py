@@ -1,7 +1,8 @@
-"""Digits said instead of keyed: "six five four three two one" heard (a fake recogniser),
-read back ("I heard" and Asterisk's SAY DIGITS), confirmed by voice or key 1; a "no" asks
-again; a key pressed over the question goes on with keys; the transcript, an account
-number, stays out of the trace."""
+"""Digits said instead of keyed, in a collect step (an account number) and a callback step
+(a phone number): "six five four three two one" heard (a fake recogniser), read back ("I
+heard" and Asterisk's SAY DIGITS), confirmed by voice or key 1; a "no" asks again; a key
+pressed over the question goes on with keys; what was said stays out of the trace. A
+callback's caller ID is confirmed by a yes, or replaced after a no."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ COLLECT = """
           max_digits: 8
           invalid_prompt: invalid-account
           next: agent
-          speech: {heard_prompt: account-heard, confirm_prompt: account-confirm}
+          speech: {heard_prompt: digits-heard, confirm_prompt: digits-confirm}
       agent:
         queue: {}
 """
@@ -96,3 +97,59 @@ async def test_a_failing_recogniser_leaves_the_caller_the_keys(tmp_path: Path) -
 
     assert r.acd.calls[0].attributes["account"] == "123456"
     assert any(c.startswith("GET DATA") for c in result.commands)
+
+
+CALLBACK = """
+    entry: callback
+    nodes:
+      callback:
+        callback:
+          confirm_prompt: callback-confirm
+          confirm_keys_prompt: callback-keys
+          enter_prompt: callback-enter
+          done_prompt: callback-booked
+          invalid_prompt: invalid-option
+          next: bye
+          speech: {heard_prompt: digits-heard, confirm_prompt: digits-confirm}
+      bye:
+        hangup: {}
+"""
+
+
+async def test_a_callback_number_said_is_read_back_and_booked(tmp_path: Path) -> None:
+    said = "oh five oh, double one, two three four five six"
+    recogniser = FakeRecogniser([said, "yes"])
+    async with rig(flow_of(CALLBACK, tmp_path), recogniser=recogniser) as r:
+        result = await r.call(Caller(speech=_voice(tmp_path), barge_in=False))
+
+    assert [c.number for c in r.callbacks.requests] == ["0501123456"]
+    assert 'SAY DIGITS 0501123456 "12"' in result.commands
+    (entry, _) = r.reports[0].trace  # the number said stays out of it
+    assert entry.input == "spoke, said 'yes', entered a number (10 digits)"
+
+
+async def test_the_caller_id_confirmed_by_a_yes(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser(["yes please"])
+    async with rig(flow_of(CALLBACK, tmp_path), recogniser=recogniser) as r:
+        result = await r.call(Caller(number="0501234567", speech=_voice(tmp_path), barge_in=False))
+
+    assert [c.number for c in r.callbacks.requests] == ["0501234567"]
+    assert "callback-keys" not in " ".join(result.commands)  # the spoken question instead
+    assert any("digits-confirm" in c for c in result.commands)
+
+
+async def test_a_no_to_the_caller_id_then_another_number_said(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser(["no", "zero four four five five six six seven seven", "yeah"])
+    async with rig(flow_of(CALLBACK, tmp_path), recogniser=recogniser) as r:
+        await r.call(Caller(number="0501234567", speech=_voice(tmp_path), barge_in=False))
+
+    assert [c.number for c in r.callbacks.requests] == ["044556677"]
+
+
+async def test_a_callback_number_too_short_is_asked_again(tmp_path: Path) -> None:
+    recogniser = FakeRecogniser(["five five five", "zero four four five five six six seven", "yes"])
+    async with rig(flow_of(CALLBACK, tmp_path), recogniser=recogniser) as r:
+        result = await r.call(Caller(speech=_voice(tmp_path), barge_in=False))
+
+    assert [c.number for c in r.callbacks.requests] == ["04455667"]
+    assert sum("invalid-option" in c for c in result.commands) == 1
