@@ -3,7 +3,8 @@ by a SIPp caller as G.711 u-law, recorded by Asterisk's RECORD FILE (its silence
 ends the turn), transcribed by Whisper in hotline's speech pool, classified by the
 intent model trained from the shipped config/intents.yaml, and routed by it; and a caller
 who answers over the question, heard by Asterisk's TALK_DETECT (ChannelTalkingStart over
-AMI), which stops the question and starts the recording at once."""
+AMI), which stops the question and starts the recording at once; and a caller who asks the
+price of a product by name and hears that product's recorded price."""
 
 from __future__ import annotations
 
@@ -38,14 +39,20 @@ class SpokenCall:
 
 
 async def spoken_call(
-    pbx: Asterisk, sip_dir: Path, tmp_path: Path, number: str, said: str, after_key_s: float
+    pbx: Asterisk,
+    sip_dir: Path,
+    tmp_path: Path,
+    number: str,
+    said: str,
+    after_key_s: float,
+    then: str = "654321#",
 ) -> SpokenCall:
     """A SIPp caller who presses 1 (English), says ``said`` ``after_key_s`` later, then keys
-    an account number; agent 1001 answers."""
+    ``then`` (an account number); agent 1001 answers."""
     if not synthesis_available():
         pytest.skip("espeak-ng and sox are not installed")
     voice = synthesize(said, tmp_path / "voice")
-    steps = (FIRST_KEY, Dtmf("1"), Pause(after_key_s), Speech(voice), Pause(6.0), Dtmf("654321#"))
+    steps = (FIRST_KEY, Dtmf("1"), Pause(after_key_s), Speech(voice), Pause(6.0), Dtmf(then))
     agent = SippAgent("1001", sip_dir, ring_s=0.3, talk_s=1.0)
     await agent.start(pbx)
     since = len(pbx.log())
@@ -105,4 +112,19 @@ async def test_a_caller_answering_over_the_question_stops_it_and_is_understood(
     assert commands[question + 1].startswith("GET FULL VARIABLE hotline-fence")
     assert commands[question + 2].startswith("RECORD FILE")
     assert "BEEP" not in commands[question + 2]
+    assert not pbx.errors(log=call.log)
+
+
+async def test_a_price_asked_for_by_name_plays_that_products_price(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    # The price plays, then "anything else?": 0 for an agent.
+    said = "how much is the unlimited mobile plan"
+    call = await spoken_call(pbx, sip_dir, tmp_path, "+971501110063", said, 3.0, then="0")
+    assert call.exit_code == 0
+    assert call.interaction["intent"] == "price_question"
+    commands = [line.split("<< ", 1)[1] for line in call.log.splitlines() if "AGI Rx << " in line]
+    played = [c.split()[2] for c in commands if c.startswith("STREAM FILE")]
+    assert any(name.endswith("/price-mobile-unlimited") for name in played), played
+    assert not any(name.endswith("/price-fibre-500") for name in played)
     assert not pbx.errors(log=call.log)

@@ -12,6 +12,7 @@ from ivr.flow.flow import Flow
 from telephony.emulator import Caller
 
 from .support import FakeRecogniser, flow_of, rig, write_wav
+from .test_engine_self_service import CALLBACK as KEYED_CALLBACK
 
 COLLECT = """
     entry: account
@@ -99,21 +100,12 @@ async def test_a_failing_recogniser_leaves_the_caller_the_keys(tmp_path: Path) -
     assert any(c.startswith("GET DATA") for c in result.commands)
 
 
-CALLBACK = """
-    entry: callback
-    nodes:
-      callback:
-        callback:
-          confirm_prompt: callback-confirm
-          confirm_keys_prompt: callback-keys
-          enter_prompt: callback-enter
-          done_prompt: callback-booked
-          invalid_prompt: invalid-option
+CALLBACK = KEYED_CALLBACK.replace(
+    "next: bye",
+    """invalid_prompt: invalid-option
           next: bye
-          speech: {heard_prompt: digits-heard, confirm_prompt: digits-confirm}
-      bye:
-        hangup: {}
-"""
+          speech: {heard_prompt: digits-heard, confirm_prompt: digits-confirm}""",
+)
 
 
 async def test_a_callback_number_said_is_read_back_and_booked(tmp_path: Path) -> None:
