@@ -5,9 +5,9 @@ reach. Screenshots land in test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -38,6 +38,9 @@ def sign_in(driver: Any, url: str, name: str) -> None:
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+
+
+T = TypeVar("T")
 
 
 def stale(error: Exception) -> bool:
@@ -71,6 +74,26 @@ def wait_for(driver: Any, css: str, text: str | None = None) -> Any:
 
     wait.until(shown)
     return driver.find_element(By.CSS_SELECTOR, css)
+
+
+def read(driver: Any, css: str, what: Callable[[Any], T]) -> T:
+    """``what`` of the element at ``css`` (its properties, say), read again while the page
+    re-renders it (a live page replaces its rows as the floor changes)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def attempt(browser: Any) -> tuple[T] | None:
+        try:
+            return (what(browser.find_element(By.CSS_SELECTOR, css)),)
+        except WebDriverException as error:
+            if not stale(error):
+                raise
+            return None
+
+    found = WebDriverWait(driver, WAIT_S).until(attempt)
+    assert found is not None  # until() returns only a true value
+    return found[0]
 
 
 def submit(driver: Any, button_css: str) -> None:

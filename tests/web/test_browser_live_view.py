@@ -20,7 +20,7 @@ from history.inputs import Channel, IdentityIn, NewCustomer, NewInteraction, New
 from telephony.emulator import Caller
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.support import TO_AN_AGENT, Stack, running
-from tests.web.test_browser import sign_in, wait_for
+from tests.web.test_browser import read, sign_in, wait_for
 
 pytestmark = [needs_chromium, pytest.mark.slow]
 
@@ -61,9 +61,8 @@ def supervisor_sees_the_floor(driver: Any, url: str) -> None:
     sign_in(driver, url, "sam")
     wait_for(driver, "#status", "live")
     wait_for(driver, "#alerts-box:not([hidden]) li.alert.all_paused", "Amira")
-    alert = driver.find_element(By.CSS_SELECTOR, "#alerts li.alert.all_paused").text
-    assert "lang.ar>=2" in alert
-    assert "break" in alert
+    wait_for(driver, "#alerts li.alert.all_paused", "lang.ar>=2")
+    wait_for(driver, "#alerts li.alert.all_paused", "break")
     # the Arabic caller by number, at an aged priority made of named terms
     row = "tr.waiting-call"
     wait_for(driver, f"{row} td.caller", "+971501110077")
@@ -71,36 +70,34 @@ def supervisor_sees_the_floor(driver: Any, url: str) -> None:
     # agents by name, the one asked to pause during her call shows it pending
     wait_for(driver, "#agents tr[data-agent='1005'] td.agent", "Amira")
     wait_for(driver, "#agents tr[data-agent='1001'] .pending", "coaching")
-    assert (
-        "+971501110042"
-        in driver.find_element(By.CSS_SELECTOR, "#agents tr[data-agent='1001'] td.caller").text
-    )
+    wait_for(driver, "#agents tr[data-agent='1001'] td.caller", "+971501110042")
     wait_for(driver, ".queue[data-queue='support'] .staff")
     # every channel together, then each: the waiting Arabic caller is the voice backlog
     wait_for(driver, "#channels tr[data-channel='all'] th", "all channels")
     voice = "#channels tr[data-channel='voice']"
     wait_for(driver, f"{voice} th", "voice")
-    waiting = driver.find_elements(By.CSS_SELECTOR, f"{voice} td")[7]  # the backlog
-    assert waiting.text == "1"
+    assert read(driver, f"{voice} td:nth-of-type(8)", lambda cell: cell.text) == "1"  # the backlog
     whole_page(driver, "supervisor-live-view")
     driver.find_element(By.CSS_SELECTOR, 'header .languages a[lang="ar"]').click()
     wait_for(driver, "#status", "مباشر")
     wait_for(driver, "#alerts li.alert.all_paused", "Amira")
     wait_for(driver, "#channels tr[data-channel='all'] th", "كل القنوات")  # all channels
     wait_for(driver, "#channels tr[data-channel='voice'] th", "صوت")  # voice
-    number = driver.find_element(By.CSS_SELECTOR, "tr.waiting-call td.caller .ltr-value")
-    assert number.value_of_css_property("direction") == "ltr"
-    assert number.value_of_css_property("unicode-bidi") == "isolate"
+    isolation = read(
+        driver,
+        "tr.waiting-call td.caller .ltr-value",
+        lambda number: [number.value_of_css_property(p) for p in ("direction", "unicode-bidi")],
+    )
+    assert isolation == ["ltr", "isolate"]
     whole_page(driver, "supervisor-live-view-arabic")
 
 
 def supervisor_sees_asterisk_down(driver: Any) -> None:
     """(the page is in Arabic by now)"""
-    from selenium.webdriver.common.by import By
 
     wait_for(driver, "#status.down", "Asterisk")
     wait_for(driver, "#link-detail", "AMI: غير متصل")  # disconnected
-    assert "مباشر" not in driver.find_element(By.ID, "status").text  # not "live"
+    assert "مباشر" not in read(driver, "#status", lambda status: status.text)  # not "live"
     wait_for(driver, "#agents-box.stale .live-stale:not([hidden])")
     wait_for(driver, "#queues-box.stale .live-stale:not([hidden])")
     whole_page(driver, "supervisor-asterisk-down")
