@@ -17,6 +17,7 @@ from history.outcomes import Outcome
 from telephony.bots.caller import CallerBot, Press, Step, Wait
 from telephony.bots.phone import Account
 from tests.bots.sip_peer import free_rtp_port, free_udp_ports
+from tests.e2e.stack import wait_until
 
 from .rig import Asterisk, sip_password
 from .service import Service, running_service
@@ -36,10 +37,13 @@ TO_AN_AGENT = (FIRST_KEY, Dtmf("1"), Pause(1.8), Dtmf("0"), Pause(1.0), Dtmf("0"
 
 
 async def settled(pbx: Asterisk, service: Service) -> list[dict[str, object]]:
-    """No channel left in Asterisk, no AGI session in hotline; then the records. (A phone
-    that never answers a CANCEL keeps its leg up to SIP's transaction timeout, 32 s.)"""
+    """No channel left in Asterisk, no AGI session and no call in hotline; then the records.
+    (A phone that never answers a CANCEL keeps its leg up to SIP's transaction timeout,
+    32 s. hotline hears the last hang-ups over AMI a moment after Asterisk drops the
+    channels: on a loaded machine, after the CLI already shows none.)"""
     await pbx.until(lambda: not pbx.channels(), timeout_s=35)
     assert service.hotline.agi.active_sessions == 0
+    await wait_until(lambda: not service.hotline.acd.distributor.calls(), timeout_s=10)
     return await service.interactions()
 
 
