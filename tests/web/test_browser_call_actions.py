@@ -39,6 +39,14 @@ def row_in(queue: str, call_id: str) -> str:
     return f".queue[data-queue='{queue}'] tr.waiting-call[data-call='{call_id}']"
 
 
+def press(driver: Any, css: str) -> None:
+    """Click a button of the live table where it is now: a click at the coordinates it had
+    a moment ago may land beside it when a redraw moves the rows."""
+    from selenium.webdriver.common.by import By
+
+    driver.execute_script("arguments[0].click();", driver.find_element(By.CSS_SELECTOR, css))
+
+
 def raise_priority(driver: Any, call_id: str) -> float:
     from selenium.webdriver.common.by import By
 
@@ -46,7 +54,7 @@ def raise_priority(driver: Any, call_id: str) -> float:
     wait_for(driver, row)
     before = float(driver.find_element(By.CSS_SELECTOR, f"{row} td.priority .total").text)
     screenshot(driver, "supervisor-call-before-raise")
-    driver.find_element(By.CSS_SELECTOR, f"{row} button.raise-priority").click()
+    press(driver, f"{row} button.raise-priority")
     return before
 
 
@@ -69,7 +77,7 @@ def move_to_billing(driver: Any, call_id: str) -> None:
 
     row = row_in("support", call_id)
     Select(driver.find_element(By.CSS_SELECTOR, f"{row} select.move-to")).select_by_value("billing")
-    driver.find_element(By.CSS_SELECTOR, f"{row} button.move").click()
+    press(driver, f"{row} button.move")
     wait_for(driver, row_in("billing", call_id))
     assert not driver.find_elements(By.CSS_SELECTOR, row)
     screenshot(driver, "supervisor-call-moved")
