@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ivr.catalog import Product
 from ivr.flow.context import CallContext, Transition
 from ivr.flow.nodes import CatalogStep, HangupStep, PlayStep
 from ivr.flow.state import WellKnown
@@ -26,8 +27,7 @@ async def run_catalog(step: CatalogStep, ctx: CallContext) -> Transition:
             return Transition(step.next, f"no offer valid on {today.isoformat()}")
         await ctx.play_all(offer.prompt for _, offer in offers)
         return Transition(step.next, "offers " + ", ".join(offer_id for offer_id, _ in offers))
-    key, how = _chosen(step, ctx)
-    found = catalog.product(key) if key else None
+    key, found, how = _chosen(step, ctx)
     if found is None:
         log.info("call %s: no catalog product for %r", ctx.call_id, key)
         await ctx.play(step.empty_prompt)
@@ -39,28 +39,29 @@ async def run_catalog(step: CatalogStep, ctx: CallContext) -> Transition:
     return Transition(step.next, f"price of {product_id} ({price})")
 
 
-def _chosen(step: CatalogStep, ctx: CallContext) -> tuple[str | None, str]:
-    """The product to price and how the caller chose it ("" when the flow did): the step's
-    own; else the attribute's value (a menu's choice); when that is empty, the product the
-    caller named (the classifier's entity, else a catalog name said loosely), else the one
-    the catalog gives for the call's intent ("how much is it?")."""
-    if step.product is not None:
-        return step.product, ""
+def _chosen(
+    step: CatalogStep, ctx: CallContext
+) -> tuple[str | None, tuple[str, Product] | None, str]:
+    """The product to price (its key and what the catalog has for it) and how the caller
+    chose it ("" when the flow did): the step's own; else the attribute's value (a menu's
+    choice); when that is empty, the product the caller named (the classifier's entity,
+    else a catalog name said loosely), else the one the catalog gives for the call's
+    intent ("how much is it?")."""
     attributes, catalog = ctx.state.attributes, ctx.flow.catalog
-    chosen = attributes.get(step.product_attribute or "")
+    chosen = step.product or attributes.get(step.product_attribute or "")
     if chosen:
-        return chosen, ""
+        return chosen, catalog.product(chosen), ""
     named = attributes.get(WellKnown.ENTITY_PREFIX + "product")
-    if named and catalog.product(named) is not None:
-        return named, "named"
+    if named and (found := catalog.product(named)) is not None:
+        return named, found, "named"
     said = attributes.get(WellKnown.TRANSCRIPT)
-    loosely = ctx.flow.products.find(said) if said else None
-    if loosely is not None:
-        return loosely, "named loosely"
+    loosely = ctx.flow.products.find(said) if said else None  # only when nothing else named
+    if loosely and (found := catalog.product(loosely)) is not None:
+        return loosely, found, "named loosely"
     intent = attributes.get(WellKnown.INTENT)
-    if intent and catalog.product(intent) is not None:
-        return intent, f"for {intent}"
-    return None, ""
+    if intent and (found := catalog.product(intent)) is not None:
+        return intent, found, f"for {intent}"
+    return None, None, ""
 
 
 async def run_hangup(step: HangupStep, ctx: CallContext) -> Transition:
