@@ -76,11 +76,13 @@ async def test_a_caller_pressing_keys_is_bridged_to_the_agent_and_recorded_once(
     assert cdr.uniqueid == interaction["idempotency_key"]
     assert cdr.dstchannel.startswith("PJSIP/agent1001-")
     assert (cdr.lastapp, cdr.disposition) == ("Dial", "ANSWERED")
-    # the times name their events: the call starts at its arrival (the CDR's start, whole
-    # seconds), talk is the agent's 2 s, not the channel's age (IVR and ring: 5 s more)
+    # the times name their events: the call starts at its arrival, talk is the agent's 2 s,
+    # not the channel's age (IVR and ring: 5 s more). The CDR's start is whole seconds, and
+    # hotline dates the call when its session begins, after Answer(): on a loaded machine
+    # up to a second or two later, still well before the IVR's keys and the agent's ring.
     arrival = dt.datetime.fromisoformat(cdr.start)
     started = dt.datetime.fromisoformat(str(interaction["started_at"])).replace(tzinfo=None)
-    assert abs((started - arrival).total_seconds()) < 1.5
+    assert 0.0 <= (started - arrival).total_seconds() < 3.0
     talk_s, wait_s = interaction["talk_s"], interaction["wait_s"]
     assert isinstance(talk_s, float)
     assert isinstance(wait_s, float)
