@@ -1,5 +1,6 @@
 """The shipped config/ivr.yaml, prompts and catalog serving callers: by keys (no speech
-service: the open question falls back to the main menu), and a price asked for in words."""
+service: the open question falls back to the main menu), and a price asked for in words,
+then "anything else?" answered in words."""
 
 from __future__ import annotations
 
@@ -106,3 +107,23 @@ async def test_a_price_asked_for_in_words_plays_the_product_named(
     trace = {entry.node: entry.result for entry in r.reports[0].trace}
     assert trace["reason"].startswith("intent price_question")
     assert trace["price"].endswith(f" AED, {chosen})")
+
+
+@pytest.mark.parametrize(
+    ("answer", "then", "node"),
+    [
+        ("no thanks", "en/goodbye", "goodbye"),
+        ("no, I want an agent", "en/transfer", "agent"),
+        ("the menu please", "en/main-menu", "main"),
+    ],
+)
+async def test_after_a_price_asked_in_words_anything_else_is_answered_in_words(
+    shipped: Flow, tmp_path: Path, answer: str, then: str, node: str
+) -> None:
+    voice = write_wav(tmp_path / "voice.wav", seconds=1.0)
+    recogniser = FakeRecogniser(["how much is the unlimited mobile plan", answer])
+    async with rig(shipped, recogniser=recogniser, classifier=shipped_classifier()) as r:
+        result = await r.call(Caller(dtmf="1", speech=voice, barge_in=False))
+
+    assert names(played(result))[3:6] == ["en/price-mobile-unlimited", "en/anything-else", then]
+    assert ("more", f"-> {node}") in [(e.node, e.result) for e in r.reports[0].trace]
