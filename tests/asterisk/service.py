@@ -36,11 +36,15 @@ class Service:
 
     async def interactions(self) -> list[dict[str, Any]]:
         """Every voice interaction hotline recorded, oldest first (once the start has closed
-        what an earlier run left open: it does so in the background)."""
+        what an earlier run left open: it does so in the background). On a loaded machine
+        the store may miss the writer's 0.5 s deadline: the writes are then spooled, and
+        read here once they are replayed."""
         if self.hotline.closing_interrupted is not None:
             await self.hotline.closing_interrupted
         await self.hotline.interactions.flush()
         await self.hotline.acd_log.flush()
+        async with asyncio.timeout(30):
+            await self.hotline.history_writer.drained()
         async with self.hotline.store.connect() as connection:
             rows = await connection.execute(
                 text(
