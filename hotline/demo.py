@@ -41,6 +41,7 @@ from acd.events import CallAbandoned, CallQueued, EventRecord
 from history.identities import IdentityKind
 from history.inputs import CustomerUpdate, IdentityIn, NewCustomer
 from history.models import CallbackRow
+from history.store import create_engine
 from hotline.ami_events import EVENT_FILTERS
 from hotline.app import Hotline
 from hotline.config import Config
@@ -135,7 +136,6 @@ async def run_demo(
     wiring = _wiring(agi_port=agi_port, ami_port=emulator.ami_port)
     if opening_calls is None:
         opening_calls = len(phones) + OPENING_EXTRA_CALLS
-    callbacks: Counter[str] | None = None
     with tempfile.TemporaryDirectory(prefix="hotline-demo-") as scratch:
         service = Hotline(
             _wired_to(config, agi_port=agi_port, ami_port=emulator.ami_port),
@@ -188,21 +188,24 @@ async def run_demo(
                 await traffic.drain(drain_s)
                 traffic.tally.service_stopped = True  # calls still in it go to Asterisk's queue
             unsubscribe()
-            callbacks = await callback_statuses(service)
         finally:
             await service.close()
             await emulator.stop()  # hangs up what is left: each call still gets its result
     await traffic.drain(None)
+    # Read once the service has stopped: until then the dialler goes on, and a customer
+    # reached meanwhile is a callback done after a count taken before.
+    callbacks = await callback_statuses(config.database.url)
     if callbacks is not None:
         print(f"hotline demo: {callback_summary(callbacks)}", file=out, flush=True)
     print(f"hotline demo: {traffic.tally.summary()}", file=out, flush=True)  # the last line
     return traffic
 
 
-async def callback_statuses(service: Hotline) -> Counter[str] | None:
+async def callback_statuses(database_url: str) -> Counter[str] | None:
     """The callback requests in the store by status (None: the store did not answer)."""
+    store = create_engine(database_url)
     try:
-        async with service.store.connect() as connection:
+        async with store.connect() as connection:
             rows = await connection.execute(
                 select(CallbackRow.status, func.count()).group_by(CallbackRow.status)
             )
@@ -210,6 +213,8 @@ async def callback_statuses(service: Hotline) -> Counter[str] | None:
     except (OSError, SQLAlchemyError) as error:
         log.warning("demo: cannot count the callbacks: %s", error)
         return None
+    finally:
+        await store.dispose()
 
 
 def callback_summary(statuses: Counter[str]) -> str:
