@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,18 +40,13 @@ from hotline.web.tokens import TokenStore
 from ivr.flow.models import BusinessHours
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller, CallResult
 from telephony.emulator.calls import Call
+from tests.ports import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "config"
 #: One virtual second of the emulator (prompts, rings, talk) lasts 10 ms.
 TIME_SCALE = 0.01
 AMI_SECRET = "e2e-secret"
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def shipped_config(

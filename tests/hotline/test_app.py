@@ -17,13 +17,7 @@ from hotline.app import Hotline
 from hotline.config import Config, load_config
 from hotline.process import serve, stop_on_signals
 from ivr.flow.nodes import PlayStep
-
-
-def unused_port() -> int:
-    """A port nobody listens on: AMI connects to it are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import unused_port
 
 
 def write_config(directory: Path, *, prompt: str = "hello-world") -> Path:

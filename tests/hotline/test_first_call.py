@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +13,10 @@ import pytest
 from hotline.app import Hotline
 from hotline.config import Config, load_config
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
+from tests.ports import unused_port
 
 TIME_SCALE = 0.02  # the emulator's prompts and rings run 50x faster than real time
 PHONES = (AgentPhone("SIP/agent1001", "answer", ring_s=0.5, talk_s=1.0),)
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service_config(tmp_path: Path, *, ami_port: int) -> Config:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,17 +12,12 @@ from hotline.app import Hotline
 from hotline.config import load_config
 from telephony.agi_session import AgiSession
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
+from tests.ports import unused_port
 
 TIME_SCALE = 0.02
 PHONES = tuple(
     AgentPhone(f"SIP/agent100{n}", "answer", ring_s=0.5, talk_s=1.0) for n in range(1, 4)
 )
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

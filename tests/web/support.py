@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from hotline.config import Config, load_config
 from hotline.web.auth.users import Role, UserStore
 from ivr.flow.models import BusinessHours
 from telephony.emulator import AgentPhone, AsteriskEmulator
+from tests.ports import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.01
@@ -32,12 +32,6 @@ USERS = {
     "1002": Role.AGENT,
     "wall": Role.WALLBOARD,
 }
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def shipped_config(

@@ -30,7 +30,8 @@ from hotline.web.auth.totp import new_secret, secret_bytes, totp
 from hotline.web.auth.two_factor import TwoFactorStore, Verdict
 from hotline.web.auth.users import Role, UserStore
 from hotline.workers import WorkPool
-from tests.web.support import PASSWORD, shipped_config, unused_port
+from tests.ports import unused_port
+from tests.web.support import PASSWORD, shipped_config
 
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 NOW = 1_900_000_000.0

@@ -17,7 +17,8 @@ from acd.events import CallOffered, EventRecord, InMemoryEventSink
 from center.service import AcdService
 from hotline.web.supervisor.hub import SupervisorHub
 from hotline.web.supervisor.live_view import MAX_SHOWN_CALLS
-from tests.web.support import shipped_config, unused_port
+from tests.ports import unused_port
+from tests.web.support import shipped_config
 
 EVERYONE = ("1001", "1002", "1003", "1004", "1005")
 

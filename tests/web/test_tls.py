@@ -27,7 +27,8 @@ from hotline.web.server import WebServer
 from hotline.web_config import ami_tls, web_tls
 from telephony.ami_client import AmiClient
 from telephony.emulator import AsteriskEmulator
-from tests.web.support import PASSWORD, ROOT, unused_port
+from tests.ports import unused_port
+from tests.web.support import PASSWORD, ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -17,7 +17,8 @@ import pytest
 from hotline.app import Hotline
 from hotline.config import load_config
 from hotline.web.auth.users import Role, UserStore
-from tests.web.support import PASSWORD, ROOT, signed_in, unused_port
+from tests.ports import unused_port
+from tests.web.support import PASSWORD, ROOT, signed_in
 
 USERS = {"ada": Role.ADMIN, "sam": Role.SUPERVISOR, "1001": Role.AGENT}
 

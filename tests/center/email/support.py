@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -62,12 +61,6 @@ class Relay:
         """What the relay took, read back as the customer's mail system would."""
         now = datetime.now(UTC)
         return [parse_email(raw, MailLimits(), now) for *_, raw in self.messages]
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def customer_mail(
