@@ -14,7 +14,9 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from .rig import AMI_SECRET, ROOT, Asterisk, free_port
+from tests.ports import unused_port
+
+from .rig import AMI_SECRET, ROOT, Asterisk
 from .service import rig_settings
 
 
@@ -22,7 +24,7 @@ class HotlineProcess:
     def __init__(
         self, pbx: Asterisk, tmp_path: Path, overrides: Mapping[str, object] | None = None
     ) -> None:
-        self.web_port = free_port()
+        self.web_port = unused_port()
         self.settings = {
             **rig_settings(pbx, tmp_path),
             "web.port": self.web_port,

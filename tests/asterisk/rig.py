@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import unused_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_ASTERISK = ROOT / "docker" / "asterisk"
 PROMPTS = ROOT / "prompts"
@@ -145,8 +147,9 @@ def unpacked(bundle: Path) -> Path:
     return tree
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
+def free_udp_port() -> int:
+    """A free UDP port (SIP), as the kernel gives it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
@@ -497,12 +500,12 @@ def start_asterisk(
     rtp = free_udp_range(rtp_ports)
     ports = Ports(
         sip=free_udp_pair(),
-        sip_tls=free_port(),
-        ami=free_port(),
-        ami_tls=free_port(),
+        sip_tls=unused_port(),
+        ami=unused_port(),
+        ami_tls=unused_port(),
         rtp_start=rtp,
         rtp_end=rtp + rtp_ports - 1,
-        agi=agi_port if agi_port is not None else free_port(),
+        agi=agi_port if agi_port is not None else unused_port(),
     )
     build_run_dir(tree, run, ports, environment)
     if customise is not None:
@@ -515,7 +518,7 @@ def start_asterisk(
 def free_udp_pair() -> int:
     """A free UDP port whose next port is free too (Asterisk's SIP, and the carrier's)."""
     for _ in range(100):
-        port = free_port(socket.SOCK_DGRAM)
+        port = free_udp_port()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:
                 probe.bind(("127.0.0.1", port + 1))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rig import Asterisk, free_port, free_udp_range, sip_password
+from .rig import Asterisk, free_udp_port, free_udp_range, sip_password
 
 SCENARIOS = Path(__file__).with_name("sipp")
 SIPP = shutil.which("sipp")
@@ -283,7 +283,7 @@ class SippAgent(Sipp):
             "-oocsf",
             str(phone),
             "-p",
-            str(free_port_udp()),
+            str(free_udp_port()),
             "-s",
             self.username,
             "-au",
@@ -384,7 +384,7 @@ class SippCaller(Sipp):
             steps=steps_xml(self.steps, self.directory, self.name),
             hold_ms=round(self.hold_s * 1000),
         )
-        await self.spawn(asterisk, scenario, "-p", str(free_port_udp()))
+        await self.spawn(asterisk, scenario, "-p", str(free_udp_port()))
 
     async def start_load(self, asterisk: Asterisk, *, rate: float, calls: int) -> None:
         """``calls`` calls at ``rate`` calls/s from one SIPp (the number may hold
@@ -401,7 +401,7 @@ class SippCaller(Sipp):
             asterisk,
             scenario,
             "-p",
-            str(free_port_udp()),
+            str(free_udp_port()),
             "-r",
             f"{rate:g}",
             "-l",
@@ -412,9 +412,3 @@ class SippCaller(Sipp):
     async def run(self, asterisk: Asterisk, timeout_s: float = 60.0) -> int:
         await self.start(asterisk)
         return await self.wait(timeout_s)
-
-
-def free_port_udp() -> int:
-    import socket
-
-    return free_port(socket.SOCK_DGRAM)

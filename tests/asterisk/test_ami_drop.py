@@ -15,8 +15,9 @@ import pytest
 from acd.agent_events import Ready
 from acd.events import CallAbandoned, CallAnswered, CallOffered, CallQueued
 from history.outcomes import Outcome
+from tests.ports import unused_port
 
-from .rig import Asterisk, free_port
+from .rig import Asterisk
 from .service import Service, running_service
 from .sipp import SippAgent
 from .test_calls import kinds, settled
@@ -40,7 +41,7 @@ def ami_held_down(service: Service) -> Iterator[None]:
     until the block ends (then it reconnects within ``ami.reconnect_max_s``)."""
     ami = service.hotline.ami
     port = ami._port
-    ami._port = free_port()
+    ami._port = unused_port()
     drop_ami(service)
     try:
         yield

@@ -25,7 +25,7 @@ from .rig import (
     AMI_USER,
     Asterisk,
     BundleMissing,
-    free_port,
+    free_udp_port,
     sip_password,
     start_asterisk,
 )
@@ -119,7 +119,7 @@ async def test_an_agent_registered_over_tls_is_called_with_srtp_only(
         assert "RTP/AVP " not in offer
         assert "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in offer
         # the media keys are in the INVITE: they crossed the wire inside TLS only
-        await tls.answer(invite, 200, srtp_answer(offer, free_port()))
+        await tls.answer(invite, 200, srtp_answer(offer, free_udp_port()))
         await tls.next_request("ACK")
         await call
         await strict_pbx.until(lambda: any(AGENT in c for c in strict_pbx.channels()))

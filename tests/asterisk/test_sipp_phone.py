@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .rig import free_port
+from .rig import free_udp_port
 from .sipp import SIPP, render
 
 pytestmark = [
@@ -75,7 +75,7 @@ async def test_the_phone_answers_a_retransmitted_qualify_with_the_same_200(
         hold_after_ms=0,
         hold_ms=0,
     )
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_udp_port()
     phone = ("127.0.0.1", port)
     process = await asyncio.create_subprocess_exec(
         SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-nostdin",

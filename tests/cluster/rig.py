@@ -23,6 +23,7 @@ from acd.events import CallAbandoned, CallOffered, InMemoryEventSink
 from acd.policy import AgentsConfig, PriorityConfig, QueuesConfig
 from center.acd_cluster import AcdCluster, ClusterSettings, LogClock
 from center.service import AcdService
+from tests.ports import unused_port
 
 REDIS = shutil.which("redis-server")
 #: The agents of the clusters the tests make.
@@ -67,9 +68,7 @@ class RedisServer:
         self.directory = directory
         self.bind = bind
         self.password = password
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = unused_port()
         self.url = self.url_at("127.0.0.1")
         self._process: subprocess.Popen[bytes] | None = None
 

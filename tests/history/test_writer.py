@@ -4,7 +4,6 @@ none lost and none duplicated."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from history.repository import HistoryRepository
 from history.spool import Spool
 from history.store import create_engine
 from history.writer import HistoryWriter
+from tests.ports import unused_port
 
 from .conftest import PG_URL, Target
 from .outage import Outage
@@ -105,12 +105,6 @@ async def _writer(engine: AsyncEngine, spool_path: Path, timeout_s: float = 0.5)
     )
     await writer.start()
     return writer
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def _terminate_backends(ports: list[int]) -> int:
@@ -226,7 +220,7 @@ async def test_spooled_writes_are_replayed_after_a_restart(
     target: Target, checker: AsyncEngine, tmp_path: Path
 ) -> None:
     spool_path = tmp_path / "spool.jsonl"
-    down = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/test")
+    down = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{unused_port()}/test")
     first_run = await _writer(down, spool_path)
     async with asyncio.timeout(10):
         for i in range(5):
@@ -251,7 +245,7 @@ async def test_a_write_refused_on_replay_is_set_aside_and_the_rest_goes_through(
     target: Target, checker: AsyncEngine, tmp_path: Path
 ) -> None:
     spool_path = tmp_path / "spool.jsonl"
-    down = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/test")
+    down = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{unused_port()}/test")
     first_run = await _writer(down, spool_path)
     async with asyncio.timeout(10):
         writes = call_writes(first_run, 1)

@@ -11,8 +11,8 @@ import pytest
 from telephony import ami_codec as ami
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
 from telephony.emulator.ami_filter import EventFilter
+from tests.ports import unused_port
 from tests.telephony.emulator_harness import RawAmi, name_of
-from tests.telephony.test_emulator_calls import closed_port
 
 SECRET = "secret"
 WHITELIST = ("^Event: Newchannel[[:space:]]", "^Event: Hangup[[:space:]]")
@@ -89,7 +89,7 @@ async def drain(session: RawAmi) -> list[str]:
 async def test_each_user_receives_the_events_its_filters_let_through_and_no_other() -> None:
     phones = [AgentPhone("SIP/agent1001", "answer", ring_s=1.0, talk_s=2.0)]
     emulator = AsteriskEmulator(
-        agi_port=closed_port(),  # no service: the call takes the fallback queue to the agent
+        agi_port=unused_port(),  # no service: the call takes the fallback queue to the agent
         ami_users=USERS,
         ami_event_filters=FILTERS,
         phones=phones,

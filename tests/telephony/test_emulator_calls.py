@@ -5,13 +5,13 @@ from __future__ import annotations
 import array
 import asyncio
 import math
-import socket
 import wave
 from pathlib import Path
 
 import pytest
 
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller
+from tests.ports import unused_port
 from tests.telephony.agi_interruption import (
     SCENARIOS,
     abandoned_unread,
@@ -40,18 +40,12 @@ def read_wav(path: Path) -> tuple[int, int, int, array.array[int]]:
         return w.getframerate(), w.getnchannels(), w.getsampwidth(), frames
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_unreachable_service_sends_the_caller_to_the_fallback_queue() -> None:
     phones = [
         AgentPhone("SIP/agent1001", "busy"),
         AgentPhone("SIP/agent1002", "answer", ring_s=1.0, talk_s=2.0),
     ]
-    emu = AsteriskEmulator(agi_port=closed_port(), phones=phones, time_scale=0.01)
+    emu = AsteriskEmulator(agi_port=unused_port(), phones=phones, time_scale=0.01)
     async with emu:
         ami = await RawAmi.connect(emu.ami_port)
         await ami.login()
@@ -88,7 +82,7 @@ async def test_service_can_send_the_call_to_the_fallback_context() -> None:
 
 async def test_fallback_queue_times_out_when_nobody_answers() -> None:
     emu = AsteriskEmulator(
-        agi_port=closed_port(), phones=[AgentPhone("SIP/agent1001", "noanswer")],
+        agi_port=unused_port(), phones=[AgentPhone("SIP/agent1001", "noanswer")],
         time_scale=0.01, queue_timeout_s=20.0,
     )  # fmt: skip
     async with emu:

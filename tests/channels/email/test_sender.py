@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from channels.email.sender import (
 )
 from tests.channels.email import samples
 from tests.channels.email.conftest import Certificate
+from tests.ports import unused_port
 
 IDENTITY = SenderIdentity("support@hotline.test", "Hotline Support", "mail.hotline.test")
 REPLY = Reply(
@@ -118,9 +118,7 @@ async def test_the_reply_arrives_with_its_threading_headers(relay: tuple[Sink, i
 
 
 async def test_a_relay_that_is_down_is_retried_with_back_off_then_fails_clearly() -> None:
-    with socket.socket() as probe:  # a port where nothing listens
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()  # a port where nothing listens
     sleeps = Sleeps()
     with pytest.raises(SendFailed) as failed:
         await sender(port, sleeps, attempts=4, first_backoff_s=2.0).send(REPLY)
