@@ -1,4 +1,5 @@
-"""Ports for a test's servers (TCP, or UDP for SIP), chosen before the servers start.
+"""TCP ports for a test's servers, chosen before the servers start (UDP ports for SIP are
+the kernel's: ``tests.asterisk.rig.free_udp_port``).
 
 A port is taken below the kernel's ephemeral range (``ip_local_port_range``) and checked
 free. A port the kernel hands out for port 0 would not do: it is free when chosen, and
@@ -27,21 +28,20 @@ def _ephemeral_low() -> int:
         return 32_768  # Linux's default
 
 
-def unused_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port nobody listens on now (TCP, or ``kind`` UDP), outside the ephemeral range
-    when there is room."""
+def unused_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now, outside the ephemeral range when there is room."""
     high = _ephemeral_low()
     for _ in range(100 if high - _LOWEST > 1000 else 0):
         port = random.randrange(_LOWEST, high)
         if port in _given:
             continue
-        with socket.socket(socket.AF_INET, kind) as sock:
+        with socket.socket() as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
         _given.add(port)
         return port
-    with socket.socket(socket.AF_INET, kind) as sock:  # no room below it: the kernel's choice
+    with socket.socket() as sock:  # no room below it: the kernel's choice
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
