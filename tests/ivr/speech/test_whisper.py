@@ -14,7 +14,8 @@ from ivr.speech.evaluation import asterisk_prompts, corpus_wer, normalise
 from ivr.speech.models import model_parts, resolve_model
 from ivr.speech.recognizer import ModelError
 from ivr.speech.settings import DEFAULT_PROMPTS
-from ivr.speech.whisper_engine import WhisperRecognizer, looping, menu_prompt
+from ivr.speech.speech_only import looping, speech_only
+from ivr.speech.whisper_engine import WhisperRecognizer, menu_prompt
 from tests.ivr.speech.conftest import Say, write_wav
 
 #: Real prompts of different lengths and kinds (a word, digits, sentences, an IVR menu).
@@ -104,17 +105,14 @@ def test_a_word_the_caller_was_asked_for_may_repeat() -> None:
     assert looping("Internet, Internet, Internet, one", expected={"one"})
 
 
-def test_only_a_noisy_line_is_cleaned_before_it_is_heard(
-    whisper: WhisperRecognizer, say: Say
-) -> None:
-    cleaning = _variant(whisper, denoise_below_db=16.0)
+def test_only_a_noisy_line_is_cleaned_before_it_is_heard(say: Say) -> None:
     clean, noisy = (
         read_wav(say("where is my order", snr_db=snr), rate=16_000).samples for snr in (None, 10.0)
     )
 
-    assert cleaning._clean(clean) is clean
-    assert cleaning._clean(noisy) is not noisy
-    assert _variant(whisper, denoise_below_db=None)._clean(noisy) is noisy
+    assert speech_only(clean, vad=False, denoise_below_db=16.0) is clean
+    assert speech_only(noisy, vad=False, denoise_below_db=16.0) is not noisy
+    assert speech_only(noisy, vad=False, denoise_below_db=None) is noisy
 
 
 def test_real_recorded_prompts_are_transcribed_within_a_wer_bound(
