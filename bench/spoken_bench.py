@@ -17,7 +17,7 @@ turn. The machine's load is printed: wall times on a shared 2-core machine are n
 time is the steadier figure.
 
     .venv/bin/python bench/spoken_bench.py [--languages en,ar] [--configs today,base]
-        [--conditions 3] [--limit N] [--json]
+        [--conditions 3] [--rotate] [--text-heldout] [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ from ivr.intent import normalise as intent_normalise  # noqa: E402
 from ivr.intent.cli import load_intents  # noqa: E402
 from ivr.speech.audio import read_wav  # noqa: E402
 from ivr.speech.models import resolve_model  # noqa: E402
+from ivr.speech.moonshine_engine import MoonshineRecognizer  # noqa: E402
 from ivr.speech.recognizer import Transcript  # noqa: E402
+from ivr.speech.second_reading import SecondReading  # noqa: E402
 from ivr.speech.settings import DEFAULT_PROMPTS  # noqa: E402
 from ivr.speech.synth import synthesize  # noqa: E402
 from ivr.speech.whisper_engine import WhisperRecognizer  # noqa: E402
@@ -133,9 +135,32 @@ def configurations(language: str, wanted: Sequence[str]) -> dict[str, Callable[[
     every["base 10s+prompt+denoise"] = whisper(
         base, window_s=10, prompt=prompt, denoise_below_db=16.0
     )
-    every["base 10s+prompt+denoise+unprompted (shipped)"] = whisper(
-        base, window_s=10, prompt=prompt, denoise_below_db=16.0, unprompted_below=0.6
-    )
+    shipped = whisper(base, window_s=10, prompt=prompt, denoise_below_db=16.0, unprompted_below=0.6)
+    every["base 10s+prompt+denoise+unprompted"] = shipped
+    if language == "en":
+
+        def moonshine() -> MoonshineRecognizer:
+            model = resolve_model("moonshine", language, "default")
+            return MoonshineRecognizer(model, denoise_below_db=16.0)
+
+        def paired(unprompted_below: float) -> Callable[[], Transcribe]:
+            def load() -> Transcribe:
+                first = WhisperRecognizer(
+                    resolve_model("whisper", language, "base"),
+                    language=language,
+                    window_s=10,
+                    prompt=prompt,
+                    denoise_below_db=16.0,
+                    unprompted_below=unprompted_below,
+                )
+                recogniser = SecondReading(first, moonshine())
+                return lambda wav: recogniser.transcribe(wav)
+
+            return load
+
+        every["moonshine base"] = lambda: moonshine().transcribe
+        every["base 10s+prompt+denoise+unprompted + moonshine's reading"] = paired(0.6)
+        every["base 10s+prompt+denoise + moonshine's reading (shipped)"] = paired(0.0)
     return {k: v for k, v in every.items() if not wanted or any(w in k for w in wanted)}
 
 
@@ -227,8 +252,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config = load_intents(INTENTS)
     classifier = build_classifier(config)
     seen = {intent_normalise(e.text) for e in examples_of(config)}
-    seen |= {intent_normalise(r.text) for r in read_rows(TEXT_HELD_OUT)}
     rows = read_rows(SPOKEN)
+    if args.text_heldout:  # held out from training as well: spoken too, for more turns
+        rows += read_rows(TEXT_HELD_OUT)
+    else:
+        seen |= {intent_normalise(r.text) for r in read_rows(TEXT_HELD_OUT)}
     fresh = [r for r in rows if intent_normalise(r.text) not in seen]
     report: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
@@ -323,6 +351,9 @@ def main() -> None:
     parser.add_argument("--conditions", type=int, default=3, help="voice/speed/noise per phrase")
     parser.add_argument(
         "--rotate", action="store_true", help="each phrase in one condition, taken in turn"
+    )
+    parser.add_argument(
+        "--text-heldout", action="store_true", help="also speak the text held-out file's rows"
     )
     parser.add_argument("--limit", type=int, default=0, help="phrases per language (0: all)")
     parser.add_argument("--json", action="store_true")

