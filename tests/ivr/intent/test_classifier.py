@@ -253,6 +253,22 @@ def test_the_entities_come_from_the_reading_that_carried_the_intent(
     assert match.entities == classifier.classify("how much is the fibre broadband", "en").entities
 
 
+def test_the_first_reading_that_agrees_keeps_its_words_and_entities(
+    classifier: IntentClassifier,
+) -> None:
+    """Whisper heard "fibre", Moonshine "timer" and was a hair surer of the same fault: the
+    intent takes the surer score, the call keeps the first reading and its product."""
+    first, second = "My fibre internet is not working.", "My timer internet is not working."
+    one, other = classifier.classify(first, "en"), classifier.classify(second, "en")
+    index, match = classifier.classify_readings([first, second], "en")
+
+    assert (one.intent, other.intent) == ("technical_fault", "technical_fault")
+    assert other.confidence > one.confidence
+    assert (index, match.intent) == (0, "technical_fault")
+    assert match.confidence == pytest.approx(other.confidence)
+    assert ("product", "fibre-500") in match.entities
+
+
 def test_classifying_no_reading_is_a_caller_error() -> None:
     with pytest.raises(ValueError, match="no reading"):
         _tiny(TINY, threshold=0.5).classify_readings([], "en")
