@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,17 @@ def test_the_tokenizer_file_is_read_and_a_truncated_one_refused(tmp_path: Path) 
     path.write_bytes(b"\x05<un")
     with pytest.raises(ValueError, match="truncated at token 0"):
         _read_tokens(path)
+
+
+def test_decodes_at_once_on_one_model_read_as_they_do_alone(
+    moonshine: MoonshineRecognizer, say: Say
+) -> None:
+    """The speech pool's workers share one loaded model."""
+    wavs = [say("where is my order", "en-us"), say("I want to pay my bill", "en")] * 2
+    alone = [moonshine.transcribe(wav).text for wav in wavs]
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda wav: moonshine.transcribe(wav).text, wavs))
+
+    assert together == alone
+    assert all(alone)
