@@ -2,8 +2,9 @@
 
 ``SpeechService.recognise`` returns a ``Transcript`` or None, and None always means "fall
 back to DTMF" (pool saturated, decode failed or too slow, no model for the language).
-Backends: faster-whisper (``whisper_engine``) and vosk (``vosk_engine``), loaded lazily so
-importing this package costs nothing.
+Backends: faster-whisper (``whisper_engine``), Moonshine on onnxruntime
+(``moonshine_engine``) and vosk (``vosk_engine``), loaded lazily so importing this package
+costs nothing; ``second_reading`` pairs two of them on open questions.
 """
 
 from ivr.speech.audio import Audio, AudioError, read_wav
