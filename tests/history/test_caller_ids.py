@@ -7,6 +7,7 @@ the call always gets its one interaction, never a refused write.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -70,6 +71,14 @@ async def writer(repository: HistoryRepository, tmp_path: Path) -> AsyncIterator
     await made.close()
 
 
+async def closed(interactions: HistoryInteractions, writer: HistoryWriter) -> None:
+    """The calls' writes answered, and any a slow store missed the writer's deadline for
+    (spooled, by design: calls never wait on the store) replayed before the test reads."""
+    await interactions.close()
+    async with asyncio.timeout(30):
+        await writer.drained()
+
+
 @pytest.mark.parametrize(("raw", "kept"), SHAPES)
 async def test_every_caller_id_shape_leaves_its_call_one_complete_record(
     writer: HistoryWriter,
@@ -84,7 +93,7 @@ async def test_every_caller_id_shape_leaves_its_call_one_complete_record(
     interactions.answered("call-1", agent_id="1001", wait_s=4.0)
     interactions.ended("call-1", outcome=Outcome.ANSWERED, priority=12.0)
     with caplog.at_level(logging.ERROR):
-        await interactions.close()
+        await closed(interactions, writer)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
     found = await repository.get_interaction(
@@ -109,7 +118,7 @@ async def test_a_sip_user_or_an_extension_calling_again_is_the_same_customer(
         call = CallAttributes(f"call-{n}", "SIP/caller-01", raw, "en")
         interactions.queued(call, "support")
         interactions.ended(call.call_id, outcome=Outcome.ABANDONED_QUEUE, wait_s=30.0)
-    await interactions.close()
+    await closed(interactions, writer)
 
     first, second = [
         await repository.get_interaction(InteractionRef(source="hotline", idempotency_key=k))
