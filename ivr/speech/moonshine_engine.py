@@ -10,11 +10,11 @@ that package's own library. Nothing is downloaded.
 The shipped files keep their weights as int8 and turn them back into floats at every
 step: 81 weight matrices cast and scaled for each token, three quarters of a decoder
 step. They are turned into floats once, at load (``_folded``, with the ``onnx`` package):
-a step went from 40 ms to 10 ms of CPU (a turn from ~0.6 s to ~0.2 s). The price is
-memory: ~600 MB more in the process once loaded, against ~65 MB for the files. The
-readings are the same.
+a step went from 40 ms to 10 ms of CPU (Moonshine's part of a turn 0.15 s; the package's
+own C++ library, on the files as they are, 0.65 s). The price is memory: ~650 MB more in
+the process once loaded, against ~65 MB for the files. The readings are the same.
 
-A turn is cleaned and cut to its speech as for Whisper (``speech_only``), and its output
+A turn is read, cleaned and cut to its speech as for Whisper (``read_speech``), and its output
 is capped in tokens per second of speech. Moonshine takes no prompt: menu phrases are
 not used. Its use in the shipped flow is as the *second reading* of open questions
 (``second_reading``): it hears espeak-ng's 8 kHz phrases differently from Whisper, and
@@ -36,13 +36,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ivr.speech.audio import read_wav
 from ivr.speech.recognizer import ModelError, Transcript
-from ivr.speech.speech_only import looping, speech_only
+from ivr.speech.speech_only import SPEECH_RATE, looping, read_speech
 
 __all__ = ["MOONSHINE_RATE", "MoonshineRecognizer"]
 
-MOONSHINE_RATE = 16_000
+MOONSHINE_RATE = SPEECH_RATE
 _TOKENIZER = "tokenizer.bin"
 _ENCODER = "encoder_model"
 _DECODER = "decoder_model_merged"
@@ -110,8 +109,9 @@ class MoonshineRecognizer:
     ) -> Transcript:
         """What was said; ``phrases`` are not used (Moonshine takes no prompt)."""
         started = time.perf_counter()
-        audio = read_wav(wav, max_seconds=self.max_audio_s, rate=MOONSHINE_RATE)
-        samples = speech_only(audio.samples, vad=self.vad, denoise_below_db=self.denoise_below_db)
+        samples = read_speech(
+            wav, max_seconds=self.max_audio_s, vad=self.vad, denoise_below_db=self.denoise_below_db
+        )
         if samples.size == 0:
             return Transcript("", 0.0, time.perf_counter() - started)
         text, confidence = self._decode(samples)

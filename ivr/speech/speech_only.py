@@ -12,15 +12,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from ivr.speech.audio import read_wav
 from ivr.speech.noise import denoise
 
-__all__ = ["looping", "speech_only"]
+__all__ = ["looping", "read_speech", "speech_only"]
 
 Samples = npt.NDArray[np.float32]
+
+#: The rate Whisper and Moonshine both take.
+SPEECH_RATE = 16_000
 
 #: Speech kept around what VAD found.
 _SPEECH_PAD_MS = 200
@@ -48,6 +53,15 @@ def speech_only(samples: Samples, *, vad: bool, denoise_below_db: float | None) 
     if not stamps:
         return samples[:0]
     return np.concatenate([samples[s["start"] : s["end"]] for s in stamps])
+
+
+def read_speech(
+    wav: Path, *, max_seconds: float, vad: bool, denoise_below_db: float | None
+) -> Samples:
+    """The recording's first ``max_seconds`` at 16 kHz (what both backends decode), cleaned
+    and cut to its speech by ``speech_only``: empty when nothing was said."""
+    audio = read_wav(wav, max_seconds=max_seconds, rate=SPEECH_RATE)
+    return speech_only(audio.samples, vad=vad, denoise_below_db=denoise_below_db)
 
 
 def words(text: str) -> list[str]:

@@ -8,7 +8,7 @@ by PyPI packages (see ``models``); nothing is ever downloaded: the directory mus
 A turn is decoded in three steps, chosen by measurement (``bench/speech_bench.py``,
 ``bench/spoken_bench.py``):
 
-1. A noisy line is cleaned and cut to its speech (``speech_only``: steady noise
+1. A noisy line is cleaned and cut to its speech (``read_speech``: steady noise
    subtracted under ``denoise_below_db``, at 10 dB SNR spoken accuracy went from 0.49 to
    0.64; then Silero VAD, so silence becomes "" without running Whisper at all).
 2. The encoder sees ``window_s`` of audio (the speech padded with silence), not the 30 s
@@ -43,14 +43,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ivr.speech.audio import read_wav
 from ivr.speech.models import model_parts
 from ivr.speech.recognizer import ModelError, Transcript, menu_vocabulary
-from ivr.speech.speech_only import looping, speech_only, words
+from ivr.speech.speech_only import SPEECH_RATE, looping, read_speech, words
 
 __all__ = ["REQUIRED_FILES", "WHISPER_RATE", "WhisperRecognizer", "menu_prompt"]
 
-WHISPER_RATE = 16_000
+WHISPER_RATE = SPEECH_RATE
 REQUIRED_FILES = ("config.json", "tokenizer.json")
 #: Whisper's window (30 s of 10 ms mel frames) and the longest prompt it takes (tokens).
 _MAX_FRAMES = 3000
@@ -157,8 +156,9 @@ class WhisperRecognizer:
         self, wav: Path, *, phrases: Sequence[str] | None = None, best_only: bool = False
     ) -> Transcript:
         started = time.perf_counter()
-        audio = read_wav(wav, max_seconds=self.max_audio_s, rate=WHISPER_RATE)
-        samples = speech_only(audio.samples, vad=self.vad, denoise_below_db=self.denoise_below_db)
+        samples = read_speech(
+            wav, max_seconds=self.max_audio_s, vad=self.vad, denoise_below_db=self.denoise_below_db
+        )
         if samples.size == 0:
             return Transcript("", 0.0, time.perf_counter() - started)
         vocabulary = menu_vocabulary(phrases)
