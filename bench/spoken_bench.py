@@ -17,7 +17,11 @@ turn. The machine's load is printed: wall times on a shared 2-core machine are n
 time is the steadier figure.
 
     .venv/bin/python bench/spoken_bench.py [--languages en,ar] [--configs today,base]
-        [--conditions 3] [--rotate] [--text-heldout] [--limit N] [--json]
+        [--conditions 3] [--rotate] [--text-heldout] [--rate 8000] [--limit N] [--json]
+
+``--rate 16000`` speaks the sets as a wideband call would carry them (G.722, Opus: what
+Asterisk records as ``wav16`` when nothing narrows it on the way) instead of the 8 kHz of
+a telephone line.
 """
 
 from __future__ import annotations
@@ -271,7 +275,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             conditions = CONDITIONS[language][: args.conditions]
             # Each phrase in each condition, or (--rotate) in one, the conditions taken in turn.
             cases = [
-                (row, synthesize(row.text, Path(tmp), voice=v, speed=s, snr_db=n))
+                (row, synthesize(row.text, Path(tmp), voice=v, speed=s, snr_db=n, rate=args.rate))
                 for index, row in enumerate(subset)
                 for v, s, n in (
                     [conditions[index % len(conditions)]] if args.rotate else conditions
@@ -282,6 +286,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out: dict[str, Any] = {
                 "phrases": len(subset),
                 "conditions": conditions,
+                "rate": args.rate,
                 "turns": len(cases),
                 "mean_audio_s": statistics.mean(audio),
                 "text": score(subset, text_predicted),
@@ -323,7 +328,8 @@ def print_table(report: dict[str, Any]) -> None:
     for language, out in report["languages"].items():
         text = out["text"]
         print(
-            f"| {language} ({out['phrases']} phrases, {out['turns']} turns) | typed text | "
+            f"| {language} ({out['phrases']} phrases, {out['turns']} turns, {out['rate']} Hz) | "
+            f"typed text | "
             f"{text['accuracy']:.3f} | 1.00 | {text['unknown']:.2f} | {text['wrong_intent']:.2f} | "
             f"{text['oos_rejected']:.2f} | | | | | |"
         )
@@ -354,6 +360,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--text-heldout", action="store_true", help="also speak the text held-out file's rows"
+    )
+    parser.add_argument(
+        "--rate", type=int, default=8000, help="sample rate of the calls (16000: wideband)"
     )
     parser.add_argument("--limit", type=int, default=0, help="phrases per language (0: all)")
     parser.add_argument("--json", action="store_true")
