@@ -18,6 +18,7 @@ from typing import Final
 
 from telephony.ami_codec import (
     EVENT_CHANNEL_TALKING_START,
+    EVENT_CHANNEL_TALKING_STOP,
     EVENT_CONTACT_STATUS,
     EVENT_DEVICE_STATE_CHANGE,
     EVENT_DIAL_BEGIN,
@@ -39,7 +40,8 @@ CONSUMED_EVENTS: Final[tuple[str, ...]] = (
     EVENT_UNHOLD,  # ...and takes them back
     EVENT_SHUTDOWN,  # telephony.ami_client: drop the link and reconnect
     EVENT_CONTACT_STATUS,  # center.phone_registry: agents' phones registered here
-    EVENT_CHANNEL_TALKING_START,  # telephony.talk_detection: a caller talks over a prompt
+    EVENT_CHANNEL_TALKING_START,  # telephony.talk_detection: a caller talks over a prompt...
+    EVENT_CHANNEL_TALKING_STOP,  # ...and has stopped: the end of an answer (speech.endpoint)
 )
 
 

@@ -91,8 +91,10 @@ EVENT_AGI_EXEC_START: Final = "AGIExecStart"
 EVENT_AGI_EXEC_END: Final = "AGIExecEnd"
 EVENT_DTMF_BEGIN: Final = "DTMFBegin"
 EVENT_DTMF_END: Final = "DTMFEnd"
-#: func_talkdetect: the caller started talking (class ``class``; only while TALK_DETECT is set)
+#: func_talkdetect: the caller started talking (class ``call``; only while TALK_DETECT is set)
 EVENT_CHANNEL_TALKING_START: Final = "ChannelTalkingStart"
+#: func_talkdetect: the caller stopped (its silence time passed since their last loud frame)
+EVENT_CHANNEL_TALKING_STOP: Final = "ChannelTalkingStop"
 EVENT_CDR: Final = "Cdr"
 EVENT_RTCP_SENT: Final = "RTCPSent"
 # list items and list terminators (EventList responses)

@@ -22,7 +22,7 @@ import re
 import zoneinfo
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -117,13 +117,23 @@ class PromptSettings(FrozenModel):
 
 
 class SpeechTurnSettings(FrozenModel):
-    """How a spoken answer is recorded (``RECORD FILE`` with silence detection)."""
+    """How a spoken answer is recorded (``RECORD FILE``) and what ends it."""
 
     #: Where Asterisk writes the turn's audio and hotline reads it (the same path on both
     #: sides: one host or a shared volume). Files are deleted after recognition.
     recordings_dir: Path = Path("var/recordings")
     max_s: Annotated[float, Field(gt=0, le=60)] = 10.0
+    #: Silence that ends an answer with ``endpoint: silence``, and the time a caller has
+    #: to start answering with either.
     silence_s: Annotated[int, Field(ge=1, le=10)] = 2
+    #: What ends an answer. ``silence``: RECORD FILE's own silence detection, in whole
+    #: seconds of ``silence_s``, for which Asterisk reads the caller at 8 kHz. ``talk``:
+    #: Asterisk's TALK_DETECT hears the caller stop for ``end_silence_ms`` and hotline ends
+    #: the recording over AMI (telephony.talk_detection): sooner, and recorded at 16 kHz
+    #: (``wav16``), so a wideband caller (G.722, Opus) keeps the upper band the recognisers
+    #: need (bench/spoken_bench.py --rate 16000). Without AMI, ``silence``.
+    endpoint: Literal["silence", "talk"] = "silence"
+    end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 800
     beep: bool = True
     #: Callers may answer over the question: their voice stops the prompt and the recording
     #: starts at once (Asterisk's TALK_DETECT, heard over AMI). A key always stops it.

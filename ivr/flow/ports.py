@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Classifier", "Heard", "IntentResult", "Recogniser", "TalkDetection"]
+__all__ = ["Classifier", "Heard", "IntentResult", "Recogniser", "Talk", "TalkDetection"]
 
 
 class Heard(Protocol):
@@ -68,9 +68,26 @@ class Classifier(Protocol):
         ...
 
 
-class TalkDetection(Protocol):
-    """``telephony.talk_detection.TalkEvents``: Asterisk saying a caller started talking."""
+class Talk(Protocol):
+    """One watched channel: its caller started talking, and stopped."""
 
-    def watch(self, uniqueid: str) -> AbstractContextManager[asyncio.Event]:
-        """An event set when the channel's caller starts talking, while the block runs."""
+    started: asyncio.Event
+    stopped: asyncio.Event
+
+
+class TalkDetection(Protocol):
+    """``telephony.talk_detection.TalkEvents``: Asterisk saying a caller started talking, and
+    stopped; hotline ending a recording."""
+
+    def watch(self, uniqueid: str) -> AbstractContextManager[Talk]:
+        """The channel's caller starting and stopping to talk, while the block runs."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether Asterisk's events can be heard and actions sent now (AMI is up)."""
+        ...
+
+    async def end_recording(self, channel: str) -> None:
+        """``RECORD FILE`` on ``channel`` ends as if the caller pressed ``STOP_KEY``."""
         ...

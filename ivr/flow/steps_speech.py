@@ -5,6 +5,13 @@ file under the flow's recordings directory, then ``Recogniser.recognise``; None 
 recogniser means "use keys instead" (busy, failed, too slow, no model for the language). The
 audio is deleted as soon as it has been recognised.
 
+What ends the answer is the flow's ``speech.endpoint``: RECORD FILE's own silence detection
+(``silence``: whole seconds, and Asterisk reads the caller at 8 kHz for it), or (``talk``)
+TALK_DETECT's ``ChannelTalkingStop`` over AMI after ``end_silence_ms`` of quiet, upon which
+hotline "receives" the stop key on the channel (PlayDTMF) and RECORD FILE ends; that
+recording is ``wav16``, so a wideband caller keeps the band the recognisers need. A caller
+who has not started within ``silence_s`` is ended the same way; AMI down: ``silence``.
+
 Callers answer over the question (barge-in): a key stops it and is the answer; their voice
 stops it too when barge-in is on (the step's ``barge_in``, else the flow's ``speech.barge_in``)
 and talk detection is wired (Asterisk's ``TALK_DETECT`` on the channel for the turn, its
@@ -34,16 +41,23 @@ import contextlib
 import logging
 import re
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ivr.flow.context import CallContext, Transition
 from ivr.flow.nodes import AskStep
-from ivr.flow.ports import Classifier, IntentResult
+from ivr.flow.ports import Classifier, IntentResult, Talk, TalkDetection
 from ivr.flow.state import WellKnown
 from ivr.intent.entities import spoken_yes_no
+from telephony.agi_outcomes import Recording
 from telephony.agi_session import AgiCommandError, CallerHangup
-from telephony.talk_detection import TALK_DETECT_REMOVE, TALK_DETECT_SET, talk_detect_value
+from telephony.ami_client import AmiError
+from telephony.talk_detection import (
+    STOP_KEY,
+    TALK_DETECT_REMOVE,
+    TALK_DETECT_SET,
+    talk_detect_value,
+)
 
 log = logging.getLogger("ivr.flow")
 
@@ -51,6 +65,10 @@ log = logging.getLogger("ivr.flow")
 YES_NO_KEYS = "12"
 #: Asterisk's own beep, the one RECORD FILE plays.
 BEEP = "beep"
+#: The beep's length, before the caller can start answering (Asterisk's beep.gsm: 0.3 s).
+_BEEP_S = 0.5
+#: How often the key ending a recording is sent until the recording ends.
+_RESEND_S = 1.0
 #: Longest transcript kept in the call's attributes and trace.
 MAX_TRANSCRIPT = 200
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -89,12 +107,20 @@ async def ask(
         await ctx.session.set_variable(TALK_DETECT_SET, talk_detect_value(settings.barge_in_energy))
         try:
             question = _question(ctx, prompt, escape, beep=settings.beep)
-            digit, spoke = await _play_until_talk(question, talking)
+            digit, spoke = await _play_until_talk(question, talking.started)
             if digit is not None:
                 return SpeechTurn(digit=digit)
             if spoke:
                 ctx.heard("spoke over the prompt")
-            turn = await listen(ctx, escape=escape, phrases=phrases, beep=False, private=private)
+            turn = await listen(
+                ctx,
+                escape=escape,
+                phrases=phrases,
+                beep=False,
+                private=private,
+                detecting=True,
+                talking=spoke,
+            )
             if spoke and turn.text == "":  # noise, not words: from now on questions play out
                 ctx.voice_barge_in = False
                 ctx.note("barge-in off: the line's noise stopped a question")
@@ -143,20 +169,19 @@ async def listen(
     phrases: Sequence[str] | None,
     beep: bool = True,
     private: bool = False,
+    detecting: bool = False,
+    talking: bool = False,
 ) -> SpeechTurn:
+    """The caller's answer, recorded and recognised. ``detecting``: TALK_DETECT is already
+    on (the question's barge-in turns it off); ``talking``: the caller is already speaking."""
     recogniser = ctx.services.recogniser
     if recogniser is None:
         return SpeechTurn(failed=True)
-    settings = ctx.flow.settings.speech
     ctx.turns += 1
     base = _turn_file(ctx.flow.recordings_dir, f"{ctx.file_stem}-{ctx.turns}")
-    recording = await ctx.session.record_file(
-        str(base),
-        "wav",
-        escape,
-        timeout_ms=round(settings.max_s * 1000),
-        silence_s=settings.silence_s,
-        beep=settings.beep and beep,
+    beep = ctx.flow.settings.speech.beep and beep
+    recording = await _record(
+        ctx, str(base), escape, beep=beep, detecting=detecting, talking=talking
     )
     wav = Path(recording.path)
     try:
@@ -175,6 +200,63 @@ async def listen(
     ctx.heard(("spoke" if private else f"said {text!r}") if text else "silence")
     others = tuple(" ".join(t.split())[:MAX_TRANSCRIPT] for t in transcript.alternatives)
     return SpeechTurn(text=text, alternatives=others)
+
+
+async def _record(
+    ctx: CallContext, base: str, escape: str, *, beep: bool, detecting: bool, talking: bool
+) -> Recording:
+    """The answer, ended by RECORD FILE's silence detection, or (``endpoint: talk``, AMI
+    up) by TALK_DETECT hearing the caller stop, at 16 kHz. AMI lost during the recording:
+    it ends at ``max_s``."""
+    settings = ctx.flow.settings.speech
+    talk, channel = ctx.services.talk, ctx.session.env.channel
+    timeout_ms = round(settings.max_s * 1000)
+    if settings.endpoint != "talk" or talk is None or not talk.connected or not channel:
+        return await ctx.session.record_file(
+            base, "wav", escape, timeout_ms=timeout_ms, silence_s=settings.silence_s, beep=beep
+        )
+    with talk.watch(ctx.call_id) as heard:
+        quiet = talk_detect_value(settings.barge_in_energy, settings.end_silence_ms)
+        await ctx.session.set_variable(TALK_DETECT_SET, quiet)
+        # The time to start answering counts from the recording's start, after the beep.
+        no_answer_s = None if talking else settings.silence_s + (_BEEP_S if beep else 0.0)
+        ending = asyncio.create_task(_end_when_quiet(talk, channel, heard, no_answer_s))
+        try:
+            recording = await ctx.session.record_file(
+                base, "wav16", escape + STOP_KEY, timeout_ms=timeout_ms, beep=beep
+            )
+        finally:
+            ending.cancel()
+            if not detecting and not ctx.session.dead:
+                with contextlib.suppress(CallerHangup, AgiCommandError):
+                    await ctx.session.set_variable(TALK_DETECT_REMOVE, "")
+    if recording.reason == "dtmf" and recording.digit == STOP_KEY:
+        return replace(recording, reason="timeout", digit=None)  # as RECORD FILE's silence
+    return recording
+
+
+async def _end_when_quiet(
+    talk: TalkDetection, channel: str, heard: Talk, no_answer_s: float | None
+) -> None:
+    """Ends the recording once the caller has spoken and stopped, or has not started
+    within ``no_answer_s``. The key is sent again each second until the recording ends
+    (cancelled then): one sent before RECORD FILE started would be lost between commands.
+    Without AMI the recording's own timeout ends it."""
+    if no_answer_s is None:
+        await heard.stopped.wait()
+    else:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(no_answer_s):
+                await heard.started.wait()
+        if heard.started.is_set():
+            await heard.stopped.wait()
+    while True:
+        try:
+            await talk.end_recording(channel)
+        except (AmiError, OSError) as exc:
+            log.warning("call on %s: cannot end the recording over AMI: %s", channel, exc)
+            return
+        await asyncio.sleep(_RESEND_S)
 
 
 def _turn_file(directory: Path, stem: str) -> Path:

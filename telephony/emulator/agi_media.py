@@ -1,7 +1,9 @@
 """AGI commands that play, listen or record: the ones with Asterisk's timing semantics.
 
-Positions are 8 kHz samples. Digits come back as ASCII codes, except GET DATA (the string).
-See the module docs of `channel` for how scripted digits and hang-ups are timed.
+Positions are 8 kHz samples, except RECORD FILE's endpos: the file's (16 kHz for wav16).
+Digits come back as ASCII codes, except GET DATA (the string). See the module docs of
+`channel` for how scripted digits and hang-ups are timed, and of `talk` for what the
+caller's speech says over AMI while TALK_DETECT is set.
 """
 
 from __future__ import annotations
@@ -9,14 +11,24 @@ from __future__ import annotations
 import array
 
 from telephony import agi_codec as agi
-from telephony.emulator import events
+from telephony.emulator import talk
 from telephony.emulator.agi_reply import AgiContext, Reply, ok, parse_int, show_usage
 from telephony.emulator.channel import ALL_DIGITS
-from telephony.emulator.media import RATE, RECORD_FORMATS, load_speech, say_seconds, write_recording
+from telephony.emulator.media import (
+    RATE,
+    RECORD_FORMATS,
+    RECORD_RATES,
+    load_speech,
+    say_seconds,
+    write_recording,
+)
 
 FIRST_DIGIT_TIMEOUT_V = 10.0  # the pbx's response timeout when GET DATA has no timeout
 NEXT_DIGIT_TIMEOUT_V = 5.0
 GET_OPTION_TIMEOUT_V = 5.0
+#: res_agi's rewind of a recording ended by a key (ms); file.c rewinds 8 samples a ms
+#: whatever the file's rate (0.1 s of a wav16).
+DTMF_REWIND_MS = 200
 
 
 def _escapes(text: str) -> str:
@@ -46,8 +58,8 @@ async def stream_file(ctx: AgiContext, args: list[str], *, control: bool = False
         waited = await ch.wait(audio.delay_v, accept=accept, queued=queued)
         if not waited.interrupted and not waited.digit:
             audio.start_talking(ch.logical_v)
-            if ch.talk_detect:
-                ctx.pbx.emit(events.talking_start(ch))
+            if audio.spoken is not None:
+                talk.hear(ch, load_speech(audio.spoken[0]))
             elapsed_v = waited.elapsed_v
             waited = await ch.wait(remaining_v - elapsed_v, accept=accept, queued=False)
     else:
@@ -179,6 +191,7 @@ async def record_file(ctx: AgiContext, args: list[str]) -> Reply:
         speech_file = audio.next_speech() if audio.sends_audio else None
         speech = load_speech(speech_file) if speech_file is not None else array.array("h")
         delay_v = audio.delay_v
+        talk.hear(ch, speech, delay_v)
     speech_end_v = delay_v + len(speech) / RATE if speech else 0.0
     timeout_v = None if timeout_ms < 0 else timeout_ms / 1000
     silence_stop_v: float | None = None
@@ -204,13 +217,18 @@ async def record_file(ctx: AgiContext, args: list[str]) -> Reply:
         and waited.digit is None
         and (timeout_v is None or silence_stop_v < timeout_v)
     )
+    rate = RECORD_RATES.get(fmt, RATE)
+    rewind_ms = DTMF_REWIND_MS if waited.digit else 0
     if by_silence and silence_s:
-        samples = max(samples - (silence_s - 1) * RATE, 0)
+        rewind_ms = (silence_s - 1) * 1000
+    if rewind_ms:  # ast_stream_rewind: 8 file samples a ms, here in 8 kHz samples
+        samples = max(samples - rewind_ms * 8 * RATE // rate, 0)
         del pcm[samples:]
     ctx.ch.log.recordings.append(write_recording(base, fmt, pcm))
+    endpos = samples * rate // RATE
     if waited.interrupted:
-        return ok(-1, data="hangup", endpos=samples, failed=True)
+        return ok(-1, data="hangup", endpos=endpos, failed=True)
     if waited.digit:
-        return ok(ord(waited.digit), data="dtmf", endpos=samples)
+        return ok(ord(waited.digit), data="dtmf", endpos=endpos)
     left_ms = 0 if not by_silence or timeout_ms < 0 else timeout_ms - round(elapsed_v * 1000)
-    return ok(left_ms, data="timeout", endpos=samples)
+    return ok(left_ms, data="timeout", endpos=endpos)

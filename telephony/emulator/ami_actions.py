@@ -345,6 +345,9 @@ class Actions:
             session.send(error(msg, "No digit specified"))
             return
         if (msg.get(ami.HEADER_RECEIVE) or "").strip().lower() in AST_TRUE:
+            # queued as if the phone sent it: read by an AGI command waiting for keys
+            # (RECORD FILE's escape digits too) or by the bridge's attended transfer
+            ch.offer_digit(digit[0])
             atxfer.key(self.pbx, ch.name, digit[0])
         session.send(response(msg, OK, (ami.HEADER_MESSAGE, "DTMF successfully queued")))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from telephony import ami_codec as ami
-from telephony.emulator import events
+from telephony.emulator import events, talk
 from telephony.emulator.clock import Clock
 from telephony.emulator.events import Pairs
 from telephony.emulator.mixmonitor import MixMonitor
@@ -171,8 +171,9 @@ class Channel:
     dtmf_delay_v: float = 0.5
     inter_digit_v: float = 0.3
     barge_in: bool = True
-    #: TALK_DETECT(set) is on: the caller starting to talk raises ChannelTalkingStart
-    talk_detect: bool = False
+    #: TALK_DETECT(set)'s thresholds while it is set (``talk.hear``: the talk's AMI events)
+    talk_detect: talk.TalkDetect | None = None
+    talk_timers: list[asyncio.TimerHandle] = field(default_factory=list)
     after_call_dtmf: str = ""  # queued when the agent hangs up first (see Caller)
     on_caller_hangup: Callable[[], None] | None = None  # fired when a scripted BYE lands
     created_v: float = 0.0
@@ -210,8 +211,11 @@ class Channel:
 
     def set_var(self, name: str, value: str) -> None:
         function = name.upper().replace(" ", "")
-        if function in ("TALK_DETECT(SET)", "TALK_DETECT(REMOVE)"):  # write-only function
-            self.talk_detect = function.endswith("(SET)")
+        if function == "TALK_DETECT(SET)":  # write-only function; a bad value changes nothing
+            self.talk_detect = talk.parse(value) or self.talk_detect
+            return
+        if function == "TALK_DETECT(REMOVE)":
+            self.talk_detect = None
             return
         self.variables[name] = value
         if self.varset_events:
@@ -273,6 +277,8 @@ class Channel:
             self.log.hung_up_by = by
         if self._autohangup is not None:
             self._autohangup.cancel()
+        for timer in self.talk_timers:
+            timer.cancel()
         self._interrupt()
 
     def set_autohangup(self, seconds_v: float) -> None:

@@ -216,8 +216,15 @@ def shutdown(*, restart: bool) -> Pairs:
 
 
 def talking_start(ch: Channel) -> Pairs:
-    """func_talkdetect: the caller's first frame above the energy threshold."""
-    return channel_event(ami.EVENT_CHANNEL_TALKING_START, CLASS, ch)
+    """func_talkdetect: the caller's first frame above the energy threshold (Asterisk 20's
+    stasis_channels.c sends it as a ``call`` event)."""
+    return channel_event(ami.EVENT_CHANNEL_TALKING_START, CALL, ch)
+
+
+def talking_stop(ch: Channel, duration_ms: int) -> Pairs:
+    """func_talkdetect: the silence after the talk lasted the silence threshold;
+    ``Duration`` is the talk's ms (from its start to where the silence began)."""
+    return channel_event(ami.EVENT_CHANNEL_TALKING_STOP, CALL, ch, ("Duration", str(duration_ms)))
 
 
 def musiconhold(ch: Channel, start: bool, klass: str) -> Pairs:

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 RATE: Final = 8000
@@ -33,7 +35,11 @@ _GSM_FRAME: Final = bytes.fromhex(
     "d820a2e15a50004924924924500049249249245000492492492450004924924924"
 )
 _EXTENSIONS: Final = (".wav", ".WAV", ".gsm", ".sln", ".raw", ".ulaw", ".alaw", ".pcm", ".sln16")
-RECORD_FORMATS: Final = {"wav": ".wav", "sln": ".sln", "raw": ".raw", "gsm": ".gsm"}
+RECORD_FORMATS: Final = {
+    "wav": ".wav", "wav16": ".wav16", "sln": ".sln", "raw": ".raw", "gsm": ".gsm"
+}  # fmt: skip
+#: Formats whose files are not 8 kHz: their samples (and RECORD FILE's endpos) at this rate.
+RECORD_RATES: Final = {"wav16": 16000}
 SAY_FIXED_S: Final = {"DATE": 6.35, "TIME": 2.45, "DATETIME": 9.4}
 SAY_PER_ITEM_S: Final = {"DIGITS": 0.86, "ALPHA": 0.74, "PHONETIC": 0.885, "NUMBER": 0.88}
 
@@ -155,22 +161,32 @@ def load_speech(path: Path) -> array.array[int]:
 
 
 def write_recording(base: str, fmt: str, audio: array.array[int]) -> Path:
-    """Writes `<base>.<ext>` like Asterisk (wav: RIFF PCM 16-bit mono 8 kHz).
+    """Writes 8 kHz `audio` to `<base>.<ext>` like Asterisk (wav: RIFF PCM 16-bit mono 8 kHz;
+    wav16: the same at 16 kHz, as codec_resample brings an 8 kHz caller to it).
 
     gsm files get valid GSM 6.10 silence frames of the right length (no GSM encoder here)."""
     path = Path(base + RECORD_FORMATS[fmt])
     path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = array.array("h", audio)
+    rate = RECORD_RATES.get(fmt, RATE)
+    pcm = upsample(audio, rate) if rate != RATE else array.array("h", audio)
     if sys.byteorder == "big":
         pcm.byteswap()
-    if fmt == "wav":
+    if fmt in ("wav", "wav16"):
         with wave.open(str(path), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
-            w.setframerate(RATE)
+            w.setframerate(rate)
             w.writeframes(pcm.tobytes())
     elif fmt == "gsm":
         path.write_bytes(_GSM_FRAME * (len(pcm) // 160))
     else:
         path.write_bytes(pcm.tobytes())
     return path
+
+
+def upsample(audio: array.array[int], rate: int) -> array.array[int]:
+    """8 kHz samples at ``rate`` (a multiple), by linear interpolation."""
+    factor = rate // RATE
+    at = np.arange(len(audio) * factor) / factor
+    out = np.interp(at, np.arange(len(audio)), audio) if audio else at
+    return array.array("h", out.round().astype(np.int16).tobytes())

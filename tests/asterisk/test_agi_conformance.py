@@ -5,7 +5,7 @@ tests/telephony/test_emulator_calls.py over the emulator, with the same expectat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from tests.telephony.agi_interruption import (
 )
 
 from .rig import Asterisk
-from .sipp import SippCaller
+from .sipp import SippCaller, Step
 
 pytestmark = pytest.mark.asterisk
 
@@ -43,8 +43,11 @@ class RawPeer:
 
 
 @asynccontextmanager
-async def a_call(pbx: Asterisk, sip_dir: Path, number: str) -> AsyncIterator[RawPeer]:
-    """A SIPp customer's call, its AGI session served here; ended as hotline ends one."""
+async def a_call(
+    pbx: Asterisk, sip_dir: Path, number: str, steps: Sequence[Step] = ()
+) -> AsyncIterator[RawPeer]:
+    """A SIPp customer's call (doing ``steps`` once answered), its AGI session served here;
+    ended as hotline ends one."""
     peers: asyncio.Queue[RawPeer] = asyncio.Queue()
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -53,7 +56,7 @@ async def a_call(pbx: Asterisk, sip_dir: Path, number: str) -> AsyncIterator[Raw
         await peers.put(RawPeer(reader, writer))
 
     server = await asyncio.start_server(accept, "127.0.0.1", pbx.ports.agi)
-    caller = SippCaller(number, sip_dir, hold_s=20)
+    caller = SippCaller(number, sip_dir, steps, hold_s=20)
     try:
         await caller.start(pbx)
         async with asyncio.timeout(15):

@@ -46,6 +46,7 @@ async def spoken_call(
     said: str,
     after_key_s: float,
     then: str = "654321#",
+    overrides: dict[str, object] | None = None,
 ) -> SpokenCall:
     """A SIPp caller who presses 1 (English), says ``said`` ``after_key_s`` later, then keys
     ``then`` (an account number); agent 1001 answers."""
@@ -57,8 +58,8 @@ async def spoken_call(
     await agent.start(pbx)
     since = len(pbx.log())
     try:
-        overrides = {"speech.enabled": True, "speech.timeout_s": 30}
-        async with running_service(pbx, tmp_path, overrides) as service:
+        settings = {"speech.enabled": True, "speech.timeout_s": 30, **(overrides or {})}
+        async with running_service(pbx, tmp_path, settings) as service:
             speech = service.hotline.speech
             await wait_until(lambda: "en" in speech.languages, timeout_s=60)
             service.only_agents("1001")
@@ -127,4 +128,31 @@ async def test_a_price_asked_for_by_name_plays_that_products_price(
     played = [c.split()[2] for c in commands if c.startswith("STREAM FILE")]
     assert any(name.endswith("/price-mobile-unlimited") for name in played), played
     assert not any(name.endswith("/price-fibre-500") for name in played)
+    assert not pbx.errors(log=call.log)
+
+
+async def test_an_answer_ended_by_talk_detection_is_recorded_at_16_khz_and_understood(
+    pbx: Asterisk, sip_dir: Path, tmp_path: Path
+) -> None:
+    """``speech.endpoint: talk``: TALK_DETECT hears the caller stop, hotline "receives" key
+    D on the channel over AMI (PlayDTMF), which ends RECORD FILE; the answer is recorded as
+    ``wav16`` with no ``s=`` (Asterisk's own silence detection would read it at 8 kHz)."""
+    call = await spoken_call(
+        pbx,
+        sip_dir,
+        tmp_path,
+        "+971501110064",
+        "my internet is not working",
+        after_key_s=3.0,
+        overrides={"ivr.speech.endpoint": "talk", "ivr.speech.barge_in": False},
+    )
+    assert call.exit_code == 0
+    assert call.interaction["intent"] == "technical_fault"
+    commands = [line.split("<< ", 1)[1] for line in call.log.splitlines() if "AGI Rx << " in line]
+    (record,) = [c for c in commands if c.startswith("RECORD FILE")]
+    assert " wav16 " in record
+    assert "s=" not in record
+    assert commands[commands.index(record) - 1] == "SET VARIABLE TALK_DETECT(set) 800,256"
+    assert "result=68 (dtmf)" in call.log  # ended by the stop key (D), not the timeout
+    assert not list((tmp_path / "recordings").glob("*"))
     assert not pbx.errors(log=call.log)

@@ -73,7 +73,10 @@ EVENTS_READ: dict[str, str] = {
     ami.EVENT_UNHOLD: "call",
     ami.EVENT_SHUTDOWN: "system",
     ami.EVENT_CONTACT_STATUS: "system",  # res_pjsip: a phone's contact came, went, qualified
-    ami.EVENT_CHANNEL_TALKING_START: "class",  # func_talkdetect: a caller talks over a prompt
+    # func_talkdetect: a caller talks, and stopped (Privilege: call,all on Asterisk 20.20.1,
+    # tests/asterisk/test_talk_end.py)
+    ami.EVENT_CHANNEL_TALKING_START: "call",
+    ami.EVENT_CHANNEL_TALKING_STOP: "call",
 }
 #: Every event name the codec knows: the filters must pass the consumed ones and no other.
 KNOWN_EVENTS = {v for k, v in vars(ami).items() if k.startswith("EVENT_") and isinstance(v, str)}

@@ -24,6 +24,7 @@ from ivr.flow.state import CallReport
 from ivr.flow.validation import prompt_references
 from telephony.agi_server import AgiLimits, Fallback, FastAgiServer
 from telephony.agi_session import AgiSession
+from telephony.ami_client import AmiClient, AmiError
 from telephony.ami_codec import HEADER_EVENT, AmiMessage
 from telephony.emulator import AgentPhone, AsteriskEmulator, Caller, CallResult
 from telephony.talk_detection import TalkEvents
@@ -167,10 +168,23 @@ class RecordingAcd:
 
 
 class EmulatorAmi:
-    """The emulator's AMI events in-process, handed out as the AMI client does (by name)."""
+    """The emulator's AMI events in-process, handed out as the AMI client does (by name);
+    actions go to the emulator's AMI server through ``client`` once it is connected."""
 
     def __init__(self) -> None:
         self._callbacks: dict[str, list[Callable[[AmiMessage], None]]] = {}
+        self.client: AmiClient | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.connected
+
+    async def action(
+        self, name: str, /, *, timeout_s: float | None = None, **fields: str
+    ) -> AmiMessage:
+        if self.client is None:
+            raise AmiError("the rig's AMI client is not connected")
+        return await self.client.action(name, timeout_s=timeout_s, **fields)
 
     def on_event(self, name: str, callback: Callable[[AmiMessage], None]) -> Callable[[], None]:
         self._callbacks.setdefault(name.lower(), []).append(callback)
@@ -189,6 +203,7 @@ class Rig:
     acd: RecordingAcd
     callbacks: InMemoryCallbacks
     reports: list[CallReport]
+    ami: EmulatorAmi
 
     async def call(self, caller: Caller, timeout_s: float = 10.0) -> CallResult:
         placed = await self.emulator.place_call(caller)
@@ -253,9 +268,21 @@ async def rig(
         emulator.subscribe(ami.feed)
         async with asyncio.timeout(5):
             await emulator.start()
+        if talk:  # talk detection ends recordings with AMI actions
+            ami.client = AmiClient(
+                host="127.0.0.1",
+                port=emulator.ami_port,
+                username="hotline",
+                secret="secret",
+                events=False,
+            )
+            await ami.client.start()
+            await ami.client.wait_connected(timeout_s=5)
         try:
-            yield Rig(engine, emulator, acd, callbacks, reports)
+            yield Rig(engine, emulator, acd, callbacks, reports, ami)
         finally:
+            if ami.client is not None:
+                await ami.client.close()
             async with asyncio.timeout(10):
                 await emulator.stop()
     finally:

@@ -36,7 +36,7 @@ class ListeningRecogniser(FakeRecogniser):
         return FakeTranscript(SAID if max(samples, default=0) > HISS else "")
 
 
-HISS = 100
+HISS = 1000
 
 
 def _sound(path: Path, seconds: float, level: int) -> Path:
@@ -103,7 +103,7 @@ async def test_noise_that_stops_a_question_turns_barge_in_off_for_the_call(
     """A noisy line "talks" over the question: the recording holds no words, so the question
     is asked again to its end (and the caller, who then answers after the beep, is heard)."""
     recogniser = ListeningRecogniser([])
-    noise = _sound(tmp_path / "hiss.wav", 1.0, level=40)
+    noise = _sound(tmp_path / "hiss.wav", 1.0, level=300)  # over TALK_DETECT's 256
     voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
     caller = Caller(speech=[noise, voice], speaks_over="how-can-we-help", barge_in=False)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
