@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 
 from tests.telephony.emulator_harness import RawAmi
-from tests.telephony.talk_end import TALK_DETECT, check, talk_end, tone_wav
+from tests.telephony.talk_end import SPEECH_S, TALK_DETECT, check, talk_end
+from tests.telephony.test_emulator_calls import tone_wav
 
 from .rig import AMI_SECRET, AMI_USER, Asterisk
 from .sipp import Pause, Speech
@@ -48,7 +49,10 @@ SPEAKS_AFTER_S = 2.5
 async def spoken_turn(
     pbx: Asterisk, sip_dir: Path, tmp_path: Path, number: str, settings: tuple[str, ...]
 ) -> None:
-    steps = (Pause(SPEAKS_AFTER_S), Speech(tone_wav(tmp_path / "said.wav"), silence_s=6.0))
+    steps = (
+        Pause(SPEAKS_AFTER_S),
+        Speech(tone_wav(tmp_path / "said.wav", SPEECH_S), silence_s=6.0),
+    )
     ami_conn = await RawAmi.connect(pbx.ports.ami)
     try:
         await ami_conn.login(AMI_USER, AMI_SECRET, events="call")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import array
 import asyncio
-import math
 import re
 import wave
 from dataclasses import dataclass
@@ -54,19 +53,6 @@ async def command(peer: Peer, line: str) -> str:
     peer.send(line)
     async with asyncio.timeout(10):
         return (await peer.line()).rstrip("\n")
-
-
-def tone_wav(path: Path, seconds: float = SPEECH_S, rate: int = 8000) -> Path:
-    samples = array.array(
-        "h",
-        (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(int(seconds * rate))),
-    )
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return path
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from telephony.emulator import AsteriskEmulator, Caller
 from telephony.emulator.media import load_speech
 from telephony.emulator.talk import TalkDetect, parse, talks
 from tests.telephony.emulator_harness import RawAmi, ScriptedAgi
-from tests.telephony.talk_end import TALK_DETECT, check, talk_end, tone_wav
+from tests.telephony.talk_end import SPEECH_S, TALK_DETECT, check, talk_end
+from tests.telephony.test_emulator_calls import tone_wav
 
 TIME_SCALE = 0.2
 
@@ -21,7 +22,7 @@ TIME_SCALE = 0.2
 async def test_talking_stop_then_a_received_key_ends_a_wav16_recording(
     tmp_path: Path, settings: tuple[str, ...]
 ) -> None:
-    caller = Caller(speech=tone_wav(tmp_path / "said.wav"), speech_delay_s=0.7)
+    caller = Caller(speech=tone_wav(tmp_path / "said.wav", SPEECH_S), speech_delay_s=0.7)
     async with (
         ScriptedAgi() as agi,
         AsteriskEmulator(agi_port=agi.port, time_scale=TIME_SCALE) as emu,
