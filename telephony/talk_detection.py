@@ -4,8 +4,8 @@ AGI runs one command at a time and tells nothing while ``STREAM FILE`` plays, ex
 Asterisk's ``TALK_DETECT`` function (func_talkdetect) watches the caller's audio on the
 channel it is set on and raises ``ChannelTalkingStart`` over AMI on the first frame louder
 than its energy threshold (dsp.conf's ``silencethreshold``, 256, unless given). This module
-turns those events into one ``asyncio.Event`` per watched channel, by uniqueid; the speech
-turn sets ``TALK_DETECT`` over AGI, plays its prompt and stops it when the event comes.
+turns those events into a ``Talk`` (started, stopped) per watched channel, by uniqueid; the
+speech turn sets ``TALK_DETECT`` over AGI, plays its prompt and stops it when talk starts.
 
 ``ChannelTalkingStop`` (the caller quiet for the silence time given to ``TALK_DETECT``)
 ends a spoken answer when the flow's ``speech.endpoint`` is ``talk``: hotline then sends
@@ -16,9 +16,9 @@ in whole seconds; ended this way, the recording keeps a wideband caller's 16 kHz
 well under a second after the last word.
 
 The events need the AMI user's ``read=`` to include ``call`` (their class in Asterisk 20's
-code; its docs say ``class``) and an ``eventfilter=`` that
-lets ``ChannelTalkingStart`` and ``ChannelTalkingStop`` through (hotline.ami_events).
-Without AMI nothing is heard and prompts play to their end, as without barge-in.
+code; its docs say ``class``) and an ``eventfilter=`` that lets ``ChannelTalkingStart`` and
+``ChannelTalkingStop`` through (hotline.ami_events). Without AMI nothing is heard: prompts
+play to their end, as without barge-in, and answers end on RECORD FILE's silence detection.
 """
 
 from __future__ import annotations
