@@ -39,7 +39,7 @@ class ListeningRecogniser(FakeRecogniser):
 HISS = 1000
 
 
-def _sound(path: Path, seconds: float, level: int) -> Path:
+def level_wav(path: Path, seconds: float, level: int) -> Path:
     """A wav of one level: the caller's voice (loud), or a noisy line (under ``HISS``)."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
@@ -56,7 +56,7 @@ def _flow(tmp_path: Path, text: str = ASK, **speech: object) -> Flow:
 
 
 def _caller(tmp_path: Path) -> Caller:
-    voice = _sound(tmp_path / "caller.wav", 1.0, level=3000)
+    voice = level_wav(tmp_path / "caller.wav", 1.0, level=3000)
     return Caller(speech=[voice], speaks_over="how-can-we-help", barge_in=False)
 
 
@@ -85,7 +85,7 @@ async def test_a_caller_waiting_for_the_beep_hears_it_as_a_prompt_of_its_own(
     """RECORD FILE's beep cannot be stopped: with barge-in the beep is streamed after the
     question, where talking stops it too, and the recording has no beep of its own."""
     recogniser = ListeningRecogniser([])
-    caller = Caller(speech=_sound(tmp_path / "v.wav", 1.0, 3000), barge_in=False)
+    caller = Caller(speech=level_wav(tmp_path / "v.wav", 1.0, 3000), barge_in=False)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
         result = await r.call(caller)
 
@@ -103,8 +103,8 @@ async def test_noise_that_stops_a_question_turns_barge_in_off_for_the_call(
     """A noisy line "talks" over the question: the recording holds no words, so the question
     is asked again to its end (and the caller, who then answers after the beep, is heard)."""
     recogniser = ListeningRecogniser([])
-    noise = _sound(tmp_path / "hiss.wav", 1.0, level=300)  # over TALK_DETECT's 256
-    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    noise = level_wav(tmp_path / "hiss.wav", 1.0, level=300)  # over TALK_DETECT's 256
+    voice = level_wav(tmp_path / "voice.wav", 1.0, level=3000)
     caller = Caller(speech=[noise, voice], speaks_over="how-can-we-help", barge_in=False)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
         result = await r.call(caller)
@@ -140,7 +140,9 @@ async def test_with_barge_in_off_an_answer_said_over_the_question_is_lost(
 async def test_without_talk_detection_the_question_plays_out(tmp_path: Path) -> None:
     recogniser = FakeRecogniser([SAID])
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS) as r:
-        result = await r.call(Caller(speech=_sound(tmp_path / "v.wav", 1.0, 3000), barge_in=False))
+        result = await r.call(
+            Caller(speech=level_wav(tmp_path / "v.wav", 1.0, 3000), barge_in=False)
+        )
 
     assert not any("TALK_DETECT" in c for c in result.commands)
     assert any(c.startswith("RECORD FILE") and c.endswith("BEEP s=2") for c in result.commands)

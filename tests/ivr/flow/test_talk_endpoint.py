@@ -18,7 +18,7 @@ from ivr.flow.flow import Flow
 from telephony.emulator import Caller
 
 from .support import FakeRecogniser, FakeTranscript, flow_of, rig, write_wav
-from .test_barge_in import SAID, _sound
+from .test_barge_in import SAID, level_wav
 from .test_engine_speech import ASK, INTENTS
 
 QUESTION_S = 1.0
@@ -54,7 +54,7 @@ async def test_the_answer_ends_when_the_caller_stops_and_is_recorded_at_16_khz(
     tmp_path: Path,
 ) -> None:
     recogniser = TimingRecogniser()
-    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    voice = level_wav(tmp_path / "voice.wav", 1.0, level=3000)
     async with rig(
         _flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True, time_scale=1.0
     ) as r:
@@ -91,7 +91,7 @@ async def test_a_caller_who_says_nothing_is_asked_again(tmp_path: Path) -> None:
 
 async def test_without_ami_the_recording_ends_on_silence(tmp_path: Path) -> None:
     recogniser = FakeRecogniser([SAID])
-    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    voice = level_wav(tmp_path / "voice.wav", 1.0, level=3000)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS) as r:
         result = await r.call(Caller(speech=voice, barge_in=False))
 
@@ -105,7 +105,7 @@ async def test_without_ami_the_recording_ends_on_silence(tmp_path: Path) -> None
 async def test_with_ami_down_the_recording_ends_on_silence(tmp_path: Path) -> None:
     """No ChannelTalkingStop could come, nor the key be sent: Asterisk's silence detection."""
     recogniser = TimingRecogniser()
-    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    voice = level_wav(tmp_path / "voice.wav", 1.0, level=3000)
     async with rig(_flow(tmp_path), recogniser=recogniser, classifier=INTENTS, talk=True) as r:
         assert r.ami.client is not None
         await r.ami.client.close()
@@ -122,7 +122,7 @@ async def test_an_answer_said_over_the_question_ends_when_the_caller_stops(
     """Barge-in and the talk endpoint together: the question stops when the caller starts,
     the recording when they stop; TALK_DETECT is turned off once, by the question."""
     recogniser = TimingRecogniser()
-    voice = _sound(tmp_path / "voice.wav", 1.0, level=3000)
+    voice = level_wav(tmp_path / "voice.wav", 1.0, level=3000)
     caller = Caller(speech=[voice], speaks_over="how-can-we-help", barge_in=False)
     flow = _flow(tmp_path, barge_in=True)
     async with rig(flow, recogniser=recogniser, classifier=INTENTS, talk=True, time_scale=1.0) as r:
